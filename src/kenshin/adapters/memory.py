@@ -1,0 +1,160 @@
+"""In-memory store: backs unit tests and short-lived runs; same contract as every store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+
+from kenshin.domain.model import (
+    Conflict,
+    Customer,
+    DeadLetter,
+    Device,
+    FileRevision,
+    Meter,
+    Reading,
+    StoreResult,
+)
+from kenshin.domain.readings import conflict_of, merge_reading
+from kenshin.errors import AlreadyExistsError, NotFoundError
+
+
+class MemoryStore:
+    """A Store kept in dictionaries."""
+
+    def __init__(self) -> None:
+        self._customers: dict[str, Customer] = {}
+        self._devices: dict[str, Device] = {}
+        self._meters: dict[str, Meter] = {}
+        self._readings: dict[str, dict[int, Reading]] = {}
+        self._conflicts: list[Conflict] = []
+        self._dead: list[DeadLetter] = []
+        self._revisions: dict[tuple[str, str], list[FileRevision]] = {}
+
+    # registry
+    def add_customer(self, customer: Customer) -> None:
+        """Add a customer; AlreadyExistsError if the id is taken."""
+        if customer.id in self._customers:
+            raise AlreadyExistsError(f"customer {customer.id!r} exists already")
+        self._customers[customer.id] = customer
+
+    def get_customer(self, customer_id: str) -> Customer | None:
+        """The customer, or None."""
+        return self._customers.get(customer_id)
+
+    def list_customers(self) -> list[Customer]:
+        """All customers ordered by id."""
+        return [self._customers[k] for k in sorted(self._customers)]
+
+    def add_device(self, device: Device) -> None:
+        """Add a device; NotFoundError for an unknown customer, AlreadyExistsError if taken."""
+        if device.customer not in self._customers:
+            raise NotFoundError(f"customer {device.customer!r} does not exist")
+        if device.id in self._devices:
+            raise AlreadyExistsError(f"device {device.id!r} exists already")
+        self._devices[device.id] = device
+
+    def get_device(self, device_id: str) -> Device | None:
+        """The device, or None."""
+        return self._devices.get(device_id)
+
+    def list_devices(self, customer_id: str | None = None) -> list[Device]:
+        """Devices ordered by id, optionally of one customer."""
+        return [
+            self._devices[k]
+            for k in sorted(self._devices)
+            if customer_id is None or self._devices[k].customer == customer_id
+        ]
+
+    def save_meters(self, meters: Iterable[Meter]) -> None:
+        """Insert meters, or update their device and spec if they exist."""
+        for meter in meters:
+            old = self._meters.get(meter.id)
+            if old is not None and meter.max_demand_w is None:
+                meter = replace(meter, max_demand_w=old.max_demand_w)
+            self._meters[meter.id] = meter
+
+    def get_meter(self, meter_id: str) -> Meter | None:
+        """The meter, or None."""
+        return self._meters.get(meter_id)
+
+    def list_meters(self, customer_id: str | None = None) -> list[Meter]:
+        """Meters ordered by id, optionally of one customer (through their devices)."""
+        result = []
+        for key in sorted(self._meters):
+            meter = self._meters[key]
+            device = self._devices.get(meter.device)
+            if customer_id is None or (device is not None and device.customer == customer_id):
+                result.append(meter)
+        return result
+
+    # readings
+    def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:
+        """Store a batch; duplicates change nothing, conflicts are kept aside."""
+        stored = duplicates = 0
+        conflicts: list[Conflict] = []
+        for reading in readings:
+            series = self._readings.setdefault(reading.meter, {})
+            old = series.get(reading.t)
+            if old is None:
+                series[reading.t] = reading
+                stored += 1
+                continue
+            merged = merge_reading(old, reading)
+            if merged is None:
+                conflicts.append(conflict_of(old, reading, received_at))
+            elif merged == old:
+                duplicates += 1
+            else:
+                series[reading.t] = merged
+                stored += 1
+        self._conflicts.extend(conflicts)
+        return StoreResult(stored, duplicates, tuple(conflicts))
+
+    def readings_between(
+        self, meter_ids: Sequence[str], start: int, end: int
+    ) -> Iterator[tuple[str, list[Reading]]]:
+        """Each listed meter that has readings with start <= t <= end, sorted by t."""
+        for meter_id in meter_ids:
+            series = self._readings.get(meter_id, {})
+            found = [series[t] for t in sorted(series) if start <= t <= end]
+            if found:
+                yield meter_id, found
+
+    def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
+        """Conflicting readings kept aside, oldest first."""
+        return self._conflicts[:limit]
+
+    # dead letters
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Keep messages that could not be used, with their reasons."""
+        self._dead.extend(letters)
+
+    def list_dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
+        """Dead letters, oldest first."""
+        return self._dead[:limit]
+
+    def count_dead_letters(self) -> int:
+        """How many dead letters are kept."""
+        return len(self._dead)
+
+    # file revisions
+    def latest_revision(self, customer_id: str, day: str) -> FileRevision | None:
+        """The newest revision of a customer's day file, or None."""
+        revisions = self._revisions.get((customer_id, day))
+        return revisions[-1] if revisions else None
+
+    def add_revision(self, revision: FileRevision) -> None:
+        """Record a published revision, or replace the newest one with the same number."""
+        revisions = self._revisions.setdefault((revision.customer, revision.day), [])
+        if revisions and revisions[-1].revision == revision.revision:
+            revisions[-1] = revision
+        else:
+            revisions.append(revision)
+
+    def list_revisions(self, customer_id: str, day: str) -> list[FileRevision]:
+        """Every revision of a customer's day file, oldest first."""
+        return list(self._revisions.get((customer_id, day), []))
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,182 @@
+"""Small value types shared by the domain, the services and the adapters.
+
+Times are integer UTC epoch seconds; energy is integer milliwatt-hours (mWh);
+register values are raw integers in the meter's own unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Layout(StrEnum):
+    """The shape of a customer's daily file."""
+
+    WIDE = "wide"
+    LONG = "long"
+    NEM12 = "nem12"
+
+
+class Labels(StrEnum):
+    """Language of the column labels."""
+
+    EN = "en"
+    JA = "ja"
+
+
+class Direction(StrEnum):
+    """Register direction: normal (import, consumption) or reverse (export, e.g. solar PV)."""
+
+    FWD = "fwd"
+    REV = "rev"
+
+
+ENCODINGS = ("utf-8", "utf-8-sig", "cp932")
+DEFAULT_TIMEZONE = "Asia/Tokyo"
+DEFAULT_FILE_PATTERN = "{customer}_{date:%Y%m%d}.csv"
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A customer: owns devices, receives one file per local day."""
+
+    id: str
+    name: str
+    timezone: str = DEFAULT_TIMEZONE
+    encoding: str = "utf-8"
+    layout: Layout = Layout.WIDE
+    labels: Labels = Labels.EN
+    decimals: int = 3
+    file_pattern: str = DEFAULT_FILE_PATTERN
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A communication unit (LTE-M modem) attached to a meter; belongs to one customer."""
+
+    id: str
+    customer: str
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSpec:
+    """How a meter's raw register turns into energy.
+
+    energy_mWh = raw x unit_mwh x coefficient; the register wraps at 10**digits.
+    """
+
+    unit_mwh: int
+    coefficient: int
+    digits: int
+
+    @property
+    def resolution_mwh(self) -> int:
+        """Energy of one raw register step."""
+        return self.unit_mwh * self.coefficient
+
+    @property
+    def modulus(self) -> int:
+        """Raw value at which the register wraps to zero."""
+        return int(10**self.digits)
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """A meter as the registry knows it (discovered from its device's messages)."""
+
+    id: str
+    device: str
+    spec: MeterSpec
+    max_demand_w: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One register reading of one meter at one instant; either register may be absent."""
+
+    meter: str
+    t: int
+    fwd: int | None
+    rev: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MeterBlock:
+    """One meter's readings in a decoded message, with its spec where the message gave it."""
+
+    meter: str
+    spec: MeterSpec | None
+    readings: tuple[Reading, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedMessage:
+    """A message that decoded cleanly."""
+
+    device: str
+    seq: int | None
+    sent: int | None
+    meters: tuple[MeterBlock, ...]
+
+    @property
+    def reading_count(self) -> int:
+        """Number of readings across all meters."""
+        return sum(len(m.readings) for m in self.meters)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Something that could not be used, kept with the reason a person can act on."""
+
+    source: str
+    reason: str
+    payload: bytes
+    received_at: int
+    device: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A second reading for (meter, t) with a different value: kept aside, never overwriting."""
+
+    meter: str
+    t: int
+    stored_fwd: int | None
+    stored_rev: int | None
+    new_fwd: int | None
+    new_rev: int | None
+    received_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """What one batch of readings did to the store."""
+
+    stored: int = 0
+    duplicates: int = 0
+    conflicts: tuple[Conflict, ...] = field(default=())
+
+    def __add__(self, other: StoreResult) -> StoreResult:
+        return StoreResult(
+            self.stored + other.stored,
+            self.duplicates + other.duplicates,
+            self.conflicts + other.conflicts,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FileRevision:
+    """One published revision of a customer's daily file."""
+
+    customer: str
+    day: str
+    revision: int
+    status: str
+    file_name: str
+    sha256: str
+    content_key: str
+    rows: int
+    slots: int
+    actual_slots: int
+    created_at: int

@@ -1,0 +1,26 @@
+"""The rules for a second reading with the same (meter, t): duplicate, completion or conflict."""
+
+from __future__ import annotations
+
+from kenshin.domain.model import Conflict, Reading
+
+
+def merge_reading(old: Reading, new: Reading) -> Reading | None:
+    """``old`` completed with the registers only ``new`` has, or None if a register differs."""
+    if _differs(old.fwd, new.fwd) or _differs(old.rev, new.rev):
+        return None
+    return Reading(
+        old.meter,
+        old.t,
+        old.fwd if old.fwd is not None else new.fwd,
+        old.rev if old.rev is not None else new.rev,
+    )
+
+
+def conflict_of(old: Reading, new: Reading, received_at: int) -> Conflict:
+    """The conflict between a stored reading and a new one for the same (meter, t)."""
+    return Conflict(old.meter, old.t, old.fwd, old.rev, new.fwd, new.rev, received_at)
+
+
+def _differs(old: int | None, new: int | None) -> bool:
+    return old is not None and new is not None and old != new

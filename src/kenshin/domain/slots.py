@@ -1,0 +1,89 @@
+"""The 30-minute slot calendar of a customer's local day.
+
+Slot 1 is 00:00-00:30 local. Slots are 1800 s of real time counted from the
+first instant of the local day, so a day with a DST change has 46 or 50 slots
+and every slot is still exactly 30 minutes long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+SLOT_SECONDS = 1800
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    """The time zone called ``name``; raises ValueError with the fix if unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as 'Asia/Tokyo'"
+        ) from exc
+
+
+def day_start(day: date, tz: ZoneInfo) -> int:
+    """UTC epoch second of the first instant of local ``day``."""
+    # A midnight that DST skips maps (fold=0) to the transition instant: the day's first.
+    return int(datetime.combine(day, time(0), tzinfo=tz).timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class DaySlots:
+    """The slots of one local day: ``count`` slots starting at ``start`` (UTC epoch s)."""
+
+    day: date
+    start: int
+    count: int
+
+    @property
+    def end(self) -> int:
+        """UTC epoch second where the day ends (the next day's start)."""
+        return self.start + self.count * SLOT_SECONDS
+
+    @property
+    def boundaries(self) -> range:
+        """The count+1 slot boundaries, from the day's start to its end."""
+        return range(self.start, self.end + 1, SLOT_SECONDS)
+
+    def index_of(self, t: int) -> int | None:
+        """Index (0-based) of the slot containing instant ``t``, or None outside the day."""
+        if self.start <= t < self.end:
+            return (t - self.start) // SLOT_SECONDS
+        return None
+
+
+def day_slots(day: date, tz: ZoneInfo) -> DaySlots:
+    """The slot calendar of local ``day`` in ``tz``."""
+    start = day_start(day, tz)
+    end = day_start(day + timedelta(days=1), tz)
+    return DaySlots(day, start, (end - start) // SLOT_SECONDS)
+
+
+def local_day(t: int, tz: ZoneInfo) -> date:
+    """The local date of UTC instant ``t``."""
+    return datetime.fromtimestamp(t, tz).date()
+
+
+def slot_labels(slots: DaySlots, tz: ZoneInfo) -> list[str]:
+    """Local start time of each slot as HH:MM; a time that repeats (DST) gets its UTC offset."""
+    starts = [datetime.fromtimestamp(t, tz) for t in slots.boundaries[:-1]]
+    plain = [f"{s:%H:%M}" for s in starts]
+    repeated = {p for p in plain if plain.count(p) > 1}
+    return [
+        f"{p}{_offset(s)}" if p in repeated else p for p, s in zip(plain, starts, strict=True)
+    ]
+
+
+def _offset(moment: datetime) -> str:
+    text = moment.strftime("%z")
+    return f"{text[:3]}:{text[3:]}"
+
+
+def iso_utc(t: int) -> str:
+    """UTC instant as ISO 8601 with a Z."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

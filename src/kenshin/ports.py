@@ -1,0 +1,110 @@
+"""The ports: what the services need from the outside world, as Protocols.
+
+Adapters in ``kenshin.adapters`` implement them; ``bootstrap`` picks which.
+Every storage adapter passes the same contract tests (tests/contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
+
+from kenshin.domain.model import (
+    Conflict,
+    Customer,
+    DeadLetter,
+    Device,
+    FileRevision,
+    Meter,
+    Reading,
+    StoreResult,
+)
+
+
+class Store(Protocol):
+    """Readings, the registry (customers, devices, meters), dead letters and file revisions.
+
+    Readings are idempotent on (meter, t): the same reading again is a duplicate and
+    changes nothing; a reading that fills a register the stored one lacked (fwd or
+    rev None) completes it; a different value for a register already stored is a
+    Conflict, kept aside and never overwriting the stored reading.
+    """
+
+    # registry
+    def add_customer(self, customer: Customer) -> None:
+        """Add a customer; AlreadyExistsError if the id is taken."""
+
+    def get_customer(self, customer_id: str) -> Customer | None:
+        """The customer, or None."""
+
+    def list_customers(self) -> list[Customer]:
+        """All customers ordered by id."""
+
+    def add_device(self, device: Device) -> None:
+        """Add a device; NotFoundError for an unknown customer, AlreadyExistsError if taken."""
+
+    def get_device(self, device_id: str) -> Device | None:
+        """The device, or None."""
+
+    def list_devices(self, customer_id: str | None = None) -> list[Device]:
+        """Devices ordered by id, optionally of one customer."""
+
+    def save_meters(self, meters: Iterable[Meter]) -> None:
+        """Insert meters, or update their device and spec if they exist."""
+
+    def get_meter(self, meter_id: str) -> Meter | None:
+        """The meter, or None."""
+
+    def list_meters(self, customer_id: str | None = None) -> list[Meter]:
+        """Meters ordered by id, optionally of one customer (through their devices)."""
+
+    # readings
+    def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:
+        """Store a batch in one transaction; see the class docstring for the rules."""
+
+    def readings_between(
+        self, meter_ids: Sequence[str], start: int, end: int
+    ) -> Iterator[tuple[str, list[Reading]]]:
+        """Each listed meter that has readings with start <= t <= end, with them sorted by t."""
+
+    def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
+        """Conflicting readings kept aside, oldest first."""
+
+    # dead letters
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Keep messages that could not be used, with their reasons."""
+
+    def list_dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
+        """Dead letters, oldest first."""
+
+    def count_dead_letters(self) -> int:
+        """How many dead letters are kept."""
+
+    # file revisions
+    def latest_revision(self, customer_id: str, day: str) -> FileRevision | None:
+        """The newest revision of a customer's day file, or None."""
+
+    def add_revision(self, revision: FileRevision) -> None:
+        """Record a published revision (or a status change of the newest one)."""
+
+    def list_revisions(self, customer_id: str, day: str) -> list[FileRevision]:
+        """Every revision of a customer's day file, oldest first."""
+
+    def close(self) -> None:
+        """Release the backend's resources."""
+
+
+class Outbox(Protocol):
+    """Where customer files are published; a client never sees half a file."""
+
+    def publish(self, customer_id: str, name: str, content: bytes) -> None:
+        """Write ``content`` under a temporary name, make it durable and rename it into place."""
+
+    def read(self, customer_id: str, name: str) -> bytes | None:
+        """The published file's bytes, or None."""
+
+    def list_files(self, customer_id: str) -> list[str]:
+        """Names of the customer's published files, sorted."""
+
+    def remove(self, customer_id: str, name: str) -> None:
+        """Remove a published file if it exists."""
