@@ -1,0 +1,458 @@
+"""ECHONET Lite meter frames: exact decoding, dead letters with reasons, and fuzzing."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kenshin.domain.echonet import (
+    EPC_COEFFICIENT,
+    EPC_CUMULATIVE_FWD,
+    EPC_CUMULATIVE_REV,
+    EPC_DIGITS,
+    EPC_FIXED_TIME_FWD,
+    EPC_FIXED_TIME_REV,
+    EPC_HISTORY_FWD,
+    EPC_HISTORY_REV,
+    EPC_PRODUCTION_NUMBER,
+    EPC_UNIT,
+    decode_echonet,
+    edt_fixed_time,
+    edt_history,
+    edt_uint8,
+    edt_uint32,
+    encode_echonet,
+)
+from kenshin.domain.energy import ECHONET_UNIT_MWH
+from kenshin.domain.model import DeadLetter, DecodedMessage, MeterBlock, MeterSpec, Reading
+from kenshin.domain.slots import day_start, local_day, zone
+from kenshin.domain.wire import decode_readings
+
+NEW_YORK = zone("America/New_York")
+
+
+def epoch(text: str) -> int:
+    """UTC epoch seconds of an ISO 8601 time with offset."""
+    return int(datetime.fromisoformat(text).timestamp())
+
+
+RECEIVED = epoch("2026-11-26T12:40:00+09:00")
+
+
+def decode(
+    frame: bytes,
+    *,
+    received_at: int = RECEIVED,
+    meter: str | None = None,
+    tz: ZoneInfo | None = None,
+) -> DecodedMessage | DeadLetter:
+    return decode_echonet(
+        frame, device="U-1", received_at=received_at, source="test", meter=meter, tz=tz
+    )
+
+
+def block_of(
+    frame: bytes,
+    *,
+    received_at: int = RECEIVED,
+    meter: str | None = None,
+    tz: ZoneInfo | None = None,
+) -> MeterBlock:
+    message = decode(frame, received_at=received_at, meter=meter, tz=tz)
+    assert isinstance(message, DecodedMessage), message
+    assert (message.device, message.seq, message.sent) == ("U-1", None, None)
+    assert len(message.meters) == 1
+    return message.meters[0]
+
+
+def reason_of(frame: bytes) -> str:
+    letter = decode(frame)
+    assert isinstance(letter, DeadLetter), letter
+    assert (letter.source, letter.payload, letter.received_at, letter.device) == (
+        "test",
+        frame,
+        RECEIVED,
+        "U-1",
+    )
+    return letter.reason
+
+
+def history(day: int, values: dict[int, int], epc: int = EPC_HISTORY_FWD) -> tuple[int, bytes]:
+    return epc, edt_history(day, [values.get(i) for i in range(48)])
+
+
+SPEC_PROPERTIES = [(EPC_UNIT, edt_uint8(0x01)), (EPC_DIGITS, edt_uint8(6))]
+
+
+# --- exact decoding -------------------------------------------------------------------------
+
+
+def test_encoder_writes_the_format_1_layout_byte_for_byte() -> None:
+    frame = encode_echonet([(EPC_CUMULATIVE_FWD, edt_uint32(0x01020304))], tid=0x1234)
+    assert frame == bytes.fromhex("1081 1234 028801 05ff01 72 01 e0 04 01020304")
+
+
+def test_history_day_0_starts_at_local_midnight_of_the_receive_day() -> None:
+    values = {i: 1000 + 3 * i for i in range(26)}  # 00:00 .. 12:30 local, the rest not yet
+    readings = block_of(encode_echonet([history(0, values)])).readings
+    first = epoch("2026-11-25T15:00:00Z")
+    assert readings[0] == Reading("U-1", first, 1000, None)
+    assert readings[-1] == Reading("U-1", epoch("2026-11-26T03:30:00Z"), 1075, None)
+    assert [(r.t, r.fwd) for r in readings] == [(first + 1800 * i, 1000 + 3 * i) for i in range(26)]
+
+
+@pytest.mark.parametrize(
+    ("day", "received", "first"),
+    [
+        (1, "2026-11-26T12:40:00+09:00", "2026-11-24T15:00:00Z"),
+        (99, "2026-11-26T12:40:00+09:00", "2026-08-18T15:00:00Z"),
+        # 00:10 in Tokyo is still the previous day in UTC: the local date decides.
+        (0, "2026-11-26T00:10:00+09:00", "2026-11-25T15:00:00Z"),
+    ],
+)
+def test_history_day_counts_back_local_days(day: int, received: str, first: str) -> None:
+    block = block_of(encode_echonet([history(day, {0: 7})]), received_at=epoch(received))
+    assert block.readings == (Reading("U-1", epoch(first), 7, None),)
+
+
+def test_no_measurement_slots_give_no_reading() -> None:
+    readings = block_of(encode_echonet([history(1, {0: 5, 47: 9})])).readings
+    assert [(r.t, r.fwd) for r in readings] == [
+        (epoch("2026-11-24T15:00:00Z"), 5),
+        (epoch("2026-11-25T14:30:00Z"), 9),
+    ]
+
+
+def test_normal_and_reverse_history_merge_by_instant() -> None:
+    frame = encode_echonet([history(1, {0: 10, 1: 11}), history(1, {1: 0, 2: 2}, EPC_HISTORY_REV)])
+    start = epoch("2026-11-24T15:00:00Z")
+    assert block_of(frame).readings == (
+        Reading("U-1", start, 10, None),
+        Reading("U-1", start + 1800, 11, 0),
+        Reading("U-1", start + 3600, None, 2),
+    )
+
+
+def test_fixed_time_readings_are_local_meter_time() -> None:
+    moment = datetime(2026, 11, 26, 12, 30)
+    frame = encode_echonet(
+        [
+            (EPC_FIXED_TIME_FWD, edt_fixed_time(moment, 123456)),
+            (EPC_FIXED_TIME_REV, edt_fixed_time(moment, 42)),
+        ],
+        esv=0x73,
+    )
+    t = epoch("2026-11-26T03:30:00Z")
+    assert block_of(frame).readings == (Reading("U-1", t, 123456, 42),)
+    kolkata = block_of(frame, tz=zone("Asia/Kolkata")).readings
+    assert kolkata == (Reading("U-1", epoch("2026-11-26T07:00:00Z"), 123456, 42),)
+
+
+def test_fixed_time_without_measurement_gives_no_reading() -> None:
+    frame = encode_echonet([(EPC_FIXED_TIME_FWD, bytes(7) + edt_uint32(None))])
+    assert block_of(frame).readings == ()
+
+
+def test_fixed_time_and_history_agreeing_on_an_instant_give_one_reading() -> None:
+    frame = encode_echonet(
+        [
+            history(0, {25: 500}),
+            (EPC_FIXED_TIME_FWD, edt_fixed_time(datetime(2026, 11, 26, 12, 30), 500)),
+        ]
+    )
+    assert block_of(frame).readings == (Reading("U-1", epoch("2026-11-26T03:30:00Z"), 500, None),)
+
+
+def test_cumulative_values_are_readings_at_the_receive_time() -> None:
+    frame = encode_echonet(
+        [(EPC_CUMULATIVE_FWD, edt_uint32(5000)), (EPC_CUMULATIVE_REV, edt_uint32(12))],
+        esv=0x74,
+    )
+    assert block_of(frame).readings == (Reading("U-1", RECEIVED, 5000, 12),)
+    empty = encode_echonet([(EPC_CUMULATIVE_FWD, edt_uint32(None))])
+    assert block_of(empty).readings == ()
+
+
+@pytest.mark.parametrize(
+    ("code", "unit_mwh"),
+    [(0x00, 1_000_000), (0x01, 100_000), (0x02, 10_000), (0x03, 1_000), (0x04, 100),
+     (0x0A, 10_000_000), (0x0B, 100_000_000), (0x0C, 1_000_000_000), (0x0D, 10_000_000_000)],
+)  # fmt: skip
+def test_unit_codes_give_exact_mwh(code: int, unit_mwh: int) -> None:
+    frame = encode_echonet([(EPC_UNIT, edt_uint8(code)), (EPC_DIGITS, edt_uint8(8))])
+    assert block_of(frame).spec == MeterSpec(unit_mwh, 1, 8)
+
+
+def test_coefficient_joins_the_spec() -> None:
+    frame = encode_echonet([*SPEC_PROPERTIES, (EPC_COEFFICIENT, edt_uint32(40))])
+    block = block_of(frame)
+    assert block.spec == MeterSpec(100_000, 40, 6)
+    assert block.spec.resolution_mwh == 4_000_000
+    assert block.readings == ()
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [
+        [(EPC_COEFFICIENT, edt_uint32(40))],
+        [(EPC_COEFFICIENT, edt_uint32(40)), (EPC_UNIT, edt_uint8(1))],
+        [(EPC_DIGITS, edt_uint8(6)), (EPC_CUMULATIVE_FWD, edt_uint32(1))],
+    ],
+)
+def test_without_unit_and_digits_there_is_no_spec(properties: list[tuple[int, bytes]]) -> None:
+    assert block_of(encode_echonet(properties)).spec is None
+
+
+def test_meter_id_comes_from_argument_then_production_number_then_device() -> None:
+    serial = (EPC_PRODUCTION_NUMBER, b"\x00\x00\x00M5501234\x00")
+    frame = encode_echonet([serial, (EPC_CUMULATIVE_FWD, edt_uint32(1))])
+    assert block_of(frame).meter == "M5501234"
+    assert block_of(frame).readings[0].meter == "M5501234"
+    assert block_of(frame, meter="M-9").readings == (Reading("M-9", RECEIVED, 1, None),)
+    unset = encode_echonet([(EPC_PRODUCTION_NUMBER, b" " * 12), (EPC_CUMULATIVE_FWD, b"\0" * 4)])
+    assert block_of(unset).meter == "U-1"
+    assert block_of(encode_echonet([(EPC_CUMULATIVE_FWD, b"\0" * 4)])).meter == "U-1"
+
+
+def test_other_properties_and_meter_instances_are_accepted() -> None:
+    frame = encode_echonet(
+        [(0x80, b"\x30"), (0xE7, edt_uint32(1500)), (0xE8, b"\0\x0a\0\x14"), (0xE0, b"\0\0\0\x07")],
+        seoj=b"\x02\x88\x02",
+    )
+    assert block_of(frame).readings == (Reading("U-1", RECEIVED, 7, None),)
+
+
+def test_frame_and_json_message_give_identical_readings() -> None:
+    fwd = {0: 123400, 1: 123456, 2: 123500}
+    rev = {0: 10, 1: 10, 2: 11}
+    frame = encode_echonet([*SPEC_PROPERTIES, history(0, fwd), history(0, rev, EPC_HISTORY_REV)])
+    times = ["2026-11-26T00:00:00+09:00", "2026-11-26T00:30:00+09:00", "2026-11-26T01:00:00+09:00"]
+    document = {
+        "v": 1, "device": "U-1", "seq": 1, "sent": "2026-11-26T12:30:04+09:00",
+        "meters": [{"meter": "M-1", "unit": "0.1kWh", "coefficient": 1, "digits": 6,
+                    "readings": [{"t": t, "fwd": fwd[i], "rev": rev[i]}
+                                 for i, t in enumerate(times)]}],
+    }  # fmt: skip
+    from_json = decode_readings(json.dumps(document).encode(), source="json", received_at=RECEIVED)
+    assert isinstance(from_json, DecodedMessage), from_json
+    assert block_of(frame, meter="M-1") == from_json.meters[0]
+
+
+def test_dst_skipped_and_repeated_wall_times_are_left_out() -> None:
+    everything = dict(enumerate(range(100, 148)))
+    frame = encode_echonet([history(0, everything)])
+    spring = block_of(frame, received_at=epoch("2026-03-08T20:00:00-04:00"), tz=NEW_YORK)
+    # 02:00 and 02:30 do not exist that day; 03:00 EDT follows 01:30 EST.
+    assert len(spring.readings) == 46
+    assert (spring.readings[3].t, spring.readings[3].fwd) == (epoch("2026-03-08T06:30:00Z"), 103)
+    assert (spring.readings[4].t, spring.readings[4].fwd) == (epoch("2026-03-08T07:00:00Z"), 106)
+    autumn = block_of(frame, received_at=epoch("2026-11-01T20:00:00-05:00"), tz=NEW_YORK)
+    # 01:00 and 01:30 happen twice: which one the meter meant is unknown.
+    assert [r.fwd for r in autumn.readings] == [100, 101, *range(104, 148)]
+    assert autumn.readings[2].t == epoch("2026-11-01T07:00:00Z")
+    gap = encode_echonet([(EPC_FIXED_TIME_FWD, edt_fixed_time(datetime(2026, 3, 8, 2, 30), 1))])
+    assert block_of(gap, tz=NEW_YORK).readings == ()
+
+
+# --- dead letters ---------------------------------------------------------------------------
+
+VALID = encode_echonet([(EPC_CUMULATIVE_FWD, edt_uint32(1))])
+
+
+def with_header(offset: int, replacement: bytes) -> bytes:
+    return VALID[:offset] + replacement + VALID[offset + len(replacement) :]
+
+
+def frame_of(*properties: tuple[int, bytes]) -> bytes:
+    return encode_echonet(list(properties))
+
+
+NOV_26_1230 = datetime(2026, 11, 26, 12, 30)
+FIXED_FEB_30 = (EPC_FIXED_TIME_FWD, bytes.fromhex("07ea 02 1e 0c 00 00") + edt_uint32(1))
+
+
+@pytest.mark.parametrize(
+    ("frame", "phrase"),
+    [
+        (b"", "too short: 0 bytes, a frame needs at least 12"),
+        (VALID[:9], "too short: 9 bytes"),
+        (with_header(0, b"\x10\x82"), "EHD 10 82 is format 2"),
+        (with_header(0, b"\x7b\x22"), "EHD 7b 22 is not ECHONET Lite"),
+        (with_header(4, b"\x02\x87\x01"), "SEOJ 02 87 01 is not a low-voltage smart electric"),
+        (with_header(4, b"\x02\x88\x00"), "SEOJ 02 88 00 is not"),
+        (with_header(4, b"\x05\xff\x01"), "SEOJ 05 ff 01 is not"),
+        (with_header(10, b"\x52"), "ESV 0x52 Get_SNA"),
+        (with_header(10, b"\x62"), "ESV 0x62 (Get) carries no readings"),
+        (with_header(10, b"\x99"), "ESV 0x99 (unknown service)"),
+        (encode_echonet([]), "no properties (OPC 0)"),
+        (VALID[:-1], "property list truncated: property 1 of 1 (EPC PDC e0 04)"),
+        (with_header(11, b"\x02"), "property 2 of 2 (EPC PDC missing)"),
+        (with_header(11, b"\x02") + b"\xe0", "property 2 of 2 (EPC PDC e0)"),
+        (with_header(11, b"\x00"), "no properties (OPC 0)"),
+        (VALID + b"\x00\x01", "trailing bytes after the last property (OPC 1): 00 01 (2 bytes)"),
+        (frame_of((0xE2, bytes(10))), "EPC 0xE2 has PDC 10; the 30-minute history needs 194"),
+        (frame_of((0xE4, bytes(196))), "EPC 0xE4 has PDC 196"),
+        (frame_of((0xE0, bytes(2))), "EPC 0xE0 has PDC 2; the cumulative energy needs 4"),
+        (frame_of((0xE3, b"")), "EPC 0xE3 has PDC 0"),
+        (frame_of((0xEA, bytes(7))), "EPC 0xEA has PDC 7; the fixed-time reading needs 11"),
+        (frame_of((0xD3, bytes(1))), "EPC 0xD3 has PDC 1; the coefficient needs 4"),
+        (frame_of((0xD7, bytes(2))), "EPC 0xD7 has PDC 2; the effective digits need 1"),
+        (frame_of((0xE1, bytes(4))), "EPC 0xE1 has PDC 4; the unit needs 1"),
+        (frame_of((0xE0, bytes(4)), (0xE0, bytes(4))), "EPC 0xE0 appears twice"),
+        (frame_of((0xE0, edt_uint32(100_000_000))), "register 100000000 is outside 0..99,999,999"),
+        (frame_of((0xE3, b"\xff\xff\xff\xff")), "EPC 0xE3 register 4294967295 is outside"),
+        (frame_of((0xD7, b"\x06"), (0xE0, edt_uint32(1_000_000))), "does not fit the meter's 6"),
+        (frame_of((0xD7, b"\x02"), history(3, {47: 100})), "EPC 0xE2 register 100 does not fit"),
+        (frame_of((0xD7, b"\x09")), "EPC 0xD7 effective digits 9 outside 1..8"),
+        (frame_of((0xD7, b"\x00")), "effective digits 0 outside"),
+        (frame_of((0xD3, edt_uint32(0))), "EPC 0xD3 coefficient 0 is outside 1..999,999"),
+        (frame_of((0xD3, edt_uint32(1_000_000))), "coefficient 1000000 is outside"),
+        (frame_of((0xE1, b"\x05")), "EPC 0xE1 unit code 0x05 is not defined"),
+        (frame_of((0xE2, edt_history(100, [1] * 48))), "EPC 0xE2 history day 100 is outside 0..99"),
+        (frame_of(FIXED_FEB_30), "EPC 0xEA time 2026-02-30 12:00:00 is not a valid date and time"),
+        (frame_of((0xEB, bytes(11))), "EPC 0xEB time 0000-00-00 00:00:00 is not a valid"),
+        (frame_of((0x8D, b"M\xff55")), "EPC 0x8D production number is not printable ASCII"),
+        (frame_of((0x8D, b"M 55")), "production number is not printable ASCII without spaces"),
+        (
+            frame_of(history(0, {25: 100}), (0xEA, edt_fixed_time(NOV_26_1230, 101))),
+            "EPC 0xE2 and 0xEA give different fwd registers for 2026-11-26T03:30:00Z: 100 and 101",
+        ),
+    ],
+)  # fmt: skip
+def test_malformed_frames_become_dead_letters_with_a_reason(frame: bytes, phrase: str) -> None:
+    assert phrase in reason_of(frame)
+
+
+def test_an_explicit_meter_id_does_not_need_the_production_number() -> None:
+    frame = frame_of((0x8D, b"M\xff55"), (0xE0, edt_uint32(3)))
+    assert block_of(frame, meter="M-1").readings == (Reading("M-1", RECEIVED, 3, None),)
+
+
+def test_encoder_refuses_what_a_frame_cannot_hold() -> None:
+    with pytest.raises(ValueError, match="PDC holds at most 255"):
+        encode_echonet([(0xE0, bytes(256))])
+    with pytest.raises(ValueError, match="3 bytes each"):
+        encode_echonet([], seoj=b"\x02\x88")
+    with pytest.raises(ValueError, match="48 registers"):
+        edt_history(0, [1] * 47)
+
+
+# --- properties -----------------------------------------------------------------------------
+
+REGISTER = st.integers(0, 99_999_999)
+MAYBE_REGISTER = st.one_of(st.none(), REGISTER)
+HISTORY = st.builds(
+    edt_history, st.integers(0, 99), st.lists(MAYBE_REGISTER, min_size=48, max_size=48)
+)
+# Off the half hour and years back, so a fixed-time reading never meets a history slot.
+FIXED_TIME = st.builds(
+    edt_fixed_time,
+    st.datetimes(datetime(2000, 1, 1), datetime(2019, 12, 31)).map(
+        lambda d: d.replace(minute=15, microsecond=0)
+    ),
+    MAYBE_REGISTER,
+)
+SERIAL = st.text("ABCM0123456789-", min_size=1, max_size=12).map(
+    lambda s: s.encode().ljust(12, b"\0")
+)
+EDTS: dict[int, st.SearchStrategy[bytes]] = {
+    EPC_UNIT: st.sampled_from(sorted(ECHONET_UNIT_MWH)).map(edt_uint8),
+    EPC_DIGITS: st.just(edt_uint8(8)),
+    EPC_COEFFICIENT: st.integers(1, 999_999).map(edt_uint32),
+    EPC_CUMULATIVE_FWD: MAYBE_REGISTER.map(edt_uint32),
+    EPC_CUMULATIVE_REV: MAYBE_REGISTER.map(edt_uint32),
+    EPC_HISTORY_FWD: HISTORY,
+    EPC_HISTORY_REV: HISTORY,
+    EPC_FIXED_TIME_FWD: FIXED_TIME,
+    EPC_FIXED_TIME_REV: FIXED_TIME,
+    EPC_PRODUCTION_NUMBER: SERIAL,
+    0xE7: st.binary(min_size=4, max_size=4),
+}
+
+
+@st.composite
+def valid_frames(draw: st.DrawFn) -> bytes:
+    epcs = draw(st.lists(st.sampled_from(sorted(EDTS)), min_size=1, max_size=6, unique=True))
+    esv = draw(st.sampled_from([0x72, 0x73, 0x74]))
+    return encode_echonet([(epc, draw(EDTS[epc])) for epc in epcs], esv=esv)
+
+
+@st.composite
+def damaged_frames(draw: st.DrawFn) -> bytes:
+    frame = bytearray(draw(valid_frames()))
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, max(len(frame) - 1, 0)))
+        action = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
+        if action == "flip" and frame:
+            frame[at] ^= draw(st.integers(1, 255))
+        elif action == "insert":
+            frame.insert(at, draw(st.integers(0, 255)))
+        elif action == "delete" and frame:
+            del frame[at]
+        elif action == "truncate":
+            del frame[at:]
+    return bytes(frame)
+
+
+def assert_decodes_or_explains(frame: bytes) -> None:
+    result = decode(frame)
+    assert isinstance(result, DecodedMessage | DeadLetter)
+    if isinstance(result, DeadLetter):
+        assert result.reason
+        assert result.payload == frame
+    else:
+        assert all(r.fwd is not None or r.rev is not None for r in result.meters[0].readings)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=400))
+def test_any_bytes_decode_or_become_a_dead_letter(frame: bytes) -> None:
+    assert_decodes_or_explains(frame)
+
+
+@settings(max_examples=300)
+@given(st.integers(0, 255), st.binary(max_size=400))
+def test_any_property_list_decodes_or_becomes_a_dead_letter(opc: int, body: bytes) -> None:
+    assert_decodes_or_explains(VALID[:11] + bytes((opc,)) + body)
+
+
+@settings(max_examples=200)
+@given(valid_frames())
+def test_valid_frames_decode(frame: bytes) -> None:
+    assert isinstance(decode(frame), DecodedMessage)
+
+
+@settings(max_examples=300)
+@given(damaged_frames())
+def test_damaged_frames_decode_or_become_a_dead_letter(frame: bytes) -> None:
+    assert_decodes_or_explains(frame)
+
+
+@settings(max_examples=100)
+@given(
+    day=st.integers(0, 99),
+    fwd=st.lists(MAYBE_REGISTER, min_size=48, max_size=48),
+    rev=st.lists(MAYBE_REGISTER, min_size=48, max_size=48),
+    received=st.integers(epoch("2000-01-01T00:00:00Z"), epoch("2099-12-31T00:00:00Z")),
+    tz_name=st.sampled_from(["Asia/Tokyo", "UTC", "Asia/Kolkata", "Asia/Kathmandu"]),
+)
+def test_history_round_trips_exactly(
+    day: int, fwd: list[int | None], rev: list[int | None], received: int, tz_name: str
+) -> None:
+    tz = zone(tz_name)
+    frame = encode_echonet(
+        [(EPC_HISTORY_FWD, edt_history(day, fwd)), (EPC_HISTORY_REV, edt_history(day, rev))]
+    )
+    block = block_of(frame, received_at=received, tz=tz)
+    midnight = day_start(local_day(received, tz) - timedelta(days=day), tz)
+    expected = tuple(
+        Reading("U-1", midnight + 1800 * i, f, r)
+        for i, (f, r) in enumerate(zip(fwd, rev, strict=True))
+        if f is not None or r is not None
+    )
+    assert block.readings == expected
