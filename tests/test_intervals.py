@@ -54,9 +54,7 @@ def test_slot_sum_equals_register_difference_under_rollover_duplicates_and_order
     spec, zone_name, day, steps, start = case
     slots = day_slots(day, zone(zone_name))
     values = registers_at_boundaries(start, steps, spec.modulus)
-    readings = [
-        Reading("M-1", t, v, None) for t, v in zip(slots.boundaries, values, strict=True)
-    ]
+    readings = [Reading("M-1", t, v, None) for t, v in zip(slots.boundaries, values, strict=True)]
     delivered = readings + [readings[i % len(readings)] for i in range(duplicates)]
     rnd.shuffle(delivered)
     store = MemoryStore()

@@ -39,7 +39,7 @@ def decode(document: Any) -> DecodedMessage | DeadLetter:
 
 
 def with_changes(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
-    document = json.loads(json.dumps(GOOD))
+    document: dict[str, Any] = json.loads(json.dumps(GOOD))
     target = document
     for key in path[:-1]:
         target = target[key]
@@ -161,8 +161,9 @@ def test_any_bytes_give_readings_or_a_dead_letter(payload: bytes) -> None:
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=20,
 )
 

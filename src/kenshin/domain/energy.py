@@ -66,8 +66,6 @@ def register_delta(
     return raw * resolution_mwh
 
 
-
-
 def format_kwh(mwh: int, min_decimals: int = 3) -> str:
     """Print mWh as kWh exactly: at least ``min_decimals`` decimals, more only when needed."""
     if mwh < 0:
@@ -85,9 +83,7 @@ class KwhFormatter:
         if not 0 <= min_decimals <= 6:
             raise ValueError("min_decimals must be between 0 and 6")
         self._min = min_decimals
-        self._wh_fracs = tuple(
-            _fraction_text(i * 1000, min_decimals) for i in range(1000)
-        )
+        self._wh_fracs = tuple(_fraction_text(i * 1000, min_decimals) for i in range(1000))
 
     def __call__(self, mwh: int) -> str:
         if mwh < 0:

@@ -74,9 +74,7 @@ def slot_labels(slots: DaySlots, tz: ZoneInfo) -> list[str]:
     starts = [datetime.fromtimestamp(t, tz) for t in slots.boundaries[:-1]]
     plain = [f"{s:%H:%M}" for s in starts]
     repeated = {p for p in plain if plain.count(p) > 1}
-    return [
-        f"{p}{_offset(s)}" if p in repeated else p for p, s in zip(plain, starts, strict=True)
-    ]
+    return [f"{p}{_offset(s)}" if p in repeated else p for p, s in zip(plain, starts, strict=True)]
 
 
 def _offset(moment: datetime) -> str:

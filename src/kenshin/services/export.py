@@ -1,0 +1,286 @@
+"""Export: build a customer's day file from the store and publish it, with its manifest.
+
+Every meter of the customer gets its rows, even a meter that sent nothing that
+day: a silent meter shows as slots flagged ``N``, so the customer sees the gap.
+A day is provisional until ``grace_hours`` after its end, then final. A file is
+published again only when its content changes (a new revision); a final day
+that changes later is restated. The file is published before its manifest and
+the revision is recorded last, so a run killed at any point is simply redone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from kenshin import __version__
+from kenshin.domain.csvfiles import render_day
+from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, SECONDS_PER_HOUR
+from kenshin.domain.intervals import MeterDay, meter_days
+from kenshin.domain.manifest import (
+    MANIFEST_SUFFIX,
+    Manifest,
+    manifest_bytes,
+    manifest_day,
+    manifest_name,
+)
+from kenshin.domain.model import Customer, FileRevision
+from kenshin.domain.slots import DaySlots, day_slots, local_day, zone
+from kenshin.errors import ExportError
+from kenshin.ports import Outbox, Store
+
+log = logging.getLogger(__name__)
+
+PROVISIONAL = "provisional"
+FINAL = "final"
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """How files are exported: grace before a day is final, retention, defaults."""
+
+    grace_hours: int = 6
+    retention_days: int = 45
+    max_demand_w: int = DEFAULT_MAX_DEMAND_W
+    generator: str = f"kenshin {__version__}"
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    """What one export of a customer's day did; ``changed`` is False when nothing was written."""
+
+    customer: str
+    day: date
+    file_name: str
+    revision: int
+    status: str
+    changed: bool
+    rows: int
+    actual_slots: int
+    slots: int
+
+
+_DEFAULT_SETTINGS = ExportSettings()
+
+
+def export_day(
+    store: Store,
+    outbox: Outbox,
+    customer: Customer,
+    day: date,
+    *,
+    now: int,
+    settings: ExportSettings = _DEFAULT_SETTINGS,
+) -> ExportOutcome:
+    """Build the customer's file of local ``day`` and publish it if it is new or changed."""
+    slots = day_slots(day, _zone(customer))
+    name = file_name(customer, day)
+    days = aggregate_day(store, customer, slots, settings.max_demand_w)
+    rendered = render_day(customer, slots, days, created_at=now)
+    latest = store.latest_revision(customer.id, day.isoformat())
+    status = FINAL if now >= slots.end + settings.grace_hours * SECONDS_PER_HOUR else PROVISIONAL
+    if latest is not None:
+        if latest.content_key == rendered.content_key and latest.file_name == name:
+            job = _Job(customer, slots, days, settings)
+            return _keep(store, outbox, job, latest, status)
+        # Once final, always final: a later change is a restatement, not a new draft.
+        status = FINAL if latest.status == FINAL else status
+    revision = FileRevision(
+        customer=customer.id,
+        day=day.isoformat(),
+        revision=1 if latest is None else latest.revision + 1,
+        status=status,
+        file_name=name,
+        sha256=rendered.sha256,
+        content_key=rendered.content_key,
+        rows=rendered.rows,
+        slots=rendered.slots,
+        actual_slots=rendered.actual_slots,
+        created_at=now,
+    )
+    outbox.publish(customer.id, name, rendered.content)
+    _publish_manifest(store, outbox, customer, revision, settings)
+    store.add_revision(revision)
+    log.info(
+        "published %s/%s revision %d (%s)", customer.id, name, revision.revision, revision.status
+    )
+    return _outcome(revision, changed=True)
+
+
+def aggregate_day(
+    store: Store, customer: Customer, slots: DaySlots, max_demand_w: int = DEFAULT_MAX_DEMAND_W
+) -> list[MeterDay]:
+    """Slot energies of every meter of the customer over ``slots``, meters in id order."""
+    meters = store.list_meters(customer.id)
+    # The closing boundary (the next local midnight) belongs to the day's last slot.
+    found = dict(store.readings_between([m.id for m in meters], slots.start, slots.end))
+    days: list[MeterDay] = []
+    for meter in meters:
+        demand = max_demand_w if meter.max_demand_w is None else meter.max_demand_w
+        days.extend(meter_days(meter.id, found.get(meter.id, ()), slots, meter.spec, demand))
+    return days
+
+
+def file_name(customer: Customer, day: date) -> str:
+    """The name of the customer's file of ``day``, from its file pattern."""
+    try:
+        name = customer.file_pattern.format(customer=customer.id, date=day)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise ExportError(
+            f"file pattern {customer.file_pattern!r} of customer {customer.id!r} is invalid: "
+            "use {customer} and {date}, e.g. '{customer}_{date:%Y%m%d}.csv'"
+        ) from exc
+    if (
+        not name
+        or name.startswith(".")
+        or name.endswith(MANIFEST_SUFFIX)
+        or any(c in name for c in "/\\\x00")
+    ):
+        raise ExportError(
+            f"file pattern {customer.file_pattern!r} of customer {customer.id!r} gives "
+            f"{name!r}: a file name must not be empty, start with '.', hold a path "
+            f"separator or end with {MANIFEST_SUFFIX!r}"
+        )
+    return name
+
+
+def remove_expired(
+    outbox: Outbox, customer: Customer, *, now: int, retention_days: int
+) -> list[str]:
+    """Remove files whose day is more than ``retention_days`` before the customer's today.
+
+    The day is read from each file's manifest; a file without one is left alone.
+    The file goes before its manifest, so an interrupted run finishes next time.
+    """
+    cutoff = local_day(now, _zone(customer)) - timedelta(days=retention_days)
+    names = outbox.list_files(customer.id)
+    present = set(names)
+    removed: list[str] = []
+    for manifest in names:
+        if not manifest.endswith(MANIFEST_SUFFIX):
+            continue
+        content = outbox.read(customer.id, manifest)
+        day = manifest_day(content) if content is not None else None
+        if day is None or day >= cutoff:
+            continue
+        data_file = manifest.removesuffix(MANIFEST_SUFFIX)
+        if data_file in present:
+            outbox.remove(customer.id, data_file)
+            removed.append(data_file)
+        outbox.remove(customer.id, manifest)
+        removed.append(manifest)
+    if removed:
+        log.info("removed %d expired files of %s", len(removed), customer.id)
+    return removed
+
+
+def days_to_export(
+    store: Store,
+    customer: Customer,
+    *,
+    now: int,
+    lookback_days: int = 3,
+) -> list[date]:
+    """Local days of the customer to export at ``now``: today, and recent days not yet final.
+
+    A recent day without any revision counts as not final (the server may have been
+    down when it ended), so a new customer gets files for up to ``lookback_days``
+    earlier days, showing their gaps.
+    """
+    today = local_day(now, _zone(customer))
+    days = [today - timedelta(days=back) for back in range(lookback_days, 0, -1)]
+    pending = [
+        day
+        for day in days
+        if (latest := store.latest_revision(customer.id, day.isoformat())) is None
+        or latest.status != FINAL
+    ]
+    return [*pending, today]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One customer's day being exported."""
+
+    customer: Customer
+    slots: DaySlots
+    days: Sequence[MeterDay]
+    settings: ExportSettings
+
+
+def _keep(
+    store: Store, outbox: Outbox, job: _Job, latest: FileRevision, status: str
+) -> ExportOutcome:
+    """Same content as the newest revision: finalise it, or republish what went missing."""
+    customer = job.customer
+    revision = latest
+    if latest.status == PROVISIONAL and status == FINAL:
+        revision = replace(latest, status=FINAL)
+    published = set(outbox.list_files(customer.id))
+    file_missing = latest.file_name not in published
+    if file_missing:
+        # The revision's own time, so that a NEM12 file comes back byte for byte.
+        again = render_day(customer, job.slots, job.days, created_at=latest.created_at)
+        outbox.publish(customer.id, latest.file_name, again.content)
+    changed = file_missing or revision != latest
+    if changed or manifest_name(latest.file_name) not in published:
+        _publish_manifest(store, outbox, customer, revision, job.settings)
+        changed = True
+    if revision != latest:
+        store.add_revision(revision)
+        log.info("%s/%s revision %d is final", customer.id, latest.file_name, latest.revision)
+    return _outcome(revision, changed=changed)
+
+
+def _publish_manifest(
+    store: Store,
+    outbox: Outbox,
+    customer: Customer,
+    revision: FileRevision,
+    settings: ExportSettings,
+) -> None:
+    earlier = store.list_revisions(customer.id, revision.day)
+    restated = any(r.status == FINAL and r.revision < revision.revision for r in earlier)
+    manifest = Manifest(
+        customer=customer.id,
+        day=date.fromisoformat(revision.day),
+        file=revision.file_name,
+        revision=revision.revision,
+        status=revision.status,
+        restated=restated,
+        rows=revision.rows,
+        slots=revision.slots,
+        actual_slots=revision.actual_slots,
+        estimated_slots=0,
+        sha256=revision.sha256,
+        layout=str(customer.layout),
+        encoding=customer.encoding,
+        timezone=customer.timezone,
+        created_at=revision.created_at,
+        generator=settings.generator,
+    )
+    outbox.publish(customer.id, manifest_name(revision.file_name), manifest_bytes(manifest))
+
+
+def _outcome(revision: FileRevision, *, changed: bool) -> ExportOutcome:
+    return ExportOutcome(
+        customer=revision.customer,
+        day=date.fromisoformat(revision.day),
+        file_name=revision.file_name,
+        revision=revision.revision,
+        status=revision.status,
+        changed=changed,
+        rows=revision.rows,
+        actual_slots=revision.actual_slots,
+        slots=revision.slots,
+    )
+
+
+def _zone(customer: Customer) -> ZoneInfo:
+    try:
+        return zone(customer.timezone)
+    except ValueError as exc:
+        raise ExportError(f"customer {customer.id!r}: {exc}") from exc

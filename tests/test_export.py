@@ -1,0 +1,331 @@
+"""Export of customer day files: content, revisions, provisional/final, manifests, retention."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import date, timedelta
+from functools import cache
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kenshin.adapters.memory import MemoryStore
+from kenshin.adapters.outbox import LocalOutbox
+from kenshin.domain.manifest import completeness
+from kenshin.domain.model import Customer, Device, Layout, Meter, MeterSpec, Reading
+from kenshin.domain.slots import day_slots, zone
+from kenshin.errors import ExportError
+from kenshin.services.export import (
+    ExportSettings,
+    days_to_export,
+    export_day,
+    file_name,
+    remove_expired,
+)
+
+DAY = date(2026, 11, 26)
+SLOTS = day_slots(DAY, zone("Asia/Tokyo"))
+SPEC = MeterSpec(unit_mwh=100_000, coefficient=1, digits=6)  # 0.1 kWh steps
+NOON = SLOTS.start + 12 * 3600
+FINAL_AT = SLOTS.end + 6 * 3600
+NAME = "C1_20261126.csv"
+ACME = Customer("C1", "Acme")
+
+
+def make_store(cust: Customer = ACME, meters: Sequence[Meter] = ()) -> MemoryStore:
+    store = MemoryStore()
+    store.add_customer(cust)
+    store.add_device(Device("U-1", cust.id))
+    store.save_meters(meters or [Meter("M-1", "U-1", SPEC), Meter("M-2", "U-1", SPEC)])
+    return store
+
+
+def boundary_readings(meter: str, skip: Sequence[int] = (), step: int = 12) -> list[Reading]:
+    """Forward register readings on every boundary of DAY but the skipped ones: ``step`` a slot."""
+    return [
+        Reading(meter, t, 5_000 + i * step, None)
+        for i, t in enumerate(SLOTS.boundaries)
+        if i not in skip
+    ]
+
+
+def filled_store(cust: Customer = ACME) -> MemoryStore:
+    """M-1 complete (1.2 kWh a slot); M-2 lacks the closing reading, so its last slot is N."""
+    store = make_store(cust)
+    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[48]), 0)
+    return store
+
+
+def manifest_of(outbox: LocalOutbox, name: str = NAME) -> dict[str, object]:
+    content = outbox.read("C1", name + ".manifest.json")
+    assert content is not None
+    assert content.endswith(b"}\n")
+    parsed: dict[str, object] = json.loads(content)
+    assert content == (json.dumps(parsed, sort_keys=True, indent=2) + "\n").encode()
+    return parsed
+
+
+def test_first_export_publishes_the_file_and_its_manifest(tmp_path: Path) -> None:
+    outbox = LocalOutbox(tmp_path)
+    outcome = export_day(filled_store(), outbox, ACME, DAY, now=NOON)
+    assert (outcome.revision, outcome.status, outcome.changed) == (1, "provisional", True)
+    assert (outcome.rows, outcome.slots, outcome.actual_slots) == (2, 96, 95)
+    content = outbox.read("C1", NAME)
+    assert content is not None
+    lines = content.decode().split("\r\n")
+    assert lines[1] == "M-1,2026-11-26,fwd," + ",".join(["1.200"] * 48) + ",57.600," + "A" * 48
+    assert lines[2] == "M-2,2026-11-26,fwd," + "1.200," * 47 + ",56.400," + "A" * 47 + "N"
+    assert lines[3:] == [""]
+    assert manifest_of(outbox) == {
+        "customer": "C1",
+        "date": "2026-11-26",
+        "file": NAME,
+        "revision": 1,
+        "status": "provisional",
+        "restated": False,
+        "rows": 2,
+        "slots": 96,
+        "actual_slots": 95,
+        "estimated_slots": 0,
+        "completeness": "98.96",
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "layout": "wide",
+        "encoding": "utf-8",
+        "timezone": "Asia/Tokyo",
+        "created_at": "2026-11-26T03:00:00Z",
+        "generator": ExportSettings().generator,
+    }
+    assert outbox.list_files("C1") == [NAME, NAME + ".manifest.json"]
+
+
+@pytest.mark.parametrize("layout", list(Layout))
+def test_same_data_again_makes_no_new_revision(tmp_path: Path, layout: Layout) -> None:
+    cust = Customer("C1", "Acme", layout=layout)
+    store, outbox = filled_store(cust), LocalOutbox(tmp_path)
+    export_day(store, outbox, cust, DAY, now=NOON)
+    before = outbox.read("C1", NAME), outbox.read("C1", NAME + ".manifest.json")
+    inode = (tmp_path / "C1" / NAME).stat().st_ino
+    again = export_day(store, outbox, cust, DAY, now=NOON + 1800)
+    assert (again.revision, again.status, again.changed) == (1, "provisional", False)
+    assert (outbox.read("C1", NAME), outbox.read("C1", NAME + ".manifest.json")) == before
+    assert (tmp_path / "C1" / NAME).stat().st_ino == inode
+    assert len(store.list_revisions("C1", "2026-11-26")) == 1
+
+
+def test_new_data_makes_revision_2_and_updates_the_manifest(tmp_path: Path) -> None:
+    store, outbox = filled_store(), LocalOutbox(tmp_path)
+    export_day(store, outbox, ACME, DAY, now=NOON)
+    store.add_readings([Reading("M-2", SLOTS.end, 5_000 + 48 * 12, None)], NOON + 60)
+    outcome = export_day(store, outbox, ACME, DAY, now=NOON + 1800)
+    assert (outcome.revision, outcome.changed, outcome.actual_slots) == (2, True, 96)
+    content = outbox.read("C1", NAME)
+    assert content is not None
+    assert content.decode().split("\r\n")[2].endswith(",57.600," + "A" * 48)
+    manifest = manifest_of(outbox)
+    assert manifest["revision"] == 2
+    assert manifest["completeness"] == "100.00"
+    assert manifest["sha256"] == hashlib.sha256(content).hexdigest()
+    assert manifest["created_at"] == "2026-11-26T03:30:00Z"
+    assert [r.revision for r in store.list_revisions("C1", "2026-11-26")] == [1, 2]
+
+
+def test_a_day_turns_final_after_the_grace_without_rewriting_the_file(tmp_path: Path) -> None:
+    cust = Customer("C1", "Acme", layout=Layout.NEM12)  # NEM12 would show a rewrite in its stamps
+    store, outbox = filled_store(cust), LocalOutbox(tmp_path)
+    export_day(store, outbox, cust, DAY, now=NOON)
+    published = outbox.read("C1", NAME)
+    inode = (tmp_path / "C1" / NAME).stat().st_ino
+    still = export_day(store, outbox, cust, DAY, now=FINAL_AT - 1)
+    assert (still.status, still.changed) == ("provisional", False)
+    final = export_day(store, outbox, cust, DAY, now=FINAL_AT)
+    assert (final.revision, final.status, final.changed) == (1, "final", True)
+    assert outbox.read("C1", NAME) == published
+    assert (tmp_path / "C1" / NAME).stat().st_ino == inode  # not even rewritten
+    manifest = manifest_of(outbox)
+    assert (manifest["status"], manifest["revision"], manifest["restated"]) == ("final", 1, False)
+    assert manifest["created_at"] == "2026-11-26T03:00:00Z"
+    [revision] = store.list_revisions("C1", "2026-11-26")
+    assert (revision.revision, revision.status) == (1, "final")
+    assert not export_day(store, outbox, cust, DAY, now=FINAL_AT + 60).changed
+
+
+def test_a_final_day_that_changes_is_restated(tmp_path: Path) -> None:
+    store, outbox = filled_store(), LocalOutbox(tmp_path)
+    assert export_day(store, outbox, ACME, DAY, now=FINAL_AT).status == "final"
+    store.add_readings([Reading("M-2", SLOTS.end, 5_000 + 48 * 12, None)], FINAL_AT + 60)
+    outcome = export_day(store, outbox, ACME, DAY, now=FINAL_AT + 3600)
+    assert (outcome.revision, outcome.status, outcome.changed) == (2, "final", True)
+    manifest = manifest_of(outbox)
+    assert (manifest["revision"], manifest["status"], manifest["restated"]) == (2, "final", True)
+    statuses = [(r.revision, r.status) for r in store.list_revisions("C1", "2026-11-26")]
+    assert statuses == [(1, "final"), (2, "final")]
+
+
+def test_a_final_day_never_goes_back_to_provisional(tmp_path: Path) -> None:
+    store, outbox = filled_store(), LocalOutbox(tmp_path)
+    no_grace = ExportSettings(grace_hours=0)
+    assert export_day(store, outbox, ACME, DAY, now=SLOTS.end, settings=no_grace).status == "final"
+    store.add_readings([Reading("M-2", SLOTS.end, 5_000 + 48 * 12, None)], SLOTS.end + 60)
+    outcome = export_day(store, outbox, ACME, DAY, now=SLOTS.end + 120)  # within 6 h of grace
+    assert (outcome.revision, outcome.status) == (2, "final")
+    assert manifest_of(outbox)["restated"] is True
+
+
+def test_a_lost_file_is_published_again_byte_for_byte(tmp_path: Path) -> None:
+    cust = Customer("C1", "Acme", layout=Layout.NEM12)
+    store, outbox = filled_store(cust), LocalOutbox(tmp_path)
+    export_day(store, outbox, cust, DAY, now=NOON)
+    published = outbox.read("C1", NAME)
+    outbox.remove("C1", NAME)
+    outcome = export_day(store, outbox, cust, DAY, now=NOON + 7200)
+    assert (outcome.revision, outcome.changed) == (1, True)
+    assert outbox.read("C1", NAME) == published
+
+
+def test_a_silent_meter_shows_as_a_row_of_gaps(tmp_path: Path) -> None:
+    store = make_store(meters=[Meter("M-1", "U-1", SPEC), Meter("M-9", "U-1", SPEC)])
+    store.add_readings(boundary_readings("M-1"), 0)
+    outbox = LocalOutbox(tmp_path)
+    outcome = export_day(store, outbox, ACME, DAY, now=NOON)
+    assert (outcome.rows, outcome.actual_slots) == (2, 48)
+    content = outbox.read("C1", NAME)
+    assert content is not None
+    assert (
+        content.decode().split("\r\n")[2] == "M-9,2026-11-26,fwd," + "," * 48 + "0.000," + "N" * 48
+    )
+
+
+def test_reverse_readings_add_a_rev_row(tmp_path: Path) -> None:
+    store = make_store(meters=[Meter("M-1", "U-1", SPEC)])
+    store.add_readings(
+        [Reading("M-1", t, 100, 7 + i // 2) for i, t in enumerate(SLOTS.boundaries)], 0
+    )
+    outbox = LocalOutbox(tmp_path)
+    assert export_day(store, outbox, ACME, DAY, now=NOON).rows == 2
+    content = outbox.read("C1", NAME)
+    assert content is not None
+    rev = content.decode().split("\r\n")[2].split(",")
+    assert rev[:5] == ["M-1", "2026-11-26", "rev", "0.000", "0.100"]
+    assert rev[-2] == "2.400"
+
+
+@pytest.mark.parametrize(("max_demand_w", "first"), [(None, "1.000"), (1_000, "")])
+def test_a_meters_own_max_demand_decides_a_rollover(
+    tmp_path: Path, max_demand_w: int | None, first: str
+) -> None:
+    # Two digits wrap at 100 raw: 95 -> 5 is 1.0 kWh in 30 min (2 kW), above 1 kW.
+    meter = Meter("M-1", "U-1", MeterSpec(100_000, 1, 2), max_demand_w)
+    store = make_store(meters=[meter])
+    store.add_readings(
+        [Reading("M-1", SLOTS.start, 95, None), Reading("M-1", SLOTS.start + 1800, 5, None)], 0
+    )
+    outbox = LocalOutbox(tmp_path)
+    export_day(store, outbox, ACME, DAY, now=NOON)
+    content = outbox.read("C1", NAME)
+    assert content is not None
+    assert content.decode().split("\r\n")[1].split(",")[3] == first
+
+
+@cache
+def reference_bytes() -> bytes:
+    outbox = _MemoryOutbox()
+    export_day(filled_store(), outbox, ACME, DAY, now=NOON)
+    return outbox.files[NAME]
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_duplicates_and_delivery_order_change_no_byte(data: st.DataObject) -> None:
+    readings = boundary_readings("M-1") + boundary_readings("M-2", skip=[48])
+    delivered = data.draw(st.permutations(readings + readings[::3]))
+    cut = data.draw(st.integers(0, len(delivered)))
+    store = make_store()
+    store.add_readings(delivered[:cut], 0)
+    store.add_readings(delivered[cut:], 1)
+    outbox = _MemoryOutbox()
+    export_day(store, outbox, ACME, DAY, now=NOON)
+    assert outbox.files[NAME] == reference_bytes()
+
+
+def test_retention_removes_exactly_the_days_older_than_45() -> None:
+    store, outbox = make_store(), _MemoryOutbox()
+    for back in range(50):
+        export_day(store, outbox, ACME, DAY - timedelta(days=back), now=NOON)
+    outbox.publish("C1", "notes.txt", b"kept")
+    outbox.publish("C1", "broken.manifest.json", b"{")
+    removed = remove_expired(outbox, ACME, now=NOON, retention_days=45)
+    expired = [f"C1_{DAY - timedelta(days=back):%Y%m%d}.csv" for back in range(46, 50)]
+    assert sorted(removed) == sorted(expired + [n + ".manifest.json" for n in expired])
+    left = outbox.list_files("C1")
+    assert "C1_20261012.csv" in left  # 45 days before 2026-11-26: kept
+    assert "C1_20261011.csv" not in left
+    assert len(left) == 2 * 46 + 2
+    assert remove_expired(outbox, ACME, now=NOON, retention_days=45) == []
+
+
+def test_file_names_follow_the_customers_pattern() -> None:
+    cust = Customer("C1", "Acme", file_pattern="{customer}/{date:%Y-%m-%d}.csv")
+    with pytest.raises(ExportError, match="path"):
+        file_name(cust, DAY)
+    with pytest.raises(ExportError, match="invalid"):
+        file_name(Customer("C1", "Acme", file_pattern="{meter}.csv"), DAY)
+    named = Customer("C1", "Acme", file_pattern="kenshin-{customer}-{date:%Y-%m-%d}.csv")
+    assert file_name(named, DAY) == "kenshin-C1-2026-11-26.csv"
+
+
+def test_days_to_export_are_today_and_recent_days_not_final(tmp_path: Path) -> None:
+    store, outbox = make_store(), LocalOutbox(tmp_path)
+    export_day(store, outbox, ACME, DAY - timedelta(days=2), now=FINAL_AT)
+    export_day(store, outbox, ACME, DAY - timedelta(days=1), now=NOON - 86_400)
+    assert days_to_export(store, ACME, now=NOON) == [
+        DAY - timedelta(days=3),
+        DAY - timedelta(days=1),
+        DAY,
+    ]
+
+
+def test_an_unknown_time_zone_is_an_export_error(tmp_path: Path) -> None:
+    cust = Customer("C1", "Acme", timezone="Mars/Olympus")
+    with pytest.raises(ExportError, match="Mars/Olympus"):
+        export_day(make_store(cust), LocalOutbox(tmp_path), cust, DAY, now=NOON)
+
+
+@pytest.mark.parametrize(
+    ("actual", "slots", "text"),
+    [
+        (95, 96, "98.96"),
+        (96, 96, "100.00"),
+        (0, 96, "0.00"),
+        (0, 0, "0.00"),
+        (1, 3, "33.33"),
+        (2, 3, "66.67"),
+        (1, 800, "0.13"),  # 0.125 rounds half up
+        (99_999, 100_000, "99.99"),  # never 100.00 while a slot is missing
+        (1, 100_000, "0.01"),  # never 0.00 while a slot has a value
+    ],
+)
+def test_completeness_is_an_exact_two_decimal_percent(actual: int, slots: int, text: str) -> None:
+    assert completeness(actual, slots) == text
+
+
+class _MemoryOutbox:
+    """Just enough Outbox for the property test (no disk per example)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    def publish(self, customer_id: str, name: str, content: bytes) -> None:
+        self.files[name] = content
+
+    def read(self, customer_id: str, name: str) -> bytes | None:
+        return self.files.get(name)
+
+    def list_files(self, customer_id: str) -> list[str]:
+        return sorted(self.files)
+
+    def remove(self, customer_id: str, name: str) -> None:
+        self.files.pop(name, None)
