@@ -1,0 +1,416 @@
+"""SQLite store: the embedded deployment's database, one file, one writer connection.
+
+WAL journal with ``synchronous=NORMAL``: a committed batch survives a crash of the
+process. Readings live in a ``WITHOUT ROWID`` table keyed on (meter key, t); the
+meter key is a small integer the ``meters`` table gives a meter id the first time
+it is seen, so readings of a meter its device has not registered yet are kept too.
+Each batch of readings records when it was received. One connection serves every
+call; a lock makes threads take turns with it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import astuple
+from itertools import groupby
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from kenshin.domain.model import (
+    Conflict,
+    Customer,
+    DeadLetter,
+    Device,
+    FileRevision,
+    Labels,
+    Layout,
+    Meter,
+    MeterSpec,
+    Reading,
+    StoreResult,
+)
+from kenshin.domain.readings import conflict_of, merge_reading
+from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
+
+# One script per schema version; PRAGMA user_version counts how many have run.
+# Statements end at the end of a line.
+MIGRATIONS = (
+    """
+    CREATE TABLE customers (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, timezone TEXT NOT NULL,
+        encoding TEXT NOT NULL, layout TEXT NOT NULL, labels TEXT NOT NULL,
+        decimals INTEGER NOT NULL, file_pattern TEXT NOT NULL);
+    CREATE TABLE devices (id TEXT PRIMARY KEY, customer TEXT NOT NULL REFERENCES customers);
+    CREATE INDEX devices_customer ON devices (customer);
+    -- Every meter seen gets a key; save_meters registers it with a device and a spec.
+    -- No foreign key on device: a meter may be seen before its device is known.
+    CREATE TABLE meters (
+        key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, device TEXT,
+        unit_mwh INTEGER, coefficient INTEGER, digits INTEGER, max_demand_w INTEGER);
+    CREATE INDEX meters_device ON meters (device);
+    CREATE TABLE batches (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL);
+    -- Only this adapter writes readings; foreign keys would cost two lookups a row.
+    CREATE TABLE readings (
+        meter INTEGER NOT NULL, t INTEGER NOT NULL, fwd INTEGER, rev INTEGER,
+        batch INTEGER NOT NULL, PRIMARY KEY (meter, t)) WITHOUT ROWID;
+    CREATE TABLE conflicts (
+        id INTEGER PRIMARY KEY, meter INTEGER NOT NULL REFERENCES meters, t INTEGER NOT NULL,
+        stored_fwd INTEGER, stored_rev INTEGER, new_fwd INTEGER, new_rev INTEGER,
+        batch INTEGER NOT NULL REFERENCES batches);
+    CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY, source TEXT NOT NULL, reason TEXT NOT NULL,
+        payload BLOB NOT NULL, received_at INTEGER NOT NULL, device TEXT);
+    CREATE TABLE revisions (
+        customer TEXT NOT NULL, day TEXT NOT NULL, revision INTEGER NOT NULL,
+        status TEXT NOT NULL, file_name TEXT NOT NULL, sha256 TEXT NOT NULL,
+        content_key TEXT NOT NULL, "rows" INTEGER NOT NULL, slots INTEGER NOT NULL,
+        actual_slots INTEGER NOT NULL, created_at INTEGER NOT NULL,
+        PRIMARY KEY (customer, day, revision)) WITHOUT ROWID;
+    """,
+)
+_TEMP_TABLES = """
+    CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id TEXT NOT NULL);
+    CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (meter, t)) WITHOUT ROWID;
+"""
+_METERS = "SELECT m.id, m.device, m.unit_mwh, m.coefficient, m.digits, m.max_demand_w FROM meters m"
+_CHUNK = 2000  # meters per readings_between query: bounds memory and how long the lock is held
+_IN_LIST = 500  # ids per IN (...) list
+_KEY = itemgetter(0, 1)
+Key = tuple[int, int]  # (meter key, t)
+
+
+class SqliteStore:
+    """A Store in one SQLite file; ``in_memory()`` for a throwaway one."""
+
+    def __init__(self, path: str | Path, timeout: float = 10.0) -> None:
+        self._lock = threading.RLock()
+        self._keys: dict[str, int] = {}  # meter id -> key; a key never changes once given
+        with _wrapped(f"opening {path}"):
+            # Any thread may call: self._lock makes them take turns with the connection.
+            self._db = sqlite3.connect(
+                path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            try:
+                for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
+                    self._db.execute(f"PRAGMA {pragma}")
+                self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+                self._db.execute("PRAGMA temp_store = MEMORY")
+                self._db.execute("PRAGMA cache_size = -65536")  # 64 MiB of hot B-tree pages
+                self._db.executescript(_TEMP_TABLES)
+                _migrate(self._db)
+            except BaseException:
+                self._db.close()
+                raise
+
+    @classmethod
+    def in_memory(cls) -> SqliteStore:
+        """A store in a private in-memory database, gone when closed."""
+        return cls(":memory:")
+
+    def _rows(self, what: str, sql: str, args: Sequence[object] = ()) -> list[Any]:
+        with self._lock, _wrapped(what):
+            return self._db.execute(sql, args).fetchall()
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[sqlite3.Connection]:
+        with self._lock, _wrapped(what):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    # registry
+    def add_customer(self, customer: Customer) -> None:
+        """Add a customer; AlreadyExistsError if the id is taken."""
+        with self._writing(f"adding customer {customer.id!r}") as db:
+            if _exists(db, "customers", customer.id):
+                raise AlreadyExistsError(f"customer {customer.id!r} exists already")
+            db.execute("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", astuple(customer))
+
+    def get_customer(self, customer_id: str) -> Customer | None:
+        """The customer, or None."""
+        return next(iter(self._customers("WHERE id = ?", customer_id)), None)
+
+    def list_customers(self) -> list[Customer]:
+        """All customers ordered by id."""
+        return self._customers("", None)
+
+    def _customers(self, where: str, arg: str | None) -> list[Customer]:
+        sql = f"SELECT * FROM customers {where} ORDER BY id"  # noqa: S608
+        rows = self._rows("reading customers", sql, () if arg is None else (arg,))
+        return [
+            Customer(r[0], r[1], r[2], r[3], Layout(r[4]), Labels(r[5]), r[6], r[7]) for r in rows
+        ]
+
+    def add_device(self, device: Device) -> None:
+        """Add a device; NotFoundError for an unknown customer, AlreadyExistsError if taken."""
+        with self._writing(f"adding device {device.id!r}") as db:
+            if not _exists(db, "customers", device.customer):
+                raise NotFoundError(f"customer {device.customer!r} does not exist")
+            if _exists(db, "devices", device.id):
+                raise AlreadyExistsError(f"device {device.id!r} exists already")
+            db.execute("INSERT INTO devices VALUES (?, ?)", (device.id, device.customer))
+
+    def get_device(self, device_id: str) -> Device | None:
+        """The device, or None."""
+        sql = "SELECT id, customer FROM devices WHERE id = ?"
+        return next((Device(*r) for r in self._rows("reading a device", sql, (device_id,))), None)
+
+    def list_devices(self, customer_id: str | None = None) -> list[Device]:
+        """Devices ordered by id, optionally of one customer."""
+        sql = "SELECT id, customer FROM devices WHERE ?1 IS NULL OR customer = ?1 ORDER BY id"
+        return [Device(*r) for r in self._rows("listing devices", sql, (customer_id,))]
+
+    def save_meters(self, meters: Iterable[Meter]) -> None:
+        """Insert meters, or update their device and spec if they exist."""
+        rows = [(m.id, m.device, *astuple(m.spec), m.max_demand_w) for m in meters]
+        with self._writing("saving meters") as db:
+            db.executemany(
+                "INSERT INTO meters (id, device, unit_mwh, coefficient, digits, max_demand_w)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " device = excluded.device, unit_mwh = excluded.unit_mwh,"
+                " coefficient = excluded.coefficient, digits = excluded.digits,"
+                " max_demand_w = coalesce(excluded.max_demand_w, max_demand_w)",
+                rows,
+            )
+
+    def get_meter(self, meter_id: str) -> Meter | None:
+        """The meter, or None."""
+        return next(iter(self._meters("WHERE m.id = ? AND m.device IS NOT NULL", meter_id)), None)
+
+    def list_meters(self, customer_id: str | None = None) -> list[Meter]:
+        """Meters ordered by id, optionally of one customer (through their devices)."""
+        if customer_id is None:
+            return self._meters("WHERE m.device IS NOT NULL", None)
+        return self._meters("JOIN devices d ON d.id = m.device WHERE d.customer = ?", customer_id)
+
+    def _meters(self, where: str, arg: str | None) -> list[Meter]:
+        sql = f"{_METERS} {where} ORDER BY m.id"
+        rows = self._rows("reading meters", sql, () if arg is None else (arg,))
+        return [Meter(r[0], r[1], MeterSpec(r[2], r[3], r[4]), r[5]) for r in rows]
+
+    # readings
+    def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:
+        """Store a batch in one transaction; duplicates change nothing, conflicts are kept aside."""
+        if not readings:
+            return StoreResult()
+        with self._lock:  # reentrant: the key cache changes under it, once committed
+            with self._writing(f"storing {len(readings)} readings") as db:
+                batch = db.execute("INSERT INTO batches (received_at) VALUES (?)", (received_at,))
+                new_keys = self._new_meter_keys(db, {r.meter for r in readings})
+                keys = {**self._keys, **new_keys} if new_keys else self._keys
+                result = _store_batch(db, readings, keys, batch.lastrowid or 0, received_at)
+            self._keys.update(new_keys)  # a key of a rolled-back batch does not exist
+        return result
+
+    def _new_meter_keys(self, db: sqlite3.Connection, meter_ids: set[str]) -> dict[str, int]:
+        """Keys of the ``meter_ids`` not cached yet, given now to those never seen before."""
+        missing = sorted(m for m in meter_ids if m not in self._keys)  # keys follow id order
+        new_keys: dict[str, int] = {}
+        if missing:
+            db.executemany("INSERT OR IGNORE INTO meters (id) VALUES (?)", [(m,) for m in missing])
+        for lo in range(0, len(missing), _IN_LIST):
+            part = missing[lo : lo + _IN_LIST]
+            sql = f"SELECT id, key FROM meters WHERE id IN ({','.join('?' * len(part))})"  # noqa: S608
+            new_keys.update(db.execute(sql, part).fetchall())
+        return new_keys
+
+    def readings_between(
+        self, meter_ids: Sequence[str], start: int, end: int
+    ) -> Iterator[tuple[str, list[Reading]]]:
+        """Each listed meter that has readings with start <= t <= end, with them sorted by t.
+
+        Meters come in the order listed; each query reads a chunk of them.
+        """
+        for lo in range(0, len(meter_ids), _CHUNK):
+            chunk = meter_ids[lo : lo + _CHUNK]
+            for pos, group in groupby(self._read_chunk(chunk, start, end), key=itemgetter(0)):
+                meter = chunk[pos]
+                yield meter, [Reading(meter, t, fwd, rev) for _, t, fwd, rev in group]
+
+    def _read_chunk(self, chunk: Sequence[str], start: int, end: int) -> list[Any]:
+        with self._lock, _wrapped("reading readings"):
+            self._db.execute("BEGIN")
+            try:  # CROSS JOIN pins the join order: look the wanted meters up, never scan
+                self._db.executemany("INSERT INTO temp.wanted VALUES (?, ?)", enumerate(chunk))
+                return self._db.execute(
+                    "SELECT w.pos, r.t, r.fwd, r.rev FROM temp.wanted w"
+                    " CROSS JOIN meters m ON m.id = w.id CROSS JOIN readings r ON r.meter = m.key"
+                    " WHERE r.t BETWEEN ? AND ? ORDER BY w.pos, r.t",
+                    (start, end),
+                ).fetchall()
+            finally:
+                self._db.execute("ROLLBACK")  # also empties temp.wanted
+
+    def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
+        """Conflicting readings kept aside, oldest first."""
+        sql = (
+            "SELECT m.id, c.t, c.stored_fwd, c.stored_rev, c.new_fwd, c.new_rev, b.received_at"
+            " FROM conflicts c JOIN meters m ON m.key = c.meter JOIN batches b ON b.id = c.batch"
+            " ORDER BY c.id LIMIT ?"
+        )
+        return [Conflict(*r) for r in self._rows("listing conflicts", sql, (limit,))]
+
+    # dead letters
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Keep messages that could not be used, with their reasons."""
+        with self._writing(f"keeping {len(letters)} dead letters") as db:
+            db.executemany(
+                "INSERT INTO dead_letters (source, reason, payload, received_at, device)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [astuple(d) for d in letters],
+            )
+
+    def list_dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
+        """Dead letters, oldest first."""
+        sql = "SELECT source, reason, payload, received_at, device FROM dead_letters"
+        rows = self._rows("listing dead letters", f"{sql} ORDER BY id LIMIT ?", (limit,))
+        return [DeadLetter(*r) for r in rows]
+
+    def count_dead_letters(self) -> int:
+        """How many dead letters are kept."""
+        count: int = self._rows("counting dead letters", "SELECT count(*) FROM dead_letters")[0][0]
+        return count
+
+    # file revisions
+    def latest_revision(self, customer_id: str, day: str) -> FileRevision | None:
+        """The newest revision of a customer's day file, or None."""
+        return next(iter(self._revisions(customer_id, day, "DESC LIMIT 1")), None)
+
+    def add_revision(self, revision: FileRevision) -> None:
+        """Record a published revision, or replace the one with the same number."""
+        with self._writing(f"recording revision {revision.revision} of {revision.day}") as db:
+            db.execute(
+                "INSERT OR REPLACE INTO revisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                astuple(revision),
+            )
+
+    def list_revisions(self, customer_id: str, day: str) -> list[FileRevision]:
+        """Every revision of a customer's day file, oldest first."""
+        return self._revisions(customer_id, day, "")
+
+    def _revisions(self, customer_id: str, day: str, order: str) -> list[FileRevision]:
+        sql = f"SELECT * FROM revisions WHERE customer = ? AND day = ? ORDER BY revision {order}"  # noqa: S608
+        return [FileRevision(*r) for r in self._rows("reading revisions", sql, (customer_id, day))]
+
+    def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        with self._lock:
+            self._db.close()
+
+
+@contextmanager
+def _wrapped(what: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"SQLite store: {what} failed: {exc}") from exc
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring the schema up to the newest version in one transaction."""
+    db.execute("BEGIN IMMEDIATE")  # read the version under the lock: another process may migrate
+    try:
+        version: int = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"SQLite store: the database has schema version {version}, newer than this"
+                f" kenshin knows ({len(MIGRATIONS)}): upgrade kenshin"
+            )
+        for script in MIGRATIONS[version:]:
+            for statement in _statements(script):
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        db.execute("COMMIT")
+    finally:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of ``script``, which end at the end of a line."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+
+
+def _exists(db: sqlite3.Connection, table: str, key: str) -> bool:
+    return db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (key,)).fetchone() is not None  # noqa: S608
+
+
+def _store_batch(
+    db: sqlite3.Connection, readings: Sequence[Reading], keys: dict[str, int], batch: int, at: int
+) -> StoreResult:
+    """Insert every new (meter, t) at once; settle the rest one by one only if there are any."""
+    rows = [(keys[r.meter], r.t, r.fwd, r.rev, batch) for r in readings]
+    # Sorted, the B-tree is walked once instead of jumped about; a stable sort keeps the
+    # first of readings repeated in the batch first, and that is the one inserted.
+    sql = "INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?)"
+    inserted = db.executemany(sql, sorted(rows, key=_KEY)).rowcount
+    if inserted == len(rows):
+        return StoreResult(stored=inserted)
+    offered = [(row[0], row[1]) for row in rows]
+    return _settle(db, readings, offered, _stored_before(db, offered, batch), batch, at)
+
+
+def _stored_before(db: sqlite3.Connection, keys: list[Key], batch: int) -> dict[Key, Reading]:
+    """The readings among ``keys`` that earlier batches stored."""
+    db.executemany("INSERT OR IGNORE INTO temp.offered VALUES (?, ?)", keys)
+    rows = db.execute(  # CROSS JOIN pins the join order: look the keys up, never scan
+        "SELECT r.meter, r.t, m.id, r.fwd, r.rev FROM temp.offered o"
+        " CROSS JOIN readings r ON r.meter = o.meter AND r.t = o.t"
+        " JOIN meters m ON m.key = r.meter WHERE r.batch <> ?",
+        (batch,),
+    ).fetchall()
+    db.execute("DELETE FROM temp.offered")
+    return {(k, t): Reading(meter, t, fwd, rev) for k, t, meter, fwd, rev in rows}
+
+
+def _settle(
+    db: sqlite3.Connection,
+    readings: Sequence[Reading],
+    keys: list[Key],
+    state: dict[Key, Reading],
+    batch: int,
+    at: int,
+) -> StoreResult:
+    """Apply the batch in order to what was stored, as if the readings came one by one."""
+    stored = duplicates = 0
+    conflicts: list[tuple[Key, Conflict]] = []
+    completed: set[Key] = set()
+    for key, reading in zip(keys, readings, strict=True):
+        old = state.get(key)
+        if old is None:  # the first of its key in the batch, and inserted already
+            state[key] = reading
+            stored += 1
+            continue
+        merged = merge_reading(old, reading)
+        if merged is None:
+            conflicts.append((key, conflict_of(old, reading, at)))
+        elif merged == old:
+            duplicates += 1
+        else:
+            state[key] = merged
+            completed.add(key)
+            stored += 1
+    db.executemany(
+        "UPDATE readings SET fwd = ?, rev = ? WHERE meter = ? AND t = ?",
+        [(state[k].fwd, state[k].rev, *k) for k in completed],
+    )
+    db.executemany(
+        "INSERT INTO conflicts (meter, t, stored_fwd, stored_rev, new_fwd, new_rev, batch)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(*k, c.stored_fwd, c.stored_rev, c.new_fwd, c.new_rev, batch) for k, c in conflicts],
+    )
+    return StoreResult(stored, duplicates, tuple(c for _, c in conflicts))

@@ -1,0 +1,1 @@
+"""The contract every Store adapter passes: the same tests, run against each backend."""

@@ -1,0 +1,43 @@
+"""The stores the contract tests run against; adding a backend is one line in ADAPTERS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kenshin.adapters.memory import MemoryStore
+from kenshin.adapters.sqlite import SqliteStore
+from kenshin.ports import Store
+
+# name -> how to open an empty store whose files (if any) go in the given folder
+ADAPTERS: dict[str, Callable[[Path], Store]] = {
+    "memory": lambda folder: MemoryStore(),
+    "sqlite": lambda folder: SqliteStore(folder / "kenshin.db"),
+}
+
+StoreFactory = Callable[[], Store]
+
+
+@pytest.fixture(params=sorted(ADAPTERS))
+def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """Opens fresh, empty stores of one backend; every one is closed after the test."""
+    opened: list[Store] = []
+
+    def open_store() -> Store:
+        folder = tmp_path / f"store-{len(opened)}"
+        folder.mkdir()
+        store = ADAPTERS[request.param](folder)
+        opened.append(store)
+        return store
+
+    yield open_store
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(new_store: StoreFactory) -> Store:
+    """An empty store of each backend in turn."""
+    return new_store()

@@ -1,0 +1,404 @@
+"""What every Store does, whichever backend holds the data."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kenshin.adapters.sqlite import MIGRATIONS, SqliteStore
+from kenshin.domain.model import (
+    Conflict,
+    Customer,
+    DeadLetter,
+    Device,
+    FileRevision,
+    Labels,
+    Layout,
+    Meter,
+    MeterSpec,
+    Reading,
+    StoreResult,
+)
+from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
+from kenshin.ports import Store
+
+from .conftest import StoreFactory
+
+SPEC = MeterSpec(unit_mwh=100, coefficient=1, digits=6)
+T0 = 1_795_964_400  # 2026-11-26 00:00 in Asia/Tokyo
+
+
+def day_of(store: Store, *meters: str) -> dict[str, list[Reading]]:
+    """Everything the store holds for ``meters`` around T0, as a dict."""
+    return dict(store.readings_between(list(meters), T0 - 86_400, T0 + 86_400))
+
+
+def registered(store: Store) -> Store:
+    """``store`` with customers C1, C2 and devices D1 (C1), D2 (C2), D3 (C1)."""
+    store.add_customer(Customer("C2", "Second"))
+    store.add_customer(Customer("C1", "First"))
+    for device, customer in (("D3", "C1"), ("D1", "C1"), ("D2", "C2")):
+        store.add_device(Device(device, customer))
+    return store
+
+
+# registry
+def test_customers_keep_every_field_and_list_by_id(store: Store) -> None:
+    special = Customer("C2", "二号", "Europe/London", "cp932", Layout.NEM12, Labels.JA, 2, "{date}")
+    store.add_customer(special)
+    store.add_customer(Customer("C1", "First"))
+    assert store.get_customer("C2") == special
+    assert store.list_customers() == [Customer("C1", "First"), special]
+    assert store.get_customer("C9") is None
+
+
+def test_a_taken_customer_id_is_refused_and_the_first_kept(store: Store) -> None:
+    store.add_customer(Customer("C1", "First"))
+    with pytest.raises(AlreadyExistsError, match="C1"):
+        store.add_customer(Customer("C1", "Impostor"))
+    assert store.list_customers() == [Customer("C1", "First")]
+
+
+def test_devices_are_listed_by_id_and_by_customer(store: Store) -> None:
+    registered(store)
+    assert store.get_device("D2") == Device("D2", "C2")
+    assert store.get_device("D9") is None
+    assert [d.id for d in store.list_devices()] == ["D1", "D2", "D3"]
+    assert store.list_devices("C1") == [Device("D1", "C1"), Device("D3", "C1")]
+    assert store.list_devices("C9") == []
+
+
+def test_a_device_needs_a_known_customer_and_a_free_id(store: Store) -> None:
+    registered(store)
+    with pytest.raises(NotFoundError, match="C9"):
+        store.add_device(Device("D9", "C9"))
+    with pytest.raises(AlreadyExistsError, match="D1"):
+        store.add_device(Device("D1", "C2"))
+    assert store.get_device("D9") is None
+    assert store.get_device("D1") == Device("D1", "C1")
+
+
+def test_meters_are_saved_updated_and_listed_through_devices(store: Store) -> None:
+    registered(store)
+    store.save_meters([Meter("M2", "D2", SPEC, 6000), Meter("M1", "D1", SPEC)])
+    store.save_meters([Meter("M3", "D3", SPEC), Meter("M0", "D-unknown", SPEC)])
+    moved = Meter("M2", "D3", MeterSpec(10, 40, 8))  # no max demand given: the old one stays
+    store.save_meters([moved])
+    assert store.get_meter("M2") == Meter("M2", "D3", MeterSpec(10, 40, 8), 6000)
+    assert [m.id for m in store.list_meters()] == ["M0", "M1", "M2", "M3"]
+    assert [m.id for m in store.list_meters("C1")] == ["M1", "M2", "M3"]
+    assert store.list_meters("C2") == []
+    assert store.get_meter("M9") is None
+
+
+def test_a_meter_seen_in_readings_first_can_be_registered_later(store: Store) -> None:
+    registered(store)
+    store.add_readings([Reading("M7", T0, 10, 0)], received_at=T0)
+    assert store.get_meter("M7") is None
+    assert store.list_meters() == []
+    store.save_meters([Meter("M7", "D1", SPEC)])
+    assert store.list_meters("C1") == [Meter("M7", "D1", SPEC)]
+    assert day_of(store, "M7") == {"M7": [Reading("M7", T0, 10, 0)]}
+
+
+# readings
+def test_redelivering_a_batch_changes_nothing(store: Store) -> None:
+    batch = [Reading("M1", T0, 100, 0), Reading("M1", T0 + 1800, 104, 0), Reading("M2", T0, 7, 3)]
+    assert store.add_readings(batch, received_at=T0 + 60) == StoreResult(stored=3)
+    before = day_of(store, "M1", "M2")
+    assert store.add_readings(batch, received_at=T0 + 120) == StoreResult(duplicates=3)
+    assert day_of(store, "M1", "M2") == before
+    assert before["M1"] == batch[:2]
+    assert store.list_conflicts() == []
+
+
+def test_a_missing_register_is_completed_by_a_later_reading(store: Store) -> None:
+    assert store.add_readings([Reading("M1", T0, 100, None)], T0) == StoreResult(stored=1)
+    assert store.add_readings([Reading("M1", T0, None, 5)], T0 + 60) == StoreResult(stored=1)
+    assert store.add_readings([Reading("M1", T0, 100, 5)], T0 + 90) == StoreResult(duplicates=1)
+    assert day_of(store, "M1") == {"M1": [Reading("M1", T0, 100, 5)]}
+    assert store.list_conflicts() == []
+
+
+def test_a_different_value_is_kept_aside_and_never_overwrites(store: Store) -> None:
+    store.add_readings([Reading("M1", T0, 100, None)], received_at=T0)
+    result = store.add_readings([Reading("M1", T0, 101, 9)], received_at=T0 + 60)
+    conflict = Conflict("M1", T0, 100, None, 101, 9, received_at=T0 + 60)
+    assert result == StoreResult(conflicts=(conflict,))
+    assert day_of(store, "M1") == {"M1": [Reading("M1", T0, 100, None)]}  # rev not filled either
+    assert store.list_conflicts() == [conflict]
+
+
+def test_repeats_inside_one_batch_count_as_if_they_came_one_by_one(store: Store) -> None:
+    batch = [
+        Reading("M1", T0, 100, None),
+        Reading("M1", T0, 100, None),  # duplicate
+        Reading("M1", T0, None, 4),  # completion
+        Reading("M1", T0, 100, 5),  # conflict with the completed reading
+        Reading("M2", T0, 1, 1),
+    ]
+    result = store.add_readings(batch, received_at=T0 + 1)
+    conflict = Conflict("M1", T0, 100, 4, 100, 5, received_at=T0 + 1)
+    assert result == StoreResult(stored=3, duplicates=1, conflicts=(conflict,))
+    assert day_of(store, "M1", "M2") == {
+        "M1": [Reading("M1", T0, 100, 4)],
+        "M2": [Reading("M2", T0, 1, 1)],
+    }
+    assert store.list_conflicts() == [conflict]
+
+
+def test_conflicts_are_listed_oldest_first_up_to_the_limit(store: Store) -> None:
+    store.add_readings([Reading("M1", T0, 1, 0), Reading("M2", T0, 1, 0)], received_at=T0)
+    store.add_readings([Reading("M2", T0, 2, 0)], received_at=T0 + 10)
+    store.add_readings([Reading("M1", T0, 3, 0)], received_at=T0 + 20)
+    assert store.list_conflicts() == [
+        Conflict("M2", T0, 1, 0, 2, 0, T0 + 10),
+        Conflict("M1", T0, 1, 0, 3, 0, T0 + 20),
+    ]
+    assert store.list_conflicts(limit=1) == [Conflict("M2", T0, 1, 0, 2, 0, T0 + 10)]
+
+
+def test_an_empty_batch_stores_nothing(store: Store) -> None:
+    assert store.add_readings([], received_at=T0) == StoreResult()
+    assert day_of(store, "M1") == {}
+
+
+def test_readings_between_includes_both_bounds_sorted_by_time(store: Store) -> None:
+    times = [T0 + 3600, T0 - 1800, T0 + 1800, T0, T0 + 5400]
+    store.add_readings([Reading("M1", t, t - T0, 0) for t in times], received_at=T0)
+    store.add_readings([Reading("M3", T0 + 1800, 1, 0)], received_at=T0)
+    found = list(store.readings_between(["M3", "M9", "M1", "M2"], T0, T0 + 3600))
+    assert found == [
+        ("M3", [Reading("M3", T0 + 1800, 1, 0)]),
+        ("M1", [Reading("M1", t, t - T0, 0) for t in (T0, T0 + 1800, T0 + 3600)]),
+    ]
+    assert list(store.readings_between(["M1"], T0 + 1, T0 + 1799)) == []
+
+
+def test_readings_between_serves_thousands_of_meters_in_the_order_asked(store: Store) -> None:
+    meters = [f"M{n:05d}" for n in range(4500)]
+    store.add_readings([Reading(m, T0 + 1800 * (n % 3), n, 0) for n, m in enumerate(meters)], T0)
+    asked = meters[::-1]
+    found = list(store.readings_between(asked, T0, T0 + 3600))
+    assert [m for m, _ in found] == asked
+    assert found[0] == ("M04499", [Reading("M04499", T0 + 1800 * 2, 4499, 0)])
+
+
+# dead letters
+def test_dead_letters_keep_their_bytes_exactly(store: Store) -> None:
+    letters = [
+        DeadLetter("mqtt", "not JSON", b"\x00\xff\xfe{\r\n", T0, "U-1"),
+        DeadLetter("echonet", "ESV 0x52", bytes(range(256)), T0 + 1),
+        DeadLetter("mqtt", "empty", b"", T0 + 2, "U-2"),
+    ]
+    store.add_dead_letters(letters[:2])
+    store.add_dead_letters(letters[2:])
+    assert store.list_dead_letters() == letters
+    assert store.list_dead_letters(limit=2) == letters[:2]
+    assert store.count_dead_letters() == 3
+
+
+# file revisions
+def revision(number: int, status: str = "final", day: str = "2026-11-26") -> FileRevision:
+    """Revision ``number`` of C1's file of ``day``."""
+    name = f"C1_{day}.csv"
+    return FileRevision("C1", day, number, status, name, "ab" * 32, f"C1/{name}", 3, 48, 47, T0)
+
+
+def test_revisions_list_oldest_first_and_the_newest_can_change_status(store: Store) -> None:
+    assert store.latest_revision("C1", "2026-11-26") is None
+    store.add_revision(revision(1))
+    store.add_revision(revision(2, "provisional"))
+    store.add_revision(revision(1, day="2026-11-27"))
+    assert store.latest_revision("C1", "2026-11-26") == revision(2, "provisional")
+    store.add_revision(revision(2, "final"))
+    assert store.list_revisions("C1", "2026-11-26") == [revision(1), revision(2, "final")]
+    assert store.latest_revision("C1", "2026-11-26") == revision(2, "final")
+    assert store.list_revisions("C2", "2026-11-26") == []
+
+
+# the property: any sequence of batches
+REGISTER = st.none() | st.integers(0, 2)
+OFFERED = st.builds(
+    Reading, st.sampled_from(["M1", "M2"]), st.sampled_from([T0, T0 + 1800]), REGISTER, REGISTER
+)
+
+
+def first_value_wins(
+    batches: list[list[Reading]],
+) -> tuple[dict[str, list[Reading]], list[StoreResult]]:
+    """The reference: each register keeps the first value offered for it by a reading that
+    contradicted nothing stored; a reading that contradicts a stored register is kept aside."""
+    state: dict[tuple[str, int], Reading] = {}
+    results = []
+    for number, batch in enumerate(batches):
+        stored = duplicates = 0
+        conflicts = []
+        for new in batch:
+            old = state.get((new.meter, new.t))
+            pairs = [] if old is None else [(old.fwd, new.fwd), (old.rev, new.rev)]
+            if any(a is not None and b is not None and a != b for a, b in pairs):
+                assert old is not None
+                conflicts.append(
+                    Conflict(new.meter, new.t, old.fwd, old.rev, new.fwd, new.rev, number)
+                )
+            elif old is not None and all(b is None or a is not None for a, b in pairs):
+                duplicates += 1
+            else:
+                base = old or new
+                fwd = new.fwd if base.fwd is None else base.fwd
+                state[new.meter, new.t] = Reading(
+                    new.meter, new.t, fwd, new.rev if base.rev is None else base.rev
+                )
+                stored += 1
+        results.append(StoreResult(stored, duplicates, tuple(conflicts)))
+    held: dict[str, list[Reading]] = {}
+    for key in sorted(state):
+        held.setdefault(key[0], []).append(state[key])
+    return held, results
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batches=st.lists(st.lists(OFFERED, max_size=8), max_size=5))
+def test_any_batches_keep_the_first_value_of_each_register(
+    new_store: StoreFactory, batches: list[list[Reading]]
+) -> None:
+    # new_store gives each example its own empty store, so the fixture being per test is fine.
+    store = new_store()
+    held, expected = first_value_wins(batches)
+    results = [store.add_readings(batch, received_at=n) for n, batch in enumerate(batches)]
+    assert results == expected
+    for batch, result in zip(batches, results, strict=True):
+        assert result.stored + result.duplicates + len(result.conflicts) == len(batch)
+    assert dict(store.readings_between(["M1", "M2"], T0, T0 + 1800)) == held
+    assert store.list_conflicts() == [c for r in expected for c in r.conflicts]
+    store.close()
+
+
+# SQLite only
+def test_sqlite_keeps_everything_across_close_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "kenshin.db"
+    store = registered(SqliteStore(path))
+    store.save_meters([Meter("M1", "D1", SPEC, 5000)])
+    store.add_readings([Reading("M1", T0, 100, None), Reading("M2", T0, 5, 5)], received_at=T0)
+    store.add_readings([Reading("M2", T0, 6, 5)], received_at=T0 + 60)
+    store.add_dead_letters([DeadLetter("mqtt", "not JSON", b"\x00{", T0, "U-1")])
+    store.add_revision(revision(1))
+    store.close()
+
+    again = SqliteStore(path)
+    try:
+        assert [c.id for c in again.list_customers()] == ["C1", "C2"]
+        assert again.list_devices("C1") == [Device("D1", "C1"), Device("D3", "C1")]
+        assert again.list_meters("C1") == [Meter("M1", "D1", SPEC, 5000)]
+        assert day_of(again, "M1", "M2") == {
+            "M1": [Reading("M1", T0, 100, None)],
+            "M2": [Reading("M2", T0, 5, 5)],
+        }
+        assert again.list_conflicts() == [Conflict("M2", T0, 5, 5, 6, 5, T0 + 60)]
+        assert again.list_dead_letters() == [DeadLetter("mqtt", "not JSON", b"\x00{", T0, "U-1")]
+        assert again.list_revisions("C1", "2026-11-26") == [revision(1)]
+        redelivered = [Reading("M1", T0, 100, 7), Reading("M2", T0, 5, 5)]
+        assert again.add_readings(redelivered, T0 + 90) == StoreResult(stored=1, duplicates=1)
+    finally:
+        again.close()
+
+
+def test_sqlite_a_batch_is_committed_when_add_readings_returns(tmp_path: Path) -> None:
+    writer = SqliteStore(tmp_path / "kenshin.db")
+    reader = SqliteStore(tmp_path / "kenshin.db")  # another connection, as another process
+    try:
+        writer.add_readings([Reading("M1", T0, 100, 0)], received_at=T0)
+        assert day_of(reader, "M1") == {"M1": [Reading("M1", T0, 100, 0)]}
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_sqlite_a_batch_survives_the_process_dying_right_after(tmp_path: Path) -> None:
+    path = tmp_path / "kenshin.db"
+    crash = (
+        "import os, sys\n"
+        "from kenshin.adapters.sqlite import SqliteStore\n"
+        "from kenshin.domain.model import Reading\n"
+        "store = SqliteStore(sys.argv[1])\n"
+        f"store.add_readings([Reading('M1', {T0}, 100, 0)], received_at={T0})\n"
+        "os._exit(0)  # no close, no clean-up\n"
+    )
+    subprocess.run([sys.executable, "-c", crash, str(path)], check=True, timeout=60)
+    store = SqliteStore(path)
+    assert day_of(store, "M1") == {"M1": [Reading("M1", T0, 100, 0)]}
+    store.close()
+
+
+def test_sqlite_a_failed_batch_leaves_nothing_behind(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "kenshin.db")
+    unstorable = [Reading("M9", T0, 1, 0), Reading("M9", T0 + 1800, 2**64, 0)]
+    with pytest.raises(OverflowError):
+        store.add_readings(unstorable, received_at=T0)
+    assert day_of(store, "M9") == {}
+    assert store.add_readings(unstorable[:1], received_at=T0) == StoreResult(stored=1)
+    assert day_of(store, "M9") == {"M9": unstorable[:1]}
+    store.close()
+
+
+def test_sqlite_in_memory_store_holds_data_until_closed() -> None:
+    store = SqliteStore.in_memory()
+    store.add_readings([Reading("M1", T0, 1, 0), Reading("M1", T0, 2, 0)], received_at=T0)
+    assert day_of(store, "M1") == {"M1": [Reading("M1", T0, 1, 0)]}
+    assert store.list_conflicts() == [Conflict("M1", T0, 1, 0, 2, 0, T0)]
+    store.close()
+
+
+def test_sqlite_serves_several_threads(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "kenshin.db")
+    meters = [f"M{n}" for n in range(4)]
+
+    def deliver(meter: str) -> None:
+        for slot in range(0, 48, 8):
+            batch = [Reading(meter, T0 + 1800 * (slot + i), slot + i, 0) for i in range(8)]
+            assert store.add_readings(batch, received_at=T0) == StoreResult(stored=8)
+
+    threads = [threading.Thread(target=deliver, args=(m,)) for m in meters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    held = dict(store.readings_between(meters, T0, T0 + 86_400))
+    store.close()
+    assert {m: len(found) for m, found in held.items()} == dict.fromkeys(meters, 48)
+
+
+def test_sqlite_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "kenshin.db"
+    path.write_bytes(b"meter readings, honest" * 200)
+    with pytest.raises(StoreError, match=r"opening .*kenshin\.db failed: file is not a database"):
+        SqliteStore(path)
+
+
+def test_sqlite_refuses_a_schema_newer_than_it_knows(tmp_path: Path) -> None:
+    path = tmp_path / "kenshin.db"
+    SqliteStore(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer than this kenshin knows"):
+        SqliteStore(path)
+
+
+def test_sqlite_a_closed_store_says_so(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "kenshin.db")
+    store.close()
+    with pytest.raises(StoreError, match=r"reading customers failed: .*closed"):
+        store.list_customers()
