@@ -1,0 +1,350 @@
+"""A simulated fleet: meter units, their meters and registers, and the exact truth behind them.
+
+Deterministic: the same FleetSpec gives the same meters, registers and truth. A device's
+consumption comes from profile shapes (home, office, shop, solar-PV home) turned into whole
+mWh per slot before it is accumulated; a register reads floor(cumulative mWh / resolution)
+mod 10**digits, so a slot's true energy is its register difference times the resolution.
+Each device-day has its own seeded random stream, and the faults a device has do not change
+its consumption.
+
+Faults, each on a seeded ~8% of the devices (at least one): ``rollover`` (the forward
+register starts just short of 10**digits and wraps), ``exchange`` (mid-run the meter is
+replaced: the old one's last reading and the new one's first share a boundary), and the
+faults of delivery ``offline``, ``duplicates``, ``reorder`` and ``clock``, which
+kenshin.domain.delivery applies when it turns registers into messages.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from itertools import chain
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from kenshin.domain.model import DEFAULT_TIMEZONE, MeterSpec
+from kenshin.domain.slots import SLOT_SECONDS, day_slots, zone
+
+FAULTS: tuple[str, ...] = ("offline", "duplicates", "reorder", "rollover", "exchange", "clock")
+FAULT_SHARE_PERCENT = 8
+
+# (meter position in the device, unwrapped fwd register, unwrapped rev register)
+Registers = tuple[tuple[int, int, int], ...]
+
+_KINDS = ("home", "pv", "office", "shop")
+_KIND_WEIGHTS = (55, 20, 15, 10)
+_HOME_SPECS = (MeterSpec(100_000, 1, 6), MeterSpec(10_000, 1, 8))
+_HOME_SPEC_WEIGHTS = (85, 15)
+_BUSINESS_SPECS = (
+    MeterSpec(1_000, 40, 6),
+    MeterSpec(1_000, 20, 6),
+    MeterSpec(1_000, 60, 6),
+    MeterSpec(10_000, 1, 8),
+    MeterSpec(100_000, 1, 6),
+)
+_BUSINESS_SPEC_WEIGHTS = (30, 10, 10, 30, 20)
+_MWH_PER_WATT_SLOT = 500  # one watt for half an hour
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSpec:
+    """What to simulate: ``devices`` units for ``days`` local days from ``start``."""
+
+    devices: int
+    days: int
+    start: date
+    timezone: str = DEFAULT_TIMEZONE
+    seed: int = 0
+    faults: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.devices < 0:
+            raise ValueError("devices must be 0 or more")
+        if self.days < 1:
+            raise ValueError("days must be 1 or more")
+        _check_faults(self.faults)
+        zone(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class SimMeter:
+    """A simulated meter and its device's profile (home, pv, office or shop).
+
+    It reports at boundaries ``first``..``last`` (indices into the run), starting from
+    cumulative energies ``start_fwd_mwh`` and ``start_rev_mwh``.
+    """
+
+    device: str
+    id: str
+    kind: str
+    spec: MeterSpec
+    first: int
+    last: int
+    start_fwd_mwh: int
+    start_rev_mwh: int
+
+
+class TruthSlot(NamedTuple):
+    """The exact energy of one meter's slot starting at ``start`` (UTC epoch s)."""
+
+    meter: str
+    start: int
+    fwd_mwh: int
+    rev_mwh: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    kind: str
+    base_w: float
+    terms: tuple[tuple[str, float], ...]
+    pv_w: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FleetCalendar:
+    """The run's boundaries (UTC epoch s, with local ISO text), day edges and profile shapes."""
+
+    tz: ZoneInfo
+    boundaries: tuple[int, ...]
+    local_iso: tuple[str, ...]
+    day_edges: tuple[int, ...]
+    shapes: dict[str, tuple[float, ...]]
+
+    @property
+    def slots(self) -> int:
+        """The number of slots in the run (one fewer than its boundaries)."""
+        return len(self.boundaries) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class SimDevice:
+    """A simulated unit, ``index`` in the fleet: its profile, meters and faults."""
+
+    index: int
+    id: str
+    profile: _Profile
+    meters: tuple[SimMeter, ...]
+    faults: frozenset[str]
+
+
+def parse_faults(text: str) -> frozenset[str]:
+    """Fault names from ``"offline,duplicates"`` or ``"all"``; ValueError names the choices."""
+    names = frozenset(name.strip().lower() for name in text.split(",") if name.strip())
+    if "all" in names:
+        return frozenset(FAULTS)
+    _check_faults(names)
+    return names
+
+
+def _check_faults(names: frozenset[str]) -> None:
+    unknown = sorted(names - set(FAULTS))
+    if unknown:
+        choices = ", ".join((*FAULTS, "all"))
+        raise ValueError(f"unknown fault {', '.join(unknown)}: choose from {choices}")
+
+
+def fleet_meters(spec: FleetSpec) -> Iterator[SimMeter]:
+    """Every meter of the fleet, device by device, in the order each device reports them."""
+    cal = fleet_calendar(spec)
+    for device, _ in fleet_devices(spec, cal):
+        yield from device.meters
+
+
+def fleet_truth(spec: FleetSpec) -> Iterator[TruthSlot]:
+    """The exact energy of every slot of every meter, meter by meter in time order."""
+    cal = fleet_calendar(spec)
+    for device, _ in fleet_devices(spec, cal):
+        prev: dict[int, tuple[int, int]] = {}
+        for j, registers in device_registers(spec.seed, cal, device):
+            for position, fwd, rev in registers:
+                meter = device.meters[position]
+                if position in prev:
+                    res = meter.spec.resolution_mwh
+                    before_fwd, before_rev = prev[position]
+                    start = cal.boundaries[j - 1]
+                    yield TruthSlot(
+                        meter.id, start, (fwd - before_fwd) * res, (rev - before_rev) * res
+                    )
+                prev[position] = (fwd, rev)
+
+
+def _rng(key: str) -> random.Random:
+    # A simulation wants repeatable streams, not secrets; a str seed is hashed stably.
+    return random.Random(key)  # noqa: S311
+
+
+def fleet_calendar(spec: FleetSpec) -> FleetCalendar:
+    """The run's calendar: its boundaries, and every slot's profile shapes and weather."""
+    tz = zone(spec.timezone)
+    days = [day_slots(spec.start + timedelta(days=d), tz) for d in range(spec.days)]
+    boundaries = tuple(range(days[0].start, days[-1].end + 1, SLOT_SECONDS))
+    edges = [0]
+    rows: list[dict[str, float]] = []
+    for d, day in enumerate(days):
+        edges.append(edges[-1] + day.count)
+        sky = _rng(f"{spec.seed}:sky:{d}").uniform(0.25, 1.0)
+        for t in day.boundaries[:-1]:
+            middle = datetime.fromtimestamp(t + SLOT_SECONDS // 2, tz)
+            rows.append(_shape_row(middle.hour + middle.minute / 60, middle.weekday() >= 5, sky))
+    shapes = {name: tuple(row[name] for row in rows) for name in rows[0]}
+    local_iso = tuple(datetime.fromtimestamp(t, tz).isoformat() for t in boundaries)
+    return FleetCalendar(tz, boundaries, local_iso, tuple(edges), shapes)
+
+
+def _shape_row(hour: float, weekend: bool, sky: float) -> dict[str, float]:
+    return {
+        "morning": _bump(hour, 7.0, 1.0),
+        "evening": _bump(hour, 19.5, 1.8),
+        "daytime": _bump(hour, 13.0, 3.0) * (1.0 if weekend else 0.3),
+        "business": 0.0 if weekend else _plateau(hour, 8.5, 18.5),
+        "opening": _plateau(hour, 10.0, 21.0),
+        "solar": sky * max(0.0, math.sin(math.pi * (hour - 6.0) / 12.0)) ** 1.5,
+    }
+
+
+def _bump(hour: float, centre: float, width: float) -> float:
+    return math.exp(-(((hour - centre) / width) ** 2) / 2)
+
+
+def _plateau(hour: float, opens: float, closes: float) -> float:
+    return 1 / (1 + math.exp(-3 * (hour - opens))) / (1 + math.exp(3 * (hour - closes)))
+
+
+def _draw_profile(rng: random.Random) -> _Profile:
+    kind = rng.choices(_KINDS, _KIND_WEIGHTS)[0]
+    if kind == "office":
+        return _Profile(kind, rng.uniform(2000, 8000), (("business", rng.uniform(8000, 30000)),))
+    if kind == "shop":
+        return _Profile(kind, rng.uniform(1000, 4000), (("opening", rng.uniform(5000, 20000)),))
+    terms = (
+        ("morning", rng.uniform(500, 1500)),
+        ("evening", rng.uniform(600, 1800)),
+        ("daytime", rng.uniform(300, 900)),
+    )
+    return _Profile(kind, rng.uniform(100, 300), terms, rng.uniform(3000, 6000) * (kind == "pv"))
+
+
+def _draw_spec(rng: random.Random, kind: str) -> MeterSpec:
+    if kind in ("office", "shop"):
+        return rng.choices(_BUSINESS_SPECS, _BUSINESS_SPEC_WEIGHTS)[0]
+    return rng.choices(_HOME_SPECS, _HOME_SPEC_WEIGHTS)[0]
+
+
+def _start_mwh(rng: random.Random, spec: MeterSpec, most: int) -> int:
+    return rng.randrange(most) * spec.resolution_mwh + rng.randrange(spec.resolution_mwh)
+
+
+def _day_energies(
+    seed: int, cal: FleetCalendar, profile: _Profile, index: int, day: int
+) -> tuple[list[int], list[int]]:
+    rng = _rng(f"{seed}:energy:{index}:{day}")
+    lo, hi = cal.day_edges[day], cal.day_edges[day + 1]
+    load = [profile.base_w] * (hi - lo)
+    for name, watts in profile.terms:
+        load = [w + watts * s for w, s in zip(load, cal.shapes[name][lo:hi], strict=True)]
+    fwd: list[int] = []
+    rev: list[int] = []
+    for watts, sun in zip(load, cal.shapes["solar"][lo:hi], strict=True):
+        net = watts * (0.7 + 0.6 * rng.random()) - profile.pv_w * sun * (0.8 + 0.4 * rng.random())
+        mwh = int(net * _MWH_PER_WATT_SLOT)
+        fwd.append(max(mwh, 0))
+        rev.append(max(-mwh, 0))
+    return fwd, rev
+
+
+def fleet_devices(spec: FleetSpec, cal: FleetCalendar) -> Iterator[tuple[SimDevice, random.Random]]:
+    """Every device with its seeded stream, already drawn on for the device's meters.
+
+    The faults of delivery draw on from that stream, as they always have, so they never
+    change the meters or the consumption.
+    """
+    members = {
+        name: frozenset(_rng(f"{spec.seed}:fault:{name}").sample(range(spec.devices), _share(spec)))
+        for name in FAULTS
+        if name in spec.faults
+    }
+    for index in range(spec.devices):
+        faults = frozenset(name for name, chosen in members.items() if index in chosen)
+        rng = _rng(f"{spec.seed}:device:{index}")
+        profile = _draw_profile(rng)
+        meters = _meters(spec.seed, cal, index, profile, faults, rng)
+        yield SimDevice(index, meters[0].device, profile, meters, faults), rng
+
+
+def _share(spec: FleetSpec) -> int:
+    return min(spec.devices, max(1, spec.devices * FAULT_SHARE_PERCENT // 100))
+
+
+def _meters(
+    seed: int,
+    cal: FleetCalendar,
+    index: int,
+    profile: _Profile,
+    faults: frozenset[str],
+    rng: random.Random,
+) -> tuple[SimMeter, ...]:
+    spec = _draw_spec(rng, profile.kind)
+    fwd = _start_mwh(rng, spec, spec.modulus // 5)
+    rev = _start_mwh(rng, spec, spec.modulus // 50) if profile.pv_w else 0
+    s = cal.slots
+    swap = s // 2 + rng.randrange(s // 4 + 1)
+    if "rollover" in faults:
+        fwd, wrap = _rollover_start(seed, cal, profile, index, spec, rng.randint(s // 8, s // 3))
+        swap = min(max(swap, wrap + 2), s - 1)
+    device = f"U-{index + 1:06d}"
+    meter = SimMeter(device, f"M-{index + 1:07d}", profile.kind, spec, 0, s, fwd, rev)
+    if "exchange" not in faults:
+        return (meter,)
+    new_spec = spec if rng.random() < 0.5 else _draw_spec(rng, profile.kind)
+    new_fwd = _start_mwh(rng, new_spec, 50)
+    new_rev = _start_mwh(rng, new_spec, 10) if profile.pv_w else 0
+    new = SimMeter(device, f"{meter.id}-X1", profile.kind, new_spec, swap, s, new_fwd, new_rev)
+    return (replace(meter, last=swap), new)
+
+
+def _rollover_start(
+    seed: int, cal: FleetCalendar, profile: _Profile, index: int, spec: MeterSpec, earliest: int
+) -> tuple[int, int]:
+    """A forward start one mWh short of wrapping, so the register wraps in slot ``wrap``."""
+    total = 0
+    wrap = 0
+    for day in range(len(cal.day_edges) - 1):
+        for energy in _day_energies(seed, cal, profile, index, day)[0]:
+            if wrap >= earliest and energy > 0:
+                return spec.modulus * spec.resolution_mwh - total - 1, wrap
+            total += energy
+            wrap += 1
+    return 0, wrap
+
+
+def device_registers(
+    seed: int, cal: FleetCalendar, device: SimDevice
+) -> Iterator[tuple[int, Registers]]:
+    """Each boundary with the unwrapped registers of the device's meters that report there."""
+    meters = device.meters
+    res = [m.spec.resolution_mwh for m in meters]
+    fwd = [m.start_fwd_mwh for m in meters]
+    rev = [m.start_rev_mwh for m in meters]
+    swap = meters[-1].first or -1  # the exchange boundary; -1 when there is one meter
+    days = range(len(cal.day_edges) - 1)
+    energies = chain.from_iterable(
+        zip(*_day_energies(seed, cal, device.profile, device.index, day), strict=True)
+        for day in days
+    )
+    p = 0
+    for j, (fwd_mwh, rev_mwh) in enumerate(energies):
+        if j == swap:
+            yield (
+                j,
+                ((0, fwd[0] // res[0], rev[0] // res[0]), (1, fwd[1] // res[1], rev[1] // res[1])),
+            )
+            p = 1
+        else:
+            yield j, ((p, fwd[p] // res[p], rev[p] // res[p]),)
+        fwd[p] += fwd_mwh
+        rev[p] += rev_mwh
+    yield cal.slots, ((p, fwd[p] // res[p], rev[p] // res[p]),)

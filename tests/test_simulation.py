@@ -1,0 +1,368 @@
+"""The fleet simulator: repeatable files, exact truth, realistic shapes, every fault visible."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kenshin.domain.delivery import fleet_lines, fleet_messages
+from kenshin.domain.energy import UNIT_MWH
+from kenshin.domain.intervals import slot_values
+from kenshin.domain.model import MeterSpec
+from kenshin.domain.simulation import FAULTS, FleetSpec, fleet_meters, fleet_truth, parse_faults
+from kenshin.domain.slots import day_slots, zone
+from kenshin.services.simulate import SimulationSummary, write_simulation
+
+START = date(2026, 11, 26)  # a Thursday
+Series = dict[str, dict[int, tuple[int, int]]]
+
+
+def _epoch(text: str) -> int:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    assert moment.tzinfo is not None
+    return int(moment.timestamp())
+
+
+def _simulate(
+    tmp_path: Path, devices: int = 20, days: int = 2, faults: str = "", seed: int = 7
+) -> tuple[SimulationSummary, list[str]]:
+    spec = FleetSpec(devices, days, START, seed=seed, faults=parse_faults(faults))
+    summary = write_simulation(spec, tmp_path / "fleet.jsonl")
+    return summary, summary.messages_path.read_text(encoding="utf-8").splitlines()
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def _registers(messages: Iterable[dict[str, Any]]) -> tuple[Series, dict[str, MeterSpec]]:
+    """Each meter's readings by instant, and its spec, from decoded messages."""
+    series: Series = defaultdict(dict)
+    specs: dict[str, MeterSpec] = {}
+    for message in messages:
+        for block in message["meters"]:
+            meter = block["meter"]
+            specs[meter] = MeterSpec(UNIT_MWH[block["unit"]], block["coefficient"], block["digits"])
+            for reading in block["readings"]:
+                value = (reading["fwd"], reading["rev"])
+                assert series[meter].setdefault(_epoch(reading["t"]), value) == value
+    return series, specs
+
+
+def _wrapped_energy(values: list[int], spec: MeterSpec) -> int:
+    return sum((b - a) % spec.modulus for a, b in pairwise(values)) * spec.resolution_mwh
+
+
+def _message_symptoms(lines: list[str]) -> set[str]:
+    found: set[str] = set()
+    latest: dict[str, int] = {}
+    last_sent: dict[str, int] = {}
+    for message in map(json.loads, lines):
+        device = message["device"]
+        times = [_epoch(r["t"]) for block in message["meters"] for r in block["readings"]]
+        sent = _epoch(message["sent"])
+        if len(set(times)) >= 7 and sent - last_sent.get(device, sent) > 2.5 * 3600:
+            found.add("offline")
+        if min(times) < latest.get(device, min(times)):
+            found.add("reorder")
+        if abs(sent - max(times)) > 120:
+            found.add("clock")
+        latest[device] = max(latest.get(device, 0), *times)
+        last_sent[device] = max(last_sent.get(device, 0), sent)
+    return found
+
+
+def _symptoms(lines: list[str]) -> set[str]:
+    """The faults a reader of the message file can see."""
+    found = _message_symptoms(lines)
+    if len(set(lines)) < len(lines):
+        found.add("duplicates")
+    messages = [json.loads(line) for line in lines]
+    meters_of: dict[str, set[str]] = defaultdict(set)
+    for message in messages:
+        meters_of[message["device"]].update(block["meter"] for block in message["meters"])
+    if any(len(meters) > 1 for meters in meters_of.values()):
+        found.add("exchange")
+    series, _ = _registers(messages)
+    for values in series.values():
+        forward = [values[t][0] for t in sorted(values)]
+        if any(b < a for a, b in pairwise(forward)):
+            found.add("rollover")
+    return found
+
+
+def test_parse_faults_reads_names_and_all() -> None:
+    assert parse_faults("offline, Duplicates") == {"offline", "duplicates"}
+    assert parse_faults("all") == frozenset(FAULTS)
+    assert parse_faults("") == frozenset()
+
+
+def test_parse_faults_names_the_choices_for_an_unknown_fault() -> None:
+    with pytest.raises(ValueError, match=r"unknown fault brownout: choose from offline, .*, all"):
+        parse_faults("offline,brownout")
+
+
+@pytest.mark.parametrize(
+    ("devices", "days", "timezone", "faults"),
+    [
+        (-1, 1, "Asia/Tokyo", set()),
+        (1, 0, "Asia/Tokyo", set()),
+        (1, 1, "Mars/Base", set()),
+        (1, 1, "Asia/Tokyo", {"brownout"}),
+    ],
+)
+def test_fleet_spec_refuses_what_cannot_be_simulated(
+    devices: int, days: int, timezone: str, faults: set[str]
+) -> None:
+    with pytest.raises(ValueError, match=r"devices|days|time zone|fault"):
+        FleetSpec(devices, days, START, timezone=timezone, faults=frozenset(faults))
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
+    first, _ = _simulate(tmp_path / "a", faults="all")
+    second, _ = _simulate(tmp_path / "b", faults="all")
+    other, _ = _simulate(tmp_path / "c", faults="all", seed=8)
+    for name in ("messages_path", "truth_path", "devices_path"):
+        assert getattr(first, name).read_bytes() == getattr(second, name).read_bytes()
+    assert first.messages_path.read_bytes() != other.messages_path.read_bytes()
+
+
+def test_files_are_named_after_the_output_and_leave_nothing_else(tmp_path: Path) -> None:
+    summary, _ = _simulate(tmp_path, devices=3, days=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fleet.devices.csv",
+        "fleet.jsonl",
+        "fleet.truth.csv",
+    ]
+    assert summary.truth_path.read_text(encoding="utf-8").startswith(
+        "meter,slot_start,fwd_mwh,rev_mwh\nM-0000001,2026-11-25T15:00:00Z,"
+    )
+    assert _rows(summary.devices_path) == [
+        {"device": f"U-00000{i}", "meter": f"M-000000{i}"} for i in (1, 2, 3)
+    ]
+
+
+def test_clean_run_sends_every_boundary_once_in_seq_order(tmp_path: Path) -> None:
+    summary, lines = _simulate(tmp_path, devices=4, days=2)
+    messages = [json.loads(line) for line in lines]
+    assert (summary.devices, summary.meters) == (4, 4)
+    assert summary.messages == summary.readings == len(lines) == 4 * (2 * 48 + 1)
+    by_device = defaultdict(list)
+    for message in messages:
+        by_device[message["device"]].append(message)
+    for sent in by_device.values():
+        assert [m["seq"] for m in sent] == list(range(sent[0]["seq"], sent[0]["seq"] + 97))
+        stamps = [m["meters"][0]["readings"][0]["t"] for m in sent]
+        assert stamps[0] == "2026-11-26T00:00:00+09:00"
+        assert stamps[-1] == "2026-11-28T00:00:00+09:00"
+        assert all(
+            2 <= _epoch(m["sent"]) - _epoch(t) <= 30 for m, t in zip(sent, stamps, strict=True)
+        )
+    arrivals = [_epoch(m["sent"]) for m in messages]
+    assert arrivals == sorted(arrivals)
+    assert _symptoms(lines) == set()
+
+
+def test_messages_have_the_v1_shape(tmp_path: Path) -> None:
+    _, lines = _simulate(tmp_path, faults="all")
+    for line in lines:
+        assert ": " not in line
+        assert ", " not in line
+        message = json.loads(line)
+        assert list(message) == ["v", "device", "seq", "sent", "meters"]
+        assert message["v"] == 1
+        assert message["device"].startswith("U-")
+        assert isinstance(message["seq"], int)
+        assert _epoch(message["sent"])
+        for block in message["meters"]:
+            assert list(block) == ["meter", "unit", "coefficient", "digits", "readings"]
+            assert block["unit"] in UNIT_MWH
+            assert 1 <= block["digits"] <= 8
+            assert isinstance(block["coefficient"], int)
+            assert block["coefficient"] >= 1
+            for reading in block["readings"]:
+                assert list(reading) == ["t", "fwd", "rev"]
+                assert _epoch(reading["t"]) % 1800 == 0
+                assert reading["t"].endswith("+09:00")
+                for register in (reading["fwd"], reading["rev"]):
+                    assert isinstance(register, int)
+                    assert 0 <= register < 10 ** block["digits"]
+
+
+def test_truth_is_the_register_difference_kenshin_computes(tmp_path: Path) -> None:
+    summary, lines = _simulate(tmp_path, faults="all")
+    series, specs = _registers(json.loads(line) for line in lines)
+    truth: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)
+    for row in _rows(summary.truth_path):
+        truth[row["meter"]][_epoch(row["slot_start"])] = (int(row["fwd_mwh"]), int(row["rev_mwh"]))
+    assert set(truth) == set(series) == {row["meter"] for row in _rows(summary.devices_path)}
+    assert sum(len(slots) for slots in truth.values()) == 20 * 2 * 48
+    tz = zone("Asia/Tokyo")
+    for meter, readings in series.items():
+        spec = specs[meter]
+        for day in (START, date(2026, 11, 27)):
+            slots = day_slots(day, tz)
+            for direction in (0, 1):
+                registers = {t: values[direction] for t, values in readings.items()}
+                computed = slot_values(registers, slots, spec)
+                expected = tuple(
+                    truth[meter][t][direction] if t in truth[meter] else None
+                    for t in slots.boundaries[:-1]
+                )
+                assert computed == expected
+
+
+def test_truth_conserves_each_meter_register_across_wraps(tmp_path: Path) -> None:
+    summary, lines = _simulate(tmp_path, faults="rollover,exchange")
+    series, specs = _registers(json.loads(line) for line in lines)
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in _rows(summary.truth_path):
+        totals[row["meter"]][0] += int(row["fwd_mwh"])
+        totals[row["meter"]][1] += int(row["rev_mwh"])
+    for meter, readings in series.items():
+        ordered = [readings[t] for t in sorted(readings)]
+        for direction in (0, 1):
+            values = [r[direction] for r in ordered]
+            assert totals[meter][direction] == _wrapped_energy(values, specs[meter])
+    assert "rollover" in _symptoms(lines)
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_each_fault_shows_and_only_it(tmp_path: Path, fault: str) -> None:
+    _, lines = _simulate(tmp_path, faults=fault)
+    assert _symptoms(lines) == {fault}
+
+
+def test_all_faults_show_together(tmp_path: Path) -> None:
+    _, lines = _simulate(tmp_path, faults="all")
+    assert _symptoms(lines) == set(FAULTS)
+
+
+def test_lines_are_the_messages_in_compact_json_whatever_is_held() -> None:
+    spec = FleetSpec(5, 2, START, seed=2, faults=frozenset(FAULTS))
+    messages = list(fleet_messages(spec))
+    expected = [json.dumps(m, separators=(",", ":")) for m in messages]
+    assert [line for line, _ in fleet_lines(spec)] == expected
+    assert [line for line, _ in fleet_lines(spec, held=1)] == expected
+    assert [n for _, n in fleet_lines(spec)] == [
+        sum(len(block["readings"]) for block in m["meters"]) for m in messages
+    ]
+
+
+def test_a_fault_hits_a_small_share_of_a_large_fleet() -> None:
+    spec = FleetSpec(200, 1, START, faults=frozenset({"exchange"}))
+    meters = list(fleet_meters(spec))
+    exchanged = [(old, new) for old, new in pairwise(meters) if new.id == f"{old.id}-X1"]
+    assert 10 <= len(exchanged) <= 20
+    assert all(0 < old.last == new.first < 48 == new.last for old, new in exchanged)
+
+
+def test_exchange_hands_over_at_one_boundary(tmp_path: Path) -> None:
+    _, lines = _simulate(tmp_path, faults="exchange")
+    series, _ = _registers(json.loads(line) for line in lines)
+    new = next(meter for meter in series if meter.endswith("-X1"))
+    old = new.removesuffix("-X1")
+    assert max(series[old]) == min(series[new])
+    assert len(series[old]) + len(series[new]) == 2 * 48 + 2
+    assert all(value[0] < 100 for t, value in series[new].items() if t == min(series[new]))
+
+
+def test_offline_backlog_comes_as_one_message_and_seq_continues(tmp_path: Path) -> None:
+    _, lines = _simulate(tmp_path, faults="offline")
+    messages = [json.loads(line) for line in lines]
+    backlog = next(m for m in messages if len(m["meters"][0]["readings"]) >= 7)
+    own = [m for m in messages if m["device"] == backlog["device"]]
+    seqs = [m["seq"] for m in own]
+    assert seqs == list(range(seqs[0], seqs[0] + len(own)))
+    assert sum(len(m["meters"][0]["readings"]) for m in own) == 2 * 48 + 1
+
+
+def test_profiles_look_like_homes_offices_and_solar() -> None:
+    spec = FleetSpec(60, 4, START, seed=3)
+    kinds = {meter.id: meter.kind for meter in fleet_meters(spec)}
+    tz = zone("Asia/Tokyo")
+    energy: dict[tuple[str, int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for slot in fleet_truth(spec):
+        local = datetime.fromtimestamp(slot.start, tz)
+        key = (kinds[slot.meter], local.weekday(), local.hour)
+        energy[key][0] += slot.fwd_mwh
+        energy[key][1] += slot.rev_mwh
+        if kinds[slot.meter] != "pv" or not 6 <= local.hour < 18:
+            assert slot.rev_mwh == 0
+    assert {"home", "pv", "office", "shop"} <= set(kinds.values())
+    assert energy[("home", 3, 19)][0] > 2 * energy[("home", 3, 3)][0]
+    assert energy[("office", 4, 11)][0] > 2 * energy[("office", 5, 11)][0]
+    assert energy[("pv", 5, 12)][1] > 0
+
+
+def test_meters_mix_residential_and_ct_connected_specs() -> None:
+    specs = {meter.spec for meter in fleet_meters(FleetSpec(200, 1, START))}
+    assert MeterSpec(100_000, 1, 6) in specs
+    assert MeterSpec(10_000, 1, 8) in specs
+    assert any(s.unit_mwh == 1_000 and s.coefficient > 1 for s in specs)
+
+
+def test_a_dst_day_has_46_slots_and_nothing_breaks() -> None:
+    spec = FleetSpec(2, 1, date(2026, 3, 29), timezone="Europe/Berlin", faults=parse_faults("all"))
+    messages = list(fleet_messages(spec))
+    series, _ = _registers(messages)
+    assert len({t for readings in series.values() for t in readings}) == 47
+    assert sum(len(readings) - 1 for readings in series.values()) == 2 * 46
+    assert len(list(fleet_truth(spec))) == 2 * 46
+    assert messages[0]["meters"][0]["readings"][0]["t"] == "2026-03-29T00:00:00+01:00"
+
+
+def test_progress_counts_every_message(tmp_path: Path) -> None:
+    counts: list[int] = []
+    spec = FleetSpec(3, 1, START, faults=frozenset({"duplicates"}))
+    summary = write_simulation(spec, tmp_path / "out.jsonl", counts.append)
+    assert sum(counts) == summary.messages == 3 * 49 + 1
+
+
+def test_an_empty_fleet_writes_headers_only(tmp_path: Path) -> None:
+    summary = write_simulation(FleetSpec(0, 1, START), tmp_path / "none.jsonl")
+    assert (summary.messages, summary.meters) == (0, 0)
+    assert summary.messages_path.read_bytes() == b""
+    assert summary.devices_path.read_text(encoding="utf-8") == "device,meter\n"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    devices=st.integers(1, 3),
+    days=st.integers(1, 2),
+    seed=st.integers(0, 10**6),
+    faults=st.frozensets(st.sampled_from(FAULTS)),
+    timezone=st.sampled_from(["Asia/Tokyo", "Europe/Berlin", "America/New_York", "UTC"]),
+    start=st.dates(date(2026, 1, 1), date(2026, 12, 31)),
+)
+def test_truth_sums_to_the_register_span_of_every_meter(
+    devices: int, days: int, seed: int, faults: frozenset[str], timezone: str, start: date
+) -> None:
+    spec = FleetSpec(devices, days, start, timezone=timezone, seed=seed, faults=faults)
+    series, specs = _registers(fleet_messages(spec))
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for slot in fleet_truth(spec):
+        totals[slot.meter][0] += slot.fwd_mwh
+        totals[slot.meter][1] += slot.rev_mwh
+    for meter, readings in series.items():
+        ordered = [readings[t] for t in sorted(readings)]
+        for direction in (0, 1):
+            values = [r[direction] for r in ordered]
+            assert totals[meter][direction] == _wrapped_energy(values, specs[meter])
+    slots = sum(day_slots(d, zone(timezone)).count for d in _days(start, days))
+    assert sum(len(r) - 1 for r in series.values()) == devices * slots
+
+
+def _days(start: date, days: int) -> list[date]:
+    return [date.fromordinal(start.toordinal() + d) for d in range(days)]
