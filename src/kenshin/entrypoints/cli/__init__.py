@@ -1,0 +1,11 @@
+"""The ``kenshin`` command line: the group lives in ``app``, each module adds its commands."""
+
+from kenshin.entrypoints.cli import data, demo, registry, simulation
+from kenshin.entrypoints.cli.app import cli
+
+__all__ = ["cli", "data", "demo", "main", "registry", "simulation"]
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="kenshin")

@@ -1,0 +1,59 @@
+"""The command group, the shared options and the error handling of every command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kenshin import __version__
+from kenshin.bootstrap import App, open_app
+from kenshin.config import find_config
+from kenshin.errors import KenshinError
+
+
+class KenshinGroup(click.Group):
+    """A group that turns kenshin's own errors into a one-line message and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:  # noqa: ANN401 - click's own signature
+        """Run the command; a KenshinError becomes 'Error: ...' instead of a traceback."""
+        try:
+            return super().invoke(ctx)
+        except KenshinError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=KenshinGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kenshin")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Config file (default: $KENSHIN_CONFIG, then ./kenshin.toml).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details to stderr.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """kenshin: exact 30-minute energy from smart-meter readings, as customer CSV files."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = find_config(config_path)
+
+
+@contextmanager
+def opened(ctx: click.Context) -> Iterator[App]:
+    """The app of the config this command was given, closed afterwards."""
+    config: Path = ctx.find_root().obj
+    app = open_app(config)
+    try:
+        yield app
+    finally:
+        app.close()

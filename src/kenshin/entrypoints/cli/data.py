@@ -1,0 +1,221 @@
+"""Commands that move data: import, export, prune, dead-letters, conflicts."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from kenshin.bootstrap import App
+from kenshin.domain.model import Customer
+from kenshin.domain.slots import iso_utc, zone
+from kenshin.entrypoints.cli.app import cli, opened
+from kenshin.services.export import ExportOutcome, export_day, remove_expired
+from kenshin.services.ingest import Incoming, Ingest, IngestSummary
+
+MAX_LINE_BYTES = 1024 * 1024
+
+
+@cli.command("import")
+@click.argument("source", type=click.Path(allow_dash=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def import_(ctx: click.Context, source: Path) -> None:
+    """Store the JSON v1 messages of SOURCE (JSON lines; '-' reads standard input).
+
+    Every line that cannot be used is kept as a dead letter with its reason
+    ('kenshin dead-letters' lists them); the good lines are stored.
+    """
+    with opened(ctx) as app:
+        summary = import_stream(app, source)
+    click.echo(
+        f"{summary.messages} messages, {summary.readings} readings: "
+        f"{summary.stored} stored, {summary.duplicates} duplicates, "
+        f"{summary.conflicts} conflicts kept aside, {summary.dead_letters} dead letters"
+    )
+    if summary.meters_discovered:
+        click.echo(f"{summary.meters_discovered} new meters discovered")
+    if summary.conflicts:
+        click.echo("conflicting readings: see 'kenshin conflicts'")
+    if summary.dead_letters:
+        click.echo("dead letters and their reasons: see 'kenshin dead-letters'")
+
+
+def import_stream(app: App, source: Path) -> IngestSummary:
+    """Ingest a JSON-lines file (or "-" for stdin) in batches, with progress shown on stderr."""
+    ingest = Ingest(app.store)
+    summary = IngestSummary()
+    batch_size = app.settings.ingest.batch_messages
+    stdin = str(source) == "-"
+    name = "stdin" if stdin else source.name
+    with (
+        _input(source) as stream,
+        _progress(name, None if stdin else source.stat().st_size) as step,
+    ):
+        batch: list[Incoming] = []
+        for incoming, consumed in _messages(stream, name):
+            batch.append(incoming)
+            step(consumed)
+            if len(batch) >= batch_size:
+                ingest.ingest(batch, summary)
+                batch = []
+        if batch:
+            ingest.ingest(batch, summary)
+    return summary
+
+
+@contextmanager
+def _input(source: Path) -> Iterator[BinaryIO]:
+    if str(source) == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        stream = source.open("rb")
+    except OSError as exc:
+        raise click.FileError(str(source), hint=exc.strerror) from exc
+    with stream:
+        yield stream
+
+
+@contextmanager
+def _progress(label: str, size: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar over ``size`` bytes; without a size, a line count every 100,000 lines."""
+    if size is not None:
+        with click.progressbar(length=size, label=f"importing {label}", file=sys.stderr) as bar:
+            yield bar.update
+        return
+    lines = 0
+
+    def count(_consumed: int) -> None:
+        nonlocal lines
+        lines += 1
+        if lines % 100_000 == 0:
+            click.echo(f"importing {label}: {lines} lines", err=True)
+
+    yield count
+
+
+def _messages(stream: BinaryIO, name: str) -> Iterator[tuple[Incoming, int]]:
+    for number, line in enumerate(stream, start=1):
+        payload = line.rstrip(b"\r\n")
+        if payload.strip():
+            yield Incoming(f"{name}:{number}", payload, int(time.time())), len(line)
+
+
+def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r}: expected a date as YYYY-MM-DD") from exc
+
+
+@cli.command()
+@click.option("--customer", "customer_ids", multiple=True, help="Customer to export (repeatable).")
+@click.option("--all", "all_customers", is_flag=True, help="Export every customer.")
+@click.option(
+    "--date", "day", callback=_parse_day, help="Local day YYYY-MM-DD (default: yesterday)."
+)
+@click.option("--from", "first", callback=_parse_day, help="First day of a range, YYYY-MM-DD.")
+@click.option("--to", "last", callback=_parse_day, help="Last day of a range, YYYY-MM-DD.")
+@click.pass_context
+def export(
+    ctx: click.Context,
+    customer_ids: tuple[str, ...],
+    all_customers: bool,
+    day: date | None,
+    first: date | None,
+    last: date | None,
+) -> None:
+    """Write customers' daily files into the outbox and print each file written."""
+    if bool(customer_ids) == all_customers:
+        raise click.UsageError("give --customer ID (one or more) or --all")
+    if day is not None and (first or last):
+        raise click.UsageError("give --date, or --from and --to, not both")
+    if (first is None) != (last is None) or (first and last and first > last):
+        raise click.UsageError("--from and --to go together, with --from not after --to")
+    now = int(time.time())
+    with opened(ctx) as app:
+        for customer in _customers(app, customer_ids):
+            for each in _days(customer, now, day, first, last):
+                outcome = export_day(
+                    app.store, app.outbox, customer, each, now=now, settings=app.export_settings
+                )
+                click.echo(_describe(app, outcome))
+
+
+def _customers(app: App, ids: tuple[str, ...]) -> list[Customer]:
+    if not ids:
+        return app.store.list_customers()
+    found = []
+    for customer_id in ids:
+        customer = app.store.get_customer(customer_id)
+        if customer is None:
+            raise click.BadParameter(f"no customer {customer_id!r}", param_hint="--customer")
+        found.append(customer)
+    return found
+
+
+def _days(
+    customer: Customer, now: int, day: date | None, first: date | None, last: date | None
+) -> list[date]:
+    if first is not None and last is not None:
+        return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    if day is not None:
+        return [day]
+    return [datetime.fromtimestamp(now, zone(customer.timezone)).date() - timedelta(days=1)]
+
+
+def _describe(app: App, outcome: ExportOutcome) -> str:
+    path = app.outbox_dir / outcome.customer / outcome.file_name
+    what = "written" if outcome.changed else "unchanged"
+    return (
+        f"{path}  revision {outcome.revision} {outcome.status} {what}: "
+        f"{outcome.rows} rows, {outcome.actual_slots}/{outcome.slots} slots with a value"
+    )
+
+
+@cli.command()
+@click.pass_context
+def prune(ctx: click.Context) -> None:
+    """Remove customer files older than the retention period (export.retention_days)."""
+    now = int(time.time())
+    with opened(ctx) as app:
+        days = app.settings.export.retention_days
+        for customer in app.store.list_customers():
+            for name in remove_expired(app.outbox, customer, now=now, retention_days=days):
+                click.echo(f"removed {customer.id}/{name}")
+
+
+@cli.command("dead-letters")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.pass_context
+def dead_letters(ctx: click.Context, limit: int) -> None:
+    """List messages that could not be used, with the reason for each."""
+    with opened(ctx) as app:
+        total = app.store.count_dead_letters()
+        for letter in app.store.list_dead_letters(limit):
+            device = letter.device or "-"
+            click.echo(f"{iso_utc(letter.received_at)}  {letter.source}  {device}  {letter.reason}")
+    click.echo(f"{total} dead letters in all")
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.pass_context
+def conflicts(ctx: click.Context, limit: int) -> None:
+    """List readings that arrived again with a different value (the first value is kept)."""
+    with opened(ctx) as app:
+        found = app.store.list_conflicts(limit)
+    for c in found:
+        click.echo(
+            f"{c.meter}  {iso_utc(c.t)}  stored fwd={c.stored_fwd} rev={c.stored_rev}  "
+            f"received fwd={c.new_fwd} rev={c.new_rev} at {iso_utc(c.received_at)}"
+        )
+    click.echo(f"{len(found)} conflicts listed")

@@ -1,0 +1,88 @@
+"""Check published wide-layout files against a simulation's ground truth, slot by slot."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from kenshin.domain.energy import MWH_PER_KWH
+from kenshin.domain.model import Customer, Layout
+from kenshin.domain.slots import SLOT_SECONDS, day_slots, zone
+from kenshin.errors import ExportError
+from kenshin.ports import Outbox
+
+Truth = dict[tuple[str, int, str], int]
+
+
+@dataclass
+class Verification:
+    """How the files compared with the truth."""
+
+    files: int = 0
+    slots: int = 0
+    matched: int = 0
+    without_value: int = 0
+    mismatches: list[str] = field(default_factory=list)
+
+    @property
+    def exact(self) -> bool:
+        """True when every slot with a value equals the truth."""
+        return not self.mismatches
+
+
+def load_truth(path: Path) -> Truth:
+    """(meter, slot start UTC epoch s, direction) -> mWh, from a simulator's truth file."""
+    truth: Truth = {}
+    with path.open(encoding="utf-8", newline="") as stream:
+        for row in csv.DictReader(stream):
+            start = int(datetime.fromisoformat(row["slot_start"]).timestamp())
+            truth[(row["meter"], start, "fwd")] = int(row["fwd_mwh"])
+            truth[(row["meter"], start, "rev")] = int(row["rev_mwh"])
+    return truth
+
+
+def verify_files(outbox: Outbox, customer: Customer, truth: Truth) -> Verification:
+    """Compare every slot of the customer's wide files with ``truth``."""
+    if customer.layout is not Layout.WIDE:
+        raise ExportError(f"customer {customer.id} uses the {customer.layout} layout; need wide")
+    result = Verification()
+    for name in outbox.list_files(customer.id):
+        content = outbox.read(customer.id, name)
+        if content is None or name.endswith(".json"):
+            continue
+        result.files += 1
+        text = content.decode(customer.encoding)
+        rows = list(csv.reader(io.StringIO(text)))
+        for row in rows[1:]:
+            _verify_row(row, customer, truth, result)
+    return result
+
+
+def _verify_row(row: list[str], customer: Customer, truth: Truth, result: Verification) -> None:
+    meter, day_text, direction = row[0].removeprefix("'"), row[1], row[2]
+    start = day_slots(date.fromisoformat(day_text), zone(customer.timezone)).start
+    for index, cell in enumerate(row[3:-2]):
+        result.slots += 1
+        if cell == "":
+            result.without_value += 1
+            continue
+        slot_start = start + index * SLOT_SECONDS
+        expected = truth.get((meter, slot_start, direction))
+        got = _mwh(cell)
+        if got == expected:
+            result.matched += 1
+        else:
+            result.mismatches.append(
+                f"{meter} {direction} {day_text} slot {index + 1}: file {got} mWh, truth {expected}"
+            )
+
+
+def _mwh(cell: str) -> int | None:
+    try:
+        return int(Decimal(cell) * MWH_PER_KWH)
+    except InvalidOperation:
+        return None

@@ -1,0 +1,243 @@
+"""End to end through the command line: simulate, register, import, export, compare with truth."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import subprocess
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner, Result
+
+from kenshin.domain.energy import UNIT_MWH
+from kenshin.entrypoints.cli import cli
+
+START = date(2026, 11, 20)
+DAYS = 3
+TOKYO = ZoneInfo("Asia/Tokyo")
+TOKYO_DAY_START = {  # local midnight in UTC epoch seconds
+    date(2026, 11, d): int(datetime(2026, 11, d, tzinfo=TOKYO).timestamp()) for d in (20, 21, 22)
+}
+
+
+def kenshin(site: Path, *args: str, input_text: str | None = None) -> Result:
+    result = CliRunner().invoke(
+        cli, ["--config", str(site / "kenshin.toml"), *args], input=input_text
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def make_site(root: Path, name: str) -> Path:
+    site = root / name
+    assert kenshin(site, "init", str(site)).exit_code == 0
+    assert kenshin(site, "customers", "add", "C-001", "--name", "Example").exit_code == 0
+    return site
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("fleet") / "fleet.jsonl"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "simulate",
+            "--devices",
+            "40",
+            "--days",
+            str(DAYS),
+            "--start",
+            START.isoformat(),
+            "--faults",
+            "all",
+            "--seed",
+            "7",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def import_and_export(site: Path, messages: Path) -> Result:
+    devices = messages.with_name(f"{messages.stem}.devices.csv")
+    assert (
+        kenshin(site, "devices", "add", "--customer", "C-001", "--file", str(devices)).exit_code
+        == 0
+    )
+    imported = kenshin(site, "import", str(messages))
+    assert imported.exit_code == 0, imported.output
+    exported = kenshin(
+        site, "export", "--customer", "C-001", "--from", "2026-11-20", "--to", "2026-11-22"
+    )
+    assert exported.exit_code == 0, exported.output
+    return imported
+
+
+def read_truth(messages: Path) -> dict[tuple[str, int, str], int]:
+    truth = {}
+    with messages.with_name(f"{messages.stem}.truth.csv").open(newline="") as stream:
+        for row in csv.DictReader(stream):
+            start = int(datetime.fromisoformat(row["slot_start"]).timestamp())
+            truth[(row["meter"], start, "fwd")] = int(row["fwd_mwh"])
+            truth[(row["meter"], start, "rev")] = int(row["rev_mwh"])
+    return truth
+
+
+def boundary_registers(messages: Path) -> dict[str, tuple[int, int, dict[int, tuple[int, int]]]]:
+    """Per meter: (resolution mWh, modulus, t -> (fwd, rev)) straight from the messages."""
+    meters: dict[str, tuple[int, int, dict[int, tuple[int, int]]]] = {}
+    for line in messages.read_text().splitlines():
+        for block in json.loads(line)["meters"]:
+            resolution = UNIT_MWH[block["unit"]] * block["coefficient"]
+            entry = meters.setdefault(block["meter"], (resolution, 10 ** block["digits"], {}))
+            for r in block["readings"]:
+                entry[2][int(datetime.fromisoformat(r["t"]).timestamp())] = (r["fwd"], r["rev"])
+    return meters
+
+
+def wide_rows(site: Path) -> list[list[str]]:
+    rows = []
+    for day in TOKYO_DAY_START:
+        path = site / "outbox" / "C-001" / f"C-001_{day:%Y%m%d}.csv"
+        content = path.read_bytes()
+        assert content.count(b"\n") == content.count(b"\r\n")
+        rows.extend(list(csv.reader(io.StringIO(content.decode("utf-8"))))[1:])
+    return rows
+
+
+def mwh(cell: str) -> int:
+    return int(Decimal(cell) * 1_000_000)
+
+
+def test_every_slot_equals_the_truth_and_totals_equal_register_differences(
+    tmp_path: Path, fleet: Path
+) -> None:
+    site = make_site(tmp_path, "site")
+    imported = import_and_export(site, fleet)
+    assert "0 dead letters" in imported.output
+    truth, registers = read_truth(fleet), boundary_registers(fleet)
+    compared = 0
+    for row in wide_rows(site):
+        meter, day, direction = row[0], date.fromisoformat(row[1]), row[2]
+        values, total, flags = row[3:-2], row[-2], row[-1]
+        assert len(values) == len(flags) == 48
+        start = TOKYO_DAY_START[day]
+        for i, (cell, flag) in enumerate(zip(values, flags, strict=True)):
+            key = (meter, start + 1800 * i, direction)
+            if flag == "A":
+                assert mwh(cell) == truth[key], (key, cell)
+                compared += 1
+            else:
+                assert (flag, cell) == ("N", "")
+                assert key not in truth  # only slots outside the meter's life lack a value
+        resolution, modulus, series = registers[meter]
+        if flags == "A" * 48:
+            which = 0 if direction == "fwd" else 1
+            difference = (series[start + 86_400][which] - series[start][which]) % modulus
+            assert mwh(total) == difference * resolution
+    assert compared == len(truth) == 40 * DAYS * 48 * 2
+    assert len(registers) > 40  # a meter exchange happened, and its two meters both add up
+
+
+def test_duplicates_and_delivery_order_change_no_byte(tmp_path: Path, fleet: Path) -> None:
+    lines = fleet.read_text().splitlines()
+    shuffled = lines + random.Random(3).sample(lines, len(lines) // 5)
+    random.Random(4).shuffle(shuffled)
+    other = tmp_path / "other" / fleet.name
+    other.parent.mkdir()
+    other.write_text("\n".join(shuffled) + "\n")
+    for suffix in (".truth.csv", ".devices.csv"):
+        source = fleet.with_name(f"{fleet.stem}{suffix}")
+        other.with_name(f"{other.stem}{suffix}").write_bytes(source.read_bytes())
+    first, second = make_site(tmp_path, "a"), make_site(tmp_path, "b")
+    import_and_export(first, fleet)
+    import_and_export(second, other)
+    for day in TOKYO_DAY_START:
+        name = f"C-001/C-001_{day:%Y%m%d}.csv"
+        assert (first / "outbox" / name).read_bytes() == (second / "outbox" / name).read_bytes()
+
+
+def test_bad_lines_become_dead_letters_and_good_lines_are_stored(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    assert kenshin(site, "devices", "add", "U-1", "--customer", "C-001").exit_code == 0
+
+    def line(device: str = "U-1", t: str = "2026-11-26T12:30:00+09:00", fwd: object = 5) -> str:
+        return json.dumps(
+            {
+                "v": 1,
+                "device": device,
+                "seq": 1,
+                "sent": "2026-11-26T12:30:04+09:00",
+                "meters": [
+                    {
+                        "meter": "M-1",
+                        "unit": "0.1kWh",
+                        "coefficient": 1,
+                        "digits": 6,
+                        "readings": [{"t": t, "fwd": fwd}],
+                    }
+                ],
+            }
+        )
+
+    bad = {
+        "garbage": "this is not json",
+        "truncated": line()[:40],
+        "wrong type": line(fwd="5"),
+        "NaN": line().replace('"fwd": 5', '"fwd": NaN'),
+        "negative": line(fwd=-1),
+        "huge": line(fwd=10**20),
+        "naive": line(t="2026-11-26T12:30:00"),
+        "unknown device": line(device="U-404"),
+    }
+    good = [line(t=f"2026-11-26T{h:02d}:00:00+09:00", fwd=h) for h in range(10, 15)]
+    text = "\n".join([*bad.values(), *good]) + "\n"
+    result = kenshin(site, "import", "-", input_text=text)
+    assert result.exit_code == 0
+    assert (
+        "13 messages, 5 readings: 5 stored, 0 duplicates, 0 conflicts kept aside, "
+        "8 dead letters" in result.output
+    )
+    listed = kenshin(site, "dead-letters").output
+    for reason in (
+        "not valid JSON",
+        "fwd: expected an integer",
+        "NaN",
+        "fwd: -1 is out of range",
+        "has no UTC offset",
+        "unknown device 'U-404'",
+    ):
+        assert reason in listed
+    assert "8 dead letters in all" in listed
+
+
+def test_errors_say_what_was_expected(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    result = kenshin(site, "export", "--customer", "C-001", "--date", "26/11/2026")
+    assert result.exit_code == 2
+    assert "expected a date as YYYY-MM-DD" in result.output
+    result = kenshin(site, "customers", "add", "C-002", "--name", "x", "--timezone", "Tokio")
+    assert "unknown time zone 'Tokio'" in result.output
+    result = kenshin(site, "customers", "add", "C-001", "--name", "again")
+    assert (result.exit_code, "exists already" in result.output) == (1, True)
+    missing = CliRunner().invoke(
+        cli, ["--config", str(tmp_path / "none.toml"), "customers", "list"]
+    )
+    assert missing.exit_code == 1
+    assert "kenshin init" in missing.output
+
+
+def test_console_script_runs_outside_the_test_process() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "kenshin", "--version"], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.startswith("kenshin, version ")
