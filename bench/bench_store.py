@@ -2,7 +2,8 @@
 
 Generates METERS meters x 49 half-hourly readings (one local day and its closing
 boundary), stores them in batches into a fresh database file, then reads the day
-of every meter back with one ``readings_between`` call.
+of every meter back with one ``readings_between`` call, and once more as the
+export reads it (``boundary_registers``).
 
     python bench/bench_store.py [--meters N] [--batch B] [--order time|meter]
 """
@@ -70,6 +71,16 @@ def bench_reads(store: SqliteStore, meters: int, start: int, end: int) -> tuple[
     return time.perf_counter() - started, time.process_time() - cpu, count
 
 
+def bench_boundary_reads(store: SqliteStore, meters: int, start: int, end: int) -> float:
+    """Wall seconds to read every meter's boundary registers (the export's bulk read)."""
+    ids = [f"M-{n:07d}" for n in range(meters)]
+    started = time.perf_counter()
+    found = sum(1 for _ in store.boundary_registers(ids, start, (end - start) // 1800))
+    if found != meters:
+        raise SystemExit(f"boundary registers of {found} meters, expected {meters}")
+    return time.perf_counter() - started
+
+
 def main() -> None:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -98,6 +109,8 @@ def main() -> None:
             wall, cpu, count = bench_reads(store, args.meters, start, end)
             print(f"read:    {count:,} readings of {args.meters:,} meters in {wall:.2f} s")
             print(f"         (CPU {cpu:.2f} s)")
+            wall = bench_boundary_reads(store, args.meters, start, end)
+            print(f"bulk:    boundary registers of {args.meters:,} meters in {wall:.2f} s")
         finally:
             store.close()
         print(f"file:    {path.stat().st_size / 2**20:,.0f} MiB")

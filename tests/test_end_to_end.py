@@ -241,3 +241,33 @@ def test_console_script_runs_outside_the_test_process() -> None:
         [sys.executable, "-m", "kenshin", "--version"], capture_output=True, text=True, check=True
     )
     assert done.stdout.startswith("kenshin, version ")
+
+
+def test_a_file_pattern_must_name_each_day_differently(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    for pattern in ("{customer}.csv", "{customer}_{date:%Y%m}.csv", "x_{date:%d}.csv"):
+        result = kenshin(site, "customers", "add", "P", "--name", "p", "--file-pattern", pattern)
+        assert result.exit_code == 2
+        assert "same name to different days" in result.output
+
+
+def test_a_line_longer_than_any_message_is_a_dead_letter_and_the_next_line_is_read(
+    tmp_path: Path,
+) -> None:
+    site = make_site(tmp_path, "site")
+    source = tmp_path / "big.jsonl"
+    source.write_bytes(b"x" * 3_000_000 + b"\n" + b"{}\n")
+    result = kenshin(site, "import", str(source))
+    assert "2 messages, 0 readings" in result.output
+    letters = kenshin(site, "dead-letters").output
+    assert "the limit is 131072" in letters
+    assert "big.jsonl:2" in letters
+
+
+def test_a_folder_that_cannot_be_made_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    result = CliRunner().invoke(cli, ["init", str(blocker / "sub")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ")
+    assert "Traceback" not in result.output

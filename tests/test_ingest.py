@@ -138,7 +138,7 @@ def test_bad_lines_do_not_stop_good_ones_in_the_same_batch() -> None:
 
 def echonet_frame(*, with_spec: bool) -> bytes:
     history = list(range(1000, 1048))
-    properties = [(EPC_HISTORY_FWD, edt_history(0, history))]
+    properties = [(EPC_HISTORY_FWD, edt_history(1, history))]  # yesterday's 48 registers
     if with_spec:
         properties = [(EPC_UNIT, edt_uint8(0x01)), (EPC_DIGITS, edt_uint8(6)), *properties]
     return encode_echonet(properties)
@@ -147,7 +147,7 @@ def echonet_frame(*, with_spec: bool) -> bytes:
 def test_echonet_frames_store_the_same_readings_as_json() -> None:
     store = registry()
     ingest = Ingest(store)
-    received = T0 + 600  # 2026-11-26 12:40 in Tokyo: history day 0 is 2026-11-26
+    received = T0 + 600  # 2026-11-26 12:40 in Tokyo: history day 1 is 2026-11-25
     spec_frame = Incoming(
         "mqtt", echonet_frame(with_spec=True), received, PayloadKind.ECHONET, "U-1"
     )
@@ -156,7 +156,7 @@ def test_echonet_frames_store_the_same_readings_as_json() -> None:
     meter = store.get_meter("U-1")
     assert meter is not None
     assert meter.spec == MeterSpec(100_000, 1, 6)
-    midnight = T0 - 45_000  # 2026-11-26T00:00+09:00
+    midnight = T0 - 45_000 - 86_400  # 2026-11-25T00:00+09:00
     [(_, readings)] = list(store.readings_between(["U-1"], midnight, midnight + 86_400))
     assert readings[0] == Reading("U-1", midnight, 1000, None)
     assert readings[-1] == Reading("U-1", midnight + 47 * 1800, 1047, None)

@@ -77,8 +77,8 @@ def test_any_offset_gives_the_same_instant() -> None:
     [
         (("v",), 2, "v: expected 1"),
         (("v",), True, "v: expected 1"),
-        (("device",), "", "device: expected 1-64 printable ASCII"),
-        (("device",), "U 1", "device: expected 1-64 printable ASCII"),
+        (("device",), "", "device: expected 1-64 letters"),
+        (("device",), "U 1", "device: expected 1-64 letters"),
         (("seq",), -1, "seq: -1 is out of range"),
         (("seq",), "1", "seq: expected an integer"),
         (("sent",), "2026-11-26T12:30:04", "has no UTC offset"),
@@ -183,3 +183,30 @@ def test_corrupted_valid_message_never_raises(position: int, noise: bytes) -> No
     payload[position : position + len(noise)] = noise
     result = decode(bytes(payload))
     assert isinstance(result, DecodedMessage | DeadLetter)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (json.dumps(GOOD).replace('"fwd": 123456', '"fwd": 1, "fwd": 999'), "'fwd' appears twice"),
+        (json.dumps(GOOD).replace("2026-11-26T12:30:04", "1970-01-01T00:00:00"), "2000-2099"),
+        (json.dumps(GOOD).replace('"U-000123"', '"U/1"'), "device: expected 1-64 letters"),
+        (json.dumps(GOOD).replace('"U-000123"', '"U+#"'), "device: expected 1-64 letters"),
+    ],
+)
+def test_repeated_keys_far_times_and_topic_characters_are_refused(
+    payload: str, reason: str
+) -> None:
+    letter = decode(payload.encode())
+    assert isinstance(letter, DeadLetter)
+    assert reason in letter.reason
+
+
+def test_a_reason_is_never_longer_than_500_characters() -> None:
+    document = json.loads(json.dumps(GOOD))
+    for n in range(2000):
+        document[f"extra{n}"] = n
+    letter = decode(document)
+    assert isinstance(letter, DeadLetter)
+    assert "unknown field" in letter.reason
+    assert len(letter.reason) == 500

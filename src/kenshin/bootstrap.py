@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kenshin import __version__
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.adapters.sqlite import SqliteStore
@@ -42,7 +41,6 @@ class App:
             grace_hours=self.settings.export.grace_hours,
             retention_days=self.settings.export.retention_days,
             max_demand_w=self.settings.meters.max_demand_kw * 1000,
-            generator=f"kenshin {__version__}",
         )
 
     def close(self) -> None:

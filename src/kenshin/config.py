@@ -65,7 +65,7 @@ class IngestConfig(_Section):
 class LoggingConfig(_Section):
     """Logging."""
 
-    level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="log level")
+    level: str = Field("WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="log level")
 
 
 class Settings(_Section):
@@ -148,5 +148,5 @@ max_demand_kw = 100
 batch_messages = 2000
 
 [logging]
-level = "INFO"
+level = "WARNING"
 """

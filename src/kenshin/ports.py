@@ -27,7 +27,10 @@ class Store(Protocol):
     Readings are idempotent on (meter, t): the same reading again is a duplicate and
     changes nothing; a reading that fills a register the stored one lacked (fwd or
     rev None) completes it; a different value for a register already stored is a
-    Conflict, kept aside and never overwriting the stored reading.
+    Conflict, kept aside and never overwriting the stored reading. A reading with
+    neither register carries nothing and counts as a duplicate. Register values are
+    0..MAX_REGISTER (domain.energy); a batch with any other value raises StoreError
+    and stores nothing.
     """
 
     # registry
@@ -66,6 +69,16 @@ class Store(Protocol):
         self, meter_ids: Sequence[str], start: int, end: int
     ) -> Iterator[tuple[str, list[Reading]]]:
         """Each listed meter that has readings with start <= t <= end, with them sorted by t."""
+
+    def boundary_registers(
+        self, meter_ids: Sequence[str], start: int, count: int
+    ) -> Iterator[tuple[str, list[int], list[int]]]:
+        """Forward and reverse registers of each listed meter at ``start + i * 1800`` for
+        i in 0..count, with NO_REGISTER (domain.intervals) where there is no reading.
+
+        Meters come in the order listed; a meter without any such reading is left out.
+        This is the bulk read of a day's export: it must be fast for 100,000 meters.
+        """
 
     def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
         """Conflicting readings kept aside, oldest first."""

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kenshin.adapters.sqlite import MIGRATIONS, SqliteStore
+from kenshin.domain.intervals import NO_REGISTER
 from kenshin.domain.model import (
     Conflict,
     Customer,
@@ -32,7 +33,7 @@ from kenshin.ports import Store
 from .conftest import StoreFactory
 
 SPEC = MeterSpec(unit_mwh=100, coefficient=1, digits=6)
-T0 = 1_795_964_400  # 2026-11-26 00:00 in Asia/Tokyo
+T0 = 1_795_964_400  # 2026-11-30 00:00 in Asia/Tokyo
 
 
 def day_of(store: Store, *meters: str) -> dict[str, list[Reading]]:
@@ -172,12 +173,12 @@ def test_an_empty_batch_stores_nothing(store: Store) -> None:
 
 def test_readings_between_includes_both_bounds_sorted_by_time(store: Store) -> None:
     times = [T0 + 3600, T0 - 1800, T0 + 1800, T0, T0 + 5400]
-    store.add_readings([Reading("M1", t, t - T0, 0) for t in times], received_at=T0)
+    store.add_readings([Reading("M1", t, t - T0 + 1800, 0) for t in times], received_at=T0)
     store.add_readings([Reading("M3", T0 + 1800, 1, 0)], received_at=T0)
     found = list(store.readings_between(["M3", "M9", "M1", "M2"], T0, T0 + 3600))
     assert found == [
         ("M3", [Reading("M3", T0 + 1800, 1, 0)]),
-        ("M1", [Reading("M1", t, t - T0, 0) for t in (T0, T0 + 1800, T0 + 3600)]),
+        ("M1", [Reading("M1", t, t - T0 + 1800, 0) for t in (T0, T0 + 1800, T0 + 3600)]),
     ]
     assert list(store.readings_between(["M1"], T0 + 1, T0 + 1799)) == []
 
@@ -189,6 +190,51 @@ def test_readings_between_serves_thousands_of_meters_in_the_order_asked(store: S
     found = list(store.readings_between(asked, T0, T0 + 3600))
     assert [m for m, _ in found] == asked
     assert found[0] == ("M04499", [Reading("M04499", T0 + 1800 * 2, 4499, 0)])
+
+
+def test_a_reading_without_registers_counts_as_a_duplicate_and_stores_nothing(
+    store: Store,
+) -> None:
+    result = store.add_readings(
+        [Reading("M1", T0, None, None), Reading("M1", T0 + 900, 5, None)], T0
+    )
+    assert result == StoreResult(stored=1, duplicates=1)
+    assert day_of(store, "M1") == {"M1": [Reading("M1", T0 + 900, 5, None)]}
+
+
+@pytest.mark.parametrize("value", [-1, 100_000_000])
+def test_a_register_outside_its_range_refuses_the_whole_batch(store: Store, value: int) -> None:
+    batch = [Reading("M1", T0, 5, None), Reading("M2", T0, value, None)]
+    with pytest.raises(StoreError, match=str(value)):
+        store.add_readings(batch, received_at=T0)
+    assert day_of(store, "M1", "M2") == {}
+
+
+def test_boundary_registers_give_every_half_hour_of_a_day_in_the_order_asked(
+    store: Store,
+) -> None:
+    # M1 complete, M2 with a gap, only reverse at one boundary, and an off-boundary reading.
+    store.add_readings([Reading("M1", T0 + 1800 * i, 100 + i, 7) for i in range(49)], T0)
+    m2 = [Reading("M2", T0 + 1800 * i, 5 * i, None) for i in range(49) if i != 10]
+    m2 += [Reading("M2", T0 + 900, 99, None), Reading("M2", T0 + 1800 * 10, None, 3)]
+    store.add_readings(m2, T0)
+    store.add_readings([Reading("M3", T0 + 1800 * 49, 1, 1)], T0)  # the next day only
+    found = list(store.boundary_registers(["M9", "M2", "M3", "M1"], T0, 48))
+    assert [meter for meter, _, _ in found] == ["M2", "M1"]
+    (_, fwd2, rev2), (_, fwd1, rev1) = found
+    assert fwd1 == [100 + i for i in range(49)]
+    assert rev1 == [7] * 49
+    assert fwd2 == [NO_REGISTER if i == 10 else 5 * i for i in range(49)]
+    assert rev2 == [3 if i == 10 else NO_REGISTER for i in range(49)]
+
+
+def test_boundary_registers_follow_the_start_given_not_a_fixed_grid(store: Store) -> None:
+    # Kathmandu's day starts at 18:15 UTC: boundaries at :15 and :45.
+    start = T0 + 900
+    store.add_readings([Reading("M1", start + 1800 * i, i, None) for i in range(3)], T0)
+    store.add_readings([Reading("M1", T0 + 1800, 50, None)], T0)
+    [(meter, fwd, rev)] = list(store.boundary_registers(["M1"], start, 2))
+    assert (meter, fwd, rev) == ("M1", [0, 1, 2], [NO_REGISTER] * 3)
 
 
 # dead letters
@@ -227,7 +273,11 @@ def test_revisions_list_oldest_first_and_the_newest_can_change_status(store: Sto
 # the property: any sequence of batches
 REGISTER = st.none() | st.integers(0, 2)
 OFFERED = st.builds(
-    Reading, st.sampled_from(["M1", "M2"]), st.sampled_from([T0, T0 + 1800]), REGISTER, REGISTER
+    Reading,
+    st.sampled_from(["M1", "M2"]),
+    st.sampled_from([T0, T0 + 900, T0 + 1800]),
+    REGISTER,
+    REGISTER,
 )
 
 
@@ -242,6 +292,9 @@ def first_value_wins(
         stored = duplicates = 0
         conflicts = []
         for new in batch:
+            if new.fwd is None and new.rev is None:  # carries nothing
+                duplicates += 1
+                continue
             old = state.get((new.meter, new.t))
             pairs = [] if old is None else [(old.fwd, new.fwd), (old.rev, new.rev)]
             if any(a is not None and b is not None and a != b for a, b in pairs):
@@ -342,7 +395,8 @@ def test_sqlite_a_batch_survives_the_process_dying_right_after(tmp_path: Path) -
 
 def test_sqlite_a_failed_batch_leaves_nothing_behind(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "kenshin.db")
-    unstorable = [Reading("M9", T0, 1, 0), Reading("M9", T0 + 1800, 2**64, 0)]
+    # A time SQLite cannot hold fails the batch inside its transaction.
+    unstorable = [Reading("M9", T0, 1, 0), Reading("M9", 2**64, 2, 0)]
     with pytest.raises(OverflowError):
         store.add_readings(unstorable, received_at=T0)
     assert day_of(store, "M9") == {}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
+from datetime import date
 
+from kenshin.domain.intervals import NO_REGISTER, registers_at
 from kenshin.domain.model import (
     Conflict,
     Customer,
@@ -15,8 +17,9 @@ from kenshin.domain.model import (
     Reading,
     StoreResult,
 )
-from kenshin.domain.readings import conflict_of, merge_reading
-from kenshin.errors import AlreadyExistsError, NotFoundError
+from kenshin.domain.readings import check_registers, conflict_of, merge_reading
+from kenshin.domain.slots import DaySlots
+from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
 
 
 class MemoryStore:
@@ -91,9 +94,16 @@ class MemoryStore:
     # readings
     def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:
         """Store a batch; duplicates change nothing, conflicts are kept aside."""
+        try:
+            check_registers(readings)
+        except ValueError as exc:
+            raise StoreError(f"memory store: {exc}") from exc
         stored = duplicates = 0
         conflicts: list[Conflict] = []
         for reading in readings:
+            if reading.fwd is None and reading.rev is None:
+                duplicates += 1
+                continue
             series = self._readings.setdefault(reading.meter, {})
             old = series.get(reading.t)
             if old is None:
@@ -120,6 +130,16 @@ class MemoryStore:
             found = [series[t] for t in sorted(series) if start <= t <= end]
             if found:
                 yield meter_id, found
+
+    def boundary_registers(
+        self, meter_ids: Sequence[str], start: int, count: int
+    ) -> Iterator[tuple[str, list[int], list[int]]]:
+        """Registers at start + i * 1800 (i in 0..count), NO_REGISTER where none."""
+        slots = DaySlots(date.min, start, count)
+        for meter_id, readings in self.readings_between(meter_ids, start, slots.end):
+            fwd, rev = registers_at(readings, slots)
+            if fwd.count(NO_REGISTER) + rev.count(NO_REGISTER) < 2 * len(fwd):
+                yield meter_id, fwd, rev
 
     def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
         """Conflicting readings kept aside, oldest first."""

@@ -1,7 +1,7 @@
 """SQLite store: the embedded deployment's database, one file, one writer connection.
 
-WAL journal with ``synchronous=NORMAL``: a committed batch survives a crash of the
-process. Readings live in a ``WITHOUT ROWID`` table keyed on (meter key, t); the
+WAL journal with ``synchronous=FULL``: a committed batch survives a crash of the
+process and a power loss. Readings live in a ``WITHOUT ROWID`` table keyed on (meter key, t); the
 meter key is a small integer the ``meters`` table gives a meter id the first time
 it is seen, so readings of a meter its device has not registered yet are kept too.
 Each batch of readings records when it was received. One connection serves every
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple
@@ -20,6 +21,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from kenshin.adapters.sqlite_bulk import SqliteBulkReader
 from kenshin.domain.model import (
     Conflict,
     Customer,
@@ -33,7 +35,7 @@ from kenshin.domain.model import (
     Reading,
     StoreResult,
 )
-from kenshin.domain.readings import conflict_of, merge_reading
+from kenshin.domain.readings import check_registers, conflict_of, merge_reading
 from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
 
 # One script per schema version; PRAGMA user_version counts how many have run.
@@ -88,14 +90,23 @@ class SqliteStore:
 
     def __init__(self, path: str | Path, timeout: float = 10.0) -> None:
         self._lock = threading.RLock()
+        uri = path if isinstance(path, str) and path.startswith("file:") else None
+        reader_uri = uri or f"{Path(path).resolve().as_uri()}?mode=ro"
+        self._reader = SqliteBulkReader(
+            lambda: sqlite3.connect(reader_uri, uri=True, timeout=timeout, check_same_thread=False)
+        )
         self._keys: dict[str, int] = {}  # meter id -> key; a key never changes once given
         with _wrapped(f"opening {path}"):
             # Any thread may call: self._lock makes them take turns with the connection.
             self._db = sqlite3.connect(
-                path, timeout=timeout, isolation_level=None, check_same_thread=False
+                uri or path,
+                timeout=timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=uri is not None,
             )
             try:
-                for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
+                for pragma in ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON"):
                     self._db.execute(f"PRAGMA {pragma}")
                 self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
                 self._db.execute("PRAGMA temp_store = MEMORY")
@@ -109,7 +120,8 @@ class SqliteStore:
     @classmethod
     def in_memory(cls) -> SqliteStore:
         """A store in a private in-memory database, gone when closed."""
-        return cls(":memory:")
+        # Shared cache, so that the bulk reader's own connection sees the same database.
+        return cls(f"file:kenshin-{uuid.uuid4().hex}?mode=memory&cache=shared")
 
     def _rows(self, what: str, sql: str, args: Sequence[object] = ()) -> list[Any]:
         with self._lock, _wrapped(what):
@@ -202,6 +214,10 @@ class SqliteStore:
         """Store a batch in one transaction; duplicates change nothing, conflicts are kept aside."""
         if not readings:
             return StoreResult()
+        try:  # the bulk reader packs registers as 8 hex digits
+            check_registers(readings)
+        except ValueError as exc:
+            raise StoreError(f"SQLite store: {exc}") from exc
         with self._lock:  # reentrant: the key cache changes under it, once committed
             with self._writing(f"storing {len(readings)} readings") as db:
                 batch = db.execute("INSERT INTO batches (received_at) VALUES (?)", (received_at,))
@@ -249,6 +265,16 @@ class SqliteStore:
                 ).fetchall()
             finally:
                 self._db.execute("ROLLBACK")  # also empties temp.wanted
+
+    def boundary_registers(
+        self, meter_ids: Sequence[str], start: int, count: int
+    ) -> Iterator[tuple[str, list[int], list[int]]]:
+        """Registers at start + i * 1800 (i in 0..count), NO_REGISTER where none.
+
+        Read on a connection of its own, chunk by chunk: see ``sqlite_bulk``.
+        """
+        with _wrapped("reading boundary registers"):
+            yield from self._reader.boundary_registers(meter_ids, start, count)
 
     def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
         """Conflicting readings kept aside, oldest first."""
@@ -304,6 +330,7 @@ class SqliteStore:
     def close(self) -> None:
         """Close the connection; the store cannot be used afterwards."""
         with self._lock:
+            self._reader.close()
             self._db.close()
 
 
@@ -352,7 +379,14 @@ def _exists(db: sqlite3.Connection, table: str, key: str) -> bool:
 def _store_batch(
     db: sqlite3.Connection, readings: Sequence[Reading], keys: dict[str, int], batch: int, at: int
 ) -> StoreResult:
-    """Insert every new (meter, t) at once; settle the rest one by one only if there are any."""
+    """Insert every new (meter, t) at once; settle the rest one by one only if there are any.
+
+    A reading with neither register carries nothing: it is counted as a duplicate.
+    """
+    if any(r.fwd is None and r.rev is None for r in readings):
+        usable = [r for r in readings if r.fwd is not None or r.rev is not None]
+        result = _store_batch(db, usable, keys, batch, at) if usable else StoreResult()
+        return result + StoreResult(duplicates=len(readings) - len(usable))
     rows = [(keys[r.meter], r.t, r.fwd, r.rev, batch) for r in readings]
     # Sorted, the B-tree is walked once instead of jumped about; a stable sort keeps the
     # first of readings repeated in the batch first, and that is the one inserted.

@@ -17,7 +17,13 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from kenshin.domain.energy import ECHONET_UNIT_MWH, MAX_COEFFICIENT, MAX_DIGITS, MIN_DIGITS
+from kenshin.domain.energy import (
+    ECHONET_UNIT_MWH,
+    MAX_COEFFICIENT,
+    MAX_DIGITS,
+    MAX_REGISTER,
+    MIN_DIGITS,
+)
 from kenshin.domain.model import (
     DEFAULT_TIMEZONE,
     DeadLetter,
@@ -33,9 +39,9 @@ EHD_FORMAT_1 = b"\x10\x81"
 METER_CLASS = b"\x02\x88"
 HEADER_BYTES = 12
 NO_DATA = 0xFFFFFFFE
-MAX_REGISTER = 99_999_999
 HISTORY_SLOTS = 48
 MAX_HISTORY_DAY = 99
+FUTURE_TOLERANCE_S = 300  # a meter clock may run a little ahead of the server
 
 ESV_GET_RES = 0x72
 _DATA_ESVS = (0x72, 0x73, 0x74)  # Get_Res, INF, INFC
@@ -221,15 +227,26 @@ def _readings(
                     f"EPC 0x{first_epc:02X} and 0x{epc:02X} give different {direction.value} "
                     f"registers for {iso_utc(t)}: {first} and {value}"
                 )
+    if registers and max(registers) > received_at + FUTURE_TOLERANCE_S:
+        raise _Malformed(
+            f"a register is dated {iso_utc(max(registers))}, after the frame was received at "
+            f"{iso_utc(received_at)}: E2/E4 days count back from the receive time, so a history "
+            "read before midnight and received after it is misdated; the unit must send it again"
+        )
     return tuple(
         Reading(meter, t, *(at[d][0] if d in at else None for d in Direction))
         for t, at in sorted(registers.items())
     )
 
 
-def _cumulative(_epc: int, edt: bytes, received_at: int, _tz: ZoneInfo) -> _Found:
+def _cumulative(epc: int, edt: bytes, _received_at: int, _tz: ZoneInfo) -> _Found:
+    # The meter does not say when it read E0/E3, and the receive time is not that moment:
+    # taken as a reading it could land on a slot boundary and outvote the true fixed-time
+    # value. It is checked, but only E2/E4 and EA/EB give readings.
     (value,) = _UINT32.unpack(edt)
-    return [] if value == NO_DATA else [(received_at, value)]
+    if value != NO_DATA:
+        _check_register(epc, value, None)
+    return []
 
 
 def _history(epc: int, edt: bytes, received_at: int, tz: ZoneInfo) -> _Found:

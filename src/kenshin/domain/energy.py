@@ -40,6 +40,7 @@ UNIT_LABEL: dict[int, str] = {mwh: label for label, mwh in UNIT_MWH.items()}
 MAX_COEFFICIENT = 999_999
 MIN_DIGITS = 1
 MAX_DIGITS = 8
+MAX_REGISTER = 10**MAX_DIGITS - 1  # 99,999,999: the largest register of any meter
 DEFAULT_MAX_DEMAND_W = 100_000
 
 

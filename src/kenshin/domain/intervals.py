@@ -3,12 +3,19 @@
 A slot's energy is the register at its end minus the register at its start,
 times the meter's resolution. Only readings exactly on a boundary are used here;
 a slot without both boundary readings has no value (flag ``N``).
+
+Registers at a day's boundaries travel as plain sequences of ints with
+``NO_REGISTER`` where there is no reading: the whole fleet's day is millions of
+values, and plain ints let the common case (every boundary read, no wrap) run
+at C speed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import mul, sub
 
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, register_delta
 from kenshin.domain.model import Direction, MeterSpec, Reading
@@ -16,6 +23,7 @@ from kenshin.domain.slots import SLOT_SECONDS, DaySlots
 
 ACTUAL = "A"
 NO_VALUE = "N"
+NO_REGISTER = 0xFFFFFFFF  # no reading here; above any register value (MAX_REGISTER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,31 @@ class MeterDay:
         return sum(1 for v in self.values if v is not None)
 
 
+def slot_energies(
+    registers: Sequence[int], spec: MeterSpec, max_demand_w: int = DEFAULT_MAX_DEMAND_W
+) -> tuple[int | None, ...]:
+    """Energy (mWh) of each slot between consecutive boundary ``registers``."""
+    resolution = spec.resolution_mwh
+    if NO_REGISTER not in registers:
+        deltas = list(map(sub, registers[1:], registers[:-1]))
+        if not deltas or min(deltas) >= 0:  # every boundary read and no wrap: the common day
+            return tuple(map(mul, deltas, repeat(resolution)))
+    values: list[int | None] = []
+    modulus = spec.modulus
+    prev = registers[0]
+    for cur in registers[1:]:
+        if NO_REGISTER in (prev, cur):
+            values.append(None)
+        elif cur >= prev:
+            values.append((cur - prev) * resolution)
+        else:
+            values.append(
+                register_delta(prev, cur, modulus, resolution, SLOT_SECONDS, max_demand_w)
+            )
+        prev = cur
+    return tuple(values)
+
+
 def slot_values(
     registers: Mapping[int, int],
     slots: DaySlots,
@@ -49,22 +82,37 @@ def slot_values(
     max_demand_w: int = DEFAULT_MAX_DEMAND_W,
 ) -> tuple[int | None, ...]:
     """Energy of each slot of ``slots`` from ``registers`` (boundary instant -> raw value)."""
-    resolution = spec.resolution_mwh
-    modulus = spec.modulus
-    get = registers.get
-    values: list[int | None] = []
-    append = values.append
-    prev = get(slots.start)
-    for boundary in range(slots.start + SLOT_SECONDS, slots.end + 1, SLOT_SECONDS):
-        cur = get(boundary)
-        if prev is None or cur is None:
-            append(None)
-        elif cur >= prev:
-            append((cur - prev) * resolution)
-        else:
-            append(register_delta(prev, cur, modulus, resolution, SLOT_SECONDS, max_demand_w))
-        prev = cur
-    return tuple(values)
+    return slot_energies(
+        [registers.get(b, NO_REGISTER) for b in slots.boundaries], spec, max_demand_w
+    )
+
+
+def registers_at(readings: Sequence[Reading], slots: DaySlots) -> tuple[list[int], list[int]]:
+    """Forward and reverse registers at each boundary of ``slots`` (NO_REGISTER where none)."""
+    fwd = [NO_REGISTER] * (slots.count + 1)
+    rev = [NO_REGISTER] * (slots.count + 1)
+    for reading in readings:
+        index = slots.boundary_index(reading.t)
+        if index is not None:
+            if reading.fwd is not None:
+                fwd[index] = reading.fwd
+            if reading.rev is not None:
+                rev[index] = reading.rev
+    return fwd, rev
+
+
+def day_of_registers(
+    meter: str,
+    fwd: Sequence[int],
+    rev: Sequence[int],
+    spec: MeterSpec,
+    max_demand_w: int = DEFAULT_MAX_DEMAND_W,
+) -> list[MeterDay]:
+    """A forward row, and a reverse row when the day has any reverse register."""
+    days = [MeterDay(meter, Direction.FWD, slot_energies(fwd, spec, max_demand_w))]
+    if rev.count(NO_REGISTER) != len(rev):
+        days.append(MeterDay(meter, Direction.REV, slot_energies(rev, spec, max_demand_w)))
+    return days
 
 
 def meter_days(
@@ -74,10 +122,6 @@ def meter_days(
     spec: MeterSpec,
     max_demand_w: int = DEFAULT_MAX_DEMAND_W,
 ) -> list[MeterDay]:
-    """The day of one meter: a forward row, and a reverse row when the day has reverse readings."""
-    fwd = {r.t: r.fwd for r in readings if r.fwd is not None}
-    rev = {r.t: r.rev for r in readings if r.rev is not None}
-    days = [MeterDay(meter, Direction.FWD, slot_values(fwd, slots, spec, max_demand_w))]
-    if rev:
-        days.append(MeterDay(meter, Direction.REV, slot_values(rev, slots, spec, max_demand_w)))
-    return days
+    """The day of one meter from its readings: see ``day_of_registers``."""
+    fwd, rev = registers_at(readings, slots)
+    return day_of_registers(meter, fwd, rev, spec, max_demand_w)

@@ -6,6 +6,7 @@ register values are raw integers in the meter's own unit.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -35,6 +36,11 @@ class Direction(StrEnum):
 ENCODINGS = ("utf-8", "utf-8-sig", "cp932")
 DEFAULT_TIMEZONE = "Asia/Tokyo"
 DEFAULT_FILE_PATTERN = "{customer}_{date:%Y%m%d}.csv"
+# Ids name folders (customers) and MQTT topic levels (devices): no separators or wildcards.
+CUSTOMER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+# Meter ids are the meters' own serials: any printable ASCII without spaces.
+METER_ID = re.compile(r"[\x21-\x7e]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from kenshin.domain.energy import MAX_REGISTER
 from kenshin.domain.model import Conflict, Reading
 
 
@@ -24,3 +27,13 @@ def conflict_of(old: Reading, new: Reading, received_at: int) -> Conflict:
 
 def _differs(old: int | None, new: int | None) -> bool:
     return old is not None and new is not None and old != new
+
+
+def check_registers(readings: Iterable[Reading]) -> None:
+    """Raise ValueError naming the first reading whose register is outside 0..MAX_REGISTER."""
+    for r in readings:
+        for value in (r.fwd, r.rev):
+            if value is not None and not 0 <= value <= MAX_REGISTER:
+                raise ValueError(
+                    f"reading of {r.meter} at {r.t}: register {value} is outside 0..{MAX_REGISTER}"
+                )

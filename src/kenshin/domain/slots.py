@@ -50,6 +50,11 @@ class DaySlots:
         """The count+1 slot boundaries, from the day's start to its end."""
         return range(self.start, self.end + 1, SLOT_SECONDS)
 
+    def boundary_index(self, t: int) -> int | None:
+        """Index (0..count) of the boundary at instant ``t``, or None if ``t`` is not one."""
+        index, rest = divmod(t - self.start, SLOT_SECONDS)
+        return index if rest == 0 and 0 <= index <= self.count else None
+
     def index_of(self, t: int) -> int | None:
         """Index (0-based) of the slot containing instant ``t``, or None outside the day."""
         if self.start <= t < self.end:

@@ -9,14 +9,25 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from kenshin.domain.energy import MAX_COEFFICIENT, MAX_DIGITS, MIN_DIGITS, UNIT_MWH
-from kenshin.domain.model import DeadLetter, DecodedMessage, MeterBlock, MeterSpec, Reading
+from kenshin.domain.model import (
+    DEVICE_ID,
+    METER_ID,
+    DeadLetter,
+    DecodedMessage,
+    MeterBlock,
+    MeterSpec,
+    Reading,
+)
 
 MAX_PAYLOAD_BYTES = 128 * 1024
-IDENTIFIER = re.compile(r"[\x21-\x7e]{1,64}")
+MAX_REASON_CHARS = 500
+# Times outside this window are a broken clock or a corrupt field, never a reading.
+EARLIEST = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())
+LATEST = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())
 _MESSAGE_KEYS = {"v", "device", "seq", "sent", "meters"}
 _METER_KEYS = {"meter", "unit", "coefficient", "digits", "readings"}
 _READING_KEYS = {"t", "fwd", "rev"}
@@ -37,7 +48,7 @@ def decode_readings(
         device = _device_of(document)
         return _message(document)
     except Invalid as exc:
-        return DeadLetter(source, str(exc), payload, received_at, device)
+        return DeadLetter(source, str(exc)[:MAX_REASON_CHARS], payload, received_at, device)
 
 
 def _parse_json(payload: bytes) -> dict[str, Any]:
@@ -48,7 +59,11 @@ def _parse_json(payload: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise Invalid(f"message is not UTF-8 text (byte {exc.start}): {exc.reason}") from exc
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
+        document = json.loads(
+            text, parse_constant=_reject_constant, object_pairs_hook=_object_without_repeats
+        )
+    except Invalid:
+        raise
     except RecursionError as exc:
         raise Invalid("message is not valid JSON: nested too deeply") from exc
     except json.JSONDecodeError as exc:
@@ -62,13 +77,24 @@ def _parse_json(payload: bytes) -> dict[str, Any]:
     return document
 
 
+def _object_without_repeats(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    document = dict(pairs)
+    if len(document) != len(pairs):  # json.loads would keep the last silently
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise Invalid(f"message is not valid: the key {key!r:.40} appears twice")
+            seen.add(key)
+    return document
+
+
 def _reject_constant(name: str) -> None:
     raise Invalid(f"message is not valid JSON: {name} is not a number JSON allows")
 
 
 def _device_of(document: dict[str, Any]) -> str | None:
     device = document.get("device")
-    return device if isinstance(device, str) and IDENTIFIER.fullmatch(device) else None
+    return device if isinstance(device, str) and DEVICE_ID.fullmatch(device) else None
 
 
 def _message(document: dict[str, Any]) -> DecodedMessage:
@@ -76,7 +102,7 @@ def _message(document: dict[str, Any]) -> DecodedMessage:
     version = document["v"]
     if type(version) is not int or version != 1:
         raise Invalid(f"v: expected 1 (this server reads version 1 messages), got {version!r}")
-    device = _identifier(document["device"], "device")
+    device = _identifier(document["device"], "device", DEVICE_ID)
     seq = _integer(document["seq"], "seq", 0, 2**63 - 1)
     sent = _timestamp(document["sent"], "sent")
     meters = document["meters"]
@@ -95,7 +121,7 @@ def _meter(item: object, path: str) -> MeterBlock:
     if not isinstance(item, dict):
         raise Invalid(f"{path}: expected an object, got {_kind(item)}")
     _check_keys(item, _METER_KEYS, path)
-    meter = _identifier(item["meter"], f"{path}.meter")
+    meter = _identifier(item["meter"], f"{path}.meter", METER_ID)
     unit = item["unit"]
     if not isinstance(unit, str) or unit not in UNIT_MWH:
         raise Invalid(f"{path}.unit: expected one of {_UNITS}, got {unit!r}")
@@ -146,11 +172,14 @@ def _check_keys(
         )
 
 
-def _identifier(value: object, path: str) -> str:
-    if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
-        raise Invalid(
-            f"{path}: expected 1-64 printable ASCII characters without spaces, got {value!r:.80}"
+def _identifier(value: object, path: str, rule: re.Pattern[str]) -> str:
+    if not isinstance(value, str) or not rule.fullmatch(value):
+        what = (
+            "1-64 letters, digits, '.', '_', '-' or ':', starting with a letter or digit"
+            if rule is DEVICE_ID
+            else "1-64 printable ASCII characters without spaces"
         )
+        raise Invalid(f"{path}: expected {what}, got {value!r:.80}")
     return value
 
 
@@ -178,7 +207,10 @@ def _timestamp(value: object, path: str) -> int:
         raise Invalid(f"{path}: {value!r} has no UTC offset; send e.g. 2026-11-26T12:30:00+09:00")
     if moment.microsecond:
         raise Invalid(f"{path}: {value!r} has fractions of a second; readings are whole seconds")
-    return int(moment.timestamp())
+    instant = int(moment.timestamp())
+    if not EARLIEST <= instant < LATEST:
+        raise Invalid(f"{path}: {value!r} is outside the years 2000-2099")
+    return instant
 
 
 def _kind(value: object) -> str:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from kenshin import __version__
 from kenshin.domain.csvfiles import render_day
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, SECONDS_PER_HOUR
-from kenshin.domain.intervals import MeterDay, meter_days
+from kenshin.domain.intervals import NO_REGISTER, MeterDay, day_of_registers
 from kenshin.domain.manifest import (
     MANIFEST_SUFFIX,
     Manifest,
@@ -115,12 +115,21 @@ def aggregate_day(
 ) -> list[MeterDay]:
     """Slot energies of every meter of the customer over ``slots``, meters in id order."""
     meters = store.list_meters(customer.id)
-    # The closing boundary (the next local midnight) belongs to the day's last slot.
-    found = dict(store.readings_between([m.id for m in meters], slots.start, slots.end))
+    # Registers come in the order asked, skipping meters without any: walk both together,
+    # so that the store can read the next chunk while this one is computed.
+    found = store.boundary_registers([m.id for m in meters], slots.start, slots.count)
+    pending = next(found, None)
+    nothing = [NO_REGISTER] * (slots.count + 1)
     days: list[MeterDay] = []
     for meter in meters:
+        fwd = rev = nothing
+        if pending is not None and pending[0] == meter.id:
+            _, fwd, rev = pending
+            pending = next(found, None)
         demand = max_demand_w if meter.max_demand_w is None else meter.max_demand_w
-        days.extend(meter_days(meter.id, found.get(meter.id, ()), slots, meter.spec, demand))
+        days.extend(day_of_registers(meter.id, fwd, rev, meter.spec, demand))
+    if pending is not None:
+        raise ExportError(f"the store returned meter {pending[0]!r} out of the order asked")
     return days
 
 
@@ -145,6 +154,21 @@ def file_name(customer: Customer, day: date) -> str:
             f"separator or end with {MANIFEST_SUFFIX!r}"
         )
     return name
+
+
+# Days that differ in year, month or day only: a valid pattern names each differently.
+_PATTERN_PROBES = (date(2026, 1, 31), date(2026, 2, 1), date(2027, 1, 31), date(2026, 1, 30))
+
+
+def check_file_pattern(pattern: str) -> None:
+    """Raise ExportError unless ``pattern`` gives a valid, different file name for every day."""
+    probe = Customer("C-1", "probe", file_pattern=pattern)
+    names = {file_name(probe, day) for day in _PATTERN_PROBES}
+    if len(names) < len(_PATTERN_PROBES):
+        raise ExportError(
+            f"file pattern {pattern!r} gives the same name to different days: it needs the "
+            "whole date, e.g. '{customer}_{date:%Y%m%d}.csv'"
+        )
 
 
 def remove_expired(

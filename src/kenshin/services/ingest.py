@@ -105,7 +105,7 @@ class Ingest:
         self._store.add_dead_letters(letters)
         summary.dead_letters += len(letters)
         for letter in letters:
-            log.warning("dead letter from %s: %s", letter.source, letter.reason)
+            log.debug("dead letter from %s: %s", letter.source, letter.reason)
 
     def _accept(self, item: Incoming, new_meters: dict[str, Meter]) -> DecodedMessage | DeadLetter:
         decoded = self._decode(item)

@@ -26,12 +26,13 @@ class Verification:
     slots: int = 0
     matched: int = 0
     without_value: int = 0
+    missing: int = 0
     mismatches: list[str] = field(default_factory=list)
 
     @property
     def exact(self) -> bool:
-        """True when every slot with a value equals the truth."""
-        return not self.mismatches
+        """True when every slot equals the truth and no slot of the truth lacks a value."""
+        return not self.mismatches and not self.missing
 
 
 def load_truth(path: Path) -> Truth:
@@ -50,6 +51,7 @@ def verify_files(outbox: Outbox, customer: Customer, truth: Truth) -> Verificati
     if customer.layout is not Layout.WIDE:
         raise ExportError(f"customer {customer.id} uses the {customer.layout} layout; need wide")
     result = Verification()
+    days: set[date] = set()
     for name in outbox.list_files(customer.id):
         content = outbox.read(customer.id, name)
         if content is None or name.endswith(".json"):
@@ -58,7 +60,11 @@ def verify_files(outbox: Outbox, customer: Customer, truth: Truth) -> Verificati
         text = content.decode(customer.encoding)
         rows = list(csv.reader(io.StringIO(text)))
         for row in rows[1:]:
+            days.add(date.fromisoformat(row[1]))
             _verify_row(row, customer, truth, result)
+    spans = [day_slots(day, zone(customer.timezone)) for day in days]
+    in_files = sum(1 for _, start, _ in truth if any(s.start <= start < s.end for s in spans))
+    result.missing = in_files - result.matched - len(result.mismatches)
     return result
 
 

@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from datetime import date
 from typing import Any
 
 import click
@@ -14,6 +14,7 @@ import click
 from kenshin import __version__
 from kenshin.bootstrap import App, open_app
 from kenshin.config import find_config
+from kenshin.domain.slots import zone
 from kenshin.errors import KenshinError
 
 
@@ -26,6 +27,10 @@ class KenshinGroup(click.Group):
             return super().invoke(ctx)
         except KenshinError as exc:
             raise click.ClickException(str(exc)) from exc
+        except OSError as exc:  # a folder that cannot be made, a file that cannot be read
+            raise click.ClickException(f"{exc.filename or ''}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(f"a file is not UTF-8 text: {exc.reason}") from exc
 
 
 @click.group(cls=KenshinGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,15 +50,36 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    ctx.obj = find_config(config_path)
+    ctx.obj = (find_config(config_path), verbose)
 
 
 @contextmanager
 def opened(ctx: click.Context) -> Iterator[App]:
     """The app of the config this command was given, closed afterwards."""
-    config: Path = ctx.find_root().obj
+    config, verbose = ctx.find_root().obj
     app = open_app(config)
+    if not verbose:  # -v wins over the configured level
+        logging.getLogger().setLevel(app.settings.logging.level)
     try:
         yield app
     finally:
         app.close()
+
+
+def parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    """Click callback: a YYYY-MM-DD option as a date."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r}: expected a date as YYYY-MM-DD") from exc
+
+
+def check_timezone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """Click callback: an IANA time zone name."""
+    try:
+        zone(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    return value

@@ -6,7 +6,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -14,15 +14,17 @@ import click
 
 from kenshin.bootstrap import App
 from kenshin.domain.model import Customer
-from kenshin.domain.slots import iso_utc, zone
-from kenshin.entrypoints.cli.app import cli, opened
-from kenshin.services.export import ExportOutcome, export_day, remove_expired
+from kenshin.domain.slots import iso_utc
+from kenshin.domain.wire import MAX_PAYLOAD_BYTES
+from kenshin.entrypoints.cli.app import cli, opened, parse_day
+from kenshin.errors import KenshinError
+from kenshin.services.export import ExportOutcome, days_to_export, export_day, remove_expired
 from kenshin.services.ingest import Incoming, Ingest, IngestSummary
 
-MAX_LINE_BYTES = 1024 * 1024
+MAX_LINE_BYTES = MAX_PAYLOAD_BYTES + 1  # longer is refused whatever it holds
 
 
-@cli.command("import")
+@cli.command("import", short_help="Store the readings of a JSON-lines file.")
 @click.argument("source", type=click.Path(allow_dash=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def import_(ctx: click.Context, source: Path) -> None:
@@ -101,29 +103,32 @@ def _progress(label: str, size: int | None) -> Iterator[Callable[[int], None]]:
 
 
 def _messages(stream: BinaryIO, name: str) -> Iterator[tuple[Incoming, int]]:
-    for number, line in enumerate(stream, start=1):
+    """Each non-blank line as a message; a line longer than any message is cut (the decoder
+    then refuses it for its size) and the rest of it skipped, so memory stays bounded."""
+    number = 0
+    while line := stream.readline(MAX_LINE_BYTES):
+        number += 1
+        consumed = len(line)
+        while not line.endswith(b"\n") and (rest := stream.readline(MAX_LINE_BYTES)):
+            consumed += len(rest)
+            if rest.endswith(b"\n"):
+                break
         payload = line.rstrip(b"\r\n")
         if payload.strip():
-            yield Incoming(f"{name}:{number}", payload, int(time.time())), len(line)
+            yield Incoming(f"{name}:{number}", payload, int(time.time())), consumed
 
 
-def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r}: expected a date as YYYY-MM-DD") from exc
-
-
-@cli.command()
+@cli.command(short_help="Write customers' daily files.")
 @click.option("--customer", "customer_ids", multiple=True, help="Customer to export (repeatable).")
 @click.option("--all", "all_customers", is_flag=True, help="Export every customer.")
 @click.option(
-    "--date", "day", callback=_parse_day, help="Local day YYYY-MM-DD (default: yesterday)."
+    "--date",
+    "day",
+    callback=parse_day,
+    help="Local day YYYY-MM-DD (default: today, and the last 3 days not yet final).",
 )
-@click.option("--from", "first", callback=_parse_day, help="First day of a range, YYYY-MM-DD.")
-@click.option("--to", "last", callback=_parse_day, help="Last day of a range, YYYY-MM-DD.")
+@click.option("--from", "first", callback=parse_day, help="First day of a range, YYYY-MM-DD.")
+@click.option("--to", "last", callback=parse_day, help="Last day of a range, YYYY-MM-DD.")
 @click.pass_context
 def export(
     ctx: click.Context,
@@ -133,7 +138,12 @@ def export(
     first: date | None,
     last: date | None,
 ) -> None:
-    """Write customers' daily files into the outbox and print each file written."""
+    """Write customers' daily files into the outbox and print each file.
+
+    Without a date, exports each customer's local today (provisional) and every
+    one of the last 3 days that is not final yet, so that a day becomes final
+    once its grace period is over.
+    """
     if bool(customer_ids) == all_customers:
         raise click.UsageError("give --customer ID (one or more) or --all")
     if day is not None and (first or last):
@@ -141,13 +151,20 @@ def export(
     if (first is None) != (last is None) or (first and last and first > last):
         raise click.UsageError("--from and --to go together, with --from not after --to")
     now = int(time.time())
+    failed = []
     with opened(ctx) as app:
         for customer in _customers(app, customer_ids):
-            for each in _days(customer, now, day, first, last):
-                outcome = export_day(
-                    app.store, app.outbox, customer, each, now=now, settings=app.export_settings
-                )
-                click.echo(_describe(app, outcome))
+            try:
+                for each in _days(app, customer, now, day, first, last):
+                    outcome = export_day(
+                        app.store, app.outbox, customer, each, now=now, settings=app.export_settings
+                    )
+                    click.echo(_describe(app, outcome))
+            except KenshinError as exc:  # one customer's problem does not stop the others
+                click.echo(f"Error: customer {customer.id}: {exc}", err=True)
+                failed.append(customer.id)
+    if failed:
+        raise click.ClickException(f"export failed for {len(failed)} customer(s): {failed}")
 
 
 def _customers(app: App, ids: tuple[str, ...]) -> list[Customer]:
@@ -163,13 +180,13 @@ def _customers(app: App, ids: tuple[str, ...]) -> list[Customer]:
 
 
 def _days(
-    customer: Customer, now: int, day: date | None, first: date | None, last: date | None
+    app: App, customer: Customer, now: int, day: date | None, first: date | None, last: date | None
 ) -> list[date]:
     if first is not None and last is not None:
         return [first + timedelta(days=i) for i in range((last - first).days + 1)]
     if day is not None:
         return [day]
-    return [datetime.fromtimestamp(now, zone(customer.timezone)).date() - timedelta(days=1)]
+    return days_to_export(app.store, customer, now=now)
 
 
 def _describe(app: App, outcome: ExportOutcome) -> str:
@@ -181,7 +198,7 @@ def _describe(app: App, outcome: ExportOutcome) -> str:
     )
 
 
-@cli.command()
+@cli.command(short_help="Remove files older than the retention.")
 @click.pass_context
 def prune(ctx: click.Context) -> None:
     """Remove customer files older than the retention period (export.retention_days)."""
@@ -193,8 +210,10 @@ def prune(ctx: click.Context) -> None:
                 click.echo(f"removed {customer.id}/{name}")
 
 
-@cli.command("dead-letters")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@cli.command("dead-letters", short_help="List messages that could not be used.")
+@click.option(
+    "--limit", type=click.IntRange(1), default=100, show_default=True, help="Most to list."
+)
 @click.pass_context
 def dead_letters(ctx: click.Context, limit: int) -> None:
     """List messages that could not be used, with the reason for each."""
@@ -206,8 +225,10 @@ def dead_letters(ctx: click.Context, limit: int) -> None:
     click.echo(f"{total} dead letters in all")
 
 
-@cli.command()
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@cli.command(short_help="List readings that came again with another value.")
+@click.option(
+    "--limit", type=click.IntRange(1), default=100, show_default=True, help="Most to list."
+)
 @click.pass_context
 def conflicts(ctx: click.Context, limit: int) -> None:
     """List readings that arrived again with a different value (the first value is kept)."""

@@ -15,6 +15,7 @@ from kenshin.domain.simulation import FAULTS, FleetSpec
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import cli
 from kenshin.entrypoints.cli.data import import_stream
+from kenshin.entrypoints.cli.registry import ids_from_file
 from kenshin.entrypoints.cli.simulation import run_simulation
 from kenshin.services.export import export_day
 from kenshin.services.verify import load_truth, verify_files
@@ -22,16 +23,28 @@ from kenshin.services.verify import load_truth, verify_files
 DEMO_CUSTOMER = "DEMO"
 
 
-@cli.command()
+@cli.command(short_help="Run a whole simulated day in a throw-away folder.")
 @click.option(
     "--dir",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
     help="Data folder to create (default: a new temporary folder).",
 )
-@click.option("--devices", type=click.IntRange(1, 100_000), default=200, show_default=True)
-@click.option("--days", type=click.IntRange(1, 31), default=2, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--devices",
+    type=click.IntRange(1, 100_000),
+    default=200,
+    show_default=True,
+    help="Simulated units.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 31),
+    default=2,
+    show_default=True,
+    help="Days ending yesterday.",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Simulation seed.")
 def demo(directory: Path | None, devices: int, days: int, seed: int) -> None:
     """Simulate a fleet with every fault, import it, export the files and check every slot."""
     directory = directory or Path(tempfile.mkdtemp(prefix="kenshin-demo-"))
@@ -71,14 +84,14 @@ def demo(directory: Path | None, devices: int, days: int, seed: int) -> None:
         app.close()
     click.echo(
         f"checked {check.slots} slots in {check.files} files against the simulator's truth: "
-        f"{check.matched} exact, {check.without_value} without value, "
-        f"{len(check.mismatches)} different"
+        f"{check.matched} exact, {len(check.mismatches)} different, "
+        f"{check.missing} of the truth without a value"
     )
     if not check.exact:
-        raise click.ClickException("\n".join(check.mismatches[:10]))
+        raise click.ClickException("\n".join(check.mismatches[:10]) or "slots are missing")
     click.echo(f"next: kenshin --config {config} export --help")
 
 
 def _device_ids(path: Path) -> list[str]:
-    lines = path.read_text(encoding="utf-8").splitlines()[1:]
-    return list(dict.fromkeys(line.split(",", 1)[0] for line in lines if line))
+    with path.open(encoding="utf-8") as lines:
+        return list(dict.fromkeys(ids_from_file(lines)))

@@ -16,27 +16,37 @@ INTRO = """\
 Generated from the commands' own `--help` by
 `python -m kenshin.entrypoints.cli.reference > docs/cli.md`; a test keeps it current.
 
-Every command finds its configuration through `--config PATH`, then the
+Every command finds its configuration through `--config FILE`, then the
 `KENSHIN_CONFIG` environment variable, then `./kenshin.toml` (see
 [configuration.md](configuration.md)). Errors print one line starting with
 `Error:` and exit with status 1 (2 for a wrong argument).
 """
 
 
+# Click wraps help at the terminal's width less 2, at most 78 columns; fixing it
+# here makes the reference the same on every terminal and in CI.
+HELP_WIDTH = 78
+
+
 def render_reference() -> str:
     """The whole reference as Markdown."""
     parts = [INTRO]
-    for path, command in _walk(cli, ["kenshin"]):
-        ctx = click.Context(command, info_name=" ".join(path))
-        parts.append(f"\n## `{' '.join(path)}`\n\n```text\n{command.get_help(ctx)}\n```\n")
+    for ctx in _contexts(cli, "kenshin", None):
+        help_text = ctx.command.get_help(ctx)
+        parts.append(f"\n## `{ctx.command_path}`\n\n```text\n{help_text}\n```\n")
     return "".join(parts)
 
 
-def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
-    found = [(path, command)]
+def _contexts(
+    command: click.Command, name: str, parent: click.Context | None
+) -> list[click.Context]:
+    """A context per command, chained as in a real run so that ``-h`` is inherited."""
+    settings = {"terminal_width": HELP_WIDTH, **command.context_settings}
+    ctx = click.Context(command, parent=parent, info_name=name, **settings)
+    found = [ctx]
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            found.extend(_walk(command.commands[name], [*path, name]))
+        for sub in sorted(command.commands):
+            found.extend(_contexts(command.commands[sub], sub, ctx))
     return found
 
 

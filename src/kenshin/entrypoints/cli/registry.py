@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import date
 from pathlib import Path
 from typing import TextIO
 
@@ -12,22 +11,22 @@ import click
 
 from kenshin.bootstrap import init_project
 from kenshin.domain.model import (
+    CUSTOMER_ID,
     DEFAULT_FILE_PATTERN,
     DEFAULT_TIMEZONE,
+    DEVICE_ID,
     ENCODINGS,
     Customer,
     Device,
     Labels,
     Layout,
 )
-from kenshin.domain.slots import zone
-from kenshin.entrypoints.cli.app import cli, opened
-
-CUSTOMER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+from kenshin.entrypoints.cli.app import check_timezone, cli, opened
+from kenshin.errors import ExportError
+from kenshin.services.export import check_file_pattern
 
 
-@cli.command()
+@cli.command(short_help="Create a data folder with its config.")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def init(directory: Path) -> None:
     """Create DIRECTORY with kenshin.toml, the database and the outbox folder."""
@@ -42,35 +41,20 @@ def customers() -> None:
 
 
 def _check_id(pattern: re.Pattern[str], value: str, what: str) -> str:
+    extra = "'.', '_', '-' or ':'" if pattern is DEVICE_ID else "'.', '_' or '-'"
     if not pattern.fullmatch(value):
         raise click.BadParameter(
-            f"{value!r}: a {what} id is 1-64 letters, digits, '.', '_' or '-', "
+            f"{value!r}: a {what} id is 1-64 letters, digits or {extra}, "
             "starting with a letter or digit"
         )
     return value
 
 
-def _check_timezone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    try:
-        zone(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    return value
-
-
 def _check_pattern(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     try:
-        name = value.format(customer="C", date=date(2026, 1, 31))
-    except (KeyError, IndexError, ValueError, AttributeError) as exc:
-        raise click.BadParameter(
-            f"{value!r} is not a valid pattern ({exc}); use fields {{customer}} and "
-            "{date:%Y%m%d}, e.g. '{customer}_{date:%Y%m%d}.csv'"
-        ) from exc
-    if "/" in name or "\\" in name or name.startswith(".") or name == value:
-        raise click.BadParameter(
-            f"{value!r} must name a file (no folders, not starting with '.') and contain "
-            "{date:...} so that each day has its own file"
-        )
+        check_file_pattern(value)
+    except ExportError as exc:
+        raise click.BadParameter(str(exc)) from exc
     return value
 
 
@@ -81,12 +65,22 @@ def _check_pattern(_ctx: click.Context, _param: click.Parameter, value: str) -> 
     "--timezone",
     default=DEFAULT_TIMEZONE,
     show_default=True,
-    callback=_check_timezone,
+    callback=check_timezone,
     help="IANA zone of the customer's local day.",
 )
-@click.option("--encoding", type=click.Choice(ENCODINGS), default="utf-8", show_default=True)
 @click.option(
-    "--layout", type=click.Choice([m.value for m in Layout]), default="wide", show_default=True
+    "--encoding",
+    type=click.Choice(ENCODINGS),
+    default="utf-8",
+    show_default=True,
+    help="Encoding of the files.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice([m.value for m in Layout]),
+    default="wide",
+    show_default=True,
+    help="Shape of the files.",
 )
 @click.option(
     "--labels",
@@ -150,7 +144,7 @@ def customers_list(ctx: click.Context) -> None:
     _table(("id", "name", "timezone", "layout", "encoding", "labels"), rows)
 
 
-@cli.group()
+@cli.group(short_help="Devices: the units, each of one customer.")
 def devices() -> None:
     """Devices: the communication units, each belonging to one customer."""
 
@@ -161,7 +155,7 @@ def devices() -> None:
 @click.option(
     "--file",
     "id_file",
-    type=click.File("r", encoding="utf-8"),
+    type=click.File("r", encoding="utf-8-sig"),
     help="Also add the ids in the first column of this CSV file (a 'device' header is skipped).",
 )
 @click.pass_context
@@ -169,7 +163,7 @@ def devices_add(
     ctx: click.Context, device_ids: tuple[str, ...], customer: str, id_file: TextIO | None
 ) -> None:
     """Add devices DEVICE_IDS... to a customer; ids it has already are skipped."""
-    ids = list(dict.fromkeys([*device_ids, *(_ids_from_file(id_file) if id_file else [])]))
+    ids = list(dict.fromkeys([*device_ids, *(ids_from_file(id_file) if id_file else [])]))
     if not ids:
         raise click.UsageError("give at least one DEVICE_ID or --file FILE")
     for device_id in ids:
@@ -191,7 +185,8 @@ def devices_add(
     click.echo(f"added {len(new)} device(s) to {customer}; {len(ids) - len(new)} already there")
 
 
-def _ids_from_file(lines: Iterable[str]) -> list[str]:
+def ids_from_file(lines: Iterable[str]) -> list[str]:
+    """Ids in the first column of CSV lines; a 'device' header and # comments are skipped."""
     ids = []
     for line in lines:
         first = line.split(",", 1)[0].strip()

@@ -11,7 +11,7 @@ import click
 from kenshin.domain.model import DEFAULT_TIMEZONE
 from kenshin.domain.simulation import FAULTS, FleetSpec, parse_faults
 from kenshin.domain.slots import zone
-from kenshin.entrypoints.cli.app import cli
+from kenshin.entrypoints.cli.app import check_timezone, cli, parse_day
 from kenshin.services.simulate import SimulationSummary, write_simulation
 
 
@@ -22,38 +22,34 @@ def _faults(_ctx: click.Context, _param: click.Parameter, value: str) -> frozens
         raise click.BadParameter(str(exc)) from exc
 
 
-def _start(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r}: expected a date as YYYY-MM-DD") from exc
-
-
-def _timezone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    try:
-        zone(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    return value
-
-
-@cli.command()
+@cli.command(short_help="Simulate a fleet and its exact energy.")
 @click.option(
     "--devices", type=click.IntRange(1, 1_000_000), required=True, help="Number of units."
 )
-@click.option("--days", type=click.IntRange(1, 366), default=1, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--days", type=click.IntRange(1, 366), default=1, show_default=True, help="Days to simulate."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Messages file; the truth and devices files are written beside it.",
+)
 @click.option(
     "--faults",
     default="",
     callback=_faults,
     help=f"Comma-separated faults, or 'all': {', '.join(FAULTS)}.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--start", callback=_start, help="First local day (default: DAYS days ago).")
-@click.option("--timezone", default=DEFAULT_TIMEZONE, show_default=True, callback=_timezone)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same files.")
+@click.option("--start", callback=parse_day, help="First local day (default: DAYS days ago).")
+@click.option(
+    "--timezone",
+    default=DEFAULT_TIMEZONE,
+    show_default=True,
+    callback=check_timezone,
+    help="Zone of the meters' local days.",
+)
 def simulate(
     devices: int,
     days: int,

@@ -1,0 +1,98 @@
+"""Aggregation and export of one day for many meters, from a SQLite store.
+
+Stores METERS meters x 49 half-hourly readings (a Tokyo day and its closing
+boundary; 10 % of the meters with solar export on the reverse register), then
+times ``export_day``: list the meters, read their boundary registers, compute
+every slot, render the wide CSV, publish it and its manifest. Prints the phases
+and checks one meter's values.
+
+    python bench/bench_export.py [--meters N] [--layout wide|long|nem12] [--repeat R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from kenshin.adapters.outbox import LocalOutbox
+from kenshin.adapters.sqlite import SqliteStore
+from kenshin.domain.csvfiles import render_day
+from kenshin.domain.model import Customer, Device, Layout, Meter, MeterSpec, Reading
+from kenshin.domain.slots import day_slots, zone
+from kenshin.services.export import aggregate_day, export_day
+
+DAY = date(2026, 11, 26)
+SPEC = MeterSpec(100_000, 1, 6)
+
+
+def fill(store: SqliteStore, meters: int) -> Customer:
+    """A customer with ``meters`` meters and one full day of readings each."""
+    customer = Customer("C-BENCH", "Bench")
+    store.add_customer(customer)
+    store.add_device(Device("U-BENCH", customer.id))
+    ids = [f"M-{n:07d}" for n in range(meters)]
+    store.save_meters(Meter(m, "U-BENCH", SPEC) for m in ids)
+    times = list(day_slots(DAY, zone(customer.timezone)).boundaries)
+    for lo in range(0, meters, 1000):
+        batch = [
+            Reading(m, t, 100_000 + n % 997 + (n % 7) * i, (n % 5) * i if n % 10 == 0 else None)
+            for n, m in enumerate(ids[lo : lo + 1000], start=lo)
+            for i, t in enumerate(times)
+        ]
+        store.add_readings(batch, received_at=1_800_000_000)
+    return customer
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--meters", type=int, default=100_000)
+    parser.add_argument("--layout", choices=[m.value for m in Layout], default="wide")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]},"
+        f" SQLite {sqlite3.sqlite_version}, load {os.getloadavg()[0]:.2f}"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        store = SqliteStore(Path(folder) / "kenshin.db")
+        started = time.perf_counter()
+        customer = fill(store, args.meters)
+        customer = Customer(customer.id, customer.name, layout=Layout(args.layout))
+        print(f"stored {args.meters * 49:,} readings in {time.perf_counter() - started:.1f} s")
+        slots = day_slots(DAY, zone(customer.timezone))
+        outbox = LocalOutbox(Path(folder) / "outbox")
+        for run in range(args.repeat):
+            t0 = time.perf_counter()
+            days = aggregate_day(store, customer, slots)
+            t1 = time.perf_counter()
+            rendered = render_day(customer, slots, days, created_at=1_800_000_000)
+            t2 = time.perf_counter()
+            print(
+                f"run {run + 1}: read + aggregate {t1 - t0:.2f} s, render {t2 - t1:.2f} s"
+                f" ({len(rendered.content) / 1e6:.1f} MB, {len(days):,} rows)"
+            )
+        for run in range(args.repeat):
+            now = 1_800_000_000 + run  # a new revision each run: the full path every time
+            store.add_readings([Reading("M-0000000", slots.start + 60 * run + 1, 1, None)], now)
+            t0, cpu = time.perf_counter(), time.process_time()
+            outcome = export_day(store, outbox, customer, DAY, now=now)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - cpu
+            print(
+                f"export_day {run + 1}: {wall:.2f} s wall, {cpu:.2f} s CPU,"
+                f" revision {outcome.revision}, {outcome.actual_slots:,} slots"
+            )
+        check = aggregate_day(store, customer, slots)[0]
+        assert check.values == (0,) * 48, check  # meter 0: register flat all day
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
