@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any
 
 from kenshin.domain.intervals import NO_REGISTER
 from kenshin.domain.slots import SLOT_SECONDS
@@ -37,7 +36,7 @@ _PACKED = f"""
 class SqliteBulkReader:
     """Reads boundary registers of many meters at once through its own connection."""
 
-    def __init__(self, connect: Any) -> None:  # noqa: ANN401 - a sqlite3.connect-like callable
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
         self._connect = connect
         self._db: sqlite3.Connection | None = None
 
