@@ -58,5 +58,6 @@ def test_days_tile_time_without_gaps(day: date, name: str) -> None:
     assert 46 <= today.count <= 50
     assert local_day(today.start, tz) == day
     assert local_day(today.end - 1, tz) == day
-    assert today.index_of(today.start + SLOT_SECONDS) == 1
-    assert today.index_of(today.end) is None
+    assert today.boundary_index(today.start + SLOT_SECONDS) == 1
+    assert today.boundary_index(today.end) == today.count
+    assert today.boundary_index(today.start + 1) is None

@@ -89,8 +89,7 @@ def render_day(
             f"meter {wrong.meter!r} has {len(wrong.values)} slot values; "
             f"{slots.day} has {slots.count} slots"
         )
-    all_actual = ACTUAL * slots.count
-    series = [(day, flags_of(day.values, all_actual)) for day in ordered]
+    series = [(day, day.flags) for day in ordered]
     text, key_text = _layout_text(customer, slots, series, created_at)
     content = encode_text(text, customer.encoding)
     digest = hashlib.sha256(content).hexdigest()
@@ -120,14 +119,6 @@ def _layout_text(
     else:
         text = _wide_text(customer, slots, series, cells)
     return text, text
-
-
-def flags_of(values: Sequence[int | None], all_actual: str) -> str:
-    """One quality flag per slot; ``all_actual`` is the answer when every slot has a value."""
-    # all() is the quick test for the common day; zeros (no consumption) fall through.
-    if all(values) or None not in values:
-        return all_actual
-    return "".join([NO_VALUE if v is None else ACTUAL for v in values])
 
 
 class KwhCells(dict[int | None, str]):

@@ -125,11 +125,6 @@ class DecodedMessage:
     sent: int | None
     meters: tuple[MeterBlock, ...]
 
-    @property
-    def reading_count(self) -> int:
-        """Number of readings across all meters."""
-        return sum(len(m.readings) for m in self.meters)
-
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:

@@ -55,12 +55,6 @@ class DaySlots:
         index, rest = divmod(t - self.start, SLOT_SECONDS)
         return index if rest == 0 and 0 <= index <= self.count else None
 
-    def index_of(self, t: int) -> int | None:
-        """Index (0-based) of the slot containing instant ``t``, or None outside the day."""
-        if self.start <= t < self.end:
-            return (t - self.start) // SLOT_SECONDS
-        return None
-
 
 def day_slots(day: date, tz: ZoneInfo) -> DaySlots:
     """The slot calendar of local ``day`` in ``tz``."""
