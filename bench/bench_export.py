@@ -2,9 +2,10 @@
 
 Stores METERS meters x 49 half-hourly readings (a Tokyo day and its closing
 boundary; 10 % of the meters with solar export on the reverse register), then
-times ``export_day``: list the meters, read their boundary registers, compute
-every slot, render the wide CSV, publish it and its manifest. Prints the phases
-and checks one meter's values.
+times reading + aggregating and rendering from the readings as stored, packing
+the closed UTC days, the same phases from the packed days, and whole
+``export_day`` runs (list the meters, read their boundary registers, compute
+every slot, render the CSV, publish it and its manifest). Checks one meter.
 
     python bench/bench_export.py [--meters N] [--layout wide|long|nem12] [--repeat R]
 """
@@ -26,7 +27,7 @@ from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.csvfiles import render_day
 from kenshin.domain.model import Customer, Device, Layout, Meter, MeterSpec, Reading
 from kenshin.domain.slots import day_slots, zone
-from kenshin.services.export import aggregate_day, export_day
+from kenshin.services.export import aggregate_day, export_day, pack_closed_days
 
 DAY = date(2026, 11, 26)
 SPEC = MeterSpec(100_000, 1, 6)
@@ -50,6 +51,36 @@ def fill(store: SqliteStore, meters: int) -> Customer:
     return customer
 
 
+def time_phases(store: SqliteStore, customer: Customer, repeat: int, label: str) -> None:
+    """Time aggregation and rendering on their own."""
+    slots = day_slots(DAY, zone(customer.timezone))
+    for run in range(repeat):
+        t0 = time.perf_counter()
+        days = aggregate_day(store, customer, slots)
+        t1 = time.perf_counter()
+        rendered = render_day(customer, slots, days, created_at=1_800_000_000)
+        t2 = time.perf_counter()
+        print(
+            f"{label} run {run + 1}: read + aggregate {t1 - t0:.2f} s, render {t2 - t1:.2f} s"
+            f" ({len(rendered.content) / 1e6:.1f} MB, {len(days):,} rows)"
+        )
+
+
+def time_exports(store: SqliteStore, outbox: LocalOutbox, customer: Customer, repeat: int) -> None:
+    """Time whole exports; a late reading before each one makes the store repack a day."""
+    slots = day_slots(DAY, zone(customer.timezone))
+    for run in range(repeat):
+        now = 1_800_000_000 + run
+        store.add_readings([Reading("M-0000000", slots.start + 60 * run + 1, 1, None)], now)
+        t0, cpu = time.perf_counter(), time.process_time()
+        outcome = export_day(store, outbox, customer, DAY, now=now)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu
+        print(
+            f"export_day {run + 1}: {wall:.2f} s wall, {cpu:.2f} s CPU,"
+            f" revision {outcome.revision}, {outcome.actual_slots:,} slots"
+        )
+
+
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -67,29 +98,14 @@ def main() -> None:
         customer = fill(store, args.meters)
         customer = Customer(customer.id, customer.name, layout=Layout(args.layout))
         print(f"stored {args.meters * 49:,} readings in {time.perf_counter() - started:.1f} s")
+        time_phases(store, customer, 1, "readings")
+        started = time.perf_counter()
+        packed = pack_closed_days(store, now=1_800_000_000)
+        print(f"packed {packed} UTC days in {time.perf_counter() - started:.2f} s")
+        time_phases(store, customer, args.repeat, "packed")
+        time_exports(store, LocalOutbox(Path(folder) / "outbox"), customer, args.repeat)
         slots = day_slots(DAY, zone(customer.timezone))
-        outbox = LocalOutbox(Path(folder) / "outbox")
-        for run in range(args.repeat):
-            t0 = time.perf_counter()
-            days = aggregate_day(store, customer, slots)
-            t1 = time.perf_counter()
-            rendered = render_day(customer, slots, days, created_at=1_800_000_000)
-            t2 = time.perf_counter()
-            print(
-                f"run {run + 1}: read + aggregate {t1 - t0:.2f} s, render {t2 - t1:.2f} s"
-                f" ({len(rendered.content) / 1e6:.1f} MB, {len(days):,} rows)"
-            )
-        for run in range(args.repeat):
-            now = 1_800_000_000 + run  # a new revision each run: the full path every time
-            store.add_readings([Reading("M-0000000", slots.start + 60 * run + 1, 1, None)], now)
-            t0, cpu = time.perf_counter(), time.process_time()
-            outcome = export_day(store, outbox, customer, DAY, now=now)
-            wall, cpu = time.perf_counter() - t0, time.process_time() - cpu
-            print(
-                f"export_day {run + 1}: {wall:.2f} s wall, {cpu:.2f} s CPU,"
-                f" revision {outcome.revision}, {outcome.actual_slots:,} slots"
-            )
-        check = aggregate_day(store, customer, slots)[0]
+        check = aggregate_day(store, customer, slots).meter_days()[0]
         assert check.values == (0,) * 48, check  # meter 0: register flat all day
         store.close()
 

@@ -7,13 +7,16 @@ import hashlib
 import io
 from datetime import date
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kenshin.domain.csvfiles import render_day, text_cell
-from kenshin.domain.intervals import MeterDay
-from kenshin.domain.model import Customer, Direction, Labels, Layout
+from kenshin.domain.csvfiles import render_day, text_cell, text_cells
+from kenshin.domain.daytable import DayTable, day_table
+from kenshin.domain.energy import format_kwh
+from kenshin.domain.intervals import NO_REGISTER, MeterDay
+from kenshin.domain.model import Customer, Direction, Labels, Layout, Meter, MeterSpec
 from kenshin.domain.slots import DaySlots, day_slots, zone
 from kenshin.errors import ExportError
 
@@ -41,7 +44,7 @@ def small_day() -> list[MeterDay]:
     ]
 
 
-def render(cust: Customer, days: list[MeterDay], slots: DaySlots = TOKYO_DAY) -> bytes:
+def render(cust: Customer, days: list[MeterDay] | DayTable, slots: DaySlots = TOKYO_DAY) -> bytes:
     return render_day(cust, slots, days, created_at=CREATED).content
 
 
@@ -278,3 +281,20 @@ def test_nem12_on_a_short_dst_day_has_46_values_and_runs_to_46() -> None:
 def test_a_meter_day_of_another_length_is_refused() -> None:
     with pytest.raises(ExportError, match="'M-1' has 47 slot values; 2026-11-26 has 48"):
         render(customer(), [MeterDay("M-1", FWD, (1,) * 47)])
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("ab=+-@\t\r\n,\"' 1"), max_size=4), max_size=6))
+def test_a_column_of_text_cells_reads_as_each_cell_alone(values: list[str]) -> None:
+    assert list(text_cells(values)) == [text_cell(v) for v in values]
+
+
+def test_a_meter_beyond_int64_is_written_exactly() -> None:
+    # 10,000 kWh register steps and a CT ratio of 999,999: a slot beyond 2**63 mWh.
+    meter = Meter("M-1", "U-1", MeterSpec(10**10, 999_999, 8))
+    fwd = np.array([[0, 99_999_999, *[NO_REGISTER] * 47]], np.uint32)
+    table = day_table([meter], fwd, np.full_like(fwd, NO_REGISTER))
+    mwh = 99_999_999 * 10**10 * 999_999
+    assert mwh > 2**63
+    [row] = rows_of(render(customer(), table))[1:]
+    assert row[3:5] == [format_kwh(mwh), ""]
+    assert row[-2:] == [format_kwh(mwh), "A" + "N" * 47]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
+from kenshin.domain.intervals import Registers
 from kenshin.domain.model import (
     Conflict,
     Customer,
@@ -72,12 +73,18 @@ class Store(Protocol):
 
     def boundary_registers(
         self, meter_ids: Sequence[str], start: int, count: int
-    ) -> Iterator[tuple[str, list[int], list[int]]]:
-        """Forward and reverse registers of each listed meter at ``start + i * 1800`` for
-        i in 0..count, with NO_REGISTER (domain.intervals) where there is no reading.
+    ) -> tuple[Registers, Registers]:
+        """Forward and reverse registers of the listed meters at ``start + i * 1800`` for
+        i in 0..count: one row per meter in the order listed (count + 1 columns), with
+        NO_REGISTER (domain.intervals) where there is no reading.
 
-        Meters come in the order listed; a meter without any such reading is left out.
         This is the bulk read of a day's export: it must be fast for 100,000 meters.
+        """
+
+    def compact(self, before: int) -> int:
+        """Make the days that ended at or before ``before`` (UTC epoch s) fast to read
+        with ``boundary_registers``; how many days that took. Readings stay as they are,
+        and later ones still count. A store that reads fast anyway does nothing.
         """
 
     def list_conflicts(self, limit: int = 1000) -> list[Conflict]:

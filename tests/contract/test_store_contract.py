@@ -219,13 +219,14 @@ def test_boundary_registers_give_every_half_hour_of_a_day_in_the_order_asked(
     m2 += [Reading("M2", T0 + 900, 99, None), Reading("M2", T0 + 1800 * 10, None, 3)]
     store.add_readings(m2, T0)
     store.add_readings([Reading("M3", T0 + 1800 * 49, 1, 1)], T0)  # the next day only
-    found = list(store.boundary_registers(["M9", "M2", "M3", "M1"], T0, 48))
-    assert [meter for meter, _, _ in found] == ["M2", "M1"]
-    (_, fwd2, rev2), (_, fwd1, rev1) = found
-    assert fwd1 == [100 + i for i in range(49)]
-    assert rev1 == [7] * 49
-    assert fwd2 == [NO_REGISTER if i == 10 else 5 * i for i in range(49)]
-    assert rev2 == [3 if i == 10 else NO_REGISTER for i in range(49)]
+    fwd, rev = store.boundary_registers(["M9", "M2", "M3", "M1"], T0, 48)
+    assert fwd.shape == rev.shape == (4, 49)
+    assert fwd[0].tolist() == rev[0].tolist() == fwd[2].tolist() == [NO_REGISTER] * 49
+    assert rev[2].tolist() == [NO_REGISTER] * 49  # M3's reading is the next day's
+    assert fwd[3].tolist() == [100 + i for i in range(49)]
+    assert rev[3].tolist() == [7] * 49
+    assert fwd[1].tolist() == [NO_REGISTER if i == 10 else 5 * i for i in range(49)]
+    assert rev[1].tolist() == [3 if i == 10 else NO_REGISTER for i in range(49)]
 
 
 def test_boundary_registers_follow_the_start_given_not_a_fixed_grid(store: Store) -> None:
@@ -233,8 +234,8 @@ def test_boundary_registers_follow_the_start_given_not_a_fixed_grid(store: Store
     start = T0 + 900
     store.add_readings([Reading("M1", start + 1800 * i, i, None) for i in range(3)], T0)
     store.add_readings([Reading("M1", T0 + 1800, 50, None)], T0)
-    [(meter, fwd, rev)] = list(store.boundary_registers(["M1"], start, 2))
-    assert (meter, fwd, rev) == ("M1", [0, 1, 2], [NO_REGISTER] * 3)
+    fwd, rev = store.boundary_registers(["M1"], start, 2)
+    assert (fwd.tolist(), rev.tolist()) == ([[0, 1, 2]], [[NO_REGISTER] * 3])
 
 
 # dead letters

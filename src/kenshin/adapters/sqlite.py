@@ -16,12 +16,16 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple
+from functools import cache
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from kenshin.adapters import sqlite_days
 from kenshin.adapters.sqlite_bulk import SqliteBulkReader
+from kenshin.adapters.sqlite_days import DAY_SECONDS
+from kenshin.domain.intervals import Registers
 from kenshin.domain.model import (
     Conflict,
     Customer,
@@ -73,11 +77,13 @@ MIGRATIONS = (
         actual_slots INTEGER NOT NULL, created_at INTEGER NOT NULL,
         PRIMARY KEY (customer, day, revision)) WITHOUT ROWID;
     """,
+    sqlite_days.SCHEMA,
 )
 _TEMP_TABLES = """
     CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id TEXT NOT NULL);
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (meter, t)) WITHOUT ROWID;
 """
+_TEMP_TABLES += sqlite_days.TEMP_SCHEMA + ";"
 _METERS = "SELECT m.id, m.device, m.unit_mwh, m.coefficient, m.digits, m.max_demand_w FROM meters m"
 _CHUNK = 2000  # meters per readings_between query: bounds memory and how long the lock is held
 _IN_LIST = 500  # ids per IN (...) list
@@ -205,9 +211,10 @@ class SqliteStore:
         return self._meters("JOIN devices d ON d.id = m.device WHERE d.customer = ?", customer_id)
 
     def _meters(self, where: str, arg: str | None) -> list[Meter]:
-        sql = f"{_METERS} {where} ORDER BY m.id"
-        rows = self._rows("reading meters", sql, () if arg is None else (arg,))
-        return [Meter(r[0], r[1], MeterSpec(r[2], r[3], r[4]), r[5]) for r in rows]
+        rows = self._rows("reading meters", f"{_METERS} {where}", () if arg is None else (arg,))
+        rows.sort()  # by id, which is unique: faster here than SQLite's sort of a join
+        spec = cache(MeterSpec)  # one object per distinct spec, not one per meter
+        return [Meter(i, d, spec(u, c, g), x) for i, d, u, c, g, x in rows]
 
     # readings
     def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:
@@ -224,6 +231,7 @@ class SqliteStore:
                 new_keys = self._new_meter_keys(db, {r.meter for r in readings})
                 keys = {**self._keys, **new_keys} if new_keys else self._keys
                 result = _store_batch(db, readings, keys, batch.lastrowid or 0, received_at)
+                _repack_late(db, readings, keys)
             self._keys.update(new_keys)  # a key of a rolled-back batch does not exist
         return result
 
@@ -268,13 +276,27 @@ class SqliteStore:
 
     def boundary_registers(
         self, meter_ids: Sequence[str], start: int, count: int
-    ) -> Iterator[tuple[str, list[int], list[int]]]:
+    ) -> tuple[Registers, Registers]:
         """Registers at start + i * 1800 (i in 0..count), NO_REGISTER where none.
 
-        Read on a connection of its own, chunk by chunk: see ``sqlite_bulk``.
+        Read on a connection of its own: see ``sqlite_bulk``.
         """
         with _wrapped("reading boundary registers"):
-            yield from self._reader.boundary_registers(meter_ids, start, count)
+            return self._reader.boundary_registers(meter_ids, start, count)
+
+    def compact(self, before: int) -> int:
+        """Pack every UTC day with readings that ended at or before ``before``; how many.
+
+        A chunk of meters per transaction, so that writers wait a moment at most.
+        """
+        with self._lock, _wrapped("listing days to pack"):
+            days = sqlite_days.closed_days(self._db, before)
+        for day in days:
+            done = False
+            while not done:
+                with self._writing(f"packing day {day * DAY_SECONDS}") as db:
+                    done = sqlite_days.pack_chunk(db, day)
+        return len(days)
 
     def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
         """Conflicting readings kept aside, oldest first."""
@@ -396,6 +418,18 @@ def _store_batch(
         return StoreResult(stored=inserted)
     offered = [(row[0], row[1]) for row in rows]
     return _settle(db, readings, offered, _stored_before(db, offered, batch), batch, at)
+
+
+def _repack_late(db: sqlite3.Connection, readings: Sequence[Reading], keys: dict[str, int]) -> None:
+    """Keep packed days true to readings that arrived after their day was packed."""
+    packed = sqlite_days.mark_reading_days(db, (r.t for r in readings))
+    if packed:
+        late = (
+            (key, day)
+            for key, day in ((keys[r.meter], r.t // DAY_SECONDS) for r in readings)
+            if key < packed.get(day, 0)
+        )
+        sqlite_days.repack(db, late)
 
 
 def _stored_before(db: sqlite3.Connection, keys: list[Key], batch: int) -> dict[Key, Reading]:

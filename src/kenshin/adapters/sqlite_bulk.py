@@ -1,36 +1,51 @@
 """Bulk reads of the SQLite store for a day's export, on their own read connection.
 
-A day of 100,000 meters is about five million readings. Turning each into a Python
-row would take seconds, so SQLite packs each meter's boundary readings into one hex
-string (slot index, forward, reverse: 4 + 8 + 8 hex digits per reading) and Python
-unpacks it with ``struct``. Chunks of meters are read in a worker thread while the
-caller works on the previous chunk: sqlite3 releases the GIL while SQLite runs, so
-on two cores the read mostly overlaps the aggregation. WAL lets this connection read
+A day of 100,000 meters is about five million readings. Days that are packed
+(``sqlite_days``) are read as one row per meter with a blob per UTC day; the
+rest is read from the readings, which SQLite packs into one hex text per query,
+each record in it carrying its grid row, so that Python never holds an object
+per reading. numpy puts every value in place at once. The meters asked for
+travel as one JSON array. WAL lets this connection read a consistent snapshot
 while the writer writes.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
-import struct
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from functools import lru_cache
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from kenshin.domain.intervals import NO_REGISTER
+import numpy as np
+
+from kenshin.adapters.sqlite_days import (
+    DAY_SECONDS,
+    DONE,
+    PER_DAY,
+    empty_grid,
+    packed_readings,
+    scatter,
+)
+from kenshin.domain.intervals import NO_REGISTER, Registers
 from kenshin.domain.slots import SLOT_SECONDS
 
-CHUNK = 4000  # meters per query
-_HEX_PER_READING = 20
-_PACKED = f"""
-    SELECT w.pos, group_concat(
-        printf('%04x%08x%08x', (r.t - ?1) / {SLOT_SECONDS},
-               ifnull(r.fwd, {NO_REGISTER}), ifnull(r.rev, {NO_REGISTER})), '')
-    FROM temp.wanted w CROSS JOIN meters m ON m.id = w.id
-    CROSS JOIN readings r ON r.meter = m.key
-    WHERE r.t BETWEEN ?1 AND ?2 AND (r.t - ?1) % {SLOT_SECONDS} = 0
-    GROUP BY w.pos ORDER BY w.pos
+_WANTED = "json_each(?1) w CROSS JOIN meters m ON m.id = w.value"
+_NO_DAY = np.full(PER_DAY, NO_REGISTER, "<u4").tobytes()
+_READINGS = f"""
+    SELECT {packed_readings("w.key", "?2")} FROM {_WANTED}
+    CROSS JOIN readings r ON r.meter = m.key AND r.t BETWEEN ?3 AND ?4
+    WHERE (r.t - ?2) % {SLOT_SECONDS} = 0
 """  # noqa: S608 - only constants are formatted in
+
+
+def _packed_days(days: list[int]) -> str:
+    """SQL giving each wanted meter's packed forward then reverse registers of ``days``."""
+    joins = "".join(
+        f" LEFT JOIN day_registers d{i} ON d{i}.meter = m.key AND d{i}.day = {day}"
+        for i, day in enumerate(days)
+    )
+    columns = [f"d{i}.fwd" for i in range(len(days))] + [f"d{i}.rev" for i in range(len(days))]
+    return f"SELECT w.key, {', '.join(columns)} FROM {_WANTED}{joins}"  # noqa: S608 - ints only
 
 
 class SqliteBulkReader:
@@ -40,37 +55,31 @@ class SqliteBulkReader:
         self._connect = connect
         self._db: sqlite3.Connection | None = None
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:
-            self._db = self._connect()
-            self._db.execute("CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id TEXT NOT NULL)")
-        return self._db
-
     def boundary_registers(
         self, meter_ids: Sequence[str], start: int, count: int
-    ) -> Iterator[tuple[str, list[int], list[int]]]:
-        """Registers at start + i * 1800 (i in 0..count) of each listed meter that has any."""
-        chunks = [meter_ids[lo : lo + CHUNK] for lo in range(0, len(meter_ids), CHUNK)]
-        if not chunks:
-            return
+    ) -> tuple[Registers, Registers]:
+        """Registers at start + i * 1800 (i in 0..count): one grid row per listed meter."""
+        if self._db is None:
+            self._db = self._connect()
+        db = self._db
+        wanted = json.dumps(list(meter_ids))
         end = start + count * SLOT_SECONDS
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kenshin-read") as pool:
-            pending: Future[list[tuple[int, str]]] = pool.submit(self._fetch, chunks[0], start, end)
-            for number, chunk in enumerate(chunks):
-                rows = pending.result()
-                if number + 1 < len(chunks):
-                    pending = pool.submit(self._fetch, chunks[number + 1], start, end)
-                for pos, packed in rows:
-                    yield (chunk[pos], *_unpack(packed, count))
-
-    def _fetch(self, chunk: Sequence[str], start: int, end: int) -> list[tuple[int, str]]:
-        db = self._connection()
-        db.execute("BEGIN")
+        db.execute("BEGIN")  # one snapshot for the packing state, packed days and readings
         try:
-            db.executemany("INSERT INTO temp.wanted VALUES (?, ?)", enumerate(chunk))
-            return db.execute(_PACKED, (start, end)).fetchall()
+            if start % SLOT_SECONDS:  # a zone off the UTC half hours: packed days do not fit
+                fwd, rev = (
+                    empty_grid(len(meter_ids), count + 1),
+                    empty_grid(len(meter_ids), count + 1),
+                )
+                (packed,) = db.execute(_READINGS, (wanted, start, start, end)).fetchone()
+                scatter(packed, fwd, rev)
+                return fwd, rev
+            first, last = start // DAY_SECONDS, end // DAY_SECONDS
+            fwd, rev = _days(db, wanted, len(meter_ids), first, last)
+            offset = (start - first * DAY_SECONDS) // SLOT_SECONDS
+            return fwd[:, offset : offset + count + 1], rev[:, offset : offset + count + 1]
         finally:
-            db.execute("ROLLBACK")  # also empties temp.wanted
+            db.execute("ROLLBACK")
 
     def close(self) -> None:
         """Close the read connection."""
@@ -79,23 +88,41 @@ class SqliteBulkReader:
             self._db = None
 
 
-@lru_cache(maxsize=8)
-def _layout(readings: int) -> struct.Struct:
-    return struct.Struct(">" + "HII" * readings)
+def _days(
+    db: sqlite3.Connection, wanted: str, meters: int, first: int, last: int
+) -> tuple[Registers, Registers]:
+    """Grids of the whole UTC days first..last of the ``wanted`` meters (a JSON array)."""
+    width = (last - first + 1) * PER_DAY
+    fwd, rev = empty_grid(meters, width), empty_grid(meters, width)
+    packed = {
+        day
+        for (day,) in db.execute(
+            "SELECT day FROM packed_days WHERE day BETWEEN ? AND ? AND upto >= ?",
+            (first, last, DONE),
+        ).fetchall()
+    }
+    if packed:
+        days = sorted(packed)
+        rows = db.execute(_packed_days(days), (wanted,)).fetchall()
+        _place(rows, days, fwd, rev, first)
+    unpacked = [day for day in range(first, last + 1) if day not in packed]
+    if unpacked:  # readings are the record: where both are read, they agree
+        lo, hi = unpacked[0] * DAY_SECONDS, (unpacked[-1] + 1) * DAY_SECONDS - 1
+        (readings,) = db.execute(_READINGS, (wanted, first * DAY_SECONDS, lo, hi)).fetchone()
+        scatter(readings, fwd, rev)
+    return fwd, rev
 
 
-@lru_cache(maxsize=8)
-def _full_day(count: int) -> tuple[int, ...]:
-    return tuple(range(count + 1))
-
-
-def _unpack(packed: str, count: int) -> tuple[list[int], list[int]]:
-    raw = bytes.fromhex(packed)
-    values = _layout(len(packed) // _HEX_PER_READING).unpack(raw)
-    indexes, fwd, rev = values[0::3], values[1::3], values[2::3]
-    if indexes == _full_day(count):  # every boundary read, in order: the common case
-        return list(fwd), list(rev)
-    fwd_at, rev_at = [NO_REGISTER] * (count + 1), [NO_REGISTER] * (count + 1)
-    for index, f, r in zip(indexes, fwd, rev, strict=True):
-        fwd_at[index], rev_at[index] = f, r
-    return fwd_at, rev_at
+def _place(
+    rows: list[tuple[Any, ...]], days: list[int], fwd: Registers, rev: Registers, first: int
+) -> None:
+    """Copy rows of ``_packed_days`` into their places in the grids."""
+    if not rows:
+        return
+    columns = list(zip(*rows, strict=True))
+    grid_rows = np.array(columns[0], np.int64)
+    for grid, blobs in ((fwd, columns[1 : 1 + len(days)]), (rev, columns[1 + len(days) :])):
+        by_day = grid.reshape(grid.shape[0], -1, PER_DAY)
+        for day, blob in zip(days, blobs, strict=True):
+            packed = b"".join([b or _NO_DAY for b in blob])
+            by_day[grid_rows, day - first] = np.frombuffer(packed, "<u4").reshape(-1, PER_DAY)

@@ -16,14 +16,18 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
-from operator import attrgetter
 
+import numpy as np
+
+from kenshin.domain.daytable import DayTable
 from kenshin.domain.energy import KwhFormatter
 from kenshin.domain.intervals import ACTUAL, NO_VALUE, MeterDay
+from kenshin.domain.kwhcells import kwh_rows
 from kenshin.domain.model import ENCODINGS, Customer, Direction, Labels, Layout
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots, slot_labels, zone
 from kenshin.errors import ExportError
@@ -32,6 +36,8 @@ CRLF = "\r\n"
 NEM12_PARTICIPANT = "KENSHIN"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _QUOTED_CHARS = frozenset(',"\r\n')
+# A cell that starts like a formula, or holds a character that needs quoting.
+_NEEDS_CARE = re.compile(r'(?:^|\n)[=+\-@\t\r]|[,"\r]')
 _CACHE_LIMIT = 200_000
 _DIRECTIONS = {direction: direction.value for direction in Direction}
 
@@ -74,23 +80,34 @@ def text_cell(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
+def text_cells(values: Sequence[str]) -> Sequence[str]:
+    """``text_cell`` of each value; a whole column needing no change is returned as it is."""
+    joined = "\n".join(values)
+    # One scan in C instead of a call per cell; a newline in a value needs quoting too.
+    if joined.count("\n") == len(values) - 1 and not _NEEDS_CARE.search(joined):
+        return values
+    return [text_cell(v) for v in values]
+
+
 def render_day(
-    customer: Customer, slots: DaySlots, days: Sequence[MeterDay], *, created_at: int
+    customer: Customer,
+    slots: DaySlots,
+    days: DayTable | Sequence[MeterDay],
+    *,
+    created_at: int,
 ) -> DayFile:
     """The customer's file of one local day; ``created_at`` (UTC epoch s) is used by NEM12 only."""
     if customer.encoding not in ENCODINGS:
         raise ExportError(f"unknown encoding {customer.encoding!r}: use one of {ENCODINGS}")
     if customer.layout not in tuple(Layout):
         raise ExportError(f"unknown layout {customer.layout!r}: use one of {[*map(str, Layout)]}")
-    ordered = sorted(days, key=attrgetter("meter", "direction"))
-    wrong = next((d for d in ordered if len(d.values) != slots.count), None)
-    if wrong is not None:
+    table = (days if isinstance(days, DayTable) else _table_of(days, slots)).in_order()
+    if table.values.shape[1] != slots.count:
         raise ExportError(
-            f"meter {wrong.meter!r} has {len(wrong.values)} slot values; "
+            f"the day's rows have {table.values.shape[1]} slot values; "
             f"{slots.day} has {slots.count} slots"
         )
-    series = [(day, day.flags) for day in ordered]
-    text, key_text = _layout_text(customer, slots, series, created_at)
+    text, key_text = _layout_text(customer, slots, table, created_at)
     content = encode_text(text, customer.encoding)
     digest = hashlib.sha256(content).hexdigest()
     return DayFile(
@@ -101,23 +118,34 @@ def render_day(
             if key_text is text
             else hashlib.sha256(key_text.encode(customer.encoding)).hexdigest()
         ),
-        rows=len(series) * (slots.count if customer.layout == Layout.LONG else 1),
-        slots=len(series) * slots.count,
-        actual_slots=sum(flags.count(ACTUAL) for _, flags in series),
+        rows=len(table) * (slots.count if customer.layout == Layout.LONG else 1),
+        slots=len(table) * slots.count,
+        actual_slots=table.count_flag(ACTUAL),
     )
 
 
+def _table_of(days: Sequence[MeterDay], slots: DaySlots) -> DayTable:
+    wrong = next((d for d in days if len(d.values) != slots.count), None)
+    if wrong is not None:
+        raise ExportError(
+            f"meter {wrong.meter!r} has {len(wrong.values)} slot values; "
+            f"{slots.day} has {slots.count} slots"
+        )
+    return DayTable.of(days, slots.count)
+
+
 def _layout_text(
-    customer: Customer, slots: DaySlots, series: _Series, created_at: int
+    customer: Customer, slots: DaySlots, table: DayTable, created_at: int
 ) -> tuple[str, str]:
     """The file's text, and the text its content key is made of (the same but for NEM12)."""
     cells = KwhCells(customer.decimals)
+    if customer.layout == Layout.WIDE:
+        text = _wide_text(customer, slots, table, cells)
+        return text, text
+    series = [(day, day.flags) for day in table.meter_days()]
     if customer.layout == Layout.NEM12:
         return _nem12_text(customer, slots, series, cells, created_at)
-    if customer.layout == Layout.LONG:
-        text = _long_text(customer, slots, series, cells)
-    else:
-        text = _wide_text(customer, slots, series, cells)
+    text = _long_text(customer, slots, series, cells)
     return text, text
 
 
@@ -127,6 +155,7 @@ class KwhCells(dict[int | None, str]):
     def __init__(self, decimals: int) -> None:
         try:
             self.format = KwhFormatter(decimals)
+            self.decimals = decimals
         except ValueError as exc:
             raise ExportError(f"decimals must be between 0 and 6, not {decimals}") from exc
         super().__init__({None: ""})
@@ -162,27 +191,33 @@ def _encodable(cell: str, encoding: str) -> bool:
     return True
 
 
-def _wide_text(customer: Customer, slots: DaySlots, series: _Series, cells: KwhCells) -> str:
+def _wide_text(customer: Customer, slots: DaySlots, table: DayTable, cells: KwhCells) -> str:
     meter, date_label, direction, total, quality = WIDE_LABELS[customer.labels]
     labels = slot_labels(slots, zone(customer.timezone))
     header = ",".join(map(text_cell, [meter, date_label, direction, *labels, total, quality]))
-    # One join over every cell of the file: each row's first piece carries the end
-    # of the row before it, so no row is joined on its own and then copied again.
-    pieces: list[str] = []
-    append = pieces.append
-    extend = pieces.extend
-    get = cells.__getitem__
-    fmt = cells.format
     date_text = slots.day.isoformat()
-    tail = header
-    for day, flags in series:
-        values = day.values
-        append(f"{tail}{CRLF}{text_cell(day.meter)},{date_text},{_DIRECTIONS[day.direction]}")
-        extend(map(get, values))
-        # filter(None) drops the Nones, and the zeros, which add nothing anyway.
-        tail = f"{fmt(sum(filter(None, values)))},{flags}"
-    append(tail + CRLF)
-    return ",".join(pieces)
+    meters = text_cells(table.meters)
+    lines = [header]
+    lines.extend(
+        f"{m},{date_text},{_DIRECTIONS[d]},{v},{f}"
+        for m, d, v, f in zip(
+            meters, table.directions, _cell_rows(table, cells), table.flag_texts(), strict=True
+        )
+    )
+    lines.append("")
+    return CRLF.join(lines)
+
+
+def _cell_rows(table: DayTable, cells: KwhCells) -> list[str]:
+    """Each row's slot cells and its total, joined by commas."""
+    totals = np.array(table.totals(), table.values.dtype).reshape(-1, 1)
+    if table.values.dtype == np.int64:
+        blank = np.hstack([table.flags == ord(NO_VALUE), np.zeros_like(totals, bool)])
+        return kwh_rows(np.hstack([table.values, totals]), blank, cells.decimals)
+    return [
+        ",".join([*map(cells.__getitem__, day.values), cells.format(total)])
+        for day, total in zip(table.meter_days(), totals[:, 0], strict=True)
+    ]
 
 
 def _long_text(customer: Customer, slots: DaySlots, series: _Series, cells: KwhCells) -> str:

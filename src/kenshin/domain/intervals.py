@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from itertools import repeat
 from operator import mul, sub
 
+import numpy as np
+import numpy.typing as npt
+
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, register_delta
 from kenshin.domain.model import Direction, MeterSpec, Reading
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots
@@ -24,6 +27,8 @@ from kenshin.domain.slots import SLOT_SECONDS, DaySlots
 ACTUAL = "A"
 NO_VALUE = "N"
 NO_REGISTER = 0xFFFFFFFF  # no reading here; above any register value (MAX_REGISTER)
+# Registers of many meters at consecutive boundaries: one row per meter.
+Registers = npt.NDArray[np.uint32]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,13 @@ from kenshin.domain.slots import iso_utc
 from kenshin.domain.wire import MAX_PAYLOAD_BYTES
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
 from kenshin.errors import KenshinError
-from kenshin.services.export import ExportOutcome, days_to_export, export_day, remove_expired
+from kenshin.services.export import (
+    ExportOutcome,
+    days_to_export,
+    export_day,
+    pack_closed_days,
+    remove_expired,
+)
 from kenshin.services.ingest import Incoming, Ingest, IngestSummary
 
 MAX_LINE_BYTES = MAX_PAYLOAD_BYTES + 1  # longer is refused whatever it holds
@@ -153,7 +159,9 @@ def export(
     now = int(time.time())
     failed = []
     with opened(ctx) as app:
-        for customer in _customers(app, customer_ids):
+        customers = _customers(app, customer_ids)
+        pack_closed_days(app.store, now)
+        for customer in customers:
             try:
                 for each in _days(app, customer, now, day, first, last):
                     outcome = export_day(

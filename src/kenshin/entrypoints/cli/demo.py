@@ -17,7 +17,7 @@ from kenshin.entrypoints.cli.app import cli
 from kenshin.entrypoints.cli.data import import_stream
 from kenshin.entrypoints.cli.registry import ids_from_file
 from kenshin.entrypoints.cli.simulation import run_simulation
-from kenshin.services.export import export_day
+from kenshin.services.export import export_day, pack_closed_days
 from kenshin.services.verify import load_truth, verify_files
 
 DEMO_CUSTOMER = "DEMO"
@@ -69,6 +69,7 @@ def demo(directory: Path | None, devices: int, days: int, seed: int) -> None:
             f"{summary.dead_letters} dead letters"
         )
         now = int(time.time())
+        pack_closed_days(app.store, now)
         for offset in range(days):
             outcome = export_day(
                 app.store,

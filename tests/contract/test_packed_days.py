@@ -1,0 +1,81 @@
+"""Packing days (``Store.compact``) never changes what the registers read.
+
+Every store must read the same boundary registers as the in-memory store given
+the same batches, whether days were packed before, between or after them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kenshin.adapters.memory import MemoryStore
+from kenshin.domain.model import Reading
+from kenshin.ports import Store
+
+from .conftest import StoreFactory
+
+U0 = 1_795_910_400  # 2026-11-29 00:00 UTC
+T0 = U0 + 15 * 3600  # 2026-11-30 00:00 in Asia/Tokyo
+METERS = ["M1", "M2", "M3"]
+# (start, slots): a Tokyo day over two UTC days, a UTC day, a day of a zone off the
+# UTC half hours (Kathmandu-like), and a span over every day with its edges.
+WINDOWS = [(T0, 48), (U0 + 86_400, 48), (T0 + 900, 47), (U0 - 1800, 150)]
+
+readings = st.builds(
+    Reading,
+    st.sampled_from(METERS),
+    st.integers(0, 3 * 96).map(lambda k: U0 + 900 * k),  # on and off the half hours
+    st.one_of(st.none(), st.integers(0, 3)),
+    st.one_of(st.none(), st.integers(0, 3)),
+)
+steps = st.lists(
+    st.one_of(
+        st.lists(readings, min_size=1, max_size=40),
+        st.integers(0, 4).map(lambda days: U0 + days * 86_400),  # compact(before)
+    ),
+    max_size=8,
+)
+
+
+def read_all(store: Store) -> list[list[list[int]]]:
+    found = []
+    for start, count in WINDOWS:
+        fwd, rev = store.boundary_registers([*METERS, "M-unknown"], start, count)
+        assert fwd.dtype == rev.dtype == np.uint32
+        found += [fwd.tolist(), rev.tolist()]
+    return found
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps)
+def test_packing_at_any_point_reads_as_if_nothing_was_packed(
+    new_store: StoreFactory, steps: list[list[Reading] | int]
+) -> None:
+    store, twin = new_store(), MemoryStore()
+    for step in steps:
+        if isinstance(step, int):
+            store.compact(step)
+        else:
+            assert store.add_readings(step, U0) == twin.add_readings(step, U0)
+    assert read_all(store) == read_all(twin)
+    store.compact(U0 + 4 * 86_400)
+    assert read_all(store) == read_all(twin)
+
+
+def test_a_late_reading_in_a_packed_day_is_read(new_store: StoreFactory) -> None:
+    store = new_store()
+    day = [Reading("M1", U0 + 1800 * i, 10 * i, None) for i in range(48) if i != 7]
+    store.add_readings(day, U0)
+    assert store.compact(U0 + 86_400) in (0, 1)  # a store that reads fast may do nothing
+    assert store.compact(U0 + 86_400) == 0  # packed once only
+    store.add_readings([Reading("M1", U0 + 1800 * 7, 70, 5), Reading("M2", U0, 1, None)], U0)
+    store.add_readings([Reading("M1", U0 + 1800 * 8, 80, 6)], U0)  # completes a stored one
+    store.add_readings([Reading("M1", U0 + 1800 * 9, 999, None)], U0)  # a conflict: not read
+    fwd, rev = store.boundary_registers(["M1", "M2"], U0, 47)
+    assert fwd[0].tolist() == [10 * i for i in range(48)]
+    assert rev[0].tolist()[6:10] == [0xFFFFFFFF, 5, 6, 0xFFFFFFFF]
+    assert fwd[1].tolist()[:2] == [1, 0xFFFFFFFF]

@@ -1,0 +1,86 @@
+"""The SQLite store's packed days: packed once, in chunks, kept true to late readings."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from kenshin.adapters import sqlite_days
+from kenshin.adapters.memory import MemoryStore
+from kenshin.adapters.sqlite import MIGRATIONS, SqliteStore, _statements
+from kenshin.domain.model import Reading
+from kenshin.ports import Store
+
+U0 = 1_795_910_400  # 2026-11-29 00:00 UTC
+DAY = 86_400
+
+
+def day_of_readings(meter: str, day: int, step: int = 10) -> list[Reading]:
+    return [Reading(meter, U0 + day * DAY + 1800 * i, step * i, None) for i in range(48)]
+
+
+def registers(store: Store, meters: list[str], day: int) -> list[list[int]]:
+    fwd, rev = store.boundary_registers(meters, U0 + day * DAY, 48)
+    return [*fwd.tolist(), *rev.tolist()]
+
+
+def test_each_closed_day_is_packed_once(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "kenshin.db")
+    for day in range(3):
+        store.add_readings(day_of_readings("M1", day), U0)
+    # Day 2 has not ended an hour before: only days 0 and 1 are closed.
+    assert store.compact(U0 + 2 * DAY + 3600) == 2
+    assert store.compact(U0 + 2 * DAY + 3600) == 0
+    store.add_readings([Reading("M1", U0 + 1800 * 48 - 900, 5, None)], U0)  # off the grid
+    assert store.compact(U0 + 2 * DAY + 3600) == 0
+    assert store.compact(U0 + 3 * DAY) == 1
+    with sqlite3.connect(tmp_path / "kenshin.db") as db:
+        assert db.execute("SELECT count(*) FROM day_registers").fetchone() == (3,)
+    store.close()
+
+
+def test_packing_in_chunks_beside_a_writer_keeps_every_late_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process packs two meters per transaction while this one stores late readings.
+    monkeypatch.setattr(sqlite_days, "CHUNK", 2)
+    store, twin = SqliteStore(tmp_path / "kenshin.db"), MemoryStore()
+    meters = [f"M{n}" for n in range(5)]
+    first = [r for m in meters for r in day_of_readings(m, 0) if r.t % 3600 == 0]
+    late = [
+        [Reading("M0", U0 + 1800, 10, 1), Reading("M3", U0 + 1800, 10, None)],
+        [Reading("M1", U0 + 5400, 30, None), Reading("M4", U0 + 5400, 31, None)],
+        [Reading("M2", U0 + 9000, 50, 2), Reading("M0", U0 + 9000, 50, None)],
+    ]
+    other = sqlite3.connect(tmp_path / "kenshin.db", isolation_level=None)
+    other.execute(sqlite_days.TEMP_SCHEMA)
+    for batch in [first, *late]:
+        assert store.add_readings(batch, U0) == twin.add_readings(batch, U0)
+        other.execute("BEGIN IMMEDIATE")
+        done = sqlite_days.pack_chunk(other, U0 // DAY)
+        other.execute("COMMIT")
+    assert done
+    assert store.compact(U0 + DAY) == 0
+    assert registers(store, meters, 0) == registers(twin, meters, 0)
+    other.close()
+    store.close()
+
+
+def test_a_database_of_the_first_schema_gets_its_days_packed(tmp_path: Path) -> None:
+    path = tmp_path / "kenshin.db"
+    with sqlite3.connect(path) as old:
+        for statement in _statements(MIGRATIONS[0]):
+            old.execute(statement)
+        old.execute("INSERT INTO meters (key, id) VALUES (1, 'M1')")
+        old.execute("INSERT INTO batches VALUES (1, 0)")
+        old.executemany(
+            "INSERT INTO readings VALUES (1, ?, ?, NULL, 1)",
+            [(r.t, r.fwd) for r in day_of_readings("M1", 0) + day_of_readings("M1", 1)],
+        )
+        old.execute("PRAGMA user_version = 1")
+    store = SqliteStore(path)
+    assert store.compact(U0 + 2 * DAY) == 2
+    assert registers(store, ["M1"], 0)[0] == [10 * i for i in range(48)] + [0]
+    store.close()
