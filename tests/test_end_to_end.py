@@ -8,7 +8,7 @@ import json
 import random
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,11 +19,13 @@ from click.testing import CliRunner, Result
 from kenshin.domain.energy import UNIT_MWH
 from kenshin.entrypoints.cli import cli
 
-START = date(2026, 11, 20)
-DAYS = 3
 TOKYO = ZoneInfo("Asia/Tokyo")
+# Recent days, as a fleet's data always is: the export keeps to the 45-day retention.
+START = datetime.now(TOKYO).date() - timedelta(days=6)
+DAYS = 3
 TOKYO_DAY_START = {  # local midnight in UTC epoch seconds
-    date(2026, 11, d): int(datetime(2026, 11, d, tzinfo=TOKYO).timestamp()) for d in (20, 21, 22)
+    day: int(datetime(day.year, day.month, day.day, tzinfo=TOKYO).timestamp())
+    for day in (START + timedelta(days=n) for n in range(DAYS))
 }
 
 
@@ -76,7 +78,14 @@ def import_and_export(site: Path, messages: Path) -> Result:
     imported = kenshin(site, "import", str(messages))
     assert imported.exit_code == 0, imported.output
     exported = kenshin(
-        site, "export", "--customer", "C-001", "--from", "2026-11-20", "--to", "2026-11-22"
+        site,
+        "export",
+        "--customer",
+        "C-001",
+        "--from",
+        START.isoformat(),
+        "--to",
+        (START + timedelta(days=DAYS - 1)).isoformat(),
     )
     assert exported.exit_code == 0, exported.output
     return imported
@@ -234,6 +243,20 @@ def test_errors_say_what_was_expected(tmp_path: Path) -> None:
     )
     assert missing.exit_code == 1
     assert "kenshin init" in missing.output
+
+
+def test_days_older_than_the_retention_are_skipped_or_refused(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    today = datetime.now(TOKYO).date()
+    first, last = today - timedelta(days=47), today - timedelta(days=44)
+    result = kenshin(site, "export", "--customer", "C-001", "--from", str(first), "--to", str(last))
+    assert result.exit_code == 0, result.output
+    assert f"skipping the days before {today - timedelta(days=45)}" in result.output
+    written = sorted(p.name for p in (site / "outbox" / "C-001").glob("*.csv"))
+    assert written == [f"C-001_{today - timedelta(days=n):%Y%m%d}.csv" for n in (45, 44)]
+    refused = kenshin(site, "export", "--customer", "C-001", "--date", str(first))
+    assert refused.exit_code == 1
+    assert "older than the 45-day retention" in refused.output
 
 
 def test_console_script_runs_outside_the_test_process() -> None:

@@ -253,8 +253,8 @@ def test_duplicates_and_delivery_order_change_no_byte(data: st.DataObject) -> No
 
 def test_retention_removes_exactly_the_days_older_than_45() -> None:
     store, outbox = make_store(), _MemoryOutbox()
-    for back in range(50):
-        export_day(store, outbox, ACME, DAY - timedelta(days=back), now=NOON)
+    for back in range(50):  # each day exported on its own day
+        export_day(store, outbox, ACME, DAY - timedelta(days=back), now=NOON - back * 86_400)
     outbox.publish("C1", "notes.txt", b"kept")
     outbox.publish("C1", "broken.manifest.json", b"{")
     removed = remove_expired(outbox, ACME, now=NOON, retention_days=45)
@@ -265,6 +265,15 @@ def test_retention_removes_exactly_the_days_older_than_45() -> None:
     assert "C1_20261011.csv" not in left
     assert len(left) == 2 * 46 + 2
     assert remove_expired(outbox, ACME, now=NOON, retention_days=45) == []
+
+
+def test_a_day_older_than_the_retention_is_not_exported() -> None:
+    store, outbox = make_store(), _MemoryOutbox()
+    with pytest.raises(ExportError, match=r"2026-10-11 is older than the 45-day retention"):
+        export_day(store, outbox, ACME, DAY - timedelta(days=46), now=NOON)
+    assert outbox.list_files("C1") == []
+    export_day(store, outbox, ACME, DAY - timedelta(days=45), now=NOON)
+    assert "C1_20261012.csv" in outbox.list_files("C1")
 
 
 def test_file_names_follow_the_customers_pattern() -> None:

@@ -102,3 +102,13 @@ def test_names_cannot_leave_the_customers_folder(tmp_path: Path, customer: str, 
     with pytest.raises(ExportError, match="cannot be a file name"):
         outbox.publish(customer, name, b"x")
     assert not (tmp_path / "out").exists()
+
+
+def test_others_cannot_read_a_customers_files(tmp_path: Path) -> None:
+    old_umask = os.umask(0)  # the modes are the outbox's own, not a lenient umask's
+    try:
+        LocalOutbox(tmp_path).publish("C1", "C1_20261126.csv", b"data")
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE((tmp_path / "C1").stat().st_mode) == 0o750
+    assert stat.S_IMODE((tmp_path / "C1" / "C1_20261126.csv").stat().st_mode) == 0o640

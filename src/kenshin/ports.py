@@ -59,8 +59,11 @@ class Store(Protocol):
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""
 
-    def list_meters(self, customer_id: str | None = None) -> list[Meter]:
-        """Meters ordered by id, optionally of one customer (through their devices)."""
+    def list_meters(
+        self, customer_id: str | None = None, *, device_id: str | None = None
+    ) -> list[Meter]:
+        """Meters ordered by id, optionally of one customer (through their devices) or of
+        one device."""
 
     # readings
     def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:

@@ -6,13 +6,15 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kenshin.adapters.sqlite import MIGRATIONS, SqliteStore
+from kenshin.adapters.sqlite import SqliteStore
+from kenshin.adapters.sqlite_schema import MIGRATIONS
 from kenshin.domain.intervals import NO_REGISTER
 from kenshin.domain.model import (
     Conflict,
@@ -96,6 +98,10 @@ def test_meters_are_saved_updated_and_listed_through_devices(store: Store) -> No
     assert [m.id for m in store.list_meters()] == ["M0", "M1", "M2", "M3"]
     assert [m.id for m in store.list_meters("C1")] == ["M1", "M2", "M3"]
     assert store.list_meters("C2") == []
+    assert [m.id for m in store.list_meters(device_id="D3")] == ["M2", "M3"]
+    assert [m.id for m in store.list_meters("C1", device_id="D1")] == ["M1"]
+    assert store.list_meters("C2", device_id="D1") == []
+    assert store.list_meters(device_id="D9") == []
     assert store.get_meter("M9") is None
 
 
@@ -135,6 +141,9 @@ def test_a_different_value_is_kept_aside_and_never_overwrites(store: Store) -> N
     assert result == StoreResult(conflicts=(conflict,))
     assert day_of(store, "M1") == {"M1": [Reading("M1", T0, 100, None)]}  # rev not filled either
     assert store.list_conflicts() == [conflict]
+    again = store.add_readings([Reading("M1", T0, 101, 9)], received_at=T0 + 120)
+    assert again == StoreResult(conflicts=(replace(conflict, received_at=T0 + 120),))
+    assert store.list_conflicts() == [conflict]  # the same conflict again is kept once
 
 
 def test_repeats_inside_one_batch_count_as_if_they_came_one_by_one(store: Store) -> None:
@@ -250,6 +259,11 @@ def test_dead_letters_keep_their_bytes_exactly(store: Store) -> None:
     assert store.list_dead_letters() == letters
     assert store.list_dead_letters(limit=2) == letters[:2]
     assert store.count_dead_letters() == 3
+    # The same message again (a file imported twice) is kept once; another reason is not.
+    store.add_dead_letters([replace(letters[0], received_at=T0 + 9), letters[1]])
+    store.add_dead_letters([replace(letters[0], reason="other"), replace(letters[1], device="U-9")])
+    assert store.count_dead_letters() == 5
+    assert store.list_dead_letters()[:3] == letters
 
 
 # file revisions
@@ -334,7 +348,10 @@ def test_any_batches_keep_the_first_value_of_each_register(
     for batch, result in zip(batches, results, strict=True):
         assert result.stored + result.duplicates + len(result.conflicts) == len(batch)
     assert dict(store.readings_between(["M1", "M2"], T0, T0 + 1800)) == held
-    assert store.list_conflicts() == [c for r in expected for c in r.conflicts]
+    kept: dict[tuple[object, ...], Conflict] = {}  # a conflict that comes again is kept once
+    for c in (c for r in expected for c in r.conflicts):
+        kept.setdefault((c.meter, c.t, c.stored_fwd, c.stored_rev, c.new_fwd, c.new_rev), c)
+    assert store.list_conflicts() == list(kept.values())
     store.close()
 
 

@@ -83,13 +83,18 @@ class MemoryStore:
         """The meter, or None."""
         return self._meters.get(meter_id)
 
-    def list_meters(self, customer_id: str | None = None) -> list[Meter]:
-        """Meters ordered by id, optionally of one customer (through their devices)."""
+    def list_meters(
+        self, customer_id: str | None = None, *, device_id: str | None = None
+    ) -> list[Meter]:
+        """Meters ordered by id, optionally of one customer (through their devices) or of
+        one device."""
         result = []
         for key in sorted(self._meters):
             meter = self._meters[key]
             device = self._devices.get(meter.device)
-            if customer_id is None or (device is not None and device.customer == customer_id):
+            if customer_id is not None and (device is None or device.customer != customer_id):
+                continue
+            if device_id is None or meter.device == device_id:
                 result.append(meter)
         return result
 
@@ -120,7 +125,9 @@ class MemoryStore:
             else:
                 series[reading.t] = merged
                 stored += 1
-        self._conflicts.extend(conflicts)
+        for conflict in conflicts:  # each one once, as in every store
+            if _conflict_key(conflict) not in map(_conflict_key, self._conflicts):
+                self._conflicts.append(conflict)
         return StoreResult(stored, duplicates, tuple(conflicts))
 
     def readings_between(
@@ -156,8 +163,10 @@ class MemoryStore:
 
     # dead letters
     def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        """Keep messages that could not be used, with their reasons."""
-        self._dead.extend(letters)
+        """Keep messages that could not be used, with their reasons; each one once."""
+        for letter in letters:
+            if _letter_key(letter) not in map(_letter_key, self._dead):
+                self._dead.append(letter)
 
     def list_dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
         """Dead letters, oldest first."""
@@ -187,3 +196,11 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _conflict_key(c: Conflict) -> tuple[object, ...]:
+    return (c.meter, c.t, c.stored_fwd, c.stored_rev, c.new_fwd, c.new_rev)
+
+
+def _letter_key(d: DeadLetter) -> tuple[object, ...]:
+    return (d.source, d.device, d.reason, d.payload)

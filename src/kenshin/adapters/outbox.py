@@ -19,6 +19,9 @@ from kenshin.errors import ExportError
 log = logging.getLogger(__name__)
 
 TEMP_SUFFIX = ".tmp"
+# Customers' data: readable by the owner and its group (the file servers), nobody else.
+FILE_MODE = 0o640
+FOLDER_MODE = 0o750
 # A temporary this old was left by a writer that died; live writes take seconds.
 STALE_TEMP_SECONDS = 3600
 
@@ -89,7 +92,7 @@ class LocalOutbox:
     def _make_folder(self, folder: Path) -> None:
         if folder.is_dir():
             return
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
         _sync_folder(folder.parent)
 
 
@@ -102,7 +105,7 @@ def _checked(part: str, what: str) -> str:
 
 def _write_durably(path: Path, content: bytes) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags, 0o644)
+    fd = os.open(path, flags, FILE_MODE)
     with os.fdopen(fd, "wb") as file:
         file.write(content)
         file.flush()

@@ -25,6 +25,8 @@ from typing import Any
 from kenshin.adapters import sqlite_days
 from kenshin.adapters.sqlite_bulk import SqliteBulkReader
 from kenshin.adapters.sqlite_days import DAY_SECONDS
+from kenshin.adapters.sqlite_readings import repack_late, store_batch
+from kenshin.adapters.sqlite_schema import TEMP_TABLES, migrate
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import (
     Conflict,
@@ -39,56 +41,12 @@ from kenshin.domain.model import (
     Reading,
     StoreResult,
 )
-from kenshin.domain.readings import check_registers, conflict_of, merge_reading
+from kenshin.domain.readings import check_registers
 from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
 
-# One script per schema version; PRAGMA user_version counts how many have run.
-# Statements end at the end of a line.
-MIGRATIONS = (
-    """
-    CREATE TABLE customers (
-        id TEXT PRIMARY KEY, name TEXT NOT NULL, timezone TEXT NOT NULL,
-        encoding TEXT NOT NULL, layout TEXT NOT NULL, labels TEXT NOT NULL,
-        decimals INTEGER NOT NULL, file_pattern TEXT NOT NULL);
-    CREATE TABLE devices (id TEXT PRIMARY KEY, customer TEXT NOT NULL REFERENCES customers);
-    CREATE INDEX devices_customer ON devices (customer);
-    -- Every meter seen gets a key; save_meters registers it with a device and a spec.
-    -- No foreign key on device: a meter may be seen before its device is known.
-    CREATE TABLE meters (
-        key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, device TEXT,
-        unit_mwh INTEGER, coefficient INTEGER, digits INTEGER, max_demand_w INTEGER);
-    CREATE INDEX meters_device ON meters (device);
-    CREATE TABLE batches (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL);
-    -- Only this adapter writes readings; foreign keys would cost two lookups a row.
-    CREATE TABLE readings (
-        meter INTEGER NOT NULL, t INTEGER NOT NULL, fwd INTEGER, rev INTEGER,
-        batch INTEGER NOT NULL, PRIMARY KEY (meter, t)) WITHOUT ROWID;
-    CREATE TABLE conflicts (
-        id INTEGER PRIMARY KEY, meter INTEGER NOT NULL REFERENCES meters, t INTEGER NOT NULL,
-        stored_fwd INTEGER, stored_rev INTEGER, new_fwd INTEGER, new_rev INTEGER,
-        batch INTEGER NOT NULL REFERENCES batches);
-    CREATE TABLE dead_letters (
-        id INTEGER PRIMARY KEY, source TEXT NOT NULL, reason TEXT NOT NULL,
-        payload BLOB NOT NULL, received_at INTEGER NOT NULL, device TEXT);
-    CREATE TABLE revisions (
-        customer TEXT NOT NULL, day TEXT NOT NULL, revision INTEGER NOT NULL,
-        status TEXT NOT NULL, file_name TEXT NOT NULL, sha256 TEXT NOT NULL,
-        content_key TEXT NOT NULL, "rows" INTEGER NOT NULL, slots INTEGER NOT NULL,
-        actual_slots INTEGER NOT NULL, created_at INTEGER NOT NULL,
-        PRIMARY KEY (customer, day, revision)) WITHOUT ROWID;
-    """,
-    sqlite_days.SCHEMA,
-)
-_TEMP_TABLES = """
-    CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id TEXT NOT NULL);
-    CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (meter, t)) WITHOUT ROWID;
-"""
-_TEMP_TABLES += sqlite_days.TEMP_SCHEMA + ";"
 _METERS = "SELECT m.id, m.device, m.unit_mwh, m.coefficient, m.digits, m.max_demand_w FROM meters m"
 _CHUNK = 2000  # meters per readings_between query: bounds memory and how long the lock is held
 _IN_LIST = 500  # ids per IN (...) list
-_KEY = itemgetter(0, 1)
-Key = tuple[int, int]  # (meter key, t)
 
 
 class SqliteStore:
@@ -117,8 +75,8 @@ class SqliteStore:
                 self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
                 self._db.execute("PRAGMA temp_store = MEMORY")
                 self._db.execute("PRAGMA cache_size = -65536")  # 64 MiB of hot B-tree pages
-                self._db.executescript(_TEMP_TABLES)
-                _migrate(self._db)
+                self._db.executescript(TEMP_TABLES)
+                migrate(self._db)
             except BaseException:
                 self._db.close()
                 raise
@@ -204,8 +162,17 @@ class SqliteStore:
         """The meter, or None."""
         return next(iter(self._meters("WHERE m.id = ? AND m.device IS NOT NULL", meter_id)), None)
 
-    def list_meters(self, customer_id: str | None = None) -> list[Meter]:
-        """Meters ordered by id, optionally of one customer (through their devices)."""
+    def list_meters(
+        self, customer_id: str | None = None, *, device_id: str | None = None
+    ) -> list[Meter]:
+        """Meters ordered by id, optionally of one customer (through their devices) or of
+        one device."""
+        if device_id is not None:
+            meters = self._meters("WHERE m.device = ?", device_id)
+            if customer_id is None:
+                return meters
+            device = self.get_device(device_id)
+            return meters if device is not None and device.customer == customer_id else []
         if customer_id is None:
             return self._meters("WHERE m.device IS NOT NULL", None)
         return self._meters("JOIN devices d ON d.id = m.device WHERE d.customer = ?", customer_id)
@@ -230,8 +197,8 @@ class SqliteStore:
                 batch = db.execute("INSERT INTO batches (received_at) VALUES (?)", (received_at,))
                 new_keys = self._new_meter_keys(db, {r.meter for r in readings})
                 keys = {**self._keys, **new_keys} if new_keys else self._keys
-                result = _store_batch(db, readings, keys, batch.lastrowid or 0, received_at)
-                _repack_late(db, readings, keys)
+                result = store_batch(db, readings, keys, batch.lastrowid or 0, received_at)
+                repack_late(db, readings, keys)
             self._keys.update(new_keys)  # a key of a rolled-back batch does not exist
         return result
 
@@ -309,10 +276,10 @@ class SqliteStore:
 
     # dead letters
     def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        """Keep messages that could not be used, with their reasons."""
+        """Keep messages that could not be used, with their reasons; each one once."""
         with self._writing(f"keeping {len(letters)} dead letters") as db:
             db.executemany(
-                "INSERT INTO dead_letters (source, reason, payload, received_at, device)"
+                "INSERT OR IGNORE INTO dead_letters (source, reason, payload, received_at, device)"
                 " VALUES (?, ?, ?, ?, ?)",
                 [astuple(d) for d in letters],
             )
@@ -364,121 +331,5 @@ def _wrapped(what: str) -> Iterator[None]:
         raise StoreError(f"SQLite store: {what} failed: {exc}") from exc
 
 
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring the schema up to the newest version in one transaction."""
-    db.execute("BEGIN IMMEDIATE")  # read the version under the lock: another process may migrate
-    try:
-        version: int = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"SQLite store: the database has schema version {version}, newer than this"
-                f" kenshin knows ({len(MIGRATIONS)}): upgrade kenshin"
-            )
-        for script in MIGRATIONS[version:]:
-            for statement in _statements(script):
-                db.execute(statement)
-        db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-        db.execute("COMMIT")
-    finally:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-
-
-def _statements(script: str) -> Iterator[str]:
-    """The statements of ``script``, which end at the end of a line."""
-    pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            yield pending
-            pending = ""
-
-
 def _exists(db: sqlite3.Connection, table: str, key: str) -> bool:
     return db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (key,)).fetchone() is not None  # noqa: S608
-
-
-def _store_batch(
-    db: sqlite3.Connection, readings: Sequence[Reading], keys: dict[str, int], batch: int, at: int
-) -> StoreResult:
-    """Insert every new (meter, t) at once; settle the rest one by one only if there are any.
-
-    A reading with neither register carries nothing: it is counted as a duplicate.
-    """
-    if any(r.fwd is None and r.rev is None for r in readings):
-        usable = [r for r in readings if r.fwd is not None or r.rev is not None]
-        result = _store_batch(db, usable, keys, batch, at) if usable else StoreResult()
-        return result + StoreResult(duplicates=len(readings) - len(usable))
-    rows = [(keys[r.meter], r.t, r.fwd, r.rev, batch) for r in readings]
-    # Sorted, the B-tree is walked once instead of jumped about; a stable sort keeps the
-    # first of readings repeated in the batch first, and that is the one inserted.
-    sql = "INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?)"
-    inserted = db.executemany(sql, sorted(rows, key=_KEY)).rowcount
-    if inserted == len(rows):
-        return StoreResult(stored=inserted)
-    offered = [(row[0], row[1]) for row in rows]
-    return _settle(db, readings, offered, _stored_before(db, offered, batch), batch, at)
-
-
-def _repack_late(db: sqlite3.Connection, readings: Sequence[Reading], keys: dict[str, int]) -> None:
-    """Keep packed days true to readings that arrived after their day was packed."""
-    packed = sqlite_days.mark_reading_days(db, (r.t for r in readings))
-    if packed:
-        late = (
-            (key, day)
-            for key, day in ((keys[r.meter], r.t // DAY_SECONDS) for r in readings)
-            if key < packed.get(day, 0)
-        )
-        sqlite_days.repack(db, late)
-
-
-def _stored_before(db: sqlite3.Connection, keys: list[Key], batch: int) -> dict[Key, Reading]:
-    """The readings among ``keys`` that earlier batches stored."""
-    db.executemany("INSERT OR IGNORE INTO temp.offered VALUES (?, ?)", keys)
-    rows = db.execute(  # CROSS JOIN pins the join order: look the keys up, never scan
-        "SELECT r.meter, r.t, m.id, r.fwd, r.rev FROM temp.offered o"
-        " CROSS JOIN readings r ON r.meter = o.meter AND r.t = o.t"
-        " JOIN meters m ON m.key = r.meter WHERE r.batch <> ?",
-        (batch,),
-    ).fetchall()
-    db.execute("DELETE FROM temp.offered")
-    return {(k, t): Reading(meter, t, fwd, rev) for k, t, meter, fwd, rev in rows}
-
-
-def _settle(
-    db: sqlite3.Connection,
-    readings: Sequence[Reading],
-    keys: list[Key],
-    state: dict[Key, Reading],
-    batch: int,
-    at: int,
-) -> StoreResult:
-    """Apply the batch in order to what was stored, as if the readings came one by one."""
-    stored = duplicates = 0
-    conflicts: list[tuple[Key, Conflict]] = []
-    completed: set[Key] = set()
-    for key, reading in zip(keys, readings, strict=True):
-        old = state.get(key)
-        if old is None:  # the first of its key in the batch, and inserted already
-            state[key] = reading
-            stored += 1
-            continue
-        merged = merge_reading(old, reading)
-        if merged is None:
-            conflicts.append((key, conflict_of(old, reading, at)))
-        elif merged == old:
-            duplicates += 1
-        else:
-            state[key] = merged
-            completed.add(key)
-            stored += 1
-    db.executemany(
-        "UPDATE readings SET fwd = ?, rev = ? WHERE meter = ? AND t = ?",
-        [(state[k].fwd, state[k].rev, *k) for k in completed],
-    )
-    db.executemany(
-        "INSERT INTO conflicts (meter, t, stored_fwd, stored_rev, new_fwd, new_rev, batch)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(*k, c.stored_fwd, c.stored_rev, c.new_fwd, c.new_rev, batch) for k, c in conflicts],
-    )
-    return StoreResult(stored, duplicates, tuple(c for _, c in conflicts))

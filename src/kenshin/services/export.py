@@ -82,7 +82,16 @@ def export_day(
     now: int,
     settings: ExportSettings = _DEFAULT_SETTINGS,
 ) -> ExportOutcome:
-    """Build the customer's file of local ``day`` and publish it if it is new or changed."""
+    """Build the customer's file of local ``day`` and publish it if it is new or changed.
+
+    A day older than the retention is refused: its file would only be removed again.
+    """
+    oldest = oldest_kept_day(customer, now=now, retention_days=settings.retention_days)
+    if day < oldest:
+        raise ExportError(
+            f"{day} is older than the {settings.retention_days}-day retention of files "
+            f"(the oldest day kept is {oldest}): its file would be removed at once"
+        )
     slots = day_slots(day, _zone(customer))
     name = file_name(customer, day)
     with _collector_paused():
@@ -196,6 +205,11 @@ def check_file_pattern(pattern: str) -> None:
         )
 
 
+def oldest_kept_day(customer: Customer, *, now: int, retention_days: int) -> date:
+    """The oldest local day of the customer whose file is kept at ``now``."""
+    return local_day(now, _zone(customer)) - timedelta(days=retention_days)
+
+
 def remove_expired(
     outbox: Outbox, customer: Customer, *, now: int, retention_days: int
 ) -> list[str]:
@@ -204,7 +218,7 @@ def remove_expired(
     The day is read from each file's manifest; a file without one is left alone.
     The file goes before its manifest, so an interrupted run finishes next time.
     """
-    cutoff = local_day(now, _zone(customer)) - timedelta(days=retention_days)
+    cutoff = oldest_kept_day(customer, now=now, retention_days=retention_days)
     names = outbox.list_files(customer.id)
     present = set(names)
     removed: list[str] = []

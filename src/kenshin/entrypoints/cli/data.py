@@ -22,6 +22,7 @@ from kenshin.services.export import (
     ExportOutcome,
     days_to_export,
     export_day,
+    oldest_kept_day,
     pack_closed_days,
     remove_expired,
 )
@@ -191,7 +192,17 @@ def _days(
     app: App, customer: Customer, now: int, day: date | None, first: date | None, last: date | None
 ) -> list[date]:
     if first is not None and last is not None:
-        return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        oldest = oldest_kept_day(
+            customer, now=now, retention_days=app.export_settings.retention_days
+        )
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        if days[0] < oldest:
+            click.echo(
+                f"{customer.id}: skipping the days before {oldest}, older than the "
+                f"{app.export_settings.retention_days}-day retention of files",
+                err=True,
+            )
+        return [d for d in days if d >= oldest]
     if day is not None:
         return [day]
     return days_to_export(app.store, customer, now=now)

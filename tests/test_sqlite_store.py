@@ -1,4 +1,5 @@
-"""The SQLite store's packed days: packed once, in chunks, kept true to late readings."""
+"""The SQLite store's own parts: packed days (packed once, in chunks, kept true to late
+readings) and the migration of an old database."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 
 from kenshin.adapters import sqlite_days
 from kenshin.adapters.memory import MemoryStore
-from kenshin.adapters.sqlite import MIGRATIONS, SqliteStore, _statements
+from kenshin.adapters.sqlite import SqliteStore
+from kenshin.adapters.sqlite_schema import MIGRATIONS, statements
 from kenshin.domain.model import Reading
 from kenshin.ports import Store
 
@@ -68,10 +70,10 @@ def test_packing_in_chunks_beside_a_writer_keeps_every_late_reading(
     store.close()
 
 
-def test_a_database_of_the_first_schema_gets_its_days_packed(tmp_path: Path) -> None:
+def test_a_database_of_the_first_schema_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "kenshin.db"
     with sqlite3.connect(path) as old:
-        for statement in _statements(MIGRATIONS[0]):
+        for statement in statements(MIGRATIONS[0]):
             old.execute(statement)
         old.execute("INSERT INTO meters (key, id) VALUES (1, 'M1')")
         old.execute("INSERT INTO batches VALUES (1, 0)")
@@ -79,8 +81,15 @@ def test_a_database_of_the_first_schema_gets_its_days_packed(tmp_path: Path) -> 
             "INSERT INTO readings VALUES (1, ?, ?, NULL, 1)",
             [(r.t, r.fwd) for r in day_of_readings("M1", 0) + day_of_readings("M1", 1)],
         )
+        letter = ("mqtt", "not JSON", b"{", 0, "U-1")
+        old.executemany(
+            "INSERT INTO dead_letters (source, reason, payload, received_at, device)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [letter, letter, (*letter[:4], None)],
+        )
         old.execute("PRAGMA user_version = 1")
     store = SqliteStore(path)
+    assert store.count_dead_letters() == 2  # the repeated one is kept once
     assert store.compact(U0 + 2 * DAY) == 2
     assert registers(store, ["M1"], 0)[0] == [10 * i for i in range(48)] + [0]
     store.close()

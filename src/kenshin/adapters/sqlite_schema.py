@@ -1,0 +1,99 @@
+"""The SQLite store's schema: one migration script per version, applied in order.
+
+``PRAGMA user_version`` counts the scripts that have run; a database newer than
+this code is refused, so that an old kenshin never writes to a schema it does
+not know.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+from kenshin.adapters import sqlite_days
+from kenshin.errors import StoreError
+
+# One script per schema version; PRAGMA user_version counts how many have run.
+# Statements end at the end of a line.
+MIGRATIONS = (
+    """
+    CREATE TABLE customers (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, timezone TEXT NOT NULL,
+        encoding TEXT NOT NULL, layout TEXT NOT NULL, labels TEXT NOT NULL,
+        decimals INTEGER NOT NULL, file_pattern TEXT NOT NULL);
+    CREATE TABLE devices (id TEXT PRIMARY KEY, customer TEXT NOT NULL REFERENCES customers);
+    CREATE INDEX devices_customer ON devices (customer);
+    -- Every meter seen gets a key; save_meters registers it with a device and a spec.
+    -- No foreign key on device: a meter may be seen before its device is known.
+    CREATE TABLE meters (
+        key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, device TEXT,
+        unit_mwh INTEGER, coefficient INTEGER, digits INTEGER, max_demand_w INTEGER);
+    CREATE INDEX meters_device ON meters (device);
+    CREATE TABLE batches (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL);
+    -- Only this adapter writes readings; foreign keys would cost two lookups a row.
+    CREATE TABLE readings (
+        meter INTEGER NOT NULL, t INTEGER NOT NULL, fwd INTEGER, rev INTEGER,
+        batch INTEGER NOT NULL, PRIMARY KEY (meter, t)) WITHOUT ROWID;
+    CREATE TABLE conflicts (
+        id INTEGER PRIMARY KEY, meter INTEGER NOT NULL REFERENCES meters, t INTEGER NOT NULL,
+        stored_fwd INTEGER, stored_rev INTEGER, new_fwd INTEGER, new_rev INTEGER,
+        batch INTEGER NOT NULL REFERENCES batches);
+    CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY, source TEXT NOT NULL, reason TEXT NOT NULL,
+        payload BLOB NOT NULL, received_at INTEGER NOT NULL, device TEXT);
+    CREATE TABLE revisions (
+        customer TEXT NOT NULL, day TEXT NOT NULL, revision INTEGER NOT NULL,
+        status TEXT NOT NULL, file_name TEXT NOT NULL, sha256 TEXT NOT NULL,
+        content_key TEXT NOT NULL, "rows" INTEGER NOT NULL, slots INTEGER NOT NULL,
+        actual_slots INTEGER NOT NULL, created_at INTEGER NOT NULL,
+        PRIMARY KEY (customer, day, revision)) WITHOUT ROWID;
+    """,
+    sqlite_days.SCHEMA,
+    """
+    -- A dead letter or a conflict that comes again (a file imported twice) is kept once.
+    DELETE FROM dead_letters WHERE id NOT IN (
+        SELECT min(id) FROM dead_letters GROUP BY source, ifnull(device, ''), reason, payload);
+    CREATE UNIQUE INDEX dead_letters_once
+        ON dead_letters (source, ifnull(device, ''), reason, payload);
+    DELETE FROM conflicts WHERE id NOT IN (
+        SELECT min(id) FROM conflicts GROUP BY meter, t, ifnull(stored_fwd, -1),
+            ifnull(stored_rev, -1), ifnull(new_fwd, -1), ifnull(new_rev, -1));
+    CREATE UNIQUE INDEX conflicts_once ON conflicts (meter, t, ifnull(stored_fwd, -1),
+        ifnull(stored_rev, -1), ifnull(new_fwd, -1), ifnull(new_rev, -1));
+    """,
+)
+TEMP_TABLES = """
+    CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id TEXT NOT NULL);
+    CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (meter, t)) WITHOUT ROWID;
+"""
+TEMP_TABLES += sqlite_days.TEMP_SCHEMA + ";"
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring the schema up to the newest version in one transaction."""
+    db.execute("BEGIN IMMEDIATE")  # read the version under the lock: another process may migrate
+    try:
+        version: int = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"SQLite store: the database has schema version {version}, newer than this"
+                f" kenshin knows ({len(MIGRATIONS)}): upgrade kenshin"
+            )
+        for script in MIGRATIONS[version:]:
+            for statement in statements(script):
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        db.execute("COMMIT")
+    finally:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+
+
+def statements(script: str) -> Iterator[str]:
+    """The statements of ``script``, which end at the end of a line."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
