@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner, Result
 
+from conftest import kenshin, make_site
 from kenshin.domain.energy import UNIT_MWH
 from kenshin.entrypoints.cli import cli
 
@@ -27,21 +28,6 @@ TOKYO_DAY_START = {  # local midnight in UTC epoch seconds
     day: int(datetime(day.year, day.month, day.day, tzinfo=TOKYO).timestamp())
     for day in (START + timedelta(days=n) for n in range(DAYS))
 }
-
-
-def kenshin(site: Path, *args: str, input_text: str | None = None) -> Result:
-    result = CliRunner().invoke(
-        cli, ["--config", str(site / "kenshin.toml"), *args], input=input_text
-    )
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result
-
-
-def make_site(root: Path, name: str) -> Path:
-    site = root / name
-    assert kenshin(site, "init", str(site)).exit_code == 0
-    assert kenshin(site, "customers", "add", "C-001", "--name", "Example").exit_code == 0
-    return site
 
 
 @pytest.fixture(scope="module")

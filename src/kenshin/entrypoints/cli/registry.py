@@ -141,7 +141,7 @@ def customers_list(ctx: click.Context) -> None:
             (c.id, c.name, c.timezone, c.layout.value, c.encoding, c.labels.value)
             for c in app.store.list_customers()
         ]
-    _table(("id", "name", "timezone", "layout", "encoding", "labels"), rows)
+    table(("id", "name", "timezone", "layout", "encoding", "labels"), rows)
 
 
 @cli.group(short_help="Devices: the units, each of one customer.")
@@ -202,10 +202,10 @@ def devices_list(ctx: click.Context, customer: str | None) -> None:
     """List devices."""
     with opened(ctx) as app:
         rows = [(d.id, d.customer) for d in app.store.list_devices(customer)]
-    _table(("id", "customer"), rows)
+    table(("id", "customer"), rows)
 
 
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
     for row in (header, *rows):
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
