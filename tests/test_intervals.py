@@ -66,28 +66,6 @@ def test_slot_sum_equals_register_difference_under_rollover_duplicates_and_order
     assert fwd.total == sum(steps) * spec.resolution_mwh
 
 
-@given(register_days(), st.integers(1, 47))
-def test_meter_exchange_never_takes_a_delta_across_serials(
-    case: tuple[MeterSpec, str, date, list[int], int], cut: int
-) -> None:
-    spec, zone_name, day, steps, start = case
-    slots = day_slots(day, zone(zone_name))
-    cut = min(cut, slots.count - 1)
-    values = registers_at_boundaries(start, steps, spec.modulus)
-    boundaries = list(slots.boundaries)
-    # Old meter up to and including the exchange boundary; the new one from there on.
-    old = {t: v for t, v in zip(boundaries[: cut + 1], values[: cut + 1], strict=True)}
-    new_start = 7 % spec.modulus
-    new = registers_at_boundaries(new_start, steps[cut:], spec.modulus)
-    new_regs = dict(zip(boundaries[cut:], new, strict=True))
-    old_slots = slot_values(old, slots, spec, HUGE_DEMAND_W)
-    new_slots = slot_values(new_regs, slots, spec, HUGE_DEMAND_W)
-    assert all(v is None for v in old_slots[cut:])
-    assert all(v is None for v in new_slots[:cut])
-    combined = [o if o is not None else n for o, n in zip(old_slots, new_slots, strict=True)]
-    assert combined == [s * spec.resolution_mwh for s in steps]
-
-
 def test_missing_boundary_reading_gives_no_value_for_both_neighbours() -> None:
     spec = MeterSpec(100_000, 1, 6)
     slots = day_slots(date(2026, 11, 26), zone("Asia/Tokyo"))

@@ -24,8 +24,8 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 from kenshin.domain.energy import UNIT_LABEL
+from kenshin.domain.profiles import FleetCalendar
 from kenshin.domain.simulation import (
-    FleetCalendar,
     FleetSpec,
     Registers,
     SimDevice,

@@ -1,11 +1,10 @@
 """A simulated fleet: meter units, their meters and registers, and the exact truth behind them.
 
 Deterministic: the same FleetSpec gives the same meters, registers and truth. A device's
-consumption comes from profile shapes (home, office, shop, solar-PV home) turned into whole
-mWh per slot before it is accumulated; a register reads floor(cumulative mWh / resolution)
-mod 10**digits, so a slot's true energy is its register difference times the resolution.
-Each device-day has its own seeded random stream, and the faults a device has do not change
-its consumption.
+consumption comes from its load profile (home, office, shop, solar-PV home; see
+kenshin.domain.profiles) in whole mWh per slot; a register reads floor(cumulative mWh /
+resolution) mod 10**digits, so a slot's true energy is its register difference times the
+resolution. The faults a device has do not change its consumption.
 
 Faults, each on a seeded ~8% of the devices (at least one): ``rollover`` (the forward
 register starts just short of 10**digits and wraps), ``exchange`` (mid-run the meter is
@@ -16,17 +15,23 @@ kenshin.domain.delivery applies when it turns registers into messages.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date
 from itertools import chain
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 from kenshin.domain.model import DEFAULT_TIMEZONE, MeterSpec
-from kenshin.domain.slots import SLOT_SECONDS, day_slots, zone
+from kenshin.domain.profiles import (
+    FleetCalendar,
+    Profile,
+    day_energies,
+    draw_profile,
+    run_calendar,
+    seeded_stream,
+)
+from kenshin.domain.slots import zone
 
 FAULTS: tuple[str, ...] = ("offline", "duplicates", "reorder", "rollover", "exchange", "clock")
 FAULT_SHARE_PERCENT = 8
@@ -34,8 +39,6 @@ FAULT_SHARE_PERCENT = 8
 # (meter position in the device, unwrapped fwd register, unwrapped rev register)
 Registers = tuple[tuple[int, int, int], ...]
 
-_KINDS = ("home", "pv", "office", "shop")
-_KIND_WEIGHTS = (55, 20, 15, 10)
 _HOME_SPECS = (MeterSpec(100_000, 1, 6), MeterSpec(10_000, 1, 8))
 _HOME_SPEC_WEIGHTS = (85, 15)
 _BUSINESS_SPECS = (
@@ -46,7 +49,6 @@ _BUSINESS_SPECS = (
     MeterSpec(100_000, 1, 6),
 )
 _BUSINESS_SPEC_WEIGHTS = (30, 10, 10, 30, 20)
-_MWH_PER_WATT_SLOT = 500  # one watt for half an hour
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,36 +99,12 @@ class TruthSlot(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class _Profile:
-    kind: str
-    base_w: float
-    terms: tuple[tuple[str, float], ...]
-    pv_w: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class FleetCalendar:
-    """The run's boundaries (UTC epoch s, with local ISO text), day edges and profile shapes."""
-
-    tz: ZoneInfo
-    boundaries: tuple[int, ...]
-    local_iso: tuple[str, ...]
-    day_edges: tuple[int, ...]
-    shapes: dict[str, tuple[float, ...]]
-
-    @property
-    def slots(self) -> int:
-        """The number of slots in the run (one fewer than its boundaries)."""
-        return len(self.boundaries) - 1
-
-
-@dataclass(frozen=True, slots=True)
 class SimDevice:
     """A simulated unit, ``index`` in the fleet: its profile, meters and faults."""
 
     index: int
     id: str
-    profile: _Profile
+    profile: Profile
     meters: tuple[SimMeter, ...]
     faults: frozenset[str]
 
@@ -172,60 +150,9 @@ def fleet_truth(spec: FleetSpec) -> Iterator[TruthSlot]:
                 prev[position] = (fwd, rev)
 
 
-def _rng(key: str) -> random.Random:
-    # A simulation wants repeatable streams, not secrets; a str seed is hashed stably.
-    return random.Random(key)  # noqa: S311
-
-
 def fleet_calendar(spec: FleetSpec) -> FleetCalendar:
     """The run's calendar: its boundaries, and every slot's profile shapes and weather."""
-    tz = zone(spec.timezone)
-    days = [day_slots(spec.start + timedelta(days=d), tz) for d in range(spec.days)]
-    boundaries = tuple(range(days[0].start, days[-1].end + 1, SLOT_SECONDS))
-    edges = [0]
-    rows: list[dict[str, float]] = []
-    for d, day in enumerate(days):
-        edges.append(edges[-1] + day.count)
-        sky = _rng(f"{spec.seed}:sky:{d}").uniform(0.25, 1.0)
-        for t in day.boundaries[:-1]:
-            middle = datetime.fromtimestamp(t + SLOT_SECONDS // 2, tz)
-            rows.append(_shape_row(middle.hour + middle.minute / 60, middle.weekday() >= 5, sky))
-    shapes = {name: tuple(row[name] for row in rows) for name in rows[0]}
-    local_iso = tuple(datetime.fromtimestamp(t, tz).isoformat() for t in boundaries)
-    return FleetCalendar(tz, boundaries, local_iso, tuple(edges), shapes)
-
-
-def _shape_row(hour: float, weekend: bool, sky: float) -> dict[str, float]:
-    return {
-        "morning": _bump(hour, 7.0, 1.0),
-        "evening": _bump(hour, 19.5, 1.8),
-        "daytime": _bump(hour, 13.0, 3.0) * (1.0 if weekend else 0.3),
-        "business": 0.0 if weekend else _plateau(hour, 8.5, 18.5),
-        "opening": _plateau(hour, 10.0, 21.0),
-        "solar": sky * max(0.0, math.sin(math.pi * (hour - 6.0) / 12.0)) ** 1.5,
-    }
-
-
-def _bump(hour: float, centre: float, width: float) -> float:
-    return math.exp(-(((hour - centre) / width) ** 2) / 2)
-
-
-def _plateau(hour: float, opens: float, closes: float) -> float:
-    return 1 / (1 + math.exp(-3 * (hour - opens))) / (1 + math.exp(3 * (hour - closes)))
-
-
-def _draw_profile(rng: random.Random) -> _Profile:
-    kind = rng.choices(_KINDS, _KIND_WEIGHTS)[0]
-    if kind == "office":
-        return _Profile(kind, rng.uniform(2000, 8000), (("business", rng.uniform(8000, 30000)),))
-    if kind == "shop":
-        return _Profile(kind, rng.uniform(1000, 4000), (("opening", rng.uniform(5000, 20000)),))
-    terms = (
-        ("morning", rng.uniform(500, 1500)),
-        ("evening", rng.uniform(600, 1800)),
-        ("daytime", rng.uniform(300, 900)),
-    )
-    return _Profile(kind, rng.uniform(100, 300), terms, rng.uniform(3000, 6000) * (kind == "pv"))
+    return run_calendar(spec.start, spec.days, spec.timezone, spec.seed)
 
 
 def _draw_spec(rng: random.Random, kind: str) -> MeterSpec:
@@ -238,24 +165,6 @@ def _start_mwh(rng: random.Random, spec: MeterSpec, most: int) -> int:
     return rng.randrange(most) * spec.resolution_mwh + rng.randrange(spec.resolution_mwh)
 
 
-def _day_energies(
-    seed: int, cal: FleetCalendar, profile: _Profile, index: int, day: int
-) -> tuple[list[int], list[int]]:
-    rng = _rng(f"{seed}:energy:{index}:{day}")
-    lo, hi = cal.day_edges[day], cal.day_edges[day + 1]
-    load = [profile.base_w] * (hi - lo)
-    for name, watts in profile.terms:
-        load = [w + watts * s for w, s in zip(load, cal.shapes[name][lo:hi], strict=True)]
-    fwd: list[int] = []
-    rev: list[int] = []
-    for watts, sun in zip(load, cal.shapes["solar"][lo:hi], strict=True):
-        net = watts * (0.7 + 0.6 * rng.random()) - profile.pv_w * sun * (0.8 + 0.4 * rng.random())
-        mwh = int(net * _MWH_PER_WATT_SLOT)
-        fwd.append(max(mwh, 0))
-        rev.append(max(-mwh, 0))
-    return fwd, rev
-
-
 def fleet_devices(spec: FleetSpec, cal: FleetCalendar) -> Iterator[tuple[SimDevice, random.Random]]:
     """Every device with its seeded stream, already drawn on for the device's meters.
 
@@ -263,14 +172,16 @@ def fleet_devices(spec: FleetSpec, cal: FleetCalendar) -> Iterator[tuple[SimDevi
     change the meters or the consumption.
     """
     members = {
-        name: frozenset(_rng(f"{spec.seed}:fault:{name}").sample(range(spec.devices), _share(spec)))
+        name: frozenset(
+            seeded_stream(f"{spec.seed}:fault:{name}").sample(range(spec.devices), _share(spec))
+        )
         for name in FAULTS
         if name in spec.faults
     }
     for index in range(spec.devices):
         faults = frozenset(name for name, chosen in members.items() if index in chosen)
-        rng = _rng(f"{spec.seed}:device:{index}")
-        profile = _draw_profile(rng)
+        rng = seeded_stream(f"{spec.seed}:device:{index}")
+        profile = draw_profile(rng)
         meters = _meters(spec.seed, cal, index, profile, faults, rng)
         yield SimDevice(index, meters[0].device, profile, meters, faults), rng
 
@@ -283,7 +194,7 @@ def _meters(
     seed: int,
     cal: FleetCalendar,
     index: int,
-    profile: _Profile,
+    profile: Profile,
     faults: frozenset[str],
     rng: random.Random,
 ) -> tuple[SimMeter, ...]:
@@ -307,13 +218,13 @@ def _meters(
 
 
 def _rollover_start(
-    seed: int, cal: FleetCalendar, profile: _Profile, index: int, spec: MeterSpec, earliest: int
+    seed: int, cal: FleetCalendar, profile: Profile, index: int, spec: MeterSpec, earliest: int
 ) -> tuple[int, int]:
     """A forward start one mWh short of wrapping, so the register wraps in slot ``wrap``."""
     total = 0
     wrap = 0
     for day in range(len(cal.day_edges) - 1):
-        for energy in _day_energies(seed, cal, profile, index, day)[0]:
+        for energy in day_energies(seed, cal, profile, index, day)[0]:
             if wrap >= earliest and energy > 0:
                 return spec.modulus * spec.resolution_mwh - total - 1, wrap
             total += energy
@@ -332,7 +243,7 @@ def device_registers(
     swap = meters[-1].first or -1  # the exchange boundary; -1 when there is one meter
     days = range(len(cal.day_edges) - 1)
     energies = chain.from_iterable(
-        zip(*_day_energies(seed, cal, device.profile, device.index, day), strict=True)
+        zip(*day_energies(seed, cal, device.profile, device.index, day), strict=True)
         for day in days
     )
     p = 0
