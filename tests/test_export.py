@@ -199,6 +199,19 @@ def test_a_silent_meter_shows_as_a_row_of_gaps(tmp_path: Path) -> None:
     )
 
 
+def test_a_solar_meter_keeps_its_rev_row_on_a_silent_day() -> None:
+    store, outbox = make_store(meters=[Meter("M-1", "U-1", SPEC)]), _MemoryOutbox()
+    yesterday = [Reading("M-1", t - 86_400, 100, 7) for t in SLOTS.boundaries]
+    store.add_readings(yesterday, 0)
+    outcome = export_day(store, outbox, ACME, DAY, now=NOON)  # nothing sent on DAY
+    assert (outcome.rows, outcome.actual_slots) == (2, 0)
+    content = outbox.read("C1", NAME)
+    assert content is not None
+    assert (
+        content.decode().split("\r\n")[2] == "M-1,2026-11-26,rev," + "," * 48 + "0.000," + "N" * 48
+    )
+
+
 def test_reverse_readings_add_a_rev_row(tmp_path: Path) -> None:
     store = make_store(meters=[Meter("M-1", "U-1", SPEC)])
     store.add_readings(

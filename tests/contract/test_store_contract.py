@@ -111,8 +111,20 @@ def test_a_meter_seen_in_readings_first_can_be_registered_later(store: Store) ->
     assert store.get_meter("M7") is None
     assert store.list_meters() == []
     store.save_meters([Meter("M7", "D1", SPEC)])
-    assert store.list_meters("C1") == [Meter("M7", "D1", SPEC)]
+    # Its reading had a reverse register: the meter is known to have one.
+    assert store.list_meters("C1") == [Meter("M7", "D1", SPEC, reverse=True)]
     assert day_of(store, "M7") == {"M7": [Reading("M7", T0, 10, 0)]}
+
+
+def test_a_reverse_register_once_seen_is_remembered(store: Store) -> None:
+    registered(store)
+    store.save_meters([Meter("M1", "D1", SPEC), Meter("M2", "D1", SPEC)])
+    store.add_readings([Reading("M1", T0, 10, None), Reading("M2", T0, 10, None)], T0)
+    assert [m.reverse for m in store.list_meters()] == [False, False]
+    store.add_readings([Reading("M2", T0 + 1800, None, 3)], T0)
+    store.save_meters([Meter("M2", "D3", SPEC)])  # saved again, not knowing: still reverse
+    assert store.get_meter("M2") == Meter("M2", "D3", SPEC, reverse=True)
+    assert [m.reverse for m in store.list_meters(device_id="D1")] == [False]
 
 
 # readings

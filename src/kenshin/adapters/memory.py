@@ -34,6 +34,7 @@ class MemoryStore:
         self._readings: dict[str, dict[int, Reading]] = {}
         self._conflicts: list[Conflict] = []
         self._dead: list[DeadLetter] = []
+        self._reverse: set[str] = set()  # meters that reported a reverse register
         self._revisions: dict[tuple[str, str], list[FileRevision]] = {}
 
     # registry
@@ -75,13 +76,26 @@ class MemoryStore:
         """Insert meters, or update their device and spec if they exist."""
         for meter in meters:
             old = self._meters.get(meter.id)
-            if old is not None and meter.max_demand_w is None:
-                meter = replace(meter, max_demand_w=old.max_demand_w)
+            if old is not None:
+                meter = replace(
+                    meter,
+                    max_demand_w=old.max_demand_w
+                    if meter.max_demand_w is None
+                    else meter.max_demand_w,
+                    reverse=meter.reverse or old.reverse,
+                )
             self._meters[meter.id] = meter
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""
-        return self._meters.get(meter_id)
+        meter = self._meters.get(meter_id)
+        return None if meter is None else self._seen(meter)
+
+    def _seen(self, meter: Meter) -> Meter:
+        """The meter with what its readings told about it."""
+        if meter.id in self._reverse and not meter.reverse:
+            return replace(meter, reverse=True)
+        return meter
 
     def list_meters(
         self, customer_id: str | None = None, *, device_id: str | None = None
@@ -95,7 +109,7 @@ class MemoryStore:
             if customer_id is not None and (device is None or device.customer != customer_id):
                 continue
             if device_id is None or meter.device == device_id:
-                result.append(meter)
+                result.append(self._seen(meter))
         return result
 
     # readings
@@ -107,6 +121,7 @@ class MemoryStore:
             raise StoreError(f"memory store: {exc}") from exc
         stored = duplicates = 0
         conflicts: list[Conflict] = []
+        self._reverse.update(r.meter for r in readings if r.rev is not None)
         for reading in readings:
             if reading.fwd is None and reading.rev is None:
                 duplicates += 1

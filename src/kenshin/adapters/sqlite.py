@@ -44,7 +44,10 @@ from kenshin.domain.model import (
 from kenshin.domain.readings import check_registers
 from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
 
-_METERS = "SELECT m.id, m.device, m.unit_mwh, m.coefficient, m.digits, m.max_demand_w FROM meters m"
+_METERS = (
+    "SELECT m.id, m.device, m.unit_mwh, m.coefficient, m.digits, m.max_demand_w, m.reverse"
+    " FROM meters m"
+)
 _CHUNK = 2000  # meters per readings_between query: bounds memory and how long the lock is held
 _IN_LIST = 500  # ids per IN (...) list
 
@@ -146,15 +149,17 @@ class SqliteStore:
         return [Device(*r) for r in self._rows("listing devices", sql, (customer_id,))]
 
     def save_meters(self, meters: Iterable[Meter]) -> None:
-        """Insert meters, or update their device and spec if they exist."""
-        rows = [(m.id, m.device, *astuple(m.spec), m.max_demand_w) for m in meters]
+        """Insert meters, or update their device and spec if they exist; a maximum demand
+        or reverse register known before stays unless the new meter gives one."""
+        rows = [(m.id, m.device, *astuple(m.spec), m.max_demand_w, m.reverse) for m in meters]
         with self._writing("saving meters") as db:
             db.executemany(
-                "INSERT INTO meters (id, device, unit_mwh, coefficient, digits, max_demand_w)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                "INSERT INTO meters (id, device, unit_mwh, coefficient, digits, max_demand_w,"
+                " reverse) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
                 " device = excluded.device, unit_mwh = excluded.unit_mwh,"
                 " coefficient = excluded.coefficient, digits = excluded.digits,"
-                " max_demand_w = coalesce(excluded.max_demand_w, max_demand_w)",
+                " max_demand_w = coalesce(excluded.max_demand_w, max_demand_w),"
+                " reverse = max(reverse, excluded.reverse)",
                 rows,
             )
 
@@ -181,7 +186,7 @@ class SqliteStore:
         rows = self._rows("reading meters", f"{_METERS} {where}", () if arg is None else (arg,))
         rows.sort()  # by id, which is unique: faster here than SQLite's sort of a join
         spec = cache(MeterSpec)  # one object per distinct spec, not one per meter
-        return [Meter(i, d, spec(u, c, g), x) for i, d, u, c, g, x in rows]
+        return [Meter(i, d, spec(u, c, g), x, bool(r)) for i, d, u, c, g, x, r in rows]
 
     # readings
     def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:

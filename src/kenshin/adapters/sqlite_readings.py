@@ -30,6 +30,7 @@ def store_batch(
         result = store_batch(db, usable, keys, batch, at) if usable else StoreResult()
         return result + StoreResult(duplicates=len(readings) - len(usable))
     rows = [(keys[r.meter], r.t, r.fwd, r.rev, batch) for r in readings]
+    _mark_reverse(db, {row[0] for row in rows if row[3] is not None})
     # Sorted, the B-tree is walked once instead of jumped about; a stable sort keeps the
     # first of readings repeated in the batch first, and that is the one inserted.
     sql = "INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?)"
@@ -38,6 +39,13 @@ def store_batch(
         return StoreResult(stored=inserted)
     offered = [(row[0], row[1]) for row in rows]
     return _settle(db, readings, offered, _stored_before(db, offered, batch), batch, at)
+
+
+def _mark_reverse(db: sqlite3.Connection, meter_keys: set[int]) -> None:
+    """Remember that these meters have a reverse register."""
+    db.executemany(
+        "UPDATE meters SET reverse = 1 WHERE key = ? AND reverse = 0", [(k,) for k in meter_keys]
+    )
 
 
 def repack_late(db: sqlite3.Connection, readings: Sequence[Reading], keys: dict[str, int]) -> None:

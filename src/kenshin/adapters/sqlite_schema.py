@@ -61,6 +61,12 @@ MIGRATIONS = (
     CREATE UNIQUE INDEX conflicts_once ON conflicts (meter, t, ifnull(stored_fwd, -1),
         ifnull(stored_rev, -1), ifnull(new_fwd, -1), ifnull(new_rev, -1));
     """,
+    """
+    -- 1 once the meter has reported a reverse register.
+    ALTER TABLE meters ADD COLUMN reverse INTEGER NOT NULL DEFAULT 0;
+    UPDATE meters SET reverse = 1
+        WHERE key IN (SELECT DISTINCT meter FROM readings WHERE rev IS NOT NULL);
+    """,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id TEXT NOT NULL);

@@ -146,7 +146,8 @@ def day_table(
     max_demand_w: int = DEFAULT_MAX_DEMAND_W,
 ) -> DayTable:
     """Rows of ``meters`` (fwd/rev: one register row each): a forward row each, and a
-    reverse row for the meters with any reverse register, in the order of ``meters``."""
+    reverse row for the meters known to have a reverse register or showing one here,
+    in the order of ``meters``."""
     demands = [max_demand_w if m.max_demand_w is None else m.max_demand_w for m in meters]
     # Many meters share one spec object: look each up by identity, not by value.
     specs = [id(m.spec) for m in meters]
@@ -159,7 +160,8 @@ def day_table(
     resolution = np.array([known[s][0] for s in specs], dtype)
     modulus = np.array([known[s][1] for s in specs], dtype)
     demand = np.array(demands, dtype)
-    has_rev = np.flatnonzero((rev != NO_REGISTER).any(axis=1))
+    known_rev = np.array([m.reverse for m in meters], bool)
+    has_rev = np.flatnonzero((rev != NO_REGISTER).any(axis=1) | known_rev)
     fwd_values, fwd_flags = slot_grid(fwd, resolution, modulus, demand)
     rev_values, rev_flags = slot_grid(
         rev[has_rev], resolution[has_rev], modulus[has_rev], demand[has_rev]

@@ -89,12 +89,17 @@ class MeterSpec:
 
 @dataclass(frozen=True, slots=True)
 class Meter:
-    """A meter as the registry knows it (discovered from its device's messages)."""
+    """A meter as the registry knows it (discovered from its device's messages).
+
+    ``reverse`` is True once the meter has reported a reverse register: its files
+    then have a reverse row every day, a row of gaps on a day it sends nothing.
+    """
 
     id: str
     device: str
     spec: MeterSpec
     max_demand_w: int | None = None
+    reverse: bool = False
 
 
 @dataclass(frozen=True, slots=True)
