@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from kenshin.adapters.memory import MemoryStore
+from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.echonet import (
     EPC_DIGITS,
+    EPC_FIXED_TIME_FWD,
+    EPC_FIXED_TIME_REV,
     EPC_HISTORY_FWD,
+    EPC_PRODUCTION_NUMBER,
     EPC_UNIT,
+)
+from kenshin.domain.echonet_encoding import (
+    edt_fixed_time,
     edt_history,
     edt_uint8,
     encode_echonet,
 )
 from kenshin.domain.model import Customer, Device, MeterSpec, Reading
+from kenshin.ports import Store
 from kenshin.services.ingest import Incoming, Ingest, PayloadKind
 
 T0 = 1_795_663_800  # 2026-11-26T12:30:00+09:00
@@ -45,8 +60,7 @@ def incoming(payload: bytes, line: int = 1) -> Incoming:
     return Incoming(f"test:{line}", payload, T0 + 10)
 
 
-def registry() -> MemoryStore:
-    store = MemoryStore()
+def registry(store: Store) -> Store:
     store.add_customer(Customer("C-1", "one"))
     store.add_customer(Customer("C-2", "two"))
     store.add_device(Device("U-1", "C-1"))
@@ -55,8 +69,15 @@ def registry() -> MemoryStore:
     return store
 
 
-def test_readings_of_a_registered_device_are_stored_and_its_meter_discovered() -> None:
-    store = registry()
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The registry above in each store backend in turn."""
+    opened = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "k.db")
+    yield registry(opened)
+    opened.close()
+
+
+def test_readings_of_a_registered_device_are_stored_and_its_meter_discovered(store: Store) -> None:
     summary = Ingest(store).ingest([incoming(message())])
     assert (summary.messages, summary.stored, summary.dead_letters) == (1, 1, 0)
     meter = store.get_meter("M-1")
@@ -65,8 +86,7 @@ def test_readings_of_a_registered_device_are_stored_and_its_meter_discovered() -
     assert list(store.readings_between(["M-1"], T0, T0)) == [("M-1", [Reading("M-1", T0, 100, 0)])]
 
 
-def test_same_message_twice_is_a_duplicate_and_a_new_value_a_conflict() -> None:
-    store = registry()
+def test_same_message_twice_is_a_duplicate_and_a_new_value_a_conflict(store: Store) -> None:
     ingest = Ingest(store)
     summary = ingest.ingest([incoming(message()), incoming(message(), 2)])
     summary = ingest.ingest([incoming(message(fwd=101), 3)], summary)
@@ -77,8 +97,7 @@ def test_same_message_twice_is_a_duplicate_and_a_new_value_a_conflict() -> None:
     assert (conflict.stored_fwd, conflict.new_fwd) == (100, 101)
 
 
-def test_unknown_device_is_a_dead_letter_that_says_how_to_register_it() -> None:
-    store = registry()
+def test_unknown_device_is_a_dead_letter_that_says_how_to_register_it(store: Store) -> None:
     summary = Ingest(store).ingest([incoming(message(device="U-404"))])
     assert (summary.stored, summary.dead_letters) == (0, 1)
     [letter] = store.list_dead_letters()
@@ -87,8 +106,7 @@ def test_unknown_device_is_a_dead_letter_that_says_how_to_register_it() -> None:
     assert store.get_meter("M-1") is None
 
 
-def test_changed_unit_of_a_known_meter_is_a_dead_letter() -> None:
-    store = registry()
+def test_changed_unit_of_a_known_meter_is_a_dead_letter(store: Store) -> None:
     ingest = Ingest(store)
     ingest.ingest([incoming(message())])
     summary = ingest.ingest([incoming(message(unit="0.01kWh"), 2)])
@@ -98,8 +116,9 @@ def test_changed_unit_of_a_known_meter_is_a_dead_letter() -> None:
     assert "registered with unit 0.1kWh" in letter.reason
 
 
-def test_a_meter_of_one_customer_cannot_be_reported_by_another_customers_device() -> None:
-    store = registry()
+def test_a_meter_of_one_customer_cannot_be_reported_by_another_customers_device(
+    store: Store,
+) -> None:
     ingest = Ingest(store)
     ingest.ingest([incoming(message())])
     summary = ingest.ingest([incoming(message(device="U-9"), 2)])
@@ -110,8 +129,7 @@ def test_a_meter_of_one_customer_cannot_be_reported_by_another_customers_device(
     assert meter.device == "U-1"
 
 
-def test_a_meter_moved_to_another_device_of_the_same_customer_follows_it() -> None:
-    store = registry()
+def test_a_meter_moved_to_another_device_of_the_same_customer_follows_it(store: Store) -> None:
     ingest = Ingest(store)
     ingest.ingest([incoming(message())])
     ingest.ingest([incoming(message(device="U-2"), 2)])
@@ -120,38 +138,54 @@ def test_a_meter_moved_to_another_device_of_the_same_customer_follows_it() -> No
     assert meter.device == "U-2"
 
 
-def test_transport_identity_must_match_the_message() -> None:
-    store = registry()
+def test_transport_identity_must_match_the_message(store: Store) -> None:
     item = Incoming("mqtt", message(device="U-2"), T0, device="U-1")
     summary = Ingest(store).ingest([item])
     assert summary.dead_letters == 1
     assert "names device 'U-2' but was sent by 'U-1'" in store.list_dead_letters()[0].reason
 
 
-def test_bad_lines_do_not_stop_good_ones_in_the_same_batch() -> None:
-    store = registry()
+def test_bad_lines_do_not_stop_good_ones_in_the_same_batch(store: Store) -> None:
     batch = [incoming(b"garbage", 1), incoming(message(), 2), incoming(b"{}", 3)]
     summary = Ingest(store).ingest(batch)
     assert (summary.messages, summary.stored, summary.dead_letters) == (3, 1, 2)
     assert [d.source for d in store.list_dead_letters()] == ["test:1", "test:3"]
 
 
-def echonet_frame(*, with_spec: bool) -> bytes:
-    history = list(range(1000, 1048))
-    properties = [(EPC_HISTORY_FWD, edt_history(1, history))]  # yesterday's 48 registers
-    if with_spec:
-        properties = [(EPC_UNIT, edt_uint8(0x01)), (EPC_DIGITS, edt_uint8(6)), *properties]
-    return encode_echonet(properties)
+# --- ECHONET Lite frames, and which meter a frame is for --------------------------------------
 
 
-def test_echonet_frames_store_the_same_readings_as_json() -> None:
-    store = registry()
+def serial(text: str) -> tuple[int, bytes]:
+    return EPC_PRODUCTION_NUMBER, text.encode().ljust(12, b"\0")
+
+
+AT_1230 = datetime(2026, 11, 26, 12, 30)  # meter wall time of T0
+SPEC = [(EPC_UNIT, edt_uint8(0x01)), (EPC_DIGITS, edt_uint8(6))]
+YESTERDAY = (EPC_HISTORY_FWD, edt_history(1, list(range(1000, 1048))))  # 2026-11-25, 48 slots
+FULL = [serial("P-123"), *SPEC, YESTERDAY]
+
+
+def frame(*properties: tuple[int, bytes], device: str = "U-1") -> Incoming:
+    """An INF frame from ``device``, received ten minutes after T0."""
+    payload = encode_echonet(list(properties), esv=0x73)
+    return Incoming(f"mqtt:{device}", payload, T0 + 600, PayloadKind.ECHONET, device)
+
+
+def fixed_fwd(value: int) -> tuple[int, bytes]:
+    return EPC_FIXED_TIME_FWD, edt_fixed_time(AT_1230, value)
+
+
+def at_t0(store: Store, *meters: str) -> list[tuple[str, list[Reading]]]:
+    return list(store.readings_between(meters, T0, T0))
+
+
+def reasons(store: Store) -> list[str]:
+    return [letter.reason for letter in store.list_dead_letters()]
+
+
+def test_echonet_frames_store_the_same_readings_as_json(store: Store) -> None:
     ingest = Ingest(store)
-    received = T0 + 600  # 2026-11-26 12:40 in Tokyo: history day 1 is 2026-11-25
-    spec_frame = Incoming(
-        "mqtt", echonet_frame(with_spec=True), received, PayloadKind.ECHONET, "U-1"
-    )
-    summary = ingest.ingest([spec_frame])
+    summary = ingest.ingest([frame(*SPEC, YESTERDAY)])
     assert (summary.stored, summary.dead_letters) == (48, 0)
     meter = store.get_meter("U-1")
     assert meter is not None
@@ -161,13 +195,107 @@ def test_echonet_frames_store_the_same_readings_as_json() -> None:
     assert readings[0] == Reading("U-1", midnight, 1000, None)
     assert readings[-1] == Reading("U-1", midnight + 47 * 1800, 1047, None)
     # A later frame without E1/D7 uses the registered spec.
-    bare = Incoming("mqtt", echonet_frame(with_spec=False), received, PayloadKind.ECHONET, "U-1")
-    assert ingest.ingest([bare]).duplicates == 48
+    assert ingest.ingest([frame(YESTERDAY)]).duplicates == 48
 
 
-def test_echonet_frame_of_an_unknown_meter_without_its_unit_is_a_dead_letter() -> None:
-    store = registry()
-    frame = Incoming("mqtt", echonet_frame(with_spec=False), T0, PayloadKind.ECHONET, "U-1")
-    summary = Ingest(store).ingest([frame])
-    assert summary.dead_letters == 1
-    assert "E1 and D7" in store.list_dead_letters()[0].reason
+def test_registers_only_frames_are_stored_under_the_meter_the_full_frame_registered(
+    store: Store,
+) -> None:
+    assert Ingest(store).ingest([frame(*FULL)]).stored == 48
+    assert store.list_meters(device_id="U-1") == [store.get_meter("P-123")]
+    summary = Ingest(store).ingest([frame(fixed_fwd(1055))])  # as after a restart
+    assert (summary.stored, summary.dead_letters, summary.meters_discovered) == (1, 0, 0)
+    assert at_t0(store, "P-123", "U-1") == [("P-123", [Reading("P-123", T0, 1055, None)])]
+    assert store.get_meter("U-1") is None
+
+
+def test_a_full_frame_and_a_registers_only_frame_in_one_batch_land_on_one_meter(
+    store: Store,
+) -> None:
+    today = (EPC_HISTORY_FWD, edt_history(0, [*range(2000, 2026), *[None] * 22]))
+    summary = Ingest(store).ingest([frame(*FULL), frame(today)])
+    assert (summary.stored, summary.dead_letters, summary.meters_discovered) == (74, 0, 1)
+    assert at_t0(store, "P-123", "U-1") == [("P-123", [Reading("P-123", T0, 2025, None)])]
+    assert [m.id for m in store.list_meters(device_id="U-1")] == ["P-123"]
+
+
+def test_registers_only_frame_of_a_device_without_meters_is_a_dead_letter(store: Store) -> None:
+    summary = Ingest(store).ingest([frame(fixed_fwd(5))])
+    assert (summary.stored, summary.dead_letters) == (0, 1)
+    assert reasons(store) == [
+        "meter 'U-1' is not known yet and the message does not say its unit and digits: "
+        "the unit must send them (ECHONET Lite E1 and D7) once"
+    ]
+
+
+def test_after_a_meter_exchange_only_frames_with_the_production_number_are_used(
+    store: Store,
+) -> None:
+    ingest = Ingest(store)
+    ingest.ingest([frame(*FULL), frame(serial("P-456"), *SPEC, fixed_fwd(7))])
+    assert [m.id for m in store.list_meters(device_id="U-1")] == ["P-123", "P-456"]
+    summary = ingest.ingest([frame(fixed_fwd(8))])
+    assert (summary.stored, summary.dead_letters) == (0, 1)
+    assert reasons(store) == [
+        "the frame has no production number (EPC 0x8D) and device 'U-1' has several meters "
+        "('P-123', 'P-456'), so which meter its registers belong to cannot be told; after a "
+        "meter exchange the unit must send 0x8D with its registers"
+    ]
+    summary = ingest.ingest([frame(serial("P-789"), *SPEC, fixed_fwd(9))])
+    assert (summary.stored, summary.dead_letters, summary.meters_discovered) == (1, 0, 1)
+    assert at_t0(store, "P-123", "P-456", "P-789") == [
+        ("P-456", [Reading("P-456", T0, 7, None)]),
+        ("P-789", [Reading("P-789", T0, 9, None)]),
+    ]
+    ingest.ingest([frame(fixed_fwd(10))])
+    assert "several meters ('P-123', 'P-456', 'P-789')" in reasons(store)[1]
+
+
+def test_a_meter_moved_in_the_batch_leaves_its_old_device(store: Store) -> None:
+    ingest = Ingest(store)
+    ingest.ingest([frame(*FULL)])
+    moved = incoming(message(device="U-2", meter="P-123", fwd=1060), 2)  # same spec as FULL
+    summary = ingest.ingest([moved, frame(fixed_fwd(1061))])
+    assert (summary.stored, summary.dead_letters) == (1, 1)
+    assert "meter 'U-1' is not known yet" in reasons(store)[0]
+    summary = ingest.ingest([frame(fixed_fwd(1060), device="U-2"), frame(fixed_fwd(1062))])
+    assert (summary.duplicates, summary.dead_letters) == (1, 1)
+    assert [m.id for m in store.list_meters(device_id="U-2")] == ["P-123"]
+
+
+@pytest.mark.parametrize(
+    ("epc", "direction"), [(EPC_FIXED_TIME_FWD, "fwd"), (EPC_FIXED_TIME_REV, "rev")]
+)
+def test_registers_beyond_the_registered_digits_are_a_dead_letter(
+    store: Store, epc: int, direction: str
+) -> None:
+    ingest = Ingest(store)
+    ingest.ingest([frame(*FULL)])
+    summary = ingest.ingest([frame((epc, edt_fixed_time(AT_1230, 1_000_000)))])
+    assert (summary.stored, summary.dead_letters) == (0, 1)
+    assert reasons(store) == [
+        f"meter 'P-123' {direction} register 1000000 at 2026-11-26T03:30:00Z does not fit "
+        "the meter's 6 digits; it must be below 1,000,000"
+    ]
+    assert at_t0(store, "P-123") == []
+    assert ingest.ingest([frame((epc, edt_fixed_time(AT_1230, 999_999)))]).stored == 1
+
+
+def test_json_registers_beyond_the_digits_are_a_dead_letter(store: Store) -> None:
+    summary = Ingest(store).ingest([incoming(message(fwd=1_000_000))])
+    assert (summary.stored, summary.dead_letters, summary.meters_discovered) == (0, 1, 0)
+    assert reasons(store) == ["meters[0].readings[0].fwd: 1000000 is out of range 0..999999"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 255), st.binary(max_size=300))
+def test_any_property_list_is_used_whole_or_kept_as_a_dead_letter(opc: int, body: bytes) -> None:
+    store = registry(MemoryStore())
+    ingest = Ingest(store)
+    ingest.ingest([frame(*FULL)])
+    payload = encode_echonet([])[:11] + bytes((opc,)) + body
+    summary = ingest.ingest([Incoming("fuzz", payload, T0, PayloadKind.ECHONET, "U-1")])
+    letters = store.list_dead_letters()
+    assert summary.dead_letters == len(letters) <= 1
+    assert summary.stored == 0 or not letters
+    assert [letter.payload for letter in letters] in ([], [payload])

@@ -2,7 +2,7 @@
 
 One frame (format 1) becomes one DecodedMessage for one meter, in the same terms as a JSON
 readings message; anything malformed becomes a DeadLetter whose reason says what is wrong.
-Decoding never raises. A small encoder builds frames for tests and device simulators.
+Decoding never raises. ``echonet_encoding`` builds frames for tests and device simulators.
 
 Times the meter gives (E2/E4 history, EA/EB fixed-time readings) are local wall times in the
 meter's zone. A wall time that a DST change skips or repeats has no single instant, so the
@@ -76,9 +76,9 @@ _EDT_SIZE: dict[int, tuple[int, str]] = {
     EPC_FIXED_TIME_FWD: _FIXED_SIZE, EPC_FIXED_TIME_REV: _FIXED_SIZE,
 }  # fmt: skip
 
-_HISTORY = struct.Struct(">H48I")
-_FIXED_TIME = struct.Struct(">HBBBBBI")
-_UINT32 = struct.Struct(">I")
+HISTORY_LAYOUT = struct.Struct(">H48I")
+FIXED_TIME_LAYOUT = struct.Struct(">HBBBBBI")
+UINT32 = struct.Struct(">I")
 
 # (UTC instant or None where the wall time is skipped, raw register value)
 _Found = list[tuple[int | None, int]]
@@ -95,16 +95,19 @@ def decode_echonet(
     received_at: int,
     source: str,
     meter: str | None = None,
+    device_meters: Sequence[str] = (),
     tz: ZoneInfo | None = None,
 ) -> DecodedMessage | DeadLetter:
     """Decode one meter frame into readings, or explain in a DeadLetter why it cannot be used.
 
-    ``meter`` defaults to the production number (EPC 0x8D) and then to ``device``; E2/E4
-    history day N is N days before the local date of ``received_at`` in ``tz`` (Asia/Tokyo).
+    The meter is ``meter`` if given, else the production number (EPC 0x8D), else the one
+    meter registered for the device (``device_meters``, distinct ids), else ``device``; a
+    frame without 0x8D from a device with several meters is a dead letter. E2/E4 history
+    day N is N days before the local date of ``received_at`` in ``tz`` (Asia/Tokyo).
     """
     try:
         properties = _properties(payload)
-        meter_id = meter or _production_number(properties) or device
+        meter_id = meter or _production_number(properties) or _meter_of(device, device_meters)
         block = _meter_block(properties, meter_id, received_at, tz or zone(DEFAULT_TIMEZONE))
     except _Malformed as exc:
         return DeadLetter(source, str(exc), payload, received_at, device)
@@ -181,6 +184,22 @@ def _production_number(properties: dict[int, bytes]) -> str | None:
     return text.decode("ascii") or None
 
 
+def _meter_of(device: str, registered: Sequence[str]) -> str:
+    # A frame without 0x8D names no meter. The device's one registered meter is the only
+    # one it can be; after an exchange there are several, and a guess would file the new
+    # meter's registers under the old one.
+    if not registered:
+        return device
+    if len(registered) == 1:
+        return registered[0]
+    names = ", ".join(repr(m) for m in registered)
+    raise _Malformed(
+        f"the frame has no production number (EPC 0x8D) and device {device!r} has several "
+        f"meters ({names}), so which meter its registers belong to cannot be told; after a "
+        "meter exchange the unit must send 0x8D with its registers"
+    )
+
+
 def _meter_block(
     properties: dict[int, bytes], meter: str, received_at: int, tz: ZoneInfo
 ) -> MeterBlock:
@@ -243,14 +262,14 @@ def _cumulative(epc: int, edt: bytes, _received_at: int, _tz: ZoneInfo) -> _Foun
     # The meter does not say when it read E0/E3, and the receive time is not that moment:
     # taken as a reading it could land on a slot boundary and outvote the true fixed-time
     # value. It is checked, but only E2/E4 and EA/EB give readings.
-    (value,) = _UINT32.unpack(edt)
+    (value,) = UINT32.unpack(edt)
     if value != NO_DATA:
         _check_register(epc, value, None)
     return []
 
 
 def _history(epc: int, edt: bytes, received_at: int, tz: ZoneInfo) -> _Found:
-    day, *values = _HISTORY.unpack(edt)
+    day, *values = HISTORY_LAYOUT.unpack(edt)
     if day > MAX_HISTORY_DAY:
         raise _Malformed(f"EPC 0x{epc:02X} history day {day} is outside 0..{MAX_HISTORY_DAY}")
     instants = _history_instants(local_day(received_at, tz) - timedelta(days=day), tz)
@@ -267,7 +286,7 @@ def _history_instants(day: date, tz: ZoneInfo) -> tuple[int | None, ...]:
 
 
 def _fixed_time(epc: int, edt: bytes, _received_at: int, tz: ZoneInfo) -> _Found:
-    year, month, day, hour, minute, second, value = _FIXED_TIME.unpack(edt)
+    year, month, day, hour, minute, second, value = FIXED_TIME_LAYOUT.unpack(edt)
     if value == NO_DATA:
         return []  # the time fields of an empty reading are filler
     try:
@@ -307,51 +326,3 @@ _REGISTER_EPCS: dict[int, tuple[Direction, Callable[[int, bytes, int, ZoneInfo],
     EPC_CUMULATIVE_FWD: (Direction.FWD, _cumulative),
     EPC_CUMULATIVE_REV: (Direction.REV, _cumulative),
 }
-
-
-def encode_echonet(
-    properties: Sequence[tuple[int, bytes]],
-    *,
-    esv: int = ESV_GET_RES,
-    tid: int = 1,
-    seoj: bytes = b"\x02\x88\x01",
-    deoj: bytes = b"\x05\xff\x01",
-) -> bytes:
-    """An ECHONET Lite format 1 frame carrying ``properties`` (EPC, EDT) in the given order."""
-    if len(seoj) != 3 or len(deoj) != 3:
-        raise ValueError("SEOJ and DEOJ are 3 bytes each")
-    if len(properties) > 255:
-        raise ValueError(f"{len(properties)} properties; OPC holds at most 255")
-    frame = bytearray(
-        EHD_FORMAT_1 + tid.to_bytes(2, "big") + seoj + deoj + bytes((esv, len(properties)))
-    )
-    for epc, edt in properties:
-        if len(edt) > 255:
-            raise ValueError(f"EDT of EPC 0x{epc:02X} is {len(edt)} bytes; PDC holds at most 255")
-        frame += bytes((epc, len(edt))) + edt
-    return bytes(frame)
-
-
-def edt_uint8(value: int) -> bytes:
-    """A one-byte EDT (D7 digits, E1 unit code)."""
-    return bytes((value,))
-
-
-def edt_uint32(value: int | None) -> bytes:
-    """A uint32 EDT (D3, E0, E3); None is the meter's "no measurement"."""
-    return _UINT32.pack(NO_DATA if value is None else value)
-
-
-def edt_history(day: int, values: Sequence[int | None]) -> bytes:
-    """An E2/E4 EDT: day N before today and the 48 half-hour registers; None is "no measurement"."""
-    if len(values) != HISTORY_SLOTS:
-        raise ValueError(f"a history holds {HISTORY_SLOTS} registers, got {len(values)}")
-    return _HISTORY.pack(day, *(NO_DATA if v is None else v for v in values))
-
-
-def edt_fixed_time(moment: datetime, value: int | None) -> bytes:
-    """An EA/EB EDT: the meter's local wall time (naive) and the register at it."""
-    return _FIXED_TIME.pack(
-        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
-        NO_DATA if value is None else value,
-    )  # fmt: skip

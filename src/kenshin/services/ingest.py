@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from kenshin.domain.echonet import decode_echonet
@@ -18,10 +18,12 @@ from kenshin.domain.model import (
     DecodedMessage,
     Device,
     Meter,
+    MeterBlock,
     MeterSpec,
     Reading,
     StoreResult,
 )
+from kenshin.domain.slots import iso_utc
 from kenshin.domain.wire import decode_readings
 from kenshin.ports import Store
 
@@ -65,6 +67,23 @@ class IngestSummary:
         self.conflicts += len(result.conflicts)
 
 
+@dataclass(slots=True)
+class _Staged:
+    """Meters a batch registers or moves to another device, saved with its readings."""
+
+    meters: dict[str, Meter] = field(default_factory=dict)
+    by_device: dict[str, set[str]] = field(default_factory=dict)
+    unmetered: set[str] = field(default_factory=set)  # devices the store had no meter for
+
+    def add(self, meter: Meter) -> None:
+        """Stage ``meter``, replacing what this batch staged for it before."""
+        before = self.meters.get(meter.id)
+        if before is not None:
+            self.by_device[before.device].discard(meter.id)
+        self.meters[meter.id] = meter
+        self.by_device.setdefault(meter.device, set()).add(meter.id)
+
+
 class Ingest:
     """Turns batches of incoming payloads into stored readings and dead letters."""
 
@@ -72,6 +91,7 @@ class Ingest:
         self._store = store
         self._devices: dict[str, Device] = {}
         self._meters: dict[str, Meter] = {}
+        self._device_meters: dict[str, tuple[str, ...]] = {}  # registered ids, never empty
 
     def ingest(
         self, batch: Iterable[Incoming], summary: IngestSummary | None = None
@@ -80,20 +100,20 @@ class Ingest:
         summary = summary if summary is not None else IngestSummary()
         readings: list[Reading] = []
         letters: list[DeadLetter] = []
-        new_meters: dict[str, Meter] = {}
+        staged = _Staged()
         received_at = 0
         for item in batch:
             summary.messages += 1
             received_at = max(received_at, item.received_at)
-            outcome = self._accept(item, new_meters)
+            outcome = self._accept(item, staged)
             if isinstance(outcome, DeadLetter):
                 letters.append(outcome)
             else:
                 readings.extend(r for block in outcome.meters for r in block.readings)
-        if new_meters:
-            self._store.save_meters(new_meters.values())
-            self._meters.update(new_meters)
-            summary.meters_discovered += len(new_meters)
+        if staged.meters:
+            self._store.save_meters(staged.meters.values())
+            self._remember(staged)
+            summary.meters_discovered += len(staged.meters)
         if readings:
             summary.readings += len(readings)
             summary.add_store_result(self._store.add_readings(readings, received_at))
@@ -107,19 +127,18 @@ class Ingest:
         for letter in letters:
             log.debug("dead letter from %s: %s", letter.source, letter.reason)
 
-    def _accept(self, item: Incoming, new_meters: dict[str, Meter]) -> DecodedMessage | DeadLetter:
-        decoded = self._decode(item)
+    def _accept(self, item: Incoming, staged: _Staged) -> DecodedMessage | DeadLetter:
+        decoded = self._decode(item, staged)
         if isinstance(decoded, DeadLetter):
             return decoded
         problem = self._check_device(item, decoded)
         if problem is None:
-            problem = self._register_meters(decoded, new_meters)
+            problem = self._register_meters(decoded, staged)
         if problem is not None:
             return DeadLetter(item.source, problem, item.payload, item.received_at, decoded.device)
         return decoded
 
-    @staticmethod
-    def _decode(item: Incoming) -> DecodedMessage | DeadLetter:
+    def _decode(self, item: Incoming, staged: _Staged) -> DecodedMessage | DeadLetter:
         if item.kind is PayloadKind.ECHONET:
             if item.device is None:
                 return DeadLetter(
@@ -129,7 +148,11 @@ class Ingest:
                     item.received_at,
                 )
             return decode_echonet(
-                item.payload, device=item.device, received_at=item.received_at, source=item.source
+                item.payload,
+                device=item.device,
+                received_at=item.received_at,
+                source=item.source,
+                device_meters=self._meters_of(item.device, staged),
             )
         return decode_readings(item.payload, source=item.source, received_at=item.received_at)
 
@@ -143,11 +166,11 @@ class Ingest:
             )
         return None
 
-    def _register_meters(self, decoded: DecodedMessage, new_meters: dict[str, Meter]) -> str | None:
+    def _register_meters(self, decoded: DecodedMessage, staged: _Staged) -> str | None:
         """Resolve each meter's spec; stage new or re-homed meters. Returns a problem or None."""
-        staged: dict[str, Meter] = {}
+        changes: list[Meter] = []
         for block in decoded.meters:
-            known = new_meters.get(block.meter) or self._meter(block.meter)
+            known = staged.meters.get(block.meter) or self._meter(block.meter)
             spec = block.spec or (known.spec if known else None)
             if spec is None:
                 return (
@@ -156,13 +179,16 @@ class Ingest:
                 )
             if known is not None and known.spec != spec:
                 return _spec_change(block.meter, known.spec, spec)
-            problem = self._check_owner(block.meter, known, decoded.device)
+            problem = _overflow(block, spec) or self._check_owner(
+                block.meter, known, decoded.device
+            )
             if problem is not None:
                 return problem
             if known is None or known.device != decoded.device:
                 max_demand = known.max_demand_w if known else None
-                staged[block.meter] = Meter(block.meter, decoded.device, spec, max_demand)
-        new_meters.update(staged)
+                changes.append(Meter(block.meter, decoded.device, spec, max_demand))
+        for meter in changes:
+            staged.add(meter)
         return None
 
     def _check_owner(self, meter: str, known: Meter | None, device_id: str) -> str | None:
@@ -188,6 +214,53 @@ class Ingest:
         if meter is not None:
             self._meters[meter_id] = meter
         return meter
+
+    def _meters_of(self, device_id: str, staged: _Staged) -> tuple[str, ...]:
+        """Ids of the device's meters as the batch leaves them: a meter it staged to the
+        device counts, one it moved to another device does not."""
+        stored = self._device_meters.get(device_id)
+        if stored is None:
+            found = self._store.list_meters(device_id=device_id)
+            self._meters.update((m.id, m) for m in found)
+            stored = tuple(m.id for m in found)
+            if stored:
+                self._device_meters[device_id] = stored
+            else:
+                staged.unmetered.add(device_id)
+        if not staged.meters:
+            return stored
+        ids = {m for m in stored if m not in staged.meters} | staged.by_device.get(device_id, set())
+        return tuple(sorted(ids))
+
+    def _remember(self, staged: _Staged) -> None:
+        """Bring the caches up to date with the meters the batch just saved."""
+        for meter in staged.meters.values():
+            before = self._meters.get(meter.id)
+            if before is not None and before.device != meter.device:
+                rest = tuple(m for m in self._device_meters.pop(before.device, ()) if m != meter.id)
+                if rest:
+                    self._device_meters[before.device] = rest
+            # A device the store had no meter for now has this one: no need to ask again.
+            ids = self._device_meters.get(meter.device)
+            if ids is None and meter.device in staged.unmetered:
+                ids = ()
+            if ids is not None and meter.id not in ids:
+                self._device_meters[meter.device] = tuple(sorted((*ids, meter.id)))
+            self._meters[meter.id] = meter
+
+
+def _overflow(block: MeterBlock, spec: MeterSpec) -> str | None:
+    """Why a register of the block does not fit the meter's digits, or None if all do."""
+    limit = spec.modulus
+    for reading in block.readings:
+        for direction, value in (("fwd", reading.fwd), ("rev", reading.rev)):
+            if value is not None and value >= limit:
+                return (
+                    f"meter {block.meter!r} {direction} register {value} at "
+                    f"{iso_utc(reading.t)} does not fit the meter's {spec.digits} digits; "
+                    f"it must be below {limit:,}"
+                )
+    return None
 
 
 def _spec_change(meter: str, old: MeterSpec, new: MeterSpec) -> str:
