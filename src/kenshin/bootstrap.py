@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.outbox import LocalOutbox
+from kenshin.adapters.pki import (
+    CA_CERT,
+    CA_KEY,
+    HOSTNAME,
+    PKI_FOLDER,
+    SERVER_CERT,
+    LocalCertificateAuthority,
+    check_names,
+)
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.config import (
     CONFIG_NAME,
@@ -67,16 +78,44 @@ def _open_store(settings: Settings, data_dir: Path) -> Store:
     return SqliteStore(data_dir / settings.store.path)
 
 
-def init_project(directory: Path) -> Path:
-    """Create ``directory`` with a default config, database and outbox; return the config path."""
+def init_project(
+    directory: Path, *, hostnames: Sequence[str] = (), ips: Sequence[str] = ()
+) -> Path:
+    """Create ``directory`` with a default config, database, outbox and the units'
+    certificate authority with the endpoint's certificate; return the config path.
+
+    The endpoint's certificate names localhost, this machine's host name and the
+    ``hostnames`` and ``ips`` given (the names units reach the endpoint by).
+    """
     config = directory / CONFIG_NAME
     if config.exists():
         raise ConfigError(f"{config} exists already; kenshin init does not overwrite it")
+    check_names(hostnames, ips)  # before anything is made
     directory.mkdir(parents=True, exist_ok=True)
     config.write_text(DEFAULT_CONFIG_TEXT, encoding="utf-8")
     app = open_app(config)
     try:
         app.outbox_dir.mkdir(parents=True, exist_ok=True)
+        _create_pki(app.data_dir / PKI_FOLDER, hostnames, ips)
     finally:
         app.close()
     return config
+
+
+def _create_pki(folder: Path, hostnames: Sequence[str], ips: Sequence[str]) -> None:
+    """A new CA and endpoint certificate. A CA found there (a data folder used before) is
+    kept, as every unit's certificate depends on it, and so is its endpoint certificate
+    unless names are given."""
+    if (folder / CA_CERT).exists() or (folder / CA_KEY).exists():
+        ca = LocalCertificateAuthority.load(folder)
+        if (folder / SERVER_CERT).exists() and not (hostnames or ips):
+            return
+    else:
+        ca = LocalCertificateAuthority.create(folder)
+    ca.issue_server([*_machine_hostnames(), *hostnames], ips)
+
+
+def _machine_hostnames() -> list[str]:
+    """This machine's host name if a certificate can name it."""
+    name = socket.gethostname()
+    return [name] if HOSTNAME.fullmatch(name) and name != "localhost" else []

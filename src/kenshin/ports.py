@@ -7,6 +7,7 @@ Every storage adapter passes the same contract tests (tests/contract).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from kenshin.domain.intervals import Registers
@@ -21,9 +22,24 @@ from kenshin.domain.model import (
     StoreResult,
 )
 
+MAX_SERIAL = 2**160 - 1  # a certificate serial number has at most 20 bytes (RFC 5280)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCertificate:
+    """A client certificate issued to a device: its serial, when it was issued, its last
+    valid second and, once revoked, when (UTC epoch s)."""
+
+    device: str
+    serial: int
+    not_after: int
+    issued_at: int
+    revoked_at: int | None = None
+
 
 class Store(Protocol):
-    """Readings, the registry (customers, devices, meters), dead letters and file revisions.
+    """Readings, the registry (customers, devices and their certificates, meters), dead
+    letters and file revisions.
 
     Readings are idempotent on (meter, t): the same reading again is a duplicate and
     changes nothing; a reading that fills a register the stored one lacked (fwd or
@@ -64,6 +80,29 @@ class Store(Protocol):
     ) -> list[Meter]:
         """Meters ordered by id, optionally of one customer (through their devices) or of
         one device."""
+
+    # device certificates
+    def add_certificate(self, device_id: str, serial: int, not_after: int, issued_at: int) -> None:
+        """Record a certificate issued to a device; NotFoundError for an unknown device,
+        AlreadyExistsError for a serial recorded already, StoreError for a serial outside
+        1..MAX_SERIAL."""
+
+    def get_certificate(self, serial: int) -> DeviceCertificate | None:
+        """The certificate with this serial, or None if none was recorded."""
+
+    def list_certificates(self, device_id: str | None = None) -> list[DeviceCertificate]:
+        """Certificates by device, then oldest issued first (then by serial); optionally
+        of one device."""
+
+    def revoke_device(self, device_id: str, at: int) -> int:
+        """Revoke, as of ``at``, every certificate of the device not revoked yet; how many.
+        NotFoundError for an unknown device."""
+
+    def is_revoked(self, serial: int) -> bool:
+        """Whether the certificate with this serial was revoked (False if never recorded)."""
+
+    def revoked_serials(self, since: int | None = None) -> set[int]:
+        """Serials revoked at or after ``since`` (UTC epoch s), or every revoked one."""
 
     # readings
     def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:

@@ -22,6 +22,7 @@ from kenshin.domain.model import (
 from kenshin.domain.readings import check_registers, conflict_of, merge_reading
 from kenshin.domain.slots import DaySlots
 from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
+from kenshin.ports import MAX_SERIAL, DeviceCertificate
 
 
 class MemoryStore:
@@ -36,6 +37,7 @@ class MemoryStore:
         self._dead: list[DeadLetter] = []
         self._reverse: set[str] = set()  # meters that reported a reverse register
         self._revisions: dict[tuple[str, str], list[FileRevision]] = {}
+        self._certificates: dict[int, DeviceCertificate] = {}  # by serial
 
     # registry
     def add_customer(self, customer: Customer) -> None:
@@ -111,6 +113,50 @@ class MemoryStore:
             if device_id is None or meter.device == device_id:
                 result.append(self._seen(meter))
         return result
+
+    # device certificates
+    def add_certificate(self, device_id: str, serial: int, not_after: int, issued_at: int) -> None:
+        """Record a certificate issued to a device."""
+        if not 0 < serial <= MAX_SERIAL:
+            raise StoreError(f"memory store: serial {serial} is outside 1..2**160-1")
+        if device_id not in self._devices:
+            raise NotFoundError(f"device {device_id!r} does not exist")
+        if serial in self._certificates:
+            raise AlreadyExistsError(f"certificate serial {serial:x} is recorded already")
+        self._certificates[serial] = DeviceCertificate(device_id, serial, not_after, issued_at)
+
+    def get_certificate(self, serial: int) -> DeviceCertificate | None:
+        """The certificate with this serial, or None."""
+        return self._certificates.get(serial)
+
+    def list_certificates(self, device_id: str | None = None) -> list[DeviceCertificate]:
+        """Certificates by device, then oldest issued first; optionally of one device."""
+        return sorted(
+            (c for c in self._certificates.values() if device_id in (None, c.device)),
+            key=lambda c: (c.device, c.issued_at, c.serial),
+        )
+
+    def revoke_device(self, device_id: str, at: int) -> int:
+        """Revoke every certificate of the device not revoked yet; how many."""
+        if device_id not in self._devices:
+            raise NotFoundError(f"device {device_id!r} does not exist")
+        live = [c for c in self.list_certificates(device_id) if c.revoked_at is None]
+        for cert in live:
+            self._certificates[cert.serial] = replace(cert, revoked_at=at)
+        return len(live)
+
+    def is_revoked(self, serial: int) -> bool:
+        """Whether the certificate with this serial was revoked."""
+        cert = self._certificates.get(serial)
+        return cert is not None and cert.revoked_at is not None
+
+    def revoked_serials(self, since: int | None = None) -> set[int]:
+        """Serials revoked at or after ``since``, or every revoked one."""
+        return {
+            c.serial
+            for c in self._certificates.values()
+            if c.revoked_at is not None and (since is None or c.revoked_at >= since)
+        }
 
     # readings
     def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:

@@ -67,6 +67,16 @@ MIGRATIONS = (
     UPDATE meters SET reverse = 1
         WHERE key IN (SELECT DISTINCT meter FROM readings WHERE rev IS NOT NULL);
     """,
+    """
+    -- Client certificates of devices. A serial has up to 160 bits, more than an INTEGER
+    -- holds: it is kept as 40 lower-case hex digits.
+    CREATE TABLE certificates (
+        serial TEXT PRIMARY KEY, device TEXT NOT NULL REFERENCES devices,
+        not_after INTEGER NOT NULL, issued_at INTEGER NOT NULL, revoked_at INTEGER
+        ) WITHOUT ROWID;
+    CREATE INDEX certificates_device ON certificates (device, issued_at);
+    CREATE INDEX certificates_revoked ON certificates (revoked_at) WHERE revoked_at IS NOT NULL;
+    """,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id TEXT NOT NULL);

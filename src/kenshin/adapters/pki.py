@@ -1,0 +1,368 @@
+"""The units' certificate authority: kenshin's own CA, kept as files in the data folder.
+
+Each unit authenticates to the MQTT/TLS endpoint with a client certificate this CA
+issued; the certificate's CN is the device id. The folder (``<data_dir>/pki``, 0700)
+holds ``ca.pem`` and ``ca.key``, and ``server.pem`` and ``server.key`` for the
+endpoint; keys are written 0600, certificates 0644. Keys are EC P-256, signatures
+ECDSA with SHA-256. Revocation is not written into certificates: the store records
+it, and the endpoint checks a unit's serial at connect (``admitted_device``) and
+every ``REVOCATION_POLL_SECONDS`` for the units connected (``RevocationPoller``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import NamedTuple, TypeVar
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from kenshin.domain.model import DEVICE_ID
+from kenshin.errors import KenshinError
+
+PKI_FOLDER = "pki"  # inside the data folder
+CA_CERT, CA_KEY = "ca.pem", "ca.key"
+SERVER_CERT, SERVER_KEY = "server.pem", "server.key"
+CA_NAME = "kenshin device CA"
+CA_VALID_DAYS = 20 * 365 + 5
+DEVICE_VALID_DAYS = 10 * 365 + 2
+SERVER_VALID_DAYS = 10 * 365 + 2
+REVOCATION_POLL_SECONDS = 30
+# A name a certificate can hold: dot-separated labels of letters, digits and inner hyphens.
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?")
+DEVICE_URN = "urn:kenshin:device:"  # + the device id: the URI in a unit certificate's SAN
+_EARLY = 3600  # certificates start an hour back: a clock a little behind accepts them too
+_OVERLAP = 120  # a revocation's time is taken before it is committed, maybe by another process
+_PEM = serialization.Encoding.PEM
+_T = TypeVar("_T")
+_private_key = partial(serialization.load_pem_private_key, password=None)
+
+
+class PkiError(KenshinError):
+    """A certificate authority file is missing, corrupt or would be overwritten."""
+
+
+class Credentials(NamedTuple):
+    """An issued certificate and its private key, both PEM."""
+
+    cert_pem: bytes
+    key_pem: bytes
+
+    @property
+    def serial(self) -> int:
+        """The certificate's serial number."""
+        return serial_of(self.cert_pem)
+
+    @property
+    def not_after(self) -> int:
+        """The last second the certificate is valid (UTC epoch s)."""
+        return int(_certificate(self.cert_pem).not_valid_after_utc.timestamp())
+
+
+class LocalCertificateAuthority:
+    """A CA whose certificate and key are files in ``folder``; ``create`` or ``load`` one."""
+
+    def __init__(
+        self, folder: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+    ) -> None:
+        self.folder = folder
+        self._cert = cert
+        self._key = key
+
+    @classmethod
+    def create(
+        cls, folder: Path, name: str = CA_NAME, *, now: int | None = None
+    ) -> LocalCertificateAuthority:
+        """Make a new CA in ``folder``: ca.key (0600) and ca.pem; PkiError if one is there."""
+        for path in (folder / CA_CERT, folder / CA_KEY):
+            if path.exists():
+                raise PkiError(
+                    f"{path} exists already: a certificate authority is never overwritten, as"
+                    " every unit's certificate depends on it; keep it, or move the folder away"
+                    " to start a new one (every unit then needs a new certificate)"
+                )
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        start = _moment(now)
+        cert = (
+            _builder(subject, subject, key.public_key(), start, start + timedelta(CA_VALID_DAYS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(_key_usage(signs_certificates=True), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        _write(folder / CA_KEY, _key_pem(key), 0o600, replace=False)
+        _write(folder / CA_CERT, cert.public_bytes(_PEM), 0o644, replace=False)
+        return cls(folder, cert, key)
+
+    @classmethod
+    def load(cls, folder: Path) -> LocalCertificateAuthority:
+        """The CA in ``folder``; PkiError naming the file when one is missing or corrupt."""
+        cert_path, key_path = folder / CA_CERT, folder / CA_KEY
+        cert = _parse(cert_path, "a PEM certificate", x509.load_pem_x509_certificate)
+        key = _parse(key_path, "an unencrypted PEM private key", _private_key)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise PkiError(f"{key_path} is not an EC private key; restore it from a backup")
+        if key.public_key() != cert.public_key():
+            raise PkiError(
+                f"{key_path} is not the key of {cert_path}: restore both from the same backup"
+            )
+        return cls(folder, cert, key)
+
+    @property
+    def cert_pem(self) -> bytes:
+        """The CA certificate, PEM: what units trust the endpoint by."""
+        return self._cert.public_bytes(_PEM)
+
+    def export_cert(self, folder: Path) -> Path:
+        """Write the CA certificate to ``folder/ca.pem`` (0644); its path."""
+        folder.mkdir(parents=True, exist_ok=True)
+        _write(folder / CA_CERT, self.cert_pem, 0o644, replace=True)
+        return folder / CA_CERT
+
+    def issue_device(
+        self, device_id: str, valid_days: int = DEVICE_VALID_DAYS, *, now: int | None = None
+    ) -> Credentials:
+        """A unit's client certificate (CN = ``device_id``, also as SAN URI
+        ``urn:kenshin:device:<id>``; clientAuth) and a new key."""
+        if not DEVICE_ID.fullmatch(device_id):
+            raise PkiError(f"{device_id!r} is not a device id: 1-64 letters, digits or '._:-'")
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, device_id)])
+        # The id as a URI too: verifiers that read identities from SANs only find it there.
+        uri = x509.UniformResourceIdentifier(f"{DEVICE_URN}{device_id}")
+        return self._issue(name, ExtendedKeyUsageOID.CLIENT_AUTH, [uri], valid_days, now)
+
+    def issue_server(
+        self,
+        hostnames: Sequence[str] = (),
+        ips: Sequence[str] = (),
+        valid_days: int = SERVER_VALID_DAYS,
+        *,
+        now: int | None = None,
+    ) -> Credentials:
+        """The endpoint's certificate (serverAuth) for localhost, 127.0.0.1, ::1 and the
+        names and addresses given; written to server.pem and server.key (0600)."""
+        addresses = check_names(hostnames, ["127.0.0.1", "::1", *ips])
+        names: list[x509.GeneralName] = [
+            *(x509.DNSName(h) for h in dict.fromkeys(["localhost", *hostnames])),
+            *(x509.IPAddress(a) for a in dict.fromkeys(addresses)),
+        ]
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kenshin endpoint")])
+        issued = self._issue(subject, ExtendedKeyUsageOID.SERVER_AUTH, names, valid_days, now)
+        _write(self.folder / SERVER_KEY, issued.key_pem, 0o600, replace=True)
+        _write(self.folder / SERVER_CERT, issued.cert_pem, 0o644, replace=True)
+        return issued
+
+    def ssl_context_for_server(self) -> ssl.SSLContext:
+        """The endpoint's TLS context from this CA's folder: see ``server_ssl_context``."""
+        return server_ssl_context(self.folder)
+
+    def _issue(
+        self,
+        subject: x509.Name,
+        usage: x509.ObjectIdentifier,
+        names: list[x509.GeneralName],
+        valid_days: int,
+        now: int | None,
+    ) -> Credentials:
+        if valid_days < 1:
+            raise PkiError(f"a certificate is valid for 1 day or more, not {valid_days}")
+        key = ec.generate_private_key(ec.SECP256R1())
+        start = _moment(now)
+        end = min(start + timedelta(valid_days), self._cert.not_valid_after_utc)
+        builder = (
+            _builder(subject, self._cert.subject, key.public_key(), start, end)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_key_usage(signs_certificates=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                critical=False,
+            )
+        )
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        cert = builder.sign(self._key, hashes.SHA256())
+        return Credentials(cert.public_bytes(_PEM), _key_pem(key))
+
+
+def check_names(
+    hostnames: Sequence[str], ips: Sequence[str]
+) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses ``ips`` name; PkiError for a host name or address a certificate
+    cannot hold."""
+    bad = [h for h in hostnames if not HOSTNAME.fullmatch(h)]
+    if bad:
+        raise PkiError(f"{bad[0]!r} is not a host name: expected letters, digits, '-' and '.'")
+    try:
+        return [ipaddress.ip_address(a) for a in ips]
+    except ValueError as exc:
+        raise PkiError(f"{exc}: expected an IPv4 or IPv6 address") from exc
+
+
+def server_ssl_context(folder: Path) -> ssl.SSLContext:
+    """A server TLS context: TLS 1.2 or newer, a client certificate required and verified
+    against ``folder/ca.pem`` only, ``server.pem`` and ``server.key`` presented."""
+    ca, cert, key = folder / CA_CERT, folder / SERVER_CERT, folder / SERVER_KEY
+    for path in (ca, cert, key):
+        if not path.is_file():
+            raise PkiError(f"{path} is missing: 'kenshin init' creates the endpoint's TLS files")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)  # loads no system trust anchors
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.verify_flags |= ssl.VERIFY_X509_STRICT
+    try:
+        context.load_verify_locations(cafile=ca)
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        raise PkiError(
+            f"the TLS files in {folder} are corrupt or do not belong together ({exc.reason}):"
+            " restore them from a backup"
+        ) from exc
+    return context
+
+
+def device_id_of(peer_cert_der: bytes) -> str | None:
+    """The device id a certificate names (its one CN), or None if it names none."""
+    try:
+        names = _certificate(peer_cert_der).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return None
+    if len(names) != 1 or not isinstance(names[0].value, str):
+        return None
+    return names[0].value if DEVICE_ID.fullmatch(names[0].value) else None
+
+
+def serial_of(cert: bytes) -> int:
+    """The serial number of a certificate, DER or PEM; ValueError if it is neither."""
+    return _certificate(cert).serial_number
+
+
+def admitted_device(peer_cert_der: bytes | None, is_revoked: Callable[[int], bool]) -> str | None:
+    """The device a verified peer certificate names, or None: no certificate, no device id
+    as CN, or a revoked serial. What the endpoint asks once a handshake is done."""
+    if not peer_cert_der:
+        return None
+    device = device_id_of(peer_cert_der)
+    if device is None or is_revoked(serial_of(peer_cert_der)):
+        return None
+    return device
+
+
+class RevocationPoller:
+    """Serials revoked since the previous look, from ``revoked_serials(since)`` (a Store's):
+    the endpoint polls every REVOCATION_POLL_SECONDS and closes the sessions among them."""
+
+    def __init__(
+        self,
+        revoked_serials: Callable[[int | None], set[int]],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._source = revoked_serials
+        self._clock = clock
+        self._since: int | None = None
+
+    def poll(self) -> set[int]:
+        """Serials revoked since the previous poll (a few seen twice), every one at first."""
+        now = int(self._clock())
+        found = self._source(self._since)
+        self._since = now - _OVERLAP
+        return found
+
+
+def _moment(now: int | None) -> datetime:
+    return datetime.fromtimestamp(time.time() if now is None else now, UTC).replace(microsecond=0)
+
+
+def _builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: ec.EllipticCurvePublicKey,
+    start: datetime,
+    end: datetime,
+) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start - timedelta(seconds=_EARLY))
+        .not_valid_after(end)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+
+
+def _key_usage(*, signs_certificates: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=not signs_certificates,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=signs_certificates,
+        crl_sign=signs_certificates,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _certificate(data: bytes) -> x509.Certificate:
+    if data.lstrip().startswith(b"-----BEGIN"):
+        return x509.load_pem_x509_certificate(data)
+    return x509.load_der_x509_certificate(data)
+
+
+def _parse(path: Path, what: str, parse: Callable[[bytes], _T]) -> _T:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise PkiError(
+            f"{path} is missing: the units' certificate authority is made by 'kenshin init';"
+            f" restore {path.parent} from a backup"
+        ) from exc
+    try:
+        return parse(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise PkiError(f"{path} is not {what} ({exc}); restore it from a backup") from exc
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def _write(path: Path, data: bytes, mode: int, *, replace: bool) -> None:
+    """Write ``data`` with ``mode`` whatever the umask; a replaced file is never half-written."""
+    target = path.with_name(f".{path.name}.tmp") if replace else path
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    with os.fdopen(os.open(target, flags, mode), "wb") as file:
+        os.fchmod(file.fileno(), mode)  # an old temporary file may have had another mode
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    if replace:
+        target.replace(path)
+
+
+def write_device_files(folder: Path, device_id: str, credentials: Credentials) -> None:
+    """Write a unit's ``<id>.pem`` (0644) and ``<id>.key`` (0600) into ``folder``."""
+    cert_path, key_path = device_file_paths(folder, device_id)
+    _write(key_path, credentials.key_pem, 0o600, replace=True)
+    _write(cert_path, credentials.cert_pem, 0o644, replace=True)
+
+
+def device_file_paths(folder: Path, device_id: str) -> tuple[Path, Path]:
+    """Where a unit's certificate and key go in ``folder``: ``<id>.pem``, ``<id>.key``."""
+    return folder / f"{device_id}.pem", folder / f"{device_id}.key"
