@@ -17,7 +17,7 @@ from kenshin.adapters.pki import (
     server_ssl_context,
 )
 from kenshin.adapters.sqlite import SqliteStore
-from kenshin.entrypoints.cli.registry import certificate_state
+from kenshin.entrypoints.cli.devices import certificate_state
 from kenshin.ports import DeviceCertificate
 from test_pki import DER, client_context, handshake
 

@@ -31,8 +31,8 @@ from kenshin.adapters.pki import (
     device_id_of,
     serial_of,
     server_ssl_context,
-    write_device_files,
 )
+from kenshin.adapters.pki_files import write_device_files
 from kenshin.bootstrap import init_project
 from kenshin.domain.model import DEVICE_ID
 

@@ -32,6 +32,7 @@ class MemoryStore:
         self._customers: dict[str, Customer] = {}
         self._devices: dict[str, Device] = {}
         self._meters: dict[str, Meter] = {}
+        self._device_meters: dict[str, set[str]] = {}  # device -> its meters' ids
         self._readings: dict[str, dict[int, Reading]] = {}
         self._conflicts: list[Conflict] = []
         self._dead: list[DeadLetter] = []
@@ -86,7 +87,10 @@ class MemoryStore:
                     else meter.max_demand_w,
                     reverse=meter.reverse or old.reverse,
                 )
+                if old.device != meter.device:
+                    self._device_meters[old.device].discard(meter.id)
             self._meters[meter.id] = meter
+            self._device_meters.setdefault(meter.device, set()).add(meter.id)
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""
@@ -104,13 +108,13 @@ class MemoryStore:
     ) -> list[Meter]:
         """Meters ordered by id, optionally of one customer (through their devices) or of
         one device."""
+        # A device's own index: ingest asks for one device's meters on every batch.
+        keys = sorted(self._meters if device_id is None else self._device_meters.get(device_id, ()))
         result = []
-        for key in sorted(self._meters):
+        for key in keys:
             meter = self._meters[key]
             device = self._devices.get(meter.device)
-            if customer_id is not None and (device is None or device.customer != customer_id):
-                continue
-            if device_id is None or meter.device == device_id:
+            if customer_id is None or (device is not None and device.customer == customer_id):
                 result.append(self._seen(meter))
         return result
 

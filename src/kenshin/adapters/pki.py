@@ -12,7 +12,6 @@ every ``REVOCATION_POLL_SECONDS`` for the units connected (``RevocationPoller``)
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import ssl
 import time
@@ -20,16 +19,17 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import NamedTuple, TypeVar
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+# PkiError and Credentials are importable from here too: "as" exports them.
+from kenshin.adapters.pki_files import PEM, key_pem, load_certificate, read_pem, write_file
+from kenshin.adapters.pki_files import Credentials as Credentials
+from kenshin.adapters.pki_files import PkiError as PkiError
 from kenshin.domain.model import DEVICE_ID
-from kenshin.errors import KenshinError
 
 PKI_FOLDER = "pki"  # inside the data folder
 CA_CERT, CA_KEY = "ca.pem", "ca.key"
@@ -45,30 +45,7 @@ HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?")
 DEVICE_URN = "urn:kenshin:device:"  # + the device id: the URI in a unit certificate's SAN
 _EARLY = 3600  # certificates start an hour back: a clock a little behind accepts them too
 _OVERLAP = 120  # a revocation's time is taken before it is committed, maybe by another process
-_PEM = serialization.Encoding.PEM
-_T = TypeVar("_T")
 _private_key = partial(serialization.load_pem_private_key, password=None)
-
-
-class PkiError(KenshinError):
-    """A certificate authority file is missing, corrupt or would be overwritten."""
-
-
-class Credentials(NamedTuple):
-    """An issued certificate and its private key, both PEM."""
-
-    cert_pem: bytes
-    key_pem: bytes
-
-    @property
-    def serial(self) -> int:
-        """The certificate's serial number."""
-        return serial_of(self.cert_pem)
-
-    @property
-    def not_after(self) -> int:
-        """The last second the certificate is valid (UTC epoch s)."""
-        return int(_certificate(self.cert_pem).not_valid_after_utc.timestamp())
 
 
 class LocalCertificateAuthority:
@@ -103,16 +80,16 @@ class LocalCertificateAuthority:
             .add_extension(_key_usage(signs_certificates=True), critical=True)
             .sign(key, hashes.SHA256())
         )
-        _write(folder / CA_KEY, _key_pem(key), 0o600, replace=False)
-        _write(folder / CA_CERT, cert.public_bytes(_PEM), 0o644, replace=False)
+        write_file(folder / CA_KEY, key_pem(key), 0o600, replace=False)
+        write_file(folder / CA_CERT, cert.public_bytes(PEM), 0o644, replace=False)
         return cls(folder, cert, key)
 
     @classmethod
     def load(cls, folder: Path) -> LocalCertificateAuthority:
         """The CA in ``folder``; PkiError naming the file when one is missing or corrupt."""
         cert_path, key_path = folder / CA_CERT, folder / CA_KEY
-        cert = _parse(cert_path, "a PEM certificate", x509.load_pem_x509_certificate)
-        key = _parse(key_path, "an unencrypted PEM private key", _private_key)
+        cert = read_pem(cert_path, "a PEM certificate", x509.load_pem_x509_certificate)
+        key = read_pem(key_path, "an unencrypted PEM private key", _private_key)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise PkiError(f"{key_path} is not an EC private key; restore it from a backup")
         if key.public_key() != cert.public_key():
@@ -124,12 +101,12 @@ class LocalCertificateAuthority:
     @property
     def cert_pem(self) -> bytes:
         """The CA certificate, PEM: what units trust the endpoint by."""
-        return self._cert.public_bytes(_PEM)
+        return self._cert.public_bytes(PEM)
 
     def export_cert(self, folder: Path) -> Path:
         """Write the CA certificate to ``folder/ca.pem`` (0644); its path."""
         folder.mkdir(parents=True, exist_ok=True)
-        _write(folder / CA_CERT, self.cert_pem, 0o644, replace=True)
+        write_file(folder / CA_CERT, self.cert_pem, 0o644, replace=True)
         return folder / CA_CERT
 
     def issue_device(
@@ -161,8 +138,8 @@ class LocalCertificateAuthority:
         ]
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kenshin endpoint")])
         issued = self._issue(subject, ExtendedKeyUsageOID.SERVER_AUTH, names, valid_days, now)
-        _write(self.folder / SERVER_KEY, issued.key_pem, 0o600, replace=True)
-        _write(self.folder / SERVER_CERT, issued.cert_pem, 0o644, replace=True)
+        write_file(self.folder / SERVER_KEY, issued.key_pem, 0o600, replace=True)
+        write_file(self.folder / SERVER_CERT, issued.cert_pem, 0o644, replace=True)
         return issued
 
     def ssl_context_for_server(self) -> ssl.SSLContext:
@@ -195,7 +172,7 @@ class LocalCertificateAuthority:
         if names:
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         cert = builder.sign(self._key, hashes.SHA256())
-        return Credentials(cert.public_bytes(_PEM), _key_pem(key))
+        return Credentials(cert.public_bytes(PEM), key_pem(key))
 
 
 def check_names(
@@ -237,7 +214,7 @@ def server_ssl_context(folder: Path) -> ssl.SSLContext:
 def device_id_of(peer_cert_der: bytes) -> str | None:
     """The device id a certificate names (its one CN), or None if it names none."""
     try:
-        names = _certificate(peer_cert_der).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        names = load_certificate(peer_cert_der).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     except ValueError:
         return None
     if len(names) != 1 or not isinstance(names[0].value, str):
@@ -247,7 +224,7 @@ def device_id_of(peer_cert_der: bytes) -> str | None:
 
 def serial_of(cert: bytes) -> int:
     """The serial number of a certificate, DER or PEM; ValueError if it is neither."""
-    return _certificate(cert).serial_number
+    return load_certificate(cert).serial_number
 
 
 def admitted_device(peer_cert_der: bytes | None, is_revoked: Callable[[int], bool]) -> str | None:
@@ -317,52 +294,3 @@ def _key_usage(*, signs_certificates: bool) -> x509.KeyUsage:
         encipher_only=False,
         decipher_only=False,
     )
-
-
-def _certificate(data: bytes) -> x509.Certificate:
-    if data.lstrip().startswith(b"-----BEGIN"):
-        return x509.load_pem_x509_certificate(data)
-    return x509.load_der_x509_certificate(data)
-
-
-def _parse(path: Path, what: str, parse: Callable[[bytes], _T]) -> _T:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise PkiError(
-            f"{path} is missing: the units' certificate authority is made by 'kenshin init';"
-            f" restore {path.parent} from a backup"
-        ) from exc
-    try:
-        return parse(data)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise PkiError(f"{path} is not {what} ({exc}); restore it from a backup") from exc
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-
-
-def _write(path: Path, data: bytes, mode: int, *, replace: bool) -> None:
-    """Write ``data`` with ``mode`` whatever the umask; a replaced file is never half-written."""
-    target = path.with_name(f".{path.name}.tmp") if replace else path
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
-    with os.fdopen(os.open(target, flags, mode), "wb") as file:
-        os.fchmod(file.fileno(), mode)  # an old temporary file may have had another mode
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    if replace:
-        target.replace(path)
-
-
-def write_device_files(folder: Path, device_id: str, credentials: Credentials) -> None:
-    """Write a unit's ``<id>.pem`` (0644) and ``<id>.key`` (0600) into ``folder``."""
-    cert_path, key_path = device_file_paths(folder, device_id)
-    _write(key_path, credentials.key_pem, 0o600, replace=True)
-    _write(cert_path, credentials.cert_pem, 0o644, replace=True)
-
-
-def device_file_paths(folder: Path, device_id: str) -> tuple[Path, Path]:
-    """Where a unit's certificate and key go in ``folder``: ``<id>.pem``, ``<id>.key``."""
-    return folder / f"{device_id}.pem", folder / f"{device_id}.key"

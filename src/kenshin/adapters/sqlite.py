@@ -13,16 +13,16 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple
 from functools import cache
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from kenshin.adapters import sqlite_days
+from kenshin.adapters import sqlite_certificates, sqlite_days
 from kenshin.adapters.sqlite_bulk import SqliteBulkReader
 from kenshin.adapters.sqlite_days import DAY_SECONDS
 from kenshin.adapters.sqlite_readings import repack_late, store_batch
@@ -43,15 +43,16 @@ from kenshin.domain.model import (
 )
 from kenshin.domain.readings import check_registers
 from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
-from kenshin.ports import MAX_SERIAL, DeviceCertificate
+from kenshin.ports import DeviceCertificate
 
 _METERS = (
     "SELECT m.id, m.device, m.unit_mwh, m.coefficient, m.digits, m.max_demand_w, m.reverse"
     " FROM meters m"
 )
-_CERTIFICATES = "SELECT device, serial, not_after, issued_at, revoked_at FROM certificates"
 _CHUNK = 2000  # meters per readings_between query: bounds memory and how long the lock is held
 _IN_LIST = 500  # ids per IN (...) list
+_A = TypeVar("_A")
+_T = TypeVar("_T")
 
 
 class SqliteStore:
@@ -95,6 +96,11 @@ class SqliteStore:
     def _rows(self, what: str, sql: str, args: Sequence[object] = ()) -> list[Any]:
         with self._lock, _wrapped(what):
             return self._db.execute(sql, args).fetchall()
+
+    def _read(self, what: str, read: Callable[[sqlite3.Connection, _A], _T], arg: _A) -> _T:
+        """What ``read(connection, arg)`` returns; no other thread uses the connection meanwhile."""
+        with self._lock, _wrapped(what):
+            return read(self._db, arg)
 
     @contextmanager
     def _writing(self, what: str) -> Iterator[sqlite3.Connection]:
@@ -193,54 +199,30 @@ class SqliteStore:
     # device certificates
     def add_certificate(self, device_id: str, serial: int, not_after: int, issued_at: int) -> None:
         """Record a certificate issued to a device."""
-        if not 0 < serial <= MAX_SERIAL:
-            raise StoreError(f"SQLite store: serial {serial} is outside 1..2**160-1")
+        sqlite_certificates.check_serial(serial)  # before waiting for the write lock
         with self._writing(f"recording certificate {serial:x}") as db:
-            if not _exists(db, "devices", device_id):
-                raise NotFoundError(f"device {device_id!r} does not exist")
-            if db.execute(
-                "SELECT 1 FROM certificates WHERE serial = ?", (_hex(serial),)
-            ).fetchone():
-                raise AlreadyExistsError(f"certificate serial {serial:x} is recorded already")
-            db.execute(
-                "INSERT INTO certificates VALUES (?, ?, ?, ?, NULL)",
-                (_hex(serial), device_id, not_after, issued_at),
-            )
+            sqlite_certificates.add(db, device_id, serial, not_after, issued_at)
 
     def get_certificate(self, serial: int) -> DeviceCertificate | None:
         """The certificate with this serial, or None."""
-        sql = f"{_CERTIFICATES} WHERE serial = ?"
-        return next(iter(self._certificates(sql, (_hex(serial),))), None)
+        return self._read("reading certificates", sqlite_certificates.get, serial)
 
     def list_certificates(self, device_id: str | None = None) -> list[DeviceCertificate]:
         """Certificates by device, then oldest issued first; optionally of one device."""
-        sql = f"{_CERTIFICATES} WHERE ?1 IS NULL OR device = ?1 ORDER BY device, issued_at, serial"
-        return self._certificates(sql, (device_id,))
-
-    def _certificates(self, sql: str, args: Sequence[object]) -> list[DeviceCertificate]:
-        rows = self._rows("reading certificates", sql, args)
-        return [DeviceCertificate(d, int(s, 16), n, i, r) for d, s, n, i, r in rows]
+        return self._read("reading certificates", sqlite_certificates.list_of, device_id)
 
     def revoke_device(self, device_id: str, at: int) -> int:
         """Revoke every certificate of the device not revoked yet; how many."""
         with self._writing(f"revoking the certificates of {device_id!r}") as db:
-            if not _exists(db, "devices", device_id):
-                raise NotFoundError(f"device {device_id!r} does not exist")
-            return db.execute(
-                "UPDATE certificates SET revoked_at = ? WHERE device = ? AND revoked_at IS NULL",
-                (at, device_id),
-            ).rowcount
+            return sqlite_certificates.revoke(db, device_id, at)
 
     def is_revoked(self, serial: int) -> bool:
         """Whether the certificate with this serial was revoked."""
-        sql = "SELECT 1 FROM certificates WHERE serial = ? AND revoked_at IS NOT NULL"
-        return bool(self._rows("checking a certificate", sql, (_hex(serial),)))
+        return self._read("checking a certificate", sqlite_certificates.is_revoked, serial)
 
     def revoked_serials(self, since: int | None = None) -> set[int]:
         """Serials revoked at or after ``since``, or every revoked one."""
-        sql = "SELECT serial FROM certificates WHERE revoked_at >= ?"
-        start = -(2**63) if since is None else since
-        return {int(s, 16) for (s,) in self._rows("listing revocations", sql, (start,))}
+        return self._read("listing revocations", sqlite_certificates.revoked_serials, since)
 
     # readings
     def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:
@@ -388,10 +370,6 @@ def _wrapped(what: str) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise StoreError(f"SQLite store: {what} failed: {exc}") from exc
-
-
-def _hex(serial: int) -> str:
-    return f"{serial:040x}"
 
 
 def _exists(db: sqlite3.Connection, table: str, key: str) -> bool:

@@ -1,24 +1,14 @@
-"""Commands that set things up: init, customers, devices."""
+"""Commands that set things up: init and customers; the helpers the other command
+modules share (ids checked, ids read from a file, tables printed)."""
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
 
 import click
 
-from kenshin.adapters.pki import (
-    CA_CERT,
-    DEVICE_VALID_DAYS,
-    PKI_FOLDER,
-    LocalCertificateAuthority,
-    device_file_paths,
-    write_device_files,
-)
 from kenshin.bootstrap import init_project
 from kenshin.domain.model import (
     CUSTOMER_ID,
@@ -27,13 +17,11 @@ from kenshin.domain.model import (
     DEVICE_ID,
     ENCODINGS,
     Customer,
-    Device,
     Labels,
     Layout,
 )
 from kenshin.entrypoints.cli.app import check_timezone, cli, opened
 from kenshin.errors import ExportError
-from kenshin.ports import DeviceCertificate, Store
 from kenshin.services.export import check_file_pattern
 
 
@@ -169,151 +157,6 @@ def customers_list(ctx: click.Context) -> None:
     table(("id", "name", "timezone", "layout", "encoding", "labels"), rows)
 
 
-@cli.group(short_help="Devices: the units, each of one customer.")
-def devices() -> None:
-    """Devices: the communication units, each belonging to one customer."""
-
-
-@devices.command("add")
-@click.argument("device_ids", nargs=-1)
-@click.option("--customer", required=True, help="Customer the devices belong to.")
-@click.option(
-    "--file",
-    "id_file",
-    type=click.File("r", encoding="utf-8-sig"),
-    help="Also add the ids in the first column of this CSV file (a 'device' header is skipped).",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Issue each device a certificate: write ID.pem, ID.key and ca.pem here.",
-)
-@click.option(
-    "--valid-days",
-    type=click.IntRange(1, 7300),
-    default=DEVICE_VALID_DAYS,
-    show_default=True,
-    help="With --out: days the certificates are valid.",
-)
-@click.option("--force", is_flag=True, help="With --out: replace the files found there.")
-@click.pass_context
-def devices_add(
-    ctx: click.Context,
-    device_ids: tuple[str, ...],
-    customer: str,
-    id_file: TextIO | None,
-    out_dir: Path | None,
-    valid_days: int,
-    force: bool,
-) -> None:
-    """Add devices DEVICE_IDS... to a customer; ids it has already are skipped.
-    With --out, each device listed gets a new certificate (CN = its id), recorded
-    in the store; its key is written 0600."""
-    ids = list(dict.fromkeys([*device_ids, *(ids_from_file(id_file) if id_file else [])]))
-    if not ids:
-        raise click.UsageError("give at least one DEVICE_ID or --file FILE")
-    for device_id in ids:
-        _check_id(DEVICE_ID, device_id, "device")
-    if force and out_dir is None:
-        raise click.UsageError("--force replaces certificate files: give --out DIR too")
-    with opened(ctx) as app:
-        if out_dir is None:
-            _add_devices(app.store, customer, ids)
-            return
-        ca = LocalCertificateAuthority.load(app.data_dir / PKI_FOLDER)
-        _check_out(out_dir, ids, ca.cert_pem, force)
-        _add_devices(app.store, customer, ids)
-        until = _issue(app.store, ca, out_dir, ids, valid_days)
-    click.echo(
-        f"wrote {len(ids)} certificate(s) valid until {until} to {out_dir}:"
-        " ID.pem, ID.key (keep it secret) and ca.pem"
-    )
-
-
-def _add_devices(store: Store, customer: str, ids: list[str]) -> None:
-    """Add the ids the store does not know to ``customer`` and say how many."""
-    if store.get_customer(customer) is None:
-        raise click.BadParameter(
-            f"no customer {customer!r}; add it with 'kenshin customers add'",
-            param_hint="--customer",
-        )
-    known = {d.id: d for d in store.list_devices()}
-    taken = [i for i in ids if i in known and known[i].customer != customer]
-    if taken:
-        owners = ", ".join(f"{i} ({known[i].customer})" for i in taken[:5])
-        raise click.UsageError(f"devices belong to another customer already: {owners}")
-    new = [i for i in ids if i not in known]
-    for device_id in new:
-        store.add_device(Device(device_id, customer))
-    click.echo(f"added {len(new)} device(s) to {customer}; {len(ids) - len(new)} already there")
-
-
-def _check_out(out_dir: Path, ids: list[str], ca_pem: bytes, force: bool) -> None:
-    """Refuse, before anything changes, to write over files in ``out_dir`` without --force."""
-    if any(i.lower() == "ca" for i in ids):
-        raise click.UsageError("a device named 'ca' cannot get files by --out: ca.pem is the CA's")
-    if force:
-        return
-    found = [p.name for i in ids for p in device_file_paths(out_dir, i) if p.exists()]
-    if found:
-        raise click.UsageError(
-            f"{out_dir} has files of these devices already: {', '.join(found[:6])}; give --force"
-            " to replace them (their certificates stay valid until revoked)"
-        )
-    ca_path = out_dir / CA_CERT
-    if ca_path.exists() and ca_path.read_bytes() != ca_pem:
-        raise click.UsageError(
-            f"{ca_path} is another certificate authority's: use another --out folder"
-        )
-
-
-def _issue(
-    store: Store, ca: LocalCertificateAuthority, out_dir: Path, ids: list[str], days: int
-) -> str:
-    """Issue, record and write each device's certificate; the date they expire (UTC)."""
-    now = int(time.time())
-    ca.export_cert(out_dir)
-    not_after = now
-    for device_id in ids:
-        issued = ca.issue_device(device_id, days, now=now)
-        not_after = issued.not_after
-        # Recorded first: a certificate the store does not know could not be revoked.
-        store.add_certificate(device_id, issued.serial, not_after, now)
-        write_device_files(out_dir, device_id, issued)
-    return _day(not_after)
-
-
-@devices.command("revoke")
-@click.argument("device_ids", nargs=-1, required=True)
-@click.pass_context
-def devices_revoke(ctx: click.Context, device_ids: tuple[str, ...]) -> None:
-    """Revoke every certificate of devices DEVICE_IDS...: a unit connected with one
-    is disconnected within 60 seconds, and cannot connect with it again."""
-    with opened(ctx) as app:
-        unknown = [i for i in device_ids if app.store.get_device(i) is None]
-        if unknown:
-            raise click.BadParameter(
-                f"no device {unknown[0]!r}; 'kenshin devices list' shows the devices",
-                param_hint="DEVICE_IDS",
-            )
-        now = int(time.time())
-        for device_id in dict.fromkeys(device_ids):
-            count = app.store.revoke_device(device_id, now)
-            click.echo(_revoked(device_id, count, app.store.list_certificates(device_id)))
-
-
-def _revoked(device_id: str, count: int, certificates: list[DeviceCertificate]) -> str:
-    if count:
-        return (
-            f"{device_id}: revoked {count} certificate(s); a unit connected with one is"
-            " disconnected within 60 s"
-        )
-    if certificates:
-        return f"{device_id}: {certificate_state(certificates, int(time.time()))}; nothing to do"
-    return f"{device_id}: no certificate to revoke ('kenshin devices add --out' issues one)"
-
-
 def ids_from_file(lines: Iterable[str]) -> list[str]:
     """Ids in the first column of CSV lines; a 'device' header and # comments are skipped."""
     ids = []
@@ -324,43 +167,8 @@ def ids_from_file(lines: Iterable[str]) -> list[str]:
     return ids
 
 
-@devices.command("list")
-@click.option("--customer", help="Only the devices of this customer.")
-@click.pass_context
-def devices_list(ctx: click.Context, customer: str | None) -> None:
-    """List devices with their certificate: none, valid until DATE, revoked DATE
-    or expired DATE (dates in UTC)."""
-    now = int(time.time())
-    with opened(ctx) as app:
-        held: dict[str, list[DeviceCertificate]] = {}
-        for certificate in app.store.list_certificates():
-            held.setdefault(certificate.device, []).append(certificate)
-        rows = [
-            (d.id, d.customer, certificate_state(held.get(d.id, []), now))
-            for d in app.store.list_devices(customer)
-        ]
-    table(("id", "customer", "certificate"), rows)
-
-
-def certificate_state(certificates: Sequence[DeviceCertificate], now: int) -> str:
-    """What a device's certificates allow at ``now``: the latest a valid one ends, else the
-    latest revocation, else the latest expiry, else none."""
-    valid = [c.not_after for c in certificates if c.revoked_at is None and c.not_after >= now]
-    if valid:
-        return f"valid until {_day(max(valid))}"
-    revoked = [c.revoked_at for c in certificates if c.revoked_at is not None]
-    if revoked:
-        return f"revoked {_day(max(revoked))}"
-    if certificates:
-        return f"expired {_day(max(c.not_after for c in certificates))}"
-    return "none"
-
-
-def _day(t: int) -> str:
-    return datetime.fromtimestamp(t, UTC).date().isoformat()
-
-
 def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """Print ``rows`` under ``header``, each column as wide as its widest cell."""
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
     for row in (header, *rows):
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
