@@ -62,6 +62,30 @@ class IngestConfig(_Section):
     batch_messages: int = Field(2000, ge=1, le=1_000_000, description="messages per transaction")
 
 
+class MqttConfig(_Section):
+    """The device endpoint of ``kenshin serve``: MQTT over TLS with client certificates."""
+
+    host: str = Field("0.0.0.0", description="address to listen on; 0.0.0.0 is every interface")  # noqa: S104 - devices connect from the network; TLS and client certificates guard it
+    port: int = Field(8883, ge=0, le=65535, description="TCP port (0: any free port)")
+    batch_window_ms: int = Field(
+        50, ge=1, le=10_000, description="longest wait to fill a batch before it is committed"
+    )
+    connect_timeout_s: int = Field(
+        10, ge=1, le=600, description="time a new connection has to send CONNECT"
+    )
+    revocation_check_s: int = Field(
+        30, ge=1, le=60, description="how often connected units are checked for revocation"
+    )
+
+
+class ScheduleConfig(_Section):
+    """The periodic jobs of ``kenshin serve``."""
+
+    export_minutes: int = Field(
+        30, ge=1, le=24 * 60, description="minutes between exports of every customer's days"
+    )
+
+
 class LoggingConfig(_Section):
     """Logging."""
 
@@ -76,6 +100,8 @@ class Settings(_Section):
     export: ExportConfig = ExportConfig()
     meters: MeterConfig = MeterConfig()
     ingest: IngestConfig = IngestConfig()
+    mqtt: MqttConfig = MqttConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
     logging: LoggingConfig = LoggingConfig()
 
 
@@ -146,6 +172,16 @@ max_demand_kw = 100
 
 [ingest]
 batch_messages = 2000
+
+[mqtt]
+host = "0.0.0.0"
+port = 8883
+batch_window_ms = 50
+connect_timeout_s = 10
+revocation_check_s = 30
+
+[schedule]
+export_minutes = 30
 
 [logging]
 level = "WARNING"

@@ -1,9 +1,19 @@
 """The ``kenshin`` command line: the group lives in ``app``, each module adds its commands."""
 
-from kenshin.entrypoints.cli import data, demo, meters, registry, simulation
+from kenshin.entrypoints.cli import data, demo, devices, meters, registry, serve, simulation
 from kenshin.entrypoints.cli.app import cli
 
-__all__ = ["cli", "data", "demo", "main", "meters", "registry", "simulation"]
+__all__ = [
+    "cli",
+    "data",
+    "demo",
+    "devices",
+    "main",
+    "meters",
+    "registry",
+    "serve",
+    "simulation",
+]
 
 
 def main() -> None:

@@ -1,0 +1,28 @@
+"""The ``serve`` command: the long-running server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from kenshin.entrypoints.cli.app import cli, opened
+from kenshin.entrypoints.serve import Listener, serve
+
+
+@cli.command("serve", short_help="Run the server: device endpoint, ingest, periodic exports.")
+@click.pass_context
+def serve_command(ctx: click.Context) -> None:
+    """Run the device endpoint (MQTT over TLS, unit certificates from 'kenshin devices add
+    --out'), store what units send, and export every customer's files on a schedule.
+
+    Stops cleanly on SIGTERM or Ctrl-C: what units sent is committed and acknowledged first.
+    """
+
+    def listening(listeners: list[Listener]) -> None:
+        for listener in listeners:
+            click.echo(f"listening: {listener.protocol} on {listener.host} port {listener.port}")
+
+    with opened(ctx) as app:
+        asyncio.run(serve(app, on_listening=listening))
+    click.echo("stopped")

@@ -1,0 +1,186 @@
+"""The device endpoint: MQTT over TLS, a client certificate from kenshin's CA required.
+
+The TLS handshake refuses a unit without a certificate of our CA, with an
+expired one, or below TLS 1.2. A certificate that is revoked, or whose CN is not
+a device id, is refused right after the handshake; every ``revocation_check_s``
+the connected units are checked again and a revoked one is closed. A second
+connection with a unit's id takes over from the first. ``stop`` stops accepting,
+lets every session acknowledge what it received once committed, and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kenshin.adapters.pki import RevocationPoller, admitted_device, serial_of
+from kenshin.entrypoints.mqtt.session import (
+    NOT_AUTHORIZED,
+    SESSION_TAKEN_OVER,
+    Peer,
+    Services,
+    Session,
+    SessionState,
+)
+from kenshin.ports import Store
+from kenshin.services.batching import CommitQueue
+from kenshin.services.security import SecurityLog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """Where and how the endpoint listens."""
+
+    host: str = "0.0.0.0"  # noqa: S104 - units connect from the network; TLS guards it
+    port: int = 8883
+    connect_timeout_s: float = 10.0
+    revocation_check_s: float = 30.0
+
+
+class DeviceEndpoint:
+    """Serves meter units until ``stop``."""
+
+    def __init__(
+        self,
+        settings: EndpointSettings,
+        tls: ssl.SSLContext,
+        store: Store,
+        commits: CommitQueue,
+        security: SecurityLog,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._tls = tls
+        self._store = store
+        self._commits = commits
+        self._security = security
+        self._clock = clock
+        self._server: asyncio.Server | None = None
+        self._sessions: dict[str, Session] = {}  # connected, by device id
+        # The latest status payload of each unit and when it came: for monitoring.
+        self.statuses: dict[str, tuple[int, bytes]] = {}
+        self._states: dict[str, SessionState] = {}  # kept between connections
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._poller = RevocationPoller(store.revoked_serials, clock)
+        self._services = Services(
+            commits, security, settings.connect_timeout_s, clock, self._status
+        )
+        self._watch: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the one the system gave when 0 was asked)."""
+        assert self._server is not None, "start() first"
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def connected(self) -> list[str]:
+        """Device ids of the units connected now."""
+        return sorted(self._sessions)
+
+    async def start(self) -> None:
+        """Listen; log one line per listening address."""
+        self._server = await asyncio.start_server(
+            self._accept,
+            self._settings.host,
+            self._settings.port,
+            ssl=self._tls,
+            ssl_handshake_timeout=self._settings.connect_timeout_s,
+        )
+        for sock in self._server.sockets:
+            address = sock.getsockname()
+            log.warning("listening: MQTT over TLS on %s port %s", address[0], address[1])
+        self._poller.poll()  # what is revoked already is refused at connect
+        self._watch = asyncio.create_task(self._watch_revocations())
+
+    async def stop(self) -> None:
+        """Stop accepting; let sessions acknowledge what they received; close them."""
+        if self._server is not None:
+            self._server.close()
+        if self._watch is not None:
+            self._watch.cancel()
+        for session in list(self._sessions.values()):
+            await session.stop()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self._tasks.discard(task)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        address = _address(writer)
+        tls = writer.get_extra_info("ssl_object")
+        der = tls.getpeercert(binary_form=True) if tls is not None else None
+        device = await asyncio.to_thread(admitted_device, der, self._store.is_revoked)
+        if device is None or der is None:
+            self._security.record(
+                "certificate_refused", None, address, "revoked, or no device id as its CN"
+            )
+            writer.close()
+            return
+        session = Session(Peer(device, serial_of(der), address), reader, writer, self._services)
+        try:
+            await session.run(self._attach)
+        finally:
+            if self._sessions.get(device) is session:
+                del self._sessions[device]
+                log.info("unit %s disconnected", device)
+
+    def _status(self, device: str, at: int, payload: bytes) -> None:
+        self.statuses[device] = (at, payload)
+
+    def _attach(self, session: Session, clean_start: bool) -> SessionState | None:
+        """Register ``session`` for its unit, taking over from an earlier connection."""
+        device = session.peer.device
+        earlier = self._sessions.get(device)
+        if earlier is not None:
+            log.info("unit %s connected again: the earlier connection is closed", device)
+            task = asyncio.ensure_future(earlier.stop(SESSION_TAKEN_OVER))
+            task.add_done_callback(lambda _: None)
+        self._sessions[device] = session
+        if clean_start:
+            self._states.pop(device, None)
+        state = self._states.get(device)
+        self._states[device] = state or session.state
+        return state
+
+    async def _watch_revocations(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.revocation_check_s)
+            try:
+                revoked = await asyncio.to_thread(self._poller.poll)
+            except Exception:  # the store may be busy: look again next time
+                log.exception("could not check revoked certificates")
+                continue
+            for session in list(self._sessions.values()):
+                if session.peer.serial in revoked:
+                    self._security.record(
+                        "revoked_while_connected",
+                        session.peer.device,
+                        session.peer.address,
+                        "its certificate was revoked: connection closed",
+                    )
+                    await session.stop(NOT_AUTHORIZED)
+
+
+def _address(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)

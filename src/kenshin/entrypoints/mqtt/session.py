@@ -1,0 +1,333 @@
+"""One unit's connection to the device endpoint, from CONNECT to close.
+
+A unit may publish only to its own ``dt/kenshin/{id}/readings|echonet|status``
+topics, subscribe only under ``cmd/kenshin/{id}/``, at QoS 0 or 1. Readings and
+ECHONET frames go to the commit queue; a QoS 1 PUBLISH is acknowledged only when
+its batch is committed, and acknowledgements leave in the order the PUBLISHes
+came. Anything refused is a security event, and nothing of it is stored.
+MQTT 5 units get the protocol's reason codes; MQTT 3.1.1 has none for most
+refusals, so the connection is closed instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kenshin.domain.wire import MAX_PAYLOAD_BYTES
+from kenshin.entrypoints.mqtt.codec import (
+    CLIENT_IDENTIFIER_NOT_VALID,
+    ConnAck,
+    Connect,
+    Disconnect,
+    MalformedPacket,
+    Packet,
+    PacketReader,
+    PingReq,
+    PingResp,
+    Properties,
+    PubAck,
+    Publish,
+    SubAck,
+    Subscribe,
+    UnsubAck,
+    Unsubscribe,
+    encode,
+)
+from kenshin.services.batching import CommitError, CommitQueue
+from kenshin.services.ingest import Incoming, PayloadKind
+from kenshin.services.security import SecurityLog
+
+log = logging.getLogger(__name__)
+
+MQTT5 = 5
+NOT_AUTHORIZED = 0x87
+NORMAL = 0x00
+NO_SUBSCRIPTION_EXISTED = 0x11
+SESSION_TAKEN_OVER = 0x8E
+SERVER_SHUTTING_DOWN = 0x8B
+KEEP_ALIVE_TIMEOUT = 0x8D
+QOS_NOT_SUPPORTED = 0x9B
+RETAIN_NOT_SUPPORTED = 0x9A
+PACKET_TOO_LARGE = 0x95
+UNSPECIFIED_ERROR = 0x80
+MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 1024  # the payload limit plus room for topic and header
+RECEIVE_MAXIMUM = 100  # QoS 1 messages a unit may have unacknowledged at once
+_KINDS = {"readings": PayloadKind.READINGS, "echonet": PayloadKind.ECHONET}
+_Ack = tuple[int | None, int, "asyncio.Future[None]"]
+
+
+class Refused(Exception):
+    """The connection must end: ``code`` goes in a DISCONNECT to an MQTT 5 unit."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+@dataclass
+class SessionState:
+    """What outlives one connection of a unit: its subscriptions (while the server runs)."""
+
+    subscriptions: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Peer:
+    """Who is on the other end, from the TLS handshake."""
+
+    device: str
+    serial: int
+    address: str
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every session of an endpoint shares."""
+
+    commits: CommitQueue
+    security: SecurityLog
+    connect_timeout_s: float
+    clock: Callable[[], float]
+    on_status: Callable[[str, int, bytes], None] = lambda *_: None
+
+
+class Session:
+    """One connection; ``run`` serves it until it ends."""
+
+    def __init__(
+        self,
+        peer: Peer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        services: Services,
+    ) -> None:
+        self.peer = peer
+        self._reader = reader
+        self._writer = writer
+        self._commits = services.commits
+        self._security = services.security
+        self._connect_timeout = services.connect_timeout_s
+        self._clock = services.clock
+        self._on_status = services.on_status
+        self._packets = PacketReader(MAX_PACKET_BYTES, server_side=True)
+        # (packet id or None for QoS 0, reason code, the commit it waits for); None ends.
+        self._acks: asyncio.Queue[_Ack | None] = asyncio.Queue()
+        self._early: list[Packet] = []  # packets that came in CONNECT's chunk
+        self._disconnect_code: int | None = None  # DISCONNECT to send when closing (MQTT 5)
+        self.level = 4
+        self.state = SessionState()
+        self.connected = asyncio.Event()
+        self._closing = False
+
+    # the connection
+    async def run(self, attach: Callable[[Session, bool], SessionState | None]) -> None:
+        """Serve the connection. ``attach`` registers the session once CONNECT is accepted
+        and gives the unit's state (None: keep none, a clean start)."""
+        acks = asyncio.create_task(self._send_acks())
+        try:
+            connect = await self._first_packet()
+            self._accept(connect, attach)
+            await self._serve(connect.keep_alive)
+        except Refused as exc:
+            await self._refuse(exc)
+        except MalformedPacket as exc:
+            self._security.record("malformed_packet", self.peer.device, self.peer.address, str(exc))
+            await self._refuse(Refused(exc.reason_code, str(exc)))
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        finally:
+            await self._acks.put(None)
+            await asyncio.gather(acks, return_exceptions=True)
+            await self._close()
+
+    async def _first_packet(self) -> Connect:
+        while True:
+            data = await asyncio.wait_for(self._reader.read(65536), self._connect_timeout)
+            if not data:
+                raise ConnectionError("closed before CONNECT")
+            packets = self._packets.feed(data)
+            if packets:
+                first = packets[0]
+                if not isinstance(first, Connect):  # the reader refuses this itself
+                    raise Refused(UNSPECIFIED_ERROR, "the first packet must be CONNECT")
+                self.level = first.protocol_level
+                self._early = packets[1:]
+                return first
+
+    def _accept(
+        self, connect: Connect, attach: Callable[[Session, bool], SessionState | None]
+    ) -> None:
+        if connect.client_id != self.peer.device:
+            self._security.record(
+                "client_id_mismatch",
+                self.peer.device,
+                self.peer.address,
+                f"certificate of {self.peer.device!r} connected as client id {connect.client_id!r}",
+            )
+            self._send(ConnAck(reason_code=CLIENT_IDENTIFIER_NOT_VALID))
+            raise Refused(CLIENT_IDENTIFIER_NOT_VALID, "client id is not the certificate's")
+        state = attach(self, connect.clean_start)
+        present = state is not None and not connect.clean_start
+        if state is not None:
+            self.state = state
+        properties = Properties()
+        if self.level == MQTT5:
+            properties = Properties(
+                maximum_qos=1,
+                retain_available=False,
+                shared_subscription_available=False,
+                subscription_identifier_available=False,
+                maximum_packet_size=MAX_PACKET_BYTES,
+                receive_maximum=RECEIVE_MAXIMUM,
+            )
+        self._send(ConnAck(session_present=present, properties=properties))
+        self.connected.set()
+        log.info(
+            "unit %s connected from %s (MQTT %s)", self.peer.device, self.peer.address, self.level
+        )
+
+    async def _serve(self, keep_alive: int) -> None:
+        idle = None if keep_alive == 0 else keep_alive * 1.5
+        early, self._early = self._early, []
+        for packet in early:
+            await self._handle(packet)
+        while not self._closing:
+            try:
+                data = await asyncio.wait_for(self._reader.read(65536), idle)
+            except TimeoutError:
+                raise Refused(KEEP_ALIVE_TIMEOUT, "no packet within 1.5 x keep alive") from None
+            if not data:
+                return
+            for packet in self._packets.feed(data):
+                if self._closing:
+                    return
+                await self._handle(packet)
+
+    # packets
+    async def _handle(self, packet: Packet) -> None:
+        if isinstance(packet, Publish):
+            await self._publish(packet)
+        elif isinstance(packet, Subscribe):
+            self._subscribe(packet)
+        elif isinstance(packet, Unsubscribe):
+            self._unsubscribe(packet)
+        elif isinstance(packet, PingReq):
+            self._send(PingResp())
+        elif isinstance(packet, Disconnect):
+            self._closing = True
+        else:
+            raise Refused(0x82, f"a unit does not send {type(packet).__name__}")
+
+    async def _publish(self, packet: Publish) -> None:
+        if packet.qos > 1:
+            self._event("qos_refused", f"QoS {packet.qos} to {packet.topic!r}")
+            raise Refused(QOS_NOT_SUPPORTED, "QoS 2 is not supported: the maximum is 1")
+        if packet.retain and self.level == MQTT5:
+            raise Refused(RETAIN_NOT_SUPPORTED, "retained messages are not supported")
+        if len(packet.payload) > MAX_PAYLOAD_BYTES:
+            self._event("payload_too_large", f"{len(packet.payload)} bytes to {packet.topic!r}")
+            raise Refused(PACKET_TOO_LARGE, f"payloads are limited to {MAX_PAYLOAD_BYTES} bytes")
+        kind = self._topic_kind(packet.topic)
+        if kind is None:
+            self._event("topic_refused", f"publish to {packet.topic!r}")
+            if self.level == MQTT5 and packet.qos == 1 and packet.packet_id is not None:
+                self._acks.put_nowait((packet.packet_id, NOT_AUTHORIZED, _done()))
+                return
+            raise Refused(
+                NOT_AUTHORIZED, f"a unit publishes only under dt/kenshin/{self.peer.device}/"
+            )
+        done = _done()
+        if kind == "status":
+            self._on_status(self.peer.device, int(self._clock()), packet.payload)
+        else:
+            item = Incoming(
+                f"mqtt:{self.peer.device}",
+                packet.payload,
+                int(self._clock()),
+                _KINDS[kind],
+                self.peer.device,
+            )
+            done = asyncio.ensure_future(self._commits.submit(item))
+        self._acks.put_nowait((packet.packet_id if packet.qos == 1 else None, NORMAL, done))
+
+    def _topic_kind(self, topic: str) -> str | None:
+        parts = topic.split("/")
+        if (
+            len(parts) == 4
+            and parts[:3] == ["dt", "kenshin", self.peer.device]
+            and parts[3] in ("readings", "echonet", "status")
+        ):
+            return parts[3]
+        return None
+
+    def _subscribe(self, packet: Subscribe) -> None:
+        codes = []
+        own = f"cmd/kenshin/{self.peer.device}/"
+        for sub in packet.subscriptions:
+            name = sub.topic_filter
+            if name.startswith(own) and "+" not in name[: len(own)] and not name.startswith("$"):
+                self.state.subscriptions.add(name)
+                codes.append(min(sub.qos, 1))
+            else:
+                self._event("subscribe_refused", f"subscribe to {name!r}")
+                codes.append(NOT_AUTHORIZED)
+        self._send(SubAck(packet.packet_id, tuple(codes)))
+
+    def _unsubscribe(self, packet: Unsubscribe) -> None:
+        codes = []
+        for name in packet.topic_filters:
+            codes.append(NORMAL if name in self.state.subscriptions else NO_SUBSCRIPTION_EXISTED)
+            self.state.subscriptions.discard(name)
+        self._send(UnsubAck(packet.packet_id, tuple(codes) if self.level == MQTT5 else ()))
+
+    # acknowledgements, in order, each after its commit
+    async def _send_acks(self) -> None:
+        while (entry := await self._acks.get()) is not None:
+            packet_id, code, done = entry
+            try:
+                await done
+            except CommitError as exc:  # the unit keeps the message and sends it again
+                log.warning("unit %s: %s; closing without acknowledging", self.peer.device, exc)
+                self._closing = True
+                self._writer.close()
+                return
+            if packet_id is not None:
+                self._send(PubAck(packet_id, code))
+
+    # ending
+    async def stop(self, code: int = SERVER_SHUTTING_DOWN) -> None:
+        """Stop reading; acknowledge what was received once it is committed; then close."""
+        self._closing = True
+        if self.level == MQTT5 and self.connected.is_set():
+            self._disconnect_code = code
+        self._reader.feed_eof()
+
+    def _event(self, kind: str, detail: str) -> None:
+        self._security.record(kind, self.peer.device, self.peer.address, detail)
+
+    async def _refuse(self, refusal: Refused) -> None:
+        log.info("unit %s refused: %s", self.peer.device, refusal)
+        if self.level == MQTT5 and self.connected.is_set():
+            self._send(Disconnect(refusal.code))
+
+    async def _close(self) -> None:
+        if self._disconnect_code is not None:
+            self._send(Disconnect(self._disconnect_code))
+        try:
+            self._writer.close()
+            await self._writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
+
+    def _send(self, packet: Packet) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(encode(packet, self.level))
+
+
+def _done() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future

@@ -1,0 +1,102 @@
+"""``kenshin serve`` as a process: listens, stores what units send, exports, stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from conftest import kenshin, make_site
+from kenshin.adapters.sqlite import SqliteStore
+
+from .test_publish import readings
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], int]]:
+    """A site with unit U-1 (certificates in site/certs) and `kenshin serve` running on it."""
+    site = make_site(tmp_path, "site")
+    added = kenshin(
+        site, "devices", "add", "U-1", "--customer", "C-001", "--out", str(site / "certs")
+    )
+    assert added.exit_code == 0, added.output
+    env = {**os.environ, "KENSHIN_MQTT__PORT": "0", "KENSHIN_MQTT__HOST": "127.0.0.1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml"), "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.startswith("listening: MQTT over TLS on 127.0.0.1 port "), line
+    yield site, process, int(line.rsplit(" ", 1)[1])
+    if process.poll() is None:
+        process.kill()
+    process.communicate(timeout=10)
+
+
+def unit(site: Path, port: int) -> mqtt.Client:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="U-1", protocol=mqtt.MQTTv5)
+    certs = site / "certs"
+    c.tls_set(
+        ca_certs=str(certs / "ca.pem"),
+        certfile=str(certs / "U-1.pem"),
+        keyfile=str(certs / "U-1.key"),
+        tls_version=ssl.PROTOCOL_TLS_CLIENT,
+    )
+    c.connect("localhost", port)
+    c.loop_start()
+    return c
+
+
+def test_serve_stores_exports_and_stops_on_sigterm_without_losing_an_ack(
+    served: tuple[Path, subprocess.Popen[str], int],
+) -> None:
+    site, process, port = served
+    today = datetime.now(ZoneInfo("Asia/Tokyo")).date()
+    # The schedule exports at start: today's provisional file appears.
+    deadline = time.time() + 20
+    while not list((site / "outbox" / "C-001").glob(f"C-001_{today:%Y%m%d}.csv")):
+        assert time.time() < deadline, "no export at start"
+        time.sleep(0.2)
+    c = unit(site, port)
+    acked: list[int] = []
+    lock = threading.Lock()
+
+    def on_publish(_c: object, _u: object, mid: int, _rc: object, _p: object) -> None:
+        with lock:
+            acked.append(mid)
+
+    c.on_publish = on_publish
+    first = c.publish("dt/kenshin/U-1/readings", readings("U-1", 0, 1000), qos=1)
+    first.wait_for_publish(10)  # connected, and the endpoint answers
+    sent = {first.mid: 0}
+    for n in range(1, 60):
+        sent[c.publish("dt/kenshin/U-1/readings", readings("U-1", n, 1000 + n), qos=1).mid] = n
+    process.send_signal(signal.SIGTERM)  # while publishes are in flight
+    out, err = process.communicate(timeout=30)
+    c.loop_stop()
+    assert process.returncode == 0, err
+    assert out.endswith("stopped\n")
+    store = SqliteStore(site / "kenshin.db")
+    stored = {r.fwd for _, rs in store.readings_between(["M-U-1"], 0, 2**40) for r in rs}
+    conflicts = {c.new_fwd for c in store.list_conflicts()}
+    store.close()
+    # Same instant in every message: one stored, the others conflicts; all of them kept.
+    with lock:
+        assert {1000 + sent[mid] for mid in acked} <= stored | conflicts
+    assert first.mid in acked

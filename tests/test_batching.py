@@ -1,0 +1,131 @@
+"""The commit queue: a payload is answered only once its batch is stored."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+
+import pytest
+
+from kenshin.adapters.memory import MemoryStore
+from kenshin.domain.model import Customer, Device
+from kenshin.services.batching import CommitError, CommitQueue
+from kenshin.services.ingest import Incoming, Ingest, IngestSummary
+
+T = 1_795_964_400  # 2026-11-30 00:00 in Asia/Tokyo
+
+
+def message(seq: int, fwd: int) -> bytes:
+    return json.dumps(
+        {
+            "v": 1,
+            "device": "U-1",
+            "seq": seq,
+            "sent": "2026-11-30T00:00:04+09:00",
+            "meters": [
+                {
+                    "meter": "M-1",
+                    "unit": "0.1kWh",
+                    "coefficient": 1,
+                    "digits": 6,
+                    "readings": [
+                        {"t": f"2026-11-30T{seq // 2:02d}:{seq % 2 * 30:02d}:00+09:00", "fwd": fwd}
+                    ],
+                }
+            ],
+        }
+    ).encode()
+
+
+def registered_store() -> MemoryStore:
+    store = MemoryStore()
+    store.add_customer(Customer("C-1", "Acme"))
+    store.add_device(Device("U-1", "C-1"))
+    return store
+
+
+class RecordingIngest(Ingest):
+    """Ingest that records each batch it was given, and can be made to fail."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        super().__init__(store)
+        self.batches: list[int] = []
+        self.fail = False
+
+    def ingest(
+        self, batch: Iterable[Incoming], summary: IngestSummary | None = None
+    ) -> IngestSummary:
+        items = list(batch)
+        self.batches.append(len(items))
+        if self.fail:
+            raise OSError("disk full")
+        return super().ingest(items, summary)
+
+
+def incoming(seq: int) -> Incoming:
+    return Incoming(f"test:{seq}", message(seq, 100 + seq), T + 3600, device="U-1")
+
+
+def test_every_payload_returns_after_its_batch_is_stored() -> None:
+    store = registered_store()
+    ingest = RecordingIngest(store)
+
+    async def scenario() -> list[int]:
+        queue = CommitQueue(ingest, max_messages=5, window_s=0.05)
+        runner = asyncio.create_task(queue.run())
+        stored_when_answered = []
+
+        async def send(seq: int) -> None:
+            await queue.submit(incoming(seq))
+            readings = dict(store.readings_between(["M-1"], T, T + 86_400)).get("M-1", [])
+            stored_when_answered.append(len([r for r in readings if r.fwd == 100 + seq]))
+
+        await asyncio.gather(*(send(seq) for seq in range(12)))
+        await queue.close()
+        await runner
+        return stored_when_answered
+
+    answered = asyncio.run(scenario())
+    assert answered == [1] * 12  # each reading was in the store when its sender was answered
+    assert sum(ingest.batches) == 12
+    assert max(ingest.batches) <= 5
+    assert len(ingest.batches) < 12  # gathered into batches, not one by one
+
+
+def test_a_failed_commit_answers_nobody_with_success() -> None:
+    ingest = RecordingIngest(registered_store())
+    ingest.fail = True
+
+    async def scenario() -> list[BaseException | None]:
+        queue = CommitQueue(ingest, max_messages=10, window_s=0.01)
+        runner = asyncio.create_task(queue.run())
+        results = await asyncio.gather(
+            *(queue.submit(incoming(n)) for n in range(3)), return_exceptions=True
+        )
+        await queue.close()
+        await runner
+        return list(results)
+
+    results = asyncio.run(scenario())
+    assert all(isinstance(r, CommitError) and "disk full" in str(r) for r in results)
+
+
+def test_what_was_queued_before_close_is_still_committed() -> None:
+    store = registered_store()
+    ingest = RecordingIngest(store)
+
+    async def scenario() -> None:
+        queue = CommitQueue(ingest, max_messages=100, window_s=0.2)
+        runner = asyncio.create_task(queue.run())
+        sent = [asyncio.create_task(queue.submit(incoming(n))) for n in range(4)]
+        await asyncio.sleep(0.01)
+        await queue.close()
+        await asyncio.gather(*sent)
+        await runner
+        with pytest.raises(CommitError, match="shutting down"):
+            await queue.submit(incoming(9))
+
+    asyncio.run(scenario())
+    readings = dict(store.readings_between(["M-1"], T, T + 86_400))["M-1"]
+    assert [r.fwd for r in readings] == [100, 101, 102, 103]
