@@ -100,7 +100,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     holder: dict[str, object] = {}
 
     async def main() -> None:
-        commits = CommitQueue(Ingest(store), max_messages=500, window_s=0.02)
+        commits = CommitQueue(Ingest(store, security), max_messages=500, window_s=0.02)
         endpoint = DeviceEndpoint(
             EndpointSettings("127.0.0.1", 0, connect_timeout_s=5, revocation_check_s=0.5),
             server_ssl_context(folder / PKI_FOLDER),

@@ -161,6 +161,7 @@ def test_a_payload_naming_another_device_is_not_a_reading(site: Site) -> None:
     assert stored_fwd(site, "M-U-2") == []
     [letter] = site.store.list_dead_letters()
     assert "names device 'U-2' but was sent by 'U-1'" in letter.reason
+    assert site.security.counts["payload_names_another_device"] == 1
 
 
 @pytest.mark.parametrize("wanted", ["#", "dt/#", "cmd/kenshin/U-2/#", "cmd/kenshin/+/resend"])

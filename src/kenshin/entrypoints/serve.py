@@ -48,7 +48,7 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     security = SecurityLog()
     commits = CommitQueue(
-        Ingest(app.store),
+        Ingest(app.store, security),
         max_messages=settings.ingest.batch_messages,
         window_s=settings.mqtt.batch_window_ms / 1000,
     )

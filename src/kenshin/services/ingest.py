@@ -26,6 +26,7 @@ from kenshin.domain.model import (
 from kenshin.domain.slots import iso_utc
 from kenshin.domain.wire import decode_readings
 from kenshin.ports import Store
+from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,9 @@ class _Staged:
 class Ingest:
     """Turns batches of incoming payloads into stored readings and dead letters."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, security: SecurityLog | None = None) -> None:
         self._store = store
+        self._security = security or SecurityLog()
         self._devices: dict[str, Device] = {}
         self._meters: dict[str, Meter] = {}
         self._device_meters: dict[str, tuple[str, ...]] = {}  # registered ids, never empty
@@ -158,7 +160,9 @@ class Ingest:
 
     def _check_device(self, item: Incoming, decoded: DecodedMessage) -> str | None:
         if item.device is not None and item.device != decoded.device:
-            return f"message names device {decoded.device!r} but was sent by {item.device!r}"
+            problem = f"message names device {decoded.device!r} but was sent by {item.device!r}"
+            self._security.record("payload_names_another_device", item.device, item.source, problem)
+            return problem
         if self._device(decoded.device) is None:
             return (
                 f"unknown device {decoded.device!r}: register it with "
