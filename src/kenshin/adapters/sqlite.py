@@ -16,16 +16,20 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple
-from functools import cache
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kenshin.adapters import sqlite_certificates, sqlite_days
+from kenshin.adapters import sqlite_certificates, sqlite_days, sqlite_registry
 from kenshin.adapters.sqlite_bulk import SqliteBulkReader
 from kenshin.adapters.sqlite_days import DAY_SECONDS
-from kenshin.adapters.sqlite_readings import repack_late, store_batch
+from kenshin.adapters.sqlite_readings import (
+    new_meter_keys,
+    readings_of,
+    repack_late,
+    store_batch,
+)
 from kenshin.adapters.sqlite_schema import TEMP_TABLES, migrate
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import (
@@ -34,23 +38,15 @@ from kenshin.domain.model import (
     DeadLetter,
     Device,
     FileRevision,
-    Labels,
-    Layout,
     Meter,
-    MeterSpec,
     Reading,
     StoreResult,
 )
 from kenshin.domain.readings import check_registers
-from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
+from kenshin.errors import StoreError
 from kenshin.ports import DeviceCertificate
 
-_METERS = (
-    "SELECT m.id, m.device, m.unit_mwh, m.coefficient, m.digits, m.max_demand_w, m.reverse"
-    " FROM meters m"
-)
 _CHUNK = 2000  # meters per readings_between query: bounds memory and how long the lock is held
-_IN_LIST = 500  # ids per IN (...) list
 _A = TypeVar("_A")
 _T = TypeVar("_T")
 
@@ -118,83 +114,48 @@ class SqliteStore:
     def add_customer(self, customer: Customer) -> None:
         """Add a customer; AlreadyExistsError if the id is taken."""
         with self._writing(f"adding customer {customer.id!r}") as db:
-            if _exists(db, "customers", customer.id):
-                raise AlreadyExistsError(f"customer {customer.id!r} exists already")
-            db.execute("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", astuple(customer))
+            sqlite_registry.add_customer(db, customer)
 
     def get_customer(self, customer_id: str) -> Customer | None:
         """The customer, or None."""
-        return next(iter(self._customers("WHERE id = ?", customer_id)), None)
+        found = self._read("reading customers", sqlite_registry.customers, customer_id)
+        return next(iter(found), None)
 
     def list_customers(self) -> list[Customer]:
         """All customers ordered by id."""
-        return self._customers("", None)
-
-    def _customers(self, where: str, arg: str | None) -> list[Customer]:
-        sql = f"SELECT * FROM customers {where} ORDER BY id"  # noqa: S608
-        rows = self._rows("reading customers", sql, () if arg is None else (arg,))
-        return [
-            Customer(r[0], r[1], r[2], r[3], Layout(r[4]), Labels(r[5]), r[6], r[7]) for r in rows
-        ]
+        return self._read("reading customers", sqlite_registry.customers, None)
 
     def add_device(self, device: Device) -> None:
         """Add a device; NotFoundError for an unknown customer, AlreadyExistsError if taken."""
         with self._writing(f"adding device {device.id!r}") as db:
-            if not _exists(db, "customers", device.customer):
-                raise NotFoundError(f"customer {device.customer!r} does not exist")
-            if _exists(db, "devices", device.id):
-                raise AlreadyExistsError(f"device {device.id!r} exists already")
-            db.execute("INSERT INTO devices VALUES (?, ?)", (device.id, device.customer))
+            sqlite_registry.add_device(db, device)
 
     def get_device(self, device_id: str) -> Device | None:
         """The device, or None."""
-        sql = "SELECT id, customer FROM devices WHERE id = ?"
-        return next((Device(*r) for r in self._rows("reading a device", sql, (device_id,))), None)
+        return self._read("reading a device", sqlite_registry.get_device, device_id)
 
     def list_devices(self, customer_id: str | None = None) -> list[Device]:
         """Devices ordered by id, optionally of one customer."""
-        sql = "SELECT id, customer FROM devices WHERE ?1 IS NULL OR customer = ?1 ORDER BY id"
-        return [Device(*r) for r in self._rows("listing devices", sql, (customer_id,))]
+        return self._read("listing devices", sqlite_registry.devices, customer_id)
 
     def save_meters(self, meters: Iterable[Meter]) -> None:
         """Insert meters, or update their device and spec if they exist; a maximum demand
         or reverse register known before stays unless the new meter gives one."""
-        rows = [(m.id, m.device, *astuple(m.spec), m.max_demand_w, m.reverse) for m in meters]
         with self._writing("saving meters") as db:
-            db.executemany(
-                "INSERT INTO meters (id, device, unit_mwh, coefficient, digits, max_demand_w,"
-                " reverse) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-                " device = excluded.device, unit_mwh = excluded.unit_mwh,"
-                " coefficient = excluded.coefficient, digits = excluded.digits,"
-                " max_demand_w = coalesce(excluded.max_demand_w, max_demand_w),"
-                " reverse = max(reverse, excluded.reverse)",
-                rows,
-            )
+            sqlite_registry.save_meters(db, meters)
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""
-        return next(iter(self._meters("WHERE m.id = ? AND m.device IS NOT NULL", meter_id)), None)
+        found = self._read("reading a meter", sqlite_registry.meters, (None, None, meter_id))
+        return next(iter(found), None)
 
     def list_meters(
         self, customer_id: str | None = None, *, device_id: str | None = None
     ) -> list[Meter]:
         """Meters ordered by id, optionally of one customer (through their devices) or of
         one device."""
-        if device_id is not None:
-            meters = self._meters("WHERE m.device = ?", device_id)
-            if customer_id is None:
-                return meters
-            device = self.get_device(device_id)
-            return meters if device is not None and device.customer == customer_id else []
-        if customer_id is None:
-            return self._meters("WHERE m.device IS NOT NULL", None)
-        return self._meters("JOIN devices d ON d.id = m.device WHERE d.customer = ?", customer_id)
-
-    def _meters(self, where: str, arg: str | None) -> list[Meter]:
-        rows = self._rows("reading meters", f"{_METERS} {where}", () if arg is None else (arg,))
-        rows.sort()  # by id, which is unique: faster here than SQLite's sort of a join
-        spec = cache(MeterSpec)  # one object per distinct spec, not one per meter
-        return [Meter(i, d, spec(u, c, g), x, bool(r)) for i, d, u, c, g, x, r in rows]
+        found = self._read("reading meters", sqlite_registry.meters, (customer_id, device_id, None))
+        return found
 
     # device certificates
     def add_certificate(self, device_id: str, serial: int, not_after: int, issued_at: int) -> None:
@@ -236,24 +197,13 @@ class SqliteStore:
         with self._lock:  # reentrant: the key cache changes under it, once committed
             with self._writing(f"storing {len(readings)} readings") as db:
                 batch = db.execute("INSERT INTO batches (received_at) VALUES (?)", (received_at,))
-                new_keys = self._new_meter_keys(db, {r.meter for r in readings})
+                missing = {r.meter for r in readings if r.meter not in self._keys}
+                new_keys = new_meter_keys(db, missing)
                 keys = {**self._keys, **new_keys} if new_keys else self._keys
                 result = store_batch(db, readings, keys, batch.lastrowid or 0, received_at)
                 repack_late(db, readings, keys)
             self._keys.update(new_keys)  # a key of a rolled-back batch does not exist
         return result
-
-    def _new_meter_keys(self, db: sqlite3.Connection, meter_ids: set[str]) -> dict[str, int]:
-        """Keys of the ``meter_ids`` not cached yet, given now to those never seen before."""
-        missing = sorted(m for m in meter_ids if m not in self._keys)  # keys follow id order
-        new_keys: dict[str, int] = {}
-        if missing:
-            db.executemany("INSERT OR IGNORE INTO meters (id) VALUES (?)", [(m,) for m in missing])
-        for lo in range(0, len(missing), _IN_LIST):
-            part = missing[lo : lo + _IN_LIST]
-            sql = f"SELECT id, key FROM meters WHERE id IN ({','.join('?' * len(part))})"  # noqa: S608
-            new_keys.update(db.execute(sql, part).fetchall())
-        return new_keys
 
     def readings_between(
         self, meter_ids: Sequence[str], start: int, end: int
@@ -271,14 +221,8 @@ class SqliteStore:
     def _read_chunk(self, chunk: Sequence[str], start: int, end: int) -> list[Any]:
         with self._lock, _wrapped("reading readings"):
             self._db.execute("BEGIN")
-            try:  # CROSS JOIN pins the join order: look the wanted meters up, never scan
-                self._db.executemany("INSERT INTO temp.wanted VALUES (?, ?)", enumerate(chunk))
-                return self._db.execute(
-                    "SELECT w.pos, r.t, r.fwd, r.rev FROM temp.wanted w"
-                    " CROSS JOIN meters m ON m.id = w.id CROSS JOIN readings r ON r.meter = m.key"
-                    " WHERE r.t BETWEEN ? AND ? ORDER BY w.pos, r.t",
-                    (start, end),
-                ).fetchall()
+            try:
+                return readings_of(self._db, chunk, start, end)
             finally:
                 self._db.execute("ROLLBACK")  # also empties temp.wanted
 
@@ -370,7 +314,3 @@ def _wrapped(what: str) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise StoreError(f"SQLite store: {what} failed: {exc}") from exc
-
-
-def _exists(db: sqlite3.Connection, table: str, key: str) -> bool:
-    return db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (key,)).fetchone() is not None  # noqa: S608

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from operator import itemgetter
+from typing import Any
 
 from kenshin.adapters import sqlite_days
 from kenshin.adapters.sqlite_days import DAY_SECONDS
@@ -16,6 +17,34 @@ from kenshin.domain.readings import conflict_of, merge_reading
 
 _KEY = itemgetter(0, 1)
 Key = tuple[int, int]  # (meter key, t)
+
+
+_IN_LIST = 500  # ids per IN (...) list
+
+
+def new_meter_keys(db: sqlite3.Connection, meter_ids: set[str]) -> dict[str, int]:
+    """Keys of ``meter_ids``, given now to those never seen before (in id order)."""
+    missing = sorted(meter_ids)
+    new_keys: dict[str, int] = {}
+    if missing:
+        db.executemany("INSERT OR IGNORE INTO meters (id) VALUES (?)", [(m,) for m in missing])
+    for lo in range(0, len(missing), _IN_LIST):
+        part = missing[lo : lo + _IN_LIST]
+        sql = f"SELECT id, key FROM meters WHERE id IN ({','.join('?' * len(part))})"  # noqa: S608
+        new_keys.update(db.execute(sql, part).fetchall())
+    return new_keys
+
+
+def readings_of(db: sqlite3.Connection, chunk: Sequence[str], start: int, end: int) -> list[Any]:
+    """(position in ``chunk``, t, fwd, rev) of the chunk's meters' readings in start..end,
+    in chunk order then time; inside a transaction, which empties temp.wanted when it ends."""
+    db.executemany("INSERT INTO temp.wanted VALUES (?, ?)", enumerate(chunk))
+    return db.execute(  # CROSS JOIN pins the join order: look the wanted meters up, never scan
+        "SELECT w.pos, r.t, r.fwd, r.rev FROM temp.wanted w"
+        " CROSS JOIN meters m ON m.id = w.id CROSS JOIN readings r ON r.meter = m.key"
+        " WHERE r.t BETWEEN ? AND ? ORDER BY w.pos, r.t",
+        (start, end),
+    ).fetchall()
 
 
 def store_batch(

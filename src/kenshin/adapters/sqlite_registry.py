@@ -1,0 +1,97 @@
+"""The SQLite store's registry: customers, devices and meters, as functions on a connection.
+
+The store calls them with its one connection, inside a transaction for writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import astuple
+from functools import cache
+
+from kenshin.domain.model import Customer, Device, Labels, Layout, Meter, MeterSpec
+from kenshin.errors import AlreadyExistsError, NotFoundError
+
+_METERS = (
+    "SELECT m.id, m.device, m.unit_mwh, m.coefficient, m.digits, m.max_demand_w, m.reverse"
+    " FROM meters m"
+)
+
+
+def add_customer(db: sqlite3.Connection, customer: Customer) -> None:
+    """Insert a customer; AlreadyExistsError if the id is taken."""
+    if _exists(db, "customers", customer.id):
+        raise AlreadyExistsError(f"customer {customer.id!r} exists already")
+    db.execute("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", astuple(customer))
+
+
+def customers(db: sqlite3.Connection, customer_id: str | None) -> list[Customer]:
+    """Customers ordered by id: all, or the one with ``customer_id``."""
+    rows = db.execute(
+        "SELECT * FROM customers WHERE ?1 IS NULL OR id = ?1 ORDER BY id", (customer_id,)
+    ).fetchall()
+    return [Customer(r[0], r[1], r[2], r[3], Layout(r[4]), Labels(r[5]), r[6], r[7]) for r in rows]
+
+
+def add_device(db: sqlite3.Connection, device: Device) -> None:
+    """Insert a device; NotFoundError for an unknown customer, AlreadyExistsError if taken."""
+    if not _exists(db, "customers", device.customer):
+        raise NotFoundError(f"customer {device.customer!r} does not exist")
+    if _exists(db, "devices", device.id):
+        raise AlreadyExistsError(f"device {device.id!r} exists already")
+    db.execute("INSERT INTO devices VALUES (?, ?)", (device.id, device.customer))
+
+
+def get_device(db: sqlite3.Connection, device_id: str) -> Device | None:
+    """The device, or None."""
+    row = db.execute("SELECT id, customer FROM devices WHERE id = ?", (device_id,)).fetchone()
+    return None if row is None else Device(*row)
+
+
+def devices(db: sqlite3.Connection, customer_id: str | None) -> list[Device]:
+    """Devices ordered by id, optionally of one customer."""
+    sql = "SELECT id, customer FROM devices WHERE ?1 IS NULL OR customer = ?1 ORDER BY id"
+    return [Device(*r) for r in db.execute(sql, (customer_id,)).fetchall()]
+
+
+def save_meters(db: sqlite3.Connection, meters: Iterable[Meter]) -> None:
+    """Insert meters, or update their device and spec; a maximum demand or reverse register
+    known before stays unless the new meter gives one."""
+    db.executemany(
+        "INSERT INTO meters (id, device, unit_mwh, coefficient, digits, max_demand_w,"
+        " reverse) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+        " device = excluded.device, unit_mwh = excluded.unit_mwh,"
+        " coefficient = excluded.coefficient, digits = excluded.digits,"
+        " max_demand_w = coalesce(excluded.max_demand_w, max_demand_w),"
+        " reverse = max(reverse, excluded.reverse)",
+        [(m.id, m.device, *astuple(m.spec), m.max_demand_w, m.reverse) for m in meters],
+    )
+
+
+def meters(db: sqlite3.Connection, which: tuple[str | None, str | None, str | None]) -> list[Meter]:
+    """Registered meters ordered by id; ``which`` is (customer, device, meter id), each
+    narrowing the list when given."""
+    customer_id, device_id, meter_id = which
+    if meter_id is not None:
+        rows = db.execute(f"{_METERS} WHERE m.id = ? AND m.device IS NOT NULL", (meter_id,))
+    elif device_id is not None:
+        rows = db.execute(
+            f"{_METERS} LEFT JOIN devices d ON d.id = m.device"
+            " WHERE m.device = ?1 AND (?2 IS NULL OR d.customer = ?2)",
+            (device_id, customer_id),
+        )
+    elif customer_id is not None:
+        rows = db.execute(
+            f"{_METERS} JOIN devices d ON d.id = m.device WHERE d.customer = ?", (customer_id,)
+        )
+    else:
+        rows = db.execute(f"{_METERS} WHERE m.device IS NOT NULL")
+    found = rows.fetchall()
+    found.sort()  # by id, which is unique: faster here than SQLite's sort of a join
+    spec = cache(MeterSpec)  # one object per distinct spec, not one per meter
+    return [Meter(i, d, spec(u, c, g), x, bool(r)) for i, d, u, c, g, x, r in found]
+
+
+def _exists(db: sqlite3.Connection, table: str, key: str) -> bool:
+    return db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (key,)).fetchone() is not None  # noqa: S608
