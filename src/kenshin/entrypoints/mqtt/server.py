@@ -97,7 +97,7 @@ class DeviceEndpoint:
         )
         for sock in self._server.sockets:
             address = sock.getsockname()
-            log.warning("listening: MQTT over TLS on %s port %s", address[0], address[1])
+            log.info("listening: MQTT over TLS on %s port %s", address[0], address[1])
         self._poller.poll()  # what is revoked already is refused at connect
         self._watch = asyncio.create_task(self._watch_revocations())
 
