@@ -5,6 +5,7 @@ Packed days touched by late readings are rebuilt in the same transaction.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from operator import itemgetter
@@ -71,10 +72,13 @@ def store_batch(
 
 
 def _mark_reverse(db: sqlite3.Connection, meter_keys: set[int]) -> None:
-    """Remember that these meters have a reverse register."""
-    db.executemany(
-        "UPDATE meters SET reverse = 1 WHERE key = ? AND reverse = 0", [(k,) for k in meter_keys]
-    )
+    """Remember that these meters have a reverse register: one statement for them all."""
+    if meter_keys:
+        db.execute(
+            "UPDATE meters SET reverse = 1"
+            " WHERE key IN (SELECT value FROM json_each(?)) AND reverse = 0",
+            (json.dumps(sorted(meter_keys)),),
+        )
 
 
 def repack_late(db: sqlite3.Connection, readings: Sequence[Reading], keys: dict[str, int]) -> None:
