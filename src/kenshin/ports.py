@@ -6,7 +6,8 @@ Every storage adapter passes the same contract tests (tests/contract).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +24,8 @@ from kenshin.domain.model import (
 )
 
 MAX_SERIAL = 2**160 - 1  # a certificate serial number has at most 20 bytes (RFC 5280)
+# A command's name is the last level of its topic, cmd/kenshin/{device}/{name}.
+COMMAND_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +40,30 @@ class DeviceCertificate:
     revoked_at: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command queued for a device, sent on ``cmd/kenshin/{device}/{name}`` until the
+    unit acknowledges it: how often it went out, the last time and when it was
+    acknowledged (UTC epoch s). Ids rise in the order commands are added."""
+
+    id: int
+    device: str
+    name: str
+    payload: bytes
+    created_at: int
+    sent_count: int = 0
+    last_sent_at: int | None = None
+    acknowledged_at: int | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Whether the unit has not acknowledged it yet."""
+        return self.acknowledged_at is None
+
+
 class Store(Protocol):
-    """Readings, the registry (customers, devices and their certificates, meters), dead
-    letters and file revisions.
+    """Readings, the registry (customers, devices and their certificates, meters), commands
+    to devices, dead letters and file revisions.
 
     Readings are idempotent on (meter, t): the same reading again is a duplicate and
     changes nothing; a reading that fills a register the stored one lacked (fwd or
@@ -103,6 +127,31 @@ class Store(Protocol):
 
     def revoked_serials(self, since: int | None = None) -> set[int]:
         """Serials revoked at or after ``since`` (UTC epoch s), or every revoked one."""
+
+    # commands to devices: a queue that another process may add to while the endpoint runs
+    def add_command(
+        self, device_id: str, name: str, payload: bytes | Callable[[int], bytes], at: int
+    ) -> int:
+        """Queue a command for a device as of ``at``; its id, higher than any given before.
+        ``payload`` may be a function of that id, for a payload that names its command.
+        NotFoundError for an unknown device, StoreError for a name not like COMMAND_NAME."""
+
+    def get_command(self, command_id: int) -> Command | None:
+        """The command, or None."""
+
+    def pending_commands(self, device_id: str) -> list[Command]:
+        """The device's commands not acknowledged yet, oldest first."""
+
+    def commands_after(self, command_id: int, limit: int = 1000) -> list[Command]:
+        """At most ``limit`` commands not acknowledged yet with an id above ``command_id``,
+        of any device, oldest first: what was added since the last look."""
+
+    def command_sent(self, command_id: int, at: int) -> None:
+        """Count one more sending of the command, at ``at``; NotFoundError for an unknown id."""
+
+    def acknowledge_command(self, command_id: int, at: int) -> None:
+        """Mark the command acknowledged at ``at``; the first acknowledgement's time stays.
+        NotFoundError for an unknown id."""
 
     # readings
     def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:

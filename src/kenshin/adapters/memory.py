@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 
@@ -22,7 +22,7 @@ from kenshin.domain.model import (
 from kenshin.domain.readings import check_registers, conflict_of, merge_reading
 from kenshin.domain.slots import DaySlots
 from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
-from kenshin.ports import MAX_SERIAL, DeviceCertificate
+from kenshin.ports import COMMAND_NAME, MAX_SERIAL, Command, DeviceCertificate
 
 
 class MemoryStore:
@@ -39,6 +39,7 @@ class MemoryStore:
         self._reverse: set[str] = set()  # meters that reported a reverse register
         self._revisions: dict[tuple[str, str], list[FileRevision]] = {}
         self._certificates: dict[int, DeviceCertificate] = {}  # by serial
+        self._commands: dict[int, Command] = {}  # by id, which rises: oldest first
 
     # registry
     def add_customer(self, customer: Customer) -> None:
@@ -161,6 +162,51 @@ class MemoryStore:
             for c in self._certificates.values()
             if c.revoked_at is not None and (since is None or c.revoked_at >= since)
         }
+
+    # commands to devices
+    def add_command(
+        self, device_id: str, name: str, payload: bytes | Callable[[int], bytes], at: int
+    ) -> int:
+        """Queue a command for a device; its id."""
+        if not COMMAND_NAME.fullmatch(name):
+            raise StoreError(f"memory store: {name!r} is no command name")
+        if device_id not in self._devices:
+            raise NotFoundError(f"device {device_id!r} does not exist")
+        command_id = max(self._commands, default=0) + 1
+        body = payload(command_id) if callable(payload) else payload
+        self._commands[command_id] = Command(command_id, device_id, name, bytes(body), at)
+        return command_id
+
+    def get_command(self, command_id: int) -> Command | None:
+        """The command, or None."""
+        return self._commands.get(command_id)
+
+    def pending_commands(self, device_id: str) -> list[Command]:
+        """The device's commands not acknowledged yet, oldest first."""
+        return [c for c in self._commands.values() if c.device == device_id and c.pending]
+
+    def commands_after(self, command_id: int, limit: int = 1000) -> list[Command]:
+        """Commands not acknowledged yet with an id above ``command_id``, oldest first."""
+        return [c for c in self._commands.values() if c.id > command_id and c.pending][:limit]
+
+    def command_sent(self, command_id: int, at: int) -> None:
+        """Count one more sending of the command, at ``at``."""
+        command = self._command(command_id)
+        self._commands[command_id] = replace(
+            command, sent_count=command.sent_count + 1, last_sent_at=at
+        )
+
+    def acknowledge_command(self, command_id: int, at: int) -> None:
+        """Mark the command acknowledged at ``at``, unless it was already."""
+        command = self._command(command_id)
+        if command.acknowledged_at is None:
+            self._commands[command_id] = replace(command, acknowledged_at=at)
+
+    def _command(self, command_id: int) -> Command:
+        command = self._commands.get(command_id)
+        if command is None:
+            raise NotFoundError(f"command {command_id} does not exist")
+        return command
 
     # readings
     def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:

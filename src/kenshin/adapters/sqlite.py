@@ -21,7 +21,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kenshin.adapters import sqlite_certificates, sqlite_days, sqlite_registry
+from kenshin.adapters import sqlite_certificates, sqlite_commands, sqlite_days, sqlite_registry
 from kenshin.adapters.sqlite_bulk import SqliteBulkReader
 from kenshin.adapters.sqlite_days import DAY_SECONDS
 from kenshin.adapters.sqlite_readings import (
@@ -44,7 +44,7 @@ from kenshin.domain.model import (
 )
 from kenshin.domain.readings import check_registers
 from kenshin.errors import StoreError
-from kenshin.ports import DeviceCertificate
+from kenshin.ports import Command, DeviceCertificate
 
 _CHUNK = 2000  # meters per readings_between query: bounds memory and how long the lock is held
 _A = TypeVar("_A")
@@ -184,6 +184,37 @@ class SqliteStore:
     def revoked_serials(self, since: int | None = None) -> set[int]:
         """Serials revoked at or after ``since``, or every revoked one."""
         return self._read("listing revocations", sqlite_certificates.revoked_serials, since)
+
+    # commands to devices
+    def add_command(
+        self, device_id: str, name: str, payload: bytes | Callable[[int], bytes], at: int
+    ) -> int:
+        """Queue a command for a device; its id."""
+        sqlite_commands.check_name(name)
+        with self._writing(f"queuing a command for {device_id!r}") as db:
+            return sqlite_commands.add(db, device_id, name, payload, at)
+
+    def get_command(self, command_id: int) -> Command | None:
+        """The command, or None."""
+        return self._read("reading a command", sqlite_commands.get, command_id)
+
+    def pending_commands(self, device_id: str) -> list[Command]:
+        """The device's commands not acknowledged yet, oldest first."""
+        return self._read("reading commands", sqlite_commands.pending, device_id)
+
+    def commands_after(self, command_id: int, limit: int = 1000) -> list[Command]:
+        """Commands not acknowledged yet with an id above ``command_id``, oldest first."""
+        return self._read("reading new commands", sqlite_commands.after, (command_id, limit))
+
+    def command_sent(self, command_id: int, at: int) -> None:
+        """Count one more sending of the command, at ``at``."""
+        with self._writing(f"counting a sending of command {command_id}") as db:
+            sqlite_commands.sent(db, command_id, at)
+
+    def acknowledge_command(self, command_id: int, at: int) -> None:
+        """Mark the command acknowledged at ``at``, unless it was already."""
+        with self._writing(f"acknowledging command {command_id}") as db:
+            sqlite_commands.acknowledge(db, command_id, at)
 
     # readings
     def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:

@@ -77,6 +77,15 @@ MIGRATIONS = (
     CREATE INDEX certificates_device ON certificates (device, issued_at);
     CREATE INDEX certificates_revoked ON certificates (revoked_at) WHERE revoked_at IS NOT NULL;
     """,
+    """
+    -- Commands queued for devices. AUTOINCREMENT: an id is never given twice, so the
+    -- endpoint, which polls for ids above the last it saw, misses none.
+    CREATE TABLE commands (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT NOT NULL REFERENCES devices,
+        name TEXT NOT NULL, payload BLOB NOT NULL, created_at INTEGER NOT NULL,
+        sent_count INTEGER NOT NULL DEFAULT 0, last_sent_at INTEGER, acknowledged_at INTEGER);
+    CREATE INDEX commands_pending ON commands (device, id) WHERE acknowledged_at IS NULL;
+    """,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id TEXT NOT NULL);

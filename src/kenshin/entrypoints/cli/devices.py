@@ -1,4 +1,4 @@
-"""Commands on devices: add them (and issue their certificates), revoke, list."""
+"""Commands on devices: add them (and issue their certificates), revoke, list, ask for a resend."""
 
 from __future__ import annotations
 
@@ -7,15 +7,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 import click
 
 from kenshin.adapters.pki import CA_CERT, DEVICE_VALID_DAYS, PKI_FOLDER, LocalCertificateAuthority
 from kenshin.adapters.pki_files import device_file_paths, write_device_files
 from kenshin.domain.model import DEVICE_ID, Device
-from kenshin.entrypoints.cli.app import cli, opened
+from kenshin.domain.slots import zone
+from kenshin.entrypoints.cli.app import check_timezone, cli, opened
 from kenshin.entrypoints.cli.registry import _check_id, ids_from_file, table
+from kenshin.entrypoints.mqtt.commands import RESEND, command_topic, resend_payload
 from kenshin.ports import DeviceCertificate, Store
+
+FUTURE_SLACK_S = 300  # --to may be this far ahead of this machine's clock
 
 
 @cli.group(short_help="Devices: the units, each of one customer.")
@@ -179,6 +184,84 @@ def devices_list(ctx: click.Context, customer: str | None) -> None:
             for d in app.store.list_devices(customer)
         ]
     table(("id", "customer", "certificate"), rows)
+
+
+def _optional_timezone(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback: an IANA time zone name, or None."""
+    return None if value is None else check_timezone(ctx, param, value)
+
+
+@devices.command("resend")
+@click.argument("device_id")
+@click.option(
+    "--from",
+    "start",
+    required=True,
+    metavar="YYYY-MM-DDTHH:MM",
+    help="Time of the first reading wanted (in --timezone).",
+)
+@click.option(
+    "--to", "end", required=True, metavar="YYYY-MM-DDTHH:MM", help="Time of the last one wanted."
+)
+@click.option(
+    "--timezone",
+    callback=_optional_timezone,
+    help="Time zone of --from and --to (default: the device's customer's).",
+)
+@click.pass_context
+def devices_resend(
+    ctx: click.Context, device_id: str, start: str, end: str, timezone: str | None
+) -> None:
+    """Ask unit DEVICE_ID to send again its readings from --from to --to (a time with
+    a UTC offset is taken as it is). The command is queued: it goes out when the unit
+    is connected to 'kenshin serve' and subscribed to its commands, and again until
+    the unit acknowledges it."""
+    with opened(ctx) as app:
+        device = app.store.get_device(device_id)
+        if device is None:
+            raise click.BadParameter(
+                f"no device {device_id!r}; 'kenshin devices list' shows the devices",
+                param_hint="DEVICE_ID",
+            )
+        customer = app.store.get_customer(device.customer)
+        tz = zone(timezone or (customer.timezone if customer else "UTC"))
+        first, last = _moment(start, tz, "--from"), _moment(end, tz, "--to")
+        _check_range(first, last)
+        command_id = app.store.add_command(
+            device_id,
+            RESEND,
+            lambda i: resend_payload(i, int(first.timestamp()), int(last.timestamp())),
+            int(time.time()),
+        )
+    shown = f"{first.isoformat(timespec='minutes')} to {last.isoformat(timespec='minutes')}"
+    click.echo(
+        f"queued command {command_id}: {device_id} is to resend its readings from {shown}\n"
+        f"it goes out on {command_topic(device_id, RESEND)} when the unit is connected and"
+        " subscribed"
+    )
+
+
+def _moment(value: str, tz: ZoneInfo, option: str) -> datetime:
+    """``value`` as an aware time: in ``tz`` unless it has a UTC offset of its own."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: expected a time as YYYY-MM-DDTHH:MM", param_hint=option
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+
+
+def _check_range(first: datetime, last: datetime) -> None:
+    """Refuse an empty range, or one that ends after now and a few minutes of clock skew."""
+    if first >= last:
+        raise click.UsageError("--from must be before --to")
+    now = datetime.now(UTC)
+    if last.timestamp() > now.timestamp() + FUTURE_SLACK_S:
+        raise click.UsageError(
+            f"--to is in the future (it is {now.astimezone(last.tzinfo):%Y-%m-%dT%H:%M} there"
+            " now): a unit has no readings of it yet"
+        )
 
 
 def certificate_state(certificates: Sequence[DeviceCertificate], now: int) -> str:

@@ -4,8 +4,10 @@ The TLS handshake refuses a unit without a certificate of our CA, with an
 expired one, or below TLS 1.2. A certificate that is revoked, or whose CN is not
 a device id, is refused right after the handshake; every ``revocation_check_s``
 the connected units are checked again and a revoked one is closed. A second
-connection with a unit's id takes over from the first. ``stop`` stops accepting,
-lets every session acknowledge what it received once committed, and closes.
+connection with a unit's id takes over from the first. Commands queued in the
+store reach their units (``commands``): the endpoint looks for new ones every
+COMMAND_POLL_S. ``stop`` stops accepting, lets every session acknowledge what it
+received once committed, and closes.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kenshin.adapters.pki import RevocationPoller, admitted_device, serial_of
+from kenshin.entrypoints.mqtt import commands
+from kenshin.entrypoints.mqtt.commands import CommandQueue, SessionState
 from kenshin.entrypoints.mqtt.session import (
     NOT_AUTHORIZED,
     SESSION_TAKEN_OVER,
     Peer,
     Services,
     Session,
-    SessionState,
 )
 from kenshin.ports import Store
 from kenshin.services.batching import CommitQueue
@@ -72,10 +75,11 @@ class DeviceEndpoint:
         self._states: dict[str, SessionState] = {}  # kept between connections
         self._tasks: set[asyncio.Task[None]] = set()
         self._poller = RevocationPoller(store.revoked_serials, clock)
+        self._commands = CommandQueue(store, clock)
         self._services = Services(
-            commits, security, settings.connect_timeout_s, clock, self._status
+            commits, security, settings.connect_timeout_s, clock, self._commands, self._status
         )
-        self._watch: asyncio.Task[None] | None = None
+        self._watches: list[asyncio.Task[None]] = []
 
     @property
     def port(self) -> int:
@@ -107,18 +111,23 @@ class DeviceEndpoint:
             address = sock.getsockname()
             log.info("listening: MQTT over TLS on %s port %s", address[0], address[1])
         self._poller.poll()  # what is revoked already is refused at connect
-        self._watch = asyncio.create_task(self._watch_revocations())
+        await self._commands.poll()  # every command pending: units get them on subscribing
+        self._watches = [
+            asyncio.create_task(self._watch_revocations()),
+            asyncio.create_task(self._watch_commands()),
+        ]
 
     async def stop(self) -> None:
         """Stop accepting; let sessions acknowledge what they received; close them."""
         if self._server is not None:
             self._server.close()
-        if self._watch is not None:
-            self._watch.cancel()
+        for watch in self._watches:
+            watch.cancel()
         for session in list(self._sessions.values()):
             await session.stop()
         if self._tasks:
             await asyncio.wait(self._tasks)
+        await self._commands.drain()  # acknowledgements received are in the store
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -167,6 +176,19 @@ class DeviceEndpoint:
         state = self._states.get(device)
         self._states[device] = state or session.state
         return state
+
+    async def _watch_commands(self) -> None:
+        while True:
+            await asyncio.sleep(commands.COMMAND_POLL_S)
+            try:
+                new = await self._commands.poll()
+            except Exception:  # the store may be busy: look again next time
+                log.exception("could not read new commands")
+                continue
+            for command in new:
+                session = self._sessions.get(command.device)
+                if session is not None:
+                    session.offer_command(command)
 
     async def _watch_revocations(self) -> None:
         while True:

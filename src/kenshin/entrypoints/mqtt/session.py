@@ -5,6 +5,7 @@ topics, subscribe only under ``cmd/kenshin/{id}/``, at QoS 0 or 1. Readings and
 ECHONET frames go to the commit queue; a QoS 1 PUBLISH is acknowledged only when
 its batch is committed, and acknowledgements leave in the order the PUBLISHes
 came. Anything refused is a security event, and nothing of it is stored.
+Commands go the other way (``commands``): the unit's PUBACKs acknowledge them.
 MQTT 5 units get the protocol's reason codes; MQTT 3.1.1 has none for most
 refusals, so the connection is closed instead.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kenshin.domain.wire import MAX_PAYLOAD_BYTES
 from kenshin.entrypoints.mqtt.codec import (
@@ -30,12 +31,12 @@ from kenshin.entrypoints.mqtt.codec import (
     Properties,
     PubAck,
     Publish,
-    SubAck,
     Subscribe,
-    UnsubAck,
     Unsubscribe,
     encode,
 )
+from kenshin.entrypoints.mqtt.commands import CommandQueue, CommandSender, SessionState
+from kenshin.ports import Command
 from kenshin.services.batching import CommitError, CommitQueue
 from kenshin.services.ingest import Incoming, PayloadKind
 from kenshin.services.security import SecurityLog
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 MQTT5 = 5
 NOT_AUTHORIZED = 0x87
 NORMAL = 0x00
-NO_SUBSCRIPTION_EXISTED = 0x11
 SESSION_TAKEN_OVER = 0x8E
 SERVER_SHUTTING_DOWN = 0x8B
 KEEP_ALIVE_TIMEOUT = 0x8D
@@ -68,13 +68,6 @@ class Refused(Exception):
 
 
 @dataclass
-class SessionState:
-    """What outlives one connection of a unit: its subscriptions (while the server runs)."""
-
-    subscriptions: set[str] = field(default_factory=set)
-
-
-@dataclass
 class Peer:
     """Who is on the other end, from the TLS handshake."""
 
@@ -91,6 +84,7 @@ class Services:
     security: SecurityLog
     connect_timeout_s: float
     clock: Callable[[], float]
+    commands: CommandQueue
     on_status: Callable[[str, int, bytes], None] = lambda *_: None
 
 
@@ -118,18 +112,30 @@ class Session:
         self._early: list[Packet] = []  # packets that came in CONNECT's chunk
         self._disconnect_code: int | None = None  # DISCONNECT to send when closing (MQTT 5)
         self.level = 4
-        self.state = SessionState()
+        self._commands = CommandSender(peer.device, services.commands, self._send, self._event)
         self.connected = asyncio.Event()
         self._closing = False
+
+    @property
+    def state(self) -> SessionState:
+        """What this unit's next connection may resume."""
+        return self._commands.state
+
+    def offer_command(self, command: Command) -> None:
+        """Send the unit a command just queued, if it is subscribed to it."""
+        self._commands.offer(command)
 
     # the connection
     async def run(self, attach: Callable[[Session, bool], SessionState | None]) -> None:
         """Serve the connection. ``attach`` registers the session once CONNECT is accepted
         and gives the unit's state (None: keep none, a clean start)."""
         acks = asyncio.create_task(self._send_acks())
+        retry: asyncio.Task[None] | None = None
         try:
             connect = await self._first_packet()
             self._accept(connect, attach)
+            if self.level < MQTT5:  # MQTT 5 sends a PUBLISH again only on a new connection
+                retry = asyncio.create_task(self._commands.retry())
             await self._serve(connect.keep_alive)
         except Refused as exc:
             await self._refuse(exc)
@@ -139,6 +145,8 @@ class Session:
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
+            if retry is not None:
+                retry.cancel()
             await self._acks.put(None)
             await asyncio.gather(acks, return_exceptions=True)
             await self._close()
@@ -172,7 +180,8 @@ class Session:
         state = attach(self, connect.clean_start)
         present = state is not None and not connect.clean_start
         if state is not None:
-            self.state = state
+            self._commands.state = state
+        self._commands.receive_maximum = connect.properties.receive_maximum or 65535
         properties = Properties()
         if self.level == MQTT5:
             properties = Properties(
@@ -188,6 +197,7 @@ class Session:
         log.info(
             "unit %s connected from %s (MQTT %s)", self.peer.device, self.peer.address, self.level
         )
+        self._commands.resume(present)
 
     async def _serve(self, keep_alive: int) -> None:
         idle = None if keep_alive == 0 else keep_alive * 1.5
@@ -210,10 +220,13 @@ class Session:
     async def _handle(self, packet: Packet) -> None:
         if isinstance(packet, Publish):
             await self._publish(packet)
+        elif isinstance(packet, PubAck):
+            self._commands.acknowledged(packet)
         elif isinstance(packet, Subscribe):
-            self._subscribe(packet)
+            self._send(self._commands.subscribe(packet))
+            self._commands.send_pending()  # after the SUBACK: what the new filters match
         elif isinstance(packet, Unsubscribe):
-            self._unsubscribe(packet)
+            self._send(self._commands.unsubscribe(packet, self.level))
         elif isinstance(packet, PingReq):
             self._send(PingResp())
         elif isinstance(packet, Disconnect):
@@ -263,26 +276,6 @@ class Session:
             return parts[3]
         return None
 
-    def _subscribe(self, packet: Subscribe) -> None:
-        codes = []
-        own = f"cmd/kenshin/{self.peer.device}/"
-        for sub in packet.subscriptions:
-            name = sub.topic_filter
-            if name.startswith(own) and "+" not in name[: len(own)] and not name.startswith("$"):
-                self.state.subscriptions.add(name)
-                codes.append(min(sub.qos, 1))
-            else:
-                self._event("subscribe_refused", f"subscribe to {name!r}")
-                codes.append(NOT_AUTHORIZED)
-        self._send(SubAck(packet.packet_id, tuple(codes)))
-
-    def _unsubscribe(self, packet: Unsubscribe) -> None:
-        codes = []
-        for name in packet.topic_filters:
-            codes.append(NORMAL if name in self.state.subscriptions else NO_SUBSCRIPTION_EXISTED)
-            self.state.subscriptions.discard(name)
-        self._send(UnsubAck(packet.packet_id, tuple(codes) if self.level == MQTT5 else ()))
-
     # acknowledgements, in order, each after its commit
     async def _send_acks(self) -> None:
         while (entry := await self._acks.get()) is not None:
@@ -322,9 +315,12 @@ class Session:
         except (ConnectionError, OSError):
             pass
 
-    def _send(self, packet: Packet) -> None:
-        if not self._writer.is_closing():
-            self._writer.write(encode(packet, self.level))
+    def _send(self, packet: Packet) -> bool:
+        """Write ``packet``; whether the connection was still open to take it."""
+        if self._writer.is_closing():
+            return False
+        self._writer.write(encode(packet, self.level))
+        return True
 
 
 def _done() -> asyncio.Future[None]:

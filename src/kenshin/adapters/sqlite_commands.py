@@ -1,0 +1,94 @@
+"""Commands to devices in the SQLite store: queued, polled, counted, acknowledged.
+
+The ``commands`` table is the queue: ``kenshin devices resend`` adds to it from its own
+process while ``kenshin serve`` polls it for ids above the last it saw. Its ids never
+repeat (AUTOINCREMENT), and a writer holds the database's one write lock from insert
+to commit, so ids become visible in the order they were given: the poll skips none.
+Each function takes the store's connection; the store holds the lock and, for
+writes, the transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+
+from kenshin.errors import NotFoundError, StoreError
+from kenshin.ports import COMMAND_NAME, Command
+
+_SELECT = (
+    "SELECT id, device, name, payload, created_at, sent_count, last_sent_at, acknowledged_at"
+    " FROM commands"
+)
+
+
+def check_name(name: str) -> None:
+    """StoreError unless ``name`` can be a command's name (one topic level)."""
+    if not COMMAND_NAME.fullmatch(name):
+        raise StoreError(f"SQLite store: {name!r} is no command name ({COMMAND_NAME.pattern})")
+
+
+def add(
+    db: sqlite3.Connection,
+    device_id: str,
+    name: str,
+    payload: bytes | Callable[[int], bytes],
+    at: int,
+) -> int:
+    """Insert a command; its id. NotFoundError for an unknown device."""
+    check_name(name)
+    if db.execute("SELECT 1 FROM devices WHERE id = ?", (device_id,)).fetchone() is None:
+        raise NotFoundError(f"device {device_id!r} does not exist")
+    body = b"" if callable(payload) else payload
+    cursor = db.execute(
+        "INSERT INTO commands (device, name, payload, created_at) VALUES (?, ?, ?, ?)",
+        (device_id, name, body, at),
+    )
+    command_id = cursor.lastrowid
+    assert command_id is not None
+    if callable(payload):  # same transaction: nobody sees the command without its payload
+        db.execute(
+            "UPDATE commands SET payload = ? WHERE id = ?", (payload(command_id), command_id)
+        )
+    return command_id
+
+
+def get(db: sqlite3.Connection, command_id: int) -> Command | None:
+    """The command, or None."""
+    return next(iter(_commands(db, f"{_SELECT} WHERE id = ?", (command_id,))), None)
+
+
+def pending(db: sqlite3.Connection, device_id: str) -> list[Command]:
+    """The device's commands not acknowledged yet, oldest first."""
+    sql = f"{_SELECT} WHERE device = ? AND acknowledged_at IS NULL ORDER BY id"
+    return _commands(db, sql, (device_id,))
+
+
+def after(db: sqlite3.Connection, since: tuple[int, int]) -> list[Command]:
+    """``since`` is (command id, limit): that many commands not acknowledged yet with a
+    higher id, oldest first."""
+    sql = f"{_SELECT} WHERE id > ? AND acknowledged_at IS NULL ORDER BY id LIMIT ?"
+    return _commands(db, sql, since)
+
+
+def sent(db: sqlite3.Connection, command_id: int, at: int) -> None:
+    """Count one more sending of the command, at ``at``."""
+    sql = "UPDATE commands SET sent_count = sent_count + 1, last_sent_at = ? WHERE id = ?"
+    _changed(db.execute(sql, (at, command_id)), command_id)
+
+
+def acknowledge(db: sqlite3.Connection, command_id: int, at: int) -> None:
+    """Mark the command acknowledged at ``at``, unless it was already."""
+    sql = "UPDATE commands SET acknowledged_at = coalesce(acknowledged_at, ?) WHERE id = ?"
+    _changed(db.execute(sql, (at, command_id)), command_id)
+
+
+def _changed(cursor: sqlite3.Cursor, command_id: int) -> None:
+    if cursor.rowcount == 0:
+        raise NotFoundError(f"command {command_id} does not exist")
+
+
+def _commands(db: sqlite3.Connection, sql: str, args: Sequence[object]) -> list[Command]:
+    return [
+        Command(i, d, n, bytes(p), c, s, ls, a) for i, d, n, p, c, s, ls, a in db.execute(sql, args)
+    ]

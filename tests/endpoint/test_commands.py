@@ -1,0 +1,407 @@
+"""Commands to units: queued in the store, delivered at QoS 1, acknowledged by the PUBACK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import MQTTProtocolVersion
+
+from conftest import kenshin
+from kenshin.adapters.memory import MemoryStore
+from kenshin.adapters.pki import PKI_FOLDER, server_ssl_context
+from kenshin.adapters.sqlite import SqliteStore
+from kenshin.domain.model import Customer, Device
+from kenshin.entrypoints.mqtt import commands
+from kenshin.entrypoints.mqtt.codec import (
+    ConnAck,
+    Connect,
+    Disconnect,
+    PacketReader,
+    PingReq,
+    PingResp,
+    PubAck,
+    Publish,
+    SubAck,
+    Subscribe,
+    Subscription,
+    encode,
+)
+from kenshin.entrypoints.mqtt.commands import CommandQueue, resend_payload
+from kenshin.entrypoints.mqtt.server import DeviceEndpoint, EndpointSettings
+from kenshin.ports import Command
+from kenshin.services.batching import CommitQueue
+from kenshin.services.ingest import Ingest
+
+from .conftest import Site
+from .test_publish import client
+
+START, END = 1_795_651_200, 1_795_672_800  # 2026-11-26 00:00 and 06:00 UTC
+TOPIC = "cmd/kenshin/U-1/resend"
+
+
+def resend_json(command_id: int) -> bytes:
+    return (
+        b'{"v":1,"command":"resend","id":%d,"from":"2026-11-26T00:00:00Z",'
+        b'"to":"2026-11-26T06:00:00Z"}' % command_id
+    )
+
+
+@pytest.fixture
+def cli_store(site: Site) -> Iterator[SqliteStore]:
+    """The site's database on a connection of its own, as ``kenshin devices resend`` has."""
+    store = SqliteStore(site.folder / "kenshin.db")
+    yield store
+    store.close()
+
+
+def queue(store: SqliteStore, device: str = "U-1") -> int:
+    """Queue a resend of START..END for ``device``; its id."""
+    return store.add_command(
+        device, "resend", lambda i: resend_payload(i, START, END), int(time.time())
+    )
+
+
+class Unit:
+    """A raw MQTT connection through the codec, as a unit's firmware has one."""
+
+    def __init__(self, site: Site, level: int, *, clean: bool = True, device: str = "U-1") -> None:
+        self.level = level
+        self.conn = site.tls(device)
+        self._reader = PacketReader(1 << 20, server_side=False, protocol_level=level)
+        self._received: list[object] = []
+        self.send(Connect(level, device, clean_start=clean, keep_alive=60))
+        [accepted] = self.receive(1)
+        assert isinstance(accepted, ConnAck)
+        assert accepted.reason_code == 0
+        self.session_present = accepted.session_present
+
+    def send(self, *packets: object) -> None:
+        for packet in packets:
+            self.conn.sendall(encode(packet, self.level))  # type: ignore[arg-type]
+
+    def receive(self, expect: int, within: float = 3.0) -> list[object]:
+        """Up to ``expect`` packets the endpoint sends within ``within`` seconds."""
+        deadline = time.monotonic() + within
+        try:
+            while len(self._received) < expect and (left := deadline - time.monotonic()) > 0:
+                self.conn.settimeout(left)
+                data = self.conn.recv(65536)
+                if not data:
+                    break
+                self._received += self._reader.feed(data)
+        except (TimeoutError, ConnectionError, ssl.SSLError):
+            pass
+        found, self._received = self._received[:expect], self._received[expect:]
+        return found
+
+    def subscribe(self, *filters: str, qos: int = 1) -> None:
+        self.send(Subscribe(1, tuple(Subscription(f, qos) for f in filters)))
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def acknowledged(site: Site, command_id: int, within: float = 5.0) -> Command:
+    """The command once the store says it is acknowledged."""
+    deadline = time.monotonic() + within
+    while (command := site.store.get_command(command_id)) is None or command.pending:
+        assert time.monotonic() < deadline, f"command {command_id} not acknowledged: {command}"
+        time.sleep(0.05)
+    return command
+
+
+@pytest.mark.parametrize("protocol", [MQTTProtocolVersion.MQTTv5, MQTTProtocolVersion.MQTTv311])
+def test_a_paho_unit_gets_a_resend_queued_while_it_is_connected_and_its_puback_counts(
+    site: Site, cli_store: SqliteStore, protocol: MQTTProtocolVersion
+) -> None:
+    site.unit("U-1")
+    subscribed, got = threading.Event(), threading.Event()
+    messages: list[mqtt.MQTTMessage] = []
+    c = client(site, "U-1", protocol)
+
+    def on_message(_c: object, _u: object, message: mqtt.MQTTMessage) -> None:
+        messages.append(message)
+        got.set()
+
+    c.on_subscribe = lambda *_: subscribed.set()
+    c.on_message = on_message
+    c.connect("localhost", site.port)
+    c.loop_start()
+    try:
+        c.subscribe("cmd/kenshin/U-1/#", qos=1)
+        assert subscribed.wait(5)
+        queued_at = time.monotonic()
+        command_id = queue(cli_store)
+        assert got.wait(5)
+        took = time.monotonic() - queued_at
+        command = acknowledged(site, command_id)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+    assert took < 2.0
+    [message] = messages
+    assert (message.topic, message.qos, message.payload) == (TOPIC, 1, resend_json(command_id))
+    assert json.loads(message.payload)["id"] == command_id
+    assert command.sent_count == 1
+    assert site.store.pending_commands("U-1") == []
+
+
+def sent_once(site: Site, command_id: int, within: float = 5.0) -> None:
+    """Wait until the store has counted the command's first sending."""
+    deadline = time.monotonic() + within
+    while (command := site.store.get_command(command_id)) is None or command.sent_count < 1:
+        assert time.monotonic() < deadline, f"command {command_id} not counted as sent"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_a_unit_offline_gets_its_command_once_it_connects_and_subscribes(
+    site: Site, cli_store: SqliteStore, level: int
+) -> None:
+    site.unit("U-1")
+    command_id = queue(cli_store)
+    time.sleep(commands.COMMAND_POLL_S + 0.3)  # the endpoint has it now, with nobody to send to
+    unit = Unit(site, level)
+    assert unit.receive(1, within=0.5) == []  # not subscribed: nothing yet
+    unit.subscribe("cmd/kenshin/U-1/#")
+    publish = Publish(TOPIC, resend_json(command_id), qos=1, packet_id=1)
+    assert unit.receive(2) == [SubAck(1, (1,)), publish]
+    unit.send(PubAck(1))
+    assert acknowledged(site, command_id).sent_count == 1
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_a_resumed_session_gets_a_command_without_subscribing_again(
+    site: Site, cli_store: SqliteStore, level: int
+) -> None:
+    site.unit("U-1")
+    unit = Unit(site, level, clean=False)
+    unit.subscribe("cmd/kenshin/U-1/#")
+    assert unit.receive(1) == [SubAck(1, (1,))]
+    unit.send(Disconnect())
+    unit.close()
+    command_id = queue(cli_store)
+    time.sleep(commands.COMMAND_POLL_S + 0.3)
+    again = Unit(site, level, clean=False)
+    assert again.session_present
+    assert again.receive(1) == [Publish(TOPIC, resend_json(command_id), 1, packet_id=1)]
+    again.send(PubAck(1))
+    assert acknowledged(site, command_id).sent_count == 1
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_a_command_not_acknowledged_goes_again_with_dup_on_the_next_connection(
+    site: Site, cli_store: SqliteStore, level: int
+) -> None:
+    site.unit("U-1")
+    unit = Unit(site, level, clean=False)
+    unit.subscribe("cmd/kenshin/U-1/#")
+    command_id = queue(cli_store)
+    first = Publish(TOPIC, resend_json(command_id), qos=1, packet_id=1)
+    assert unit.receive(2) == [SubAck(1, (1,)), first]
+    unit.close()  # no PUBACK
+    resumed = Unit(site, level, clean=False)  # the same session: the same packet id
+    again = Publish(TOPIC, resend_json(command_id), qos=1, dup=True, packet_id=1)
+    assert resumed.receive(1) == [again]
+    resumed.close()
+    fresh = Unit(site, level, clean=True)  # a new session: once it subscribes
+    assert not fresh.session_present
+    assert fresh.receive(1, within=0.5) == []
+    fresh.subscribe("cmd/kenshin/U-1/resend")
+    assert fresh.receive(2) == [SubAck(1, (1,)), again]
+    fresh.send(PubAck(1))
+    assert acknowledged(site, command_id).sent_count == 3
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_while_connected_only_mqtt311_gets_a_command_again_after_the_retry_interval(
+    site: Site, cli_store: SqliteStore, level: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(commands, "RETRY_S", 0.5)
+    site.unit("U-1")
+    unit = Unit(site, level)
+    unit.subscribe("cmd/kenshin/U-1/#")
+    command_id = queue(cli_store)
+    first = Publish(TOPIC, resend_json(command_id), qos=1, packet_id=1)
+    assert unit.receive(2) == [SubAck(1, (1,)), first]
+    later = unit.receive(1, within=1.5)
+    if level == 4:
+        assert later == [Publish(TOPIC, resend_json(command_id), qos=1, dup=True, packet_id=1)]
+    else:  # MQTT 5 forbids sending a PUBLISH again on the same connection
+        assert later == []
+    unit.send(PubAck(1))
+    assert acknowledged(site, command_id).sent_count == (2 if level == 4 else 1)
+    assert unit.receive(1, within=1.0) == []  # acknowledged: not sent again
+
+
+def test_a_qos0_subscription_gets_the_command_once_and_it_counts_as_acknowledged(
+    site: Site, cli_store: SqliteStore
+) -> None:
+    site.unit("U-1")
+    unit = Unit(site, 5)
+    unit.subscribe("cmd/kenshin/U-1/#", qos=0)
+    command_id = queue(cli_store)
+    assert unit.receive(2) == [SubAck(1, (0,)), Publish(TOPIC, resend_json(command_id))]
+    assert acknowledged(site, command_id).sent_count == 1
+
+
+def test_a_puback_for_nothing_in_flight_is_ignored(site: Site) -> None:
+    site.unit("U-1")
+    unit = Unit(site, 4)
+    unit.send(PubAck(9), PingReq())
+    assert unit.receive(1) == [PingResp()]  # the connection goes on
+
+
+def test_a_command_for_another_unit_never_reaches_this_one(
+    site: Site, cli_store: SqliteStore
+) -> None:
+    site.unit("U-1")
+    site.unit("U-2")
+    mine = Unit(site, 5)
+    mine.subscribe("cmd/kenshin/#", TOPIC)
+    assert mine.receive(1) == [SubAck(1, (0x87, 1))]
+    other = Unit(site, 5, device="U-2")
+    other.subscribe("cmd/kenshin/U-2/resend")
+    assert other.receive(1) == [SubAck(1, (1,))]
+    command_id = queue(cli_store, "U-2")
+    payload = resend_json(command_id)
+    assert other.receive(1) == [Publish("cmd/kenshin/U-2/resend", payload, 1, packet_id=1)]
+    assert mine.receive(1, within=1.5) == []
+    assert site.store.pending_commands("U-1") == []
+
+
+def test_after_a_restart_pending_commands_go_out_once_the_unit_subscribes(
+    site: Site, cli_store: SqliteStore
+) -> None:
+    site.unit("U-1")
+    unit = Unit(site, 5, clean=False)
+    unit.subscribe("cmd/kenshin/U-1/#")
+    sent_before = queue(cli_store)
+    assert unit.receive(2)[1] == Publish(TOPIC, resend_json(sent_before), 1, packet_id=1)
+    unit.close()  # no PUBACK; then the server restarts, and a command is queued meanwhile
+    sent_once(site, sent_before)
+    never_sent = queue(cli_store)
+    restarted = restart(site)
+    again = Unit(site, 5, clean=False)
+    try:
+        assert not again.session_present  # its subscriptions went with the old process
+        assert again.receive(1, within=0.5) == []
+        again.subscribe("cmd/kenshin/U-1/#")
+        assert again.receive(3) == [
+            SubAck(1, (1,)),
+            Publish(TOPIC, resend_json(sent_before), 1, dup=True, packet_id=1),
+            Publish(TOPIC, resend_json(never_sent), 1, packet_id=2),
+        ]
+        again.send(PubAck(2), PubAck(1))
+        assert acknowledged(site, sent_before).sent_count == 2
+        assert acknowledged(site, never_sent).sent_count == 1
+    finally:
+        again.close()  # before the stop: a TLS close waits for the unit's answer
+        site.call(restarted.stop())
+
+
+def restart(site: Site) -> DeviceEndpoint:
+    """A new endpoint on the site's database, as a restarted server has: nothing in
+    memory. The site's connections go to it from now on."""
+
+    async def start() -> DeviceEndpoint:
+        commits = CommitQueue(Ingest(site.store, site.security), max_messages=10, window_s=0.02)
+        settings = EndpointSettings("127.0.0.1", 0, connect_timeout_s=5)
+        tls = server_ssl_context(site.folder / PKI_FOLDER)
+        endpoint = DeviceEndpoint(settings, tls, site.store, commits, site.security)
+        await endpoint.start()
+        return endpoint
+
+    endpoint = site.call(start())
+    assert isinstance(endpoint, DeviceEndpoint)
+    site.port = endpoint.port
+    return endpoint
+
+
+def test_each_poll_reads_only_the_commands_added_since_the_one_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(commands, "_POLL_LIMIT", 2)  # several reads make one poll
+    store = MemoryStore()
+    store.add_customer(Customer("C-1", "Acme"))
+    store.add_device(Device("U-1", "C-1"))
+    queued = CommandQueue(store, lambda: START)
+
+    async def main() -> None:
+        ids = [store.add_command("U-1", "resend", b"%d" % n, START) for n in range(5)]
+        assert [c.id for c in await queued.poll()] == ids
+        assert await queued.poll() == []
+        newest = store.add_command("U-1", "resend", b"", START)
+        assert [c.id for c in await queued.poll()] == [newest]
+        for command in queued.pending("U-1")[:5]:
+            queued.acknowledged(command)
+        await queued.drain()
+        assert [c.id for c in queued.pending("U-1")] == [newest]
+        assert [c.id for c in store.pending_commands("U-1")] == [newest]
+        assert await queued.poll() == []
+
+    asyncio.run(main())
+
+
+# kenshin devices resend
+def test_devices_resend_queues_a_command_the_connected_unit_receives(site: Site) -> None:
+    site.unit("U-1")
+    unit = Unit(site, 5)
+    unit.subscribe("cmd/kenshin/U-1/#")
+    assert unit.receive(1) == [SubAck(1, (1,))]
+    # C-1's time zone is Asia/Tokyo: 09:00 there is 00:00 UTC.
+    args = ["devices", "resend", "U-1", "--from", "2026-11-26T09:00", "--to", "2026-11-26T15:00"]
+    done = kenshin(site.folder, *args)
+    assert done.exit_code == 0, done.output
+    assert done.output == (
+        "queued command 1: U-1 is to resend its readings from 2026-11-26T09:00+09:00 to"
+        " 2026-11-26T15:00+09:00\n"
+        "it goes out on cmd/kenshin/U-1/resend when the unit is connected and subscribed\n"
+    )
+    assert unit.receive(1) == [Publish(TOPIC, resend_json(1), 1, packet_id=1)]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "timezone"),
+    [
+        ("2026-11-26T00:00", "2026-11-26T06:00", "UTC"),
+        ("2026-11-26T00:00Z", "2026-11-26T06:00+00:00", None),  # offsets are taken as given
+        ("2026-11-25T19:00", "2026-11-26T01:00", "America/New_York"),
+    ],
+)
+def test_devices_resend_reads_times_in_the_zone_given(
+    site: Site, start: str, end: str, timezone: str | None
+) -> None:
+    site.unit("U-1")
+    zone = ["--timezone", timezone] if timezone else []
+    done = kenshin(site.folder, "devices", "resend", "U-1", "--from", start, "--to", end, *zone)
+    assert done.exit_code == 0, done.output
+    [command] = site.store.pending_commands("U-1")
+    assert (command.name, command.payload) == ("resend", resend_json(command.id))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["U-9", "--from", "2026-11-26T09:00", "--to", "2026-11-26T10:00"], "no device 'U-9'"),
+        (["U-1", "--from", "2026-11-26T10:00", "--to", "2026-11-26T10:00"], "--from must be"),
+        (["U-1", "--from", "yesterday", "--to", "2026-11-26T10:00"], "'yesterday': expected"),
+        (["U-1", "--from", "2026-11-26T09:00", "--to", "2999-01-01T00:00"], "in the future"),
+        (["U-1", "--from", "2026-11-26", "--to", "2026-11-27", "--timezone", "Mars/Base"], "Mars"),
+    ],
+)
+def test_devices_resend_refuses_what_a_unit_cannot_answer(
+    site: Site, args: list[str], message: str
+) -> None:
+    site.unit("U-1")
+    refused = kenshin(site.folder, "devices", "resend", *args)
+    assert refused.exit_code == 2
+    assert message in refused.output
+    assert site.store.pending_commands("U-1") == []
