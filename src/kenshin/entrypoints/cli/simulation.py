@@ -1,17 +1,30 @@
-"""The ``simulate`` command: a fleet's messages and the exact energy they should give."""
+"""The ``simulate`` command: a fleet's messages and the exact energy they should give,
+written to files and, with ``--host``, published live to a device endpoint."""
 
 from __future__ import annotations
 
+import json
 import sys
-from datetime import date, datetime, timedelta
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
 
 from kenshin.domain.model import DEFAULT_TIMEZONE
-from kenshin.domain.simulation import FAULTS, FleetSpec, parse_faults
+from kenshin.domain.simulation import FAULTS, FleetSpec, fleet_calendar, parse_faults
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import check_timezone, cli, parse_day
+from kenshin.entrypoints.cli.registry import ids_from_file
+from kenshin.services.publish import (
+    Message,
+    Progress,
+    PublishSummary,
+    Replay,
+    Target,
+    publish_fleet,
+)
 from kenshin.services.simulate import SimulationSummary, write_simulation
 
 
@@ -22,7 +35,19 @@ def _faults(_ctx: click.Context, _param: click.Parameter, value: str) -> frozens
         raise click.BadParameter(str(exc)) from exc
 
 
-@cli.command(short_help="Simulate a fleet and its exact energy.")
+def _speed(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
+    if value.strip().lower() == "max":
+        return 0.0
+    try:
+        speed = float(value)
+    except ValueError:
+        speed = -1.0
+    if not speed >= 0:  # also refuses nan
+        raise click.BadParameter(f"{value!r}: give a number of 0 or more, or 'max'")
+    return speed
+
+
+@cli.command(short_help="Simulate a fleet and its exact energy; publish it live.")
 @click.option(
     "--devices", type=click.IntRange(1, 1_000_000), required=True, help="Number of units."
 )
@@ -50,6 +75,38 @@ def _faults(_ctx: click.Context, _param: click.Parameter, value: str) -> frozens
     callback=check_timezone,
     help="Zone of the meters' local days.",
 )
+@click.option("--host", help="Also publish the messages live to the endpoint on this host.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8883, show_default=True, help="Its port."
+)
+@click.option(
+    "--certs",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --host: the folder of 'kenshin devices add --out' (ID.pem, ID.key, ca.pem).",
+)
+@click.option(
+    "--speed",
+    default="1440",
+    show_default=True,
+    metavar="S|max",
+    callback=_speed,
+    help="With --host: simulated time runs this many times faster (1440: a day a minute);"
+    " 0 or 'max': as fast as the endpoint takes it.",
+)
+@click.option(
+    "--wake-minutes",
+    type=click.IntRange(1, 24 * 60),
+    default=30,
+    show_default=True,
+    help="With --host: a unit connects, publishes what is due and disconnects this often.",
+)
+@click.option(
+    "--connections",
+    type=click.IntRange(1, 1000),
+    default=16,
+    show_default=True,
+    help="With --host: units connected at once.",
+)
 def simulate(
     devices: int,
     days: int,
@@ -58,8 +115,22 @@ def simulate(
     seed: int,
     start: date | None,
     timezone: str,
+    host: str | None,
+    port: int,
+    certs: Path | None,
+    speed: float,
+    wake_minutes: int,
+    connections: int,
 ) -> None:
-    """Simulate a fleet: JSON lines of messages in OUT, and the exact slot energy beside it."""
+    """Simulate a fleet: JSON lines of messages in OUT, and the exact slot energy beside it.
+
+    With --host and --certs, each unit then also publishes its messages to that endpoint
+    over MQTT/TLS (QoS 1) the way a battery unit does: it wakes every --wake-minutes of
+    simulated time, connects, publishes what is due, waits for every PUBACK and
+    disconnects; what is not acknowledged goes again at its next wake.
+    """
+    if (host is None) != (certs is None):
+        raise click.UsageError("--host and --certs go together: the endpoint and the unit files")
     if start is None:
         start = datetime.now(zone(timezone)).date() - timedelta(days=days)
     spec = FleetSpec(devices, days, start, timezone, seed, faults)
@@ -70,6 +141,15 @@ def simulate(
     )
     for path in summary.paths:
         click.echo(f"wrote {path}")
+    if host is not None and certs is not None:
+        target = Target(host, port, certs)
+        replay = Replay(speed, wake_minutes, connections)
+        published = publish_simulation(spec, summary, target, replay)
+        click.echo(published_line(published, target))
+        if published.failed:
+            raise click.ClickException(
+                f"{published.failed} messages were not acknowledged: see the warnings above"
+            )
 
 
 def run_simulation(spec: FleetSpec, out: Path) -> SimulationSummary:
@@ -79,3 +159,59 @@ def run_simulation(spec: FleetSpec, out: Path) -> SimulationSummary:
         length=expected, label="simulating", file=sys.stderr, show_percent=True
     ) as bar:
         return write_simulation(spec, out, progress=bar.update)
+
+
+def publish_simulation(
+    spec: FleetSpec,
+    simulation: SimulationSummary,
+    target: Target,
+    replay: Replay,
+    stop: threading.Event | None = None,
+) -> PublishSummary:
+    """Publish a written simulation's messages to ``target``, with a progress bar on stderr
+    showing the simulated time reached and the messages acknowledged; ``stop`` ends it."""
+    boundaries = fleet_calendar(spec).boundaries
+    first, last = boundaries[0], boundaries[-1] + replay.wake_minutes * 60
+
+    def show(reached: Progress | None) -> str:
+        if reached is None or not reached.simulated:
+            return ""
+        moment = datetime.fromtimestamp(reached.simulated, UTC).astimezone(zone(spec.timezone))
+        return f"{moment:%Y-%m-%d %H:%M} {reached.acknowledged} acknowledged"
+
+    with click.progressbar(
+        length=last - first, label="publishing", file=sys.stderr, item_show_func=show
+    ) as bar:
+
+        def progress(reached: Progress) -> None:
+            bar.update(max(0, min(reached.simulated, last) - first - bar.pos), reached)
+
+        with simulation.devices_path.open(encoding="utf-8") as lines:
+            devices = list(dict.fromkeys(ids_from_file(lines)))
+        published = publish_fleet(
+            _messages(simulation.messages_path),
+            target,
+            replay,
+            devices=devices,
+            progress=progress,
+            stop=stop,
+        )
+        bar.update(last - first - bar.pos)  # the last wakes may end before the bar does
+        return published
+
+
+def published_line(summary: PublishSummary, target: Target) -> str:
+    """One line saying what publishing to ``target`` did."""
+    return (
+        f"published to {target.host} port {target.port} in {summary.elapsed_s:.1f} s:"
+        f" {summary.acknowledged} of {summary.messages} messages acknowledged over"
+        f" {summary.connections} connections; {summary.failed_wakes} wakes failed and were"
+        f" retried; {summary.failed} messages not acknowledged"
+    )
+
+
+def _messages(path: Path) -> Iterator[Message]:
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)

@@ -1,0 +1,487 @@
+"""Publish a simulated fleet's messages live to a device endpoint, the way units do.
+
+A message is due at the time of its latest reading, and never before a message that came
+before it: messages come in order of arrival, so a held-back or backlog message is due
+when it arrives. A unit wakes every ``wake_s`` seconds of simulated time, at a phase of
+its own so that units do not all wake at once. At a wake it connects with TLS and its own
+certificate, publishes at QoS 1 every message due since its last wake, waits for every
+PUBACK and disconnects, as LTE-M units do to save power. A message not acknowledged is
+sent again at the unit's next wake, and after the last wake up to ``FINAL_RETRIES``
+times; only what is still unacknowledged then counts as failed.
+
+With ``speed`` S, simulated time runs S times faster than real time; 0 is as fast as the
+endpoint takes the messages. ``connections`` units are served at once, each by a worker
+thread that keeps the units given to it, so that a unit's wakes stay in order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+import queue
+import ssl
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from kenshin.errors import KenshinError
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+CA_FILE = "ca.pem"  # as 'kenshin devices add --out' writes it, beside <id>.pem and <id>.key
+FINAL_RETRIES = 3
+ACK_TIMEOUT_S = 10.0
+IN_FLIGHT = 50  # unacknowledged PUBLISHes per connection; kenshin's endpoint takes 100
+QUEUED_WAKES = 8  # per worker: bounds the wakes waiting in memory
+PROGRESS_EVERY_S = 0.2
+TLS_KEPT = 1000  # per worker: units whose TLS context and session are kept between wakes
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
+class PublishError(KenshinError):
+    """Publishing cannot go on: the endpoint is unreachable or refuses, or files are missing."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to publish: the endpoint, and the folder of ``kenshin devices add --out``."""
+
+    host: str
+    port: int
+    certs: Path
+
+
+@dataclass(frozen=True)
+class Replay:
+    """How the fleet is replayed: ``speed`` times real time (0: as fast as the endpoint
+    takes it), units waking every ``wake_minutes`` of simulated time, ``connections`` units
+    connected at once."""
+
+    speed: float = 0.0
+    wake_minutes: int = 30
+    connections: int = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """A unit waking at ``at`` (simulated UTC epoch s) with the messages due by then."""
+
+    at: int
+    device: str
+    messages: tuple[Message, ...]
+
+
+@dataclass
+class PublishSummary:
+    """What publishing did: messages planned, PUBLISHes sent (retries too), messages
+    acknowledged and never acknowledged, connections made, wakes that failed, seconds."""
+
+    messages: int = 0
+    published: int = 0
+    acknowledged: int = 0
+    failed: int = 0
+    connections: int = 0
+    failed_wakes: int = 0
+    elapsed_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far publishing is: the simulated time reached, and counts so far."""
+
+    simulated: int
+    acknowledged: int
+    failed_wakes: int
+
+
+def message_time(message: Message) -> int | None:
+    """The time of the message's latest reading (UTC epoch s), else of its ``sent``."""
+    times = [
+        int(datetime.fromisoformat(block["readings"][-1]["t"]).timestamp())
+        for block in message.get("meters", ())
+        if block.get("readings")
+    ]
+    if times:
+        return max(times)
+    sent = message.get("sent")
+    return int(datetime.fromisoformat(sent).timestamp()) if isinstance(sent, str) else None
+
+
+def next_wake(device: str, t: int, wake_s: int) -> int:
+    """The first wake of ``device`` at or after ``t``: every ``wake_s`` at its own phase."""
+    phase = zlib.crc32(device.encode()) % wake_s
+    return phase - ((phase - t) // wake_s) * wake_s
+
+
+def plan_wakes(messages: Iterable[Message], wake_s: int) -> Iterator[Wake]:
+    """The units' wakes in time order (ties by device), each with the messages due for it."""
+    due: dict[str, list[Message]] = {}
+    heap: list[tuple[int, str]] = []
+    clock = -(2**62)
+    for message in messages:
+        t = message_time(message)
+        clock = clock if t is None else max(clock, t)
+        while heap and heap[0][0] < clock:  # a message due later never joins an earlier wake
+            at, device = heapq.heappop(heap)
+            yield Wake(at, device, tuple(due.pop(device)))
+        device = str(message["device"])
+        if device in due:
+            due[device].append(message)
+        else:
+            due[device] = [message]
+            heapq.heappush(heap, (next_wake(device, clock, wake_s), device))
+    while heap:
+        at, device = heapq.heappop(heap)
+        yield Wake(at, device, tuple(due.pop(device)))
+
+
+def publish_fleet(
+    messages: Iterable[Message],
+    target: Target,
+    replay: Replay = Replay(),
+    *,
+    devices: Iterable[str] = (),
+    progress: Callable[[Progress], None] | None = None,
+    stop: threading.Event | None = None,
+) -> PublishSummary:
+    """Publish ``messages`` (in order of arrival) to ``target`` as ``replay`` says;
+    PublishError when the endpoint cannot be used (see the module doc).
+
+    ``devices`` are checked for their files first, and the first unit connects alone.
+    Setting ``stop`` ends publishing soon, with PublishError.
+    """
+    for device in devices:
+        _credentials(target.certs, device)
+    wakes = plan_wakes(messages, replay.wake_minutes * 60)
+    first = next(wakes, None)
+    summary = PublishSummary()
+    if first is None:
+        return summary
+    started = time.monotonic()
+    _Unit(target, first.device).probe()
+    summary.connections += 1
+    fleet = _Fleet(target, max(1, replay.connections), summary, stop or threading.Event())
+    fleet.run(chain([first], wakes), replay.speed, progress or (lambda _: None))
+    summary.elapsed_s = time.monotonic() - started
+    return summary
+
+
+class _Fleet:
+    """The workers, what they share, and the handing of wakes to them."""
+
+    def __init__(
+        self, target: Target, workers: int, summary: PublishSummary, stop: threading.Event
+    ) -> None:
+        self._target = target
+        self._summary = summary
+        self._lock = threading.Lock()
+        self._failure: PublishError | None = None
+        self._stopped = stop
+        self._failing = 0  # wakes failed in a row, all units together
+        self._give_up = max(8, 2 * workers)
+        self._queues: list[queue.Queue[Wake | None]] = [
+            queue.Queue(QUEUED_WAKES) for _ in range(workers)
+        ]
+        self._worker_of: dict[str, int] = {}
+        self._reached = 0  # the simulated time of the last wake handed out
+
+    def run(
+        self, wakes: Iterator[Wake], speed: float, progress: Callable[[Progress], None]
+    ) -> None:
+        """Hand every wake to its unit's worker at its time; wait for all; raise a failure."""
+        threads = [threading.Thread(target=self._work, args=(q,)) for q in self._queues]
+        for thread in threads:
+            thread.start()
+        try:
+            self._dispatch(wakes, speed, progress)
+        except BaseException:  # Ctrl-C, or a message that cannot be planned: stop soon
+            self._stopped.set()
+            raise
+        finally:
+            for q in self._queues:
+                q.put(None)
+            for thread in threads:
+                thread.join()
+        progress(self._progress())
+        if self._failure is not None:
+            raise self._failure
+        if self._stopped.is_set():
+            raise PublishError("publishing was stopped before every message was acknowledged")
+
+    def _dispatch(
+        self, wakes: Iterator[Wake], speed: float, progress: Callable[[Progress], None]
+    ) -> None:
+        real_start, start, shown = time.monotonic(), None, 0.0
+        for wake in wakes:
+            start = wake.at if start is None else start
+            wait = (wake.at - start) / speed - (time.monotonic() - real_start) if speed else 0
+            if self._stopped.wait(max(0.0, wait)):
+                return
+            self._reached = wake.at
+            with self._lock:
+                self._summary.messages += len(wake.messages)
+            worker = self._worker_of.setdefault(
+                wake.device, len(self._worker_of) % len(self._queues)
+            )
+            self._queues[worker].put(wake)
+            if time.monotonic() - shown >= PROGRESS_EVERY_S:
+                shown = time.monotonic()
+                progress(self._progress())
+
+    def _progress(self) -> Progress:
+        with self._lock:
+            return Progress(self._reached, self._summary.acknowledged, self._summary.failed_wakes)
+
+    def _work(self, wakes: queue.Queue[Wake | None]) -> None:
+        carried: dict[str, list[Message]] = {}  # unacknowledged, for the unit's next wake
+        tls: dict[str, _UnitTls] = {}  # the worker's units' TLS, the latest used last
+        try:
+            while (wake := wakes.get()) is not None:
+                if not self._stopped.is_set():
+                    due = carried.pop(wake.device, []) + list(wake.messages)
+                    self._visit(wake.device, due, carried, tls)
+            for attempt in range(FINAL_RETRIES):
+                if attempt and carried:
+                    self._stopped.wait(1.0)  # a unit that failed tries again a little later
+                for device in list(carried):
+                    if not self._stopped.is_set():
+                        self._visit(device, carried.pop(device), carried, tls)
+        except Exception as exc:  # a worker's failure must reach the caller, not vanish
+            log.exception("a publishing worker failed")
+            self._fail(PublishError(f"publishing failed: {exc}"))
+        with self._lock:
+            self._summary.failed += sum(len(left) for left in carried.values())
+
+    def _visit(
+        self,
+        device: str,
+        due: list[Message],
+        carried: dict[str, list[Message]],
+        tls: dict[str, _UnitTls],
+    ) -> None:
+        """One wake of a unit; what is not acknowledged is carried to its next wake."""
+        unit = _Unit(self._target, device, tls.pop(device, None))
+        try:
+            left = unit.publish([_encode(m) for m in due])
+        except PublishError as failure:  # files missing or unusable, server not trusted
+            self._fail(failure)
+            left = list(range(len(due)))
+        except _WakeFailed as failure:
+            left = list(range(len(due)))
+            self._failed_wake(device, str(failure))
+        else:
+            if left:
+                self._failed_wake(device, f"{len(left)} messages not acknowledged: {unit.stalled}")
+        if left:
+            carried[device] = [due[i] for i in left]
+        if unit.tls is not None:
+            tls[device] = unit.tls
+            if len(tls) > TLS_KEPT:
+                del tls[next(iter(tls))]
+        with self._lock:
+            self._summary.published += unit.published
+            self._summary.connections += unit.connected
+            self._summary.acknowledged += len(due) - len(left)
+            if not left:
+                self._failing = 0
+
+    def _failed_wake(self, device: str, why: str) -> None:
+        log.warning("unit %s: %s; its messages go again at its next wake", device, why)
+        with self._lock:
+            self._summary.failed_wakes += 1
+            self._failing += 1
+            failing = self._failing
+        if failing >= self._give_up:
+            self._fail(PublishError(f"{failing} wakes in a row failed; the last: {why}"))
+
+    def _fail(self, error: PublishError) -> None:
+        with self._lock:
+            self._failure = self._failure or error
+        self._stopped.set()
+
+
+class _WakeFailed(Exception):
+    """One wake of one unit failed; its messages go at its next wake."""
+
+
+class _UnitTls(ssl.SSLContext):
+    """A unit's client TLS context. It resumes the unit's last TLS session, as a battery
+    unit does to spare itself a full handshake, and closes every socket it made, also one
+    whose handshake failed (which the MQTT client never had)."""
+
+    sockets: list[ssl.SSLSocket]
+    session: ssl.SSLSession | None
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # noqa: ANN401
+        """Wrap as usual, resuming the last session, and remember the socket."""
+        kwargs.setdefault("session", self.session)
+        wrapped = super().wrap_socket(*args, **kwargs)
+        self.sockets.append(wrapped)
+        return wrapped
+
+    def remember(self) -> None:
+        """Keep the session of the connection just accepted, to resume it next time."""
+        self.session = self.sockets[-1].session or self.session
+
+    def close(self) -> None:
+        """Close every socket made."""
+        for sock in self.sockets:
+            sock.close()
+        self.sockets.clear()
+
+
+class _Unit:
+    """One wake of one unit: a TLS connection, driven by the calling thread."""
+
+    def __init__(self, target: Target, device: str, tls: _UnitTls | None = None) -> None:
+        self._target = target
+        self.device = device
+        self.tls = tls
+        self.published = 0
+        self.connected = 0
+        self._connack: ReasonCode | None = None
+        self._acks: dict[int, bool] = {}  # packet id -> acknowledged as stored
+        self._error = ""  # what the client last logged as going wrong
+        self.stalled = ""  # why what was awaited did not come
+
+    def probe(self) -> None:
+        """Connect and disconnect; PublishError saying why the endpoint cannot be used."""
+        try:
+            with self._session():
+                pass
+        except _WakeFailed as exc:
+            raise PublishError(str(exc)) from exc
+
+    def publish(self, payloads: list[str]) -> list[int]:
+        """Publish each payload at QoS 1; the indices of those not acknowledged in time."""
+        topic = f"dt/kenshin/{self.device}/readings"
+        with self._session() as client:
+            infos = [client.publish(topic, payload, qos=1) for payload in payloads]
+            self.published = len(infos)
+            self._pump(client, lambda: len(self._acks) >= len(infos))
+        return [i for i, info in enumerate(infos) if not self._acks.get(info.mid, False)]
+
+    @contextmanager
+    def _session(self) -> Iterator[mqtt.Client]:
+        if self.tls is None:
+            cert, key = _credentials(self._target.certs, self.device)
+            self.tls = _context(self._target.certs / CA_FILE, cert, key)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.device,
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        client.tls_set_context(self.tls)
+        client.connect_timeout = ACK_TIMEOUT_S
+        client.max_inflight_messages_set(IN_FLIGHT)
+        client.on_connect = self._on_connect
+        client.on_publish = self._on_publish
+        client.on_log = self._on_log
+        try:
+            self._connect(client)
+            yield client
+            client.disconnect()
+        finally:
+            self.tls.close()
+
+    def _connect(self, client: mqtt.Client) -> None:
+        where, device = f"{self._target.host} port {self._target.port}", self.device
+        try:
+            client.connect(self._target.host, self._target.port, keepalive=60)
+        except ssl.SSLCertVerificationError as exc:
+            raise PublishError(
+                f"the endpoint at {where} is not one {self._target.certs / CA_FILE} trusts"
+                f" ({exc.verify_message}): use the ca.pem of the endpoint's data folder and a"
+                " host name its certificate names"
+            ) from exc
+        except ssl.SSLError as exc:
+            raise _WakeFailed(
+                f"the endpoint at {where} refused the certificate of {device} ({exc.reason})"
+            ) from exc
+        except OSError as exc:
+            raise _WakeFailed(
+                f"cannot reach the endpoint at {where} ({exc.strerror or exc}):"
+                " is 'kenshin serve' running there, on that port?"
+            ) from exc
+        if not self._pump(client, lambda: self._connack is not None) or self._connack is None:
+            said = f" ({self._error})" if self._error else ""
+            raise _WakeFailed(
+                f"the endpoint at {where} closed the connection of {device} before accepting"
+                f" it{said}: is its certificate revoked, or issued by another data folder?"
+            )
+        if self._connack.is_failure:
+            raise _WakeFailed(f"the endpoint at {where} refused unit {device}: {self._connack}")
+        self.connected = 1
+        if self.tls is not None:
+            self.tls.remember()
+
+    def _pump(self, client: mqtt.Client, done: Callable[[], bool]) -> bool:
+        """Run the client's network loop until ``done`` or the timeout; whether done
+        (if not, ``stalled`` says why)."""
+        deadline = time.monotonic() + ACK_TIMEOUT_S
+        while not done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.stalled = f"no answer in {ACK_TIMEOUT_S:g} s"
+                return done()
+            if client.loop(min(remaining, 1.0)) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self.stalled = "the connection was lost" + (
+                    f" ({self._error})" if self._error else ""
+                )
+                return done()
+        return True
+
+    def _on_connect(self, *args: object) -> None:  # client, userdata, flags, reason, props
+        reason = args[3]
+        self._connack = reason if isinstance(reason, ReasonCode) else None
+
+    def _on_publish(self, *args: object) -> None:  # client, userdata, mid, reason, props
+        mid, reason = args[2], args[3]
+        if isinstance(mid, int) and isinstance(reason, ReasonCode):
+            self._acks[mid] = not reason.is_failure
+
+    def _on_log(self, _client: object, _userdata: object, level: int, text: str) -> None:
+        if level in (mqtt.MQTT_LOG_ERR, mqtt.MQTT_LOG_WARNING):
+            self._error = text
+
+
+def _credentials(certs: Path, device: str) -> tuple[Path, Path]:
+    """The unit's certificate and key in ``certs``; PublishError saying how to make them."""
+    cert, key = certs / f"{device}.pem", certs / f"{device}.key"
+    for path in (certs / CA_FILE, cert, key):
+        if not path.is_file():
+            raise PublishError(
+                f"{path.name} is missing in {certs}: unit {device} needs {cert.name},"
+                f" {key.name} and {CA_FILE} there, which 'kenshin devices add {device}"
+                f" --customer CUSTOMER --out {certs}' writes (or --file with the devices file"
+                " of the simulation, for the whole fleet)"
+            )
+    return cert, key
+
+
+def _context(ca: Path, cert: Path, key: Path) -> _UnitTls:
+    context = _UnitTls(ssl.PROTOCOL_TLS_CLIENT)  # verifies the endpoint and its name
+    context.sockets, context.session = [], None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_verify_locations(cafile=ca)
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        raise PublishError(
+            f"{cert.name}, {key.name} and {ca.name} in {ca.parent} are not a unit's"
+            f" certificate, its key and a CA certificate ({exc.reason})"
+        ) from exc
+    return context

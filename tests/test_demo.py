@@ -1,0 +1,52 @@
+"""``kenshin demo``: a live server, a fleet publishing to it, files equal to the truth."""
+
+from __future__ import annotations
+
+import re
+import socket
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+
+from kenshin.entrypoints.cli import cli
+
+
+def test_the_demo_serves_a_fleet_and_every_slot_equals_the_truth(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    result = CliRunner().invoke(
+        cli, ["demo", "--devices", "20", "--days", "1", "--dir", str(folder)]
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    messages = int(re.findall(r"clock: (\d+) messages", out)[0])
+    assert f"registered 20 units of DEMO; certificates in {folder / 'certs'}" in out
+    assert f": {messages} of {messages} messages acknowledged over " in out
+    assert "; 0 messages not acknowledged\nthe server kept 0 dead letters\n" in out
+    day = datetime.now(ZoneInfo("Asia/Tokyo")).date() - timedelta(days=1)
+    csv = folder / "outbox" / "DEMO" / f"DEMO_{day:%Y%m%d}.csv"
+    assert f"wrote {csv}" in out
+    meters = len((folder / "fleet.devices.csv").read_text().splitlines()) - 1
+    assert csv.read_bytes().count(b"\r\n") == 1 + 2 * meters  # a fwd and a rev row each
+    truth_slots = len((folder / "fleet.truth.csv").read_text().splitlines()) - 1
+    exact = re.findall(r"checked \d+ slots in \d+ files .*: (\d+) exact, 0 different, 0 of", out)
+    assert exact == [str(2 * truth_slots)]
+    assert f"the CSV files are in {folder / 'outbox' / 'DEMO'}" in out
+    assert sorted(p.name for p in (folder / "certs").glob("*.key"))[:2] == [
+        "U-000001.key",
+        "U-000002.key",
+    ]
+    port = int(re.findall(r"serving: MQTT over TLS on 127\.0\.0\.1 port (\d+)", out)[0])
+    with pytest.raises(ConnectionRefusedError):  # the server stopped with the demo
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_the_demo_refuses_a_folder_used_before(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    (folder / "kenshin.toml").write_text("")
+    result = CliRunner().invoke(cli, ["demo", "--devices", "2", "--dir", str(folder)])
+    assert result.exit_code == 1
+    assert "kenshin.toml exists already" in result.output
