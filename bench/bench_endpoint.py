@@ -258,9 +258,8 @@ def start_mosquitto(folder: Path, port: int) -> subprocess.Popen[bytes]:
         f"cafile {folder / 'certs' / 'ca.pem'}\ncertfile {folder / 'pki' / 'server.pem'}\n"
         f"keyfile {folder / 'pki' / 'server.key'}\nrequire_certificate true\n"
         "use_identity_as_username true\nallow_anonymous true\npersistence false\n"
-        "max_queued_messages 100000\n"
+        "max_queued_messages 100000\n" + ("user root\n" if os.geteuid() == 0 else "")
         # Run as root, mosquitto would switch to its own user, who cannot read the keys.
-        + ("user root\n" if os.geteuid() == 0 else "")
     )
     process = subprocess.Popen(["mosquitto", "-c", str(conf)], stderr=subprocess.DEVNULL)
     time.sleep(0.5)

@@ -33,6 +33,7 @@ from kenshin.entrypoints.mqtt.codec import (
     Unsubscribe,
     topic_matches,
 )
+from kenshin.entrypoints.mqtt.reasons import NOT_AUTHORIZED
 from kenshin.ports import Command, Store
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,6 @@ COMMAND_POLL_S = 1.0  # how soon a command queued by another process goes out
 RETRY_S = 30.0  # MQTT 3.1.1: how long a PUBLISH waits for its PUBACK before it goes again
 RESEND = "resend"
 _POLL_LIMIT = 1000
-_NOT_AUTHORIZED = 0x87
 _NO_SUBSCRIPTION_EXISTED = 0x11
 _MAX_PACKET_ID = 65535
 
@@ -165,7 +165,7 @@ class CommandSender:
                 codes.append(min(sub.qos, 1))
             else:
                 self._refused("subscribe_refused", f"subscribe to {name!r}")
-                codes.append(_NOT_AUTHORIZED)
+                codes.append(NOT_AUTHORIZED)
         return SubAck(packet.packet_id, tuple(codes))
 
     def unsubscribe(self, packet: Unsubscribe, level: int) -> UnsubAck:

@@ -23,13 +23,8 @@ from dataclasses import dataclass
 from kenshin.adapters.pki import RevocationPoller, admitted_device, serial_of
 from kenshin.entrypoints.mqtt import commands
 from kenshin.entrypoints.mqtt.commands import CommandQueue, SessionState
-from kenshin.entrypoints.mqtt.session import (
-    NOT_AUTHORIZED,
-    SESSION_TAKEN_OVER,
-    Peer,
-    Services,
-    Session,
-)
+from kenshin.entrypoints.mqtt.reasons import NOT_AUTHORIZED, SESSION_TAKEN_OVER
+from kenshin.entrypoints.mqtt.session import Peer, Services, Session
 from kenshin.ports import Store
 from kenshin.services.batching import CommitQueue
 from kenshin.services.security import SecurityLog

@@ -36,6 +36,18 @@ from kenshin.entrypoints.mqtt.codec import (
     encode,
 )
 from kenshin.entrypoints.mqtt.commands import CommandQueue, CommandSender, SessionState
+from kenshin.entrypoints.mqtt.reasons import (
+    KEEP_ALIVE_TIMEOUT,
+    MQTT5,
+    NORMAL,
+    NOT_AUTHORIZED,
+    PACKET_TOO_LARGE,
+    QOS_NOT_SUPPORTED,
+    RETAIN_NOT_SUPPORTED,
+    SERVER_SHUTTING_DOWN,
+    UNSPECIFIED_ERROR,
+    Refused,
+)
 from kenshin.ports import Command
 from kenshin.services.batching import CommitError, CommitQueue
 from kenshin.services.ingest import Incoming, PayloadKind
@@ -43,28 +55,11 @@ from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
 
-MQTT5 = 5
-NOT_AUTHORIZED = 0x87
-NORMAL = 0x00
-SESSION_TAKEN_OVER = 0x8E
-SERVER_SHUTTING_DOWN = 0x8B
-KEEP_ALIVE_TIMEOUT = 0x8D
-QOS_NOT_SUPPORTED = 0x9B
-RETAIN_NOT_SUPPORTED = 0x9A
-PACKET_TOO_LARGE = 0x95
-UNSPECIFIED_ERROR = 0x80
 MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 1024  # the payload limit plus room for topic and header
 RECEIVE_MAXIMUM = 100  # QoS 1 messages a unit may have unacknowledged at once
+CLOSE_WAIT_S = 2.0  # how long a closing connection waits for the unit's TLS close_notify
 _KINDS = {"readings": PayloadKind.READINGS, "echonet": PayloadKind.ECHONET}
 _Ack = tuple[int | None, int, "asyncio.Future[None]"]
-
-
-class Refused(Exception):
-    """The connection must end: ``code`` goes in a DISCONNECT to an MQTT 5 unit."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
 
 
 @dataclass
@@ -115,6 +110,8 @@ class Session:
         self._commands = CommandSender(peer.device, services.commands, self._send, self._event)
         self.connected = asyncio.Event()
         self._closing = False
+        self._reading: asyncio.Task[None] | None = None  # the task reading packets
+        self._retry: asyncio.Task[None] | None = None  # re-sends commands (MQTT 3.1.1)
 
     @property
     def state(self) -> SessionState:
@@ -130,12 +127,26 @@ class Session:
         """Serve the connection. ``attach`` registers the session once CONNECT is accepted
         and gives the unit's state (None: keep none, a clean start)."""
         acks = asyncio.create_task(self._send_acks())
-        retry: asyncio.Task[None] | None = None
+        self._reading = asyncio.create_task(self._converse(attach))
+        try:
+            await self._reading
+        except asyncio.CancelledError:
+            if not self._closing:  # cancelled from outside, not stopped: pass it on
+                raise
+        finally:
+            if self._retry is not None:
+                self._retry.cancel()
+            await self._acks.put(None)
+            await asyncio.gather(acks, return_exceptions=True)
+            await self._close()
+
+    async def _converse(self, attach: Callable[[Session, bool], SessionState | None]) -> None:
+        """Read and answer packets until the unit goes, breaks a rule, or stop() is called."""
         try:
             connect = await self._first_packet()
             self._accept(connect, attach)
             if self.level < MQTT5:  # MQTT 5 sends a PUBLISH again only on a new connection
-                retry = asyncio.create_task(self._commands.retry())
+                self._retry = asyncio.create_task(self._commands.retry())
             await self._serve(connect.keep_alive)
         except Refused as exc:
             await self._refuse(exc)
@@ -144,12 +155,6 @@ class Session:
             await self._refuse(Refused(exc.reason_code, str(exc)))
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
-        finally:
-            if retry is not None:
-                retry.cancel()
-            await self._acks.put(None)
-            await asyncio.gather(acks, return_exceptions=True)
-            await self._close()
 
     async def _first_packet(self) -> Connect:
         while True:
@@ -296,7 +301,12 @@ class Session:
         self._closing = True
         if self.level == MQTT5 and self.connected.is_set():
             self._disconnect_code = code
-        self._reader.feed_eof()
+        # Read nothing more: what was received is still committed and acknowledged.
+        transport = self._writer.transport
+        if isinstance(transport, asyncio.ReadTransport):
+            transport.pause_reading()
+        if self._reading is not None:
+            self._reading.cancel()
 
     def _event(self, kind: str, detail: str) -> None:
         self._security.record(kind, self.peer.device, self.peer.address, detail)
@@ -310,10 +320,12 @@ class Session:
         if self._disconnect_code is not None:
             self._send(Disconnect(self._disconnect_code))
         try:
-            self._writer.close()
-            await self._writer.wait_closed()
+            self._writer.close()  # what was written goes out first, then TLS close_notify
+            await asyncio.wait_for(self._writer.wait_closed(), CLOSE_WAIT_S)
         except (ConnectionError, OSError):
             pass
+        except TimeoutError:  # the unit does not answer close_notify (or reading was paused)
+            self._writer.transport.abort()
 
     def _send(self, packet: Packet) -> bool:
         """Write ``packet``; whether the connection was still open to take it."""
