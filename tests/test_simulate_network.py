@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import kenshin, make_site
+from kenshin.adapters.mqtt_unit import WakeFailed
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.bootstrap import open_app
 from kenshin.domain.delivery import fleet_messages
@@ -127,7 +128,7 @@ class FlakyUnit:
         FlakyUnit.wakes.append((self.device, [json.loads(p)["seq"] for p in payloads]))
         mine = sum(1 for device, _ in FlakyUnit.wakes if device == self.device)
         if self.device == "U-2" or mine == 1:
-            raise publisher._WakeFailed("cannot reach the endpoint")
+            raise WakeFailed("cannot reach the endpoint")
         self.published, self.connected = len(payloads), 1
         return [0] if mine == 3 else []
 

@@ -20,31 +20,23 @@ import heapq
 import json
 import logging
 import queue
-import ssl
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
-from paho.mqtt.reasoncodes import ReasonCode
-
+from kenshin.adapters.mqtt_unit import PahoUnit, UnitError, UnitTls, WakeFailed, unit_files
 from kenshin.errors import KenshinError
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
-CA_FILE = "ca.pem"  # as 'kenshin devices add --out' writes it, beside <id>.pem and <id>.key
 FINAL_RETRIES = 3
-ACK_TIMEOUT_S = 10.0
-IN_FLIGHT = 50  # unacknowledged PUBLISHes per connection; kenshin's endpoint takes 100
 QUEUED_WAKES = 8  # per worker: bounds the wakes waiting in memory
 PROGRESS_EVERY_S = 0.2
 TLS_KEPT = 1000  # per worker: units whose TLS context and session are kept between wakes
@@ -163,20 +155,32 @@ def publish_fleet(
     ``devices`` are checked for their files first, and the first unit connects alone.
     Setting ``stop`` ends publishing soon, with PublishError.
     """
-    for device in devices:
-        _credentials(target.certs, device)
-    wakes = plan_wakes(messages, replay.wake_minutes * 60)
-    first = next(wakes, None)
-    summary = PublishSummary()
-    if first is None:
-        return summary
-    started = time.monotonic()
-    _Unit(target, first.device).probe()
+    try:
+        for device in devices:
+            unit_files(target.certs, device)
+        wakes = plan_wakes(messages, replay.wake_minutes * 60)
+        first = next(wakes, None)
+        summary = PublishSummary()
+        if first is None:
+            return summary
+        started = time.monotonic()
+        _Unit(target, first.device, None).probe()
+    except UnitError as exc:  # a unit that cannot publish at all: publishing cannot go on
+        raise PublishError(str(exc)) from exc
     summary.connections += 1
     fleet = _Fleet(target, max(1, replay.connections), summary, stop or threading.Event())
     fleet.run(chain([first], wakes), replay.speed, progress or (lambda _: None))
     summary.elapsed_s = time.monotonic() - started
     return summary
+
+
+def _paho_unit(target: Target, device: str, tls: UnitTls | None) -> PahoUnit:
+    return PahoUnit(target.host, target.port, target.certs, device, tls)
+
+
+# Opens a unit's connection for one wake, resuming ``tls`` if given. Tests put here a
+# stand-in with PahoUnit's probe, publish, tls, published, connected and stalled.
+_Unit: Callable[[Target, str, UnitTls | None], PahoUnit] = _paho_unit
 
 
 class _Fleet:
@@ -247,7 +251,7 @@ class _Fleet:
 
     def _work(self, wakes: queue.Queue[Wake | None]) -> None:
         carried: dict[str, list[Message]] = {}  # unacknowledged, for the unit's next wake
-        tls: dict[str, _UnitTls] = {}  # the worker's units' TLS, the latest used last
+        tls: dict[str, UnitTls] = {}  # the worker's units' TLS, the latest used last
         try:
             while (wake := wakes.get()) is not None:
                 if not self._stopped.is_set():
@@ -270,16 +274,16 @@ class _Fleet:
         device: str,
         due: list[Message],
         carried: dict[str, list[Message]],
-        tls: dict[str, _UnitTls],
+        tls: dict[str, UnitTls],
     ) -> None:
         """One wake of a unit; what is not acknowledged is carried to its next wake."""
         unit = _Unit(self._target, device, tls.pop(device, None))
         try:
             left = unit.publish([_encode(m) for m in due])
-        except PublishError as failure:  # files missing or unusable, server not trusted
-            self._fail(failure)
+        except UnitError as failure:  # files missing or unusable, server not trusted
+            self._fail(PublishError(str(failure)))
             left = list(range(len(due)))
-        except _WakeFailed as failure:
+        except WakeFailed as failure:
             left = list(range(len(due)))
             self._failed_wake(device, str(failure))
         else:
@@ -311,177 +315,3 @@ class _Fleet:
         with self._lock:
             self._failure = self._failure or error
         self._stopped.set()
-
-
-class _WakeFailed(Exception):
-    """One wake of one unit failed; its messages go at its next wake."""
-
-
-class _UnitTls(ssl.SSLContext):
-    """A unit's client TLS context. It resumes the unit's last TLS session, as a battery
-    unit does to spare itself a full handshake, and closes every socket it made, also one
-    whose handshake failed (which the MQTT client never had)."""
-
-    sockets: list[ssl.SSLSocket]
-    session: ssl.SSLSession | None
-
-    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # noqa: ANN401
-        """Wrap as usual, resuming the last session, and remember the socket."""
-        kwargs.setdefault("session", self.session)
-        wrapped = super().wrap_socket(*args, **kwargs)
-        self.sockets.append(wrapped)
-        return wrapped
-
-    def remember(self) -> None:
-        """Keep the session of the connection just accepted, to resume it next time."""
-        self.session = self.sockets[-1].session or self.session
-
-    def close(self) -> None:
-        """Close every socket made."""
-        for sock in self.sockets:
-            sock.close()
-        self.sockets.clear()
-
-
-class _Unit:
-    """One wake of one unit: a TLS connection, driven by the calling thread."""
-
-    def __init__(self, target: Target, device: str, tls: _UnitTls | None = None) -> None:
-        self._target = target
-        self.device = device
-        self.tls = tls
-        self.published = 0
-        self.connected = 0
-        self._connack: ReasonCode | None = None
-        self._acks: dict[int, bool] = {}  # packet id -> acknowledged as stored
-        self._error = ""  # what the client last logged as going wrong
-        self.stalled = ""  # why what was awaited did not come
-
-    def probe(self) -> None:
-        """Connect and disconnect; PublishError saying why the endpoint cannot be used."""
-        try:
-            with self._session():
-                pass
-        except _WakeFailed as exc:
-            raise PublishError(str(exc)) from exc
-
-    def publish(self, payloads: list[str]) -> list[int]:
-        """Publish each payload at QoS 1; the indices of those not acknowledged in time."""
-        topic = f"dt/kenshin/{self.device}/readings"
-        with self._session() as client:
-            infos = [client.publish(topic, payload, qos=1) for payload in payloads]
-            self.published = len(infos)
-            self._pump(client, lambda: len(self._acks) >= len(infos))
-        return [i for i, info in enumerate(infos) if not self._acks.get(info.mid, False)]
-
-    @contextmanager
-    def _session(self) -> Iterator[mqtt.Client]:
-        if self.tls is None:
-            cert, key = _credentials(self._target.certs, self.device)
-            self.tls = _context(self._target.certs / CA_FILE, cert, key)
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.device,
-            protocol=MQTTProtocolVersion.MQTTv5,
-        )
-        client.tls_set_context(self.tls)
-        client.connect_timeout = ACK_TIMEOUT_S
-        client.max_inflight_messages_set(IN_FLIGHT)
-        client.on_connect = self._on_connect
-        client.on_publish = self._on_publish
-        client.on_log = self._on_log
-        try:
-            self._connect(client)
-            yield client
-            client.disconnect()
-        finally:
-            self.tls.close()
-
-    def _connect(self, client: mqtt.Client) -> None:
-        where, device = f"{self._target.host} port {self._target.port}", self.device
-        try:
-            client.connect(self._target.host, self._target.port, keepalive=60)
-        except ssl.SSLCertVerificationError as exc:
-            raise PublishError(
-                f"the endpoint at {where} is not one {self._target.certs / CA_FILE} trusts"
-                f" ({exc.verify_message}): use the ca.pem of the endpoint's data folder and a"
-                " host name its certificate names"
-            ) from exc
-        except ssl.SSLError as exc:
-            raise _WakeFailed(
-                f"the endpoint at {where} refused the certificate of {device} ({exc.reason})"
-            ) from exc
-        except OSError as exc:
-            raise _WakeFailed(
-                f"cannot reach the endpoint at {where} ({exc.strerror or exc}):"
-                " is 'kenshin serve' running there, on that port?"
-            ) from exc
-        if not self._pump(client, lambda: self._connack is not None) or self._connack is None:
-            said = f" ({self._error})" if self._error else ""
-            raise _WakeFailed(
-                f"the endpoint at {where} closed the connection of {device} before accepting"
-                f" it{said}: is its certificate revoked, or issued by another data folder?"
-            )
-        if self._connack.is_failure:
-            raise _WakeFailed(f"the endpoint at {where} refused unit {device}: {self._connack}")
-        self.connected = 1
-        if self.tls is not None:
-            self.tls.remember()
-
-    def _pump(self, client: mqtt.Client, done: Callable[[], bool]) -> bool:
-        """Run the client's network loop until ``done`` or the timeout; whether done
-        (if not, ``stalled`` says why)."""
-        deadline = time.monotonic() + ACK_TIMEOUT_S
-        while not done():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.stalled = f"no answer in {ACK_TIMEOUT_S:g} s"
-                return done()
-            if client.loop(min(remaining, 1.0)) != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                self.stalled = "the connection was lost" + (
-                    f" ({self._error})" if self._error else ""
-                )
-                return done()
-        return True
-
-    def _on_connect(self, *args: object) -> None:  # client, userdata, flags, reason, props
-        reason = args[3]
-        self._connack = reason if isinstance(reason, ReasonCode) else None
-
-    def _on_publish(self, *args: object) -> None:  # client, userdata, mid, reason, props
-        mid, reason = args[2], args[3]
-        if isinstance(mid, int) and isinstance(reason, ReasonCode):
-            self._acks[mid] = not reason.is_failure
-
-    def _on_log(self, _client: object, _userdata: object, level: int, text: str) -> None:
-        if level in (mqtt.MQTT_LOG_ERR, mqtt.MQTT_LOG_WARNING):
-            self._error = text
-
-
-def _credentials(certs: Path, device: str) -> tuple[Path, Path]:
-    """The unit's certificate and key in ``certs``; PublishError saying how to make them."""
-    cert, key = certs / f"{device}.pem", certs / f"{device}.key"
-    for path in (certs / CA_FILE, cert, key):
-        if not path.is_file():
-            raise PublishError(
-                f"{path.name} is missing in {certs}: unit {device} needs {cert.name},"
-                f" {key.name} and {CA_FILE} there, which 'kenshin devices add {device}"
-                f" --customer CUSTOMER --out {certs}' writes (or --file with the devices file"
-                " of the simulation, for the whole fleet)"
-            )
-    return cert, key
-
-
-def _context(ca: Path, cert: Path, key: Path) -> _UnitTls:
-    context = _UnitTls(ssl.PROTOCOL_TLS_CLIENT)  # verifies the endpoint and its name
-    context.sockets, context.session = [], None
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_verify_locations(cafile=ca)
-        context.load_cert_chain(cert, key)
-    except ssl.SSLError as exc:
-        raise PublishError(
-            f"{cert.name}, {key.name} and {ca.name} in {ca.parent} are not a unit's"
-            f" certificate, its key and a CA certificate ({exc.reason})"
-        ) from exc
-    return context

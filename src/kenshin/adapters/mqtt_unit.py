@@ -1,0 +1,213 @@
+"""A unit's connection to a device endpoint over MQTT 5 and TLS, as a battery unit makes it.
+
+At each wake the unit connects with its own certificate, publishes at QoS 1, waits for
+every PUBACK and disconnects. Its TLS context is kept between wakes so that the unit
+resumes its last TLS session instead of making a full handshake. A unit's files are the
+ones ``kenshin devices add --out`` writes: ``<id>.pem``, ``<id>.key`` and ``ca.pem``.
+
+Errors say what to do: UnitError when the unit cannot be used at all (files missing or
+unusable, an endpoint that its ``ca.pem`` does not trust), WakeFailed when one wake
+failed and the next one may work (endpoint unreachable, unit refused, no CONNACK).
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from kenshin.errors import KenshinError
+
+CA_FILE = "ca.pem"  # as 'kenshin devices add --out' writes it, beside <id>.pem and <id>.key
+ACK_TIMEOUT_S = 10.0
+IN_FLIGHT = 50  # unacknowledged PUBLISHes per connection; kenshin's endpoint takes 100
+
+
+class UnitError(KenshinError):
+    """The unit cannot publish at all: its files are missing or unusable, or the endpoint
+    is not one its CA certificate trusts."""
+
+
+class WakeFailed(KenshinError):
+    """One wake of one unit failed; its messages can go at its next wake."""
+
+
+class UnitTls(ssl.SSLContext):
+    """A unit's client TLS context. It resumes the unit's last TLS session, as a battery
+    unit does to spare itself a full handshake, and closes every socket it made, also one
+    whose handshake failed (which the MQTT client never had)."""
+
+    sockets: list[ssl.SSLSocket]
+    session: ssl.SSLSession | None
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # noqa: ANN401
+        """Wrap as usual, resuming the last session, and remember the socket."""
+        kwargs.setdefault("session", self.session)
+        wrapped = super().wrap_socket(*args, **kwargs)
+        self.sockets.append(wrapped)
+        return wrapped
+
+    def remember(self) -> None:
+        """Keep the session of the connection just accepted, to resume it next time."""
+        self.session = self.sockets[-1].session or self.session
+
+    def close(self) -> None:
+        """Close every socket made."""
+        for sock in self.sockets:
+            sock.close()
+        self.sockets.clear()
+
+
+class PahoUnit:
+    """One wake of unit ``device`` at the endpoint ``host``:``port``: a TLS connection made
+    with its files in ``certs``, driven by the calling thread. ``tls``, the context of an
+    earlier wake, resumes that wake's session; ``tls`` is then the context to keep."""
+
+    def __init__(
+        self, host: str, port: int, certs: Path, device: str, tls: UnitTls | None = None
+    ) -> None:
+        self._host, self._port, self._certs = host, port, certs
+        self.device = device
+        self.tls = tls
+        self.published = 0
+        self.connected = 0
+        self._connack: ReasonCode | None = None
+        self._acks: dict[int, bool] = {}  # packet id -> acknowledged as stored
+        self._error = ""  # what the client last logged as going wrong
+        self.stalled = ""  # why what was awaited did not come
+
+    def probe(self) -> None:
+        """Connect and disconnect; UnitError saying why the endpoint cannot be used."""
+        try:
+            with self._session():
+                pass
+        except WakeFailed as exc:
+            raise UnitError(str(exc)) from exc
+
+    def publish(self, payloads: list[str]) -> list[int]:
+        """Publish each payload at QoS 1; the indices of those not acknowledged in time."""
+        topic = f"dt/kenshin/{self.device}/readings"
+        with self._session() as client:
+            infos = [client.publish(topic, payload, qos=1) for payload in payloads]
+            self.published = len(infos)
+            self._pump(client, lambda: len(self._acks) >= len(infos))
+        return [i for i, info in enumerate(infos) if not self._acks.get(info.mid, False)]
+
+    @contextmanager
+    def _session(self) -> Iterator[mqtt.Client]:
+        if self.tls is None:
+            cert, key = unit_files(self._certs, self.device)
+            self.tls = _context(self._certs / CA_FILE, cert, key)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.device,
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        client.tls_set_context(self.tls)
+        client.connect_timeout = ACK_TIMEOUT_S
+        client.max_inflight_messages_set(IN_FLIGHT)
+        client.on_connect = self._on_connect
+        client.on_publish = self._on_publish
+        client.on_log = self._on_log
+        try:
+            self._connect(client)
+            yield client
+            client.disconnect()
+        finally:
+            self.tls.close()
+
+    def _connect(self, client: mqtt.Client) -> None:
+        where, device = f"{self._host} port {self._port}", self.device
+        try:
+            client.connect(self._host, self._port, keepalive=60)
+        except ssl.SSLCertVerificationError as exc:
+            raise UnitError(
+                f"the endpoint at {where} is not one {self._certs / CA_FILE} trusts"
+                f" ({exc.verify_message}): use the ca.pem of the endpoint's data folder and a"
+                " host name its certificate names"
+            ) from exc
+        except ssl.SSLError as exc:
+            raise WakeFailed(
+                f"the endpoint at {where} refused the certificate of {device} ({exc.reason})"
+            ) from exc
+        except OSError as exc:
+            raise WakeFailed(
+                f"cannot reach the endpoint at {where} ({exc.strerror or exc}):"
+                " is 'kenshin serve' running there, on that port?"
+            ) from exc
+        if not self._pump(client, lambda: self._connack is not None) or self._connack is None:
+            said = f" ({self._error})" if self._error else ""
+            raise WakeFailed(
+                f"the endpoint at {where} closed the connection of {device} before accepting"
+                f" it{said}: is its certificate revoked, or issued by another data folder?"
+            )
+        if self._connack.is_failure:
+            raise WakeFailed(f"the endpoint at {where} refused unit {device}: {self._connack}")
+        self.connected = 1
+        if self.tls is not None:
+            self.tls.remember()
+
+    def _pump(self, client: mqtt.Client, done: Callable[[], bool]) -> bool:
+        """Run the client's network loop until ``done`` or the timeout; whether done
+        (if not, ``stalled`` says why)."""
+        deadline = time.monotonic() + ACK_TIMEOUT_S
+        while not done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.stalled = f"no answer in {ACK_TIMEOUT_S:g} s"
+                return done()
+            if client.loop(min(remaining, 1.0)) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self.stalled = "the connection was lost" + (
+                    f" ({self._error})" if self._error else ""
+                )
+                return done()
+        return True
+
+    def _on_connect(self, *args: object) -> None:  # client, userdata, flags, reason, props
+        reason = args[3]
+        self._connack = reason if isinstance(reason, ReasonCode) else None
+
+    def _on_publish(self, *args: object) -> None:  # client, userdata, mid, reason, props
+        mid, reason = args[2], args[3]
+        if isinstance(mid, int) and isinstance(reason, ReasonCode):
+            self._acks[mid] = not reason.is_failure
+
+    def _on_log(self, _client: object, _userdata: object, level: int, text: str) -> None:
+        if level in (mqtt.MQTT_LOG_ERR, mqtt.MQTT_LOG_WARNING):
+            self._error = text
+
+
+def unit_files(certs: Path, device: str) -> tuple[Path, Path]:
+    """The unit's certificate and key in ``certs``; UnitError saying how to make them."""
+    cert, key = certs / f"{device}.pem", certs / f"{device}.key"
+    for path in (certs / CA_FILE, cert, key):
+        if not path.is_file():
+            raise UnitError(
+                f"{path.name} is missing in {certs}: unit {device} needs {cert.name},"
+                f" {key.name} and {CA_FILE} there, which 'kenshin devices add {device}"
+                f" --customer CUSTOMER --out {certs}' writes (or --file with the devices file"
+                " of the simulation, for the whole fleet)"
+            )
+    return cert, key
+
+
+def _context(ca: Path, cert: Path, key: Path) -> UnitTls:
+    context = UnitTls(ssl.PROTOCOL_TLS_CLIENT)  # verifies the endpoint and its name
+    context.sockets, context.session = [], None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_verify_locations(cafile=ca)
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        raise UnitError(
+            f"{cert.name}, {key.name} and {ca.name} in {ca.parent} are not a unit's"
+            f" certificate, its key and a CA certificate ({exc.reason})"
+        ) from exc
+    return context
