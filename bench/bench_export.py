@@ -70,7 +70,7 @@ def time_exports(store: SqliteStore, outbox: LocalOutbox, customer: Customer, re
     """Time whole exports; a late reading before each one makes the store repack a day."""
     slots = day_slots(DAY, zone(customer.timezone))
     for run in range(repeat):
-        now = 1_800_000_000 + run
+        now = slots.end + 7 * 3600 + run  # final, and well within the retention
         store.add_readings([Reading("M-0000000", slots.start + 60 * run + 1, 1, None)], now)
         t0, cpu = time.perf_counter(), time.process_time()
         outcome = export_day(store, outbox, customer, DAY, now=now)
