@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 FINAL_RETRIES = 3
+GIVE_UP_S = 20.0  # no wake acknowledged for this long, and many failed: the endpoint is gone
 QUEUED_WAKES = 8  # per worker: bounds the wakes waiting in memory
 PROGRESS_EVERY_S = 0.2
 TLS_KEPT = 1000  # per worker: units whose TLS context and session are kept between wakes
@@ -196,6 +197,7 @@ class _Fleet:
         self._stopped = stop
         self._failing = 0  # wakes failed in a row, all units together
         self._give_up = max(8, 2 * workers)
+        self._last_success = time.monotonic()  # a server restarting is waited for, a while
         self._queues: list[queue.Queue[Wake | None]] = [
             queue.Queue(QUEUED_WAKES) for _ in range(workers)
         ]
@@ -301,6 +303,7 @@ class _Fleet:
             self._summary.acknowledged += len(due) - len(left)
             if not left:
                 self._failing = 0
+                self._last_success = time.monotonic()
 
     def _failed_wake(self, device: str, why: str) -> None:
         log.warning("unit %s: %s; its messages go again at its next wake", device, why)
@@ -308,7 +311,8 @@ class _Fleet:
             self._summary.failed_wakes += 1
             self._failing += 1
             failing = self._failing
-        if failing >= self._give_up:
+            quiet = time.monotonic() - self._last_success
+        if failing >= self._give_up and quiet >= GIVE_UP_S:
             self._fail(PublishError(f"{failing} wakes in a row failed; the last: {why}"))
 
     def _fail(self, error: PublishError) -> None:

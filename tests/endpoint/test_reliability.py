@@ -1,0 +1,74 @@
+"""The server killed while units publish: nothing acknowledged is lost, nothing counted twice.
+
+``kenshin serve`` and ``kenshin simulate --host`` run as processes; the server is
+killed with SIGKILL in the middle of the publishing and started again on the same
+port. The units send again what was not acknowledged; the exported files must then
+equal the simulator's truth to the mWh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import kenshin
+from kenshin.adapters.outbox import LocalOutbox
+from kenshin.domain.model import Customer
+from kenshin.services.verify import load_truth, verify_files
+from test_simulate_network import DAY, fleet_site, free_port
+
+UNITS = 20
+
+
+def start_server(site: Path, port: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "KENSHIN_MQTT__PORT": str(port), "KENSHIN_MQTT__HOST": "127.0.0.1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml"), "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("listening: MQTT over TLS")
+    return process
+
+
+def test_a_server_killed_mid_publish_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    site = fleet_site(tmp_path, UNITS)
+    port = free_port()
+    server = start_server(site, port)
+    command = [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml")]
+    command += ["simulate", "--devices", str(UNITS), "--start", DAY.isoformat()]
+    command += ["--faults", "all", "--seed", "3", "--out", str(site / "fleet.jsonl")]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--certs", str(site / "certs")]
+    command += ["--speed", "8640", "--wake-minutes", "60"]  # a day in about 10 s
+    units = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4)
+        server.send_signal(signal.SIGKILL)
+        server.communicate(timeout=10)
+        with sqlite3.connect(site / "kenshin.db") as db:  # as the kill left it
+            before = db.execute("SELECT count(*) FROM readings").fetchone()[0]
+        server = start_server(site, port)
+        out, err = units.communicate(timeout=120)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    assert units.returncode == 0, err
+    sent = [json.loads(line) for line in (site / "fleet.jsonl").read_text().splitlines()]
+    readings = sum(len(m["readings"]) for message in sent for m in message["meters"])
+    assert 0 < before < readings  # the kill came in the middle of the publishing
+    assert "; 0 messages not acknowledged" in out + err
+    exported = kenshin(site, "export", "--customer", "C-001", "--date", DAY.isoformat())
+    assert exported.exit_code == 0, exported.output
+    truth = load_truth(site / "fleet.truth.csv")
+    check = verify_files(LocalOutbox(site / "outbox"), Customer("C-001", "Example"), truth)
+    assert (check.mismatches, check.missing) == ([], 0)
+    assert check.matched == len(truth)
