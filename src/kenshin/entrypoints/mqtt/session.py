@@ -13,6 +13,7 @@ refusals, so the connection is closed instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -303,8 +304,10 @@ class Session:
             self._disconnect_code = code
         # Read nothing more: what was received is still committed and acknowledged.
         transport = self._writer.transport
-        if isinstance(transport, asyncio.ReadTransport):
-            transport.pause_reading()
+        if isinstance(transport, asyncio.ReadTransport) and not transport.is_closing():
+            # A TLS transport whose connection just went has no protocol left to pause.
+            with contextlib.suppress(AttributeError, RuntimeError):
+                transport.pause_reading()
         if self._reading is not None:
             self._reading.cancel()
 
