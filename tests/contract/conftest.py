@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.sqlite import SqliteStore
+from kenshin.adapters.sqlite_schema import MIGRATIONS, statements
 from kenshin.ports import Store
 
 # name -> how to open an empty store whose files (if any) go in the given folder
@@ -41,3 +43,20 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreF
 def store(new_store: StoreFactory) -> Store:
     """An empty store of each backend in turn."""
     return new_store()
+
+
+def database_before(path: Path, table: str) -> None:
+    """A SQLite database at the schema just before the migration that creates ``table``,
+    holding customer C1 and its device U-1."""
+    cut = next(n for n, script in enumerate(MIGRATIONS) if f"CREATE TABLE {table} (" in script)
+    with sqlite3.connect(path) as old:
+        for script in MIGRATIONS[:cut]:
+            for statement in statements(script):
+                old.execute(statement)
+        old.execute(
+            "INSERT INTO customers VALUES ('C1', 'First', 'UTC', 'utf-8', 'wide', 'en',"
+            " 3, '{customer}.csv')"
+        )
+        old.execute("INSERT INTO devices VALUES ('U-1', 'C1')")
+        old.execute(f"PRAGMA user_version = {cut}")
+    old.close()

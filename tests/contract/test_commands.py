@@ -10,12 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kenshin.adapters.sqlite import SqliteStore
-from kenshin.adapters.sqlite_schema import MIGRATIONS, statements
 from kenshin.domain.model import Customer, Device
 from kenshin.errors import NotFoundError, StoreError
 from kenshin.ports import Command, Store
 
-from .conftest import StoreFactory
+from .conftest import StoreFactory, database_before
 
 T0 = 1_795_964_400
 RESEND = b'{"v":1,"command":"resend"}'
@@ -159,17 +158,7 @@ def test_sqlite_commands_survive_a_reopen_and_ids_are_never_given_twice(tmp_path
 
 def test_sqlite_a_database_of_the_schema_before_commands_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "kenshin.db"
-    with sqlite3.connect(path) as old:
-        for script in MIGRATIONS[:-1]:
-            for statement in statements(script):
-                old.execute(statement)
-        old.execute(
-            "INSERT INTO customers VALUES ('C1', 'First', 'UTC', 'utf-8', 'wide', 'en',"
-            " 3, '{customer}.csv')"
-        )
-        old.execute("INSERT INTO devices VALUES ('U-1', 'C1')")
-        old.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
-    old.close()
+    database_before(path, "commands")
     store = SqliteStore(path)
     try:
         command_id = store.add_command("U-1", "resend", RESEND, T0)

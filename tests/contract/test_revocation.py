@@ -11,12 +11,11 @@ from hypothesis import strategies as st
 
 from kenshin.adapters.pki import RevocationPoller
 from kenshin.adapters.sqlite import SqliteStore
-from kenshin.adapters.sqlite_schema import MIGRATIONS, statements
 from kenshin.domain.model import Customer, Device
 from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
 from kenshin.ports import MAX_SERIAL, DeviceCertificate, Store
 
-from .conftest import StoreFactory
+from .conftest import StoreFactory, database_before
 
 T0 = 1_795_964_400
 YEARS = 10 * 365 * 86_400
@@ -172,17 +171,7 @@ def test_sqlite_keeps_serials_as_text_and_survives_a_reopen(tmp_path: Path) -> N
 
 def test_sqlite_a_database_of_the_schema_before_certificates_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "kenshin.db"
-    with sqlite3.connect(path) as old:
-        for script in MIGRATIONS[:-1]:
-            for statement in statements(script):
-                old.execute(statement)
-        old.execute(
-            "INSERT INTO customers VALUES ('C1', 'First', 'UTC', 'utf-8', 'wide', 'en',"
-            " 3, '{customer}.csv')"
-        )
-        old.execute("INSERT INTO devices VALUES ('U-1', 'C1')")
-        old.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
-    old.close()
+    database_before(path, "certificates")
     store = SqliteStore(path)
     store.add_certificate("U-1", BIG, T0 + YEARS, T0)
     assert store.revoke_device("U-1", T0 + 1) == 1
