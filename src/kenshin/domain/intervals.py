@@ -4,10 +4,10 @@ A slot's energy is the register at its end minus the register at its start,
 times the meter's resolution. Only readings exactly on a boundary are used here;
 a slot without both boundary readings has no value (flag ``N``).
 
-Registers at a day's boundaries travel as plain sequences of ints with
-``NO_REGISTER`` where there is no reading: the whole fleet's day is millions of
-values, and plain ints let the common case (every boundary read, no wrap) run
-at C speed.
+These functions work on one meter and are the reference: the export computes
+a whole fleet's day with the same rules in ``daytable``, over numpy grids of
+registers (``Registers``, ``NO_REGISTER`` where there is no reading), and is
+tested against them.
 """
 
 from __future__ import annotations

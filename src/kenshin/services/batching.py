@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,8 +39,6 @@ class CommitStats:
 
     batches: int = 0
     messages: int = 0
-    failed_batches: int = 0
-    last_commit_s: float = 0.0
 
 
 class CommitQueue:
@@ -107,13 +104,11 @@ class CommitQueue:
         return batch, False
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        started = time.perf_counter()
         items = [p.item for p in batch]
         loop = asyncio.get_running_loop()
         try:
             summary = await loop.run_in_executor(self._writer, self._ingest.ingest, items)
         except Exception as exc:  # every failure must reach the senders
-            self.stats.failed_batches += 1
             log.exception("commit of %d payloads failed; none is acknowledged", len(batch))
             error = CommitError(f"the batch could not be stored: {exc}")
             for pending in batch:
@@ -122,7 +117,6 @@ class CommitQueue:
             return
         self.stats.batches += 1
         self.stats.messages += len(batch)
-        self.stats.last_commit_s = time.perf_counter() - started
         if self._on_commit is not None:
             self._on_commit(summary)
         for pending in batch:
