@@ -1,12 +1,17 @@
-"""Helpers shared by the command-line tests."""
+"""Helpers shared by the command-line tests, and hypothesis' settings for all tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, settings
 
 from kenshin.entrypoints.cli import cli
+
+# The property tests check values, not speed: a busy machine must not fail them.
+settings.register_profile("kenshin", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("kenshin")
 
 
 def kenshin(site: Path, *args: str, input_text: str | None = None) -> Result:

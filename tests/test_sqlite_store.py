@@ -93,3 +93,31 @@ def test_a_database_of_the_first_schema_is_migrated(tmp_path: Path) -> None:
     assert store.compact(U0 + 2 * DAY) == 2
     assert registers(store, ["M1"], 0)[0] == [10 * i for i in range(48)] + [0]
     store.close()
+    with sqlite3.connect(path) as db:  # keyed by time first, so that live ingest appends
+        key = db.execute("SELECT name FROM pragma_index_info('sqlite_autoindex_readings_1')")
+        assert [name for (name,) in key.fetchall()] == ["t", "meter"]
+
+
+def test_bulk_reads_agree_with_the_reference_store_for_any_list_of_meters(
+    tmp_path: Path,
+) -> None:
+    store, twin = SqliteStore(tmp_path / "kenshin.db"), MemoryStore()
+    batches = [
+        day_of_readings("M1", 0) + day_of_readings("M1", 1),
+        [Reading("M2", U0 + DAY + 1800 * i, 7 * i, 3 * i) for i in range(0, 48, 3)],
+        day_of_readings("M3", 2),
+        [Reading("M1", U0 + 900, 5, None), Reading("M2", U0 + DAY + 2700, 8, 4)],  # off the grid
+    ]
+    for batch in batches:
+        assert store.add_readings(batch, U0) == twin.add_readings(batch, U0)
+    store.compact(U0 + DAY + 3600)  # day 0 packed, days 1 and 2 read from the readings
+    listed = ["M2", "nobody", "M1", "M2", "M3"]  # an unknown meter, a meter listed twice
+    for start, count in [(U0, 96), (U0 + DAY - 1800, 49), (U0 + 900, 60), (U0 + DAY + 2700, 3)]:
+        ours, reference = store.boundary_registers(listed, start, count)
+        theirs = twin.boundary_registers(listed, start, count)
+        assert ours.tolist() == theirs[0].tolist()
+        assert reference.tolist() == theirs[1].tolist()
+    assert list(store.readings_between(listed, U0 + 900, U0 + DAY + 2700)) == list(
+        twin.readings_between(listed, U0 + 900, U0 + DAY + 2700)
+    )
+    store.close()

@@ -13,13 +13,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
+from collections import ChainMap
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple
 from itertools import groupby
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from kenshin.adapters import sqlite_certificates, sqlite_commands, sqlite_days, sqlite_registry
 from kenshin.adapters.sqlite_bulk import SqliteBulkReader
@@ -46,6 +47,8 @@ from kenshin.domain.readings import check_registers
 from kenshin.errors import StoreError
 from kenshin.ports import Command, DeviceCertificate
 
+_METER = attrgetter("meter")
+
 _CHUNK = 2000  # meters per readings_between query: bounds memory and how long the lock is held
 _A = TypeVar("_A")
 _T = TypeVar("_T")
@@ -62,6 +65,7 @@ class SqliteStore:
             lambda: sqlite3.connect(reader_uri, uri=True, timeout=timeout, check_same_thread=False)
         )
         self._keys: dict[str, int] = {}  # meter id -> key; a key never changes once given
+        self._reverse: set[int] = set()  # keys of meters marked as having a reverse register
         with _wrapped(f"opening {path}"):
             # Any thread may call: self._lock makes them take turns with the connection.
             self._db = sqlite3.connect(
@@ -228,13 +232,26 @@ class SqliteStore:
         with self._lock:  # reentrant: the key cache changes under it, once committed
             with self._writing(f"storing {len(readings)} readings") as db:
                 batch = db.execute("INSERT INTO batches (received_at) VALUES (?)", (received_at,))
-                missing = {r.meter for r in readings if r.meter not in self._keys}
-                new_keys = new_meter_keys(db, missing)
-                keys = {**self._keys, **new_keys} if new_keys else self._keys
-                result = store_batch(db, readings, keys, batch.lastrowid or 0, received_at)
+                keys, new_keys = self._meter_keys(db, readings)
+                result, reverse = store_batch(
+                    db, readings, keys, batch.lastrowid or 0, received_at, self._reverse
+                )
                 repack_late(db, readings, keys)
-            self._keys.update(new_keys)  # a key of a rolled-back batch does not exist
+            # Only once committed: a key or a mark of a rolled-back batch does not exist.
+            self._keys.update(new_keys)
+            self._reverse.update(reverse)
         return result
+
+    def _meter_keys(
+        self, db: sqlite3.Connection, readings: Sequence[Reading]
+    ) -> tuple[list[int], dict[str, int]]:
+        """The readings' meters' keys in order, and the keys given now to meters never seen."""
+        meters = list(map(_METER, readings))
+        known = list(map(self._keys.get, meters))
+        if None not in known:
+            return cast(list[int], known), {}
+        new_keys = new_meter_keys(db, set(meters).difference(self._keys))
+        return list(map(ChainMap(new_keys, self._keys).__getitem__, meters)), new_keys
 
     def readings_between(
         self, meter_ids: Sequence[str], start: int, end: int
@@ -255,7 +272,7 @@ class SqliteStore:
             try:
                 return readings_of(self._db, chunk, start, end)
             finally:
-                self._db.execute("ROLLBACK")  # also empties temp.wanted
+                self._db.execute("ROLLBACK")
 
     def boundary_registers(
         self, meter_ids: Sequence[str], start: int, count: int

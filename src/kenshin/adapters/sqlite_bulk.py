@@ -31,10 +31,13 @@ from kenshin.domain.slots import SLOT_SECONDS
 
 _WANTED = "json_each(?1) w CROSS JOIN meters m ON m.id = w.value"
 _NO_DAY = np.full(PER_DAY, NO_REGISTER, "<u4").tobytes()
+# Readings are keyed by (t, meter): for each half hour from ?2 to ?3, one sorted walk
+# through the meters listed in ?1 (a JSON array of meter keys).
 _READINGS = f"""
-    SELECT {packed_readings("w.key", "?2")} FROM {_WANTED}
-    CROSS JOIN readings r ON r.meter = m.key AND r.t BETWEEN ?3 AND ?4
-    WHERE (r.t - ?2) % {SLOT_SECONDS} = 0
+    WITH RECURSIVE b(t) AS (
+        SELECT ?2 UNION ALL SELECT t + {SLOT_SECONDS} FROM b WHERE t + {SLOT_SECONDS} <= ?3)
+    SELECT {packed_readings("r.meter", "?2")} FROM b
+    CROSS JOIN readings r ON r.t = b.t AND r.meter IN (SELECT value FROM json_each(?1))
 """  # noqa: S608 - only constants are formatted in
 
 
@@ -71,8 +74,7 @@ class SqliteBulkReader:
                     empty_grid(len(meter_ids), count + 1),
                     empty_grid(len(meter_ids), count + 1),
                 )
-                (packed,) = db.execute(_READINGS, (wanted, start, start, end)).fetchone()
-                scatter(packed, fwd, rev)
+                _scatter_readings(db, wanted, start, end, fwd, rev)
                 return fwd, rev
             first, last = start // DAY_SECONDS, end // DAY_SECONDS
             fwd, rev = _days(db, wanted, len(meter_ids), first, last)
@@ -107,10 +109,33 @@ def _days(
         _place(rows, days, fwd, rev, first)
     unpacked = [day for day in range(first, last + 1) if day not in packed]
     if unpacked:  # readings are the record: where both are read, they agree
-        lo, hi = unpacked[0] * DAY_SECONDS, (unpacked[-1] + 1) * DAY_SECONDS - 1
-        (readings,) = db.execute(_READINGS, (wanted, first * DAY_SECONDS, lo, hi)).fetchone()
-        scatter(readings, fwd, rev)
+        lo, hi = unpacked[0] * DAY_SECONDS, (unpacked[-1] + 1) * DAY_SECONDS - SLOT_SECONDS
+        offset = (lo - first * DAY_SECONDS) // SLOT_SECONDS
+        columns = (hi - lo) // SLOT_SECONDS + 1
+        _scatter_readings(
+            db, wanted, lo, hi, fwd[:, offset : offset + columns], rev[:, offset : offset + columns]
+        )
     return fwd, rev
+
+
+def _scatter_readings(
+    db: sqlite3.Connection, wanted: str, start: int, end: int, fwd: Registers, rev: Registers
+) -> None:
+    """Put the ``wanted`` meters' readings at start, start + 1800, ... end into the grids
+    (views whose column 0 is ``start``), one grid row per meter listed."""
+    listed = db.execute(f"SELECT w.key, m.key FROM {_WANTED}", (wanted,)).fetchall()  # noqa: S608
+    if not listed:
+        return
+    rows, keys = np.array(listed, np.int64).T
+    unique, where = np.unique(keys, return_inverse=True)
+    (packed,) = db.execute(_READINGS, (json.dumps(unique.tolist()), start, end)).fetchone()
+    found_fwd, found_rev = (
+        empty_grid(len(unique), fwd.shape[1]),
+        empty_grid(len(unique), fwd.shape[1]),
+    )
+    scatter(packed, found_fwd, found_rev, unique)
+    fwd[rows] = found_fwd[where]
+    rev[rows] = found_rev[where]
 
 
 def _place(

@@ -50,11 +50,20 @@ def packed_readings(row: str, origin: str) -> str:
 
 
 _READING = np.dtype([("row", ">u4"), ("slot", ">u2"), ("fwd", ">u4"), ("rev", ">u4")])
-_PAIR_READINGS = f"""
+# The day's half hours, 0..PER_DAY - 1; readings are keyed by (t, meter), so a meter's
+# registers of a day are PER_DAY lookups, and a range of meters PER_DAY range reads.
+_HALF_HOURS = f"""
+    WITH RECURSIVE h(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM h WHERE i < {PER_DAY - 1})
+"""  # noqa: S608 - only constants are formatted in
+_PAIR_READINGS = f"""{_HALF_HOURS}
     SELECT {packed_readings("p.pos", f"p.day * {DAY_SECONDS}")}
-    FROM temp.pairs p CROSS JOIN readings r ON r.meter = p.meter
-        AND r.t BETWEEN p.day * {DAY_SECONDS} AND p.day * {DAY_SECONDS} + {DAY_SECONDS - 1}
-    WHERE r.t % {SLOT_SECONDS} = 0
+    FROM temp.pairs p CROSS JOIN h
+        CROSS JOIN readings r ON r.t = p.day * {DAY_SECONDS} + h.i * {SLOT_SECONDS}
+        AND r.meter = p.meter
+"""  # noqa: S608 - only constants are formatted in
+_RANGE_READINGS = f"""{_HALF_HOURS}
+    SELECT {packed_readings("r.meter", "?1")}
+    FROM h CROSS JOIN readings r ON r.t = ?1 + h.i * {SLOT_SECONDS} AND r.meter BETWEEN ?2 AND ?3
 """  # noqa: S608 - only constants are formatted in
 
 
@@ -63,18 +72,27 @@ def empty_grid(height: int, width: int) -> Registers:
     return np.full((height, width), NO_REGISTER, dtype=np.uint32)
 
 
-def scatter(packed: str | None, fwd: Registers, rev: Registers) -> npt.NDArray[np.uint32]:
-    """Put the readings of ``packed_readings`` text into the register grids; their rows."""
+def scatter(
+    packed: str | None, fwd: Registers, rev: Registers, keys: npt.NDArray[np.int64] | None = None
+) -> npt.NDArray[np.int64]:
+    """Put the readings of ``packed_readings`` text into the register grids; their rows.
+
+    Each reading's row field is its grid row, or, with ``keys`` (sorted), a key whose
+    position in ``keys`` is the row.
+    """
     readings = np.frombuffer(bytes.fromhex(packed or ""), _READING)
+    rows = readings["row"].astype(np.int64)
+    if keys is not None:
+        rows = np.searchsorted(keys, rows)
     slots = readings["slot"].astype(np.int64)
-    fwd[readings["row"], slots] = readings["fwd"]
-    rev[readings["row"], slots] = readings["rev"]
-    return readings["row"]
+    fwd[rows, slots] = readings["fwd"]
+    rev[rows, slots] = readings["rev"]
+    return rows
 
 
-def mark_reading_days(db: sqlite3.Connection, times: Iterable[int]) -> dict[int, int]:
-    """Record the UTC days ``times`` fall in; how far each of them is packed (day -> upto)."""
-    days = sorted({t // DAY_SECONDS for t in times})
+def mark_reading_days(db: sqlite3.Connection, days_of_readings: Iterable[int]) -> dict[int, int]:
+    """Record UTC days that have readings; how far each of them is packed (day -> upto)."""
+    days = sorted(set(days_of_readings))
     db.executemany("INSERT OR IGNORE INTO reading_days VALUES (?)", [(d,) for d in days])
     if not days:
         return {}
@@ -97,14 +115,33 @@ def repack(db: sqlite3.Connection, pairs: Iterable[tuple[int, int]]) -> None:
     finally:
         db.execute("DELETE FROM temp.pairs")
     fwd, rev = empty_grid(len(ordered), PER_DAY), empty_grid(len(ordered), PER_DAY)
-    found = set(np.unique(scatter(packed, fwd, rev)).tolist())
+    _save(db, ordered, fwd, rev, scatter(packed, fwd, rev))
+
+
+def _pack_meters(db: sqlite3.Connection, keys: list[int], day: int) -> None:
+    """Pack ``day`` of the meters ``keys``, every meter key from the first to the last."""
+    (packed,) = db.execute(_RANGE_READINGS, (day * DAY_SECONDS, keys[0], keys[-1])).fetchone()
+    fwd, rev = empty_grid(len(keys), PER_DAY), empty_grid(len(keys), PER_DAY)
+    rows = scatter(packed, fwd, rev, np.array(keys, np.int64))
+    _save(db, [(key, day) for key in keys], fwd, rev, rows)
+
+
+def _save(
+    db: sqlite3.Connection,
+    pairs: list[tuple[int, int]],
+    fwd: Registers,
+    rev: Registers,
+    rows: npt.NDArray[np.int64],
+) -> None:
+    """Write the packed days of ``pairs`` (grid rows in order); drop those without readings."""
+    found = set(np.unique(rows).tolist())
     db.executemany(
         "INSERT OR REPLACE INTO day_registers VALUES (?, ?, ?, ?)",
-        [(*ordered[i], fwd[i].astype("<u4").tobytes(), _reverse_blob(rev[i])) for i in found],
+        [(*pairs[i], fwd[i].astype("<u4").tobytes(), _reverse_blob(rev[i])) for i in found],
     )
     db.executemany(
         "DELETE FROM day_registers WHERE meter = ? AND day = ?",
-        [pair for i, pair in enumerate(ordered) if i not in found],
+        [pair for i, pair in enumerate(pairs) if i not in found],
     )
 
 
@@ -133,7 +170,8 @@ def pack_chunk(db: sqlite3.Connection, day: int) -> bool:
             "SELECT key FROM meters WHERE key >= ? ORDER BY key LIMIT ?", (upto, CHUNK)
         ).fetchall()
     ]
-    repack(db, [(key, day) for key in keys])
+    if keys:
+        _pack_meters(db, keys, day)
     done = len(keys) < CHUNK
     db.execute(
         "INSERT OR REPLACE INTO packed_days VALUES (?, ?)", (day, DONE if done else keys[-1] + 1)

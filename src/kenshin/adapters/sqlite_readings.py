@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
-from operator import itemgetter
+from collections.abc import Sequence, Set
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from kenshin.adapters import sqlite_days
@@ -16,7 +17,10 @@ from kenshin.adapters.sqlite_days import DAY_SECONDS
 from kenshin.domain.model import Conflict, Reading, StoreResult
 from kenshin.domain.readings import conflict_of, merge_reading
 
-_KEY = itemgetter(0, 1)
+_T, _FWD, _REV = attrgetter("t"), attrgetter("fwd"), attrgetter("rev")
+_DAY_OF = DAY_SECONDS.__rfloordiv__  # t -> t // DAY_SECONDS
+_TIME_METER = itemgetter(1, 0)  # the readings' primary key is (t, meter)
+_POSITION_TIME = itemgetter(0, 1)
 Key = tuple[int, int]  # (meter key, t)
 
 
@@ -38,56 +42,107 @@ def new_meter_keys(db: sqlite3.Connection, meter_ids: set[str]) -> dict[str, int
 
 def readings_of(db: sqlite3.Connection, chunk: Sequence[str], start: int, end: int) -> list[Any]:
     """(position in ``chunk``, t, fwd, rev) of the chunk's meters' readings in start..end,
-    in chunk order then time; inside a transaction, which empties temp.wanted when it ends."""
-    db.executemany("INSERT INTO temp.wanted VALUES (?, ?)", enumerate(chunk))
-    return db.execute(  # CROSS JOIN pins the join order: look the wanted meters up, never scan
-        "SELECT w.pos, r.t, r.fwd, r.rev FROM temp.wanted w"
-        " CROSS JOIN meters m ON m.id = w.id CROSS JOIN readings r ON r.meter = m.key"
-        " WHERE r.t BETWEEN ? AND ? ORDER BY w.pos, r.t",
-        (start, end),
+    in chunk order then time.
+
+    Readings are keyed by time first: the range is read once, whatever the number of
+    meters, which is cheap for a short range and a scan of the fleet's readings for a
+    long one. The export reads packed days instead (``sqlite_days``).
+    """
+    positions: dict[int, list[int]] = {}
+    for pos, key in db.execute(
+        "SELECT w.key, m.key FROM json_each(?) w JOIN meters m ON m.id = w.value",
+        (json.dumps(list(chunk)),),
+    ).fetchall():
+        positions.setdefault(key, []).append(pos)
+    if not positions:
+        return []
+    rows = db.execute(
+        "SELECT meter, t, fwd, rev FROM readings WHERE t BETWEEN ? AND ?"
+        " AND meter IN (SELECT value FROM json_each(?))",
+        (start, end, json.dumps(sorted(positions))),
     ).fetchall()
+    found = [(pos, t, fwd, rev) for key, t, fwd, rev in rows for pos in positions[key]]
+    found.sort(key=_POSITION_TIME)
+    return found
 
 
 def store_batch(
-    db: sqlite3.Connection, readings: Sequence[Reading], keys: dict[str, int], batch: int, at: int
-) -> StoreResult:
+    db: sqlite3.Connection,
+    readings: Sequence[Reading],
+    meter_keys: Sequence[int],
+    batch: int,
+    at: int,
+    reverse_known: Set[int] = frozenset(),
+) -> tuple[StoreResult, set[int]]:
     """Insert every new (meter, t) at once; settle the rest one by one only if there are any.
 
-    A reading with neither register carries nothing: it is counted as a duplicate.
+    ``meter_keys`` are the readings' meters' keys, in the same order. A reading with
+    neither register carries nothing: it is counted as a duplicate. Also returns the
+    meters found to have a reverse register that ``reverse_known`` did not list.
     """
-    if any(r.fwd is None and r.rev is None for r in readings):
-        usable = [r for r in readings if r.fwd is not None or r.rev is not None]
-        result = store_batch(db, usable, keys, batch, at) if usable else StoreResult()
-        return result + StoreResult(duplicates=len(readings) - len(usable))
-    rows = [(keys[r.meter], r.t, r.fwd, r.rev, batch) for r in readings]
-    _mark_reverse(db, {row[0] for row in rows if row[3] is not None})
-    # Sorted, the B-tree is walked once instead of jumped about; a stable sort keeps the
-    # first of readings repeated in the batch first, and that is the one inserted.
+    fwd, rev = list(map(_FWD, readings)), list(map(_REV, readings))
+    if None in fwd and any(f is None and r is None for f, r in zip(fwd, rev, strict=True)):
+        usable = [i for i, r in enumerate(readings) if r.fwd is not None or r.rev is not None]
+        result, reverse = (
+            store_batch(
+                db,
+                [readings[i] for i in usable],
+                [meter_keys[i] for i in usable],
+                batch,
+                at,
+                reverse_known,
+            )
+            if usable
+            else (StoreResult(), set())
+        )
+        return result + StoreResult(duplicates=len(readings) - len(usable)), reverse
+    times = list(map(_T, readings))
+    reverse = (
+        set() if rev.count(None) == len(rev) else _mark_reverse(db, meter_keys, rev, reverse_known)
+    )
+    rows = list(zip(meter_keys, times, fwd, rev, repeat(batch)))
+    # Sorted by the key, the B-tree is walked once instead of jumped about; a stable sort
+    # keeps the first of readings repeated in the batch first, and that is the one inserted.
     sql = "INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?)"
-    inserted = db.executemany(sql, sorted(rows, key=_KEY)).rowcount
+    inserted = db.executemany(sql, sorted(rows, key=_TIME_METER)).rowcount
     if inserted == len(rows):
-        return StoreResult(stored=inserted)
-    offered = [(row[0], row[1]) for row in rows]
-    return _settle(db, readings, offered, _stored_before(db, offered, batch), batch, at)
+        return StoreResult(stored=inserted), reverse
+    offered = list(zip(meter_keys, times, strict=True))
+    state = _stored_before(db, offered, batch)
+    return _settle(db, readings, offered, state, batch, at), reverse
 
 
-def _mark_reverse(db: sqlite3.Connection, meter_keys: set[int]) -> None:
-    """Remember that these meters have a reverse register: one statement for them all."""
-    if meter_keys:
+def _mark_reverse(
+    db: sqlite3.Connection,
+    meter_keys: Sequence[int],
+    rev: Sequence[int | None],
+    known: Set[int],
+) -> set[int]:
+    """Remember that these meters have a reverse register: one statement for those new."""
+    if None in rev:
+        found = {key for key, value in zip(meter_keys, rev, strict=True) if value is not None}
+    else:
+        found = set(meter_keys)
+    new = found.difference(known)
+    if new:
         db.execute(
             "UPDATE meters SET reverse = 1"
             " WHERE key IN (SELECT value FROM json_each(?)) AND reverse = 0",
-            (json.dumps(sorted(meter_keys)),),
+            (json.dumps(sorted(new)),),
         )
+    return new
 
 
-def repack_late(db: sqlite3.Connection, readings: Sequence[Reading], keys: dict[str, int]) -> None:
+def repack_late(
+    db: sqlite3.Connection, readings: Sequence[Reading], meter_keys: Sequence[int]
+) -> None:
     """Keep packed days true to readings that arrived after their day was packed."""
-    packed = sqlite_days.mark_reading_days(db, (r.t for r in readings))
+    days = list(map(_DAY_OF, map(_T, readings)))
+    packed = sqlite_days.mark_reading_days(db, set(days))
     if packed:
         late = (
             (key, day)
-            for key, day in ((keys[r.meter], r.t // DAY_SECONDS) for r in readings)
+            for key, day in zip(meter_keys, days, strict=True)
             if key < packed.get(day, 0)
         )
         sqlite_days.repack(db, late)
@@ -95,7 +150,9 @@ def repack_late(db: sqlite3.Connection, readings: Sequence[Reading], keys: dict[
 
 def _stored_before(db: sqlite3.Connection, keys: list[Key], batch: int) -> dict[Key, Reading]:
     """The readings among ``keys`` that earlier batches stored."""
-    db.executemany("INSERT OR IGNORE INTO temp.offered VALUES (?, ?)", keys)
+    db.executemany(
+        "INSERT OR IGNORE INTO temp.offered VALUES (?, ?)", sorted(keys, key=_TIME_METER)
+    )
     rows = db.execute(  # CROSS JOIN pins the join order: look the keys up, never scan
         "SELECT r.meter, r.t, m.id, r.fwd, r.rev FROM temp.offered o"
         " CROSS JOIN readings r ON r.meter = o.meter AND r.t = o.t"

@@ -86,10 +86,19 @@ MIGRATIONS = (
         sent_count INTEGER NOT NULL DEFAULT 0, last_sent_at INTEGER, acknowledged_at INTEGER);
     CREATE INDEX commands_pending ON commands (device, id) WHERE acknowledged_at IS NULL;
     """,
+    """
+    -- Readings keyed by time first: a fleet reports one half hour after another, so live
+    -- ingest appends at the end of the B-tree instead of writing into every meter's part.
+    CREATE TABLE readings_by_time (
+        meter INTEGER NOT NULL, t INTEGER NOT NULL, fwd INTEGER, rev INTEGER,
+        batch INTEGER NOT NULL, PRIMARY KEY (t, meter)) WITHOUT ROWID;
+    INSERT INTO readings_by_time SELECT meter, t, fwd, rev, batch FROM readings ORDER BY t, meter;
+    DROP TABLE readings;
+    ALTER TABLE readings_by_time RENAME TO readings;
+    """,
 )
 TEMP_TABLES = """
-    CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id TEXT NOT NULL);
-    CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (meter, t)) WITHOUT ROWID;
+    CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;
 """
 TEMP_TABLES += sqlite_days.TEMP_SCHEMA + ";"
 

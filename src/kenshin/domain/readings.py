@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
+from itertools import chain
+from operator import attrgetter
 
 from kenshin.domain.energy import MAX_REGISTER
 from kenshin.domain.model import Conflict, Reading
+
+_FWD, _REV = attrgetter("fwd"), attrgetter("rev")
 
 
 def merge_reading(old: Reading, new: Reading) -> Reading | None:
@@ -29,8 +33,11 @@ def _differs(old: int | None, new: int | None) -> bool:
     return old is not None and new is not None and old != new
 
 
-def check_registers(readings: Iterable[Reading]) -> None:
+def check_registers(readings: Sequence[Reading]) -> None:
     """Raise ValueError naming the first reading whose register is outside 0..MAX_REGISTER."""
+    values = [v for v in chain(map(_FWD, readings), map(_REV, readings)) if v is not None]
+    if not values or 0 <= min(values) <= max(values) <= MAX_REGISTER:
+        return  # the usual case, checked at once; the loop below names the culprit
     for r in readings:
         for value in (r.fwd, r.rev):
             if value is not None and not 0 <= value <= MAX_REGISTER:
