@@ -170,7 +170,9 @@ def serving(site: Path, job: Callable[[int], T]) -> T:
     in another thread (the server handles the signals, so it takes this one)."""
     app = open_app(site / "kenshin.toml")
     mqtt = app.settings.mqtt.model_copy(update={"host": "127.0.0.1", "port": 0})
-    app.settings = app.settings.model_copy(update={"mqtt": mqtt})
+    ftps = app.settings.ftps.model_copy(update={"enabled": False})
+    sftp = app.settings.sftp.model_copy(update={"enabled": False})
+    app.settings = app.settings.model_copy(update={"mqtt": mqtt, "ftps": ftps, "sftp": sftp})
 
     async def main() -> T:
         stop = asyncio.Event()

@@ -15,10 +15,12 @@ from kenshin.adapters.pki import (
     HOSTNAME,
     PKI_FOLDER,
     SERVER_CERT,
+    SERVER_KEY,
     LocalCertificateAuthority,
     check_names,
 )
 from kenshin.adapters.sqlite import SqliteStore
+from kenshin.adapters.ssh_host_key import ensure_host_key
 from kenshin.config import (
     CONFIG_NAME,
     DEFAULT_CONFIG_TEXT,
@@ -54,6 +56,21 @@ class App:
             max_demand_w=self.settings.meters.max_demand_kw * 1000,
         )
 
+    @property
+    def host_key_path(self) -> Path:
+        """The SFTP server's host key."""
+        return self.data_dir / self.settings.sftp.host_key
+
+    @property
+    def ftps_certificate(self) -> tuple[Path, Path]:
+        """The FTPS server's certificate chain and key: configured, or the endpoint's."""
+        ftps = self.settings.ftps
+        pki = self.data_dir / PKI_FOLDER
+        return (
+            self.data_dir / ftps.certificate if ftps.certificate else pki / SERVER_CERT,
+            self.data_dir / ftps.key if ftps.key else pki / SERVER_KEY,
+        )
+
     def close(self) -> None:
         """Release the store."""
         self.store.close()
@@ -81,8 +98,9 @@ def _open_store(settings: Settings, data_dir: Path) -> Store:
 def init_project(
     directory: Path, *, hostnames: Sequence[str] = (), ips: Sequence[str] = ()
 ) -> Path:
-    """Create ``directory`` with a default config, database, outbox and the units'
-    certificate authority with the endpoint's certificate; return the config path.
+    """Create ``directory`` with a default config, database, outbox, the units'
+    certificate authority with the endpoint's certificate and the SFTP host key;
+    return the config path.
 
     The endpoint's certificate names localhost, this machine's host name and the
     ``hostnames`` and ``ips`` given (the names units reach the endpoint by).
@@ -97,6 +115,7 @@ def init_project(
     try:
         app.outbox_dir.mkdir(parents=True, exist_ok=True)
         _create_pki(app.data_dir / PKI_FOLDER, hostnames, ips)
+        ensure_host_key(app.host_key_path)
     finally:
         app.close()
     return config

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kenshin.errors import ConfigError
 
@@ -86,6 +86,83 @@ class ScheduleConfig(_Section):
     )
 
 
+class FtpsConfig(_Section):
+    """Customers collect their files over FTPS (explicit TLS) in ``kenshin serve``."""
+
+    enabled: bool = Field(True, description="run the FTPS server")
+    host: str = Field("0.0.0.0", description="address to listen on; 0.0.0.0 is every interface")  # noqa: S104 - customers connect from the network; TLS and logins guard it
+    port: int = Field(2121, ge=0, le=65535, description="control port (0: any free port)")
+    passive_ports: str = Field(
+        "50000-50099",
+        pattern=r"^\d{1,5}-\d{1,5}$",
+        description="range of passive data ports, FIRST-LAST; open them in the firewall",
+    )
+    announce_address: str = Field(
+        "", description="address announced in PASV replies (behind NAT); empty: the server's own"
+    )
+    active_mode: bool = Field(
+        False,
+        description="allow PORT/EPRT, only to the client's own address and ports 1024 and up",
+    )
+    allow_plain: bool = Field(
+        False,
+        description="allow logins without TLS: only on an already private network (VPN)",
+    )
+    certificate: str = Field(
+        "", description="PEM certificate chain, relative to data_dir; empty: pki/server.pem"
+    )
+    key: str = Field("", description="PEM private key of the certificate; empty: pki/server.key")
+    idle_timeout_s: int = Field(300, ge=10, le=86_400, description="idle control connection closed")
+
+    @field_validator("passive_ports")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        first, last = (int(p) for p in value.split("-"))
+        if not 1024 <= first <= last <= 65535:
+            raise ValueError("expected FIRST-LAST with 1024 <= FIRST <= LAST <= 65535")
+        return value
+
+    @property
+    def passive_range(self) -> range:
+        """The passive data ports."""
+        first, last = (int(p) for p in self.passive_ports.split("-"))
+        return range(first, last + 1)
+
+
+class SftpConfig(_Section):
+    """Customers collect their files over SFTP in ``kenshin serve``."""
+
+    enabled: bool = Field(True, description="run the SFTP server")
+    host: str = Field("0.0.0.0", description="address to listen on; 0.0.0.0 is every interface")  # noqa: S104 - customers connect from the network; logins guard it
+    port: int = Field(2222, ge=0, le=65535, description="TCP port (0: any free port)")
+    host_key: str = Field(
+        "ssh/host_key", description="the server's SSH host key, relative to data_dir"
+    )
+
+
+class DeliveriesConfig(_Section):
+    """Logins of customers to the file servers, and collection of their files."""
+
+    max_failed_logins: int = Field(
+        5, ge=1, le=1000, description="failed logins (per address or account) before a lockout"
+    )
+    failure_window_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="span in which failed logins are counted"
+    )
+    lockout_minutes: int = Field(
+        15, ge=1, le=7 * 24 * 60, description="how long an address or account stays locked"
+    )
+    failed_login_delay_ms: int = Field(
+        2000, ge=0, le=60_000, description="delay before a failed login is answered"
+    )
+    collect_by_hours: int = Field(
+        12,
+        ge=1,
+        le=24 * 31,
+        description="hours after a local day ends by which its final file must be collected",
+    )
+
+
 class LoggingConfig(_Section):
     """Logging."""
 
@@ -102,6 +179,9 @@ class Settings(_Section):
     ingest: IngestConfig = IngestConfig()
     mqtt: MqttConfig = MqttConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    ftps: FtpsConfig = FtpsConfig()
+    sftp: SftpConfig = SftpConfig()
+    deliveries: DeliveriesConfig = DeliveriesConfig()
     logging: LoggingConfig = LoggingConfig()
 
 
@@ -182,6 +262,31 @@ revocation_check_s = 30
 
 [schedule]
 export_minutes = 30
+
+[ftps]
+enabled = true
+host = "0.0.0.0"
+port = 2121
+passive_ports = "50000-50099"
+announce_address = ""
+active_mode = false
+allow_plain = false
+certificate = ""
+key = ""
+idle_timeout_s = 300
+
+[sftp]
+enabled = true
+host = "0.0.0.0"
+port = 2222
+host_key = "ssh/host_key"
+
+[deliveries]
+max_failed_logins = 5
+failure_window_minutes = 15
+lockout_minutes = 15
+failed_login_delay_ms = 2000
+collect_by_hours = 12
 
 [logging]
 level = "WARNING"

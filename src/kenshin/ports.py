@@ -61,6 +61,53 @@ class Command:
         return self.acknowledged_at is None
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """How a customer logs in to collect its files (FTPS, SFTP): an argon2 hash of its
+    password, its SSH public keys (OpenSSH lines) and the networks it may log in from
+    (CIDR; none: any address)."""
+
+    customer: str
+    password_hash: str | None = None
+    ssh_keys: tuple[str, ...] = ()
+    allowed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A completed download: which customer took which file (and its revision, if a
+    manifest gave one), how many bytes, over which protocol, from where, when (UTC epoch s)."""
+
+    customer: str
+    file_name: str
+    revision: int | None
+    bytes: int
+    protocol: str
+    address: str
+    at: int
+
+
+class Deliveries(Protocol):
+    """Customers' logins to the file servers and the receipts of their downloads."""
+
+    def save_account(self, account: Account) -> None:
+        """Create or replace the customer's account; NotFoundError for an unknown customer."""
+
+    def get_account(self, customer_id: str) -> Account | None:
+        """The customer's account, or None."""
+
+    def add_receipt(self, receipt: Receipt) -> None:
+        """Record a completed download."""
+
+    def list_receipts(
+        self, customer_id: str | None = None, since: int | None = None
+    ) -> list[Receipt]:
+        """Receipts oldest first, optionally of one customer and at or after ``since``."""
+
+    def first_collected(self, customer_id: str, file_name: str, revision: int) -> Receipt | None:
+        """The first receipt of the file at ``revision`` or a later one, or None."""
+
+
 class Store(Protocol):
     """Readings, the registry (customers, devices and their certificates, meters), commands
     to devices, dead letters and file revisions.
@@ -200,6 +247,10 @@ class Store(Protocol):
 
     def list_revisions(self, customer_id: str, day: str) -> list[FileRevision]:
         """Every revision of a customer's day file, oldest first."""
+
+    @property
+    def deliveries(self) -> Deliveries:
+        """Customers' accounts and download receipts, kept in the same backend."""
 
     def close(self) -> None:
         """Release the backend's resources."""

@@ -28,6 +28,7 @@ UNITS = 20
 
 def start_server(site: Path, port: int) -> subprocess.Popen[str]:
     env = {**os.environ, "KENSHIN_MQTT__PORT": str(port), "KENSHIN_MQTT__HOST": "127.0.0.1"}
+    env |= {"KENSHIN_FTPS__ENABLED": "false", "KENSHIN_SFTP__ENABLED": "false"}
     process = subprocess.Popen(
         [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml"), "serve"],
         stdout=subprocess.PIPE,

@@ -33,6 +33,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], int]]:
     )
     assert added.exit_code == 0, added.output
     env = {**os.environ, "KENSHIN_MQTT__PORT": "0", "KENSHIN_MQTT__HOST": "127.0.0.1"}
+    env |= {"KENSHIN_FTPS__ENABLED": "false", "KENSHIN_SFTP__ENABLED": "false"}
     process = subprocess.Popen(
         [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml"), "serve"],
         stdout=subprocess.PIPE,

@@ -8,6 +8,7 @@ from datetime import date
 
 import numpy as np
 
+from kenshin.adapters.memory_delivery import MemoryDeliveries
 from kenshin.domain.intervals import NO_REGISTER, Registers, registers_at
 from kenshin.domain.model import (
     Conflict,
@@ -40,6 +41,7 @@ class MemoryStore:
         self._revisions: dict[tuple[str, str], list[FileRevision]] = {}
         self._certificates: dict[int, DeviceCertificate] = {}  # by serial
         self._commands: dict[int, Command] = {}  # by id, which rises: oldest first
+        self.deliveries = MemoryDeliveries(lambda customer: customer in self._customers)
 
     # registry
     def add_customer(self, customer: Customer) -> None:

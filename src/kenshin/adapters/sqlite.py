@@ -25,6 +25,7 @@ from typing import Any, TypeVar, cast
 from kenshin.adapters import sqlite_certificates, sqlite_commands, sqlite_days, sqlite_registry
 from kenshin.adapters.sqlite_bulk import SqliteBulkReader
 from kenshin.adapters.sqlite_days import DAY_SECONDS
+from kenshin.adapters.sqlite_delivery import SqliteDeliveries
 from kenshin.adapters.sqlite_readings import (
     new_meter_keys,
     readings_of,
@@ -86,6 +87,7 @@ class SqliteStore:
             except BaseException:
                 self._db.close()
                 raise
+        self.deliveries = SqliteDeliveries(self._db, self._lock)
 
     @classmethod
     def in_memory(cls) -> SqliteStore:

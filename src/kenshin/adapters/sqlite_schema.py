@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
-from kenshin.adapters import sqlite_days
+from kenshin.adapters import sqlite_days, sqlite_delivery
 from kenshin.errors import StoreError
 
 # One script per schema version; PRAGMA user_version counts how many have run.
@@ -96,6 +96,7 @@ MIGRATIONS = (
     DROP TABLE readings;
     ALTER TABLE readings_by_time RENAME TO readings;
     """,
+    sqlite_delivery.SCHEMA,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

@@ -1,4 +1,5 @@
-"""``kenshin serve``: one process running the device endpoint, ingest and the schedule.
+"""``kenshin serve``: one process running the device endpoint, ingest, the schedule and
+the file servers customers collect their files from (FTPS, SFTP).
 
 Start: listen (one line per listener), then export every ``schedule.export_minutes``.
 SIGTERM or SIGINT: stop accepting, let every unit's received messages be committed
@@ -12,26 +13,20 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from kenshin.adapters.pki import PKI_FOLDER, server_ssl_context
 from kenshin.bootstrap import App
+from kenshin.entrypoints.listeners import Listener
 from kenshin.entrypoints.mqtt.server import DeviceEndpoint, EndpointSettings
 from kenshin.services.batching import CommitQueue
 from kenshin.services.ingest import Ingest
+from kenshin.services.receipts import CollectionWatch
 from kenshin.services.schedule import every, export_due
 from kenshin.services.security import SecurityLog
 
+__all__ = ["Listener", "serve"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Listener:
-    """One address the server listens on."""
-
-    protocol: str
-    host: str
-    port: int
 
 
 async def serve(
@@ -64,12 +59,28 @@ async def serve(
         commits,
         security,
     )
+    # The file servers' libraries take a while to import: only the server needs them.
+    from kenshin.entrypoints.file_servers import FileServers
+
+    files = FileServers(app, security)
+    file_listeners = await files.start()
+    try:
+        await endpoint.start()
+    except BaseException:
+        await files.stop()
+        raise
     committing = asyncio.create_task(commits.run())
-    await endpoint.start()
-    on_listening([Listener("MQTT over TLS", settings.mqtt.host, endpoint.port)])
+    listeners = [Listener("MQTT over TLS", settings.mqtt.host, endpoint.port), *file_listeners]
+    for listener in listeners:
+        log.info("listening: %s on %s port %d", listener.protocol, listener.host, listener.port)
+    on_listening(listeners)
+
+    collection = CollectionWatch(settings.deliveries.collect_by_hours)
 
     def export(now: int) -> object:
-        return export_due(app.store, app.outbox, app.export_settings, now=now)
+        run = export_due(app.store, app.outbox, app.export_settings, now=now)
+        collection.check(app.store, now)  # final files customers have not collected in time
+        return run
 
     schedule_stop = asyncio.Event()
     scheduled = asyncio.create_task(
@@ -81,6 +92,7 @@ async def serve(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: log.warning("shutting down already"))
         log.info("shutting down: no new connections; committing what was received")
+        await files.stop()
         await endpoint.stop()
         await commits.close()
         await committing

@@ -11,6 +11,12 @@ from collections import Counter
 
 log = logging.getLogger(__name__)
 
+# A login to the file servers (FTPS, SFTP) that was refused, by why:
+LOGIN_FAILED = "login_failed"  # wrong password, no such account, no key accepted, no TLS
+LOGIN_LOCKED = "login_locked"  # the address or the account is locked after repeated failures
+LOGIN_ADDRESS_REFUSED = "login_address_refused"  # not in the account's allow-list
+FTP_BOUNCE_REFUSED = "ftp_bounce_refused"  # active mode to another address or a privileged port
+
 
 class SecurityLog:
     """Records security events: a WARNING log line each, and a count by kind."""

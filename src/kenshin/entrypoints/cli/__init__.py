@@ -1,11 +1,21 @@
 """The ``kenshin`` command line: the group lives in ``app``, each module adds its commands."""
 
-from kenshin.entrypoints.cli import data, demo, devices, meters, registry, serve, simulation
+from kenshin.entrypoints.cli import (
+    data,
+    delivery,
+    demo,
+    devices,
+    meters,
+    registry,
+    serve,
+    simulation,
+)
 from kenshin.entrypoints.cli.app import cli
 
 __all__ = [
     "cli",
     "data",
+    "delivery",
     "demo",
     "devices",
     "main",

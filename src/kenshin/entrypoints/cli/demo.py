@@ -133,9 +133,16 @@ def demo(
 
 
 def _local_server(settings: Settings) -> Settings:
-    """The demo's server: on this machine only, on a free port."""
+    """The demo's server: on this machine only, on a free port, without file servers."""
     mqtt = settings.mqtt.model_copy(update={"host": DEMO_HOST, "port": 0})
-    return settings.model_copy(update={"mqtt": mqtt})
+    off = {"enabled": False}  # no customer collects the demo's files
+    return settings.model_copy(
+        update={
+            "mqtt": mqtt,
+            "ftps": settings.ftps.model_copy(update=off),
+            "sftp": settings.sftp.model_copy(update=off),
+        }
+    )
 
 
 def _register(app: App, ids: list[str], folder: Path) -> None:

@@ -14,7 +14,8 @@ from kenshin.entrypoints.serve import Listener, serve
 @click.pass_context
 def serve_command(ctx: click.Context) -> None:
     """Run the device endpoint (MQTT over TLS, unit certificates from 'kenshin devices add
-    --out'), store what units send, and export every customer's files on a schedule.
+    --out'), store what units send, export every customer's files on a schedule, and
+    serve them to customers over FTPS and SFTP ('kenshin customers credentials').
 
     Stops cleanly on SIGTERM or Ctrl-C: what units sent is committed and acknowledged first.
     """

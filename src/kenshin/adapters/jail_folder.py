@@ -1,0 +1,97 @@
+"""A customer's jail on disk: its folder of the outbox, read-only, real paths checked.
+
+``domain.jail`` turns what a client asked for into names below the root; this adds
+what only the disk knows: a name whose real path (symbolic links followed) leaves the
+customer's folder is nothing, and so is anything but a regular file or a folder.
+Both file servers use it, so the rules are the same for FTPS and SFTP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from kenshin.adapters.outbox import FOLDER_MODE
+from kenshin.domain.jail import JailPath, plain_name, resolve
+from kenshin.domain.manifest import MANIFEST_SUFFIX
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A file or folder a customer can see: its name, whether a folder, size and mtime."""
+
+    name: str
+    is_dir: bool
+    size: int
+    mtime: float
+    mode: int
+
+
+class JailFolder:
+    """One customer's folder seen as ``/``: list, stat, open for reading; nothing else."""
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+        self.root = Path(os.path.realpath(root))
+
+    def real(self, path: JailPath) -> Path | None:
+        """The real path of ``path`` if it stays inside the jail and is a file or folder."""
+        real = Path(os.path.realpath(self.root.joinpath(*path.parts)))
+        if real != self.root and self.root not in real.parents:
+            return None
+        try:
+            mode = real.stat().st_mode
+        except OSError:
+            return None
+        return real if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else None
+
+    def lookup(self, requested: str, cwd: JailPath) -> tuple[JailPath, Path] | None:
+        """The jail path and real path of what the client asked for, or None."""
+        path = resolve(requested, cwd)
+        if path is None:
+            return None
+        real = self.real(path)
+        return None if real is None else (path, real)
+
+    def entry(self, path: JailPath) -> Entry | None:
+        """What a client may know of ``path``, or None if it is nothing in the jail."""
+        real = self.real(path)
+        if real is None:
+            return None
+        st = real.stat()
+        name = path.parts[-1] if path.parts else "/"
+        return Entry(name, stat.S_ISDIR(st.st_mode), st.st_size, st.st_mtime, st.st_mode)
+
+    def listing(self, path: JailPath) -> list[Entry] | None:
+        """The entries of folder ``path``, sorted by name; None if it is no folder."""
+        real = self.real(path)
+        if real is None or not real.is_dir():
+            return None
+        found = []
+        with os.scandir(real) as entries:
+            for item in entries:
+                if plain_name(item.name):
+                    entry = self.entry(JailPath((*path.parts, item.name)))
+                    if entry is not None:
+                        found.append(entry)
+        return sorted(found, key=lambda e: e.name)
+
+    def revision_of(self, path: JailPath) -> int | None:
+        """The revision the manifest beside a data file gives (the manifest's own for a
+        manifest), or None where there is none."""
+        if path.is_root:
+            return None
+        name = path.parts[-1]
+        if not name.endswith(MANIFEST_SUFFIX):
+            name += MANIFEST_SUFFIX
+        real = self.real(JailPath((*path.parts[:-1], name)))
+        if real is None:
+            return None
+        try:
+            revision = json.loads(real.read_bytes()).get("revision")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return revision if isinstance(revision, int) else None

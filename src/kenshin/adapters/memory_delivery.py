@@ -1,0 +1,52 @@
+"""Customers' accounts and download receipts in memory: the MemoryStore's ``deliveries``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kenshin.errors import NotFoundError
+from kenshin.ports import Account, Receipt
+
+
+class MemoryDeliveries:
+    """Deliveries in a dict and a list; ``has_customer`` says which customers exist."""
+
+    def __init__(self, has_customer: Callable[[str], bool]) -> None:
+        self._has_customer = has_customer
+        self._accounts: dict[str, Account] = {}
+        self._receipts: list[Receipt] = []
+
+    def save_account(self, account: Account) -> None:
+        """Create or replace the customer's account; NotFoundError for an unknown customer."""
+        if not self._has_customer(account.customer):
+            raise NotFoundError(f"customer {account.customer!r} does not exist")
+        self._accounts[account.customer] = account
+
+    def get_account(self, customer_id: str) -> Account | None:
+        """The customer's account, or None."""
+        return self._accounts.get(customer_id)
+
+    def add_receipt(self, receipt: Receipt) -> None:
+        """Record a completed download."""
+        self._receipts.append(receipt)
+
+    def list_receipts(
+        self, customer_id: str | None = None, since: int | None = None
+    ) -> list[Receipt]:
+        """Receipts oldest first, optionally of one customer and at or after ``since``."""
+        found = [
+            r
+            for r in self._receipts
+            if (customer_id is None or r.customer == customer_id)
+            and (since is None or r.at >= since)
+        ]
+        return sorted(found, key=lambda r: r.at)
+
+    def first_collected(self, customer_id: str, file_name: str, revision: int) -> Receipt | None:
+        """The first receipt of the file at ``revision`` or a later one, or None."""
+        found = [
+            r
+            for r in self.list_receipts(customer_id)
+            if r.file_name == file_name and r.revision is not None and r.revision >= revision
+        ]
+        return found[0] if found else None

@@ -1,0 +1,112 @@
+"""Customers' accounts and download receipts in the SQLite store.
+
+Shares the store's one connection and its lock: the store composes it in as
+``store.deliveries``. Its tables come with the store's migrations (``sqlite_schema``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import astuple
+
+from kenshin.errors import NotFoundError, StoreError
+from kenshin.ports import Account, Receipt
+
+SCHEMA = """
+    -- How customers log in to collect their files; ssh_keys one OpenSSH line each,
+    -- allowed networks separated by spaces.
+    CREATE TABLE accounts (
+        customer TEXT PRIMARY KEY REFERENCES customers, password_hash TEXT,
+        ssh_keys TEXT NOT NULL, allowed TEXT NOT NULL) WITHOUT ROWID;
+    -- Every completed download of a customer's file.
+    CREATE TABLE receipts (
+        id INTEGER PRIMARY KEY, customer TEXT NOT NULL, file_name TEXT NOT NULL,
+        revision INTEGER, bytes INTEGER NOT NULL, protocol TEXT NOT NULL,
+        address TEXT NOT NULL, at INTEGER NOT NULL);
+    CREATE INDEX receipts_customer ON receipts (customer, at);
+    CREATE INDEX receipts_file ON receipts (customer, file_name, revision);
+"""
+_RECEIPT = "SELECT customer, file_name, revision, bytes, protocol, address, at FROM receipts"
+
+
+class SqliteDeliveries:
+    """Deliveries on the store's connection; ``lock`` is the store's."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db = db
+        self._lock = lock
+
+    @contextmanager
+    def _using(self, what: str, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                if write:
+                    self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    if write:
+                        self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store: {what} failed: {exc}") from exc
+
+    def save_account(self, account: Account) -> None:
+        """Create or replace the customer's account; NotFoundError for an unknown customer."""
+        with self._using(f"saving the account of {account.customer!r}", write=True) as db:
+            if db.execute("SELECT 1 FROM customers WHERE id = ?", (account.customer,)).fetchone():
+                db.execute(
+                    "INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?)",
+                    (
+                        account.customer,
+                        account.password_hash,
+                        "\n".join(account.ssh_keys),
+                        " ".join(account.allowed),
+                    ),
+                )
+                return
+        raise NotFoundError(f"customer {account.customer!r} does not exist")
+
+    def get_account(self, customer_id: str) -> Account | None:
+        """The customer's account, or None."""
+        with self._using("reading an account") as db:
+            row = db.execute(
+                "SELECT password_hash, ssh_keys, allowed FROM accounts WHERE customer = ?",
+                (customer_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        keys = tuple(k for k in row[1].split("\n") if k)
+        return Account(customer_id, row[0], keys, tuple(row[2].split()))
+
+    def add_receipt(self, receipt: Receipt) -> None:
+        """Record a completed download."""
+        with self._using("recording a download", write=True) as db:
+            db.execute(
+                "INSERT INTO receipts (customer, file_name, revision, bytes, protocol, address,"
+                " at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                astuple(receipt),
+            )
+
+    def list_receipts(
+        self, customer_id: str | None = None, since: int | None = None
+    ) -> list[Receipt]:
+        """Receipts oldest first, optionally of one customer and at or after ``since``."""
+        sql = f"{_RECEIPT} WHERE (?1 IS NULL OR customer = ?1) AND (?2 IS NULL OR at >= ?2)"
+        with self._using("listing downloads") as db:
+            rows = db.execute(f"{sql} ORDER BY at, id", (customer_id, since)).fetchall()
+        return [Receipt(*r) for r in rows]
+
+    def first_collected(self, customer_id: str, file_name: str, revision: int) -> Receipt | None:
+        """The first receipt of the file at ``revision`` or a later one, or None."""
+        sql = f"{_RECEIPT} WHERE customer = ? AND file_name = ? AND revision >= ?"
+        with self._using("reading downloads") as db:
+            row = db.execute(
+                f"{sql} ORDER BY at, id LIMIT 1", (customer_id, file_name, revision)
+            ).fetchone()
+        return None if row is None else Receipt(*row)

@@ -1,0 +1,170 @@
+"""Commands of delivery: customers' logins to the file servers, and their downloads."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import click
+
+from kenshin.domain.slots import iso_utc
+from kenshin.entrypoints.cli.app import cli, opened, parse_day
+from kenshin.entrypoints.cli.registry import customers, table
+from kenshin.errors import NotFoundError
+from kenshin.ports import Account
+from kenshin.services.accounts import check_networks, generate_password, hash_password
+from kenshin.services.receipts import uncollected_files
+
+MIN_PASSWORD = 12
+
+
+@customers.command("credentials")
+@click.argument("customer_id")
+@click.option(
+    "--password",
+    "set_password",
+    is_flag=True,
+    help="Set the password: typed at the prompt, or generated (and shown once) if left empty.",
+)
+@click.option(
+    "--ssh-key",
+    "key_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Add the OpenSSH public keys in FILE (repeatable).",
+)
+@click.option("--clear-keys", is_flag=True, help="Remove every SSH key first.")
+@click.option(
+    "--allow",
+    "networks",
+    multiple=True,
+    help="Allow logins only from this address or CIDR network (repeatable; replaces the list).",
+)
+@click.option("--allow-any", is_flag=True, help="Allow logins from any address.")
+@click.pass_context
+def customers_credentials(
+    ctx: click.Context,
+    customer_id: str,
+    set_password: bool,
+    key_files: tuple[Path, ...],
+    clear_keys: bool,
+    networks: tuple[str, ...],
+    allow_any: bool,
+) -> None:
+    """Set how CUSTOMER_ID logs in to collect its files over FTPS and SFTP: a password
+    (kept as an argon2 hash), SSH public keys, and the addresses it may log in from."""
+    if networks and allow_any:
+        raise click.UsageError("--allow and --allow-any exclude each other")
+    keys = [_read_key(line, path) for path in key_files for line in _key_lines(path)]
+    try:
+        allowed = check_networks(networks)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allow") from exc
+    with opened(ctx) as app:
+        if app.store.get_customer(customer_id) is None:
+            raise NotFoundError(f"customer {customer_id!r} does not exist")
+        account = app.store.deliveries.get_account(customer_id) or Account(customer_id)
+        shown = None
+        if set_password:
+            password, shown = _ask_password()
+            account = replace(account, password_hash=hash_password(password))
+        kept = () if clear_keys else account.ssh_keys
+        account = replace(account, ssh_keys=tuple(dict.fromkeys([*kept, *keys])))
+        if networks or allow_any:
+            account = replace(account, allowed=allowed)
+        app.store.deliveries.save_account(account)
+    if shown is not None:
+        click.echo(f"password of {customer_id} (shown only now): {shown}")
+    where = ", ".join(account.allowed) if account.allowed else "any address"
+    click.echo(
+        f"{customer_id}: password {'set' if account.password_hash else 'not set'},"
+        f" {len(account.ssh_keys)} SSH key(s), logins from {where}"
+    )
+
+
+def _ask_password() -> tuple[str, str | None]:
+    """The password typed, or a generated one (and it again, to show)."""
+    typed: str = click.prompt(
+        "Password (empty: generate one)",
+        default="",
+        hide_input=True,
+        show_default=False,
+    )
+    if not typed:
+        generated = generate_password()
+        return generated, generated
+    if len(typed) < MIN_PASSWORD:
+        raise click.BadParameter(f"a password has at least {MIN_PASSWORD} characters")
+    again: str = click.prompt("Repeat it", hide_input=True)
+    if again != typed:
+        raise click.BadParameter("the two passwords differ")
+    return typed, None
+
+
+def _key_lines(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [s for line in lines if (s := line.strip()) and not s.startswith("#")]
+
+
+def _read_key(line: str, path: Path) -> str:
+    """The key as stored: type, base64 and comment; BadParameter for anything else."""
+    import asyncssh  # a quarter of a second to import: only this command needs it
+
+    try:
+        key = asyncssh.import_public_key(line)
+    except (asyncssh.KeyImportError, ValueError) as exc:
+        raise click.BadParameter(f"{path}: not an OpenSSH public key ({exc})") from exc
+    exported = key.export_public_key("openssh").decode("ascii").split()
+    comment = line.split()[2:3]
+    return " ".join(exported[:2] + comment)
+
+
+@cli.command("deliveries")
+@click.option("--customer", "customer_id", help="Only this customer's downloads.")
+@click.option(
+    "--since", callback=parse_day, help="Only downloads on or after this UTC day (YYYY-MM-DD)."
+)
+@click.option(
+    "--uncollected",
+    is_flag=True,
+    help="Instead, list final daily files not collected by their deadline.",
+)
+@click.pass_context
+def deliveries(
+    ctx: click.Context, customer_id: str | None, since: date | None, uncollected: bool
+) -> None:
+    """List completed downloads (receipts) of customers' files, oldest first."""
+    with opened(ctx) as app:
+        if uncollected:
+            hours = app.settings.deliveries.collect_by_hours
+            late = [
+                u
+                for u in uncollected_files(app.store, int(time.time()), hours)
+                if customer_id is None or u.customer == customer_id
+            ]
+            flagged = [
+                (u.customer, u.day, u.file_name, str(u.revision), iso_utc(u.due_at)) for u in late
+            ]
+            table(("customer", "day", "file", "revision", "due"), flagged)
+            return
+        start = (
+            None
+            if since is None
+            else int(datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp())
+        )
+        receipts = app.store.deliveries.list_receipts(customer_id, start)
+    rows = [
+        (
+            iso_utc(r.at),
+            r.customer,
+            r.file_name,
+            "-" if r.revision is None else str(r.revision),
+            str(r.bytes),
+            r.protocol,
+            r.address,
+        )
+        for r in receipts
+    ]
+    table(("time", "customer", "file", "revision", "bytes", "protocol", "address"), rows)

@@ -1,0 +1,118 @@
+"""The file servers of ``kenshin serve``: FTPS and SFTP, started and stopped together.
+
+Both share the login rules and counts (``services.accounts.Logins``), the receipts
+and the security log; each is turned off by its ``enabled`` setting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+
+from kenshin.adapters.ssh_host_key import ensure_host_key, host_key_fingerprint
+from kenshin.bootstrap import App
+from kenshin.entrypoints.ftps import FtpsServer, FtpsSettings
+from kenshin.entrypoints.listeners import Listener
+from kenshin.entrypoints.sftp import SftpServer, SftpSettings
+from kenshin.errors import ConfigError
+from kenshin.services.accounts import LoginPolicy, Logins
+from kenshin.services.security import SecurityLog
+
+log = logging.getLogger(__name__)
+
+
+def login_policy(app: App) -> LoginPolicy:
+    """The login rules of the settings."""
+    d = app.settings.deliveries
+    return LoginPolicy(
+        max_failures=d.max_failed_logins,
+        window_s=d.failure_window_minutes * 60,
+        lockout_s=d.lockout_minutes * 60,
+        delay_s=d.failed_login_delay_ms / 1000,
+    )
+
+
+class FileServers:
+    """The FTPS and SFTP servers the settings turn on."""
+
+    def __init__(self, app: App, security: SecurityLog) -> None:
+        self._app = app
+        policy = login_policy(app)
+        self.logins = Logins(app.store.deliveries, security, policy)
+        self._security = security
+        self._ftps: FtpsServer | None = None
+        self._sftp: SftpServer | None = None
+
+    async def start(self) -> list[Listener]:
+        """Start the servers turned on; their listeners. ConfigError, with both stopped,
+        if one cannot listen."""
+        try:
+            return await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> list[Listener]:
+        app, listeners = self._app, []
+        ftps, sftp = app.settings.ftps, app.settings.sftp
+        delay = app.settings.deliveries.failed_login_delay_ms / 1000
+        if ftps.enabled:
+            try:
+                self._ftps = FtpsServer(
+                    FtpsSettings(
+                        ftps.host,
+                        ftps.port,
+                        *app.ftps_certificate,
+                        ftps.passive_range,
+                        ftps.announce_address or None,
+                        ftps.active_mode,
+                        ftps.allow_plain,
+                        ftps.idle_timeout_s,
+                        delay,
+                    ),
+                    self.logins,
+                    app.store.deliveries,
+                    self._security,
+                    app.outbox_dir,
+                )
+            except OSError as exc:
+                raise _cannot_listen("ftps", ftps.host, ftps.port, exc) from exc
+            self._ftps.start()
+            protocol = "FTP (TLS optional)" if ftps.allow_plain else "FTPS"
+            listeners.append(Listener(protocol, ftps.host, self._ftps.port))
+        if sftp.enabled:
+            if ensure_host_key(app.host_key_path):
+                log.warning("created the SFTP host key %s: it is kept", app.host_key_path)
+            self._sftp = SftpServer(
+                SftpSettings(sftp.host, sftp.port, app.host_key_path, delay),
+                self.logins,
+                app.store.deliveries,
+                app.outbox_dir,
+            )
+            try:
+                await self._sftp.start()
+            except OSError as exc:
+                raise _cannot_listen("sftp", sftp.host, sftp.port, exc) from exc
+            log.info("SFTP host key %s", host_key_fingerprint(app.host_key_path))
+            listeners.append(Listener("SFTP", sftp.host, self._sftp.port))
+        return listeners
+
+    async def stop(self) -> None:
+        """Stop both: no new connections, open ones closed."""
+        if self._sftp is not None:
+            await self._sftp.stop()
+            self._sftp = None
+        if self._ftps is not None:
+            await asyncio.to_thread(self._ftps.stop)
+            self._ftps = None
+
+
+def _cannot_listen(section: str, host: str, port: int, exc: OSError) -> ConfigError:
+    # pyftpdlib raises its own OSError, the errno only in the text.
+    reason = os.strerror(exc.errno) if exc.errno else re.sub(r"^\[Errno \d+\] ", "", str(exc))
+    return ConfigError(
+        f"{section}: cannot listen on {host} port {port} ({reason}):"
+        f" set {section}.port to a free port, or {section}.enabled = false"
+    )

@@ -1,0 +1,184 @@
+"""Customers' logins to the file servers: argon2 password hashes, SSH keys, allow-lists,
+and the lockout after repeated failures.
+
+Both file servers ask ``Logins``, so FTPS and SFTP share one set of rules and one
+count of failures: after ``max_failures`` failed logins within the window, from one
+address or for one account, that address or account is locked for a while, and even
+the right password is refused meanwhile. Every refusal is a security event. Lockouts
+are kept in memory: a restart of the server clears them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from kenshin.domain.model import CUSTOMER_ID
+from kenshin.ports import Account, Deliveries
+from kenshin.services.security import (
+    LOGIN_ADDRESS_REFUSED,
+    LOGIN_FAILED,
+    LOGIN_LOCKED,
+    SecurityLog,
+)
+
+# OWASP's argon2id minimum (19 MiB, 2 passes): a hundred customers logging in at once
+# must not take gigabytes.
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
+# At most this many hashes are computed at once: logins cannot starve the server.
+_HASHING = threading.BoundedSemaphore(4)
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to check when there is none: an unknown account costs the same time."""
+    return _HASHER.hash(secrets.token_hex(16))
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of ``password``, as stored."""
+    with _HASHING:
+        return _HASHER.hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    """Whether ``password`` matches the stored hash (False when there is none)."""
+    with _HASHING:
+        try:
+            return _HASHER.verify(stored or _dummy_hash(), password) and stored is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+def shown(user_name: str) -> str:
+    """A user name as logged: a customer id as it is, anything else quoted and cut short,
+    so that a name sent by a client cannot forge log lines."""
+    return user_name if CUSTOMER_ID.fullmatch(user_name) else repr(user_name[:64])
+
+
+def generate_password() -> str:
+    """A new random password: 24 characters, 144 bits."""
+    return secrets.token_urlsafe(18)
+
+
+def key_identity(line: str) -> str:
+    """An OpenSSH public key line without its comment: how keys are compared."""
+    return " ".join(line.split()[:2])
+
+
+def address_allowed(account: Account, address: str) -> bool:
+    """Whether ``address`` is in the account's allow-list (any address if it has none)."""
+    if not account.allowed:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in account.allowed)
+
+
+def check_networks(networks: tuple[str, ...]) -> tuple[str, ...]:
+    """The networks in canonical form; ValueError for one that is not an address or CIDR."""
+    return tuple(str(ipaddress.ip_network(n, strict=False)) for n in networks)
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    """How failures count: ``max_failures`` within ``window_s`` lock for ``lockout_s``;
+    a failure is answered after ``delay_s``."""
+
+    max_failures: int = 5
+    window_s: float = 15 * 60
+    lockout_s: float = 15 * 60
+    delay_s: float = 2.0
+
+
+class LoginGuard:
+    """Counts failed logins per address and per account and says what is locked."""
+
+    def __init__(self, policy: LoginPolicy) -> None:
+        self.policy = policy
+        self._failures: dict[str, deque[float]] = {}
+        self._locked_until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def locked(self, account: str, address: str, now: float) -> str | None:
+        """What of the two is locked at ``now`` ("account" or "address"), or None."""
+        with self._lock:
+            for what, key in (("address", f"@{address}"), ("account", account)):
+                if self._locked_until.get(key, 0) > now:
+                    return what
+        return None
+
+    def failed(self, account: str, address: str, now: float) -> None:
+        """Count a failed login; lock what reached the limit."""
+        with self._lock:
+            for key in (f"@{address}", account):
+                times = self._failures.setdefault(key, deque())
+                times.append(now)
+                while times and times[0] <= now - self.policy.window_s:
+                    times.popleft()
+                if len(times) >= self.policy.max_failures:
+                    self._locked_until[key] = now + self.policy.lockout_s
+                    times.clear()
+
+
+class Logins:
+    """Checks customers' logins for both file servers, reporting every refusal."""
+
+    def __init__(
+        self,
+        deliveries: Deliveries,
+        security: SecurityLog,
+        policy: LoginPolicy,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._deliveries = deliveries
+        self._security = security
+        self.guard = LoginGuard(policy)
+        self._clock = clock
+
+    def password(self, customer: str, password: str, address: str, protocol: str) -> bool:
+        """Whether the customer may log in with this password from ``address``."""
+        account = self.admitted(customer, address, protocol)
+        if account is False:
+            return False
+        stored = account.password_hash if account is not None else None
+        if verify_password(stored, password) and account is not None:
+            return True
+        self.failed(customer, address, protocol, "wrong password or no such account")
+        return False
+
+    def admitted(
+        self, customer: str, address: str, protocol: str
+    ) -> Account | Literal[False] | None:
+        """The account (None if there is none) if ``address`` may try to log in to it now;
+        False, reported, if it may not."""
+        locked = self.guard.locked(customer, address, self._clock())
+        if locked is not None:
+            detail = f"{protocol}: {locked} locked"
+            self._security.record(LOGIN_LOCKED, shown(customer), address, detail)
+            return False
+        account = self._deliveries.get_account(customer)
+        if account is not None and not address_allowed(account, address):
+            self.guard.failed(customer, address, self._clock())
+            self._security.record(LOGIN_ADDRESS_REFUSED, shown(customer), address, protocol)
+            return False
+        return account
+
+    def failed(self, customer: str, address: str, protocol: str, why: str) -> None:
+        """Count a failed login and report it."""
+        self.guard.failed(customer, address, self._clock())
+        self._security.record(LOGIN_FAILED, shown(customer), address, f"{protocol}: {why}")

@@ -1,0 +1,114 @@
+"""Download receipts: what customers collected, and the final files they have not.
+
+The file servers record a receipt for every completed download. The schedule (and
+later the alerts) asks ``uncollected_files``: a customer's final daily file that was
+not downloaded, at its revision or a later one, by ``collect_by_hours`` after the end
+of its local day.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from kenshin.domain.slots import day_start, iso_utc, local_day, zone
+from kenshin.errors import StoreError
+from kenshin.ports import Deliveries, Receipt, Store
+from kenshin.services.export import FINAL
+
+log = logging.getLogger(__name__)
+
+SECONDS_PER_HOUR = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Uncollected:
+    """A final daily file its customer had not collected by ``due_at`` (UTC epoch s)."""
+
+    customer: str
+    day: str
+    file_name: str
+    revision: int
+    due_at: int
+
+
+def record_download(deliveries: Deliveries, receipt: Receipt) -> None:
+    """Record a completed download. A store that fails loses no download from sight: the
+    receipt is logged in full as an error, and the customer's session goes on."""
+    try:
+        deliveries.add_receipt(receipt)
+    except StoreError as exc:
+        log.error(  # noqa: TRY400 - the store's message says what failed
+            "receipt not recorded (%s): %s downloaded %s revision %s, %d bytes, %s from %s at %s",
+            exc,
+            receipt.customer,
+            receipt.file_name,
+            receipt.revision,
+            receipt.bytes,
+            receipt.protocol,
+            receipt.address,
+            iso_utc(receipt.at),
+        )
+        return
+    log.info(
+        "%s downloaded %s (%d bytes) over %s",
+        receipt.customer,
+        receipt.file_name,
+        receipt.bytes,
+        receipt.protocol,
+    )
+
+
+def uncollected_files(
+    store: Store, now: int, collect_by_hours: int, lookback_days: int = 3
+) -> list[Uncollected]:
+    """Final files of the last ``lookback_days`` local days of each customer that were due
+    by ``now`` and not collected at their newest revision (or a later one)."""
+    found = []
+    for customer in store.list_customers():
+        tz = zone(customer.timezone)
+        today = local_day(now, tz)
+        for back in range(lookback_days, 0, -1):
+            day = today - timedelta(days=back)
+            due_at = day_start(day + timedelta(days=1), tz) + collect_by_hours * SECONDS_PER_HOUR
+            latest = store.latest_revision(customer.id, day.isoformat())
+            if due_at > now or latest is None or latest.status != FINAL:
+                continue
+            receipt = store.deliveries.first_collected(
+                customer.id, latest.file_name, latest.revision
+            )
+            if receipt is None or receipt.at > due_at:
+                found.append(
+                    Uncollected(customer.id, latest.day, latest.file_name, latest.revision, due_at)
+                )
+    return found
+
+
+class CollectionWatch:
+    """Flags each final file not collected in time once: a warning when it becomes due."""
+
+    def __init__(self, collect_by_hours: int) -> None:
+        self.collect_by_hours = collect_by_hours
+        self._flagged: set[Uncollected] = set()
+
+    def check(self, store: Store, now: int) -> list[Uncollected]:
+        """The files newly found uncollected at ``now``, each logged as a warning."""
+        found = uncollected_files(store, now, self.collect_by_hours)
+        new = [u for u in found if u not in self._flagged]
+        self._flagged = set(found)
+        for u in new:
+            log.warning(
+                "customer %s has not collected %s (revision %d, final) due %s",
+                u.customer,
+                u.file_name,
+                u.revision,
+                iso_utc(u.due_at),
+            )
+        return new
+
+
+def collection_status(store: Store, customer_id: str, file_name: str, revision: int) -> int | None:
+    """When the customer first collected the file at ``revision`` or later, or None."""
+    receipt: Receipt | None = store.deliveries.first_collected(customer_id, file_name, revision)
+    return None if receipt is None else receipt.at

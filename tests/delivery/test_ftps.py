@@ -1,0 +1,287 @@
+"""FTPS with real clients (Python's ftplib, curl) against ``kenshin serve``."""
+
+from __future__ import annotations
+
+import ftplib
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from .conftest import DAY_FILE, OTHER_FILE, PASSWORDS, SECRET, Served
+
+ESCAPES = [
+    f"../C-002/{OTHER_FILE}",
+    f"/../C-002/{OTHER_FILE}",
+    f"..%2fC-002%2f{OTHER_FILE}",
+    f"%2e%2e/C-002/{OTHER_FILE}",
+    f"..\\C-002\\{OTHER_FILE}",
+    f"\uff0e\uff0e/C-002/{OTHER_FILE}",  # fullwidth dots
+    f"....//C-002/{OTHER_FILE}",
+    "../../secret.txt",
+    "/../../secret.txt",
+    "../../../../../../etc/passwd",
+    "/etc/passwd",
+    "link.csv",  # a symbolic link to the secret
+    "other.csv",  # a symbolic link to C-002's file
+    f"{DAY_FILE}\x00../../secret.txt",
+    ".C-001_20261127.csv.0a1b2c.tmp",
+]
+
+
+def tls(served: Served) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=served.ca)
+
+
+@contextmanager
+def session(served: Served, customer: str = "C-001") -> Iterator[ftplib.FTP_TLS]:
+    """A logged-in FTPS session with a private data channel."""
+    ftp = ftplib.FTP_TLS(context=tls(served), timeout=10)
+    ftp.connect("localhost", served.ftps_port)
+    ftp.login(customer, PASSWORDS[customer])
+    ftp.prot_p()
+    try:
+        yield ftp
+    finally:
+        ftp.close()
+
+
+def fetch(ftp: ftplib.FTP, name: str) -> bytes:
+    data = bytearray()
+    ftp.retrbinary(f"RETR {name}", data.extend)
+    return bytes(data)
+
+
+def visible(served: Served, customer: str = "C-001") -> dict[str, bytes]:
+    """The customer's files as they are in the outbox: plain names, not links."""
+    folder = served.site / "outbox" / customer
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(folder.iterdir())
+        if not p.name.startswith(".") and not p.is_symlink()
+    }
+
+
+def test_a_customer_lists_and_downloads_its_files_byte_identical(served: Served) -> None:
+    with session(served) as ftp:
+        assert isinstance(ftp.sock, ssl.SSLSocket)
+        assert ftp.sock.version() in ("TLSv1.2", "TLSv1.3")
+        expected = visible(served)
+        assert sorted(ftp.nlst()) == sorted(expected)
+        assert DAY_FILE in expected
+        assert "link.csv" not in expected
+        for name, content in expected.items():
+            assert fetch(ftp, name) == content
+        assert ftp.size(DAY_FILE) == len(served.files[DAY_FILE])
+        assert ftp.sendcmd(f"MDTM {DAY_FILE}").startswith("213 ")
+
+
+def test_no_escape_returns_a_byte_from_outside_the_jail(served: Served) -> None:
+    with session(served) as ftp:
+        for path in ESCAPES:
+            received = bytearray()
+            with pytest.raises(ftplib.error_perm):
+                ftp.retrbinary(f"RETR {path}", received.extend)
+            assert received == b"", path
+            with pytest.raises(ftplib.error_perm):
+                ftp.cwd(path.rsplit("/", 1)[0] or path)
+        for folder in ("..", "../C-002", "/..", "%2e%2e", "\uff0e\uff0e"):
+            with pytest.raises(ftplib.error_perm):
+                ftp.nlst(folder)
+        assert ftp.pwd() == "/"
+        listing: list[str] = []
+        ftp.retrlines("LIST", listing.append)
+        text = "\n".join(listing)
+        assert OTHER_FILE not in text
+        assert "secret" not in text
+        assert ".tmp" not in text
+
+
+def test_a_customer_cannot_list_or_fetch_another_customers_files(served: Served) -> None:
+    with session(served, "C-002") as ftp:
+        assert sorted(ftp.nlst()) == sorted(visible(served, "C-002"))
+        assert OTHER_FILE in visible(served, "C-002")
+        for name in (DAY_FILE, f"../C-001/{DAY_FILE}", f"/C-001/{DAY_FILE}"):
+            with pytest.raises(ftplib.error_perm):
+                fetch(ftp, name)
+
+
+def test_every_write_is_refused(served: Served, tmp_path: Path) -> None:
+    upload = tmp_path / "upload.csv"
+    upload.write_bytes(b"not yours to write\n")
+    before = visible(served)
+    with session(served) as ftp:
+        with upload.open("rb") as file:
+            for command in ("STOR new.csv", f"STOR {DAY_FILE}", f"APPE {DAY_FILE}", "STOU"):
+                file.seek(0)
+                with pytest.raises(ftplib.error_perm):
+                    ftp.storbinary(command, file)
+        refused = [
+            f"DELE {DAY_FILE}",
+            "MKD folder",
+            "RMD /",
+            f"RNFR {DAY_FILE}",
+            f"SITE CHMOD 777 {DAY_FILE}",
+            f"MFMT 20200101000000 {DAY_FILE}",
+        ]
+        for command in refused:
+            with pytest.raises(ftplib.error_perm):
+                ftp.sendcmd(command)
+    assert visible(served) == before
+    assert not (served.site / "outbox" / "C-001" / "new.csv").exists()
+
+
+def test_login_without_tls_is_refused(served: Served) -> None:
+    ftp = ftplib.FTP(timeout=10)
+    ftp.connect("127.0.0.1", served.ftps_port)
+    with pytest.raises(ftplib.error_perm, match="550 SSL/TLS required"):
+        ftp.login("C-001", PASSWORDS["C-001"])
+    ftp.close()
+
+
+def test_data_without_prot_p_is_refused(served: Served) -> None:
+    ftp = ftplib.FTP_TLS(context=tls(served), timeout=10)
+    ftp.connect("localhost", served.ftps_port)
+    ftp.login("C-001", PASSWORDS["C-001"])  # PROT P not sent: data would travel in clear
+    with pytest.raises(ftplib.error_perm, match="550 SSL/TLS required on the data channel"):
+        fetch(ftp, DAY_FILE)
+    ftp.close()
+
+
+def test_tls_older_than_1_2_is_refused(served: Served) -> None:
+    def handshake(version: ssl.TLSVersion) -> str | None:
+        context = tls(served)
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")  # this client would speak old TLS
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = version
+        ftp = ftplib.FTP_TLS(context=context, timeout=10)
+        ftp.connect("localhost", served.ftps_port)
+        try:
+            ftp.auth()
+            assert isinstance(ftp.sock, ssl.SSLSocket)
+            return ftp.sock.version()
+        except (ssl.SSLError, ConnectionError):
+            return None
+        finally:
+            ftp.close()
+
+    assert handshake(ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+    assert handshake(ssl.TLSVersion.TLSv1_1) is None
+    assert handshake(ssl.TLSVersion.TLSv1) is None
+
+
+def test_active_mode_is_refused_by_default(served: Served) -> None:
+    with session(served) as ftp:
+        with pytest.raises(ftplib.error_perm, match="502 Active mode is turned off"):
+            ftp.sendcmd("PORT 127,0,0,1,200,10")
+        with pytest.raises(ftplib.error_perm, match="502"):
+            ftp.sendcmd("EPRT |1|10.9.8.7|51000|")
+
+
+def test_passive_replies_use_the_configured_port_range(served: Served) -> None:
+    with session(served) as ftp:
+        host, port = ftplib.parse227(ftp.sendcmd("PASV"))
+        assert host == "127.0.0.1"
+        assert 41000 <= port <= 41999
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_curl_downloads_with_ssl_reqd_and_plain_curl_is_refused(
+    served: Served, tmp_path: Path
+) -> None:
+    url = f"ftp://localhost:{served.ftps_port}/{DAY_FILE}"
+    user = f"C-001:{PASSWORDS['C-001']}"
+    out = tmp_path / "out.csv"
+    done = subprocess.run(
+        ["curl", "-sS", "--ssl-reqd", "--cacert", str(served.ca), "-u", user, "-o", str(out), url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == served.files[DAY_FILE]
+    plain = subprocess.run(
+        ["curl", "-sS", "-u", user, "-o", str(tmp_path / "plain.csv"), url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert plain.returncode != 0
+    assert not (tmp_path / "plain.csv").exists()
+    escape = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--ssl-reqd",
+            "--cacert",
+            str(served.ca),
+            "-u",
+            user,
+            "--path-as-is",
+            f"ftp://localhost:{served.ftps_port}/../../secret.txt",
+        ],
+        capture_output=True,
+        timeout=30,
+    )
+    assert escape.returncode != 0
+    assert SECRET not in escape.stdout
+
+
+def test_receipts_show_only_real_downloads(served: Served) -> None:
+    before = {c: len(served.receipts(c)) for c in ("C-001", "C-002")}
+    with session(served) as ftp:
+        ftp.nlst()
+        ftp.voidcmd("TYPE I")
+        assert ftp.size("C-001_big.csv") == 8_000_000
+        with pytest.raises(ftplib.error_perm):
+            fetch(ftp, "missing.csv")
+        conn = ftp.transfercmd("RETR C-001_big.csv")  # a download cut short
+        assert len(conn.recv(1000)) > 0
+        conn.close()
+    with session(served, "C-002") as ftp:
+        assert fetch(ftp, OTHER_FILE) == b"C-002's own data\r\n"
+    receipts = served.receipts("C-002", at_least=before["C-002"] + 1)[before["C-002"] :]
+    assert len(served.receipts("C-001")) == before["C-001"]
+    assert [(r.file_name, r.bytes, r.protocol, r.address) for r in receipts] == [
+        (OTHER_FILE, 18, "ftps", "127.0.0.1")
+    ]
+
+
+def test_revision_comes_from_the_manifest(served: Served) -> None:
+    before = len(served.receipts("C-001"))
+    with session(served) as ftp:
+        fetch(ftp, DAY_FILE)
+    last = served.receipts("C-001", at_least=before + 1)[-1]
+    assert (last.file_name, last.revision, last.bytes) == (DAY_FILE, 2, len(served.files[DAY_FILE]))
+
+
+def test_a_port_that_speaks_no_ftp_gets_nothing(served: Served) -> None:
+    with socket.create_connection(("127.0.0.1", served.ftps_port), timeout=10) as raw:
+        assert raw.recv(100).startswith(b"220 ")
+        raw.sendall(b"USER C-001\r\n")
+        assert raw.recv(100).startswith(b"550 SSL/TLS required")
+
+
+@pytest.mark.skipif(shutil.which("lftp") is None, reason="lftp is not installed")
+def test_lftp_mirrors_the_folder_over_ftps(served: Served, tmp_path: Path) -> None:
+    script = (
+        f"set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:ca-file {served.ca};"
+        f" set net:max-retries 1; open --env-password -u C-001 -p {served.ftps_port} localhost;"
+        f" mirror / {tmp_path / 'mirror'}; quit"
+    )
+    env = {**os.environ, "LFTP_PASSWORD": PASSWORDS["C-001"]}
+    done = subprocess.run(
+        ["lftp", "-c", script], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    mirrored = {p.name: p.read_bytes() for p in (tmp_path / "mirror").iterdir()}
+    assert mirrored == visible(served)

@@ -1,0 +1,194 @@
+"""Final files not collected by their deadline; the ``deliveries`` and ``credentials`` commands."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import kenshin, make_site
+from kenshin.adapters.memory import MemoryStore
+from kenshin.adapters.memory_delivery import MemoryDeliveries
+from kenshin.adapters.sqlite import SqliteStore
+from kenshin.domain.model import Customer, FileRevision
+from kenshin.domain.slots import day_start
+from kenshin.errors import StoreError
+from kenshin.ports import Receipt
+from kenshin.services.accounts import verify_password
+from kenshin.services.receipts import (
+    CollectionWatch,
+    Uncollected,
+    collection_status,
+    record_download,
+    uncollected_files,
+)
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+DAY = date(2026, 11, 26)
+DUE = day_start(date(2026, 11, 27), TOKYO) + 12 * 3600  # 12:00 the next day, local
+
+
+def revision(number: int, status: str = "final") -> FileRevision:
+    name = "C-1_20261126.csv"
+    return FileRevision("C-1", DAY.isoformat(), number, status, name, "00", "k", 1, 48, 48, 0)
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_final_file_not_collected_by_its_deadline_is_flagged(backend: str) -> None:
+    store = MemoryStore() if backend == "memory" else SqliteStore.in_memory()
+    store.add_customer(Customer("C-1", "One"))
+    store.add_revision(revision(1, "provisional"))
+    assert uncollected_files(store, DUE + 1, 12) == []  # provisional: not due
+    store.add_revision(revision(1))
+    assert uncollected_files(store, DUE - 1, 12) == []  # not yet due
+    flagged = [Uncollected("C-1", "2026-11-26", "C-1_20261126.csv", 1, DUE)]
+    assert uncollected_files(store, DUE + 1, 12) == flagged
+    store.deliveries.add_receipt(Receipt("C-1", "C-1_20261126.csv", 1, 9, "ftps", "::1", DUE - 60))
+    assert uncollected_files(store, DUE + 1, 12) == []
+    assert collection_status(store, "C-1", "C-1_20261126.csv", 1) == DUE - 60
+    store.add_revision(revision(2))  # restated: revision 1 was collected, 2 was not
+    assert [u.revision for u in uncollected_files(store, DUE + 1, 12)] == [2]
+    store.deliveries.add_receipt(Receipt("C-1", "C-1_20261126.csv", 2, 9, "sftp", "::1", DUE + 5))
+    assert [u.revision for u in uncollected_files(store, DUE + 10, 12)] == [2]  # too late
+    assert uncollected_files(store, DUE + 10, 36) == []  # a later deadline
+    assert uncollected_files(store, DUE + 4 * 86_400, 12) == []  # past the look-back
+    store.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    return make_site(tmp_path, "site")
+
+
+def test_a_generated_password_is_shown_once_and_kept_as_a_hash(site: Path) -> None:
+    result = kenshin(site, "customers", "credentials", "C-001", "--password", input_text="\n")
+    assert result.exit_code == 0, result.output
+    password = result.output.split("(shown only now): ")[1].split()[0]
+    store = SqliteStore(site / "kenshin.db")
+    account = store.deliveries.get_account("C-001")
+    store.close()
+    assert account is not None
+    assert verify_password(account.password_hash, password)
+    assert password not in (site / "kenshin.db").read_bytes().decode("latin-1")
+    again = kenshin(site, "customers", "credentials", "C-001", "--allow", "192.0.2.0/24")
+    assert password not in again.output
+    assert "password set, 0 SSH key(s), logins from 192.0.2.0/24" in again.output
+
+
+@pytest.mark.parametrize(
+    ("args", "typed", "message"),
+    [
+        (["--password"], "short\n", "at least 12 characters"),
+        (["--password"], "long enough pass\nanother pass\n", "the two passwords differ"),
+        (["--allow", "10.0.0.300"], "", "does not appear to be an IPv4 or IPv6 network"),
+        (["--allow", "10.0.0.0/8", "--allow-any"], "", "exclude each other"),
+    ],
+)
+def test_bad_credentials_are_refused_with_a_reason(
+    site: Path, args: list[str], typed: str, message: str
+) -> None:
+    result = kenshin(site, "customers", "credentials", "C-001", *args, input_text=typed)
+    assert result.exit_code != 0
+    assert message in result.output
+    store = SqliteStore(site / "kenshin.db")
+    assert store.deliveries.get_account("C-001") is None
+    store.close()
+
+
+def test_ssh_keys_are_checked(site: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pub"
+    bad.write_text("ssh-ed25519 not-base64 me\n")
+    result = kenshin(site, "customers", "credentials", "C-001", "--ssh-key", str(bad))
+    assert result.exit_code != 0
+    assert "not an OpenSSH public key" in result.output
+    missing = kenshin(site, "customers", "credentials", "C-404", "--allow-any")
+    assert missing.exit_code != 0
+    assert "customer 'C-404' does not exist" in missing.output
+
+
+def test_deliveries_lists_receipts_by_customer_and_day(site: Path) -> None:
+    assert kenshin(site, "customers", "add", "C-002", "--name", "Two").exit_code == 0
+    store = SqliteStore(site / "kenshin.db")
+    at = day_start(date(2026, 11, 26), ZoneInfo("UTC"))
+    store.deliveries.add_receipt(Receipt("C-001", "a.csv", 3, 1234, "ftps", "192.0.2.1", at))
+    store.deliveries.add_receipt(
+        Receipt("C-002", "b.csv", None, 5, "sftp", "192.0.2.2", at + 86_400)
+    )
+    store.close()
+    everything = kenshin(site, "deliveries").output.splitlines()
+    assert everything[0].split() == [
+        "time",
+        "customer",
+        "file",
+        "revision",
+        "bytes",
+        "protocol",
+        "address",
+    ]
+    assert everything[1].split() == [
+        "2026-11-26T00:00:00Z",
+        "C-001",
+        "a.csv",
+        "3",
+        "1234",
+        "ftps",
+        "192.0.2.1",
+    ]
+    assert everything[2].split() == [
+        "2026-11-27T00:00:00Z",
+        "C-002",
+        "b.csv",
+        "-",
+        "5",
+        "sftp",
+        "192.0.2.2",
+    ]
+    assert len(kenshin(site, "deliveries", "--customer", "C-001").output.splitlines()) == 2
+    assert len(kenshin(site, "deliveries", "--since", "2026-11-27").output.splitlines()) == 2
+    bad = kenshin(site, "deliveries", "--since", "yesterday")
+    assert bad.exit_code != 0
+    assert "expected a date as YYYY-MM-DD" in bad.output
+    assert kenshin(site, "deliveries", "--uncollected").output.split() == [
+        "customer",
+        "day",
+        "file",
+        "revision",
+        "due",
+    ]
+
+
+class FailingDeliveries(MemoryDeliveries):
+    def add_receipt(self, receipt: Receipt) -> None:
+        raise StoreError("SQLite store: recording a download failed: disk I/O error")
+
+
+def test_a_receipt_the_store_cannot_take_is_logged_in_full(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    receipt = Receipt("C-1", "C-1_20261126.csv", 4, 1234, "sftp", "192.0.2.1", DUE)
+    record_download(FailingDeliveries(lambda _: True), receipt)  # the session goes on
+    (line,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "disk I/O error" in line
+    assert "C-1 downloaded C-1_20261126.csv revision 4, 1234 bytes, sftp from 192.0.2.1" in line
+    working = MemoryDeliveries(lambda _: True)
+    record_download(working, receipt)
+    assert working.list_receipts() == [receipt]
+
+
+def test_the_schedule_warns_once_per_file_not_collected(caplog: pytest.LogCaptureFixture) -> None:
+    store = MemoryStore()
+    store.add_customer(Customer("C-1", "One"))
+    store.add_revision(revision(1))
+    watch = CollectionWatch(12)
+    assert watch.check(store, DUE - 1) == []
+    assert [u.revision for u in watch.check(store, DUE + 1)] == [1]
+    assert watch.check(store, DUE + 1800) == []  # flagged already: no second warning
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "customer C-1 has not collected C-1_20261126.csv (revision 1, final)"
+        " due 2026-11-27T03:00:00Z"
+    ]
+    store.add_revision(revision(2))  # restated after the deadline: flagged anew
+    assert [u.revision for u in watch.check(store, DUE + 3600)] == [2]

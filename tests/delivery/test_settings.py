@@ -1,0 +1,93 @@
+"""Delivery settings, the host key made at init, and user names that cannot forge log lines."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kenshin.adapters.memory import MemoryStore
+from kenshin.adapters.ssh_host_key import ensure_host_key, host_key_fingerprint
+from kenshin.bootstrap import init_project, open_app
+from kenshin.config import load_settings
+from kenshin.errors import ConfigError
+from kenshin.services.accounts import LoginPolicy, Logins, shown
+from kenshin.services.security import SecurityLog
+
+
+def test_init_makes_a_host_key_that_is_kept(tmp_path: Path) -> None:
+    config = init_project(tmp_path / "site")
+    app = open_app(config)
+    key = app.host_key_path
+    app.close()
+    assert key == tmp_path / "site" / "ssh" / "host_key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert key.parent.stat().st_mode & 0o777 == 0o700
+    before = key.read_bytes()
+    fingerprint = host_key_fingerprint(key)
+    assert fingerprint.startswith("SHA256:")
+    assert not ensure_host_key(key)
+    assert key.read_bytes() == before
+
+
+def test_secure_defaults_and_checked_port_ranges(tmp_path: Path) -> None:
+    config = init_project(tmp_path / "site")
+    settings = load_settings(config)
+    assert (settings.ftps.port, settings.sftp.port) == (2121, 2222)
+    assert not settings.ftps.allow_plain
+    assert not settings.ftps.active_mode
+    assert settings.ftps.passive_range == range(50000, 50100)
+    assert settings.deliveries.max_failed_logins == 5
+    for bad in ("50100-50000", "80-90", "1-2-3", "50000"):
+        with pytest.raises(ConfigError, match=r"ftps\.passive_ports"):
+            load_settings(config, {"KENSHIN_FTPS__PASSIVE_PORTS": bad})
+
+
+def test_a_user_name_cannot_forge_a_log_line() -> None:
+    assert shown("C-001") == "C-001"
+    assert shown("x\nsecurity event forged") == "'x\\nsecurity event forged'"
+    security = SecurityLog()
+    logins = Logins(MemoryStore().deliveries, security, LoginPolicy())
+    assert not logins.password("a\r\nb", "pass", "192.0.2.1", "ftps")
+    assert security.counts == {"login_failed": 1}
+
+
+def test_serve_says_which_server_cannot_listen_and_how_to_fix_it(tmp_path: Path) -> None:
+    config = init_project(tmp_path / "site")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"KENSHIN_FTPS__HOST": "127.0.0.1", "KENSHIN_FTPS__PORT": str(port)}
+        done = serve_briefly(config, env)
+    assert done.returncode == 1
+    assert (
+        f"Error: ftps: cannot listen on 127.0.0.1 port {port} (Address already in use):"
+        " set ftps.port to a free port, or ftps.enabled = false"
+    ) in done.stderr
+    (tmp_path / "site" / "bad.pem").write_text("not a certificate")
+    env = {"KENSHIN_FTPS__PORT": "0", "KENSHIN_FTPS__CERTIFICATE": "bad.pem"}
+    done = serve_briefly(config, env)
+    assert done.returncode == 1
+    assert "Error: ftps.certificate, ftps.key:" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def serve_briefly(config: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kenshin", "--config", str(config), "serve"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={
+            **os.environ,
+            "KENSHIN_MQTT__HOST": "127.0.0.1",
+            "KENSHIN_MQTT__PORT": "0",
+            "KENSHIN_SFTP__PORT": "0",
+            **env,
+        },
+    )

@@ -1,0 +1,275 @@
+"""SFTP with real clients (asyncssh's, OpenSSH's sftp) against ``kenshin serve``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import subprocess
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import asyncssh
+import pytest
+
+from conftest import kenshin
+from kenshin.adapters.outbox import LocalOutbox
+
+from .conftest import DAY_FILE, OTHER_FILE, PASSWORDS, SECRET, Served
+from .test_ftps import ESCAPES, visible
+
+T = TypeVar("T")
+
+
+def with_sftp(
+    served: Served, job: Callable[[asyncssh.SFTPClient], Awaitable[T]], customer: str = "C-001"
+) -> T:
+    """Run ``job`` on an SFTP session of the customer, the server's host key checked."""
+
+    async def main() -> T:
+        known = asyncssh.import_known_hosts(served.host_key_line)
+        async with (
+            asyncssh.connect(
+                "127.0.0.1",
+                served.sftp_port,
+                username=customer,
+                password=PASSWORDS[customer],
+                known_hosts=known,
+                client_keys=None,
+            ) as conn,
+            conn.start_sftp_client() as sftp,
+        ):
+            return await job(sftp)
+
+    return asyncio.run(main())
+
+
+async def read(sftp: asyncssh.SFTPClient, name: str) -> bytes:
+    async with sftp.open(name, "rb") as file:
+        data: bytes = await file.read()
+        return data
+
+
+def test_a_customer_lists_and_downloads_its_files_byte_identical(served: Served) -> None:
+    expected = visible(served)
+
+    async def job(sftp: asyncssh.SFTPClient) -> dict[str, bytes]:
+        assert sorted(await sftp.listdir(".")) == sorted([".", "..", *expected])
+        assert await sftp.getsize(DAY_FILE) == len(served.files[DAY_FILE])
+        assert await sftp.realpath(".") == "/"
+        with pytest.raises(asyncssh.SFTPNoSuchFile):
+            await sftp.realpath("..")  # nothing above the root
+        return {name: await read(sftp, name) for name in expected}
+
+    assert with_sftp(served, job) == expected
+
+
+def test_no_escape_returns_a_byte_from_outside_the_jail(served: Served) -> None:
+    async def job(sftp: asyncssh.SFTPClient) -> list[str]:
+        leaked = []
+        for path in ESCAPES:
+            try:
+                data = await read(sftp, path)
+            except (asyncssh.SFTPError, UnicodeError):
+                continue
+            leaked.append(f"{path!r}: {data[:40]!r}")
+        for folder in ("..", "../C-002", "/..", "%2e%2e", "\uff0e\uff0e", "/etc"):
+            with contextlib.suppress(asyncssh.SFTPError):
+                leaked.append(f"{folder}: {await sftp.listdir(folder)}")
+        for path in ("link.csv", "../../secret.txt"):
+            with pytest.raises(asyncssh.SFTPError):
+                await sftp.stat(path)
+        return leaked
+
+    assert with_sftp(served, job) == []
+
+
+def test_a_customer_cannot_list_or_fetch_another_customers_files(served: Served) -> None:
+    async def job(sftp: asyncssh.SFTPClient) -> Sequence[str]:
+        for name in (DAY_FILE, f"../C-001/{DAY_FILE}", f"/C-001/{DAY_FILE}"):
+            with pytest.raises(asyncssh.SFTPNoSuchFile):
+                await read(sftp, name)
+        names = await sftp.listdir("/")
+        return names
+
+    names = with_sftp(served, job, "C-002")
+    assert OTHER_FILE in names
+    assert DAY_FILE not in names
+
+
+def test_every_write_is_refused(served: Served) -> None:
+    before = visible(served)
+
+    async def job(sftp: asyncssh.SFTPClient) -> int:
+        refused = 0
+        attempts: list[Callable[[], Awaitable[object]]] = [
+            lambda: sftp.open("new.csv", "wb"),
+            lambda: sftp.open(DAY_FILE, "ab"),
+            lambda: sftp.open(DAY_FILE, "r+b"),
+            lambda: sftp.remove(DAY_FILE),
+            lambda: sftp.rename(DAY_FILE, "x.csv"),
+            lambda: sftp.posix_rename(DAY_FILE, "x.csv"),
+            lambda: sftp.mkdir("folder"),
+            lambda: sftp.rmdir("/"),
+            lambda: sftp.chmod(DAY_FILE, 0o777),
+            lambda: sftp.utime(DAY_FILE, (0, 0)),
+            lambda: sftp.symlink("/etc/passwd", "passwd"),
+            lambda: sftp.link(DAY_FILE, "hard.csv"),
+            lambda: sftp.readlink("link.csv"),
+        ]
+        for attempt in attempts:
+            with pytest.raises(asyncssh.SFTPError):
+                await attempt()
+            refused += 1
+        return refused
+
+    assert with_sftp(served, job) == 13
+    assert visible(served) == before
+
+
+def test_no_shell_no_exec_no_forwarding(served: Served) -> None:
+    async def main() -> None:
+        known = asyncssh.import_known_hosts(served.host_key_line)
+        async with asyncssh.connect(
+            "127.0.0.1",
+            served.sftp_port,
+            username="C-001",
+            password=PASSWORDS["C-001"],
+            known_hosts=known,
+            client_keys=None,
+        ) as conn:
+            with pytest.raises(asyncssh.ChannelOpenError):
+                await conn.run("cat /etc/passwd", check=True)
+            with pytest.raises(asyncssh.ChannelOpenError):
+                await conn.create_process()
+            with pytest.raises(asyncssh.ChannelOpenError):
+                await conn.open_connection("127.0.0.1", served.ftps_port)
+            with pytest.raises(asyncssh.ChannelListenError):
+                await conn.forward_remote_port("127.0.0.1", 0, "127.0.0.1", 22)
+
+    asyncio.run(main())
+
+
+def test_receipts_record_complete_downloads_only(served: Served) -> None:
+    before = len(served.receipts("C-001"))
+
+    async def job(sftp: asyncssh.SFTPClient) -> None:
+        async with sftp.open("C-001_big.csv", "rb") as file:
+            await file.read(1000)  # only a part: no receipt
+        await sftp.stat(DAY_FILE)
+        await sftp.listdir(".")
+        assert await read(sftp, "C-001_big.csv") == served.files["C-001_big.csv"]
+
+    with_sftp(served, job)
+    receipts = served.receipts("C-001")[before:]
+    assert [(r.file_name, r.revision, r.bytes, r.protocol) for r in receipts] == [
+        ("C-001_big.csv", None, 8_000_000, "sftp")
+    ]
+
+
+def test_a_public_key_logs_in_and_a_wrong_password_does_not(served: Served, tmp_path: Path) -> None:
+    key = asyncssh.generate_private_key("ssh-ed25519", comment="operator's laptop")
+    (tmp_path / "id.pub").write_bytes(key.export_public_key())
+    added = kenshin(
+        served.site, "customers", "credentials", "C-002", "--ssh-key", str(tmp_path / "id.pub")
+    )
+    assert added.exit_code == 0, added.output
+    assert "1 SSH key(s)" in added.output
+
+    async def main() -> Sequence[str]:
+        known = asyncssh.import_known_hosts(served.host_key_line)
+        async with (
+            asyncssh.connect(
+                "127.0.0.1",
+                served.sftp_port,
+                username="C-002",
+                client_keys=[key],
+                known_hosts=known,
+                password=None,
+            ) as conn,
+            conn.start_sftp_client() as sftp,
+        ):
+            names = await sftp.listdir("/")
+        with pytest.raises(asyncssh.PermissionDenied):
+            await asyncssh.connect(
+                "127.0.0.1",
+                served.sftp_port,
+                username="C-001",  # the key is C-002's
+                client_keys=[key],
+                known_hosts=known,
+                password=None,
+            )
+        return names
+
+    assert OTHER_FILE in asyncio.run(main())
+
+
+@pytest.mark.skipif(
+    shutil.which("sftp") is None or shutil.which("ssh-keygen") is None,
+    reason="OpenSSH's sftp is not installed",
+)
+def test_openssh_sftp_downloads_and_is_refused_writes_and_escapes(
+    served: Served, tmp_path: Path
+) -> None:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "id")], check=True
+    )
+    added = kenshin(
+        served.site, "customers", "credentials", "C-001", "--ssh-key", str(tmp_path / "id.pub")
+    )
+    assert added.exit_code == 0, added.output
+    (tmp_path / "known_hosts").write_text(served.host_key_line + "\n")
+    (tmp_path / "upload.csv").write_bytes(b"not yours to write\n")
+    batch = tmp_path / "batch"
+    batch.write_text(
+        f"ls -1\nget {DAY_FILE} {tmp_path / 'got.csv'}\n-put {tmp_path / 'upload.csv'} up.csv\n"
+        f"-rm {DAY_FILE}\n-mkdir dir\n-get ../../secret.txt {tmp_path / 'secret.txt'}\n"
+        f"-get link.csv {tmp_path / 'link.csv'}\n-cd ..\npwd\n"
+    )
+    done = subprocess.run(
+        [
+            "sftp",
+            "-b",
+            str(batch),
+            "-i",
+            str(tmp_path / "id"),
+            "-P",
+            str(served.sftp_port),
+            "-o",
+            f"UserKnownHostsFile={tmp_path / 'known_hosts'}",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "C-001@127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "got.csv").read_bytes() == served.files[DAY_FILE]
+    listed = done.stdout.split("sftp> ls -1\n")[1].split("sftp> ")[0].split()
+    assert sorted(listed) == sorted(visible(served))
+    assert "Remote working directory: /" in done.stdout
+    assert not (tmp_path / "secret.txt").exists()
+    assert not (tmp_path / "link.csv").exists()
+    assert not (served.site / "outbox" / "C-001" / "up.csv").exists()
+    assert (served.site / "outbox" / "C-001" / DAY_FILE).exists()
+    assert SECRET.decode() not in done.stdout
+
+
+def test_a_new_file_appears_whole_and_a_revision_replaces_it(served: Served) -> None:
+    outbox = LocalOutbox(served.site / "outbox")
+    outbox.publish("C-001", "C-001_20261002.csv", b"revision 1\r\n")
+
+    async def job(sftp: asyncssh.SFTPClient) -> list[bytes]:
+        first = await read(sftp, "C-001_20261002.csv")
+        outbox.publish("C-001", "C-001_20261002.csv", b"revision 2, restated\r\n")
+        return [first, await read(sftp, "C-001_20261002.csv")]
+
+    assert with_sftp(served, job) == [b"revision 1\r\n", b"revision 2, restated\r\n"]
+    outbox.remove("C-001", "C-001_20261002.csv")
