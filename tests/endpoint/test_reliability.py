@@ -17,13 +17,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import kenshin
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.domain.model import Customer
 from kenshin.services.verify import load_truth, verify_files
 from test_simulate_network import DAY, fleet_site, free_port
-
-UNITS = 20
 
 
 def start_server(site: Path, port: int) -> subprocess.Popen[str]:
@@ -42,27 +42,40 @@ def start_server(site: Path, port: int) -> subprocess.Popen[str]:
 
 
 def test_a_server_killed_mid_publish_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    site = fleet_site(tmp_path, UNITS)
+    kill_mid_publish(tmp_path, units=20, kill_after_s=4, wake_minutes=60)
+
+
+@pytest.mark.slow
+def test_a_server_killed_while_a_thousand_units_publish_loses_nothing(tmp_path: Path) -> None:
+    kill_mid_publish(tmp_path, units=1000, kill_after_s=15, wake_minutes=240)
+
+
+def kill_mid_publish(tmp_path: Path, *, units: int, kill_after_s: float, wake_minutes: int) -> None:
+    """Kill the server with SIGKILL ``kill_after_s`` into the publishing of a day by
+    ``units`` units, start it again; then check that the files equal the truth."""
+    site = fleet_site(tmp_path, units)
     port = free_port()
     server = start_server(site, port)
     command = [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml")]
-    command += ["simulate", "--devices", str(UNITS), "--start", DAY.isoformat()]
+    command += ["simulate", "--devices", str(units), "--start", DAY.isoformat()]
     command += ["--faults", "all", "--seed", "3", "--out", str(site / "fleet.jsonl")]
     command += ["--host", "127.0.0.1", "--port", str(port), "--certs", str(site / "certs")]
-    command += ["--speed", "8640", "--wake-minutes", "60"]  # a day in about 10 s
-    units = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command += ["--speed", "8640", "--wake-minutes", str(wake_minutes)]  # a day in about 10 s
+    publishing = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
-        time.sleep(4)
+        time.sleep(kill_after_s)
         server.send_signal(signal.SIGKILL)
         server.communicate(timeout=10)
         with sqlite3.connect(site / "kenshin.db") as db:  # as the kill left it
             before = db.execute("SELECT count(*) FROM readings").fetchone()[0]
         server = start_server(site, port)
-        out, err = units.communicate(timeout=120)
+        out, err = publishing.communicate(timeout=600)
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=30)
-    assert units.returncode == 0, err
+    assert publishing.returncode == 0, err
     sent = [json.loads(line) for line in (site / "fleet.jsonl").read_text().splitlines()]
     readings = sum(len(m["readings"]) for message in sent for m in message["meters"])
     assert 0 < before < readings  # the kill came in the middle of the publishing
