@@ -1,0 +1,43 @@
+"""Validation, estimation and editing (VEE) of a customer's day of slots: pure, on arrays.
+
+- ``settings``: every rule's parameters and defaults (``VeeSettings``), the rule bits.
+- ``grid``: what VEE is given (``DayGrid`` of boundary registers, ``LikeDays``).
+- ``spans``, ``rules``: the checks over whole grids; ``estimate``: filling gaps.
+- ``day``: ``validate_day`` and its outcome, ``VeeDay``.
+- ``ingest``: future-dated readings and unit clock drift, judged as readings arrive.
+"""
+
+from kenshin.domain.vee.day import ESTIMATED, QUESTIONABLE, VeeDay, validate_day
+from kenshin.domain.vee.estimate import METHOD_NAMES, Method
+from kenshin.domain.vee.grid import DayGrid, LikeDays, grid_of, like_days_of
+from kenshin.domain.vee.ingest import (
+    ClockEstimate,
+    ClockTrack,
+    clock_offsets,
+    future_dated,
+    split_future,
+)
+from kenshin.domain.vee.settings import ALL_RULES, RULE_NAMES, Rule, VeeSettings, rule_names
+
+__all__ = [
+    "ALL_RULES",
+    "ESTIMATED",
+    "METHOD_NAMES",
+    "QUESTIONABLE",
+    "RULE_NAMES",
+    "ClockEstimate",
+    "ClockTrack",
+    "DayGrid",
+    "LikeDays",
+    "Method",
+    "Rule",
+    "VeeDay",
+    "VeeSettings",
+    "clock_offsets",
+    "future_dated",
+    "grid_of",
+    "like_days_of",
+    "rule_names",
+    "split_future",
+    "validate_day",
+]
