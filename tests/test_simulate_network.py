@@ -20,16 +20,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import kenshin, make_site
-from kenshin.adapters.mqtt_unit import WakeFailed
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.bootstrap import open_app
 from kenshin.domain.delivery import fleet_messages
 from kenshin.domain.model import Customer
 from kenshin.domain.simulation import FAULTS, FleetSpec
+from kenshin.domain.wakes import message_time, next_wake, plan_wakes
 from kenshin.entrypoints.cli import cli
 from kenshin.entrypoints.serve import serve
+from kenshin.errors import WakeFailed
 from kenshin.services import publish as publisher
-from kenshin.services.publish import Replay, Target, message_time, next_wake, plan_wakes
+from kenshin.services.publish import Replay
 from kenshin.services.verify import load_truth, verify_files
 
 T = TypeVar("T")
@@ -117,7 +118,7 @@ class FlakyUnit:
 
     wakes: ClassVar[list[tuple[str, list[int]]]] = []
 
-    def __init__(self, _target: Target, device: str, tls: object = None) -> None:
+    def __init__(self, device: str, tls: object) -> None:
         self.device, self.tls, self.published, self.connected = device, tls, 0, 0
         self.stalled = "no answer in 10 s"
 
@@ -133,10 +134,19 @@ class FlakyUnit:
         return [0] if mine == 3 else []
 
 
+class FlakyUnits:
+    """Stands in for the units: each wake a FlakyUnit."""
+
+    def check(self, device: str) -> None:
+        return None
+
+    def open(self, device: str, tls: object) -> FlakyUnit:
+        return FlakyUnit(device, tls)
+
+
 def test_a_message_not_acknowledged_goes_again_at_the_units_next_wake(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(publisher, "_Unit", FlakyUnit)
     monkeypatch.setattr(publisher, "FINAL_RETRIES", 2)
     FlakyUnit.wakes = []
     base = at("2026-11-25T00:00:00+00:00")
@@ -145,7 +155,7 @@ def test_a_message_not_acknowledged_goes_again_at_the_units_next_wake(
         t = datetime.fromtimestamp(base + 3600 * k, TOKYO).isoformat()
         for device in ("U-1", "U-2"):
             stream.append({**message(device, t), "seq": k})
-    summary = publisher.publish_fleet(stream, Target("h", 1, Path()), Replay(wake_minutes=60))
+    summary = publisher.publish_fleet(stream, FlakyUnits(), Replay(wake_minutes=60))
     assert [seqs for device, seqs in FlakyUnit.wakes if device == "U-1"] == [
         [0],
         [0, 1],
@@ -305,7 +315,7 @@ def test_units_of_another_site_are_told_which_side_refuses(tmp_path: Path) -> No
     ), untrusted.output
     assert re.search(
         r"Error: the endpoint at 127.0.0.1 port \d+ closed the connection of U-00000\d before"
-        r" accepting it: is its certificate revoked, or issued by another data folder\?",
+        r" accepting it( \(.+\))?: is its certificate revoked, or issued by another data folder\?",
         refused.output,
     ), refused.output
 

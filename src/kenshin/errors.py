@@ -23,3 +23,12 @@ class StoreError(KenshinError):
 
 class ExportError(KenshinError):
     """A customer file could not be built or published."""
+
+
+class UnitError(KenshinError):
+    """The unit cannot publish at all: its files are missing or unusable, or the endpoint
+    is not one its CA certificate trusts."""
+
+
+class WakeFailed(KenshinError):
+    """One wake of one unit failed; its messages can go at its next wake."""

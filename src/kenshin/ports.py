@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import (
@@ -26,6 +26,9 @@ from kenshin.domain.model import (
 MAX_SERIAL = 2**160 - 1  # a certificate serial number has at most 20 bytes (RFC 5280)
 # A command's name is the last level of its topic, cmd/kenshin/{device}/{name}.
 COMMAND_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+# A unit's TLS state kept between its wakes: the adapter's own type, opaque to services.
+TlsState = TypeVar("TlsState")
+TlsState_co = TypeVar("TlsState_co", covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,3 +273,36 @@ class Outbox(Protocol):
 
     def remove(self, customer_id: str, name: str) -> None:
         """Remove a published file if it exists."""
+
+
+class UnitConnection(Protocol[TlsState_co]):
+    """One wake of a unit at a device endpoint: it connects with the unit's own
+    certificate, publishes at QoS 1, waits for every PUBACK and disconnects. UnitError
+    when the unit cannot publish at all, WakeFailed when this wake failed (kenshin.errors).
+    Then ``published`` counts the PUBLISHes sent, ``connected`` is 1 once the endpoint
+    accepted the connection, and ``stalled`` says why what was awaited did not come.
+    """
+
+    published: int
+    connected: int
+    stalled: str
+
+    @property
+    def tls(self) -> TlsState_co | None:
+        """The TLS state to resume at the unit's next wake, once it was made."""
+
+    def probe(self) -> None:
+        """Connect and disconnect; UnitError saying why the endpoint cannot be used."""
+
+    def publish(self, payloads: list[str]) -> list[int]:
+        """Publish each payload at QoS 1; the indices of those not acknowledged in time."""
+
+
+class Units(Protocol[TlsState]):
+    """The units of a fleet and the device endpoint they publish to."""
+
+    def check(self, device: str) -> None:
+        """UnitError, saying how to make them, if files the unit needs are missing."""
+
+    def open(self, device: str, tls: TlsState | None) -> UnitConnection[TlsState]:
+        """A connection for one wake of ``device``, resuming ``tls`` of an earlier wake."""

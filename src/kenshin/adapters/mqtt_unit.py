@@ -4,6 +4,7 @@ At each wake the unit connects with its own certificate, publishes at QoS 1, wai
 every PUBACK and disconnects. Its TLS context is kept between wakes so that the unit
 resumes its last TLS session instead of making a full handshake. A unit's files are the
 ones ``kenshin devices add --out`` writes: ``<id>.pem``, ``<id>.key`` and ``ca.pem``.
+``PahoUnits`` are the units of such a folder, as the port ``kenshin.ports.Units``.
 
 Errors say what to do: UnitError when the unit cannot be used at all (files missing or
 unusable, an endpoint that its ``ca.pem`` does not trust), WakeFailed when one wake
@@ -23,20 +24,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from kenshin.errors import KenshinError
+from kenshin.errors import UnitError, WakeFailed
 
 CA_FILE = "ca.pem"  # as 'kenshin devices add --out' writes it, beside <id>.pem and <id>.key
 ACK_TIMEOUT_S = 10.0
 IN_FLIGHT = 50  # unacknowledged PUBLISHes per connection; kenshin's endpoint takes 100
-
-
-class UnitError(KenshinError):
-    """The unit cannot publish at all: its files are missing or unusable, or the endpoint
-    is not one its CA certificate trusts."""
-
-
-class WakeFailed(KenshinError):
-    """One wake of one unit failed; its messages can go at its next wake."""
 
 
 class UnitTls(ssl.SSLContext):
@@ -182,6 +174,21 @@ class PahoUnit:
     def _on_log(self, _client: object, _userdata: object, level: int, text: str) -> None:
         if level in (mqtt.MQTT_LOG_ERR, mqtt.MQTT_LOG_WARNING):
             self._error = text
+
+
+class PahoUnits:
+    """The units whose files are in ``certs``, publishing to the endpoint ``host``:``port``."""
+
+    def __init__(self, host: str, port: int, certs: Path) -> None:
+        self._host, self._port, self._certs = host, port, certs
+
+    def check(self, device: str) -> None:
+        """UnitError, saying how to make them, if the unit's files are missing."""
+        unit_files(self._certs, device)
+
+    def open(self, device: str, tls: UnitTls | None) -> PahoUnit:
+        """One wake of ``device``, resuming ``tls`` of an earlier wake."""
+        return PahoUnit(self._host, self._port, self._certs, device, tls)
 
 
 def unit_files(certs: Path, device: str) -> tuple[Path, Path]:

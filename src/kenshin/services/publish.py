@@ -1,13 +1,12 @@
 """Publish a simulated fleet's messages live to a device endpoint, the way units do.
 
-A message is due at the time of its latest reading, and never before a message that came
-before it: messages come in order of arrival, so a held-back or backlog message is due
-when it arrives. A unit wakes every ``wake_s`` seconds of simulated time, at a phase of
-its own so that units do not all wake at once. At a wake it connects with TLS and its own
-certificate, publishes at QoS 1 every message due since its last wake, waits for every
-PUBACK and disconnects, as LTE-M units do to save power. A message not acknowledged is
-sent again at the unit's next wake, and after the last wake up to ``FINAL_RETRIES``
-times; only what is still unacknowledged then counts as failed.
+A unit wakes every ``wake_s`` seconds of simulated time, at a phase of its own, and takes
+the messages due since its last wake (``kenshin.domain.wakes``). At a wake it connects
+with TLS and its own certificate, publishes them at QoS 1, waits for every PUBACK and
+disconnects, as LTE-M units do to save power. A message not acknowledged is sent again
+at the unit's next wake, and after the last wake up to ``FINAL_RETRIES`` times; only
+what is still unacknowledged then counts as failed. The units and their endpoint are a
+port (``kenshin.ports.Units``), given by the caller.
 
 With ``speed`` S, simulated time runs S times faster than real time; 0 is as fast as the
 endpoint takes the messages. ``connections`` units are served at once, each by a worker
@@ -16,26 +15,25 @@ thread that keeps the units given to it, so that a unit's wakes stay in order.
 
 from __future__ import annotations
 
-import heapq
 import json
 import logging
 import queue
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Generic, TypeVar
 
-from kenshin.adapters.mqtt_unit import PahoUnit, UnitError, UnitTls, WakeFailed, unit_files
-from kenshin.errors import KenshinError
+from kenshin.domain.delivery import Message
+from kenshin.domain.wakes import Wake, plan_wakes
+from kenshin.errors import KenshinError, UnitError, WakeFailed
+from kenshin.ports import Units
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
+_Tls = TypeVar("_Tls")  # the units' TLS state, opaque here
 FINAL_RETRIES = 3
 GIVE_UP_S = 20.0  # no wake acknowledged for this long, and many failed: the endpoint is gone
 QUEUED_WAKES = 8  # per worker: bounds the wakes waiting in memory
@@ -50,7 +48,8 @@ class PublishError(KenshinError):
 
 @dataclass(frozen=True)
 class Target:
-    """Where to publish: the endpoint, and the folder of ``kenshin devices add --out``."""
+    """Where to publish: the endpoint, and the folder of ``kenshin devices add --out``
+    (the entrypoint opens the units there)."""
 
     host: str
     port: int
@@ -66,15 +65,6 @@ class Replay:
     speed: float = 0.0
     wake_minutes: int = 30
     connections: int = 16
-
-
-@dataclass(frozen=True, slots=True)
-class Wake:
-    """A unit waking at ``at`` (simulated UTC epoch s) with the messages due by then."""
-
-    at: int
-    device: str
-    messages: tuple[Message, ...]
 
 
 @dataclass
@@ -100,57 +90,16 @@ class Progress:
     failed_wakes: int
 
 
-def message_time(message: Message) -> int | None:
-    """The time of the message's latest reading (UTC epoch s), else of its ``sent``."""
-    times = [
-        int(datetime.fromisoformat(block["readings"][-1]["t"]).timestamp())
-        for block in message.get("meters", ())
-        if block.get("readings")
-    ]
-    if times:
-        return max(times)
-    sent = message.get("sent")
-    return int(datetime.fromisoformat(sent).timestamp()) if isinstance(sent, str) else None
-
-
-def next_wake(device: str, t: int, wake_s: int) -> int:
-    """The first wake of ``device`` at or after ``t``: every ``wake_s`` at its own phase."""
-    phase = zlib.crc32(device.encode()) % wake_s
-    return phase - ((phase - t) // wake_s) * wake_s
-
-
-def plan_wakes(messages: Iterable[Message], wake_s: int) -> Iterator[Wake]:
-    """The units' wakes in time order (ties by device), each with the messages due for it."""
-    due: dict[str, list[Message]] = {}
-    heap: list[tuple[int, str]] = []
-    clock = -(2**62)
-    for message in messages:
-        t = message_time(message)
-        clock = clock if t is None else max(clock, t)
-        while heap and heap[0][0] < clock:  # a message due later never joins an earlier wake
-            at, device = heapq.heappop(heap)
-            yield Wake(at, device, tuple(due.pop(device)))
-        device = str(message["device"])
-        if device in due:
-            due[device].append(message)
-        else:
-            due[device] = [message]
-            heapq.heappush(heap, (next_wake(device, clock, wake_s), device))
-    while heap:
-        at, device = heapq.heappop(heap)
-        yield Wake(at, device, tuple(due.pop(device)))
-
-
 def publish_fleet(
     messages: Iterable[Message],
-    target: Target,
+    units: Units[_Tls],
     replay: Replay = Replay(),
     *,
     devices: Iterable[str] = (),
     progress: Callable[[Progress], None] | None = None,
     stop: threading.Event | None = None,
 ) -> PublishSummary:
-    """Publish ``messages`` (in order of arrival) to ``target`` as ``replay`` says;
+    """Publish ``messages`` (in order of arrival) from ``units`` as ``replay`` says;
     PublishError when the endpoint cannot be used (see the module doc).
 
     ``devices`` are checked for their files first, and the first unit connects alone.
@@ -158,39 +107,30 @@ def publish_fleet(
     """
     try:
         for device in devices:
-            unit_files(target.certs, device)
+            units.check(device)
         wakes = plan_wakes(messages, replay.wake_minutes * 60)
         first = next(wakes, None)
         summary = PublishSummary()
         if first is None:
             return summary
         started = time.monotonic()
-        _Unit(target, first.device, None).probe()
+        units.open(first.device, None).probe()
     except UnitError as exc:  # a unit that cannot publish at all: publishing cannot go on
         raise PublishError(str(exc)) from exc
     summary.connections += 1
-    fleet = _Fleet(target, max(1, replay.connections), summary, stop or threading.Event())
+    fleet = _Fleet(units, max(1, replay.connections), summary, stop or threading.Event())
     fleet.run(chain([first], wakes), replay.speed, progress or (lambda _: None))
     summary.elapsed_s = time.monotonic() - started
     return summary
 
 
-def _paho_unit(target: Target, device: str, tls: UnitTls | None) -> PahoUnit:
-    return PahoUnit(target.host, target.port, target.certs, device, tls)
-
-
-# Opens a unit's connection for one wake, resuming ``tls`` if given. Tests put here a
-# stand-in with PahoUnit's probe, publish, tls, published, connected and stalled.
-_Unit: Callable[[Target, str, UnitTls | None], PahoUnit] = _paho_unit
-
-
-class _Fleet:
+class _Fleet(Generic[_Tls]):
     """The workers, what they share, and the handing of wakes to them."""
 
     def __init__(
-        self, target: Target, workers: int, summary: PublishSummary, stop: threading.Event
+        self, units: Units[_Tls], workers: int, summary: PublishSummary, stop: threading.Event
     ) -> None:
-        self._target = target
+        self._units = units
         self._summary = summary
         self._lock = threading.Lock()
         self._failure: PublishError | None = None
@@ -253,7 +193,7 @@ class _Fleet:
 
     def _work(self, wakes: queue.Queue[Wake | None]) -> None:
         carried: dict[str, list[Message]] = {}  # unacknowledged, for the unit's next wake
-        tls: dict[str, UnitTls] = {}  # the worker's units' TLS, the latest used last
+        tls: dict[str, _Tls] = {}  # the worker's units' TLS, the latest used last
         try:
             while (wake := wakes.get()) is not None:
                 if not self._stopped.is_set():
@@ -276,10 +216,10 @@ class _Fleet:
         device: str,
         due: list[Message],
         carried: dict[str, list[Message]],
-        tls: dict[str, UnitTls],
+        tls: dict[str, _Tls],
     ) -> None:
         """One wake of a unit; what is not acknowledged is carried to its next wake."""
-        unit = _Unit(self._target, device, tls.pop(device, None))
+        unit = self._units.open(device, tls.pop(device, None))
         try:
             left = unit.publish([_encode(m) for m in due])
         except UnitError as failure:  # files missing or unusable, server not trusted

@@ -12,19 +12,14 @@ from pathlib import Path
 
 import click
 
+from kenshin.adapters.mqtt_unit import PahoUnits
+from kenshin.domain.delivery import Message
 from kenshin.domain.model import DEFAULT_TIMEZONE
 from kenshin.domain.simulation import FAULTS, FleetSpec, fleet_calendar, parse_faults
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import check_timezone, cli, parse_day
 from kenshin.entrypoints.cli.registry import ids_from_file
-from kenshin.services.publish import (
-    Message,
-    Progress,
-    PublishSummary,
-    Replay,
-    Target,
-    publish_fleet,
-)
+from kenshin.services.publish import Progress, PublishSummary, Replay, Target, publish_fleet
 from kenshin.services.simulate import SimulationSummary, write_simulation
 
 
@@ -190,7 +185,7 @@ def publish_simulation(
             devices = list(dict.fromkeys(ids_from_file(lines)))
         published = publish_fleet(
             _messages(simulation.messages_path),
-            target,
+            PahoUnits(target.host, target.port, target.certs),
             replay,
             devices=devices,
             progress=progress,
