@@ -22,7 +22,8 @@ from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, SECONDS_PER_HOUR
 from kenshin.domain.intervals import MeterDay
 from kenshin.domain.model import Customer, Device, Direction, Meter, MeterSpec, Reading
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, zone
-from kenshin.services.export import aggregate_day, export_day
+from kenshin.services.aggregate import aggregate_day
+from kenshin.services.export import export_day
 
 OLD, NEW = "M-1", "M-1-X1"
 SPECS = st.builds(

@@ -54,6 +54,12 @@ class App:
             grace_hours=self.settings.export.grace_hours,
             retention_days=self.settings.export.retention_days,
             max_demand_w=self.settings.meters.max_demand_kw * 1000,
+            vee=self.settings.vee.settings_for("") if self.settings.vee.enabled else None,
+            vee_customers=(
+                {c: self.settings.vee.settings_for(c) for c in self.settings.vee.customers}
+                if self.settings.vee.enabled
+                else {}
+            ),
         )
 
     @property

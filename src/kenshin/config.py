@@ -14,8 +14,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kenshin.domain.vee.settings import SETTING_NAMES, VeeSettings
 from kenshin.errors import ConfigError
 
 CONFIG_NAME = "kenshin.toml"
@@ -163,6 +164,42 @@ class DeliveriesConfig(_Section):
     )
 
 
+class VeeConfig(_Section):
+    """Validation, estimation and editing of every slot of the customer files (docs/vee.md)."""
+
+    enabled: bool = Field(True, description="run VEE on every export; off: slots are A or N")
+    defaults: dict[str, Any] = Field(
+        default_factory=dict, description="rule settings for every customer (docs/vee.md)"
+    )
+    customers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per-customer rule settings, over the defaults"
+    )
+
+    @model_validator(mode="after")
+    def _settings_valid(self) -> VeeConfig:
+        self.settings_for("")
+        for customer in self.customers:
+            self.settings_for(customer)
+        return self
+
+    def settings_for(self, customer: str) -> VeeSettings:
+        """The customer's rule settings: the defaults, then its own; ValueError naming the
+        key when one is unknown or out of range."""
+        for where, table in (("defaults", self.defaults), (customer, self.customers.get(customer))):
+            prefix = "vee.defaults" if where == "defaults" else f"vee.customers.{where}"
+            unknown = sorted(set(table or {}) - set(SETTING_NAMES))
+            if unknown:
+                raise ValueError(
+                    f"{prefix}.{unknown[0]}: unknown VEE setting; choose from"
+                    f" {', '.join(SETTING_NAMES)} (docs/vee.md)"
+                )
+            try:
+                VeeSettings(**{**self.defaults, **(table or {})})
+            except ValueError as exc:
+                raise ValueError(f"{prefix}.{exc}") from exc
+        return VeeSettings(**{**self.defaults, **self.customers.get(customer, {})})
+
+
 class LoggingConfig(_Section):
     """Logging."""
 
@@ -182,6 +219,7 @@ class Settings(_Section):
     ftps: FtpsConfig = FtpsConfig()
     sftp: SftpConfig = SftpConfig()
     deliveries: DeliveriesConfig = DeliveriesConfig()
+    vee: VeeConfig = VeeConfig()
     logging: LoggingConfig = LoggingConfig()
 
 
@@ -287,6 +325,16 @@ failure_window_minutes = 15
 lockout_minutes = 15
 failed_login_delay_ms = 2000
 collect_by_hours = 12
+
+[vee]
+# Every slot validated, gaps estimated and flagged (A, E, Q, N): docs/vee.md.
+enabled = true
+
+[vee.defaults]
+# Rule settings for every customer, e.g. interpolation_max_slots = 4
+
+[vee.customers]
+# A customer's own, over the defaults, e.g. "C-001" = { write_estimates = false }
 
 [logging]
 level = "WARNING"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ def grid(
     digits: int = 8,
     demand_w: int = 100_000,
     reverse: Sequence[bool] = (),
-    **marks: np.ndarray,
+    **marks: Any,
 ) -> DayGrid:
     """A grid of the given boundary registers, one row per meter M-0, M-1, ..."""
     n = len(rows)

@@ -97,6 +97,10 @@ MIGRATIONS = (
     ALTER TABLE readings_by_time RENAME TO readings;
     """,
     sqlite_delivery.SCHEMA,
+    """
+    -- Slots of a file estimated by VEE (flag E), as its manifest says.
+    ALTER TABLE revisions ADD COLUMN estimated_slots INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

@@ -30,6 +30,8 @@ from kenshin.domain.intervals import ACTUAL, NO_VALUE, MeterDay
 from kenshin.domain.kwhcells import kwh_rows
 from kenshin.domain.model import ENCODINGS, Customer, Direction, Labels, Layout
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots, slot_labels, zone
+from kenshin.domain.vee.day import ESTIMATED, QUESTIONABLE
+from kenshin.domain.vee.estimate import Method
 from kenshin.errors import ExportError
 
 CRLF = "\r\n"
@@ -41,8 +43,17 @@ _NEEDS_CARE = re.compile(r'(?:^|\n)[=+\-@\t\r]|[,"\r]')
 _CACHE_LIMIT = 200_000
 _DIRECTIONS = {direction: direction.value for direction in Direction}
 
-# Each day of a meter and direction with its flags, sorted by meter then direction.
-_Series = Sequence[tuple[MeterDay, str]]
+# Each day of a meter and direction with its flags and, where VEE estimated slots, their
+# methods; sorted by meter then direction.
+_Series = Sequence[tuple[MeterDay, str, Sequence[int] | None]]
+# NEM12 quality of an estimated slot: S (substituted) with the method of AEMO's
+# metrology procedure for interval meters: 17 linear, 15 average like day.
+_NEM12_METHODS = {
+    Method.LINEAR: "S17",
+    Method.LIKE_DAY_SCALED: "S15",
+    Method.LIKE_DAY: "S15",
+}
+_NEM12_ACTUAL = frozenset((ACTUAL, QUESTIONABLE))  # a questionable slot is a measured one
 
 WIDE_LABELS: dict[Labels, tuple[str, str, str, str, str]] = {
     Labels.EN: ("meter", "date", "direction", "total_kwh", "quality"),
@@ -69,6 +80,7 @@ class DayFile:
     rows: int
     slots: int
     actual_slots: int
+    estimated_slots: int = 0
 
 
 def text_cell(value: str) -> str:
@@ -120,7 +132,8 @@ def render_day(
         ),
         rows=len(table) * (slots.count if customer.layout == Layout.LONG else 1),
         slots=len(table) * slots.count,
-        actual_slots=table.count_flag(ACTUAL),
+        actual_slots=table.count_flag(ACTUAL) + table.count_flag(QUESTIONABLE),
+        estimated_slots=table.count_flag(ESTIMATED),
     )
 
 
@@ -142,7 +155,8 @@ def _layout_text(
     if customer.layout == Layout.WIDE:
         text = _wide_text(customer, slots, table, cells)
         return text, text
-    series = [(day, day.flags) for day in table.meter_days()]
+    methods = [None] * len(table) if table.methods is None else table.methods.tolist()
+    series = list(zip(table.meter_days(), table.flag_texts(), methods, strict=True))
     if customer.layout == Layout.NEM12:
         return _nem12_text(customer, slots, series, cells, created_at)
     text = _long_text(customer, slots, series, cells)
@@ -229,7 +243,7 @@ def _long_text(customer: Customer, slots: DaySlots, series: _Series, cells: KwhC
     lines = [",".join(map(text_cell, LONG_LABELS[customer.labels]))]
     append = lines.append
     get = cells.__getitem__
-    for day, flags in series:
+    for day, flags, _ in series:
         lead = f"{text_cell(day.meter)},{_DIRECTIONS[day.direction]}"
         for middle, value, flag in zip(middles, day.values, flags, strict=True):
             append(f"{lead},{middle},{get(value)},{flag}")
@@ -256,31 +270,36 @@ def _nem12_text(
 
 
 def _nem12_chunks(slots: DaySlots, series: _Series, cells: KwhCells) -> list[str]:
-    with_reverse = {d.meter for d, _ in series if d.direction == Direction.REV}
+    with_reverse = {d.meter for d, _, _ in series if d.direction == Direction.REV}
     date_text = f"{slots.day:%Y%m%d}"
     interval = SLOT_SECONDS // 60
     get = cells.__getitem__
     chunks: list[str] = []
     pending = ""
-    for day, flags in series:
+    for day, flags, methods in series:
         meter = text_cell(day.meter)
         config = "E1B1" if day.meter in with_reverse else "E1"
         suffix = "E1" if day.direction == Direction.FWD else "B1"
-        method = ACTUAL if NO_VALUE not in flags else "V"
+        measured = _NEM12_ACTUAL.issuperset(flags)
+        method = ACTUAL if measured else "V"
         chunks.append(
             f"{pending}200,{meter},{config},{suffix},{suffix},,{meter},KWH,{interval},{CRLF}"
             f"300,{date_text},{','.join(map(get, day.values))},{method},,,"
         )
-        pending = f",{CRLF}" + (_nem12_runs(flags) if method == "V" else "")
+        pending = f",{CRLF}" + ("" if measured else _nem12_runs(flags, methods))
     chunks.append(f"{pending}900{CRLF}")
     return chunks
 
 
-def _nem12_runs(flags: str) -> str:
-    """400 records: one per run of equal flags, slots numbered from 1."""
+def _nem12_runs(flags: str, methods: Sequence[int] | None) -> str:
+    """400 records: one per run of equal quality, slots numbered from 1."""
+    codes = [
+        ACTUAL if f == QUESTIONABLE else _NEM12_METHODS[Method(m)] if f == ESTIMATED else f
+        for f, m in zip(flags, methods or [0] * len(flags), strict=True)
+    ]
     records = []
     start = 1
-    for flag, run in groupby(flags):
+    for flag, run in groupby(codes):
         end = start + len(list(run)) - 1
         records.append(f"400,{start},{end},{flag},,{CRLF}")
         start = end + 1

@@ -33,13 +33,15 @@ _ACTUAL, _NO_VALUE = ord(ACTUAL), ord(NO_VALUE)
 class DayTable:
     """Rows of slot energies (mWh) and flags, one per meter and direction.
 
-    ``values`` is 0 wherever the flag is ``N`` (no value).
+    ``values`` is 0 wherever the flag is ``N`` (no value). ``methods``, where VEE ran,
+    holds each estimated slot's method code (0 elsewhere; ``domain.vee.Method``).
     """
 
     meters: tuple[str, ...]
     directions: tuple[Direction, ...]
     values: Numbers
     flags: Flags
+    methods: Flags | None = None
 
     def __len__(self) -> int:
         return len(self.meters)
@@ -83,6 +85,7 @@ class DayTable:
             tuple(self.directions[i] for i in picked),
             self.values[rows],
             self.flags[rows],
+            None if self.methods is None else self.methods[rows],
         )
 
     def totals(self) -> list[int]:
@@ -106,11 +109,17 @@ def concat(tables: Sequence[DayTable], count: int) -> DayTable:
     """One table of the rows of ``tables``, in turn (of Python ints if any table is)."""
     if not tables:
         return DayTable((), (), np.zeros((0, count), np.int64), np.zeros((0, count), np.uint8))
+    methods = None
+    if any(t.methods is not None for t in tables):
+        methods = np.concatenate(
+            [np.zeros_like(t.flags) if t.methods is None else t.methods for t in tables]
+        )
     return DayTable(
         tuple(m for t in tables for m in t.meters),
         tuple(d for t in tables for d in t.directions),
         np.concatenate([t.values for t in tables]),
         np.concatenate([t.flags for t in tables]),
+        methods,
     )
 
 

@@ -16,7 +16,8 @@ class Manifest:
     """One revision of a customer's day file, as the customer is told about it.
 
     ``rows`` counts data rows, ``slots`` slot cells (rows of meters and directions
-    times the day's slots), ``actual_slots`` those with a value.
+    times the day's slots), ``actual_slots`` those with a measured value (A or Q),
+    ``estimated_slots`` those VEE estimated (E).
     """
 
     customer: str

@@ -186,3 +186,4 @@ class FileRevision:
     slots: int
     actual_slots: int
     created_at: int
+    estimated_slots: int = 0

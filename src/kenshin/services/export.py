@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from kenshin import __version__
 from kenshin.domain.csvfiles import render_day
-from kenshin.domain.daytable import DayTable, concat, day_table
+from kenshin.domain.daytable import DayTable
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, SECONDS_PER_HOUR
-from kenshin.domain.intervals import Registers
 from kenshin.domain.manifest import (
     MANIFEST_SUFFIX,
     Manifest,
@@ -31,28 +29,36 @@ from kenshin.domain.manifest import (
     manifest_day,
     manifest_name,
 )
-from kenshin.domain.model import Customer, FileRevision, Meter
+from kenshin.domain.model import Customer, FileRevision
 from kenshin.domain.slots import DaySlots, day_slots, local_day, zone
+from kenshin.domain.vee import VeeSettings
 from kenshin.errors import ExportError
 from kenshin.ports import Outbox, Store
+from kenshin.services.aggregate import aggregate_day
 
 log = logging.getLogger(__name__)
 
 PROVISIONAL = "provisional"
 FINAL = "final"
-AGGREGATE_CHUNK = 20_000  # meters read and computed at once: bounds memory
 # Readings of a packed day still count; packing an hour after the day keeps that rare.
 PACK_DELAY_S = 3600
 
 
 @dataclass(frozen=True)
 class ExportSettings:
-    """How files are exported: grace before a day is final, retention, defaults."""
+    """How files are exported: grace before a day is final, retention, defaults, and the
+    VEE settings (None: no VEE, slots are A or N), with customers' own over them."""
 
     grace_hours: int = 6
     retention_days: int = 45
     max_demand_w: int = DEFAULT_MAX_DEMAND_W
     generator: str = f"kenshin {__version__}"
+    vee: VeeSettings | None = field(default_factory=VeeSettings)
+    vee_customers: Mapping[str, VeeSettings] = field(default_factory=dict)
+
+    def vee_for(self, customer: str) -> VeeSettings | None:
+        """The VEE settings of ``customer``, or None where VEE is off."""
+        return None if self.vee is None else self.vee_customers.get(customer, self.vee)
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,8 @@ def export_day(
     slots = day_slots(day, _zone(customer))
     name = file_name(customer, day)
     with _collector_paused():
-        days = aggregate_day(store, customer, slots, settings.max_demand_w)
+        vee = settings.vee_for(customer.id)
+        days = aggregate_day(store, customer, slots, settings.max_demand_w, vee, now=now)
         rendered = render_day(customer, slots, days, created_at=now)
     latest = store.latest_revision(customer.id, day.isoformat())
     status = FINAL if now >= slots.end + settings.grace_hours * SECONDS_PER_HOUR else PROVISIONAL
@@ -117,6 +124,7 @@ def export_day(
         slots=rendered.slots,
         actual_slots=rendered.actual_slots,
         created_at=now,
+        estimated_slots=rendered.estimated_slots,
     )
     outbox.publish(customer.id, name, rendered.content)
     _publish_manifest(store, outbox, customer, revision, settings)
@@ -125,40 +133,6 @@ def export_day(
         "published %s/%s revision %d (%s)", customer.id, name, revision.revision, revision.status
     )
     return _outcome(revision, changed=True)
-
-
-def aggregate_day(
-    store: Store, customer: Customer, slots: DaySlots, max_demand_w: int = DEFAULT_MAX_DEMAND_W
-) -> DayTable:
-    """Slot energies of every meter of the customer over ``slots``, meters in id order.
-
-    Meters go in chunks; the next chunk is read in a thread while this one is
-    computed (SQLite and numpy let go of the GIL, so on two cores both run).
-    """
-    meters = store.list_meters(customer.id)
-    chunks = [meters[lo : lo + AGGREGATE_CHUNK] for lo in range(0, len(meters), AGGREGATE_CHUNK)]
-
-    def read(chunk: list[Meter]) -> tuple[Registers, Registers]:
-        return store.boundary_registers([m.id for m in chunk], slots.start, slots.count)
-
-    tables = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kenshin-read") as pool:
-        pending = [pool.submit(read, chunk) for chunk in chunks[:1]]
-        for number, chunk in enumerate(chunks):
-            fwd, rev = pending.pop().result()
-            if number + 1 < len(chunks):  # one chunk ahead: memory stays bounded
-                pending.append(pool.submit(read, chunks[number + 1]))
-            _check_shape(fwd, rev, len(chunk), slots.count + 1)
-            tables.append(day_table(chunk, fwd, rev, max_demand_w))
-    return concat(tables, slots.count)
-
-
-def _check_shape(fwd: Registers, rev: Registers, meters: int, boundaries: int) -> None:
-    if fwd.shape != (meters, boundaries) or rev.shape != fwd.shape:
-        raise ExportError(
-            f"the store gave registers of shape {fwd.shape} and {rev.shape} for "
-            f"{meters} meters and {boundaries} boundaries"
-        )
 
 
 def pack_closed_days(store: Store, now: int) -> int:
@@ -317,7 +291,7 @@ def _publish_manifest(
         rows=revision.rows,
         slots=revision.slots,
         actual_slots=revision.actual_slots,
-        estimated_slots=0,
+        estimated_slots=revision.estimated_slots,
         sha256=revision.sha256,
         layout=str(customer.layout),
         encoding=customer.encoding,

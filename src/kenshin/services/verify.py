@@ -1,4 +1,8 @@
-"""Check published wide-layout files against a simulation's ground truth, slot by slot."""
+"""Check published wide-layout files against a simulation's ground truth, slot by slot.
+
+A slot the file flags ``E`` (estimated by VEE) is counted apart: an estimate is not
+a measurement, so it is neither a match nor a mismatch.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pathlib import Path
 from kenshin.domain.energy import MWH_PER_KWH
 from kenshin.domain.model import Customer, Layout
 from kenshin.domain.slots import SLOT_SECONDS, day_slots, zone
+from kenshin.domain.vee import ESTIMATED
 from kenshin.errors import ExportError
 from kenshin.ports import Outbox
 
@@ -26,6 +31,7 @@ class Verification:
     slots: int = 0
     matched: int = 0
     without_value: int = 0
+    estimated: int = 0
     missing: int = 0
     mismatches: list[str] = field(default_factory=list)
 
@@ -64,20 +70,23 @@ def verify_files(outbox: Outbox, customer: Customer, truth: Truth) -> Verificati
             _verify_row(row, customer, truth, result)
     spans = [day_slots(day, zone(customer.timezone)) for day in days]
     in_files = sum(1 for _, start, _ in truth if any(s.start <= start < s.end for s in spans))
-    result.missing = in_files - result.matched - len(result.mismatches)
+    result.missing = in_files - result.matched - len(result.mismatches) - result.estimated
     return result
 
 
 def _verify_row(row: list[str], customer: Customer, truth: Truth, result: Verification) -> None:
     meter, day_text, direction = row[0].removeprefix("'"), row[1], row[2]
     start = day_slots(date.fromisoformat(day_text), zone(customer.timezone)).start
-    for index, cell in enumerate(row[3:-2]):
+    for index, (cell, flag) in enumerate(zip(row[3:-2], row[-1], strict=True)):
         result.slots += 1
         if cell == "":
             result.without_value += 1
             continue
         slot_start = start + index * SLOT_SECONDS
         expected = truth.get((meter, slot_start, direction))
+        if flag == ESTIMATED:
+            result.estimated += expected is not None
+            continue
         got = _mwh(cell)
         if got == expected:
             result.matched += 1

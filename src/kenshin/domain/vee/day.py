@@ -76,14 +76,15 @@ class VeeDay:
     def for_customer(self, settings: VeeSettings) -> DayTable:
         """The day as the customer's file shows it: estimates only if it takes them (else
         no value, N), and questionable slots as Q only if it takes that flag (else A)."""
-        values, flags = self.values, self.flags
+        values, flags, methods = self.values, self.flags, self.methods
         if not settings.write_estimates:
             dropped = flags == _E
             values = np.where(dropped, 0, values)
             flags = np.where(dropped, _N, flags).astype(np.uint8)
+            methods = np.where(dropped, Method.NONE, methods).astype(np.uint8)
         if not settings.write_questionable:
             flags = np.where(flags == _Q, _A, flags).astype(np.uint8)
-        return DayTable(self.meters, self.directions, values, flags)
+        return DayTable(self.meters, self.directions, values, flags, methods)
 
 
 def validate_day(
@@ -121,6 +122,7 @@ def validate_day(
             grid.resolution_mwh[rows],
             grid.modulus[rows],
             grid.max_demand_w[rows],
+            grid.estimate_unit()[rows],
         )
         sub_bits = bits[rows]
         if settings.enabled(Rule.NEGATIVE):

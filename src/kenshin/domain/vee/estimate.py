@@ -2,12 +2,14 @@
 
 - ``LINEAR``: a gap of at most ``interpolation_max_slots`` with both end registers
   known. The gap's energy is the register difference, known exactly; it is split
-  evenly in whole mWh, the remainder one mWh each to the first slots.
+  evenly in whole units (``DayGrid.shown_mwh``: what the customer's file shows),
+  the remainder one unit each to the first slots.
 - ``LIKE_DAY_SCALED``: a longer gap with both ends known. Each slot's weight is its
   mean over the like days that have it; the gap's exact energy is split in
-  proportion (cumulative integer division, so the slots add up to it exactly).
+  proportion, in whole units (cumulative integer division, so the slots add up
+  to it exactly).
 - ``LIKE_DAY``: a gap with an end register unknown (at the day's edge, or a silent
-  meter). Each slot is its mean over the like days, rounded half up.
+  meter). Each slot is its mean over the like days, rounded half up to a unit.
 
 A gap is never estimated where its meter was not in service (an exchange), where
 the register dropped further than a rollover explains (a reset), or where a slot
@@ -59,8 +61,9 @@ def estimate(
     gap = holes & whole & (spans.plausible | ~spans.closed)
     linear = gap & spans.plausible & (spans.length <= s.interpolation_max_slots)
     if linear.any():
-        values[linear] = _even_split(
-            spans.total[linear], spans.length[linear], spans.position[linear]
+        unit = spans.unit[linear]
+        values[linear] = unit * _even_split(
+            spans.total[linear] // unit, spans.length[linear], spans.position[linear]
         )
         methods[linear] = Method.LINEAR
     longer = gap & ~linear
@@ -76,7 +79,8 @@ def estimate(
     plain = filled & ~spans.closed
     if plain.any():
         sums, days = _like_sums(history)
-        values[plain] = (2 * sums[plain] + days[plain]) // (2 * days[plain])
+        unit, count = spans.unit[plain], days[plain]
+        values[plain] = unit * ((2 * sums[plain] + count * unit) // (2 * count * unit))
         methods[plain] = Method.LIKE_DAY
     return values, methods
 
@@ -111,12 +115,13 @@ def _proportional(weights: Ints, spans: Spans, where: Mask) -> Ints:
     running = span_prefix(weights, spans)[where]
     below = running - weights[where]
     whole = span_sums(weights, spans)[where]
-    total = spans.total[where]
+    unit = spans.unit[where]
+    total = spans.total[where] // unit
     nothing = whole == 0
     if int(total.max(initial=0)) * int(whole.max(initial=0)) >= _INT64_PRODUCT:
         # Exact in Python integers when int64 could overflow: only for very large meters.
         total, running, below, whole = (a.astype(object) for a in (total, running, below, whole))
     safe = np.where(nothing, 1, whole)
     shares = total * running // safe - total * below // safe
-    even = _even_split(spans.total[where], spans.length[where], spans.position[where])
-    return np.asarray(np.where(nothing, even, shares), dtype=np.int64)
+    even = _even_split(spans.total[where] // unit, spans.length[where], spans.position[where])
+    return np.asarray(unit * np.where(nothing, even, shares), dtype=np.int64)

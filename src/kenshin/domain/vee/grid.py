@@ -34,6 +34,10 @@ class DayGrid:
     ``conflicts`` and ``quarantined`` mark boundaries that had a second reading with a
     different value, or a reading dated in the future; ``drifting`` marks the rows of
     meters whose unit's clock drifts. Each of these may be None: nothing known.
+    ``shown_mwh`` is the smallest energy the customer's file shows (1,000 for three
+    decimals of kWh): estimates are split in whole units of its greatest common divisor
+    with the row's resolution, so that they show in the file's decimals and still add
+    up to the registers exactly.
     """
 
     meters: tuple[str, ...]
@@ -46,6 +50,7 @@ class DayGrid:
     conflicts: Mask | None = None
     quarantined: Mask | None = None
     drifting: Mask | None = None
+    shown_mwh: int = 1
 
     def __post_init__(self) -> None:
         rows, width = self.registers.shape
@@ -88,6 +93,10 @@ class DayGrid:
             self.registers, self.resolution_mwh, self.modulus, self.max_demand_w
         )
         return values.astype(np.int64), flags
+
+    def estimate_unit(self) -> Ints:
+        """Per row, the mWh that estimates are split in whole units of."""
+        return np.gcd(self.resolution_mwh, np.int64(self.shown_mwh))
 
     def known(self) -> Mask:
         """Where a boundary register is known."""
@@ -140,9 +149,11 @@ def grid_of(
     fwd: Registers,
     rev: Registers,
     max_demand_w: int = DEFAULT_MAX_DEMAND_W,
+    shown_mwh: int = 1,
 ) -> DayGrid:
     """The grid of ``meters`` in the rows ``daytable.day_table`` gives them: each meter's
-    forward row, then its reverse row if it is known to have one or shows one here."""
+    forward row, then its reverse row if it is known to have one or shows one here;
+    ``shown_mwh`` as in ``DayGrid``."""
     count = fwd.shape[1]
     if fwd.shape != (len(meters), count) or rev.shape != fwd.shape:
         raise ValueError(f"registers: expected shape ({len(meters)}, n), got {fwd.shape}")
@@ -161,7 +172,9 @@ def grid_of(
     )[source]
     ids = [meters[i].id for i in source.tolist()]
     directions = [Direction.REV if r else Direction.FWD for r in is_rev.tolist()]
-    return DayGrid(tuple(ids), tuple(directions), registers, resolution, modulus, demand)
+    return DayGrid(
+        tuple(ids), tuple(directions), registers, resolution, modulus, demand, shown_mwh=shown_mwh
+    )
 
 
 def like_days_of(

@@ -28,6 +28,7 @@ class Spans:
     closed: Mask  # both end registers known
     plausible: Mask  # closed, and no register drop beyond a rollover
     total: Ints  # the span's energy (mWh) where plausible, else 0
+    unit: Ints  # mWh: estimates are split in whole units of it (1 unless the row says)
 
     @property
     def length(self) -> Ints:
@@ -41,9 +42,15 @@ class Spans:
 
 
 def spans_of(
-    known: Mask, registers: Ints, resolution: Ints, modulus: Ints, demand_w: Ints
+    known: Mask,
+    registers: Ints,
+    resolution: Ints,
+    modulus: Ints,
+    demand_w: Ints,
+    unit: Ints | None = None,
 ) -> Spans:
-    """The spans of every slot of rows of boundary ``registers`` (int64, ``known`` where read)."""
+    """The spans of every slot of rows of boundary ``registers`` (int64, ``known`` where read);
+    ``unit`` (mWh, per row, dividing the resolution) is what estimates are split in."""
     width = known.shape[1]
     index = np.arange(width, dtype=np.int64)
     last = np.maximum.accumulate(np.where(known, index, -1), axis=1)[:, :-1]
@@ -65,6 +72,9 @@ def spans_of(
         closed=closed,
         plausible=plausible,
         total=np.where(plausible, energy, 0),
+        unit=np.broadcast_to(
+            (np.ones_like(resolution) if unit is None else unit)[:, None], closed.shape
+        ),
     )
 
 

@@ -1,0 +1,100 @@
+"""A customer's day of slot energies, read from the store and put through VEE.
+
+Meters go in chunks of ``AGGREGATE_CHUNK``; the next chunk is read in a thread
+while this one is computed (SQLite and numpy let go of the GIL, so on two cores
+both run). With VEE settings, each chunk is also read on the same local weekday
+of the previous weeks (its like days), and ``domain.vee`` validates every slot,
+estimates the gaps and flags each slot A, E, Q or N.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from kenshin.domain.daytable import DayTable, concat, day_table
+from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W
+from kenshin.domain.intervals import Registers
+from kenshin.domain.model import Customer, Meter
+from kenshin.domain.slots import DaySlots, day_slots, zone
+from kenshin.domain.vee import VeeSettings, grid_of, like_days_of, validate_day
+from kenshin.errors import ExportError
+from kenshin.ports import Store
+
+log = logging.getLogger(__name__)
+
+AGGREGATE_CHUNK = 20_000  # meters read and computed at once: bounds memory
+Grids = list[tuple[Registers, Registers]]  # the day's registers, then each like day's
+
+
+def aggregate_day(
+    store: Store,
+    customer: Customer,
+    slots: DaySlots,
+    max_demand_w: int = DEFAULT_MAX_DEMAND_W,
+    vee: VeeSettings | None = None,
+    *,
+    now: int | None = None,
+) -> DayTable:
+    """Slot energies of every meter of the customer over ``slots``, meters in id order:
+    through VEE with ``vee`` settings, else as measured (A or N). Only the slots ended
+    by ``now`` (default: all) can be missing or estimated."""
+    meters = store.list_meters(customer.id)
+    chunks = [meters[lo : lo + AGGREGATE_CHUNK] for lo in range(0, len(meters), AGGREGATE_CHUNK)]
+    days = [slots] if vee is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
+    due = slots.count if now is None else sum(1 for t in slots.boundaries[1:] if t <= now)
+    # Estimates in whole units of the file's last decimal of kWh (1 Wh for 3 decimals).
+    shown_mwh = 10 ** max(0, 6 - customer.decimals)
+
+    def read(chunk: list[Meter]) -> Grids:
+        ids = [m.id for m in chunk]
+        return [store.boundary_registers(ids, day.start, day.count) for day in days]
+
+    tables = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kenshin-read") as pool:
+        pending = [pool.submit(read, chunk) for chunk in chunks[:1]]
+        for number, chunk in enumerate(chunks):
+            grids = pending.pop().result()
+            if number + 1 < len(chunks):  # one chunk ahead: memory stays bounded
+                pending.append(pool.submit(read, chunks[number + 1]))
+            for fwd, rev in grids:
+                _check_shape(fwd, rev, len(chunk), slots.count + 1)
+            tables.append(_table(chunk, grids, max_demand_w, vee, due, shown_mwh))
+    return concat(tables, slots.count)
+
+
+def like_days(customer: Customer, slots: DaySlots, weeks: int) -> list[DaySlots]:
+    """The same local weekday 1..``weeks`` weeks before, those with as many slots as
+    ``slots`` (a week across a DST change has another count and is left out)."""
+    tz = zone(customer.timezone)
+    before = (day_slots(slots.day - timedelta(weeks=week), tz) for week in range(1, weeks + 1))
+    return [day for day in before if day.count == slots.count]
+
+
+def _table(
+    chunk: list[Meter],
+    grids: Grids,
+    max_demand_w: int,
+    vee: VeeSettings | None,
+    due: int,
+    shown_mwh: int,
+) -> DayTable:
+    (fwd, rev), *weeks = grids
+    if vee is None:
+        return day_table(chunk, fwd, rev, max_demand_w)
+    try:
+        grid = grid_of(chunk, fwd, rev, max_demand_w, shown_mwh)
+    except ValueError as exc:  # a meter whose registers could overflow int64 over a day
+        log.warning("no VEE for %d meters from %s: %s", len(chunk), chunk[0].id, exc)
+        return day_table(chunk, fwd, rev, max_demand_w)
+    like = like_days_of(grid, chunk, weeks)
+    return validate_day(grid, like, vee, due).for_customer(vee)
+
+
+def _check_shape(fwd: Registers, rev: Registers, meters: int, boundaries: int) -> None:
+    if fwd.shape != (meters, boundaries) or rev.shape != fwd.shape:
+        raise ExportError(
+            f"the store gave registers of shape {fwd.shape} and {rev.shape} for "
+            f"{meters} meters and {boundaries} boundaries"
+        )

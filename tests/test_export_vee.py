@@ -1,0 +1,143 @@
+"""VEE in the customer files: gaps estimated exactly and flagged, replaced when the
+readings come, per-customer settings, provisional days, NEM12 quality, the config."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from kenshin.adapters.outbox import LocalOutbox
+from kenshin.config import load_settings
+from kenshin.domain.model import Customer, Layout, Reading
+from kenshin.domain.slots import day_slots, zone
+from kenshin.domain.vee import VeeSettings
+from kenshin.errors import ConfigError
+from kenshin.services.export import ExportSettings, export_day
+from test_export import ACME, DAY, FINAL_AT, NAME, SLOTS, boundary_readings, make_store, manifest_of
+
+STEP = 12  # register steps of 0.1 kWh a slot: 1.2 kWh
+
+
+def file_rows(outbox: LocalOutbox, name: str = NAME) -> dict[str, list[str]]:
+    content = outbox.read("C1", name)
+    assert content is not None
+    rows = [line.split(",") for line in content.decode().split("\r\n")[1:] if line]
+    return {row[0]: row for row in rows}
+
+
+def test_a_short_gap_is_split_evenly_from_the_registers_and_flagged_e(tmp_path: Path) -> None:
+    store = make_store()
+    # M-2 misses the readings at boundaries 10 and 11, and its register jumps 1.3 kWh
+    # more over the gap: 3 slots share 3.6 + 1.3 = 4.9 kWh.
+    m2 = [r for r in boundary_readings("M-2") if SLOTS.boundary_index(r.t) not in (10, 11)]
+    m2 = [
+        r if r.t < SLOTS.start + 12 * 1800 else Reading(r.meter, r.t, (r.fwd or 0) + 13, None)
+        for r in m2
+    ]
+    store.add_readings(boundary_readings("M-1") + m2, 0)
+    outbox = LocalOutbox(tmp_path)
+    outcome = export_day(store, outbox, ACME, DAY, now=FINAL_AT)
+    row = file_rows(outbox)["M-2"]
+    # 4.9 kWh in whole Wh (the file shows 3 decimals): the remainder to the first slot.
+    assert row[3 + 9 : 3 + 12] == ["1.634", "1.633", "1.633"]
+    assert row[-1] == "A" * 9 + "EEE" + "A" * 36
+    assert row[-2] == "58.900"  # the day's total equals the register difference
+    assert (outcome.actual_slots, outcome.slots) == (93, 96)
+    manifest = manifest_of(outbox)
+    assert (manifest["estimated_slots"], manifest["actual_slots"]) == (3, 93)
+
+
+def test_estimates_are_replaced_when_the_readings_arrive(tmp_path: Path) -> None:
+    store = make_store()
+    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[20]), 0)
+    outbox = LocalOutbox(tmp_path)
+    export_day(store, outbox, ACME, DAY, now=FINAL_AT)
+    assert file_rows(outbox)["M-2"][-1][19:21] == "EE"
+    store.add_readings([Reading("M-2", SLOTS.start + 20 * 1800, 5_000 + 20 * STEP, None)], 1)
+    outcome = export_day(store, outbox, ACME, DAY, now=FINAL_AT + 60)
+    assert (outcome.revision, outcome.changed) == (2, True)
+    assert file_rows(outbox)["M-2"][-1] == "A" * 48
+    assert manifest_of(outbox)["estimated_slots"] == 0
+
+
+def test_a_customer_who_takes_no_estimates_gets_no_value_there(tmp_path: Path) -> None:
+    store = make_store()
+    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[20]), 0)
+    outbox = LocalOutbox(tmp_path)
+    settings = ExportSettings(vee_customers={"C1": VeeSettings(write_estimates=False)})
+    export_day(store, outbox, ACME, DAY, now=FINAL_AT, settings=settings)
+    row = file_rows(outbox)["M-2"]
+    assert row[3 + 19 : 3 + 21] == ["", ""]
+    assert row[-1][19:21] == "NN"
+    assert manifest_of(outbox)["estimated_slots"] == 0
+
+
+def test_a_provisional_day_estimates_only_slots_that_have_ended(tmp_path: Path) -> None:
+    store = make_store()
+    # Readings up to 10:00 local (boundary 20) for M-1; M-2 silent since 08:00 (boundary 16).
+    store.add_readings(
+        boundary_readings("M-1", skip=range(21, 49)) + boundary_readings("M-2", skip=range(17, 49)),
+        0,
+    )
+    outbox = LocalOutbox(tmp_path)
+    export_day(store, outbox, ACME, DAY, now=SLOTS.start + 20 * 1800 + 60)
+    rows = file_rows(outbox)
+    assert rows["M-1"][-1] == "A" * 20 + "N" * 28  # after 10:00: not yet, never estimated
+    # M-2's 08:00-10:00 has no history to estimate from and no end: no value.
+    assert rows["M-2"][-1] == "A" * 16 + "N" * 32
+
+
+def test_a_long_gap_follows_the_like_days_and_adds_up_to_the_registers(tmp_path: Path) -> None:
+    store = make_store()
+    week_before = day_slots(DAY - timedelta(weeks=1), zone("Asia/Tokyo"))
+    # A week before, M-2 used 1 step a slot at night (slots 0-23) and 3 steps by day.
+    register, history = 1_000, []
+    for i, t in enumerate(week_before.boundaries):
+        history.append(Reading("M-2", t, register, None))
+        register += 1 if i < 24 else 3
+    store.add_readings(history, 0)
+    # Today M-2 misses boundaries 21..26 (a 7-slot gap over slots 20..26) and the gap
+    # holds 28 steps: in proportion 1,1,1,1,3,3,3 of 13 parts.
+    today = [
+        Reading("M-2", t, 10_000 + i * 2 + (14 if i >= 27 else 0), None)
+        for i, t in enumerate(SLOTS.boundaries)
+        if not 21 <= i <= 26
+    ]
+    store.add_readings(boundary_readings("M-1") + today, 1)
+    outbox = LocalOutbox(tmp_path)
+    export_day(store, outbox, ACME, DAY, now=FINAL_AT)
+    row = file_rows(outbox)["M-2"]
+    gap = [int(v.replace(".", "")) for v in row[3 + 20 : 3 + 27]]  # in Wh
+    assert sum(gap) == 2_800
+    assert row[-1][20:27] == "E" * 7
+    # Running weights 1, 2, 3, 4, 7, 10, 13: floor(2800 x running / 13) in Wh.
+    assert gap == [215, 215, 216, 215, 646, 646, 647]
+
+
+def test_nem12_shows_estimates_as_substituted_with_their_method(tmp_path: Path) -> None:
+    customer = Customer("C1", "Acme", layout=Layout.NEM12)
+    store = make_store(customer)
+    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[20]), 0)
+    outbox = LocalOutbox(tmp_path)
+    export_day(store, outbox, customer, DAY, now=FINAL_AT)
+    content = outbox.read("C1", NAME)
+    assert content is not None
+    text = content.decode()
+    assert "400,1,19,A,,\r\n400,20,21,S17,,\r\n400,22,48,A,,\r\n" in text
+    assert text.count("400,") == 3  # M-1 is all actual: no 400 record
+
+
+def test_vee_settings_in_the_config_are_checked_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "kenshin.toml"
+    path.write_text('[vee.customers]\n"C-001" = { spike_percent = 5 }\n')
+    with pytest.raises(ConfigError, match=r"vee\.customers\.C-001\.spike_percent: expected"):
+        load_settings(path, environ={})
+    path.write_text("[vee.defaults]\nspike = 300\n")
+    with pytest.raises(ConfigError, match=r"vee\.defaults\.spike: unknown VEE setting"):
+        load_settings(path, environ={})
+    path.write_text('[vee.defaults]\nwrite_estimates = false\n[vee.customers]\n"C-1" = {}\n')
+    vee = load_settings(path, environ={}).vee
+    assert vee.settings_for("C-1").write_estimates is False
+    assert vee.settings_for("C-1") == VeeSettings(write_estimates=False)
