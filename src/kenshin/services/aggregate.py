@@ -18,7 +18,7 @@ from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import Customer, Meter
 from kenshin.domain.slots import DaySlots, day_slots, zone
-from kenshin.domain.vee import VeeSettings, grid_of, like_days_of, validate_day
+from kenshin.domain.vee import VeeDay, VeeSettings, grid_of, like_days_of, validate_day
 from kenshin.errors import ExportError
 from kenshin.ports import Store
 
@@ -43,9 +43,7 @@ def aggregate_day(
     meters = store.list_meters(customer.id)
     chunks = [meters[lo : lo + AGGREGATE_CHUNK] for lo in range(0, len(meters), AGGREGATE_CHUNK)]
     days = [slots] if vee is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
-    due = slots.count if now is None else sum(1 for t in slots.boundaries[1:] if t <= now)
-    # Estimates in whole units of the file's last decimal of kWh (1 Wh for 3 decimals).
-    shown_mwh = 10 ** max(0, 6 - customer.decimals)
+    due, shown = due_slots(slots, now), shown_mwh(customer)
 
     def read(chunk: list[Meter]) -> Grids:
         ids = [m.id for m in chunk]
@@ -60,7 +58,7 @@ def aggregate_day(
                 pending.append(pool.submit(read, chunks[number + 1]))
             for fwd, rev in grids:
                 _check_shape(fwd, rev, len(chunk), slots.count + 1)
-            tables.append(_table(chunk, grids, max_demand_w, vee, due, shown_mwh))
+            tables.append(_table(chunk, grids, max_demand_w, vee, due, shown))
     return concat(tables, slots.count)
 
 
@@ -80,16 +78,40 @@ def _table(
     due: int,
     shown_mwh: int,
 ) -> DayTable:
-    (fwd, rev), *weeks = grids
+    (fwd, rev), *_ = grids
     if vee is None:
         return day_table(chunk, fwd, rev, max_demand_w)
     try:
-        grid = grid_of(chunk, fwd, rev, max_demand_w, shown_mwh)
+        day = validated(chunk, grids, max_demand_w, vee, due, shown_mwh)
     except ValueError as exc:  # a meter whose registers could overflow int64 over a day
         log.warning("no VEE for %d meters from %s: %s", len(chunk), chunk[0].id, exc)
         return day_table(chunk, fwd, rev, max_demand_w)
-    like = like_days_of(grid, chunk, weeks)
-    return validate_day(grid, like, vee, due).for_customer(vee)
+    return day.for_customer(vee)
+
+
+def validated(
+    meters: list[Meter],
+    grids: Grids,
+    max_demand_w: int,
+    vee: VeeSettings,
+    due: int,
+    shown_mwh: int,
+) -> VeeDay:
+    """The day of ``meters`` through VEE: ``grids`` holds the day's registers, then each
+    like day's. ValueError for a meter whose registers could overflow int64 over a day."""
+    (fwd, rev), *weeks = grids
+    grid = grid_of(meters, fwd, rev, max_demand_w, shown_mwh)
+    return validate_day(grid, like_days_of(grid, meters, weeks), vee, due)
+
+
+def shown_mwh(customer: Customer) -> int:
+    """The smallest energy the customer's files show: estimates come in whole units of it."""
+    return int(10 ** max(0, 6 - customer.decimals))
+
+
+def due_slots(slots: DaySlots, now: int | None) -> int:
+    """How many of the day's slots have ended at ``now`` (all, if None)."""
+    return slots.count if now is None else sum(1 for t in slots.boundaries[1:] if t <= now)
 
 
 def _check_shape(fwd: Registers, rev: Registers, meters: int, boundaries: int) -> None:

@@ -1,0 +1,120 @@
+"""Why a slot of a meter shows what it shows: its raw readings, its value and flag with
+the rules that fired and the estimate's method, and the file revisions of its day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from kenshin.domain.daytable import day_table
+from kenshin.domain.intervals import NO_VALUE
+from kenshin.domain.model import Customer, Direction, FileRevision, Meter, Reading
+from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, slot_labels, zone
+from kenshin.errors import KenshinError
+from kenshin.ports import Store
+from kenshin.services.aggregate import due_slots, like_days, shown_mwh, validated
+from kenshin.services.export import ExportSettings
+
+CONTEXT_S = 3600  # raw readings shown before and after the slot
+
+
+class ExplainError(KenshinError):
+    """The slot cannot be explained: unknown meter, no customer, no such slot."""
+
+
+@dataclass(frozen=True)
+class SlotRow:
+    """One register's slot: its value (mWh, None without), flag, and why."""
+
+    direction: Direction
+    value: int | None
+    flag: str
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class SlotExplanation:
+    """A meter's slot, explained."""
+
+    meter: Meter
+    customer: Customer
+    slots: DaySlots
+    index: int
+    label: str
+    readings: list[Reading]
+    rows: list[SlotRow]
+    revisions: list[FileRevision]
+
+    @property
+    def start(self) -> int:
+        """The slot's first instant, UTC epoch seconds."""
+        return self.slots.start + self.index * SLOT_SECONDS
+
+
+def explain_slot(
+    store: Store, settings: ExportSettings, meter_id: str, day: date, label: str, *, now: int
+) -> SlotExplanation:
+    """Explain the slot of ``meter_id`` that starts at local time ``label`` (``HH:MM``;
+    a time that repeats when the clocks go back takes its offset, ``02:30+01:00``)."""
+    meter = store.get_meter(meter_id)
+    if meter is None:
+        raise ExplainError(f"no meter {meter_id!r}: see 'kenshin meters list'")
+    device = store.get_device(meter.device) if meter.device else None
+    customer = store.get_customer(device.customer) if device else None
+    if customer is None:
+        raise ExplainError(f"meter {meter_id} has no registered device, so no customer")
+    tz = zone(customer.timezone)
+    slots = day_slots(day, tz)
+    labels = slot_labels(slots, tz)
+    if label not in labels:
+        raise ExplainError(
+            f"no slot of {day} starts at {label} in {customer.timezone}: expected one of"
+            f" {labels[0]}, {labels[1]}, ... {labels[-1]}"
+        )
+    index = labels.index(label)
+    start = slots.start + index * SLOT_SECONDS
+    readings = next(
+        iter(
+            store.readings_between([meter.id], start - CONTEXT_S, start + SLOT_SECONDS + CONTEXT_S)
+        ),
+        (meter.id, []),
+    )[1]
+    return SlotExplanation(
+        meter,
+        customer,
+        slots,
+        index,
+        label,
+        readings,
+        _rows(store, settings, meter, customer, slots, index, now),
+        store.list_revisions(customer.id, day.isoformat()),
+    )
+
+
+def _rows(
+    store: Store,
+    settings: ExportSettings,
+    meter: Meter,
+    customer: Customer,
+    slots: DaySlots,
+    index: int,
+    now: int,
+) -> list[SlotRow]:
+    """The slot of each of the meter's registers as the customer's file shows it."""
+    vee = settings.vee_for(customer.id)
+    days = [slots] if vee is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
+    grids = [store.boundary_registers([meter.id], d.start, d.count) for d in days]
+    if vee is None:
+        table = day_table([meter], *grids[0], settings.max_demand_w)
+        why: list[list[str]] = [[] for _ in table.directions]
+    else:
+        due, shown = due_slots(slots, now), shown_mwh(customer)
+        full = validated([meter], grids, settings.max_demand_w, vee, due, shown)
+        table = full.for_customer(vee)
+        why = [full.explain(row, index) for row in range(len(full))]
+    return [
+        SlotRow(d, None if f == ord(NO_VALUE) else int(v), chr(f), reasons)
+        for d, v, f, reasons in zip(
+            table.directions, table.values[:, index], table.flags[:, index], why, strict=True
+        )
+    ]
