@@ -31,6 +31,7 @@ from kenshin.config import (
 from kenshin.errors import ConfigError
 from kenshin.ports import Outbox, Store
 from kenshin.services.export import ExportSettings
+from kenshin.services.recovery import RecoverySettings
 
 
 @dataclass
@@ -61,6 +62,11 @@ class App:
                 else {}
             ),
         )
+
+    @property
+    def recovery_settings(self) -> RecoverySettings:
+        """Settings of gap recovery."""
+        return RecoverySettings(**self.settings.recovery.model_dump())
 
     @property
     def host_key_path(self) -> Path:

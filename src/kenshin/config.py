@@ -164,6 +164,20 @@ class DeliveriesConfig(_Section):
     )
 
 
+class RecoveryConfig(_Section):
+    """Gap recovery: units asked to resend the readings their meters lack."""
+
+    enabled: bool = Field(True, description="ask units to resend what is missing")
+    lookback_hours: int = Field(48, ge=1, le=24 * 45, description="how far back holes are sought")
+    settle_minutes: int = Field(
+        90, ge=0, le=24 * 60, description="how long a reading may take before it is missed"
+    )
+    first_wait_minutes: int = Field(
+        60, ge=1, le=24 * 60, description="wait before asking again; doubles each time"
+    )
+    max_attempts: int = Field(4, ge=1, le=100, description="times a unit is asked for one hole")
+
+
 class VeeConfig(_Section):
     """Validation, estimation and editing of every slot of the customer files (docs/vee.md)."""
 
@@ -220,6 +234,7 @@ class Settings(_Section):
     sftp: SftpConfig = SftpConfig()
     deliveries: DeliveriesConfig = DeliveriesConfig()
     vee: VeeConfig = VeeConfig()
+    recovery: RecoveryConfig = RecoveryConfig()
     logging: LoggingConfig = LoggingConfig()
 
 
@@ -335,6 +350,13 @@ enabled = true
 
 [vee.customers]
 # A customer's own, over the defaults, e.g. "C-001" = { write_estimates = false }
+
+[recovery]
+enabled = true
+lookback_hours = 48
+settle_minutes = 90
+first_wait_minutes = 60
+max_attempts = 4
 
 [logging]
 level = "WARNING"

@@ -192,6 +192,10 @@ class Store(Protocol):
     def pending_commands(self, device_id: str) -> list[Command]:
         """The device's commands not acknowledged yet, oldest first."""
 
+    def commands_named(self, name: str, since: int) -> list[Command]:
+        """Every command called ``name`` added at or after ``since``, acknowledged or
+        not, oldest first."""
+
     def commands_after(self, command_id: int, limit: int = 1000) -> list[Command]:
         """At most ``limit`` commands not acknowledged yet with an id above ``command_id``,
         of any device, oldest first: what was added since the last look."""

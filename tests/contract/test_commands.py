@@ -43,6 +43,19 @@ def test_commands_queue_per_device_oldest_first(store: Store) -> None:
     assert store.get_command(second + 1) is None
 
 
+def test_commands_of_a_name_since_a_time_include_acknowledged_ones(store: Store) -> None:
+    with_devices(store)
+    old = store.add_command("U-1", "resend", RESEND, T0 - 1)
+    first = store.add_command("U-1", "resend", RESEND, T0)
+    store.add_command("U-2", "reboot", b"", T0 + 1)
+    second = store.add_command("U-2", "resend", RESEND, T0 + 2)
+    store.acknowledge_command(first, T0 + 3)
+    assert [c.id for c in store.commands_named("resend", T0)] == [first, second]
+    assert store.commands_named("resend", T0)[0].acknowledged_at == T0 + 3
+    assert [c.id for c in store.commands_named("resend", 0)] == [old, first, second]
+    assert store.commands_named("reset", 0) == []
+
+
 def test_a_payload_can_name_its_own_command(store: Store) -> None:
     with_devices(store)
     store.add_command("U-1", "resend", RESEND, T0)

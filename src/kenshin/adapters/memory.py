@@ -187,6 +187,10 @@ class MemoryStore:
         """The device's commands not acknowledged yet, oldest first."""
         return [c for c in self._commands.values() if c.device == device_id and c.pending]
 
+    def commands_named(self, name: str, since: int) -> list[Command]:
+        """Every command called ``name`` added at or after ``since``, oldest first."""
+        return [c for c in self._commands.values() if c.name == name and c.created_at >= since]
+
     def commands_after(self, command_id: int, limit: int = 1000) -> list[Command]:
         """Commands not acknowledged yet with an id above ``command_id``, oldest first."""
         return [c for c in self._commands.values() if c.id > command_id and c.pending][:limit]

@@ -208,6 +208,10 @@ class SqliteStore:
         """The device's commands not acknowledged yet, oldest first."""
         return self._read("reading commands", sqlite_commands.pending, device_id)
 
+    def commands_named(self, name: str, since: int) -> list[Command]:
+        """Every command called ``name`` added at or after ``since``, oldest first."""
+        return self._read("reading commands", sqlite_commands.named, (name, since))
+
     def commands_after(self, command_id: int, limit: int = 1000) -> list[Command]:
         """Commands not acknowledged yet with an id above ``command_id``, oldest first."""
         return self._read("reading new commands", sqlite_commands.after, (command_id, limit))

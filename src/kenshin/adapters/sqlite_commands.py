@@ -64,6 +64,12 @@ def pending(db: sqlite3.Connection, device_id: str) -> list[Command]:
     return _commands(db, sql, (device_id,))
 
 
+def named(db: sqlite3.Connection, name_since: tuple[str, int]) -> list[Command]:
+    """Every command of a name added at or after a time, oldest first."""
+    sql = f"{_SELECT} WHERE name = ? AND created_at >= ? ORDER BY id"
+    return _commands(db, sql, name_since)
+
+
 def after(db: sqlite3.Connection, since: tuple[int, int]) -> list[Command]:
     """``since`` is (command id, limit): that many commands not acknowledged yet with a
     higher id, oldest first."""

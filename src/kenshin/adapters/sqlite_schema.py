@@ -101,6 +101,10 @@ MIGRATIONS = (
     -- Slots of a file estimated by VEE (flag E), as its manifest says.
     ALTER TABLE revisions ADD COLUMN estimated_slots INTEGER NOT NULL DEFAULT 0;
     """,
+    """
+    -- Gap recovery counts the resend commands each device was sent lately.
+    CREATE INDEX commands_named ON commands (name, created_at);
+    """,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

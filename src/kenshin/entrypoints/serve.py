@@ -21,6 +21,7 @@ from kenshin.entrypoints.mqtt.server import DeviceEndpoint, EndpointSettings
 from kenshin.services.batching import CommitQueue
 from kenshin.services.ingest import Ingest
 from kenshin.services.receipts import CollectionWatch
+from kenshin.services.recovery import ask_for_gaps
 from kenshin.services.schedule import every, export_due
 from kenshin.services.security import SecurityLog
 
@@ -80,6 +81,7 @@ async def serve(
     def export(now: int) -> object:
         run = export_due(app.store, app.outbox, app.export_settings, now=now)
         collection.check(app.store, now)  # final files customers have not collected in time
+        ask_for_gaps(app.store, app.recovery_settings, now=now)  # units resend what is missing
         return run
 
     schedule_stop = asyncio.Event()
