@@ -64,7 +64,7 @@ class RecordingIngest(Ingest):
 
 
 def incoming(seq: int) -> Incoming:
-    return Incoming(f"test:{seq}", message(seq, 100 + seq), T + 3600, device="U-1")
+    return Incoming(f"test:{seq}", message(seq, 100 + seq), T + 86_400, device="U-1")
 
 
 def test_every_payload_returns_after_its_batch_is_stored() -> None:

@@ -97,6 +97,28 @@ def test_same_message_twice_is_a_duplicate_and_a_new_value_a_conflict(store: Sto
     assert (conflict.stored_fwd, conflict.new_fwd) == (100, 101)
 
 
+def test_a_reading_dated_in_the_future_is_quarantined_and_the_rest_stored(store: Store) -> None:
+    document = json.loads(message())
+    document["meters"][0]["readings"].append({"t": "2026-11-26T13:00:00+09:00", "fwd": 110})
+    payload = json.dumps(document).encode()
+    # Received at 12:54:59: 13:00 is 301 s ahead, beyond the 300 s a clock may be fast.
+    summary = Ingest(store).ingest([Incoming("mqtt", payload, T0 + 1499)])
+    assert (summary.stored, summary.quarantined, summary.dead_letters) == (1, 1, 1)
+    assert list(store.readings_between(["M-1"], T0, T0 + 1800)) == [
+        ("M-1", [Reading("M-1", T0, 100, 0)])
+    ]
+    [letter] = store.list_dead_letters()
+    assert letter.payload == payload
+    assert letter.reason == (
+        "1 reading(s) dated more than 300 s after receipt at 2026-11-26T03:54:59Z,"
+        " quarantined and not used (the first: M-1 at 2026-11-26T04:00:00Z):"
+        " is the unit's clock right?"
+    )
+    # Received at 12:55:00, the same reading is in time.
+    summary = Ingest(store).ingest([Incoming("mqtt", payload, T0 + 1500)])
+    assert (summary.stored, summary.duplicates, summary.quarantined) == (1, 1, 0)
+
+
 def test_unknown_device_is_a_dead_letter_that_says_how_to_register_it(store: Store) -> None:
     summary = Ingest(store).ingest([incoming(message(device="U-404"))])
     assert (summary.stored, summary.dead_letters) == (0, 1)

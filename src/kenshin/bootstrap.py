@@ -64,6 +64,11 @@ class App:
         )
 
     @property
+    def future_tolerance_s(self) -> int:
+        """How far ahead of its receipt a reading may be dated before it is quarantined."""
+        return self.settings.vee.settings_for("").future_tolerance_s
+
+    @property
     def recovery_settings(self) -> RecoverySettings:
         """Settings of gap recovery."""
         return RecoverySettings(**self.settings.recovery.model_dump())

@@ -44,7 +44,7 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     security = SecurityLog()
     commits = CommitQueue(
-        Ingest(app.store, security),
+        Ingest(app.store, security, future_tolerance_s=app.future_tolerance_s),
         max_messages=settings.ingest.batch_messages,
         window_s=settings.mqtt.batch_window_ms / 1000,
     )

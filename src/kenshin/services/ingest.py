@@ -24,11 +24,14 @@ from kenshin.domain.model import (
     StoreResult,
 )
 from kenshin.domain.slots import iso_utc
+from kenshin.domain.vee import VeeSettings, split_future
 from kenshin.domain.wire import decode_readings
 from kenshin.ports import Store
 from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
+
+FUTURE_TOLERANCE_S = VeeSettings().future_tolerance_s  # a reading dated later is quarantined
 
 
 class PayloadKind(StrEnum):
@@ -60,6 +63,7 @@ class IngestSummary:
     conflicts: int = 0
     dead_letters: int = 0
     meters_discovered: int = 0
+    quarantined: int = 0  # readings dated in the future, kept only in their dead letter
 
     def add_store_result(self, result: StoreResult) -> None:
         """Count what the store did with a batch."""
@@ -88,8 +92,16 @@ class _Staged:
 class Ingest:
     """Turns batches of incoming payloads into stored readings and dead letters."""
 
-    def __init__(self, store: Store, security: SecurityLog | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        security: SecurityLog | None = None,
+        *,
+        future_tolerance_s: int = FUTURE_TOLERANCE_S,
+    ) -> None:
         self._store = store
+        self._future_tolerance_s = future_tolerance_s
+        self._vee = VeeSettings(future_tolerance_s=future_tolerance_s)
         self._security = security or SecurityLog()
         self._devices: dict[str, Device] = {}
         self._meters: dict[str, Meter] = {}
@@ -110,8 +122,13 @@ class Ingest:
             outcome = self._accept(item, staged)
             if isinstance(outcome, DeadLetter):
                 letters.append(outcome)
-            else:
-                readings.extend(r for block in outcome.meters for r in block.readings)
+                continue
+            found = [r for block in outcome.meters for r in block.readings]
+            kept, future = split_future(found, item.received_at, self._vee)
+            readings.extend(kept)
+            if future:  # a unit's clock ahead: quarantined with the message, never used
+                summary.quarantined += len(future)
+                letters.append(self._quarantined(item, outcome.device, future))
         if staged.meters:
             self._store.save_meters(staged.meters.values())
             self._remember(staged)
@@ -122,6 +139,18 @@ class Ingest:
         if letters:
             self._keep_dead_letters(letters, summary)
         return summary
+
+    def _quarantined(self, item: Incoming, device: str, future: list[Reading]) -> DeadLetter:
+        first = future[0]
+        return DeadLetter(
+            item.source,
+            f"{len(future)} reading(s) dated more than {self._future_tolerance_s} s after"
+            f" receipt at {iso_utc(item.received_at)}, quarantined and not used (the first:"
+            f" {first.meter} at {iso_utc(first.t)}): is the unit's clock right?",
+            item.payload,
+            item.received_at,
+            device,
+        )
 
     def _keep_dead_letters(self, letters: list[DeadLetter], summary: IngestSummary) -> None:
         self._store.add_dead_letters(letters)

@@ -47,6 +47,8 @@ def import_(ctx: click.Context, source: Path) -> None:
         f"{summary.stored} stored, {summary.duplicates} duplicates, "
         f"{summary.conflicts} conflicts kept aside, {summary.dead_letters} dead letters"
     )
+    if summary.quarantined:
+        click.echo(f"{summary.quarantined} readings dated in the future quarantined")
     if summary.meters_discovered:
         click.echo(f"{summary.meters_discovered} new meters discovered")
     if summary.conflicts:
@@ -57,7 +59,7 @@ def import_(ctx: click.Context, source: Path) -> None:
 
 def import_stream(app: App, source: Path) -> IngestSummary:
     """Ingest a JSON-lines file (or "-" for stdin) in batches, with progress shown on stderr."""
-    ingest = Ingest(app.store)
+    ingest = Ingest(app.store, future_tolerance_s=app.future_tolerance_s)
     summary = IngestSummary()
     batch_size = app.settings.ingest.batch_messages
     stdin = str(source) == "-"
