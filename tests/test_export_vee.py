@@ -116,6 +116,20 @@ def test_a_long_gap_follows_the_like_days_and_adds_up_to_the_registers(tmp_path:
     assert gap == [215, 215, 216, 215, 646, 646, 647]
 
 
+def test_a_reading_that_came_again_with_another_value_makes_its_slots_q(tmp_path: Path) -> None:
+    store = make_store()
+    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2"), 0)
+    result = store.add_readings([Reading("M-2", SLOTS.start + 10 * 1800, 1, None)], 1)
+    assert len(result.conflicts) == 1  # kept aside; the first value stays
+    outbox = LocalOutbox(tmp_path)
+    outcome = export_day(store, outbox, ACME, DAY, now=FINAL_AT)
+    rows = file_rows(outbox)
+    assert rows["M-2"][-1] == "A" * 9 + "QQ" + "A" * 37  # the slots on both sides of it
+    assert rows["M-2"][3 + 9 : 3 + 11] == ["1.200", "1.200"]  # measured values kept
+    assert rows["M-1"][-1] == "A" * 48
+    assert outcome.actual_slots == 96  # questionable slots are measured ones
+
+
 def test_nem12_shows_estimates_as_substituted_with_their_method(tmp_path: Path) -> None:
     customer = Customer("C1", "Acme", layout=Layout.NEM12)
     store = make_store(customer)

@@ -232,6 +232,11 @@ class Store(Protocol):
         and later ones still count. A store that reads fast anyway does nothing.
         """
 
+    def conflicts_between(
+        self, meter_ids: Sequence[str], start: int, end: int
+    ) -> list[tuple[str, int]]:
+        """(meter, t) of the listed meters' conflicting readings with start <= t <= end."""
+
     def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
         """Conflicting readings kept aside, oldest first."""
 

@@ -187,6 +187,18 @@ def test_conflicts_are_listed_oldest_first_up_to_the_limit(store: Store) -> None
     assert store.list_conflicts(limit=1) == [Conflict("M2", T0, 1, 0, 2, 0, T0 + 10)]
 
 
+def test_conflicts_between_are_each_meters_times_once_in_the_range(store: Store) -> None:
+    store.add_readings([Reading(m, t, 1, 0) for m in ("M1", "M2") for t in (T0, T0 + 1800)], T0)
+    store.add_readings([Reading("M2", T0, 2, 0), Reading("M1", T0 + 1800, 3, 0)], T0 + 10)
+    store.add_readings([Reading("M2", T0, 4, 0)], T0 + 20)  # a second conflict, same key
+    assert store.conflicts_between(["M2", "M1", "M9"], T0, T0 + 1800) == [
+        ("M1", T0 + 1800),
+        ("M2", T0),
+    ]
+    assert store.conflicts_between(["M1"], T0, T0 + 1799) == []
+    assert store.conflicts_between([], T0, T0 + 1800) == []
+
+
 def test_an_empty_batch_stores_nothing(store: Store) -> None:
     assert store.add_readings([], received_at=T0) == StoreResult()
     assert day_of(store, "M1") == {}

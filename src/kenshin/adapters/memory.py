@@ -274,6 +274,15 @@ class MemoryStore:
         """Nothing to do: dictionaries read fast enough."""
         return 0
 
+    def conflicts_between(
+        self, meter_ids: Sequence[str], start: int, end: int
+    ) -> list[tuple[str, int]]:
+        """(meter, t) of the listed meters' conflicting readings with start <= t <= end."""
+        wanted = set(meter_ids)
+        return sorted(
+            {(c.meter, c.t) for c in self._conflicts if c.meter in wanted and start <= c.t <= end}
+        )
+
     def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
         """Conflicting readings kept aside, oldest first."""
         return self._conflicts[:limit]

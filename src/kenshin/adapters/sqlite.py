@@ -10,6 +10,7 @@ call; a lock makes threads take turns with it.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import uuid
@@ -303,6 +304,18 @@ class SqliteStore:
                 with self._writing(f"packing day {day * DAY_SECONDS}") as db:
                     done = sqlite_days.pack_chunk(db, day)
         return len(days)
+
+    def conflicts_between(
+        self, meter_ids: Sequence[str], start: int, end: int
+    ) -> list[tuple[str, int]]:
+        """(meter, t) of the listed meters' conflicting readings with start <= t <= end."""
+        sql = (
+            "SELECT DISTINCT m.id, c.t FROM conflicts c JOIN meters m ON m.key = c.meter"
+            " WHERE c.t BETWEEN ? AND ? AND m.id IN (SELECT value FROM json_each(?))"
+            " ORDER BY m.id, c.t"
+        )
+        args = (start, end, json.dumps(list(meter_ids)))
+        return [(m, t) for m, t in self._rows("reading conflicts", sql, args)]
 
     def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
         """Conflicting readings kept aside, oldest first."""

@@ -11,14 +11,26 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import timedelta
+
+import numpy as np
+import numpy.typing as npt
 
 from kenshin.domain.daytable import DayTable, concat, day_table
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import Customer, Meter
-from kenshin.domain.slots import DaySlots, day_slots, zone
-from kenshin.domain.vee import VeeDay, VeeSettings, grid_of, like_days_of, validate_day
+from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, zone
+from kenshin.domain.vee import (
+    DayGrid,
+    Rule,
+    VeeDay,
+    VeeSettings,
+    grid_of,
+    like_days_of,
+    validate_day,
+)
 from kenshin.errors import ExportError
 from kenshin.ports import Store
 
@@ -26,6 +38,7 @@ log = logging.getLogger(__name__)
 
 AGGREGATE_CHUNK = 20_000  # meters read and computed at once: bounds memory
 Grids = list[tuple[Registers, Registers]]  # the day's registers, then each like day's
+Conflicts = list[tuple[str, int]]  # (meter, t) of conflicting readings
 
 
 def aggregate_day(
@@ -45,20 +58,23 @@ def aggregate_day(
     days = [slots] if vee is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
     due, shown = due_slots(slots, now), shown_mwh(customer)
 
-    def read(chunk: list[Meter]) -> Grids:
+    def read(chunk: list[Meter]) -> tuple[Grids, Conflicts]:
         ids = [m.id for m in chunk]
-        return [store.boundary_registers(ids, day.start, day.count) for day in days]
+        grids = [store.boundary_registers(ids, day.start, day.count) for day in days]
+        wanted = vee is not None and vee.enabled(Rule.CONFLICT)
+        return grids, store.conflicts_between(ids, slots.start, slots.end) if wanted else []
 
     tables = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kenshin-read") as pool:
         pending = [pool.submit(read, chunk) for chunk in chunks[:1]]
         for number, chunk in enumerate(chunks):
-            grids = pending.pop().result()
+            grids, conflicts = pending.pop().result()
             if number + 1 < len(chunks):  # one chunk ahead: memory stays bounded
                 pending.append(pool.submit(read, chunks[number + 1]))
             for fwd, rev in grids:
                 _check_shape(fwd, rev, len(chunk), slots.count + 1)
-            tables.append(_table(chunk, grids, max_demand_w, vee, due, shown))
+            marks = Marks(slots.start, conflicts)
+            tables.append(_table(chunk, grids, max_demand_w, vee, due, shown, marks))
     return concat(tables, slots.count)
 
 
@@ -77,12 +93,13 @@ def _table(
     vee: VeeSettings | None,
     due: int,
     shown_mwh: int,
+    marks: Marks,
 ) -> DayTable:
     (fwd, rev), *_ = grids
     if vee is None:
         return day_table(chunk, fwd, rev, max_demand_w)
     try:
-        day = validated(chunk, grids, max_demand_w, vee, due, shown_mwh)
+        day = validated(chunk, grids, max_demand_w, vee, due, shown_mwh, marks)
     except ValueError as exc:  # a meter whose registers could overflow int64 over a day
         log.warning("no VEE for %d meters from %s: %s", len(chunk), chunk[0].id, exc)
         return day_table(chunk, fwd, rev, max_demand_w)
@@ -96,12 +113,37 @@ def validated(
     vee: VeeSettings,
     due: int,
     shown_mwh: int,
+    marks: Marks | None = None,
 ) -> VeeDay:
     """The day of ``meters`` through VEE: ``grids`` holds the day's registers, then each
-    like day's. ValueError for a meter whose registers could overflow int64 over a day."""
+    like day's; ``marks`` what the store knows of its readings. ValueError for a meter
+    whose registers could overflow int64 over a day."""
     (fwd, rev), *weeks = grids
     grid = grid_of(meters, fwd, rev, max_demand_w, shown_mwh)
+    if marks is not None and marks.conflicts:
+        grid = replace(grid, conflicts=marks.boundaries(grid, marks.conflicts))
     return validate_day(grid, like_days_of(grid, meters, weeks), vee, due)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What the store knows of a day's readings beyond their registers: the (meter, t)
+    of conflicting second readings. ``start`` is the day's first boundary."""
+
+    start: int
+    conflicts: Conflicts
+
+    def boundaries(self, grid: DayGrid, found: Conflicts) -> npt.NDArray[np.bool_]:
+        """A mask of the grid's boundaries with one of ``found``, on every row of its meter."""
+        rows: dict[str, list[int]] = {}
+        for row, meter in enumerate(grid.meters):
+            rows.setdefault(meter, []).append(row)
+        mask = np.zeros(grid.registers.shape, np.bool_)
+        for meter, t in found:
+            index, off = divmod(t - self.start, SLOT_SECONDS)
+            if off == 0 and 0 <= index <= grid.count:
+                mask[rows.get(meter, []), index] = True
+        return mask
 
 
 def shown_mwh(customer: Customer) -> int:

@@ -12,7 +12,7 @@ from kenshin.domain.model import Customer, Direction, FileRevision, Meter, Readi
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, slot_labels, zone
 from kenshin.errors import KenshinError
 from kenshin.ports import Store
-from kenshin.services.aggregate import due_slots, like_days, shown_mwh, validated
+from kenshin.services.aggregate import Marks, due_slots, like_days, shown_mwh, validated
 from kenshin.services.export import ExportSettings
 
 CONTEXT_S = 3600  # raw readings shown before and after the slot
@@ -109,7 +109,8 @@ def _rows(
         why: list[list[str]] = [[] for _ in table.directions]
     else:
         due, shown = due_slots(slots, now), shown_mwh(customer)
-        full = validated([meter], grids, settings.max_demand_w, vee, due, shown)
+        marks = Marks(slots.start, store.conflicts_between([meter.id], slots.start, slots.end))
+        full = validated([meter], grids, settings.max_demand_w, vee, due, shown, marks)
         table = full.for_customer(vee)
         why = [full.explain(row, index) for row in range(len(full))]
     return [
