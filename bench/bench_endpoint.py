@@ -1,80 +1,46 @@
 """The device endpoint under load: sustained ingest, the LTE-M cycle, memory per unit.
 
-Starts ``kenshin serve`` on a new site (one process) and drives it from this
-process with an asyncio load generator that speaks MQTT through kenshin's own
-codec over mutual TLS, so both share the machine's cores: say so when quoting.
+Starts ``kenshin serve`` on a new site (one process) and drives it with a load
+generator in CLIENTS worker processes (``endpoint_load``: asyncio, kenshin's
+``TlsStream``, one TLS client certificate per unit). Server and generator share
+the machine's cores; each figure comes with the CPU time each side used.
 
+- memory: the server's resident memory before and after UNITS idle connections.
 - sustained: UNITS connected units publish JSON readings at QoS 1 continuously,
   WINDOW unacknowledged each; a PUBACK means the reading is committed. The same
   load then goes to Mosquitto (Debian package, same certificates, one
   subscriber at QoS 1 discarding what it gets) as the reference.
 - cycles: units connect, publish one reading, wait for its PUBACK, disconnect,
-  CONCURRENCY at a time: complete cycles per second.
-- memory: the server's resident memory before and after UNITS idle connections.
+  CONCURRENCY at a time: complete cycles per second, with a full handshake each
+  time, then resuming the unit's TLS session (a session ticket) as a unit can.
 
-    python bench/bench_endpoint.py [--units 1000] [--seconds 20] [--window 4]
+    python bench/bench_endpoint.py [--units 1000] [--seconds 20] [--window 4] [--clients 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import json
 import os
 import platform
 import shutil
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
+
+from endpoint_load import Job, run
 
 from kenshin.adapters.pki import LocalCertificateAuthority
 from kenshin.adapters.pki_files import write_device_files
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.bootstrap import init_project
 from kenshin.domain.model import Customer, Device
-from kenshin.entrypoints.mqtt.codec import (
-    ConnAck,
-    Connect,
-    Disconnect,
-    PacketReader,
-    PubAck,
-    Publish,
-    Subscribe,
-    Subscription,
-    encode,
-)
 
-LEVEL = 4
-START = (int(time.time()) - 40 * 86_400) // 1800 * 1800  # readings of the past 40 days
-
-
-def payload(device: str, k: int) -> bytes:
-    """Reading number ``k`` of a unit: one half hour after the one before."""
-    t = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(START + 1800 * k))
-    return json.dumps(
-        {
-            "v": 1,
-            "device": device,
-            "seq": k,
-            "sent": t,
-            "meters": [
-                {
-                    "meter": f"M-{device}",
-                    "unit": "0.1kWh",
-                    "coefficient": 1,
-                    "digits": 6,
-                    "readings": [{"t": t, "fwd": 1000 + k}],
-                }
-            ],
-        },
-        separators=(",", ":"),
-    ).encode()
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def make_site(folder: Path, units: int) -> list[str]:
@@ -95,130 +61,14 @@ def make_site(folder: Path, units: int) -> list[str]:
     return devices[:-1]
 
 
-def context(folder: Path, device: str) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=str(folder / "certs" / "ca.pem"))
-    ctx.load_cert_chain(folder / "certs" / f"{device}.pem", folder / "certs" / f"{device}.key")
-    return ctx
+def cpu_of(pid: int) -> Callable[[], float]:
+    """The CPU seconds process ``pid`` has used so far."""
 
+    def read() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
 
-class Unit:
-    """One MQTT connection of the load generator."""
-
-    def __init__(self, device: str) -> None:
-        self.device = device
-        self.packets = PacketReader(1 << 20, server_side=False, protocol_level=LEVEL)
-        self.reader: asyncio.StreamReader
-        self.writer: asyncio.StreamWriter
-
-    async def connect(self, port: int, ctx: ssl.SSLContext, keep_alive: int = 120) -> None:
-        self.reader, self.writer = await asyncio.open_connection(
-            "127.0.0.1", port, ssl=ctx, server_hostname="localhost"
-        )
-        self.writer.write(encode(Connect(LEVEL, self.device, keep_alive=keep_alive), LEVEL))
-        [ack] = await self.next_packets()
-        if not isinstance(ack, ConnAck) or ack.reason_code:
-            raise RuntimeError(f"{self.device}: refused: {ack}")
-
-    async def next_packets(self) -> list[object]:
-        while True:
-            data = await self.reader.read(65536)
-            if not data:
-                raise ConnectionError(f"{self.device}: closed")
-            packets = self.packets.feed(data)
-            if packets:
-                return list(packets)
-
-    async def close(self) -> None:
-        self.writer.write(encode(Disconnect(), LEVEL))
-        self.writer.close()
-        with contextlib.suppress(ConnectionError, ssl.SSLError):
-            await self.writer.wait_closed()
-
-
-async def sustained(
-    port: int, folder: Path, devices: list[str], seconds: float, window: int
-) -> float:
-    """Acknowledged PUBLISHes per second, UNITS connected, ``window`` in flight each."""
-    units = [Unit(d) for d in devices]
-    await asyncio.gather(*(u.connect(port, context(folder, u.device)) for u in units))
-    acked = 0
-    stop_at = time.monotonic() + seconds
-
-    async def drive(unit: Unit) -> None:
-        nonlocal acked
-        k = sent = 0
-        while time.monotonic() < stop_at:
-            while sent - k < window:
-                sent += 1
-                unit.writer.write(
-                    encode(
-                        Publish(
-                            f"dt/kenshin/{unit.device}/readings",
-                            payload(unit.device, sent),
-                            1,
-                            packet_id=sent % 65535 or 1,
-                        ),
-                        LEVEL,
-                    )
-                )
-            for packet in await unit.next_packets():
-                if isinstance(packet, PubAck):
-                    k += 1
-                    acked += 1
-
-    started = time.monotonic()
-    await asyncio.gather(*(drive(u) for u in units))
-    elapsed = time.monotonic() - started
-    await asyncio.gather(*(u.close() for u in units), return_exceptions=True)
-    return acked / elapsed
-
-
-async def cycles(
-    port: int, folder: Path, devices: list[str], seconds: float, concurrency: int
-) -> float:
-    """Complete connect-publish-PUBACK-disconnect cycles per second."""
-    contexts = {d: context(folder, d) for d in devices}
-    done = 0
-    stop_at = time.monotonic() + seconds
-
-    async def worker(n: int) -> None:
-        nonlocal done
-        k = 0
-        while time.monotonic() < stop_at:
-            device = devices[(n + k * concurrency) % len(devices)]
-            k += 1
-            unit = Unit(device)
-            await unit.connect(port, contexts[device])
-            unit.writer.write(
-                encode(
-                    Publish(
-                        f"dt/kenshin/{device}/readings", payload(device, 5000 + k), 1, packet_id=1
-                    ),
-                    LEVEL,
-                )
-            )
-            while not any(isinstance(p, PubAck) for p in await unit.next_packets()):
-                pass
-            await unit.close()
-            done += 1
-
-    started = time.monotonic()
-    await asyncio.gather(*(worker(n) for n in range(concurrency)))
-    return done / (time.monotonic() - started)
-
-
-async def idle_memory(port: int, folder: Path, devices: list[str], rss: Callable[[], int]) -> float:
-    """Server memory (bytes) per idle connected unit."""
-    before = rss()
-    units = [Unit(d) for d in devices]
-    for lo in range(0, len(units), 100):
-        await asyncio.gather(
-            *(u.connect(port, context(folder, u.device)) for u in units[lo : lo + 100])
-        )
-    await asyncio.sleep(2)
-    after = rss()
-    await asyncio.gather(*(u.close() for u in units), return_exceptions=True)
-    return (after - before) / len(units)
+    return read
 
 
 def rss_of(pid: int) -> Callable[[], int]:
@@ -266,19 +116,19 @@ def start_mosquitto(folder: Path, port: int) -> subprocess.Popen[bytes]:
     return process
 
 
-async def discard(port: int, folder: Path) -> asyncio.Task[None]:
-    """A subscriber to every unit's readings at QoS 1 that acknowledges and drops them."""
-    sub = Unit("SUB")
-    await sub.connect(port, context(folder, "SUB"))
-    sub.writer.write(encode(Subscribe(1, (Subscription("dt/#", 1),)), LEVEL))
+def shares(items: list[str], n: int) -> list[list[str]]:
+    """``items`` dealt into ``n`` parts."""
+    return [items[i::n] for i in range(n)]
 
-    async def drain() -> None:
-        while True:
-            for packet in await sub.next_packets():
-                if isinstance(packet, Publish) and packet.packet_id:
-                    sub.writer.write(encode(PubAck(packet.packet_id), LEVEL))
 
-    return asyncio.create_task(drain())
+def phase(
+    jobs: list[Job], seconds: float, pid: int, during: Callable[[Barrier], None] | None = None
+) -> tuple[dict[str, int], str]:
+    """Run ``jobs``; the counts and how the cores were shared."""
+    load = os.getloadavg()[0]
+    counts, server, generator = run(jobs, cpu_of(pid), during or (lambda _: time.sleep(seconds)))
+    cores = f"server {server / seconds:.2f} cores, generator {generator / seconds:.2f} cores"
+    return counts, f"{cores}, load {load:.2f}"
 
 
 def main() -> None:
@@ -288,46 +138,84 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--window", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]},"
-        f" load {os.getloadavg()[0]:.2f}; server and load generator share the cores"
+        f" {args.clients} generator processes; server and generator share the cores"
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "site"
         devices = make_site(folder, args.units)
-        server, port = start_kenshin(folder)
-        try:
-            memory = asyncio.run(idle_memory(port, folder, devices, rss_of(server.pid)))
-            print(f"memory per idle connected unit: {memory / 1024:.1f} KiB")
-            rate = asyncio.run(sustained(port, folder, devices, args.seconds, args.window))
-            print(
-                f"kenshin sustained: {rate:,.0f} durable readings/s"
-                f" ({args.units} units, window {args.window})"
-            )
-            cycle_rate = asyncio.run(cycles(port, folder, devices, args.seconds, args.concurrency))
-            print(f"kenshin LTE-M cycles: {cycle_rate:,.0f}/s ({args.concurrency} at a time)")
-        finally:
-            server.terminate()
-            server.wait(30)
+        rate = measure_kenshin(args, folder, devices)
         if shutil.which("mosquitto"):
-            free = free_port()
-            mosquitto = start_mosquitto(folder, free)
+            relay = measure_mosquitto(args, folder, devices)
+            print(f"ratio kenshin / mosquitto: {rate / relay:.2f}")
 
-            async def reference() -> float:
-                drain = await discard(free, folder)
-                try:
-                    return await sustained(free, folder, devices, args.seconds, args.window)
-                finally:
-                    drain.cancel()
 
-            try:
-                relay = asyncio.run(reference())
-                print(f"mosquitto relay: {relay:,.0f} messages/s (same load, one QoS 1 subscriber)")
-                print(f"ratio kenshin / mosquitto: {rate / relay:.2f}")
-            finally:
-                mosquitto.terminate()
-                mosquitto.wait(10)
+def measure_kenshin(args: argparse.Namespace, folder: Path, devices: list[str]) -> float:
+    """Memory, sustained rate and cycles of kenshin; the sustained rate."""
+    n, seconds, certs = args.clients, args.seconds, folder / "certs"
+    server, port = start_kenshin(folder)
+    try:
+        rss = rss_of(server.pid)
+        before = rss()
+        memory: list[int] = []
+
+        def measure(barrier: Barrier) -> None:
+            time.sleep(2)
+            memory.append(rss())
+            barrier.wait()
+
+        jobs = [Job("idle", port, certs, part, seconds) for part in shares(devices, n)]
+        phase(jobs, seconds, server.pid, measure)
+        per_unit = (memory[0] - before) / len(devices) / 1024
+        print(f"memory per idle connected unit: {per_unit:.1f} KiB")
+        jobs = [
+            Job("sustained", port, certs, part, seconds, args.window) for part in shares(devices, n)
+        ]
+        counts, cores = phase(jobs, seconds, server.pid)
+        rate: float = counts["sustained"] / seconds
+        print(
+            f"kenshin sustained: {rate:,.0f} durable readings/s"
+            f" ({args.units} units, window {args.window}; {cores})"
+        )
+        for kind in ("cycles", "resumed"):
+            jobs = [
+                Job(kind, port, certs, part, seconds, concurrency=args.concurrency // n)
+                for part in shares(devices, n)
+            ]
+            counts, cores = phase(jobs, seconds, server.pid)
+            handshake = "full handshakes" if kind == "cycles" else "TLS sessions resumed"
+            print(
+                f"kenshin LTE-M cycles, {handshake}: {counts[kind] / seconds:,.0f}/s"
+                f" ({args.concurrency} at a time; {cores})"
+            )
+        return rate
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def measure_mosquitto(args: argparse.Namespace, folder: Path, devices: list[str]) -> float:
+    """The same sustained load relayed by Mosquitto to one subscriber; its rate."""
+    n, seconds, certs = args.clients, args.seconds, folder / "certs"
+    port = free_port()
+    mosquitto = start_mosquitto(folder, port)
+    try:
+        jobs = [Job("subscriber", port, certs, ["SUB"], seconds)] + [
+            Job("sustained", port, certs, part, seconds, args.window) for part in shares(devices, n)
+        ]
+        counts, cores = phase(jobs, seconds, mosquitto.pid)
+        relay: float = counts["sustained"] / seconds
+        print(
+            f"mosquitto relay: {relay:,.0f} messages/s (same load, one QoS 1 subscriber"
+            f" in a process of its own; {cores})"
+        )
+        return relay
+    finally:
+        mosquitto.terminate()
+        mosquitto.wait(10)
 
 
 if __name__ == "__main__":

@@ -79,9 +79,19 @@ def refused(site: Site, device: str | None) -> bool:
         return True
 
 
+def events(site: Site, kind: str, expected: int = 1) -> int:
+    """The count of security events ``kind`` once it reaches ``expected`` (or after 5 s):
+    the endpoint records a failed handshake once its side of it has ended."""
+    deadline = time.monotonic() + 5
+    while site.security.counts[kind] < expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return site.security.counts[kind]
+
+
 def test_no_client_certificate_is_refused_in_the_handshake(site: Site) -> None:
     site.unit("U-1")
     assert refused(site, None)
+    assert events(site, "tls_no_certificate") == 1
     assert not refused(site, "U-1")  # the same endpoint admits a unit with its certificate
 
 
@@ -89,11 +99,14 @@ def test_a_certificate_of_another_ca_is_refused(site: Site) -> None:
     other = LocalCertificateAuthority.create(site.folder / "other-ca")
     site.unit("U-1", authority=other)
     assert refused(site, "U-1")
+    assert events(site, "tls_certificate_refused") == 1
 
 
-def test_an_expired_certificate_is_refused(site: Site) -> None:
+def test_an_expired_certificate_is_refused(site: Site, caplog: pytest.LogCaptureFixture) -> None:
     site.unit("U-1", valid_days=1, issued=int(time.time()) - 3 * 86_400)
     assert refused(site, "U-1")
+    assert events(site, "tls_certificate_refused") == 1
+    assert "certificate has expired" in caplog.text
 
 
 def test_plain_tcp_and_tls_1_1_are_refused(site: Site) -> None:
@@ -102,8 +115,20 @@ def test_plain_tcp_and_tls_1_1_are_refused(site: Site) -> None:
         plain.sendall(encode(Connect(4, "U-1"), 4))
         answer = plain.recv(100)
         assert not answer.startswith(b"\x20")  # never a CONNACK: at most a TLS alert
+    assert events(site, "tls_not_tls") == 1
     with pytest.raises(ssl.SSLError):
         site.tls("U-1", version=ssl.TLSVersion.TLSv1_1)
+    assert events(site, "tls_version_refused") == 1
+
+
+def test_a_connection_still_in_its_handshake_is_closed_when_the_endpoint_stops(
+    site: Site,
+) -> None:
+    with socket.create_connection(("localhost", site.port), timeout=5) as silent:
+        time.sleep(0.1)  # accepted: the endpoint waits for its ClientHello
+        site.call(site.endpoint.stop())
+        assert silent.recv(100) == b""  # closed, not left open until it times out
+    assert sum(site.security.counts.values()) == 0  # stopping is no attack
 
 
 def test_a_revoked_certificate_is_refused_after_the_handshake(site: Site) -> None:
@@ -204,3 +229,26 @@ def test_garbage_before_connect_is_refused(site: Site) -> None:
     conn.sendall(json.dumps({"v": 1}).encode())
     assert closed(conn)
     assert site.store.count_dead_letters() == 0
+
+
+def test_a_resumed_tls_session_does_not_outlive_its_certificate(site: Site) -> None:
+    site.unit("U-1", valid_days=1, issued=int(time.time()) - 86_400 + 3)  # 3 s left
+    context = ssl.create_default_context(cafile=str(site.ca))
+    context.load_cert_chain(site.certs / "U-1.pem", site.certs / "U-1.key")
+
+    def connect_as_unit(session: ssl.SSLSession | None) -> ssl.SSLSocket:
+        raw = socket.create_connection(("localhost", site.port), timeout=5)
+        conn = context.wrap_socket(raw, server_hostname="localhost", session=session)
+        site.opened.append(conn)
+        return conn
+
+    first = connect_as_unit(None)
+    assert exchange(first, 4, Connect(4, "U-1"), expect=1)[0] == ConnAck()
+    again = connect_as_unit(first.session)  # a TLS 1.3 ticket: while valid, it resumes
+    assert again.session_reused
+    assert exchange(again, 4, Connect(4, "U-1"), expect=1)[0] == ConnAck()
+    time.sleep(3.5)
+    late = connect_as_unit(again.session)
+    assert late.session_reused  # OpenSSL took the ticket; the endpoint still refuses
+    assert exchange(late, 4, Connect(4, "U-1")) == []
+    assert events(site, "tls_certificate_refused") == 1

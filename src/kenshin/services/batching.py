@@ -1,18 +1,27 @@
 """Batched commits for live payloads: acknowledge a payload only once it is stored.
 
 Connections hand their payloads to one ``CommitQueue``; it gathers them into
-batches (up to ``max_messages``, or what came within ``window_s`` of the first)
-and has ``Ingest`` store each batch in one transaction, in a worker thread so
-that the event loop keeps serving connections. Each ``submit`` returns only when
-its batch is committed: readings stored, or the payload kept as a dead letter.
-If the commit fails, every payload of the batch gets the error, and the sender
-must not be acknowledged: it will send again, and storage is idempotent.
+batches and has ``Ingest`` store each batch in one transaction, in a worker
+thread so that the event loop keeps serving connections. This is group commit:
+a batch starts as soon as the writer is free, with what has queued meanwhile (up
+to ``max_messages``), so a lone payload waits for no timer and a busy store gets
+large batches; ``window_s`` is the longest a batch may wait to fill, and no
+batch waits longer. A payload is answered only when its batch is committed:
+readings stored, or the payload kept as a dead letter. If the commit fails,
+every payload of the batch gets the error, and the sender must not be
+acknowledged: it will send again, and storage is idempotent.
+
+``offer(item, answer)`` queues without waiting and calls ``answer(None)`` or
+``answer(CommitError)`` on the loop once the batch is done; ``room`` waits while
+the queue is full (senders then stop reading their sockets). ``submit`` does both
+for one payload and returns once it is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,15 +31,11 @@ from kenshin.services.ingest import Incoming, Ingest, IngestSummary
 
 log = logging.getLogger(__name__)
 
+Answer = Callable[["CommitError | None"], None]
+
 
 class CommitError(KenshinError):
     """A batch could not be committed; nothing of it may be acknowledged."""
-
-
-@dataclass(slots=True)
-class _Pending:
-    item: Incoming
-    done: asyncio.Future[None]
 
 
 @dataclass(slots=True)
@@ -57,68 +62,94 @@ class CommitQueue:
         self._window = window_s
         self._on_commit = on_commit
         # Bounded: when the store falls behind, senders wait, and so do their sockets.
-        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue(maxsize=4 * max_messages)
+        self._limit = 4 * max_messages
+        self._queue: deque[tuple[Incoming, Answer]] = deque()
+        self._wakeup: asyncio.Future[None] | None = None  # the runner, waiting for work
+        self._room: asyncio.Future[None] | None = None  # senders waiting for room
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kenshin-commit")
         self._closed = False
         self.stats = CommitStats()
+
+    def offer(self, item: Incoming, answer: Answer) -> None:
+        """Queue ``item``; ``answer`` is called once its batch is committed (or failed)."""
+        if self._closed:
+            raise CommitError("the server is shutting down: nothing more is accepted")
+        self._queue.append((item, answer))
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    def full(self) -> bool:
+        """Whether senders should wait (``room``) before offering more."""
+        return len(self._queue) >= self._limit
+
+    async def room(self) -> None:
+        """Wait until the queue is not full."""
+        while self.full() and not self._closed:
+            if self._room is None or self._room.done():
+                self._room = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._room)
 
     async def submit(self, item: Incoming) -> None:
         """Queue ``item``; return once it is committed. CommitError if that failed."""
         if self._closed:
             raise CommitError("the server is shutting down: nothing more is accepted")
-        pending = _Pending(item, asyncio.get_running_loop().create_future())
-        await self._queue.put(pending)
-        await pending.done
+        await self.room()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.offer(item, lambda error: _settle(done, error))
+        await done
 
     async def run(self) -> None:
         """Commit batches until ``close`` has been called and the queue is empty."""
-        while True:
-            first = await self._queue.get()
-            if first is None:
-                break
-            batch, stop = await self._gather(first)
-            await self._commit(batch)
-            if stop:
-                break
-        self._writer.shutdown(wait=True)
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue or not self._closed:
+                if not self._queue:
+                    self._wakeup = loop.create_future()
+                    await self._wakeup
+                    continue
+                if len(self._queue) < self._max and self._window > 0:
+                    await asyncio.sleep(0)  # what this loop turn received joins the batch
+                await self._commit(self._take())
+        finally:
+            self._writer.shutdown(wait=True)
 
     async def close(self) -> None:
         """Accept nothing more; what was queued is still committed before ``run`` ends."""
-        if not self._closed:
-            self._closed = True
-            await self._queue.put(None)
+        self._closed = True
+        for future in (self._wakeup, self._room):
+            if future is not None and not future.done():
+                future.set_result(None)
 
-    async def _gather(self, first: _Pending) -> tuple[list[_Pending], bool]:
-        """``first`` and what else is queued after the window; True if close() came."""
-        batch = [first]
-        if self._queue.qsize() < self._max - 1:
-            await asyncio.sleep(self._window)  # let the batch fill while others send
-        while len(batch) < self._max:
-            try:
-                nxt = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                break
-            if nxt is None:  # close() was called: commit what is here, then stop
-                return batch, True
-            batch.append(nxt)
-        return batch, False
+    def _take(self) -> list[tuple[Incoming, Answer]]:
+        queue = self._queue
+        batch = [queue.popleft() for _ in range(min(self._max, len(queue)))]
+        if self._room is not None and not self._room.done() and not self.full():
+            self._room.set_result(None)
+        return batch
 
-    async def _commit(self, batch: list[_Pending]) -> None:
-        items = [p.item for p in batch]
+    async def _commit(self, batch: list[tuple[Incoming, Answer]]) -> None:
+        items = [item for item, _ in batch]
         loop = asyncio.get_running_loop()
         try:
             summary = await loop.run_in_executor(self._writer, self._ingest.ingest, items)
         except Exception as exc:  # every failure must reach the senders
             log.exception("commit of %d payloads failed; none is acknowledged", len(batch))
             error = CommitError(f"the batch could not be stored: {exc}")
-            for pending in batch:
-                if not pending.done.done():
-                    pending.done.set_exception(error)
+            for _, answer in batch:
+                answer(error)
             return
         self.stats.batches += 1
         self.stats.messages += len(batch)
         if self._on_commit is not None:
             self._on_commit(summary)
-        for pending in batch:
-            if not pending.done.done():
-                pending.done.set_result(None)
+        for _, answer in batch:
+            answer(None)
+
+
+def _settle(done: asyncio.Future[None], error: CommitError | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)

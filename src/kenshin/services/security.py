@@ -11,6 +11,15 @@ from collections import Counter
 
 log = logging.getLogger(__name__)
 
+# A TLS handshake of the device endpoint that failed, by why:
+TLS_NO_CERTIFICATE = "tls_no_certificate"  # no client certificate
+TLS_CERTIFICATE_REFUSED = "tls_certificate_refused"  # another CA's, expired, not yet valid...
+TLS_VERSION_REFUSED = "tls_version_refused"  # below TLS 1.2
+TLS_NOT_TLS = "tls_not_tls"  # plain TCP, HTTP, or other bytes that are not TLS
+TLS_HANDSHAKE_TIMEOUT = "tls_handshake_timeout"  # no handshake within the connect timeout
+TLS_HANDSHAKE_ABANDONED = "tls_handshake_abandoned"  # closed or reset by the other end
+TLS_HANDSHAKE_FAILED = "tls_handshake_failed"  # any other TLS failure (OpenSSL's reason)
+
 # A login to the file servers (FTPS, SFTP) that was refused, by why:
 LOGIN_FAILED = "login_failed"  # wrong password, no such account, no key accepted, no TLS
 LOGIN_LOCKED = "login_locked"  # the address or the account is locked after repeated failures

@@ -1,19 +1,24 @@
 """The device endpoint: MQTT over TLS, a client certificate from kenshin's CA required.
 
 The TLS handshake refuses a unit without a certificate of our CA, with an
-expired one, or below TLS 1.2. A certificate that is revoked, or whose CN is not
-a device id, is refused right after the handshake; every ``revocation_check_s``
+expired one, or below TLS 1.2, and each failed handshake is a security event
+named by its cause (``handshakes``). Connections are ``TlsStream``s on
+non-blocking ``ssl`` sockets (``tls``), accepted by a ``TlsListener``. A TLS 1.3
+unit may resume its session with the ticket of its last connection (one ticket
+per handshake); its certificate is then checked for expiry here, as OpenSSL
+does not look at it again. A certificate that is revoked, or whose CN is not a
+device id, is refused right after the handshake; every ``revocation_check_s``
 the connected units are checked again and a revoked one is closed. A second
 connection with a unit's id takes over from the first. Commands queued in the
 store reach their units (``commands``): the endpoint looks for new ones every
-COMMAND_POLL_S. ``stop`` stops accepting, lets every session acknowledge what it
-received once committed, and closes.
+COMMAND_POLL_S. ``stop`` stops accepting, closes the connections still in their
+handshake, lets every session acknowledge what it received once committed, and
+closes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import asyncio.sslproto
 import logging
 import ssl
 import time
@@ -21,17 +26,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kenshin.adapters.pki import RevocationPoller, admitted_device, serial_of
+from kenshin.adapters.pki_files import load_certificate
 from kenshin.entrypoints.mqtt import commands
 from kenshin.entrypoints.mqtt.commands import CommandQueue, SessionState
+from kenshin.entrypoints.mqtt.handshakes import handshake_failure
+from kenshin.entrypoints.mqtt.listener import TlsListener
 from kenshin.entrypoints.mqtt.reasons import NOT_AUTHORIZED, SESSION_TAKEN_OVER
 from kenshin.entrypoints.mqtt.session import Peer, Services, Session
+from kenshin.entrypoints.mqtt.tls import TlsStream
 from kenshin.ports import Store
 from kenshin.services.batching import CommitQueue
-from kenshin.services.security import SecurityLog
+from kenshin.services.security import TLS_CERTIFICATE_REFUSED, SecurityLog
 
 log = logging.getLogger(__name__)
-
-TLS_READ_BUFFER = 32 * 1024
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,8 @@ class DeviceEndpoint:
         self._commits = commits
         self._security = security
         self._clock = clock
-        self._server: asyncio.Server | None = None
+        self._listener: TlsListener | None = None
+        self._handshaking: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, Session] = {}  # connected, by device id
         # The latest status payload of each unit and when it came: for monitoring.
         self.statuses: dict[str, tuple[int, bytes]] = {}
@@ -79,9 +87,8 @@ class DeviceEndpoint:
     @property
     def port(self) -> int:
         """The port listened on (the one the system gave when 0 was asked)."""
-        assert self._server is not None, "start() first"
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
+        assert self._listener is not None, "start() first"
+        return self._listener.address[1]
 
     @property
     def connected(self) -> list[str]:
@@ -90,21 +97,13 @@ class DeviceEndpoint:
 
     async def start(self) -> None:
         """Listen; log one line per listening address."""
-        # asyncio gives every TLS connection a 256 KiB read buffer; a TLS record is at
-        # most 16 KiB, so 32 KiB reads as fast and lets many idle units fit in memory.
-        asyncio.sslproto.SSLProtocol.max_size = min(
-            asyncio.sslproto.SSLProtocol.max_size, TLS_READ_BUFFER
-        )
-        self._server = await asyncio.start_server(
-            self._accept,
-            self._settings.host,
-            self._settings.port,
-            ssl=self._tls,
-            ssl_handshake_timeout=self._settings.connect_timeout_s,
-        )
-        for sock in self._server.sockets:
-            address = sock.getsockname()
-            log.info("listening: MQTT over TLS on %s port %s", address[0], address[1])
+        # One session ticket per handshake (OpenSSL sends two by default, each costing
+        # the server as much as a third of a handshake): a unit resumes with the last.
+        self._tls.num_tickets = 1
+        settings = self._settings
+        self._listener = TlsListener(settings.host, settings.port, self._tls, self._on_stream)
+        address = self._listener.address
+        log.info("listening: MQTT over TLS on %s port %s", address[0], address[1])
         self._poller.poll()  # what is revoked already is refused at connect
         await self._commands.poll()  # every command pending: units get them on subscribing
         self._watches = [
@@ -114,8 +113,10 @@ class DeviceEndpoint:
 
     async def stop(self) -> None:
         """Stop accepting; let sessions acknowledge what they received; close them."""
-        if self._server is not None:
-            self._server.close()
+        if self._listener is not None:
+            self._listener.close()
+        for task in self._handshaking:  # no session yet: nothing to acknowledge
+            task.cancel()
         for watch in self._watches:
             watch.cancel()
         for session in list(self._sessions.values()):
@@ -123,30 +124,41 @@ class DeviceEndpoint:
         if self._tasks:
             await asyncio.wait(self._tasks)
         await self._commands.drain()  # acknowledgements received are in the store
-        if self._server is not None:
-            await self._server.wait_closed()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
+    def _on_stream(self, stream: TlsStream) -> None:
+        task = asyncio.create_task(self._serve(stream))
         self._tasks.add(task)
-        try:
-            await self._serve(reader, writer)
-        finally:
-            self._tasks.discard(task)
+        self._handshaking.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        address = _address(writer)
-        tls = writer.get_extra_info("ssl_object")
-        der = tls.getpeercert(binary_form=True) if tls is not None else None
+    async def _serve(self, stream: TlsStream) -> None:
+        task = asyncio.current_task()
+        try:
+            await stream.handshake(self._settings.connect_timeout_s)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            kind, detail = handshake_failure(exc)
+            self._security.record(kind, None, stream.address, detail)
+            stream.abort()
+            return
+        except asyncio.CancelledError:  # the endpoint stops
+            stream.abort()
+            return
+        finally:
+            self._handshaking.discard(task)
+        der = stream.peer_certificate()
         device = await asyncio.to_thread(admitted_device, der, self._store.is_revoked)
         if device is None or der is None:
             self._security.record(
-                "certificate_refused", None, address, "revoked, or no device id as its CN"
+                "certificate_refused", None, stream.address, "revoked, or no device id as its CN"
             )
-            writer.close()
+            stream.close()
             return
-        session = Session(Peer(device, serial_of(der), address), reader, writer, self._services)
+        if stream.resumed() and _expired(der, self._clock()):  # OpenSSL checked it only once
+            detail = "client certificate: certificate has expired (resuming a TLS session)"
+            self._security.record(TLS_CERTIFICATE_REFUSED, device, stream.address, detail)
+            stream.close()
+            return
+        session = Session(Peer(device, serial_of(der), stream.address), stream, self._services)
         try:
             await session.run(self._attach)
         finally:
@@ -204,8 +216,5 @@ class DeviceEndpoint:
                     await session.stop(NOT_AUTHORIZED)
 
 
-def _address(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        return f"{peer[0]}:{peer[1]}"
-    return str(peer)
+def _expired(der: bytes, now: float) -> bool:
+    return load_certificate(der).not_valid_after_utc.timestamp() <= now

@@ -13,12 +13,12 @@ refusals, so the connection is closed instead.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from kenshin.domain.wire import MAX_PAYLOAD_BYTES
+from kenshin.entrypoints.mqtt.acks import Acknowledgements
 from kenshin.entrypoints.mqtt.codec import (
     CLIENT_IDENTIFIER_NOT_VALID,
     ConnAck,
@@ -40,7 +40,6 @@ from kenshin.entrypoints.mqtt.commands import CommandQueue, CommandSender, Sessi
 from kenshin.entrypoints.mqtt.reasons import (
     KEEP_ALIVE_TIMEOUT,
     MQTT5,
-    NORMAL,
     NOT_AUTHORIZED,
     PACKET_TOO_LARGE,
     QOS_NOT_SUPPORTED,
@@ -49,6 +48,7 @@ from kenshin.entrypoints.mqtt.reasons import (
     UNSPECIFIED_ERROR,
     Refused,
 )
+from kenshin.entrypoints.mqtt.tls import TlsStream
 from kenshin.ports import Command
 from kenshin.services.batching import CommitError, CommitQueue
 from kenshin.services.ingest import Incoming, PayloadKind
@@ -58,9 +58,7 @@ log = logging.getLogger(__name__)
 
 MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 1024  # the payload limit plus room for topic and header
 RECEIVE_MAXIMUM = 100  # QoS 1 messages a unit may have unacknowledged at once
-CLOSE_WAIT_S = 2.0  # how long a closing connection waits for the unit's TLS close_notify
 _KINDS = {"readings": PayloadKind.READINGS, "echonet": PayloadKind.ECHONET}
-_Ack = tuple[int | None, int, "asyncio.Future[None]"]
 
 
 @dataclass
@@ -90,21 +88,19 @@ class Session:
     def __init__(
         self,
         peer: Peer,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        stream: TlsStream,
         services: Services,
     ) -> None:
         self.peer = peer
-        self._reader = reader
-        self._writer = writer
+        self._stream = stream
         self._commits = services.commits
         self._security = services.security
         self._connect_timeout = services.connect_timeout_s
         self._clock = services.clock
         self._on_status = services.on_status
         self._packets = PacketReader(MAX_PACKET_BYTES, server_side=True)
-        # (packet id or None for QoS 0, reason code, the commit it waits for); None ends.
-        self._acks: asyncio.Queue[_Ack | None] = asyncio.Queue()
+        self._acks = Acknowledgements(self._write, self._commit_failed)
+        self._source = f"mqtt:{peer.device}"
         self._early: list[Packet] = []  # packets that came in CONNECT's chunk
         self._disconnect_code: int | None = None  # DISCONNECT to send when closing (MQTT 5)
         self.level = 4
@@ -127,7 +123,6 @@ class Session:
     async def run(self, attach: Callable[[Session, bool], SessionState | None]) -> None:
         """Serve the connection. ``attach`` registers the session once CONNECT is accepted
         and gives the unit's state (None: keep none, a clean start)."""
-        acks = asyncio.create_task(self._send_acks())
         self._reading = asyncio.create_task(self._converse(attach))
         try:
             await self._reading
@@ -137,8 +132,7 @@ class Session:
         finally:
             if self._retry is not None:
                 self._retry.cancel()
-            await self._acks.put(None)
-            await asyncio.gather(acks, return_exceptions=True)
+            await self._acks.settled()  # acknowledge what was received, once committed
             await self._close()
 
     async def _converse(self, attach: Callable[[Session, bool], SessionState | None]) -> None:
@@ -154,12 +148,12 @@ class Session:
         except MalformedPacket as exc:
             self._security.record("malformed_packet", self.peer.device, self.peer.address, str(exc))
             await self._refuse(Refused(exc.reason_code, str(exc)))
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+        except (ConnectionError, TimeoutError, OSError):
             pass
 
     async def _first_packet(self) -> Connect:
         while True:
-            data = await asyncio.wait_for(self._reader.read(65536), self._connect_timeout)
+            data = await self._stream.read(self._connect_timeout)
             if not data:
                 raise ConnectionError("closed before CONNECT")
             packets = self._packets.feed(data)
@@ -167,7 +161,7 @@ class Session:
                 first = packets[0]
                 if not isinstance(first, Connect):  # the reader refuses this itself
                     raise Refused(UNSPECIFIED_ERROR, "the first packet must be CONNECT")
-                self.level = first.protocol_level
+                self.level = self._acks.level = first.protocol_level
                 self._early = packets[1:]
                 return first
 
@@ -209,10 +203,11 @@ class Session:
         idle = None if keep_alive == 0 else keep_alive * 1.5
         early, self._early = self._early, []
         for packet in early:
-            await self._handle(packet)
+            self._handle(packet)
+        stream, commits = self._stream, self._commits
         while not self._closing:
             try:
-                data = await asyncio.wait_for(self._reader.read(65536), idle)
+                data = await stream.read(idle)
             except TimeoutError:
                 raise Refused(KEEP_ALIVE_TIMEOUT, "no packet within 1.5 x keep alive") from None
             if not data:
@@ -220,12 +215,16 @@ class Session:
             for packet in self._packets.feed(data):
                 if self._closing:
                     return
-                await self._handle(packet)
+                self._handle(packet)
+            if commits.full():  # the store is behind: read no more until it catches up
+                await commits.room()
+            if stream.buffered():  # the unit reads slowly: wait for it before reading more
+                await stream.drain()
 
     # packets
-    async def _handle(self, packet: Packet) -> None:
+    def _handle(self, packet: Packet) -> None:
         if isinstance(packet, Publish):
-            await self._publish(packet)
+            self._publish(packet)
         elif isinstance(packet, PubAck):
             self._commands.acknowledged(packet)
         elif isinstance(packet, Subscribe):
@@ -240,7 +239,7 @@ class Session:
         else:
             raise Refused(0x82, f"a unit does not send {type(packet).__name__}")
 
-    async def _publish(self, packet: Publish) -> None:
+    def _publish(self, packet: Publish) -> None:
         if packet.qos > 1:
             self._event("qos_refused", f"QoS {packet.qos} to {packet.topic!r}")
             raise Refused(QOS_NOT_SUPPORTED, "QoS 2 is not supported: the maximum is 1")
@@ -253,24 +252,23 @@ class Session:
         if kind is None:
             self._event("topic_refused", f"publish to {packet.topic!r}")
             if self.level == MQTT5 and packet.qos == 1 and packet.packet_id is not None:
-                self._acks.put_nowait((packet.packet_id, NOT_AUTHORIZED, _done()))
+                self._acks.answered(packet.packet_id, NOT_AUTHORIZED)
                 return
             raise Refused(
                 NOT_AUTHORIZED, f"a unit publishes only under dt/kenshin/{self.peer.device}/"
             )
-        done = _done()
+        packet_id = packet.packet_id if packet.qos == 1 else None
         if kind == "status":
             self._on_status(self.peer.device, int(self._clock()), packet.payload)
-        else:
-            item = Incoming(
-                f"mqtt:{self.peer.device}",
-                packet.payload,
-                int(self._clock()),
-                _KINDS[kind],
-                self.peer.device,
-            )
-            done = asyncio.ensure_future(self._commits.submit(item))
-        self._acks.put_nowait((packet.packet_id if packet.qos == 1 else None, NORMAL, done))
+            self._acks.answered(packet_id)
+            return
+        item = Incoming(
+            self._source, packet.payload, int(self._clock()), _KINDS[kind], self.peer.device
+        )
+        try:
+            self._commits.offer(item, self._acks.after_commit(packet_id))
+        except CommitError as exc:  # shutting down: the unit sends it again later
+            self._acks.fail(exc)
 
     def _topic_kind(self, topic: str) -> str | None:
         parts = topic.split("/")
@@ -282,19 +280,17 @@ class Session:
             return parts[3]
         return None
 
-    # acknowledgements, in order, each after its commit
-    async def _send_acks(self) -> None:
-        while (entry := await self._acks.get()) is not None:
-            packet_id, code, done = entry
-            try:
-                await done
-            except CommitError as exc:  # the unit keeps the message and sends it again
-                log.warning("unit %s: %s; closing without acknowledging", self.peer.device, exc)
-                self._closing = True
-                self._writer.close()
-                return
-            if packet_id is not None:
-                self._send(PubAck(packet_id, code))
+    def _commit_failed(self, error: CommitError) -> None:
+        """The unit keeps what is not acknowledged and sends it again: close without."""
+        log.warning("unit %s: %s; closing without acknowledging", self.peer.device, error)
+        self._closing = True
+        self._stream.close()
+        if self._reading is not None:
+            self._reading.cancel()
+
+    def _write(self, data: bytes) -> None:
+        if not self._stream.is_closing():
+            self._stream.write(data)
 
     # ending
     async def stop(self, code: int = SERVER_SHUTTING_DOWN) -> None:
@@ -303,11 +299,7 @@ class Session:
         if self.level == MQTT5 and self.connected.is_set():
             self._disconnect_code = code
         # Read nothing more: what was received is still committed and acknowledged.
-        transport = self._writer.transport
-        if isinstance(transport, asyncio.ReadTransport) and not transport.is_closing():
-            # A TLS transport whose connection just went has no protocol left to pause.
-            with contextlib.suppress(AttributeError, RuntimeError):
-                transport.pause_reading()
+        self._stream.pause_reading()
         if self._reading is not None:
             self._reading.cancel()
 
@@ -322,23 +314,14 @@ class Session:
     async def _close(self) -> None:
         if self._disconnect_code is not None:
             self._send(Disconnect(self._disconnect_code))
-        try:
-            self._writer.close()  # what was written goes out first, then TLS close_notify
-            await asyncio.wait_for(self._writer.wait_closed(), CLOSE_WAIT_S)
-        except (ConnectionError, OSError):
-            pass
-        except TimeoutError:  # the unit does not answer close_notify (or reading was paused)
-            self._writer.transport.abort()
+        # What was written goes out first, then TLS close_notify; the unit has a while
+        # to answer with its own before the socket is closed anyway.
+        self._stream.close()
+        await self._stream.wait_closed()
 
     def _send(self, packet: Packet) -> bool:
         """Write ``packet``; whether the connection was still open to take it."""
-        if self._writer.is_closing():
+        if self._stream.is_closing():
             return False
-        self._writer.write(encode(packet, self.level))
+        self._stream.write(encode(packet, self.level))
         return True
-
-
-def _done() -> asyncio.Future[None]:
-    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    future.set_result(None)
-    return future
