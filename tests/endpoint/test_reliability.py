@@ -85,4 +85,5 @@ def kill_mid_publish(tmp_path: Path, *, units: int, kill_after_s: float, wake_mi
     truth = load_truth(site / "fleet.truth.csv")
     check = verify_files(LocalOutbox(site / "outbox"), Customer("C-001", "Example"), truth)
     assert (check.mismatches, check.missing) == ([], 0)
-    assert check.matched == len(truth)
+    # Estimated: the slots around a reading dated in the future, quarantined.
+    assert check.matched + check.estimated == len(truth)

@@ -3,7 +3,11 @@
 The faults of delivery, on the devices the simulation picks for them: ``offline`` (spells of
 3-8 h without messages, then the backlog in one message), ``duplicates`` (a message delivered
 twice, identical), ``reorder`` (2-5 h of messages held and delivered shuffled), ``clock``
-(the unit's clock, hence ``sent``, is 3-20 minutes off; readings stay on boundaries).
+(the unit's clock, hence ``sent``, is 3-20 minutes off; readings stay on boundaries),
+``conflict`` (one message comes again an hour later with its readings' forward registers
+7 steps higher) and ``future`` (one reading is dated FUTURE_DAYS later than it was taken,
+so the server quarantines it and its boundary has no reading). ``fleet_faults`` lists
+where each fault of a run falls.
 
 Arrival order is exact, and memory stays bounded: all devices advance together a block of
 boundaries at a time (``held`` messages in all), and a message is released once nothing
@@ -17,14 +21,14 @@ import math
 import random
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import islice
 from operator import itemgetter
 from typing import Any, TypeVar
 
 from kenshin.domain.energy import UNIT_LABEL
-from kenshin.domain.profiles import FleetCalendar
+from kenshin.domain.profiles import FleetCalendar, seeded_stream
 from kenshin.domain.simulation import (
     FleetSpec,
     Registers,
@@ -36,6 +40,8 @@ from kenshin.domain.simulation import (
 )
 
 HELD_MESSAGES = 50_000
+FUTURE_DAYS = 400
+CONFLICT_STEPS = 7
 
 Message = dict[str, Any]
 
@@ -51,6 +57,8 @@ class _Plan:
     duplicates: frozenset[int]
     clock_s: int
     seq: int
+    conflict: int = -1  # the boundary whose message comes again, changed
+    future: int = -1  # the boundary whose reading is dated in the future
 
 
 def fleet_messages(spec: FleetSpec, held: int = HELD_MESSAGES) -> Iterator[Message]:
@@ -100,6 +108,23 @@ def _arrivals(spec: FleetSpec, finish: Callable[[Message], _T], held: int) -> It
         del pending[:ready]
 
 
+def fleet_faults(spec: FleetSpec) -> Iterator[tuple[str, str, int]]:
+    """(device, fault, instant) of the run's ``conflict`` and ``future`` faults, the
+    ``spike`` fault's slot start, and the ``exchange`` boundary, in device order: where a
+    checker should find each fault (UTC epoch s)."""
+    cal = fleet_calendar(spec)
+    for device, rng in fleet_devices(spec, cal):
+        plan = _plan(spec, cal, device, rng)
+        found = [("conflict", plan.conflict), ("future", plan.future)]
+        if device.spike is not None:
+            found.append(("spike", device.spike[0]))
+        if len(device.meters) > 1:
+            found.append(("exchange", device.meters[-1].first))
+        for fault, j in found:
+            if j >= 0:
+                yield device.id, fault, cal.boundaries[j]
+
+
 def _plan(spec: FleetSpec, cal: FleetCalendar, device: SimDevice, rng: random.Random) -> _Plan:
     """The device's faults of delivery, drawn on from its stream in a fixed order."""
     faults = device.faults
@@ -111,7 +136,7 @@ def _plan(spec: FleetSpec, cal: FleetCalendar, device: SimDevice, rng: random.Ra
     sent = [j for j in range(s + 1) if j not in silent]
     twice = rng.sample(sent, max(1, s // 40)) if "duplicates" in faults else []
     clock_s = rng.choice((-1, 1)) * (rng.randint(3, 20) * 60 + rng.randrange(60))
-    return _Plan(
+    plan = _Plan(
         device,
         silent,
         _held(rng, cal, reorder),
@@ -119,6 +144,12 @@ def _plan(spec: FleetSpec, cal: FleetCalendar, device: SimDevice, rng: random.Ra
         clock_s if "clock" in faults else 0,
         rng.randrange(1, 50_000),
     )
+    # Faults added later draw on streams of their own: the ones above stay as they were.
+    own = seeded_stream(f"{spec.seed}:delivery:{device.index}")
+    inner = [j for j in sent if 0 < j < s and j != device.meters[-1].first]
+    conflict = own.choice(inner) if "conflict" in faults and inner else -1
+    future = own.choice(inner) if "future" in faults and inner else -1
+    return replace(plan, conflict=conflict, future=future)
 
 
 def _spells(
@@ -175,13 +206,16 @@ def _device_sends(
             "device": plan.device.id,
             "seq": seq,
             "sent": _sent_text(cal, j, delay, plan.clock_s),
-            "meters": _meter_blocks(cal, headers, moduli, backlog),
+            "meters": _meter_blocks(cal, headers, moduli, backlog, plan.future),
         }
         backlog = []
         seq += 1
         arrival = plan.held.get(j, cal.boundaries[j] + delay)
         if j in plan.duplicates:
             yield (arrival, message), (arrival + 5 + _jitter(key, -j) % 56, message)
+        elif j == plan.conflict:
+            by_id = {m.id: m.spec.modulus for m in plan.device.meters}
+            yield (arrival, message), (arrival + 3600, _changed(message, by_id))
         else:
             yield ((arrival, message),)
 
@@ -213,16 +247,30 @@ def _sent_text(cal: FleetCalendar, j: int, delay: int, clock_s: int) -> str:
     return f"{text[:17]}{delay:02d}{text[19:]}"
 
 
+def _changed(message: Message, moduli: dict[str, int]) -> Message:
+    """The message again, each meter's latest forward register CONFLICT_STEPS higher."""
+    blocks = []
+    for block in message["meters"]:
+        *before, last = block["readings"]
+        changed = {**last, "fwd": (last["fwd"] + CONFLICT_STEPS) % moduli[block["meter"]]}
+        blocks.append({**block, "readings": [*before, changed]})
+    return {**message, "meters": blocks}
+
+
 def _meter_blocks(
     cal: FleetCalendar,
     headers: list[dict[str, Any]],
     moduli: list[int],
     backlog: list[tuple[int, Registers]],
+    future: int = -1,
 ) -> list[dict[str, Any]]:
-    """The message's meter blocks: each meter's readings of the backlog, in time order."""
+    """The message's meter blocks: each meter's readings of the backlog, in time order;
+    the reading of boundary ``future`` dated FUTURE_DAYS later."""
     readings: list[list[dict[str, Any]]] = [[] for _ in headers]
     for j, registers in backlog:
         t = cal.local_iso[j]
+        if j == future:
+            t = datetime.fromtimestamp(cal.boundaries[j] + FUTURE_DAYS * 86_400, cal.tz).isoformat()
         for position, fwd, rev in registers:
             modulus = moduli[position]
             readings[position].append({"t": t, "fwd": fwd % modulus, "rev": rev % modulus})

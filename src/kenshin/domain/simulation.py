@@ -8,9 +8,11 @@ resolution. The faults a device has do not change its consumption.
 
 Faults, each on a seeded ~8% of the devices (at least one): ``rollover`` (the forward
 register starts just short of 10**digits and wraps), ``exchange`` (mid-run the meter is
-replaced: the old one's last reading and the new one's first share a boundary), and the
-faults of delivery ``offline``, ``duplicates``, ``reorder`` and ``clock``, which
-kenshin.domain.delivery applies when it turns registers into messages.
+replaced: the old one's last reading and the new one's first share a boundary),
+``spike`` (one slot of the run's last day draws four times the day's peak plus 2 kWh:
+real, so in the truth), and the faults of delivery ``offline``, ``duplicates``,
+``reorder``, ``clock``, ``conflict`` and ``future``, which kenshin.domain.delivery
+applies when it turns registers into messages.
 """
 
 from __future__ import annotations
@@ -33,7 +35,18 @@ from kenshin.domain.profiles import (
 )
 from kenshin.domain.slots import zone
 
-FAULTS: tuple[str, ...] = ("offline", "duplicates", "reorder", "rollover", "exchange", "clock")
+FAULTS: tuple[str, ...] = (
+    "offline",
+    "duplicates",
+    "reorder",
+    "rollover",
+    "exchange",
+    "clock",
+    "spike",
+    "conflict",
+    "future",
+)
+SPIKE_EXTRA_MWH = 2_000_000
 FAULT_SHARE_PERCENT = 8
 
 # (meter position in the device, unwrapped fwd register, unwrapped rev register)
@@ -100,13 +113,15 @@ class TruthSlot(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class SimDevice:
-    """A simulated unit, ``index`` in the fleet: its profile, meters and faults."""
+    """A simulated unit, ``index`` in the fleet: its profile, meters and faults; with the
+    ``spike`` fault, the slot of the spike and the energy it adds (mWh)."""
 
     index: int
     id: str
     profile: Profile
     meters: tuple[SimMeter, ...]
     faults: frozenset[str]
+    spike: tuple[int, int] | None = None
 
 
 def parse_faults(text: str) -> frozenset[str]:
@@ -183,7 +198,17 @@ def fleet_devices(spec: FleetSpec, cal: FleetCalendar) -> Iterator[tuple[SimDevi
         rng = seeded_stream(f"{spec.seed}:device:{index}")
         profile = draw_profile(rng)
         meters = _meters(spec.seed, cal, index, profile, faults, rng)
-        yield SimDevice(index, meters[0].device, profile, meters, faults), rng
+        spike = _spike(spec.seed, cal, profile, index) if "spike" in faults else None
+        yield SimDevice(index, meters[0].device, profile, meters, faults, spike), rng
+
+
+def _spike(seed: int, cal: FleetCalendar, profile: Profile, index: int) -> tuple[int, int]:
+    """A slot of the run's last day and the energy a spike adds there: 4 x the day's peak
+    plus SPIKE_EXTRA_MWH, so that it stands out from the meter's habits."""
+    last = len(cal.day_edges) - 2
+    fwd, _ = day_energies(seed, cal, profile, index, last)
+    rng = seeded_stream(f"{seed}:spike:{index}")
+    return cal.day_edges[last] + rng.randrange(len(fwd)), 4 * max(fwd) + SPIKE_EXTRA_MWH
 
 
 def _share(spec: FleetSpec) -> int:
@@ -247,7 +272,10 @@ def device_registers(
         for day in days
     )
     p = 0
+    spike_slot, spike_mwh = device.spike or (-1, 0)
     for j, (fwd_mwh, rev_mwh) in enumerate(energies):
+        if j == spike_slot:
+            fwd_mwh += spike_mwh
         if j == swap:
             yield (
                 j,

@@ -16,6 +16,8 @@ from datetime import datetime
 
 from kenshin.domain.delivery import Message
 
+_DAY = 86_400
+
 
 @dataclass(frozen=True, slots=True)
 class Wake:
@@ -27,16 +29,19 @@ class Wake:
 
 
 def message_time(message: Message) -> int | None:
-    """The time of the message's latest reading (UTC epoch s), else of its ``sent``."""
+    """The time of the message's latest reading (UTC epoch s), else of its ``sent``. A
+    reading dated more than a day after ``sent`` (a clock gone wrong) does not count."""
+    sent_text = message.get("sent")
+    sent = (
+        int(datetime.fromisoformat(sent_text).timestamp()) if isinstance(sent_text, str) else None
+    )
     times = [
-        int(datetime.fromisoformat(block["readings"][-1]["t"]).timestamp())
+        t
         for block in message.get("meters", ())
-        if block.get("readings")
+        for reading in block.get("readings", ())
+        if (t := int(datetime.fromisoformat(reading["t"]).timestamp())) <= (sent or t) + _DAY
     ]
-    if times:
-        return max(times)
-    sent = message.get("sent")
-    return int(datetime.fromisoformat(sent).timestamp()) if isinstance(sent, str) else None
+    return max(times) if times else sent
 
 
 def next_wake(device: str, t: int, wake_s: int) -> int:

@@ -122,8 +122,8 @@ def demo(
         app.close()
     click.echo(
         f"checked {check.slots} slots in {check.files} files against the simulator's truth: "
-        f"{check.matched} exact, {len(check.mismatches)} different, "
-        f"{check.missing} of the truth without a value"
+        f"{check.matched} exact, {check.estimated} estimated, {len(check.mismatches)} different,"
+        f" {check.missing} of the truth without a value"
     )
     if not check.exact:
         raise click.ClickException("\n".join(check.mismatches[:10]) or "slots are missing")
