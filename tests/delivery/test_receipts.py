@@ -15,7 +15,7 @@ from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.model import Customer, FileRevision
 from kenshin.domain.slots import day_start
 from kenshin.errors import StoreError
-from kenshin.ports import Receipt
+from kenshin.ports import Account, Receipt
 from kenshin.services.accounts import verify_password
 from kenshin.services.receipts import (
     CollectionWatch,
@@ -39,6 +39,9 @@ def revision(number: int, status: str = "final") -> FileRevision:
 def test_a_final_file_not_collected_by_its_deadline_is_flagged(backend: str) -> None:
     store = MemoryStore() if backend == "memory" else SqliteStore.in_memory()
     store.add_customer(Customer("C-1", "One"))
+    store.add_revision(revision(1))
+    assert uncollected_files(store, DUE + 1, 12) == []  # no credentials: cannot collect
+    store.deliveries.save_account(Account("C-1", ssh_keys=("ssh-ed25519 AAAA",)))
     store.add_revision(revision(1, "provisional"))
     assert uncollected_files(store, DUE + 1, 12) == []  # provisional: not due
     store.add_revision(revision(1))
@@ -180,6 +183,7 @@ def test_a_receipt_the_store_cannot_take_is_logged_in_full(
 def test_the_schedule_warns_once_per_file_not_collected(caplog: pytest.LogCaptureFixture) -> None:
     store = MemoryStore()
     store.add_customer(Customer("C-1", "One"))
+    store.deliveries.save_account(Account("C-1", ssh_keys=("ssh-ed25519 AAAA",)))
     store.add_revision(revision(1))
     watch = CollectionWatch(12)
     assert watch.check(store, DUE - 1) == []

@@ -64,9 +64,12 @@ def uncollected_files(
     store: Store, now: int, collect_by_hours: int, lookback_days: int = 3
 ) -> list[Uncollected]:
     """Final files of the last ``lookback_days`` local days of each customer that were due
-    by ``now`` and not collected at their newest revision (or a later one)."""
+    by ``now`` and not collected at their newest revision (or a later one). A customer
+    without credentials cannot collect, so nothing of it is expected."""
     found = []
     for customer in store.list_customers():
+        if store.deliveries.get_account(customer.id) is None:
+            continue
         tz = zone(customer.timezone)
         today = local_day(now, tz)
         for back in range(lookback_days, 0, -1):
