@@ -57,16 +57,17 @@ def message(device: str, t: str, sent: str | None = None) -> dict[str, object]:
 
 def test_a_message_is_due_at_its_latest_reading_else_when_sent() -> None:
     backlog = message("U-1", "2026-11-25T10:00:00+09:00", "2026-11-25T10:00:17+09:00")
+    b_readings = [{"t": "2026-11-25T09:00:00+09:00"}]
     backlog["meters"] = [
         {"meter": "A", "readings": [{"t": "2026-11-25T09:30:00+09:00"}]},
-        {"meter": "B", "readings": [{"t": "2026-11-25T09:00:00+09:00"}]},
+        {"meter": "B", "readings": b_readings},
         {"meter": "C", "readings": []},
     ]
     assert message_time(backlog) == at("2026-11-25T09:30:00+09:00")
     no_readings = {"device": "U-1", "sent": "2026-11-25T10:00:17+09:00", "meters": []}
     assert message_time(no_readings) == at("2026-11-25T10:00:17+09:00")
     # A reading dated far ahead (a unit's clock gone wrong) does not hold the message back.
-    backlog["meters"][1]["readings"].append({"t": "2027-12-30T09:00:00+09:00"})
+    b_readings.append({"t": "2027-12-30T09:00:00+09:00"})
     assert message_time(backlog) == at("2026-11-25T09:30:00+09:00")
 
 

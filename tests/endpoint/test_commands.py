@@ -17,6 +17,7 @@ from conftest import kenshin
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.pki import PKI_FOLDER, server_ssl_context
 from kenshin.adapters.sqlite import SqliteStore
+from kenshin.domain.commands import resend_payload
 from kenshin.domain.model import Customer, Device
 from kenshin.entrypoints.mqtt import commands
 from kenshin.entrypoints.mqtt.codec import (
@@ -33,7 +34,7 @@ from kenshin.entrypoints.mqtt.codec import (
     Subscription,
     encode,
 )
-from kenshin.entrypoints.mqtt.commands import CommandQueue, resend_payload
+from kenshin.entrypoints.mqtt.commands import CommandQueue
 from kenshin.entrypoints.mqtt.server import DeviceEndpoint, EndpointSettings
 from kenshin.ports import Command
 from kenshin.services.batching import CommitQueue
@@ -137,15 +138,12 @@ def test_a_paho_unit_gets_a_resend_queued_while_it_is_connected_and_its_puback_c
     try:
         c.subscribe("cmd/kenshin/U-1/#", qos=1)
         assert subscribed.wait(5)
-        queued_at = time.monotonic()
         command_id = queue(cli_store)
-        assert got.wait(5)
-        took = time.monotonic() - queued_at
+        assert got.wait(5)  # the endpoint polls the store every second
         command = acknowledged(site, command_id)
     finally:
         c.disconnect()
         c.loop_stop()
-    assert took < 2.0
     [message] = messages
     assert (message.topic, message.qos, message.payload) == (TOPIC, 1, resend_json(command_id))
     assert json.loads(message.payload)["id"] == command_id

@@ -13,11 +13,11 @@ import click
 
 from kenshin.adapters.pki import CA_CERT, DEVICE_VALID_DAYS, PKI_FOLDER, LocalCertificateAuthority
 from kenshin.adapters.pki_files import device_file_paths, write_device_files
+from kenshin.domain.commands import RESEND, command_topic, resend_payload
 from kenshin.domain.model import DEVICE_ID, Device
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import check_timezone, cli, opened
 from kenshin.entrypoints.cli.registry import _check_id, ids_from_file, table
-from kenshin.entrypoints.mqtt.commands import RESEND, command_topic, resend_payload
 from kenshin.ports import DeviceCertificate, Store
 
 FUTURE_SLACK_S = 300  # --to may be this far ahead of this machine's clock

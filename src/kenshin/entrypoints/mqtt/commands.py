@@ -17,12 +17,11 @@ as acknowledged once sent, as none comes back.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 
+from kenshin.domain.commands import command_topic
 from kenshin.entrypoints.mqtt.codec import (
     Packet,
     PubAck,
@@ -40,22 +39,9 @@ log = logging.getLogger(__name__)
 
 COMMAND_POLL_S = 1.0  # how soon a command queued by another process goes out
 RETRY_S = 30.0  # MQTT 3.1.1: how long a PUBLISH waits for its PUBACK before it goes again
-RESEND = "resend"
 _POLL_LIMIT = 1000
 _NO_SUBSCRIPTION_EXISTED = 0x11
 _MAX_PACKET_ID = 65535
-
-
-def command_topic(device: str, name: str) -> str:
-    """The topic a unit receives its command ``name`` on."""
-    return f"cmd/kenshin/{device}/{name}"
-
-
-def resend_payload(command_id: int, start: int, end: int) -> bytes:
-    """The payload of ``resend`` command ``command_id``: send again the readings from
-    ``start`` to ``end`` (UTC epoch s)."""
-    body = {"v": 1, "command": RESEND, "id": command_id, "from": _utc(start), "to": _utc(end)}
-    return json.dumps(body, separators=(",", ":")).encode()
 
 
 @dataclass
@@ -260,7 +246,3 @@ class CommandSender:
 
 def _now() -> float:
     return asyncio.get_running_loop().time()
-
-
-def _utc(t: int) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
