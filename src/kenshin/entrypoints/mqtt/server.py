@@ -96,14 +96,12 @@ class DeviceEndpoint:
         return sorted(self._sessions)
 
     async def start(self) -> None:
-        """Listen; log one line per listening address."""
+        """Listen (``serve`` says where, with its other listeners)."""
         # One session ticket per handshake (OpenSSL sends two by default, each costing
         # the server as much as a third of a handshake): a unit resumes with the last.
         self._tls.num_tickets = 1
         settings = self._settings
         self._listener = TlsListener(settings.host, settings.port, self._tls, self._on_stream)
-        address = self._listener.address
-        log.info("listening: MQTT over TLS on %s port %s", address[0], address[1])
         self._poller.poll()  # what is revoked already is refused at connect
         await self._commands.poll()  # every command pending: units get them on subscribing
         self._watches = [
