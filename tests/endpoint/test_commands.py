@@ -27,6 +27,7 @@ from kenshin.entrypoints.mqtt.codec import (
     PacketReader,
     PingReq,
     PingResp,
+    Properties,
     PubAck,
     Publish,
     SubAck,
@@ -72,12 +73,24 @@ def queue(store: SqliteStore, device: str = "U-1") -> int:
 class Unit:
     """A raw MQTT connection through the codec, as a unit's firmware has one."""
 
-    def __init__(self, site: Site, level: int, *, clean: bool = True, device: str = "U-1") -> None:
+    def __init__(
+        self,
+        site: Site,
+        level: int,
+        *,
+        clean: bool = True,
+        device: str = "U-1",
+        expiry: int | None = None,
+    ) -> None:
         self.level = level
         self.conn = site.tls(device)
         self._reader = PacketReader(1 << 20, server_side=False, protocol_level=level)
         self._received: list[object] = []
-        self.send(Connect(level, device, clean_start=clean, keep_alive=60))
+        # An MQTT 5 unit that wants its session kept asks for it (Session Expiry Interval).
+        if expiry is None and level == 5 and not clean:
+            expiry = 3600
+        kept = Properties(session_expiry_interval=expiry)
+        self.send(Connect(level, device, clean_start=clean, keep_alive=60, properties=kept))
         [accepted] = self.receive(1)
         assert isinstance(accepted, ConnAck)
         assert accepted.reason_code == 0
@@ -192,6 +205,29 @@ def test_a_resumed_session_gets_a_command_without_subscribing_again(
     assert again.receive(1) == [Publish(TOPIC, resend_json(command_id), 1, packet_id=1)]
     again.send(PubAck(1))
     assert acknowledged(site, command_id).sent_count == 1
+
+
+def test_an_mqtt5_session_lasts_as_long_as_the_unit_asked(site: Site) -> None:
+    site.unit("U-1")
+
+    def connect_and_leave(expiry: int, *, present: bool) -> None:
+        unit = Unit(site, 5, clean=False, expiry=expiry)
+        assert unit.session_present is present
+        unit.subscribe("cmd/kenshin/U-1/#")
+        assert unit.receive(1) == [SubAck(1, (1,))]
+        unit.send(Disconnect())
+        unit.close()
+
+    connect_and_leave(0, present=False)
+    connect_and_leave(1, present=False)  # interval 0 (the default): it ended with the first
+    connect_and_leave(1, present=True)  # within a second of leaving: resumed
+    time.sleep(1.5)
+    assert not Unit(site, 5, clean=False, expiry=0).session_present  # expired
+    unit = Unit(site, 4, clean=True)
+    unit.subscribe("cmd/kenshin/U-1/#")
+    assert unit.receive(1) == [SubAck(1, (1,))]
+    unit.close()
+    assert not Unit(site, 4, clean=False).session_present  # MQTT 3.1.1: clean session ends
 
 
 @pytest.mark.parametrize("level", [4, 5])

@@ -76,6 +76,7 @@ class DeviceEndpoint:
         # The latest status payload of each unit and when it came: for monitoring.
         self.statuses: dict[str, tuple[int, bytes]] = {}
         self._states: dict[str, SessionState] = {}  # kept between connections
+        self._expiries: dict[str, asyncio.TimerHandle] = {}  # states that end later
         self._tasks: set[asyncio.Task[None]] = set()
         self._poller = RevocationPoller(store.revoked_serials, clock)
         self._commands = CommandQueue(store, clock)
@@ -121,6 +122,8 @@ class DeviceEndpoint:
             await session.stop()
         if self._tasks:
             await asyncio.wait(self._tasks)
+        for expiry in self._expiries.values():
+            expiry.cancel()
         await self._commands.drain()  # acknowledgements received are in the store
 
     def _on_stream(self, stream: TlsStream) -> None:
@@ -163,13 +166,31 @@ class DeviceEndpoint:
             if self._sessions.get(device) is session:
                 del self._sessions[device]
                 log.info("unit %s disconnected", device)
+                self._end_session(device, session.expiry_s)
 
     def _status(self, device: str, at: int, payload: bytes) -> None:
         self.statuses[device] = (at, payload)
 
+    def _end_session(self, device: str, expiry_s: int | None) -> None:
+        """The unit's last connection ended: its state goes now, later or never."""
+        if expiry_s == 0:
+            self._states.pop(device, None)
+        elif expiry_s is not None:
+            loop = asyncio.get_running_loop()
+            self._expiries[device] = loop.call_later(expiry_s, self._expire, device)
+
+    def _expire(self, device: str) -> None:
+        self._expiries.pop(device, None)
+        if device not in self._sessions:
+            self._states.pop(device, None)
+            log.info("the session of unit %s expired", device)
+
     def _attach(self, session: Session, clean_start: bool) -> SessionState | None:
         """Register ``session`` for its unit, taking over from an earlier connection."""
         device = session.peer.device
+        expiry = self._expiries.pop(device, None)
+        if expiry is not None:
+            expiry.cancel()
         earlier = self._sessions.get(device)
         if earlier is not None:
             log.info("unit %s connected again: the earlier connection is closed", device)

@@ -109,6 +109,10 @@ class Session:
         self._closing = False
         self._reading: asyncio.Task[None] | None = None  # the task reading packets
         self._retry: asyncio.Task[None] | None = None  # re-sends commands (MQTT 3.1.1)
+        # How long the unit's session outlives this connection: 0 it ends with it, None
+        # never while the server runs (MQTT 5: the Session Expiry Interval; 3.1.1: the
+        # clean session flag).
+        self.expiry_s: int | None = 0
 
     @property
     def state(self) -> SessionState:
@@ -177,6 +181,7 @@ class Session:
             )
             self._send(ConnAck(reason_code=CLIENT_IDENTIFIER_NOT_VALID))
             raise Refused(CLIENT_IDENTIFIER_NOT_VALID, "client id is not the certificate's")
+        self.expiry_s = _expiry(connect)
         state = attach(self, connect.clean_start)
         present = state is not None and not connect.clean_start
         if state is not None:
@@ -236,6 +241,9 @@ class Session:
             self._send(PingResp())
         elif isinstance(packet, Disconnect):
             self._closing = True
+            asked = packet.properties.session_expiry_interval
+            if asked is not None and self.expiry_s != 0:  # from 0 it may not change
+                self.expiry_s = None if asked == NEVER_EXPIRES else asked
         else:
             raise Refused(0x82, f"a unit does not send {type(packet).__name__}")
 
@@ -325,3 +333,14 @@ class Session:
             return False
         self._stream.write(encode(packet, self.level))
         return True
+
+
+NEVER_EXPIRES = 0xFFFFFFFF  # MQTT 5: a Session Expiry Interval that never ends
+
+
+def _expiry(connect: Connect) -> int | None:
+    """How long the session outlives the connection, in seconds (None: always)."""
+    if connect.protocol_level < MQTT5:
+        return 0 if connect.clean_start else None
+    asked = connect.properties.session_expiry_interval or 0
+    return None if asked == NEVER_EXPIRES else asked
