@@ -102,7 +102,9 @@ def demo(
 
         published, target = asyncio.run(_serve_while(app, publish, certs))
         click.echo(published_line(published, target))
-        click.echo(f"the server kept {app.store.count_dead_letters()} dead letters")
+        letters = app.store.count_dead_letters()
+        why = f": why, in 'kenshin --config {config} dead-letters'" if letters else ""
+        click.echo(f"the server kept {letters} dead letters{why}")
         if published.failed:
             raise click.ClickException(f"{published.failed} messages were not acknowledged")
         now = int(time.time())
