@@ -155,3 +155,24 @@ def test_vee_settings_in_the_config_are_checked_at_start(tmp_path: Path) -> None
     vee = load_settings(path, environ={}).vee
     assert vee.settings_for("C-1").write_estimates is False
     assert vee.settings_for("C-1") == VeeSettings(write_estimates=False)
+
+
+def test_a_late_backlog_restates_a_final_day_in_exactly_its_slots(tmp_path: Path) -> None:
+    store = make_store()
+    offline = range(11, 20)  # M-2 silent from boundary 11 to 19: slots 10 to 19 lack values
+    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=offline), 0)
+    outbox = LocalOutbox(tmp_path)
+    first = export_day(store, outbox, ACME, DAY, now=FINAL_AT)
+    assert (first.revision, first.status) == (1, "final")
+    before = file_rows(outbox)
+    assert before["M-2"][-1] == "A" * 10 + "N" * 10 + "A" * 28  # no history: no estimate
+    backlog = [r for r in boundary_readings("M-2") if SLOTS.boundary_index(r.t) in offline]
+    store.add_readings(backlog, FINAL_AT + 86_400)  # the unit came back a day later
+    second = export_day(store, outbox, ACME, DAY, now=FINAL_AT + 86_400)
+    assert (second.revision, second.status) == (2, "final")
+    assert manifest_of(outbox)["restated"] is True
+    after = file_rows(outbox)
+    assert after["M-1"] == before["M-1"]
+    changed = [i for i in range(48) if before["M-2"][3 + i] != after["M-2"][3 + i]]
+    assert changed == list(range(10, 20))  # exactly the slots the backlog covered
+    assert after["M-2"][-1] == "A" * 48
