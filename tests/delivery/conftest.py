@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,7 +18,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from conftest import kenshin, make_site
+from conftest import kenshin, make_site, serve_process
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.ports import Receipt
@@ -105,7 +103,6 @@ def publish_files(site: Path) -> dict[str, bytes]:
 def start_serve(site: Path, **env: str) -> Served:
     """``kenshin serve`` on free ports; returns once it listens."""
     environ = {
-        **os.environ,
         "KENSHIN_MQTT__HOST": "127.0.0.1",
         "KENSHIN_MQTT__PORT": "0",
         "KENSHIN_FTPS__HOST": "127.0.0.1",
@@ -116,20 +113,7 @@ def start_serve(site: Path, **env: str) -> Served:
         "KENSHIN_DELIVERIES__FAILED_LOGIN_DELAY_MS": "50",
         **env,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml"), "serve"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environ,
-    )
-    assert process.stdout is not None
-    ports: dict[str, int] = {}
-    while len(ports) < 3:
-        line = process.stdout.readline()
-        found = re.fullmatch(r"listening: (.+) on 127\.0\.0\.1 port (\d+)\n", line)
-        assert found, line or process.communicate(timeout=10)[1]
-        ports[found[1]] = int(found[2])
+    process, ports = serve_process(site, environ, 3)
     ftps = ports.get("FTPS") or ports["FTP (TLS optional)"]
     return Served(site, process, ftps, ports["SFTP"], {})
 

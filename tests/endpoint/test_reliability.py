@@ -9,7 +9,6 @@ equal the simulator's truth to the mWh.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import kenshin
+from conftest import kenshin, serve_process
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.domain.model import Customer
 from kenshin.services.verify import load_truth, verify_files
@@ -27,17 +26,10 @@ from test_simulate_network import DAY, fleet_site, free_port
 
 
 def start_server(site: Path, port: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "KENSHIN_MQTT__PORT": str(port), "KENSHIN_MQTT__HOST": "127.0.0.1"}
+    env = {"KENSHIN_MQTT__PORT": str(port), "KENSHIN_MQTT__HOST": "127.0.0.1"}
     env |= {"KENSHIN_FTPS__ENABLED": "false", "KENSHIN_SFTP__ENABLED": "false"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml"), "serve"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    assert process.stdout.readline().startswith("listening: MQTT over TLS")
+    process, ports = serve_process(site, env, stderr=subprocess.DEVNULL)
+    assert ports == {"MQTT over TLS": port}
     return process
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import ssl
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from conftest import kenshin, make_site
+from conftest import kenshin, make_site, serve_process
 from kenshin.adapters.sqlite import SqliteStore
 
 from .test_publish import readings
@@ -32,19 +30,10 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], int]]:
         site, "devices", "add", "U-1", "--customer", "C-001", "--out", str(site / "certs")
     )
     assert added.exit_code == 0, added.output
-    env = {**os.environ, "KENSHIN_MQTT__PORT": "0", "KENSHIN_MQTT__HOST": "127.0.0.1"}
+    env = {"KENSHIN_MQTT__PORT": "0", "KENSHIN_MQTT__HOST": "127.0.0.1"}
     env |= {"KENSHIN_FTPS__ENABLED": "false", "KENSHIN_SFTP__ENABLED": "false"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml"), "serve"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.startswith("listening: MQTT over TLS on 127.0.0.1 port "), line
-    yield site, process, int(line.rsplit(" ", 1)[1])
+    process, ports = serve_process(site, env)
+    yield site, process, ports["MQTT over TLS"]
     if process.poll() is None:
         process.kill()
     process.communicate(timeout=10)
