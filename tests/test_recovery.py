@@ -75,7 +75,7 @@ def test_attempts_wait_longer_each_time_and_stop(store: Store) -> None:
     assert attempts == [(0, 1), (60, 2), (180, 3), (420, 4)]
 
 
-def test_a_unit_still_offline_or_a_gap_filled_is_not_asked(store: Store) -> None:
+def test_a_unit_still_offline_or_a_hole_too_recent_is_not_asked(store: Store) -> None:
     store.add_readings(readings("M-1", NOW - 24 * HOUR, NOW - 12 * HOUR), 0)  # silent since
     # M-2's hole is too recent to be one yet: its reading may still be on its way.
     store.add_readings(readings("M-2", NOW - 24 * HOUR, NOW, {NOW - HOUR}), 0)

@@ -121,7 +121,7 @@ def validated(
     (fwd, rev), *weeks = grids
     grid = grid_of(meters, fwd, rev, max_demand_w, shown_mwh)
     if marks is not None and marks.conflicts:
-        grid = replace(grid, conflicts=marks.boundaries(grid, marks.conflicts))
+        grid = replace(grid, conflicts=marks.conflicting_boundaries(grid))
     return validate_day(grid, like_days_of(grid, meters, weeks), vee, due)
 
 
@@ -133,13 +133,13 @@ class Marks:
     start: int
     conflicts: Conflicts
 
-    def boundaries(self, grid: DayGrid, found: Conflicts) -> npt.NDArray[np.bool_]:
-        """A mask of the grid's boundaries with one of ``found``, on every row of its meter."""
+    def conflicting_boundaries(self, grid: DayGrid) -> npt.NDArray[np.bool_]:
+        """A mask of the grid's boundaries with a conflict, on every row of its meter."""
         rows: dict[str, list[int]] = {}
         for row, meter in enumerate(grid.meters):
             rows.setdefault(meter, []).append(row)
         mask = np.zeros(grid.registers.shape, np.bool_)
-        for meter, t in found:
+        for meter, t in self.conflicts:
             index, off = divmod(t - self.start, SLOT_SECONDS)
             if off == 0 and 0 <= index <= grid.count:
                 mask[rows.get(meter, []), index] = True

@@ -100,8 +100,7 @@ class Ingest:
         future_tolerance_s: int = FUTURE_TOLERANCE_S,
     ) -> None:
         self._store = store
-        self._future_tolerance_s = future_tolerance_s
-        self._vee = VeeSettings(future_tolerance_s=future_tolerance_s)
+        self._vee = VeeSettings(future_tolerance_s=future_tolerance_s)  # what split_future needs
         self._security = security or SecurityLog()
         self._devices: dict[str, Device] = {}
         self._meters: dict[str, Meter] = {}
@@ -144,7 +143,7 @@ class Ingest:
         first = future[0]
         return DeadLetter(
             item.source,
-            f"{len(future)} reading(s) dated more than {self._future_tolerance_s} s after"
+            f"{len(future)} reading(s) dated more than {self._vee.future_tolerance_s} s after"
             f" receipt at {iso_utc(item.received_at)}, quarantined and not used (the first:"
             f" {first.meter} at {iso_utc(first.t)}): is the unit's clock right?",
             item.payload,
