@@ -143,6 +143,18 @@ class DeadLetter:
 
 
 @dataclass(frozen=True, slots=True)
+class SecurityEvent:
+    """A refusal that may be an attack: a refused certificate, a topic outside a unit's
+    own, a failed login... ``kind`` is one of the names in ``services.security``."""
+
+    kind: str
+    at: int  # Unix seconds
+    address: str  # the peer's address, as "host:port" or "host"
+    who: str | None = None  # the device or account, if known
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Conflict:
     """A second reading for (meter, t) with a different value: kept aside, never overwriting."""
 
