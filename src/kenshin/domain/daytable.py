@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ Numbers = npt.NDArray[Any]  # int64, or Python ints where int64 could overflow
 _INT64_SAFE = 2**56  # a register turn or limit below this sums over a day within int64
 Flags = npt.NDArray[np.uint8]  # one ASCII flag letter per slot
 _ACTUAL, _NO_VALUE = ord(ACTUAL), ord(NO_VALUE)
+_ACTUAL_FLAG, _NO_VALUE_FLAG = np.uint8(_ACTUAL), np.uint8(_NO_VALUE)
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,8 +117,8 @@ def concat(tables: Sequence[DayTable], count: int) -> DayTable:
             [np.zeros_like(t.flags) if t.methods is None else t.methods for t in tables]
         )
     return DayTable(
-        tuple(m for t in tables for m in t.meters),
-        tuple(d for t in tables for d in t.directions),
+        tuple(chain.from_iterable(t.meters for t in tables)),
+        tuple(chain.from_iterable(t.directions for t in tables)),
         np.concatenate([t.values for t in tables]),
         np.concatenate([t.flags for t in tables]),
         methods,
@@ -134,18 +136,21 @@ def slot_grid(
     The per-row arrays give each meter's resolution, register modulus and the
     demand above which a wrapped register is taken as a reset, not a rollover.
     """
-    regs = registers.astype(resolution_mwh.dtype)
-    prev, cur = regs[:, :-1], regs[:, 1:]
-    missing = (prev == NO_REGISTER) | (cur == NO_REGISTER)
-    raw = cur - prev
-    wrapped = raw < 0
-    raw = np.where(wrapped, raw + modulus[:, None], raw)
-    energy = raw * resolution_mwh[:, None]
-    limit_mwh = max_demand_w * SLOT_SECONDS * 1000 // SECONDS_PER_HOUR
-    no_value = missing | (wrapped & (energy > limit_mwh[:, None]))
-    values = np.where(no_value, 0, energy).astype(resolution_mwh.dtype)
-    flags = np.where(no_value, _NO_VALUE, _ACTUAL).astype(np.uint8)
-    return values, flags
+    prev, cur = registers[:, :-1], registers[:, 1:]
+    missing = prev == NO_REGISTER
+    missing |= cur == NO_REGISTER
+    # The one new array of values (in the table's type): the rest works in place.
+    energy = np.subtract(cur, prev, dtype=resolution_mwh.dtype)
+    wrapped = energy < 0
+    wraps = bool(wrapped.any())  # rare: a rollover, or a missing register
+    if wraps:
+        np.add(energy, modulus[:, None], out=energy, where=wrapped)
+    energy *= resolution_mwh[:, None]
+    if wraps:
+        limit_mwh = max_demand_w * SLOT_SECONDS * 1000 // SECONDS_PER_HOUR
+        missing |= wrapped & (energy > limit_mwh[:, None])
+    np.copyto(energy, 0, where=missing)
+    return energy, np.where(missing, _NO_VALUE_FLAG, _ACTUAL_FLAG)
 
 
 def day_table(

@@ -186,22 +186,23 @@ def like_days_of(
     Each week's registers must have the day's boundaries (a week of another length, as
     across a DST change, is the caller's to align first).
     """
+    if not weeks:
+        return LikeDays.empty(len(grid), grid.count)
     position = {m.id: i for i, m in enumerate(meters)}
     source = np.array([position[m] for m in grid.meters], np.int64)
-    is_rev = grid.reverse_rows()[:, None]
-    values, flags = [], []
+    rev_rows = np.flatnonzero(grid.reverse_rows())
+    rev_source = source[rev_rows]
+    shape = (len(grid), len(weeks), grid.count)
+    values, flags = np.empty(shape, np.int64), np.empty(shape, np.uint8)
     for week, (fwd, rev) in enumerate(weeks, start=1):
         if fwd.shape != (len(meters), grid.count + 1) or rev.shape != fwd.shape:
             raise ValueError(
                 f"like day {week}: expected registers of shape ({len(meters)}, "
                 f"{grid.count + 1}), got {fwd.shape} and {rev.shape}"
             )
-        registers = np.where(is_rev, rev[source], fwd[source])
-        week_values, week_flags = slot_grid(
+        registers = fwd[source]
+        registers[rev_rows] = rev[rev_source]
+        values[:, week - 1], flags[:, week - 1] = slot_grid(
             registers, grid.resolution_mwh, grid.modulus, grid.max_demand_w
         )
-        values.append(week_values.astype(np.int64))
-        flags.append(week_flags)
-    if not values:
-        return LikeDays.empty(len(grid), grid.count)
-    return LikeDays(np.stack(values, axis=1), np.stack(flags, axis=1))
+    return LikeDays(values, flags)
