@@ -7,7 +7,11 @@ outside a unit's own, a failed login...); the alerting issue turns them into ale
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
+from collections.abc import Callable
+
+from kenshin.domain.model import SecurityEvent
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +30,42 @@ LOGIN_LOCKED = "login_locked"  # the address or the account is locked after repe
 LOGIN_ADDRESS_REFUSED = "login_address_refused"  # not in the account's allow-list
 FTP_BOUNCE_REFUSED = "ftp_bounce_refused"  # active mode to another address or a privileged port
 
+# A unit refused after its handshake, or something it sent, by why:
+CERTIFICATE_REFUSED = "certificate_refused"  # revoked, or no device id as its CN
+REVOKED_WHILE_CONNECTED = "revoked_while_connected"  # closed: its certificate was revoked
+MALFORMED_PACKET = "malformed_packet"  # an MQTT packet that breaks the protocol
+CLIENT_ID_MISMATCH = "client_id_mismatch"  # a client id other than its certificate's device
+QOS_REFUSED = "qos_refused"  # a publish at QoS 2
+PAYLOAD_TOO_LARGE = "payload_too_large"  # a payload above the limit
+TOPIC_REFUSED = "topic_refused"  # a publish outside the unit's own topics
+PAYLOAD_NAMES_ANOTHER_DEVICE = "payload_names_another_device"  # readings for another device
+
 
 class SecurityLog:
-    """Records security events: a WARNING log line each, and a count by kind."""
+    """Records security events: a WARNING log line each, a count by kind, and each event
+    with its time to ``sink`` if one is given (the alerts keep them). The sink is called
+    on the endpoint's event loop: it must return at once and not raise
+    (``services.alerting.SecurityEventBuffer`` holds events for the store)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        sink: Callable[[SecurityEvent], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.counts: Counter[str] = Counter()
+        self._sink = sink
+        self._clock = clock
 
     def record(self, kind: str, who: str | None, address: str, detail: str) -> None:
         """One event of ``kind`` by ``who`` (a device or account, if known) from ``address``."""
         self.counts[kind] += 1
-        log.warning("security event %s: %s from %s: %s", kind, who or "unknown", address, detail)
+        log.warning(
+            "security event %s: %s from %s: %s",
+            kind,
+            who or "unknown",
+            address,
+            detail,
+            extra={"fields": {"event": kind, "who": who, "address": address, "detail": detail}},
+        )
+        if self._sink is not None:
+            self._sink(SecurityEvent(kind, int(self._clock()), address, who, detail))

@@ -1,0 +1,71 @@
+"""Alert state, the notification queue and security events in memory: the MemoryStore's
+``alerts``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from kenshin.domain.alerts import AlertState, Notification
+from kenshin.domain.model import SecurityEvent
+from kenshin.ports import Queued
+
+
+class MemoryAlerts:
+    """Alerts in dicts and lists."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, AlertState] = {}
+        self._queue: dict[int, Queued] = {}  # by id, in insertion (id) order
+        self._next_id = 1
+        self._events: list[SecurityEvent] = []
+
+    def alert_states(self) -> dict[str, AlertState]:
+        """The active alerts' stored states by key."""
+        return dict(self._states)
+
+    def save_round(
+        self,
+        states: Sequence[AlertState],
+        resolved: Sequence[str],
+        outgoing: Sequence[tuple[str, Notification]],
+    ) -> None:
+        """Save ``states``, forget the ``resolved`` keys, and queue ``outgoing`` in order."""
+        self._states.update((s.alert.key, s) for s in states)
+        for key in resolved:
+            self._states.pop(key, None)
+        for channel, note in outgoing:
+            self._queue[self._next_id] = Queued(self._next_id, channel, note)
+            self._next_id += 1
+
+    def queued(self, channel: str | None = None, limit: int = 1000) -> list[Queued]:
+        """At most ``limit`` queued notifications, oldest first, optionally of one channel."""
+        found = [q for q in self._queue.values() if channel is None or q.channel == channel]
+        return found[:limit]
+
+    def delivered(self, ids: Sequence[int]) -> None:
+        """Remove these notifications from the queue: they were sent."""
+        for i in ids:
+            self._queue.pop(i, None)
+
+    def delivery_failed(self, ids: Sequence[int], error: str) -> None:
+        """Count one more failed attempt for these notifications; they stay queued."""
+        for i in ids:
+            if (q := self._queue.get(i)) is not None:
+                self._queue[i] = replace(q, attempts=q.attempts + 1, last_error=error)
+
+    def add_security_events(self, events: Sequence[SecurityEvent]) -> None:
+        """Keep security events."""
+        self._events.extend(events)
+
+    def security_events(self, since: int, limit: int = 10_000) -> list[SecurityEvent]:
+        """At most ``limit`` security events at or after ``since``, oldest first."""
+        found = sorted((e for e in self._events if e.at >= since), key=lambda e: e.at)
+        return found[:limit]
+
+    def prune_security_events(self, before: int) -> int:
+        """Remove the security events before ``before``; how many."""
+        kept = [e for e in self._events if e.at >= before]
+        removed = len(self._events) - len(kept)
+        self._events = kept
+        return removed

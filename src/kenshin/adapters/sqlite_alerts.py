@@ -1,0 +1,150 @@
+"""Alert state, the notification queue and security events in the SQLite store.
+
+Shares the store's one connection and its lock: the store composes it in as
+``store.alerts``. Its tables come with the store's migrations (``sqlite_schema``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import astuple
+from typing import Any
+
+from kenshin.domain.alerts import Alert, AlertState, Event, Notification, Severity
+from kenshin.domain.model import SecurityEvent
+from kenshin.errors import StoreError
+from kenshin.ports import Queued
+
+SCHEMA = """
+    -- Alerts active at the last evaluation: their latest form and when last notified.
+    CREATE TABLE alert_states (
+        key TEXT PRIMARY KEY, severity TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL,
+        customer TEXT, since INTEGER NOT NULL, zone TEXT NOT NULL,
+        notified_at INTEGER NOT NULL) WITHOUT ROWID;
+    -- Notifications waiting for their channel, sent in id order; a sent one is removed.
+    CREATE TABLE alert_queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, event TEXT NOT NULL,
+        at INTEGER NOT NULL, key TEXT NOT NULL, severity TEXT NOT NULL, title TEXT NOT NULL,
+        text TEXT NOT NULL, customer TEXT, since INTEGER NOT NULL, zone TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');
+    CREATE INDEX alert_queue_channel ON alert_queue (channel, id);
+    -- Refusals that may be attacks, as the endpoint and the file servers reported them.
+    CREATE TABLE security_events (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, at INTEGER NOT NULL,
+        address TEXT NOT NULL, who TEXT, detail TEXT NOT NULL);
+    CREATE INDEX security_events_at ON security_events (at);
+"""
+_QUEUED = (
+    "SELECT id, channel, attempts, last_error, event, at,"
+    " key, severity, title, text, customer, since, zone FROM alert_queue"
+)
+
+
+def _alert(row: Sequence[Any]) -> Alert:
+    key, severity, title, text, customer, since, zone = row
+    return Alert(key, Severity(severity), title, text, customer, since, zone)
+
+
+class SqliteAlerts:
+    """Alerts on the store's connection; ``lock`` is the store's."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db = db
+        self._lock = lock
+
+    @contextmanager
+    def _using(self, what: str, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                if write:
+                    self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    if write:
+                        self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store: {what} failed: {exc}") from exc
+
+    def alert_states(self) -> dict[str, AlertState]:
+        """The active alerts' stored states by key."""
+        with self._using("reading alert states") as db:
+            rows = db.execute(
+                "SELECT key, severity, title, text, customer, since, zone, notified_at"
+                " FROM alert_states"
+            ).fetchall()
+        return {row[0]: AlertState(_alert(row[:7]), row[7]) for row in rows}
+
+    def save_round(
+        self,
+        states: Sequence[AlertState],
+        resolved: Sequence[str],
+        outgoing: Sequence[tuple[str, Notification]],
+    ) -> None:
+        """In one transaction: save ``states``, forget the ``resolved`` keys, and queue each
+        (channel, notification) of ``outgoing`` in order."""
+        with self._using("saving alert states and notifications", write=True) as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO alert_states VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*astuple(s.alert), s.notified_at) for s in states],
+            )
+            db.executemany("DELETE FROM alert_states WHERE key = ?", [(k,) for k in resolved])
+            db.executemany(
+                "INSERT INTO alert_queue (channel, event, at,"
+                " key, severity, title, text, customer, since, zone)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(c, str(n.event), n.at, *astuple(n.alert)) for c, n in outgoing],
+            )
+
+    def queued(self, channel: str | None = None, limit: int = 1000) -> list[Queued]:
+        """At most ``limit`` queued notifications, oldest first, optionally of one channel."""
+        sql = f"{_QUEUED} WHERE ?1 IS NULL OR channel = ?1 ORDER BY id LIMIT ?2"
+        with self._using("reading the alert queue") as db:
+            rows = db.execute(sql, (channel, limit)).fetchall()
+        return [
+            Queued(row[0], row[1], Notification(Event(row[4]), _alert(row[6:]), row[5]), *row[2:4])
+            for row in rows
+        ]
+
+    def delivered(self, ids: Sequence[int]) -> None:
+        """Remove these notifications from the queue: they were sent."""
+        with self._using("removing sent notifications", write=True) as db:
+            db.executemany("DELETE FROM alert_queue WHERE id = ?", [(i,) for i in ids])
+
+    def delivery_failed(self, ids: Sequence[int], error: str) -> None:
+        """Count one more failed attempt for these notifications; they stay queued."""
+        with self._using("counting a failed notification", write=True) as db:
+            db.executemany(
+                "UPDATE alert_queue SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                [(error, i) for i in ids],
+            )
+
+    def add_security_events(self, events: Sequence[SecurityEvent]) -> None:
+        """Keep security events."""
+        with self._using("keeping security events", write=True) as db:
+            db.executemany(
+                "INSERT INTO security_events (kind, at, address, who, detail)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [astuple(e) for e in events],
+            )
+
+    def security_events(self, since: int, limit: int = 10_000) -> list[SecurityEvent]:
+        """At most ``limit`` security events at or after ``since``, oldest first."""
+        with self._using("reading security events") as db:
+            rows = db.execute(
+                "SELECT kind, at, address, who, detail FROM security_events WHERE at >= ?"
+                " ORDER BY at, id LIMIT ?",
+                (since, limit),
+            ).fetchall()
+        return [SecurityEvent(*row) for row in rows]
+
+    def prune_security_events(self, before: int) -> int:
+        """Remove the security events before ``before``; how many."""
+        with self._using("removing old security events", write=True) as db:
+            return db.execute("DELETE FROM security_events WHERE at < ?", (before,)).rowcount
