@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from kenshin.domain.alerts import AlertState, Notification
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import (
     Conflict,
@@ -20,8 +21,11 @@ from kenshin.domain.model import (
     FileRevision,
     Meter,
     Reading,
+    SecurityEvent,
     StoreResult,
 )
+from kenshin.domain.vee.clock import DriftSpell, UnitClock
+from kenshin.errors import KenshinError
 
 MAX_SERIAL = 2**160 - 1  # a certificate serial number has at most 20 bytes (RFC 5280)
 # A command's name is the last level of its topic, cmd/kenshin/{device}/{name}.
@@ -264,6 +268,18 @@ class Store(Protocol):
     def deliveries(self) -> Deliveries:
         """Customers' accounts and download receipts, kept in the same backend."""
 
+    @property
+    def alerts(self) -> Alerts:
+        """Alert state, the notification queue and security events, in the same backend."""
+
+    @property
+    def unit_clocks(self) -> UnitClocks:
+        """Each unit's last-seen time, clock offset and drift spells, in the same backend."""
+
+    def check_writable(self, timeout_s: float = 2.0) -> None:
+        """Return if a write could begin now (within ``timeout_s``); StoreError saying why
+        not otherwise. Nothing is written: for readiness checks."""
+
     def close(self) -> None:
         """Release the backend's resources."""
 
@@ -315,3 +331,86 @@ class Units(Protocol[TlsState]):
 
     def open(self, device: str, tls: TlsState | None) -> UnitConnection[TlsState]:
         """A connection for one wake of ``device``, resuming ``tls`` of an earlier wake."""
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A notification waiting for its channel: ids rise in the order they were queued;
+    how often sending failed and the last error."""
+
+    id: int
+    channel: str
+    notification: Notification
+    attempts: int = 0
+    last_error: str = ""
+
+
+class Alerts(Protocol):
+    """The state of active alerts, the notification queue of each channel, and the
+    security events reported by the endpoint and the file servers."""
+
+    def alert_states(self) -> dict[str, AlertState]:
+        """The active alerts' stored states by key."""
+
+    def save_round(
+        self,
+        states: Sequence[AlertState],
+        resolved: Sequence[str],
+        outgoing: Sequence[tuple[str, Notification]],
+    ) -> None:
+        """In one transaction: save ``states``, forget the ``resolved`` keys, and queue each
+        (channel, notification) of ``outgoing`` in order."""
+
+    def queued(self, channel: str | None = None, limit: int = 1000) -> list[Queued]:
+        """At most ``limit`` queued notifications, oldest first, optionally of one channel."""
+
+    def delivered(self, ids: Sequence[int]) -> None:
+        """Remove these notifications from the queue: they were sent."""
+
+    def delivery_failed(self, ids: Sequence[int], error: str) -> None:
+        """Count one more failed attempt for these notifications; they stay queued."""
+
+    def add_security_events(self, events: Sequence[SecurityEvent]) -> None:
+        """Keep security events."""
+
+    def security_events(self, since: int, limit: int = 10_000) -> list[SecurityEvent]:
+        """At most ``limit`` security events at or after ``since``, oldest first."""
+
+    def prune_security_events(self, before: int) -> int:
+        """Remove the security events before ``before``; how many."""
+
+
+class ChannelError(KenshinError):
+    """An alert channel could not deliver a message; it stays queued."""
+
+
+class AlertChannel(Protocol):
+    """Somewhere alert notifications go: an email address, a Slack channel, a webhook."""
+
+    @property
+    def name(self) -> str:
+        """The channel's name in the configuration, which routing rules refer to."""
+
+    def send(self, notes: Sequence[Notification]) -> None:
+        """Deliver the notifications as one message; ChannelError saying why it failed."""
+
+
+class UnitClocks(Protocol):
+    """Each unit's clock as its messages tell it (``domain.vee.clock``): when it was last
+    heard, its offset, and the spells in which it drifted beyond the limit."""
+
+    def clocks(self, devices: Iterable[str]) -> dict[str, UnitClock]:
+        """The stored clocks of those of ``devices`` ever heard, by device."""
+
+    def record(self, clocks: Sequence[UnitClock], spells: Sequence[DriftSpell]) -> None:
+        """In one transaction: save ``clocks`` (one per device, replacing what was stored)
+        and ``spells``, each replacing the stored spell of its device and start."""
+
+    def last_seen(self) -> dict[str, int]:
+        """When each unit ever heard was last heard (UTC epoch s), by device."""
+
+    def drift_spells(
+        self, start: int, end: int, devices: Sequence[str] | None = None
+    ) -> list[DriftSpell]:
+        """The drift spells covering any of [start, end), optionally of ``devices`` only,
+        by device then start."""

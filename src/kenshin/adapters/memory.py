@@ -8,7 +8,9 @@ from datetime import date
 
 import numpy as np
 
+from kenshin.adapters.memory_alerts import MemoryAlerts
 from kenshin.adapters.memory_delivery import MemoryDeliveries
+from kenshin.adapters.memory_units import MemoryUnitClocks
 from kenshin.domain.intervals import NO_REGISTER, Registers, registers_at
 from kenshin.domain.model import (
     Conflict,
@@ -42,6 +44,8 @@ class MemoryStore:
         self._certificates: dict[int, DeviceCertificate] = {}  # by serial
         self._commands: dict[int, Command] = {}  # by id, which rises: oldest first
         self.deliveries = MemoryDeliveries(lambda customer: customer in self._customers)
+        self.alerts = MemoryAlerts()
+        self.unit_clocks = MemoryUnitClocks()
 
     # registry
     def add_customer(self, customer: Customer) -> None:
@@ -319,6 +323,9 @@ class MemoryStore:
     def list_revisions(self, customer_id: str, day: str) -> list[FileRevision]:
         """Every revision of a customer's day file, oldest first."""
         return list(self._revisions.get((customer_id, day), []))
+
+    def check_writable(self, timeout_s: float = 2.0) -> None:
+        """Always writable: the store is this process's memory."""
 
     def close(self) -> None:
         """Nothing to release."""

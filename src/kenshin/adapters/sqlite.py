@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from kenshin.adapters import sqlite_certificates, sqlite_commands, sqlite_days, sqlite_registry
+from kenshin.adapters.sqlite_alerts import SqliteAlerts
 from kenshin.adapters.sqlite_bulk import SqliteBulkReader
 from kenshin.adapters.sqlite_days import DAY_SECONDS
 from kenshin.adapters.sqlite_delivery import SqliteDeliveries
@@ -34,6 +35,7 @@ from kenshin.adapters.sqlite_readings import (
     store_batch,
 )
 from kenshin.adapters.sqlite_schema import TEMP_TABLES, migrate
+from kenshin.adapters.sqlite_units import SqliteUnitClocks
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import (
     Conflict,
@@ -89,6 +91,8 @@ class SqliteStore:
                 self._db.close()
                 raise
         self.deliveries = SqliteDeliveries(self._db, self._lock)
+        self.alerts = SqliteAlerts(self._db, self._lock)
+        self.unit_clocks = SqliteUnitClocks(self._db, self._lock)
 
     @classmethod
     def in_memory(cls) -> SqliteStore:
@@ -367,6 +371,23 @@ class SqliteStore:
     def _revisions(self, customer_id: str, day: str, order: str) -> list[FileRevision]:
         sql = f"SELECT * FROM revisions WHERE customer = ? AND day = ? ORDER BY revision {order}"  # noqa: S608
         return [FileRevision(*r) for r in self._rows("reading revisions", sql, (customer_id, day))]
+
+    def check_writable(self, timeout_s: float = 2.0) -> None:
+        """Take the database's write lock and let it go at once; StoreError if that cannot
+        be done within ``timeout_s`` (another process holds it, the file is read-only...)."""
+        if not self._lock.acquire(timeout=timeout_s):
+            raise StoreError(f"SQLite store: a write has been under way for over {timeout_s:g} s")
+        try:
+            with _wrapped("taking the write lock"):
+                busy = self._db.execute("PRAGMA busy_timeout").fetchone()[0]
+                self._db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._db.execute("ROLLBACK")
+                finally:
+                    self._db.execute(f"PRAGMA busy_timeout = {int(busy)}")
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         """Close the connection; the store cannot be used afterwards."""

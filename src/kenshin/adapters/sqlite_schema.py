@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
-from kenshin.adapters import sqlite_days, sqlite_delivery
+from kenshin.adapters import sqlite_alerts, sqlite_days, sqlite_delivery, sqlite_units
 from kenshin.errors import StoreError
 
 # One script per schema version; PRAGMA user_version counts how many have run.
@@ -104,6 +104,12 @@ MIGRATIONS = (
     """
     -- Gap recovery counts the resend commands each device was sent lately.
     CREATE INDEX commands_named ON commands (name, created_at);
+    """,
+    sqlite_alerts.SCHEMA,
+    sqlite_units.SCHEMA,
+    """
+    -- Slots a revision shows otherwise than the previous one (its change record).
+    ALTER TABLE revisions ADD COLUMN changed_slots INTEGER NOT NULL DEFAULT 0;
     """,
 )
 TEMP_TABLES = """

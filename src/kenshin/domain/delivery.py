@@ -6,8 +6,9 @@ twice, identical), ``reorder`` (2-5 h of messages held and delivered shuffled), 
 (the unit's clock, hence ``sent``, is 3-20 minutes off; readings stay on boundaries),
 ``conflict`` (one message comes again an hour later with its readings' forward registers
 7 steps higher) and ``future`` (one reading is dated FUTURE_DAYS later than it was taken,
-so the server quarantines it and its boundary has no reading). ``fleet_faults`` lists
-where each fault of a run falls.
+so the server quarantines it and its boundary has no reading). A ``clock_drift`` unit
+(kenshin.domain.simulation) reads, sends and is received late by its clock's lag.
+``fleet_faults`` lists where each fault of a run falls.
 
 Arrival order is exact, and memory stays bounded: all devices advance together a block of
 boundaries at a time (``held`` messages in all), and a message is released once nothing
@@ -38,6 +39,7 @@ from kenshin.domain.simulation import (
     fleet_calendar,
     fleet_devices,
 )
+from kenshin.domain.slots import SLOT_SECONDS
 
 HELD_MESSAGES = 50_000
 FUTURE_DAYS = 400
@@ -66,13 +68,19 @@ def fleet_messages(spec: FleetSpec, held: int = HELD_MESSAGES) -> Iterator[Messa
 
     ``held`` bounds the messages kept back for ordering: more is faster, less uses less memory.
     """
-    return _arrivals(spec, _same, held)
+    return (message for _, message in _arrivals(spec, _same, held))
 
 
 def fleet_lines(spec: FleetSpec, held: int = HELD_MESSAGES) -> Iterator[tuple[str, int]]:
     """Every message as compact JSON text, with its number of readings, in order of arrival."""
     # Text is never scanned by the garbage collector, which a fleet's held dicts would be.
-    return _arrivals(spec, _line, held)
+    return (line for _, line in _arrivals(spec, _line, held))
+
+
+def fleet_arrivals(spec: FleetSpec, held: int = HELD_MESSAGES) -> Iterator[tuple[int, str]]:
+    """Every message as compact JSON text with the instant it arrives (UTC epoch s), in
+    order of arrival: what a server listening live would receive, and when."""
+    return ((arrival, line) for arrival, (line, _) in _arrivals(spec, _line, held))
 
 
 def _same(message: Message) -> Message:
@@ -83,8 +91,11 @@ def _line(message: Message) -> tuple[str, int]:
     return _encode(message), sum(len(block["readings"]) for block in message["meters"])
 
 
-def _arrivals(spec: FleetSpec, finish: Callable[[Message], _T], held: int) -> Iterator[_T]:
-    """The fleet's deliveries, each passed through ``finish``, in order of arrival."""
+def _arrivals(
+    spec: FleetSpec, finish: Callable[[Message], _T], held: int
+) -> Iterator[tuple[int, _T]]:
+    """The fleet's deliveries, each passed through ``finish``, with their arrival instants,
+    in order of arrival."""
     cal = fleet_calendar(spec)
     devices = [
         _device_sends(spec.seed, cal, _plan(spec, cal, device, rng))
@@ -104,14 +115,15 @@ def _arrivals(spec: FleetSpec, finish: Callable[[Message], _T], held: int) -> It
         end = first + step
         later = cal.boundaries[end] if end <= cal.slots else math.inf
         ready = bisect_left(pending, later, key=itemgetter(0))
-        yield from (item[-1] for item in pending[:ready])
+        yield from ((item[0], item[-1]) for item in pending[:ready])
         del pending[:ready]
 
 
 def fleet_faults(spec: FleetSpec) -> Iterator[tuple[str, str, int]]:
     """(device, fault, instant) of the run's ``conflict`` and ``future`` faults, the
-    ``spike`` fault's slot start, and the ``exchange`` boundary, in device order: where a
-    checker should find each fault (UTC epoch s)."""
+    ``spike`` fault's slot start, the ``exchange`` boundary, the first slot start of a
+    ``stuck`` spell and the run's start for ``clock_drift`` (drifting from there), in
+    device order: where a checker should find each fault (UTC epoch s)."""
     cal = fleet_calendar(spec)
     for device, rng in fleet_devices(spec, cal):
         plan = _plan(spec, cal, device, rng)
@@ -120,6 +132,10 @@ def fleet_faults(spec: FleetSpec) -> Iterator[tuple[str, str, int]]:
             found.append(("spike", device.spike[0]))
         if len(device.meters) > 1:
             found.append(("exchange", device.meters[-1].first))
+        if device.stuck is not None:
+            found.append(("stuck", device.stuck[0]))
+        if device.drift_s:
+            found.append(("clock_drift", 0))
         for fault, j in found:
             if j >= 0:
                 yield device.id, fault, cal.boundaries[j]
@@ -146,7 +162,10 @@ def _plan(spec: FleetSpec, cal: FleetCalendar, device: SimDevice, rng: random.Ra
     )
     # Faults added later draw on streams of their own: the ones above stay as they were.
     own = seeded_stream(f"{spec.seed}:delivery:{device.index}")
-    inner = [j for j in sent if 0 < j < s and j != device.meters[-1].first]
+    first, end = device.stuck or (-1, -2)  # a stuck spell keeps every reading of its run
+    inner = [
+        j for j in sent if 0 < j < s and j != device.meters[-1].first and not first <= j <= end
+    ]
     conflict = own.choice(inner) if "conflict" in faults and inner else -1
     future = own.choice(inner) if "future" in faults and inner else -1
     return replace(plan, conflict=conflict, future=future)
@@ -195,7 +214,10 @@ def _device_sends(
     headers = [_header(meter) for meter in plan.device.meters]
     moduli = [meter.spec.modulus for meter in plan.device.meters]
     backlog: list[tuple[int, Registers]] = []
-    for j, registers in device_registers(seed, cal, plan.device):
+    read = device_registers(seed, cal, plan.device, reported=True)
+    if plan.device.drift_s:
+        read = _lagging(read, plan.device, cal.slots)
+    for j, registers in read:
         backlog.append((j, registers))
         if j in plan.silent:
             yield ()
@@ -210,7 +232,7 @@ def _device_sends(
         }
         backlog = []
         seq += 1
-        arrival = plan.held.get(j, cal.boundaries[j] + delay)
+        arrival = plan.held.get(j, cal.boundaries[j] + plan.device.lag_s(j, cal.slots) + delay)
         if j in plan.duplicates:
             yield (arrival, message), (arrival + 5 + _jitter(key, -j) % 56, message)
         elif j == plan.conflict:
@@ -218,6 +240,35 @@ def _device_sends(
             yield (arrival, message), (arrival + 3600, _changed(message, by_id))
         else:
             yield ((arrival, message),)
+
+
+def _lagging(
+    registers: Iterator[tuple[int, Registers]], device: SimDevice, slots: int
+) -> Iterator[tuple[int, Registers]]:
+    """The registers a unit whose clock lags reads when its clock shows each boundary: those
+    of ``lag_s`` later, between the boundary's and the next one's (under half an hour
+    late); the run's last boundary as it is."""
+    previous: tuple[int, Registers] | None = None
+    for here in registers:
+        if previous is not None:
+            yield _later(previous, here[1], device.lag_s(previous[0], slots))
+        previous = here
+    if previous is not None:
+        yield previous
+
+
+def _later(here: tuple[int, Registers], after: Registers, lag: int) -> tuple[int, Registers]:
+    """The registers of boundary ``here`` moved ``lag`` seconds towards ``after``'s."""
+    j, registers = here
+    following = {position: (fwd, rev) for position, fwd, rev in after}
+    moved = []
+    for position, fwd, rev in registers:
+        if position in following:
+            next_fwd, next_rev = following[position]
+            fwd += (next_fwd - fwd) * lag // SLOT_SECONDS
+            rev += (next_rev - rev) * lag // SLOT_SECONDS
+        moved.append((position, fwd, rev))
+    return j, tuple(moved)
 
 
 def _jitter(key: int, j: int) -> int:

@@ -13,6 +13,18 @@ replaced: the old one's last reading and the new one's first share a boundary),
 real, so in the truth), and the faults of delivery ``offline``, ``duplicates``,
 ``reorder``, ``clock``, ``conflict`` and ``future``, which kenshin.domain.delivery
 applies when it turns registers into messages.
+
+Two more faults make the readings themselves wrong, so that the files can only flag
+them, never match the truth; they are asked for by name (``all`` leaves them out):
+``stuck`` (the forward register stops for STUCK_SLOTS slots of the run's last day
+while the meter consumes, in a spell where the meter drew at least STUCK_MIN_MWH in
+every slot on that day and on the same weekday of each earlier week of the run; the
+energy of the spell is never registered, so the register goes on from where it
+stopped) and ``clock_drift`` (the unit's clock loses time steadily, from right at the
+run's start to 5-25 minutes behind at its end: it takes and stamps each reading when
+its own clock shows the boundary, so a reading carries the register of a later instant,
+and it sends and is received later by as much; its ``sent`` times read true to it).
+The truth keeps the real consumption.
 """
 
 from __future__ import annotations
@@ -46,7 +58,12 @@ FAULTS: tuple[str, ...] = (
     "conflict",
     "future",
 )
+# Faults whose readings are wrong: named to be simulated, not part of "all".
+READING_FAULTS: tuple[str, ...] = ("stuck", "clock_drift")
 SPIKE_EXTRA_MWH = 2_000_000
+STUCK_SLOTS = 8  # 4 hours
+STUCK_MIN_MWH = 100_000  # 200 W throughout: a register that does not move is unmistakable
+DRIFT_RANGE_S = (300, 1500)  # how far behind the drifting clock is at the run's end
 FAULT_SHARE_PERCENT = 8
 
 # (meter position in the device, unwrapped fwd register, unwrapped rev register)
@@ -114,7 +131,9 @@ class TruthSlot(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class SimDevice:
     """A simulated unit, ``index`` in the fleet: its profile, meters and faults; with the
-    ``spike`` fault, the slot of the spike and the energy it adds (mWh)."""
+    ``spike`` fault, the slot of the spike and the energy it adds (mWh); with ``stuck``,
+    the slots [first, end) whose forward energy is never registered; with
+    ``clock_drift``, how far behind (s) the unit's clock is at the run's end."""
 
     index: int
     id: str
@@ -122,21 +141,27 @@ class SimDevice:
     meters: tuple[SimMeter, ...]
     faults: frozenset[str]
     spike: tuple[int, int] | None = None
+    stuck: tuple[int, int] | None = None
+    drift_s: int = 0
+
+    def lag_s(self, j: int, slots: int) -> int:
+        """How far behind true time the unit's clock is at boundary ``j`` of ``slots``."""
+        return self.drift_s * j // max(1, slots)
 
 
 def parse_faults(text: str) -> frozenset[str]:
     """Fault names from ``"offline,duplicates"`` or ``"all"``; ValueError names the choices."""
     names = frozenset(name.strip().lower() for name in text.split(",") if name.strip())
+    _check_faults(names - {"all"})
     if "all" in names:
-        return frozenset(FAULTS)
-    _check_faults(names)
+        return frozenset(FAULTS) | names - {"all"}
     return names
 
 
 def _check_faults(names: frozenset[str]) -> None:
-    unknown = sorted(names - set(FAULTS))
+    unknown = sorted(names - set(FAULTS) - set(READING_FAULTS))
     if unknown:
-        choices = ", ".join((*FAULTS, "all"))
+        choices = ", ".join((*FAULTS, *READING_FAULTS, "all"))
         raise ValueError(f"unknown fault {', '.join(unknown)}: choose from {choices}")
 
 
@@ -190,7 +215,7 @@ def fleet_devices(spec: FleetSpec, cal: FleetCalendar) -> Iterator[tuple[SimDevi
         name: frozenset(
             seeded_stream(f"{spec.seed}:fault:{name}").sample(range(spec.devices), _share(spec))
         )
-        for name in FAULTS
+        for name in (*FAULTS, *READING_FAULTS)
         if name in spec.faults
     }
     for index in range(spec.devices):
@@ -199,7 +224,10 @@ def fleet_devices(spec: FleetSpec, cal: FleetCalendar) -> Iterator[tuple[SimDevi
         profile = draw_profile(rng)
         meters = _meters(spec.seed, cal, index, profile, faults, rng)
         spike = _spike(spec.seed, cal, profile, index) if "spike" in faults else None
-        yield SimDevice(index, meters[0].device, profile, meters, faults, spike), rng
+        stuck = _stuck(spec.seed, cal, profile, index, spike) if "stuck" in faults else None
+        drift = _drift(spec.seed, index) if "clock_drift" in faults else 0
+        device = SimDevice(index, meters[0].device, profile, meters, faults, spike, stuck, drift)
+        yield device, rng
 
 
 def _spike(seed: int, cal: FleetCalendar, profile: Profile, index: int) -> tuple[int, int]:
@@ -209,6 +237,40 @@ def _spike(seed: int, cal: FleetCalendar, profile: Profile, index: int) -> tuple
     fwd, _ = day_energies(seed, cal, profile, index, last)
     rng = seeded_stream(f"{seed}:spike:{index}")
     return cal.day_edges[last] + rng.randrange(len(fwd)), 4 * max(fwd) + SPIKE_EXTRA_MWH
+
+
+def _stuck(
+    seed: int, cal: FleetCalendar, profile: Profile, index: int, spike: tuple[int, int] | None
+) -> tuple[int, int]:
+    """STUCK_SLOTS slots [first, end) of the run's last day, clear of the spike, where the
+    meter drew most steadily: the spell whose smallest slot over the last day and the
+    same weekday of each earlier week is the largest (at least STUCK_MIN_MWH, if the
+    meter ever draws that much); the earliest such spell."""
+    last = len(cal.day_edges) - 2
+    count = cal.day_edges[last + 1] - cal.day_edges[last]
+    weeks = [
+        day_energies(seed, cal, profile, index, day)[0]
+        for day in range(last, -1, -7)
+        if cal.day_edges[day + 1] - cal.day_edges[day] == count
+    ]
+    lowest = [min(week[k] for week in weeks) for k in range(count)]
+    spike_at = spike[0] - cal.day_edges[last] if spike else -1
+    best, first = -1, 0
+    for k in range(max(1, count - STUCK_SLOTS + 1)):
+        if k <= spike_at < k + STUCK_SLOTS:
+            continue
+        steady = min(lowest[k : k + STUCK_SLOTS])
+        if steady > best:
+            best, first = steady, k
+        if best >= STUCK_MIN_MWH:
+            break
+    start = cal.day_edges[last] + first
+    return start, min(start + STUCK_SLOTS, cal.slots)
+
+
+def _drift(seed: int, index: int) -> int:
+    """How far behind (s) a drifting unit's clock is at the run's end."""
+    return seeded_stream(f"{seed}:drift:{index}").randint(*DRIFT_RANGE_S)
 
 
 def _share(spec: FleetSpec) -> int:
@@ -258,9 +320,11 @@ def _rollover_start(
 
 
 def device_registers(
-    seed: int, cal: FleetCalendar, device: SimDevice
+    seed: int, cal: FleetCalendar, device: SimDevice, *, reported: bool = False
 ) -> Iterator[tuple[int, Registers]]:
-    """Each boundary with the unwrapped registers of the device's meters that report there."""
+    """Each boundary with the unwrapped registers of the device's meters that report there:
+    true to the consumption, or ``reported`` as the meters show them (a ``stuck``
+    register does not count the energy of its spell)."""
     meters = device.meters
     res = [m.spec.resolution_mwh for m in meters]
     fwd = [m.start_fwd_mwh for m in meters]
@@ -273,9 +337,12 @@ def device_registers(
     )
     p = 0
     spike_slot, spike_mwh = device.spike or (-1, 0)
+    stuck_first, stuck_end = device.stuck if reported and device.stuck else (-1, -1)
     for j, (fwd_mwh, rev_mwh) in enumerate(energies):
         if j == spike_slot:
             fwd_mwh += spike_mwh
+        if stuck_first <= j < stuck_end:
+            fwd_mwh = 0  # consumed, never registered
         if j == swap:
             yield (
                 j,

@@ -10,6 +10,7 @@ estimates the gaps and flags each slot A, E, Q or N.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -24,9 +25,11 @@ from kenshin.domain.model import Customer, Meter
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, zone
 from kenshin.domain.vee import (
     DayGrid,
+    DriftSpell,
     Rule,
     VeeDay,
     VeeSettings,
+    drifting_slots,
     grid_of,
     like_days_of,
     validate_day,
@@ -57,6 +60,11 @@ def aggregate_day(
     chunks = [meters[lo : lo + AGGREGATE_CHUNK] for lo in range(0, len(meters), AGGREGATE_CHUNK)]
     days = [slots] if vee is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
     due, shown = due_slots(slots, now), shown_mwh(customer)
+    drift = (
+        store.unit_clocks.drift_spells(slots.start, slots.end)
+        if vee is not None and vee.enabled(Rule.CLOCK)
+        else []
+    )
 
     def read(chunk: list[Meter]) -> tuple[Grids, Conflicts]:
         ids = [m.id for m in chunk]
@@ -73,7 +81,7 @@ def aggregate_day(
                 pending.append(pool.submit(read, chunks[number + 1]))
             for fwd, rev in grids:
                 _check_shape(fwd, rev, len(chunk), slots.count + 1)
-            marks = Marks(slots.start, conflicts)
+            marks = Marks(slots.start, conflicts, drift)
             tables.append(_table(chunk, grids, max_demand_w, vee, due, shown, marks))
     return concat(tables, slots.count)
 
@@ -122,16 +130,26 @@ def validated(
     grid = grid_of(meters, fwd, rev, max_demand_w, shown_mwh)
     if marks is not None and marks.conflicts:
         grid = replace(grid, conflicts=marks.conflicting_boundaries(grid))
+    if marks is not None and marks.drift:
+        grid = replace(grid, drifting=marks.drifting_slots(grid, meters))
     return validate_day(grid, like_days_of(grid, meters, weeks), vee, due)
 
 
 @dataclass(frozen=True)
 class Marks:
     """What the store knows of a day's readings beyond their registers: the (meter, t)
-    of conflicting second readings. ``start`` is the day's first boundary."""
+    of conflicting second readings, and the spells in which units' clocks drifted.
+    ``start`` is the day's first boundary."""
 
     start: int
     conflicts: Conflicts
+    drift: Sequence[DriftSpell] = ()
+
+    def drifting_slots(self, grid: DayGrid, meters: Sequence[Meter]) -> npt.NDArray[np.bool_]:
+        """A mask of the grid's slots in a drift spell of the unit of the row's meter."""
+        device_of = {m.id: m.device for m in meters}
+        units = [device_of.get(meter, "") for meter in grid.meters]
+        return drifting_slots(units, self.drift, self.start, grid.count)
 
     def conflicting_boundaries(self, grid: DayGrid) -> npt.NDArray[np.bool_]:
         """A mask of the grid's boundaries with a conflict, on every row of its meter."""

@@ -109,7 +109,11 @@ def _rows(
         why: list[list[str]] = [[] for _ in table.directions]
     else:
         due, shown = due_slots(slots, now), shown_mwh(customer)
-        marks = Marks(slots.start, store.conflicts_between([meter.id], slots.start, slots.end))
+        marks = Marks(
+            slots.start,
+            store.conflicts_between([meter.id], slots.start, slots.end),
+            store.unit_clocks.drift_spells(slots.start, slots.end, [meter.device]),
+        )
         full = validated([meter], grids, settings.max_demand_w, vee, due, shown, marks)
         table = full.for_customer(vee)
         why = [full.explain(row, index) for row in range(len(full))]

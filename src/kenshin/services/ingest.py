@@ -2,6 +2,9 @@
 
 A message is used whole or not at all: if any part of it cannot be used, the whole
 message becomes a dead letter with the reason, and the rest of the batch goes on.
+Each message used also tells its unit's clock (``domain.vee.clock``): when the unit
+was last heard and how far its ``sent`` time is from the receipt; the clocks a batch
+changed are saved once, after its readings.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from kenshin.domain.model import (
     StoreResult,
 )
 from kenshin.domain.slots import iso_utc
-from kenshin.domain.vee import VeeSettings, split_future
+from kenshin.domain.vee import DriftSpell, UnitClock, VeeSettings, observe, split_future
 from kenshin.domain.wire import decode_readings
 from kenshin.ports import Store
 from kenshin.services.security import SecurityLog
@@ -32,6 +35,9 @@ from kenshin.services.security import SecurityLog
 log = logging.getLogger(__name__)
 
 FUTURE_TOLERANCE_S = VeeSettings().future_tolerance_s  # a reading dated later is quarantined
+DRIFT_LIMIT_S = VeeSettings().drift_limit_s  # a unit's clock further off is drifting
+DRIFT_MIN_SAMPLES = VeeSettings().drift_min_samples  # messages a clock window needs to judge
+Heard = tuple[str, int, int | None]  # (device, received at, sent at by the unit's clock)
 
 
 class PayloadKind(StrEnum):
@@ -43,13 +49,16 @@ class PayloadKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """One received payload; ``device`` is the sender's identity when the transport knows it."""
+    """One received payload; ``device`` is the sender's identity when the transport knows it.
+    ``live`` is False for a message read from a file long after it was sent: its receipt
+    says nothing of the unit's clock, nor of when the unit was last heard."""
 
     source: str
     payload: bytes
     received_at: int
     kind: PayloadKind = PayloadKind.READINGS
     device: str | None = None
+    live: bool = True
 
 
 @dataclass(slots=True)
@@ -98,9 +107,17 @@ class Ingest:
         security: SecurityLog | None = None,
         *,
         future_tolerance_s: int = FUTURE_TOLERANCE_S,
+        drift_limit_s: int = DRIFT_LIMIT_S,
+        drift_min_samples: int = DRIFT_MIN_SAMPLES,
     ) -> None:
         self._store = store
-        self._vee = VeeSettings(future_tolerance_s=future_tolerance_s)  # what split_future needs
+        # What split_future and the clocks need.
+        self._vee = VeeSettings(
+            future_tolerance_s=future_tolerance_s,
+            drift_limit_s=drift_limit_s,
+            drift_min_samples=drift_min_samples,
+        )
+        self._clocks: dict[str, UnitClock] = {}  # every unit heard since start, as saved
         self._security = security or SecurityLog()
         self._devices: dict[str, Device] = {}
         self._meters: dict[str, Meter] = {}
@@ -114,6 +131,7 @@ class Ingest:
         readings: list[Reading] = []
         letters: list[DeadLetter] = []
         staged = _Staged()
+        heard: list[Heard] = []
         received_at = 0
         for item in batch:
             summary.messages += 1
@@ -122,6 +140,8 @@ class Ingest:
             if isinstance(outcome, DeadLetter):
                 letters.append(outcome)
                 continue
+            if item.live:
+                heard.append((outcome.device, item.received_at, outcome.sent))
             found = [r for block in outcome.meters for r in block.readings]
             kept, future = split_future(found, item.received_at, self._vee)
             readings.extend(kept)
@@ -135,9 +155,37 @@ class Ingest:
         if readings:
             summary.readings += len(readings)
             summary.add_store_result(self._store.add_readings(readings, received_at))
+        if heard:
+            self._track_clocks(heard)
         if letters:
             self._keep_dead_letters(letters, summary)
         return summary
+
+    def _track_clocks(self, heard: list[Heard]) -> None:
+        """Update the clocks of the units heard, in order of arrival, and save them once."""
+        clocks = self._clocks
+        unknown = {device for device, _, _ in heard if device not in clocks}
+        if unknown:
+            clocks.update(self._store.unit_clocks.clocks(unknown))
+        changed: dict[str, UnitClock] = {}
+        spells: dict[tuple[str, int], DriftSpell] = {}
+        for device, received, sent in heard:
+            before = changed.get(device) or clocks.get(device)
+            changed[device], spell = observe(before, device, received, sent, self._vee)
+            if spell is not None:
+                spells[(device, spell.start)] = spell
+        self._store.unit_clocks.record(list(changed.values()), list(spells.values()))
+        clocks.update(changed)  # only once saved: a failed save leaves the store's view
+        for spell in spells.values():
+            if spell.end is None:
+                log.info(
+                    "unit %s: clock off by %d s since %s",
+                    spell.device,
+                    spell.offset_s,
+                    iso_utc(spell.start),
+                )
+            else:
+                log.info("unit %s: clock right again from %s", spell.device, iso_utc(spell.end))
 
     def _quarantined(self, item: Incoming, device: str, future: list[Reading]) -> DeadLetter:
         first = future[0]

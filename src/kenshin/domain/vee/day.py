@@ -166,7 +166,7 @@ def _judge(
         (Rule.STUCK, lambda: rules.stuck(values, habits, history, s)),
         (Rule.CONFLICT, lambda: rules.at_boundaries(grid.conflicts, shape)),
         (Rule.FUTURE, lambda: rules.at_boundaries(grid.quarantined, shape)),
-        (Rule.CLOCK, lambda: _rows_marked(grid.drifting, actual)),
+        (Rule.CLOCK, lambda: _slots_marked(grid.drifting, actual)),
     ]
     bits = np.zeros(shape, np.uint16)
     for rule, check in fired:
@@ -179,10 +179,10 @@ def _bits(mask: Mask, rule: Rule) -> RuleBits:
     return np.asarray(mask.astype(np.uint16) * np.uint16(rule.value))
 
 
-def _rows_marked(rows: Mask | None, actual: Mask) -> Mask:
-    if rows is None:
+def _slots_marked(marked: Mask | None, actual: Mask) -> Mask:
+    if marked is None:
         return np.zeros(actual.shape, np.bool_)
-    return actual & rows[:, None]
+    return actual & marked
 
 
 def _rows(history: rules.History, rows: npt.NDArray[np.intp]) -> rules.History:

@@ -32,8 +32,9 @@ class DayGrid:
     ``installed`` is False on the slots where the row's meter was not in service
     (before it was fitted, after it was exchanged): they are never estimated.
     ``conflicts`` and ``quarantined`` mark boundaries that had a second reading with a
-    different value, or a reading dated in the future; ``drifting`` marks the rows of
-    meters whose unit's clock drifts. Each of these may be None: nothing known.
+    different value, or a reading dated in the future; ``drifting`` marks the slots in
+    which the unit of the row's meter had a clock off by more than the limit. Each of
+    these may be None: nothing known.
     ``shown_mwh`` is the smallest energy the customer's file shows (1,000 for three
     decimals of kWh): estimates are split in whole units of its greatest common divisor
     with the row's resolution, so that they show in the file's decimals and still add
@@ -72,7 +73,7 @@ class DayGrid:
             "installed": (rows, width - 1),
             "conflicts": (rows, width),
             "quarantined": (rows, width),
-            "drifting": (rows,),
+            "drifting": (rows, width - 1),
         }
         for name, shape in shapes.items():
             mask = getattr(self, name)

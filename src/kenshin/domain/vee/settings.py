@@ -80,9 +80,9 @@ class VeeSettings:
     # Ingest: a reading dated more than this (s) after its receipt is quarantined (5 minutes:
     # a unit's clock may be a little ahead, a reading from the future cannot be).
     future_tolerance_s: int = 300
-    # Clock drift: a unit whose median (receipt - sent) exceeds drift_limit_s (2 minutes: far
-    # above network delay, well below a clock that shifts readings across a half hour), over
-    # at least drift_min_samples messages.
+    # Clock drift: a unit whose smallest (receipt - sent) over a 3-hour window of at least
+    # drift_min_samples messages is beyond drift_limit_s either way (2 minutes: far above
+    # network delay, well below a clock that shifts readings across a half hour).
     drift_limit_s: int = 120
     drift_min_samples: int = 5
     # Customer files: estimates written (else their slots are written as no value, N) ...

@@ -15,7 +15,13 @@ import click
 from kenshin.adapters.mqtt_unit import PahoUnits
 from kenshin.domain.delivery import Message
 from kenshin.domain.model import DEFAULT_TIMEZONE
-from kenshin.domain.simulation import FAULTS, FleetSpec, fleet_calendar, parse_faults
+from kenshin.domain.simulation import (
+    FAULTS,
+    READING_FAULTS,
+    FleetSpec,
+    fleet_calendar,
+    parse_faults,
+)
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import check_timezone, cli, parse_day
 from kenshin.entrypoints.cli.registry import ids_from_file
@@ -59,7 +65,11 @@ def _speed(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
     "--faults",
     default="",
     callback=_faults,
-    help=f"Comma-separated faults, or 'all': {', '.join(FAULTS)}.",
+    help=(
+        f"Comma-separated faults, or 'all': {', '.join(FAULTS)}; and, by name only (their"
+        f" readings are wrong, so files flag them and differ from the truth):"
+        f" {', '.join(READING_FAULTS)}."
+    ),
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same files.")
 @click.option("--start", callback=parse_day, help="First local day (default: DAYS days ago).")

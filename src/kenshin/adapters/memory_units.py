@@ -1,0 +1,41 @@
+"""Units' clocks and drift spells in memory: the MemoryStore's ``unit_clocks``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from kenshin.domain.vee.clock import DriftSpell, UnitClock
+
+
+class MemoryUnitClocks:
+    """Unit clocks by device, and drift spells by (device, start)."""
+
+    def __init__(self) -> None:
+        self._clocks: dict[str, UnitClock] = {}
+        self._spells: dict[tuple[str, int], DriftSpell] = {}
+
+    def clocks(self, devices: Iterable[str]) -> dict[str, UnitClock]:
+        """The stored clocks of those of ``devices`` ever heard, by device."""
+        found = (self._clocks.get(device) for device in devices)
+        return {clock.device: clock for clock in found if clock is not None}
+
+    def record(self, clocks: Sequence[UnitClock], spells: Sequence[DriftSpell]) -> None:
+        """Save ``clocks`` and ``spells``, each replacing what was stored under its key."""
+        self._clocks.update((clock.device, clock) for clock in clocks)
+        self._spells.update(((spell.device, spell.start), spell) for spell in spells)
+
+    def last_seen(self) -> dict[str, int]:
+        """When each unit ever heard was last heard (UTC epoch s), by device."""
+        return {device: clock.last_seen for device, clock in sorted(self._clocks.items())}
+
+    def drift_spells(
+        self, start: int, end: int, devices: Sequence[str] | None = None
+    ) -> list[DriftSpell]:
+        """The drift spells covering any of [start, end), optionally of ``devices`` only,
+        by device then start."""
+        wanted = None if devices is None else set(devices)
+        return [
+            spell
+            for key, spell in sorted(self._spells.items())
+            if spell.overlaps(start, end) and (wanted is None or key[0] in wanted)
+        ]

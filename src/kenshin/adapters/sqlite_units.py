@@ -1,0 +1,131 @@
+"""Units' clocks and drift spells in the SQLite store.
+
+Shares the store's one connection and its lock: the store composes it in as
+``store.unit_clocks``. Its tables come with the store's migrations (``sqlite_schema``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+from kenshin.domain.vee.clock import DriftSpell, UnitClock
+from kenshin.errors import StoreError
+
+SCHEMA = """
+    -- Each unit's clock as its messages tell it (domain/vee/clock.py): last heard, the
+    -- window of receipt time being gathered, the last offset judged, the open drift spell.
+    CREATE TABLE unit_clocks (
+        device TEXT PRIMARY KEY, last_seen INTEGER NOT NULL, window_start INTEGER NOT NULL,
+        window_min INTEGER NOT NULL, window_count INTEGER NOT NULL, offset_s INTEGER,
+        spell_start INTEGER, spell_offset_s INTEGER) WITHOUT ROWID;
+    -- Spans of receipt time in which a unit's clock was off by more than the limit;
+    -- ends NULL while it still is.
+    CREATE TABLE drift_spells (
+        device TEXT NOT NULL, start INTEGER NOT NULL, ends INTEGER, offset_s INTEGER NOT NULL,
+        PRIMARY KEY (device, start)) WITHOUT ROWID;
+    CREATE INDEX drift_spells_start ON drift_spells (start);
+"""
+_CLOCK = (
+    "SELECT device, last_seen, window_start, window_min, window_count, offset_s,"
+    " spell_start, spell_offset_s FROM unit_clocks"
+)
+_CHUNK = 500  # devices per query: well below SQLite's limit of bound parameters
+
+
+class SqliteUnitClocks:
+    """Unit clocks on the store's connection; ``lock`` is the store's."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db = db
+        self._lock = lock
+
+    @contextmanager
+    def _using(self, what: str, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                if write:
+                    self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    if write:
+                        self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store: {what} failed: {exc}") from exc
+
+    def clocks(self, devices: Iterable[str]) -> dict[str, UnitClock]:
+        """The stored clocks of those of ``devices`` ever heard, by device."""
+        wanted = sorted(set(devices))
+        found: dict[str, UnitClock] = {}
+        with self._using("reading unit clocks") as db:
+            for lo in range(0, len(wanted), _CHUNK):
+                part = wanted[lo : lo + _CHUNK]
+                marks = ",".join("?" * len(part))
+                for row in db.execute(f"{_CLOCK} WHERE device IN ({marks})", part):
+                    found[row[0]] = _clock(row)
+        return found
+
+    def record(self, clocks: Sequence[UnitClock], spells: Sequence[DriftSpell]) -> None:
+        """In one transaction: save ``clocks`` and ``spells``, each replacing what was
+        stored under its key."""
+        if not clocks and not spells:
+            return
+        with self._using("saving unit clocks", write=True) as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO unit_clocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [_clock_row(clock) for clock in clocks],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO drift_spells VALUES (?, ?, ?, ?)",
+                [(s.device, s.start, s.end, s.offset_s) for s in spells],
+            )
+
+    def last_seen(self) -> dict[str, int]:
+        """When each unit ever heard was last heard (UTC epoch s), by device."""
+        with self._using("reading when units were last seen") as db:
+            rows = db.execute("SELECT device, last_seen FROM unit_clocks ORDER BY device")
+            return {device: last_seen for device, last_seen in rows}
+
+    def drift_spells(
+        self, start: int, end: int, devices: Sequence[str] | None = None
+    ) -> list[DriftSpell]:
+        """The drift spells covering any of [start, end), optionally of ``devices`` only,
+        by device then start."""
+        with self._using("reading drift spells") as db:
+            rows = db.execute(
+                "SELECT device, start, ends, offset_s FROM drift_spells"
+                " WHERE start < ? AND (ends IS NULL OR ends > ?) ORDER BY device, start",
+                (end, start),
+            ).fetchall()
+        wanted = None if devices is None else set(devices)
+        return [DriftSpell(*row) for row in rows if wanted is None or row[0] in wanted]
+
+
+def _clock(row: tuple[str, int, int, int, int, int | None, int | None, int | None]) -> UnitClock:
+    device, last_seen, window, low, count, offset, spell_start, spell_offset = row
+    spell = None
+    if spell_start is not None and spell_offset is not None:
+        spell = DriftSpell(device, spell_start, None, spell_offset)
+    return UnitClock(device, last_seen, window, low, count, offset, spell)
+
+
+def _clock_row(
+    clock: UnitClock,
+) -> tuple[str, int, int, int, int, int | None, int | None, int | None]:
+    spell = clock.spell
+    return (
+        clock.device,
+        clock.last_seen,
+        clock.window,
+        clock.window_min,
+        clock.window_count,
+        clock.offset_s,
+        None if spell is None else spell.start,
+        None if spell is None else spell.offset_s,
+    )
