@@ -98,6 +98,8 @@ def test_first_export_publishes_the_file_and_its_manifest(tmp_path: Path) -> Non
         "timezone": "Asia/Tokyo",
         "created_at": "2026-11-26T03:00:00Z",
         "generator": ExportSettings().generator,
+        "changed_slots": 0,
+        "change_record": None,
     }
     assert outbox.list_files("C1") == [NAME, NAME + ".manifest.json"]
 
@@ -270,13 +272,18 @@ def test_retention_removes_exactly_the_days_older_than_45() -> None:
         export_day(store, outbox, ACME, DAY - timedelta(days=back), now=NOON - back * 86_400)
     outbox.publish("C1", "notes.txt", b"kept")
     outbox.publish("C1", "broken.manifest.json", b"{")
+    outbox.publish("C1", "C1_20261010.csv.rev2.changes.csv", b"a change record")
+    outbox.publish("C1", "C1_20261010.csv.revx.changes.csv", b"not one")
     removed = remove_expired(outbox, ACME, now=NOON, retention_days=45)
     expired = [f"C1_{DAY - timedelta(days=back):%Y%m%d}.csv" for back in range(46, 50)]
-    assert sorted(removed) == sorted(expired + [n + ".manifest.json" for n in expired])
+    expired_records = ["C1_20261010.csv.rev2.changes.csv"]
+    assert sorted(removed) == sorted(
+        expired + expired_records + [n + ".manifest.json" for n in expired]
+    )
     left = outbox.list_files("C1")
     assert "C1_20261012.csv" in left  # 45 days before 2026-11-26: kept
     assert "C1_20261011.csv" not in left
-    assert len(left) == 2 * 46 + 2
+    assert len(left) == 2 * 46 + 3
     assert remove_expired(outbox, ACME, now=NOON, retention_days=45) == []
 
 

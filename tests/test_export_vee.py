@@ -176,3 +176,43 @@ def test_a_late_backlog_restates_a_final_day_in_exactly_its_slots(tmp_path: Path
     changed = [i for i in range(48) if before["M-2"][3 + i] != after["M-2"][3 + i]]
     assert changed == list(range(10, 20))  # exactly the slots the backlog covered
     assert after["M-2"][-1] == "A" * 48
+    record = NAME + ".rev2.changes.csv"
+    assert (manifest_of(outbox)["changed_slots"], manifest_of(outbox)["change_record"]) == (
+        10,
+        record,
+    )
+    content = outbox.read("C1", record)
+    assert content is not None
+    lines = content.decode().split("\r\n")
+    assert lines[0] == "meter,direction,slot_start,previous_kwh,previous_quality,kwh,quality,reason"
+    assert lines[1:] == [
+        f"M-2,fwd,2026-11-26T{h:02d}:{m:02d}:00+09:00,,N,1.200,A,late reading filled the gap"
+        for h, m in ((slot // 2, slot % 2 * 30) for slot in range(10, 20))
+    ] + [""]
+
+
+@pytest.mark.parametrize("layout", list(Layout))
+def test_each_layout_gets_a_change_record_of_exactly_the_changed_slots(
+    tmp_path: Path, layout: Layout
+) -> None:
+    customer = Customer("C1", "Acme", layout=layout, encoding="cp932")
+    store = make_store(customer)
+    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[20, 30]), 0)
+    outbox = LocalOutbox(tmp_path)
+    # Provisional at 12:00 (slots 0-23 reported: 20 is missing), final at the day's end.
+    export_day(store, outbox, customer, DAY, now=SLOTS.start + 24 * 1800)
+    export_day(store, outbox, customer, DAY, now=FINAL_AT)
+    assert manifest_of(outbox)["changed_slots"] == 0  # slots 24-47 were only filled in
+    late = [r for r in boundary_readings("M-2") if SLOTS.boundary_index(r.t) in (20, 30)]
+    store.add_readings(late, FINAL_AT + 60)
+    export_day(store, outbox, customer, DAY, now=FINAL_AT + 120)
+    manifest = manifest_of(outbox)
+    record = outbox.read("C1", str(manifest["change_record"]))
+    assert record is not None
+    lines = record.decode().split("\r\n")[1:-1]
+    assert lines == [
+        f"M-2,fwd,2026-11-26T{s // 2:02d}:{s % 2 * 30:02d}:00+09:00,1.200,E,1.200,A,"
+        "late reading replaced the estimate"
+        for s in (19, 20, 29, 30)
+    ]
+    assert manifest["changed_slots"] == 4

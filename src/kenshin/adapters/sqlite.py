@@ -360,7 +360,7 @@ class SqliteStore:
         """Record a published revision, or replace the one with the same number."""
         with self._writing(f"recording revision {revision.revision} of {revision.day}") as db:
             db.execute(
-                "INSERT OR REPLACE INTO revisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO revisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 astuple(revision),
             )
 

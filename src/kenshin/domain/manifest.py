@@ -17,7 +17,8 @@ class Manifest:
 
     ``rows`` counts data rows, ``slots`` slot cells (rows of meters and directions
     times the day's slots), ``actual_slots`` those with a measured value (A or Q),
-    ``estimated_slots`` those VEE estimated (E).
+    ``estimated_slots`` those VEE estimated (E). ``changed_slots`` counts the slots this
+    revision shows otherwise than the previous one, listed in ``change_record``.
     """
 
     customer: str
@@ -36,6 +37,8 @@ class Manifest:
     timezone: str
     created_at: int
     generator: str
+    changed_slots: int = 0
+    change_record: str | None = None
 
 
 def manifest_name(file_name: str) -> str:
@@ -80,6 +83,8 @@ def manifest_fields(manifest: Manifest) -> dict[str, object]:
         "timezone": manifest.timezone,
         "created_at": iso_utc(manifest.created_at),
         "generator": manifest.generator,
+        "changed_slots": manifest.changed_slots,
+        "change_record": manifest.change_record,
     }
 
 

@@ -199,3 +199,4 @@ class FileRevision:
     actual_slots: int
     created_at: int
     estimated_slots: int = 0
+    changed_slots: int = 0  # slots shown otherwise than in the previous revision

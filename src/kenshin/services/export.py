@@ -19,6 +19,14 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from kenshin import __version__
+from kenshin.domain.changes import (
+    ChangeRecord,
+    change_record_name,
+    change_record_text,
+    compare_files,
+    is_change_record,
+    slot_starts,
+)
 from kenshin.domain.csvfiles import render_day
 from kenshin.domain.daytable import DayTable
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, SECONDS_PER_HOUR
@@ -30,7 +38,7 @@ from kenshin.domain.manifest import (
     manifest_name,
 )
 from kenshin.domain.model import Customer, FileRevision
-from kenshin.domain.slots import DaySlots, day_slots, local_day, zone
+from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, local_day, zone
 from kenshin.domain.vee import VeeSettings
 from kenshin.errors import ExportError
 from kenshin.ports import Outbox, Store
@@ -112,10 +120,12 @@ def export_day(
             return _keep(store, outbox, job, latest, status)
         # Once final, always final: a later change is a restatement, not a new draft.
         status = FINAL if latest.status == FINAL else status
+    number = 1 if latest is None else latest.revision + 1
+    changes = _changes(outbox, customer, slots, latest, rendered.content)
     revision = FileRevision(
         customer=customer.id,
         day=day.isoformat(),
-        revision=1 if latest is None else latest.revision + 1,
+        revision=number,
         status=status,
         file_name=name,
         sha256=rendered.sha256,
@@ -125,8 +135,12 @@ def export_day(
         actual_slots=rendered.actual_slots,
         created_at=now,
         estimated_slots=rendered.estimated_slots,
+        changed_slots=len(changes.changes) if changes else 0,
     )
     outbox.publish(customer.id, name, rendered.content)
+    if changes and changes.changes:
+        text = change_record_text(changes, slot_starts(slots, _zone(customer)))
+        outbox.publish(customer.id, change_record_name(name, number), text.encode("utf-8"))
     _publish_manifest(store, outbox, customer, revision, settings)
     store.add_revision(revision)
     log.info(
@@ -204,9 +218,10 @@ def remove_expired(
         if day is None or day >= cutoff:
             continue
         data_file = manifest.removesuffix(MANIFEST_SUFFIX)
-        if data_file in present:
-            outbox.remove(customer.id, data_file)
-            removed.append(data_file)
+        for name in [data_file, *sorted(n for n in present if is_change_record(n, data_file))]:
+            if name in present:
+                outbox.remove(customer.id, name)
+                removed.append(name)
         outbox.remove(customer.id, manifest)
         removed.append(manifest)
     if removed:
@@ -298,8 +313,43 @@ def _publish_manifest(
         timezone=customer.timezone,
         created_at=revision.created_at,
         generator=settings.generator,
+        changed_slots=revision.changed_slots,
+        change_record=(
+            change_record_name(revision.file_name, revision.revision)
+            if revision.changed_slots
+            else None
+        ),
     )
     outbox.publish(customer.id, manifest_name(revision.file_name), manifest_bytes(manifest))
+
+
+def _changes(
+    outbox: Outbox,
+    customer: Customer,
+    slots: DaySlots,
+    latest: FileRevision | None,
+    content: bytes,
+) -> ChangeRecord | None:
+    """What the new content changes in the newest revision's file, if that is still there."""
+    if latest is None:
+        return None
+    before = outbox.read(customer.id, latest.file_name)
+    if before is None:
+        log.warning(
+            "%s/%s: revision %d is gone from the outbox; the next one has no change record",
+            customer.id,
+            latest.file_name,
+            latest.revision,
+        )
+        return None
+    reported = min(max((latest.created_at - slots.start) // SLOT_SECONDS, 0), slots.count)
+    return compare_files(
+        customer.layout,
+        before.decode(customer.encoding),
+        content.decode(customer.encoding),
+        starts=slot_starts(slots, _zone(customer)),
+        reported=reported,
+    )
 
 
 def _outcome(revision: FileRevision, *, changed: bool) -> ExportOutcome:

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from kenshin.domain.energy import MWH_PER_KWH
+from kenshin.domain.manifest import manifest_name
 from kenshin.domain.model import Customer, Layout
 from kenshin.domain.slots import SLOT_SECONDS, day_slots, zone
 from kenshin.domain.vee import ESTIMATED
@@ -58,9 +59,10 @@ def verify_files(outbox: Outbox, customer: Customer, truth: Truth) -> Verificati
         raise ExportError(f"customer {customer.id} uses the {customer.layout} layout; need wide")
     result = Verification()
     days: set[date] = set()
-    for name in outbox.list_files(customer.id):
-        content = outbox.read(customer.id, name)
-        if content is None or name.endswith(".json"):
+    names = outbox.list_files(customer.id)
+    for name in names:  # the day files: those with a manifest (not change records)
+        content = outbox.read(customer.id, name) if manifest_name(name) in names else None
+        if content is None:
             continue
         result.files += 1
         text = content.decode(customer.encoding)
