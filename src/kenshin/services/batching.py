@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,10 +41,12 @@ class CommitError(KenshinError):
 
 @dataclass(slots=True)
 class CommitStats:
-    """What the queue has committed so far."""
+    """What the queue has received and committed so far."""
 
+    received: int = 0  # payloads offered
     batches: int = 0
     messages: int = 0
+    failed_batches: int = 0  # each failed as a whole: none of its payloads acknowledged
 
 
 class CommitQueue:
@@ -56,11 +59,13 @@ class CommitQueue:
         max_messages: int,
         window_s: float,
         on_commit: Callable[[IngestSummary], None] | None = None,
+        on_latency: Callable[[float], None] | None = None,
     ) -> None:
         self._ingest = ingest
         self._max = max_messages
         self._window = window_s
         self._on_commit = on_commit
+        self._on_latency = on_latency  # seconds each batch took to commit (or to fail)
         # Bounded: when the store falls behind, senders wait, and so do their sockets.
         self._limit = 4 * max_messages
         self._queue: deque[tuple[Incoming, Answer]] = deque()
@@ -75,8 +80,14 @@ class CommitQueue:
         if self._closed:
             raise CommitError("the server is shutting down: nothing more is accepted")
         self._queue.append((item, answer))
+        self.stats.received += 1
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
+
+    @property
+    def waiting(self) -> int:
+        """Payloads queued for a batch, not yet being committed."""
+        return len(self._queue)
 
     def full(self) -> bool:
         """Whether senders should wait (``room``) before offering more."""
@@ -130,9 +141,12 @@ class CommitQueue:
     async def _commit(self, batch: list[tuple[Incoming, Answer]]) -> None:
         items = [item for item, _ in batch]
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         try:
             summary = await loop.run_in_executor(self._writer, self._ingest.ingest, items)
         except Exception as exc:  # every failure must reach the senders
+            self.stats.failed_batches += 1
+            self._timed(started)
             log.exception("commit of %d payloads failed; none is acknowledged", len(batch))
             error = CommitError(f"the batch could not be stored: {exc}")
             for _, answer in batch:
@@ -140,10 +154,15 @@ class CommitQueue:
             return
         self.stats.batches += 1
         self.stats.messages += len(batch)
+        self._timed(started)
         if self._on_commit is not None:
             self._on_commit(summary)
         for _, answer in batch:
             answer(None)
+
+    def _timed(self, started: float) -> None:
+        if self._on_latency is not None:
+            self._on_latency(time.perf_counter() - started)
 
 
 def _settle(done: asyncio.Future[None], error: CommitError | None) -> None:

@@ -1,0 +1,211 @@
+"""The HTTP side of ``kenshin serve``: ``/metrics``, ``/healthz`` and ``/readyz``.
+
+A plain ASGI app served by uvicorn inside the server's event loop (the admin API
+and the dashboard will join it). ``/metrics`` is the Prometheus text format;
+``/healthz`` answers while the process serves; ``/readyz`` runs the readiness
+checks (store writable, endpoint listening, schedule running) and answers 503
+naming each one that fails. It has no login: it listens on this machine only
+unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from kenshin.entrypoints.listeners import Listener
+from kenshin.errors import ConfigError, StoreError
+from kenshin.ports import Store
+from kenshin.services.metrics import CONTENT_TYPE
+
+log = logging.getLogger(__name__)
+
+Check = Callable[[], Awaitable[str | None]]  # None when fine, else what is wrong
+Scope = Mapping[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+CHECK_TIMEOUT_S = 2.0  # a readiness check that takes longer fails
+JSON = b"application/json"
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Where the HTTP side listens."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+class HealthApp:
+    """The ASGI app: metrics, liveness, readiness."""
+
+    def __init__(
+        self, metrics: Callable[[], Awaitable[bytes]], checks: Mapping[str, Check]
+    ) -> None:
+        self._metrics = metrics
+        self._checks = dict(checks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one request (``lifespan`` and other scopes are not used)."""
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path not in ("/metrics", "/healthz", "/readyz"):
+            await _answer(send, 404, {"error": f"no such page: {path}"})
+        elif method not in ("GET", "HEAD"):
+            await _answer(
+                send, 405, {"error": f"{method} is not allowed: only GET and HEAD"}, allow=True
+            )
+        elif path == "/metrics":
+            await self._scrape(send)
+        elif path == "/healthz":
+            await _answer(send, 200, {"status": "alive"})
+        else:
+            await self._ready(send)
+
+    async def _scrape(self, send: Send) -> None:
+        try:
+            page = await self._metrics()
+        except (StoreError, OSError) as exc:  # a count could not be read: say so, not 0
+            log.error("metrics not served: %s", exc)  # noqa: TRY400 - the message says it all
+            await _answer(send, 503, {"error": f"metrics not available: {exc}"})
+            return
+        await _send(send, 200, CONTENT_TYPE.encode(), page)
+
+    async def _ready(self, send: Send) -> None:
+        names = list(self._checks)
+        found = await asyncio.gather(*(_run(self._checks[name]) for name in names))
+        checks = {name: problem or "ok" for name, problem in zip(names, found, strict=True)}
+        ready = not any(found)
+        await _answer(send, 200 if ready else 503, {"ready": ready, "checks": checks})
+
+
+class HttpServer:
+    """The HTTP side, listening from ``start`` until ``stop``."""
+
+    def __init__(self, settings: HttpSettings, app: HealthApp) -> None:
+        self._settings = settings
+        self._app = app
+        self._server: _Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
+
+    async def start(self) -> Listener:
+        """Listen; ConfigError naming the setting when the address cannot be had."""
+        host, port = self._settings.host, self._settings.port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            self._socket = socket.create_server((host, port), family=family)
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ConfigError(
+                f"http: cannot listen on {host} port {port} ({reason}):"
+                " set http.port to a free port, or http.enabled = false"
+            ) from exc
+        config = uvicorn.Config(
+            self._app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            http="h11",
+            timeout_graceful_shutdown=5,
+        )
+        self._server = _Server(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
+        return Listener("HTTP (metrics, health)", host, self._socket.getsockname()[1])
+
+    async def stop(self) -> None:
+        """Stop listening; answer the requests under way."""
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        await self._task
+        self._server = self._task = None
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its signal handlers: ``kenshin serve`` has its own."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def store_writable(store: Store) -> Check:
+    """The check that the store can take a write now."""
+
+    async def check() -> str | None:
+        try:
+            await asyncio.to_thread(store.check_writable, CHECK_TIMEOUT_S)
+        except StoreError as exc:
+            return f"store not writable: {exc}"
+        return None
+
+    return check
+
+
+def listening(port: Callable[[], int], what: str) -> Check:
+    """The check that ``what`` still listens (``port`` raises OSError once it is closed)."""
+
+    async def check() -> str | None:
+        try:
+            port()
+        except OSError as exc:
+            return f"{what} is not listening: {exc}"
+        return None
+
+    return check
+
+
+def task_running(task: asyncio.Task[Any], what: str) -> Check:
+    """The check that ``task`` (the ``what`` of the server) has not ended."""
+
+    async def check() -> str | None:
+        if not task.done():
+            return None
+        error = None if task.cancelled() else task.exception()
+        return f"{what} has stopped" + (f": {error}" if error else "")
+
+    return check
+
+
+async def _run(check: Check) -> str | None:
+    try:
+        return await asyncio.wait_for(check(), CHECK_TIMEOUT_S + 1)
+    except TimeoutError:
+        return f"no answer within {CHECK_TIMEOUT_S + 1:g} s"
+    except Exception as exc:  # a check that fails says so; readiness still answers
+        log.exception("a readiness check failed")
+        return f"the check failed: {exc}"
+
+
+async def _answer(send: Send, status: int, body: object, *, allow: bool = False) -> None:
+    extra = [(b"allow", b"GET, HEAD")] if allow else []
+    await _send(send, status, JSON, json.dumps(body).encode() + b"\n", extra)
+
+
+async def _send(
+    send: Send,
+    status: int,
+    content_type: bytes,
+    body: bytes,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

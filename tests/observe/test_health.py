@@ -1,0 +1,133 @@
+"""/healthz and /readyz: alive while the process serves; ready only while the store takes
+writes, the endpoint listens and the background tasks run, naming what is wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import socket
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import make_site, serve_process
+from kenshin.entrypoints.http import (
+    HealthApp,
+    HttpServer,
+    HttpSettings,
+    task_running,
+)
+from kenshin.errors import ConfigError
+
+from .conftest import HTTP, Served
+
+READY = {"store": "ok", "endpoint": "ok", "ingest": "ok", "schedule": "ok"}
+
+
+def test_healthz_and_readyz_answer_in_json(served: Served) -> None:
+    assert served.json("/healthz") == (200, {"status": "alive"})
+    assert served.json("/readyz") == (200, {"ready": True, "checks": READY})
+    assert served.get("/healthz", "HEAD")[:2] == (200, "application/json")
+    assert served.get("/readyz", "POST") == (
+        405,
+        "application/json",
+        b'{"error": "POST is not allowed: only GET and HEAD"}\n',
+    )
+    assert served.json("/admin") == (404, {"error": "no such page: /admin"})
+
+
+def test_readyz_is_503_while_the_store_cannot_be_written_and_recovers(served: Served) -> None:
+    holder = sqlite3.connect(served.site / "kenshin.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+        status, body = served.json("/readyz")
+        assert status == 503
+        assert body == {
+            "ready": False,
+            "checks": {
+                **READY,
+                "store": "store not writable: SQLite store: taking the write lock failed:"
+                " database is locked",
+            },
+        }
+        assert served.json("/healthz") == (200, {"status": "alive"})  # alive all the same
+        holder.execute("ROLLBACK")
+        assert served.json("/readyz") == (200, {"ready": True, "checks": READY})
+    finally:
+        holder.close()
+
+
+def test_readyz_names_a_background_task_that_stopped() -> None:
+    async def main() -> tuple[int, object]:
+        async def schedule() -> None:
+            raise RuntimeError("the disk went away")
+
+        async def forever() -> None:
+            await asyncio.Event().wait()
+
+        failed, running = asyncio.create_task(schedule()), asyncio.create_task(forever())
+        await asyncio.sleep(0)
+        app = HealthApp(
+            lambda: asyncio.sleep(0, b""),
+            {
+                "ingest": task_running(running, "the commit of received messages"),
+                "schedule": task_running(failed, "the export schedule"),
+            },
+        )
+        server = HttpServer(HttpSettings("127.0.0.1", 0), app)
+        listener = await server.start()
+        try:
+            return await asyncio.to_thread(get_json, listener.port, "/readyz")
+        finally:
+            await server.stop()
+            running.cancel()
+
+    assert asyncio.run(main()) == (
+        503,
+        {
+            "ready": False,
+            "checks": {
+                "ingest": "ok",
+                "schedule": "the export schedule has stopped: the disk went away",
+            },
+        },
+    )
+
+
+def test_a_port_in_use_stops_the_start_naming_the_setting() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+
+        async def main() -> None:
+            app = HealthApp(lambda: asyncio.sleep(0, b""), {})
+            await HttpServer(HttpSettings("127.0.0.1", port), app).start()
+
+        with pytest.raises(ConfigError) as raised:
+            asyncio.run(main())
+    assert str(raised.value) == (
+        f"http: cannot listen on 127.0.0.1 port {port} (Address already in use):"
+        " set http.port to a free port, or http.enabled = false"
+    )
+
+
+def test_the_http_side_can_be_turned_off(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    env = {"KENSHIN_MQTT__PORT": "0", "KENSHIN_MQTT__HOST": "127.0.0.1"}
+    env |= {"KENSHIN_FTPS__ENABLED": "false", "KENSHIN_SFTP__ENABLED": "false"}
+    process, ports = serve_process(site, {**env, "KENSHIN_HTTP__ENABLED": "false"})
+    served = Served(site, process, ports["MQTT over TLS"], 0)
+    out = served.stop()
+    assert HTTP not in out
+    assert out.endswith("stopped\n")
+
+
+def get_json(port: int, path: str) -> tuple[int, object]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
