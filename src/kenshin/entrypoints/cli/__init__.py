@@ -8,6 +8,7 @@ from kenshin.entrypoints.cli import (
     explain,
     meters,
     registry,
+    report,
     serve,
     simulation,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "main",
     "meters",
     "registry",
+    "report",
     "serve",
     "simulation",
 ]
