@@ -113,6 +113,7 @@ def start(root: Path) -> tuple[subprocess.Popen[str], int, int]:
         "KENSHIN_FTPS__PASSIVE_PORTS": "42000-42999",
         "KENSHIN_SFTP__HOST": "127.0.0.1",
         "KENSHIN_SFTP__PORT": "0",
+        "KENSHIN_HTTP__PORT": "0",
         "KENSHIN_SCHEDULE__EXPORT_MINUTES": "1440",
     }
     process = subprocess.Popen(

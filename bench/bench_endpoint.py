@@ -82,7 +82,12 @@ def rss_of(pid: int) -> Callable[[], int]:
 
 
 def start_kenshin(folder: Path) -> tuple[subprocess.Popen[str], int]:
-    env = {**os.environ, "KENSHIN_MQTT__PORT": "0", "KENSHIN_MQTT__HOST": "127.0.0.1"}
+    env = {
+        **os.environ,
+        "KENSHIN_MQTT__PORT": "0",
+        "KENSHIN_MQTT__HOST": "127.0.0.1",
+        "KENSHIN_HTTP__PORT": "0",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "kenshin", "--config", str(folder / "kenshin.toml"), "serve"],
         stdout=subprocess.PIPE,

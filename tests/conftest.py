@@ -47,7 +47,7 @@ def serve_process(
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
-        env={**os.environ, **env},
+        env={**os.environ, "KENSHIN_HTTP__PORT": "0", **env},  # tests run side by side
     )
     assert process.stdout is not None
     ports: dict[str, int] = {}

@@ -186,7 +186,10 @@ def serving(site: Path, job: Callable[[int], T]) -> T:
     mqtt = app.settings.mqtt.model_copy(update={"host": "127.0.0.1", "port": 0})
     ftps = app.settings.ftps.model_copy(update={"enabled": False})
     sftp = app.settings.sftp.model_copy(update={"enabled": False})
-    app.settings = app.settings.model_copy(update={"mqtt": mqtt, "ftps": ftps, "sftp": sftp})
+    http = app.settings.http.model_copy(update={"enabled": False})
+    app.settings = app.settings.model_copy(
+        update={"mqtt": mqtt, "ftps": ftps, "sftp": sftp, "http": http}
+    )
 
     async def main() -> T:
         stop = asyncio.Event()

@@ -31,7 +31,9 @@ from kenshin.config import (
 from kenshin.errors import ConfigError
 from kenshin.ports import Outbox, Store
 from kenshin.services.export import ExportSettings
+from kenshin.services.ingest import Ingest
 from kenshin.services.recovery import RecoverySettings
+from kenshin.services.security import SecurityLog
 
 
 @dataclass
@@ -67,6 +69,18 @@ class App:
     def future_tolerance_s(self) -> int:
         """How far ahead of its receipt a reading may be dated before it is quarantined."""
         return self.settings.vee.settings_for("").future_tolerance_s
+
+    def ingest(self, security: SecurityLog | None = None) -> Ingest:
+        """Ingest into the store, with the VEE defaults' limits for readings dated in the
+        future and for units' clocks."""
+        vee = self.settings.vee.settings_for("")
+        return Ingest(
+            self.store,
+            security,
+            future_tolerance_s=vee.future_tolerance_s,
+            drift_limit_s=vee.drift_limit_s,
+            drift_min_samples=vee.drift_min_samples,
+        )
 
     @property
     def recovery_settings(self) -> RecoverySettings:

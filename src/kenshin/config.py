@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kenshin.config_alerts import AlertsConfig, ReportConfig
 from kenshin.domain.vee.settings import SETTING_NAMES, VeeSettings
 from kenshin.errors import ConfigError
 
@@ -141,6 +142,14 @@ class SftpConfig(_Section):
     )
 
 
+class HttpConfig(_Section):
+    """The HTTP side of ``kenshin serve``: metrics, health and readiness."""
+
+    enabled: bool = Field(True, description="serve /metrics, /healthz and /readyz")
+    host: str = Field("127.0.0.1", description="address to listen on; this machine only by default")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port (0: any free port)")
+
+
 class DeliveriesConfig(_Section):
     """Logins of customers to the file servers, and collection of their files."""
 
@@ -232,9 +241,12 @@ class Settings(_Section):
     schedule: ScheduleConfig = ScheduleConfig()
     ftps: FtpsConfig = FtpsConfig()
     sftp: SftpConfig = SftpConfig()
+    http: HttpConfig = HttpConfig()
     deliveries: DeliveriesConfig = DeliveriesConfig()
     vee: VeeConfig = VeeConfig()
     recovery: RecoveryConfig = RecoveryConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    report: ReportConfig = ReportConfig()
     logging: LoggingConfig = LoggingConfig()
 
 
@@ -334,6 +346,11 @@ host = "0.0.0.0"
 port = 2222
 host_key = "ssh/host_key"
 
+[http]
+enabled = true
+host = "127.0.0.1"
+port = 8080
+
 [deliveries]
 max_failed_logins = 5
 failure_window_minutes = 15
@@ -357,6 +374,37 @@ lookback_hours = 48
 settle_minutes = 90
 first_wait_minutes = 60
 max_attempts = 4
+
+# Alerts: rules, and where they go. Add channels and routes (docs/alerts.md), e.g.
+# [alerts.channels.ops-mail] with type = "email", then [[alerts.routes]] channel = "ops-mail".
+[alerts]
+enabled = true
+site = "kenshin"
+evaluate_seconds = 60
+repeat_minutes = 240
+silent_hours = 6.0
+dead_letters = 10
+dead_letter_window_minutes = 60
+ingest_stall_minutes = 10
+disk_min_free_mb = 1024
+disk_min_free_percent = 5.0
+security_window_minutes = 60
+security_retention_days = 30
+rate_limit_messages = 10
+rate_limit_minutes = 10
+digest_max = 100
+retry_first_seconds = 30
+retry_max_seconds = 900
+channel_down_minutes = 5
+
+# The daily data-quality report (docs/report.md); sent through an email channel.
+[report]
+enabled = true
+time = "08:00"
+timezone = "Asia/Tokyo"
+channel = ""
+silent_hours = 6
+shown_meters = 20
 
 [logging]
 level = "WARNING"

@@ -88,6 +88,7 @@ def serve_briefly(config: Path, env: dict[str, str]) -> subprocess.CompletedProc
             "KENSHIN_MQTT__HOST": "127.0.0.1",
             "KENSHIN_MQTT__PORT": "0",
             "KENSHIN_SFTP__PORT": "0",
+            "KENSHIN_HTTP__PORT": "0",
             **env,
         },
     )

@@ -12,14 +12,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from kenshin.adapters.pki import PKI_FOLDER, server_ssl_context
 from kenshin.bootstrap import App
+from kenshin.entrypoints.http import (
+    Check,
+    HealthApp,
+    HttpServer,
+    HttpSettings,
+    listening,
+    store_writable,
+    task_running,
+)
 from kenshin.entrypoints.listeners import Listener
 from kenshin.entrypoints.mqtt.server import DeviceEndpoint, EndpointSettings
+from kenshin.entrypoints.watching import Watching
 from kenshin.services.batching import CommitQueue
-from kenshin.services.ingest import Ingest
+from kenshin.services.metrics import LiveCounts, ServerMetrics
 from kenshin.services.receipts import CollectionWatch
 from kenshin.services.recovery import ask_for_gaps
 from kenshin.services.schedule import every, export_due
@@ -39,14 +51,16 @@ async def serve(
     """Run until SIGTERM/SIGINT (or ``stop`` is set), then shut down without loss."""
     settings = app.settings
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    security = SecurityLog()
+    _on_signals(stop.set)
+    watching = Watching(app)  # a wrong alert channel stops start-up here
+    security = SecurityLog(watching.security_sink)
+    metrics = ServerMetrics(app.store, app.data_dir, started_at=int(time.time()))
     commits = CommitQueue(
-        Ingest(app.store, security, future_tolerance_s=app.future_tolerance_s),
+        app.ingest(security),
         max_messages=settings.ingest.batch_messages,
         window_s=settings.mqtt.batch_window_ms / 1000,
+        on_commit=metrics.committed,
+        on_latency=metrics.commit_took,
     )
     endpoint = DeviceEndpoint(
         EndpointSettings(
@@ -72,36 +86,87 @@ async def serve(
         raise
     committing = asyncio.create_task(commits.run())
     listeners = [Listener("MQTT over TLS", settings.mqtt.host, endpoint.port), *file_listeners]
-    for listener in listeners:
-        log.info("listening: %s on %s port %d", listener.protocol, listener.host, listener.port)
-    on_listening(listeners)
-
-    collection = CollectionWatch(settings.deliveries.collect_by_hours)
-
-    def export(now: int) -> object:
-        run = export_due(app.store, app.outbox, app.export_settings, now=now)
-        collection.check(app.store, now)  # final files customers have not collected in time
-        ask_for_gaps(app.store, app.recovery_settings, now=now)  # units resend what is missing
-        return run
 
     schedule_stop = asyncio.Event()
     scheduled = asyncio.create_task(
-        every(settings.schedule.export_minutes * 60, export, schedule_stop)
+        every(settings.schedule.export_minutes * 60, _export(app, metrics, watching), schedule_stop)
     )
+    components = {"ingest": committing, "schedule": scheduled}
+    watching.start(commits, components, lambda: dict(endpoint.statuses), schedule_stop)
+    http: HttpServer | None = None
     try:
+        if settings.http.enabled:
+            running = {
+                "ingest": task_running(committing, "the commit of received messages"),
+                "schedule": task_running(scheduled, "the export schedule"),
+            }
+            http = _http_side(app, endpoint, commits, security, metrics, running)
+            listeners.append(await http.start())
+        for listener in listeners:
+            log.info("listening: %s on %s port %d", listener.protocol, listener.host, listener.port)
+        on_listening(listeners)
         await stop.wait()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: log.warning("shutting down already"))
+        _on_signals(lambda: log.warning("shutting down already"))
         log.info("shutting down: no new connections; committing what was received")
+        if http is not None:
+            await http.stop()
         await files.stop()
         await endpoint.stop()
         await commits.close()
         await committing
         schedule_stop.set()
         await scheduled
+        await watching.stopped()
         log.info(
             "stopped: %d batches, %d messages committed",
             commits.stats.batches,
             commits.stats.messages,
         )
+
+
+def _export(app: App, metrics: ServerMetrics, watching: Watching) -> Callable[[int], object]:
+    """The scheduled job: export what is due, check collection, ask units for gaps."""
+    collection = CollectionWatch(app.settings.deliveries.collect_by_hours)
+
+    def export(now: int) -> object:
+        run = metrics.count_export(
+            lambda: export_due(app.store, app.outbox, app.export_settings, now=now), now
+        )
+        watching.exported(run, now)
+        collection.check(app.store, now)  # final files customers have not collected in time
+        ask_for_gaps(app.store, app.recovery_settings, now=now)  # units resend what is missing
+        return run
+
+    return export
+
+
+def _on_signals(handler: Callable[[], object]) -> None:
+    """Call ``handler`` on SIGTERM and SIGINT."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, handler)
+
+
+def _http_side(
+    app: App,
+    endpoint: DeviceEndpoint,
+    commits: CommitQueue,
+    security: SecurityLog,
+    metrics: ServerMetrics,
+    running: dict[str, Check],
+) -> HttpServer:
+    """The HTTP side: the metrics of the server's parts; ready when the store is
+    writable, the endpoint listening and the ``running`` checks pass."""
+
+    def live() -> LiveCounts:  # read in the event loop; the page is made in a thread
+        stats = replace(commits.stats)
+        return LiveCounts(len(endpoint.connected), stats, commits.waiting, dict(security.counts))
+
+    checks = {
+        "store": store_writable(app.store),
+        "endpoint": listening(lambda: endpoint.port, "the device endpoint"),
+        **running,
+    }
+    health = HealthApp(lambda: metrics.page(live()), checks)
+    return HttpServer(HttpSettings(app.settings.http.host, app.settings.http.port), health)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -15,6 +14,7 @@ from kenshin import __version__
 from kenshin.bootstrap import App, open_app
 from kenshin.config import find_config
 from kenshin.domain.slots import zone
+from kenshin.entrypoints import logs
 from kenshin.errors import KenshinError
 
 
@@ -45,11 +45,7 @@ class KenshinGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """kenshin: exact 30-minute energy from smart-meter readings, as customer CSV files."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(logging.INFO if verbose else logging.WARNING)
     ctx.obj = (find_config(config_path), verbose)
 
 

@@ -26,7 +26,7 @@ from kenshin.services.export import (
     pack_closed_days,
     remove_expired,
 )
-from kenshin.services.ingest import Incoming, Ingest, IngestSummary
+from kenshin.services.ingest import Incoming, IngestSummary
 
 MAX_LINE_BYTES = MAX_PAYLOAD_BYTES + 1  # longer is refused whatever it holds
 
@@ -59,7 +59,7 @@ def import_(ctx: click.Context, source: Path) -> None:
 
 def import_stream(app: App, source: Path) -> IngestSummary:
     """Ingest a JSON-lines file (or "-" for stdin) in batches, with progress shown on stderr."""
-    ingest = Ingest(app.store, future_tolerance_s=app.future_tolerance_s)
+    ingest = app.ingest()
     summary = IngestSummary()
     batch_size = app.settings.ingest.batch_messages
     stdin = str(source) == "-"
@@ -124,7 +124,7 @@ def _messages(stream: BinaryIO, name: str) -> Iterator[tuple[Incoming, int]]:
                 break
         payload = line.rstrip(b"\r\n")
         if payload.strip():
-            yield Incoming(f"{name}:{number}", payload, int(time.time())), consumed
+            yield Incoming(f"{name}:{number}", payload, int(time.time()), live=False), consumed
 
 
 @cli.command(short_help="Write customers' daily files.")

@@ -135,14 +135,15 @@ def demo(
 
 
 def _local_server(settings: Settings) -> Settings:
-    """The demo's server: on this machine only, on a free port, without file servers."""
+    """The demo's server: on this machine only, on a free port, without file servers
+    (no customer collects the demo's files), the HTTP side, alerts or the report."""
     mqtt = settings.mqtt.model_copy(update={"host": DEMO_HOST, "port": 0})
-    off = {"enabled": False}  # no customer collects the demo's files
+    off = {"enabled": False}
     return settings.model_copy(
-        update={
-            "mqtt": mqtt,
-            "ftps": settings.ftps.model_copy(update=off),
-            "sftp": settings.sftp.model_copy(update=off),
+        update={"mqtt": mqtt}
+        | {
+            section: getattr(settings, section).model_copy(update=off)
+            for section in ("ftps", "sftp", "http", "alerts", "report")
         }
     )
 

@@ -1,0 +1,209 @@
+"""The watching side of ``kenshin serve``: alert rules evaluated every
+``alerts.evaluate_seconds`` over what the server sees of itself, and the daily
+data-quality report sent at ``report.time``.
+
+The server's own state (commits, export runs, its tasks) is observed here; what
+the store holds (devices and when they were last heard, receipts, security events)
+is added by ``services.alerting``. Both jobs run in worker threads of the schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from kenshin.bootstrap import App
+from kenshin.domain.alerts import ComponentDown, ExportFailure, Observations
+from kenshin.domain.model import SecurityEvent
+from kenshin.domain.slots import local_day, zone
+from kenshin.services.alerting import Alerting, disk_space
+from kenshin.services.batching import CommitQueue
+from kenshin.services.report import ReportSettings, send_due_report
+from kenshin.services.schedule import ExportRun, every
+from kenshin.watch_setup import (
+    alert_channels,
+    alert_settings,
+    day_events,
+    keep_report_day,
+    last_report_day,
+    report_channel,
+    report_settings,
+    unit_infos,
+)
+
+log = logging.getLogger(__name__)
+
+REPORT_CHECK_S = 60  # how often the daily report checks whether it is due
+
+
+@dataclass
+class _Progress:
+    """When ingest last committed, and since when messages have waited without one."""
+
+    batches: int = -1
+    last_commit_at: int | None = None
+    waiting_since: int | None = None
+
+
+@dataclass
+class ServerWatch:
+    """What the alert rules see of the running server; ``tick`` is one evaluation."""
+
+    app: App
+    alerting: Alerting
+    commits: CommitQueue
+    tasks: Mapping[str, asyncio.Task[None]]  # components that must keep running
+    statuses: Callable[[], Mapping[str, tuple[int, bytes]]] = dict
+    _progress: _Progress = field(default_factory=_Progress)
+    _export_failures: dict[str, ExportFailure] = field(default_factory=dict)
+    _down_since: dict[str, int] = field(default_factory=dict)
+
+    def exported(self, run: ExportRun, now: int) -> None:
+        """Note an export run's failures: a customer's stays until a run exports it."""
+        for customer, reason in run.failures.items():
+            earlier = self._export_failures.get(customer)
+            since = now if earlier is None else earlier.since
+            day = local_day(now, zone(self._zone_of(customer))).isoformat()
+            self._export_failures[customer] = ExportFailure(customer, day, reason, since)
+        for outcome in run.outcomes:
+            if outcome.customer not in run.failures:
+                self._export_failures.pop(outcome.customer, None)
+
+    def tick(self, now: int) -> None:
+        """Evaluate the alert rules at ``now`` and send what is due."""
+        self.alerting.tick(self.observe(now), self.app.store.unit_clocks.last_seen())
+
+    def observe(self, now: int) -> Observations:
+        """The server's side of the snapshot the rules judge."""
+        progress, stats = self._progress, self.commits.stats
+        if stats.batches != progress.batches:
+            progress.batches, progress.last_commit_at = stats.batches, now
+        waiting = self.commits.waiting
+        if not waiting or progress.last_commit_at == now:
+            progress.waiting_since = None
+        elif progress.waiting_since is None:
+            progress.waiting_since = now
+        data = self.app.data_dir
+        return Observations(
+            now,
+            zone=self.app.settings.report.timezone,
+            last_commit_at=progress.last_commit_at,
+            waiting_messages=waiting,
+            waiting_since=progress.waiting_since,
+            export_failures=tuple(self._export_failures.values()),
+            disks=disk_space(sorted({str(data), str(self.app.outbox_dir)})),
+            down=self._down(now),
+        )
+
+    def _down(self, now: int) -> tuple[ComponentDown, ...]:
+        down = []
+        for name, task in self.tasks.items():
+            if not task.done():
+                self._down_since.pop(name, None)
+                continue
+            since = self._down_since.setdefault(name, now)
+            error = None if task.cancelled() else task.exception()
+            down.append(ComponentDown(name, since, f"{error}" if error else "it stopped"))
+        return tuple(down)
+
+    def _zone_of(self, customer_id: str) -> str:
+        customer = self.app.store.get_customer(customer_id)
+        return customer.timezone if customer else self.app.settings.report.timezone
+
+
+@dataclass
+class DailyReport:
+    """Sends the daily report when it is due; remembers the last day sent in the data
+    folder, so that a restart neither skips nor repeats one."""
+
+    app: App
+    settings: ReportSettings
+    send: Callable[[EmailMessage], None]
+    statuses: Callable[[], Mapping[str, tuple[int, bytes]]] = dict
+
+    def tick(self, now: int) -> None:
+        """Send the report if one is due at ``now``."""
+        last = last_report_day(self.app.data_dir)
+        day = self.settings.due(now, last)
+        if day is None:
+            return
+        store = self.app.store
+        sent = send_due_report(
+            store,
+            self.send,
+            now=now,
+            last_sent=last,
+            settings=self.settings,
+            export=self.app.export_settings,
+            units=unit_infos(store, self.statuses()),
+            events=day_events(store, day, self.settings.timezone),
+        )
+        if sent is not None:
+            keep_report_day(self.app.data_dir, sent)
+
+
+class Watching:
+    """Alerting and the daily report of the server, built from the settings: ``start``
+    them once the server runs, ``stopped`` after the schedule's stop is set."""
+
+    def __init__(self, app: App) -> None:
+        settings = app.settings
+        self.app = app
+        channels = alert_channels(settings, app.data_dir)
+        self.report_settings = report_settings(settings, channels)
+        self.report_channel = report_channel(settings, channels)
+        self.alerting = (
+            Alerting(
+                app.store,
+                channels.values(),
+                alert_settings(settings),
+                collect_by_hours=settings.deliveries.collect_by_hours,
+            )
+            if settings.alerts.enabled
+            else None
+        )
+        self.watch: ServerWatch | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def security_sink(self) -> Callable[[SecurityEvent], None] | None:
+        """Where the SecurityLog hands each event, for the alerts and the report."""
+        return None if self.alerting is None else self.alerting.security
+
+    def exported(self, run: ExportRun, now: int) -> None:
+        """Note an export run (its failures raise alerts)."""
+        if self.watch is not None:
+            self.watch.exported(run, now)
+
+    def start(
+        self,
+        commits: CommitQueue,
+        components: Mapping[str, asyncio.Task[None]],
+        statuses: Callable[[], Mapping[str, tuple[int, bytes]]],
+        stop: asyncio.Event,
+    ) -> None:
+        """Evaluate the alerts every ``alerts.evaluate_seconds`` and check every minute
+        whether the report is due, until ``stop`` is set."""
+        settings = self.app.settings
+        if self.alerting is not None:
+            self.watch = ServerWatch(self.app, self.alerting, commits, components, statuses)
+            every_s = settings.alerts.evaluate_seconds
+            self._tasks.append(asyncio.create_task(every(every_s, self.watch.tick, stop)))
+        if not settings.report.enabled:
+            return
+        if self.report_channel is None:
+            log.warning(
+                "the daily report is not sent: set report.channel to an email channel of"
+                " alerts.channels (docs/report.md)"
+            )
+            return
+        daily = DailyReport(self.app, self.report_settings, self.report_channel.deliver, statuses)
+        self._tasks.append(asyncio.create_task(every(REPORT_CHECK_S, daily.tick, stop)))
+
+    async def stopped(self) -> None:
+        """Wait for the jobs to end (their stop event is set)."""
+        for task in self._tasks:
+            await task

@@ -1,0 +1,206 @@
+"""Building the watching side from the settings: alert rules and channels, the daily
+report and where it goes. Part of bootstrap: the one place that reads settings and
+picks adapters.
+
+Secrets come from files (``password_file``, ``url_file``) relative to ``data_dir``;
+a file that cannot be read stops start-up with the key and the path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, time
+from email.message import EmailMessage
+from pathlib import Path
+
+from kenshin.adapters.alert_channels import (
+    HttpSettings,
+    SlackChannel,
+    SmtpChannel,
+    SmtpSettings,
+    WebhookChannel,
+)
+from kenshin.config import Settings
+from kenshin.config_alerts import ChannelConfig, ChannelType
+from kenshin.domain.alerts import Severity, Thresholds
+from kenshin.domain.model import SecurityEvent
+from kenshin.domain.report import UnitInfo
+from kenshin.domain.slots import zone
+from kenshin.errors import ConfigError
+from kenshin.ports import AlertChannel, ChannelError, Store
+from kenshin.services.alerting import AlertSettings, Route
+from kenshin.services.report import ReportError, ReportSettings
+
+REPORT_STATE = "report-last-sent"  # in data_dir: the last day whose report went out
+
+
+def alert_settings(settings: Settings) -> AlertSettings:
+    """The alerting service's settings from ``[alerts]``."""
+    a = settings.alerts
+    return AlertSettings(
+        enabled=a.enabled,
+        evaluate_seconds=a.evaluate_seconds,
+        repeat_minutes=a.repeat_minutes,
+        thresholds=Thresholds(
+            silent_hours=a.silent_hours,
+            silent_hours_by_customer=dict(a.silent_hours_by_customer),
+            dead_letters=a.dead_letters,
+            dead_letter_window_minutes=a.dead_letter_window_minutes,
+            ingest_stall_minutes=a.ingest_stall_minutes,
+            disk_min_free_bytes=a.disk_min_free_mb * 1024 * 1024,
+            disk_min_free_percent=a.disk_min_free_percent,
+            security_window_minutes=a.security_window_minutes,
+        ),
+        routes=tuple(
+            Route(r.channel, Severity(r.min_severity), tuple(r.customers)) for r in a.routes
+        ),
+        rate_limit_messages=a.rate_limit_messages,
+        rate_limit_minutes=a.rate_limit_minutes,
+        digest_max=a.digest_max,
+        retry_first_seconds=a.retry_first_seconds,
+        retry_max_seconds=a.retry_max_seconds,
+        security_retention_days=a.security_retention_days,
+        channel_down_minutes=a.channel_down_minutes,
+        site=a.site,
+    )
+
+
+def alert_channels(settings: Settings, data_dir: Path) -> dict[str, AlertChannel]:
+    """Every configured channel by name; ConfigError naming the key of one that is wrong."""
+    site = settings.alerts.site
+    channels: dict[str, AlertChannel] = {}
+    for name, config in settings.alerts.channels.items():
+        try:
+            channels[name] = _channel(name, config, data_dir, site)
+        except (ConfigError, ChannelError) as exc:
+            raise ConfigError(f"alerts.channels.{name}: {exc}") from exc
+    return channels
+
+
+def _channel(name: str, c: ChannelConfig, data_dir: Path, site: str) -> AlertChannel:
+    ca_file = str(data_dir / c.ca_file) if c.ca_file else None
+    if c.type is ChannelType.EMAIL:
+        password = _secret(data_dir, c.password_file, "password_file") if c.password_file else None
+        smtp = SmtpSettings(
+            host=c.host,
+            sender=c.sender,
+            recipients=tuple(c.recipients),
+            port=c.port,
+            security=c.security,
+            username=c.username or None,
+            password=password,
+            timeout_s=c.timeout_s,
+            ca_file=ca_file,
+        )
+        return SmtpChannel(name, smtp, site)
+    url = c.url or _secret(data_dir, c.url_file, "url_file")
+    http = HttpSettings(url, dict(c.headers), c.timeout_s, ca_file, c.allow_http)
+    if c.type is ChannelType.SLACK:
+        return SlackChannel(name, http, site)
+    return WebhookChannel(name, http, site)
+
+
+def _secret(data_dir: Path, relative: str, key: str) -> str:
+    path = data_dir / relative
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{key}: cannot read {path}: {exc}") from exc
+    if not text:
+        raise ConfigError(f"{key}: {path} is empty")
+    return text
+
+
+def report_settings(settings: Settings, channels: Mapping[str, AlertChannel]) -> ReportSettings:
+    """The daily report's settings from ``[report]``; its sender and default recipients are
+    those of its email channel."""
+    r = settings.report
+    channel = report_channel(settings, channels)
+    hour, minute = map(int, r.time.split(":"))
+    recipients = tuple(r.recipients) or (channel.settings.recipients if channel else ())
+    try:
+        return ReportSettings(
+            at=time(hour, minute),
+            timezone=r.timezone,
+            recipients=recipients,
+            sender=channel.settings.sender if channel else ReportSettings().sender,
+            silent_hours=r.silent_hours,
+            collect_by_hours=settings.deliveries.collect_by_hours,
+            shown_meters=r.shown_meters,
+        )
+    except ReportError as exc:
+        raise ConfigError(f"report: {exc}") from exc
+
+
+def report_channel(settings: Settings, channels: Mapping[str, AlertChannel]) -> SmtpChannel | None:
+    """The email channel the report goes through, None if none is set; ConfigError if
+    ``report.channel`` names no email channel."""
+    name = settings.report.channel
+    if not name:
+        return None
+    channel = channels.get(name)
+    if not isinstance(channel, SmtpChannel):
+        emails = [n for n, c in channels.items() if isinstance(c, SmtpChannel)]
+        raise ConfigError(
+            f"report.channel: {name!r} is not an email channel of alerts.channels"
+            f" (email channels: {', '.join(emails) or 'none'})"
+        )
+    return channel
+
+
+def report_sender(channel: SmtpChannel) -> Callable[[EmailMessage], None]:
+    """A function sending the report's mail through ``channel``."""
+    return channel.deliver
+
+
+def last_report_day(data_dir: Path) -> date | None:
+    """The last day whose report went out, as kept in the data folder."""
+    try:
+        return date.fromisoformat((data_dir / REPORT_STATE).read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def keep_report_day(data_dir: Path, day: date) -> None:
+    """Remember that the report of ``day`` went out (written whole, then renamed)."""
+    path = data_dir / REPORT_STATE
+    part = path.with_suffix(".part")
+    part.write_text(day.isoformat() + "\n", encoding="ascii")
+    part.replace(path)
+
+
+def unit_infos(
+    store: Store, statuses: Mapping[str, tuple[int, bytes]] | None = None
+) -> list[UnitInfo]:
+    """Every device with when it was last heard and, from its last status message (a JSON
+    object with ``firmware`` and ``rsrp`` in dBm, see the wire contract), its firmware
+    and signal."""
+    seen = store.unit_clocks.last_seen()
+    infos = []
+    for device in store.list_devices():
+        firmware, rsrp = unit_status((statuses or {}).get(device.id, (0, b""))[1])
+        infos.append(UnitInfo(device.id, device.customer, firmware, rsrp, seen.get(device.id)))
+    return infos
+
+
+def unit_status(payload: bytes) -> tuple[str | None, float | None]:
+    """Firmware and RSRP (dBm) from a unit's status message; None for what it lacks."""
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return None, None
+    if not isinstance(document, dict):
+        return None, None
+    firmware, rsrp = document.get("firmware"), document.get("rsrp")
+    return (
+        firmware if isinstance(firmware, str) and firmware else None,
+        float(rsrp) if isinstance(rsrp, int | float) and not isinstance(rsrp, bool) else None,
+    )
+
+
+def day_events(store: Store, day: date, timezone: str) -> list[SecurityEvent]:
+    """The security events kept from the start of local ``day`` on (the report keeps
+    those of the day)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=zone(timezone))
+    return store.alerts.security_events(int(start.timestamp()))

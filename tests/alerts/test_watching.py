@@ -1,0 +1,129 @@
+"""The server's watching side: the daily report sent once at its time and not again
+after a restart, ingest stalls and stopped components seen, JSON log lines."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from conftest import make_site
+from kenshin.adapters.alert_channels import SmtpChannel, SmtpSettings
+from kenshin.bootstrap import App, open_app
+from kenshin.domain.slots import zone
+from kenshin.entrypoints import logs
+from kenshin.entrypoints.watching import DailyReport, ServerWatch
+from kenshin.services.alerting import Alerting, AlertSettings
+from kenshin.services.batching import CommitQueue
+from kenshin.services.ingest import Incoming
+from kenshin.services.report import ReportSettings
+from kenshin.services.security import SecurityLog
+from kenshin.watch_setup import last_report_day, unit_status
+
+from .conftest import MailServer
+
+TOKYO = zone("Asia/Tokyo")
+
+
+def at(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=TOKYO).timestamp())
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[App]:
+    site = make_site(tmp_path, "site")
+    opened = open_app(site / "kenshin.toml")
+    yield opened
+    opened.close()
+
+
+@pytest.mark.parametrize("mail_server", ["plain"], indirect=True)
+def test_the_report_goes_once_at_its_time_and_not_again_after_a_restart(
+    app: App, mail_server: MailServer
+) -> None:
+    channel = SmtpChannel(
+        "mail",
+        SmtpSettings(
+            "127.0.0.1",
+            "kenshin@example.org",
+            ("ops@example.org",),
+            mail_server.port,
+            security="none",
+        ),
+    )
+    settings = ReportSettings(recipients=("ops@example.org",), sender="kenshin@example.org")
+    daily = DailyReport(app, settings, channel.deliver)
+    daily.tick(at("2026-11-27T07:59:00"))
+    assert mail_server.messages == []
+    daily.tick(at("2026-11-27T08:00:00"))
+    daily.tick(at("2026-11-27T08:01:00"))
+    assert len(mail_server.messages) == 1
+    assert "2026-11-26" in mail_server.messages[0]["Subject"]
+    assert str(last_report_day(app.data_dir)) == "2026-11-26"
+    again = DailyReport(app, settings, channel.deliver)  # the server restarted
+    again.tick(at("2026-11-27T09:00:00"))
+    assert len(mail_server.messages) == 1
+    again.tick(at("2026-11-28T08:00:00"))
+    assert len(mail_server.messages) == 2
+
+
+def test_messages_waiting_without_a_commit_are_seen_as_an_ingest_stall(app: App) -> None:
+    async def main() -> None:
+        commits = CommitQueue(app.ingest(), max_messages=10, window_s=0.05)
+        stopped: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(0))
+        await stopped
+        watch = ServerWatch(
+            app, Alerting(app.store, [], AlertSettings()), commits, {"schedule": stopped}
+        )
+        first = watch.observe(1000)
+        assert (first.waiting_messages, first.waiting_since, first.last_commit_at) == (
+            0,
+            None,
+            1000,
+        )
+        commits.offer(Incoming("t:1", b"{}", 1000), lambda _: None)
+        later = watch.observe(1060)
+        assert (later.waiting_messages, later.waiting_since) == (1, 1060)
+        assert watch.observe(1700).waiting_since == 1060  # still waiting, nothing committed
+        [down] = watch.observe(1700).down
+        assert (down.name, down.since, down.detail) == ("schedule", 1000, "it stopped")
+
+    asyncio.run(main())
+
+
+def test_a_unit_status_gives_firmware_and_signal_and_nothing_else_breaks_it() -> None:
+    assert unit_status(b'{"firmware": "1.4.2", "rsrp": -112, "uptime": 9}') == ("1.4.2", -112.0)
+    assert unit_status(b'{"firmware": 3, "rsrp": true}') == (None, None)
+    assert unit_status(b"not json") == (None, None)
+    assert unit_status(b"[1]") == (None, None)
+
+
+def test_logs_are_json_lines_with_a_security_event_in_fields_of_its_own() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        logs.configure(logging.INFO, stream)
+        SecurityLog().record("login_failed", "C1", "192.0.2.1", "sftp: wrong password")
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    entry = json.loads(stream.getvalue())
+    assert entry["level"] == "WARNING"
+    assert entry["logger"] == "kenshin.services.security"
+    assert entry["message"] == (
+        "security event login_failed: C1 from 192.0.2.1: sftp: wrong password"
+    )
+    assert (entry["event"], entry["who"], entry["address"], entry["detail"]) == (
+        "login_failed",
+        "C1",
+        "192.0.2.1",
+        "sftp: wrong password",
+    )
+    assert entry["time"].endswith("+00:00")
