@@ -35,9 +35,7 @@ def webhook(sink: HttpSink) -> str:
     )
 
 
-def test_serve_sends_a_security_alert_to_the_webhook(
-    tmp_path: Path, http_sink: HttpSink
-) -> None:
+def test_serve_sends_a_security_alert_to_the_webhook(tmp_path: Path, http_sink: HttpSink) -> None:
     site = make_site(tmp_path, "site")
     configure(site, webhook(http_sink))
     env = {
@@ -114,7 +112,8 @@ def test_a_route_to_an_unknown_channel_stops_start_up_naming_it(tmp_path: Path) 
     configure(site, '[[alerts.routes]]\nchannel = "ops"\n')
     done = kenshin(site, "customers", "list")
     assert done.exit_code == 1
-    assert "alerts (KENSHIN_ALERTS): Value error, routes[1].channel: no channel 'ops'" in done.output
+    expected = "alerts (KENSHIN_ALERTS): Value error, routes[1].channel: no channel 'ops'"
+    assert expected in done.output
 
 
 def test_a_secret_file_that_is_missing_stops_serve_naming_the_key(tmp_path: Path) -> None:

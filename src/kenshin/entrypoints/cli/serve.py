@@ -16,6 +16,10 @@ def serve_command(ctx: click.Context) -> None:
     """Run the device endpoint (MQTT over TLS, unit certificates from 'kenshin devices add
     --out'), store what units send, export every customer's files on a schedule, and
     serve them to customers over FTPS and SFTP ('kenshin customers credentials').
+    On localhost, HTTP serves /metrics (Prometheus), /healthz and /readyz. Alert
+    rules are evaluated every minute and sent through the configured channels
+    (email, Slack, webhook), and the daily data-quality report goes out at its
+    time ([alerts] and [report] in the config).
 
     Stops cleanly on SIGTERM or Ctrl-C: what units sent is committed and acknowledged first.
     """
