@@ -23,6 +23,7 @@ from kenshin.domain.model import (
     Reading,
     SecurityEvent,
     StoreResult,
+    Watermark,
 )
 from kenshin.domain.vee.clock import DriftSpell, UnitClock
 from kenshin.errors import KenshinError
@@ -154,10 +155,14 @@ class Store(Protocol):
         """The meter, or None."""
 
     def list_meters(
-        self, customer_id: str | None = None, *, device_id: str | None = None
+        self,
+        customer_id: str | None = None,
+        *,
+        device_id: str | None = None,
+        as_of: Watermark | None = None,
     ) -> list[Meter]:
         """Meters ordered by id, optionally of one customer (through their devices) or of
-        one device."""
+        one device; with ``as_of``, only those first seen by then."""
 
     # device certificates
     def add_certificate(self, device_id: str, serial: int, not_after: int, issued_at: int) -> None:
@@ -221,14 +226,19 @@ class Store(Protocol):
         """Each listed meter that has readings with start <= t <= end, with them sorted by t."""
 
     def boundary_registers(
-        self, meter_ids: Sequence[str], start: int, count: int
+        self, meter_ids: Sequence[str], start: int, count: int, as_of: Watermark | None = None
     ) -> tuple[Registers, Registers]:
         """Forward and reverse registers of the listed meters at ``start + i * 1800`` for
         i in 0..count: one row per meter in the order listed (count + 1 columns), with
-        NO_REGISTER (domain.intervals) where there is no reading.
+        NO_REGISTER (domain.intervals) where there is no reading; with ``as_of``, only
+        the readings of its batch and earlier ones.
 
         This is the bulk read of a day's export: it must be fast for 100,000 meters.
         """
+
+    def watermark(self) -> Watermark:
+        """How far the store has come: reads ``as_of`` it see what is stored now, and
+        never what is stored later."""
 
     def compact(self, before: int) -> int:
         """Make the days that ended at or before ``before`` (UTC epoch s) fast to read
@@ -237,9 +247,10 @@ class Store(Protocol):
         """
 
     def conflicts_between(
-        self, meter_ids: Sequence[str], start: int, end: int
+        self, meter_ids: Sequence[str], start: int, end: int, as_of: Watermark | None = None
     ) -> list[tuple[str, int]]:
-        """(meter, t) of the listed meters' conflicting readings with start <= t <= end."""
+        """(meter, t) of the listed meters' conflicting readings with start <= t <= end;
+        with ``as_of``, those kept by its batch."""
 
     def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
         """Conflicting readings kept aside, oldest first."""

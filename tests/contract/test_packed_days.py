@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kenshin.adapters.memory import MemoryStore
-from kenshin.domain.model import Reading
+from kenshin.domain.model import Customer, Device, Meter, MeterSpec, Reading, Watermark
 from kenshin.ports import Store
 
 from .conftest import StoreFactory
@@ -39,10 +39,10 @@ steps = st.lists(
 )
 
 
-def read_all(store: Store) -> list[list[list[int]]]:
+def read_all(store: Store, as_of: Watermark | None = None) -> list[list[list[int]]]:
     found = []
     for start, count in WINDOWS:
-        fwd, rev = store.boundary_registers([*METERS, "M-unknown"], start, count)
+        fwd, rev = store.boundary_registers([*METERS, "M-unknown"], start, count, as_of)
         assert fwd.dtype == rev.dtype == np.uint32
         found += [fwd.tolist(), rev.tolist()]
     return found
@@ -79,3 +79,54 @@ def test_a_late_reading_in_a_packed_day_is_read(new_store: StoreFactory) -> None
     assert fwd[0].tolist() == [10 * i for i in range(48)]
     assert rev[0].tolist()[6:10] == [0xFFFFFFFF, 5, 6, 0xFFFFFFFF]
     assert fwd[1].tolist()[:2] == [1, 0xFFFFFFFF]
+
+
+whole_readings = st.builds(  # both registers: a reading is never completed later
+    Reading,
+    st.sampled_from(METERS),
+    st.integers(0, 3 * 96).map(lambda k: U0 + 900 * k),
+    st.integers(0, 3),
+    st.integers(0, 3),
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(whole_readings, min_size=1, max_size=30),
+            st.integers(0, 4).map(lambda days: U0 + days * 86_400),
+        ),
+        max_size=8,
+    )
+)
+def test_a_read_as_of_a_watermark_sees_what_was_stored_then_whatever_came_later(
+    new_store: StoreFactory, steps: list[list[Reading] | int]
+) -> None:
+    store = new_store()
+    seen = []
+    for step in steps:
+        if isinstance(step, int):
+            store.compact(step)
+        else:
+            store.add_readings(step, U0)
+        mark = store.watermark()
+        seen.append((mark, read_all(store), store.conflicts_between(METERS, 0, 2**40)))
+    store.compact(U0 + 4 * 86_400)
+    for mark, then, conflicts in seen:
+        assert read_all(store, mark) == then
+        assert store.conflicts_between(METERS, 0, 2**40, mark) == conflicts
+
+
+def test_meters_as_of_a_watermark_are_those_seen_by_then(new_store: StoreFactory) -> None:
+    store = new_store()
+    store.add_customer(Customer("C1", "First"))
+    store.add_device(Device("U1", "C1"))
+    store.save_meters([Meter("M2", "U1", MeterSpec(1000, 1, 6))])
+    mark = store.watermark()
+    store.save_meters([Meter("M1", "U1", MeterSpec(1000, 1, 6))])
+    assert [m.id for m in store.list_meters("C1", as_of=mark)] == ["M2"]
+    assert [m.id for m in store.list_meters("C1")] == ["M1", "M2"]
+    assert store.watermark().meter > mark.meter

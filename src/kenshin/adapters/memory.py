@@ -21,6 +21,7 @@ from kenshin.domain.model import (
     Meter,
     Reading,
     StoreResult,
+    Watermark,
 )
 from kenshin.domain.readings import check_registers, conflict_of, merge_reading
 from kenshin.domain.slots import DaySlots
@@ -37,7 +38,11 @@ class MemoryStore:
         self._meters: dict[str, Meter] = {}
         self._device_meters: dict[str, set[str]] = {}  # device -> its meters' ids
         self._readings: dict[str, dict[int, Reading]] = {}
+        self._batches = 0  # batches stored so far: the number of the last one
+        self._batch_of: dict[tuple[str, int], int] = {}  # (meter, t) -> batch that stored it
+        self._meter_order: dict[str, int] = {}  # meter -> 1, 2, ... in the order first seen
         self._conflicts: list[Conflict] = []
+        self._conflict_batch: dict[tuple[object, ...], int] = {}
         self._dead: list[DeadLetter] = []
         self._reverse: set[str] = set()  # meters that reported a reverse register
         self._revisions: dict[tuple[str, str], list[FileRevision]] = {}
@@ -85,6 +90,7 @@ class MemoryStore:
     def save_meters(self, meters: Iterable[Meter]) -> None:
         """Insert meters, or update their device and spec if they exist."""
         for meter in meters:
+            self._meter_order.setdefault(meter.id, len(self._meter_order) + 1)
             old = self._meters.get(meter.id)
             if old is not None:
                 meter = replace(
@@ -111,12 +117,18 @@ class MemoryStore:
         return meter
 
     def list_meters(
-        self, customer_id: str | None = None, *, device_id: str | None = None
+        self,
+        customer_id: str | None = None,
+        *,
+        device_id: str | None = None,
+        as_of: Watermark | None = None,
     ) -> list[Meter]:
         """Meters ordered by id, optionally of one customer (through their devices) or of
-        one device."""
+        one device; with ``as_of``, those first seen by then."""
         # A device's own index: ingest asks for one device's meters on every batch.
         keys = sorted(self._meters if device_id is None else self._device_meters.get(device_id, ()))
+        if as_of is not None:
+            keys = [key for key in keys if self._meter_order[key] <= as_of.meter]
         result = []
         for key in keys:
             meter = self._meters[key]
@@ -227,6 +239,8 @@ class MemoryStore:
             raise StoreError(f"memory store: {exc}") from exc
         stored = duplicates = 0
         conflicts: list[Conflict] = []
+        self._batches += 1
+        batch = self._batches
         self._reverse.update(r.meter for r in readings if r.rev is not None)
         for reading in readings:
             if reading.fwd is None and reading.rev is None:
@@ -236,6 +250,7 @@ class MemoryStore:
             old = series.get(reading.t)
             if old is None:
                 series[reading.t] = reading
+                self._batch_of[(reading.meter, reading.t)] = batch
                 stored += 1
                 continue
             merged = merge_reading(old, reading)
@@ -247,8 +262,9 @@ class MemoryStore:
                 series[reading.t] = merged
                 stored += 1
         for conflict in conflicts:  # each one once, as in every store
-            if _conflict_key(conflict) not in map(_conflict_key, self._conflicts):
+            if _conflict_key(conflict) not in self._conflict_batch:
                 self._conflicts.append(conflict)
+                self._conflict_batch[_conflict_key(conflict)] = batch
         return StoreResult(stored, duplicates, tuple(conflicts))
 
     def readings_between(
@@ -262,29 +278,45 @@ class MemoryStore:
                 yield meter_id, found
 
     def boundary_registers(
-        self, meter_ids: Sequence[str], start: int, count: int
+        self, meter_ids: Sequence[str], start: int, count: int, as_of: Watermark | None = None
     ) -> tuple[Registers, Registers]:
-        """Registers at start + i * 1800 (i in 0..count), NO_REGISTER where none."""
+        """Registers at start + i * 1800 (i in 0..count), NO_REGISTER where none; with
+        ``as_of``, of readings of its batch or earlier."""
         slots = DaySlots(date.min, start, count)
         fwd = np.full((len(meter_ids), count + 1), NO_REGISTER, np.uint32)
         rev = fwd.copy()
         for row, meter_id in enumerate(meter_ids):
-            readings = next(self.readings_between([meter_id], start, slots.end), None)
-            if readings is not None:
-                fwd[row], rev[row] = registers_at(readings[1], slots)
+            found = next(self.readings_between([meter_id], start, slots.end), None)
+            readings = [] if found is None else found[1]
+            if as_of is not None:
+                readings = [r for r in readings if self._batch_of[(r.meter, r.t)] <= as_of.batch]
+            if readings:
+                fwd[row], rev[row] = registers_at(readings, slots)
         return fwd, rev
+
+    def watermark(self) -> Watermark:
+        """The last batch and the number of meters seen."""
+        return Watermark(self._batches, len(self._meter_order))
 
     def compact(self, before: int) -> int:
         """Nothing to do: dictionaries read fast enough."""
         return 0
 
     def conflicts_between(
-        self, meter_ids: Sequence[str], start: int, end: int
+        self, meter_ids: Sequence[str], start: int, end: int, as_of: Watermark | None = None
     ) -> list[tuple[str, int]]:
-        """(meter, t) of the listed meters' conflicting readings with start <= t <= end."""
+        """(meter, t) of the listed meters' conflicting readings with start <= t <= end;
+        with ``as_of``, those kept by its batch."""
         wanted = set(meter_ids)
+        last = self._batches if as_of is None else as_of.batch
         return sorted(
-            {(c.meter, c.t) for c in self._conflicts if c.meter in wanted and start <= c.t <= end}
+            {
+                (c.meter, c.t)
+                for c in self._conflicts
+                if c.meter in wanted
+                and start <= c.t <= end
+                and self._conflict_batch[_conflict_key(c)] <= last
+            }
         )
 
     def list_conflicts(self, limit: int = 1000) -> list[Conflict]:

@@ -46,6 +46,7 @@ from kenshin.domain.model import (
     Meter,
     Reading,
     StoreResult,
+    Watermark,
 )
 from kenshin.domain.readings import check_registers
 from kenshin.errors import StoreError
@@ -56,6 +57,10 @@ _METER = attrgetter("meter")
 _CHUNK = 2000  # meters per readings_between query: bounds memory and how long the lock is held
 _A = TypeVar("_A")
 _T = TypeVar("_T")
+
+
+_LAST = 2**63 - 1  # as of no batch in particular: every one
+_INSERT_REVISION = "INSERT OR REPLACE INTO revisions VALUES (" + ", ".join("?" * 16) + ")"  # noqa: S608 - placeholders only
 
 
 class SqliteStore:
@@ -157,16 +162,31 @@ class SqliteStore:
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""
-        found = self._read("reading a meter", sqlite_registry.meters, (None, None, meter_id))
+        found = self._read("reading a meter", sqlite_registry.meters, (None, None, meter_id, None))
         return next(iter(found), None)
 
     def list_meters(
-        self, customer_id: str | None = None, *, device_id: str | None = None
+        self,
+        customer_id: str | None = None,
+        *,
+        device_id: str | None = None,
+        as_of: Watermark | None = None,
     ) -> list[Meter]:
         """Meters ordered by id, optionally of one customer (through their devices) or of
-        one device."""
-        found = self._read("reading meters", sqlite_registry.meters, (customer_id, device_id, None))
+        one device; with ``as_of``, those whose key it reaches (keys are given in turn)."""
+        upto = None if as_of is None else as_of.meter
+        which = (customer_id, device_id, None, upto)
+        found = self._read("reading meters", sqlite_registry.meters, which)
         return found
+
+    def watermark(self) -> Watermark:
+        """The newest batch and meter key."""
+        sql = (
+            "SELECT (SELECT ifnull(max(id), 0) FROM batches),"
+            " (SELECT ifnull(max(key), 0) FROM meters)"
+        )
+        batch, meter = self._rows("reading the newest batch", sql)[0]
+        return Watermark(batch, meter)
 
     # device certificates
     def add_certificate(self, device_id: str, serial: int, not_after: int, issued_at: int) -> None:
@@ -286,14 +306,16 @@ class SqliteStore:
                 self._db.execute("ROLLBACK")
 
     def boundary_registers(
-        self, meter_ids: Sequence[str], start: int, count: int
+        self, meter_ids: Sequence[str], start: int, count: int, as_of: Watermark | None = None
     ) -> tuple[Registers, Registers]:
-        """Registers at start + i * 1800 (i in 0..count), NO_REGISTER where none.
+        """Registers at start + i * 1800 (i in 0..count), NO_REGISTER where none; with
+        ``as_of``, of readings of its batch or earlier.
 
         Read on a connection of its own: see ``sqlite_bulk``.
         """
+        batch = None if as_of is None else as_of.batch
         with _wrapped("reading boundary registers"):
-            return self._reader.boundary_registers(meter_ids, start, count)
+            return self._reader.boundary_registers(meter_ids, start, count, batch)
 
     def compact(self, before: int) -> int:
         """Pack every UTC day with readings that ended at or before ``before``; how many.
@@ -310,15 +332,17 @@ class SqliteStore:
         return len(days)
 
     def conflicts_between(
-        self, meter_ids: Sequence[str], start: int, end: int
+        self, meter_ids: Sequence[str], start: int, end: int, as_of: Watermark | None = None
     ) -> list[tuple[str, int]]:
-        """(meter, t) of the listed meters' conflicting readings with start <= t <= end."""
+        """(meter, t) of the listed meters' conflicting readings with start <= t <= end;
+        with ``as_of``, those kept by its batch."""
         sql = (
             "SELECT DISTINCT m.id, c.t FROM conflicts c JOIN meters m ON m.key = c.meter"
             " WHERE c.t BETWEEN ? AND ? AND m.id IN (SELECT value FROM json_each(?))"
-            " ORDER BY m.id, c.t"
+            " AND c.batch <= ? ORDER BY m.id, c.t"
         )
-        args = (start, end, json.dumps(list(meter_ids)))
+        batch = _LAST if as_of is None else as_of.batch
+        args = (start, end, json.dumps(list(meter_ids)), batch)
         return [(m, t) for m, t in self._rows("reading conflicts", sql, args)]
 
     def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
@@ -360,7 +384,7 @@ class SqliteStore:
         """Record a published revision, or replace the one with the same number."""
         with self._writing(f"recording revision {revision.revision} of {revision.day}") as db:
             db.execute(
-                "INSERT OR REPLACE INTO revisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _INSERT_REVISION,
                 astuple(revision),
             )
 

@@ -7,6 +7,9 @@ closed, ``compact`` packs it: per meter, the 48 registers at the day's half hour
 the export reads 48 times fewer rows. Readings stay the record: a packed day is
 rebuilt from them, in the same transaction, whenever a late reading changes one.
 
+A packed day row also keeps the batch it is as of (``batch``): a read as of an
+earlier batch takes the readings instead where a row is newer.
+
 ``packed_days (day, upto)`` says how far packing has gone: the meters with a key
 below ``upto`` are packed, and ``DONE`` means every meter, now and later. A day is
 packed a chunk of meters per transaction, so that ingest is never held up long.
@@ -133,11 +136,13 @@ def _save(
     rev: Registers,
     rows: npt.NDArray[np.int64],
 ) -> None:
-    """Write the packed days of ``pairs`` (grid rows in order); drop those without readings."""
+    """Write the packed days of ``pairs`` (grid rows in order); drop those without readings.
+    Each is as of the newest batch: it holds every reading of its meter and day up to it."""
     found = set(np.unique(rows).tolist())
+    (batch,) = db.execute("SELECT ifnull(max(id), 0) FROM batches").fetchone()
     db.executemany(
-        "INSERT OR REPLACE INTO day_registers VALUES (?, ?, ?, ?)",
-        [(*pairs[i], fwd[i].astype("<u4").tobytes(), _reverse_blob(rev[i])) for i in found],
+        "INSERT OR REPLACE INTO day_registers VALUES (?, ?, ?, ?, ?)",
+        [(*pairs[i], fwd[i].astype("<u4").tobytes(), _reverse_blob(rev[i]), batch) for i in found],
     )
     db.executemany(
         "DELETE FROM day_registers WHERE meter = ? AND day = ?",

@@ -14,8 +14,8 @@ from kenshin.domain.model import Customer, Device, Labels, Layout, Meter, MeterS
 from kenshin.errors import AlreadyExistsError, NotFoundError
 
 _METERS = (
-    "SELECT m.id, m.device, m.unit_mwh, m.coefficient, m.digits, m.max_demand_w, m.reverse"
-    " FROM meters m"
+    "SELECT m.id, m.device, m.unit_mwh, m.coefficient, m.digits, m.max_demand_w, m.reverse,"
+    " m.key FROM meters m"
 )
 
 
@@ -69,10 +69,15 @@ def save_meters(db: sqlite3.Connection, meters: Iterable[Meter]) -> None:
     )
 
 
-def meters(db: sqlite3.Connection, which: tuple[str | None, str | None, str | None]) -> list[Meter]:
-    """Registered meters ordered by id; ``which`` is (customer, device, meter id), each
-    narrowing the list when given."""
-    customer_id, device_id, meter_id = which
+_ANY_KEY = 2**63 - 1
+
+
+def meters(
+    db: sqlite3.Connection, which: tuple[str | None, str | None, str | None, int | None]
+) -> list[Meter]:
+    """Registered meters ordered by id; ``which`` is (customer, device, meter id, highest
+    key), each narrowing the list when given."""
+    customer_id, device_id, meter_id, upto = which
     if meter_id is not None:
         rows = db.execute(f"{_METERS} WHERE m.id = ? AND m.device IS NOT NULL", (meter_id,))
     elif device_id is not None:
@@ -90,7 +95,8 @@ def meters(db: sqlite3.Connection, which: tuple[str | None, str | None, str | No
     found = rows.fetchall()
     found.sort()  # by id, which is unique: faster here than SQLite's sort of a join
     spec = cache(MeterSpec)  # one object per distinct spec, not one per meter
-    return [Meter(i, d, spec(u, c, g), x, bool(r)) for i, d, u, c, g, x, r in found]
+    last = _ANY_KEY if upto is None else upto
+    return [Meter(i, d, spec(u, c, g), x, bool(r)) for i, d, u, c, g, x, r, k in found if k <= last]
 
 
 def _exists(db: sqlite3.Connection, table: str, key: str) -> bool:

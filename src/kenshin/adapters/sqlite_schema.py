@@ -111,6 +111,17 @@ MIGRATIONS = (
     -- Slots a revision shows otherwise than the previous one (its change record).
     ALTER TABLE revisions ADD COLUMN changed_slots INTEGER NOT NULL DEFAULT 0;
     """,
+    """
+    -- Reads as of a batch, so that a file can be made again exactly as it was published:
+    -- the batch each packed day row is as of (rows packed before: the newest batch then),
+    -- and what each revision was made from (the newest batch and meter key it saw, and
+    -- the settings it was made with).
+    ALTER TABLE day_registers ADD COLUMN batch INTEGER NOT NULL DEFAULT 0;
+    UPDATE day_registers SET batch = (SELECT ifnull(max(id), 0) FROM batches);
+    ALTER TABLE revisions ADD COLUMN as_of_batch INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE revisions ADD COLUMN as_of_meter INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE revisions ADD COLUMN made_with TEXT NOT NULL DEFAULT '';
+    """,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

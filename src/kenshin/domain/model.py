@@ -200,3 +200,22 @@ class FileRevision:
     created_at: int
     estimated_slots: int = 0
     changed_slots: int = 0  # slots shown otherwise than in the previous revision
+    # What it was made from, so that it can be made again exactly (kenshin replay): the
+    # store as of a batch and a meter, and its settings (JSON; "" before it was kept).
+    as_of_batch: int = 0
+    as_of_meter: int = 0
+    made_with: str = ""
+
+    @property
+    def as_of(self) -> Watermark | None:
+        """The store's state it was made from, if it was recorded."""
+        return Watermark(self.as_of_batch, self.as_of_meter) if self.made_with else None
+
+
+@dataclass(frozen=True, slots=True)
+class Watermark:
+    """How far a store had come: the newest batch of readings and the newest meter (by
+    the order meters were first seen). Reads as of it see nothing newer."""
+
+    batch: int
+    meter: int

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from kenshin.domain.daytable import DayTable, concat, day_table
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W
 from kenshin.domain.intervals import Registers
-from kenshin.domain.model import Customer, Meter
+from kenshin.domain.model import Customer, Meter, Watermark
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, zone
 from kenshin.domain.vee import (
     DayGrid,
@@ -44,7 +44,7 @@ Grids = list[tuple[Registers, Registers]]  # the day's registers, then each like
 Conflicts = list[tuple[str, int]]  # (meter, t) of conflicting readings
 
 
-def aggregate_day(
+def aggregate_day(  # noqa: PLR0913 - the last three are keywords: when, as of, marks
     store: Store,
     customer: Customer,
     slots: DaySlots,
@@ -52,25 +52,27 @@ def aggregate_day(
     vee: VeeSettings | None = None,
     *,
     now: int | None = None,
+    as_of: Watermark | None = None,
+    drift: Sequence[DriftSpell] | None = None,
 ) -> DayTable:
     """Slot energies of every meter of the customer over ``slots``, meters in id order:
     through VEE with ``vee`` settings, else as measured (A or N). Only the slots ended
-    by ``now`` (default: all) can be missing or estimated."""
-    meters = store.list_meters(customer.id)
+    by ``now`` (default: all) can be missing or estimated. The store is read ``as_of``
+    a watermark (default: as it is); ``drift`` gives the units' clock drift spells
+    (default: those the store holds now, when the rule runs)."""
+    meters = store.list_meters(customer.id, as_of=as_of)
     chunks = [meters[lo : lo + AGGREGATE_CHUNK] for lo in range(0, len(meters), AGGREGATE_CHUNK)]
     days = [slots] if vee is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
     due, shown = due_slots(slots, now), shown_mwh(customer)
-    drift = (
-        store.unit_clocks.drift_spells(slots.start, slots.end)
-        if vee is not None and vee.enabled(Rule.CLOCK)
-        else []
-    )
+    if drift is None:
+        drift = drift_spells(store, slots, vee)
 
     def read(chunk: list[Meter]) -> tuple[Grids, Conflicts]:
         ids = [m.id for m in chunk]
-        grids = [store.boundary_registers(ids, day.start, day.count) for day in days]
+        grids = [store.boundary_registers(ids, day.start, day.count, as_of) for day in days]
         wanted = vee is not None and vee.enabled(Rule.CONFLICT)
-        return grids, store.conflicts_between(ids, slots.start, slots.end) if wanted else []
+        found = store.conflicts_between(ids, slots.start, slots.end, as_of) if wanted else []
+        return grids, found
 
     tables = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kenshin-read") as pool:
@@ -84,6 +86,16 @@ def aggregate_day(
             marks = Marks(slots.start, conflicts, drift)
             tables.append(_table(chunk, grids, max_demand_w, vee, due, shown, marks))
     return concat(tables, slots.count)
+
+
+def drift_spells(
+    store: Store, slots: DaySlots, vee: VeeSettings | None, devices: Sequence[str] | None = None
+) -> list[DriftSpell]:
+    """The units' clock drift spells over ``slots`` (of ``devices`` if given), if the
+    clock rule runs."""
+    if vee is None or not vee.enabled(Rule.CLOCK):
+        return []
+    return store.unit_clocks.drift_spells(slots.start, slots.end, devices)
 
 
 def like_days(customer: Customer, slots: DaySlots, weeks: int) -> list[DaySlots]:

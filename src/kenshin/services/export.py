@@ -30,6 +30,7 @@ from kenshin.domain.changes import (
 from kenshin.domain.csvfiles import render_day
 from kenshin.domain.daytable import DayTable
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, SECONDS_PER_HOUR
+from kenshin.domain.made_with import MadeWith, made_with_json
 from kenshin.domain.manifest import (
     MANIFEST_SUFFIX,
     Manifest,
@@ -42,7 +43,7 @@ from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, local_day, z
 from kenshin.domain.vee import VeeSettings
 from kenshin.errors import ExportError
 from kenshin.ports import Outbox, Store
-from kenshin.services.aggregate import aggregate_day
+from kenshin.services.aggregate import aggregate_day, drift_spells
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,14 @@ def export_day(
     name = file_name(customer, day)
     with _collector_paused():
         vee = settings.vee_for(customer.id)
-        days = aggregate_day(store, customer, slots, settings.max_demand_w, vee, now=now)
+        # Read as of one watermark, with the drift spells of now: kept with the revision,
+        # they make it again byte for byte (kenshin replay).
+        mark = store.watermark()
+        devices = [d.id for d in store.list_devices(customer.id)]
+        drift = tuple(drift_spells(store, slots, vee, devices))
+        days = aggregate_day(
+            store, customer, slots, settings.max_demand_w, vee, now=now, as_of=mark, drift=drift
+        )
         rendered = render_day(customer, slots, days, created_at=now)
     latest = store.latest_revision(customer.id, day.isoformat())
     status = FINAL if now >= slots.end + settings.grace_hours * SECONDS_PER_HOUR else PROVISIONAL
@@ -136,6 +144,9 @@ def export_day(
         created_at=now,
         estimated_slots=rendered.estimated_slots,
         changed_slots=len(changes.changes) if changes else 0,
+        as_of_batch=mark.batch,
+        as_of_meter=mark.meter,
+        made_with=made_with_json(MadeWith(customer, vee, settings.max_demand_w, drift)),
     )
     outbox.publish(customer.id, name, rendered.content)
     if changes and changes.changes:

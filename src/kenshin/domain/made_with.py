@@ -1,0 +1,76 @@
+"""What a file revision was made with, kept beside it so that it can be made again
+byte for byte (``kenshin replay``): the customer's file settings, the VEE settings,
+the demand limit and the units' clock drift spells of the day, all as they were.
+
+The store's readings are read as of the revision's watermark; everything else that
+shaped the file is here, as JSON with sorted keys.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+from kenshin.domain.model import Customer, Labels, Layout
+from kenshin.domain.vee.clock import DriftSpell
+from kenshin.domain.vee.settings import VeeSettings
+
+_VEE_FIELDS = [f.name for f in fields(VeeSettings) if f.init]
+
+
+@dataclass(frozen=True)
+class MadeWith:
+    """The settings and the marks a revision was made with."""
+
+    customer: Customer
+    vee: VeeSettings | None
+    max_demand_w: int
+    drift: tuple[DriftSpell, ...] = ()
+
+
+def made_with_json(made: MadeWith) -> str:
+    """``made`` as JSON text."""
+    c = made.customer
+    vee = None
+    if made.vee is not None:
+        vee = {name: getattr(made.vee, name) for name in _VEE_FIELDS}
+        vee["rules"] = sorted(made.vee.rules)
+    document = {
+        "customer": {
+            "id": c.id,
+            "name": c.name,
+            "timezone": c.timezone,
+            "encoding": c.encoding,
+            "layout": str(c.layout),
+            "labels": str(c.labels),
+            "decimals": c.decimals,
+            "file_pattern": c.file_pattern,
+        },
+        "vee": vee,
+        "max_demand_w": made.max_demand_w,
+        "drift": [[s.device, s.start, s.end, s.offset_s] for s in made.drift],
+    }
+    return json.dumps(document, sort_keys=True, ensure_ascii=False)
+
+
+def made_with_from_json(text: str) -> MadeWith:
+    """The MadeWith of ``made_with_json``; ValueError if ``text`` is not one."""
+    try:
+        document: dict[str, Any] = json.loads(text)
+        c = document["customer"]
+        customer = Customer(
+            c["id"],
+            c["name"],
+            c["timezone"],
+            c["encoding"],
+            Layout(c["layout"]),
+            Labels(c["labels"]),
+            int(c["decimals"]),
+            c["file_pattern"],
+        )
+        vee = None if document["vee"] is None else VeeSettings(**document["vee"])
+        drift = tuple(DriftSpell(d, int(s), e, int(o)) for d, s, e, o in document["drift"])
+        return MadeWith(customer, vee, int(document["max_demand_w"]), drift)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not a record of what a revision was made with: {exc!r}") from exc

@@ -1,0 +1,89 @@
+"""Replay: make a published revision of a day file again from the stored raw readings,
+as of the batch it was made from, with the settings it was made with, and check it
+byte for byte against the SHA-256 recorded when it was published.
+
+A file that replays identically is exactly what its readings and settings give; one
+that does not points at a change no revision records (readings rewritten in the
+store, a bug in an older kenshin).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+from kenshin.domain.csvfiles import render_day
+from kenshin.domain.made_with import made_with_from_json
+from kenshin.domain.model import FileRevision
+from kenshin.domain.slots import day_slots, zone
+from kenshin.errors import KenshinError
+from kenshin.ports import Store
+from kenshin.services.aggregate import aggregate_day
+
+
+class ReplayError(KenshinError):
+    """A revision that cannot be replayed; the text says why."""
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A revision made again: its bytes and whether they are the ones published."""
+
+    revision: FileRevision
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the bytes made again."""
+        return hashlib.sha256(self.content).hexdigest()
+
+    @property
+    def identical(self) -> bool:
+        """Whether they are byte for byte the revision that was published."""
+        return self.sha256 == self.revision.sha256
+
+
+def revisions_of(
+    store: Store, customer_id: str, day: date, number: int | None = None, *, every: bool = False
+) -> list[FileRevision]:
+    """Every revision of the customer's day file, or revision ``number``, or the newest."""
+    revisions = store.list_revisions(customer_id, day.isoformat())
+    if not revisions:
+        raise ReplayError(f"customer {customer_id!r} has no file of {day}")
+    if every:
+        return revisions
+    if number is None:
+        return revisions[-1:]
+    for revision in revisions:
+        if revision.revision == number:
+            return [revision]
+    raise ReplayError(
+        f"{revisions[0].file_name} has revisions 1 to {revisions[-1].revision}, not {number}"
+    )
+
+
+def replay(store: Store, revision: FileRevision) -> Replayed:
+    """Make ``revision`` again from the store as of its watermark."""
+    if revision.as_of is None:
+        raise ReplayError(
+            f"revision {revision.revision} of {revision.file_name} was made before kenshin kept"
+            " what a file is made from: it cannot be replayed"
+        )
+    try:
+        made = made_with_from_json(revision.made_with)
+    except ValueError as exc:
+        raise ReplayError(f"revision {revision.revision} of {revision.file_name}: {exc}") from exc
+    slots = day_slots(date.fromisoformat(revision.day), zone(made.customer.timezone))
+    days = aggregate_day(
+        store,
+        made.customer,
+        slots,
+        made.max_demand_w,
+        made.vee,
+        now=revision.created_at,
+        as_of=revision.as_of,
+        drift=made.drift,
+    )
+    rendered = render_day(made.customer, slots, days, created_at=revision.created_at)
+    return Replayed(revision, rendered.content)
