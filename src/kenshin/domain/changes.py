@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from zoneinfo import ZoneInfo
 
-from kenshin.domain.intervals import NO_VALUE
 from kenshin.domain.model import Direction, Layout
 from kenshin.domain.slots import DaySlots
 
@@ -86,10 +87,16 @@ _SAME_FLAG = {
 
 @dataclass(frozen=True, slots=True)
 class ChangeRecord:
-    """What changed between two revisions of a day file."""
+    """What changed between two revisions of a day file: ``count`` slots, the first
+    ``LISTED_CHANGES`` of them listed (a restatement of every slot, after a change of
+    settings, says how many without listing millions)."""
 
     changes: tuple[SlotChange, ...]
-    filled: int  # slots that had not ended at the previous revision and show a value now
+    count: int
+
+
+LISTED_CHANGES = 100_000
+_NO_ROW: tuple[list[str] | None, str] = (None, "")
 
 
 def compare_files(
@@ -98,29 +105,84 @@ def compare_files(
     """The slots of ``after`` that differ from ``before``, two texts of a day file whose
     slots start at ``starts`` (local ISO times, as the long layout writes them). Only the
     first ``reported`` slots had ended when ``before`` was made: a later slot's first
-    value is counted as filled in, not as a change."""
+    value is only filled in, not a change."""
+    if reported <= 0:
+        return ChangeRecord((), 0)
+    old_lines, new_lines = _changed_lines(before, after)
+    if layout == Layout.WIDE:
+        return _wide_changes(old_lines, new_lines, len(starts), reported)
     if layout == Layout.NEM12:  # every 300 record carries its own time: parse them all
         old, new = _nem12(before, len(starts)), _nem12(after, len(starts))
     else:
-        old_lines, new_lines = before.split(CRLF), after.split(CRLF)
-        old_set, new_set = set(old_lines), set(new_lines)
-        parse = _wide if layout == Layout.WIDE else _long
-        old = parse([line for line in old_lines if line not in new_set], starts)
-        new = parse([line for line in new_lines if line not in old_set], starts)
-    changes: list[SlotChange] = []
-    filled = 0
+        old, new = _long(old_lines, starts), _long(new_lines, starts)
+    found = _slot_changes(old, new, reported)
+    listed = list(islice(found, LISTED_CHANGES))
+    return ChangeRecord(tuple(listed), len(listed) + sum(1 for _ in found))
+
+
+def _changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    """The lines of each text that the other does not have, in order."""
+    old_lines, new_lines = before.split(CRLF), after.split(CRLF)
+    old_set, new_set = set(old_lines), set(new_lines)
+    return [x for x in old_lines if x not in new_set], [x for x in new_lines if x not in old_set]
+
+
+def _slot_changes(old: Cells, new: Cells, reported: int) -> Iterator[SlotChange]:
     for key in sorted(old.keys() | new.keys()):
-        was, now = old.get(key), new.get(key)
-        for slot in sorted((was or {}).keys() | (now or {}).keys()):
-            first = _ABSENT if was is None else was.get(slot, _ABSENT)
-            second = _ABSENT if now is None else now.get(slot, _ABSENT)
-            if first == second:
-                continue
-            if slot >= reported and was is not None and now is not None:
-                filled += second[1] != NO_VALUE
-                continue
-            changes.append(SlotChange(key[0], key[1], slot, first, second))
-    return ChangeRecord(tuple(changes), filled)
+        was, now = old.get(key, {}), new.get(key, {})
+        for slot in sorted(s for s in was.keys() | now.keys() if s < reported):
+            first, second = was.get(slot, _ABSENT), now.get(slot, _ABSENT)
+            if first != second:
+                yield SlotChange(key[0], key[1], slot, first, second)
+
+
+def _wide_changes(
+    old_lines: list[str], new_lines: list[str], count: int, reported: int
+) -> ChangeRecord:
+    """A wide row's cells are in time order. Most changed rows (a provisional day filling
+    up) differ only after the reported slots: paired in file order, such a row is
+    passed over after a look at its start and its flags, without splitting it."""
+    # Up to the end of the reported slots' cells: meter, date, direction, then the cells.
+    head = re.compile(r'[^,"]*,[^,"]*,[^,"]*,(?:[^,"]*,){%d}' % reported)  # noqa: UP031
+    if len(old_lines) == len(new_lines):
+        rest_old, rest_new = [], []
+        for was, now in zip(old_lines, new_lines, strict=True):
+            match = head.match(was)
+            if (
+                match is not None
+                and now.startswith(was[: match.end()])
+                and was[-count:][:reported] == now[-count:][:reported]
+            ):
+                continue  # the same row, the same reported slots: only filled in
+            rest_old.append(was)
+            rest_new.append(now)
+        old_lines, new_lines = rest_old, rest_new
+    old, new = _wide(old_lines, count), _wide(new_lines, count)
+    listed: list[SlotChange] = []
+    total = 0
+    for key in sorted(old.keys() | new.keys()):
+        a, a_flags = old.get(key, _NO_ROW)
+        b, b_flags = new.get(key, _NO_ROW)
+        if a is None or b is None:  # a meter added to the file, or gone from it
+            slots = list(range(reported))
+        else:
+            slots = [i for i in range(reported) if a[i] != b[i] or a_flags[i] != b_flags[i]]
+        total += len(slots)
+        for i in slots[: max(LISTED_CHANGES - len(listed), 0)]:
+            first = _ABSENT if a is None else (a[i], a_flags[i])
+            second = _ABSENT if b is None else (b[i], b_flags[i])
+            listed.append(SlotChange(key[0], key[1], i, first, second))
+    return ChangeRecord(tuple(listed), total)
+
+
+def _wide(lines: list[str], count: int) -> dict[tuple[str, str], tuple[list[str] | None, str]]:
+    """Each data line's slot cells and flags by (meter cell, direction)."""
+    rows: dict[tuple[str, str], tuple[list[str] | None, str]] = {}
+    for row in _rows(lines):
+        # meter, date, direction, the slots, total, quality; the header has labels there
+        if len(row) == count + 5 and len(row[-1]) == count and row[-1].isupper():
+            rows[(row[0], row[2])] = (row[3 : 3 + count], row[-1])
+    return rows
 
 
 def change_record_name(file_name: str, revision: int) -> str:
@@ -165,18 +227,6 @@ def _rows(lines: Iterable[str]) -> Iterator[list[str]]:
         if not line:
             continue
         yield next(csv.reader([line])) if '"' in line else line.split(",")
-
-
-def _wide(lines: list[str], starts: Sequence[str]) -> Cells:
-    count = len(starts)
-    cells: Cells = {}
-    for row in _rows(lines):
-        # meter, date, direction, the slots, total, quality; the header has labels there
-        if len(row) != count + 5 or len(row[-1]) != count or not row[-1].isupper():
-            continue
-        flags = row[-1]
-        cells[(row[0], row[2])] = {slot: (row[3 + slot], flags[slot]) for slot in range(count)}
-    return cells
 
 
 def _long(lines: list[str], starts: Sequence[str]) -> Cells:

@@ -143,7 +143,7 @@ def export_day(
         actual_slots=rendered.actual_slots,
         created_at=now,
         estimated_slots=rendered.estimated_slots,
-        changed_slots=len(changes.changes) if changes else 0,
+        changed_slots=changes.count if changes else 0,
         as_of_batch=mark.batch,
         as_of_meter=mark.meter,
         made_with=made_with_json(MadeWith(customer, vee, settings.max_demand_w, drift)),

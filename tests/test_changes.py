@@ -1,0 +1,99 @@
+"""Change records: the slots compare_files lists are exactly those a plain, slow reading
+of both files finds different, whatever rows change, appear or go, in every layout."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kenshin.domain.changes import LISTED_CHANGES, compare_files, slot_starts
+from kenshin.domain.csvfiles import render_day
+from kenshin.domain.daytable import DayTable
+from kenshin.domain.model import Customer, Direction, Layout
+from kenshin.domain.slots import day_slots, zone
+
+TZ = zone("Asia/Tokyo")
+SLOTS = day_slots(date(2026, 11, 26), TZ)
+STARTS = slot_starts(SLOTS, TZ)
+METERS = ["M-1", "M,2", "=M3", 'M"4', "M-5"]  # quoted, formula-like and plain cells
+
+
+def table(rows: list[tuple[str, list[int], str]]) -> DayTable:
+    rows = sorted(rows)
+    values = np.array([v for _, v, _ in rows], np.int64).reshape(len(rows), 48)
+    flags = np.array([[ord(f) for f in fl] for _, _, fl in rows], np.uint8).reshape(len(rows), 48)
+    values = np.where(flags == ord("N"), 0, values)
+    return DayTable(tuple(m for m, _, _ in rows), tuple(Direction.FWD for _ in rows), values, flags)
+
+
+def wide_cells(text: str) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """The oracle: every row read whole with the csv module."""
+    found = {}
+    for row in list(csv.reader(io.StringIO(text)))[1:]:
+        found[(row[0], row[2])] = list(zip(row[3:51], row[-1], strict=True))
+    return found
+
+
+rows = st.lists(
+    st.tuples(
+        st.sampled_from(METERS),
+        st.lists(st.integers(0, 3_000), min_size=48, max_size=48),
+        st.text("AEQN", min_size=48, max_size=48),
+    ),
+    max_size=4,
+    unique_by=lambda r: r[0],
+)
+
+
+@given(rows, rows, st.integers(0, 48))
+def test_the_listed_slots_are_those_that_differ_before_the_reported_end(
+    before: list[tuple[str, list[int], str]], after: list[tuple[str, list[int], str]], reported: int
+) -> None:
+    customer = Customer("C1", "First")
+    old = render_day(customer, SLOTS, table(before), created_at=0).content.decode()
+    new = render_day(customer, SLOTS, table(after), created_at=0).content.decode()
+    record = compare_files(Layout.WIDE, old, new, starts=STARTS, reported=reported)
+    a, b = wide_cells(old), wide_cells(new)
+    absent = [("", "")] * 48
+    expected = [
+        (key, slot, a.get(key, absent)[slot], b.get(key, absent)[slot])
+        for key in sorted(a.keys() | b.keys())
+        for slot in range(reported)
+        if a.get(key, absent)[slot] != b.get(key, absent)[slot]
+    ]
+    got = [((c.meter, c.direction), c.slot, c.before, c.after) for c in record.changes]
+    assert got == expected
+    assert record.count == len(expected)
+
+
+def test_a_restatement_of_everything_is_counted_whole_and_listed_in_part() -> None:
+    n = LISTED_CHANGES // 48 + 10
+    customer = Customer("C1", "First")
+    meters = [f"M-{i:06d}" for i in range(n)]
+    first = [(m, [1_000] * 48, "A" * 48) for m in meters]
+    second = [(m, [2_000] * 48, "E" * 48) for m in meters]
+    old = render_day(customer, SLOTS, table(first), created_at=0).content.decode()
+    new = render_day(customer, SLOTS, table(second), created_at=0).content.decode()
+    record = compare_files(Layout.WIDE, old, new, starts=STARTS, reported=48)
+    assert record.count == 48 * n
+    assert len(record.changes) == LISTED_CHANGES
+    assert record.changes[0].before == ("0.001", "A")
+    assert record.changes[0].after == ("0.002", "E")
+
+
+def test_a_slot_whose_flag_alone_changes_is_listed() -> None:
+    customer = Customer("C1", "First")
+    values = [1_200] * 48
+    old = render_day(customer, SLOTS, table([("M-1", values, "A" * 10 + "E" * 38)]), created_at=0)
+    new = render_day(customer, SLOTS, table([("M-1", values, "A" * 11 + "E" * 37)]), created_at=0)
+    record = compare_files(
+        Layout.WIDE, old.content.decode(), new.content.decode(), starts=STARTS, reported=20
+    )
+    assert [(c.slot, c.before, c.after, c.reason) for c in record.changes] == [
+        (10, ("0.0012", "E"), ("0.0012", "A"), "late reading replaced the estimate")
+    ]
