@@ -151,6 +151,10 @@ class Store(Protocol):
     def save_meters(self, meters: Iterable[Meter]) -> None:
         """Insert meters, or update their device and spec if they exist."""
 
+    def set_service(self, spans: Sequence[tuple[str, int | None, int | None]]) -> None:
+        """Set each meter's time in service, (meter, installed_at, removed_at), as given:
+        None where not known; NotFoundError for a meter not registered."""
+
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""
 

@@ -88,10 +88,12 @@ class MemoryStore:
         ]
 
     def save_meters(self, meters: Iterable[Meter]) -> None:
-        """Insert meters, or update their device and spec if they exist."""
+        """Insert meters, or update their device and spec if they exist (their time in
+        service is set by ``set_service`` only)."""
         for meter in meters:
             self._meter_order.setdefault(meter.id, len(self._meter_order) + 1)
             old = self._meters.get(meter.id)
+            meter = replace(meter, installed_at=None, removed_at=None)
             if old is not None:
                 meter = replace(
                     meter,
@@ -99,11 +101,22 @@ class MemoryStore:
                     if meter.max_demand_w is None
                     else meter.max_demand_w,
                     reverse=meter.reverse or old.reverse,
+                    installed_at=old.installed_at,
+                    removed_at=old.removed_at,
                 )
                 if old.device != meter.device:
                     self._device_meters[old.device].discard(meter.id)
             self._meters[meter.id] = meter
             self._device_meters.setdefault(meter.device, set()).add(meter.id)
+
+    def set_service(self, spans: Sequence[tuple[str, int | None, int | None]]) -> None:
+        """Set (meter, installed_at, removed_at) of each meter, as given."""
+        for meter_id, _, _ in spans:
+            if meter_id not in self._meters:
+                raise NotFoundError(f"meter {meter_id!r} does not exist")
+        for meter_id, fitted, removed in spans:
+            meter = self._meters[meter_id]
+            self._meters[meter_id] = replace(meter, installed_at=fitted, removed_at=removed)
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""

@@ -49,7 +49,7 @@ from kenshin.domain.model import (
     Watermark,
 )
 from kenshin.domain.readings import check_registers
-from kenshin.errors import StoreError
+from kenshin.errors import NotFoundError, StoreError
 from kenshin.ports import Command, DeviceCertificate
 
 _METER = attrgetter("meter")
@@ -159,6 +159,15 @@ class SqliteStore:
         or reverse register known before stays unless the new meter gives one."""
         with self._writing("saving meters") as db:
             sqlite_registry.save_meters(db, meters)
+
+    def set_service(self, spans: Sequence[tuple[str, int | None, int | None]]) -> None:
+        """Set (meter, installed_at, removed_at) of each meter, as given; NotFoundError for
+        a meter not registered."""
+        with self._writing("recording meters' time in service") as db:
+            for meter_id, _, _ in spans:
+                if not sqlite_registry.meter_exists(db, meter_id):
+                    raise NotFoundError(f"meter {meter_id!r} does not exist")
+            sqlite_registry.set_service(db, spans)
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""

@@ -15,7 +15,7 @@ from kenshin.errors import AlreadyExistsError, NotFoundError
 
 _METERS = (
     "SELECT m.id, m.device, m.unit_mwh, m.coefficient, m.digits, m.max_demand_w, m.reverse,"
-    " m.key FROM meters m"
+    " m.installed_at, m.removed_at, m.key FROM meters m"
 )
 
 
@@ -96,8 +96,27 @@ def meters(
     found.sort()  # by id, which is unique: faster here than SQLite's sort of a join
     spec = cache(MeterSpec)  # one object per distinct spec, not one per meter
     last = _ANY_KEY if upto is None else upto
-    return [Meter(i, d, spec(u, c, g), x, bool(r)) for i, d, u, c, g, x, r, k in found if k <= last]
+    return [
+        Meter(i, d, spec(u, c, g), x, bool(r), fitted, removed)
+        for i, d, u, c, g, x, r, fitted, removed, k in found
+        if k <= last
+    ]
+
+
+def set_service(
+    db: sqlite3.Connection, spans: Iterable[tuple[str, int | None, int | None]]
+) -> None:
+    """Set (meter, installed_at, removed_at) of each meter, as given."""
+    db.executemany(
+        "UPDATE meters SET installed_at = ?, removed_at = ? WHERE id = ?",
+        [(fitted, removed, meter) for meter, fitted, removed in spans],
+    )
 
 
 def _exists(db: sqlite3.Connection, table: str, key: str) -> bool:
     return db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (key,)).fetchone() is not None  # noqa: S608
+
+
+def meter_exists(db: sqlite3.Connection, meter_id: str) -> bool:
+    """Whether the meter is registered."""
+    return db.execute("SELECT 1 FROM meters WHERE id = ?", (meter_id,)).fetchone() is not None

@@ -122,6 +122,11 @@ MIGRATIONS = (
     ALTER TABLE revisions ADD COLUMN as_of_meter INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE revisions ADD COLUMN made_with TEXT NOT NULL DEFAULT '';
     """,
+    """
+    -- A meter's time in service (UTC epoch s): fitted, taken out (a meter exchange).
+    ALTER TABLE meters ADD COLUMN installed_at INTEGER;
+    ALTER TABLE meters ADD COLUMN removed_at INTEGER;
+    """,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

@@ -9,10 +9,12 @@ shaped the file is here, as JSON with sorted keys.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from kenshin.domain.model import Customer, Labels, Layout
+from kenshin.domain.lifecycle import Span
+from kenshin.domain.model import Customer, Labels, Layout, Meter
 from kenshin.domain.vee.clock import DriftSpell
 from kenshin.domain.vee.settings import VeeSettings
 
@@ -27,6 +29,24 @@ class MadeWith:
     vee: VeeSettings | None
     max_demand_w: int
     drift: tuple[DriftSpell, ...] = ()
+    service: Mapping[str, Span] = field(default_factory=dict)  # meters' time in service
+
+    def meters(self, listed: Sequence[Meter]) -> list[Meter]:
+        """``listed`` with the time in service they had then."""
+        return [
+            replace(m, installed_at=fitted, removed_at=removed)
+            for m in listed
+            for fitted, removed in [self.service.get(m.id, (None, None))]
+        ]
+
+
+def service_of(meters: Sequence[Meter]) -> dict[str, Span]:
+    """The time in service of the meters that have one."""
+    return {
+        m.id: (m.installed_at, m.removed_at)
+        for m in meters
+        if m.installed_at is not None or m.removed_at is not None
+    }
 
 
 def made_with_json(made: MadeWith) -> str:
@@ -50,6 +70,7 @@ def made_with_json(made: MadeWith) -> str:
         "vee": vee,
         "max_demand_w": made.max_demand_w,
         "drift": [[s.device, s.start, s.end, s.offset_s] for s in made.drift],
+        "service": {m: list(span) for m, span in sorted(made.service.items())},
     }
     return json.dumps(document, sort_keys=True, ensure_ascii=False)
 
@@ -71,6 +92,7 @@ def made_with_from_json(text: str) -> MadeWith:
         )
         vee = None if document["vee"] is None else VeeSettings(**document["vee"])
         drift = tuple(DriftSpell(d, int(s), e, int(o)) for d, s, e, o in document["drift"])
-        return MadeWith(customer, vee, int(document["max_demand_w"]), drift)
+        service = {m: (f, r) for m, (f, r) in document.get("service", {}).items()}
+        return MadeWith(customer, vee, int(document["max_demand_w"]), drift, service)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a record of what a revision was made with: {exc!r}") from exc

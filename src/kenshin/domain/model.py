@@ -100,6 +100,16 @@ class Meter:
     spec: MeterSpec
     max_demand_w: int | None = None
     reverse: bool = False
+    # Its time in service, UTC epoch s: from when it was fitted, until it was taken out
+    # (a meter exchange); None where not known.
+    installed_at: int | None = None
+    removed_at: int | None = None
+
+    def in_service(self, start: int, end: int) -> bool:
+        """Whether it was in service for any of [start, end)."""
+        return (self.installed_at is None or self.installed_at < end) and (
+            self.removed_at is None or start < self.removed_at
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,13 +54,16 @@ def aggregate_day(  # noqa: PLR0913 - the last three are keywords: when, as of, 
     now: int | None = None,
     as_of: Watermark | None = None,
     drift: Sequence[DriftSpell] | None = None,
+    meters: Sequence[Meter] | None = None,
 ) -> DayTable:
     """Slot energies of every meter of the customer over ``slots``, meters in id order:
     through VEE with ``vee`` settings, else as measured (A or N). Only the slots ended
     by ``now`` (default: all) can be missing or estimated. The store is read ``as_of``
     a watermark (default: as it is); ``drift`` gives the units' clock drift spells
-    (default: those the store holds now, when the rule runs)."""
-    meters = store.list_meters(customer.id, as_of=as_of)
+    (default: those the store holds now, when the rule runs), ``meters`` the customer's
+    meters (default: those the store lists). A meter out of service all day has no row."""
+    listed = store.list_meters(customer.id, as_of=as_of) if meters is None else meters
+    meters = [m for m in listed if m.in_service(slots.start, slots.end)]
     chunks = [meters[lo : lo + AGGREGATE_CHUNK] for lo in range(0, len(meters), AGGREGATE_CHUNK)]
     days = [slots] if vee is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
     due, shown = due_slots(slots, now), shown_mwh(customer)
@@ -144,6 +147,10 @@ def validated(
         grid = replace(grid, conflicts=marks.conflicting_boundaries(grid))
     if marks is not None and marks.drift:
         grid = replace(grid, drifting=marks.drifting_slots(grid, meters))
+    if marks is not None and any(
+        m.installed_at is not None or m.removed_at is not None for m in meters
+    ):
+        grid = replace(grid, installed=marks.in_service(grid, meters))
     return validate_day(grid, like_days_of(grid, meters, weeks), vee, due)
 
 
@@ -156,6 +163,20 @@ class Marks:
     start: int
     conflicts: Conflicts
     drift: Sequence[DriftSpell] = ()
+
+    def in_service(self, grid: DayGrid, meters: Sequence[Meter]) -> npt.NDArray[np.bool_]:
+        """A mask of the grid's slots in which the row's meter was in service: a slot
+        counts from its start at the meter's fitting, up to its end at its removal."""
+        span = {m.id: (m.installed_at, m.removed_at) for m in meters}
+        starts = self.start + SLOT_SECONDS * np.arange(grid.count)
+        mask = np.ones((len(grid), grid.count), np.bool_)
+        for row, meter in enumerate(grid.meters):
+            fitted, removed = span[meter]
+            if fitted is not None:
+                mask[row] &= starts >= fitted
+            if removed is not None:
+                mask[row] &= starts + SLOT_SECONDS <= removed
+        return mask
 
     def drifting_slots(self, grid: DayGrid, meters: Sequence[Meter]) -> npt.NDArray[np.bool_]:
         """A mask of the grid's slots in a drift spell of the unit of the row's meter."""

@@ -30,7 +30,7 @@ from kenshin.domain.changes import (
 from kenshin.domain.csvfiles import render_day
 from kenshin.domain.daytable import DayTable
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, SECONDS_PER_HOUR
-from kenshin.domain.made_with import MadeWith, made_with_json
+from kenshin.domain.made_with import MadeWith, made_with_json, service_of
 from kenshin.domain.manifest import (
     MANIFEST_SUFFIX,
     Manifest,
@@ -116,8 +116,17 @@ def export_day(
         mark = store.watermark()
         devices = [d.id for d in store.list_devices(customer.id)]
         drift = tuple(drift_spells(store, slots, vee, devices))
+        meters = store.list_meters(customer.id, as_of=mark)
         days = aggregate_day(
-            store, customer, slots, settings.max_demand_w, vee, now=now, as_of=mark, drift=drift
+            store,
+            customer,
+            slots,
+            settings.max_demand_w,
+            vee,
+            now=now,
+            as_of=mark,
+            drift=drift,
+            meters=meters,
         )
         rendered = render_day(customer, slots, days, created_at=now)
     latest = store.latest_revision(customer.id, day.isoformat())
@@ -146,7 +155,9 @@ def export_day(
         changed_slots=changes.count if changes else 0,
         as_of_batch=mark.batch,
         as_of_meter=mark.meter,
-        made_with=made_with_json(MadeWith(customer, vee, settings.max_demand_w, drift)),
+        made_with=made_with_json(
+            MadeWith(customer, vee, settings.max_demand_w, drift, service_of(meters))
+        ),
     )
     outbox.publish(customer.id, name, rendered.content)
     if changes and changes.changes:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from kenshin.domain.echonet import decode_echonet
 from kenshin.domain.energy import UNIT_LABEL
+from kenshin.domain.lifecycle import exchanged_out, widened
 from kenshin.domain.model import (
     DeadLetter,
     DecodedMessage,
@@ -88,6 +89,8 @@ class _Staged:
     meters: dict[str, Meter] = field(default_factory=dict)
     by_device: dict[str, set[str]] = field(default_factory=dict)
     unmetered: set[str] = field(default_factory=set)  # devices the store had no meter for
+    new: set[str] = field(default_factory=set)  # meters the store did not know
+    service: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
 
     def add(self, meter: Meter) -> None:
         """Stage ``meter``, replacing what this batch staged for it before."""
@@ -142,6 +145,7 @@ class Ingest:
                 continue
             if item.live:
                 heard.append((outcome.device, item.received_at, outcome.sent))
+            self._note_service(outcome, staged)
             found = [r for block in outcome.meters for r in block.readings]
             kept, future = split_future(found, item.received_at, self._vee)
             readings.extend(kept)
@@ -152,6 +156,8 @@ class Ingest:
             self._store.save_meters(staged.meters.values())
             self._remember(staged)
             summary.meters_discovered += len(staged.meters)
+        if staged.service:
+            self._save_service(staged.service)
         if readings:
             summary.readings += len(readings)
             summary.add_store_result(self._store.add_readings(readings, received_at))
@@ -160,6 +166,63 @@ class Ingest:
         if letters:
             self._keep_dead_letters(letters, summary)
         return summary
+
+    def _note_service(self, decoded: DecodedMessage, staged: _Staged) -> None:
+        """Keep each meter's time in service true to what the message shows (see
+        ``domain.lifecycle``): a new meter that replaces the device's only one is an
+        exchange."""
+        spans = {
+            block.meter: self._span_of(block.meter, staged)
+            for block in decoded.meters
+            if block.readings
+        }
+        for block in decoded.meters:
+            if block.readings:
+                readings = (block.readings[0].t, block.readings[-1].t)
+                span = spans[block.meter]
+                changed = widened(span, readings)
+                if changed != span:
+                    staged.service[block.meter] = spans[block.meter] = changed
+                if span[0] is not None and changed[0] != span[0]:  # fitted earlier:
+                    self._follow(decoded.device, span[0], changed[0], staged)  # the one before
+        fresh = [block for block in decoded.meters if block.meter in staged.new]
+        if len(decoded.meters) != 1 or len(fresh) != 1 or not fresh[0].readings:
+            return
+        new = fresh[0].meter
+        others = [
+            m
+            for m in self._meters_of(decoded.device, staged)
+            if m != new and self._span_of(m, staged)[1] is None
+        ]
+        if len(others) == 1:
+            (old,) = others
+            at = fresh[0].readings[0].t
+            staged.service[old] = exchanged_out(self._span_of(old, staged), at)
+            staged.service[new] = (at, self._span_of(new, staged)[1])
+            log.info(
+                "meter %s of unit %s exchanged for %s at %s", old, decoded.device, new, iso_utc(at)
+            )
+
+    def _follow(self, device: str, was: int, now: int | None, staged: _Staged) -> None:
+        """A meter of ``device`` fitted at ``now``, not ``was``: the one it replaced was
+        taken out then too."""
+        for other in self._meters_of(device, staged):
+            fitted, removed = self._span_of(other, staged)
+            if removed == was and now is not None:
+                staged.service[other] = (fitted, now)
+
+    def _span_of(self, meter_id: str, staged: _Staged) -> tuple[int | None, int | None]:
+        if meter_id in staged.service:
+            return staged.service[meter_id]
+        meter = self._meters.get(meter_id) or self._store.get_meter(meter_id)
+        return (None, None) if meter is None else (meter.installed_at, meter.removed_at)
+
+    def _save_service(self, spans: dict[str, tuple[int | None, int | None]]) -> None:
+        self._store.set_service([(m, fitted, removed) for m, (fitted, removed) in spans.items()])
+        for meter_id, (fitted, removed) in spans.items():
+            meter = self._meters.get(meter_id)
+            if meter is not None:
+                self._meters[meter_id] = replace(meter, installed_at=fitted, removed_at=removed)
 
     def _track_clocks(self, heard: list[Heard]) -> None:
         """Update the clocks of the units heard, in order of arrival, and save them once."""
@@ -267,6 +330,8 @@ class Ingest:
             if known is None or known.device != decoded.device:
                 max_demand = known.max_demand_w if known else None
                 changes.append(Meter(block.meter, decoded.device, spec, max_demand))
+            if known is None:
+                staged.new.add(block.meter)
         for meter in changes:
             staged.add(meter)
         return None

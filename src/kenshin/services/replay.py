@@ -84,6 +84,7 @@ def replay(store: Store, revision: FileRevision) -> Replayed:
         now=revision.created_at,
         as_of=revision.as_of,
         drift=made.drift,
+        meters=made.meters(store.list_meters(made.customer.id, as_of=revision.as_of)),
     )
     rendered = render_day(made.customer, slots, days, created_at=revision.created_at)
     return Replayed(revision, rendered.content)

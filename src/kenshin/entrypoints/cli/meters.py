@@ -36,10 +36,13 @@ def meters_list(ctx: click.Context, customer: str | None, device: str | None) ->
             str(m.spec.coefficient),
             str(m.spec.digits),
             f"{default_kw} (default)" if m.max_demand_w is None else f"{m.max_demand_w / 1000:g}",
+            "" if m.installed_at is None else _utc(m.installed_at),
+            "" if m.removed_at is None else _utc(m.removed_at),
         )
         for m in found
     ]
-    table(("id", "device", "unit", "coefficient", "digits", "max_demand_kw"), rows)
+    headers = ("id", "device", "unit", "coefficient", "digits", "max_demand_kw")
+    table((*headers, "installed_utc", "removed_utc"), rows)
 
 
 @meters.command("set")
@@ -63,6 +66,68 @@ def meters_set(ctx: click.Context, meter_id: str, max_demand_kw: int) -> None:
             )
         app.store.save_meters([replace(meter, max_demand_w=max_demand_kw * 1000)])
     click.echo(f"{meter_id}: maximum demand {max_demand_kw} kW")
+
+
+@meters.command("service")
+@click.argument("meter_id")
+@click.option(
+    "--installed",
+    callback=lambda _c, _p, v: _instant(v, "--installed"),
+    help="When it was fitted, ISO 8601 with offset ('none' to forget it).",
+)
+@click.option(
+    "--removed",
+    callback=lambda _c, _p, v: _instant(v, "--removed"),
+    help="When it was taken out, ISO 8601 with offset ('none': in service).",
+)
+@click.pass_context
+def meters_service(
+    ctx: click.Context, meter_id: str, installed: int | str | None, removed: int | str | None
+) -> None:
+    """Set a meter's time in service: before it was fitted and after it was taken out,
+    its slots are not missing and never estimated, and a day wholly outside has no row.
+    An exchange reported by a unit of one meter is recorded by itself; this is for a unit
+    of several meters, or to correct one. The next export restates the days it changes."""
+    with opened(ctx) as app:
+        meter = app.store.get_meter(meter_id)
+        if meter is None:
+            raise click.BadParameter(
+                f"no meter {meter_id!r}; 'kenshin meters list' shows the known ones",
+                param_hint="METER_ID",
+            )
+        fitted = _chosen(installed, meter.installed_at)
+        taken = _chosen(removed, meter.removed_at)
+        if fitted is not None and taken is not None and taken <= fitted:
+            raise click.BadParameter("must be after --installed", param_hint="--removed")
+        app.store.set_service([(meter_id, fitted, taken)])
+    shown = [f"installed {_utc(fitted) if fitted else 'unknown'}"]
+    shown.append(f"removed {_utc(taken)}" if taken else "in service")
+    click.echo(f"{meter_id}: {', '.join(shown)} (UTC)")
+
+
+def _chosen(value: int | str | None, before: int | None) -> int | None:
+    """The option's instant, or ``before`` where it was not given ("keep")."""
+    return before if isinstance(value, str) else value
+
+
+def _instant(value: str | None, option: str) -> int | str | None:
+    """Click callback: an ISO 8601 time with offset as epoch s, 'none', or 'keep'."""
+    if value is None:
+        return "keep"
+    if value.lower() == "none":
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r}: expected an ISO 8601 time with offset, e.g. 2026-11-26T10:30+09:00",
+            param_hint=option,
+        ) from exc
+    if moment.tzinfo is None:
+        raise click.BadParameter(
+            f"{value!r} has no UTC offset: add one, e.g. +09:00", param_hint=option
+        )
+    return int(moment.timestamp())
 
 
 @cli.command(short_help="List the published revisions of a customer's day file.")

@@ -1,0 +1,137 @@
+"""A meter's time in service: a unit that starts reporting a new meter in place of its
+only one records an exchange; outside its time in service a meter's slots are N, never
+estimated nor missing, and a day wholly outside has no row; an operator can set it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from conftest import kenshin, make_site
+from kenshin.adapters.memory import MemoryStore
+from kenshin.adapters.outbox import LocalOutbox
+from kenshin.adapters.sqlite import SqliteStore
+from kenshin.domain.model import Customer, Device
+from kenshin.domain.slots import day_slots, zone
+from kenshin.ports import Store
+from kenshin.services.explain import explain_slot
+from kenshin.services.export import ExportSettings, export_day
+from kenshin.services.ingest import Incoming, Ingest
+
+TZ = zone("Asia/Tokyo")
+DAY = date(2026, 11, 26)  # the exchange, at 12:00 local
+SLOTS = day_slots(DAY, TZ)
+SWAP = SLOTS.start + 24 * 1800
+CUSTOMER = Customer("C1", "First")
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    opened: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "k.db")
+    opened.add_customer(CUSTOMER)
+    opened.add_device(Device("U-1", "C1"))
+    yield opened
+    opened.close()
+
+
+def message(meter: str, times: range, start: int = 5_000) -> bytes:
+    """A v1 message of U-1 with ``meter``'s readings at ``times`` (0.1 kWh a slot)."""
+    iso = [datetime.fromtimestamp(t, UTC).isoformat() for t in times]
+    readings = [
+        {"t": t, "fwd": start + (k - times[0]) // 1800} for t, k in zip(iso, times, strict=False)
+    ]
+    return json.dumps(
+        {
+            "v": 1,
+            "device": "U-1",
+            "seq": times[0],
+            "sent": iso[-1],
+            "meters": [
+                {
+                    "meter": meter,
+                    "unit": "0.1kWh",
+                    "coefficient": 1,
+                    "digits": 6,
+                    "readings": readings,
+                }
+            ],
+        }
+    ).encode()
+
+
+def exchanged(store: Store) -> None:
+    """Three weeks of M-1 (history for like days), then M-1 until 12:00 of DAY and its
+    successor M-1-X1 from then on to the end of the next day."""
+    history = range(SLOTS.start - 21 * 86_400, SWAP + 1, 1800)
+    after = range(SWAP, SLOTS.end + 86_400 + 1, 1800)
+    ingest = Ingest(store)
+    ingest.ingest([Incoming("a", message("M-1", history), SWAP + 60)])
+    ingest.ingest([Incoming("b", message("M-1-X1", after, 200), SLOTS.end + 86_400 + 60)])
+
+
+def rows(outbox: LocalOutbox, day: date) -> dict[str, list[str]]:
+    content = outbox.read("C1", f"C1_{day:%Y%m%d}.csv")
+    assert content is not None
+    lines = [line.split(",") for line in content.decode().split("\r\n")[1:-1]]
+    return {row[0]: row for row in lines}
+
+
+def test_a_new_meter_in_place_of_the_only_one_is_an_exchange(store: Store) -> None:
+    exchanged(store)
+    old, new = store.get_meter("M-1"), store.get_meter("M-1-X1")
+    assert old is not None
+    assert new is not None
+    assert (old.installed_at, old.removed_at) == (None, SWAP)
+    assert (new.installed_at, new.removed_at) == (SWAP, None)
+
+
+def test_outside_its_time_in_service_a_meter_is_neither_missing_nor_estimated(
+    store: Store, tmp_path: Path
+) -> None:
+    exchanged(store)
+    outbox = LocalOutbox(tmp_path)
+    now = SLOTS.end + 2 * 86_400
+    export_day(store, outbox, CUSTOMER, DAY, now=now)
+    day = rows(outbox, DAY)
+    assert day["M-1"][-1] == "A" * 24 + "N" * 24  # history would estimate a plain gap
+    assert day["M-1-X1"][-1] == "N" * 24 + "A" * 24
+    assert day["M-1"][3 + 24 : 3 + 48] == [""] * 24
+    why = explain_slot(store, ExportSettings(), "M-1", DAY, "18:00", now=now)
+    assert why.rows[0].flag == "N"
+    assert "missing" not in why.rows[0].reasons
+    export_day(store, outbox, CUSTOMER, DAY + timedelta(days=1), now=now)
+    assert set(rows(outbox, DAY + timedelta(days=1))) == {"M-1-X1"}  # M-1 has no row
+
+
+def test_a_meter_that_reports_after_its_removal_was_not_removed(store: Store) -> None:
+    exchanged(store)
+    later = range(SWAP + 1800, SWAP + 4 * 1800, 1800)
+    Ingest(store).ingest([Incoming("c", message("M-1", later, 5_000 + 24 * 21 * 2 + 25), SWAP)])
+    old = store.get_meter("M-1")
+    assert old is not None
+    assert old.removed_at is None  # a unit of two meters, not an exchange
+
+
+def test_an_operator_sets_a_meters_time_in_service(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    assert kenshin(site, "devices", "add", "U-1", "--customer", "C-001").exit_code == 0
+    fleet = site / "fleet.jsonl"
+    fleet.write_bytes(message("M-1", range(SLOTS.start, SLOTS.end + 1, 1800)) + b"\n")
+    assert "1 new meters" in kenshin(site, "import", str(fleet)).output
+    done = kenshin(site, "meters", "service", "M-1", "--removed", "2026-11-26T12:00+09:00")
+    assert done.exit_code == 0, done.output
+    assert done.output == "M-1: installed unknown, removed 2026-11-26 03:00:00 (UTC)\n"
+    listed = kenshin(site, "meters", "list").output
+    assert "2026-11-26 03:00:00" in listed
+    bad = kenshin(site, "meters", "service", "M-1", "--installed", "2026-11-26T12:00")
+    assert bad.exit_code == 2
+    assert "has no UTC offset" in bad.output
+    wrong = kenshin(site, "meters", "service", "M-1", "--installed", "2026-11-27T00:00+09:00")
+    assert wrong.exit_code == 2
+    assert "must be after --installed" in wrong.output
+    back = kenshin(site, "meters", "service", "M-1", "--removed", "none")
+    assert back.output == "M-1: installed unknown, in service (UTC)\n"
