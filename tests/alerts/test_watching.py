@@ -127,3 +127,25 @@ def test_logs_are_json_lines_with_a_security_event_in_fields_of_its_own() -> Non
         "sftp: wrong password",
     )
     assert entry["time"].endswith("+00:00")
+
+
+def test_a_part_that_stopped_is_down_from_when_it_was_first_seen_until_it_runs(
+    app: App,
+) -> None:
+    async def main() -> None:
+        commits = CommitQueue(app.ingest(), max_messages=10, window_s=0.05)
+        running: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(60))
+        parts: list[tuple[str, str]] = [("ftps", "the FTPS server stopped serving")]
+        alerting = Alerting(app.store, [], AlertSettings())
+        watch = ServerWatch(app, alerting, commits, {"ingest": running}, dict, lambda: parts)
+        assert [(d.name, d.since, d.detail) for d in watch.observe(100).down] == [
+            ("ftps", 100, "the FTPS server stopped serving")
+        ]
+        assert watch.observe(160).down[0].since == 100
+        parts.clear()
+        assert watch.observe(220).down == ()
+        parts.append(("ftps", "again"))
+        assert watch.observe(280).down[0].since == 280
+        running.cancel()
+
+    asyncio.run(main())

@@ -99,6 +99,15 @@ class FileServers:
             listeners.append(Listener("SFTP", sftp.host, self._sftp.port))
         return listeners
 
+    def not_running(self) -> list[tuple[str, str]]:
+        """The servers started that no longer serve, each with what to look at."""
+        down = []
+        if self._ftps is not None and not self._ftps.running:
+            down.append(("ftps", "the FTPS server stopped serving: see the log for why"))
+        if self._sftp is not None and not self._sftp.running:
+            down.append(("sftp", "the SFTP server stopped accepting: see the log for why"))
+        return down
+
     async def stop(self) -> None:
         """Stop both: no new connections, open ones closed."""
         if self._sftp is not None:

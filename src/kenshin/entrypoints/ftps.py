@@ -218,6 +218,11 @@ class FtpsServer:
         """Serve in the background."""
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """Whether it still serves (its thread did not end)."""
+        return self._thread.is_alive() and not self._stop.is_set()
+
     def _run(self) -> None:
         while not self._stop.is_set():
             self._server.serve_forever(timeout=0.2, blocking=False, handle_exit=False)

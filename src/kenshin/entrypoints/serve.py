@@ -92,7 +92,8 @@ async def serve(
         every(settings.schedule.export_minutes * 60, _export(app, metrics, watching), schedule_stop)
     )
     components = {"ingest": committing, "schedule": scheduled}
-    watching.start(commits, components, lambda: dict(endpoint.statuses), schedule_stop)
+    statuses = endpoint.statuses.copy  # read from a worker thread: a copy
+    watching.start(commits, components, statuses, schedule_stop, files.not_running)
     http: HttpServer | None = None
     try:
         if settings.http.enabled:

@@ -141,6 +141,11 @@ class SftpServer:
         )
         self.port = self._acceptor.get_port()
 
+    @property
+    def running(self) -> bool:
+        """Whether it still accepts connections."""
+        return self._acceptor is not None and bool(self._acceptor.is_serving())
+
     async def stop(self) -> None:
         """Stop listening and close every connection."""
         if self._acceptor is not None:

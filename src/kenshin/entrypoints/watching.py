@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -57,6 +57,7 @@ class ServerWatch:
     commits: CommitQueue
     tasks: Mapping[str, asyncio.Task[None]]  # components that must keep running
     statuses: Callable[[], Mapping[str, tuple[int, bytes]]] = dict
+    others: Callable[[], Sequence[tuple[str, str]]] = tuple  # other parts down, and why
     _progress: _Progress = field(default_factory=_Progress)
     _export_failures: dict[str, ExportFailure] = field(default_factory=dict)
     _down_since: dict[str, int] = field(default_factory=dict)
@@ -99,19 +100,26 @@ class ServerWatch:
         )
 
     def _down(self, now: int) -> tuple[ComponentDown, ...]:
-        down = []
-        for name, task in self.tasks.items():
-            if not task.done():
-                self._down_since.pop(name, None)
-                continue
-            since = self._down_since.setdefault(name, now)
-            error = None if task.cancelled() else task.exception()
-            down.append(ComponentDown(name, since, f"{error}" if error else "it stopped"))
-        return tuple(down)
+        stopped = {
+            name: (f"{error}" if (error := _error(task)) else "it stopped")
+            for name, task in self.tasks.items()
+            if task.done()
+        }
+        stopped.update(self.others())
+        for name in set(self._down_since) - set(stopped):
+            del self._down_since[name]  # running again
+        return tuple(
+            ComponentDown(name, self._down_since.setdefault(name, now), detail)
+            for name, detail in stopped.items()
+        )
 
     def _zone_of(self, customer_id: str) -> str:
         customer = self.app.store.get_customer(customer_id)
         return customer.timezone if customer else self.app.settings.report.timezone
+
+
+def _error(task: asyncio.Task[None]) -> BaseException | None:
+    return None if task.cancelled() else task.exception()
 
 
 @dataclass
@@ -184,12 +192,13 @@ class Watching:
         components: Mapping[str, asyncio.Task[None]],
         statuses: Callable[[], Mapping[str, tuple[int, bytes]]],
         stop: asyncio.Event,
+        others: Callable[[], Sequence[tuple[str, str]]] = tuple,
     ) -> None:
         """Evaluate the alerts every ``alerts.evaluate_seconds`` and check every minute
         whether the report is due, until ``stop`` is set."""
         settings = self.app.settings
         if self.alerting is not None:
-            self.watch = ServerWatch(self.app, self.alerting, commits, components, statuses)
+            self.watch = ServerWatch(self.app, self.alerting, commits, components, statuses, others)
             every_s = settings.alerts.evaluate_seconds
             self._tasks.append(asyncio.create_task(every(every_s, self.watch.tick, stop)))
         if not settings.report.enabled:
