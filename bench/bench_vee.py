@@ -113,7 +113,10 @@ def break_some(
     for m in picked["exchange"].tolist():
         regs[m, cut[m] + 1 :] = NO_REGISTER
         installed[m, cut[m] :] = False
-    marks = {"conflicts": np.zeros(regs.shape, np.bool_), "drifting": np.zeros(meters, np.bool_)}
+    marks = {
+        "conflicts": np.zeros(regs.shape, np.bool_),
+        "drifting": np.zeros((meters, SLOTS), np.bool_),  # the unit's clock off all day
+    }
     marks["conflicts"][picked["conflict"], cuts[picked["conflict"]]] = True
     marks["drifting"][picked["clock"]] = True
     return picked, installed, marks
