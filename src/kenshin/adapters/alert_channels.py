@@ -240,8 +240,8 @@ class HttpSettings:
     allow_http: bool = False
 
 
-class SlackChannel:
-    """Slack, through an incoming-webhook URL: one Block Kit message per send."""
+class _HttpChannel:
+    """A channel that POSTs each message as JSON, made by ``_payload``."""
 
     def __init__(self, name: str, settings: HttpSettings, site: str = "kenshin") -> None:
         _checked_url(name, settings.url, settings.allow_http)
@@ -256,10 +256,20 @@ class SlackChannel:
         return self._name
 
     def send(self, notes: Sequence[Notification]) -> None:
-        """Post the notifications as one Slack message; ChannelError saying why it failed."""
+        """Post the notifications as one message; ChannelError saying why it failed."""
         s = self._settings
-        message = slack_message(notes, self._site)
-        post_json(s.url, message, headers=s.headers, timeout_s=s.timeout_s, context=self._context)
+        payload = self._payload(notes, self._site)
+        post_json(s.url, payload, headers=s.headers, timeout_s=s.timeout_s, context=self._context)
+
+    @staticmethod
+    def _payload(notes: Sequence[Notification], site: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class SlackChannel(_HttpChannel):
+    """Slack, through an incoming-webhook URL: one Block Kit message per send."""
+
+    _payload = staticmethod(slack_message)
 
 
 def webhook_payload(notes: Sequence[Notification], site: str = "kenshin") -> dict[str, Any]:
@@ -284,23 +294,7 @@ def webhook_payload(notes: Sequence[Notification], site: str = "kenshin") -> dic
     }
 
 
-class WebhookChannel:
+class WebhookChannel(_HttpChannel):
     """A generic JSON webhook: one POST per send (``webhook_payload``)."""
 
-    def __init__(self, name: str, settings: HttpSettings, site: str = "kenshin") -> None:
-        _checked_url(name, settings.url, settings.allow_http)
-        self._name = name
-        self._settings = settings
-        self._site = site
-        self._context = tls_context(settings.ca_file)
-
-    @property
-    def name(self) -> str:
-        """The channel's name in the configuration."""
-        return self._name
-
-    def send(self, notes: Sequence[Notification]) -> None:
-        """POST the notifications as one JSON document; ChannelError saying why it failed."""
-        s = self._settings
-        payload = webhook_payload(notes, self._site)
-        post_json(s.url, payload, headers=s.headers, timeout_s=s.timeout_s, context=self._context)
+    _payload = staticmethod(webhook_payload)

@@ -6,16 +6,13 @@ Shares the store's one connection and its lock: the store composes it in as
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import astuple
 from typing import Any
 
+from kenshin.adapters.sqlite_part import SqlitePart
 from kenshin.domain.alerts import Alert, AlertState, Event, Notification, Severity
 from kenshin.domain.model import SecurityEvent
-from kenshin.errors import StoreError
 from kenshin.ports import Queued
 
 SCHEMA = """
@@ -48,29 +45,8 @@ def _alert(row: Sequence[Any]) -> Alert:
     return Alert(key, Severity(severity), title, text, customer, since, zone)
 
 
-class SqliteAlerts:
+class SqliteAlerts(SqlitePart):
     """Alerts on the store's connection; ``lock`` is the store's."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self._db = db
-        self._lock = lock
-
-    @contextmanager
-    def _using(self, what: str, *, write: bool = False) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                if write:
-                    self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                    if write:
-                        self._db.execute("COMMIT")
-                except BaseException:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise StoreError(f"SQLite store: {what} failed: {exc}") from exc
 
     def alert_states(self) -> dict[str, AlertState]:
         """The active alerts' stored states by key."""

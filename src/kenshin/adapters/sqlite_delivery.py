@@ -6,13 +6,10 @@ Shares the store's one connection and its lock: the store composes it in as
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import astuple
 
-from kenshin.errors import NotFoundError, StoreError
+from kenshin.adapters.sqlite_part import SqlitePart
+from kenshin.errors import NotFoundError
 from kenshin.ports import Account, Receipt
 
 SCHEMA = """
@@ -32,29 +29,8 @@ SCHEMA = """
 _RECEIPT = "SELECT customer, file_name, revision, bytes, protocol, address, at FROM receipts"
 
 
-class SqliteDeliveries:
+class SqliteDeliveries(SqlitePart):
     """Deliveries on the store's connection; ``lock`` is the store's."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self._db = db
-        self._lock = lock
-
-    @contextmanager
-    def _using(self, what: str, *, write: bool = False) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                if write:
-                    self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                    if write:
-                        self._db.execute("COMMIT")
-                except BaseException:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise StoreError(f"SQLite store: {what} failed: {exc}") from exc
 
     def save_account(self, account: Account) -> None:
         """Create or replace the customer's account; NotFoundError for an unknown customer."""

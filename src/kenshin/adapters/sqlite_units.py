@@ -6,13 +6,10 @@ Shares the store's one connection and its lock: the store composes it in as
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 
+from kenshin.adapters.sqlite_part import SqlitePart
 from kenshin.domain.vee.clock import DriftSpell, UnitClock
-from kenshin.errors import StoreError
 
 SCHEMA = """
     -- Each unit's clock as its messages tell it (domain/vee/clock.py): last heard, the
@@ -35,29 +32,8 @@ _CLOCK = (
 _CHUNK = 500  # devices per query: well below SQLite's limit of bound parameters
 
 
-class SqliteUnitClocks:
+class SqliteUnitClocks(SqlitePart):
     """Unit clocks on the store's connection; ``lock`` is the store's."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self._db = db
-        self._lock = lock
-
-    @contextmanager
-    def _using(self, what: str, *, write: bool = False) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                if write:
-                    self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                    if write:
-                        self._db.execute("COMMIT")
-                except BaseException:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise StoreError(f"SQLite store: {what} failed: {exc}") from exc
 
     def clocks(self, devices: Iterable[str]) -> dict[str, UnitClock]:
         """The stored clocks of those of ``devices`` ever heard, by device."""
