@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kenshin.adapters.memory import MemoryStore
-from kenshin.adapters.outbox import LocalOutbox
 from kenshin.domain.delivery import fleet_arrivals
 from kenshin.domain.intervals import NO_REGISTER
 from kenshin.domain.model import Customer, Device
@@ -23,6 +22,7 @@ from kenshin.domain.simulation import FleetSpec, fleet_meters, fleet_truth
 from kenshin.domain.slots import day_slots, zone
 from kenshin.services.export import export_day
 from kenshin.services.ingest import Incoming, Ingest
+from test_export import _MemoryOutbox
 
 START = date(2026, 11, 2)
 DAYS = 2
@@ -98,22 +98,3 @@ def check_day(
             if all(flags[i] in "AE" for i in span) and all(true[i] is not None for i in span):
                 assert sum(values[i] or 0 for i in span) == sum(true[i] or 0 for i in span)
     return checked
-
-
-class _MemoryOutbox(LocalOutbox):
-    """An outbox in a dictionary."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-
-    def publish(self, customer_id: str, name: str, content: bytes) -> None:
-        self.files[name] = content
-
-    def read(self, customer_id: str, name: str) -> bytes | None:
-        return self.files.get(name)
-
-    def list_files(self, customer_id: str) -> list[str]:
-        return sorted(self.files)
-
-    def remove(self, customer_id: str, name: str) -> None:
-        self.files.pop(name, None)
