@@ -379,6 +379,9 @@ class Alerts(Protocol):
     def queued(self, channel: str | None = None, limit: int = 1000) -> list[Queued]:
         """At most ``limit`` queued notifications, oldest first, optionally of one channel."""
 
+    def queue_depths(self) -> dict[str, int]:
+        """How many notifications wait, by channel (those with any)."""
+
     def delivered(self, ids: Sequence[int]) -> None:
         """Remove these notifications from the queue: they were sent."""
 

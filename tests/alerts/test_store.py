@@ -36,6 +36,7 @@ def test_a_round_saves_states_forgets_resolved_and_queues_in_order(store: Store)
     assert alerts.alert_states() == {"silent:C1": AlertState(SILENT, NOW + 600)}
     assert [q.notification for q in alerts.queued("mail")] == [*firing, resolved]
     assert len(alerts.queued("mail", limit=2)) == 2
+    assert alerts.queue_depths() == {"mail": 3, "slack": 1}
 
 
 def test_failed_attempts_are_counted_and_delivered_ones_leave_the_queue(store: Store) -> None:
@@ -53,6 +54,7 @@ def test_failed_attempts_are_counted_and_delivered_ones_leave_the_queue(store: S
     assert [q.id for q in alerts.queued()] == [second.id]
     alerts.delivered([second.id])
     assert alerts.queued() == []
+    assert alerts.queue_depths() == {}
 
 
 def test_security_events_are_kept_read_by_time_and_pruned(store: Store) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import serve_process
 from delivery.conftest import DAY_FILE, make_delivery_site, publish_files
@@ -23,9 +24,11 @@ from delivery.test_ftps import fetch, session
 from delivery.test_sftp import read, with_sftp
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.sqlite import SqliteStore
+from kenshin.domain.alerts import Alert, Event, Notification, Severity
 from kenshin.domain.model import Customer
 from kenshin.ports import Receipt
-from kenshin.services.metrics import DownloadTally
+from kenshin.services.batching import CommitStats
+from kenshin.services.metrics import DownloadTally, LiveCounts, ServerMetrics
 
 from .conftest import HTTP, Served, wait_for
 
@@ -186,3 +189,18 @@ def test_downloads_and_failed_logins_of_the_file_servers_are_counted(tmp_path: P
         assert served.scrape()['kenshin_downloads_total{protocol="ftps"}'] == 2  # still
     finally:
         files_served.stop()
+
+
+def test_the_page_shows_the_alert_notifications_waiting_by_channel(tmp_path: Path) -> None:
+    store = MemoryStore()
+    alert = Alert("disk:/data", Severity.CRITICAL, "Disk low", "Low.", None, 0)
+    note = Notification(Event.FIRING, alert, 0)
+    store.alerts.save_round([], [], [("mail", note), ("mail", note), ("hook", note)])
+    page = ServerMetrics(store, tmp_path, started_at=0).render(LiveCounts(0, CommitStats(), 0))
+    samples = {
+        (s.name, s.labels.get("channel")): s.value
+        for family in text_string_to_metric_families(page.decode())
+        for s in family.samples
+    }
+    assert samples[("kenshin_alert_queue_notifications", "mail")] == 2
+    assert samples[("kenshin_alert_queue_notifications", "hook")] == 1

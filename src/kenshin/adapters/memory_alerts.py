@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -37,6 +38,10 @@ class MemoryAlerts:
         for channel, note in outgoing:
             self._queue[self._next_id] = Queued(self._next_id, channel, note)
             self._next_id += 1
+
+    def queue_depths(self) -> dict[str, int]:
+        """How many notifications wait, by channel (those with any)."""
+        return dict(Counter(q.channel for q in self._queue.values()))
 
     def queued(self, channel: str | None = None, limit: int = 1000) -> list[Queued]:
         """At most ``limit`` queued notifications, oldest first, optionally of one channel."""

@@ -78,6 +78,12 @@ class SqliteAlerts(SqlitePart):
                 [(c, str(n.event), n.at, *astuple(n.alert)) for c, n in outgoing],
             )
 
+    def queue_depths(self) -> dict[str, int]:
+        """How many notifications wait, by channel (those with any)."""
+        sql = "SELECT channel, count(*) FROM alert_queue GROUP BY channel"
+        with self._using("counting queued notifications") as db:
+            return dict(db.execute(sql).fetchall())
+
     def queued(self, channel: str | None = None, limit: int = 1000) -> list[Queued]:
         """At most ``limit`` queued notifications, oldest first, optionally of one channel."""
         sql = f"{_QUEUED} WHERE ?1 IS NULL OR channel = ?1 ORDER BY id LIMIT ?2"

@@ -169,6 +169,7 @@ class ServerMetrics:
                 "Free space of the data folder's disk",
                 shutil.disk_usage(self._data_dir).free,
             ),
+            _by_channel(self._store.alerts.queue_depths()),
         ]
         return generate_latest(_Page(self.registry, families))
 
@@ -224,6 +225,17 @@ def _download_families(tally: DownloadTally) -> list[Metric]:
         files.add_metric([protocol], tally.files[protocol])
         size.add_metric([protocol], tally.bytes[protocol])
     return [files, size]
+
+
+def _by_channel(depths: Mapping[str, int]) -> GaugeMetricFamily:
+    queued = GaugeMetricFamily(
+        "kenshin_alert_queue_notifications",
+        "Alert notifications waiting for their channel, by channel",
+        labels=["channel"],
+    )
+    for channel, count in sorted(depths.items()):
+        queued.add_metric([channel], count)
+    return queued
 
 
 def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
