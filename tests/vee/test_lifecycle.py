@@ -135,3 +135,47 @@ def test_an_operator_sets_a_meters_time_in_service(tmp_path: Path) -> None:
     assert "must be after --installed" in wrong.output
     back = kenshin(site, "meters", "service", "M-1", "--removed", "none")
     assert back.output == "M-1: installed unknown, in service (UTC)\n"
+
+
+def test_an_exchange_seen_first_in_a_later_message_dates_from_the_earliest_reading(
+    store: Store,
+) -> None:
+    history = range(SLOTS.start, SWAP + 1, 1800)
+    Ingest(store).ingest([Incoming("a", message("M-1", history), SWAP)])
+    both = json.loads(message("M-1", range(SWAP, SWAP + 1, 1800), 5_000 + 24))
+    both["meters"] += json.loads(message("M-1-X1", range(SWAP, SWAP + 1, 1800), 200))["meters"]
+    later = message("M-1-X1", range(SWAP + 4 * 1800, SWAP + 6 * 1800, 1800), 204)
+    # One batch: the message naming both meters, then one naming the new meter alone.
+    Ingest(store).ingest(
+        [Incoming("b", json.dumps(both).encode(), SWAP + 60), Incoming("c", later, SWAP + 90)]
+    )
+    old, new = store.get_meter("M-1"), store.get_meter("M-1-X1")
+    assert old is not None
+    assert new is not None
+    assert (old.removed_at, new.installed_at) == (SWAP, SWAP)
+
+
+def both(old: range, new: range) -> bytes:
+    """A v1 message of U-1 naming M-1 at ``old`` and M-1-X1 at ``new``."""
+    document = json.loads(message("M-1", old, 5_000 + (old[0] - SLOTS.start) // 1800))
+    document["meters"] += json.loads(message("M-1-X1", new, 200))["meters"]
+    return json.dumps(document).encode()
+
+
+def test_the_message_of_the_exchange_naming_both_meters_dates_it(store: Store) -> None:
+    Ingest(store).ingest([Incoming("a", message("M-1", range(SLOTS.start, SWAP, 1800)), SWAP)])
+    Ingest(store).ingest([Incoming("b", both(range(SWAP, SWAP + 1), range(SWAP, SWAP + 1)), SWAP)])
+    old, new = store.get_meter("M-1"), store.get_meter("M-1-X1")
+    assert old is not None
+    assert new is not None
+    assert (old.removed_at, new.installed_at) == (SWAP, SWAP)
+
+
+def test_a_second_meter_that_reports_beside_the_first_is_no_exchange(store: Store) -> None:
+    Ingest(store).ingest([Incoming("a", message("M-1", range(SLOTS.start, SWAP, 1800)), SWAP)])
+    overlap = range(SWAP, SWAP + 4 * 1800, 1800)
+    Ingest(store).ingest([Incoming("b", both(overlap, overlap), SWAP + 4 * 1800)])
+    old, new = store.get_meter("M-1"), store.get_meter("M-1-X1")
+    assert old is not None
+    assert new is not None
+    assert (old.removed_at, new.installed_at) == (None, None)

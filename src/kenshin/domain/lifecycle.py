@@ -1,8 +1,9 @@
 """A meter's time in service: from when it was fitted until it was taken out.
 
 A unit reports one meter, usually; when it starts reporting a meter the store has never
-seen, and no longer the one it had, the meter was exchanged at the first reading of the
-new one. Readings move the span, never the other way round: a meter that reports after
+seen, and no longer the one it had (whose last readings may come in the same message,
+none later than the new meter's first), the meter was exchanged at the first reading of
+the new one. Readings move the span, never the other way round: a meter that reports after
 it was taken out was not (the unit has two meters), and one that reports before it was
 fitted was fitted earlier. Outside its span a meter's slots are not missing, nothing is
 estimated there, and a day wholly outside it has no row in the customer's file.

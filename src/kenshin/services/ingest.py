@@ -90,6 +90,7 @@ class _Staged:
     by_device: dict[str, set[str]] = field(default_factory=dict)
     unmetered: set[str] = field(default_factory=set)  # devices the store had no meter for
     new: set[str] = field(default_factory=set)  # meters the store did not know
+    first_t: dict[str, int] = field(default_factory=dict)  # a new meter's first reading
     service: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
 
     def add(self, meter: Meter) -> None:
@@ -177,6 +178,9 @@ class Ingest:
             if block.readings
         }
         for block in decoded.meters:
+            if block.readings and block.meter in staged.new:
+                first = staged.first_t.get(block.meter, block.readings[0].t)
+                staged.first_t[block.meter] = min(first, block.readings[0].t)
             if block.readings:
                 readings = (block.readings[0].t, block.readings[-1].t)
                 span = spans[block.meter]
@@ -185,8 +189,8 @@ class Ingest:
                     staged.service[block.meter] = spans[block.meter] = changed
                 if span[0] is not None and changed[0] != span[0]:  # fitted earlier:
                     self._follow(decoded.device, span[0], changed[0], staged)  # the one before
-        fresh = [block for block in decoded.meters if block.meter in staged.new]
-        if len(decoded.meters) != 1 or len(fresh) != 1 or not fresh[0].readings:
+        fresh = [b for b in decoded.meters if b.meter in staged.new and b.readings]
+        if len(fresh) != 1 or len(decoded.meters) > 2:
             return
         new = fresh[0].meter
         others = [
@@ -194,14 +198,18 @@ class Ingest:
             for m in self._meters_of(decoded.device, staged)
             if m != new and self._span_of(m, staged)[1] is None
         ]
-        if len(others) == 1:
-            (old,) = others
-            at = fresh[0].readings[0].t
-            staged.service[old] = exchanged_out(self._span_of(old, staged), at)
-            staged.service[new] = (at, self._span_of(new, staged)[1])
-            log.info(
-                "meter %s of unit %s exchanged for %s at %s", old, decoded.device, new, iso_utc(at)
-            )
+        at = staged.first_t[new]  # its earliest reading of the batch, in any message
+        old = others[0] if len(others) == 1 else None
+        named = {b.meter: b for b in decoded.meters}
+        if old is None or (len(named) == 2 and old not in named):
+            return
+        if old in named and named[old].readings and named[old].readings[-1].t > at:
+            return  # both report at once: a unit of two meters
+        staged.service[old] = exchanged_out(self._span_of(old, staged), at)
+        staged.service[new] = (at, self._span_of(new, staged)[1])
+        log.info(
+            "meter %s of unit %s exchanged for %s at %s", old, decoded.device, new, iso_utc(at)
+        )
 
     def _follow(self, device: str, was: int, now: int | None, staged: _Staged) -> None:
         """A meter of ``device`` fitted at ``now``, not ``was``: the one it replaced was
