@@ -103,9 +103,9 @@ class FileServers:
         """The servers started that no longer serve, each with what to look at."""
         down = []
         if self._ftps is not None and not self._ftps.running:
-            down.append(("ftps", "the FTPS server stopped serving: see the log for why"))
+            down.append(("FTPS server", "it stopped serving (its thread ended)"))
         if self._sftp is not None and not self._sftp.running:
-            down.append(("sftp", "the SFTP server stopped accepting: see the log for why"))
+            down.append(("SFTP server", "it stopped accepting connections"))
         return down
 
     async def stop(self) -> None:
