@@ -266,8 +266,8 @@ class Store(Protocol):
     def list_dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
         """Dead letters, oldest first."""
 
-    def count_dead_letters(self) -> int:
-        """How many dead letters are kept."""
+    def count_dead_letters(self, since: int | None = None) -> int:
+        """How many dead letters are kept; with ``since``, those received then or later."""
 
     # file revisions
     def latest_revision(self, customer_id: str, day: str) -> FileRevision | None:

@@ -24,7 +24,6 @@ from kenshin.services import security
 from kenshin.services.alerting import (
     Alerting,
     AlertSettings,
-    DeadLetterRate,
     Route,
     SecurityEventBuffer,
 )
@@ -245,15 +244,13 @@ def test_dead_letters_above_the_rate_fire_and_clear_as_the_window_moves(site: St
     assert [(n.event, n.alert.key) for n in plan.notifications] == [("resolved", "dead_letters")]
 
 
-def test_dead_letter_rate_counts_what_was_added_within_the_window() -> None:
-    rate = DeadLetterRate(600)
-    assert rate.added(NOW, 5) == 0
-    assert rate.added(NOW + 300, 9) == 4
-    # the baseline is the last count seen at or before the window's start (NOW + 100)
-    assert rate.added(NOW + 700, 12) == 7
-    assert rate.added(NOW + 1400, 12) == 0
-    assert rate.added(NOW + 1500, 2) == 0  # letters were removed: start again
-    assert rate.added(NOW + 1600, 4) == 2
+def test_dead_letters_of_the_window_survive_a_restart(site: Store) -> None:
+    Alerting(site, [], AlertSettings()).tick(Observations(NOW))
+    site.add_dead_letters([DeadLetter("mqtt", f"bad {i}", b"x", NOW) for i in range(11)])
+    before = Alerting(site, [], AlertSettings()).tick(Observations(NOW + 60))
+    assert [n.alert.key for n in before.notifications] == ["dead_letters"]
+    restarted = Alerting(site, [], AlertSettings())  # a new process: the store remembers
+    assert restarted.tick(Observations(NOW + 120)).notifications == []
 
 
 def test_a_failing_channel_is_reported_on_the_others_and_clears(
@@ -343,3 +340,13 @@ def test_security_events_are_held_while_the_store_fails(tmp_path: Path) -> None:
         ]
     finally:
         store.close()
+
+
+def test_a_unit_whose_certificates_are_all_revoked_is_not_silent(site: Store) -> None:
+    site.add_certificate("U-1", 7, NOW + 86_400 * 365, NOW - 86_400)
+    watch = Alerting(site, [], AlertSettings())
+    fired = watch.tick(Observations(NOW), {"U-1": NOW - 7 * 3600})
+    assert [n.alert.key for n in fired.notifications] == ["silent:C1"]
+    site.revoke_device("U-1", NOW)  # taken out of service
+    later = watch.tick(Observations(NOW + 60), {"U-1": NOW - 7 * 3600})
+    assert [(n.event, n.alert.key) for n in later.notifications] == [("resolved", "silent:C1")]

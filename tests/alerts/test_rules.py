@@ -191,6 +191,18 @@ def test_security_events_without_a_name_group_by_address_and_unknown_kinds_still
     assert "[brand_new_kind (unknown kind)]" in found["security:brand_new_kind:192.0.2.1"].text
 
 
+def test_names_a_client_made_up_make_one_alert_of_its_address() -> None:
+    events = [
+        SecurityEvent("login_failed", NOW - 100 + n % 90, "203.0.113.50:4000", f"user{n}", "")
+        for n in range(2000)
+    ]
+    [alert] = active_alerts(obs(security_events=events), LIMITS)
+    assert alert.key == "security:login_failed:203.0.113.50"
+    assert alert.customer is None
+    assert "from 203.0.113.50 (names given: user0, user1, user10" in alert.text
+    assert ": 2000 in the last 60 min" in alert.text
+
+
 ALERT = Alert(
     "disk:/data", Severity.CRITICAL, "Disk space low: /data", "Only ...", None, NOW, "UTC"
 )

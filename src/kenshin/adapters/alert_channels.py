@@ -8,6 +8,7 @@ or SMTP without TLS must be asked for explicitly.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import smtplib
@@ -175,8 +176,8 @@ def post_json(
         raise ChannelError(f"{where} answered {exc.code} {exc.reason}: {text}") from exc
     except urllib.error.URLError as exc:
         raise ChannelError(f"{where}: {exc.reason}") from exc
-    except OSError as exc:  # timeouts, resets
-        raise ChannelError(f"{where}: {exc}") from exc
+    except (OSError, http.client.HTTPException, ValueError) as exc:  # timeouts, not HTTP
+        raise ChannelError(f"{where}: {type(exc).__name__}: {exc}") from exc
 
 
 def _slack_escape(text: str) -> str:
@@ -215,7 +216,10 @@ def slack_message(notes: Sequence[Notification], site: str = "kenshin") -> dict[
             {
                 "type": "context",
                 "elements": [
-                    {"type": "mrkdwn", "text": f"{alert.severity} · `{alert.key}`{customer}"}
+                    {
+                        "type": "plain_text",  # the key may hold what a client typed
+                        "text": f"{alert.severity} · {alert.key}{customer}",
+                    }
                 ],
             },
         ]

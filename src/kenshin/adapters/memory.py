@@ -347,9 +347,9 @@ class MemoryStore:
         """Dead letters, oldest first."""
         return self._dead[:limit]
 
-    def count_dead_letters(self) -> int:
-        """How many dead letters are kept."""
-        return len(self._dead)
+    def count_dead_letters(self, since: int | None = None) -> int:
+        """How many dead letters are kept; with ``since``, those received then or later."""
+        return sum(1 for d in self._dead if d.received_at >= (since or 0))
 
     # file revisions
     def latest_revision(self, customer_id: str, day: str) -> FileRevision | None:

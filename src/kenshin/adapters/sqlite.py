@@ -379,9 +379,10 @@ class SqliteStore:
         rows = self._rows("listing dead letters", f"{sql} ORDER BY id LIMIT ?", (limit,))
         return [DeadLetter(*r) for r in rows]
 
-    def count_dead_letters(self) -> int:
-        """How many dead letters are kept."""
-        count: int = self._rows("counting dead letters", "SELECT count(*) FROM dead_letters")[0][0]
+    def count_dead_letters(self, since: int | None = None) -> int:
+        """How many dead letters are kept; with ``since``, those received then or later."""
+        sql = "SELECT count(*) FROM dead_letters WHERE received_at >= ?"
+        count: int = self._rows("counting dead letters", sql, (since or 0,))[0][0]
         return count
 
     # file revisions

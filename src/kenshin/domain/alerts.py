@@ -470,23 +470,31 @@ def _host(address: str) -> str:
 
 
 def security_events(obs: Observations, limits: Thresholds) -> list[Alert]:
-    """One alert per kind of security event and source (the device or account if known,
-    else the address) with events within the window."""
+    """One alert per kind of security event and source: the device or the customer's
+    account when it names a known one, else the address (a name a client made up never
+    makes an alert of its own: it is listed in the address's)."""
     device_customer = {d.device: d.customer for d in obs.devices}
+
+    def known(who: str | None) -> bool:
+        return who is not None and (who in device_customer or who in obs.customer_zones)
+
     groups: dict[tuple[str, str], list[SecurityEvent]] = defaultdict(list)
     for event in obs.security_events:
-        groups[event.kind, event.who or _host(event.address)].append(event)
+        source = event.who if known(event.who) else _host(event.address)
+        groups[event.kind, source or ""].append(event)
     alerts = []
     for (kind, source), events in sorted(groups.items()):
         events.sort(key=lambda e: e.at)
         info = SECURITY_KINDS.get(kind, _UNKNOWN_KIND)
-        who = events[-1].who
-        customer = device_customer.get(who or "") or (who if who in obs.customer_zones else None)
+        who = events[-1].who if known(events[-1].who) else None
+        customer = device_customer.get(who or "") or who
         tz = obs.zone_of(customer)
         hosts = sorted({_host(e.address) for e in events})
         where = f"device {who}" if who in device_customer else f"account {who}" if who else ""
         where += f" of customer {customer}" if customer and customer != who else ""
         where = f"{where} from {_listed(hosts)}" if where else f"from {_listed(hosts)}"
+        tried = sorted({e.who for e in events if e.who and not known(e.who)})
+        where += f" (names given: {_listed(tried)})" if tried else ""
         name = kind if info is not _UNKNOWN_KIND else f"{kind} (unknown kind)"
         text = (
             f"{info.what[:1].upper()}{info.what[1:]} [{name}] {where}: {len(events)} in the last"

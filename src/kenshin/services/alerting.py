@@ -128,7 +128,14 @@ def observe(
     final files not collected in time (and not since) and the recent security events."""
     now = server.now
     zones = {c.id: c.timezone for c in store.list_customers()}
-    devices = [DeviceSeen(d.id, d.customer, last_seen.get(d.id)) for d in store.list_devices()]
+    live: dict[str, bool] = {}  # a device whose certificates are all revoked is retired
+    for cert in store.list_certificates():
+        live[cert.device] = live.get(cert.device, False) or cert.revoked_at is None
+    devices = [
+        DeviceSeen(d.id, d.customer, last_seen.get(d.id))
+        for d in store.list_devices()
+        if live.get(d.id, True)
+    ]
     window = settings.thresholds.security_window_minutes * 60
     late: Sequence[UncollectedFile] = server.uncollected
     if collect_by_hours is not None:  # a file collected late clears its alert
@@ -197,23 +204,6 @@ class SecurityEventBuffer:
         return len(events)
 
 
-class DeadLetterRate:
-    """How many dead letters were added within the window, from the store's count."""
-
-    def __init__(self, window_s: int) -> None:
-        self._window_s = window_s
-        self._samples: deque[tuple[int, int]] = deque()
-
-    def added(self, now: int, count: int) -> int:
-        """Dead letters added in the last ``window_s``, given the total count at ``now``."""
-        if self._samples and count < self._samples[-1][1]:  # letters were removed
-            self._samples.clear()
-        self._samples.append((now, count))
-        while len(self._samples) > 1 and self._samples[1][0] <= now - self._window_s:
-            self._samples.popleft()
-        return count - self._samples[0][1]
-
-
 class NotificationSender:
     """Delivers each channel's queued notifications in order, within its rate limit; a
     channel that fails is retried after 30 s, 60 s... up to the maximum wait."""
@@ -276,7 +266,9 @@ class NotificationSender:
         ids = [q.id for q in group]
         try:
             self._channels[name].send([q.notification for q in group])
-        except ChannelError as exc:
+        except Exception as exc:
+            if not isinstance(exc, ChannelError):
+                log.exception("alert channel %s failed unexpectedly", name)
             self._failures[name] += 1
             failures = self._failures[name]
             wait = min(
@@ -318,7 +310,6 @@ class Alerting:
         self.settings = settings
         self.collect_by_hours = collect_by_hours
         self.security = SecurityEventBuffer()
-        self.dead_letters = DeadLetterRate(settings.thresholds.dead_letter_window_minutes * 60)
         self.sender = NotificationSender(store.alerts, channels, settings, clock)
 
     def tick(self, server: Observations, last_seen: Mapping[str, int] | None = None) -> Plan:
@@ -328,7 +319,8 @@ class Alerting:
         now = server.now
         alerts = self.store.alerts
         self.security.flush(alerts)
-        dead = self.dead_letters.added(now, self.store.count_dead_letters())
+        window = self.settings.thresholds.dead_letter_window_minutes * 60
+        dead = self.store.count_dead_letters(since=now - window)  # the store's: a restart keeps it
         failing = self.sender.failing(now, self.settings.channel_down_minutes * 60)
         obs = observe(
             self.store,
