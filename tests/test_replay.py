@@ -16,14 +16,15 @@ from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.delivery import fleet_arrivals
-from kenshin.domain.model import Customer, Device, FileRevision
+from kenshin.domain.model import Customer, Device, FileRevision, Meter, MeterSpec, Reading
 from kenshin.domain.simulation import FAULTS, READING_FAULTS, FleetSpec, fleet_meters
 from kenshin.domain.slots import day_slots, zone
 from kenshin.ports import Store
-from kenshin.services.export import ExportSettings
+from kenshin.services.export import ExportSettings, export_day
 from kenshin.services.ingest import Incoming, Ingest
 from kenshin.services.replay import ReplayError, replay, revisions_of
 from kenshin.services.schedule import export_due
+from test_export import _MemoryOutbox
 
 START = date(2026, 9, 1)
 DAYS = 30
@@ -142,3 +143,21 @@ def test_kenshin_replay_checks_the_published_file_and_says_it_is_identical(
     )
     assert wrong.exit_code == 1
     assert "has revisions 1 to 1, not 5" in wrong.output
+
+
+def test_a_revision_replays_identically_after_a_meters_own_demand_changed() -> None:
+    store = MemoryStore()
+    store.add_customer(CUSTOMER)
+    store.add_device(Device("U-1", "C1"))
+    spec = MeterSpec(100_000, 1, 6)
+    store.save_meters([Meter("M-1", "U-1", spec, max_demand_w=10_000_000)])
+    day = day_slots(START, TZ)
+    # The register wraps from 999,990 to 10 (2 kWh): a rollover under 10 MW, a reset under 1 kW.
+    store.add_readings(
+        [Reading("M-1", day.start, 999_990, None), Reading("M-1", day.start + 1800, 10, None)], 0
+    )
+    outbox = _MemoryOutbox()
+    export_day(store, outbox, CUSTOMER, START, now=day.end + 86_400)
+    store.save_meters([Meter("M-1", "U-1", spec, max_demand_w=1_000)])
+    [revision] = revisions_of(store, CUSTOMER.id, START)
+    assert replay(store, revision).identical

@@ -98,13 +98,16 @@ def _message_symptoms(lines: list[str]) -> set[str]:
 
 
 def _quarantined(messages: Iterable[dict[str, Any]]) -> int:
-    """Readings dated a day or more after their message was sent (the ``future`` fault)."""
-    return sum(
-        1
-        for m in messages
-        for block in m["meters"]
-        for r in block["readings"]
-        if _epoch(r["t"]) > _epoch(m["sent"]) + 86_400
+    """Readings dated a day or more after their message was sent (the ``future`` fault),
+    each once, though its message may come twice (the ``duplicates`` fault)."""
+    return len(
+        {
+            (block["meter"], r["t"])
+            for m in messages
+            for block in m["meters"]
+            for r in block["readings"]
+            if _epoch(r["t"]) > _epoch(m["sent"]) + 86_400
+        }
     )
 
 

@@ -179,3 +179,35 @@ def test_a_second_meter_that_reports_beside_the_first_is_no_exchange(store: Stor
     assert old is not None
     assert new is not None
     assert (old.removed_at, new.installed_at) == (None, None)
+
+
+def test_a_new_meter_while_the_old_one_has_later_readings_stored_is_no_exchange(
+    store: Store,
+) -> None:
+    through_next_day = range(SLOTS.start, SLOTS.end + 86_400 + 1, 1800)
+    Ingest(store).ingest([Incoming("a", message("M-1", through_next_day), SLOTS.end + 86_400)])
+    late_first = message("M-1-X1", range(SWAP, SWAP + 4 * 1800, 1800), 200)
+    Ingest(store).ingest([Incoming("b", late_first, SLOTS.end + 86_400 + 60)])
+    old = store.get_meter("M-1")
+    assert old is not None
+    assert old.removed_at is None  # it reports on: a second meter, not its successor
+
+
+def test_what_an_operator_set_is_not_overwritten_by_a_running_ingest(store: Store) -> None:
+    ingest = Ingest(store)  # a server's, long running: it has M-1 cached
+    ingest.ingest([Incoming("a", message("M-1", range(SLOTS.start, SWAP - 3600, 1800)), SWAP)])
+    store.set_service([("M-1", None, SWAP - 3600)])  # kenshin meters service, meanwhile
+    ingest.ingest([Incoming("b", message("M-1-X1", range(SWAP, SWAP + 1801, 1800), 200), SWAP)])
+    old = store.get_meter("M-1")
+    assert old is not None
+    assert old.removed_at == SWAP - 3600
+
+
+def test_a_meter_out_of_service_for_every_whole_slot_has_no_row(
+    store: Store, tmp_path: Path
+) -> None:
+    Ingest(store).ingest([Incoming("a", message("M-1", range(SLOTS.start, SWAP, 1800)), SWAP)])
+    store.set_service([("M-1", None, SLOTS.start + 600)])  # 00:10: not one whole slot
+    outbox = LocalOutbox(tmp_path)
+    export_day(store, outbox, CUSTOMER, DAY, now=SLOTS.end + 86_400)
+    assert rows(outbox, DAY) == {}

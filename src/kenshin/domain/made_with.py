@@ -30,14 +30,20 @@ class MadeWith:
     max_demand_w: int
     drift: tuple[DriftSpell, ...] = ()
     service: Mapping[str, Span] = field(default_factory=dict)  # meters' time in service
+    demand: Mapping[str, int] = field(default_factory=dict)  # meters' own maximum demand
 
     def meters(self, listed: Sequence[Meter]) -> list[Meter]:
-        """``listed`` with the time in service they had then."""
+        """``listed`` with the time in service and the maximum demand they had then."""
         return [
-            replace(m, installed_at=fitted, removed_at=removed)
+            replace(m, installed_at=fitted, removed_at=removed, max_demand_w=self.demand.get(m.id))
             for m in listed
             for fitted, removed in [self.service.get(m.id, (None, None))]
         ]
+
+
+def demand_of(meters: Sequence[Meter]) -> dict[str, int]:
+    """The maximum demand of the meters that have their own."""
+    return {m.id: m.max_demand_w for m in meters if m.max_demand_w is not None}
 
 
 def service_of(meters: Sequence[Meter]) -> dict[str, Span]:
@@ -71,6 +77,7 @@ def made_with_json(made: MadeWith) -> str:
         "max_demand_w": made.max_demand_w,
         "drift": [[s.device, s.start, s.end, s.offset_s] for s in made.drift],
         "service": {m: list(span) for m, span in sorted(made.service.items())},
+        "demand": dict(sorted(made.demand.items())),
     }
     return json.dumps(document, sort_keys=True, ensure_ascii=False)
 
@@ -93,6 +100,7 @@ def made_with_from_json(text: str) -> MadeWith:
         vee = None if document["vee"] is None else VeeSettings(**document["vee"])
         drift = tuple(DriftSpell(d, int(s), e, int(o)) for d, s, e, o in document["drift"])
         service = {m: (f, r) for m, (f, r) in document.get("service", {}).items()}
-        return MadeWith(customer, vee, int(document["max_demand_w"]), drift, service)
+        demand = {m: int(w) for m, w in document.get("demand", {}).items()}
+        return MadeWith(customer, vee, int(document["max_demand_w"]), drift, service, demand)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a record of what a revision was made with: {exc!r}") from exc

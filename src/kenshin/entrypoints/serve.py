@@ -131,9 +131,13 @@ def _export(app: App, metrics: ServerMetrics, watching: Watching) -> Callable[[i
     collection = CollectionWatch(app.settings.deliveries.collect_by_hours)
 
     def export(now: int) -> object:
-        run = metrics.count_export(
-            lambda: export_due(app.store, app.outbox, app.export_settings, now=now), now
-        )
+        try:
+            run = metrics.count_export(
+                lambda: export_due(app.store, app.outbox, app.export_settings, now=now), now
+            )
+        except Exception as exc:
+            watching.export_failed(exc)
+            raise
         watching.exported(run, now)
         collection.check(app.store, now)  # final files customers have not collected in time
         ask_for_gaps(app.store, app.recovery_settings, now=now)  # units resend what is missing

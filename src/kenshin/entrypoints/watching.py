@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from email.message import EmailMessage
 
 from kenshin.bootstrap import App
@@ -37,6 +38,7 @@ from kenshin.watch_setup import (
 log = logging.getLogger(__name__)
 
 REPORT_CHECK_S = 60  # how often the daily report checks whether it is due
+REPORT_RETRY_S = 600  # after a failed send (the mail server down), the next try
 
 
 @dataclass
@@ -60,10 +62,16 @@ class ServerWatch:
     others: Callable[[], Sequence[tuple[str, str]]] = tuple  # other parts down, and why
     _progress: _Progress = field(default_factory=_Progress)
     _export_failures: dict[str, ExportFailure] = field(default_factory=dict)
+    _run_failed: str | None = None  # why the last export run failed as a whole
     _down_since: dict[str, int] = field(default_factory=dict)
+
+    def export_failed(self, error: BaseException) -> None:
+        """Note an export run that failed as a whole (until one completes)."""
+        self._run_failed = f"the last export run failed: {error}"
 
     def exported(self, run: ExportRun, now: int) -> None:
         """Note an export run's failures: a customer's stays until a run exports it."""
+        self._run_failed = None
         for customer, reason in run.failures.items():
             earlier = self._export_failures.get(customer)
             since = now if earlier is None else earlier.since
@@ -106,6 +114,8 @@ class ServerWatch:
             if task.done()
         }
         stopped.update(self.others())
+        if self._run_failed is not None:
+            stopped["export"] = self._run_failed
         for name in set(self._down_since) - set(stopped):
             del self._down_since[name]  # running again
         return tuple(
@@ -131,13 +141,18 @@ class DailyReport:
     settings: ReportSettings
     send: Callable[[EmailMessage], None]
     statuses: Callable[[], Mapping[str, tuple[int, bytes]]] = dict
+    _sent: date | None = None  # also kept here: a data folder that cannot be written
+    _retry_at: int = 0  # after a failed send, not before this
 
     def tick(self, now: int) -> None:
-        """Send the report if one is due at ``now``."""
-        last = last_report_day(self.app.data_dir)
+        """Send the report if one is due at ``now``; after a failure, try again in
+        ``REPORT_RETRY_S``."""
+        kept = last_report_day(self.app.data_dir)
+        last = max((d for d in (kept, self._sent) if d is not None), default=None)
         day = self.settings.due(now, last)
-        if day is None:
+        if day is None or now < self._retry_at:
             return
+        self._retry_at = now + REPORT_RETRY_S
         store = self.app.store
         sent = send_due_report(
             store,
@@ -149,8 +164,13 @@ class DailyReport:
             units=unit_infos(store, self.statuses()),
             events=day_events(store, day, self.settings.timezone),
         )
+        self._retry_at = 0
         if sent is not None:
-            keep_report_day(self.app.data_dir, sent)
+            self._sent = sent
+            try:
+                keep_report_day(self.app.data_dir, sent)
+            except OSError:
+                log.exception("cannot record that the report of %s went out", sent)
 
 
 class Watching:
@@ -185,6 +205,11 @@ class Watching:
         """Note an export run (its failures raise alerts)."""
         if self.watch is not None:
             self.watch.exported(run, now)
+
+    def export_failed(self, error: BaseException) -> None:
+        """Note an export run that failed as a whole (``down:export`` until one completes)."""
+        if self.watch is not None:
+            self.watch.export_failed(error)
 
     def start(
         self,

@@ -63,7 +63,7 @@ def aggregate_day(  # noqa: PLR0913 - the last three are keywords: when, as of, 
     (default: those the store holds now, when the rule runs), ``meters`` the customer's
     meters (default: those the store lists). A meter out of service all day has no row."""
     listed = store.list_meters(customer.id, as_of=as_of) if meters is None else meters
-    meters = [m for m in listed if m.in_service(slots.start, slots.end)]
+    meters = [m for m in listed if _serves(m, slots)]
     chunks = [meters[lo : lo + AGGREGATE_CHUNK] for lo in range(0, len(meters), AGGREGATE_CHUNK)]
     days = [slots] if vee is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
     due, shown = due_slots(slots, now), shown_mwh(customer)
@@ -89,6 +89,16 @@ def aggregate_day(  # noqa: PLR0913 - the last three are keywords: when, as of, 
             marks = Marks(slots.start, conflicts, drift)
             tables.append(_table(chunk, grids, max_demand_w, vee, due, shown, marks))
     return concat(tables, slots.count)
+
+
+def _serves(meter: Meter, slots: DaySlots) -> bool:
+    """Whether the meter was in service for a whole slot of the day (the in-service mask's
+    rule): a meter that serves none has no row."""
+    first = slots.start
+    if meter.installed_at is not None and meter.installed_at > first:
+        first += -(-(meter.installed_at - first) // SLOT_SECONDS) * SLOT_SECONDS
+    end = slots.end if meter.removed_at is None else min(slots.end, meter.removed_at)
+    return first + SLOT_SECONDS <= end
 
 
 def drift_spells(

@@ -30,7 +30,7 @@ from kenshin.domain.changes import (
 from kenshin.domain.csvfiles import render_day
 from kenshin.domain.daytable import DayTable
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, SECONDS_PER_HOUR
-from kenshin.domain.made_with import MadeWith, made_with_json, service_of
+from kenshin.domain.made_with import MadeWith, demand_of, made_with_json, service_of
 from kenshin.domain.manifest import (
     MANIFEST_SUFFIX,
     Manifest,
@@ -156,7 +156,14 @@ def export_day(
         as_of_batch=mark.batch,
         as_of_meter=mark.meter,
         made_with=made_with_json(
-            MadeWith(customer, vee, settings.max_demand_w, drift, service_of(meters))
+            MadeWith(
+                customer,
+                vee,
+                settings.max_demand_w,
+                drift,
+                service_of(meters),
+                demand_of(meters),
+            )
         ),
     )
     outbox.publish(customer.id, name, rendered.content)

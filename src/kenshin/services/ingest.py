@@ -29,7 +29,7 @@ from kenshin.domain.model import (
 )
 from kenshin.domain.slots import iso_utc
 from kenshin.domain.vee import DriftSpell, UnitClock, VeeSettings, observe, split_future
-from kenshin.domain.wire import decode_readings
+from kenshin.domain.wire import LATEST, decode_readings
 from kenshin.ports import Store
 from kenshin.services.security import SecurityLog
 
@@ -91,6 +91,7 @@ class _Staged:
     unmetered: set[str] = field(default_factory=set)  # devices the store had no meter for
     new: set[str] = field(default_factory=set)  # meters the store did not know
     first_t: dict[str, int] = field(default_factory=dict)  # a new meter's first reading
+    last_t: dict[str, int] = field(default_factory=dict)  # each meter's last of the batch
     service: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
 
     def add(self, meter: Meter) -> None:
@@ -182,8 +183,14 @@ class Ingest:
                 first = staged.first_t.get(block.meter, block.readings[0].t)
                 staged.first_t[block.meter] = min(first, block.readings[0].t)
             if block.readings:
-                readings = (block.readings[0].t, block.readings[-1].t)
-                span = spans[block.meter]
+                last = block.readings[-1].t
+                staged.last_t[block.meter] = max(staged.last_t.get(block.meter, last), last)
+                readings = (block.readings[0].t, last)
+                if widened(spans[block.meter], readings) == spans[block.meter]:
+                    continue
+                # A change to write: from what the store holds now (an operator may have
+                # set it since this process cached the meter).
+                span = self._span_of(block.meter, staged, fresh=True)
                 changed = widened(span, readings)
                 if changed != span:
                     staged.service[block.meter] = spans[block.meter] = changed
@@ -196,17 +203,17 @@ class Ingest:
         others = [
             m
             for m in self._meters_of(decoded.device, staged)
-            if m != new and self._span_of(m, staged)[1] is None
+            if m != new and self._span_of(m, staged, fresh=True)[1] is None
         ]
         at = staged.first_t[new]  # its earliest reading of the batch, in any message
         old = others[0] if len(others) == 1 else None
         named = {b.meter: b for b in decoded.meters}
         if old is None or (len(named) == 2 and old not in named):
             return
-        if old in named and named[old].readings and named[old].readings[-1].t > at:
+        if staged.last_t.get(old, at) > at or self._read_after(old, at):
             return  # both report at once: a unit of two meters
-        staged.service[old] = exchanged_out(self._span_of(old, staged), at)
-        staged.service[new] = (at, self._span_of(new, staged)[1])
+        staged.service[old] = exchanged_out(self._span_of(old, staged, fresh=True), at)
+        staged.service[new] = (at, self._span_of(new, staged, fresh=True)[1])
         log.info(
             "meter %s of unit %s exchanged for %s at %s", old, decoded.device, new, iso_utc(at)
         )
@@ -219,11 +226,22 @@ class Ingest:
             if removed == was and now is not None:
                 staged.service[other] = (fitted, now)
 
-    def _span_of(self, meter_id: str, staged: _Staged) -> tuple[int | None, int | None]:
+    def _span_of(
+        self, meter_id: str, staged: _Staged, *, fresh: bool = False
+    ) -> tuple[int | None, int | None]:
+        """The meter's time in service as the batch leaves it; ``fresh``: as the store
+        holds it, not as cached (to be written back)."""
         if meter_id in staged.service:
             return staged.service[meter_id]
-        meter = self._meters.get(meter_id) or self._store.get_meter(meter_id)
+        cached = None if fresh else self._meters.get(meter_id)
+        meter = cached or self._store.get_meter(meter_id)
         return (None, None) if meter is None else (meter.installed_at, meter.removed_at)
+
+    def _read_after(self, meter_id: str, t: int) -> bool:
+        """Whether the store holds a reading of the meter after ``t`` (an exchange is rare:
+        the look is worth it)."""
+        found = self._store.readings_between([meter_id], t + 1, LATEST)
+        return next(iter(found), None) is not None
 
     def _save_service(self, spans: dict[str, tuple[int | None, int | None]]) -> None:
         self._store.set_service([(m, fitted, removed) for m, (fitted, removed) in spans.items()])
