@@ -8,6 +8,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 
@@ -19,10 +20,13 @@ from kenshin.bootstrap import App, open_app
 from kenshin.domain.slots import zone
 from kenshin.entrypoints import logs
 from kenshin.entrypoints.watching import DailyReport, ServerWatch
+from kenshin.errors import StoreError
+from kenshin.ports import ChannelError
 from kenshin.services.alerting import Alerting, AlertSettings
 from kenshin.services.batching import CommitQueue
 from kenshin.services.ingest import Incoming
 from kenshin.services.report import ReportSettings
+from kenshin.services.schedule import ExportRun
 from kenshin.services.security import SecurityLog
 from kenshin.watch_setup import last_report_day, unit_status
 
@@ -146,6 +150,63 @@ def test_a_part_that_stopped_is_down_from_when_it_was_first_seen_until_it_runs(
         assert watch.observe(220).down == ()
         parts.append(("ftps", "again"))
         assert watch.observe(280).down[0].since == 280
+        running.cancel()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("mail_server", ["plain"], indirect=True)
+def test_the_report_goes_once_though_the_data_folder_cannot_record_it(
+    app: App, mail_server: MailServer
+) -> None:
+    channel = SmtpChannel(
+        "mail",
+        SmtpSettings(
+            "127.0.0.1",
+            "kenshin@example.org",
+            ("ops@example.org",),
+            mail_server.port,
+            security="none",
+        ),
+    )
+    (app.data_dir / "report-last-sent.part").mkdir()  # where the record is written first
+    settings = ReportSettings(recipients=("ops@example.org",), sender="kenshin@example.org")
+    daily = DailyReport(app, settings, channel.deliver)
+    for minute in range(5):
+        daily.tick(at("2026-11-27T08:00:00") + 60 * minute)
+    assert len(mail_server.messages) == 1
+
+
+def test_a_failed_send_is_tried_again_after_a_while_not_every_minute(app: App) -> None:
+    tries: list[int] = []
+
+    def send(message: object) -> None:
+        tries.append(1)
+        raise ChannelError("SMTP 127.0.0.1:25: connection refused")
+
+    settings = ReportSettings(recipients=("ops@example.org",), sender="kenshin@example.org")
+    daily = DailyReport(app, settings, send)
+    start = at("2026-11-27T08:00:00")
+    for minute in range(15):
+        with pytest.raises(ChannelError) if minute in (0, 10) else nullcontext():
+            daily.tick(start + 60 * minute)
+    assert len(tries) == 2  # at 08:00 and at 08:10
+
+
+def test_an_export_run_that_fails_whole_is_a_component_down_until_one_completes(
+    app: App,
+) -> None:
+    async def main() -> None:
+        commits = CommitQueue(app.ingest(), max_messages=10, window_s=0.05)
+        running: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(60))
+        alerting = Alerting(app.store, [], AlertSettings())
+        watch = ServerWatch(app, alerting, commits, {"ingest": running})
+        watch.export_failed(StoreError("SQLite store: listing days to pack failed: disk I/O"))
+        [down] = watch.observe(100).down
+        assert (down.name, down.since) == ("export", 100)
+        assert "disk I/O" in down.detail
+        watch.exported(ExportRun(), 160)
+        assert watch.observe(160).down == ()
         running.cancel()
 
     asyncio.run(main())
