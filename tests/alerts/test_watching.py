@@ -39,6 +39,14 @@ def at(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=TOKYO).timestamp())
 
 
+def mail_channel(server: MailServer) -> SmtpChannel:
+    """An email channel to the test's SMTP server, in plain text on this machine."""
+    settings = SmtpSettings(
+        "127.0.0.1", "kenshin@example.org", ("ops@example.org",), server.port, security="none"
+    )
+    return SmtpChannel("mail", settings)
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
     site = make_site(tmp_path, "site")
@@ -51,16 +59,7 @@ def app(tmp_path: Path) -> Iterator[App]:
 def test_the_report_goes_once_at_its_time_and_not_again_after_a_restart(
     app: App, mail_server: MailServer
 ) -> None:
-    channel = SmtpChannel(
-        "mail",
-        SmtpSettings(
-            "127.0.0.1",
-            "kenshin@example.org",
-            ("ops@example.org",),
-            mail_server.port,
-            security="none",
-        ),
-    )
+    channel = mail_channel(mail_server)
     settings = ReportSettings(recipients=("ops@example.org",), sender="kenshin@example.org")
     daily = DailyReport(app, settings, channel.deliver)
     daily.tick(at("2026-11-27T07:59:00"))
@@ -159,16 +158,7 @@ def test_a_part_that_stopped_is_down_from_when_it_was_first_seen_until_it_runs(
 def test_the_report_goes_once_though_the_data_folder_cannot_record_it(
     app: App, mail_server: MailServer
 ) -> None:
-    channel = SmtpChannel(
-        "mail",
-        SmtpSettings(
-            "127.0.0.1",
-            "kenshin@example.org",
-            ("ops@example.org",),
-            mail_server.port,
-            security="none",
-        ),
-    )
+    channel = mail_channel(mail_server)
     (app.data_dir / "report-last-sent.part").mkdir()  # where the record is written first
     settings = ReportSettings(recipients=("ops@example.org",), sender="kenshin@example.org")
     daily = DailyReport(app, settings, channel.deliver)
