@@ -9,9 +9,8 @@ a file that cannot be read stops start-up with the key and the path.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, time
-from email.message import EmailMessage
 from pathlib import Path
 
 from kenshin.adapters.alert_channels import (
@@ -147,11 +146,6 @@ def report_channel(settings: Settings, channels: Mapping[str, AlertChannel]) -> 
             f" (email channels: {', '.join(emails) or 'none'})"
         )
     return channel
-
-
-def report_sender(channel: SmtpChannel) -> Callable[[EmailMessage], None]:
-    """A function sending the report's mail through ``channel``."""
-    return channel.deliver
 
 
 def last_report_day(data_dir: Path) -> date | None:

@@ -12,7 +12,6 @@ from kenshin.domain.alerts import (
     Alert,
     AlertState,
     ComponentDown,
-    DeliveryFailure,
     DeviceSeen,
     DiskSpace,
     Event,
@@ -107,19 +106,17 @@ def test_ingest_stalled_only_when_messages_wait_past_the_stall_time() -> None:
     )
 
 
-def test_export_delivery_uncollected_disk_and_components() -> None:
+def test_export_uncollected_disk_and_components() -> None:
     late = Uncollected("C1", "2026-11-26", "C1_20261126.csv", 2, NOW - HOUR)
     found = by_key(
         obs(
             export_failures=[ExportFailure("C1", "2026-11-26", "disk full", NOW - 2 * HOUR)],
-            delivery_failures=[DeliveryFailure("SFTP server", "port 2222 in use", NOW - HOUR)],
             uncollected=[late],
             disks=[DiskSpace("/data", 512 << 20, 100 << 30)],
             down=[ComponentDown("device endpoint", NOW - 300, "TLS files missing")],
         )
     )
     assert sorted(found) == [
-        "delivery:SFTP server",
         "disk:/data",
         "down:device endpoint",
         "export:C1",

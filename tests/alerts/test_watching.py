@@ -140,7 +140,7 @@ def test_a_part_that_stopped_is_down_from_when_it_was_first_seen_until_it_runs(
         running: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(60))
         parts: list[tuple[str, str]] = [("ftps", "the FTPS server stopped serving")]
         alerting = Alerting(app.store, [], AlertSettings())
-        watch = ServerWatch(app, alerting, commits, {"ingest": running}, dict, lambda: parts)
+        watch = ServerWatch(app, alerting, commits, {"ingest": running}, lambda: parts)
         assert [(d.name, d.since, d.detail) for d in watch.observe(100).down] == [
             ("ftps", 100, "the FTPS server stopped serving")
         ]

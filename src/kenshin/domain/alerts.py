@@ -73,16 +73,6 @@ class ExportFailure:
     since: int
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryFailure:
-    """A part of delivery that fails (a file server, the outbox...), since when and why."""
-
-    what: str
-    reason: str
-    since: int
-    customer: str | None = None
-
-
 class UncollectedFile(Protocol):
     """A final file its customer has not collected by ``due_at`` (services.receipts)."""
 
@@ -139,7 +129,6 @@ class Observations:
     waiting_messages: int = 0  # received, not committed yet
     waiting_since: int | None = None  # when the oldest of them arrived
     export_failures: Sequence[ExportFailure] = ()
-    delivery_failures: Sequence[DeliveryFailure] = ()
     uncollected: Sequence[UncollectedFile] = ()
     security_events: Sequence[SecurityEvent] = ()  # within Thresholds.security_window_minutes
     disks: Sequence[DiskSpace] = ()
@@ -275,22 +264,6 @@ def export_failures(obs: Observations, limits: Thresholds) -> list[Alert]:
         since = min(f.since for f in failures)
         title = f"Export failing: customer {customer}"
         alerts.append(Alert(f"export:{customer}", Severity.CRITICAL, title, text, customer, since))
-    return alerts
-
-
-def delivery_failures(obs: Observations, limits: Thresholds) -> list[Alert]:
-    """One alert per failing part of delivery."""
-    alerts = []
-    for failure in obs.delivery_failures:
-        where = f" for customer {failure.customer}" if failure.customer else ""
-        text = (
-            f"Delivery is failing: {failure.what}{where}: {failure.reason}.\n"
-            "What to do: customers cannot collect their files while this lasts; fix the cause"
-            " named and check the server's log."
-        )
-        title = f"Delivery failing: {failure.what}"
-        key = f"delivery:{failure.what}" + (f":{failure.customer}" if failure.customer else "")
-        alerts.append(Alert(key, Severity.CRITICAL, title, text, failure.customer, failure.since))
     return alerts
 
 
@@ -533,7 +506,6 @@ RULES: tuple[Rule, ...] = (
     ingest_stalled,
     disk_space,
     export_failures,
-    delivery_failures,
     uncollected_files,
     silent_devices,
     dead_letters,

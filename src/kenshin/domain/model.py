@@ -105,12 +105,6 @@ class Meter:
     installed_at: int | None = None
     removed_at: int | None = None
 
-    def in_service(self, start: int, end: int) -> bool:
-        """Whether it was in service for any of [start, end)."""
-        return (self.installed_at is None or self.installed_at < end) and (
-            self.removed_at is None or start < self.removed_at
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Reading:

@@ -58,7 +58,6 @@ class ServerWatch:
     alerting: Alerting
     commits: CommitQueue
     tasks: Mapping[str, asyncio.Task[None]]  # components that must keep running
-    statuses: Callable[[], Mapping[str, tuple[int, bytes]]] = dict
     others: Callable[[], Sequence[tuple[str, str]]] = tuple  # other parts down, and why
     _progress: _Progress = field(default_factory=_Progress)
     _export_failures: dict[str, ExportFailure] = field(default_factory=dict)
@@ -223,7 +222,7 @@ class Watching:
         whether the report is due, until ``stop`` is set."""
         settings = self.app.settings
         if self.alerting is not None:
-            self.watch = ServerWatch(self.app, self.alerting, commits, components, statuses, others)
+            self.watch = ServerWatch(self.app, self.alerting, commits, components, others)
             every_s = settings.alerts.evaluate_seconds
             self._tasks.append(asyncio.create_task(every(every_s, self.watch.tick, stop)))
         if not settings.report.enabled:
