@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ftplib
 import os
+import re
 import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -285,3 +287,61 @@ def test_lftp_mirrors_the_folder_over_ftps(served: Served, tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     mirrored = {p.name: p.read_bytes() for p in (tmp_path / "mirror").iterdir()}
     assert mirrored == visible(served)
+
+
+@pytest.mark.skipif(shutil.which("lftp") is None, reason="lftp is not installed")
+def test_lftp_mirror_leaves_files_a_customer_who_is_not_root_can_read(served: Served) -> None:
+    # A customer's own account, not root: nobody (uid 65534), in a folder of its own.
+    home = Path(tempfile.mkdtemp(prefix="kenshin-customer-"))
+    try:
+        shutil.copy(served.ca, home / "ca.pem")
+        os.chown(home, 65534, 65534)
+        os.chown(home / "ca.pem", 65534, 65534)
+        script = (
+            f"set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:ca-file {home}/ca.pem;"
+            f" set net:max-retries 1; open --env-password -u C-001 -p {served.ftps_port} localhost;"
+            f" mirror / {home / 'mirror'}; quit"
+        )
+        env = {"HOME": str(home), "PATH": os.environ["PATH"], "LFTP_PASSWORD": PASSWORDS["C-001"]}
+        done = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "lftp", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr
+        read = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "sh",
+                "-c",
+                f'cd {home / "mirror"} && for f in *; do cat "$f" >/dev/null || echo "$f"; done',
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert (read.returncode, read.stdout, read.stderr) == (0, "", "")
+        mirrored = {p.name: p.read_bytes() for p in (home / "mirror").iterdir()}
+        assert mirrored == visible(served)
+    finally:
+        shutil.rmtree(home)
+
+
+def test_mlsd_gives_the_mode_in_plain_octal_and_no_owner(served: Served) -> None:
+    with session(served) as ftp:
+        ftp.sendcmd("OPTS MLST type;size;unix.mode;unix.uid;unix.gid;")
+        lines: list[str] = []
+        ftp.retrlines("MLSD", lines.append)
+        facts = dict(
+            fact.split("=", 1) for fact in lines[0].split(" ", 1)[0].rstrip(";").split(";")
+        )
+        feat = ftp.sendcmd("FEAT")
+    assert re.fullmatch(r"0[0-7]{3}", facts["unix.mode"]), lines[0]
+    assert "unix.uid" not in facts
+    assert "unix.gid" not in facts
+    assert "unix.uid" not in feat

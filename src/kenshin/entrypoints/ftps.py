@@ -27,7 +27,7 @@ from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import ThreadedFTPServer
 
 from kenshin.domain.model import CUSTOMER_ID
-from kenshin.entrypoints.ftps_files import JailFS
+from kenshin.entrypoints.ftps_files import HIDDEN_FACTS, JailFS
 from kenshin.errors import ConfigError
 from kenshin.ports import Deliveries, Receipt
 from kenshin.services.accounts import Logins
@@ -126,6 +126,12 @@ class CustomerHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib has no
     permit_privileged_ports = False
     max_login_attempts = 3
     banner = "kenshin FTPS: AUTH TLS, then log in."
+
+    def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:  # noqa: ANN401
+        super().__init__(conn, server, ioloop)
+        # MLST facts offered: the owner and group left out.
+        facts: list[str] = getattr(self, "_available_facts", [])
+        self._available_facts = [f for f in facts if f not in HIDDEN_FACTS]
 
     def process_command(self, cmd: str, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
         """Refuse every change, report a login tried without TLS, refuse active mode unless

@@ -10,6 +10,8 @@ the real path): anything outside, hidden or not there becomes a path that
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -18,6 +20,9 @@ from pyftpdlib.filesystems import AbstractedFS, FilesystemError
 from kenshin.adapters.jail_folder import JailFolder
 from kenshin.domain.jail import JailPath, resolve
 
+# Facts of MLSD/MLST never given: the server's own accounts are nobody's business.
+HIDDEN_FACTS = frozenset(("unix.uid", "unix.gid"))
+_PYTHON_OCTAL = re.compile(rb"unix\.mode=0o([0-7]+);")
 NOWHERE = "\x00nowhere"  # what a path outside the jail becomes: nothing can be there
 READ_ONLY = "Permission denied: the files are read-only"
 
@@ -98,6 +103,20 @@ class JailFS(AbstractedFS):  # type: ignore[misc]  # pyftpdlib has no type hints
     def islink(self, path: str) -> bool:
         """Links are shown as what they point to."""
         return False
+
+    def format_mlsx(
+        self,
+        basedir: str,
+        listing: list[str],
+        perms: str,
+        facts: list[str],
+        ignore_err: bool = True,
+    ) -> Iterator[bytes]:
+        """MLSD/MLST lines: the mode in plain octal (``0640``, as clients parse it, not
+        Python's ``0o640``), no owner or group."""
+        shown = [fact for fact in facts if fact not in HIDDEN_FACTS]
+        for line in super().format_mlsx(basedir, listing, perms, shown, ignore_err):
+            yield _PYTHON_OCTAL.sub(rb"unix.mode=0\1;", line)
 
     def get_user_by_uid(self, uid: int) -> str:
         """Owners are not shown: the server's accounts are nobody's business."""
