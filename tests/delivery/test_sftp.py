@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ftplib
+import os
 import shutil
 import subprocess
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,6 +20,7 @@ from kenshin.adapters.outbox import LocalOutbox
 
 from .conftest import DAY_FILE, OTHER_FILE, PASSWORDS, SECRET, Served
 from .test_ftps import ESCAPES, visible
+from .test_ftps import session as ftps_session
 
 T = TypeVar("T")
 
@@ -273,3 +276,38 @@ def test_a_new_file_appears_whole_and_a_revision_replaces_it(served: Served) -> 
 
     assert with_sftp(served, job) == [b"revision 1\r\n", b"revision 2, restated\r\n"]
     outbox.remove("C-001", "C-001_20261002.csv")
+
+
+def test_a_hard_link_or_a_file_of_another_owner_is_neither_listed_nor_served(
+    served: Served,
+) -> None:
+    folder = served.site / "outbox" / "C-001"
+    key = served.site / "pki" / "ca.key"
+    assert key.read_bytes()
+    link, foreign = folder / "ca-key.csv", folder / "foreign.csv"
+    link.hardlink_to(key)  # the CA's private key, one more name for it in the outbox
+    foreign.write_bytes(b"a file kenshin did not publish\n")
+    os.chown(foreign, 65534, 65534)
+    try:
+
+        async def job(sftp: asyncssh.SFTPClient) -> list[str]:
+            found = [str(name) for name in await sftp.listdir(".")]
+            for name in ("ca-key.csv", "foreign.csv", "/ca-key.csv"):
+                with pytest.raises(asyncssh.SFTPNoSuchFile):
+                    await read(sftp, name)
+            return found
+
+        assert not {"ca-key.csv", "foreign.csv"} & set(with_sftp(served, job))
+        with ftps_session(served) as ftp:
+            assert not {"ca-key.csv", "foreign.csv"} & set(ftp.nlst())
+            listing: list[str] = []
+            ftp.retrlines("MLSD", listing.append)
+            assert not any("ca-key" in line or "foreign" in line for line in listing)
+            for name in ("ca-key.csv", "foreign.csv"):
+                received = bytearray()
+                with pytest.raises(ftplib.error_perm):
+                    ftp.retrbinary(f"RETR {name}", received.extend)
+                assert received == b""
+    finally:
+        link.unlink()
+        foreign.unlink()

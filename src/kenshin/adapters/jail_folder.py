@@ -3,6 +3,9 @@
 ``domain.jail`` turns what a client asked for into names below the root; this adds
 what only the disk knows: a name whose real path (symbolic links followed) leaves the
 customer's folder is nothing, and so is anything but a regular file or a folder.
+A file is served only if kenshin published it: owned by the server's own user and
+with one name only (a hard link could give a secret, such as the CA's key, a name in
+the outbox; publishing renames a new file into place, so it has one link).
 Both file servers use it, so the rules are the same for FTPS and SFTP.
 """
 
@@ -30,6 +33,12 @@ class Entry:
     mode: int
 
 
+def servable(status: os.stat_result) -> bool:
+    """Whether a file with this status may be served: a regular file of the server's own
+    user with one link."""
+    return stat.S_ISREG(status.st_mode) and status.st_nlink == 1 and status.st_uid == os.getuid()
+
+
 class JailFolder:
     """One customer's folder seen as ``/``: list, stat, open for reading; nothing else."""
 
@@ -43,10 +52,10 @@ class JailFolder:
         if real != self.root and self.root not in real.parents:
             return None
         try:
-            mode = real.stat().st_mode
+            status = real.stat()
         except OSError:
             return None
-        return real if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else None
+        return real if stat.S_ISDIR(status.st_mode) or servable(status) else None
 
     def lookup(self, requested: str, cwd: JailPath) -> tuple[JailPath, Path] | None:
         """The jail path and real path of what the client asked for, or None."""

@@ -28,7 +28,7 @@ from asyncssh.constants import (
     FXF_WRITE,
 )
 
-from kenshin.adapters.jail_folder import JailFolder
+from kenshin.adapters.jail_folder import JailFolder, servable
 from kenshin.domain.jail import JailPath, resolve
 from kenshin.ports import Deliveries, Receipt
 from kenshin.services.receipts import record_download
@@ -143,7 +143,11 @@ class JailSFTPServer(asyncssh.SFTPServer):
         jail_path, real = self._find(path)
         if real.is_dir():
             raise asyncssh.SFTPFailure("Is a folder")
-        return Download(jail_path, real.open("rb"), self._jail.revision_of(jail_path))
+        file = real.open("rb")
+        if not servable(os.fstat(file.fileno())):  # changed since it was looked up
+            file.close()
+            raise asyncssh.SFTPNoSuchFile("No such file")
+        return Download(jail_path, file, self._jail.revision_of(jail_path))
 
     def read(self, file_obj: object, offset: int, size: int) -> bytes:
         """Bytes of an open file."""
