@@ -140,6 +140,9 @@ class SftpConfig(_Section):
     host_key: str = Field(
         "ssh/host_key", description="the server's SSH host key, relative to data_dir"
     )
+    max_new_connections_per_minute: int = Field(
+        30, ge=1, le=100_000, description="new connections one address may open a minute"
+    )
 
 
 class HttpConfig(_Section):
@@ -345,6 +348,7 @@ enabled = true
 host = "0.0.0.0"
 port = 2222
 host_key = "ssh/host_key"
+max_new_connections_per_minute = 30
 
 [http]
 enabled = true

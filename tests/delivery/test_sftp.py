@@ -7,6 +7,7 @@ import contextlib
 import ftplib
 import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -311,3 +312,90 @@ def test_a_hard_link_or_a_file_of_another_owner_is_neither_listed_nor_served(
     finally:
         link.unlink()
         foreign.unlink()
+
+
+def openssh_sftp(served: Served, tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """OpenSSH's sftp as C-001 with a registered key, ``ls`` in batch mode, with ``options``."""
+    key = tmp_path / "id"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        added = kenshin(served.site, "customers", "credentials", "C-001", "--ssh-key", f"{key}.pub")
+        assert added.exit_code == 0, added.output
+        (tmp_path / "known_hosts").write_text(served.host_key_line + "\n")
+    (tmp_path / "batch").write_text("ls -1\n")
+    command = ["sftp", "-b", str(tmp_path / "batch"), "-i", str(key), "-P", str(served.sftp_port)]
+    for option in (
+        f"UserKnownHostsFile={tmp_path / 'known_hosts'}",
+        "IdentitiesOnly=yes",
+        "BatchMode=yes",
+        "StrictHostKeyChecking=yes",
+        *options,
+    ):
+        command += ["-o", option]
+    return subprocess.run([*command, "C-001@127.0.0.1"], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("sftp") is None, reason="OpenSSH's sftp is not installed")
+def test_a_client_offering_only_weak_algorithms_is_refused(served: Served, tmp_path: Path) -> None:
+    good = openssh_sftp(served, tmp_path)
+    assert good.returncode == 0, good.stderr
+    assert DAY_FILE in good.stdout
+    ctr = "Ciphers=aes128-ctr"  # with an AEAD cipher no MAC is used at all
+    for options in (
+        (ctr, "MACs=hmac-sha1"),
+        (ctr, "MACs=hmac-sha1-etm@openssh.com"),
+        ("KexAlgorithms=diffie-hellman-group14-sha1",),
+        ("KexAlgorithms=diffie-hellman-group-exchange-sha1",),
+        ("KexAlgorithms=diffie-hellman-group-exchange-sha256",),  # moduli down to 1024 bits
+        ("Ciphers=aes128-cbc",),
+        ("HostKeyAlgorithms=ssh-rsa",),
+    ):
+        weak = openssh_sftp(served, tmp_path, *options)
+        assert weak.returncode != 0, options
+        assert "no matching" in weak.stderr, (options, weak.stderr)
+        assert DAY_FILE not in weak.stdout
+    strong = openssh_sftp(served, tmp_path, ctr, "MACs=hmac-sha2-256-etm@openssh.com")
+    assert strong.returncode == 0, strong.stderr
+
+
+def test_asyncssh_offering_a_1024_bit_group_exchange_is_refused(served: Served) -> None:
+    async def main() -> None:
+        with pytest.raises(asyncssh.KeyExchangeFailed):
+            await asyncssh.connect(
+                "127.0.0.1",
+                served.sftp_port,
+                username="C-001",
+                password=PASSWORDS["C-001"],
+                known_hosts=asyncssh.import_known_hosts(served.host_key_line),
+                client_keys=None,
+                kex_algs=["diffie-hellman-group-exchange-sha256", "diffie-hellman-group1-sha1"],
+            )
+
+    asyncio.run(main())
+
+
+def banners(served: Served, source: str, count: int) -> int:
+    """How many of ``count`` new connections from ``source`` the server greeted."""
+    greeted = 0
+    for _ in range(count):
+        with (
+            socket.create_connection(
+                ("127.0.0.1", served.sftp_port), timeout=10, source_address=(source, 0)
+            ) as raw,
+            contextlib.suppress(ConnectionResetError),
+        ):
+            greeted += raw.recv(100).startswith(b"SSH-2.0-")
+    return greeted
+
+
+def test_new_connections_from_one_address_are_limited(served: Served) -> None:
+    greeted = banners(served, "127.0.0.3", 200)
+    assert 1 <= greeted <= 40
+    assert banners(served, "127.0.0.3", 5) == 0
+    # Another address is not held up.
+    assert banners(served, "127.0.0.4", 1) == 1
+
+    async def job(sftp: asyncssh.SFTPClient) -> bytes:
+        return await read(sftp, DAY_FILE)
+
+    assert with_sftp(served, job) == served.files[DAY_FILE]

@@ -86,7 +86,13 @@ class FileServers:
             if ensure_host_key(app.host_key_path):
                 log.warning("created the SFTP host key %s: it is kept", app.host_key_path)
             self._sftp = SftpServer(
-                SftpSettings(sftp.host, sftp.port, app.host_key_path, delay),
+                SftpSettings(
+                    sftp.host,
+                    sftp.port,
+                    app.host_key_path,
+                    delay,
+                    max_new_connections_per_minute=sftp.max_new_connections_per_minute,
+                ),
                 self.logins,
                 app.store.deliveries,
                 app.outbox_dir,

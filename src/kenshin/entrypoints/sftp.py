@@ -5,18 +5,27 @@ exec, no port, agent or X11 forwarding, no SCP. Each customer sees its jail, rea
 only (``entrypoints.sftp_files``); asyncssh's own chroot would follow symbolic links
 out of the root, so it is not used. The rules of logins (lockout, allow-list, the
 delay of a failure) are those of ``services.accounts``, shared with FTPS.
+
+Transport: key exchange by elliptic curves (or finite-field groups of 2048 bits or
+more, never group exchange, which would hand a client a 1024-bit group), AEAD or
+CTR ciphers, SHA-2 MACs, no SHA-1 anywhere; new connections from one address are
+limited (``sftp.max_new_connections_per_minute``), a flood is closed before the
+server says a word.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 
+from kenshin.entrypoints.address_rate import AddressRate
 from kenshin.entrypoints.sftp_files import JailSFTPServer
 from kenshin.ports import Deliveries
 from kenshin.services.accounts import Logins
@@ -24,6 +33,44 @@ from kenshin.services.accounts import Logins
 log = logging.getLogger(__name__)
 
 PROTOCOL = "sftp"
+KEX_ALGS = (
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "curve448-sha512",
+    "ecdh-sha2-nistp521",
+    "ecdh-sha2-nistp384",
+    "ecdh-sha2-nistp256",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group18-sha512",
+    "diffie-hellman-group14-sha256",
+)
+ENCRYPTION_ALGS = (
+    "chacha20-poly1305@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-gcm@openssh.com",
+    "aes256-ctr",
+    "aes192-ctr",
+    "aes128-ctr",
+)
+MAC_ALGS = (  # only used with the CTR ciphers; the AEAD ones carry their own
+    "hmac-sha2-256-etm@openssh.com",
+    "hmac-sha2-512-etm@openssh.com",
+    "umac-128-etm@openssh.com",
+    "hmac-sha2-256",
+    "hmac-sha2-512",
+    "umac-128@openssh.com",
+)
+SIGNATURE_ALGS = (  # of the host key and of customers' keys: ssh-rsa (SHA-1) is not one
+    "ssh-ed25519",
+    "ssh-ed448",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +82,7 @@ class SftpSettings:
     host_key: Path
     failed_login_delay_s: float = 2.0
     login_timeout_s: int = 60
+    max_new_connections_per_minute: int = 30
 
 
 class CustomerSSHServer(asyncssh.SSHServer):
@@ -104,6 +152,27 @@ class CustomerSSHServer(asyncssh.SSHServer):
         log.info("%s logged in over SFTP from %s", self._customer, self._address)
 
 
+def throttled(rate: AddressRate, factory: Callable[[], CustomerSSHServer]) -> Callable[[], Any]:
+    """A server factory whose connections are closed at once, unanswered, when their
+    address opened too many new ones lately."""
+
+    def make() -> CustomerSSHServer:
+        server = factory()
+        made = server.connection_made
+
+        def connection_made(conn: asyncssh.SSHServerConnection) -> None:
+            peer = conn.get_extra_info("peername")
+            if not rate.admit(str(peer[0]) if peer else "unknown"):
+                conn.abort()  # before the server's version line: nothing is sent
+                return
+            made(conn)
+
+        server.connection_made = connection_made  # type: ignore[method-assign]
+        return server
+
+    return make
+
+
 class SftpServer:
     """The SFTP listener on the running event loop."""
 
@@ -125,11 +194,14 @@ class SftpServer:
             settings.host,
             settings.port,
             server_host_keys=[str(settings.host_key)],
-            server_factory=partial(
-                CustomerSSHServer,
-                self._logins,
-                settings.failed_login_delay_s,
-                self._connections,
+            server_factory=throttled(
+                AddressRate(settings.max_new_connections_per_minute),
+                partial(
+                    CustomerSSHServer,
+                    self._logins,
+                    settings.failed_login_delay_s,
+                    self._connections,
+                ),
             ),
             sftp_factory=partial(JailSFTPServer, outbox=self._outbox, deliveries=self._deliveries),
             allow_scp=False,
@@ -137,6 +209,10 @@ class SftpServer:
             x11_forwarding=False,
             allow_pty=False,
             login_timeout=settings.login_timeout_s,
+            kex_algs=list(KEX_ALGS),
+            encryption_algs=list(ENCRYPTION_ALGS),
+            mac_algs=list(MAC_ALGS),
+            signature_algs=list(SIGNATURE_ALGS),
             keepalive_interval=60,
         )
         self.port = self._acceptor.get_port()
