@@ -115,6 +115,15 @@ class FtpsConfig(_Section):
     )
     key: str = Field("", description="PEM private key of the certificate; empty: pki/server.key")
     idle_timeout_s: int = Field(300, ge=10, le=86_400, description="idle control connection closed")
+    max_connections: int = Field(
+        256, ge=2, le=10_000, description="connections at once, logged in or not"
+    )
+    max_connections_per_address: int = Field(
+        10, ge=1, le=10_000, description="connections at once from one address"
+    )
+    login_timeout_s: int = Field(
+        30, ge=1, le=600, description="time a new connection has to log in before it is closed"
+    )
 
     @field_validator("passive_ports")
     @classmethod
@@ -342,6 +351,9 @@ allow_plain = false
 certificate = ""
 key = ""
 idle_timeout_s = 300
+max_connections = 256
+max_connections_per_address = 10
+login_timeout_s = 30
 
 [sftp]
 enabled = true

@@ -27,6 +27,7 @@ PASSWORDS = {"C-001": "first customer's pass", "C-002": "second customer's pass"
 DAY_FILE = "C-001_20261001.csv"
 OTHER_FILE = "C-002_20261001.csv"
 SECRET = b"the operator's secret, outside every jail\n"
+STDERR_NAME = "serve.stderr"
 
 
 @dataclass
@@ -44,7 +45,8 @@ class Served:
         """Stop the server as an operator would, check it stopped cleanly; its output."""
         if self.output is None:
             self.process.terminate()
-            out, err = self.process.communicate(timeout=20)
+            out, _ = self.process.communicate(timeout=20)
+            err = (self.site / STDERR_NAME).read_text()
             assert self.process.returncode == 0, err
             assert out.endswith("stopped\n"), out
             self.output = (out, err)
@@ -113,7 +115,13 @@ def start_serve(site: Path, **env: str) -> Served:
         "KENSHIN_DELIVERIES__FAILED_LOGIN_DELAY_MS": "50",
         **env,
     }
-    process, ports = serve_process(site, environ, 3)
+    # To a file, not a pipe: a pipe nobody reads would fill up (a flood of connections
+    # logs a line each) and stop the server.
+    with (site / STDERR_NAME).open("w") as stderr:
+        try:
+            process, ports = serve_process(site, environ, 3, stderr=stderr.fileno())
+        except AssertionError as exc:
+            raise AssertionError((site / STDERR_NAME).read_text()) from exc
     ftps = ports.get("FTPS") or ports["FTP (TLS optional)"]
     return Served(site, process, ftps, ports["SFTP"], {})
 

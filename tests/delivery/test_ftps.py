@@ -17,7 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DAY_FILE, OTHER_FILE, PASSWORDS, SECRET, Served
+from .conftest import (
+    DAY_FILE,
+    OTHER_FILE,
+    PASSWORDS,
+    SECRET,
+    Served,
+    make_delivery_site,
+    publish_files,
+    start_serve,
+)
 
 ESCAPES = [
     f"../C-002/{OTHER_FILE}",
@@ -43,9 +52,13 @@ def tls(served: Served) -> ssl.SSLContext:
 
 
 @contextmanager
-def session(served: Served, customer: str = "C-001") -> Iterator[ftplib.FTP_TLS]:
-    """A logged-in FTPS session with a private data channel."""
-    ftp = ftplib.FTP_TLS(context=tls(served), timeout=10)
+def session(
+    served: Served, customer: str = "C-001", source: str | None = None
+) -> Iterator[ftplib.FTP_TLS]:
+    """A logged-in FTPS session with a private data channel (from address ``source``)."""
+    ftp = ftplib.FTP_TLS(
+        context=tls(served), timeout=10, source_address=(source, 0) if source else None
+    )
     ftp.connect("localhost", served.ftps_port)
     ftp.login(customer, PASSWORDS[customer])
     ftp.prot_p()
@@ -345,3 +358,71 @@ def test_mlsd_gives_the_mode_in_plain_octal_and_no_owner(served: Served) -> None
     assert "unix.uid" not in facts
     assert "unix.gid" not in facts
     assert "unix.uid" not in feat
+
+
+def idle_connections(served: Served, source: str, count: int) -> list[tuple[socket.socket, bytes]]:
+    """``count`` connections from ``source`` that never log in, each with the server's
+    first reply."""
+    opened = []
+    for _ in range(count):
+        raw = socket.create_connection(
+            ("127.0.0.1", served.ftps_port), timeout=10, source_address=(source, 0)
+        )
+        opened.append((raw, raw.recv(200)))
+    return opened
+
+
+def closed_by_server(raw: socket.socket, within_s: float) -> bool:
+    """Whether the server closes ``raw`` within ``within_s`` seconds (it reads to the end)."""
+    raw.settimeout(within_s)
+    try:
+        while raw.recv(200):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+def test_idle_connections_from_one_address_leave_room_for_customers(served: Served) -> None:
+    flood = idle_connections(served, "127.0.0.5", 600)
+    try:
+        replies = [reply for _raw, reply in flood]
+        greeted = sum(reply.startswith(b"220 ") for reply in replies)
+        assert 1 <= greeted <= 20
+        assert replies[-1].startswith(b"421 ")
+        with session(served, source="127.0.0.2") as ftp:
+            assert fetch(ftp, DAY_FILE) == served.files[DAY_FILE]
+    finally:
+        for raw, _reply in flood:
+            raw.close()
+
+
+def test_connections_that_do_not_log_in_are_closed_and_make_room(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    site = make_delivery_site(tmp_path_factory.mktemp("slots"))
+    files = publish_files(site)
+    served = start_serve(
+        site,
+        KENSHIN_FTPS__MAX_CONNECTIONS="8",
+        KENSHIN_FTPS__MAX_CONNECTIONS_PER_ADDRESS="3",
+        KENSHIN_FTPS__LOGIN_TIMEOUT_S="2",
+    )
+    flood: list[tuple[socket.socket, bytes]] = []
+    try:
+        # Three addresses hold as many connections as they may, more than half the slots.
+        for source in ("127.0.0.5", "127.0.0.6", "127.0.0.7"):
+            flood += idle_connections(served, source, 3)
+        assert all(reply.startswith(b"220 ") for _raw, reply in flood)
+        with session(served, source="127.0.0.2") as ftp:
+            assert fetch(ftp, DAY_FILE) == files[DAY_FILE]
+            # Connections that never log in are closed after ftps.login_timeout_s...
+            assert all(closed_by_server(raw, 10) for raw, _reply in flood)
+            # ...a customer's session is not.
+            assert fetch(ftp, DAY_FILE) == files[DAY_FILE]
+    finally:
+        for raw, _reply in flood:
+            raw.close()
+        served.stop()

@@ -6,6 +6,11 @@ a configured address behind NAT; active mode (``PORT``/``EPRT``) refused unless
 turned on, and even then only to the client's own address and a port of 1024 or
 more. Plain FTP only when ``ftps.allow_plain`` is on (a warning at start).
 
+Connections are limited: ``ftps.max_connections`` at once, of which
+``ftps.max_connections_per_address`` from one address; one that does not log in
+within ``ftps.login_timeout_s`` is closed, and those not logged in hold at most
+half of the slots (``entrypoints.ftps_slots``).
+
 Each connection has a thread of its own (pyftpdlib's ThreadedFTPServer), so a
 password hash or a database call holds up nobody else. The server runs in a thread
 of its own too; ``FtpsServer.stop`` closes every connection.
@@ -28,6 +33,7 @@ from pyftpdlib.servers import ThreadedFTPServer
 
 from kenshin.domain.model import CUSTOMER_ID
 from kenshin.entrypoints.ftps_files import HIDDEN_FACTS, JailFS
+from kenshin.entrypoints.ftps_slots import LoginSlots
 from kenshin.errors import ConfigError
 from kenshin.ports import Deliveries, Receipt
 from kenshin.services.accounts import Logins
@@ -70,6 +76,9 @@ class FtpsSettings:
     allow_plain: bool = False
     idle_timeout_s: int = 300
     failed_login_delay_s: float = 2.0
+    max_connections: int = 256
+    max_connections_per_address: int = 10
+    login_timeout_s: int = 30
 
 
 class CustomerAuthorizer:
@@ -120,6 +129,7 @@ class CustomerHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib has no
 
     deliveries: Deliveries
     security: SecurityLog
+    login_slots: LoginSlots
     active_mode = False
     abstracted_fs = JailFS
     permit_foreign_addresses = False
@@ -132,6 +142,20 @@ class CustomerHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib has no
         # MLST facts offered: the owner and group left out.
         facts: list[str] = getattr(self, "_available_facts", [])
         self._available_facts = [f for f in facts if f not in HIDDEN_FACTS]
+
+    def handle(self) -> None:
+        """Greet a new connection, which now waits for its login (in a login slot)."""
+        self.login_slots.admit(id(self), self.socket)
+        super().handle()
+
+    def on_login(self, username: str) -> None:
+        """A logged-in session no longer holds a login slot."""
+        self.login_slots.release(id(self))
+
+    def close(self) -> None:
+        """Close the connection and free its login slot."""
+        self.login_slots.release(id(self))
+        super().close()
 
     def process_command(self, cmd: str, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
         """Refuse every change, report a login tried without TLS, refuse active mode unless
@@ -193,6 +217,7 @@ class FtpsServer:
         security: SecurityLog,
         outbox: Path,
     ) -> None:
+        slots = LoginSlots(settings.max_connections // 2, settings.login_timeout_s)
         handler = type(
             "ConfiguredCustomerHandler",
             (CustomerHandler,),
@@ -200,6 +225,7 @@ class FtpsServer:
                 "authorizer": CustomerAuthorizer(logins, outbox),
                 "deliveries": deliveries,
                 "security": security,
+                "login_slots": slots,
                 "ssl_context": _tls_context(settings.certificate, settings.key),
                 "tls_control_required": not settings.allow_plain,
                 "tls_data_required": not settings.allow_plain,
@@ -211,6 +237,9 @@ class FtpsServer:
             },
         )
         self._server = _Server((settings.host, settings.port), handler, IOLoop())
+        self._server.max_cons = settings.max_connections
+        self._server.max_cons_per_ip = settings.max_connections_per_address
+        self._server.ioloop.call_every(min(1.0, settings.login_timeout_s / 4), slots.expire)
         self.port: int = self._server.socket.getsockname()[1]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ftps", daemon=True)
