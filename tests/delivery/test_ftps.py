@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ftplib
 import os
 import re
@@ -51,12 +52,28 @@ def tls(served: Served) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=served.ca)
 
 
+class ResumingFTP(ftplib.FTP_TLS):
+    """Python's FTPS client, its data connections resuming the control connection's TLS
+    session as curl's and lftp's do (the server refuses any other)."""
+
+    def ntransfercmd(
+        self, cmd: str, rest: int | str | None = None
+    ) -> tuple[socket.socket, int | None]:
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:  # type: ignore[attr-defined]
+            assert isinstance(self.sock, ssl.SSLSocket)
+            conn = self.context.wrap_socket(
+                conn, server_hostname=self.host, session=self.sock.session
+            )
+        return conn, size
+
+
 @contextmanager
 def session(
     served: Served, customer: str = "C-001", source: str | None = None
 ) -> Iterator[ftplib.FTP_TLS]:
     """A logged-in FTPS session with a private data channel (from address ``source``)."""
-    ftp = ftplib.FTP_TLS(
+    ftp = ResumingFTP(
         context=tls(served), timeout=10, source_address=(source, 0) if source else None
     )
     ftp.connect("localhost", served.ftps_port)
@@ -426,3 +443,95 @@ def test_connections_that_do_not_log_in_are_closed_and_make_room(
         for raw, _reply in flood:
             raw.close()
         served.stop()
+
+
+def s_client(served: Served, *options: str) -> subprocess.CompletedProcess[str]:
+    """``openssl s_client`` through ``AUTH TLS`` to the server, with ``options``."""
+    return subprocess.run(
+        [
+            *("openssl", "s_client", "-starttls", "ftp", "-CAfile", str(served.ca)),
+            *("-connect", f"127.0.0.1:{served.ftps_port}", *options),
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_tls_1_2_suites_without_aead_or_forward_secrecy_are_refused(served: Served) -> None:
+    weak = [
+        "AES128-SHA",  # CBC, SHA-1, no forward secrecy
+        "ECDHE-ECDSA-AES128-SHA",  # CBC, SHA-1
+        "ECDHE-RSA-AES256-SHA",
+        "ECDHE-ECDSA-AES128-SHA256",  # CBC
+        "AES128-GCM-SHA256",  # no forward secrecy
+        "DHE-RSA-AES128-SHA",
+    ]
+    for cipher in weak:
+        refused = s_client(served, "-tls1_2", "-cipher", cipher)
+        assert refused.returncode != 0, cipher
+        assert "handshake failure" in refused.stderr, (cipher, refused.stderr)
+    for options in (["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"], ["-tls1_3"], []):
+        good = s_client(served, *options)
+        assert good.returncode == 0, (options, good.stderr)
+        assert "Verify return code: 0 (ok)" in good.stdout
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_curl_offering_only_a_cbc_suite_is_refused(served: Served, tmp_path: Path) -> None:
+    def curl(*options: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [
+                *("curl", "-sS", "--ssl-reqd", "--cacert", str(served.ca), "--tls-max", "1.2"),
+                *("-u", f"C-001:{PASSWORDS['C-001']}", *options),
+                f"ftp://localhost:{served.ftps_port}/{DAY_FILE}",
+            ],
+            capture_output=True,
+            timeout=30,
+        )
+
+    refused = curl("--ciphers", "ECDHE-ECDSA-AES128-SHA:AES128-SHA")
+    assert refused.returncode == 35  # TLS handshake failed
+    assert refused.stdout == b""
+    good = curl()  # TLS 1.2, its data connection resuming the session
+    assert (good.returncode, good.stdout) == (0, served.files[DAY_FILE])
+
+
+def test_a_data_connection_must_resume_its_control_connections_tls_session(
+    served: Served,
+) -> None:
+    context = tls(served)
+    plain = ftplib.FTP_TLS(context=context, timeout=10)  # no session reuse: a new session
+    other = ResumingFTP(context=context, timeout=10)
+    victim = ResumingFTP(context=context, timeout=10)
+    try:
+        for ftp in (plain, other, victim):
+            ftp.connect("localhost", served.ftps_port)
+            ftp.login("C-001", PASSWORDS["C-001"])
+            ftp.prot_p()
+        received = bytearray()
+        with pytest.raises(ftplib.error_perm, match="522 TLS session reuse required"):
+            plain.retrbinary(f"RETR {DAY_FILE}", received.extend)
+        assert received == b""
+        # A session of another control connection (another login, or just AUTH TLS)
+        # does not open this one's data connection.
+        assert isinstance(other.sock, ssl.SSLSocket)
+        host, port = victim.makepasv()
+        with socket.create_connection((host, port), timeout=10) as raw:
+            assert victim.sendcmd(f"RETR {DAY_FILE}").startswith("1")
+            session = other.sock.session
+            with (
+                context.wrap_socket(raw, server_hostname="localhost", session=session) as conn,
+                contextlib.suppress(ssl.SSLError, OSError),
+            ):
+                while chunk := conn.recv(1000):
+                    received += chunk
+        with pytest.raises(ftplib.error_perm, match="522 TLS session reuse required"):
+            victim.voidresp()
+        assert received == b""
+        assert fetch(victim, DAY_FILE) == served.files[DAY_FILE]
+    finally:
+        for ftp in (plain, other, victim):
+            ftp.close()

@@ -1,10 +1,12 @@
 """The FTPS server of ``kenshin serve``: customers collect their files (pyftpdlib).
 
 Explicit TLS: ``AUTH TLS`` before ``USER``/``PASS``, ``PROT P`` before any data
-connection, TLS 1.2 or newer. Passive mode on a configured port range, announcing
-a configured address behind NAT; active mode (``PORT``/``EPRT``) refused unless
-turned on, and even then only to the client's own address and a port of 1024 or
-more. Plain FTP only when ``ftps.allow_plain`` is on (a warning at start).
+connection, TLS 1.2 or newer with AEAD suites only, and a data connection must
+resume the TLS session of its control connection (``entrypoints.ftps_tls``).
+Passive mode on a configured port range, announcing a configured address behind
+NAT; active mode (``PORT``/``EPRT``) refused unless turned on, and even then only
+to the client's own address and a port of 1024 or more. Plain FTP only when
+``ftps.allow_plain`` is on (a warning at start).
 
 Connections are limited: ``ftps.max_connections`` at once, of which
 ``ftps.max_connections_per_address`` from one address; one that does not log in
@@ -27,14 +29,15 @@ from typing import Any
 
 from OpenSSL import SSL
 from pyftpdlib.authorizers import AuthenticationFailed
-from pyftpdlib.handlers import TLS_FTPHandler
+from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 from pyftpdlib.ioloop import IOLoop
+from pyftpdlib.log import logger as pyftpdlib_log
 from pyftpdlib.servers import ThreadedFTPServer
 
 from kenshin.domain.model import CUSTOMER_ID
 from kenshin.entrypoints.ftps_files import HIDDEN_FACTS, JailFS
 from kenshin.entrypoints.ftps_slots import LoginSlots
-from kenshin.errors import ConfigError
+from kenshin.entrypoints.ftps_tls import FtpsTls, resumed
 from kenshin.ports import Deliveries, Receipt
 from kenshin.services.accounts import Logins
 from kenshin.services.receipts import record_download
@@ -124,14 +127,39 @@ class CustomerAuthorizer:
         """Nothing to undo."""
 
 
+class SessionBoundDataHandler(TLS_DTPHandler):  # type: ignore[misc]  # no type hints
+    """A data connection that must resume its control connection's TLS session."""
+
+    _session_checked = False
+
+    def handle_ssl_established(self) -> None:
+        """Refuse the connection unless its handshake resumed the session."""
+        if resumed(self.socket):
+            self._session_checked = True
+            return
+        reply = "522 TLS session reuse required: resume the control connection's session."
+        self._resp = (reply, pyftpdlib_log.info)
+        self.close()
+
+    def send(self, data: bytes) -> int:
+        """Send nothing before the handshake is done and its session checked: TLS 1.3
+        lets a server write before the client's last handshake message."""
+        if self._ssl_requested and not self._session_checked:
+            return 0
+        sent: int = super().send(data)
+        return sent
+
+
 class CustomerHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib has no type hints
     """A customer's FTPS session: refusals reported, downloads receipted."""
 
     deliveries: Deliveries
     security: SecurityLog
     login_slots: LoginSlots
+    tls: FtpsTls
     active_mode = False
     abstracted_fs = JailFS
+    dtp_handler = SessionBoundDataHandler
     permit_foreign_addresses = False
     permit_privileged_ports = False
     max_login_attempts = 3
@@ -156,6 +184,13 @@ class CustomerHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib has no
         """Close the connection and free its login slot."""
         self.login_slots.release(id(self))
         super().close()
+
+    def ftp_AUTH(self, line: str) -> None:
+        """Secure the control connection with a TLS context of its own: only its data
+        connections can resume its sessions."""
+        if not isinstance(self.socket, SSL.Connection):
+            self.ssl_context = self.tls.context()
+        super().ftp_AUTH(line)
 
     def process_command(self, cmd: str, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
         """Refuse every change, report a login tried without TLS, refuse active mode unless
@@ -218,6 +253,7 @@ class FtpsServer:
         outbox: Path,
     ) -> None:
         slots = LoginSlots(settings.max_connections // 2, settings.login_timeout_s)
+        tls = FtpsTls(settings.certificate, settings.key)
         handler = type(
             "ConfiguredCustomerHandler",
             (CustomerHandler,),
@@ -226,7 +262,8 @@ class FtpsServer:
                 "deliveries": deliveries,
                 "security": security,
                 "login_slots": slots,
-                "ssl_context": _tls_context(settings.certificate, settings.key),
+                "tls": tls,
+                "ssl_context": tls.context(),  # until AUTH TLS gives a connection its own
                 "tls_control_required": not settings.allow_plain,
                 "tls_data_required": not settings.allow_plain,
                 "passive_ports": list(settings.passive_ports),
@@ -267,21 +304,3 @@ class FtpsServer:
         """Stop accepting, close every connection and wait for the thread."""
         self._stop.set()
         self._thread.join()
-
-
-def _tls_context(certificate: Path, key: Path) -> SSL.Context:
-    """A pyOpenSSL server context: TLS 1.2 or newer, the given certificate chain and key.
-    ConfigError if they cannot be read or do not belong together."""
-    context = SSL.Context(SSL.TLS_SERVER_METHOD)
-    context.set_min_proto_version(SSL.TLS1_2_VERSION)
-    context.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE)
-    try:
-        context.use_certificate_chain_file(str(certificate))
-        context.use_privatekey_file(str(key))
-        context.check_privatekey()
-    except SSL.Error as exc:
-        raise ConfigError(
-            f"ftps.certificate, ftps.key: {certificate} and {key} are not a PEM certificate"
-            f" chain and its key ({exc})"
-        ) from exc
-    return context
