@@ -29,15 +29,14 @@ from typing import Any
 
 from OpenSSL import SSL
 from pyftpdlib.authorizers import AuthenticationFailed
-from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
+from pyftpdlib.handlers import TLS_FTPHandler
 from pyftpdlib.ioloop import IOLoop
-from pyftpdlib.log import logger as pyftpdlib_log
 from pyftpdlib.servers import ThreadedFTPServer
 
 from kenshin.domain.model import CUSTOMER_ID
 from kenshin.entrypoints.ftps_files import HIDDEN_FACTS, JailFS
 from kenshin.entrypoints.ftps_slots import LoginSlots
-from kenshin.entrypoints.ftps_tls import FtpsTls, resumed
+from kenshin.entrypoints.ftps_tls import FtpsTls, SessionBoundDataHandler
 from kenshin.ports import Deliveries, Receipt
 from kenshin.services.accounts import Logins
 from kenshin.services.receipts import record_download
@@ -125,29 +124,6 @@ class CustomerAuthorizer:
 
     def terminate_impersonation(self, username: str) -> None:
         """Nothing to undo."""
-
-
-class SessionBoundDataHandler(TLS_DTPHandler):  # type: ignore[misc]  # no type hints
-    """A data connection that must resume its control connection's TLS session."""
-
-    _session_checked = False
-
-    def handle_ssl_established(self) -> None:
-        """Refuse the connection unless its handshake resumed the session."""
-        if resumed(self.socket):
-            self._session_checked = True
-            return
-        reply = "522 TLS session reuse required: resume the control connection's session."
-        self._resp = (reply, pyftpdlib_log.info)
-        self.close()
-
-    def send(self, data: bytes) -> int:
-        """Send nothing before the handshake is done and its session checked: TLS 1.3
-        lets a server write before the client's last handshake message."""
-        if self._ssl_requested and not self._session_checked:
-            return 0
-        sent: int = super().send(data)
-        return sent
 
 
 class CustomerHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib has no type hints

@@ -22,6 +22,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from OpenSSL import SSL
 from OpenSSL._util import lib as openssl
+from pyftpdlib.handlers import TLS_DTPHandler
+from pyftpdlib.log import logger as pyftpdlib_log
 
 from kenshin.errors import ConfigError
 
@@ -74,3 +76,26 @@ def resumed(connection: SSL.Connection) -> bool:
     """Whether the handshake of ``connection`` resumed an earlier session."""
     # pyOpenSSL has no public call for it; its own binding of OpenSSL's has.
     return bool(openssl.SSL_session_reused(connection._ssl))
+
+
+class SessionBoundDataHandler(TLS_DTPHandler):  # type: ignore[misc]  # no type hints
+    """A data connection that must resume its control connection's TLS session."""
+
+    _session_checked = False
+
+    def handle_ssl_established(self) -> None:
+        """Refuse the connection unless its handshake resumed the session."""
+        if resumed(self.socket):
+            self._session_checked = True
+            return
+        reply = "522 TLS session reuse required: resume the control connection's session."
+        self._resp = (reply, pyftpdlib_log.info)
+        self.close()
+
+    def send(self, data: bytes) -> int:
+        """Send nothing before the handshake is done and its session checked: TLS 1.3
+        lets a server write before the client's last handshake message."""
+        if self._ssl_requested and not self._session_checked:
+            return 0
+        sent: int = super().send(data)
+        return sent
