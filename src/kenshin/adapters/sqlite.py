@@ -11,6 +11,7 @@ call; a lock makes threads take turns with it.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import uuid
@@ -66,9 +67,11 @@ _INSERT_REVISION = "INSERT OR REPLACE INTO revisions VALUES (" + ", ".join("?" *
 class SqliteStore:
     """A Store in one SQLite file; ``in_memory()`` for a throwaway one."""
 
-    def __init__(self, path: str | Path, timeout: float = 10.0) -> None:
+    def __init__(self, path: str | Path, timeout: float = 10.0, *, create: bool = True) -> None:
         self._lock = threading.RLock()
         uri = path if isinstance(path, str) and path.startswith("file:") else None
+        if uri is None:
+            _prepare_file(Path(path), create=create)
         reader_uri = uri or f"{Path(path).resolve().as_uri()}?mode=ro"
         self._reader = SqliteBulkReader(
             lambda: sqlite3.connect(reader_uri, uri=True, timeout=timeout, check_same_thread=False)
@@ -428,6 +431,36 @@ class SqliteStore:
         with self._lock:
             self._reader.close()
             self._db.close()
+
+
+def _prepare_file(path: Path, *, create: bool) -> None:
+    """Make a new database file readable by its owner alone (SQLite gives its -wal and
+    -shm files the same mode); without ``create``, refuse a missing or empty one, which
+    SQLite would silently take as a new empty database."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = None
+    if create:
+        if size is None:
+            with _os_error(path):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    if not size:
+        state = "does not exist" if size is None else "is empty (0 bytes)"
+        raise StoreError(
+            f"{path} {state}: it should hold the customers, devices and revoked"
+            " certificates. Restore it from a backup, or start with an"
+            f" empty database: kenshin init --new-database {path.parent}"
+        )
+
+
+@contextmanager
+def _os_error(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise StoreError(f"SQLite store: cannot create {path}: {exc.strerror}") from exc
 
 
 @contextmanager

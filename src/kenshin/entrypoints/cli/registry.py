@@ -36,12 +36,24 @@ from kenshin.services.export import check_file_pattern
 @click.option(
     "--ip", "ips", multiple=True, help="An address units reach the endpoint at (repeatable)."
 )
-def init(directory: Path, hostnames: tuple[str, ...], ips: tuple[str, ...]) -> None:
+@click.option(
+    "--new-database",
+    is_flag=True,
+    help="In a folder made before: an empty database where it is missing or empty.",
+)
+def init(
+    directory: Path, hostnames: tuple[str, ...], ips: tuple[str, ...], new_database: bool
+) -> None:
     """Create DIRECTORY with kenshin.toml, the database, the outbox folder and the
     units' certificate authority (pki/). The endpoint's certificate names
-    localhost, 127.0.0.1, ::1, this machine's host name and the names given."""
-    config = init_project(directory, hostnames=hostnames, ips=ips)
-    click.echo(f"created {config}")
+    localhost, 127.0.0.1, ::1, this machine's host name and the names given.
+
+    Every other command refuses a missing or empty (0-byte) database rather than
+    start with no customers, devices or revocations; --new-database is how to
+    start again with an empty one on purpose."""
+    existed = (directory / "kenshin.toml").exists()
+    config = init_project(directory, hostnames=hostnames, ips=ips, new_database=new_database)
+    click.echo(f"{'created a new database for' if existed else 'created'} {config}")
     click.echo(
         "units' certificate authority and the endpoint's certificate: pki/ in the data folder"
     )
