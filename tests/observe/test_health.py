@@ -131,3 +131,47 @@ def get_json(port: int, path: str) -> tuple[int, object]:
         return response.status, json.loads(response.read())
     finally:
         conn.close()
+
+
+def exchange(port: int, request: bytes) -> bytes:
+    """What the server answers to ``request`` sent raw, until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_a_malformed_chunked_body_gets_400_and_no_error_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    chunked = b"Host: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    requests = [
+        b"GET /healthz HTTP/1.1\r\n" + chunked + b"ZZ\r\nab\r\n0\r\n\r\n",
+        b"GET /readyz HTTP/1.1\r\n" + chunked + b"5\r\nabcdefgh\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n" + b"x" * 70000,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok",
+    ]
+
+    async def main() -> list[bytes]:
+        server = HttpServer(
+            HttpSettings("127.0.0.1", 0), HealthApp(lambda: asyncio.sleep(0, b""), {})
+        )
+        listener = await server.start()
+        try:
+            return [await asyncio.to_thread(exchange, listener.port, r) for r in requests]
+        finally:
+            await server.stop()
+
+    with caplog.at_level("WARNING"):
+        answers = asyncio.run(main())
+    assert [a.split(b"\r\n", 1)[0] for a in answers] == [
+        b"HTTP/1.1 400 Bad Request",
+        b"HTTP/1.1 400 Bad Request",
+        b"HTTP/1.1 413 Request Entity Too Large",
+        b"HTTP/1.1 200 OK",
+    ]
+    errors = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert errors == [], [r.getMessage() for r in errors]

@@ -35,6 +35,7 @@ Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 CHECK_TIMEOUT_S = 2.0  # a readiness check that takes longer fails
+MAX_BODY = 65536  # no page takes a body; more than this is not read
 JSON = b"application/json"
 
 
@@ -59,8 +60,13 @@ class HealthApp:
         """Answer one request (``lifespan`` and other scopes are not used)."""
         if scope["type"] != "http":
             return
+        body = await _request_body(receive)
+        if body is None:  # the client went away, or its body was not HTTP: nothing to answer
+            return
         path, method = scope["path"], scope["method"]
-        if path not in ("/metrics", "/healthz", "/readyz"):
+        if len(body) > MAX_BODY:
+            await _answer(send, 413, {"error": f"a request body is at most {MAX_BODY} bytes"})
+        elif path not in ("/metrics", "/healthz", "/readyz"):
             await _answer(send, 404, {"error": f"no such page: {path}"})
         elif method not in ("GET", "HEAD"):
             await _answer(
@@ -187,6 +193,21 @@ async def _run(check: Check) -> str | None:
     except Exception as exc:  # a check that fails says so; readiness still answers
         log.exception("a readiness check failed")
         return f"the check failed: {exc}"
+
+
+async def _request_body(receive: Receive) -> bytes | None:
+    """The request's body, read before answering (up to just over ``MAX_BODY``), or None
+    when the client disconnected first: uvicorn then has answered a malformed body
+    itself, and an answer of ours would come after it."""
+    body = b""
+    while len(body) <= MAX_BODY:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            break
+    return body
 
 
 async def _answer(send: Send, status: int, body: object, *, allow: bool = False) -> None:
