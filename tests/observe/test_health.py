@@ -167,11 +167,11 @@ def test_a_malformed_chunked_body_gets_400_and_no_error_is_logged(
 
     with caplog.at_level("WARNING"):
         answers = asyncio.run(main())
-    assert [a.split(b"\r\n", 1)[0] for a in answers] == [
-        b"HTTP/1.1 400 Bad Request",
-        b"HTTP/1.1 400 Bad Request",
-        b"HTTP/1.1 413 Request Entity Too Large",
-        b"HTTP/1.1 200 OK",
+    assert [a.split(b" ", 2)[:2] for a in answers] == [  # the reason phrase varies
+        [b"HTTP/1.1", b"400"],
+        [b"HTTP/1.1", b"400"],
+        [b"HTTP/1.1", b"413"],
+        [b"HTTP/1.1", b"200"],
     ]
     errors = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
     assert errors == [], [r.getMessage() for r in errors]
