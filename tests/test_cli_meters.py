@@ -47,7 +47,9 @@ def slot_cells(site: Path) -> list[str]:
 def test_meters_are_listed_with_their_spec(tmp_path: Path) -> None:
     site = site_with_a_meter(tmp_path)
     listed = kenshin(site, "meters", "list", "--device", "U-1").output.splitlines()
-    assert listed[1].split() == ["M-1", "U-1", "0.1kWh", "40", "4", "4000", "(default)"]
+    # In service from its first reading (03:30 UTC), as no one said when it was fitted.
+    spec = ["M-1", "U-1", "0.1kWh", "40", "4", "4000", "(default)", "2026-11-26", "03:30:00"]
+    assert listed[1].split() == spec
     assert kenshin(site, "meters", "list", "--device", "U-9").output.splitlines()[1:] == []
 
 
@@ -61,7 +63,7 @@ def test_a_meters_own_maximum_demand_decides_rollover_or_reset(tmp_path: Path) -
     assert slot_cells(site) == [""]  # beyond this meter's own 150 kW: a reset, no value
     kenshin(site, "meters", "set", "M-1", "--max-demand-kw", "200")
     assert slot_cells(site) == ["80.000"]  # possible for a 200 kW meter: a rollover
-    assert kenshin(site, "meters", "list").output.splitlines()[1].split()[-1] == "200"
+    assert kenshin(site, "meters", "list").output.splitlines()[1].split()[5] == "200"
 
 
 def ct_meter_site(tmp_path: Path, start: int) -> Path:
