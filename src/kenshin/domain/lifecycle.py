@@ -19,19 +19,18 @@ import numpy.typing as npt
 from kenshin.domain.slots import SLOT_SECONDS
 
 Span = tuple[int | None, int | None]  # (installed_at, removed_at), UTC epoch s; None: unknown
+_EARLIEST, _LATEST = -(2**62), 2**62  # an unknown fitting or removal: none
 
 
 def slots_in_service(spans: Sequence[Span], start: int, count: int) -> npt.NDArray[np.bool_]:
     """Per span (row), which of ``count`` slots from ``start`` it covers: a slot counts
     from its start at the fitting, up to its end at the removal."""
-    starts = start + SLOT_SECONDS * np.arange(count)
-    mask = np.ones((len(spans), count), np.bool_)
-    for row, (fitted, removed) in enumerate(spans):
-        if fitted is not None:
-            mask[row] &= starts >= fitted
-        if removed is not None:
-            mask[row] &= starts + SLOT_SECONDS <= removed
-    return mask
+    starts = start + SLOT_SECONDS * np.arange(count, dtype=np.int64)
+    fitted = np.array([_EARLIEST if f is None else f for f, _ in spans], np.int64)
+    removed = np.array([_LATEST if r is None else r for _, r in spans], np.int64)
+    return np.asarray(
+        (starts >= fitted[:, None]) & (starts + SLOT_SECONDS <= removed[:, None]), np.bool_
+    ).reshape(len(spans), count)
 
 
 def serves(span: Span, start: int, end: int) -> bool:
