@@ -174,10 +174,15 @@ def customer_quality(
         [slots] if configured is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
     )
     due = due_slots(slots, now)
-    # Only the meters in service this day: a meter's time outside it is no gap.
-    meters = [m for m in store.list_meters(customer.id) if serves_day(m, slots)]
+    # Only the meters in service this day: a meter's time outside it is no gap, and a
+    # unit none of whose meters was in service (not fitted yet, taken out) is not silent.
+    listed = store.list_meters(customer.id)
+    meters = [m for m in listed if serves_day(m, slots)]
+    idle = {m.device for m in listed} - {m.device for m in meters}
     problems: list[MeterQuality] = []
-    heard: dict[str, int | None] = {d.id: None for d in store.list_devices(customer.id)}
+    heard: dict[str, int | None] = {
+        d.id: None for d in store.list_devices(customer.id) if d.id not in idle
+    }
     for lo in range(0, len(meters), AGGREGATE_CHUNK):
         chunk = meters[lo : lo + AGGREGATE_CHUNK]
         ids = [m.id for m in chunk]
