@@ -54,7 +54,10 @@ class MeterConfig(_Section):
     """Meters."""
 
     max_demand_kw: int = Field(
-        100, ge=1, le=1_000_000, description="largest plausible demand; bounds rollover"
+        100,
+        ge=1,
+        le=1_000_000,
+        description="largest plausible demand of a direct meter (x coefficient); bounds rollover",
     )
 
 

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from kenshin.domain.energy import demand_limit_w
+
 
 class Layout(StrEnum):
     """The shape of a customer's daily file."""
@@ -104,6 +106,15 @@ class Meter:
     # (a meter exchange); None where not known.
     installed_at: int | None = None
     removed_at: int | None = None
+
+    def demand_limit_w(self, default_w: int) -> int:
+        """The most it can draw (W): its own maximum, else ``default_w`` (a direct
+        meter's) times its coefficient. A wrap above it is a reset, not a rollover; a
+        slot above it without a wrap is kept, and VEE calls it a spike."""
+        spec = self.spec
+        return demand_limit_w(
+            self.max_demand_w, default_w, spec.resolution_mwh, spec.modulus, spec.coefficient
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,8 +171,8 @@ class Ingest:
 
     def _note_service(self, decoded: DecodedMessage, staged: _Staged) -> None:
         """Keep each meter's time in service true to what the message shows (see
-        ``domain.lifecycle``): a new meter that replaces the device's only one is an
-        exchange."""
+        ``domain.lifecycle``): a new meter is in service from its first reading, and one
+        that replaces the device's only one is an exchange."""
         spans = {
             block.meter: self._span_of(block.meter, staged)
             for block in decoded.meters
@@ -180,8 +180,7 @@ class Ingest:
         }
         for block in decoded.meters:
             if block.readings and block.meter in staged.new:
-                first = staged.first_t.get(block.meter, block.readings[0].t)
-                staged.first_t[block.meter] = min(first, block.readings[0].t)
+                spans[block.meter] = self._note_first(block, spans[block.meter], staged)
             if block.readings:
                 last = block.readings[-1].t
                 staged.last_t[block.meter] = max(staged.last_t.get(block.meter, last), last)
@@ -217,6 +216,18 @@ class Ingest:
         log.info(
             "meter %s of unit %s exchanged for %s at %s", old, decoded.device, new, iso_utc(at)
         )
+
+    def _note_first(
+        self, block: MeterBlock, span: tuple[int | None, int | None], staged: _Staged
+    ) -> tuple[int | None, int | None]:
+        """Note a new meter's first reading; with no fitting recorded, it is in service
+        from then (so that the days before have no row of it). Its span, as it leaves it."""
+        first = staged.first_t.get(block.meter, block.readings[0].t)
+        staged.first_t[block.meter] = min(first, block.readings[0].t)
+        if span[0] is not None:
+            return span
+        staged.service[block.meter] = (staged.first_t[block.meter], span[1])
+        return staged.service[block.meter]
 
     def _follow(self, device: str, was: int, now: int | None, staged: _Staged) -> None:
         """A meter of ``device`` fitted at ``now``, not ``was``: the one it replaced was

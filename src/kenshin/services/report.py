@@ -44,6 +44,8 @@ from kenshin.services.aggregate import (
     Marks,
     due_slots,
     like_days,
+    serves_day,
+    service_of,
     shown_mwh,
     validated,
 )
@@ -172,9 +174,15 @@ def customer_quality(
         [slots] if configured is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
     )
     due = due_slots(slots, now)
-    meters = store.list_meters(customer.id)
+    # Only the meters in service this day: a meter's time outside it is no gap, and a
+    # unit none of whose meters was in service (not fitted yet, taken out) is not silent.
+    listed = store.list_meters(customer.id)
+    meters = [m for m in listed if serves_day(m, slots)]
+    idle = {m.device for m in listed} - {m.device for m in meters}
     problems: list[MeterQuality] = []
-    heard: dict[str, int | None] = {d.id: None for d in store.list_devices(customer.id)}
+    heard: dict[str, int | None] = {
+        d.id: None for d in store.list_devices(customer.id) if d.id not in idle
+    }
     for lo in range(0, len(meters), AGGREGATE_CHUNK):
         chunk = meters[lo : lo + AGGREGATE_CHUNK]
         ids = [m.id for m in chunk]
@@ -185,7 +193,8 @@ def customer_quality(
         )
         full = _validated(chunk, grids, export.max_demand_w, vee, due, shown_mwh(customer), marks)
         last = last_readings(*grids[0], slots)
-        problems += meter_qualities(chunk, full, full.for_customer(vee).flags, due, last)
+        service = service_of(full.meters, chunk, slots.start, slots.count)
+        problems += meter_qualities(chunk, full, full.for_customer(vee).flags, due, last, service)
         for meter, t in zip(chunk, last, strict=True):
             if t is not None and (heard.get(meter.device) or 0) < t:
                 heard[meter.device] = t
@@ -224,17 +233,22 @@ def meter_qualities(
     shown_flags: npt.NDArray[np.uint8],
     due: int,
     last: Sequence[int | None],
+    service: Mask | None = None,
 ) -> list[MeterQuality]:
     """The meters of ``full`` (in ``meters`` order, one or two rows each) that have a
     slot missing, estimated in the file (``shown_flags``) or questionable, or a rule
-    that fired; a slot counts once per meter."""
+    that fired; a slot counts once per meter, and only while its meter is in service
+    (``service``, per row of ``full``; default: all day)."""
     if not meters:
         return []
     names = np.array(full.meters)
     starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]])
     done = np.arange(full.flags.shape[1]) < due
+    if service is not None:
+        done = done & service
     holes = ((full.flags == _E) | (full.flags == _N)) & done
-    bits = np.bitwise_or.reduceat(full.rules | (holes * np.uint16(Rule.MISSING)), starts, axis=0)
+    fired = full.rules if service is None else np.where(service, full.rules, np.uint16(0))
+    bits = np.bitwise_or.reduceat(fired | (holes * np.uint16(Rule.MISSING)), starts, axis=0)
     missing = (bits & np.uint16(Rule.MISSING)) != 0
     estimated = np.logical_or.reduceat(shown_flags == _E, starts, axis=0)
     questionable = np.logical_or.reduceat(full.flags == _Q, starts, axis=0)

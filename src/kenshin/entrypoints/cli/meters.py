@@ -27,7 +27,7 @@ def meters_list(ctx: click.Context, customer: str | None, device: str | None) ->
     """List meters with their unit, coefficient, digits and maximum demand."""
     with opened(ctx) as app:
         found = app.store.list_meters(customer, device_id=device)
-        default_kw = app.settings.meters.max_demand_kw
+        default_w = app.settings.meters.max_demand_kw * 1000
     rows = [
         (
             m.id,
@@ -35,7 +35,8 @@ def meters_list(ctx: click.Context, customer: str | None, device: str | None) ->
             UNIT_LABEL.get(m.spec.unit_mwh, f"{m.spec.unit_mwh} mWh"),
             str(m.spec.coefficient),
             str(m.spec.digits),
-            f"{default_kw} (default)" if m.max_demand_w is None else f"{m.max_demand_w / 1000:g}",
+            f"{m.demand_limit_w(default_w) / 1000:g}"
+            + (" (default)" if m.max_demand_w is None else ""),
             "" if m.installed_at is None else _utc(m.installed_at),
             "" if m.removed_at is None else _utc(m.removed_at),
         )
@@ -51,8 +52,9 @@ def meters_list(ctx: click.Context, customer: str | None, device: str | None) ->
     "--max-demand-kw",
     type=click.IntRange(1, MAX_DEMAND_KW),
     required=True,
-    help="Highest demand the meter can see; a register that went down by more than it "
-    "allows in a half hour was reset or exchanged, not rolled over.",
+    help="Highest demand the meter can see (default: meters.max_demand_kw x its "
+    "coefficient); a register that went down by more than it allows in a half hour was "
+    "reset or exchanged, not rolled over.",
 )
 @click.pass_context
 def meters_set(ctx: click.Context, meter_id: str, max_demand_kw: int) -> None:
