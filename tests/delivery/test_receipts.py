@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -11,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import kenshin, make_site
+from delivery.conftest import start_serve
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.memory_delivery import MemoryDeliveries
 from kenshin.adapters.sqlite import SqliteStore
@@ -217,11 +217,10 @@ def test_a_file_downloaded_after_its_deadline_counts_as_collected_late(
     assert missed_deadlines(store, DUE + 7200, 12) == [replace(flagged, collected_at=late)]
     assert missed_deadlines(store, DUE + 60, 12) == [flagged]  # as of before it was taken
     # A server started after the late download (a new watch) does not warn of it.
-    caplog.set_level(logging.INFO, "kenshin.services.receipts")
     assert CollectionWatch(12).check(store, DUE + 7200) == []
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         (
-            "INFO",
+            "WARNING",
             "customer C-1 collected C-1_20261126.csv (revision 1) late: at"
             " 2026-11-27T04:30:00Z, due 2026-11-27T03:00:00Z",
         )
@@ -245,3 +244,20 @@ def test_deliveries_uncollected_shows_when_a_late_file_was_collected(site: Path)
     assert lines[1].split()[:5] == ["C-001", day.isoformat(), name, "1", iso_utc(due)]
     assert lines[1].endswith(f"collected late, at {iso_utc(due + 600)}")
     assert len(lines) == 2
+
+
+def test_the_server_starts_saying_collected_late_not_uncollected(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    tz = ZoneInfo("Asia/Tokyo")
+    day = datetime.now(tz).date() - timedelta(days=2)
+    name = f"C-001_{day:%Y%m%d}.csv"
+    due = day_start(day + timedelta(days=1), tz) + 12 * 3600
+    store = SqliteStore(site / "kenshin.db")
+    store.deliveries.save_account(Account("C-001", ssh_keys=("ssh-ed25519 AAAA",)))
+    final = FileRevision("C-001", day.isoformat(), 1, "final", name, "0", "k", 1, 48, 48, 0)
+    store.add_revision(final)
+    store.deliveries.add_receipt(Receipt("C-001", name, 1, 9, "sftp", "::1", due + 600))
+    store.close()
+    _, log = start_serve(site).stop()
+    assert f"customer C-001 collected {name} (revision 1) late: at {iso_utc(due + 600)}" in log
+    assert f"has not collected {name}" not in log

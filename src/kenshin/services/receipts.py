@@ -106,7 +106,7 @@ def missed_deadlines(
 
 class CollectionWatch:
     """Flags each final file not collected in time once: a warning when it becomes due,
-    and a note when it is collected late (or was, before the server started)."""
+    and one when it is collected late (or was, before the server started)."""
 
     def __init__(self, collect_by_hours: int) -> None:
         self.collect_by_hours = collect_by_hours
@@ -118,7 +118,7 @@ class CollectionWatch:
         found = {u for u in missed if u.collected_at is None}
         for u in missed:
             if u.collected_at is not None and u not in self._flagged:
-                log.info(
+                log.warning(
                     "customer %s collected %s (revision %d) late: at %s, due %s",
                     u.customer,
                     u.file_name,
