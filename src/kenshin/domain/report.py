@@ -350,7 +350,7 @@ def _cause(
     members: list[tuple[MeterQuality, int]],
     devices: set[str],
 ) -> Cause:
-    meters = sorted((m for m, _ in members), key=lambda m: m.meter)
+    meters = [m for m, _ in members]
     since = first = None
     if kind == "silent":
         heard = [t for d in devices if (t := cq.silent.get(d)) is not None]
@@ -369,9 +369,14 @@ def _cause(
         sum(slots for _, slots in members),
         since,
         first,
-        meters[0].meter if meters else None,
-        meters[0].device if meters else min(devices, default=None),
+        *_example(meters, devices),
     )
+
+
+def _example(meters: list[MeterQuality], devices: set[str]) -> tuple[str | None, str | None]:
+    """A meter of the group and its unit (the first by id), for the next step's command."""
+    first = min(meters, key=lambda m: m.meter, default=None)
+    return (None, min(devices, default=None)) if first is None else (first.meter, first.device)
 
 
 def _unit_key(report: DailyReport, device: str) -> tuple[str | None, str | None]:
