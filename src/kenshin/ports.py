@@ -263,8 +263,8 @@ class Store(Protocol):
     def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Keep messages that could not be used, with their reasons."""
 
-    def list_dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
-        """Dead letters, oldest first."""
+    def list_dead_letters(self, limit: int = 1000, since: int | None = None) -> list[DeadLetter]:
+        """Dead letters, oldest first; with ``since``, those received then or later."""
 
     def count_dead_letters(self, since: int | None = None) -> int:
         """How many dead letters are kept; with ``since``, those received then or later."""

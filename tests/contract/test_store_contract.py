@@ -282,6 +282,8 @@ def test_dead_letters_keep_their_bytes_exactly(store: Store) -> None:
     store.add_dead_letters(letters[2:])
     assert store.list_dead_letters() == letters
     assert store.list_dead_letters(limit=2) == letters[:2]
+    assert store.list_dead_letters(since=T0 + 1) == letters[1:]
+    assert store.list_dead_letters(limit=1, since=T0 + 1) == letters[1:2]
     assert store.count_dead_letters() == 3
     # The same message again (a file imported twice) is kept once; another reason is not.
     store.add_dead_letters([replace(letters[0], received_at=T0 + 9), letters[1]])

@@ -343,9 +343,9 @@ class MemoryStore:
             if _letter_key(letter) not in map(_letter_key, self._dead):
                 self._dead.append(letter)
 
-    def list_dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
-        """Dead letters, oldest first."""
-        return self._dead[:limit]
+    def list_dead_letters(self, limit: int = 1000, since: int | None = None) -> list[DeadLetter]:
+        """Dead letters, oldest first; with ``since``, those received then or later."""
+        return [d for d in self._dead if d.received_at >= (since or 0)][:limit]
 
     def count_dead_letters(self, since: int | None = None) -> int:
         """How many dead letters are kept; with ``since``, those received then or later."""

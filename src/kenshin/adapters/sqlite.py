@@ -376,10 +376,11 @@ class SqliteStore:
                 [astuple(d) for d in letters],
             )
 
-    def list_dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
-        """Dead letters, oldest first."""
+    def list_dead_letters(self, limit: int = 1000, since: int | None = None) -> list[DeadLetter]:
+        """Dead letters, oldest first; with ``since``, those received then or later."""
         sql = "SELECT source, reason, payload, received_at, device FROM dead_letters"
-        rows = self._rows("listing dead letters", f"{sql} ORDER BY id LIMIT ?", (limit,))
+        sql += " WHERE received_at >= ? ORDER BY id LIMIT ?"
+        rows = self._rows("listing dead letters", sql, (since or 0, limit))
         return [DeadLetter(*r) for r in rows]
 
     def count_dead_letters(self, since: int | None = None) -> int:

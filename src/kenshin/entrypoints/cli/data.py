@@ -17,6 +17,7 @@ from kenshin.domain.model import Customer
 from kenshin.domain.slots import iso_utc
 from kenshin.domain.wire import MAX_PAYLOAD_BYTES
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
+from kenshin.entrypoints.cli.registry import table
 from kenshin.errors import KenshinError
 from kenshin.services.export import (
     ExportOutcome,
@@ -252,12 +253,28 @@ def dead_letters(ctx: click.Context, limit: int) -> None:
 )
 @click.pass_context
 def conflicts(ctx: click.Context, limit: int) -> None:
-    """List readings that arrived again with a different value (the first value is kept)."""
+    """List readings that arrived again with a different value, oldest first: the meter,
+    its device, the reading's time, the value stored (kept) and the other, and when the
+    other was received (times in UTC)."""
     with opened(ctx) as app:
         found = app.store.list_conflicts(limit)
-    for c in found:
-        click.echo(
-            f"{c.meter}  {iso_utc(c.t)}  stored fwd={c.stored_fwd} rev={c.stored_rev}  "
-            f"received fwd={c.new_fwd} rev={c.new_rev} at {iso_utc(c.received_at)}"
+        meters = {m: app.store.get_meter(m) for m in {c.meter for c in found}}
+    rows = [
+        (
+            c.meter,
+            "-" if (meter := meters[c.meter]) is None else meter.device,
+            iso_utc(c.t),
+            _registers(c.stored_fwd, c.stored_rev),
+            _registers(c.new_fwd, c.new_rev),
+            iso_utc(c.received_at),
         )
-    click.echo(f"{len(found)} conflicts listed")
+        for c in found
+    ]
+    table(("meter", "device", "time", "stored", "other", "received"), rows)
+    click.echo(f"{len(found)} conflict{'' if len(found) == 1 else 's'} listed")
+
+
+def _registers(fwd: int | None, rev: int | None) -> str:
+    """A reading's registers as fwd=N,rev=N (those it has)."""
+    parts = [f"{name}={v}" for name, v in (("fwd", fwd), ("rev", rev)) if v is not None]
+    return ",".join(parts) or "-"

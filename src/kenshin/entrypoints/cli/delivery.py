@@ -15,7 +15,7 @@ from kenshin.entrypoints.cli.registry import customers, table
 from kenshin.errors import NotFoundError
 from kenshin.ports import Account
 from kenshin.services.accounts import check_networks, generate_password, hash_password
-from kenshin.services.receipts import uncollected_files
+from kenshin.services.receipts import Uncollected, missed_deadlines
 
 MIN_PASSWORD = 12
 
@@ -129,7 +129,8 @@ def _read_key(line: str, path: Path) -> str:
 @click.option(
     "--uncollected",
     is_flag=True,
-    help="Instead, list final daily files not collected by their deadline.",
+    help="Instead, list final daily files not collected by their deadline: those still"
+    " not collected, and those collected late (with when).",
 )
 @click.pass_context
 def deliveries(
@@ -141,13 +142,14 @@ def deliveries(
             hours = app.settings.deliveries.collect_by_hours
             late = [
                 u
-                for u in uncollected_files(app.store, int(time.time()), hours)
+                for u in missed_deadlines(app.store, int(time.time()), hours)
                 if customer_id is None or u.customer == customer_id
             ]
             flagged = [
-                (u.customer, u.day, u.file_name, str(u.revision), iso_utc(u.due_at)) for u in late
+                (u.customer, u.day, u.file_name, str(u.revision), iso_utc(u.due_at), _status(u))
+                for u in late
             ]
-            table(("customer", "day", "file", "revision", "due"), flagged)
+            table(("customer", "day", "file", "revision", "due", "status"), flagged)
             return
         start = (
             None
@@ -168,3 +170,9 @@ def deliveries(
         for r in receipts
     ]
     table(("time", "customer", "file", "revision", "bytes", "protocol", "address"), rows)
+
+
+def _status(late: Uncollected) -> str:
+    if late.collected_at is None:
+        return "not collected"
+    return f"collected late, at {iso_utc(late.collected_at)}"
