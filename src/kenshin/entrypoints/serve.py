@@ -1,7 +1,8 @@
 """``kenshin serve``: one process running the device endpoint, ingest, the schedule and
 the file servers customers collect their files from (FTPS, SFTP).
 
-Start: listen (one line per listener), then export every ``schedule.export_minutes``.
+Start: take the data folder's lock (a second server on it exits, naming the first),
+listen (one line per listener), then export every ``schedule.export_minutes``.
 SIGTERM or SIGINT: stop accepting, let every unit's received messages be committed
 and acknowledged, finish the export run under way, close the store. A second
 signal during the shutdown is ignored: cutting it short could lose acknowledgements.
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from kenshin.adapters.folder_lock import FolderLock
 from kenshin.adapters.pki import PKI_FOLDER, server_ssl_context
 from kenshin.bootstrap import App
 from kenshin.entrypoints.http import (
@@ -48,7 +50,21 @@ async def serve(
     on_listening: Callable[[list[Listener]], None] = lambda _: None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT (or ``stop`` is set), then shut down without loss."""
+    """Run until SIGTERM/SIGINT (or ``stop`` is set), then shut down without loss.
+    FolderInUseError if another server runs on the data folder."""
+    lock = FolderLock(app.data_dir)
+    lock.acquire()
+    try:
+        await _serve(app, on_listening, stop)
+    finally:
+        lock.release()
+
+
+async def _serve(
+    app: App,
+    on_listening: Callable[[list[Listener]], None],
+    stop: asyncio.Event | None,
+) -> None:
     settings = app.settings
     stop = stop or asyncio.Event()
     _on_signals(stop.set)
