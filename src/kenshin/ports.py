@@ -244,6 +244,11 @@ class Store(Protocol):
         """How far the store has come: reads ``as_of`` it see what is stored now, and
         never what is stored later."""
 
+    def newest_batch(self, start: int, end: int) -> int:
+        """The newest batch that stored, completed or conflicted with a reading of a UTC
+        day touching start..end (epoch s); 0 if none. A final day whose file was made
+        as of an older batch may have changed since."""
+
     def compact(self, before: int) -> int:
         """Make the days that ended at or before ``before`` (UTC epoch s) fast to read
         with ``boundary_registers``; how many days that took. Readings stay as they are,

@@ -36,7 +36,7 @@ from kenshin.services.batching import CommitQueue
 from kenshin.services.metrics import LiveCounts, ServerMetrics
 from kenshin.services.receipts import CollectionWatch
 from kenshin.services.recovery import ask_for_gaps
-from kenshin.services.schedule import every, export_due
+from kenshin.services.schedule import LateReadings, every, export_due
 from kenshin.services.security import SecurityLog
 
 __all__ = ["Listener", "serve"]
@@ -145,11 +145,13 @@ async def _serve(
 def _export(app: App, metrics: ServerMetrics, watching: Watching) -> Callable[[int], object]:
     """The scheduled job: export what is due, check collection, ask units for gaps."""
     collection = CollectionWatch(app.settings.deliveries.collect_by_hours)
+    late = LateReadings()  # final days found unchanged since their readings' last batch
 
     def export(now: int) -> object:
         try:
             run = metrics.count_export(
-                lambda: export_due(app.store, app.outbox, app.export_settings, now=now), now
+                lambda: export_due(app.store, app.outbox, app.export_settings, now=now, late=late),
+                now,
             )
         except Exception as exc:
             watching.export_failed(exc)
