@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +17,7 @@ from kenshin.domain.changes import change_record_name
 from kenshin.domain.model import Reading
 from kenshin.ports import Store
 from kenshin.services.export import ExportSettings
-from kenshin.services.schedule import LateReadings, export_due
+from kenshin.services.schedule import ExportRun, LateReadings, every, export_due
 from test_export import ACME, DAY, NAME, SLOTS, boundary_readings, make_store
 
 DAY_S = 86_400
@@ -57,3 +59,25 @@ def test_a_final_day_with_late_readings_is_restated_by_the_next_run(
     # Days nothing changed since are not exported again.
     again = export_due(store, outbox, settings, now=now + 1800, late=late)
     assert [o.day for o in again.outcomes if o.day < earlier] == []
+
+
+def test_a_run_with_failures_is_tried_again_within_minutes() -> None:
+    runs: list[int] = []
+
+    def job(now: int) -> ExportRun:
+        runs.append(now)
+        return ExportRun(failures={"C1": "disk full"} if len(runs) == 1 else {})
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        clock = iter(range(0, 10_000, 60))  # a minute a call
+        task = asyncio.create_task(every(1800, job, stop, clock=lambda: next(clock), retry_s=0.05))
+        deadline = time.monotonic() + 10
+        while len(runs) < 2:
+            assert time.monotonic() < deadline, "the failed run was not tried again soon"
+            await asyncio.sleep(0.01)
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    assert runs[:2] == [0, 60]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from kenshin.domain.alerts import AlertState, Notification
+from kenshin.domain.alerts import AlertState, ExportFailure, Notification
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import (
     Conflict,
@@ -401,6 +401,16 @@ class Alerts(Protocol):
 
     def prune_security_events(self, before: int) -> int:
         """Remove the security events before ``before``; how many."""
+
+    def export_failed(self, failure: ExportFailure) -> None:
+        """Record that the customer's export failed; ``since`` stays that of the first
+        failure in a row."""
+
+    def export_succeeded(self, customer: str) -> None:
+        """Record that the customer's export succeeded: no failure of it stands."""
+
+    def export_failures(self) -> list[ExportFailure]:
+        """The customers whose last export failed (by the server or by hand), by customer."""
 
 
 class ChannelError(KenshinError):

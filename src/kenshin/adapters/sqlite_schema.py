@@ -132,6 +132,7 @@ MIGRATIONS = (
     -- day: the server restates a final day that got readings after its last revision.
     CREATE TABLE day_batches (day INTEGER PRIMARY KEY, batch INTEGER NOT NULL);
     """,
+    sqlite_alerts.EXPORT_FAILURES,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

@@ -2,7 +2,8 @@
 the file servers customers collect their files from (FTPS, SFTP).
 
 Start: take the data folder's lock (a second server on it exits, naming the first),
-listen (one line per listener), then export every ``schedule.export_minutes``.
+listen (one line per listener), then export every ``schedule.export_minutes``
+(after a run with failures, again in ``EXPORT_RETRY_S``).
 SIGTERM or SIGINT: stop accepting, let every unit's received messages be committed
 and acknowledged, finish the export run under way, close the store. A second
 signal during the shutdown is ignored: cutting it short could lose acknowledgements.
@@ -15,7 +16,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from kenshin.adapters.folder_lock import FolderLock
 from kenshin.adapters.pki import PKI_FOLDER, server_ssl_context
@@ -25,6 +26,8 @@ from kenshin.entrypoints.http import (
     HealthApp,
     HttpServer,
     HttpSettings,
+    all_of,
+    exports_succeeding,
     listening,
     store_writable,
     task_running,
@@ -42,6 +45,8 @@ from kenshin.services.security import SecurityLog
 __all__ = ["Listener", "serve"]
 
 log = logging.getLogger(__name__)
+
+EXPORT_RETRY_S = 120  # a run with failures comes again this soon, not a whole interval later
 
 
 async def serve(
@@ -104,8 +109,14 @@ async def _serve(
     listeners = [Listener("MQTT over TLS", settings.mqtt.host, endpoint.port), *file_listeners]
 
     schedule_stop = asyncio.Event()
+    last_run = _LastRun()
     scheduled = asyncio.create_task(
-        every(settings.schedule.export_minutes * 60, _export(app, metrics, watching), schedule_stop)
+        every(
+            settings.schedule.export_minutes * 60,
+            _export(app, metrics, watching, last_run),
+            schedule_stop,
+            retry_s=EXPORT_RETRY_S,
+        )
     )
     components = {"ingest": committing, "schedule": scheduled}
     statuses = endpoint.statuses.copy  # read from a worker thread: a copy
@@ -115,7 +126,10 @@ async def _serve(
         if settings.http.enabled:
             running = {
                 "ingest": task_running(committing, "the commit of received messages"),
-                "schedule": task_running(scheduled, "the export schedule"),
+                "schedule": all_of(
+                    task_running(scheduled, "the export schedule"),
+                    exports_succeeding(app.store, lambda: last_run.error),
+                ),
             }
             http = _http_side(app, endpoint, commits, security, metrics, running)
             listeners.append(await http.start())
@@ -142,7 +156,16 @@ async def _serve(
         )
 
 
-def _export(app: App, metrics: ServerMetrics, watching: Watching) -> Callable[[int], object]:
+@dataclass
+class _LastRun:
+    """Why the last export run failed as a whole, or None."""
+
+    error: str | None = None
+
+
+def _export(
+    app: App, metrics: ServerMetrics, watching: Watching, last_run: _LastRun
+) -> Callable[[int], object]:
     """The scheduled job: export what is due, check collection, ask units for gaps."""
     collection = CollectionWatch(app.settings.deliveries.collect_by_hours)
     late = LateReadings()  # final days found unchanged since their readings' last batch
@@ -154,8 +177,10 @@ def _export(app: App, metrics: ServerMetrics, watching: Watching) -> Callable[[i
                 now,
             )
         except Exception as exc:
+            last_run.error = f"the last export run failed: {exc}"
             watching.export_failed(exc)
             raise
+        last_run.error = None
         watching.exported(run, now)
         collection.check(app.store, now)  # final files customers have not collected in time
         ask_for_gaps(app.store, app.recovery_settings, now=now)  # units resend what is missing

@@ -3,7 +3,9 @@
 ``export_due`` is one run of it, a plain function over the ports; ``every`` calls
 a job at a fixed interval until told to stop, in a worker thread so that the
 event loop keeps serving devices while files are written. A failing customer
-is logged and the others go on; a failing run is logged and the next one comes.
+is logged, recorded in the store (``note_export``: an export by hand records its
+outcome too, so its success clears the failure) and the others go on; a run that
+failed comes again after a short wait, not a whole interval.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from kenshin.domain.alerts import ExportFailure
 from kenshin.domain.model import Customer
 from kenshin.domain.slots import day_slots, local_day, zone
 from kenshin.errors import ExportError, KenshinError
@@ -68,6 +71,9 @@ def export_due(
         except KenshinError as exc:  # one customer's problem does not stop the others
             log.error("export of customer %s failed: %s", customer.id, exc)  # noqa: TRY400 - the message says it all
             run.failures[customer.id] = str(exc)
+            note_export(store, customer, now, str(exc))
+        else:
+            note_export(store, customer, now)
     written = sum(o.changed for o in run.outcomes)
     log.info(
         "export run: %d days packed, %d files written, %d unchanged, %d removed, %d failed",
@@ -140,20 +146,41 @@ class LateReadings:
         self.checked[(customer_id, day)] = batch
 
 
+def note_export(store: Store, customer: Customer, now: int, error: str | None = None) -> None:
+    """Record in the store how the customer's export at ``now`` went (``error``: why it
+    failed), whoever ran it: the export alerts and readiness of the server read it."""
+    if error is None:
+        store.alerts.export_succeeded(customer.id)
+        return
+    try:
+        day = local_day(now, zone(customer.timezone))
+    except ValueError:  # the customer's zone may be what failed
+        day = local_day(now, zone("UTC"))
+    store.alerts.export_failed(ExportFailure(customer.id, day.isoformat(), error, now))
+
+
 async def every(
     interval_s: float,
     job: Callable[[int], object],
     stop: asyncio.Event,
     *,
     clock: Callable[[], float] = time.time,
+    retry_s: float | None = None,
 ) -> None:
-    """Run ``job(now)`` in a thread now and then every ``interval_s`` until ``stop`` is set."""
+    """Run ``job(now)`` in a thread now and then every ``interval_s`` until ``stop`` is set;
+    with ``retry_s``, a run that failed (raised, or an ExportRun with failures) comes
+    again after that instead, if sooner."""
     while not stop.is_set():
+        wait = interval_s
         try:
-            await asyncio.to_thread(job, int(clock()))
+            done = await asyncio.to_thread(job, int(clock()))
+            if retry_s is not None and isinstance(done, ExportRun) and done.failures:
+                wait = min(interval_s, retry_s)
+                log.warning("the export run had failures: tried again in %.0f s", wait)
         except Exception:  # a failed run must not end the schedule
-            log.exception("a scheduled run failed; the next one comes in %.0f s", interval_s)
+            wait = interval_s if retry_s is None else min(interval_s, retry_s)
+            log.exception("a scheduled run failed; the next one comes in %.0f s", wait)
         try:
-            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+            await asyncio.wait_for(stop.wait(), timeout=wait)
         except TimeoutError:
             continue
