@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from kenshin.domain.alerts import AlertState, Notification
+from kenshin.domain.alerts import AlertState, ExportFailure, Notification
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import (
     Conflict,
@@ -244,6 +244,11 @@ class Store(Protocol):
         """How far the store has come: reads ``as_of`` it see what is stored now, and
         never what is stored later."""
 
+    def newest_batch(self, start: int, end: int) -> int:
+        """The newest batch that stored, completed or conflicted with a reading of a UTC
+        day touching start..end (epoch s); 0 if none. A final day whose file was made
+        as of an older batch may have changed since."""
+
     def compact(self, before: int) -> int:
         """Make the days that ended at or before ``before`` (UTC epoch s) fast to read
         with ``boundary_registers``; how many days that took. Readings stay as they are,
@@ -396,6 +401,16 @@ class Alerts(Protocol):
 
     def prune_security_events(self, before: int) -> int:
         """Remove the security events before ``before``; how many."""
+
+    def export_failed(self, failure: ExportFailure) -> None:
+        """Record that the customer's export failed; ``since`` stays that of the first
+        failure in a row."""
+
+    def export_succeeded(self, customer: str) -> None:
+        """Record that the customer's export succeeded: no failure of it stands."""
+
+    def export_failures(self) -> list[ExportFailure]:
+        """The customers whose last export failed (by the server or by hand), by customer."""
 
 
 class ChannelError(KenshinError):

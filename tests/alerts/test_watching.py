@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import datetime
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_site
+from conftest import kenshin, make_site
 from kenshin.adapters.alert_channels import SmtpChannel, SmtpSettings
 from kenshin.bootstrap import App, open_app
 from kenshin.domain.slots import zone
@@ -26,7 +27,7 @@ from kenshin.services.alerting import Alerting, AlertSettings
 from kenshin.services.batching import CommitQueue
 from kenshin.services.ingest import Incoming
 from kenshin.services.report import ReportSettings
-from kenshin.services.schedule import ExportRun
+from kenshin.services.schedule import ExportRun, export_due
 from kenshin.services.security import SecurityLog
 from kenshin.watch_setup import last_report_day, unit_status
 
@@ -197,6 +198,26 @@ def test_an_export_run_that_fails_whole_is_a_component_down_until_one_completes(
         assert "disk I/O" in down.detail
         watch.exported(ExportRun(), 160)
         assert watch.observe(160).down == ()
+        running.cancel()
+
+    asyncio.run(main())
+
+
+def test_an_export_failure_is_an_alert_until_an_export_by_hand_succeeds(app: App) -> None:
+    async def main() -> None:
+        commits = CommitQueue(app.ingest(), max_messages=10, window_s=0.05)
+        running: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(60))
+        watch = ServerWatch(app, Alerting(app.store, [], AlertSettings()), commits, {})
+        folder = app.outbox_dir / "C-001"
+        folder.parent.mkdir(exist_ok=True)
+        folder.write_text("a file where the customer's folder goes")
+        now = int(time.time())
+        watch.exported(export_due(app.store, app.outbox, app.export_settings, now=now), now)
+        [failure] = watch.observe(now).export_failures
+        assert (failure.customer, failure.since) == ("C-001", now)
+        folder.unlink()
+        assert kenshin(app.data_dir, "export", "--customer", "C-001").exit_code == 0
+        assert watch.observe(now + 60).export_failures == ()
         running.cancel()
 
     asyncio.run(main())

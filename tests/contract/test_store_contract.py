@@ -146,6 +146,24 @@ def test_a_missing_register_is_completed_by_a_later_reading(store: Store) -> Non
     assert store.list_conflicts() == []
 
 
+def test_the_newest_batch_of_days_counts_what_changed_readings(store: Store) -> None:
+    day, next_day = T0 - T0 % 86_400, T0 - T0 % 86_400 + 86_400  # two UTC days
+    assert store.newest_batch(day, next_day + 3600) == 0
+    store.add_readings([Reading("M1", day + 1800, 100, None)], T0)
+    first = store.watermark().batch
+    store.add_readings([Reading("M1", next_day, 200, None)], T0)
+    second = store.watermark().batch
+    store.add_readings([Reading("M1", day + 1800, 100, None)], T0)  # a duplicate
+    assert store.newest_batch(day, day + 3600) == first
+    assert store.newest_batch(day + 7200, next_day) == second  # by whole UTC days
+    store.add_readings([Reading("M1", day + 1800, None, 7)], T0)  # completed
+    completed = store.watermark().batch
+    assert store.newest_batch(day, day) == completed
+    store.add_readings([Reading("M1", next_day, 201, None)], T0)  # in conflict
+    assert store.newest_batch(next_day, next_day) == store.watermark().batch
+    assert store.newest_batch(day - 86_400, day - 1) == 0
+
+
 def test_a_different_value_is_kept_aside_and_never_overwrites(store: Store) -> None:
     store.add_readings([Reading("M1", T0, 100, None)], received_at=T0)
     result = store.add_readings([Reading("M1", T0, 101, 9)], received_at=T0 + 60)

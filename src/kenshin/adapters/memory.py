@@ -28,6 +28,8 @@ from kenshin.domain.slots import DaySlots
 from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
 from kenshin.ports import COMMAND_NAME, MAX_SERIAL, Command, DeviceCertificate
 
+_DAY_S = 86_400
+
 
 class MemoryStore:
     """A Store kept in dictionaries."""
@@ -40,6 +42,7 @@ class MemoryStore:
         self._readings: dict[str, dict[int, Reading]] = {}
         self._batches = 0  # batches stored so far: the number of the last one
         self._batch_of: dict[tuple[str, int], int] = {}  # (meter, t) -> batch that stored it
+        self._day_batch: dict[int, int] = {}  # UTC day -> newest batch that changed a reading
         self._meter_order: dict[str, int] = {}  # meter -> 1, 2, ... in the order first seen
         self._conflicts: list[Conflict] = []
         self._conflict_batch: dict[tuple[object, ...], int] = {}
@@ -261,12 +264,14 @@ class MemoryStore:
                 continue
             series = self._readings.setdefault(reading.meter, {})
             old = series.get(reading.t)
+            merged = merge_reading(old, reading) if old is not None else None
+            if old is None or merged != old:  # new, completed or in conflict
+                self._day_batch[reading.t // _DAY_S] = batch
             if old is None:
                 series[reading.t] = reading
                 self._batch_of[(reading.meter, reading.t)] = batch
                 stored += 1
                 continue
-            merged = merge_reading(old, reading)
             if merged is None:
                 conflicts.append(conflict_of(old, reading, received_at))
             elif merged == old:
@@ -310,6 +315,12 @@ class MemoryStore:
     def watermark(self) -> Watermark:
         """The last batch and the number of meters seen."""
         return Watermark(self._batches, len(self._meter_order))
+
+    def newest_batch(self, start: int, end: int) -> int:
+        """The newest batch that stored, completed or conflicted with a reading of a UTC
+        day touching start..end; 0 if none."""
+        days = range(start // _DAY_S, end // _DAY_S + 1)
+        return max((self._day_batch.get(day, 0) for day in days), default=0)
 
     def compact(self, before: int) -> int:
         """Nothing to do: dictionaries read fast enough."""

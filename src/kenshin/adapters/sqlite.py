@@ -31,6 +31,7 @@ from kenshin.adapters.sqlite_days import DAY_SECONDS
 from kenshin.adapters.sqlite_delivery import SqliteDeliveries
 from kenshin.adapters.sqlite_readings import (
     new_meter_keys,
+    newest_batch,
     readings_of,
     repack_late,
     store_batch,
@@ -328,6 +329,11 @@ class SqliteStore:
         batch = None if as_of is None else as_of.batch
         with _wrapped("reading boundary registers"):
             return self._reader.boundary_registers(meter_ids, start, count, batch)
+
+    def newest_batch(self, start: int, end: int) -> int:
+        """The newest batch that stored, completed or conflicted with a reading of a UTC
+        day touching start..end; 0 if none."""
+        return self._read("reading the days' newest batch", newest_batch, (start, end))
 
     def compact(self, before: int) -> int:
         """Pack every UTC day with readings that ended at or before ``before``; how many.

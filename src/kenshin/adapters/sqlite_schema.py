@@ -127,6 +127,12 @@ MIGRATIONS = (
     ALTER TABLE meters ADD COLUMN installed_at INTEGER;
     ALTER TABLE meters ADD COLUMN removed_at INTEGER;
     """,
+    """
+    -- The newest batch that stored, completed or conflicted with a reading of each UTC
+    -- day: the server restates a final day that got readings after its last revision.
+    CREATE TABLE day_batches (day INTEGER PRIMARY KEY, batch INTEGER NOT NULL);
+    """,
+    sqlite_alerts.EXPORT_FAILURES,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

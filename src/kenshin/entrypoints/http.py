@@ -3,7 +3,8 @@
 A plain ASGI app served by uvicorn inside the server's event loop (the admin API
 and the dashboard will join it). ``/metrics`` is the Prometheus text format;
 ``/healthz`` answers while the process serves; ``/readyz`` runs the readiness
-checks (store writable, endpoint listening, schedule running) and answers 503
+checks (store writable, endpoint listening, schedule running and its exports
+succeeding) and answers 503
 naming each one that fails. It has no login: it listens on this machine only
 unless told otherwise.
 """
@@ -181,6 +182,37 @@ def task_running(task: asyncio.Task[Any], what: str) -> Check:
             return None
         error = None if task.cancelled() else task.exception()
         return f"{what} has stopped" + (f": {error}" if error else "")
+
+    return check
+
+
+def exports_succeeding(store: Store, run_failed: Callable[[], str | None]) -> Check:
+    """The check that the last export run completed (``run_failed`` says why not) and
+    that no customer's last export failed (as the store records, whoever exported)."""
+
+    async def check() -> str | None:
+        whole = run_failed()
+        if whole is not None:
+            return whole
+        failures = await asyncio.to_thread(store.alerts.export_failures)
+        if not failures:
+            return None
+        listed = "; ".join(f"customer {f.customer} ({f.reason})" for f in failures[:5])
+        more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
+        return f"export failing: {listed}{more}"
+
+    return check
+
+
+def all_of(*checks: Check) -> Check:
+    """The check that passes when every one of ``checks`` does; else the first problem."""
+
+    async def check() -> str | None:
+        for each in checks:
+            problem = await each()
+            if problem is not None:
+                return problem
+        return None
 
     return check
 

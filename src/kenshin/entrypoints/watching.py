@@ -17,9 +17,8 @@ from datetime import date
 from email.message import EmailMessage
 
 from kenshin.bootstrap import App
-from kenshin.domain.alerts import ComponentDown, ExportFailure, Observations
+from kenshin.domain.alerts import ComponentDown, Observations
 from kenshin.domain.model import SecurityEvent
-from kenshin.domain.slots import local_day, zone
 from kenshin.services.alerting import Alerting, disk_space
 from kenshin.services.batching import CommitQueue
 from kenshin.services.report import ReportSettings, send_due_report
@@ -60,7 +59,6 @@ class ServerWatch:
     tasks: Mapping[str, asyncio.Task[None]]  # components that must keep running
     others: Callable[[], Sequence[tuple[str, str]]] = tuple  # other parts down, and why
     _progress: _Progress = field(default_factory=_Progress)
-    _export_failures: dict[str, ExportFailure] = field(default_factory=dict)
     _run_failed: str | None = None  # why the last export run failed as a whole
     _down_since: dict[str, int] = field(default_factory=dict)
 
@@ -69,16 +67,9 @@ class ServerWatch:
         self._run_failed = f"the last export run failed: {error}"
 
     def exported(self, run: ExportRun, now: int) -> None:
-        """Note an export run's failures: a customer's stays until a run exports it."""
+        """Note an export run that completed. Its customers' failures are in the store
+        (``note_export``), where an export by hand clears them too."""
         self._run_failed = None
-        for customer, reason in run.failures.items():
-            earlier = self._export_failures.get(customer)
-            since = now if earlier is None else earlier.since
-            day = local_day(now, zone(self._zone_of(customer))).isoformat()
-            self._export_failures[customer] = ExportFailure(customer, day, reason, since)
-        for outcome in run.outcomes:
-            if outcome.customer not in run.failures:
-                self._export_failures.pop(outcome.customer, None)
 
     def tick(self, now: int) -> None:
         """Evaluate the alert rules at ``now`` and send what is due."""
@@ -101,7 +92,7 @@ class ServerWatch:
             last_commit_at=progress.last_commit_at,
             waiting_messages=waiting,
             waiting_since=progress.waiting_since,
-            export_failures=tuple(self._export_failures.values()),
+            export_failures=tuple(self.app.store.alerts.export_failures()),
             disks=disk_space(sorted({str(data), str(self.app.outbox_dir)})),
             down=self._down(now),
         )
@@ -121,10 +112,6 @@ class ServerWatch:
             ComponentDown(name, self._down_since.setdefault(name, now), detail)
             for name, detail in stopped.items()
         )
-
-    def _zone_of(self, customer_id: str) -> str:
-        customer = self.app.store.get_customer(customer_id)
-        return customer.timezone if customer else self.app.settings.report.timezone
 
 
 def _error(task: asyncio.Task[None]) -> BaseException | None:

@@ -28,6 +28,7 @@ from kenshin.services.export import (
     remove_expired,
 )
 from kenshin.services.ingest import Incoming, IngestSummary
+from kenshin.services.schedule import note_export
 
 MAX_LINE_BYTES = MAX_PAYLOAD_BYTES + 1  # longer is refused whatever it holds
 
@@ -175,6 +176,9 @@ def export(
             except KenshinError as exc:  # one customer's problem does not stop the others
                 click.echo(f"Error: customer {customer.id}: {exc}", err=True)
                 failed.append(customer.id)
+                note_export(app.store, customer, now, str(exc))
+            else:  # the server's export alert and readiness see it
+                note_export(app.store, customer, now)
     if failed:
         raise click.ClickException(f"export failed for {len(failed)} customer(s): {failed}")
 
