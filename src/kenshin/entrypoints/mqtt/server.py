@@ -34,6 +34,7 @@ from kenshin.entrypoints.mqtt.listener import TlsListener
 from kenshin.entrypoints.mqtt.reasons import NOT_AUTHORIZED, SESSION_TAKEN_OVER
 from kenshin.entrypoints.mqtt.session import Peer, Services, Session
 from kenshin.entrypoints.mqtt.tls import TlsStream
+from kenshin.entrypoints.tls_policy import harden
 from kenshin.ports import Store
 from kenshin.services.batching import CommitQueue
 from kenshin.services.security import TLS_CERTIFICATE_REFUSED, SecurityLog
@@ -101,6 +102,7 @@ class DeviceEndpoint:
         # One session ticket per handshake (OpenSSL sends two by default, each costing
         # the server as much as a third of a handshake): a unit resumes with the last.
         self._tls.num_tickets = 1
+        harden(self._tls)  # TLS 1.2+, AEAD suites with forward secrecy only
         settings = self._settings
         self._listener = TlsListener(settings.host, settings.port, self._tls, self._on_stream)
         self._poller.poll()  # what is revoked already is refused at connect
