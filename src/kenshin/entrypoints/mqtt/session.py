@@ -38,6 +38,7 @@ from kenshin.entrypoints.mqtt.codec import (
 )
 from kenshin.entrypoints.mqtt.commands import CommandQueue, CommandSender, SessionState
 from kenshin.entrypoints.mqtt.reasons import (
+    BAD_AUTHENTICATION_METHOD,
     KEEP_ALIVE_TIMEOUT,
     MQTT5,
     NOT_AUTHORIZED,
@@ -45,6 +46,7 @@ from kenshin.entrypoints.mqtt.reasons import (
     QOS_NOT_SUPPORTED,
     RETAIN_NOT_SUPPORTED,
     SERVER_SHUTTING_DOWN,
+    TOPIC_ALIAS_INVALID,
     UNSPECIFIED_ERROR,
     Refused,
 )
@@ -172,6 +174,9 @@ class Session:
     def _accept(
         self, connect: Connect, attach: Callable[[Session, bool], SessionState | None]
     ) -> None:
+        if connect.properties.authentication_method is not None:  # no enhanced authentication
+            self._send(ConnAck(reason_code=BAD_AUTHENTICATION_METHOD))
+            raise Refused(BAD_AUTHENTICATION_METHOD, "the certificate is the only authentication")
         if connect.client_id != self.peer.device:
             self._security.record(
                 "client_id_mismatch",
@@ -248,6 +253,9 @@ class Session:
             raise Refused(0x82, f"a unit does not send {type(packet).__name__}")
 
     def _publish(self, packet: Publish) -> None:
+        if packet.properties.topic_alias is not None:  # the CONNACK announced no aliases
+            self._event("malformed_packet", f"topic alias {packet.properties.topic_alias}")
+            raise Refused(TOPIC_ALIAS_INVALID, "topic aliases are not supported: the maximum is 0")
         if packet.qos > 1:
             self._event("qos_refused", f"QoS {packet.qos} to {packet.topic!r}")
             raise Refused(QOS_NOT_SUPPORTED, "QoS 2 is not supported: the maximum is 1")
