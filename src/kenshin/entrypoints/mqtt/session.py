@@ -54,7 +54,7 @@ from kenshin.entrypoints.mqtt.tls import TlsStream
 from kenshin.ports import Command
 from kenshin.services.batching import CommitError, CommitQueue
 from kenshin.services.ingest import Incoming, PayloadKind
-from kenshin.services.security import SecurityLog
+from kenshin.services.security import CONNECT_TIMEOUT, SecurityLog
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +92,17 @@ class Session:
         peer: Peer,
         stream: TlsStream,
         services: Services,
+        *,
+        connect_by: float | None = None,
     ) -> None:
+        """``connect_by``: the loop time by which CONNECT must have come (by default
+        the connect timeout from now)."""
         self.peer = peer
         self._stream = stream
         self._commits = services.commits
         self._security = services.security
-        self._connect_timeout = services.connect_timeout_s
+        loop_now = asyncio.get_running_loop().time()
+        self._connect_by = connect_by or loop_now + services.connect_timeout_s
         self._clock = services.clock
         self._on_status = services.on_status
         self._packets = PacketReader(MAX_PACKET_BYTES, server_side=True)
@@ -158,8 +163,16 @@ class Session:
             pass
 
     async def _first_packet(self) -> Connect:
+        try:
+            async with asyncio.timeout_at(self._connect_by):
+                return await self._read_connect()
+        except TimeoutError:
+            self._event(CONNECT_TIMEOUT, "no CONNECT within mqtt.connect_timeout_s of connecting")
+            raise
+
+    async def _read_connect(self) -> Connect:
         while True:
-            data = await self._stream.read(self._connect_timeout)
+            data = await self._stream.read()
             if not data:
                 raise ConnectionError("closed before CONNECT")
             packets = self._packets.feed(data)
