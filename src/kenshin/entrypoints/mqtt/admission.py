@@ -1,17 +1,21 @@
-"""How many connections may be still connecting at once, from one address and with one
-certificate.
+"""Which connections the endpoint takes: so many still connecting at once from one
+address and with one certificate, and certificates of registered devices.
 
 A connection counts from its accept until its CONNECT is accepted, or until it
 ends: all the while it costs the endpoint and has proven nothing. Beyond the
 limits the endpoint closes it at once. A unit that is connected counts no more,
 so a unit reconnecting, or many units behind one carrier NAT address, are held
-back only while they handshake.
+back only while they handshake. A certificate of kenshin's CA is not enough: its
+device must be registered, and the store must hold the certificate as that
+device's (``registration_refusal``), or the unit's CONNECT is refused.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import TypeVar
+
+from kenshin.ports import Store
 
 _K = TypeVar("_K", str, int)
 
@@ -72,3 +76,15 @@ def _decrement(counts: Counter[_K], key: _K) -> None:
     counts[key] -= 1
     if counts[key] <= 0:
         del counts[key]
+
+
+def registration_refusal(store: Store, device: str, serial: int) -> str | None:
+    """Why a unit's certificate of our CA, naming ``device`` and not revoked, may not
+    connect all the same (None: it may): its device is not registered, or the store has
+    no record of the certificate as that device's."""
+    if store.get_device(device) is None:
+        return f"device {device!r} is not registered"
+    certificate = store.get_certificate(serial)
+    if certificate is None or certificate.device != device:
+        return f"certificate serial {serial:x} is not recorded as issued to device {device!r}"
+    return None

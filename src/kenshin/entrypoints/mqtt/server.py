@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from kenshin.adapters.pki import RevocationPoller, admitted_device, serial_of
 from kenshin.adapters.pki_files import load_certificate
 from kenshin.entrypoints.mqtt import commands
-from kenshin.entrypoints.mqtt.admission import Admission, Connecting
+from kenshin.entrypoints.mqtt.admission import Admission, Connecting, registration_refusal
 from kenshin.entrypoints.mqtt.commands import CommandQueue, SessionState
 from kenshin.entrypoints.mqtt.handshakes import handshake_failure
 from kenshin.entrypoints.mqtt.listener import TlsListener
@@ -53,7 +53,7 @@ class EndpointSettings:
     host: str = "0.0.0.0"  # noqa: S104 - units connect from the network; TLS guards it
     port: int = 8883
     connect_timeout_s: float = 10.0
-    revocation_check_s: float = 30.0
+    revocation_check_s: float = 2.0
     connecting_per_address: int = 100  # connections still before CONNECT, from one address
     connecting_per_certificate: int = 4  # ... with one certificate
 
@@ -182,7 +182,7 @@ class DeviceEndpoint:
         if not await self._handshake(stream, deadline):
             return None
         der = stream.peer_certificate()
-        device = await asyncio.to_thread(admitted_device, der, self._store.is_revoked)
+        device, refusal = await asyncio.to_thread(self._standing, der)
         if device is None or der is None:
             self._security.record(
                 "certificate_refused", None, stream.address, "revoked, or no device id as its CN"
@@ -201,7 +201,15 @@ class DeviceEndpoint:
             self._security.record(CONNECTIONS_LIMITED, device, stream.address, detail)
             stream.close()
             return None
-        return Peer(device, serial, stream.address)
+        return Peer(device, serial, stream.address, refusal)
+
+    def _standing(self, der: bytes | None) -> tuple[str | None, str | None]:
+        """The device a certificate names, None if it names none or is revoked (both in
+        a worker thread: the store is asked); and why it may not connect all the same."""
+        device = admitted_device(der, self._store.is_revoked)
+        if device is None or der is None:
+            return None, None
+        return device, registration_refusal(self._store, device, serial_of(der))
 
     async def _handshake(self, stream: TlsStream, deadline: float) -> bool:
         """Whether the TLS handshake succeeded by ``deadline`` (loop time); if it did not,
@@ -278,13 +286,7 @@ class DeviceEndpoint:
                 log.exception("could not check revoked certificates")
                 continue
             for session in list(self._sessions.values()):
-                if session.peer.serial in revoked:
-                    self._security.record(
-                        "revoked_while_connected",
-                        session.peer.device,
-                        session.peer.address,
-                        "its certificate was revoked: connection closed",
-                    )
+                if session.peer.serial in revoked and session.revoked():
                     await session.stop(NOT_AUTHORIZED)
 
 

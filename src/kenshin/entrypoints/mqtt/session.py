@@ -52,9 +52,14 @@ from kenshin.entrypoints.mqtt.reasons import (
 )
 from kenshin.entrypoints.mqtt.tls import TlsStream
 from kenshin.ports import Command
-from kenshin.services.batching import CommitError, CommitQueue
+from kenshin.services.batching import CertificateRevoked, CommitError, CommitQueue
 from kenshin.services.ingest import Incoming, PayloadKind
-from kenshin.services.security import CONNECT_TIMEOUT, SecurityLog
+from kenshin.services.security import (
+    CERTIFICATE_REFUSED,
+    CONNECT_TIMEOUT,
+    REVOKED_WHILE_CONNECTED,
+    SecurityLog,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,7 @@ class Peer:
     device: str
     serial: int
     address: str
+    refusal: str | None = None  # why its CONNECT is refused (not authorized), if it is
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,7 @@ class Session:
         self._commands = CommandSender(peer.device, services.commands, self._send, self._event)
         self.connected = asyncio.Event()
         self._closing = False
+        self._revoked = False
         self._reading: asyncio.Task[None] | None = None  # the task reading packets
         self._retry: asyncio.Task[None] | None = None  # re-sends commands (MQTT 3.1.1)
         # How long the unit's session outlives this connection: 0 it ends with it, None
@@ -187,6 +194,10 @@ class Session:
     def _accept(
         self, connect: Connect, attach: Callable[[Session, bool], SessionState | None]
     ) -> None:
+        if self.peer.refusal is not None:
+            self._event(CERTIFICATE_REFUSED, self.peer.refusal)
+            self._send(ConnAck(reason_code=NOT_AUTHORIZED))
+            raise Refused(NOT_AUTHORIZED, self.peer.refusal)
         if connect.properties.authentication_method is not None:  # no enhanced authentication
             self._send(ConnAck(reason_code=BAD_AUTHENTICATION_METHOD))
             raise Refused(BAD_AUTHENTICATION_METHOD, "the certificate is the only authentication")
@@ -291,8 +302,10 @@ class Session:
             self._on_status(self.peer.device, int(self._clock()), packet.payload)
             self._acks.answered(packet_id)
             return
+        peer = self.peer
+        now = int(self._clock())
         item = Incoming(
-            self._source, packet.payload, int(self._clock()), _KINDS[kind], self.peer.device
+            self._source, packet.payload, now, _KINDS[kind], peer.device, True, peer.serial
         )
         try:
             self._commits.offer(item, self._acks.after_commit(packet_id))
@@ -312,6 +325,9 @@ class Session:
     def _commit_failed(self, error: CommitError) -> None:
         """The unit keeps what is not acknowledged and sends it again: close without."""
         log.warning("unit %s: %s; closing without acknowledging", self.peer.device, error)
+        revoked = isinstance(error, CertificateRevoked) and self.revoked()
+        if revoked and self.level == MQTT5 and self.connected.is_set():
+            self._send(Disconnect(NOT_AUTHORIZED))  # why, before closing
         self._closing = True
         self._stream.close()
         if self._reading is not None:
@@ -331,6 +347,15 @@ class Session:
         self._stream.pause_reading()
         if self._reading is not None:
             self._reading.cancel()
+
+    def revoked(self) -> bool:
+        """Note that the unit's certificate is revoked (a security event): whether that is
+        news. The session is then closed, by ``stop`` or as its PUBLISHes are refused."""
+        if self._revoked:
+            return False
+        self._revoked = True
+        self._event(REVOKED_WHILE_CONNECTED, "its certificate was revoked: connection closed")
+        return True
 
     def _event(self, kind: str, detail: str) -> None:
         self._security.record(kind, self.peer.device, self.peer.address, detail)
