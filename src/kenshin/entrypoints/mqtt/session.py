@@ -107,8 +107,9 @@ class Session:
         self._stream = stream
         self._commits = services.commits
         self._security = services.security
-        loop_now = asyncio.get_running_loop().time()
-        self._connect_by = connect_by or loop_now + services.connect_timeout_s
+        if connect_by is None:
+            connect_by = asyncio.get_running_loop().time() + services.connect_timeout_s
+        self._connect_by = connect_by
         self._clock = services.clock
         self._on_status = services.on_status
         self._packets = PacketReader(MAX_PACKET_BYTES, server_side=True)
@@ -305,7 +306,7 @@ class Session:
         peer = self.peer
         now = int(self._clock())
         item = Incoming(
-            self._source, packet.payload, now, _KINDS[kind], peer.device, True, peer.serial
+            self._source, packet.payload, now, _KINDS[kind], peer.device, serial=peer.serial
         )
         try:
             self._commits.offer(item, self._acks.after_commit(packet_id))
