@@ -364,7 +364,8 @@ SECURITY_KINDS: dict[str, SecurityKind] = {
     ),
     "certificate_refused": SecurityKind(
         Severity.CRITICAL,
-        "connections with a revoked certificate (or one naming no device)",
+        "connections with a revoked certificate (or one naming no device, or a device"
+        " not registered)",
         "A revoked unit is trying to connect: make sure it was taken out of service; if it"
         " should report, issue it a new certificate with `kenshin devices add`.",
     ),
