@@ -76,10 +76,16 @@ class MqttConfig(_Section):
         50, ge=1, le=10_000, description="longest wait to fill a batch before it is committed"
     )
     connect_timeout_s: int = Field(
-        10, ge=1, le=600, description="time a new connection has to send CONNECT"
+        10, ge=1, le=600, description="time from accept to CONNECT, the TLS handshake included"
     )
     revocation_check_s: int = Field(
-        30, ge=1, le=60, description="how often connected units are checked for revocation"
+        2, ge=1, le=60, description="how often connected units are checked for revocation"
+    )
+    connecting_per_address: int = Field(
+        100, ge=1, le=100_000, description="connections from one address still before CONNECT"
+    )
+    connecting_per_certificate: int = Field(
+        4, ge=1, le=1000, description="connections with one certificate still before CONNECT"
     )
 
 
@@ -326,7 +332,9 @@ host = "0.0.0.0"
 port = 8883
 batch_window_ms = 50
 connect_timeout_s = 10
-revocation_check_s = 30
+revocation_check_s = 2
+connecting_per_address = 100
+connecting_per_certificate = 4
 
 [schedule]
 export_minutes = 30

@@ -141,7 +141,7 @@ def test_export_uncollected_disk_and_components() -> None:
 
 def test_every_security_kind_the_server_reports_has_its_text() -> None:
     kinds = {v for k, v in vars(security).items() if k.isupper() and isinstance(v, str)}
-    assert len(kinds) == 19
+    assert len(kinds) == 21
     assert kinds == set(SECURITY_KINDS)
 
 

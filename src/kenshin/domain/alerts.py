@@ -364,7 +364,8 @@ SECURITY_KINDS: dict[str, SecurityKind] = {
     ),
     "certificate_refused": SecurityKind(
         Severity.CRITICAL,
-        "connections with a revoked certificate (or one naming no device)",
+        "connections with a revoked certificate (or one naming no device, or a device"
+        " not registered)",
         "A revoked unit is trying to connect: make sure it was taken out of service; if it"
         " should report, issue it a new certificate with `kenshin devices add`.",
     ),
@@ -372,6 +373,19 @@ SECURITY_KINDS: dict[str, SecurityKind] = {
         Severity.WARNING,
         "connections closed because the unit's certificate was revoked",
         "Expected after `kenshin devices revoke`; if nobody revoked it, find out who did.",
+    ),
+    "connections_limited": SecurityKind(
+        Severity.WARNING,
+        "connections closed as too many from one address or certificate were still connecting",
+        "Many units behind one address reconnecting together (a carrier's NAT) can do it:"
+        " raise mqtt.connecting_per_address; otherwise someone is holding connections"
+        " open: " + _FIREWALL,
+    ),
+    "connect_timeout": SecurityKind(
+        Severity.INFO,
+        "connections that sent no CONNECT within mqtt.connect_timeout_s",
+        "A unit on a very slow link may need a longer mqtt.connect_timeout_s; many at once"
+        " from one address are someone holding connections open: " + _FIREWALL,
     ),
     "malformed_packet": SecurityKind(
         Severity.WARNING,

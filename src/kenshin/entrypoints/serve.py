@@ -89,6 +89,8 @@ async def _serve(
             settings.mqtt.port,
             settings.mqtt.connect_timeout_s,
             settings.mqtt.revocation_check_s,
+            settings.mqtt.connecting_per_address,
+            settings.mqtt.connecting_per_certificate,
         ),
         server_ssl_context(app.data_dir / PKI_FOLDER),
         app.store,

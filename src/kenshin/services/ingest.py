@@ -10,7 +10,8 @@ changed are saved once, after its readings.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 FUTURE_TOLERANCE_S = VeeSettings().future_tolerance_s  # a reading dated later is quarantined
 DRIFT_LIMIT_S = VeeSettings().drift_limit_s  # a unit's clock further off is drifting
 DRIFT_MIN_SAMPLES = VeeSettings().drift_min_samples  # messages a clock window needs to judge
+REVOCATION_LOOK_BACK_S = 120  # how long before its commit a revocation may be dated
 Heard = tuple[str, int, int | None]  # (device, received at, sent at by the unit's clock)
 
 
@@ -52,7 +54,8 @@ class PayloadKind(StrEnum):
 class Incoming:
     """One received payload; ``device`` is the sender's identity when the transport knows it.
     ``live`` is False for a message read from a file long after it was sent: its receipt
-    says nothing of the unit's clock, nor of when the unit was last heard."""
+    says nothing of the unit's clock, nor of when the unit was last heard. A payload sent
+    with a certificate (``serial``) revoked by the time it is committed is not stored."""
 
     source: str
     payload: bytes
@@ -60,6 +63,7 @@ class Incoming:
     kind: PayloadKind = PayloadKind.READINGS
     device: str | None = None
     live: bool = True
+    serial: int | None = None  # of the sender's certificate, when the transport knows it
 
 
 @dataclass(slots=True)
@@ -114,6 +118,7 @@ class Ingest:
         future_tolerance_s: int = FUTURE_TOLERANCE_S,
         drift_limit_s: int = DRIFT_LIMIT_S,
         drift_min_samples: int = DRIFT_MIN_SAMPLES,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         # What split_future and the clocks need.
@@ -127,6 +132,21 @@ class Ingest:
         self._devices: dict[str, Device] = {}
         self._meters: dict[str, Meter] = {}
         self._device_meters: dict[str, tuple[str, ...]] = {}  # registered ids, never empty
+        self._clock = clock
+        self._revoked: set[int] = set()  # certificate serials, as of the last look
+        self._revoked_since: int | None = None  # from when the next look asks
+
+    def revoked(self, batch: Sequence[Incoming]) -> set[int]:
+        """Positions in ``batch`` of the payloads sent with a certificate revoked by now:
+        not to be stored. Asked just before the batch is stored, so that nothing a unit
+        sent after its revocation is; the store is asked only for recent revocations."""
+        if all(item.serial is None for item in batch):
+            return set()
+        now = int(self._clock())
+        self._revoked |= self._store.revoked_serials(self._revoked_since)
+        # A revocation is dated before it is committed, maybe by another process: look back.
+        self._revoked_since = now - REVOCATION_LOOK_BACK_S
+        return {i for i, item in enumerate(batch) if item.serial in self._revoked}
 
     def ingest(
         self, batch: Iterable[Incoming], summary: IngestSummary | None = None

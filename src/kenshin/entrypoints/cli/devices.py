@@ -143,7 +143,8 @@ def _issue(
 @click.pass_context
 def devices_revoke(ctx: click.Context, device_ids: tuple[str, ...]) -> None:
     """Revoke every certificate of devices DEVICE_IDS...: a unit connected with one
-    is disconnected within 60 seconds, and cannot connect with it again."""
+    is disconnected within seconds (mqtt.revocation_check_s), nothing it sends after is
+    stored, and it cannot connect with it again."""
     with opened(ctx) as app:
         unknown = [i for i in device_ids if app.store.get_device(i) is None]
         if unknown:
@@ -161,7 +162,7 @@ def _revoked(device_id: str, count: int, certificates: list[DeviceCertificate]) 
     if count:
         return (
             f"{device_id}: revoked {count} certificate(s); a unit connected with one is"
-            " disconnected within 60 s"
+            " disconnected within seconds"
         )
     if certificates:
         return f"{device_id}: {certificate_state(certificates, int(time.time()))}; nothing to do"
