@@ -17,7 +17,8 @@ from kenshin.entrypoints.ftps import FtpsServer, FtpsSettings
 from kenshin.entrypoints.listeners import Listener
 from kenshin.entrypoints.sftp import SftpServer, SftpSettings
 from kenshin.errors import ConfigError
-from kenshin.services.accounts import LoginPolicy, Logins
+from kenshin.services.accounts import Logins
+from kenshin.services.login_guard import LoginPolicy
 from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ def login_policy(app: App) -> LoginPolicy:
         window_s=d.failure_window_minutes * 60,
         lockout_s=d.lockout_minutes * 60,
         delay_s=d.failed_login_delay_ms / 1000,
+        max_delay_s=d.max_failed_login_delay_ms / 1000,
     )
 
 
@@ -57,7 +59,6 @@ class FileServers:
     async def _start(self) -> list[Listener]:
         app, listeners = self._app, []
         ftps, sftp = app.settings.ftps, app.settings.sftp
-        delay = app.settings.deliveries.failed_login_delay_ms / 1000
         if ftps.enabled:
             try:
                 self._ftps = FtpsServer(
@@ -70,7 +71,6 @@ class FileServers:
                         ftps.active_mode,
                         ftps.allow_plain,
                         ftps.idle_timeout_s,
-                        delay,
                     ),
                     self.logins,
                     app.store.deliveries,
@@ -86,7 +86,7 @@ class FileServers:
             if ensure_host_key(app.host_key_path):
                 log.warning("created the SFTP host key %s: it is kept", app.host_key_path)
             self._sftp = SftpServer(
-                SftpSettings(sftp.host, sftp.port, app.host_key_path, delay),
+                SftpSettings(sftp.host, sftp.port, app.host_key_path),
                 self.logins,
                 app.store.deliveries,
                 app.outbox_dir,
