@@ -11,7 +11,7 @@ from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.model import Customer
 from kenshin.errors import NotFoundError
-from kenshin.ports import Account, Receipt, Store
+from kenshin.ports import Account, Receipt, Store, UnlockRequest
 from kenshin.services.accounts import (
     Logins,
     address_allowed,
@@ -199,3 +199,41 @@ def test_receipts_are_listed_by_customer_and_time(store: Store) -> None:
     assert deliveries.first_collected("C-1", "a.csv", 2) == rows[2]
     assert deliveries.first_collected("C-1", "a.csv", 3) is None
     assert deliveries.first_collected("C-2", "b.csv", 1) is None  # no revision known
+
+
+def test_unlock_requests_are_kept_until_applied(store: Store) -> None:
+    deliveries = store.deliveries
+    first = deliveries.request_unlock("C-1", None, 100)
+    second = deliveries.request_unlock("C-2", "192.0.2.1", 101)
+    assert deliveries.get_unlock(first) == UnlockRequest(first, "C-1", None, 100)
+    assert deliveries.get_unlock(second + 1) is None
+    assert [u.id for u in deliveries.pending_unlocks()] == [first, second]
+    deliveries.finish_unlock(
+        second, ["3 failed logins from 192.0.2.1 cleared", "192.0.2.1 unlocked"], 102
+    )
+    assert deliveries.pending_unlocks() == [UnlockRequest(first, "C-1", None, 100)]
+    assert deliveries.get_unlock(second) == UnlockRequest(
+        second,
+        "C-2",
+        "192.0.2.1",
+        101,
+        102,
+        ("3 failed logins from 192.0.2.1 cleared", "192.0.2.1 unlocked"),
+    )
+    deliveries.finish_unlock(first, [], 103)
+    assert deliveries.get_unlock(first) == UnlockRequest(first, "C-1", None, 100, 103)
+
+
+def test_logins_apply_unlock_requests(store: Store) -> None:
+    logins = Logins(store.deliveries, SecurityLog(), LoginPolicy(max_failures=2, delay_s=0))
+    store.deliveries.save_account(Account("C-1", hash_password("first customer's pass")))
+    for _ in range(2):
+        assert not logins.password("C-1", "guess", "192.0.2.1", "ftps")
+    assert not logins.password("C-1", "first customer's pass", "192.0.2.1", "ftps")
+    request = store.deliveries.request_unlock("C-1", None, 100)
+    assert [u.id for u in logins.apply_unlocks()] == [request]
+    applied = store.deliveries.get_unlock(request)
+    assert applied is not None
+    assert applied.cleared == ("2 failed logins from 192.0.2.1 cleared", "192.0.2.1 unlocked")
+    assert logins.apply_unlocks() == []
+    assert logins.password("C-1", "first customer's pass", "192.0.2.1", "ftps")

@@ -1,12 +1,14 @@
 """The file servers of ``kenshin serve``: FTPS and SFTP, started and stopped together.
 
 Both share the login rules and counts (``services.accounts.Logins``), the receipts
-and the security log; each is turned off by its ``enabled`` setting.
+and the security log; each is turned off by its ``enabled`` setting. While they run,
+operators' unlock requests (``kenshin customers unlock``) are applied within a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -16,12 +18,14 @@ from kenshin.bootstrap import App
 from kenshin.entrypoints.ftps import FtpsServer, FtpsSettings
 from kenshin.entrypoints.listeners import Listener
 from kenshin.entrypoints.sftp import SftpServer, SftpSettings
-from kenshin.errors import ConfigError
+from kenshin.errors import ConfigError, StoreError
 from kenshin.services.accounts import Logins
 from kenshin.services.login_guard import LoginPolicy
 from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
+
+UNLOCK_POLL_S = 1.0  # how often the store is asked for operators' unlock requests
 
 
 def login_policy(app: App) -> LoginPolicy:
@@ -46,15 +50,28 @@ class FileServers:
         self._security = security
         self._ftps: FtpsServer | None = None
         self._sftp: SftpServer | None = None
+        self._unlocks: asyncio.Task[None] | None = None
 
     async def start(self) -> list[Listener]:
         """Start the servers turned on; their listeners. ConfigError, with both stopped,
         if one cannot listen."""
         try:
-            return await self._start()
+            listeners = await self._start()
         except BaseException:
             await self.stop()
             raise
+        if listeners:
+            self._unlocks = asyncio.create_task(self._apply_unlocks(), name="unlocks")
+        return listeners
+
+    async def _apply_unlocks(self) -> None:
+        """Apply operators' unlock requests as they come, off the event loop."""
+        while True:
+            try:
+                await asyncio.to_thread(self.logins.apply_unlocks)
+            except StoreError as exc:
+                log.warning("unlock requests not applied yet: %s", exc)
+            await asyncio.sleep(UNLOCK_POLL_S)
 
     async def _start(self) -> list[Listener]:
         app, listeners = self._app, []
@@ -110,6 +127,11 @@ class FileServers:
 
     async def stop(self) -> None:
         """Stop both: no new connections, open ones closed."""
+        if self._unlocks is not None:
+            self._unlocks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._unlocks
+            self._unlocks = None
         if self._sftp is not None:
             await self._sftp.stop()
             self._sftp = None

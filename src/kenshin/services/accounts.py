@@ -13,6 +13,7 @@ Every refusal is a security event.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import secrets
 import threading
 import time
@@ -24,7 +25,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from kenshin.domain.model import CUSTOMER_ID
-from kenshin.ports import Account, Deliveries
+from kenshin.ports import Account, Deliveries, UnlockRequest
 from kenshin.services.login_guard import ADDRESS_LOCKED, LoginGuard, LoginPolicy
 from kenshin.services.security import (
     LOGIN_ADDRESS_REFUSED,
@@ -32,6 +33,8 @@ from kenshin.services.security import (
     LOGIN_LOCKED,
     SecurityLog,
 )
+
+log = logging.getLogger(__name__)
 
 # OWASP's argon2id minimum (19 MiB, 2 passes): a hundred customers logging in at once
 # must not take gigabytes.
@@ -152,6 +155,17 @@ class Logins:
         """Count a failed login of a customer id and report it."""
         self._security.record(LOGIN_FAILED, customer, address, f"{protocol}: {why}")
         self.guard.failed(customer, address, self._clock())
+
+    def apply_unlocks(self) -> list[UnlockRequest]:
+        """Apply the operators' pending unlock requests (``kenshin customers unlock``) and
+        record what each cleared; the requests applied."""
+        applied = []
+        for request in self._deliveries.pending_unlocks():
+            cleared = self.guard.clear(request.customer, request.address, self._clock())
+            self._deliveries.finish_unlock(request.id, cleared, int(time.time()))
+            log.info("unlocked %s: %s", request.customer, "; ".join(cleared) or "nothing to clear")
+            applied.append(request)
+        return applied
 
     def failure_delay(self, customer: str, address: str) -> float:
         """How long to wait before answering a refused login (it grows with the failures
