@@ -133,7 +133,7 @@ def test_the_guard_forgets_what_no_longer_counts() -> None:
     guard = LoginGuard(LoginPolicy(window_s=60, max_delay_s=60))
     for n in range(3000):
         guard.failed(f"C-{n}", f"10.0.{n // 256}.{n % 256}", n)
-    assert guard.entries < 1000 * 2 + 2048
+    assert guard.entries < 1500  # of 6000 counted, a minute's worth and some
 
 
 def test_logins_check_passwords_and_report_every_refusal(store: Store) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from conftest import kenshin
+from conftest import kenshin, make_site
+from kenshin.entrypoints.cli import delivery
 
 from .conftest import PASSWORDS, Served
 from .test_logins import ftps_login, serve_with, sftp_login
@@ -138,3 +139,16 @@ def test_unlock_refuses_what_it_cannot_name(guarded: Served) -> None:
     bad = kenshin(guarded.site, "customers", "unlock", "C-001", "--address", "10.0.0/8")
     assert bad.exit_code == 2
     assert "--address" in bad.output
+
+
+def test_unlock_without_a_running_server_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery, "UNLOCK_WAIT_S", 1.0)
+    site = make_site(tmp_path, "site")
+    result = kenshin(site, "customers", "unlock", "C-001", "--address", "2001:DB8::7")
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "C-001: unlock requested; no running server applied it within 1 s (failed logins are"
+        " kept in the server's memory: a server that is not running holds none)\n"
+    )
