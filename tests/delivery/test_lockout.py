@@ -92,7 +92,7 @@ def test_failures_of_an_account_from_an_address_are_answered_ever_later(
     tmp_path: Path,
 ) -> None:
     env = {
-        "KENSHIN_DELIVERIES__FAILED_LOGIN_DELAY_MS": "100",
+        "KENSHIN_DELIVERIES__FAILED_LOGIN_DELAY_MS": "150",
         "KENSHIN_DELIVERIES__MAX_FAILED_LOGINS": "10",
     }
     with serve_with(tmp_path, **env) as served:
@@ -101,9 +101,9 @@ def test_failures_of_an_account_from_an_address_are_answered_ever_later(
             start = time.monotonic()
             assert not ftps_login(served, "C-001", "guess", source=OUTSIDER)
             took.append(time.monotonic() - start)
-        assert took[2] >= 0.4  # 0.1, 0.2, 0.4, 0.8 s
-        assert took[3] >= 0.8
-        # The fifth failure waits 1.6 s for its answer; meanwhile others are served.
+        assert took[2] >= 0.6  # 0.15, 0.3, 0.6, 1.2 s
+        assert took[3] >= 1.2
+        # The fifth failure waits 2.4 s for its answer; meanwhile others are served.
         outsider = threading.Thread(
             target=sftp_login, args=(served, "C-001", "guess", OUTSIDER), daemon=True
         )
@@ -113,7 +113,7 @@ def test_failures_of_an_account_from_an_address_are_answered_ever_later(
         assert ftps_login(served, "C-002", PASSWORDS["C-002"])
         assert outsider.is_alive()
         outsider.join(10)
-        assert time.monotonic() - start >= 1.6
+        assert time.monotonic() - start >= 2.4
 
 
 def test_unlock_clears_the_failures_of_a_customer(guarded: Served) -> None:
