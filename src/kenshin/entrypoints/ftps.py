@@ -91,7 +91,7 @@ class CustomerAuthorizer:
 
     def has_user(self, username: str) -> bool:
         """Whether a customer of that name may be asked for (its password decides)."""
-        return bool(CUSTOMER_ID.fullmatch(username))  # pyftpdlib does not ask: Logins checks
+        return bool(CUSTOMER_ID.fullmatch(username))
 
     def has_perm(self, username: str, perm: str, path: str | None = None) -> bool:
         """Only reading: change folder, list, retrieve."""
