@@ -163,16 +163,26 @@ class DeliveriesConfig(_Section):
     """Logins of customers to the file servers, and collection of their files."""
 
     max_failed_logins: int = Field(
-        5, ge=1, le=1000, description="failed logins (per address or account) before a lockout"
+        5, ge=1, le=1000, description="failed logins from one address before it is locked"
     )
     failure_window_minutes: int = Field(
         15, ge=1, le=24 * 60, description="span in which failed logins are counted"
     )
     lockout_minutes: int = Field(
-        15, ge=1, le=7 * 24 * 60, description="how long an address or account stays locked"
+        15, ge=1, le=7 * 24 * 60, description="how long a locked address stays locked"
     )
     failed_login_delay_ms: int = Field(
-        2000, ge=0, le=60_000, description="delay before a failed login is answered"
+        2000,
+        ge=0,
+        le=60_000,
+        description="delay before a failed login is answered; it doubles with each further"
+        " failure of the account from the address",
+    )
+    max_failed_login_delay_ms: int = Field(
+        60_000,
+        ge=0,
+        le=3_600_000,
+        description="the most the delay of a failed login grows to",
     )
     collect_by_hours: int = Field(
         12,
@@ -367,6 +377,7 @@ max_failed_logins = 5
 failure_window_minutes = 15
 lockout_minutes = 15
 failed_login_delay_ms = 2000
+max_failed_login_delay_ms = 60000
 collect_by_hours = 12
 
 [vee]

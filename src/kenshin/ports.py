@@ -82,6 +82,19 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class UnlockRequest:
+    """An operator's request to clear a customer's failed logins (those from ``address``
+    only, if given) and, once the file servers applied it, when and what they cleared."""
+
+    id: int
+    customer: str
+    address: str | None
+    requested_at: int
+    done_at: int | None = None
+    cleared: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Receipt:
     """A completed download: which customer took which file (and its revision, if a
     manifest gave one), how many bytes, over which protocol, from where, when (UTC epoch s)."""
@@ -114,6 +127,18 @@ class Deliveries(Protocol):
 
     def first_collected(self, customer_id: str, file_name: str, revision: int) -> Receipt | None:
         """The first receipt of the file at ``revision`` or a later one, or None."""
+
+    def request_unlock(self, customer_id: str, address: str | None, at: int) -> int:
+        """Record a request to clear the customer's failed logins; its id."""
+
+    def get_unlock(self, request_id: int) -> UnlockRequest | None:
+        """The unlock request, or None."""
+
+    def pending_unlocks(self) -> list[UnlockRequest]:
+        """The unlock requests not yet applied, oldest first."""
+
+    def finish_unlock(self, request_id: int, cleared: Sequence[str], at: int) -> None:
+        """Record that the request was applied at ``at``, and what it cleared."""
 
 
 class Store(Protocol):

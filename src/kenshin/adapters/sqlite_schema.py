@@ -133,6 +133,7 @@ MIGRATIONS = (
     CREATE TABLE day_batches (day INTEGER PRIMARY KEY, batch INTEGER NOT NULL);
     """,
     sqlite_alerts.EXPORT_FAILURES,
+    sqlite_delivery.UNLOCKS_SCHEMA,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

@@ -427,9 +427,10 @@ SECURITY_KINDS: dict[str, SecurityKind] = {
     ),
     "login_locked": SecurityKind(
         Severity.WARNING,
-        "logins locked out after repeated failures",
-        "The customer cannot collect its files until the lockout ends: check its"
-        " credentials with it; " + _FIREWALL,
+        "password logins refused from an address locked after repeated failures",
+        "Only that address is held back (a customer's SSH key still works). If it is the"
+        " customer's own, check its credentials with it and clear the lock (`kenshin"
+        " customers unlock`); otherwise " + _FIREWALL,
     ),
     "login_address_refused": SecurityKind(
         Severity.WARNING,

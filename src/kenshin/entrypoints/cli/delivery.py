@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -18,6 +19,7 @@ from kenshin.services.accounts import check_networks, generate_password, hash_pa
 from kenshin.services.receipts import Uncollected, missed_deadlines
 
 MIN_PASSWORD = 12
+UNLOCK_WAIT_S = 5.0  # how long unlock waits for the running server to apply it
 
 
 @customers.command("credentials")
@@ -82,6 +84,45 @@ def customers_credentials(
         f"{customer_id}: password {'set' if account.password_hash else 'not set'},"
         f" {len(account.ssh_keys)} SSH key(s), logins from {where}"
     )
+
+
+@customers.command("unlock")
+@click.argument("customer_id")
+@click.option(
+    "--address", help="Only the failures from this address, and unlock it even if others locked it."
+)
+@click.pass_context
+def customers_unlock(ctx: click.Context, customer_id: str, address: str | None) -> None:
+    """Clear CUSTOMER_ID's failed logins to the file servers and unlock the addresses
+    they came from (or only ADDRESS). The running server applies it within a second or
+    two and this says what it cleared."""
+    if address is not None:
+        try:
+            address = str(ipaddress.ip_address(address))
+        except ValueError as exc:
+            raise click.BadParameter(
+                f"{address!r} is not an IP address", param_hint="--address"
+            ) from exc
+    with opened(ctx) as app:
+        if app.store.get_customer(customer_id) is None:
+            raise NotFoundError(f"customer {customer_id!r} does not exist")
+        deliveries = app.store.deliveries
+        request_id = deliveries.request_unlock(customer_id, address, int(time.time()))
+        deadline = time.monotonic() + UNLOCK_WAIT_S
+        while (request := deliveries.get_unlock(request_id)) is not None and (
+            request.done_at is None and time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+    where = "" if address is None else f" from {address}"
+    if request is None or request.done_at is None:
+        click.echo(
+            f"{customer_id}: unlock requested; no running server applied it within"
+            f" {UNLOCK_WAIT_S:.0f} s (failed logins are kept in the server's memory: a"
+            " server that is not running holds none)"
+        )
+        return
+    for line in request.cleared or [f"nothing to clear{where}"]:
+        click.echo(f"{customer_id}: {line}")
 
 
 def _ask_password() -> tuple[str, str | None]:
