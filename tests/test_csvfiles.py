@@ -17,7 +17,7 @@ from kenshin.domain.daytable import DayTable, day_table
 from kenshin.domain.energy import format_kwh
 from kenshin.domain.intervals import NO_REGISTER, MeterDay
 from kenshin.domain.model import Customer, Direction, Labels, Layout, Meter, MeterSpec
-from kenshin.domain.slots import DaySlots, day_slots, zone
+from kenshin.domain.slots import DaySlots, day_slots, standard_day_slots, zone
 from kenshin.errors import ExportError
 
 DAY = date(2026, 11, 26)
@@ -268,14 +268,22 @@ def test_a_customer_without_meters_gets_the_header_alone() -> None:
     assert (nem12.rows, nem12.slots, nem12.actual_slots) == (0, 0, 0)
 
 
-def test_nem12_on_a_short_dst_day_has_46_values_and_runs_to_46() -> None:
-    slots = day_slots(date(2026, 3, 29), zone("Europe/Berlin"))
-    days = [MeterDay("M-1", FWD, (None,) + (1_000,) * 45)]
+def test_nem12_on_a_short_dst_day_has_48_values_in_standard_time() -> None:
+    berlin = zone("Europe/Berlin")
     cust = customer(layout=Layout.NEM12, timezone="Europe/Berlin")
+    with pytest.raises(ExportError, match="48 half hours of 2026-03-29 in standard time"):
+        render(cust, [], day_slots(date(2026, 3, 29), berlin))
+    slots = standard_day_slots(date(2026, 3, 29), berlin)
+    assert (slots.start, slots.count) == (1_774_738_800, 48)  # 2026-03-28T23:00Z
+    days = [MeterDay("M-1", FWD, (None,) + (1_000,) * 47)]
     records = render(cust, days, slots).decode().split("\r\n")
     [record_300] = [r for r in records if r.startswith("300,")]
-    assert record_300.split(",")[2:49] == ["0.000"] + ["0.001"] * 45 + ["V"]
-    assert [r for r in records if r.startswith("400,")] == ["400,1,1,N,,", "400,2,46,A,,"]
+    assert record_300.split(",")[2:51] == ["0.000"] + ["0.001"] * 47 + ["V"]
+    assert [r for r in records if r.startswith("400,")] == ["400,1,1,N,,", "400,2,48,A,,"]
+    # Times in standard time (UTC+1) in summer too: CREATED is 03:20Z.
+    summer = standard_day_slots(date(2026, 7, 1), berlin)
+    stamped = render_day(cust, summer, [], created_at=summer.start + 3_600).content
+    assert stamped.startswith(b"100,NEM12,202607010100,")
 
 
 def test_a_meter_day_of_another_length_is_refused() -> None:

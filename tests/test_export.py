@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -358,3 +358,35 @@ class _MemoryOutbox:
 
     def remove(self, customer_id: str, name: str) -> None:
         self.files.pop(name, None)
+
+
+BERLIN_NEM12 = Customer("C1", "Acme", "Europe/Berlin", layout=Layout.NEM12)
+
+
+@pytest.mark.parametrize(
+    ("day", "first_slot"),
+    [
+        (date(2026, 10, 25), "2026-10-24T23:00:00+00:00"),  # the clocks go back: 50 local slots
+        (date(2026, 3, 29), "2026-03-28T23:00:00+00:00"),  # the clocks go forward: 46
+        (date(2026, 7, 1), "2026-06-30T23:00:00+00:00"),  # summer: 01:00 to 01:00 local
+    ],
+)
+def test_nem12_days_are_48_half_hours_of_standard_time(
+    tmp_path: Path, day: date, first_slot: str
+) -> None:
+    # Each UTC slot's energy tells it apart: the k-th half hour from BASE has k + 1 steps.
+    base = int(datetime.fromisoformat(first_slot).timestamp()) - 2 * 3600
+    store = make_store(BERLIN_NEM12, [Meter("M-1", "U-1", SPEC)])
+    store.add_readings(
+        [Reading("M-1", base + k * 1800, 5_000 + k * (k + 1) // 2, None) for k in range(60)], 0
+    )
+    now = base + 3 * 86_400
+    export_day(store, LocalOutbox(tmp_path), BERLIN_NEM12, day, now=now)
+    content = LocalOutbox(tmp_path).read("C1", f"C1_{day:%Y%m%d}.csv")
+    assert content is not None
+    [record] = [r for r in content.decode().split("\r\n") if r.startswith("300,")]
+    cells = record.split(",")
+    # 48 values, the quality method right after them (where every NEM12 reader looks).
+    assert cells[1] == f"{day:%Y%m%d}"
+    assert cells[2:50] == [f"{(k + 1) // 10}.{(k + 1) % 10}00" for k in range(4, 52)]
+    assert cells[50] == "A"

@@ -6,9 +6,9 @@ against spreadsheet formula injection; numbers are exact kWh and never quoted.
 The bytes depend only on the MeterDays (in any order), the customer's settings
 and, for NEM12 only, the publication time.
 
-NEM12 is written as AEMO defines it, with one exception: a 300 record holds the
-day's slots, so a day with a DST change has 46 or 50 values (the NEM itself
-keeps standard time and always has 48).
+NEM12 is written as AEMO defines it: a day is the 48 half hours of the customer's
+local date in the zone's standard time (``file_slots``), whatever daylight saving
+does, and its times are standard times too.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from itertools import groupby
 
 import numpy as np
@@ -29,7 +29,15 @@ from kenshin.domain.energy import KwhFormatter
 from kenshin.domain.intervals import ACTUAL, NO_VALUE, MeterDay
 from kenshin.domain.kwhcells import kwh_rows
 from kenshin.domain.model import ENCODINGS, Customer, Direction, Labels, Layout
-from kenshin.domain.slots import SLOT_SECONDS, DaySlots, slot_labels, zone
+from kenshin.domain.slots import (
+    SLOT_SECONDS,
+    DaySlots,
+    day_slots,
+    slot_labels,
+    standard_day_slots,
+    standard_time,
+    zone,
+)
 from kenshin.domain.vee.day import ESTIMATED, QUESTIONABLE
 from kenshin.domain.vee.estimate import Method
 from kenshin.errors import ExportError
@@ -53,6 +61,9 @@ _NEM12_METHODS = {
     Method.LIKE_DAY_SCALED: "S15",
     Method.LIKE_DAY: "S15",
 }
+# MDFF requires a reason code with a substitution: 85, data missing (kenshin estimates
+# only slots whose readings are missing).
+NEM12_SUBSTITUTION_REASON = "85"
 _NEM12_ACTUAL = frozenset((ACTUAL, QUESTIONABLE))  # a questionable slot is a measured one
 
 WIDE_LABELS: dict[Labels, tuple[str, str, str, str, str]] = {
@@ -101,6 +112,13 @@ def text_cells(values: Sequence[str]) -> Sequence[str]:
     return [text_cell(v) for v in values]
 
 
+def file_slots(customer: Customer, day: date) -> DaySlots:
+    """The slots of the customer's file of ``day``: those of the local day, but for NEM12
+    the 48 half hours of the day in the zone's standard time."""
+    tz = zone(customer.timezone)
+    return standard_day_slots(day, tz) if customer.layout == Layout.NEM12 else day_slots(day, tz)
+
+
 def render_day(
     customer: Customer,
     slots: DaySlots,
@@ -113,6 +131,11 @@ def render_day(
         raise ExportError(f"unknown encoding {customer.encoding!r}: use one of {ENCODINGS}")
     if customer.layout not in tuple(Layout):
         raise ExportError(f"unknown layout {customer.layout!r}: use one of {[*map(str, Layout)]}")
+    if customer.layout == Layout.NEM12 and slots != file_slots(customer, slots.day):
+        raise ExportError(
+            f"a NEM12 day is the 48 half hours of {slots.day} in standard time, "
+            f"not {slots.count} slots from {slots.start}"
+        )
     table = (days if isinstance(days, DayTable) else _table_of(days, slots)).in_order()
     if table.values.shape[1] != slots.count:
         raise ExportError(
@@ -259,7 +282,8 @@ def _nem12_text(
     created_at: int,
 ) -> tuple[str, str]:
     """The NEM12 text, and the same text without its two publication stamps."""
-    stamp = datetime.fromtimestamp(created_at, zone(customer.timezone))
+    standard: tzinfo = standard_time(slots.day, zone(customer.timezone))
+    stamp = datetime.fromtimestamp(created_at, standard)
     receiver = f"{NEM12_PARTICIPANT},{text_cell(customer.id)}{CRLF}"
     # Split where each 300 record's UpdateDateTime goes: joining with the stamp
     # gives the file, joining with nothing gives the content the key is made of.
@@ -301,6 +325,7 @@ def _nem12_runs(flags: str, methods: Sequence[int] | None) -> str:
     start = 1
     for flag, run in groupby(codes):
         end = start + len(list(run)) - 1
-        records.append(f"400,{start},{end},{flag},,{CRLF}")
+        reason = NEM12_SUBSTITUTION_REASON if flag.startswith("S") else ""
+        records.append(f"400,{start},{end},{flag},{reason},{CRLF}")
         start = end + 1
     return "".join(records)

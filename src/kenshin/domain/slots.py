@@ -8,7 +8,7 @@ and every slot is still exactly 30 minutes long.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -61,6 +61,19 @@ def day_slots(day: date, tz: ZoneInfo) -> DaySlots:
     start = day_start(day, tz)
     end = day_start(day + timedelta(days=1), tz)
     return DaySlots(day, start, (end - start) // SLOT_SECONDS)
+
+
+def standard_time(day: date, tz: ZoneInfo) -> timezone:
+    """The zone's standard time (its UTC offset without daylight saving) on ``day``."""
+    noon = datetime.combine(day, time(12), tzinfo=tz)
+    return timezone((noon.utcoffset() or timedelta(0)) - (noon.dst() or timedelta(0)))
+
+
+def standard_day_slots(day: date, tz: ZoneInfo) -> DaySlots:
+    """The 48 slots of ``day`` in the zone's standard time: from 00:00 to the next 00:00
+    at the standard offset, whatever daylight saving does (NEM12 counts days so)."""
+    start = int(datetime.combine(day, time(0), tzinfo=standard_time(day, tz)).timestamp())
+    return DaySlots(day, start, 48)
 
 
 def local_day(t: int, tz: ZoneInfo) -> date:

@@ -27,7 +27,7 @@ from kenshin.domain.changes import (
     is_change_record,
     slot_starts,
 )
-from kenshin.domain.csvfiles import render_day
+from kenshin.domain.csvfiles import file_slots, render_day
 from kenshin.domain.daytable import DayTable
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, SECONDS_PER_HOUR
 from kenshin.domain.made_with import MadeWith, demand_of, made_with_json, service_of
@@ -39,7 +39,7 @@ from kenshin.domain.manifest import (
     manifest_name,
 )
 from kenshin.domain.model import Customer, FileRevision
-from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, local_day, zone
+from kenshin.domain.slots import SLOT_SECONDS, DaySlots, local_day, zone
 from kenshin.domain.vee import VeeSettings
 from kenshin.errors import ExportError
 from kenshin.ports import Outbox, Store
@@ -83,6 +83,7 @@ class ExportOutcome:
     rows: int
     actual_slots: int
     slots: int
+    estimated_slots: int = 0
 
 
 _DEFAULT_SETTINGS = ExportSettings()
@@ -107,7 +108,8 @@ def export_day(
             f"{day} is older than the {settings.retention_days}-day retention of files "
             f"(the oldest day kept is {oldest}): its file would be removed at once"
         )
-    slots = day_slots(day, _zone(customer))
+    _zone(customer)  # an unknown zone is an ExportError naming the customer
+    slots = file_slots(customer, day)
     name = file_name(customer, day)
     with _collector_paused():
         vee = settings.vee_for(customer.id)
@@ -392,6 +394,7 @@ def _outcome(revision: FileRevision, *, changed: bool) -> ExportOutcome:
         rows=revision.rows,
         actual_slots=revision.actual_slots,
         slots=revision.slots,
+        estimated_slots=revision.estimated_slots,
     )
 
 
