@@ -45,3 +45,58 @@ def test_export_counts_estimated_slots_among_those_with_a_value(tmp_path: Path) 
     assert result.exit_code == 0, result.output
     # fwd and rev rows: 96 slots, every one with a value, 4 of them estimated
     assert "96/96 slots with a value (4 estimated)" in result.output
+
+
+def test_customers_set_changes_the_settings_of_new_files(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    result = kenshin(
+        site,
+        "customers",
+        "set",
+        "C-001",
+        "--layout",
+        "wide",
+        "--labels",
+        "ja",
+        "--encoding",
+        "cp932",
+        "--slot-labels",
+        "end",
+        "--flags",
+        "per-slot",
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "customer C-001: encoding utf-8 -> cp932",
+        "customer C-001: labels en -> ja",
+        "customer C-001: slot_labels start -> end",
+        "customer C-001: flags block -> per-slot",
+        "applies to new files only: a day that already has a file keeps the settings it was"
+        " written with",
+    ]
+    assert kenshin(site, "devices", "add", "--customer", "C-001", "U-1").exit_code == 0
+    messages, day = readings_file(tmp_path / "m.jsonl")
+    assert kenshin(site, "import", str(messages)).exit_code == 0
+    assert kenshin(site, "export", "--customer", "C-001", "--date", day).exit_code == 0
+    text = (site / "outbox" / "C-001" / f"C-001_{day.replace('-', '')}.csv").read_bytes()
+    header, fwd, rev = text.decode("cp932").split("\r\n")[:3]
+    assert header.startswith("計器ID,日付,方向,00:30,00:30 品質,01:00,01:00 品質,")
+    assert header.endswith(",24:00,24:00 品質,合計kWh")
+    assert fwd == f"M-1,{day},買電," + "1.200,A," * 48 + "57.600"
+    assert rev.startswith(f"M-1,{day},売電,0.000,A,")
+    again = kenshin(site, "customers", "set", "C-001", "--labels", "ja")
+    assert again.output == "customer C-001: nothing changed\n"
+
+
+def test_customers_set_refuses_what_it_cannot_do(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    nothing = kenshin(site, "customers", "set", "C-001")
+    assert nothing.exit_code == 2
+    assert "give a setting to change: --layout" in nothing.output
+    unknown = kenshin(site, "customers", "set", "C-404", "--labels", "ja")
+    assert (unknown.exit_code, "no customer 'C-404'" in unknown.output) == (2, True)
+    zone = kenshin(site, "customers", "set", "C-001", "--zone", "Tokio")
+    assert (zone.exit_code, "unknown time zone 'Tokio'" in zone.output) == (2, True)
+    listed = kenshin(site, "customers", "list").output
+    assert "Asia/Tokyo" in listed
+    assert " en" in listed.splitlines()[1]

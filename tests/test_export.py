@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -16,7 +17,16 @@ from hypothesis import strategies as st
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.domain.manifest import completeness
-from kenshin.domain.model import Customer, Device, Layout, Meter, MeterSpec, Reading
+from kenshin.domain.model import (
+    Customer,
+    Device,
+    FlagColumns,
+    Labels,
+    Layout,
+    Meter,
+    MeterSpec,
+    Reading,
+)
 from kenshin.domain.slots import day_slots, zone
 from kenshin.errors import ExportError
 from kenshin.services.export import (
@@ -196,9 +206,7 @@ def test_a_silent_meter_shows_as_a_row_of_gaps(tmp_path: Path) -> None:
     assert (outcome.rows, outcome.actual_slots) == (2, 48)
     content = outbox.read("C1", NAME)
     assert content is not None
-    assert (
-        content.decode().split("\r\n")[2] == "M-9,2026-11-26,fwd," + "," * 48 + "0.000," + "N" * 48
-    )
+    assert content.decode().split("\r\n")[2] == "M-9,2026-11-26,fwd," + "," * 48 + "," + "N" * 48
 
 
 def test_a_solar_meter_keeps_its_rev_row_on_a_silent_day() -> None:
@@ -209,9 +217,7 @@ def test_a_solar_meter_keeps_its_rev_row_on_a_silent_day() -> None:
     assert (outcome.rows, outcome.actual_slots) == (2, 0)
     content = outbox.read("C1", NAME)
     assert content is not None
-    assert (
-        content.decode().split("\r\n")[2] == "M-1,2026-11-26,rev," + "," * 48 + "0.000," + "N" * 48
-    )
+    assert content.decode().split("\r\n")[2] == "M-1,2026-11-26,rev," + "," * 48 + "," + "N" * 48
 
 
 def test_reverse_readings_add_a_rev_row(tmp_path: Path) -> None:
@@ -390,3 +396,23 @@ def test_nem12_days_are_48_half_hours_of_standard_time(
     assert cells[1] == f"{day:%Y%m%d}"
     assert cells[2:50] == [f"{(k + 1) // 10}.{(k + 1) % 10}00" for k in range(4, 52)]
     assert cells[50] == "A"
+
+
+def test_new_settings_apply_to_new_files_only(tmp_path: Path) -> None:
+    store, outbox = make_store(), LocalOutbox(tmp_path)
+    store.add_readings(boundary_readings("M-1", skip=[48]), 0)
+    export_day(store, outbox, ACME, DAY, now=NOON)
+    changed = replace(ACME, labels=Labels.JA, flags=FlagColumns.PER_SLOT, encoding="cp932")
+    store.update_customer(changed)
+    store.add_readings(boundary_readings("M-1")[48:], 0)  # the day's last reading, late
+    again = export_day(store, outbox, changed, DAY, now=FINAL_AT)
+    assert (again.revision, again.changed) == (2, True)
+    content = outbox.read("C1", NAME)
+    assert content is not None
+    # The day already had a file: its new revision keeps the settings it was written with,
+    # so that the customer's system reads it as before (and the change record is exact).
+    assert content.decode("utf-8").startswith("meter,date,direction,00:00,00:30,")
+    export_day(store, outbox, changed, DAY + timedelta(days=1), now=FINAL_AT)
+    next_day = outbox.read("C1", "C1_20261127.csv")
+    assert next_day is not None
+    assert next_day.decode("cp932").startswith("計器ID,日付,方向,00:00,00:00 品質,00:30,")

@@ -28,11 +28,20 @@ from kenshin.domain.daytable import DayTable
 from kenshin.domain.energy import KwhFormatter
 from kenshin.domain.intervals import ACTUAL, NO_VALUE, MeterDay
 from kenshin.domain.kwhcells import kwh_rows
-from kenshin.domain.model import ENCODINGS, Customer, Direction, Labels, Layout
+from kenshin.domain.model import (
+    ENCODINGS,
+    Customer,
+    Direction,
+    FlagColumns,
+    Labels,
+    Layout,
+    SlotLabels,
+)
 from kenshin.domain.slots import (
     SLOT_SECONDS,
     DaySlots,
     day_slots,
+    slot_end_labels,
     slot_labels,
     standard_day_slots,
     standard_time,
@@ -49,7 +58,12 @@ _QUOTED_CHARS = frozenset(',"\r\n')
 # A cell that starts like a formula, or holds a character that needs quoting.
 _NEEDS_CARE = re.compile(r'(?:^|\n)[=+\-@\t\r]|[,"\r]')
 _CACHE_LIMIT = 200_000
-_DIRECTIONS = {direction: direction.value for direction in Direction}
+# The direction column: in Japanese as customers read it on their bills, 買電 (bought
+# from the grid: the normal direction) and 売電 (sold to it: the reverse direction).
+DIRECTION_LABELS: dict[Labels, dict[Direction, str]] = {
+    Labels.EN: {Direction.FWD: "fwd", Direction.REV: "rev"},
+    Labels.JA: {Direction.FWD: "買電", Direction.REV: "売電"},
+}
 
 # Each day of a meter and direction with its flags and, where VEE estimated slots, their
 # methods; sorted by meter then direction.
@@ -228,32 +242,63 @@ def _encodable(cell: str, encoding: str) -> bool:
     return True
 
 
+def slot_column_labels(customer: Customer, slots: DaySlots) -> list[str]:
+    """The wide layout's slot column labels, as the customer's ``slot_labels`` asks."""
+    tz = zone(customer.timezone)
+    if customer.slot_labels == SlotLabels.END:
+        return slot_end_labels(slots, tz)
+    if customer.slot_labels == SlotLabels.NUMBER:
+        return [str(n) for n in range(1, slots.count + 1)]
+    return slot_labels(slots, tz)
+
+
 def _wide_text(customer: Customer, slots: DaySlots, table: DayTable, cells: KwhCells) -> str:
     meter, date_label, direction, total, quality = WIDE_LABELS[customer.labels]
-    labels = slot_labels(slots, zone(customer.timezone))
-    header = ",".join(map(text_cell, [meter, date_label, direction, *labels, total, quality]))
+    labels = slot_column_labels(customer, slots)
+    per_slot = customer.flags == FlagColumns.PER_SLOT
+    if per_slot:  # each slot's flag right after its kWh, and no flag block
+        columns = [c for label in labels for c in (label, f"{label} {quality}")]
+        header_cells = [meter, date_label, direction, *columns, total]
+    else:
+        header_cells = [meter, date_label, direction, *labels, total, quality]
     date_text = slots.day.isoformat()
+    names = DIRECTION_LABELS[customer.labels]
     meters = text_cells(table.meters)
-    lines = [header]
-    lines.extend(
-        f"{m},{date_text},{_DIRECTIONS[d]},{v},{f}"
-        for m, d, v, f in zip(
-            meters, table.directions, _cell_rows(table, cells), table.flag_texts(), strict=True
+    flags = table.flag_texts()
+    values = _cell_rows(table, cells)
+    lines = [",".join(map(text_cell, header_cells))]
+    if per_slot:
+        lines.extend(
+            f"{m},{date_text},{names[d]},{_interleaved(v, f)}"
+            for m, d, v, f in zip(meters, table.directions, values, flags, strict=True)
         )
-    )
+    else:
+        lines.extend(
+            f"{m},{date_text},{names[d]},{v},{f}"
+            for m, d, v, f in zip(meters, table.directions, values, flags, strict=True)
+        )
     lines.append("")
     return CRLF.join(lines)
 
 
+def _interleaved(values: str, flags: str) -> str:
+    """Slot cells and total (joined by commas) with each slot's flag after its cell."""
+    cells = values.split(",")  # numbers and empty cells: no quoting
+    return ",".join([f"{c},{f}" for c, f in zip(cells, flags, strict=False)] + cells[-1:])
+
+
 def _cell_rows(table: DayTable, cells: KwhCells) -> list[str]:
-    """Each row's slot cells and its total, joined by commas."""
+    """Each row's slot cells and its total, joined by commas; a row without any value has
+    an empty total, as its slots are empty (a total of 0 would claim no consumption)."""
     totals = np.array(table.totals(), table.values.dtype).reshape(-1, 1)
+    no_value = table.flags == ord(NO_VALUE)
+    empty = no_value.all(axis=1, keepdims=True)
     if table.values.dtype == np.int64:
-        blank = np.hstack([table.flags == ord(NO_VALUE), np.zeros_like(totals, bool)])
+        blank = np.hstack([no_value, empty])
         return kwh_rows(np.hstack([table.values, totals]), blank, cells.decimals)
     return [
-        ",".join([*map(cells.__getitem__, day.values), cells.format(total)])
-        for day, total in zip(table.meter_days(), totals[:, 0], strict=True)
+        ",".join([*map(cells.__getitem__, day.values), "" if none else cells.format(total)])
+        for day, total, none in zip(table.meter_days(), totals[:, 0], empty[:, 0], strict=True)
     ]
 
 
@@ -266,8 +311,9 @@ def _long_text(customer: Customer, slots: DaySlots, series: _Series, cells: KwhC
     lines = [",".join(map(text_cell, LONG_LABELS[customer.labels]))]
     append = lines.append
     get = cells.__getitem__
+    names = DIRECTION_LABELS[customer.labels]
     for day, flags, _ in series:
-        lead = f"{text_cell(day.meter)},{_DIRECTIONS[day.direction]}"
+        lead = f"{text_cell(day.meter)},{names[day.direction]}"
         for middle, value, flag in zip(middles, day.values, flags, strict=True):
             append(f"{lead},{middle},{get(value)},{flag}")
     append("")

@@ -89,6 +89,15 @@ def slot_labels(slots: DaySlots, tz: ZoneInfo) -> list[str]:
     return [f"{p}{_offset(s)}" if p in repeated else p for p, s in zip(plain, starts, strict=True)]
 
 
+def slot_end_labels(slots: DaySlots, tz: ZoneInfo) -> list[str]:
+    """Local end time of each slot as HH:MM, the day's end as 24:00; a time that repeats
+    (DST) gets its UTC offset, so that no two slots share a label."""
+    ends = [datetime.fromtimestamp(t, tz) for t in slots.boundaries[1:]]
+    plain = [f"{e:%H:%M}" for e in ends[:-1]] + ["24:00"]
+    repeated = {p for p in plain if plain.count(p) > 1}
+    return [f"{p}{_offset(e)}" if p in repeated else p for p, e in zip(plain, ends, strict=True)]
+
+
 def _offset(moment: datetime) -> str:
     text = moment.strftime("%z")
     return f"{text[:3]}:{text[3:]}"
