@@ -84,6 +84,9 @@ def test_customers_set_changes_the_settings_of_new_files(tmp_path: Path) -> None
     assert header.endswith(",24:00,24:00 品質,合計kWh")
     assert fwd == f"M-1,{day},買電," + "1.200,A," * 48 + "57.600"
     assert rev.startswith(f"M-1,{day},売電,0.000,A,")
+    listed = kenshin(site, "customers", "list").output.splitlines()
+    assert listed[0].split()[-2:] == ["slot_labels", "flags"]
+    assert listed[1].split()[-4:] == ["cp932", "ja", "end", "per-slot"]
     again = kenshin(site, "customers", "set", "C-001", "--labels", "ja")
     assert again.output == "customer C-001: nothing changed\n"
 
@@ -97,6 +100,21 @@ def test_customers_set_refuses_what_it_cannot_do(tmp_path: Path) -> None:
     assert (unknown.exit_code, "no customer 'C-404'" in unknown.output) == (2, True)
     zone = kenshin(site, "customers", "set", "C-001", "--zone", "Tokio")
     assert (zone.exit_code, "unknown time zone 'Tokio'" in zone.output) == (2, True)
-    listed = kenshin(site, "customers", "list").output
-    assert "Asia/Tokyo" in listed
-    assert " en" in listed.splitlines()[1]
+    listed = kenshin(site, "customers", "list").output.splitlines()
+    assert listed[1].split() == [
+        "C-001",
+        "Example",
+        "Asia/Tokyo",
+        "wide",
+        "utf-8",
+        "en",
+        "start",
+        "block",
+    ]
+    moved = kenshin(
+        site, "customers", "set", "C-001", "--zone", "Europe/Berlin", "--layout", "nem12"
+    )
+    assert moved.output.splitlines()[:2] == [
+        "customer C-001: layout wide -> nem12",
+        "customer C-001: timezone Asia/Tokyo -> Europe/Berlin",
+    ]

@@ -240,10 +240,20 @@ def customers_list(ctx: click.Context) -> None:
     """List customers."""
     with opened(ctx) as app:
         rows = [
-            (c.id, c.name, c.timezone, c.layout.value, c.encoding, c.labels.value)
+            (
+                c.id,
+                c.name,
+                c.timezone,
+                c.layout.value,
+                c.encoding,
+                c.labels.value,
+                c.slot_labels.value,
+                c.flags.value,
+            )
             for c in app.store.list_customers()
         ]
-    table(("id", "name", "timezone", "layout", "encoding", "labels"), rows)
+    header = ("id", "name", "timezone", "layout", "encoding", "labels", "slot_labels", "flags")
+    table(header, rows)
 
 
 def ids_from_file(lines: Iterable[str]) -> list[str]:
