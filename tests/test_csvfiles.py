@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kenshin.domain.csvfiles import render_day, text_cell, text_cells
+from kenshin.domain.csvcells import text_cell, text_cells
+from kenshin.domain.csvfiles import render_day
 from kenshin.domain.daytable import DayTable, day_table
 from kenshin.domain.energy import format_kwh
 from kenshin.domain.intervals import NO_REGISTER, MeterDay

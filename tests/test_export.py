@@ -396,6 +396,7 @@ def test_nem12_days_are_48_half_hours_of_standard_time(
     assert cells[1] == f"{day:%Y%m%d}"
     assert cells[2:50] == [f"{(k + 1) // 10}.{(k + 1) % 10}00" for k in range(4, 52)]
     assert cells[50] == "A"
+    assert len(cells) == 48 + 7  # what a NEM12 reader counts: 48 values and 7 other fields
 
 
 def test_new_settings_apply_to_new_files_only(tmp_path: Path) -> None:
