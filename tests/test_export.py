@@ -36,6 +36,7 @@ from kenshin.services.export import (
     file_name,
     remove_expired,
 )
+from kenshin.services.replay import replay
 
 DAY = date(2026, 11, 26)
 SLOTS = day_slots(DAY, zone("Asia/Tokyo"))
@@ -397,6 +398,10 @@ def test_nem12_days_are_48_half_hours_of_standard_time(
     assert cells[2:50] == [f"{(k + 1) // 10}.{(k + 1) % 10}00" for k in range(4, 52)]
     assert cells[50] == "A"
     assert len(cells) == 48 + 7  # what a NEM12 reader counts: 48 values and 7 other fields
+    # Made again from what the revision was made with, byte for byte (kenshin replay).
+    revision = store.latest_revision("C1", day.isoformat())
+    assert revision is not None
+    assert replay(store, revision).content == content
 
 
 def test_new_settings_apply_to_new_files_only(tmp_path: Path) -> None:
