@@ -158,6 +158,9 @@ class Store(Protocol):
     def add_customer(self, customer: Customer) -> None:
         """Add a customer; AlreadyExistsError if the id is taken."""
 
+    def update_customer(self, customer: Customer) -> None:
+        """Replace a customer's name and settings; NotFoundError for an unknown customer."""
+
     def get_customer(self, customer_id: str) -> Customer | None:
         """The customer, or None."""
 

@@ -22,11 +22,13 @@ from kenshin.domain.model import (
     DeadLetter,
     Device,
     FileRevision,
+    FlagColumns,
     Labels,
     Layout,
     Meter,
     MeterSpec,
     Reading,
+    SlotLabels,
     StoreResult,
 )
 from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
@@ -54,11 +56,41 @@ def registered(store: Store) -> Store:
 
 # registry
 def test_customers_keep_every_field_and_list_by_id(store: Store) -> None:
-    special = Customer("C2", "二号", "Europe/London", "cp932", Layout.NEM12, Labels.JA, 2, "{date}")
+    special = Customer(
+        "C2",
+        "二号",
+        "Europe/London",
+        "cp932",
+        Layout.NEM12,
+        Labels.JA,
+        2,
+        "{date}",
+        SlotLabels.NUMBER,
+        FlagColumns.PER_SLOT,
+    )
     store.add_customer(special)
     store.add_customer(Customer("C1", "First"))
     assert store.get_customer("C2") == special
     assert store.list_customers() == [Customer("C1", "First"), special]
+    assert store.get_customer("C9") is None
+
+
+def test_a_customers_settings_are_changed_in_place(store: Store) -> None:
+    store.add_customer(Customer("C1", "First"))
+    store.add_customer(Customer("C2", "Second"))
+    changed = replace(
+        Customer("C1", "First"),
+        layout=Layout.LONG,
+        encoding="cp932",
+        labels=Labels.JA,
+        timezone="Europe/Berlin",
+        slot_labels=SlotLabels.END,
+        flags=FlagColumns.PER_SLOT,
+    )
+    store.update_customer(changed)
+    assert store.list_customers() == [changed, Customer("C2", "Second")]
+    with pytest.raises(NotFoundError, match="C9"):
+        store.update_customer(Customer("C9", "Nobody"))
     assert store.get_customer("C9") is None
 
 

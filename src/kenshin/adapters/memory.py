@@ -62,6 +62,12 @@ class MemoryStore:
             raise AlreadyExistsError(f"customer {customer.id!r} exists already")
         self._customers[customer.id] = customer
 
+    def update_customer(self, customer: Customer) -> None:
+        """Replace a customer's name and settings; NotFoundError for an unknown customer."""
+        if customer.id not in self._customers:
+            raise NotFoundError(f"customer {customer.id!r} does not exist")
+        self._customers[customer.id] = customer
+
     def get_customer(self, customer_id: str) -> Customer | None:
         """The customer, or None."""
         return self._customers.get(customer_id)

@@ -136,6 +136,11 @@ class SqliteStore:
         with self._writing(f"adding customer {customer.id!r}") as db:
             sqlite_registry.add_customer(db, customer)
 
+    def update_customer(self, customer: Customer) -> None:
+        """Replace a customer's name and settings; NotFoundError for an unknown customer."""
+        with self._writing(f"changing customer {customer.id!r}") as db:
+            sqlite_registry.update_customer(db, customer)
+
     def get_customer(self, customer_id: str) -> Customer | None:
         """The customer, or None."""
         found = self._read("reading customers", sqlite_registry.customers, customer_id)

@@ -134,6 +134,11 @@ MIGRATIONS = (
     """,
     sqlite_alerts.EXPORT_FAILURES,
     sqlite_delivery.UNLOCKS_SCHEMA,
+    """
+    -- How a customer's wide files label their slot columns and place the quality flags.
+    ALTER TABLE customers ADD COLUMN slot_labels TEXT NOT NULL DEFAULT 'start';
+    ALTER TABLE customers ADD COLUMN flags TEXT NOT NULL DEFAULT 'block';
+    """,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

@@ -28,6 +28,23 @@ class Labels(StrEnum):
     JA = "ja"
 
 
+class SlotLabels(StrEnum):
+    """How the wide layout labels its slot columns: by the local time at which each slot
+    starts (00:00 ... 23:30), at which it ends (00:30 ... 24:00), or by number (1 ... 48)."""
+
+    START = "start"
+    END = "end"
+    NUMBER = "number"
+
+
+class FlagColumns(StrEnum):
+    """Where the wide layout puts the quality flags: one column holding every slot's flag
+    (``block``), or a column right after each slot's kWh (``per-slot``)."""
+
+    BLOCK = "block"
+    PER_SLOT = "per-slot"
+
+
 class Direction(StrEnum):
     """Register direction: normal (import, consumption) or reverse (export, e.g. solar PV)."""
 
@@ -57,6 +74,12 @@ class Customer:
     labels: Labels = Labels.EN
     decimals: int = 3
     file_pattern: str = DEFAULT_FILE_PATTERN
+    slot_labels: SlotLabels = SlotLabels.START
+    flags: FlagColumns = FlagColumns.BLOCK
+
+
+# The settings that shape a customer's files (``kenshin customers set`` changes them).
+FILE_SETTINGS = ("timezone", "encoding", "layout", "labels", "decimals", "slot_labels", "flags")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W
 from kenshin.domain.intervals import Registers
 from kenshin.domain.lifecycle import serves, slots_in_service
 from kenshin.domain.model import Customer, Meter, Watermark
-from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, zone
+from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, standard_day_slots, zone
 from kenshin.domain.vee import (
     DayGrid,
     DriftSpell,
@@ -112,7 +112,9 @@ def like_days(customer: Customer, slots: DaySlots, weeks: int) -> list[DaySlots]
     """The same local weekday 1..``weeks`` weeks before, those with as many slots as
     ``slots`` (a week across a DST change has another count and is left out)."""
     tz = zone(customer.timezone)
-    before = (day_slots(slots.day - timedelta(weeks=week), tz) for week in range(1, weeks + 1))
+    # Days of the same kind: local days, or standard-time days (NEM12).
+    kind = day_slots if slots == day_slots(slots.day, tz) else standard_day_slots
+    before = (kind(slots.day - timedelta(weeks=week), tz) for week in range(1, weeks + 1))
     return [day for day in before if day.count == slots.count]
 
 

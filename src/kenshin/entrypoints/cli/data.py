@@ -218,9 +218,12 @@ def _days(
 def _describe(app: App, outcome: ExportOutcome) -> str:
     path = app.outbox_dir / outcome.customer / outcome.file_name
     what = "written" if outcome.changed else "unchanged"
+    # Measured and estimated slots both have a value; an estimate is not a gap.
+    valued = outcome.actual_slots + outcome.estimated_slots
+    estimated = f" ({outcome.estimated_slots} estimated)" if outcome.estimated_slots else ""
     return (
         f"{path}  revision {outcome.revision} {outcome.status} {what}: "
-        f"{outcome.rows} rows, {outcome.actual_slots}/{outcome.slots} slots with a value"
+        f"{outcome.rows} rows, {valued}/{outcome.slots} slots with a value{estimated}"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -17,8 +18,10 @@ from kenshin.domain.model import (
     DEVICE_ID,
     ENCODINGS,
     Customer,
+    FlagColumns,
     Labels,
     Layout,
+    SlotLabels,
 )
 from kenshin.entrypoints.cli.app import check_timezone, cli, opened
 from kenshin.errors import ExportError
@@ -115,6 +118,20 @@ def _check_pattern(_ctx: click.Context, _param: click.Parameter, value: str) -> 
     help="Language of the column labels.",
 )
 @click.option(
+    "--slot-labels",
+    type=click.Choice([m.value for m in SlotLabels]),
+    default="start",
+    show_default=True,
+    help="Wide slot columns labelled by start time, end time (to 24:00) or number (1-48).",
+)
+@click.option(
+    "--flags",
+    type=click.Choice([m.value for m in FlagColumns]),
+    default="block",
+    show_default=True,
+    help="Wide quality flags in one column, or one column after each slot's kWh.",
+)
+@click.option(
     "--decimals",
     type=click.IntRange(0, 6),
     default=3,
@@ -137,6 +154,8 @@ def customers_add(
     encoding: str,
     layout: str,
     labels: str,
+    slot_labels: str,
+    flags: str,
     decimals: int,
     file_pattern: str,
 ) -> None:
@@ -151,10 +170,80 @@ def customers_add(
         Labels(labels),
         decimals,
         file_pattern,
+        SlotLabels(slot_labels),
+        FlagColumns(flags),
     )
     with opened(ctx) as app:
         app.store.add_customer(customer)
     click.echo(f"added customer {customer_id} ({timezone}, {layout}, {encoding})")
+
+
+def _check_zone(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return None if value is None else check_timezone(ctx, param, value)
+
+
+# Option name -> (setting, how a value is made from the option's text).
+_SETTABLE = {
+    "layout": ("layout", Layout),
+    "encoding": ("encoding", str),
+    "labels": ("labels", Labels),
+    "zone": ("timezone", str),
+    "slot_labels": ("slot_labels", SlotLabels),
+    "flags": ("flags", FlagColumns),
+}
+
+
+@customers.command("set")
+@click.argument("customer_id")
+@click.option("--layout", type=click.Choice([m.value for m in Layout]), help="Shape of the files.")
+@click.option("--encoding", type=click.Choice(ENCODINGS), help="Encoding of the files.")
+@click.option(
+    "--labels", type=click.Choice([m.value for m in Labels]), help="Language of the labels."
+)
+@click.option("--zone", callback=_check_zone, help="IANA zone of the customer's local day.")
+@click.option(
+    "--slot-labels",
+    type=click.Choice([m.value for m in SlotLabels]),
+    help="Wide slot columns labelled by start time, end time or number.",
+)
+@click.option(
+    "--flags",
+    type=click.Choice([m.value for m in FlagColumns]),
+    help="Wide quality flags in one column, or one after each slot's kWh.",
+)
+@click.pass_context
+def customers_set(ctx: click.Context, /, customer_id: str, **options: str | None) -> None:
+    """Change the file settings of customer CUSTOMER_ID and print what changed.
+
+    The settings apply to new files only: a day that already has a file keeps the
+    settings it was first written with, in every later revision.
+    """
+    given = {
+        setting: make(value)
+        for option, (setting, make) in _SETTABLE.items()
+        if (value := options[option]) is not None
+    }
+    if not given:
+        raise click.UsageError(
+            "give a setting to change: --layout, --encoding, --labels, --zone, "
+            "--slot-labels or --flags"
+        )
+    with opened(ctx) as app:
+        customer = app.store.get_customer(customer_id)
+        if customer is None:
+            raise click.BadParameter(f"no customer {customer_id!r}", param_hint="CUSTOMER_ID")
+        changed = {k: v for k, v in given.items() if getattr(customer, k) != v}
+        if changed:
+            app.store.update_customer(replace(customer, **changed))
+    if not changed:
+        click.echo(f"customer {customer_id}: nothing changed")
+        return
+    for setting, value in changed.items():
+        click.echo(f"customer {customer_id}: {setting} {getattr(customer, setting)} -> {value}")
+    click.echo(
+        "applies to new files only: a day that already has a file keeps the settings "
+        "it was written with"
+    )
 
 
 @customers.command("list")
@@ -163,10 +252,20 @@ def customers_list(ctx: click.Context) -> None:
     """List customers."""
     with opened(ctx) as app:
         rows = [
-            (c.id, c.name, c.timezone, c.layout.value, c.encoding, c.labels.value)
+            (
+                c.id,
+                c.name,
+                c.timezone,
+                c.layout.value,
+                c.encoding,
+                c.labels.value,
+                c.slot_labels.value,
+                c.flags.value,
+            )
             for c in app.store.list_customers()
         ]
-    table(("id", "name", "timezone", "layout", "encoding", "labels"), rows)
+    header = ("id", "name", "timezone", "layout", "encoding", "labels", "slot_labels", "flags")
+    table(header, rows)
 
 
 def ids_from_file(lines: Iterable[str]) -> list[str]:
