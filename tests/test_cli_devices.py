@@ -40,8 +40,15 @@ def today() -> str:
 def listed(site: Path, *args: str) -> list[list[str]]:
     """The rows of ``kenshin devices list``, each split in its columns."""
     lines = kenshin(site, "devices", "list", *args).output.splitlines()
-    assert lines[0].split() == ["id", "customer", "certificate"]
-    return [line.split(None, 2) for line in lines[1:]]
+    assert lines[0].split() == [
+        "id",
+        "customer",
+        "last_seen",
+        "firmware",
+        "signal_dbm",
+        "certificate",
+    ]
+    return [[*cells[:2], cells[5]] for cells in (line.split(None, 5) for line in lines[1:])]
 
 
 def test_add_out_writes_each_units_certificate_key_and_the_ca(tmp_path: Path) -> None:

@@ -427,6 +427,12 @@ class UnitClocks(Protocol):
     def last_seen(self) -> dict[str, int]:
         """When each unit ever heard was last heard (UTC epoch s), by device."""
 
+    def save_status(self, device: str, at: int, payload: bytes) -> None:
+        """Keep ``payload`` as the last status message of ``device``, received at ``at``."""
+
+    def statuses(self) -> dict[str, tuple[int, bytes]]:
+        """The last status message of each unit that sent one, and when it came, by device."""
+
     def drift_spells(
         self, start: int, end: int, devices: Sequence[str] | None = None
     ) -> list[DriftSpell]:

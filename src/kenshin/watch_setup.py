@@ -171,9 +171,11 @@ def unit_infos(
     object with ``firmware`` and ``rsrp`` in dBm, see the wire contract), its firmware
     and signal."""
     seen = store.unit_clocks.last_seen()
+    # The ones stored, and those the endpoint of this process holds (newer if anything).
+    statuses = {**store.unit_clocks.statuses(), **(statuses or {})}
     infos = []
     for device in store.list_devices():
-        firmware, rsrp = unit_status((statuses or {}).get(device.id, (0, b""))[1])
+        firmware, rsrp = unit_status(statuses.get(device.id, (0, b""))[1])
         infos.append(UnitInfo(device.id, device.customer, firmware, rsrp, seen.get(device.id)))
     return infos
 

@@ -127,6 +127,7 @@ MIGRATIONS = (
     ALTER TABLE meters ADD COLUMN installed_at INTEGER;
     ALTER TABLE meters ADD COLUMN removed_at INTEGER;
     """,
+    sqlite_units.STATUS_SCHEMA,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

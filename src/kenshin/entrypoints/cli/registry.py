@@ -4,7 +4,7 @@ modules share (ids checked, ids read from a file, tables printed)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -21,6 +21,7 @@ from kenshin.domain.model import (
     Layout,
 )
 from kenshin.entrypoints.cli.app import check_timezone, cli, opened
+from kenshin.entrypoints.cli.listing import table as table  # also for the other modules
 from kenshin.errors import ExportError
 from kenshin.services.export import check_file_pattern
 
@@ -165,10 +166,3 @@ def ids_from_file(lines: Iterable[str]) -> list[str]:
         if first and first != "device" and not first.startswith("#"):
             ids.append(first)
     return ids
-
-
-def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-    """Print ``rows`` under ``header``, each column as wide as its widest cell."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    for row in (header, *rows):
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

@@ -1,0 +1,71 @@
+"""Operator commands on a live site: devices list with what units report of themselves."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from conftest import kenshin
+from endpoint.test_publish import readings
+from endpoint.test_serve import served, unit
+
+__all__ = ["served"]  # the fixture, used by name
+
+
+def listed_json(site: Path, *args: str) -> list[dict[str, Any]]:
+    done = kenshin(site, *args, "--json")
+    assert done.exit_code == 0, done.output
+    found: list[dict[str, Any]] = json.loads(done.output)
+    return found
+
+
+def test_devices_list_shows_when_each_unit_was_heard_its_firmware_and_signal(
+    served: tuple[Path, subprocess.Popen[str], int],
+) -> None:
+    site, _process, port = served
+    c = unit(site, port)
+    c.publish(
+        "dt/kenshin/U-1/status", b'{"firmware": "1.4.2", "rsrp": -97}', qos=1
+    ).wait_for_publish(10)
+    before = int(time.time())
+    c.publish("dt/kenshin/U-1/readings", readings("U-1", 1, 1000), qos=1).wait_for_publish(10)
+    c.disconnect()
+    deadline = time.time() + 10
+    while (rows := listed_json(site, "devices", "list"))[0]["firmware"] is None:
+        assert time.time() < deadline, rows
+        time.sleep(0.1)
+    [row] = rows
+    assert list(row) == ["id", "customer", "last_seen", "firmware", "signal_dbm", "certificate"]
+    assert (row["id"], row["customer"], row["firmware"], row["signal_dbm"]) == (
+        "U-1",
+        "C-001",
+        "1.4.2",
+        -97,
+    )
+    seen = datetime.fromisoformat(row["last_seen"])
+    assert row["last_seen"].endswith("+09:00")  # the customer's zone, Asia/Tokyo
+    assert before - 1 <= seen.timestamp() <= time.time()
+    [in_utc] = listed_json(site, "devices", "list", "--utc")
+    assert in_utc["last_seen"].endswith("+00:00")
+    assert datetime.fromisoformat(in_utc["last_seen"]) == seen
+    table = kenshin(site, "devices", "list").output.splitlines()
+    assert table[0].split() == [
+        "id",
+        "customer",
+        "last_seen",
+        "firmware",
+        "signal_dbm",
+        "certificate",
+    ]
+    assert table[1].split(None, 5) == [
+        "U-1",
+        "C-001",
+        seen.isoformat(timespec="minutes"),
+        "1.4.2",
+        "-97",
+        row["certificate"],
+    ]
