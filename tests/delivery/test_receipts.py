@@ -120,7 +120,7 @@ def test_deliveries_lists_receipts_by_customer_and_day(site: Path) -> None:
         Receipt("C-002", "b.csv", None, 5, "sftp", "192.0.2.2", at + 86_400)
     )
     store.close()
-    everything = kenshin(site, "deliveries").output.splitlines()
+    everything = kenshin(site, "deliveries", "--utc").output.splitlines()
     assert everything[0].split() == [
         "time",
         "customer",
@@ -131,7 +131,7 @@ def test_deliveries_lists_receipts_by_customer_and_day(site: Path) -> None:
         "address",
     ]
     assert everything[1].split() == [
-        "2026-11-26T00:00:00Z",
+        "2026-11-26T00:00+00:00",
         "C-001",
         "a.csv",
         "3",
@@ -140,7 +140,7 @@ def test_deliveries_lists_receipts_by_customer_and_day(site: Path) -> None:
         "192.0.2.1",
     ]
     assert everything[2].split() == [
-        "2026-11-27T00:00:00Z",
+        "2026-11-27T00:00+00:00",
         "C-002",
         "b.csv",
         "-",

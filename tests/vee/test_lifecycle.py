@@ -126,7 +126,7 @@ def test_an_operator_sets_a_meters_time_in_service(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     assert done.output == "M-1: installed unknown, removed 2026-11-26 03:00:00 (UTC)\n"
     listed = kenshin(site, "meters", "list").output
-    assert "2026-11-26 03:00:00" in listed
+    assert "2026-11-26T12:00+09:00" in listed
     bad = kenshin(site, "meters", "service", "M-1", "--installed", "2026-11-26T12:00")
     assert bad.exit_code == 2
     assert "has no UTC offset" in bad.output

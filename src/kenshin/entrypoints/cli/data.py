@@ -14,9 +14,16 @@ import click
 
 from kenshin.bootstrap import App
 from kenshin.domain.model import Customer
-from kenshin.domain.slots import iso_utc
 from kenshin.domain.wire import MAX_PAYLOAD_BYTES
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
+from kenshin.entrypoints.cli.listing import (
+    device_zones,
+    json_option,
+    moment,
+    show,
+    text_cell,
+    utc_option,
+)
 from kenshin.errors import KenshinError
 from kenshin.services.export import (
     ExportOutcome,
@@ -28,6 +35,15 @@ from kenshin.services.export import (
 )
 from kenshin.services.ingest import Incoming, IngestSummary
 
+CONFLICT_KEYS = (
+    "meter",
+    "t",
+    "stored_fwd",
+    "stored_rev",
+    "received_fwd",
+    "received_rev",
+    "received_at",
+)
 MAX_LINE_BYTES = MAX_PAYLOAD_BYTES + 1  # longer is refused whatever it holds
 
 
@@ -235,14 +251,32 @@ def prune(ctx: click.Context) -> None:
 @click.option(
     "--limit", type=click.IntRange(1), default=100, show_default=True, help="Most to list."
 )
+@utc_option
+@json_option
 @click.pass_context
-def dead_letters(ctx: click.Context, limit: int) -> None:
-    """List messages that could not be used, with the reason for each."""
+def dead_letters(ctx: click.Context, limit: int, utc: bool, as_json: bool) -> None:
+    """List messages that could not be used, with the reason for each (times in the zone
+    of the device's customer where it is known, else UTC)."""
     with opened(ctx) as app:
         total = app.store.count_dead_letters()
-        for letter in app.store.list_dead_letters(limit):
-            device = letter.device or "-"
-            click.echo(f"{iso_utc(letter.received_at)}  {letter.source}  {device}  {letter.reason}")
+        found = app.store.list_dead_letters(limit)
+        zones = {} if utc else device_zones(app.store)
+    records = [
+        {
+            "received_at": moment(d.received_at, zones.get(d.device or "")),
+            "source": d.source,
+            "device": d.device,
+            "reason": d.reason,
+        }
+        for d in found
+    ]
+    if as_json:
+        show(("received_at", "source", "device", "reason"), records, as_json)
+        return
+    for r in records:
+        click.echo(
+            "  ".join(text_cell(r[c]) for c in ("received_at", "source", "device", "reason"))
+        )
     click.echo(f"{total} dead letters in all")
 
 
@@ -250,14 +284,35 @@ def dead_letters(ctx: click.Context, limit: int) -> None:
 @click.option(
     "--limit", type=click.IntRange(1), default=100, show_default=True, help="Most to list."
 )
+@utc_option
+@json_option
 @click.pass_context
-def conflicts(ctx: click.Context, limit: int) -> None:
-    """List readings that arrived again with a different value (the first value is kept)."""
+def conflicts(ctx: click.Context, limit: int, utc: bool, as_json: bool) -> None:
+    """List readings that arrived again with a different value (the first value is kept;
+    times in the zone of the meter's customer)."""
     with opened(ctx) as app:
         found = app.store.list_conflicts(limit)
-    for c in found:
+        zones = {} if utc else device_zones(app.store)
+        devices = {m.id: m.device for m in app.store.list_meters()}
+    records = [
+        {
+            "meter": c.meter,
+            "t": moment(c.t, zones.get(devices.get(c.meter, ""))),
+            "stored_fwd": c.stored_fwd,
+            "stored_rev": c.stored_rev,
+            "received_fwd": c.new_fwd,
+            "received_rev": c.new_rev,
+            "received_at": moment(c.received_at, zones.get(devices.get(c.meter, ""))),
+        }
+        for c in found
+    ]
+    if as_json:
+        show(CONFLICT_KEYS, records, as_json)
+        return
+    for r in records:
         click.echo(
-            f"{c.meter}  {iso_utc(c.t)}  stored fwd={c.stored_fwd} rev={c.stored_rev}  "
-            f"received fwd={c.new_fwd} rev={c.new_rev} at {iso_utc(c.received_at)}"
+            f"{r['meter']}  {text_cell(r['t'])}  stored fwd={r['stored_fwd']}"
+            f" rev={r['stored_rev']}  received fwd={r['received_fwd']} rev={r['received_rev']}"
+            f" at {text_cell(r['received_at'])}"
         )
     click.echo(f"{len(found)} conflicts listed")

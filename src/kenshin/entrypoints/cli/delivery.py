@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from kenshin.domain.slots import iso_utc
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
-from kenshin.entrypoints.cli.registry import customers, table
+from kenshin.entrypoints.cli.listing import json_option, moment, show, utc_option
+from kenshin.entrypoints.cli.registry import customers
 from kenshin.errors import NotFoundError
 from kenshin.ports import Account
 from kenshin.services.accounts import check_networks, generate_password, hash_password
@@ -131,12 +131,20 @@ def _read_key(line: str, path: Path) -> str:
     is_flag=True,
     help="Instead, list final daily files not collected by their deadline.",
 )
+@utc_option
+@json_option
 @click.pass_context
 def deliveries(
-    ctx: click.Context, customer_id: str | None, since: date | None, uncollected: bool
+    ctx: click.Context,
+    customer_id: str | None,
+    since: date | None,
+    uncollected: bool,
+    utc: bool,
+    as_json: bool,
 ) -> None:
     """List completed downloads (receipts) of customers' files, oldest first."""
     with opened(ctx) as app:
+        zones = {} if utc else {c.id: c.timezone for c in app.store.list_customers()}
         if uncollected:
             hours = app.settings.deliveries.collect_by_hours
             late = [
@@ -145,9 +153,16 @@ def deliveries(
                 if customer_id is None or u.customer == customer_id
             ]
             flagged = [
-                (u.customer, u.day, u.file_name, str(u.revision), iso_utc(u.due_at)) for u in late
+                {
+                    "customer": u.customer,
+                    "day": u.day,
+                    "file": u.file_name,
+                    "revision": u.revision,
+                    "due": moment(u.due_at, zones.get(u.customer)),
+                }
+                for u in late
             ]
-            table(("customer", "day", "file", "revision", "due"), flagged)
+            show(("customer", "day", "file", "revision", "due"), flagged, as_json)
             return
         start = (
             None
@@ -155,16 +170,16 @@ def deliveries(
             else int(datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp())
         )
         receipts = app.store.deliveries.list_receipts(customer_id, start)
-    rows = [
-        (
-            iso_utc(r.at),
-            r.customer,
-            r.file_name,
-            "-" if r.revision is None else str(r.revision),
-            str(r.bytes),
-            r.protocol,
-            r.address,
-        )
+    records = [
+        {
+            "time": moment(r.at, zones.get(r.customer)),
+            "customer": r.customer,
+            "file": r.file_name,
+            "revision": r.revision,
+            "bytes": r.bytes,
+            "protocol": r.protocol,
+            "address": r.address,
+        }
         for r in receipts
     ]
-    table(("time", "customer", "file", "revision", "bytes", "protocol", "address"), rows)
+    show(("time", "customer", "file", "revision", "bytes", "protocol", "address"), records, as_json)

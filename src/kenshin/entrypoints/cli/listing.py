@@ -11,6 +11,7 @@ from typing import TypeVar
 import click
 
 from kenshin.domain.slots import zone
+from kenshin.ports import Store
 
 Cell = str | int | float | datetime | None
 Record = Mapping[str, Cell]
@@ -41,13 +42,19 @@ def moment(epoch: int | None, timezone: str | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, zone(timezone) if timezone else UTC)
 
 
+def device_zones(store: Store) -> dict[str, str]:
+    """The time zone of each device's customer, by device."""
+    zones = {c.id: c.timezone for c in store.list_customers()}
+    return {d.id: zones[d.customer] for d in store.list_devices() if d.customer in zones}
+
+
 def show(columns: Sequence[str], records: Sequence[Record], as_json: bool) -> None:
     """Print ``records`` (each with every one of ``columns``) as a table or as JSON."""
     if as_json:
         items = [{c: _json_cell(r[c]) for c in columns} for r in records]
         click.echo(json.dumps(items, ensure_ascii=False, indent=1))
         return
-    table(tuple(columns), [tuple(_text_cell(r[c]) for c in columns) for r in records])
+    table(tuple(columns), [tuple(text_cell(r[c]) for c in columns) for r in records])
 
 
 def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
@@ -61,7 +68,8 @@ def _json_cell(value: Cell) -> str | int | float | None:
     return value.isoformat(timespec="seconds") if isinstance(value, datetime) else value
 
 
-def _text_cell(value: Cell) -> str:
+def text_cell(value: Cell) -> str:
+    """A cell as a table shows it: times to the minute with their offset, None as '-'."""
     if value is None:
         return "-"
     if isinstance(value, datetime):

@@ -21,6 +21,7 @@ from kenshin.domain.model import (
     Layout,
 )
 from kenshin.entrypoints.cli.app import check_timezone, cli, opened
+from kenshin.entrypoints.cli.listing import json_option, show
 from kenshin.entrypoints.cli.listing import table as table  # also for the other modules
 from kenshin.errors import ExportError
 from kenshin.services.export import check_file_pattern
@@ -147,15 +148,24 @@ def customers_add(
 
 
 @customers.command("list")
+@json_option
 @click.pass_context
-def customers_list(ctx: click.Context) -> None:
+def customers_list(ctx: click.Context, as_json: bool) -> None:
     """List customers."""
     with opened(ctx) as app:
-        rows = [
-            (c.id, c.name, c.timezone, c.layout.value, c.encoding, c.labels.value)
-            for c in app.store.list_customers()
-        ]
-    table(("id", "name", "timezone", "layout", "encoding", "labels"), rows)
+        found = app.store.list_customers()
+    records = [
+        {
+            "id": c.id,
+            "name": c.name,
+            "timezone": c.timezone,
+            "layout": c.layout.value,
+            "encoding": c.encoding,
+            "labels": c.labels.value,
+        }
+        for c in found
+    ]
+    show(("id", "name", "timezone", "layout", "encoding", "labels"), records, as_json)
 
 
 def ids_from_file(lines: Iterable[str]) -> list[str]:
