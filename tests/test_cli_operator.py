@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from conftest import kenshin
+from conftest import kenshin, make_site
 from endpoint.test_publish import readings
 from endpoint.test_serve import served, unit
+from kenshin.adapters.sqlite import SqliteStore
+from kenshin.domain.model import Customer
 
 __all__ = ["served"]  # the fixture, used by name
 
@@ -69,3 +72,21 @@ def test_devices_list_shows_when_each_unit_was_heard_its_firmware_and_signal(
         "-97",
         row["certificate"],
     ]
+
+
+def test_a_list_cut_short_by_head_ends_quietly(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    store = SqliteStore(site / "kenshin.db")
+    for n in range(600):  # 120 kB of lines: more than a pipe holds
+        store.add_customer(Customer(f"C-{n:05d}", "A customer's long name " * 9, "UTC"))
+    store.close()
+    command = [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml")]
+    process = subprocess.Popen(
+        [*command, "customers", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().split()[0] == b"id"
+    process.stdout.close()  # as head does once it has its lines
+    _, errors = process.communicate(timeout=30)
+    assert errors == b""
+    assert process.returncode in (0, 1)
