@@ -196,3 +196,31 @@ def test_the_schedule_warns_once_per_file_not_collected(caplog: pytest.LogCaptur
     ]
     store.add_revision(revision(2))  # restated after the deadline: flagged anew
     assert [u.revision for u in watch.check(store, DUE + 3600)] == [2]
+
+
+def stored_hash(site: Path) -> str | None:
+    store = SqliteStore(site / "kenshin.db")
+    account = store.deliveries.get_account("C-001")
+    store.close()
+    return None if account is None else account.password_hash
+
+
+def test_a_script_gives_the_password_by_file_or_standard_input(site: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("correct horse battery\n")
+    by_file = kenshin(site, "customers", "credentials", "C-001", "--password-file", str(secret))
+    assert by_file.exit_code == 0, by_file.output
+    assert by_file.output == "C-001: password set, 0 SSH key(s), logins from any address\n"
+    assert verify_password(stored_hash(site), "correct horse battery")
+    args = ("customers", "credentials", "C-001", "--password-stdin")
+    by_stdin = kenshin(site, *args, input_text="staple of the stdin\n")
+    assert by_stdin.exit_code == 0, by_stdin.output
+    assert "correct horse" not in by_stdin.output
+    assert verify_password(stored_hash(site), "staple of the stdin")
+    short = kenshin(site, *args, input_text="short\n")
+    assert short.exit_code == 2
+    assert "a password has at least 12 characters" in short.output
+    both = kenshin(site, *args, "--password-file", str(secret))
+    assert both.exit_code == 2
+    assert "give one of --password, --password-file and --password-stdin" in both.output
+    assert verify_password(stored_hash(site), "staple of the stdin")  # unchanged

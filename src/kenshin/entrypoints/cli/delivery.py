@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -29,6 +31,16 @@ MIN_PASSWORD = 12
     help="Set the password: typed at the prompt, or generated (and shown once) if left empty.",
 )
 @click.option(
+    "--password-file",
+    type=click.File("r", encoding="utf-8"),
+    help="Set the password to the first line of FILE ('-': standard input); no prompt.",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Set the password to the first line of standard input; no prompt.",
+)
+@click.option(
     "--ssh-key",
     "key_files",
     multiple=True,
@@ -48,15 +60,19 @@ def customers_credentials(
     ctx: click.Context,
     customer_id: str,
     set_password: bool,
+    password_file: TextIO | None,
+    password_stdin: bool,
     key_files: tuple[Path, ...],
     clear_keys: bool,
     networks: tuple[str, ...],
     allow_any: bool,
 ) -> None:
     """Set how CUSTOMER_ID logs in to collect its files over FTPS and SFTP: a password
-    (kept as an argon2 hash), SSH public keys, and the addresses it may log in from."""
+    (kept as an argon2 hash), SSH public keys, and the addresses it may log in from.
+    In scripts, --password-file or --password-stdin give the password without a prompt."""
     if networks and allow_any:
         raise click.UsageError("--allow and --allow-any exclude each other")
+    given = _given_password(set_password, password_file, password_stdin)
     keys = [_read_key(line, path) for path in key_files for line in _key_lines(path)]
     try:
         allowed = check_networks(networks)
@@ -67,7 +83,10 @@ def customers_credentials(
             raise NotFoundError(f"customer {customer_id!r} does not exist")
         account = app.store.deliveries.get_account(customer_id) or Account(customer_id)
         shown = None
-        if set_password:
+        if given is not None:
+            password = given
+            account = replace(account, password_hash=hash_password(password))
+        elif set_password:
             password, shown = _ask_password()
             account = replace(account, password_hash=hash_password(password))
         kept = () if clear_keys else account.ssh_keys
@@ -82,6 +101,23 @@ def customers_credentials(
         f"{customer_id}: password {'set' if account.password_hash else 'not set'},"
         f" {len(account.ssh_keys)} SSH key(s), logins from {where}"
     )
+
+
+def _given_password(prompt: bool, source: TextIO | None, stdin: bool) -> str | None:
+    """The password of --password-file or --password-stdin (checked), None for neither."""
+    if prompt + (source is not None) + stdin > 1:
+        raise click.UsageError("give one of --password, --password-file and --password-stdin")
+    if source is None and not stdin:
+        return None
+    line = (source if source is not None else sys.stdin).readline()
+    password = line.removesuffix("\n").removesuffix("\r")
+    where = "--password-stdin" if stdin else "--password-file"
+    if len(password) < MIN_PASSWORD:
+        raise click.BadParameter(
+            f"a password has at least {MIN_PASSWORD} characters (the first line is read)",
+            param_hint=where,
+        )
+    return password
 
 
 def _ask_password() -> tuple[str, str | None]:
