@@ -6,9 +6,12 @@ import json
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from conftest import kenshin, make_site
 from endpoint.test_publish import readings
@@ -90,3 +93,33 @@ def test_a_list_cut_short_by_head_ends_quietly(tmp_path: Path) -> None:
     _, errors = process.communicate(timeout=30)
     assert errors == b""
     assert process.returncode in (0, 1)
+
+
+def test_prune_says_which_files_it_removed_their_bytes_and_the_records_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = make_site(tmp_path, "site")
+    day = (datetime.now(ZoneInfo("Asia/Tokyo")) - timedelta(days=5)).date()
+    assert kenshin(site, "export", "--customer", "C-001", "--date", f"{day}").exit_code == 0
+    folder = site / "outbox" / "C-001"
+    sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
+    assert len(sizes) == 2  # the file and its manifest
+    kept = kenshin(site, "prune")
+    assert kept.output == (
+        "nothing to remove: no file is older than the 45-day retention\n"
+        "records in the store removed: none (readings, revisions and receipts are kept)\n"
+    )
+    monkeypatch.setenv("KENSHIN_EXPORT__RETENTION_DAYS", "2")
+    done = kenshin(site, "prune")
+    assert done.exit_code == 0, done.output
+    data_file = f"C-001_{day:%Y%m%d}.csv"
+    manifest = data_file + ".manifest.json"
+    assert done.output == (
+        f"removed C-001/{data_file} ({sizes[data_file]:,} bytes)\n"
+        f"removed C-001/{manifest} ({sizes[manifest]:,} bytes)\n"
+        f"removed 2 file(s), {sum(sizes.values()):,} bytes in all\n"
+        "records in the store removed: none (readings, revisions and receipts are kept)\n"
+    )
+    assert list(folder.iterdir()) == []
+    revisions = kenshin(site, "revisions", "--customer", "C-001", "--date", f"{day}", "--json")
+    assert len(json.loads(revisions.output)) == 1  # the record stays

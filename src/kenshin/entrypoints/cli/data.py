@@ -238,13 +238,24 @@ def _describe(app: App, outcome: ExportOutcome) -> str:
 @cli.command(short_help="Remove files older than the retention.")
 @click.pass_context
 def prune(ctx: click.Context) -> None:
-    """Remove customer files older than the retention period (export.retention_days)."""
+    """Remove customer files older than the retention period (export.retention_days),
+    each named with its size, then the totals. Records in the store (readings,
+    revisions, receipts) are kept."""
     now = int(time.time())
+    files = size = 0
     with opened(ctx) as app:
         days = app.settings.export.retention_days
         for customer in app.store.list_customers():
+            folder = app.outbox_dir / customer.id
+            sizes = {p.name: p.stat().st_size for p in folder.glob("*") if p.is_file()}
             for name in remove_expired(app.outbox, customer, now=now, retention_days=days):
-                click.echo(f"removed {customer.id}/{name}")
+                files, size = files + 1, size + sizes.get(name, 0)
+                click.echo(f"removed {customer.id}/{name} ({sizes.get(name, 0):,} bytes)")
+    if not files:
+        click.echo(f"nothing to remove: no file is older than the {days}-day retention")
+    else:
+        click.echo(f"removed {files} file(s), {size:,} bytes in all")
+    click.echo("records in the store removed: none (readings, revisions and receipts are kept)")
 
 
 @cli.command("dead-letters", short_help="List messages that could not be used.")
