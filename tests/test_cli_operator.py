@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +18,8 @@ from endpoint.test_publish import readings
 from endpoint.test_serve import served, unit
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.model import Customer
+from kenshin.domain.vee.clock import UnitClock
+from test_cli_meters import LINE
 
 __all__ = ["served"]  # the fixture, used by name
 
@@ -123,3 +125,76 @@ def test_prune_says_which_files_it_removed_their_bytes_and_the_records_kept(
     assert list(folder.iterdir()) == []
     revisions = kenshin(site, "revisions", "--customer", "C-001", "--date", f"{day}", "--json")
     assert len(json.loads(revisions.output)) == 1  # the record stays
+
+
+def site_with_readings(tmp_path: Path) -> Path:
+    """A site with customers C-001 and C-002 and unit U-1 of C-001 (its certificate in
+    site/certs), whose meter M-1 has readings of 2026-11-26."""
+    site = make_site(tmp_path, "site")
+    assert kenshin(site, "customers", "add", "C-002", "--name", "Two").exit_code == 0
+    out = str(site / "certs")
+    assert (
+        kenshin(site, "devices", "add", "U-1", "--customer", "C-001", "--out", out).exit_code == 0
+    )
+    messages = tmp_path / "m.jsonl"
+    messages.write_text(json.dumps(LINE) + "\n")
+    assert kenshin(site, "import", str(messages)).exit_code == 0
+    return site
+
+
+def test_a_device_moves_to_another_customer_with_force_when_it_has_readings(
+    tmp_path: Path,
+) -> None:
+    site = site_with_readings(tmp_path)
+    refused = kenshin(site, "devices", "move", "U-1", "--customer", "C-002")
+    assert refused.exit_code == 2
+    assert "U-1 reports 1 meter(s) with readings of C-001" in refused.output
+    assert "Give --force" in refused.output
+    assert listed_json(site, "devices", "list")[0]["customer"] == "C-001"
+    unknown = kenshin(site, "devices", "move", "U-1", "--customer", "C-404")
+    assert (unknown.exit_code, "no customer 'C-404'" in unknown.output) == (2, True)
+    moved = kenshin(site, "devices", "move", "U-1", "--customer", "C-002", "--force")
+    assert moved.exit_code == 0, moved.output
+    assert moved.output == (
+        "moved U-1 from C-001 to C-002 with 1 meter(s); files already published are not changed\n"
+    )
+    assert [d["customer"] for d in listed_json(site, "devices", "list")] == ["C-002"]
+    assert [m["id"] for m in listed_json(site, "meters", "list", "--customer", "C-002")] == ["M-1"]
+    again = kenshin(site, "devices", "move", "U-1", "--customer", "C-002")
+    assert again.output == "U-1 belongs to C-002 already; nothing to do\n"
+
+
+def day_file(site: Path) -> list[str]:
+    return (site / "outbox" / "C-001" / "C-001_20261126.csv").read_text().splitlines()
+
+
+def test_removing_a_device_revokes_it_ends_its_meters_and_keeps_its_readings(
+    tmp_path: Path,
+) -> None:
+    site = site_with_readings(tmp_path)
+    store = SqliteStore(site / "kenshin.db")
+    store.unit_clocks.record([UnitClock("U-1", int(time.time()) - 120)], [])
+    store.close()
+    assert kenshin(site, "export", "--customer", "C-001", "--date", "2026-11-26").exit_code == 0
+    published = day_file(site)
+    assert published[1].startswith("M-1,2026-11-26,fwd,")
+    refused = kenshin(site, "devices", "remove", "U-1")
+    assert refused.exit_code == 2
+    assert "U-1 was heard 2 minute(s) ago: it is in use. Give --force" in refused.output
+    assert listed_json(site, "devices", "list")[0]["certificate"].startswith("valid until")
+    before = int(time.time())
+    removed = kenshin(site, "devices", "remove", "U-1", "--force")
+    assert removed.exit_code == 0, removed.output
+    assert removed.output.startswith(
+        "removed U-1 of C-001: revoked 1 certificate(s); 1 meter(s) out of service from "
+    )
+    assert removed.output.endswith("+09:00; its readings are kept\n")
+    [device] = listed_json(site, "devices", "list")
+    assert device["certificate"] == f"revoked {datetime.now(UTC).date()}"
+    [meter] = listed_json(site, "meters", "list", "--utc")
+    assert before - 60 <= datetime.fromisoformat(meter["removed"]).timestamp() <= time.time()
+    # The readings stay: the day's file made again is the same.
+    assert kenshin(site, "export", "--customer", "C-001", "--date", "2026-11-26").exit_code == 0
+    assert day_file(site) == published
+    unknown = kenshin(site, "devices", "remove", "U-9")
+    assert (unknown.exit_code, "no device 'U-9'" in unknown.output) == (2, True)

@@ -148,6 +148,10 @@ class Store(Protocol):
     def list_devices(self, customer_id: str | None = None) -> list[Device]:
         """Devices ordered by id, optionally of one customer."""
 
+    def move_device(self, device_id: str, customer_id: str) -> None:
+        """Make the device (and so its meters) the customer's; NotFoundError for an unknown
+        device or customer."""
+
     def save_meters(self, meters: Iterable[Meter]) -> None:
         """Insert meters, or update their device and spec if they exist."""
 
