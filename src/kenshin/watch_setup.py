@@ -50,6 +50,7 @@ def alert_settings(settings: Settings) -> AlertSettings:
             disk_min_free_bytes=a.disk_min_free_mb * 1024 * 1024,
             disk_min_free_percent=a.disk_min_free_percent,
             security_window_minutes=a.security_window_minutes,
+            certificate_expiry_days=a.certificate_expiry_days,
         ),
         routes=tuple(
             Route(r.channel, Severity(r.min_severity), tuple(r.customers)) for r in a.routes

@@ -53,6 +53,15 @@ def load_certificate(data: bytes) -> x509.Certificate:
     return x509.load_der_x509_certificate(data)
 
 
+def certificate_end(path: Path) -> int | None:
+    """The last second the certificate in the file at ``path`` is valid (UTC epoch s);
+    None when there is no such file or it holds no certificate."""
+    try:
+        return int(load_certificate(path.read_bytes()).not_valid_after_utc.timestamp())
+    except (OSError, ValueError):
+        return None
+
+
 def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     """The key as unencrypted PKCS#8 PEM: what a unit or the endpoint loads."""
     return key.private_bytes(PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
