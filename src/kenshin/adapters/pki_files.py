@@ -62,6 +62,18 @@ def certificate_end(path: Path) -> int | None:
         return None
 
 
+def certificate_names(path: Path) -> tuple[list[str], list[str]]:
+    """The host names and the addresses the certificate at ``path`` is for; none when
+    there is no such file or it holds no certificate."""
+    try:
+        cert = load_certificate(path.read_bytes())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return [], []
+    addresses = [str(a) for a in names.get_values_for_type(x509.IPAddress)]
+    return names.get_values_for_type(x509.DNSName), addresses
+
+
 def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     """The key as unencrypted PKCS#8 PEM: what a unit or the endpoint loads."""
     return key.private_bytes(PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())

@@ -15,6 +15,7 @@ from kenshin.entrypoints.cli import (
     replay,
     report,
     serve,
+    server_cert,
     simulation,
 )
 from kenshin.entrypoints.cli.app import cli
@@ -33,6 +34,7 @@ __all__ = [
     "replay",
     "report",
     "serve",
+    "server_cert",
     "simulation",
 ]
 
