@@ -4,6 +4,7 @@ import os
 import sys
 
 from kenshin.entrypoints.cli import (
+    backup,
     data,
     delivery,
     demo,
@@ -21,6 +22,7 @@ from kenshin.entrypoints.cli import (
 from kenshin.entrypoints.cli.app import cli
 
 __all__ = [
+    "backup",
     "cli",
     "data",
     "delivery",
