@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from conftest import kenshin, make_site
+from kenshin.adapters.sqlite import SqliteStore
+from kenshin.ports import Receipt
 
 LINE = {
     "v": 1,
@@ -47,8 +50,19 @@ def slot_cells(site: Path) -> list[str]:
 def test_meters_are_listed_with_their_spec(tmp_path: Path) -> None:
     site = site_with_a_meter(tmp_path)
     listed = kenshin(site, "meters", "list", "--device", "U-1").output.splitlines()
-    # In service from its first reading (03:30 UTC), as no one said when it was fitted.
-    spec = ["M-1", "U-1", "0.1kWh", "40", "4", "4000", "(default)", "2026-11-26", "03:30:00"]
+    assert listed[0].split() == [
+        "id",
+        "device",
+        "unit",
+        "coefficient",
+        "digits",
+        "max_demand_kw",
+        "max_demand_of",
+        "installed",
+        "removed",
+    ]
+    # In service from its first reading (12:30 in Tokyo), as no one said when it was fitted.
+    spec = ["M-1", "U-1", "0.1kWh", "40", "4", "4000", "default", "2026-11-26T12:30+09:00", "-"]
     assert listed[1].split() == spec
     assert kenshin(site, "meters", "list", "--device", "U-9").output.splitlines()[1:] == []
 
@@ -63,7 +77,7 @@ def test_a_meters_own_maximum_demand_decides_rollover_or_reset(tmp_path: Path) -
     assert slot_cells(site) == [""]  # beyond this meter's own 150 kW: a reset, no value
     kenshin(site, "meters", "set", "M-1", "--max-demand-kw", "200")
     assert slot_cells(site) == ["80.000"]  # possible for a 200 kW meter: a rollover
-    assert kenshin(site, "meters", "list").output.splitlines()[1].split()[5] == "200"
+    assert kenshin(site, "meters", "list").output.splitlines()[1].split()[5:7] == ["200", "meter"]
 
 
 def ct_meter_site(tmp_path: Path, start: int) -> Path:
@@ -119,3 +133,72 @@ def test_revisions_list_every_published_file_of_a_day(tmp_path: Path) -> None:
     ]
     bad = kenshin(site, "revisions", "--customer", "C-404", "--date", "2026-11-26")
     assert (bad.exit_code, "no customer 'C-404'" in bad.output) == (2, True)
+
+
+def test_every_list_command_prints_one_json_array_with_times_in_iso_8601(
+    tmp_path: Path,
+) -> None:
+    site = site_with_a_meter(tmp_path)
+    installed = "2026-11-20T10:30+09:00"
+    assert kenshin(site, "meters", "service", "M-1", "--installed", installed).exit_code == 0
+    kenshin(site, "import", "-", input_text="not json\n")
+    slot_cells(site)
+    store = SqliteStore(site / "kenshin.db")
+    at = int(datetime(2026, 11, 27, 1, 2, 3, tzinfo=UTC).timestamp())
+    store.deliveries.add_receipt(Receipt("C-001", "C-001_20261126.csv", 1, 99, "ftps", "::1", at))
+    store.close()
+    commands = {
+        "customers": ["customers", "list"],
+        "devices": ["devices", "list"],
+        "meters": ["meters", "list"],
+        "revisions": ["revisions", "--customer", "C-001", "--date", "2026-11-26"],
+        "deliveries": ["deliveries"],
+        "uncollected": ["deliveries", "--uncollected"],
+        "dead-letters": ["dead-letters"],
+        "conflicts": ["conflicts"],
+    }
+    found = {}
+    for name, args in commands.items():
+        done = kenshin(site, *args, "--json")
+        assert done.exit_code == 0, done.output
+        found[name] = json.loads(done.output)
+        assert isinstance(found[name], list)
+    assert found["customers"][0]["id"] == "C-001"
+    assert found["customers"][0]["timezone"] == "Asia/Tokyo"
+    assert found["devices"][0]["last_seen"] is None  # imported, never heard live
+    [meter] = found["meters"]
+    assert meter["max_demand_kw"] == 100
+    assert meter["installed"] == "2026-11-20T10:30:00+09:00"
+    assert meter["removed"] is None
+    assert [r["revision"] for r in found["revisions"]] == [1]
+    assert len(found["revisions"][0]["sha256"]) == 64
+    assert found["deliveries"] == [
+        {
+            "time": "2026-11-27T10:02:03+09:00",
+            "customer": "C-001",
+            "file": "C-001_20261126.csv",
+            "revision": 1,
+            "bytes": 99,
+            "protocol": "ftps",
+            "address": "::1",
+        }
+    ]
+    assert found["uncollected"] == []
+    assert "not valid JSON" in found["dead-letters"][0]["reason"]
+    assert found["dead-letters"][0]["device"] is None
+    assert found["conflicts"] == []
+    utc = json.loads(kenshin(site, "deliveries", "--json", "--utc").output)
+    assert utc[0]["time"] == "2026-11-27T01:02:03+00:00"
+
+
+def test_list_tables_show_times_in_the_customers_zone_or_in_utc(tmp_path: Path) -> None:
+    site = site_with_a_meter(tmp_path)
+    fitted = "2026-11-20T01:30+00:00"
+    assert kenshin(site, "meters", "service", "M-1", "--installed", fitted).exit_code == 0
+    local = kenshin(site, "meters", "list").output.splitlines()[1].split()
+    assert local[7] == "2026-11-20T10:30+09:00"
+    assert kenshin(site, "meters", "list", "--utc").output.splitlines()[1].split()[7] == fitted
+    slot_cells(site)
+    revision = kenshin(site, "revisions", "--customer", "C-001", "--date", "2026-11-26")
+    created = datetime.fromisoformat(revision.output.splitlines()[1].split()[5])
+    assert created.utcoffset() == timedelta(hours=9)

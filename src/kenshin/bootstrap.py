@@ -16,6 +16,8 @@ from kenshin.adapters.pki import (
     PKI_FOLDER,
     SERVER_CERT,
     SERVER_KEY,
+    SERVER_VALID_DAYS,
+    Credentials,
     LocalCertificateAuthority,
     check_names,
 )
@@ -189,7 +191,19 @@ def _create_pki(folder: Path, hostnames: Sequence[str], ips: Sequence[str]) -> N
             return
     else:
         ca = LocalCertificateAuthority.create(folder)
-    ca.issue_server([*_machine_hostnames(), *hostnames], ips)
+    issue_endpoint_certificate(ca, hostnames, ips)
+
+
+def issue_endpoint_certificate(
+    ca: LocalCertificateAuthority,
+    hostnames: Sequence[str],
+    ips: Sequence[str],
+    valid_days: int = SERVER_VALID_DAYS,
+) -> Credentials:
+    """A new endpoint certificate in the CA's folder (server.pem, server.key) for
+    localhost, 127.0.0.1, ::1, this machine's host name and the names and addresses given."""
+    names = list(dict.fromkeys([*_machine_hostnames(), *hostnames]))
+    return ca.issue_server(names, list(dict.fromkeys(ips)), valid_days)
 
 
 def _machine_hostnames() -> list[str]:

@@ -412,6 +412,7 @@ disk_min_free_mb = 1024
 disk_min_free_percent = 5.0
 security_window_minutes = 60
 security_retention_days = 30
+certificate_expiry_days = 30
 rate_limit_messages = 10
 rate_limit_minutes = 10
 digest_max = 100

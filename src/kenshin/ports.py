@@ -176,6 +176,10 @@ class Store(Protocol):
     def list_devices(self, customer_id: str | None = None) -> list[Device]:
         """Devices ordered by id, optionally of one customer."""
 
+    def move_device(self, device_id: str, customer_id: str) -> None:
+        """Make the device (and so its meters) the customer's; NotFoundError for an unknown
+        device or customer."""
+
     def save_meters(self, meters: Iterable[Meter]) -> None:
         """Insert meters, or update their device and spec if they exist."""
 
@@ -469,6 +473,12 @@ class UnitClocks(Protocol):
 
     def last_seen(self) -> dict[str, int]:
         """When each unit ever heard was last heard (UTC epoch s), by device."""
+
+    def save_status(self, device: str, at: int, payload: bytes) -> None:
+        """Keep ``payload`` as the last status message of ``device``, received at ``at``."""
+
+    def statuses(self) -> dict[str, tuple[int, bytes]]:
+        """The last status message of each unit that sent one, and when it came, by device."""
 
     def drift_spells(
         self, start: int, end: int, devices: Sequence[str] | None = None

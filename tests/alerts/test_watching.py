@@ -16,14 +16,20 @@ from pathlib import Path
 import pytest
 
 from conftest import kenshin, make_site
-from kenshin.adapters.alert_channels import SmtpChannel, SmtpSettings
+from kenshin.adapters.alert_channels import (
+    HttpSettings,
+    SmtpChannel,
+    SmtpSettings,
+    WebhookChannel,
+)
+from kenshin.adapters.pki import LocalCertificateAuthority
 from kenshin.bootstrap import App, open_app
 from kenshin.domain.slots import zone
 from kenshin.entrypoints import logs
 from kenshin.entrypoints.watching import DailyReport, ServerWatch
 from kenshin.errors import StoreError
 from kenshin.ports import ChannelError
-from kenshin.services.alerting import Alerting, AlertSettings
+from kenshin.services.alerting import Alerting, AlertSettings, Route
 from kenshin.services.batching import CommitQueue
 from kenshin.services.ingest import Incoming
 from kenshin.services.report import ReportSettings
@@ -31,7 +37,7 @@ from kenshin.services.schedule import ExportRun, export_due
 from kenshin.services.security import SecurityLog
 from kenshin.watch_setup import last_report_day, unit_status
 
-from .conftest import MailServer
+from .conftest import HttpSink, MailServer
 
 TOKYO = zone("Asia/Tokyo")
 
@@ -221,3 +227,33 @@ def test_an_export_failure_is_an_alert_until_an_export_by_hand_succeeds(app: App
         running.cancel()
 
     asyncio.run(main())
+
+
+def test_certificates_of_units_and_of_the_endpoint_ending_soon_reach_the_webhook(
+    app: App, http_sink: HttpSink
+) -> None:
+    site, certs = app.data_dir, str(app.data_dir / "certs")
+    short = ("devices", "add", "U-1", "--customer", "C-001", "--out", certs, "--valid-days", "10")
+    assert kenshin(site, *short).exit_code == 0
+    assert (
+        kenshin(site, "devices", "add", "U-2", "--customer", "C-001", "--out", certs).exit_code == 0
+    )
+    retired = ("devices", "add", "U-3", "--customer", "C-001", "--out", certs, "--force")
+    assert kenshin(site, *retired, "--valid-days", "5").exit_code == 0
+    assert kenshin(site, "devices", "revoke", "U-3").exit_code == 0  # retired: no alert
+    LocalCertificateAuthority.load(site / "pki").issue_server(["mqtt.example.org"], valid_days=20)
+    hook = WebhookChannel("hook", HttpSettings(http_sink.url("/hook"), allow_http=True))
+    watch = ServerWatch(
+        app,
+        Alerting(app.store, [hook], AlertSettings(routes=(Route("hook"),))),
+        CommitQueue(app.ingest(), max_messages=10, window_s=0.05),
+        {},
+    )
+    watch.tick(int(time.time()))
+    found = {n["key"]: n for b in http_sink.bodies("/hook") for n in b["notifications"]}
+    assert sorted(found) == ["certificate:MQTT endpoint", "certificates:C-001"]
+    assert found["certificate:MQTT endpoint"]["severity"] == "warning"
+    assert (
+        "1 unit(s) of customer C-001 end within 30 days: U-1 ("
+        in found["certificates:C-001"]["text"]
+    )

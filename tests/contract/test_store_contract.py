@@ -120,6 +120,29 @@ def test_a_device_needs_a_known_customer_and_a_free_id(store: Store) -> None:
     assert store.get_device("D1") == Device("D1", "C1")
 
 
+def test_a_device_moves_to_another_customer_with_its_meters(store: Store) -> None:
+    registered(store)
+    store.save_meters([Meter("M1", "D1", MeterSpec(100, 1, 6))])
+    store.move_device("D1", "C2")
+    assert store.get_device("D1") == Device("D1", "C2")
+    assert [m.id for m in store.list_meters("C2")] == ["M1"]
+    assert store.list_meters("C1") == []
+    with pytest.raises(NotFoundError, match="C9"):
+        store.move_device("D1", "C9")
+    with pytest.raises(NotFoundError, match="D9"):
+        store.move_device("D9", "C1")
+    assert store.get_device("D1") == Device("D1", "C2")
+
+
+def test_each_units_last_status_is_kept(store: Store) -> None:
+    clocks = store.unit_clocks
+    assert clocks.statuses() == {}
+    clocks.save_status("U-2", 100, b'{"rsrp": -90}')
+    clocks.save_status("U-1", 110, b"{}")
+    clocks.save_status("U-2", 120, b'{"rsrp": -80}')
+    assert clocks.statuses() == {"U-1": (110, b"{}"), "U-2": (120, b'{"rsrp": -80}')}
+
+
 def test_meters_are_saved_updated_and_listed_through_devices(store: Store) -> None:
     registered(store)
     store.save_meters([Meter("M2", "D2", SPEC, 6000), Meter("M1", "D1", SPEC)])

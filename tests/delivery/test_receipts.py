@@ -124,7 +124,7 @@ def test_deliveries_lists_receipts_by_customer_and_day(site: Path) -> None:
         Receipt("C-002", "b.csv", None, 5, "sftp", "192.0.2.2", at + 86_400)
     )
     store.close()
-    everything = kenshin(site, "deliveries").output.splitlines()
+    everything = kenshin(site, "deliveries", "--utc").output.splitlines()
     assert everything[0].split() == [
         "time",
         "customer",
@@ -135,7 +135,7 @@ def test_deliveries_lists_receipts_by_customer_and_day(site: Path) -> None:
         "address",
     ]
     assert everything[1].split() == [
-        "2026-11-26T00:00:00Z",
+        "2026-11-26T00:00+00:00",
         "C-001",
         "a.csv",
         "3",
@@ -144,7 +144,7 @@ def test_deliveries_lists_receipts_by_customer_and_day(site: Path) -> None:
         "192.0.2.1",
     ]
     assert everything[2].split() == [
-        "2026-11-27T00:00:00Z",
+        "2026-11-27T00:00+00:00",
         "C-002",
         "b.csv",
         "-",
@@ -261,3 +261,31 @@ def test_the_server_starts_saying_collected_late_not_uncollected(tmp_path: Path)
     _, log = start_serve(site).stop()
     assert f"customer C-001 collected {name} (revision 1) late: at {iso_utc(due + 600)}" in log
     assert f"has not collected {name}" not in log
+
+
+def stored_hash(site: Path) -> str | None:
+    store = SqliteStore(site / "kenshin.db")
+    account = store.deliveries.get_account("C-001")
+    store.close()
+    return None if account is None else account.password_hash
+
+
+def test_a_script_gives_the_password_by_file_or_standard_input(site: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("correct horse battery\n")
+    by_file = kenshin(site, "customers", "credentials", "C-001", "--password-file", str(secret))
+    assert by_file.exit_code == 0, by_file.output
+    assert by_file.output == "C-001: password set, 0 SSH key(s), logins from any address\n"
+    assert verify_password(stored_hash(site), "correct horse battery")
+    args = ("customers", "credentials", "C-001", "--password-stdin")
+    by_stdin = kenshin(site, *args, input_text="staple of the stdin\n")
+    assert by_stdin.exit_code == 0, by_stdin.output
+    assert "correct horse" not in by_stdin.output
+    assert verify_password(stored_hash(site), "staple of the stdin")
+    short = kenshin(site, *args, input_text="short\n")
+    assert short.exit_code == 2
+    assert "a password has at least 12 characters" in short.output
+    both = kenshin(site, *args, "--password-file", str(secret))
+    assert both.exit_code == 2
+    assert "give one of --password, --password-file and --password-stdin" in both.output
+    assert verify_password(stored_hash(site), "staple of the stdin")  # unchanged

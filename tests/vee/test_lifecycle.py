@@ -130,7 +130,7 @@ def test_an_operator_sets_a_meters_time_in_service(tmp_path: Path) -> None:
     expected = "M-1: installed 2026-11-25 15:00:00, removed 2026-11-26 03:00:00 (UTC)\n"
     assert done.output == expected
     listed = kenshin(site, "meters", "list").output
-    assert "2026-11-26 03:00:00" in listed
+    assert "2026-11-26T12:00+09:00" in listed
     bad = kenshin(site, "meters", "service", "M-1", "--installed", "2026-11-26T12:00")
     assert bad.exit_code == 2
     assert "has no UTC offset" in bad.output

@@ -84,6 +84,15 @@ class MemoryStore:
             raise AlreadyExistsError(f"device {device.id!r} exists already")
         self._devices[device.id] = device
 
+    def move_device(self, device_id: str, customer_id: str) -> None:
+        """Make the device (and so its meters) the customer's; NotFoundError for an unknown
+        device or customer."""
+        if customer_id not in self._customers:
+            raise NotFoundError(f"customer {customer_id!r} does not exist")
+        if device_id not in self._devices:
+            raise NotFoundError(f"device {device_id!r} does not exist")
+        self._devices[device_id] = Device(device_id, customer_id)
+
     def get_device(self, device_id: str) -> Device | None:
         """The device, or None."""
         return self._devices.get(device_id)

@@ -163,6 +163,12 @@ class SqliteStore:
         """Devices ordered by id, optionally of one customer."""
         return self._read("listing devices", sqlite_registry.devices, customer_id)
 
+    def move_device(self, device_id: str, customer_id: str) -> None:
+        """Make the device (and so its meters) the customer's; NotFoundError for an unknown
+        device or customer."""
+        with self._writing(f"moving device {device_id!r}") as db:
+            sqlite_registry.move_device(db, device_id, customer_id)
+
     def save_meters(self, meters: Iterable[Meter]) -> None:
         """Insert meters, or update their device and spec if they exist; a maximum demand
         or reverse register known before stays unless the new meter gives one."""

@@ -80,6 +80,15 @@ def add_device(db: sqlite3.Connection, device: Device) -> None:
     db.execute("INSERT INTO devices VALUES (?, ?)", (device.id, device.customer))
 
 
+def move_device(db: sqlite3.Connection, device_id: str, customer_id: str) -> None:
+    """Give the device to another customer; NotFoundError for an unknown one of them."""
+    if not _exists(db, "customers", customer_id):
+        raise NotFoundError(f"customer {customer_id!r} does not exist")
+    if not _exists(db, "devices", device_id):
+        raise NotFoundError(f"device {device_id!r} does not exist")
+    db.execute("UPDATE devices SET customer = ? WHERE id = ?", (customer_id, device_id))
+
+
 def get_device(db: sqlite3.Connection, device_id: str) -> Device | None:
     """The device, or None."""
     row = db.execute("SELECT id, customer FROM devices WHERE id = ?", (device_id,)).fetchone()

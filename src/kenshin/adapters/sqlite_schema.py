@@ -139,6 +139,7 @@ MIGRATIONS = (
     ALTER TABLE customers ADD COLUMN slot_labels TEXT NOT NULL DEFAULT 'start';
     ALTER TABLE customers ADD COLUMN flags TEXT NOT NULL DEFAULT 'block';
     """,
+    sqlite_units.STATUS_SCHEMA,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

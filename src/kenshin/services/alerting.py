@@ -23,6 +23,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 
 from kenshin.domain.alerts import (
+    CertificateExpiry,
     ChannelFailure,
     DeviceSeen,
     DiskSpace,
@@ -135,12 +136,16 @@ def observe(
     """The snapshot at ``server.now``: what the server knows itself (``server``: ingest,
     disks, components, failures, dead letters), with what the store holds added: the
     customers' time zones, every device with when it last reported (``last_seen``), the
-    final files not collected in time (and not since) and the recent security events."""
+    final files not collected in time (and not since), the recent security events and
+    when each unit's certificate not revoked ends."""
     now = server.now
     zones = {c.id: c.timezone for c in store.list_customers()}
     live: dict[str, bool] = {}  # a device whose certificates are all revoked is retired
+    ends: dict[str, int] = {}  # when each device's last certificate not revoked ends
     for cert in store.list_certificates():
         live[cert.device] = live.get(cert.device, False) or cert.revoked_at is None
+        if cert.revoked_at is None:
+            ends[cert.device] = max(ends.get(cert.device, 0), cert.not_after)
     devices = [
         DeviceSeen(d.id, d.customer, last_seen.get(d.id))
         for d in store.list_devices()
@@ -154,10 +159,13 @@ def observe(
             for u in uncollected_files(store, now, collect_by_hours)
             if store.deliveries.first_collected(u.customer, u.file_name, u.revision) is None
         ]
+    owners = {d.id: d.customer for d in store.list_devices()}
+    units = [CertificateExpiry(d, end, owners[d]) for d, end in ends.items() if d in owners]
     return replace(
         server,
         customer_zones=zones,
         devices=devices,
+        certificates=[*server.certificates, *units],
         uncollected=late,
         security_events=store.alerts.security_events(now - window),
     )

@@ -4,7 +4,7 @@ modules share (ids checked, ids read from a file, tables printed)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +24,8 @@ from kenshin.domain.model import (
     SlotLabels,
 )
 from kenshin.entrypoints.cli.app import check_timezone, cli, opened
+from kenshin.entrypoints.cli.listing import json_option, show
+from kenshin.entrypoints.cli.listing import table as table  # also for the other modules
 from kenshin.errors import ExportError
 from kenshin.services.export import check_file_pattern
 
@@ -247,25 +249,27 @@ def customers_set(ctx: click.Context, /, customer_id: str, **options: str | None
 
 
 @customers.command("list")
+@json_option
 @click.pass_context
-def customers_list(ctx: click.Context) -> None:
+def customers_list(ctx: click.Context, as_json: bool) -> None:
     """List customers."""
     with opened(ctx) as app:
-        rows = [
-            (
-                c.id,
-                c.name,
-                c.timezone,
-                c.layout.value,
-                c.encoding,
-                c.labels.value,
-                c.slot_labels.value,
-                c.flags.value,
-            )
-            for c in app.store.list_customers()
-        ]
-    header = ("id", "name", "timezone", "layout", "encoding", "labels", "slot_labels", "flags")
-    table(header, rows)
+        found = app.store.list_customers()
+    records = [
+        {
+            "id": c.id,
+            "name": c.name,
+            "timezone": c.timezone,
+            "layout": c.layout.value,
+            "encoding": c.encoding,
+            "labels": c.labels.value,
+            "slot_labels": c.slot_labels.value,
+            "flags": c.flags.value,
+        }
+        for c in found
+    ]
+    columns = ("id", "name", "timezone", "layout", "encoding", "labels", "slot_labels", "flags")
+    show(columns, records, as_json)
 
 
 def ids_from_file(lines: Iterable[str]) -> list[str]:
@@ -276,10 +280,3 @@ def ids_from_file(lines: Iterable[str]) -> list[str]:
         if first and first != "device" and not first.startswith("#"):
             ids.append(first)
     return ids
-
-
-def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-    """Print ``rows`` under ``header``, each column as wide as its widest cell."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    for row in (header, *rows):
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

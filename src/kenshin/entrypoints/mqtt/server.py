@@ -39,6 +39,7 @@ from kenshin.entrypoints.mqtt.reasons import NOT_AUTHORIZED, SESSION_TAKEN_OVER
 from kenshin.entrypoints.mqtt.session import Peer, Services, Session
 from kenshin.entrypoints.mqtt.tls import TlsStream
 from kenshin.entrypoints.tls_policy import harden
+from kenshin.errors import KenshinError
 from kenshin.ports import Store
 from kenshin.services.batching import CommitQueue
 from kenshin.services.security import CONNECTIONS_LIMITED, TLS_CERTIFICATE_REFUSED, SecurityLog
@@ -231,6 +232,16 @@ class DeviceEndpoint:
 
     def _status(self, device: str, at: int, payload: bytes) -> None:
         self.statuses[device] = (at, payload)
+        # Also stored (off the event loop), for 'kenshin devices list' and the report.
+        task = asyncio.create_task(self._keep_status(device, at, payload))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _keep_status(self, device: str, at: int, payload: bytes) -> None:
+        try:
+            await asyncio.to_thread(self._store.unit_clocks.save_status, device, at, payload)
+        except KenshinError:
+            log.exception("cannot store the status of unit %s", device)
 
     def _end_session(self, device: str, expiry_s: int | None) -> None:
         """The unit's last connection ended: its state goes now, later or never."""
