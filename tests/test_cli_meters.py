@@ -167,7 +167,7 @@ def test_every_list_command_prints_one_json_array_with_times_in_iso_8601(
     assert found["customers"][0]["timezone"] == "Asia/Tokyo"
     assert found["devices"][0]["last_seen"] is None  # imported, never heard live
     [meter] = found["meters"]
-    assert meter["max_demand_kw"] == 100
+    assert meter["max_demand_kw"] == 4000  # coefficient 40 x the default 100 kW
     assert meter["installed"] == "2026-11-20T10:30:00+09:00"
     assert meter["removed"] is None
     assert [r["revision"] for r in found["revisions"]] == [1]

@@ -102,7 +102,7 @@ def test_a_conflicting_reading_is_listed_with_its_device_as_the_report_says(
     assert kenshin(site, "import", str(path)).exit_code == 0
     listed = kenshin(site, "conflicts").output.splitlines()
     assert listed[0].split() == ["meter", "device", "time", "stored", "other", "received"]
-    assert listed[1].split()[:5] == ["M-1", "U-1", "2026-11-26T00:00:00Z", "fwd=1216", "fwd=2000"]
+    assert listed[1].split()[:5] == ["M-1", "U-1", "2026-11-26T09:00+09:00", "fwd=1216", "fwd=2000"]
     assert listed[-1] == "1 conflict listed"
     report = kenshin(site, "report", "--date", "2026-11-26").output.splitlines()
     cause = report.index("  - 1 meter of customer C-001: 2 slots with conflicting readings")
