@@ -8,13 +8,14 @@ import io
 from datetime import date
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kenshin.domain.changes import LISTED_CHANGES, compare_files, slot_starts
 from kenshin.domain.csvfiles import render_day
 from kenshin.domain.daytable import DayTable
-from kenshin.domain.model import Customer, Direction, Layout
+from kenshin.domain.model import Customer, Direction, FlagColumns, Labels, Layout, SlotLabels
 from kenshin.domain.slots import day_slots, zone
 
 TZ = zone("Asia/Tokyo")
@@ -31,11 +32,33 @@ def table(rows: list[tuple[str, list[int], str]]) -> DayTable:
     return DayTable(tuple(m for m, _, _ in rows), tuple(Direction.FWD for _ in rows), values, flags)
 
 
-def wide_cells(text: str) -> dict[tuple[str, str], list[tuple[str, str]]]:
+# Every setting that shapes a wide file: its changes are read back in each.
+CUSTOMERS = [
+    Customer("C1", "First"),
+    Customer("C1", "First", labels=Labels.JA, slot_labels=SlotLabels.END),
+    Customer("C1", "First", flags=FlagColumns.PER_SLOT),
+    Customer(
+        "C1",
+        "First",
+        encoding="cp932",
+        labels=Labels.JA,
+        slot_labels=SlotLabels.NUMBER,
+        flags=FlagColumns.PER_SLOT,
+    ),
+]
+DIRECTIONS = {"買電": "fwd", "売電": "rev"}
+
+
+def wide_cells(text: str, customer: Customer) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """The oracle: every row read whole with the csv module."""
     found = {}
     for row in list(csv.reader(io.StringIO(text)))[1:]:
-        found[(row[0], row[2])] = list(zip(row[3:51], row[-1], strict=True))
+        if customer.flags == FlagColumns.PER_SLOT:  # kWh, flag, kWh, flag ..., total
+            cells = list(zip(row[3:99:2], row[4:100:2], strict=True))
+            assert len(row) == 100
+        else:  # the kWh cells, total, the flags
+            cells = list(zip(row[3:51], row[-1], strict=True))
+        found[(row[0], DIRECTIONS.get(row[2], row[2]))] = cells
     return found
 
 
@@ -50,15 +73,20 @@ rows = st.lists(
 )
 
 
+@pytest.mark.parametrize("customer", CUSTOMERS)
 @given(rows, rows, st.integers(0, 48))
 def test_the_listed_slots_are_those_that_differ_before_the_reported_end(
-    before: list[tuple[str, list[int], str]], after: list[tuple[str, list[int], str]], reported: int
+    customer: Customer,
+    before: list[tuple[str, list[int], str]],
+    after: list[tuple[str, list[int], str]],
+    reported: int,
 ) -> None:
-    customer = Customer("C1", "First")
-    old = render_day(customer, SLOTS, table(before), created_at=0).content.decode()
-    new = render_day(customer, SLOTS, table(after), created_at=0).content.decode()
-    record = compare_files(Layout.WIDE, old, new, starts=STARTS, reported=reported)
-    a, b = wide_cells(old), wide_cells(new)
+    old = render_day(customer, SLOTS, table(before), created_at=0).content.decode(customer.encoding)
+    new = render_day(customer, SLOTS, table(after), created_at=0).content.decode(customer.encoding)
+    record = compare_files(
+        Layout.WIDE, old, new, starts=STARTS, reported=reported, flags=customer.flags
+    )
+    a, b = wide_cells(old, customer), wide_cells(new, customer)
     absent = [("", "")] * 48
     expected = [
         (key, slot, a.get(key, absent)[slot], b.get(key, absent)[slot])
@@ -96,4 +124,19 @@ def test_a_slot_whose_flag_alone_changes_is_listed() -> None:
     )
     assert [(c.slot, c.before, c.after, c.reason) for c in record.changes] == [
         (10, ("0.0012", "E"), ("0.0012", "A"), "late reading replaced the estimate")
+    ]
+
+
+def test_a_long_file_in_japanese_records_its_changes_as_fwd_and_rev() -> None:
+    customer = Customer("C1", "First", layout=Layout.LONG, labels=Labels.JA)
+    old = render_day(
+        customer, SLOTS, table([("M-1", [1_000] * 48, "A" * 5 + "N" * 43)]), created_at=0
+    )
+    new = render_day(customer, SLOTS, table([("M-1", [1_000] * 48, "A" * 48)]), created_at=0)
+    record = compare_files(
+        Layout.LONG, old.content.decode(), new.content.decode(), starts=STARTS, reported=7
+    )
+    assert [(c.meter, c.direction, c.slot, c.before, c.after) for c in record.changes] == [
+        ("M-1", "fwd", 5, ("", "N"), ("0.001", "A")),
+        ("M-1", "fwd", 6, ("", "N"), ("0.001", "A")),
     ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import ssl
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
@@ -21,7 +23,7 @@ from kenshin.entrypoints.cli.devices import certificate_state
 from kenshin.ports import DeviceCertificate
 from test_pki import DER, client_context, handshake
 
-DISCONNECT = "a unit connected with one is disconnected within 60 s"
+DISCONNECT = "a unit connected with one is disconnected within seconds"
 
 
 def certificate(path: Path) -> x509.Certificate:
@@ -40,8 +42,15 @@ def today() -> str:
 def listed(site: Path, *args: str) -> list[list[str]]:
     """The rows of ``kenshin devices list``, each split in its columns."""
     lines = kenshin(site, "devices", "list", *args).output.splitlines()
-    assert lines[0].split() == ["id", "customer", "certificate"]
-    return [line.split(None, 2) for line in lines[1:]]
+    assert lines[0].split() == [
+        "id",
+        "customer",
+        "last_seen",
+        "firmware",
+        "signal_dbm",
+        "certificate",
+    ]
+    return [[*cells[:2], cells[5]] for cells in (line.split(None, 5) for line in lines[1:])]
 
 
 def test_add_out_writes_each_units_certificate_key_and_the_ca(tmp_path: Path) -> None:
@@ -252,3 +261,44 @@ def test_the_state_listed_weighs_every_certificate_of_a_device() -> None:
     assert certificate_state([expired], now) == "expired 2027-01-10"
     assert certificate_state([valid], now + 30 * day) == "valid until 2027-02-14"  # its last second
     assert certificate_state([valid], now + 30 * day + 1) == "expired 2027-02-14"
+
+
+def test_server_cert_issues_the_endpoint_a_certificate_for_a_new_host_name(
+    tmp_path: Path,
+) -> None:
+    site = make_site(tmp_path, "site")
+    out = tmp_path / "certs"
+    assert (
+        kenshin(site, "devices", "add", "U-1", "--customer", "C-001", "--out", str(out)).exit_code
+        == 0
+    )
+    ca = LocalCertificateAuthority.load(site / "pki")
+    unit = client_context(ca, (out / "U-1.pem", out / "U-1.key"))
+    with pytest.raises(ssl.SSLError):  # the name is not in its certificate
+        handshake(server_ssl_context(site / "pki"), unit, "mqtt.example.org")
+    done = kenshin(site, "server-cert", "--host", "mqtt.example.org", "--ip", "192.0.2.7")
+    assert done.exit_code == 0, done.output
+    cert = certificate(site / "pki" / "server.pem")
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    hosts = names.get_values_for_type(x509.DNSName)
+    assert {"localhost", "mqtt.example.org"} <= set(hosts)
+    assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == [
+        "127.0.0.1",
+        "::1",
+        "192.0.2.7",
+    ]
+    assert done.output.splitlines() == [
+        f"issued the endpoint's certificate {site / 'pki' / 'server.pem'}, valid until"
+        f" {until(site / 'pki' / 'server.pem')} (UTC), for: {', '.join(hosts)}, 127.0.0.1,"
+        " ::1, 192.0.2.7",
+        "restart 'kenshin serve' to present it; units keep trusting the same ca.pem",
+    ]
+    served = handshake(server_ssl_context(site / "pki"), unit, "mqtt.example.org")
+    assert device_id_of(served) == "U-1"  # the unit, with its same ca.pem, got through
+    more = kenshin(site, "server-cert", "--host", "mqtt2.example.org", "--valid-days", "30")
+    assert more.exit_code == 0, more.output
+    again = certificate(site / "pki" / "server.pem").extensions
+    kept = again.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {"mqtt.example.org", "mqtt2.example.org"} <= set(kept.get_values_for_type(x509.DNSName))
+    bad = kenshin(site, "server-cert", "--host", "bad name")
+    assert (bad.exit_code, "'bad name' is not a host name" in bad.output) == (2, True)

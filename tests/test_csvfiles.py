@@ -12,12 +12,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kenshin.domain.csvfiles import render_day, text_cell, text_cells
+from kenshin.domain.csvcells import text_cell, text_cells
+from kenshin.domain.csvfiles import render_day
 from kenshin.domain.daytable import DayTable, day_table
 from kenshin.domain.energy import format_kwh
 from kenshin.domain.intervals import NO_REGISTER, MeterDay
-from kenshin.domain.model import Customer, Direction, Labels, Layout, Meter, MeterSpec
-from kenshin.domain.slots import DaySlots, day_slots, zone
+from kenshin.domain.model import (
+    Customer,
+    Direction,
+    FlagColumns,
+    Labels,
+    Layout,
+    Meter,
+    MeterSpec,
+    SlotLabels,
+)
+from kenshin.domain.slots import DaySlots, day_slots, standard_day_slots, zone
 from kenshin.errors import ExportError
 
 DAY = date(2026, 11, 26)
@@ -74,7 +84,8 @@ def test_wide_file_is_exact_sorted_by_meter_then_fwd_before_rev() -> None:
 def test_japanese_labels_in_each_encoding(encoding: str, prefix: bytes) -> None:
     content = render(customer(labels=Labels.JA, encoding=encoding), small_day())
     header = "計器ID,日付,方向," + ",".join(HALF_HOURS) + ",合計kWh,品質\r\n"
-    body = WIDE_EN.split("\r\n", 1)[1]
+    # The direction as Japanese customers read it: 買電 bought (fwd), 売電 sold (rev).
+    body = WIDE_EN.split("\r\n", 1)[1].replace(",fwd,", ",買電,").replace(",rev,", ",売電,")
     assert content == prefix + (header + body).encode("cp932" if encoding == "cp932" else "utf-8")
 
 
@@ -104,6 +115,76 @@ def test_dst_days_have_their_own_slot_columns(day: date, count: int, around: str
     assert len(rows[0]) == 3 + count + 2
     assert around in ",".join(rows[0])
     assert rows[1][-2:] == [f"{count / 1000:.3f}", "A" * count]
+
+
+def test_a_row_without_any_value_has_an_empty_total() -> None:
+    days = [MeterDay("M-1", FWD, (None,) * 48), MeterDay("M-1", REV, (None,) * 47 + (0,))]
+    rows = rows_of(render(customer(), days))
+    assert rows[1][-2:] == ["", "N" * 48]  # nothing measured: no total, not 0.000
+    assert rows[2][-2:] == ["0.000", "N" * 47 + "A"]  # one slot of 0 kWh: a total of 0
+    big = DayTable(("M-1",), (FWD,), np.array([[0] * 48], object), np.full((1, 48), 78, np.uint8))
+    assert rows_of(render(customer(), big))[1][-2:] == ["", "N" * 48]  # Python ints too
+
+
+@pytest.mark.parametrize(
+    ("slot_labels", "labels"),
+    [
+        (SlotLabels.START, HALF_HOURS),
+        (SlotLabels.END, [*HALF_HOURS[1:], "24:00"]),
+        (SlotLabels.NUMBER, [str(n) for n in range(1, 49)]),
+    ],
+)
+def test_slot_columns_are_labelled_by_start_end_or_number(
+    slot_labels: SlotLabels, labels: list[str]
+) -> None:
+    rows = rows_of(render(customer(slot_labels=slot_labels, labels=Labels.JA), small_day()))
+    assert rows[0] == ["計器ID", "日付", "方向", *labels, "合計kWh", "品質"]
+
+
+@pytest.mark.parametrize(
+    ("day", "count", "around"),
+    [
+        (date(2026, 3, 29), 46, "00:30,01:00,01:30,03:00,03:30"),
+        (date(2026, 10, 25), 50, "02:00+02:00,02:30+02:00,02:00+01:00,02:30+01:00,03:00"),
+    ],
+)
+def test_end_and_number_labels_stay_unambiguous_on_dst_days(
+    day: date, count: int, around: str
+) -> None:
+    slots = day_slots(day, zone("Europe/Berlin"))
+    days = [MeterDay("M-1", FWD, tuple([1_000] * count))]
+    for kind in (SlotLabels.END, SlotLabels.NUMBER):
+        cust = customer(timezone="Europe/Berlin", slot_labels=kind)
+        header = rows_of(render(cust, days, slots))[0][3:-2]
+        assert len(header) == len(set(header)) == count
+        assert header[-1] == ("24:00" if kind == SlotLabels.END else str(count))
+    end = customer(timezone="Europe/Berlin", slot_labels=SlotLabels.END)
+    assert around in ",".join(rows_of(render(end, days, slots))[0])
+
+
+def test_per_slot_flags_follow_each_slots_kwh() -> None:
+    text = render(customer(flags=FlagColumns.PER_SLOT), small_day()).decode()
+    header, m1, m2, m2_rev, end = text.split("\r\n")
+    flag_labels = [f"{t} quality" for t in HALF_HOURS]
+    assert header.split(",") == [
+        "meter",
+        "date",
+        "direction",
+        *[c for pair in zip(HALF_HOURS, flag_labels, strict=True) for c in pair],
+        "total_kwh",
+    ]
+    assert m1 == (
+        "M-1,2026-11-26,fwd,"
+        + "1.234,A," * 3
+        + ",N," * 2
+        + "1.234,A," * 5
+        + "0.0001,A,"
+        + "1.234,A," * 37
+        + "55.5301"
+    )
+    assert m2 == "M-2,2026-11-26,fwd," + "1.000,A," * 48 + "48.000"
+    assert m2_rev == "M-2,2026-11-26,rev," + "0.000,A," * 47 + "0.500,A,0.500"
+    assert end == ""
 
 
 @pytest.mark.parametrize(
@@ -190,6 +271,7 @@ def test_long_layout_in_japanese_across_a_dst_change() -> None:
     cust = customer(layout=Layout.LONG, labels=Labels.JA, timezone="Europe/Berlin")
     rows = rows_of(render(cust, days, slots))
     assert rows[0] == ["計器ID", "方向", "日付", "開始", "終了", "電力量kWh", "品質"]
+    assert {r[1] for r in rows[1:]} == {"買電"}
     starts = [r[3] for r in rows[5:9]]
     assert starts == [
         "2026-10-25T02:00:00+02:00",
@@ -268,14 +350,22 @@ def test_a_customer_without_meters_gets_the_header_alone() -> None:
     assert (nem12.rows, nem12.slots, nem12.actual_slots) == (0, 0, 0)
 
 
-def test_nem12_on_a_short_dst_day_has_46_values_and_runs_to_46() -> None:
-    slots = day_slots(date(2026, 3, 29), zone("Europe/Berlin"))
-    days = [MeterDay("M-1", FWD, (None,) + (1_000,) * 45)]
+def test_nem12_on_a_short_dst_day_has_48_values_in_standard_time() -> None:
+    berlin = zone("Europe/Berlin")
     cust = customer(layout=Layout.NEM12, timezone="Europe/Berlin")
+    with pytest.raises(ExportError, match="48 half hours of 2026-03-29 in standard time"):
+        render(cust, [], day_slots(date(2026, 3, 29), berlin))
+    slots = standard_day_slots(date(2026, 3, 29), berlin)
+    assert (slots.start, slots.count) == (1_774_738_800, 48)  # 2026-03-28T23:00Z
+    days = [MeterDay("M-1", FWD, (None,) + (1_000,) * 47)]
     records = render(cust, days, slots).decode().split("\r\n")
     [record_300] = [r for r in records if r.startswith("300,")]
-    assert record_300.split(",")[2:49] == ["0.000"] + ["0.001"] * 45 + ["V"]
-    assert [r for r in records if r.startswith("400,")] == ["400,1,1,N,,", "400,2,46,A,,"]
+    assert record_300.split(",")[2:51] == ["0.000"] + ["0.001"] * 47 + ["V"]
+    assert [r for r in records if r.startswith("400,")] == ["400,1,1,N,,", "400,2,48,A,,"]
+    # Times in standard time (UTC+1) in summer too: CREATED is 03:20Z.
+    summer = standard_day_slots(date(2026, 7, 1), berlin)
+    stamped = render_day(cust, summer, [], created_at=summer.start + 3_600).content
+    assert stamped.startswith(b"100,NEM12,202607010100,")
 
 
 def test_a_meter_day_of_another_length_is_refused() -> None:

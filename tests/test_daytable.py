@@ -8,8 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kenshin.domain.daytable import DayTable, concat, day_table
+from kenshin.domain.energy import (
+    DEFAULT_MAX_DEMAND_W,
+    MAX_COEFFICIENT,
+    MAX_DIGITS,
+    MIN_DIGITS,
+    UNIT_MWH,
+)
 from kenshin.domain.intervals import NO_REGISTER, MeterDay, day_of_registers
 from kenshin.domain.model import Direction, Meter, MeterSpec
+from kenshin.domain.slots import SLOT_SECONDS
 
 SPECS = st.builds(
     MeterSpec,
@@ -46,11 +54,7 @@ def test_the_day_table_equals_the_reference_meter_by_meter(
         day
         for meter, f, r in rows
         for day in day_of_registers(
-            meter.id,
-            f,
-            r,
-            meter.spec,
-            default_demand if meter.max_demand_w is None else meter.max_demand_w,
+            meter.id, f, r, meter.spec, meter.demand_limit_w(default_demand)
         )
     ]
     table = day_table(meters, fwd, rev, default_demand)
@@ -85,3 +89,43 @@ def test_rows_come_forward_then_reverse_and_reorder_by_meter() -> None:
     assert len(concat([], 48)) == 0
     with pytest.raises(ValueError, match="'M-2' has 2 slots, not 3"):
         DayTable.of(days, 3)
+
+
+@st.composite
+def wrapping_days(draw: st.DrawFn) -> tuple[Meter, list[int], list[int]]:
+    """A meter of any unit, coefficient and digits with no maximum of its own, the raw
+    steps of 48 slots each within what it can draw, and its registers wrapping at the
+    modulus from a start near the top (so that it wraps at least once on most days)."""
+    spec = draw(
+        st.builds(
+            MeterSpec,
+            unit_mwh=st.sampled_from(sorted(UNIT_MWH.values())),
+            coefficient=st.integers(1, MAX_COEFFICIENT),
+            digits=st.integers(MIN_DIGITS, MAX_DIGITS),
+        )
+    )
+    meter = Meter("M-1", "U-1", spec)
+    # A CT meter of coefficient k draws k times what a direct meter (the default) can.
+    limit_mwh = DEFAULT_MAX_DEMAND_W * spec.coefficient * SLOT_SECONDS // 3_600 * 1_000
+    # A register moves by less than one turn in a slot, or no one could tell the turns.
+    most = min(limit_mwh // spec.resolution_mwh, spec.modulus - 1)
+    steps = draw(st.lists(st.integers(0, most), min_size=48, max_size=48))
+    start = draw(st.integers(max(0, spec.modulus - 2 * most - 1), spec.modulus - 1))
+    registers = [start]
+    for step in steps:
+        registers.append((registers[-1] + step) % spec.modulus)
+    return meter, steps, registers
+
+
+@settings(max_examples=300)
+@given(wrapping_days())
+def test_energy_is_conserved_across_wraps_for_any_meter_within_its_limit(
+    day: tuple[Meter, list[int], list[int]],
+) -> None:
+    meter, steps, registers = day
+    fwd = np.array([registers], np.uint32)
+    table = day_table([meter], fwd, np.full_like(fwd, NO_REGISTER))
+    # Every slot is the energy the meter drew, wrap or not: the day adds up to the mWh.
+    assert table.flag_texts() == ["A" * 48]
+    assert table.values[0].tolist() == [s * meter.spec.resolution_mwh for s in steps]
+    assert table.totals() == [sum(steps) * meter.spec.resolution_mwh]

@@ -42,6 +42,12 @@ def test_the_demo_serves_a_fleet_and_every_slot_equals_the_truth(tmp_path: Path)
     assert exact + estimated == 2 * truth_slots
     assert estimated <= 4 * letters  # two slots of each direction at each quarantined reading
     assert f"the CSV files are in {folder / 'outbox' / 'DEMO'}" in out
+    shown = out.split(f"files in {folder / 'outbox' / 'DEMO'}:\n", 1)[1].split("\nchecked", 1)[0]
+    files = sorted(p.name for p in (folder / "outbox" / "DEMO").glob("*.csv"))
+    assert [line.split()[0] for line in shown.splitlines()] == files
+    assert f"  {csv.name}  revision " in shown
+    for record in (name for name in files if name.endswith(".changes.csv")):
+        assert f"  {record}  change record: " in shown
     assert sorted(p.name for p in (folder / "certs").glob("*.key"))[:2] == [
         "U-000001.key",
         "U-000002.key",

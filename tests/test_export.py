@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -16,7 +17,16 @@ from hypothesis import strategies as st
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.domain.manifest import completeness
-from kenshin.domain.model import Customer, Device, Layout, Meter, MeterSpec, Reading
+from kenshin.domain.model import (
+    Customer,
+    Device,
+    FlagColumns,
+    Labels,
+    Layout,
+    Meter,
+    MeterSpec,
+    Reading,
+)
 from kenshin.domain.slots import day_slots, zone
 from kenshin.errors import ExportError
 from kenshin.services.export import (
@@ -26,6 +36,7 @@ from kenshin.services.export import (
     file_name,
     remove_expired,
 )
+from kenshin.services.replay import replay
 
 DAY = date(2026, 11, 26)
 SLOTS = day_slots(DAY, zone("Asia/Tokyo"))
@@ -196,9 +207,7 @@ def test_a_silent_meter_shows_as_a_row_of_gaps(tmp_path: Path) -> None:
     assert (outcome.rows, outcome.actual_slots) == (2, 48)
     content = outbox.read("C1", NAME)
     assert content is not None
-    assert (
-        content.decode().split("\r\n")[2] == "M-9,2026-11-26,fwd," + "," * 48 + "0.000," + "N" * 48
-    )
+    assert content.decode().split("\r\n")[2] == "M-9,2026-11-26,fwd," + "," * 48 + "," + "N" * 48
 
 
 def test_a_solar_meter_keeps_its_rev_row_on_a_silent_day() -> None:
@@ -209,9 +218,7 @@ def test_a_solar_meter_keeps_its_rev_row_on_a_silent_day() -> None:
     assert (outcome.rows, outcome.actual_slots) == (2, 0)
     content = outbox.read("C1", NAME)
     assert content is not None
-    assert (
-        content.decode().split("\r\n")[2] == "M-1,2026-11-26,rev," + "," * 48 + "0.000," + "N" * 48
-    )
+    assert content.decode().split("\r\n")[2] == "M-1,2026-11-26,rev," + "," * 48 + "," + "N" * 48
 
 
 def test_reverse_readings_add_a_rev_row(tmp_path: Path) -> None:
@@ -358,3 +365,60 @@ class _MemoryOutbox:
 
     def remove(self, customer_id: str, name: str) -> None:
         self.files.pop(name, None)
+
+
+BERLIN_NEM12 = Customer("C1", "Acme", "Europe/Berlin", layout=Layout.NEM12)
+
+
+@pytest.mark.parametrize(
+    ("day", "first_slot"),
+    [
+        (date(2026, 10, 25), "2026-10-24T23:00:00+00:00"),  # the clocks go back: 50 local slots
+        (date(2026, 3, 29), "2026-03-28T23:00:00+00:00"),  # the clocks go forward: 46
+        (date(2026, 7, 1), "2026-06-30T23:00:00+00:00"),  # summer: 01:00 to 01:00 local
+    ],
+)
+def test_nem12_days_are_48_half_hours_of_standard_time(
+    tmp_path: Path, day: date, first_slot: str
+) -> None:
+    # Each UTC slot's energy tells it apart: the k-th half hour from BASE has k + 1 steps.
+    base = int(datetime.fromisoformat(first_slot).timestamp()) - 2 * 3600
+    store = make_store(BERLIN_NEM12, [Meter("M-1", "U-1", SPEC)])
+    store.add_readings(
+        [Reading("M-1", base + k * 1800, 5_000 + k * (k + 1) // 2, None) for k in range(60)], 0
+    )
+    now = base + 3 * 86_400
+    export_day(store, LocalOutbox(tmp_path), BERLIN_NEM12, day, now=now)
+    content = LocalOutbox(tmp_path).read("C1", f"C1_{day:%Y%m%d}.csv")
+    assert content is not None
+    [record] = [r for r in content.decode().split("\r\n") if r.startswith("300,")]
+    cells = record.split(",")
+    # 48 values, the quality method right after them (where every NEM12 reader looks).
+    assert cells[1] == f"{day:%Y%m%d}"
+    assert cells[2:50] == [f"{(k + 1) // 10}.{(k + 1) % 10}00" for k in range(4, 52)]
+    assert cells[50] == "A"
+    assert len(cells) == 48 + 7  # what a NEM12 reader counts: 48 values and 7 other fields
+    # Made again from what the revision was made with, byte for byte (kenshin replay).
+    revision = store.latest_revision("C1", day.isoformat())
+    assert revision is not None
+    assert replay(store, revision).content == content
+
+
+def test_new_settings_apply_to_new_files_only(tmp_path: Path) -> None:
+    store, outbox = make_store(), LocalOutbox(tmp_path)
+    store.add_readings(boundary_readings("M-1", skip=[48]), 0)
+    export_day(store, outbox, ACME, DAY, now=NOON)
+    changed = replace(ACME, labels=Labels.JA, flags=FlagColumns.PER_SLOT, encoding="cp932")
+    store.update_customer(changed)
+    store.add_readings(boundary_readings("M-1")[48:], 0)  # the day's last reading, late
+    again = export_day(store, outbox, changed, DAY, now=FINAL_AT)
+    assert (again.revision, again.changed) == (2, True)
+    content = outbox.read("C1", NAME)
+    assert content is not None
+    # The day already had a file: its new revision keeps the settings it was written with,
+    # so that the customer's system reads it as before (and the change record is exact).
+    assert content.decode("utf-8").startswith("meter,date,direction,00:00,00:30,")
+    export_day(store, outbox, changed, DAY + timedelta(days=1), now=FINAL_AT)
+    next_day = outbox.read("C1", "C1_20261127.csv")
+    assert next_day is not None
+    assert next_day.decode("cp932").startswith("計器ID,日付,方向,00:00,00:00 品質,00:30,")

@@ -139,7 +139,8 @@ def test_nem12_shows_estimates_as_substituted_with_their_method(tmp_path: Path) 
     content = outbox.read("C1", NAME)
     assert content is not None
     text = content.decode()
-    assert "400,1,19,A,,\r\n400,20,21,S17,,\r\n400,22,48,A,,\r\n" in text
+    # A substitution carries its reason, as MDFF requires for S: 85, data missing.
+    assert "400,1,19,A,,\r\n400,20,21,S17,85,\r\n400,22,48,A,,\r\n" in text
     assert text.count("400,") == 3  # M-1 is all actual: no 400 record
 
 

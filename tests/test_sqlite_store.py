@@ -4,6 +4,8 @@ readings) and the migration of an old database."""
 from __future__ import annotations
 
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -120,4 +122,23 @@ def test_bulk_reads_agree_with_the_reference_store_for_any_list_of_meters(
     assert list(store.readings_between(listed, U0 + 900, U0 + DAY + 2700)) == list(
         twin.readings_between(listed, U0 + 900, U0 + DAY + 2700)
     )
+    store.close()
+
+
+def test_bulk_reads_in_two_threads_at_once_both_succeed(tmp_path: Path) -> None:
+    # The export and the daily report read registers in threads of their own at the
+    # same time: neither may see the other's transaction.
+    store = SqliteStore(tmp_path / "kenshin.db")
+    meters = [f"M{n}" for n in range(50)]
+    store.add_readings([r for m in meters for r in day_of_readings(m, 0)], U0)
+    expected = registers(store, meters, 0)
+    start = threading.Barrier(2)
+
+    def read() -> list[list[list[int]]]:
+        start.wait()
+        return [registers(store, meters, 0) for _ in range(40)]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = [f.result() for f in [pool.submit(read), pool.submit(read)]]
+    assert all(found == expected for found in results[0] + results[1])
     store.close()

@@ -16,9 +16,12 @@ from kenshin.adapters.pki import (
     PKI_FOLDER,
     SERVER_CERT,
     SERVER_KEY,
+    SERVER_VALID_DAYS,
+    Credentials,
     LocalCertificateAuthority,
     check_names,
 )
+from kenshin.adapters.pki_files import write_file
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.adapters.ssh_host_key import ensure_host_key
 from kenshin.config import (
@@ -107,42 +110,55 @@ class App:
         self.store.close()
 
 
-def open_app(config_path: Path) -> App:
-    """Read the config at ``config_path`` and build the app from it."""
+def open_app(config_path: Path, *, create_store: bool = False) -> App:
+    """Read the config at ``config_path`` and build the app from it; a missing or empty
+    database is an error unless ``create_store`` says to make a new one."""
     settings = load_settings(config_path)
     data_dir = (config_path.parent / settings.data_dir).resolve()
     if not data_dir.is_dir():
         raise ConfigError(
             f"data_dir: {data_dir} is not a folder; create it or fix data_dir in {config_path}"
         )
-    store = _open_store(settings, data_dir)
+    store = _open_store(settings, data_dir, create=create_store)
     outbox = LocalOutbox(data_dir / settings.export.outbox)
     return App(settings, data_dir, store, outbox)
 
 
-def _open_store(settings: Settings, data_dir: Path) -> Store:
+def _open_store(settings: Settings, data_dir: Path, *, create: bool) -> Store:
     if settings.store.backend is StoreBackend.MEMORY:
         return MemoryStore()
-    return SqliteStore(data_dir / settings.store.path)
+    return SqliteStore(data_dir / settings.store.path, create=create)
 
 
 def init_project(
-    directory: Path, *, hostnames: Sequence[str] = (), ips: Sequence[str] = ()
+    directory: Path,
+    *,
+    hostnames: Sequence[str] = (),
+    ips: Sequence[str] = (),
+    new_database: bool = False,
 ) -> Path:
     """Create ``directory`` with a default config, database, outbox, the units'
     certificate authority with the endpoint's certificate and the SFTP host key;
     return the config path.
 
     The endpoint's certificate names localhost, this machine's host name and the
-    ``hostnames`` and ``ips`` given (the names units reach the endpoint by).
+    ``hostnames`` and ``ips`` given (the names units reach the endpoint by). With
+    ``new_database``, a folder made before gets an empty database in place of a
+    missing or empty one; a database that holds anything is never replaced.
     """
     config = directory / CONFIG_NAME
-    if config.exists():
-        raise ConfigError(f"{config} exists already; kenshin init does not overwrite it")
+    if config.exists() and not new_database:
+        raise ConfigError(
+            f"{config} exists already; kenshin init does not overwrite it"
+            " (--new-database makes an empty database where it is missing or empty)"
+        )
     check_names(hostnames, ips)  # before anything is made
     directory.mkdir(parents=True, exist_ok=True)
-    config.write_text(DEFAULT_CONFIG_TEXT, encoding="utf-8")
-    app = open_app(config)
+    if new_database and config.exists():
+        _check_replaceable(config)
+    else:
+        write_file(config, DEFAULT_CONFIG_TEXT.encode(), 0o600, replace=False)
+    app = open_app(config, create_store=True)
     try:
         app.outbox_dir.mkdir(parents=True, exist_ok=True)
         _create_pki(app.data_dir / PKI_FOLDER, hostnames, ips)
@@ -150,6 +166,19 @@ def init_project(
     finally:
         app.close()
     return config
+
+
+def _check_replaceable(config: Path) -> None:
+    """ConfigError unless the database ``config`` names is missing or empty."""
+    settings = load_settings(config)
+    if settings.store.backend is StoreBackend.MEMORY:
+        return
+    path = (config.parent / settings.data_dir).resolve() / settings.store.path
+    if path.exists() and path.stat().st_size > 0:
+        raise ConfigError(
+            f"{path} holds a database already; kenshin init never replaces one"
+            " (move it away first if it is really to go)"
+        )
 
 
 def _create_pki(folder: Path, hostnames: Sequence[str], ips: Sequence[str]) -> None:
@@ -162,7 +191,19 @@ def _create_pki(folder: Path, hostnames: Sequence[str], ips: Sequence[str]) -> N
             return
     else:
         ca = LocalCertificateAuthority.create(folder)
-    ca.issue_server([*_machine_hostnames(), *hostnames], ips)
+    issue_endpoint_certificate(ca, hostnames, ips)
+
+
+def issue_endpoint_certificate(
+    ca: LocalCertificateAuthority,
+    hostnames: Sequence[str],
+    ips: Sequence[str],
+    valid_days: int = SERVER_VALID_DAYS,
+) -> Credentials:
+    """A new endpoint certificate in the CA's folder (server.pem, server.key) for
+    localhost, 127.0.0.1, ::1, this machine's host name and the names and addresses given."""
+    names = list(dict.fromkeys([*_machine_hostnames(), *hostnames]))
+    return ca.issue_server(names, list(dict.fromkeys(ips)), valid_days)
 
 
 def _machine_hostnames() -> list[str]:

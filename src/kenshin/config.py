@@ -54,7 +54,10 @@ class MeterConfig(_Section):
     """Meters."""
 
     max_demand_kw: int = Field(
-        100, ge=1, le=1_000_000, description="largest plausible demand; bounds rollover"
+        100,
+        ge=1,
+        le=1_000_000,
+        description="largest plausible demand of a direct meter (x coefficient); bounds rollover",
     )
 
 
@@ -73,10 +76,16 @@ class MqttConfig(_Section):
         50, ge=1, le=10_000, description="longest wait to fill a batch before it is committed"
     )
     connect_timeout_s: int = Field(
-        10, ge=1, le=600, description="time a new connection has to send CONNECT"
+        10, ge=1, le=600, description="time from accept to CONNECT, the TLS handshake included"
     )
     revocation_check_s: int = Field(
-        30, ge=1, le=60, description="how often connected units are checked for revocation"
+        2, ge=1, le=60, description="how often connected units are checked for revocation"
+    )
+    connecting_per_address: int = Field(
+        100, ge=1, le=100_000, description="connections from one address still before CONNECT"
+    )
+    connecting_per_certificate: int = Field(
+        4, ge=1, le=1000, description="connections with one certificate still before CONNECT"
     )
 
 
@@ -166,16 +175,26 @@ class DeliveriesConfig(_Section):
     """Logins of customers to the file servers, and collection of their files."""
 
     max_failed_logins: int = Field(
-        5, ge=1, le=1000, description="failed logins (per address or account) before a lockout"
+        5, ge=1, le=1000, description="failed logins from one address before it is locked"
     )
     failure_window_minutes: int = Field(
         15, ge=1, le=24 * 60, description="span in which failed logins are counted"
     )
     lockout_minutes: int = Field(
-        15, ge=1, le=7 * 24 * 60, description="how long an address or account stays locked"
+        15, ge=1, le=7 * 24 * 60, description="how long a locked address stays locked"
     )
     failed_login_delay_ms: int = Field(
-        2000, ge=0, le=60_000, description="delay before a failed login is answered"
+        2000,
+        ge=0,
+        le=60_000,
+        description="delay before a failed login is answered; it doubles with each further"
+        " failure of the account from the address",
+    )
+    max_failed_login_delay_ms: int = Field(
+        60_000,
+        ge=0,
+        le=3_600_000,
+        description="the most the delay of a failed login grows to",
     )
     collect_by_hours: int = Field(
         12,
@@ -335,7 +354,9 @@ host = "0.0.0.0"
 port = 8883
 batch_window_ms = 50
 connect_timeout_s = 10
-revocation_check_s = 30
+revocation_check_s = 2
+connecting_per_address = 100
+connecting_per_certificate = 4
 
 [schedule]
 export_minutes = 30
@@ -372,6 +393,7 @@ max_failed_logins = 5
 failure_window_minutes = 15
 lockout_minutes = 15
 failed_login_delay_ms = 2000
+max_failed_login_delay_ms = 60000
 collect_by_hours = 12
 
 [vee]
@@ -406,6 +428,7 @@ disk_min_free_mb = 1024
 disk_min_free_percent = 5.0
 security_window_minutes = 60
 security_retention_days = 30
+certificate_expiry_days = 30
 rate_limit_messages = 10
 rate_limit_minutes = 10
 digest_max = 100

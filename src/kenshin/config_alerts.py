@@ -86,6 +86,9 @@ class AlertsConfig(_Section):
     disk_min_free_percent: float = Field(5.0, ge=0, le=100)
     security_window_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     security_retention_days: int = Field(30, ge=1, le=3660)
+    certificate_expiry_days: int = Field(
+        30, ge=1, le=3660, description="warn this many days before a certificate ends"
+    )
     rate_limit_messages: int = Field(10, ge=1, le=10_000)
     rate_limit_minutes: int = Field(10, ge=1, le=24 * 60)
     digest_max: int = Field(100, ge=1, le=10_000)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from kenshin.domain.alerts import AlertState, Notification
+from kenshin.domain.alerts import AlertState, ExportFailure, Notification
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import (
     Conflict,
@@ -82,6 +82,19 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class UnlockRequest:
+    """An operator's request to clear a customer's failed logins (those from ``address``
+    only, if given) and, once the file servers applied it, when and what they cleared."""
+
+    id: int
+    customer: str
+    address: str | None
+    requested_at: int
+    done_at: int | None = None
+    cleared: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Receipt:
     """A completed download: which customer took which file (and its revision, if a
     manifest gave one), how many bytes, over which protocol, from where, when (UTC epoch s)."""
@@ -115,6 +128,18 @@ class Deliveries(Protocol):
     def first_collected(self, customer_id: str, file_name: str, revision: int) -> Receipt | None:
         """The first receipt of the file at ``revision`` or a later one, or None."""
 
+    def request_unlock(self, customer_id: str, address: str | None, at: int) -> int:
+        """Record a request to clear the customer's failed logins; its id."""
+
+    def get_unlock(self, request_id: int) -> UnlockRequest | None:
+        """The unlock request, or None."""
+
+    def pending_unlocks(self) -> list[UnlockRequest]:
+        """The unlock requests not yet applied, oldest first."""
+
+    def finish_unlock(self, request_id: int, cleared: Sequence[str], at: int) -> None:
+        """Record that the request was applied at ``at``, and what it cleared."""
+
 
 class Store(Protocol):
     """Readings, the registry (customers, devices and their certificates, meters), commands
@@ -133,6 +158,9 @@ class Store(Protocol):
     def add_customer(self, customer: Customer) -> None:
         """Add a customer; AlreadyExistsError if the id is taken."""
 
+    def update_customer(self, customer: Customer) -> None:
+        """Replace a customer's name and settings; NotFoundError for an unknown customer."""
+
     def get_customer(self, customer_id: str) -> Customer | None:
         """The customer, or None."""
 
@@ -147,6 +175,10 @@ class Store(Protocol):
 
     def list_devices(self, customer_id: str | None = None) -> list[Device]:
         """Devices ordered by id, optionally of one customer."""
+
+    def move_device(self, device_id: str, customer_id: str) -> None:
+        """Make the device (and so its meters) the customer's; NotFoundError for an unknown
+        device or customer."""
 
     def save_meters(self, meters: Iterable[Meter]) -> None:
         """Insert meters, or update their device and spec if they exist."""
@@ -244,6 +276,11 @@ class Store(Protocol):
         """How far the store has come: reads ``as_of`` it see what is stored now, and
         never what is stored later."""
 
+    def newest_batch(self, start: int, end: int) -> int:
+        """The newest batch that stored, completed or conflicted with a reading of a UTC
+        day touching start..end (epoch s); 0 if none. A final day whose file was made
+        as of an older batch may have changed since."""
+
     def compact(self, before: int) -> int:
         """Make the days that ended at or before ``before`` (UTC epoch s) fast to read
         with ``boundary_registers``; how many days that took. Readings stay as they are,
@@ -263,8 +300,8 @@ class Store(Protocol):
     def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Keep messages that could not be used, with their reasons."""
 
-    def list_dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
-        """Dead letters, oldest first."""
+    def list_dead_letters(self, limit: int = 1000, since: int | None = None) -> list[DeadLetter]:
+        """Dead letters, oldest first; with ``since``, those received then or later."""
 
     def count_dead_letters(self, since: int | None = None) -> int:
         """How many dead letters are kept; with ``since``, those received then or later."""
@@ -397,6 +434,16 @@ class Alerts(Protocol):
     def prune_security_events(self, before: int) -> int:
         """Remove the security events before ``before``; how many."""
 
+    def export_failed(self, failure: ExportFailure) -> None:
+        """Record that the customer's export failed; ``since`` stays that of the first
+        failure in a row."""
+
+    def export_succeeded(self, customer: str) -> None:
+        """Record that the customer's export succeeded: no failure of it stands."""
+
+    def export_failures(self) -> list[ExportFailure]:
+        """The customers whose last export failed (by the server or by hand), by customer."""
+
 
 class ChannelError(KenshinError):
     """An alert channel could not deliver a message; it stays queued."""
@@ -426,6 +473,12 @@ class UnitClocks(Protocol):
 
     def last_seen(self) -> dict[str, int]:
         """When each unit ever heard was last heard (UTC epoch s), by device."""
+
+    def save_status(self, device: str, at: int, payload: bytes) -> None:
+        """Keep ``payload`` as the last status message of ``device``, received at ``at``."""
+
+    def statuses(self) -> dict[str, tuple[int, bytes]]:
+        """The last status message of each unit that sent one, and when it came, by device."""
 
     def drift_spells(
         self, start: int, end: int, devices: Sequence[str] | None = None

@@ -50,6 +50,7 @@ def alert_settings(settings: Settings) -> AlertSettings:
             disk_min_free_bytes=a.disk_min_free_mb * 1024 * 1024,
             disk_min_free_percent=a.disk_min_free_percent,
             security_window_minutes=a.security_window_minutes,
+            certificate_expiry_days=a.certificate_expiry_days,
         ),
         routes=tuple(
             Route(r.channel, Severity(r.min_severity), tuple(r.customers)) for r in a.routes
@@ -171,9 +172,11 @@ def unit_infos(
     object with ``firmware`` and ``rsrp`` in dBm, see the wire contract), its firmware
     and signal."""
     seen = store.unit_clocks.last_seen()
+    # The ones stored, and those the endpoint of this process holds (newer if anything).
+    statuses = {**store.unit_clocks.statuses(), **(statuses or {})}
     infos = []
     for device in store.list_devices():
-        firmware, rsrp = unit_status((statuses or {}).get(device.id, (0, b""))[1])
+        firmware, rsrp = unit_status(statuses.get(device.id, (0, b""))[1])
         infos.append(UnitInfo(device.id, device.customer, firmware, rsrp, seen.get(device.id)))
     return infos
 

@@ -350,3 +350,30 @@ def test_a_unit_whose_certificates_are_all_revoked_is_not_silent(site: Store) ->
     site.revoke_device("U-1", NOW)  # taken out of service
     later = watch.tick(Observations(NOW + 60), {"U-1": NOW - 7 * 3600})
     assert [(n.event, n.alert.key) for n in later.notifications] == [("resolved", "silent:C1")]
+
+
+@pytest.mark.parametrize("mail_server", ["plain"], indirect=True)
+def test_the_disk_alert_goes_out_when_the_database_cannot_be_written(
+    tmp_path: Path, mail_server: MailServer, tls: Tls, http_sink: HttpSink
+) -> None:
+    store = SqliteStore(tmp_path / "kenshin.db")
+    try:
+        watch = alerting(store, channels(mail_server.port, tls, http_sink))
+        log = SecurityLog(watch.security, clock=lambda: NOW - 30)
+        log.record(security.LOGIN_FAILED, "C2", "192.0.2.1", "sftp: wrong password")
+        store._db.execute("PRAGMA query_only = ON")  # as when the disk is full
+        for minute in range(5):
+            watch.tick(Observations(NOW + minute * 60, disks=[LOW]))
+        subject = "[kenshin CRITICAL] Disk space low: /data"
+        assert [m["Subject"] for m in mail_server.messages] == [subject]  # once, not each round
+        assert len(http_sink.bodies("/slack")) == 1  # the login waits in memory
+        store._db.execute("PRAGMA query_only = OFF")  # room again
+        watch.tick(Observations(NOW + 300, disks=[LOW]))
+        assert [m["Subject"] for m in mail_server.messages] == [subject]  # known: not again
+        assert set(store.alerts.alert_states()) == {"disk:/data", "security:login_failed:192.0.2.1"}
+        watch.tick(Observations(NOW + 360))
+        assert [m["Subject"] for m in mail_server.messages][1:] == [
+            "[kenshin RESOLVED] Disk space low: /data"
+        ]
+    finally:
+        store.close()

@@ -11,6 +11,7 @@ from kenshin.domain.alerts import (
     SECURITY_KINDS,
     Alert,
     AlertState,
+    CertificateExpiry,
     ComponentDown,
     DeviceSeen,
     DiskSpace,
@@ -141,7 +142,7 @@ def test_export_uncollected_disk_and_components() -> None:
 
 def test_every_security_kind_the_server_reports_has_its_text() -> None:
     kinds = {v for k, v in vars(security).items() if k.isupper() and isinstance(v, str)}
-    assert len(kinds) == 19
+    assert len(kinds) == 21
     assert kinds == set(SECURITY_KINDS)
 
 
@@ -263,3 +264,39 @@ def test_rate_limit_sends_singles_then_one_digest_then_waits() -> None:
     assert rate_limited(items, sent, NOW, 3, 600) == [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]]
     assert rate_limited(items, sent, NOW, 3, 600, digest_max=4) == [[0, 1, 2, 3]]
     assert rate_limited(items, [NOW - 1] * 3, NOW, 3, 600) == []
+
+
+def test_certificates_ending_within_the_warning_time_alert() -> None:
+    day = 24 * HOUR
+    certificates = [
+        CertificateExpiry("MQTT endpoint", NOW + 10 * day),
+        CertificateExpiry("FTPS server", NOW - HOUR),
+        CertificateExpiry("units' certificate authority", NOW + 3000 * day),
+        CertificateExpiry("U-2", NOW + 29 * day, "C1"),
+        CertificateExpiry("U-1", NOW + 2 * day, "C1"),
+        CertificateExpiry("U-3", NOW + 31 * day, "C1"),
+        CertificateExpiry("U-9", NOW + 400 * day, "C2"),
+    ]
+    found = by_key(obs(certificates=certificates))
+    assert sorted(found) == [
+        "certificate:FTPS server",
+        "certificate:MQTT endpoint",
+        "certificates:C1",
+    ]
+    endpoint = found["certificate:MQTT endpoint"]
+    assert (endpoint.severity, endpoint.title) == (
+        Severity.WARNING,
+        "Certificate ending: MQTT endpoint",
+    )
+    assert "ends 2026-12-07 13:00 JST (04:00 UTC)" in endpoint.text
+    assert "`kenshin server-cert`" in endpoint.text
+    ended = found["certificate:FTPS server"]
+    assert (ended.severity, ended.title) == (Severity.CRITICAL, "Certificate ended: FTPS server")
+    units = found["certificates:C1"]
+    assert (units.severity, units.customer, units.since) == (Severity.WARNING, "C1", NOW + 2 * day)
+    assert "2 unit(s) of customer C1 end within 30 days: U-1 (2026-11-29 13:00 JST" in units.text
+    assert "U-2 (2026-12-26 13:00 JST" in units.text
+    assert "U-3" not in units.text
+    assert by_key(obs(certificates=certificates), Thresholds(certificate_expiry_days=1)) == {
+        "certificate:FTPS server": ended
+    }

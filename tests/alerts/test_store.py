@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kenshin.adapters.sqlite import SqliteStore
-from kenshin.domain.alerts import Alert, AlertState, Event, Notification, Severity
+from kenshin.domain.alerts import Alert, AlertState, Event, ExportFailure, Notification, Severity
 from kenshin.domain.model import SecurityEvent
 from kenshin.ports import Queued, Store
 
@@ -88,3 +88,17 @@ def test_sqlite_keeps_state_and_queue_across_a_restart(tmp_path: Path) -> None:
         ]
     finally:
         again.close()
+
+
+def test_a_failed_export_stands_from_its_first_failure_until_one_succeeds(store: Store) -> None:
+    alerts = store.alerts
+    alerts.export_failed(ExportFailure("C2", "2026-11-26", "disk full", NOW))
+    alerts.export_failed(ExportFailure("C1", "2026-11-26", "disk full", NOW))
+    alerts.export_failed(ExportFailure("C1", "2026-11-27", "permission denied", NOW + 1800))
+    assert alerts.export_failures() == [
+        ExportFailure("C1", "2026-11-27", "permission denied", NOW),
+        ExportFailure("C2", "2026-11-26", "disk full", NOW),
+    ]
+    alerts.export_succeeded("C1")
+    alerts.export_succeeded("C3")  # never failed
+    assert [f.customer for f in alerts.export_failures()] == ["C2"]

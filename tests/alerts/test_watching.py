@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import datetime
@@ -14,23 +15,29 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_site
-from kenshin.adapters.alert_channels import SmtpChannel, SmtpSettings
+from conftest import kenshin, make_site
+from kenshin.adapters.alert_channels import (
+    HttpSettings,
+    SmtpChannel,
+    SmtpSettings,
+    WebhookChannel,
+)
+from kenshin.adapters.pki import LocalCertificateAuthority
 from kenshin.bootstrap import App, open_app
 from kenshin.domain.slots import zone
 from kenshin.entrypoints import logs
 from kenshin.entrypoints.watching import DailyReport, ServerWatch
 from kenshin.errors import StoreError
 from kenshin.ports import ChannelError
-from kenshin.services.alerting import Alerting, AlertSettings
+from kenshin.services.alerting import Alerting, AlertSettings, Route
 from kenshin.services.batching import CommitQueue
 from kenshin.services.ingest import Incoming
 from kenshin.services.report import ReportSettings
-from kenshin.services.schedule import ExportRun
+from kenshin.services.schedule import ExportRun, export_due
 from kenshin.services.security import SecurityLog
 from kenshin.watch_setup import last_report_day, unit_status
 
-from .conftest import MailServer
+from .conftest import HttpSink, MailServer
 
 TOKYO = zone("Asia/Tokyo")
 
@@ -200,3 +207,53 @@ def test_an_export_run_that_fails_whole_is_a_component_down_until_one_completes(
         running.cancel()
 
     asyncio.run(main())
+
+
+def test_an_export_failure_is_an_alert_until_an_export_by_hand_succeeds(app: App) -> None:
+    async def main() -> None:
+        commits = CommitQueue(app.ingest(), max_messages=10, window_s=0.05)
+        running: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(60))
+        watch = ServerWatch(app, Alerting(app.store, [], AlertSettings()), commits, {})
+        folder = app.outbox_dir / "C-001"
+        folder.parent.mkdir(exist_ok=True)
+        folder.write_text("a file where the customer's folder goes")
+        now = int(time.time())
+        watch.exported(export_due(app.store, app.outbox, app.export_settings, now=now), now)
+        [failure] = watch.observe(now).export_failures
+        assert (failure.customer, failure.since) == ("C-001", now)
+        folder.unlink()
+        assert kenshin(app.data_dir, "export", "--customer", "C-001").exit_code == 0
+        assert watch.observe(now + 60).export_failures == ()
+        running.cancel()
+
+    asyncio.run(main())
+
+
+def test_certificates_of_units_and_of_the_endpoint_ending_soon_reach_the_webhook(
+    app: App, http_sink: HttpSink
+) -> None:
+    site, certs = app.data_dir, str(app.data_dir / "certs")
+    short = ("devices", "add", "U-1", "--customer", "C-001", "--out", certs, "--valid-days", "10")
+    assert kenshin(site, *short).exit_code == 0
+    assert (
+        kenshin(site, "devices", "add", "U-2", "--customer", "C-001", "--out", certs).exit_code == 0
+    )
+    retired = ("devices", "add", "U-3", "--customer", "C-001", "--out", certs, "--force")
+    assert kenshin(site, *retired, "--valid-days", "5").exit_code == 0
+    assert kenshin(site, "devices", "revoke", "U-3").exit_code == 0  # retired: no alert
+    LocalCertificateAuthority.load(site / "pki").issue_server(["mqtt.example.org"], valid_days=20)
+    hook = WebhookChannel("hook", HttpSettings(http_sink.url("/hook"), allow_http=True))
+    watch = ServerWatch(
+        app,
+        Alerting(app.store, [hook], AlertSettings(routes=(Route("hook"),))),
+        CommitQueue(app.ingest(), max_messages=10, window_s=0.05),
+        {},
+    )
+    watch.tick(int(time.time()))
+    found = {n["key"]: n for b in http_sink.bodies("/hook") for n in b["notifications"]}
+    assert sorted(found) == ["certificate:MQTT endpoint", "certificates:C-001"]
+    assert found["certificate:MQTT endpoint"]["severity"] == "warning"
+    assert (
+        "1 unit(s) of customer C-001 end within 30 days: U-1 ("
+        in found["certificates:C-001"]["text"]
+    )

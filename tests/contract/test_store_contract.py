@@ -22,11 +22,13 @@ from kenshin.domain.model import (
     DeadLetter,
     Device,
     FileRevision,
+    FlagColumns,
     Labels,
     Layout,
     Meter,
     MeterSpec,
     Reading,
+    SlotLabels,
     StoreResult,
 )
 from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
@@ -54,11 +56,41 @@ def registered(store: Store) -> Store:
 
 # registry
 def test_customers_keep_every_field_and_list_by_id(store: Store) -> None:
-    special = Customer("C2", "二号", "Europe/London", "cp932", Layout.NEM12, Labels.JA, 2, "{date}")
+    special = Customer(
+        "C2",
+        "二号",
+        "Europe/London",
+        "cp932",
+        Layout.NEM12,
+        Labels.JA,
+        2,
+        "{date}",
+        SlotLabels.NUMBER,
+        FlagColumns.PER_SLOT,
+    )
     store.add_customer(special)
     store.add_customer(Customer("C1", "First"))
     assert store.get_customer("C2") == special
     assert store.list_customers() == [Customer("C1", "First"), special]
+    assert store.get_customer("C9") is None
+
+
+def test_a_customers_settings_are_changed_in_place(store: Store) -> None:
+    store.add_customer(Customer("C1", "First"))
+    store.add_customer(Customer("C2", "Second"))
+    changed = replace(
+        Customer("C1", "First"),
+        layout=Layout.LONG,
+        encoding="cp932",
+        labels=Labels.JA,
+        timezone="Europe/Berlin",
+        slot_labels=SlotLabels.END,
+        flags=FlagColumns.PER_SLOT,
+    )
+    store.update_customer(changed)
+    assert store.list_customers() == [changed, Customer("C2", "Second")]
+    with pytest.raises(NotFoundError, match="C9"):
+        store.update_customer(Customer("C9", "Nobody"))
     assert store.get_customer("C9") is None
 
 
@@ -86,6 +118,29 @@ def test_a_device_needs_a_known_customer_and_a_free_id(store: Store) -> None:
         store.add_device(Device("D1", "C2"))
     assert store.get_device("D9") is None
     assert store.get_device("D1") == Device("D1", "C1")
+
+
+def test_a_device_moves_to_another_customer_with_its_meters(store: Store) -> None:
+    registered(store)
+    store.save_meters([Meter("M1", "D1", MeterSpec(100, 1, 6))])
+    store.move_device("D1", "C2")
+    assert store.get_device("D1") == Device("D1", "C2")
+    assert [m.id for m in store.list_meters("C2")] == ["M1"]
+    assert store.list_meters("C1") == []
+    with pytest.raises(NotFoundError, match="C9"):
+        store.move_device("D1", "C9")
+    with pytest.raises(NotFoundError, match="D9"):
+        store.move_device("D9", "C1")
+    assert store.get_device("D1") == Device("D1", "C2")
+
+
+def test_each_units_last_status_is_kept(store: Store) -> None:
+    clocks = store.unit_clocks
+    assert clocks.statuses() == {}
+    clocks.save_status("U-2", 100, b'{"rsrp": -90}')
+    clocks.save_status("U-1", 110, b"{}")
+    clocks.save_status("U-2", 120, b'{"rsrp": -80}')
+    assert clocks.statuses() == {"U-1": (110, b"{}"), "U-2": (120, b'{"rsrp": -80}')}
 
 
 def test_meters_are_saved_updated_and_listed_through_devices(store: Store) -> None:
@@ -144,6 +199,24 @@ def test_a_missing_register_is_completed_by_a_later_reading(store: Store) -> Non
     assert store.add_readings([Reading("M1", T0, 100, 5)], T0 + 90) == StoreResult(duplicates=1)
     assert day_of(store, "M1") == {"M1": [Reading("M1", T0, 100, 5)]}
     assert store.list_conflicts() == []
+
+
+def test_the_newest_batch_of_days_counts_what_changed_readings(store: Store) -> None:
+    day, next_day = T0 - T0 % 86_400, T0 - T0 % 86_400 + 86_400  # two UTC days
+    assert store.newest_batch(day, next_day + 3600) == 0
+    store.add_readings([Reading("M1", day + 1800, 100, None)], T0)
+    first = store.watermark().batch
+    store.add_readings([Reading("M1", next_day, 200, None)], T0)
+    second = store.watermark().batch
+    store.add_readings([Reading("M1", day + 1800, 100, None)], T0)  # a duplicate
+    assert store.newest_batch(day, day + 3600) == first
+    assert store.newest_batch(day + 7200, next_day) == second  # by whole UTC days
+    store.add_readings([Reading("M1", day + 1800, None, 7)], T0)  # completed
+    completed = store.watermark().batch
+    assert store.newest_batch(day, day) == completed
+    store.add_readings([Reading("M1", next_day, 201, None)], T0)  # in conflict
+    assert store.newest_batch(next_day, next_day) == store.watermark().batch
+    assert store.newest_batch(day - 86_400, day - 1) == 0
 
 
 def test_a_different_value_is_kept_aside_and_never_overwrites(store: Store) -> None:
@@ -282,6 +355,8 @@ def test_dead_letters_keep_their_bytes_exactly(store: Store) -> None:
     store.add_dead_letters(letters[2:])
     assert store.list_dead_letters() == letters
     assert store.list_dead_letters(limit=2) == letters[:2]
+    assert store.list_dead_letters(since=T0 + 1) == letters[1:]
+    assert store.list_dead_letters(limit=1, since=T0 + 1) == letters[1:2]
     assert store.count_dead_letters() == 3
     # The same message again (a file imported twice) is kept once; another reason is not.
     store.add_dead_letters([replace(letters[0], received_at=T0 + 9), letters[1]])

@@ -39,9 +39,10 @@ def guarded(tmp_path: Path) -> Iterator[Served]:
         yield served
 
 
-def ftps_login(served: Served, customer: str, password: str) -> bool:
+def ftps_login(served: Served, customer: str, password: str, source: str = "127.0.0.1") -> bool:
+    """Whether an FTPS login from the ``source`` address succeeds."""
     ftp = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=served.ca))
-    ftp.connect("localhost", served.ftps_port, timeout=10)
+    ftp.connect("127.0.0.1", served.ftps_port, timeout=10, source_address=(source, 0))
     try:
         ftp.login(customer, password)
     except ftplib.error_perm:
@@ -51,7 +52,16 @@ def ftps_login(served: Served, customer: str, password: str) -> bool:
     return True
 
 
-def sftp_login(served: Served, customer: str, password: str) -> bool:
+def sftp_login(
+    served: Served,
+    customer: str,
+    password: str | None = None,
+    source: str = "127.0.0.1",
+    key: asyncssh.SSHKey | None = None,
+) -> bool:
+    """Whether an SFTP login from the ``source`` address, with the password or the key,
+    succeeds."""
+
     async def main() -> bool:
         try:
             async with asyncssh.connect(
@@ -60,7 +70,8 @@ def sftp_login(served: Served, customer: str, password: str) -> bool:
                 username=customer,
                 password=password,
                 known_hosts=asyncssh.import_known_hosts(served.host_key_line),
-                client_keys=None,
+                client_keys=None if key is None else [key],
+                local_addr=(source, 0),
             ):
                 return True
         except asyncssh.PermissionDenied:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from conftest import kenshin, make_site
+from delivery.conftest import start_serve
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.memory_delivery import MemoryDeliveries
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.model import Customer, FileRevision
-from kenshin.domain.slots import day_start
+from kenshin.domain.slots import day_start, iso_utc
 from kenshin.errors import StoreError
 from kenshin.ports import Account, Receipt
 from kenshin.services.accounts import verify_password
@@ -21,6 +23,7 @@ from kenshin.services.receipts import (
     CollectionWatch,
     Uncollected,
     collection_status,
+    missed_deadlines,
     record_download,
     uncollected_files,
 )
@@ -54,8 +57,9 @@ def test_a_final_file_not_collected_by_its_deadline_is_flagged(backend: str) -> 
     store.add_revision(revision(2))  # restated: revision 1 was collected, 2 was not
     assert [u.revision for u in uncollected_files(store, DUE + 1, 12)] == [2]
     store.deliveries.add_receipt(Receipt("C-1", "C-1_20261126.csv", 2, 9, "sftp", "::1", DUE + 5))
-    assert [u.revision for u in uncollected_files(store, DUE + 10, 12)] == [2]  # too late
-    assert uncollected_files(store, DUE + 10, 36) == []  # a later deadline
+    assert uncollected_files(store, DUE + 10, 12) == []  # collected late: collected
+    assert [u.collected_at for u in missed_deadlines(store, DUE + 10, 12)] == [DUE + 5]
+    assert missed_deadlines(store, DUE + 10, 36) == []  # a later deadline
     assert uncollected_files(store, DUE + 4 * 86_400, 12) == []  # past the look-back
     store.close()
 
@@ -120,7 +124,7 @@ def test_deliveries_lists_receipts_by_customer_and_day(site: Path) -> None:
         Receipt("C-002", "b.csv", None, 5, "sftp", "192.0.2.2", at + 86_400)
     )
     store.close()
-    everything = kenshin(site, "deliveries").output.splitlines()
+    everything = kenshin(site, "deliveries", "--utc").output.splitlines()
     assert everything[0].split() == [
         "time",
         "customer",
@@ -131,7 +135,7 @@ def test_deliveries_lists_receipts_by_customer_and_day(site: Path) -> None:
         "address",
     ]
     assert everything[1].split() == [
-        "2026-11-26T00:00:00Z",
+        "2026-11-26T00:00+00:00",
         "C-001",
         "a.csv",
         "3",
@@ -140,7 +144,7 @@ def test_deliveries_lists_receipts_by_customer_and_day(site: Path) -> None:
         "192.0.2.1",
     ]
     assert everything[2].split() == [
-        "2026-11-27T00:00:00Z",
+        "2026-11-27T00:00+00:00",
         "C-002",
         "b.csv",
         "-",
@@ -159,6 +163,8 @@ def test_deliveries_lists_receipts_by_customer_and_day(site: Path) -> None:
         "file",
         "revision",
         "due",
+        "status",
+        "collected",
     ]
 
 
@@ -196,3 +202,98 @@ def test_the_schedule_warns_once_per_file_not_collected(caplog: pytest.LogCaptur
     ]
     store.add_revision(revision(2))  # restated after the deadline: flagged anew
     assert [u.revision for u in watch.check(store, DUE + 3600)] == [2]
+
+
+def test_a_file_downloaded_after_its_deadline_counts_as_collected_late(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStore()
+    store.add_customer(Customer("C-1", "One"))
+    store.deliveries.save_account(Account("C-1", ssh_keys=("ssh-ed25519 AAAA",)))
+    store.add_revision(revision(1))
+    late = DUE + 5400  # 13:30, an hour and a half after its deadline
+    store.deliveries.add_receipt(Receipt("C-1", "C-1_20261126.csv", 1, 9, "sftp", "::1", late))
+    flagged = Uncollected("C-1", "2026-11-26", "C-1_20261126.csv", 1, DUE)
+    assert uncollected_files(store, DUE + 7200, 12) == []
+    assert missed_deadlines(store, DUE + 7200, 12) == [replace(flagged, collected_at=late)]
+    assert missed_deadlines(store, DUE + 60, 12) == [flagged]  # as of before it was taken
+    # A server started after the late download (a new watch) does not warn of it.
+    assert CollectionWatch(12).check(store, DUE + 7200) == []
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "WARNING",
+            "customer C-1 collected C-1_20261126.csv (revision 1) late: at"
+            " 2026-11-27T04:30:00Z, due 2026-11-27T03:00:00Z",
+        )
+    ]
+
+
+def test_deliveries_uncollected_shows_when_a_late_file_was_collected(site: Path) -> None:
+    tz = ZoneInfo("Asia/Tokyo")
+    day = datetime.now(tz).date() - timedelta(days=2)
+    name = f"C-001_{day:%Y%m%d}.csv"
+    due = day_start(day + timedelta(days=1), tz) + 12 * 3600
+    store = SqliteStore(site / "kenshin.db")
+    store.deliveries.save_account(Account("C-001", ssh_keys=("ssh-ed25519 AAAA",)))
+    store.add_revision(
+        FileRevision("C-001", day.isoformat(), 1, "final", name, "0", "k", 1, 48, 48, 0)
+    )
+    store.deliveries.add_receipt(Receipt("C-001", name, 1, 9, "ftps", "::1", due + 600))
+    store.close()
+    lines = kenshin(site, "deliveries", "--uncollected", "--utc").output.splitlines()
+    assert lines[0].split() == ["customer", "day", "file", "revision", "due", "status", "collected"]
+    assert lines[1].split() == [
+        *("C-001", day.isoformat(), name, "1", minutes_utc(due)),
+        *("collected", "late", minutes_utc(due + 600)),
+    ]
+    assert len(lines) == 2
+
+
+def minutes_utc(epoch: int) -> str:
+    """A time as the list commands show it with --utc."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="minutes")
+
+
+def test_the_server_starts_saying_collected_late_not_uncollected(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    tz = ZoneInfo("Asia/Tokyo")
+    day = datetime.now(tz).date() - timedelta(days=2)
+    name = f"C-001_{day:%Y%m%d}.csv"
+    due = day_start(day + timedelta(days=1), tz) + 12 * 3600
+    store = SqliteStore(site / "kenshin.db")
+    store.deliveries.save_account(Account("C-001", ssh_keys=("ssh-ed25519 AAAA",)))
+    final = FileRevision("C-001", day.isoformat(), 1, "final", name, "0", "k", 1, 48, 48, 0)
+    store.add_revision(final)
+    store.deliveries.add_receipt(Receipt("C-001", name, 1, 9, "sftp", "::1", due + 600))
+    store.close()
+    _, log = start_serve(site).stop()
+    assert f"customer C-001 collected {name} (revision 1) late: at {iso_utc(due + 600)}" in log
+    assert f"has not collected {name}" not in log
+
+
+def stored_hash(site: Path) -> str | None:
+    store = SqliteStore(site / "kenshin.db")
+    account = store.deliveries.get_account("C-001")
+    store.close()
+    return None if account is None else account.password_hash
+
+
+def test_a_script_gives_the_password_by_file_or_standard_input(site: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("correct horse battery\n")
+    by_file = kenshin(site, "customers", "credentials", "C-001", "--password-file", str(secret))
+    assert by_file.exit_code == 0, by_file.output
+    assert by_file.output == "C-001: password set, 0 SSH key(s), logins from any address\n"
+    assert verify_password(stored_hash(site), "correct horse battery")
+    args = ("customers", "credentials", "C-001", "--password-stdin")
+    by_stdin = kenshin(site, *args, input_text="staple of the stdin\n")
+    assert by_stdin.exit_code == 0, by_stdin.output
+    assert "correct horse" not in by_stdin.output
+    assert verify_password(stored_hash(site), "staple of the stdin")
+    short = kenshin(site, *args, input_text="short\n")
+    assert short.exit_code == 2
+    assert "a password has at least 12 characters" in short.output
+    both = kenshin(site, *args, "--password-file", str(secret))
+    assert both.exit_code == 2
+    assert "give one of --password, --password-file and --password-stdin" in both.output
+    assert verify_password(stored_hash(site), "staple of the stdin")  # unchanged

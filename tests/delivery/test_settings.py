@@ -15,7 +15,8 @@ from kenshin.adapters.ssh_host_key import ensure_host_key, host_key_fingerprint
 from kenshin.bootstrap import init_project, open_app
 from kenshin.config import load_settings
 from kenshin.errors import ConfigError
-from kenshin.services.accounts import LoginPolicy, Logins, shown
+from kenshin.services.accounts import Logins, shown
+from kenshin.services.login_guard import LoginPolicy
 from kenshin.services.security import SecurityLog
 
 

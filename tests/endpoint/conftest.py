@@ -88,7 +88,13 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+def endpoint_settings() -> EndpointSettings:
+    """How the test endpoint listens: a module may define its own."""
+    return EndpointSettings("127.0.0.1", 0, connect_timeout_s=5, revocation_check_s=0.5)
+
+
+@pytest.fixture
+def site(tmp_path: Path, endpoint_settings: EndpointSettings) -> Iterator[Site]:
     """The endpoint on a free port of 127.0.0.1, in a thread of its own."""
     init_project(tmp_path / "site")
     folder = tmp_path / "site"
@@ -102,7 +108,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     async def main() -> None:
         commits = CommitQueue(Ingest(store, security), max_messages=500, window_s=0.02)
         endpoint = DeviceEndpoint(
-            EndpointSettings("127.0.0.1", 0, connect_timeout_s=5, revocation_check_s=0.5),
+            endpoint_settings,
             server_ssl_context(folder / PKI_FOLDER),
             store,
             commits,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -91,3 +93,30 @@ def test_serve_stores_exports_and_stops_on_sigterm_without_losing_an_ack(
     with lock:
         assert {1000 + sent[mid] for mid in acked} <= stored | conflicts
     assert first.mid in acked
+
+
+def test_a_second_serve_on_the_same_data_folder_exits_naming_the_first(
+    served: tuple[Path, subprocess.Popen[str], int],
+) -> None:
+    site, first, _ = served
+    command = [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml"), "serve"]
+    ports = {"KENSHIN_MQTT__PORT": "0", "KENSHIN_HTTP__PORT": "0"}
+    ports |= {"KENSHIN_FTPS__ENABLED": "false", "KENSHIN_SFTP__ENABLED": "false"}
+    second = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ | ports
+    )
+    try:
+        out, err = second.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        second.kill()
+        second.communicate(timeout=10)
+        pytest.fail("a second kenshin serve runs on the same data folder")
+    assert second.returncode == 1
+    assert "listening" not in out
+    assert f"in use by kenshin serve process {first.pid}" in err
+    # A killed server leaves no lock behind: the next one starts.
+    first.kill()
+    first.communicate(timeout=10)
+    third, _ = serve_process(site, ports)
+    third.terminate()
+    assert third.communicate(timeout=30)[0].endswith("stopped\n")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_site, serve_process
+from conftest import kenshin, make_site, serve_process
 from kenshin.entrypoints.http import (
     HealthApp,
     HttpServer,
@@ -21,7 +21,7 @@ from kenshin.entrypoints.http import (
 )
 from kenshin.errors import ConfigError
 
-from .conftest import HTTP, Served
+from .conftest import HTTP, MQTT, Served, wait_for
 
 READY = {"store": "ok", "endpoint": "ok", "ingest": "ok", "schedule": "ok"}
 
@@ -131,3 +131,70 @@ def get_json(port: int, path: str) -> tuple[int, object]:
         return response.status, json.loads(response.read())
     finally:
         conn.close()
+
+
+def exchange(port: int, request: bytes) -> bytes:
+    """What the server answers to ``request`` sent raw, until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_a_malformed_chunked_body_gets_400_and_no_error_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    chunked = b"Host: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    requests = [
+        b"GET /healthz HTTP/1.1\r\n" + chunked + b"ZZ\r\nab\r\n0\r\n\r\n",
+        b"GET /readyz HTTP/1.1\r\n" + chunked + b"5\r\nabcdefgh\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n" + b"x" * 70000,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok",
+    ]
+
+    async def main() -> list[bytes]:
+        server = HttpServer(
+            HttpSettings("127.0.0.1", 0), HealthApp(lambda: asyncio.sleep(0, b""), {})
+        )
+        listener = await server.start()
+        try:
+            return [await asyncio.to_thread(exchange, listener.port, r) for r in requests]
+        finally:
+            await server.stop()
+
+    with caplog.at_level("WARNING"):
+        answers = asyncio.run(main())
+    assert [a.split(b" ", 2)[:2] for a in answers] == [  # the reason phrase varies
+        [b"HTTP/1.1", b"400"],
+        [b"HTTP/1.1", b"400"],
+        [b"HTTP/1.1", b"413"],
+        [b"HTTP/1.1", b"200"],
+    ]
+    errors = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert errors == [], [r.getMessage() for r in errors]
+
+
+def test_readyz_names_a_failing_export_until_an_export_by_hand_succeeds(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    (site / "outbox").mkdir(exist_ok=True)
+    (site / "outbox" / "C-001").write_text("a file where the customer's folder goes")
+    env = {"KENSHIN_MQTT__PORT": "0", "KENSHIN_MQTT__HOST": "127.0.0.1", "KENSHIN_HTTP__PORT": "0"}
+    env |= {"KENSHIN_FTPS__ENABLED": "false", "KENSHIN_SFTP__ENABLED": "false"}
+    process, ports = serve_process(site, env, 2)
+    served = Served(site, process, ports[MQTT], ports[HTTP])
+    try:
+        key = 'kenshin_export_runs_total{result="completed"}'
+        wait_for("the export at start", lambda: served.scrape().get(key) == 1)
+        status, body = served.json("/readyz")
+        assert status == 503
+        assert isinstance(body, dict)
+        assert body["checks"]["schedule"].startswith("export failing: customer C-001 (")
+        (site / "outbox" / "C-001").unlink()
+        assert kenshin(site, "export", "--customer", "C-001").exit_code == 0
+        ready = (200, {"ready": True, "checks": READY})
+        wait_for("ready again", lambda: served.json("/readyz") == ready)
+    finally:
+        served.stop()

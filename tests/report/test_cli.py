@@ -90,3 +90,22 @@ def test_report_of_one_customer_and_refusals(tmp_path: Path) -> None:
     send = kenshin(site, "report", "--date", "2026-11-26", "--send")
     assert send.exit_code == 1
     assert "sending the report by email is not configured" in send.output
+
+
+def test_a_conflicting_reading_is_listed_with_its_device_as_the_report_says(
+    tmp_path: Path,
+) -> None:
+    site = site_with_gaps(tmp_path)
+    again = message("U-1", "M-1", ["09:00"], 2_000)  # stored: 1,000 + 12 x 18 = 1,216
+    path = tmp_path / "again.jsonl"
+    path.write_text(json.dumps(again) + "\n")
+    assert kenshin(site, "import", str(path)).exit_code == 0
+    listed = kenshin(site, "conflicts").output.splitlines()
+    assert listed[0].split() == ["meter", "device", "time", "stored", "other", "received"]
+    assert listed[1].split()[:5] == ["M-1", "U-1", "2026-11-26T09:00+09:00", "fwd=1216", "fwd=2000"]
+    assert listed[-1] == "1 conflict listed"
+    report = kenshin(site, "report", "--date", "2026-11-26").output.splitlines()
+    cause = report.index("  - 1 meter of customer C-001: 2 slots with conflicting readings")
+    assert report[cause + 1].endswith(
+        "next: 'kenshin conflicts' lists them, the value kept and the other"
+    )

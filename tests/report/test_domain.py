@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, date, datetime, time
 
 from kenshin.domain.model import Customer, SecurityEvent
 from kenshin.domain.report import (
     CustomerQuality,
     DailyReport,
+    DeadLetters,
     MeterQuality,
     NotCollected,
     UnitInfo,
@@ -19,6 +22,7 @@ from kenshin.domain.report import (
     security_lines,
 )
 from kenshin.domain.slots import day_slots, day_start, slot_labels, zone
+from kenshin.services.report import report_subject
 
 DAY = date(2026, 11, 26)
 TOKYO = zone("Asia/Tokyo")
@@ -115,7 +119,7 @@ def test_html_is_escaped_inline_styled_and_says_what_the_text_says() -> None:
     assert "class=" not in page
     assert "37 meters of customer ACME, all units on firmware 1.4.2" in page
     numbers = '<td align="right" style="padding:4px 6px;border-bottom:1px solid #e4e7eb;'
-    assert f'{numbers}font-size:13px;">1,550</td>' in page  # ACME's missing slots
+    assert f'{numbers}font-size:13px;white-space:nowrap;">1,550</td>' in page  # ACME's missing
     assert page.count("<table") == page.count("</table>")
     assert page.count("<tr") == page.count("</tr>")
 
@@ -174,3 +178,97 @@ def test_a_time_the_clocks_skip_is_reached_when_they_jump() -> None:
     times = range(utc("2026-03-29T00:00:00"), utc("2026-03-29T03:00:00"), 600)
     due = [t for t in times if report_due(t, time(2, 30), berlin, date(2026, 3, 27))]
     assert datetime.fromtimestamp(due[0], berlin).isoformat() == "2026-03-29T03:00:00+02:00"
+
+
+def visible(page: str) -> str:
+    """The words an HTML page shows, tags taken out and spaces folded."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def one_of_each() -> DailyReport:
+    """One of everything: a meter with one slot missing, one silent unit, one file not
+    collected and one collected late, one security event, one dead letter of an unknown
+    device."""
+    customer = Customer("C1", "One")
+    due = START + 12 * 3600  # 12:00 the day after the file's day
+    files = (
+        NotCollected("2026-11-24", "C1_20261124.csv", 1, due - 86400),
+        NotCollected("2026-11-25", "C1_20261125.csv", 1, due, collected_at=due + 5400),
+    )
+    quality = CustomerQuality(
+        customer, LABELS, 1, (gap("M-1", "U-1", 1, None, 20),), {"U-1": START + 3600}, files
+    )
+    letter = DeadLetters("U-404", 1, "unknown device 'U-404'", START + 7200, registered=False)
+    event = SecurityEvent("login_failed", START + 100, "203.0.113.5", "C1")
+    return DailyReport(
+        DAY, START + 86400 + 8 * 3600, "Asia/Tokyo", (quality,), {}, (event,), (letter,)
+    )
+
+
+def test_one_of_anything_reads_in_the_singular_everywhere() -> None:
+    report = one_of_each()
+    plural = re.compile(
+        r"(?<![\d,.])1 (slots|meters|customers|silent units|files|security events"
+        r"|dead letters|unknown devices|messages)\b"
+    )
+    for shown in (render_text(report), visible(render_html(report)), report_subject(report)):
+        assert plural.search(shown) is None, plural.search(shown)
+        assert "1 silent unit" in shown
+        assert "1 file not collected" in shown
+    assert report_subject(report) == (
+        "kenshin data quality 2026-11-26: 1 slot missing, 0 questionable, 1 silent unit,"
+        " 1 file not collected, 1 dead letter"
+    )
+    text = render_text(report).splitlines()
+    assert text[4:6] == [
+        "1 silent unit, 1 file not collected, 1 collected late, 1 security event.",
+        "1 dead letter, 1 unknown device.",
+    ]
+    late = text.index("Files collected late")
+    assert text[late + 1] == (
+        "  - customer C1: C1_20261125.csv (revision 1), due 2026-11-26 12:00+09:00,"
+        " collected 2026-11-26 13:30+09:00"
+    )
+    assert "C1_20261125.csv" not in text[text.index("Files not collected") + 1]
+
+
+def test_each_root_cause_says_its_likely_cause_and_the_next_step() -> None:
+    customer = Customer("C1", "One")
+    conflict = MeterQuality("M-7", "U-7", 0, 0, 2, {"conflict": 2}, {"conflict": 2})
+    negative = MeterQuality("M-8", "U-8", 0, 0, 1, {"negative": 1}, {"negative": 1})
+    quality = CustomerQuality(
+        customer,
+        LABELS,
+        9,
+        (gap("M-1", "U-1", 4, None, 20), conflict, negative, gap("M-2", "U-2", 10, 38, 38)),
+        {"U-2": START + 18 * 3600},
+    )
+    report = DailyReport(DAY, START + 86400, "Asia/Tokyo", (quality,))
+    text = render_text(report).splitlines()
+
+    def advice(line: str) -> str:
+        return text[text.index(line) + 1]
+
+    assert advice(
+        "  - 1 silent unit (1 meter) of customer C1: no reading since 18:00, 10 slots missing"
+    ) == (
+        "    likely cause: the unit stopped sending (power, signal, or a certificate expired"
+        " or revoked); next: see its certificate with 'kenshin devices list --customer C1',"
+        " then power and signal on site (it sends what it kept once it is back)"
+    )
+    assert advice("  - 1 meter of customer C1: 4 slots missing, the first at 10:00") == (
+        "    likely cause: readings did not arrive (a unit offline for a while, or messages"
+        " lost); next: the server asks for gaps by itself; to ask now: 'kenshin devices resend"
+        " U-1 --from 2026-11-26T10:00 --to 2026-11-26T23:30'"
+    )
+    assert advice("  - 1 meter of customer C1: 2 slots with conflicting readings") == (
+        "    likely cause: a unit sent readings again with other values (its memory or clock"
+        " was reset, or two units report one meter); next: 'kenshin conflicts' lists them,"
+        " the value kept and the other"
+    )
+    assert advice("  - 1 meter of customer C1: 1 slot where the register went backwards") == (
+        "    likely cause: a meter exchange (or a reset of the register); next: 'kenshin"
+        ' explain M-8 --slot "2026-11-26 HH:MM"\' shows its readings; if it was exchanged,'
+        " record when: 'kenshin meters service M-8 --removed TIME'"
+    )
+    assert "kenshin conflicts" in visible(render_html(report))

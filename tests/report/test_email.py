@@ -104,6 +104,9 @@ def test_the_report_arrives_at_eight_with_the_fleets_exact_counts(
     page = html.get_content()
     assert "First &amp; &lt;Best&gt;" in page
     assert "no reading since 02:30, 129 slots missing" in page
+    assert "(power, signal, or a certificate expired or revoked), most likely the weak signal" in (
+        page
+    )
     [attachment] = mail.iter_attachments()
     assert isinstance(attachment, EmailMessage)
     assert attachment.get_filename() == "kenshin-quality-2026-10-22.csv"

@@ -3,6 +3,7 @@ and the refusals of what cannot be reported."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -12,6 +13,7 @@ from kenshin.domain.model import Customer, Device, FileRevision, Meter, MeterSpe
 from kenshin.domain.report import render_text
 from kenshin.domain.slots import day_start, zone
 from kenshin.ports import Account, Receipt
+from kenshin.services.ingest import Incoming, Ingest
 from kenshin.services.report import ReportError, ReportSettings, customer_quality, gather_report
 
 TZ = zone("Asia/Tokyo")
@@ -69,3 +71,53 @@ def test_a_meter_too_large_for_vee_still_shows_its_gaps() -> None:
     assert meter.rules == {"missing": 3}
     assert (meter.first_missing, meter.missing_from) == (19, None)
     assert quality.silent == {}
+
+
+def reading_message(device: str, seq: int) -> bytes:
+    """A unit's message of one reading of meter M-<device> at 12:30 on 2026-11-26 (Tokyo)."""
+    document = {
+        "v": 1,
+        "device": device,
+        "seq": seq,
+        "sent": "2026-11-26T12:30:04+09:00",
+        "meters": [
+            {
+                "meter": f"M-{device}",
+                "unit": "0.1kWh",
+                "coefficient": 1,
+                "digits": 6,
+                "readings": [{"t": "2026-11-26T12:30:00+09:00", "fwd": 100 + seq, "rev": 0}],
+            }
+        ],
+    }
+    return json.dumps(document).encode()
+
+
+def test_the_days_dead_letters_and_unknown_devices_are_reported_with_the_fix() -> None:
+    store = MemoryStore()
+    store.add_customer(Customer("C-1", "One"))
+    noon = day_start(date(2026, 11, 26), TZ) + 12 * 3600 + 1800
+    ingest = Ingest(store)
+    ingest.ingest(
+        [
+            Incoming("mqtt:1", reading_message("U-404", 1), noon + 10),
+            Incoming("mqtt:2", reading_message("U-404", 2), noon + 1810),
+            Incoming("mqtt:3", b"{not json", noon + 20),
+            Incoming("mqtt:4", reading_message("U-405", 1), noon - 86_400),  # the day before
+        ]
+    )
+    assert store.count_dead_letters() == 4
+    eight = day_start(date(2026, 11, 27), TZ) + 8 * 3600
+    report = gather_report(store, date(2026, 11, 26), now=eight, events=[])
+    text = render_text(report).splitlines()
+    assert text[4] == "0 silent units, 0 files not collected, 0 security events."
+    assert text[5] == "3 dead letters, 1 unknown device."
+    unknown = text.index("Unknown devices")
+    assert text[unknown + 1] == (
+        "  - U-404: 2 messages not used, the last at 13:00; if it is one of yours, register it:"
+        " kenshin devices add U-404 --customer CUSTOMER"
+    )
+    letters = text.index("Dead letters (messages not used)")
+    assert text[letters + 1].startswith("  - messages naming no device: 1 message, at 12:30: ")
+    assert text[letters + 2] == "  - each with its reason: kenshin dead-letters"
+    assert "U-405" not in "\n".join(text)

@@ -21,6 +21,7 @@ from kenshin.ports import Store
 from kenshin.services.explain import explain_slot
 from kenshin.services.export import ExportSettings, export_day
 from kenshin.services.ingest import Incoming, Ingest
+from kenshin.services.report import customer_quality
 
 TZ = zone("Asia/Tokyo")
 DAY = date(2026, 11, 26)  # the exchange, at 12:00 local
@@ -85,7 +86,8 @@ def test_a_new_meter_in_place_of_the_only_one_is_an_exchange(store: Store) -> No
     old, new = store.get_meter("M-1"), store.get_meter("M-1-X1")
     assert old is not None
     assert new is not None
-    assert (old.installed_at, old.removed_at) == (None, SWAP)
+    first = SLOTS.start - 21 * 86_400  # M-1's first reading: in service from then
+    assert (old.installed_at, old.removed_at) == (first, SWAP)
     assert (new.installed_at, new.removed_at) == (SWAP, None)
 
 
@@ -124,16 +126,18 @@ def test_an_operator_sets_a_meters_time_in_service(tmp_path: Path) -> None:
     assert "1 new meters" in kenshin(site, "import", str(fleet)).output
     done = kenshin(site, "meters", "service", "M-1", "--removed", "2026-11-26T12:00+09:00")
     assert done.exit_code == 0, done.output
-    assert done.output == "M-1: installed unknown, removed 2026-11-26 03:00:00 (UTC)\n"
+    # In service from its first reading, as no one said when it was fitted.
+    expected = "M-1: installed 2026-11-25 15:00:00, removed 2026-11-26 03:00:00 (UTC)\n"
+    assert done.output == expected
     listed = kenshin(site, "meters", "list").output
-    assert "2026-11-26 03:00:00" in listed
+    assert "2026-11-26T12:00+09:00" in listed
     bad = kenshin(site, "meters", "service", "M-1", "--installed", "2026-11-26T12:00")
     assert bad.exit_code == 2
     assert "has no UTC offset" in bad.output
     wrong = kenshin(site, "meters", "service", "M-1", "--installed", "2026-11-27T00:00+09:00")
     assert wrong.exit_code == 2
     assert "must be after --installed" in wrong.output
-    back = kenshin(site, "meters", "service", "M-1", "--removed", "none")
+    back = kenshin(site, "meters", "service", "M-1", "--removed", "none", "--installed", "none")
     assert back.output == "M-1: installed unknown, in service (UTC)\n"
 
 
@@ -178,7 +182,7 @@ def test_a_second_meter_that_reports_beside_the_first_is_no_exchange(store: Stor
     old, new = store.get_meter("M-1"), store.get_meter("M-1-X1")
     assert old is not None
     assert new is not None
-    assert (old.removed_at, new.installed_at) == (None, None)
+    assert (old.removed_at, new.installed_at) == (None, SWAP)  # in service from its first
 
 
 def test_a_new_meter_while_the_old_one_has_later_readings_stored_is_no_exchange(
@@ -211,3 +215,50 @@ def test_a_meter_out_of_service_for_every_whole_slot_has_no_row(
     outbox = LocalOutbox(tmp_path)
     export_day(store, outbox, CUSTOMER, DAY, now=SLOTS.end + 86_400)
     assert rows(outbox, DAY) == {}
+
+
+def test_the_report_counts_no_slot_of_an_exchange_nor_of_a_removed_meter_as_missing(
+    store: Store,
+) -> None:
+    exchanged(store)
+    now = SLOTS.end + 2 * 86_400
+    swap_day = customer_quality(store, CUSTOMER, DAY, now=now)
+    assert (swap_day.meters, swap_day.problems) == (2, ())  # each served half the day
+    next_day = customer_quality(store, CUSTOMER, DAY + timedelta(days=1), now=now)
+    assert (next_day.meters, next_day.problems) == (1, ())  # M-1 was taken out: no row
+
+
+def test_a_meter_that_starts_reporting_on_day_three_has_no_row_before(
+    store: Store, tmp_path: Path
+) -> None:
+    store.add_device(Device("U-2", "C1"))
+    day_1, day_3 = SLOTS.start - 2 * 86_400, SLOTS.start
+    ingest = Ingest(store)
+    ingest.ingest([Incoming("a", message("M-1", range(day_1, SLOTS.end + 1, 1800)), SLOTS.end)])
+    late = message("M-2", range(day_3, SLOTS.end + 1, 1800)).replace(b'"U-1"', b'"U-2"')
+    ingest.ingest([Incoming("b", late, SLOTS.end)])
+    outbox, now = LocalOutbox(tmp_path), SLOTS.end + 86_400
+    for offset in (2, 1, 0):
+        day = DAY - timedelta(days=offset)
+        export_day(store, outbox, CUSTOMER, day, now=now)
+        assert set(rows(outbox, day)) == ({"M-1"} if offset else {"M-1", "M-2"}), day
+        quality = customer_quality(store, CUSTOMER, day, now=now)
+        assert (quality.problems, quality.silent) == ((), {}), day  # U-2 is not silent
+
+
+def test_explain_says_a_slot_outside_a_meters_time_in_service_has_no_row(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    assert kenshin(site, "devices", "add", "U-1", "--customer", "C-001").exit_code == 0
+    fleet = site / "fleet.jsonl"
+    history = range(SLOTS.start - 86_400, SWAP + 1, 1800)
+    after = range(SWAP, SLOTS.end + 86_400 + 1, 1800)
+    fleet.write_bytes(message("M-1", history) + b"\n" + message("M-1-X1", after, 200) + b"\n")
+    assert kenshin(site, "import", str(fleet)).exit_code == 0
+    span = "(from 2026-11-25T00:00:00+09:00 to 2026-11-26T12:00:00+09:00)"
+    next_day = kenshin(site, "explain", "M-1", "--slot", "2026-11-27 10:00").output.splitlines()
+    assert f"  no row: outside the meter's time in service {span}" in next_day
+    same_day = kenshin(site, "explain", "M-1", "--slot", "2026-11-26 18:00").output.splitlines()
+    assert f"  fwd: no value, flag N: outside the meter's time in service {span}" in same_day
+    before = kenshin(site, "explain", "M-1-X1", "--slot", "2026-11-25 10:00").output.splitlines()
+    since = "(from 2026-11-26T12:00:00+09:00 to now)"
+    assert f"  no row: outside the meter's time in service {since}" in before

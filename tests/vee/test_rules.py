@@ -49,6 +49,24 @@ def test_a_register_that_wraps_within_the_demand_is_a_rollover() -> None:
     assert day.values[0].tolist() == [5 * RES, 10 * RES, 5 * RES]
 
 
+def test_a_demand_above_the_meters_limit_is_judged_alike_with_or_without_a_wrap() -> None:
+    # 1 kW meter: at most 500 Wh a half hour. 600 Wh without a wrap is kept but
+    # questionable (spike, even with no history); with a wrap it cannot be a rollover.
+    plain = vee(grid(running(5_000, [100, 600, 100]), demand_w=1_000))
+    assert (flags(plain), fired(plain.rules, Rule.SPIKE)) == ("AQA", [1])
+    wrapped = vee(grid(wrapping(9_400, [100, 600, 100]), digits=4, demand_w=1_000))
+    assert (flags(wrapped), fired(wrapped.rules, Rule.NEGATIVE)) == ("ANA", [1])
+    # Within the limit both are plain rollover-or-not energy.
+    for start, digits in ((5_000, 8), (9_400, 4)):
+        day = vee(grid(wrapping(start, [100, 500, 100], digits), digits=digits, demand_w=1_000))
+        assert flags(day) == "AAA"
+
+
+def wrapping(start: int, steps: list[int], digits: int = 4) -> list[int]:
+    """Registers from ``start`` after each step, on a register of ``digits`` digits."""
+    return [r % 10**digits for r in running(start, steps)]
+
+
 def test_spike_fires_above_three_times_the_peak_plus_a_kwh() -> None:
     # Like-day peak 100 Wh: the limit is 3 x 100 Wh + 1 kWh = 1.3 kWh.
     steps = [100, 1_300, 100, 1_301, 100]

@@ -28,6 +28,8 @@ from kenshin.domain.slots import DaySlots
 from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
 from kenshin.ports import COMMAND_NAME, MAX_SERIAL, Command, DeviceCertificate
 
+_DAY_S = 86_400
+
 
 class MemoryStore:
     """A Store kept in dictionaries."""
@@ -40,6 +42,7 @@ class MemoryStore:
         self._readings: dict[str, dict[int, Reading]] = {}
         self._batches = 0  # batches stored so far: the number of the last one
         self._batch_of: dict[tuple[str, int], int] = {}  # (meter, t) -> batch that stored it
+        self._day_batch: dict[int, int] = {}  # UTC day -> newest batch that changed a reading
         self._meter_order: dict[str, int] = {}  # meter -> 1, 2, ... in the order first seen
         self._conflicts: list[Conflict] = []
         self._conflict_batch: dict[tuple[object, ...], int] = {}
@@ -59,6 +62,12 @@ class MemoryStore:
             raise AlreadyExistsError(f"customer {customer.id!r} exists already")
         self._customers[customer.id] = customer
 
+    def update_customer(self, customer: Customer) -> None:
+        """Replace a customer's name and settings; NotFoundError for an unknown customer."""
+        if customer.id not in self._customers:
+            raise NotFoundError(f"customer {customer.id!r} does not exist")
+        self._customers[customer.id] = customer
+
     def get_customer(self, customer_id: str) -> Customer | None:
         """The customer, or None."""
         return self._customers.get(customer_id)
@@ -74,6 +83,15 @@ class MemoryStore:
         if device.id in self._devices:
             raise AlreadyExistsError(f"device {device.id!r} exists already")
         self._devices[device.id] = device
+
+    def move_device(self, device_id: str, customer_id: str) -> None:
+        """Make the device (and so its meters) the customer's; NotFoundError for an unknown
+        device or customer."""
+        if customer_id not in self._customers:
+            raise NotFoundError(f"customer {customer_id!r} does not exist")
+        if device_id not in self._devices:
+            raise NotFoundError(f"device {device_id!r} does not exist")
+        self._devices[device_id] = Device(device_id, customer_id)
 
     def get_device(self, device_id: str) -> Device | None:
         """The device, or None."""
@@ -261,12 +279,14 @@ class MemoryStore:
                 continue
             series = self._readings.setdefault(reading.meter, {})
             old = series.get(reading.t)
+            merged = merge_reading(old, reading) if old is not None else None
+            if old is None or merged != old:  # new, completed or in conflict
+                self._day_batch[reading.t // _DAY_S] = batch
             if old is None:
                 series[reading.t] = reading
                 self._batch_of[(reading.meter, reading.t)] = batch
                 stored += 1
                 continue
-            merged = merge_reading(old, reading)
             if merged is None:
                 conflicts.append(conflict_of(old, reading, received_at))
             elif merged == old:
@@ -311,6 +331,12 @@ class MemoryStore:
         """The last batch and the number of meters seen."""
         return Watermark(self._batches, len(self._meter_order))
 
+    def newest_batch(self, start: int, end: int) -> int:
+        """The newest batch that stored, completed or conflicted with a reading of a UTC
+        day touching start..end; 0 if none."""
+        days = range(start // _DAY_S, end // _DAY_S + 1)
+        return max((self._day_batch.get(day, 0) for day in days), default=0)
+
     def compact(self, before: int) -> int:
         """Nothing to do: dictionaries read fast enough."""
         return 0
@@ -343,9 +369,9 @@ class MemoryStore:
             if _letter_key(letter) not in map(_letter_key, self._dead):
                 self._dead.append(letter)
 
-    def list_dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
-        """Dead letters, oldest first."""
-        return self._dead[:limit]
+    def list_dead_letters(self, limit: int = 1000, since: int | None = None) -> list[DeadLetter]:
+        """Dead letters, oldest first; with ``since``, those received then or later."""
+        return [d for d in self._dead if d.received_at >= (since or 0)][:limit]
 
     def count_dead_letters(self, since: int | None = None) -> int:
         """How many dead letters are kept; with ``since``, those received then or later."""

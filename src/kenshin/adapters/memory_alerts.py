@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
-from kenshin.domain.alerts import AlertState, Notification
+from kenshin.domain.alerts import AlertState, ExportFailure, Notification
 from kenshin.domain.model import SecurityEvent
 from kenshin.ports import Queued
 
@@ -20,6 +20,7 @@ class MemoryAlerts:
         self._queue: dict[int, Queued] = {}  # by id, in insertion (id) order
         self._next_id = 1
         self._events: list[SecurityEvent] = []
+        self._export_failures: dict[str, ExportFailure] = {}
 
     def alert_states(self) -> dict[str, AlertState]:
         """The active alerts' stored states by key."""
@@ -74,3 +75,18 @@ class MemoryAlerts:
         removed = len(self._events) - len(kept)
         self._events = kept
         return removed
+
+    def export_failed(self, failure: ExportFailure) -> None:
+        """Record that the customer's export failed; ``since`` stays that of the first
+        failure in a row."""
+        earlier = self._export_failures.get(failure.customer)
+        since = failure.since if earlier is None else earlier.since
+        self._export_failures[failure.customer] = replace(failure, since=since)
+
+    def export_succeeded(self, customer: str) -> None:
+        """Record that the customer's export succeeded: no failure of it stands."""
+        self._export_failures.pop(customer, None)
+
+    def export_failures(self) -> list[ExportFailure]:
+        """The customers whose last export failed, by customer."""
+        return [self._export_failures[c] for c in sorted(self._export_failures)]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from kenshin.errors import NotFoundError
-from kenshin.ports import Account, Receipt
+from kenshin.ports import Account, Receipt, UnlockRequest
 
 
 class MemoryDeliveries:
@@ -15,6 +16,7 @@ class MemoryDeliveries:
         self._has_customer = has_customer
         self._accounts: dict[str, Account] = {}
         self._receipts: list[Receipt] = []
+        self._unlocks: list[UnlockRequest] = []
 
     def save_account(self, account: Account) -> None:
         """Create or replace the customer's account; NotFoundError for an unknown customer."""
@@ -50,3 +52,21 @@ class MemoryDeliveries:
             if r.file_name == file_name and r.revision is not None and r.revision >= revision
         ]
         return found[0] if found else None
+
+    def request_unlock(self, customer_id: str, address: str | None, at: int) -> int:
+        """Record a request to clear the customer's failed logins; its id."""
+        self._unlocks.append(UnlockRequest(len(self._unlocks) + 1, customer_id, address, at))
+        return len(self._unlocks)
+
+    def get_unlock(self, request_id: int) -> UnlockRequest | None:
+        """The unlock request, or None."""
+        return self._unlocks[request_id - 1] if 0 < request_id <= len(self._unlocks) else None
+
+    def pending_unlocks(self) -> list[UnlockRequest]:
+        """The unlock requests not yet applied, oldest first."""
+        return [u for u in self._unlocks if u.done_at is None]
+
+    def finish_unlock(self, request_id: int, cleared: Sequence[str], at: int) -> None:
+        """Record that the request was applied at ``at``, and what it cleared."""
+        done = replace(self._unlocks[request_id - 1], done_at=at, cleared=tuple(cleared))
+        self._unlocks[request_id - 1] = done

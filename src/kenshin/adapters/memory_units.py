@@ -13,6 +13,7 @@ class MemoryUnitClocks:
     def __init__(self) -> None:
         self._clocks: dict[str, UnitClock] = {}
         self._spells: dict[tuple[str, int], DriftSpell] = {}
+        self._statuses: dict[str, tuple[int, bytes]] = {}
 
     def clocks(self, devices: Iterable[str]) -> dict[str, UnitClock]:
         """The stored clocks of those of ``devices`` ever heard, by device."""
@@ -27,6 +28,14 @@ class MemoryUnitClocks:
     def last_seen(self) -> dict[str, int]:
         """When each unit ever heard was last heard (UTC epoch s), by device."""
         return {device: clock.last_seen for device, clock in sorted(self._clocks.items())}
+
+    def save_status(self, device: str, at: int, payload: bytes) -> None:
+        """Keep ``payload`` as the last status message of ``device``, received at ``at``."""
+        self._statuses[device] = (at, payload)
+
+    def statuses(self) -> dict[str, tuple[int, bytes]]:
+        """The last status message of each unit that sent one, and when it came, by device."""
+        return dict(sorted(self._statuses.items()))
 
     def drift_spells(
         self, start: int, end: int, devices: Sequence[str] | None = None

@@ -6,7 +6,7 @@ holds ``ca.pem`` and ``ca.key``, and ``server.pem`` and ``server.key`` for the
 endpoint; keys are written 0600, certificates 0644. Keys are EC P-256, signatures
 ECDSA with SHA-256. Revocation is not written into certificates: the store records
 it, and the endpoint checks a unit's serial at connect (``admitted_device``) and
-every ``REVOCATION_POLL_SECONDS`` for the units connected (``RevocationPoller``).
+every few seconds for the units connected (``RevocationPoller``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ CA_NAME = "kenshin device CA"
 CA_VALID_DAYS = 20 * 365 + 5
 DEVICE_VALID_DAYS = 10 * 365 + 2
 SERVER_VALID_DAYS = 10 * 365 + 2
-REVOCATION_POLL_SECONDS = 30
 # A name a certificate can hold: dot-separated labels of letters, digits and inner hyphens.
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?")
@@ -240,7 +239,7 @@ def admitted_device(peer_cert_der: bytes | None, is_revoked: Callable[[int], boo
 
 class RevocationPoller:
     """Serials revoked since the previous look, from ``revoked_serials(since)`` (a Store's):
-    the endpoint polls every REVOCATION_POLL_SECONDS and closes the sessions among them."""
+    the endpoint polls every mqtt.revocation_check_s and closes the sessions among them."""
 
     def __init__(
         self,

@@ -53,6 +53,27 @@ def load_certificate(data: bytes) -> x509.Certificate:
     return x509.load_der_x509_certificate(data)
 
 
+def certificate_end(path: Path) -> int | None:
+    """The last second the certificate in the file at ``path`` is valid (UTC epoch s);
+    None when there is no such file or it holds no certificate."""
+    try:
+        return int(load_certificate(path.read_bytes()).not_valid_after_utc.timestamp())
+    except (OSError, ValueError):
+        return None
+
+
+def certificate_names(path: Path) -> tuple[list[str], list[str]]:
+    """The host names and the addresses the certificate at ``path`` is for; none when
+    there is no such file or it holds no certificate."""
+    try:
+        cert = load_certificate(path.read_bytes())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return [], []
+    addresses = [str(a) for a in names.get_values_for_type(x509.IPAddress)]
+    return names.get_values_for_type(x509.DNSName), addresses
+
+
 def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     """The key as unencrypted PKCS#8 PEM: what a unit or the endpoint loads."""
     return key.private_bytes(PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())

@@ -11,6 +11,7 @@ call; a lock makes threads take turns with it.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import uuid
@@ -30,6 +31,7 @@ from kenshin.adapters.sqlite_days import DAY_SECONDS
 from kenshin.adapters.sqlite_delivery import SqliteDeliveries
 from kenshin.adapters.sqlite_readings import (
     new_meter_keys,
+    newest_batch,
     readings_of,
     repack_late,
     store_batch,
@@ -66,9 +68,11 @@ _INSERT_REVISION = "INSERT OR REPLACE INTO revisions VALUES (" + ", ".join("?" *
 class SqliteStore:
     """A Store in one SQLite file; ``in_memory()`` for a throwaway one."""
 
-    def __init__(self, path: str | Path, timeout: float = 10.0) -> None:
+    def __init__(self, path: str | Path, timeout: float = 10.0, *, create: bool = True) -> None:
         self._lock = threading.RLock()
         uri = path if isinstance(path, str) and path.startswith("file:") else None
+        if uri is None:
+            _prepare_file(Path(path), create=create)
         reader_uri = uri or f"{Path(path).resolve().as_uri()}?mode=ro"
         self._reader = SqliteBulkReader(
             lambda: sqlite3.connect(reader_uri, uri=True, timeout=timeout, check_same_thread=False)
@@ -132,6 +136,11 @@ class SqliteStore:
         with self._writing(f"adding customer {customer.id!r}") as db:
             sqlite_registry.add_customer(db, customer)
 
+    def update_customer(self, customer: Customer) -> None:
+        """Replace a customer's name and settings; NotFoundError for an unknown customer."""
+        with self._writing(f"changing customer {customer.id!r}") as db:
+            sqlite_registry.update_customer(db, customer)
+
     def get_customer(self, customer_id: str) -> Customer | None:
         """The customer, or None."""
         found = self._read("reading customers", sqlite_registry.customers, customer_id)
@@ -153,6 +162,12 @@ class SqliteStore:
     def list_devices(self, customer_id: str | None = None) -> list[Device]:
         """Devices ordered by id, optionally of one customer."""
         return self._read("listing devices", sqlite_registry.devices, customer_id)
+
+    def move_device(self, device_id: str, customer_id: str) -> None:
+        """Make the device (and so its meters) the customer's; NotFoundError for an unknown
+        device or customer."""
+        with self._writing(f"moving device {device_id!r}") as db:
+            sqlite_registry.move_device(db, device_id, customer_id)
 
     def save_meters(self, meters: Iterable[Meter]) -> None:
         """Insert meters, or update their device and spec if they exist; a maximum demand
@@ -326,6 +341,11 @@ class SqliteStore:
         with _wrapped("reading boundary registers"):
             return self._reader.boundary_registers(meter_ids, start, count, batch)
 
+    def newest_batch(self, start: int, end: int) -> int:
+        """The newest batch that stored, completed or conflicted with a reading of a UTC
+        day touching start..end; 0 if none."""
+        return self._read("reading the days' newest batch", newest_batch, (start, end))
+
     def compact(self, before: int) -> int:
         """Pack every UTC day with readings that ended at or before ``before``; how many.
 
@@ -373,10 +393,11 @@ class SqliteStore:
                 [astuple(d) for d in letters],
             )
 
-    def list_dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
-        """Dead letters, oldest first."""
+    def list_dead_letters(self, limit: int = 1000, since: int | None = None) -> list[DeadLetter]:
+        """Dead letters, oldest first; with ``since``, those received then or later."""
         sql = "SELECT source, reason, payload, received_at, device FROM dead_letters"
-        rows = self._rows("listing dead letters", f"{sql} ORDER BY id LIMIT ?", (limit,))
+        sql += " WHERE received_at >= ? ORDER BY id LIMIT ?"
+        rows = self._rows("listing dead letters", sql, (since or 0, limit))
         return [DeadLetter(*r) for r in rows]
 
     def count_dead_letters(self, since: int | None = None) -> int:
@@ -428,6 +449,36 @@ class SqliteStore:
         with self._lock:
             self._reader.close()
             self._db.close()
+
+
+def _prepare_file(path: Path, *, create: bool) -> None:
+    """Make a new database file readable by its owner alone (SQLite gives its -wal and
+    -shm files the same mode); without ``create``, refuse a missing or empty one, which
+    SQLite would silently take as a new empty database."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = None
+    if create:
+        if size is None:
+            with _os_error(path):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    if not size:
+        state = "does not exist" if size is None else "is empty (0 bytes)"
+        raise StoreError(
+            f"{path} {state}: it should hold the customers, devices and revoked"
+            " certificates. Restore it from a backup, or start with an"
+            f" empty database: kenshin init --new-database {path.parent}"
+        )
+
+
+@contextmanager
+def _os_error(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise StoreError(f"SQLite store: cannot create {path}: {exc.strerror}") from exc
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from dataclasses import astuple
 from typing import Any
 
 from kenshin.adapters.sqlite_part import SqlitePart
-from kenshin.domain.alerts import Alert, AlertState, Event, Notification, Severity
+from kenshin.domain.alerts import Alert, AlertState, Event, ExportFailure, Notification, Severity
 from kenshin.domain.model import SecurityEvent
 from kenshin.ports import Queued
 
@@ -33,6 +33,13 @@ SCHEMA = """
         id INTEGER PRIMARY KEY, kind TEXT NOT NULL, at INTEGER NOT NULL,
         address TEXT NOT NULL, who TEXT, detail TEXT NOT NULL);
     CREATE INDEX security_events_at ON security_events (at);
+"""
+# Customers whose last export failed, by the server's runs or by hand: the export
+# alerts and readiness of the server come from here, so any export's success clears them.
+EXPORT_FAILURES = """
+    CREATE TABLE export_failures (
+        customer TEXT PRIMARY KEY, day TEXT NOT NULL, reason TEXT NOT NULL,
+        since INTEGER NOT NULL) WITHOUT ROWID;
 """
 _QUEUED = (
     "SELECT id, channel, attempts, last_error, event, at,"
@@ -130,3 +137,24 @@ class SqliteAlerts(SqlitePart):
         """Remove the security events before ``before``; how many."""
         with self._using("removing old security events", write=True) as db:
             return db.execute("DELETE FROM security_events WHERE at < ?", (before,)).rowcount
+
+    def export_failed(self, failure: ExportFailure) -> None:
+        """Record that the customer's export failed; ``since`` stays that of the first
+        failure in a row."""
+        with self._using("recording a failed export", write=True) as db:
+            db.execute(
+                "INSERT INTO export_failures VALUES (?, ?, ?, ?) ON CONFLICT (customer)"
+                " DO UPDATE SET day = excluded.day, reason = excluded.reason",
+                astuple(failure),
+            )
+
+    def export_succeeded(self, customer: str) -> None:
+        """Record that the customer's export succeeded: no failure of it stands."""
+        with self._using("recording an export", write=True) as db:
+            db.execute("DELETE FROM export_failures WHERE customer = ?", (customer,))
+
+    def export_failures(self) -> list[ExportFailure]:
+        """The customers whose last export failed, by customer."""
+        with self._using("reading failed exports") as db:
+            rows = db.execute("SELECT * FROM export_failures ORDER BY customer").fetchall()
+        return [ExportFailure(*row) for row in rows]

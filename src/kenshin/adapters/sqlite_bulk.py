@@ -6,14 +6,18 @@ rest is read from the readings, which SQLite packs into one hex text per query,
 each record in it carrying its grid row, so that Python never holds an object
 per reading. numpy puts every value in place at once. The meters asked for
 travel as one JSON array. WAL lets this connection read a consistent snapshot
-while the writer writes.
+while the writer writes. A read takes a connection no other read is using (opening
+one when none is idle): the export and the daily report read at the same time in
+threads of their own, and a connection holds one transaction at a time.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -56,11 +60,26 @@ def _packed_days(days: list[int]) -> str:
 
 
 class SqliteBulkReader:
-    """Reads boundary registers of many meters at once through its own connection."""
+    """Reads boundary registers of many meters at once through connections of its own,
+    one for each read under way."""
 
     def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
         self._connect = connect
-        self._db: sqlite3.Connection | None = None
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for this read alone, kept for the next one afterwards."""
+        with self._lock:
+            db = self._idle.pop() if self._idle else None
+        if db is None:
+            db = self._connect()
+        try:
+            yield db
+        finally:
+            with self._lock:
+                self._idle.append(db)
 
     def boundary_registers(
         self, meter_ids: Sequence[str], start: int, count: int, as_of: int | None = None
@@ -68,32 +87,38 @@ class SqliteBulkReader:
         """Registers at start + i * 1800 (i in 0..count): one grid row per listed meter;
         with ``as_of``, of the readings of that batch and earlier ones only."""
         batch = _ANY_BATCH if as_of is None else as_of
-        if self._db is None:
-            self._db = self._connect()
-        db = self._db
-        wanted = json.dumps(list(meter_ids))
-        end = start + count * SLOT_SECONDS
-        db.execute("BEGIN")  # one snapshot for the packing state, packed days and readings
-        try:
-            if start % SLOT_SECONDS:  # a zone off the UTC half hours: packed days do not fit
-                fwd, rev = (
-                    empty_grid(len(meter_ids), count + 1),
-                    empty_grid(len(meter_ids), count + 1),
-                )
-                _scatter_readings(db, wanted, start, end, fwd, rev, batch)
-                return fwd, rev
-            first, last = start // DAY_SECONDS, end // DAY_SECONDS
-            fwd, rev = _days(db, (meter_ids, wanted), first, last, batch)
-            offset = (start - first * DAY_SECONDS) // SLOT_SECONDS
-            return fwd[:, offset : offset + count + 1], rev[:, offset : offset + count + 1]
-        finally:
-            db.execute("ROLLBACK")
+        with self._connection() as db:
+            return _read(db, meter_ids, start, count, batch)
 
     def close(self) -> None:
-        """Close the read connection."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        """Close the idle read connections."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for db in idle:
+            db.close()
+
+
+def _read(
+    db: sqlite3.Connection, meter_ids: Sequence[str], start: int, count: int, batch: int
+) -> tuple[Registers, Registers]:
+    """``boundary_registers`` on ``db``, in one read transaction."""
+    wanted = json.dumps(list(meter_ids))
+    end = start + count * SLOT_SECONDS
+    db.execute("BEGIN")  # one snapshot for the packing state, packed days and readings
+    try:
+        if start % SLOT_SECONDS:  # a zone off the UTC half hours: packed days do not fit
+            fwd, rev = (
+                empty_grid(len(meter_ids), count + 1),
+                empty_grid(len(meter_ids), count + 1),
+            )
+            _scatter_readings(db, wanted, start, end, fwd, rev, batch)
+            return fwd, rev
+        first, last = start // DAY_SECONDS, end // DAY_SECONDS
+        fwd, rev = _days(db, (meter_ids, wanted), first, last, batch)
+        offset = (start - first * DAY_SECONDS) // SLOT_SECONDS
+        return fwd[:, offset : offset + count + 1], rev[:, offset : offset + count + 1]
+    finally:
+        db.execute("ROLLBACK")
 
 
 def _days(

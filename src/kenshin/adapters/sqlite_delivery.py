@@ -6,11 +6,13 @@ Shares the store's one connection and its lock: the store composes it in as
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import astuple
+from typing import Any
 
 from kenshin.adapters.sqlite_part import SqlitePart
 from kenshin.errors import NotFoundError
-from kenshin.ports import Account, Receipt
+from kenshin.ports import Account, Receipt, UnlockRequest
 
 SCHEMA = """
     -- How customers log in to collect their files; ssh_keys one OpenSSH line each,
@@ -26,7 +28,16 @@ SCHEMA = """
     CREATE INDEX receipts_customer ON receipts (customer, at);
     CREATE INDEX receipts_file ON receipts (customer, file_name, revision);
 """
+UNLOCKS_SCHEMA = """
+    -- Operators' requests to clear a customer's failed logins (kenshin customers unlock):
+    -- the file servers apply them and note when, and what they cleared (one per line).
+    CREATE TABLE login_unlocks (
+        id INTEGER PRIMARY KEY, customer TEXT NOT NULL, address TEXT,
+        requested_at INTEGER NOT NULL, done_at INTEGER, cleared TEXT NOT NULL DEFAULT '');
+    CREATE INDEX login_unlocks_pending ON login_unlocks (id) WHERE done_at IS NULL;
+"""
 _RECEIPT = "SELECT customer, file_name, revision, bytes, protocol, address, at FROM receipts"
+_UNLOCK = "SELECT id, customer, address, requested_at, done_at, cleared FROM login_unlocks"
 
 
 class SqliteDeliveries(SqlitePart):
@@ -86,3 +97,38 @@ class SqliteDeliveries(SqlitePart):
                 f"{sql} ORDER BY at, id LIMIT 1", (customer_id, file_name, revision)
             ).fetchone()
         return None if row is None else Receipt(*row)
+
+    def request_unlock(self, customer_id: str, address: str | None, at: int) -> int:
+        """Record a request to clear the customer's failed logins; its id."""
+        with self._using("recording an unlock request", write=True) as db:
+            cursor = db.execute(
+                "INSERT INTO login_unlocks (customer, address, requested_at) VALUES (?, ?, ?)",
+                (customer_id, address, at),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def get_unlock(self, request_id: int) -> UnlockRequest | None:
+        """The unlock request, or None."""
+        with self._using("reading an unlock request") as db:
+            row = db.execute(f"{_UNLOCK} WHERE id = ?", (request_id,)).fetchone()
+        return None if row is None else _unlock(row)
+
+    def pending_unlocks(self) -> list[UnlockRequest]:
+        """The unlock requests not yet applied, oldest first."""
+        with self._using("reading unlock requests") as db:
+            rows = db.execute(f"{_UNLOCK} WHERE done_at IS NULL ORDER BY id").fetchall()
+        return [_unlock(r) for r in rows]
+
+    def finish_unlock(self, request_id: int, cleared: Sequence[str], at: int) -> None:
+        """Record that the request was applied at ``at``, and what it cleared."""
+        with self._using("recording an unlock", write=True) as db:
+            db.execute(
+                "UPDATE login_unlocks SET done_at = ?, cleared = ? WHERE id = ?",
+                (at, "\n".join(cleared), request_id),
+            )
+
+
+def _unlock(row: Any) -> UnlockRequest:  # noqa: ANN401 - a row of _UNLOCK
+    request_id, customer, address, requested_at, done_at, cleared = row
+    lines = tuple(line for line in cleared.split("\n") if line)
+    return UnlockRequest(request_id, customer, address, requested_at, done_at, lines)

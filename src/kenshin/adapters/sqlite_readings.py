@@ -79,12 +79,39 @@ def store_batch(
     ``meter_keys`` are the readings' meters' keys, in the same order. A reading with
     neither register carries nothing: it is counted as a duplicate. Also returns the
     meters found to have a reverse register that ``reverse_known`` did not list.
+    The UTC days whose readings the batch changed record it (``day_batches``).
     """
+    result, reverse, changed = _store_batch(db, readings, meter_keys, batch, at, reverse_known)
+    db.executemany(
+        "INSERT INTO day_batches VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET batch = ?2",
+        [(day, batch) for day in sorted(set(map(_DAY_OF, changed)))],
+    )
+    return result, reverse
+
+
+def newest_batch(db: sqlite3.Connection, span: tuple[int, int]) -> int:
+    """The newest batch that changed a reading of a UTC day touching the span (start,
+    end); 0 if none."""
+    start, end = span
+    sql = "SELECT ifnull(max(batch), 0) FROM day_batches WHERE day BETWEEN ? AND ?"
+    found: int = db.execute(sql, (start // DAY_SECONDS, end // DAY_SECONDS)).fetchone()[0]
+    return found
+
+
+def _store_batch(
+    db: sqlite3.Connection,
+    readings: Sequence[Reading],
+    meter_keys: Sequence[int],
+    batch: int,
+    at: int,
+    reverse_known: Set[int],
+) -> tuple[StoreResult, set[int], set[int]]:
+    """``store_batch``, with the times of the readings it changed."""
     fwd, rev = list(map(_FWD, readings)), list(map(_REV, readings))
     if None in fwd and any(f is None and r is None for f, r in zip(fwd, rev, strict=True)):
         usable = [i for i, r in enumerate(readings) if r.fwd is not None or r.rev is not None]
-        result, reverse = (
-            store_batch(
+        result, reverse, changed = (
+            _store_batch(
                 db,
                 [readings[i] for i in usable],
                 [meter_keys[i] for i in usable],
@@ -93,9 +120,9 @@ def store_batch(
                 reverse_known,
             )
             if usable
-            else (StoreResult(), set())
+            else (StoreResult(), set(), set())
         )
-        return result + StoreResult(duplicates=len(readings) - len(usable)), reverse
+        return result + StoreResult(duplicates=len(readings) - len(usable)), reverse, changed
     times = list(map(_T, readings))
     reverse = (
         set() if rev.count(None) == len(rev) else _mark_reverse(db, meter_keys, rev, reverse_known)
@@ -106,10 +133,11 @@ def store_batch(
     sql = "INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?)"
     inserted = db.executemany(sql, sorted(rows, key=_TIME_METER)).rowcount
     if inserted == len(rows):
-        return StoreResult(stored=inserted), reverse
+        return StoreResult(stored=inserted), reverse, set(times)
     offered = list(zip(meter_keys, times, strict=True))
     state = _stored_before(db, offered, batch)
-    return _settle(db, readings, offered, state, batch, at), reverse
+    result, changed = _settle(db, readings, offered, state, batch, at)
+    return result, reverse, changed
 
 
 def _mark_reverse(
@@ -170,15 +198,18 @@ def _settle(
     state: dict[Key, Reading],
     batch: int,
     at: int,
-) -> StoreResult:
-    """Apply the batch in order to what was stored, as if the readings came one by one."""
+) -> tuple[StoreResult, set[int]]:
+    """Apply the batch in order to what was stored, as if the readings came one by one;
+    also the times of the readings stored, completed or in conflict."""
     stored = duplicates = 0
     conflicts: list[tuple[Key, Conflict]] = []
     completed: set[Key] = set()
+    new: set[int] = set()
     for key, reading in zip(keys, readings, strict=True):
         old = state.get(key)
         if old is None:  # the first of its key in the batch, and inserted already
             state[key] = reading
+            new.add(key[1])
             stored += 1
             continue
         merged = merge_reading(old, reading)
@@ -200,4 +231,5 @@ def _settle(
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(*k, c.stored_fwd, c.stored_rev, c.new_fwd, c.new_rev, batch) for k, c in conflicts],
     )
-    return StoreResult(stored, duplicates, tuple(c for _, c in conflicts))
+    changed = {t for _, t in completed} | {t for (_, t), _c in conflicts} | new
+    return StoreResult(stored, duplicates, tuple(c for _, c in conflicts)), changed

@@ -7,12 +7,23 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import astuple
+from dataclasses import astuple, fields
 from functools import cache
 
-from kenshin.domain.model import Customer, Device, Labels, Layout, Meter, MeterSpec
+from kenshin.domain.model import (
+    Customer,
+    Device,
+    FlagColumns,
+    Labels,
+    Layout,
+    Meter,
+    MeterSpec,
+    SlotLabels,
+)
 from kenshin.errors import AlreadyExistsError, NotFoundError
 
+_CUSTOMER_COLUMNS = ", ".join(f.name for f in fields(Customer))
+_MARKS = ", ".join("?" * len(fields(Customer)))
 _METERS = (
     "SELECT m.id, m.device, m.unit_mwh, m.coefficient, m.digits, m.max_demand_w, m.reverse,"
     " m.installed_at, m.removed_at, m.key FROM meters m"
@@ -23,15 +34,41 @@ def add_customer(db: sqlite3.Connection, customer: Customer) -> None:
     """Insert a customer; AlreadyExistsError if the id is taken."""
     if _exists(db, "customers", customer.id):
         raise AlreadyExistsError(f"customer {customer.id!r} exists already")
-    db.execute("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", astuple(customer))
+    sql = f"INSERT INTO customers ({_CUSTOMER_COLUMNS}) VALUES ({_MARKS})"  # noqa: S608
+    db.execute(sql, astuple(customer))
+
+
+def update_customer(db: sqlite3.Connection, customer: Customer) -> None:
+    """Replace a customer's name and settings; NotFoundError for an unknown customer."""
+    if not _exists(db, "customers", customer.id):
+        raise NotFoundError(f"customer {customer.id!r} does not exist")
+    db.execute(
+        f"UPDATE customers SET ({_CUSTOMER_COLUMNS}) = ({_MARKS}) WHERE id = ?",  # noqa: S608
+        (*astuple(customer), customer.id),
+    )
 
 
 def customers(db: sqlite3.Connection, customer_id: str | None) -> list[Customer]:
     """Customers ordered by id: all, or the one with ``customer_id``."""
     rows = db.execute(
-        "SELECT * FROM customers WHERE ?1 IS NULL OR id = ?1 ORDER BY id", (customer_id,)
+        f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE ?1 IS NULL OR id = ?1 ORDER BY id",  # noqa: S608
+        (customer_id,),
     ).fetchall()
-    return [Customer(r[0], r[1], r[2], r[3], Layout(r[4]), Labels(r[5]), r[6], r[7]) for r in rows]
+    return [
+        Customer(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            Layout(r[4]),
+            Labels(r[5]),
+            r[6],
+            r[7],
+            SlotLabels(r[8]),
+            FlagColumns(r[9]),
+        )
+        for r in rows
+    ]
 
 
 def add_device(db: sqlite3.Connection, device: Device) -> None:
@@ -41,6 +78,15 @@ def add_device(db: sqlite3.Connection, device: Device) -> None:
     if _exists(db, "devices", device.id):
         raise AlreadyExistsError(f"device {device.id!r} exists already")
     db.execute("INSERT INTO devices VALUES (?, ?)", (device.id, device.customer))
+
+
+def move_device(db: sqlite3.Connection, device_id: str, customer_id: str) -> None:
+    """Give the device to another customer; NotFoundError for an unknown one of them."""
+    if not _exists(db, "customers", customer_id):
+        raise NotFoundError(f"customer {customer_id!r} does not exist")
+    if not _exists(db, "devices", device_id):
+        raise NotFoundError(f"device {device_id!r} does not exist")
+    db.execute("UPDATE devices SET customer = ? WHERE id = ?", (customer_id, device_id))
 
 
 def get_device(db: sqlite3.Connection, device_id: str) -> Device | None:

@@ -127,6 +127,19 @@ MIGRATIONS = (
     ALTER TABLE meters ADD COLUMN installed_at INTEGER;
     ALTER TABLE meters ADD COLUMN removed_at INTEGER;
     """,
+    """
+    -- The newest batch that stored, completed or conflicted with a reading of each UTC
+    -- day: the server restates a final day that got readings after its last revision.
+    CREATE TABLE day_batches (day INTEGER PRIMARY KEY, batch INTEGER NOT NULL);
+    """,
+    sqlite_alerts.EXPORT_FAILURES,
+    sqlite_delivery.UNLOCKS_SCHEMA,
+    """
+    -- How a customer's wide files label their slot columns and place the quality flags.
+    ALTER TABLE customers ADD COLUMN slot_labels TEXT NOT NULL DEFAULT 'start';
+    ALTER TABLE customers ADD COLUMN flags TEXT NOT NULL DEFAULT 'block';
+    """,
+    sqlite_units.STATUS_SCHEMA,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

@@ -25,6 +25,11 @@ SCHEMA = """
         PRIMARY KEY (device, start)) WITHOUT ROWID;
     CREATE INDEX drift_spells_start ON drift_spells (start);
 """
+STATUS_SCHEMA = """
+    -- Each unit's last status message (a JSON object: firmware, rsrp...) and when it came.
+    CREATE TABLE unit_statuses (
+        device TEXT PRIMARY KEY, at INTEGER NOT NULL, payload BLOB NOT NULL) WITHOUT ROWID;
+"""
 _CLOCK = (
     "SELECT device, last_seen, window_start, window_min, window_count, offset_s,"
     " spell_start, spell_offset_s FROM unit_clocks"
@@ -67,6 +72,19 @@ class SqliteUnitClocks(SqlitePart):
         with self._using("reading when units were last seen") as db:
             rows = db.execute("SELECT device, last_seen FROM unit_clocks ORDER BY device")
             return {device: last_seen for device, last_seen in rows}
+
+    def save_status(self, device: str, at: int, payload: bytes) -> None:
+        """Keep ``payload`` as the last status message of ``device``, received at ``at``."""
+        with self._using("saving a unit's status", write=True) as db:
+            db.execute(
+                "INSERT OR REPLACE INTO unit_statuses VALUES (?, ?, ?)", (device, at, payload)
+            )
+
+    def statuses(self) -> dict[str, tuple[int, bytes]]:
+        """The last status message of each unit that sent one, and when it came, by device."""
+        with self._using("reading units' statuses") as db:
+            rows = db.execute("SELECT device, at, payload FROM unit_statuses ORDER BY device")
+            return {device: (at, bytes(payload)) for device, at, payload in rows}
 
     def drift_spells(
         self, start: int, end: int, devices: Sequence[str] | None = None

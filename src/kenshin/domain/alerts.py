@@ -116,6 +116,16 @@ class ChannelFailure:
     waiting: int
 
 
+@dataclass(frozen=True, slots=True)
+class CertificateExpiry:
+    """When a certificate in use ends: the server's (``customer`` None, ``name`` what
+    presents it) or a unit's (``name`` the device id)."""
+
+    name: str
+    not_after: int
+    customer: str | None = None
+
+
 @dataclass(frozen=True)
 class Observations:
     """What the server sees at ``now``: the input of every rule."""
@@ -134,6 +144,7 @@ class Observations:
     disks: Sequence[DiskSpace] = ()
     down: Sequence[ComponentDown] = ()
     channels_failing: Sequence[ChannelFailure] = ()
+    certificates: Sequence[CertificateExpiry] = ()  # the server's, and each unit's valid one
 
     def zone_of(self, customer: str | None) -> str:
         """The customer's time zone, or the site's."""
@@ -152,6 +163,7 @@ class Thresholds:
     disk_min_free_bytes: int = 1 << 30
     disk_min_free_percent: float = 5.0
     security_window_minutes: int = 60
+    certificate_expiry_days: int = 30  # warn this long before a certificate ends
 
 
 def shown_time(t: int, zone_name: str) -> str:
@@ -321,6 +333,56 @@ def components_down(obs: Observations, limits: Thresholds) -> list[Alert]:
     return alerts
 
 
+def certificates_expiring(obs: Observations, limits: Thresholds) -> list[Alert]:
+    """One alert per server certificate, and one per customer for its units'
+    certificates, that ends within the warning time (an ended server one is critical)."""
+    soon = obs.now + limits.certificate_expiry_days * 86400
+    ending = sorted((c for c in obs.certificates if c.not_after <= soon), key=_by_end)
+    alerts = []
+    for cert in (c for c in ending if c.customer is None):
+        ended = cert.not_after <= obs.now
+        text = (
+            f"The certificate of the {cert.name} {'ended' if ended else 'ends'}"
+            f" {shown_time(cert.not_after, obs.zone)}: units (or customers) cannot connect"
+            " to it after that.\n"
+            f"What to do: {_RENEW.get(cert.name, _RENEW['MQTT endpoint'])}, then restart"
+            " kenshin."
+        )
+        severity = Severity.CRITICAL if ended else Severity.WARNING
+        title = f"Certificate {'ended' if ended else 'ending'}: {cert.name}"
+        key = f"certificate:{cert.name}"
+        alerts.append(Alert(key, severity, title, text, None, cert.not_after))
+    units: dict[str, list[CertificateExpiry]] = defaultdict(list)
+    for cert in (c for c in ending if c.customer is not None):
+        units[cert.customer or ""].append(cert)
+    for customer, certs in sorted(units.items()):
+        tz = obs.zone_of(customer)
+        names = [f"{c.name} ({shown_time(c.not_after, tz)})" for c in certs]
+        text = (
+            f"The certificates of {len(certs)} unit(s) of customer {customer} end within"
+            f" {limits.certificate_expiry_days} days: {_listed(names)}. A unit cannot"
+            " connect once its certificate has ended.\n"
+            "What to do: issue new ones (`kenshin devices add ID --customer"
+            f" {customer} --out DIR`) and install them on the units before then."
+        )
+        title = f"Unit certificates ending: customer {customer} ({len(certs)})"
+        key = f"certificates:{customer}"
+        alerts.append(Alert(key, Severity.WARNING, title, text, customer, certs[0].not_after))
+    return alerts
+
+
+_RENEW = {
+    "MQTT endpoint": "issue a new one with `kenshin server-cert`",
+    "FTPS server": "install the successor of the certificate set in ftps.certificate",
+    "units' certificate authority": "make a new authority and issue every unit a new"
+    " certificate from it before then",
+}
+
+
+def _by_end(cert: CertificateExpiry) -> tuple[int, str]:
+    return cert.not_after, cert.name
+
+
 @dataclass(frozen=True, slots=True)
 class SecurityKind:
     """How a kind of security event is reported: its severity, what it is, what to do."""
@@ -364,7 +426,8 @@ SECURITY_KINDS: dict[str, SecurityKind] = {
     ),
     "certificate_refused": SecurityKind(
         Severity.CRITICAL,
-        "connections with a revoked certificate (or one naming no device)",
+        "connections with a revoked certificate (or one naming no device, or a device"
+        " not registered)",
         "A revoked unit is trying to connect: make sure it was taken out of service; if it"
         " should report, issue it a new certificate with `kenshin devices add`.",
     ),
@@ -372,6 +435,19 @@ SECURITY_KINDS: dict[str, SecurityKind] = {
         Severity.WARNING,
         "connections closed because the unit's certificate was revoked",
         "Expected after `kenshin devices revoke`; if nobody revoked it, find out who did.",
+    ),
+    "connections_limited": SecurityKind(
+        Severity.WARNING,
+        "connections closed as too many from one address or certificate were still connecting",
+        "Many units behind one address reconnecting together (a carrier's NAT) can do it:"
+        " raise mqtt.connecting_per_address; otherwise someone is holding connections"
+        " open: " + _FIREWALL,
+    ),
+    "connect_timeout": SecurityKind(
+        Severity.INFO,
+        "connections that sent no CONNECT within mqtt.connect_timeout_s",
+        "A unit on a very slow link may need a longer mqtt.connect_timeout_s; many at once"
+        " from one address are someone holding connections open: " + _FIREWALL,
     ),
     "malformed_packet": SecurityKind(
         Severity.WARNING,
@@ -413,9 +489,10 @@ SECURITY_KINDS: dict[str, SecurityKind] = {
     ),
     "login_locked": SecurityKind(
         Severity.WARNING,
-        "logins locked out after repeated failures",
-        "The customer cannot collect its files until the lockout ends: check its"
-        " credentials with it; " + _FIREWALL,
+        "password logins refused from an address locked after repeated failures",
+        "Only that address is held back (a customer's SSH key still works). If it is the"
+        " customer's own, check its credentials with it and clear the lock (`kenshin"
+        " customers unlock`); otherwise " + _FIREWALL,
     ),
     "login_address_refused": SecurityKind(
         Severity.WARNING,
@@ -510,6 +587,7 @@ RULES: tuple[Rule, ...] = (
     silent_devices,
     dead_letters,
     security_events,
+    certificates_expiring,
 )
 
 

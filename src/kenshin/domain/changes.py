@@ -19,7 +19,7 @@ from datetime import datetime
 from itertools import islice
 from zoneinfo import ZoneInfo
 
-from kenshin.domain.model import Direction, Layout
+from kenshin.domain.model import Direction, FlagColumns, Layout
 from kenshin.domain.slots import DaySlots
 
 CRLF = "\r\n"
@@ -31,6 +31,8 @@ Cells = dict[tuple[str, str], dict[int, Cell]]
 _ABSENT: Cell = ("", "")  # a row or slot the file does not have at all
 _NEM12_FLAGS = {"A": "A", "S17": "E", "S15": "E", "N": "N"}
 _NEM12_DIRECTIONS = {"E1": Direction.FWD.value, "B1": Direction.REV.value}
+# The direction cell in Japanese (csvfiles.DIRECTION_LABELS): the record says fwd and rev.
+_DIRECTIONS = {"買電": Direction.FWD.value, "売電": Direction.REV.value}
 CHANGE_LABELS = (
     "meter",
     "direction",
@@ -100,17 +102,25 @@ _NO_ROW: tuple[list[str] | None, str] = (None, "")
 
 
 def compare_files(
-    layout: Layout, before: str, after: str, *, starts: Sequence[str], reported: int
+    layout: Layout,
+    before: str,
+    after: str,
+    *,
+    starts: Sequence[str],
+    reported: int,
+    flags: FlagColumns = FlagColumns.BLOCK,
 ) -> ChangeRecord:
     """The slots of ``after`` that differ from ``before``, two texts of a day file whose
-    slots start at ``starts`` (local ISO times, as the long layout writes them). Only the
-    first ``reported`` slots had ended when ``before`` was made: a later slot's first
-    value is only filled in, not a change."""
+    slots start at ``starts`` (local ISO times, as the long layout writes them), with
+    ``flags`` placed as the customer's setting says (wide). Only the first ``reported``
+    slots had ended when ``before`` was made: a later slot's first value is only filled
+    in, not a change."""
     if reported <= 0:
         return ChangeRecord((), 0)
     old_lines, new_lines = _changed_lines(before, after)
     if layout == Layout.WIDE:
-        return _wide_changes(old_lines, new_lines, len(starts), reported)
+        per_slot = flags == FlagColumns.PER_SLOT
+        return _wide_changes(old_lines, new_lines, len(starts), reported, per_slot=per_slot)
     if layout == Layout.NEM12:  # every 300 record carries its own time: parse them all
         old, new = _nem12(before, len(starts)), _nem12(after, len(starts))
     else:
@@ -137,13 +147,15 @@ def _slot_changes(old: Cells, new: Cells, reported: int) -> Iterator[SlotChange]
 
 
 def _wide_changes(
-    old_lines: list[str], new_lines: list[str], count: int, reported: int
+    old_lines: list[str], new_lines: list[str], count: int, reported: int, *, per_slot: bool
 ) -> ChangeRecord:
     """A wide row's cells are in time order. Most changed rows (a provisional day filling
     up) differ only after the reported slots: paired in file order, such a row is
     passed over after a look at its start and its flags, without splitting it."""
-    # Up to the end of the reported slots' cells: meter, date, direction, then the cells.
-    head = re.compile(r'[^,"]*,[^,"]*,[^,"]*,(?:[^,"]*,){%d}' % reported)  # noqa: UP031
+    # Up to the end of the reported slots' cells: meter, date, direction, then the cells
+    # (each slot's kWh, and its flag where flags are per slot).
+    cells = reported * (2 if per_slot else 1)
+    head = re.compile(r'[^,"]*,[^,"]*,[^,"]*,(?:[^,"]*,){%d}' % cells)  # noqa: UP031
     if len(old_lines) == len(new_lines):
         rest_old, rest_new = [], []
         for was, now in zip(old_lines, new_lines, strict=True):
@@ -151,7 +163,7 @@ def _wide_changes(
             if (
                 match is not None
                 and now.startswith(was[: match.end()])
-                and was[-count:][:reported] == now[-count:][:reported]
+                and (per_slot or was[-count:][:reported] == now[-count:][:reported])
             ):
                 continue  # the same row, the same reported slots: only filled in
             rest_old.append(was)
@@ -179,9 +191,16 @@ def _wide(lines: list[str], count: int) -> dict[tuple[str, str], tuple[list[str]
     """Each data line's slot cells and flags by (meter cell, direction)."""
     rows: dict[tuple[str, str], tuple[list[str] | None, str]] = {}
     for row in _rows(lines):
-        # meter, date, direction, the slots, total, quality; the header has labels there
-        if len(row) == count + 5 and len(row[-1]) == count and row[-1].isupper():
-            rows[(row[0], row[2])] = (row[3 : 3 + count], row[-1])
+        # meter, date, direction, the slots, total, quality; or meter, date, direction,
+        # each slot's kWh and flag, total. The header has labels where the flags are.
+        if len(row) == count + 5:
+            values, flags = row[3 : 3 + count], row[-1]
+        elif len(row) == 2 * count + 4:
+            values, flags = row[3 : 3 + 2 * count : 2], "".join(row[4 : 4 + 2 * count : 2])
+        else:
+            continue
+        if len(flags) == count and flags.isupper():
+            rows[(row[0], _DIRECTIONS.get(row[2], row[2]))] = (values, flags)
     return rows
 
 
@@ -236,7 +255,8 @@ def _long(lines: list[str], starts: Sequence[str]) -> Cells:
         # meter, direction, date, start, end, kwh, quality
         slot = slot_of.get(row[3]) if len(row) == 7 else None
         if slot is not None:
-            cells.setdefault((row[0], row[1]), {})[slot] = (row[5], row[6])
+            key = (row[0], _DIRECTIONS.get(row[1], row[1]))
+            cells.setdefault(key, {})[slot] = (row[5], row[6])
     return cells
 
 

@@ -134,7 +134,8 @@ def slot_grid(
     """Energy and flag of every slot between consecutive registers, row by row.
 
     The per-row arrays give each meter's resolution, register modulus and the
-    demand above which a wrapped register is taken as a reset, not a rollover.
+    demand it can draw (``Meter.demand_limit_w``): a wrap above it is a reset, not a
+    rollover, and the slot has no value.
     """
     prev, cur = registers[:, :-1], registers[:, 1:]
     missing = prev == NO_REGISTER
@@ -161,8 +162,9 @@ def day_table(
 ) -> DayTable:
     """Rows of ``meters`` (fwd/rev: one register row each): a forward row each, and a
     reverse row for the meters known to have a reverse register or showing one here,
-    in the order of ``meters``."""
-    demands = [max_demand_w if m.max_demand_w is None else m.max_demand_w for m in meters]
+    in the order of ``meters``. ``max_demand_w`` is a direct meter's limit, for the
+    meters without one of their own (``Meter.demand_limit_w``)."""
+    demands = [m.demand_limit_w(max_demand_w) for m in meters]
     # Many meters share one spec object: look each up by identity, not by value.
     specs = [id(m.spec) for m in meters]
     unique = {id(m.spec): m.spec for m in meters}

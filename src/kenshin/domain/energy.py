@@ -41,7 +41,26 @@ MAX_COEFFICIENT = 999_999
 MIN_DIGITS = 1
 MAX_DIGITS = 8
 MAX_REGISTER = 10**MAX_DIGITS - 1  # 99,999,999: the largest register of any meter
+# The most a meter fed directly (coefficient 1) can draw. A meter behind current
+# transformers draws its coefficient times as much: see ``demand_limit_w``.
 DEFAULT_MAX_DEMAND_W = 100_000
+MWH_PER_WATT_SLOT = 500  # one watt for half an hour
+
+
+def demand_limit_w(
+    own_w: int | None, default_w: int, resolution_mwh: int, modulus: int, coefficient: int
+) -> int:
+    """The most this meter can draw, in W: its own maximum if one is set, else the default
+    of a direct meter times its coefficient (a CT meter with coefficient k draws k times
+    the current its register counts).
+
+    Never more than one full turn of its register per half hour: a register that went
+    down moved by less than one turn, so a higher limit would decide nothing more (and
+    the limit stays small enough for exact int64 sums over a day).
+    """
+    wanted = default_w * coefficient if own_w is None else own_w
+    one_turn_w = -(-resolution_mwh * modulus // MWH_PER_WATT_SLOT)
+    return min(wanted, one_turn_w)
 
 
 def register_delta(
@@ -55,8 +74,10 @@ def register_delta(
     """Energy in mWh between two readings of one register, or None if there is none.
 
     A register that went down wrapped at ``modulus`` only if the wrapped delta is
-    physically possible (at most ``max_demand_w`` for ``elapsed_s``); otherwise it
-    was reset or exchanged and no delta exists.
+    physically possible: at most ``max_demand_w`` (this meter's limit, see
+    ``demand_limit_w``) for ``elapsed_s``; otherwise it was reset or exchanged and no
+    delta exists. A delta without a wrap is what the register measured, kept whatever
+    it is: VEE judges it against the same limit (``spike``).
     """
     raw = cur - prev
     if raw < 0:

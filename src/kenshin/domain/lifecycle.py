@@ -11,7 +11,37 @@ estimated there, and a day wholly outside it has no row in the customer's file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from kenshin.domain.slots import SLOT_SECONDS
+
 Span = tuple[int | None, int | None]  # (installed_at, removed_at), UTC epoch s; None: unknown
+_EARLIEST, _LATEST = -(2**62), 2**62  # an unknown fitting or removal: none
+
+
+def slots_in_service(spans: Sequence[Span], start: int, count: int) -> npt.NDArray[np.bool_]:
+    """Per span (row), which of ``count`` slots from ``start`` it covers: a slot counts
+    from its start at the fitting, up to its end at the removal."""
+    starts = start + SLOT_SECONDS * np.arange(count, dtype=np.int64)
+    fitted = np.array([_EARLIEST if f is None else f for f, _ in spans], np.int64)
+    removed = np.array([_LATEST if r is None else r for _, r in spans], np.int64)
+    return np.asarray(
+        (starts >= fitted[:, None]) & (starts + SLOT_SECONDS <= removed[:, None]), np.bool_
+    ).reshape(len(spans), count)
+
+
+def serves(span: Span, start: int, end: int) -> bool:
+    """Whether ``span`` covers a whole slot between ``start`` and ``end`` (slots from
+    ``start``): a meter that serves none of a day's slots has no row that day."""
+    fitted, removed = span
+    first = start
+    if fitted is not None and fitted > first:
+        first += -(-(fitted - first) // SLOT_SECONDS) * SLOT_SECONDS
+    last = end if removed is None else min(end, removed)
+    return first + SLOT_SECONDS <= last
 
 
 def widened(span: Span, readings: tuple[int, int]) -> Span:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from kenshin.domain.lifecycle import Span
-from kenshin.domain.model import Customer, Labels, Layout, Meter
+from kenshin.domain.model import Customer, FlagColumns, Labels, Layout, Meter, SlotLabels
 from kenshin.domain.vee.clock import DriftSpell
 from kenshin.domain.vee.settings import VeeSettings
 
@@ -72,6 +72,8 @@ def made_with_json(made: MadeWith) -> str:
             "labels": str(c.labels),
             "decimals": c.decimals,
             "file_pattern": c.file_pattern,
+            "slot_labels": str(c.slot_labels),
+            "flags": str(c.flags),
         },
         "vee": vee,
         "max_demand_w": made.max_demand_w,
@@ -96,6 +98,9 @@ def made_with_from_json(text: str) -> MadeWith:
             Labels(c["labels"]),
             int(c["decimals"]),
             c["file_pattern"],
+            # Kept since these settings came; a revision made before had the defaults.
+            SlotLabels(c.get("slot_labels", SlotLabels.START)),
+            FlagColumns(c.get("flags", FlagColumns.BLOCK)),
         )
         vee = None if document["vee"] is None else VeeSettings(**document["vee"])
         drift = tuple(DriftSpell(d, int(s), e, int(o)) for d, s, e, o in document["drift"])

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from kenshin.domain.energy import demand_limit_w
+
 
 class Layout(StrEnum):
     """The shape of a customer's daily file."""
@@ -24,6 +26,23 @@ class Labels(StrEnum):
 
     EN = "en"
     JA = "ja"
+
+
+class SlotLabels(StrEnum):
+    """How the wide layout labels its slot columns: by the local time at which each slot
+    starts (00:00 ... 23:30), at which it ends (00:30 ... 24:00), or by number (1 ... 48)."""
+
+    START = "start"
+    END = "end"
+    NUMBER = "number"
+
+
+class FlagColumns(StrEnum):
+    """Where the wide layout puts the quality flags: one column holding every slot's flag
+    (``block``), or a column right after each slot's kWh (``per-slot``)."""
+
+    BLOCK = "block"
+    PER_SLOT = "per-slot"
 
 
 class Direction(StrEnum):
@@ -55,6 +74,12 @@ class Customer:
     labels: Labels = Labels.EN
     decimals: int = 3
     file_pattern: str = DEFAULT_FILE_PATTERN
+    slot_labels: SlotLabels = SlotLabels.START
+    flags: FlagColumns = FlagColumns.BLOCK
+
+
+# The settings that shape a customer's files (``kenshin customers set`` changes them).
+FILE_SETTINGS = ("timezone", "encoding", "layout", "labels", "decimals", "slot_labels", "flags")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +129,15 @@ class Meter:
     # (a meter exchange); None where not known.
     installed_at: int | None = None
     removed_at: int | None = None
+
+    def demand_limit_w(self, default_w: int) -> int:
+        """The most it can draw (W): its own maximum, else ``default_w`` (a direct
+        meter's) times its coefficient. A wrap above it is a reset, not a rollover; a
+        slot above it without a wrap is kept, and VEE calls it a spike."""
+        spec = self.spec
+        return demand_limit_w(
+            self.max_demand_w, default_w, spec.resolution_mwh, spec.modulus, spec.coefficient
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,11 @@
 
 A report covers one local day: per customer, the meters with missing, estimated or
 questionable slots and the rules that fired on them, the silent units, the files not
-collected, and the day's security events. ``root_causes`` folds the meters into a few
+collected (or collected late), the day's security events and its dead letters, those of
+unknown devices apart. ``root_causes`` folds the meters into a few
 lines, one per customer, kind of failure, unit firmware and signal band, so that one
-cause reads as one line however many meters it hit. The renderings (text, HTML, CSV)
-are in ``domain.report_render``.
+cause reads as one line however many meters it hit, with its likely cause and the
+next step. The renderings (text, HTML, CSV) follow.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import html
 import io
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,60 @@ KIND_TEXT = {
     "zero_run": "in a long run of zeros",
     "low": "in a day far below its like days",
 }
+# Per kind: the likely cause, and the next step ({customer}, {meter}, {device}, {day} and
+# {slot}, the first slot of the kind where known, are filled in).
+_UNUSUAL = (
+    "unusual consumption (a real change at the site, or a meter fault)",
+    "check with the customer or on site; 'kenshin explain {meter} --slot \"{day} {slot}\"'"
+    " shows its readings",
+)
+KIND_ADVICE = {
+    "silent": (
+        "the unit stopped sending (power, signal, or a certificate expired or revoked)",
+        "see its certificate with 'kenshin devices list --customer {customer}', then power"
+        " and signal on site (it sends what it kept once it is back)",
+    ),
+    "missing": (
+        "readings did not arrive (a unit offline for a while, or messages lost)",
+        "the server asks for gaps by itself; to ask now: 'kenshin devices resend {device}"
+        " --from {day}T{slot} --to {day}T23:30'",
+    ),
+    "future": (
+        "a unit's clock runs ahead: its readings were dated in the future and set aside",
+        "set the unit's clock right (NTP); what was set aside is in 'kenshin dead-letters'",
+    ),
+    "negative": (
+        "a meter exchange (or a reset of the register)",
+        "'kenshin explain {meter} --slot \"{day} {slot}\"' shows its readings; if it was"
+        " exchanged, record when: 'kenshin meters service {meter} --removed TIME'",
+    ),
+    "conflict": (
+        "a unit sent readings again with other values (its memory or clock was reset, or"
+        " two units report one meter)",
+        "'kenshin conflicts' lists them, the value kept and the other",
+    ),
+    "clock": (
+        "the unit's clock drifts",
+        "check the unit's time source (NTP); 'kenshin explain {meter} --slot \"{day} {slot}\"'"
+        " shows the times it sent",
+    ),
+    "sum": (
+        "a reading is likely wrong: the slots do not add up to the registers",
+        "'kenshin explain {meter} --slot \"{day} {slot}\"' shows its readings",
+    ),
+    "spike": _UNUSUAL,
+    "high": _UNUSUAL,
+    "low": _UNUSUAL,
+    "stuck": (
+        "no consumption: a vacancy, a load switched off, or a meter that stopped counting",
+        _UNUSUAL[1],
+    ),
+    "zero_run": (
+        "no consumption: a vacancy, a load switched off, or a meter that stopped counting",
+        _UNUSUAL[1],
+    ),
+}
+SHOWN_LETTER_GROUPS = 10  # dead-letter lines in the body; 'kenshin dead-letters' has all
 # LTE RSRP: above -90 dBm a unit is well served; below -105 dBm it is at the cell edge.
 GOOD_DBM = -90
 WEAK_DBM = -105
@@ -88,18 +143,34 @@ class MeterQuality:
 
 @dataclass(frozen=True, slots=True)
 class NotCollected:
-    """A final daily file its customer had not collected when it was due (UTC epoch s)."""
+    """A final daily file its customer had not collected when it was due (UTC epoch s),
+    and when it collected it after all, if it did by the report's time."""
 
     day: str
     file_name: str
     revision: int
     due_at: int
+    collected_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetters:
+    """The day's dead letters of one sender: a device (None where no device is named),
+    how many, the reason of the last and when it came (UTC epoch s), and whether the
+    device is registered (an unknown device is not)."""
+
+    device: str | None
+    count: int
+    reason: str
+    last_at: int
+    registered: bool = True
 
 
 @dataclass(frozen=True)
 class CustomerQuality:
     """One customer's day: its slot labels, how many meters it has, the meters with a
-    problem, its silent units (with their last reading of the day), files not collected."""
+    problem, its silent units (with their last reading of the day), files not collected
+    in time (some collected late)."""
 
     customer: Customer
     labels: tuple[str, ...]
@@ -117,11 +188,18 @@ class CustomerQuality:
         """The sum of ``missing``, ``estimated`` or ``questionable`` over its meters."""
         return sum(int(getattr(m, what)) for m in self.problems)
 
+    @property
+    def uncollected(self) -> tuple[NotCollected, ...]:
+        """Its files still not collected."""
+        return tuple(f for f in self.not_collected if f.collected_at is None)
+
 
 @dataclass(frozen=True)
 class DailyReport:
     """The report of local ``day``, made at ``made_at`` (UTC epoch s) in ``timezone``.
-    ``security`` is None where the day's security events are not known."""
+    ``security`` is None where the day's security events are not known; ``dead_letters``
+    are the day's, one group per sender, most first (``dead_letter_total`` counts every
+    one, where the groups were made of fewer)."""
 
     day: date
     made_at: int
@@ -129,6 +207,8 @@ class DailyReport:
     customers: tuple[CustomerQuality, ...]
     units: Mapping[str, UnitInfo] = field(default_factory=dict)
     security: tuple[SecurityEvent, ...] | None = ()
+    dead_letters: tuple[DeadLetters, ...] = ()
+    dead_letter_total: int | None = None
 
     def totals(self) -> Totals:
         """The headline counts."""
@@ -141,8 +221,15 @@ class DailyReport:
             estimated=sum(c.total("estimated") for c in cs),
             questionable=sum(c.total("questionable") for c in cs),
             silent_units=sum(len(c.silent) for c in cs),
-            not_collected=sum(len(c.not_collected) for c in cs),
+            not_collected=sum(len(c.uncollected) for c in cs),
             security_events=None if self.security is None else len(self.security),
+            collected_late=sum(len(c.not_collected) - len(c.uncollected) for c in cs),
+            dead_letters=(
+                sum(g.count for g in self.dead_letters)
+                if self.dead_letter_total is None
+                else self.dead_letter_total
+            ),
+            unknown_devices=sum(1 for g in self.dead_letters if not g.registered),
         )
 
 
@@ -159,6 +246,9 @@ class Totals:
     silent_units: int
     not_collected: int
     security_events: int | None
+    collected_late: int = 0
+    dead_letters: int = 0
+    unknown_devices: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +266,24 @@ class Cause:
     slots: int
     since: str | None = None
     first: str | None = None
+    meter: str | None = None  # one meter of the group, for the next step's command
+    device: str | None = None
+    day: str = ""
+
+    def advice(self) -> str:
+        """The likely cause and the next step, as the operator reads them."""
+        cause, step = KIND_ADVICE[self.kind]
+        if self.kind == "silent" and self.units > 1:
+            cause = cause.replace("the unit stopped", "the units stopped")
+            step = step.replace("see its certificate", "see their certificates")
+            step = step.replace("(it sends", "(a unit sends")
+        if self.kind == "missing" and self.units > 1:
+            step = step.replace("to ask now:", f"to ask now, for each of the {self.units} units:")
+        if self.band is not None and self.band.startswith("weak") and self.kind == "silent":
+            cause = f"{cause}, most likely the weak signal"
+        slot = self.first or self.since or "HH:MM"
+        fields = {"customer": self.customer, "meter": self.meter, "device": self.device}
+        return f"likely cause: {cause}; next: {step.format(**fields, day=self.day, slot=slot)}"
 
     def text(self) -> str:
         """The line as an operator reads it."""
@@ -229,7 +337,8 @@ def root_causes(report: DailyReport) -> list[Cause]:
             devices = {m.device for m, _ in members}
             if kind == "silent":
                 devices |= {d for d in silent_alone if _unit_key(report, d) == (firmware, band)}
-            causes.append(_cause(cq, kind, firmware, band, members, devices))
+            cause = _cause(cq, kind, firmware, band, members, devices)
+            causes.append(replace(cause, day=report.day.isoformat()))
     return sorted(causes, key=lambda c: (-c.slots, -c.units, c.customer, c.kind))
 
 
@@ -260,7 +369,14 @@ def _cause(
         sum(slots for _, slots in members),
         since,
         first,
+        *_example(meters, devices),
     )
+
+
+def _example(meters: list[MeterQuality], devices: set[str]) -> tuple[str | None, str | None]:
+    """A meter of the group and its unit (the first by id), for the next step's command."""
+    first = min(meters, key=lambda m: m.meter, default=None)
+    return (None, min(devices, default=None)) if first is None else (first.meter, first.device)
 
 
 def _unit_key(report: DailyReport, device: str) -> tuple[str | None, str | None]:
@@ -326,7 +442,7 @@ _METER_HEADER = ("meter", "device", "missing", "estimated", "questionable", "rul
 
 
 def headline(report: DailyReport) -> list[str]:
-    """The counts an operator reads first, as two or three sentences."""
+    """The counts an operator reads first, as two to three sentences."""
     t = report.totals()
     if t.meters_with_problems == 0 and t.silent_units == 0:
         first = f"Every slot of {_plural(t.meters, 'meter')} was read and passed its checks."
@@ -341,18 +457,27 @@ def headline(report: DailyReport) -> list[str]:
         if t.security_events is None
         else _plural(t.security_events, "security event")
     )
+    late = f", {t.collected_late:,} collected late" if t.collected_late else ""
     second = (
         f"{_plural(t.silent_units, 'silent unit')},"
-        f" {_plural(t.not_collected, 'file')} not collected, {events}."
+        f" {_plural(t.not_collected, 'file')} not collected{late}, {events}."
     )
-    return [first, second]
+    if not (t.dead_letters or t.unknown_devices):
+        return [first, second]
+    third = (
+        f"{_plural(t.dead_letters, 'dead letter')}, {_plural(t.unknown_devices, 'unknown device')}."
+    )
+    return [first, second, third]
 
 
 def render_text(report: DailyReport, shown: int = SHOWN_METERS) -> str:
     """The report as plain text, for a terminal and the mail's text part."""
     out = [_title(report), _made(report), "", *headline(report), ""]
-    for title, lines in _sections(report):
-        out += [title, *(f"  - {line}" for line in lines or ["none"]), ""]
+    for title, items in _sections(report):
+        out.append(title)
+        for line, note in items or [("none", "")]:
+            out += [f"  - {line}", *([f"    {note}"] if note else [])]
+        out.append("")
     out += ["By customer", *_text_table(_CUSTOMER_HEADER, _customer_rows(report)), ""]
     for cq, rows, more in _worst_meters(report, shown):
         out += [f"{cq.customer.id} {cq.customer.name}: meters with the most problems"]
@@ -361,34 +486,24 @@ def render_text(report: DailyReport, shown: int = SHOWN_METERS) -> str:
 
 
 def render_html(report: DailyReport, shown: int = SHOWN_METERS) -> str:
-    """The report as an HTML page for mail clients: nested tables, inline styles only."""
-    t = report.totals()
-    counts = [
-        ("slots missing", t.missing),
-        ("estimated", t.estimated),
-        ("questionable", t.questionable),
-        ("silent units", t.silent_units),
-        ("files not collected", t.not_collected),
-        ("security events", t.security_events),
-    ]
-    cells = "".join(
-        f'<td align="center" style="padding:8px 4px;border:1px solid #e4e7eb;">'
-        f'<div style="font-size:22px;line-height:28px;font-weight:bold;color:'
-        f'{"#b42318" if n else "#1f2933"};">{"-" if n is None else f"{n:,}"}</div>'
-        f'<div style="font-size:12px;color:#616e7c;">{_e(label)}</div></td>'
-        for label, n in counts
-    )
+    """The report as an HTML page for mail clients: inline styles only, and a fluid
+    layout that a phone shows whole (wide tables scroll within their box)."""
     body = [
-        _row(_e(_title(report)), "padding:20px 24px 2px;font-size:20px;font-weight:bold;"),
-        _row(_e(_made(report)), "padding:0 24px 12px;font-size:12px;color:#616e7c;"),
-        _row(_table(f"<tr>{cells}</tr>"), "padding:0 24px 12px;"),
-        *(_row(_e(line), "padding:0 24px 4px;") for line in headline(report)),
+        _row(_e(_title(report)), "padding:20px 16px 2px;font-size:20px;font-weight:bold;"),
+        _row(_e(_made(report)), "padding:0 16px 12px;font-size:12px;color:#616e7c;"),
+        _row(_counters(report), "padding:0 16px 4px;"),
+        *(_row(_e(line), "padding:0 16px 4px;") for line in headline(report)),
     ]
-    for title, lines in _sections(report):
-        items = "".join(
-            _row(_e(x), "padding:3px 0 3px 8px;border-left:3px solid #b42318;") for x in lines
+    for title, items in _sections(report):
+        cells = "".join(
+            _row(
+                _e(line)
+                + (f'<div style="font-size:13px;color:#616e7c;">{_e(note)}</div>' if note else ""),
+                f"padding:3px 0 3px 8px;border-left:3px solid #b42318;{_WRAP}",
+            )
+            for line, note in items
         )
-        body += [_heading(title), _row(_table(items) if lines else "none", "padding:0 24px;")]
+        body += [_heading(title), _row(_table(cells) if items else "none")]
     body += [_heading("By customer"), _row(_html_table(_CUSTOMER_HEADER, _customer_rows(report)))]
     for cq, rows, more in _worst_meters(report, shown):
         body.append(_heading(f"{cq.customer.id} {cq.customer.name}: meters with the most problems"))
@@ -399,10 +514,10 @@ def render_html(report: DailyReport, shown: int = SHOWN_METERS) -> str:
             )
         )
     inner = (
-        '<table role="presentation" width="680" cellpadding="0" cellspacing="0" border="0"'
-        ' style="width:680px;max-width:100%;background:#ffffff;font-family:Arial,Helvetica,'
-        f'sans-serif;font-size:14px;line-height:20px;color:#1f2933;">{"".join(body)}'
-        '<tr><td style="padding:12px 24px;">&nbsp;</td></tr></table>'
+        '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"'
+        ' style="width:100%;max-width:680px;table-layout:fixed;background:#ffffff;'
+        f'font-family:Arial,Helvetica,sans-serif;font-size:14px;line-height:20px;color:#1f2933;">{"".join(body)}'
+        '<tr><td style="padding:12px 16px;">&nbsp;</td></tr></table>'
     )
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
@@ -410,8 +525,36 @@ def render_html(report: DailyReport, shown: int = SHOWN_METERS) -> str:
         f"<title>{_e(_title(report))}</title></head>"
         '<body style="margin:0;padding:0;background:#f4f5f7;">'
         '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"'
-        ' style="background:#f4f5f7;"><tr><td align="center" style="padding:16px 8px;">'
-        f"{inner}</td></tr></table></body></html>\n"
+        ' style="width:100%;background:#f4f5f7;table-layout:fixed;"><tr>'
+        f'<td align="center" style="padding:8px 4px;">{inner}</td></tr></table></body></html>\n'
+    )
+
+
+# A long command or file name breaks where it must rather than widening the page.
+_WRAP = "overflow-wrap:anywhere;word-break:break-word;"
+
+
+def _counters(report: DailyReport) -> str:
+    """The headline counts as boxes that wrap to the next line on a narrow screen."""
+    t = report.totals()
+    counts = [
+        (t.missing, "slot missing", "slots missing"),
+        (t.estimated, "estimated", "estimated"),
+        (t.questionable, "questionable", "questionable"),
+        (t.silent_units, "silent unit", "silent units"),
+        (t.not_collected, "file not collected", "files not collected"),
+        (t.security_events, "security event", "security events"),
+        (t.dead_letters, "dead letter", "dead letters"),
+        (t.unknown_devices, "unknown device", "unknown devices"),
+    ]
+    return "".join(
+        '<div style="display:inline-block;width:92px;margin:0 4px 8px 0;padding:8px 2px;'
+        'border:1px solid #e4e7eb;vertical-align:top;text-align:center;">'
+        f'<div style="font-size:22px;line-height:28px;font-weight:bold;color:'
+        f'{"#b42318" if n else "#1f2933"};">{"-" if n is None else f"{n:,}"}</div>'
+        f'<div style="font-size:12px;line-height:16px;color:#616e7c;">'
+        f"{_e(one if n == 1 else many)}</div></div>"
+        for n, one, many in counts
     )
 
 
@@ -442,19 +585,70 @@ def render_csv(report: DailyReport) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _sections(report: DailyReport) -> list[tuple[str, list[str]]]:
-    files = [
-        f"customer {cq.customer.id}: {f.file_name} (revision {f.revision}),"
-        f" due {_local(f.due_at, cq.zone).replace('T', ' ')}"
-        for cq in report.customers
-        for f in cq.not_collected
+Items = list[tuple[str, str]]  # a section's lines, each with a note ("" for none)
+
+
+def _sections(report: DailyReport) -> list[tuple[str, Items]]:
+    def file_line(cq: CustomerQuality, f: NotCollected) -> str:
+        due = _local(f.due_at, cq.zone).replace("T", " ")
+        return f"customer {cq.customer.id}: {f.file_name} (revision {f.revision}), due {due}"
+
+    missed = [(cq, f) for cq in report.customers for f in cq.not_collected]
+    files = [(file_line(cq, f), "") for cq, f in missed if f.collected_at is None]
+    late = [
+        (f"{file_line(cq, f)}, collected {_local(f.collected_at, cq.zone).replace('T', ' ')}", "")
+        for cq, f in missed
+        if f.collected_at is not None
     ]
     events = ["not recorded"] if report.security is None else security_lines(report.security)
     return [
-        ("What went wrong", [c.text() for c in root_causes(report)]),
+        ("What went wrong", [(c.text(), c.advice()) for c in root_causes(report)]),
         ("Files not collected", files),
-        ("Security events", events),
+        *([("Files collected late", late)] if late else []),
+        ("Security events", [(e, "") for e in events]),
+        ("Unknown devices", [(line, "") for line in unknown_device_lines(report)]),
+        ("Dead letters (messages not used)", [(line, "") for line in dead_letter_lines(report)]),
     ]
+
+
+def unknown_device_lines(report: DailyReport) -> list[str]:
+    """The devices not registered that sent messages in the day, and how to add one."""
+    tz = ZoneInfo(report.timezone)
+    return [
+        f"{g.device}: {_plural(g.count, 'message')} not used,"
+        f" {'at' if g.count == 1 else 'the last at'} {_clock(g.last_at, tz)};"
+        f" if it is one of yours, register it: kenshin devices add {g.device} --customer CUSTOMER"
+        for g in report.dead_letters
+        if not g.registered
+    ]
+
+
+def dead_letter_lines(report: DailyReport, shown: int = SHOWN_LETTER_GROUPS) -> list[str]:
+    """The day's other dead letters, one line per sender with its last reason."""
+    tz = ZoneInfo(report.timezone)
+    groups = [g for g in report.dead_letters if g.registered]
+    lines = [
+        f"{'messages naming no device' if g.device is None else f'device {g.device}'}:"
+        f" {_plural(g.count, 'message')}, {'at' if g.count == 1 else 'the last at'}"
+        f" {_clock(g.last_at, tz)}: {_shortened(g.reason)}"
+        for g in groups[:shown]
+    ]
+    if len(groups) > shown:
+        lines.append(f"... and {_plural(len(groups) - shown, 'more sender')}")
+    unknown = sum(g.count for g in report.dead_letters if not g.registered)
+    if unknown and not groups:
+        lines.append(f"only those of unknown devices, above ({unknown:,})")
+    t = report.totals()
+    counted = sum(g.count for g in report.dead_letters)
+    if t.dead_letters > counted:
+        lines.append(f"{t.dead_letters:,} in all; the lines count the first {counted:,}")
+    if t.dead_letters:
+        lines.append("each with its reason: kenshin dead-letters")
+    return lines
+
+
+def _shortened(reason: str, most: int = 160) -> str:
+    return reason if len(reason) <= most else reason[: most - 3] + "..."
 
 
 def _customer_rows(report: DailyReport) -> list[tuple[str, ...]]:
@@ -467,7 +661,7 @@ def _customer_rows(report: DailyReport) -> list[tuple[str, ...]]:
             f"{cq.total('estimated'):,}",
             f"{cq.total('questionable'):,}",
             f"{len(cq.silent):,}",
-            f"{len(cq.not_collected):,}",
+            f"{len(cq.uncollected):,}",
         )
         for cq in report.customers
     ]
@@ -522,14 +716,16 @@ def _html_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td align="{a}" style="{cell}">{_e(c)}</td>' for a, c in zip(align, r, strict=True)
+            f'<td align="{a}" style="{cell}white-space:nowrap;">{_e(c)}</td>'
+            for a, c in zip(align, r, strict=True)
         )
         + "</tr>"
         for r in rows
     )
-    return (
+    return (  # wider than a phone's screen, it scrolls within its box, not the page
+        '<div style="overflow-x:auto;max-width:100%;">'
         '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"'
-        f' style="border-collapse:collapse;"><tr>{head}</tr>{body}</table>'
+        f' style="border-collapse:collapse;"><tr>{head}</tr>{body}</table></div>'
     )
 
 
@@ -540,12 +736,12 @@ def _table(rows: str) -> str:
     )
 
 
-def _row(content: str, style: str = "padding:0 24px;") -> str:
+def _row(content: str, style: str = "padding:0 16px;") -> str:
     return f'<tr><td style="{style}">{content}</td></tr>'
 
 
 def _heading(title: str) -> str:
-    return _row(_e(title), "padding:18px 24px 6px;font-size:16px;font-weight:bold;")
+    return _row(_e(title), "padding:18px 16px 6px;font-size:16px;font-weight:bold;")
 
 
 def _title(report: DailyReport) -> str:

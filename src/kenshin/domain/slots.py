@@ -8,7 +8,7 @@ and every slot is still exactly 30 minutes long.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -63,6 +63,19 @@ def day_slots(day: date, tz: ZoneInfo) -> DaySlots:
     return DaySlots(day, start, (end - start) // SLOT_SECONDS)
 
 
+def standard_time(day: date, tz: ZoneInfo) -> timezone:
+    """The zone's standard time (its UTC offset without daylight saving) on ``day``."""
+    noon = datetime.combine(day, time(12), tzinfo=tz)
+    return timezone((noon.utcoffset() or timedelta(0)) - (noon.dst() or timedelta(0)))
+
+
+def standard_day_slots(day: date, tz: ZoneInfo) -> DaySlots:
+    """The 48 slots of ``day`` in the zone's standard time: from 00:00 to the next 00:00
+    at the standard offset, whatever daylight saving does (NEM12 counts days so)."""
+    start = int(datetime.combine(day, time(0), tzinfo=standard_time(day, tz)).timestamp())
+    return DaySlots(day, start, 48)
+
+
 def local_day(t: int, tz: ZoneInfo) -> date:
     """The local date of UTC instant ``t``."""
     return datetime.fromtimestamp(t, tz).date()
@@ -74,6 +87,15 @@ def slot_labels(slots: DaySlots, tz: ZoneInfo) -> list[str]:
     plain = [f"{s:%H:%M}" for s in starts]
     repeated = {p for p in plain if plain.count(p) > 1}
     return [f"{p}{_offset(s)}" if p in repeated else p for p, s in zip(plain, starts, strict=True)]
+
+
+def slot_end_labels(slots: DaySlots, tz: ZoneInfo) -> list[str]:
+    """Local end time of each slot as HH:MM, the day's end as 24:00; a time that repeats
+    (DST) gets its UTC offset, so that no two slots share a label."""
+    ends = [datetime.fromtimestamp(t, tz) for t in slots.boundaries[1:]]
+    plain = [f"{e:%H:%M}" for e in ends[:-1]] + ["24:00"]
+    repeated = {p for p in plain if plain.count(p) > 1}
+    return [f"{p}{_offset(e)}" if p in repeated else p for p, e in zip(plain, ends, strict=True)]
 
 
 def _offset(moment: datetime) -> str:

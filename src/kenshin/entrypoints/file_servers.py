@@ -1,12 +1,14 @@
 """The file servers of ``kenshin serve``: FTPS and SFTP, started and stopped together.
 
 Both share the login rules and counts (``services.accounts.Logins``), the receipts
-and the security log; each is turned off by its ``enabled`` setting.
+and the security log; each is turned off by its ``enabled`` setting. While they run,
+operators' unlock requests (``kenshin customers unlock``) are applied within a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -16,11 +18,14 @@ from kenshin.bootstrap import App
 from kenshin.entrypoints.ftps import FtpsServer, FtpsSettings
 from kenshin.entrypoints.listeners import Listener
 from kenshin.entrypoints.sftp import SftpServer, SftpSettings
-from kenshin.errors import ConfigError
-from kenshin.services.accounts import LoginPolicy, Logins
+from kenshin.errors import ConfigError, StoreError
+from kenshin.services.accounts import Logins
+from kenshin.services.login_guard import LoginPolicy
 from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
+
+UNLOCK_POLL_S = 1.0  # how often the store is asked for operators' unlock requests
 
 
 def login_policy(app: App) -> LoginPolicy:
@@ -31,6 +36,7 @@ def login_policy(app: App) -> LoginPolicy:
         window_s=d.failure_window_minutes * 60,
         lockout_s=d.lockout_minutes * 60,
         delay_s=d.failed_login_delay_ms / 1000,
+        max_delay_s=d.max_failed_login_delay_ms / 1000,
     )
 
 
@@ -44,20 +50,32 @@ class FileServers:
         self._security = security
         self._ftps: FtpsServer | None = None
         self._sftp: SftpServer | None = None
+        self._unlocks: asyncio.Task[None] | None = None
 
     async def start(self) -> list[Listener]:
         """Start the servers turned on; their listeners. ConfigError, with both stopped,
         if one cannot listen."""
         try:
-            return await self._start()
+            listeners = await self._start()
         except BaseException:
             await self.stop()
             raise
+        if listeners:
+            self._unlocks = asyncio.create_task(self._apply_unlocks(), name="unlocks")
+        return listeners
+
+    async def _apply_unlocks(self) -> None:
+        """Apply operators' unlock requests as they come, off the event loop."""
+        while True:
+            try:
+                await asyncio.to_thread(self.logins.apply_unlocks)
+            except StoreError as exc:
+                log.warning("unlock requests not applied yet: %s", exc)
+            await asyncio.sleep(UNLOCK_POLL_S)
 
     async def _start(self) -> list[Listener]:
         app, listeners = self._app, []
         ftps, sftp = app.settings.ftps, app.settings.sftp
-        delay = app.settings.deliveries.failed_login_delay_ms / 1000
         if ftps.enabled:
             try:
                 self._ftps = FtpsServer(
@@ -70,7 +88,6 @@ class FileServers:
                         ftps.active_mode,
                         ftps.allow_plain,
                         ftps.idle_timeout_s,
-                        delay,
                         max_connections=ftps.max_connections,
                         max_connections_per_address=ftps.max_connections_per_address,
                         login_timeout_s=ftps.login_timeout_s,
@@ -93,7 +110,6 @@ class FileServers:
                     sftp.host,
                     sftp.port,
                     app.host_key_path,
-                    delay,
                     max_new_connections_per_minute=sftp.max_new_connections_per_minute,
                 ),
                 self.logins,
@@ -119,6 +135,11 @@ class FileServers:
 
     async def stop(self) -> None:
         """Stop both: no new connections, open ones closed."""
+        if self._unlocks is not None:
+            self._unlocks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._unlocks
+            self._unlocks = None
         if self._sftp is not None:
             await self._sftp.stop()
             self._sftp = None

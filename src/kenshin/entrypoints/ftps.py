@@ -77,7 +77,6 @@ class FtpsSettings:
     active_mode: bool = False
     allow_plain: bool = False
     idle_timeout_s: int = 300
-    failed_login_delay_s: float = 2.0
     max_connections: int = 256
     max_connections_per_address: int = 10
     login_timeout_s: int = 30
@@ -91,8 +90,10 @@ class CustomerAuthorizer:
         self._outbox = outbox
 
     def validate_authentication(self, username: str, password: str, handler: Any) -> None:  # noqa: ANN401
-        """AuthenticationFailed unless the customer may log in with this password."""
+        """AuthenticationFailed unless the customer may log in with this password; the
+        handler answers it after the delay the failures call for (without blocking)."""
         if not self._logins.password(username, password, handler.remote_ip, "ftps"):
+            handler.auth_failed_timeout = self._logins.failure_delay(username, handler.remote_ip)
             raise AuthenticationFailed("Authentication failed.")
 
     def get_home_dir(self, username: str) -> str:
@@ -246,7 +247,6 @@ class FtpsServer:
                 "masquerade_address": settings.announce_address or None,
                 "active_mode": settings.active_mode,
                 "timeout": settings.idle_timeout_s,
-                "auth_failed_timeout": settings.failed_login_delay_s,
             },
         )
         self._server = _Server((settings.host, settings.port), handler, IOLoop())

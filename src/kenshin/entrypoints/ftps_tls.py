@@ -1,9 +1,10 @@
 """TLS of the FTPS server (pyOpenSSL, as pyftpdlib wants it).
 
-Mozilla's "intermediate" profile: TLS 1.2 or newer; for TLS 1.2 only AEAD suites
-with forward secrecy (ECDHE, AES-GCM or ChaCha20-Poly1305: no CBC, no SHA-1 MAC, no
-static RSA key exchange), TLS 1.3 with OpenSSL's suites (all AEAD); no compression,
-no renegotiation.
+The policy of every TLS server of kenshin (``entrypoints.tls_policy``), applied to
+a pyOpenSSL context: Mozilla's "intermediate" profile, TLS 1.2 or newer; for TLS
+1.2 only AEAD suites with forward secrecy (ECDHE, AES-GCM or ChaCha20-Poly1305: no
+CBC, no SHA-1 MAC, no static RSA key exchange), TLS 1.3 with OpenSSL's suites (all
+AEAD); no compression, no renegotiation.
 
 A data connection must resume the TLS session of its control connection (as
 vsftpd's ``require_ssl_reuse``): otherwise anyone who can reach the passive port
@@ -25,19 +26,8 @@ from OpenSSL._util import lib as openssl
 from pyftpdlib.handlers import TLS_DTPHandler
 from pyftpdlib.log import logger as pyftpdlib_log
 
+from kenshin.entrypoints.tls_policy import TLS12_CIPHERS
 from kenshin.errors import ConfigError
-
-# The same suites as the other TLS servers' (Mozilla intermediate, TLS 1.2).
-TLS12_CIPHERS = ":".join(
-    (
-        "ECDHE-ECDSA-AES128-GCM-SHA256",
-        "ECDHE-RSA-AES128-GCM-SHA256",
-        "ECDHE-ECDSA-AES256-GCM-SHA384",
-        "ECDHE-RSA-AES256-GCM-SHA384",
-        "ECDHE-ECDSA-CHACHA20-POLY1305",
-        "ECDHE-RSA-CHACHA20-POLY1305",
-    )
-)
 
 
 class FtpsTls:

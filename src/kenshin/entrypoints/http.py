@@ -3,7 +3,8 @@
 A plain ASGI app served by uvicorn inside the server's event loop (the admin API
 and the dashboard will join it). ``/metrics`` is the Prometheus text format;
 ``/healthz`` answers while the process serves; ``/readyz`` runs the readiness
-checks (store writable, endpoint listening, schedule running) and answers 503
+checks (store writable, endpoint listening, schedule running and its exports
+succeeding) and answers 503
 naming each one that fails. It has no login: it listens on this machine only
 unless told otherwise.
 """
@@ -35,6 +36,7 @@ Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 CHECK_TIMEOUT_S = 2.0  # a readiness check that takes longer fails
+MAX_BODY = 65536  # no page takes a body; more than this is not read
 JSON = b"application/json"
 
 
@@ -59,8 +61,13 @@ class HealthApp:
         """Answer one request (``lifespan`` and other scopes are not used)."""
         if scope["type"] != "http":
             return
+        body = await _request_body(receive)
+        if body is None:  # the client went away, or its body was not HTTP: nothing to answer
+            return
         path, method = scope["path"], scope["method"]
-        if path not in ("/metrics", "/healthz", "/readyz"):
+        if len(body) > MAX_BODY:
+            await _answer(send, 413, {"error": f"a request body is at most {MAX_BODY} bytes"})
+        elif path not in ("/metrics", "/healthz", "/readyz"):
             await _answer(send, 404, {"error": f"no such page: {path}"})
         elif method not in ("GET", "HEAD"):
             await _answer(
@@ -179,6 +186,37 @@ def task_running(task: asyncio.Task[Any], what: str) -> Check:
     return check
 
 
+def exports_succeeding(store: Store, run_failed: Callable[[], str | None]) -> Check:
+    """The check that the last export run completed (``run_failed`` says why not) and
+    that no customer's last export failed (as the store records, whoever exported)."""
+
+    async def check() -> str | None:
+        whole = run_failed()
+        if whole is not None:
+            return whole
+        failures = await asyncio.to_thread(store.alerts.export_failures)
+        if not failures:
+            return None
+        listed = "; ".join(f"customer {f.customer} ({f.reason})" for f in failures[:5])
+        more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
+        return f"export failing: {listed}{more}"
+
+    return check
+
+
+def all_of(*checks: Check) -> Check:
+    """The check that passes when every one of ``checks`` does; else the first problem."""
+
+    async def check() -> str | None:
+        for each in checks:
+            problem = await each()
+            if problem is not None:
+                return problem
+        return None
+
+    return check
+
+
 async def _run(check: Check) -> str | None:
     try:
         return await asyncio.wait_for(check(), CHECK_TIMEOUT_S + 1)
@@ -187,6 +225,21 @@ async def _run(check: Check) -> str | None:
     except Exception as exc:  # a check that fails says so; readiness still answers
         log.exception("a readiness check failed")
         return f"the check failed: {exc}"
+
+
+async def _request_body(receive: Receive) -> bytes | None:
+    """The request's body, read before answering (up to just over ``MAX_BODY``), or None
+    when the client disconnected first: uvicorn then has answered a malformed body
+    itself, and an answer of ours would come after it."""
+    body = b""
+    while len(body) <= MAX_BODY:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            break
+    return body
 
 
 async def _answer(send: Send, status: int, body: object, *, allow: bool = False) -> None:

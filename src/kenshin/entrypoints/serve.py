@@ -1,7 +1,9 @@
 """``kenshin serve``: one process running the device endpoint, ingest, the schedule and
 the file servers customers collect their files from (FTPS, SFTP).
 
-Start: listen (one line per listener), then export every ``schedule.export_minutes``.
+Start: take the data folder's lock (a second server on it exits, naming the first),
+listen (one line per listener), then export every ``schedule.export_minutes``
+(after a run with failures, again in ``EXPORT_RETRY_S``).
 SIGTERM or SIGINT: stop accepting, let every unit's received messages be committed
 and acknowledged, finish the export run under way, close the store. A second
 signal during the shutdown is ignored: cutting it short could lose acknowledgements.
@@ -14,8 +16,9 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+from kenshin.adapters.folder_lock import FolderLock
 from kenshin.adapters.pki import PKI_FOLDER, server_ssl_context
 from kenshin.bootstrap import App
 from kenshin.entrypoints.http import (
@@ -23,6 +26,8 @@ from kenshin.entrypoints.http import (
     HealthApp,
     HttpServer,
     HttpSettings,
+    all_of,
+    exports_succeeding,
     listening,
     store_writable,
     task_running,
@@ -34,12 +39,14 @@ from kenshin.services.batching import CommitQueue
 from kenshin.services.metrics import LiveCounts, ServerMetrics
 from kenshin.services.receipts import CollectionWatch
 from kenshin.services.recovery import ask_for_gaps
-from kenshin.services.schedule import every, export_due
+from kenshin.services.schedule import LateReadings, every, export_due
 from kenshin.services.security import SecurityLog
 
 __all__ = ["Listener", "serve"]
 
 log = logging.getLogger(__name__)
+
+EXPORT_RETRY_S = 120  # a run with failures comes again this soon, not a whole interval later
 
 
 async def serve(
@@ -48,7 +55,21 @@ async def serve(
     on_listening: Callable[[list[Listener]], None] = lambda _: None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT (or ``stop`` is set), then shut down without loss."""
+    """Run until SIGTERM/SIGINT (or ``stop`` is set), then shut down without loss.
+    FolderInUseError if another server runs on the data folder."""
+    lock = FolderLock(app.data_dir)
+    lock.acquire()
+    try:
+        await _serve(app, on_listening, stop)
+    finally:
+        lock.release()
+
+
+async def _serve(
+    app: App,
+    on_listening: Callable[[list[Listener]], None],
+    stop: asyncio.Event | None,
+) -> None:
     settings = app.settings
     stop = stop or asyncio.Event()
     _on_signals(stop.set)
@@ -68,6 +89,8 @@ async def serve(
             settings.mqtt.port,
             settings.mqtt.connect_timeout_s,
             settings.mqtt.revocation_check_s,
+            settings.mqtt.connecting_per_address,
+            settings.mqtt.connecting_per_certificate,
         ),
         server_ssl_context(app.data_dir / PKI_FOLDER),
         app.store,
@@ -88,8 +111,14 @@ async def serve(
     listeners = [Listener("MQTT over TLS", settings.mqtt.host, endpoint.port), *file_listeners]
 
     schedule_stop = asyncio.Event()
+    last_run = _LastRun()
     scheduled = asyncio.create_task(
-        every(settings.schedule.export_minutes * 60, _export(app, metrics, watching), schedule_stop)
+        every(
+            settings.schedule.export_minutes * 60,
+            _export(app, metrics, watching, last_run),
+            schedule_stop,
+            retry_s=EXPORT_RETRY_S,
+        )
     )
     components = {"ingest": committing, "schedule": scheduled}
     statuses = endpoint.statuses.copy  # read from a worker thread: a copy
@@ -99,7 +128,10 @@ async def serve(
         if settings.http.enabled:
             running = {
                 "ingest": task_running(committing, "the commit of received messages"),
-                "schedule": task_running(scheduled, "the export schedule"),
+                "schedule": all_of(
+                    task_running(scheduled, "the export schedule"),
+                    exports_succeeding(app.store, lambda: last_run.error),
+                ),
             }
             http = _http_side(app, endpoint, commits, security, metrics, running)
             listeners.append(await http.start())
@@ -126,18 +158,31 @@ async def serve(
         )
 
 
-def _export(app: App, metrics: ServerMetrics, watching: Watching) -> Callable[[int], object]:
+@dataclass
+class _LastRun:
+    """Why the last export run failed as a whole, or None."""
+
+    error: str | None = None
+
+
+def _export(
+    app: App, metrics: ServerMetrics, watching: Watching, last_run: _LastRun
+) -> Callable[[int], object]:
     """The scheduled job: export what is due, check collection, ask units for gaps."""
     collection = CollectionWatch(app.settings.deliveries.collect_by_hours)
+    late = LateReadings()  # final days found unchanged since their readings' last batch
 
     def export(now: int) -> object:
         try:
             run = metrics.count_export(
-                lambda: export_due(app.store, app.outbox, app.export_settings, now=now), now
+                lambda: export_due(app.store, app.outbox, app.export_settings, now=now, late=late),
+                now,
             )
         except Exception as exc:
+            last_run.error = f"the last export run failed: {exc}"
             watching.export_failed(exc)
             raise
+        last_run.error = None
         watching.exported(run, now)
         collection.check(app.store, now)  # final files customers have not collected in time
         ask_for_gaps(app.store, app.recovery_settings, now=now)  # units resend what is missing

@@ -3,8 +3,9 @@
 Password and public-key logins, nothing but the ``sftp`` subsystem: no shell, no
 exec, no port, agent or X11 forwarding, no SCP. Each customer sees its jail, read
 only (``entrypoints.sftp_files``); asyncssh's own chroot would follow symbolic links
-out of the root, so it is not used. The rules of logins (lockout, allow-list, the
-delay of a failure) are those of ``services.accounts``, shared with FTPS.
+out of the root, so it is not used. The rules of logins (allow-list, lockout, the
+delay of a failure) are those of ``services.accounts``, shared with FTPS; a registered
+key is never refused for failed logins.
 
 Transport: key exchange by elliptic curves (or finite-field groups of 2048 bits or
 more, never group exchange, which would hand a client a 1024-bit group), AEAD or
@@ -80,7 +81,6 @@ class SftpSettings:
     host: str
     port: int
     host_key: Path
-    failed_login_delay_s: float = 2.0
     login_timeout_s: int = 60
     max_new_connections_per_minute: int = 30
 
@@ -88,9 +88,8 @@ class SftpSettings:
 class CustomerSSHServer(asyncssh.SSHServer):
     """One SSH connection: the customer's login, checked by ``Logins``."""
 
-    def __init__(self, logins: Logins, delay_s: float, connections: set[CustomerSSHServer]) -> None:
+    def __init__(self, logins: Logins, connections: set[CustomerSSHServer]) -> None:
         self._logins = logins
-        self._delay_s = delay_s
         self._connections = connections
         self._conn: asyncssh.SSHServerConnection | None = None
         self._address = "unknown"
@@ -118,7 +117,8 @@ class CustomerSSHServer(asyncssh.SSHServer):
             self._conn.close()
 
     def begin_auth(self, username: str) -> bool:
-        """Load the customer's keys if the address may log in to it now; always ask for auth."""
+        """Load the customer's keys if it is one that may log in from the address (failed
+        logins do not matter to keys); always ask for auth."""
         self._customer = username
         account = self._logins.admitted(username, self._address, PROTOCOL)
         if account is False:
@@ -133,13 +133,14 @@ class CustomerSSHServer(asyncssh.SSHServer):
         return True
 
     async def validate_password(self, username: str, password: str) -> bool:
-        """Check the password off the event loop; a failure is answered after the delay."""
+        """Check the password off the event loop; a failure is answered after the delay its
+        failures call for (a sleep of this connection only)."""
         self._tried_password = True
         ok = not self._refused and await asyncio.to_thread(
             self._logins.password, username, password, self._address, PROTOCOL
         )
         if not ok:
-            await asyncio.sleep(self._delay_s)
+            await asyncio.sleep(self._logins.failure_delay(username, self._address))
         return ok
 
     def public_key_auth_supported(self) -> bool:
@@ -199,7 +200,6 @@ class SftpServer:
                 partial(
                     CustomerSSHServer,
                     self._logins,
-                    settings.failed_login_delay_s,
                     self._connections,
                 ),
             ),

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from email.message import EmailMessage
 
+from kenshin.adapters.pki import CA_CERT, PKI_FOLDER, SERVER_CERT
+from kenshin.adapters.pki_files import certificate_end
 from kenshin.bootstrap import App
-from kenshin.domain.alerts import ComponentDown, ExportFailure, Observations
+from kenshin.domain.alerts import CertificateExpiry, ComponentDown, Observations
 from kenshin.domain.model import SecurityEvent
-from kenshin.domain.slots import local_day, zone
 from kenshin.services.alerting import Alerting, disk_space
 from kenshin.services.batching import CommitQueue
 from kenshin.services.report import ReportSettings, send_due_report
@@ -60,7 +61,6 @@ class ServerWatch:
     tasks: Mapping[str, asyncio.Task[None]]  # components that must keep running
     others: Callable[[], Sequence[tuple[str, str]]] = tuple  # other parts down, and why
     _progress: _Progress = field(default_factory=_Progress)
-    _export_failures: dict[str, ExportFailure] = field(default_factory=dict)
     _run_failed: str | None = None  # why the last export run failed as a whole
     _down_since: dict[str, int] = field(default_factory=dict)
 
@@ -69,16 +69,9 @@ class ServerWatch:
         self._run_failed = f"the last export run failed: {error}"
 
     def exported(self, run: ExportRun, now: int) -> None:
-        """Note an export run's failures: a customer's stays until a run exports it."""
+        """Note an export run that completed. Its customers' failures are in the store
+        (``note_export``), where an export by hand clears them too."""
         self._run_failed = None
-        for customer, reason in run.failures.items():
-            earlier = self._export_failures.get(customer)
-            since = now if earlier is None else earlier.since
-            day = local_day(now, zone(self._zone_of(customer))).isoformat()
-            self._export_failures[customer] = ExportFailure(customer, day, reason, since)
-        for outcome in run.outcomes:
-            if outcome.customer not in run.failures:
-                self._export_failures.pop(outcome.customer, None)
 
     def tick(self, now: int) -> None:
         """Evaluate the alert rules at ``now`` and send what is due."""
@@ -101,9 +94,10 @@ class ServerWatch:
             last_commit_at=progress.last_commit_at,
             waiting_messages=waiting,
             waiting_since=progress.waiting_since,
-            export_failures=tuple(self._export_failures.values()),
+            export_failures=tuple(self.app.store.alerts.export_failures()),
             disks=disk_space(sorted({str(data), str(self.app.outbox_dir)})),
             down=self._down(now),
+            certificates=server_certificates(self.app),
         )
 
     def _down(self, now: int) -> tuple[ComponentDown, ...]:
@@ -122,9 +116,17 @@ class ServerWatch:
             for name, detail in stopped.items()
         )
 
-    def _zone_of(self, customer_id: str) -> str:
-        customer = self.app.store.get_customer(customer_id)
-        return customer.timezone if customer else self.app.settings.report.timezone
+
+def server_certificates(app: App) -> tuple[CertificateExpiry, ...]:
+    """When the certificates the server presents end: the MQTT endpoint's, the FTPS
+    server's (when it has one of its own) and the units' certificate authority's."""
+    pki = app.data_dir / PKI_FOLDER
+    paths = {"MQTT endpoint": pki / SERVER_CERT}
+    if app.settings.ftps.enabled and app.ftps_certificate[0] != pki / SERVER_CERT:
+        paths["FTPS server"] = app.ftps_certificate[0]
+    paths["units' certificate authority"] = pki / CA_CERT
+    ends = {name: certificate_end(path) for name, path in paths.items()}
+    return tuple(CertificateExpiry(name, end) for name, end in ends.items() if end is not None)
 
 
 def _error(task: asyncio.Task[None]) -> BaseException | None:

@@ -1,22 +1,23 @@
 """Customers' logins to the file servers: argon2 password hashes, SSH keys, allow-lists,
-and the lockout after repeated failures.
+and the counts of failures (``services.login_guard``).
 
 Both file servers ask ``Logins``, so FTPS and SFTP share one set of rules and one
-count of failures: after ``max_failures`` failed logins within the window, from one
-address or for one account, that address or account is locked for a while, and even
-the right password is refused meanwhile. Every refusal is a security event. Lockouts
-are kept in memory: a restart of the server clears them.
+count of failures. A user name that is not a customer id is refused before anything
+else. Failures slow down the next password tries of that account from that address and,
+after ``max_failures`` within the window from one address, lock that address for a
+while: even the right password is refused from there meanwhile, except to an account
+whose allow-list names the address. A registered SSH key is never refused for failures.
+Every refusal is a security event.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
@@ -24,13 +25,16 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from kenshin.domain.model import CUSTOMER_ID
-from kenshin.ports import Account, Deliveries
+from kenshin.ports import Account, Deliveries, UnlockRequest
+from kenshin.services.login_guard import ADDRESS_LOCKED, LoginGuard, LoginPolicy
 from kenshin.services.security import (
     LOGIN_ADDRESS_REFUSED,
     LOGIN_FAILED,
     LOGIN_LOCKED,
     SecurityLog,
 )
+
+log = logging.getLogger(__name__)
 
 # OWASP's argon2id minimum (19 MiB, 2 passes): a hundred customers logging in at once
 # must not take gigabytes.
@@ -94,47 +98,6 @@ def check_networks(networks: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(str(ipaddress.ip_network(n, strict=False)) for n in networks)
 
 
-@dataclass(frozen=True, slots=True)
-class LoginPolicy:
-    """How failures count: ``max_failures`` within ``window_s`` lock for ``lockout_s``;
-    a failure is answered after ``delay_s``."""
-
-    max_failures: int = 5
-    window_s: float = 15 * 60
-    lockout_s: float = 15 * 60
-    delay_s: float = 2.0
-
-
-class LoginGuard:
-    """Counts failed logins per address and per account and says what is locked."""
-
-    def __init__(self, policy: LoginPolicy) -> None:
-        self.policy = policy
-        self._failures: dict[str, deque[float]] = {}
-        self._locked_until: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def locked(self, account: str, address: str, now: float) -> str | None:
-        """What of the two is locked at ``now`` ("account" or "address"), or None."""
-        with self._lock:
-            for what, key in (("address", f"@{address}"), ("account", account)):
-                if self._locked_until.get(key, 0) > now:
-                    return what
-        return None
-
-    def failed(self, account: str, address: str, now: float) -> None:
-        """Count a failed login; lock what reached the limit."""
-        with self._lock:
-            for key in (f"@{address}", account):
-                times = self._failures.setdefault(key, deque())
-                times.append(now)
-                while times and times[0] <= now - self.policy.window_s:
-                    times.popleft()
-                if len(times) >= self.policy.max_failures:
-                    self._locked_until[key] = now + self.policy.lockout_s
-                    times.clear()
-
-
 class Logins:
     """Checks customers' logins for both file servers, reporting every refusal."""
 
@@ -155,8 +118,17 @@ class Logins:
         account = self.admitted(customer, address, protocol)
         if account is False:
             return False
+        exempt = account is not None and bool(account.allowed)  # and so lists the address
+        now = self._clock()
+        held = self.guard.refusal(customer, address, now, exempt=exempt)
+        if held is not None:
+            if held != ADDRESS_LOCKED:  # tried before the last failure's answer was due
+                self.guard.failed(None, address, self._clock())
+            self._security.record(LOGIN_LOCKED, customer, address, f"{protocol}: {held}")
+            return False
         stored = account.password_hash if account is not None else None
         if verify_password(stored, password) and account is not None:
+            self.guard.succeeded(customer, address)
             return True
         self.failed(customer, address, protocol, "wrong password or no such account")
         return False
@@ -164,21 +136,38 @@ class Logins:
     def admitted(
         self, customer: str, address: str, protocol: str
     ) -> Account | Literal[False] | None:
-        """The account (None if there is none) if ``address`` may try to log in to it now;
-        False, reported, if it may not."""
-        locked = self.guard.locked(customer, address, self._clock())
-        if locked is not None:
-            detail = f"{protocol}: {locked} locked"
-            self._security.record(LOGIN_LOCKED, shown(customer), address, detail)
+        """The account (None if there is none) if ``customer`` is a customer id that may
+        log in from ``address``; False, reported and counted against the address, if not.
+        Failed logins do not matter here: a registered SSH key is never refused for them."""
+        if not CUSTOMER_ID.fullmatch(customer):
+            self.guard.failed(None, address, self._clock())
+            detail = f"{protocol}: not a customer id"
+            self._security.record(LOGIN_FAILED, shown(customer), address, detail)
             return False
         account = self._deliveries.get_account(customer)
         if account is not None and not address_allowed(account, address):
             self.guard.failed(customer, address, self._clock())
-            self._security.record(LOGIN_ADDRESS_REFUSED, shown(customer), address, protocol)
+            self._security.record(LOGIN_ADDRESS_REFUSED, customer, address, protocol)
             return False
         return account
 
     def failed(self, customer: str, address: str, protocol: str, why: str) -> None:
-        """Count a failed login and report it."""
+        """Count a failed login of a customer id and report it."""
+        self._security.record(LOGIN_FAILED, customer, address, f"{protocol}: {why}")
         self.guard.failed(customer, address, self._clock())
-        self._security.record(LOGIN_FAILED, shown(customer), address, f"{protocol}: {why}")
+
+    def apply_unlocks(self) -> list[UnlockRequest]:
+        """Apply the operators' pending unlock requests (``kenshin customers unlock``) and
+        record what each cleared; the requests applied."""
+        applied = []
+        for request in self._deliveries.pending_unlocks():
+            cleared = self.guard.clear(request.customer, request.address, self._clock())
+            self._deliveries.finish_unlock(request.id, cleared, int(time.time()))
+            log.info("unlocked %s: %s", request.customer, "; ".join(cleared) or "nothing to clear")
+            applied.append(request)
+        return applied
+
+    def failure_delay(self, customer: str, address: str) -> float:
+        """How long to wait before answering a refused login (it grows with the failures
+        of the customer from the address)."""
+        return self.guard.delay(customer, address)

@@ -21,8 +21,9 @@ import numpy.typing as npt
 from kenshin.domain.daytable import DayTable, concat, day_table
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W
 from kenshin.domain.intervals import Registers
+from kenshin.domain.lifecycle import serves, slots_in_service
 from kenshin.domain.model import Customer, Meter, Watermark
-from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, zone
+from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, standard_day_slots, zone
 from kenshin.domain.vee import (
     DayGrid,
     DriftSpell,
@@ -63,7 +64,7 @@ def aggregate_day(  # noqa: PLR0913 - the last three are keywords: when, as of, 
     (default: those the store holds now, when the rule runs), ``meters`` the customer's
     meters (default: those the store lists). A meter out of service all day has no row."""
     listed = store.list_meters(customer.id, as_of=as_of) if meters is None else meters
-    meters = [m for m in listed if _serves(m, slots)]
+    meters = [m for m in listed if serves_day(m, slots)]
     chunks = [meters[lo : lo + AGGREGATE_CHUNK] for lo in range(0, len(meters), AGGREGATE_CHUNK)]
     days = [slots] if vee is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
     due, shown = due_slots(slots, now), shown_mwh(customer)
@@ -91,14 +92,10 @@ def aggregate_day(  # noqa: PLR0913 - the last three are keywords: when, as of, 
     return concat(tables, slots.count)
 
 
-def _serves(meter: Meter, slots: DaySlots) -> bool:
+def serves_day(meter: Meter, slots: DaySlots) -> bool:
     """Whether the meter was in service for a whole slot of the day (the in-service mask's
     rule): a meter that serves none has no row."""
-    first = slots.start
-    if meter.installed_at is not None and meter.installed_at > first:
-        first += -(-(meter.installed_at - first) // SLOT_SECONDS) * SLOT_SECONDS
-    end = slots.end if meter.removed_at is None else min(slots.end, meter.removed_at)
-    return first + SLOT_SECONDS <= end
+    return serves((meter.installed_at, meter.removed_at), slots.start, slots.end)
 
 
 def drift_spells(
@@ -115,7 +112,9 @@ def like_days(customer: Customer, slots: DaySlots, weeks: int) -> list[DaySlots]
     """The same local weekday 1..``weeks`` weeks before, those with as many slots as
     ``slots`` (a week across a DST change has another count and is left out)."""
     tz = zone(customer.timezone)
-    before = (day_slots(slots.day - timedelta(weeks=week), tz) for week in range(1, weeks + 1))
+    # Days of the same kind: local days, or standard-time days (NEM12).
+    kind = day_slots if slots == day_slots(slots.day, tz) else standard_day_slots
+    before = (kind(slots.day - timedelta(weeks=week), tz) for week in range(1, weeks + 1))
     return [day for day in before if day.count == slots.count]
 
 
@@ -177,16 +176,7 @@ class Marks:
     def in_service(self, grid: DayGrid, meters: Sequence[Meter]) -> npt.NDArray[np.bool_]:
         """A mask of the grid's slots in which the row's meter was in service: a slot
         counts from its start at the meter's fitting, up to its end at its removal."""
-        span = {m.id: (m.installed_at, m.removed_at) for m in meters}
-        starts = self.start + SLOT_SECONDS * np.arange(grid.count)
-        mask = np.ones((len(grid), grid.count), np.bool_)
-        for row, meter in enumerate(grid.meters):
-            fitted, removed = span[meter]
-            if fitted is not None:
-                mask[row] &= starts >= fitted
-            if removed is not None:
-                mask[row] &= starts + SLOT_SECONDS <= removed
-        return mask
+        return service_of(grid.meters, meters, self.start, grid.count)
 
     def drifting_slots(self, grid: DayGrid, meters: Sequence[Meter]) -> npt.NDArray[np.bool_]:
         """A mask of the grid's slots in a drift spell of the unit of the row's meter."""
@@ -205,6 +195,14 @@ class Marks:
             if off == 0 and 0 <= index <= grid.count:
                 mask[rows.get(meter, []), index] = True
         return mask
+
+
+def service_of(
+    rows: Sequence[str], meters: Sequence[Meter], start: int, count: int
+) -> npt.NDArray[np.bool_]:
+    """Per row (a meter's id), which of ``count`` slots from ``start`` its meter served."""
+    span = {m.id: (m.installed_at, m.removed_at) for m in meters}
+    return slots_in_service([span[meter] for meter in rows], start, count)
 
 
 def shown_mwh(customer: Customer) -> int:

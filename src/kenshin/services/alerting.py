@@ -19,9 +19,11 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 
 from kenshin.domain.alerts import (
+    CertificateExpiry,
     ChannelFailure,
     DeviceSeen,
     DiskSpace,
@@ -38,6 +40,7 @@ from kenshin.domain.alerts import (
 from kenshin.domain.model import SecurityEvent
 from kenshin.errors import StoreError
 from kenshin.ports import AlertChannel, Alerts, ChannelError, Queued, Store
+from kenshin.services.alert_fallback import DirectDelivery
 from kenshin.services.receipts import uncollected_files
 
 log = logging.getLogger(__name__)
@@ -92,13 +95,21 @@ def route(notes: Iterable[Notification], routes: Sequence[Route]) -> list[tuple[
     return outgoing
 
 
-def evaluate(alerts: Alerts, obs: Observations, settings: AlertSettings) -> Plan:
+def evaluate(
+    alerts: Alerts, obs: Observations, settings: AlertSettings, direct: DirectDelivery | None = None
+) -> Plan:
     """Find the active alerts, plan the notifications against the stored state, and save
-    the new state with the notifications queued, in one transaction."""
+    the new state with the notifications queued, in one transaction; with ``direct``,
+    a round the store cannot save is delivered directly instead."""
     active = active_alerts(obs, settings.thresholds)
-    plan = plan_notifications(active, alerts.alert_states(), obs.now, settings.repeat_minutes * 60)
+    stored = alerts.alert_states()
+    states = stored if direct is None else direct.states(stored)
+    plan = plan_notifications(active, states, obs.now, settings.repeat_minutes * 60)
     outgoing = route(plan.notifications, settings.routes)
-    alerts.save_round(plan.states, plan.resolved, outgoing)
+    if direct is None:
+        alerts.save_round(plan.states, plan.resolved, outgoing)
+    else:
+        direct.save(alerts, stored, plan, outgoing)
     for note in plan.notifications:
         log.warning(
             "alert %s %s (%s): %s",
@@ -125,12 +136,16 @@ def observe(
     """The snapshot at ``server.now``: what the server knows itself (``server``: ingest,
     disks, components, failures, dead letters), with what the store holds added: the
     customers' time zones, every device with when it last reported (``last_seen``), the
-    final files not collected in time (and not since) and the recent security events."""
+    final files not collected in time (and not since), the recent security events and
+    when each unit's certificate not revoked ends."""
     now = server.now
     zones = {c.id: c.timezone for c in store.list_customers()}
     live: dict[str, bool] = {}  # a device whose certificates are all revoked is retired
+    ends: dict[str, int] = {}  # when each device's last certificate not revoked ends
     for cert in store.list_certificates():
         live[cert.device] = live.get(cert.device, False) or cert.revoked_at is None
+        if cert.revoked_at is None:
+            ends[cert.device] = max(ends.get(cert.device, 0), cert.not_after)
     devices = [
         DeviceSeen(d.id, d.customer, last_seen.get(d.id))
         for d in store.list_devices()
@@ -144,10 +159,13 @@ def observe(
             for u in uncollected_files(store, now, collect_by_hours)
             if store.deliveries.first_collected(u.customer, u.file_name, u.revision) is None
         ]
+    owners = {d.id: d.customer for d in store.list_devices()}
+    units = [CertificateExpiry(d, end, owners[d]) for d, end in ends.items() if d in owners]
     return replace(
         server,
         customer_zones=zones,
         devices=devices,
+        certificates=[*server.certificates, *units],
         uncollected=late,
         security_events=store.alerts.security_events(now - window),
     )
@@ -223,6 +241,7 @@ class NotificationSender:
         self._failures: dict[str, int] = defaultdict(int)
         self._retry_at: dict[str, int] = {}
         self._failing: dict[str, tuple[int, str]] = {}  # since when, last error
+        self._gone: set[int] = set()  # sent, but the store could not remove them yet
 
     def failing(self, now: int, after_s: int) -> list[ChannelFailure]:
         """The channels that have failed for ``after_s`` or longer, as the rules take them."""
@@ -248,9 +267,9 @@ class NotificationSender:
         sent_at = self._sent[name]
         while sent_at and sent_at[0] <= now - window:
             sent_at.popleft()
-        pending = self._alerts.queued(
-            name, limit=settings.rate_limit_messages + settings.digest_max
-        )
+        self._forget_sent()
+        limit = settings.rate_limit_messages + settings.digest_max + len(self._gone)
+        pending = [q for q in self._alerts.queued(name, limit=limit) if q.id not in self._gone]
         groups = rate_limited(
             pending, sent_at, now, settings.rate_limit_messages, window, settings.digest_max
         )
@@ -261,6 +280,18 @@ class NotificationSender:
             sent_at.append(now)
             count += len(group)
         return count
+
+    def _forget_sent(self) -> None:
+        """Remove the sent notifications from the queue; if the store cannot, remember
+        them, so that none is sent twice."""
+        if not self._gone:
+            return
+        try:
+            self._alerts.delivered(sorted(self._gone))
+        except StoreError as exc:
+            log.error("sent notifications cannot be removed from the queue now: %s", exc)  # noqa: TRY400
+            return
+        self._gone.clear()
 
     def _send(self, name: str, group: Sequence[Queued], now: int) -> bool:
         ids = [q.id for q in group]
@@ -277,7 +308,8 @@ class NotificationSender:
             )
             self._retry_at[name] = now + wait
             self._failing[name] = (self._failing.get(name, (now, ""))[0], str(exc))
-            self._alerts.delivery_failed(ids, str(exc))
+            with suppress(StoreError):  # only a count: a full disk must not stop the round
+                self._alerts.delivery_failed(ids, str(exc))
             log.warning(
                 "alert channel %s failed (%s): its notifications are kept, next try in %d s",
                 name,
@@ -285,7 +317,8 @@ class NotificationSender:
                 wait,
             )
             return False
-        self._alerts.delivered(ids)
+        self._gone.update(ids)
+        self._forget_sent()
         if self._failures.pop(name, 0):
             log.info("alert channel %s works again", name)
         self._retry_at.pop(name, None)
@@ -310,15 +343,21 @@ class Alerting:
         self.settings = settings
         self.collect_by_hours = collect_by_hours
         self.security = SecurityEventBuffer()
+        channels = list(channels)
         self.sender = NotificationSender(store.alerts, channels, settings, clock)
+        self.direct = DirectDelivery({c.name: c for c in channels})
 
     def tick(self, server: Observations, last_seen: Mapping[str, int] | None = None) -> Plan:
         """Store the buffered security events, evaluate at ``server.now`` (``server`` is what
         the server knows itself, ``last_seen`` when each device last reported), queue the
-        notifications and deliver what the channels take now."""
+        notifications and deliver what the channels take now. A store that cannot be
+        written stops none of it: the round's notifications then go out directly."""
         now = server.now
         alerts = self.store.alerts
-        self.security.flush(alerts)
+        try:
+            self.security.flush(alerts)
+        except StoreError as exc:  # held for the next round
+            log.error("security events cannot be stored now: %s", exc)  # noqa: TRY400
         window = self.settings.thresholds.dead_letter_window_minutes * 60
         dead = self.store.count_dead_letters(since=now - window)  # the store's: a restart keeps it
         failing = self.sender.failing(now, self.settings.channel_down_minutes * 60)
@@ -329,7 +368,10 @@ class Alerting:
             last_seen or {},
             self.collect_by_hours,
         )
-        plan = evaluate(alerts, obs, self.settings)
+        plan = evaluate(alerts, obs, self.settings, self.direct)
         self.sender.deliver(now)
-        alerts.prune_security_events(now - self.settings.security_retention_days * 86400)
+        try:
+            alerts.prune_security_events(now - self.settings.security_retention_days * 86400)
+        except StoreError as exc:
+            log.error("old security events cannot be removed now: %s", exc)  # noqa: TRY400
         return plan

@@ -9,7 +9,10 @@ large batches; ``window_s`` is the longest a batch may wait to fill, and no
 batch waits longer. A payload is answered only when its batch is committed:
 readings stored, or the payload kept as a dead letter. If the commit fails,
 every payload of the batch gets the error, and the sender must not be
-acknowledged: it will send again, and storage is idempotent.
+acknowledged: it will send again, and storage is idempotent. A payload whose
+sender's certificate is revoked by the time its batch is stored is left out of
+it and gets ``CertificateRevoked``: nothing a unit sends after its revocation is
+stored or acknowledged.
 
 ``offer(item, answer)`` queues without waiting and calls ``answer(None)`` or
 ``answer(CommitError)`` on the loop once the batch is done; ``room`` waits while
@@ -37,6 +40,10 @@ Answer = Callable[["CommitError | None"], None]
 
 class CommitError(KenshinError):
     """A batch could not be committed; nothing of it may be acknowledged."""
+
+
+class CertificateRevoked(CommitError):
+    """The payload's sender's certificate is revoked: it is not stored, nor acknowledged."""
 
 
 @dataclass(slots=True)
@@ -143,7 +150,7 @@ class CommitQueue:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
-            summary = await loop.run_in_executor(self._writer, self._ingest.ingest, items)
+            summary, revoked = await loop.run_in_executor(self._writer, self._store, items)
         except Exception as exc:  # every failure must reach the senders
             self.stats.failed_batches += 1
             self._timed(started)
@@ -153,12 +160,23 @@ class CommitQueue:
                 answer(error)
             return
         self.stats.batches += 1
-        self.stats.messages += len(batch)
+        self.stats.messages += len(batch) - len(revoked)
         self._timed(started)
         if self._on_commit is not None:
             self._on_commit(summary)
-        for _, answer in batch:
-            answer(None)
+        for i, (_, answer) in enumerate(batch):
+            if i in revoked:
+                answer(CertificateRevoked("its certificate is revoked: not stored"))
+            else:
+                answer(None)
+
+    def _store(self, items: list[Incoming]) -> tuple[IngestSummary, set[int]]:
+        """Store what may be stored (in the writer thread); the positions of the payloads
+        whose senders' certificates are revoked, which are not."""
+        revoked = self._ingest.revoked(items)
+        if revoked:
+            items = [item for i, item in enumerate(items) if i not in revoked]
+        return self._ingest.ingest(items), revoked
 
     def _timed(self, started: float) -> None:
         if self._on_latency is not None:

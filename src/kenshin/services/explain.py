@@ -8,11 +8,19 @@ from datetime import date
 
 from kenshin.domain.daytable import day_table
 from kenshin.domain.intervals import NO_VALUE
+from kenshin.domain.lifecycle import slots_in_service
 from kenshin.domain.model import Customer, Direction, FileRevision, Meter, Reading
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, slot_labels, zone
 from kenshin.errors import KenshinError
 from kenshin.ports import Store
-from kenshin.services.aggregate import Marks, due_slots, like_days, shown_mwh, validated
+from kenshin.services.aggregate import (
+    Marks,
+    due_slots,
+    like_days,
+    serves_day,
+    shown_mwh,
+    validated,
+)
 from kenshin.services.export import ExportSettings
 
 CONTEXT_S = 3600  # raw readings shown before and after the slot
@@ -50,6 +58,12 @@ class SlotExplanation:
         """The slot's first instant, UTC epoch seconds."""
         return self.slots.start + self.index * SLOT_SECONDS
 
+    @property
+    def in_service(self) -> bool:
+        """Whether the meter was in service for the whole slot."""
+        span = (self.meter.installed_at, self.meter.removed_at)
+        return bool(slots_in_service([span], self.start, 1)[0, 0])
+
 
 def explain_slot(
     store: Store, settings: ExportSettings, meter_id: str, day: date, label: str, *, now: int
@@ -86,7 +100,10 @@ def explain_slot(
         index,
         label,
         readings,
-        _rows(store, settings, meter, customer, slots, index, now),
+        # A day wholly outside the meter's time in service has no row of it in the file.
+        _rows(store, settings, meter, customer, slots, index, now)
+        if serves_day(meter, slots)
+        else [],
         store.list_revisions(customer.id, day.isoformat()),
     )
 

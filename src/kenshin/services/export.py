@@ -27,10 +27,16 @@ from kenshin.domain.changes import (
     is_change_record,
     slot_starts,
 )
-from kenshin.domain.csvfiles import render_day
+from kenshin.domain.csvfiles import file_slots, render_day
 from kenshin.domain.daytable import DayTable
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, SECONDS_PER_HOUR
-from kenshin.domain.made_with import MadeWith, demand_of, made_with_json, service_of
+from kenshin.domain.made_with import (
+    MadeWith,
+    demand_of,
+    made_with_from_json,
+    made_with_json,
+    service_of,
+)
 from kenshin.domain.manifest import (
     MANIFEST_SUFFIX,
     Manifest,
@@ -38,8 +44,8 @@ from kenshin.domain.manifest import (
     manifest_day,
     manifest_name,
 )
-from kenshin.domain.model import Customer, FileRevision
-from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, local_day, zone
+from kenshin.domain.model import FILE_SETTINGS, Customer, FileRevision
+from kenshin.domain.slots import SLOT_SECONDS, DaySlots, local_day, zone
 from kenshin.domain.vee import VeeSettings
 from kenshin.errors import ExportError
 from kenshin.ports import Outbox, Store
@@ -83,6 +89,7 @@ class ExportOutcome:
     rows: int
     actual_slots: int
     slots: int
+    estimated_slots: int = 0
 
 
 _DEFAULT_SETTINGS = ExportSettings()
@@ -107,7 +114,10 @@ def export_day(
             f"{day} is older than the {settings.retention_days}-day retention of files "
             f"(the oldest day kept is {oldest}): its file would be removed at once"
         )
-    slots = day_slots(day, _zone(customer))
+    latest = store.latest_revision(customer.id, day.isoformat())
+    customer = settings_of_day(customer, latest)
+    _zone(customer)  # an unknown zone is an ExportError naming the customer
+    slots = file_slots(customer, day)
     name = file_name(customer, day)
     with _collector_paused():
         vee = settings.vee_for(customer.id)
@@ -129,7 +139,6 @@ def export_day(
             meters=meters,
         )
         rendered = render_day(customer, slots, days, created_at=now)
-    latest = store.latest_revision(customer.id, day.isoformat())
     status = FINAL if now >= slots.end + settings.grace_hours * SECONDS_PER_HOUR else PROVISIONAL
     if latest is not None:
         if latest.content_key == rendered.content_key and latest.file_name == name:
@@ -176,6 +185,20 @@ def export_day(
         "published %s/%s revision %d (%s)", customer.id, name, revision.revision, revision.status
     )
     return _outcome(revision, changed=True)
+
+
+def settings_of_day(customer: Customer, latest: FileRevision | None) -> Customer:
+    """The customer with the file settings its day was first written with: a change of
+    settings applies to new files only, so a day's revisions stay alike (and its change
+    records compare like with like). A day without a file, or whose revision does not
+    say, takes the customer's settings as they are."""
+    if latest is None or not latest.made_with:
+        return customer
+    try:
+        made = made_with_from_json(latest.made_with).customer
+    except ValueError:
+        return customer
+    return replace(customer, **{name: getattr(made, name) for name in FILE_SETTINGS})
 
 
 def pack_closed_days(store: Store, now: int) -> int:
@@ -378,6 +401,7 @@ def _changes(
         content.decode(customer.encoding),
         starts=slot_starts(slots, _zone(customer)),
         reported=reported,
+        flags=customer.flags,
     )
 
 
@@ -392,6 +416,7 @@ def _outcome(revision: FileRevision, *, changed: bool) -> ExportOutcome:
         rows=revision.rows,
         actual_slots=revision.actual_slots,
         slots=revision.slots,
+        estimated_slots=revision.estimated_slots,
     )
 
 

@@ -10,7 +10,8 @@ changed are saved once, after its readings.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 FUTURE_TOLERANCE_S = VeeSettings().future_tolerance_s  # a reading dated later is quarantined
 DRIFT_LIMIT_S = VeeSettings().drift_limit_s  # a unit's clock further off is drifting
 DRIFT_MIN_SAMPLES = VeeSettings().drift_min_samples  # messages a clock window needs to judge
+REVOCATION_LOOK_BACK_S = 120  # how long before its commit a revocation may be dated
 Heard = tuple[str, int, int | None]  # (device, received at, sent at by the unit's clock)
 
 
@@ -52,7 +54,8 @@ class PayloadKind(StrEnum):
 class Incoming:
     """One received payload; ``device`` is the sender's identity when the transport knows it.
     ``live`` is False for a message read from a file long after it was sent: its receipt
-    says nothing of the unit's clock, nor of when the unit was last heard."""
+    says nothing of the unit's clock, nor of when the unit was last heard. A payload sent
+    with a certificate (``serial``) revoked by the time it is committed is not stored."""
 
     source: str
     payload: bytes
@@ -60,6 +63,7 @@ class Incoming:
     kind: PayloadKind = PayloadKind.READINGS
     device: str | None = None
     live: bool = True
+    serial: int | None = None  # of the sender's certificate, when the transport knows it
 
 
 @dataclass(slots=True)
@@ -114,6 +118,7 @@ class Ingest:
         future_tolerance_s: int = FUTURE_TOLERANCE_S,
         drift_limit_s: int = DRIFT_LIMIT_S,
         drift_min_samples: int = DRIFT_MIN_SAMPLES,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         # What split_future and the clocks need.
@@ -127,6 +132,21 @@ class Ingest:
         self._devices: dict[str, Device] = {}
         self._meters: dict[str, Meter] = {}
         self._device_meters: dict[str, tuple[str, ...]] = {}  # registered ids, never empty
+        self._clock = clock
+        self._revoked: set[int] = set()  # certificate serials, as of the last look
+        self._revoked_since: int | None = None  # from when the next look asks
+
+    def revoked(self, batch: Sequence[Incoming]) -> set[int]:
+        """Positions in ``batch`` of the payloads sent with a certificate revoked by now:
+        not to be stored. Asked just before the batch is stored, so that nothing a unit
+        sent after its revocation is; the store is asked only for recent revocations."""
+        if all(item.serial is None for item in batch):
+            return set()
+        now = int(self._clock())
+        self._revoked |= self._store.revoked_serials(self._revoked_since)
+        # A revocation is dated before it is committed, maybe by another process: look back.
+        self._revoked_since = now - REVOCATION_LOOK_BACK_S
+        return {i for i, item in enumerate(batch) if item.serial in self._revoked}
 
     def ingest(
         self, batch: Iterable[Incoming], summary: IngestSummary | None = None
@@ -171,8 +191,8 @@ class Ingest:
 
     def _note_service(self, decoded: DecodedMessage, staged: _Staged) -> None:
         """Keep each meter's time in service true to what the message shows (see
-        ``domain.lifecycle``): a new meter that replaces the device's only one is an
-        exchange."""
+        ``domain.lifecycle``): a new meter is in service from its first reading, and one
+        that replaces the device's only one is an exchange."""
         spans = {
             block.meter: self._span_of(block.meter, staged)
             for block in decoded.meters
@@ -180,8 +200,7 @@ class Ingest:
         }
         for block in decoded.meters:
             if block.readings and block.meter in staged.new:
-                first = staged.first_t.get(block.meter, block.readings[0].t)
-                staged.first_t[block.meter] = min(first, block.readings[0].t)
+                spans[block.meter] = self._note_first(block, spans[block.meter], staged)
             if block.readings:
                 last = block.readings[-1].t
                 staged.last_t[block.meter] = max(staged.last_t.get(block.meter, last), last)
@@ -217,6 +236,18 @@ class Ingest:
         log.info(
             "meter %s of unit %s exchanged for %s at %s", old, decoded.device, new, iso_utc(at)
         )
+
+    def _note_first(
+        self, block: MeterBlock, span: tuple[int | None, int | None], staged: _Staged
+    ) -> tuple[int | None, int | None]:
+        """Note a new meter's first reading; with no fitting recorded, it is in service
+        from then (so that the days before have no row of it). Its span, as it leaves it."""
+        first = staged.first_t.get(block.meter, block.readings[0].t)
+        staged.first_t[block.meter] = min(first, block.readings[0].t)
+        if span[0] is not None:
+            return span
+        staged.service[block.meter] = (staged.first_t[block.meter], span[1])
+        return staged.service[block.meter]
 
     def _follow(self, device: str, was: int, now: int | None, staged: _Staged) -> None:
         """A meter of ``device`` fitted at ``now``, not ``was``: the one it replaced was

@@ -3,7 +3,8 @@
 The file servers record a receipt for every completed download. The schedule (and
 later the alerts) asks ``uncollected_files``: a customer's final daily file that was
 not downloaded, at its revision or a later one, by ``collect_by_hours`` after the end
-of its local day.
+of its local day. A file downloaded after that deadline was collected late, not left
+uncollected: ``missed_deadlines`` says when.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ SECONDS_PER_HOUR = 3600
 
 @dataclass(frozen=True, slots=True)
 class Uncollected:
-    """A final daily file its customer had not collected by ``due_at`` (UTC epoch s)."""
+    """A final daily file its customer had not collected by ``due_at`` (UTC epoch s), and
+    when it collected it after all, if it did (``collected_at``)."""
 
     customer: str
     day: str
     file_name: str
     revision: int
     due_at: int
+    collected_at: int | None = None
 
 
 def record_download(deliveries: Deliveries, receipt: Receipt) -> None:
@@ -64,8 +67,18 @@ def uncollected_files(
     store: Store, now: int, collect_by_hours: int, lookback_days: int = 3
 ) -> list[Uncollected]:
     """Final files of the last ``lookback_days`` local days of each customer that were due
-    by ``now`` and not collected at their newest revision (or a later one). A customer
-    without credentials cannot collect, so nothing of it is expected."""
+    by ``now`` and not collected at their newest revision (or a later one) by ``now``."""
+    found = missed_deadlines(store, now, collect_by_hours, lookback_days)
+    return [u for u in found if u.collected_at is None]
+
+
+def missed_deadlines(
+    store: Store, now: int, collect_by_hours: int, lookback_days: int = 3
+) -> list[Uncollected]:
+    """Final files of the last ``lookback_days`` local days of each customer that were due
+    by ``now`` and not collected at their newest revision (or a later one) in time, each
+    with when it was collected late (by ``now``), if it was. A customer without
+    credentials cannot collect, so nothing of it is expected."""
     found = []
     for customer in store.list_customers():
         if store.deliveries.get_account(customer.id) is None:
@@ -82,14 +95,18 @@ def uncollected_files(
                 customer.id, latest.file_name, latest.revision
             )
             if receipt is None or receipt.at > due_at:
+                late = None if receipt is None or receipt.at > now else receipt.at
                 found.append(
-                    Uncollected(customer.id, latest.day, latest.file_name, latest.revision, due_at)
+                    Uncollected(
+                        customer.id, latest.day, latest.file_name, latest.revision, due_at, late
+                    )
                 )
     return found
 
 
 class CollectionWatch:
-    """Flags each final file not collected in time once: a warning when it becomes due."""
+    """Flags each final file not collected in time once: a warning when it becomes due,
+    and one when it is collected late (or was, before the server started)."""
 
     def __init__(self, collect_by_hours: int) -> None:
         self.collect_by_hours = collect_by_hours
@@ -97,9 +114,20 @@ class CollectionWatch:
 
     def check(self, store: Store, now: int) -> list[Uncollected]:
         """The files newly found uncollected at ``now``, each logged as a warning."""
-        found = uncollected_files(store, now, self.collect_by_hours)
-        new = [u for u in found if u not in self._flagged]
-        self._flagged = set(found)
+        missed = missed_deadlines(store, now, self.collect_by_hours)
+        found = {u for u in missed if u.collected_at is None}
+        for u in missed:
+            if u.collected_at is not None and u not in self._flagged:
+                log.warning(
+                    "customer %s collected %s (revision %d) late: at %s, due %s",
+                    u.customer,
+                    u.file_name,
+                    u.revision,
+                    iso_utc(u.collected_at),
+                    iso_utc(u.due_at),
+                )
+        new = [u for u in missed if u in found and u not in self._flagged]
+        self._flagged = set(missed)
         for u in new:
             log.warning(
                 "customer %s has not collected %s (revision %d, final) due %s",

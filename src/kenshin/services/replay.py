@@ -13,10 +13,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 
-from kenshin.domain.csvfiles import render_day
+from kenshin.domain.csvfiles import file_slots, render_day
 from kenshin.domain.made_with import made_with_from_json
 from kenshin.domain.model import FileRevision
-from kenshin.domain.slots import day_slots, zone
 from kenshin.errors import KenshinError
 from kenshin.ports import Store
 from kenshin.services.aggregate import aggregate_day
@@ -74,7 +73,7 @@ def replay(store: Store, revision: FileRevision) -> Replayed:
         made = made_with_from_json(revision.made_with)
     except ValueError as exc:
         raise ReplayError(f"revision {revision.revision} of {revision.file_name}: {exc}") from exc
-    slots = day_slots(date.fromisoformat(revision.day), zone(made.customer.timezone))
+    slots = file_slots(made.customer, date.fromisoformat(revision.day))
     days = aggregate_day(
         store,
         made.customer,

@@ -4,13 +4,14 @@ Each customer's day goes through VEE as its export does (its own settings; where
 is off, only the gaps are found), and every meter with a slot missing, estimated or
 questionable, or a rule that fired, is kept with its counts. A unit is silent when
 none of its meters gave a reading in the day's last ``silent_hours``. The units'
-firmware and signal, and the day's security events, come from the caller.
+firmware and signal, and the day's security events, come from the caller; the day's
+dead letters are read from the store, grouped by sender.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
@@ -21,12 +22,13 @@ import numpy.typing as npt
 
 from kenshin.domain.daytable import day_table
 from kenshin.domain.intervals import NO_REGISTER, NO_VALUE, Registers
-from kenshin.domain.model import DEFAULT_TIMEZONE, Customer, Meter, SecurityEvent
+from kenshin.domain.model import DEFAULT_TIMEZONE, Customer, DeadLetter, Meter, SecurityEvent
 from kenshin.domain.report import (
     KINDS,
     SHOWN_METERS,
     CustomerQuality,
     DailyReport,
+    DeadLetters,
     MeterQuality,
     NotCollected,
     UnitInfo,
@@ -44,15 +46,18 @@ from kenshin.services.aggregate import (
     Marks,
     due_slots,
     like_days,
+    serves_day,
+    service_of,
     shown_mwh,
     validated,
 )
 from kenshin.services.export import ExportSettings
-from kenshin.services.receipts import uncollected_files
+from kenshin.services.receipts import missed_deadlines
 
 log = logging.getLogger(__name__)
 
 SECONDS_PER_HOUR = 3600
+DEAD_LETTERS_READ = 10_000  # the most a report groups; it counts every one
 # Where VEE is off the files show only A and N: the report then finds the gaps alone.
 _GAPS_ONLY = VeeSettings(rules=frozenset({"missing"}), write_estimates=False)
 _E, _Q, _N = (ord(f) for f in (ESTIMATED, QUESTIONABLE, NO_VALUE))
@@ -113,9 +118,9 @@ def gather_report(  # noqa: PLR0913 - the report draws on every source there is
     """The report of local ``day`` for every customer (or ``customer_id``) at ``now``.
 
     ``events`` may hold more than the day: those of the day (in the report's time zone)
-    are kept; None says the events are not known. Files count as not collected as of
-    ``now``, or of the report's time on the day after ``day`` if that is earlier, so that
-    a report made again later says the same."""
+    are kept; None says the events are not known. Files count as not collected (or
+    collected late) as of ``now``, or of the report's time on the day after ``day`` if
+    that is earlier, so that a report made again later says the same."""
     tz = zone(settings.timezone)
     start, end = day_start(day, tz), day_start(day + timedelta(days=1), tz)
     if customer_id is None:
@@ -127,9 +132,9 @@ def gather_report(  # noqa: PLR0913 - the report draws on every source there is
     scheduled = datetime.combine(day + timedelta(days=1), settings.at, tzinfo=tz)
     as_of = min(now, int(scheduled.timestamp()))
     late: dict[str, list[NotCollected]] = {}
-    for u in uncollected_files(store, as_of, settings.collect_by_hours):
+    for u in missed_deadlines(store, as_of, settings.collect_by_hours):
         late.setdefault(u.customer, []).append(
-            NotCollected(u.day, u.file_name, u.revision, u.due_at)
+            NotCollected(u.day, u.file_name, u.revision, u.due_at, u.collected_at)
         )
     qualities = [
         replace(
@@ -148,7 +153,31 @@ def gather_report(  # noqa: PLR0913 - the report draws on every source there is
         tuple(qualities),
         {u.device: u for u in units},
         None if day_events is None else tuple(sorted(day_events, key=lambda e: e.at)),
+        *day_dead_letters(store, start, end),
     )
+
+
+def day_dead_letters(store: Store, start: int, end: int) -> tuple[tuple[DeadLetters, ...], int]:
+    """The dead letters received from ``start`` to before ``end``, grouped by sender
+    (of the first ``DEAD_LETTERS_READ``), and how many there are in all."""
+    total = store.count_dead_letters(start) - store.count_dead_letters(end)
+    letters = [
+        d for d in store.list_dead_letters(DEAD_LETTERS_READ, since=start) if d.received_at < end
+    ]
+    registered = {d.id for d in store.list_devices()}
+    return group_dead_letters(letters, registered), total
+
+
+def group_dead_letters(
+    letters: Iterable[DeadLetter], registered: set[str]
+) -> tuple[DeadLetters, ...]:
+    """One group per sender, most letters first: the last reason and when it came."""
+    groups: dict[str | None, DeadLetters] = {}
+    for d in sorted(letters, key=lambda d: d.received_at):
+        count = groups[d.device].count + 1 if d.device in groups else 1
+        known = d.device is None or d.device in registered
+        groups[d.device] = DeadLetters(d.device, count, d.reason, d.received_at, known)
+    return tuple(sorted(groups.values(), key=lambda g: (-g.count, g.device or "")))
 
 
 def customer_quality(
@@ -172,9 +201,15 @@ def customer_quality(
         [slots] if configured is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
     )
     due = due_slots(slots, now)
-    meters = store.list_meters(customer.id)
+    # Only the meters in service this day: a meter's time outside it is no gap, and a
+    # unit none of whose meters was in service (not fitted yet, taken out) is not silent.
+    listed = store.list_meters(customer.id)
+    meters = [m for m in listed if serves_day(m, slots)]
+    idle = {m.device for m in listed} - {m.device for m in meters}
     problems: list[MeterQuality] = []
-    heard: dict[str, int | None] = {d.id: None for d in store.list_devices(customer.id)}
+    heard: dict[str, int | None] = {
+        d.id: None for d in store.list_devices(customer.id) if d.id not in idle
+    }
     for lo in range(0, len(meters), AGGREGATE_CHUNK):
         chunk = meters[lo : lo + AGGREGATE_CHUNK]
         ids = [m.id for m in chunk]
@@ -185,7 +220,8 @@ def customer_quality(
         )
         full = _validated(chunk, grids, export.max_demand_w, vee, due, shown_mwh(customer), marks)
         last = last_readings(*grids[0], slots)
-        problems += meter_qualities(chunk, full, full.for_customer(vee).flags, due, last)
+        service = service_of(full.meters, chunk, slots.start, slots.count)
+        problems += meter_qualities(chunk, full, full.for_customer(vee).flags, due, last, service)
         for meter, t in zip(chunk, last, strict=True):
             if t is not None and (heard.get(meter.device) or 0) < t:
                 heard[meter.device] = t
@@ -224,17 +260,22 @@ def meter_qualities(
     shown_flags: npt.NDArray[np.uint8],
     due: int,
     last: Sequence[int | None],
+    service: Mask | None = None,
 ) -> list[MeterQuality]:
     """The meters of ``full`` (in ``meters`` order, one or two rows each) that have a
     slot missing, estimated in the file (``shown_flags``) or questionable, or a rule
-    that fired; a slot counts once per meter."""
+    that fired; a slot counts once per meter, and only while its meter is in service
+    (``service``, per row of ``full``; default: all day)."""
     if not meters:
         return []
     names = np.array(full.meters)
     starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]])
     done = np.arange(full.flags.shape[1]) < due
+    if service is not None:
+        done = done & service
     holes = ((full.flags == _E) | (full.flags == _N)) & done
-    bits = np.bitwise_or.reduceat(full.rules | (holes * np.uint16(Rule.MISSING)), starts, axis=0)
+    fired = full.rules if service is None else np.where(service, full.rules, np.uint16(0))
+    bits = np.bitwise_or.reduceat(fired | (holes * np.uint16(Rule.MISSING)), starts, axis=0)
     missing = (bits & np.uint16(Rule.MISSING)) != 0
     estimated = np.logical_or.reduceat(shown_flags == _E, starts, axis=0)
     questionable = np.logical_or.reduceat(full.flags == _Q, starts, axis=0)
@@ -293,13 +334,18 @@ def last_readings(fwd: Registers, rev: Registers, slots: DaySlots) -> list[int |
 def report_subject(report: DailyReport) -> str:
     """The mail's subject: the day and its worst counts."""
     t = report.totals()
-    if not (t.meters_with_problems or t.silent_units or t.not_collected):
+    if not (t.meters_with_problems or t.silent_units or t.not_collected or t.dead_letters):
         return f"kenshin data quality {report.day}: all well"
+    letters = f", {_plural(t.dead_letters, 'dead letter')}" if t.dead_letters else ""
     return (
-        f"kenshin data quality {report.day}: {t.missing:,} slots missing,"
-        f" {t.questionable:,} questionable, {t.silent_units:,} silent units,"
-        f" {t.not_collected:,} files not collected"
+        f"kenshin data quality {report.day}: {_plural(t.missing, 'slot')} missing,"
+        f" {t.questionable:,} questionable, {_plural(t.silent_units, 'silent unit')},"
+        f" {_plural(t.not_collected, 'file')} not collected{letters}"
     )
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def report_email(report: DailyReport, settings: ReportSettings = _DEFAULT_SETTINGS) -> EmailMessage:

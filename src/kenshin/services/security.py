@@ -31,7 +31,9 @@ LOGIN_ADDRESS_REFUSED = "login_address_refused"  # not in the account's allow-li
 FTP_BOUNCE_REFUSED = "ftp_bounce_refused"  # active mode to another address or a privileged port
 
 # A unit refused after its handshake, or something it sent, by why:
-CERTIFICATE_REFUSED = "certificate_refused"  # revoked, or no device id as its CN
+CERTIFICATE_REFUSED = "certificate_refused"  # revoked, no device id as CN, or not registered
+CONNECTIONS_LIMITED = "connections_limited"  # too many still connecting from its address or cert
+CONNECT_TIMEOUT = "connect_timeout"  # no CONNECT by the deadline (mqtt.connect_timeout_s)
 REVOKED_WHILE_CONNECTED = "revoked_while_connected"  # closed: its certificate was revoked
 MALFORMED_PACKET = "malformed_packet"  # an MQTT packet that breaks the protocol
 CLIENT_ID_MISMATCH = "client_id_mismatch"  # a client id other than its certificate's device

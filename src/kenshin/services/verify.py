@@ -13,15 +13,17 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from kenshin.domain.csvfiles import DIRECTION_LABELS
 from kenshin.domain.energy import MWH_PER_KWH
 from kenshin.domain.manifest import manifest_name
-from kenshin.domain.model import Customer, Layout
+from kenshin.domain.model import Customer, FlagColumns, Layout
 from kenshin.domain.slots import SLOT_SECONDS, day_slots, zone
 from kenshin.domain.vee import ESTIMATED
 from kenshin.errors import ExportError
 from kenshin.ports import Outbox
 
 Truth = dict[tuple[str, int, str], int]
+_DIRECTIONS = {label: d.value for names in DIRECTION_LABELS.values() for d, label in names.items()}
 
 
 @dataclass
@@ -57,6 +59,8 @@ def verify_files(outbox: Outbox, customer: Customer, truth: Truth) -> Verificati
     """Compare every slot of the customer's wide files with ``truth``."""
     if customer.layout is not Layout.WIDE:
         raise ExportError(f"customer {customer.id} uses the {customer.layout} layout; need wide")
+    if customer.flags is not FlagColumns.BLOCK:
+        raise ExportError(f"customer {customer.id} has a flag column per slot; need a block")
     result = Verification()
     days: set[date] = set()
     names = outbox.list_files(customer.id)
@@ -77,7 +81,8 @@ def verify_files(outbox: Outbox, customer: Customer, truth: Truth) -> Verificati
 
 
 def _verify_row(row: list[str], customer: Customer, truth: Truth, result: Verification) -> None:
-    meter, day_text, direction = row[0].removeprefix("'"), row[1], row[2]
+    meter, day_text = row[0].removeprefix("'"), row[1]
+    direction = _DIRECTIONS.get(row[2], row[2])
     start = day_slots(date.fromisoformat(day_text), zone(customer.timezone)).start
     for index, (cell, flag) in enumerate(zip(row[3:-2], row[-1], strict=True)):
         result.slots += 1

@@ -159,7 +159,7 @@ def _judge(
     shape = values.shape
     habits = actual if s.judge_reverse else actual & ~grid.reverse_rows()[:, None]
     fired: list[tuple[Rule, Callable[[], Mask]]] = [
-        (Rule.SPIKE, lambda: rules.spike(values, actual, history, s)),
+        (Rule.SPIKE, lambda: rules.spike(values, actual, history, s, grid.max_demand_w)),
         (Rule.HIGH, lambda: rules.high(values, habits, history, s)),
         (Rule.LOW, lambda: rules.low(values, habits, history, s)),
         (Rule.ZERO_RUN, lambda: rules.zero_run(values, habits, s)),

@@ -168,9 +168,7 @@ def grid_of(
     registers = np.concatenate([fwd, rev[has_rev]])[order]
     resolution = np.array([m.spec.resolution_mwh for m in meters], np.int64)[source]
     modulus = np.array([m.spec.modulus for m in meters], np.int64)[source]
-    demand = np.array(
-        [max_demand_w if m.max_demand_w is None else m.max_demand_w for m in meters], np.int64
-    )[source]
+    demand = np.array([m.demand_limit_w(max_demand_w) for m in meters], np.int64)[source]
     ids = [meters[i].id for i in source.tolist()]
     directions = [Direction.REV if r else Direction.FWD for r in is_rev.tolist()]
     return DayGrid(

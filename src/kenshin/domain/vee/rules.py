@@ -14,7 +14,7 @@ import numpy as np
 
 from kenshin.domain.vee.grid import LikeDays
 from kenshin.domain.vee.settings import VeeSettings
-from kenshin.domain.vee.spans import Ints, Mask, Spans, long_runs, span_sums
+from kenshin.domain.vee.spans import MWH_PER_WATT_SLOT, Ints, Mask, Spans, long_runs, span_sums
 
 _NONE = np.int64(-1)
 _UNBOUNDED = np.int64(2**62)
@@ -53,11 +53,17 @@ def negative(spans: Spans, closed_missing: Mask) -> Mask:
     return closed_missing & spans.closed & ~spans.plausible
 
 
-def spike(values: Ints, actual: Mask, history: History, s: VeeSettings) -> Mask:
-    """Slots far above the meter's peak over its like days."""
+def spike(
+    values: Ints, actual: Mask, history: History, s: VeeSettings, demand_w: Ints | None = None
+) -> Mask:
+    """Slots far above the meter's peak over its like days, or above what the meter can
+    draw (``demand_w`` per row: the same limit that tells a rollover from a reset)."""
     judged = (history.days_read >= s.history_min_days)[:, None]
     limit = s.spike_percent * history.peak[:, None] + s.spike_margin_mwh * 100
-    return actual & judged & (values * 100 > limit)
+    fired = judged & (values * 100 > limit)
+    if demand_w is not None:
+        fired |= values > (demand_w * MWH_PER_WATT_SLOT)[:, None]
+    return actual & fired
 
 
 def high(values: Ints, actual: Mask, history: History, s: VeeSettings) -> Mask:

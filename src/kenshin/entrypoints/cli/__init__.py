@@ -1,9 +1,14 @@
 """The ``kenshin`` command line: the group lives in ``app``, each module adds its commands."""
 
+import os
+import sys
+
 from kenshin.entrypoints.cli import (
+    backup,
     data,
     delivery,
     demo,
+    device_changes,
     devices,
     explain,
     meters,
@@ -11,15 +16,18 @@ from kenshin.entrypoints.cli import (
     replay,
     report,
     serve,
+    server_cert,
     simulation,
 )
 from kenshin.entrypoints.cli.app import cli
 
 __all__ = [
+    "backup",
     "cli",
     "data",
     "delivery",
     "demo",
+    "device_changes",
     "devices",
     "explain",
     "main",
@@ -28,10 +36,28 @@ __all__ = [
     "replay",
     "report",
     "serve",
+    "server_cert",
     "simulation",
 ]
 
 
 def main() -> None:
-    """Console entry point."""
-    cli(prog_name="kenshin")
+    """Console entry point. Output cut short by its reader (``kenshin ... | head``) ends
+    the command quietly: no traceback, no message."""
+    try:
+        cli(prog_name="kenshin")
+    except BrokenPipeError:
+        _drop_stdout()
+        sys.exit(1)
+    finally:
+        try:  # what is still buffered goes out now, not at exit where it cannot be caught
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _drop_stdout()
+
+
+def _drop_stdout() -> None:
+    """Point standard output at the null device: nothing more is written, or fails."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

@@ -27,6 +27,8 @@ class KenshinGroup(click.Group):
             return super().invoke(ctx)
         except KenshinError as exc:
             raise click.ClickException(str(exc)) from exc
+        except BrokenPipeError:  # the reader went away ('... | head'): main() ends quietly
+            raise
         except OSError as exc:  # a folder that cannot be made, a file that cannot be read
             raise click.ClickException(f"{exc.filename or ''}: {exc.strerror or exc}") from exc
         except UnicodeDecodeError as exc:

@@ -14,9 +14,17 @@ import click
 
 from kenshin.bootstrap import App
 from kenshin.domain.model import Customer
-from kenshin.domain.slots import iso_utc
 from kenshin.domain.wire import MAX_PAYLOAD_BYTES
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
+from kenshin.entrypoints.cli.listing import (
+    device_zones,
+    json_option,
+    moment,
+    show,
+    table,
+    text_cell,
+    utc_option,
+)
 from kenshin.errors import KenshinError
 from kenshin.services.export import (
     ExportOutcome,
@@ -27,7 +35,18 @@ from kenshin.services.export import (
     remove_expired,
 )
 from kenshin.services.ingest import Incoming, IngestSummary
+from kenshin.services.schedule import note_export
 
+CONFLICT_KEYS = (
+    "meter",
+    "device",
+    "t",
+    "stored_fwd",
+    "stored_rev",
+    "received_fwd",
+    "received_rev",
+    "received_at",
+)
 MAX_LINE_BYTES = MAX_PAYLOAD_BYTES + 1  # longer is refused whatever it holds
 
 
@@ -174,6 +193,9 @@ def export(
             except KenshinError as exc:  # one customer's problem does not stop the others
                 click.echo(f"Error: customer {customer.id}: {exc}", err=True)
                 failed.append(customer.id)
+                note_export(app.store, customer, now, str(exc))
+            else:  # the server's export alert and readiness see it
+                note_export(app.store, customer, now)
     if failed:
         raise click.ClickException(f"export failed for {len(failed)} customer(s): {failed}")
 
@@ -213,36 +235,68 @@ def _days(
 def _describe(app: App, outcome: ExportOutcome) -> str:
     path = app.outbox_dir / outcome.customer / outcome.file_name
     what = "written" if outcome.changed else "unchanged"
+    # Measured and estimated slots both have a value; an estimate is not a gap.
+    valued = outcome.actual_slots + outcome.estimated_slots
+    estimated = f" ({outcome.estimated_slots} estimated)" if outcome.estimated_slots else ""
     return (
         f"{path}  revision {outcome.revision} {outcome.status} {what}: "
-        f"{outcome.rows} rows, {outcome.actual_slots}/{outcome.slots} slots with a value"
+        f"{outcome.rows} rows, {valued}/{outcome.slots} slots with a value{estimated}"
     )
 
 
 @cli.command(short_help="Remove files older than the retention.")
 @click.pass_context
 def prune(ctx: click.Context) -> None:
-    """Remove customer files older than the retention period (export.retention_days)."""
+    """Remove customer files older than the retention period (export.retention_days),
+    each named with its size, then the totals. Records in the store (readings,
+    revisions, receipts) are kept."""
     now = int(time.time())
+    files = size = 0
     with opened(ctx) as app:
         days = app.settings.export.retention_days
         for customer in app.store.list_customers():
+            folder = app.outbox_dir / customer.id
+            sizes = {p.name: p.stat().st_size for p in folder.glob("*") if p.is_file()}
             for name in remove_expired(app.outbox, customer, now=now, retention_days=days):
-                click.echo(f"removed {customer.id}/{name}")
+                files, size = files + 1, size + sizes.get(name, 0)
+                click.echo(f"removed {customer.id}/{name} ({sizes.get(name, 0):,} bytes)")
+    if not files:
+        click.echo(f"nothing to remove: no file is older than the {days}-day retention")
+    else:
+        click.echo(f"removed {files} file(s), {size:,} bytes in all")
+    click.echo("records in the store removed: none (readings, revisions and receipts are kept)")
 
 
 @cli.command("dead-letters", short_help="List messages that could not be used.")
 @click.option(
     "--limit", type=click.IntRange(1), default=100, show_default=True, help="Most to list."
 )
+@utc_option
+@json_option
 @click.pass_context
-def dead_letters(ctx: click.Context, limit: int) -> None:
-    """List messages that could not be used, with the reason for each."""
+def dead_letters(ctx: click.Context, limit: int, utc: bool, as_json: bool) -> None:
+    """List messages that could not be used, with the reason for each (times in the zone
+    of the device's customer where it is known, else UTC)."""
     with opened(ctx) as app:
         total = app.store.count_dead_letters()
-        for letter in app.store.list_dead_letters(limit):
-            device = letter.device or "-"
-            click.echo(f"{iso_utc(letter.received_at)}  {letter.source}  {device}  {letter.reason}")
+        found = app.store.list_dead_letters(limit)
+        zones = {} if utc else device_zones(app.store)
+    records = [
+        {
+            "received_at": moment(d.received_at, zones.get(d.device or "")),
+            "source": d.source,
+            "device": d.device,
+            "reason": d.reason,
+        }
+        for d in found
+    ]
+    if as_json:
+        show(("received_at", "source", "device", "reason"), records, as_json)
+        return
+    for r in records:
+        click.echo(
+            "  ".join(text_cell(r[c]) for c in ("received_at", "source", "device", "reason"))
+        )
     click.echo(f"{total} dead letters in all")
 
 
@@ -250,14 +304,52 @@ def dead_letters(ctx: click.Context, limit: int) -> None:
 @click.option(
     "--limit", type=click.IntRange(1), default=100, show_default=True, help="Most to list."
 )
+@utc_option
+@json_option
 @click.pass_context
-def conflicts(ctx: click.Context, limit: int) -> None:
-    """List readings that arrived again with a different value (the first value is kept)."""
+def conflicts(ctx: click.Context, limit: int, utc: bool, as_json: bool) -> None:
+    """List readings that arrived again with a different value, oldest first: the meter,
+    its device, the reading's time, the value stored (kept) and the other, and when the
+    other was received (times in the zone of the meter's customer)."""
     with opened(ctx) as app:
         found = app.store.list_conflicts(limit)
+        zones = {} if utc else device_zones(app.store)
+        devices = {m.id: m.device for m in app.store.list_meters()}
+    records = []
     for c in found:
-        click.echo(
-            f"{c.meter}  {iso_utc(c.t)}  stored fwd={c.stored_fwd} rev={c.stored_rev}  "
-            f"received fwd={c.new_fwd} rev={c.new_rev} at {iso_utc(c.received_at)}"
+        device = devices.get(c.meter)
+        where = zones.get(device or "")
+        records.append(
+            {
+                "meter": c.meter,
+                "device": device,
+                "t": moment(c.t, where),
+                "stored_fwd": c.stored_fwd,
+                "stored_rev": c.stored_rev,
+                "received_fwd": c.new_fwd,
+                "received_rev": c.new_rev,
+                "received_at": moment(c.received_at, where),
+            }
         )
-    click.echo(f"{len(found)} conflicts listed")
+    if as_json:
+        show(CONFLICT_KEYS, records, as_json)
+        return
+    rows = [
+        (
+            str(r["meter"]),
+            text_cell(r["device"]),
+            text_cell(r["t"]),
+            _registers(c.stored_fwd, c.stored_rev),
+            _registers(c.new_fwd, c.new_rev),
+            text_cell(r["received_at"]),
+        )
+        for r, c in zip(records, found, strict=True)
+    ]
+    table(("meter", "device", "time", "stored", "other", "received"), rows)
+    click.echo(f"{len(found)} conflict{'' if len(found) == 1 else 's'} listed")
+
+
+def _registers(fwd: int | None, rev: int | None) -> str:
+    """A reading's registers as fwd=N,rev=N (those it has)."""
+    parts = [f"{name}={v}" for name, v in (("fwd", fwd), ("rev", rev)) if v is not None]
+    return ",".join(parts) or "-"

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import ipaddress
+import sys
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TextIO
 
 import click
 
-from kenshin.domain.slots import iso_utc
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
-from kenshin.entrypoints.cli.registry import customers, table
+from kenshin.entrypoints.cli.listing import json_option, moment, show, utc_option
+from kenshin.entrypoints.cli.registry import customers
 from kenshin.errors import NotFoundError
 from kenshin.ports import Account
 from kenshin.services.accounts import check_networks, generate_password, hash_password
-from kenshin.services.receipts import uncollected_files
+from kenshin.services.receipts import missed_deadlines
 
 MIN_PASSWORD = 12
+UNLOCK_WAIT_S = 5.0  # how long unlock waits for the running server to apply it
 
 
 @customers.command("credentials")
@@ -27,6 +31,16 @@ MIN_PASSWORD = 12
     "set_password",
     is_flag=True,
     help="Set the password: typed at the prompt, or generated (and shown once) if left empty.",
+)
+@click.option(
+    "--password-file",
+    type=click.File("r", encoding="utf-8"),
+    help="Set the password to the first line of FILE ('-': standard input); no prompt.",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Set the password to the first line of standard input; no prompt.",
 )
 @click.option(
     "--ssh-key",
@@ -48,15 +62,19 @@ def customers_credentials(
     ctx: click.Context,
     customer_id: str,
     set_password: bool,
+    password_file: TextIO | None,
+    password_stdin: bool,
     key_files: tuple[Path, ...],
     clear_keys: bool,
     networks: tuple[str, ...],
     allow_any: bool,
 ) -> None:
     """Set how CUSTOMER_ID logs in to collect its files over FTPS and SFTP: a password
-    (kept as an argon2 hash), SSH public keys, and the addresses it may log in from."""
+    (kept as an argon2 hash), SSH public keys, and the addresses it may log in from.
+    In scripts, --password-file or --password-stdin give the password without a prompt."""
     if networks and allow_any:
         raise click.UsageError("--allow and --allow-any exclude each other")
+    given = _given_password(set_password, password_file, password_stdin)
     keys = [_read_key(line, path) for path in key_files for line in _key_lines(path)]
     try:
         allowed = check_networks(networks)
@@ -67,7 +85,10 @@ def customers_credentials(
             raise NotFoundError(f"customer {customer_id!r} does not exist")
         account = app.store.deliveries.get_account(customer_id) or Account(customer_id)
         shown = None
-        if set_password:
+        if given is not None:
+            password = given
+            account = replace(account, password_hash=hash_password(password))
+        elif set_password:
             password, shown = _ask_password()
             account = replace(account, password_hash=hash_password(password))
         kept = () if clear_keys else account.ssh_keys
@@ -82,6 +103,62 @@ def customers_credentials(
         f"{customer_id}: password {'set' if account.password_hash else 'not set'},"
         f" {len(account.ssh_keys)} SSH key(s), logins from {where}"
     )
+
+
+@customers.command("unlock")
+@click.argument("customer_id")
+@click.option(
+    "--address", help="Only the failures from this address, and unlock it even if others locked it."
+)
+@click.pass_context
+def customers_unlock(ctx: click.Context, customer_id: str, address: str | None) -> None:
+    """Clear CUSTOMER_ID's failed logins to the file servers and unlock the addresses
+    they came from (or only ADDRESS). The running server applies it within a second or
+    two and this says what it cleared."""
+    if address is not None:
+        try:
+            address = str(ipaddress.ip_address(address))
+        except ValueError as exc:
+            raise click.BadParameter(
+                f"{address!r} is not an IP address", param_hint="--address"
+            ) from exc
+    with opened(ctx) as app:
+        if app.store.get_customer(customer_id) is None:
+            raise NotFoundError(f"customer {customer_id!r} does not exist")
+        deliveries = app.store.deliveries
+        request_id = deliveries.request_unlock(customer_id, address, int(time.time()))
+        deadline = time.monotonic() + UNLOCK_WAIT_S
+        while (request := deliveries.get_unlock(request_id)) is not None and (
+            request.done_at is None and time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+    where = "" if address is None else f" from {address}"
+    if request is None or request.done_at is None:
+        click.echo(
+            f"{customer_id}: unlock requested; no running server applied it within"
+            f" {UNLOCK_WAIT_S:.0f} s (failed logins are kept in the server's memory: a"
+            " server that is not running holds none)"
+        )
+        return
+    for line in request.cleared or [f"nothing to clear{where}"]:
+        click.echo(f"{customer_id}: {line}")
+
+
+def _given_password(prompt: bool, source: TextIO | None, stdin: bool) -> str | None:
+    """The password of --password-file or --password-stdin (checked), None for neither."""
+    if prompt + (source is not None) + stdin > 1:
+        raise click.UsageError("give one of --password, --password-file and --password-stdin")
+    if source is None and not stdin:
+        return None
+    line = (source if source is not None else sys.stdin).readline()
+    password = line.removesuffix("\n").removesuffix("\r")
+    where = "--password-stdin" if stdin else "--password-file"
+    if len(password) < MIN_PASSWORD:
+        raise click.BadParameter(
+            f"a password has at least {MIN_PASSWORD} characters (the first line is read)",
+            param_hint=where,
+        )
+    return password
 
 
 def _ask_password() -> tuple[str, str | None]:
@@ -129,25 +206,44 @@ def _read_key(line: str, path: Path) -> str:
 @click.option(
     "--uncollected",
     is_flag=True,
-    help="Instead, list final daily files not collected by their deadline.",
+    help="Instead, list final daily files not collected by their deadline: those still"
+    " not collected, and those collected late (with when).",
 )
+@utc_option
+@json_option
 @click.pass_context
 def deliveries(
-    ctx: click.Context, customer_id: str | None, since: date | None, uncollected: bool
+    ctx: click.Context,
+    customer_id: str | None,
+    since: date | None,
+    uncollected: bool,
+    utc: bool,
+    as_json: bool,
 ) -> None:
     """List completed downloads (receipts) of customers' files, oldest first."""
     with opened(ctx) as app:
+        zones = {} if utc else {c.id: c.timezone for c in app.store.list_customers()}
         if uncollected:
             hours = app.settings.deliveries.collect_by_hours
             late = [
                 u
-                for u in uncollected_files(app.store, int(time.time()), hours)
+                for u in missed_deadlines(app.store, int(time.time()), hours)
                 if customer_id is None or u.customer == customer_id
             ]
             flagged = [
-                (u.customer, u.day, u.file_name, str(u.revision), iso_utc(u.due_at)) for u in late
+                {
+                    "customer": u.customer,
+                    "day": u.day,
+                    "file": u.file_name,
+                    "revision": u.revision,
+                    "due": moment(u.due_at, zones.get(u.customer)),
+                    "status": "not collected" if u.collected_at is None else "collected late",
+                    "collected": moment(u.collected_at, zones.get(u.customer)),
+                }
+                for u in late
             ]
-            table(("customer", "day", "file", "revision", "due"), flagged)
+            columns = ("customer", "day", "file", "revision", "due", "status", "collected")
+            show(columns, flagged, as_json)
             return
         start = (
             None
@@ -155,16 +251,16 @@ def deliveries(
             else int(datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp())
         )
         receipts = app.store.deliveries.list_receipts(customer_id, start)
-    rows = [
-        (
-            iso_utc(r.at),
-            r.customer,
-            r.file_name,
-            "-" if r.revision is None else str(r.revision),
-            str(r.bytes),
-            r.protocol,
-            r.address,
-        )
+    records = [
+        {
+            "time": moment(r.at, zones.get(r.customer)),
+            "customer": r.customer,
+            "file": r.file_name,
+            "revision": r.revision,
+            "bytes": r.bytes,
+            "protocol": r.protocol,
+            "address": r.address,
+        }
         for r in receipts
     ]
-    table(("time", "customer", "file", "revision", "bytes", "protocol", "address"), rows)
+    show(("time", "customer", "file", "revision", "bytes", "protocol", "address"), records, as_json)

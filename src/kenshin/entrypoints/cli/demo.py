@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 import threading
 import time
@@ -119,6 +120,7 @@ def demo(
                 settings=app.export_settings,
             )
             click.echo(f"wrote {app.outbox_dir / DEMO_CUSTOMER / outcome.file_name}")
+        _show_files(app.outbox_dir / DEMO_CUSTOMER)
         check = verify_files(app.outbox, customer, load_truth(simulation.truth_path))
     finally:
         app.close()
@@ -132,6 +134,21 @@ def demo(
     elapsed = time.monotonic() - started
     click.echo(f"done in {elapsed:.0f} s; the CSV files are in {app.outbox_dir / DEMO_CUSTOMER}")
     click.echo(f"next: kenshin --config {config} export --help")
+
+
+def _show_files(folder: Path) -> None:
+    """Every file of the customer's folder, as it would collect them: the day files with
+    their revision, and the change record of each restatement."""
+    click.echo(f"files in {folder}:")
+    for path in sorted(folder.glob("*.csv")):
+        if ".changes." in path.name:
+            click.echo(f"  {path.name}  change record: the slots changed by this revision")
+            continue
+        manifest = json.loads(path.with_name(path.name + ".manifest.json").read_text("utf-8"))
+        click.echo(
+            f"  {path.name}  revision {manifest['revision']} {manifest['status']},"
+            f" {manifest['rows']} rows, {manifest['completeness']} % complete"
+        )
 
 
 def _local_server(settings: Settings) -> Settings:

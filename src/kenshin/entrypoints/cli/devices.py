@@ -17,9 +17,12 @@ from kenshin.domain.commands import RESEND, command_topic, resend_payload
 from kenshin.domain.model import DEVICE_ID, Device
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import check_timezone, cli, opened
-from kenshin.entrypoints.cli.registry import _check_id, ids_from_file, table
+from kenshin.entrypoints.cli.listing import json_option, moment, show, utc_option
+from kenshin.entrypoints.cli.registry import _check_id, ids_from_file
 from kenshin.ports import DeviceCertificate, Store
+from kenshin.watch_setup import unit_infos
 
+DEVICE_COLUMNS = ("id", "customer", "last_seen", "firmware", "signal_dbm", "certificate")
 FUTURE_SLACK_S = 300  # --to may be this far ahead of this machine's clock
 
 
@@ -143,7 +146,8 @@ def _issue(
 @click.pass_context
 def devices_revoke(ctx: click.Context, device_ids: tuple[str, ...]) -> None:
     """Revoke every certificate of devices DEVICE_IDS...: a unit connected with one
-    is disconnected within 60 seconds, and cannot connect with it again."""
+    is disconnected within seconds (mqtt.revocation_check_s), nothing it sends after is
+    stored, and it cannot connect with it again."""
     with opened(ctx) as app:
         unknown = [i for i in device_ids if app.store.get_device(i) is None]
         if unknown:
@@ -161,7 +165,7 @@ def _revoked(device_id: str, count: int, certificates: list[DeviceCertificate]) 
     if count:
         return (
             f"{device_id}: revoked {count} certificate(s); a unit connected with one is"
-            " disconnected within 60 s"
+            " disconnected within seconds"
         )
     if certificates:
         return f"{device_id}: {certificate_state(certificates, int(time.time()))}; nothing to do"
@@ -170,20 +174,32 @@ def _revoked(device_id: str, count: int, certificates: list[DeviceCertificate]) 
 
 @devices.command("list")
 @click.option("--customer", help="Only the devices of this customer.")
+@utc_option
+@json_option
 @click.pass_context
-def devices_list(ctx: click.Context, customer: str | None) -> None:
-    """List devices with their certificate: none, valid until DATE, revoked DATE
+def devices_list(ctx: click.Context, customer: str | None, utc: bool, as_json: bool) -> None:
+    """List devices: when each was last heard, its firmware and signal (RSRP, dBm) from
+    its last status message, and its certificate: none, valid until DATE, revoked DATE
     or expired DATE (dates in UTC)."""
     now = int(time.time())
     with opened(ctx) as app:
         held: dict[str, list[DeviceCertificate]] = {}
         for certificate in app.store.list_certificates():
             held.setdefault(certificate.device, []).append(certificate)
-        rows = [
-            (d.id, d.customer, certificate_state(held.get(d.id, []), now))
-            for d in app.store.list_devices(customer)
-        ]
-    table(("id", "customer", "certificate"), rows)
+        zones = {c.id: c.timezone for c in app.store.list_customers()}
+        units = [u for u in unit_infos(app.store) if customer in (None, u.customer)]
+    records = [
+        {
+            "id": u.device,
+            "customer": u.customer,
+            "last_seen": moment(u.last_seen, None if utc else zones.get(u.customer)),
+            "firmware": u.firmware,
+            "signal_dbm": u.rsrp_dbm,
+            "certificate": certificate_state(held.get(u.device, []), now),
+        }
+        for u in units
+    ]
+    show(DEVICE_COLUMNS, records, as_json)
 
 
 def _optional_timezone(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

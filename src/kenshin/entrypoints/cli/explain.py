@@ -70,9 +70,14 @@ def describe(found: SlotExplanation) -> list[str]:
         for r in found.readings
     ] or ["  none"]
     lines += ["", "in the customer's file:"]
+    outside = None if found.in_service else _outside(found)
+    if not found.rows:
+        lines.append(f"  no row: {outside}")
     for row in found.rows:
         value = "no value" if row.value is None else f"{format_kwh(row.value)} kWh"
         why = f" ({', '.join(row.reasons)})" if row.reasons else ""
+        if outside is not None:
+            why = f": {outside}"
         lines.append(f"  {row.direction.value}: {value}, flag {row.flag}{why}")
     lines += ["", f"revisions of {found.slots.day}:"]
     lines += [
@@ -81,6 +86,19 @@ def describe(found: SlotExplanation) -> list[str]:
         for r in found.revisions
     ] or ["  none published yet"]
     return lines
+
+
+def _outside(found: SlotExplanation) -> str:
+    """Why the slot has no value: the meter was not in service, from when to when."""
+    tz = zone(found.customer.timezone)
+    fitted, removed = found.meter.installed_at, found.meter.removed_at
+    start = "a time not recorded" if fitted is None else datetime.fromtimestamp(fitted, tz)
+    end = "now" if removed is None else datetime.fromtimestamp(removed, tz)
+    return f"outside the meter's time in service (from {_text(start)} to {_text(end)})"
+
+
+def _text(moment: datetime | str) -> str:
+    return moment.isoformat() if isinstance(moment, datetime) else moment
 
 
 def _step(value: int | None) -> str:

@@ -9,8 +9,19 @@ import click
 
 from kenshin.domain.energy import UNIT_LABEL
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
-from kenshin.entrypoints.cli.registry import table
+from kenshin.entrypoints.cli.listing import device_zones, json_option, moment, show, utc_option
 
+METER_COLUMNS = (
+    "id",
+    "device",
+    "unit",
+    "coefficient",
+    "digits",
+    "max_demand_kw",
+    "max_demand_of",
+    "installed",
+    "removed",
+)
 MAX_DEMAND_KW = 10_000_000  # far above any meter: a guard against a typo of units
 
 
@@ -22,27 +33,33 @@ def meters() -> None:
 @meters.command("list")
 @click.option("--customer", help="Only the meters of this customer's devices.")
 @click.option("--device", help="Only the meters of this device.")
+@utc_option
+@json_option
 @click.pass_context
-def meters_list(ctx: click.Context, customer: str | None, device: str | None) -> None:
-    """List meters with their unit, coefficient, digits and maximum demand."""
+def meters_list(
+    ctx: click.Context, customer: str | None, device: str | None, utc: bool, as_json: bool
+) -> None:
+    """List meters with their unit, coefficient, digits, maximum demand (the meter's own,
+    or the configured default) and time in service."""
     with opened(ctx) as app:
         found = app.store.list_meters(customer, device_id=device)
-        default_kw = app.settings.meters.max_demand_kw
-    rows = [
-        (
-            m.id,
-            m.device,
-            UNIT_LABEL.get(m.spec.unit_mwh, f"{m.spec.unit_mwh} mWh"),
-            str(m.spec.coefficient),
-            str(m.spec.digits),
-            f"{default_kw} (default)" if m.max_demand_w is None else f"{m.max_demand_w / 1000:g}",
-            "" if m.installed_at is None else _utc(m.installed_at),
-            "" if m.removed_at is None else _utc(m.removed_at),
-        )
+        default_w = app.settings.meters.max_demand_kw * 1000
+        zones = {} if utc else device_zones(app.store)
+    records = [
+        {
+            "id": m.id,
+            "device": m.device,
+            "unit": UNIT_LABEL.get(m.spec.unit_mwh, f"{m.spec.unit_mwh} mWh"),
+            "coefficient": m.spec.coefficient,
+            "digits": m.spec.digits,
+            "max_demand_kw": _kw(m.demand_limit_w(default_w)),
+            "max_demand_of": "default" if m.max_demand_w is None else "meter",
+            "installed": moment(m.installed_at, zones.get(m.device)),
+            "removed": moment(m.removed_at, zones.get(m.device)),
+        }
         for m in found
     ]
-    headers = ("id", "device", "unit", "coefficient", "digits", "max_demand_kw")
-    table((*headers, "installed_utc", "removed_utc"), rows)
+    show(METER_COLUMNS, records, as_json)
 
 
 @meters.command("set")
@@ -51,8 +68,9 @@ def meters_list(ctx: click.Context, customer: str | None, device: str | None) ->
     "--max-demand-kw",
     type=click.IntRange(1, MAX_DEMAND_KW),
     required=True,
-    help="Highest demand the meter can see; a register that went down by more than it "
-    "allows in a half hour was reset or exchanged, not rolled over.",
+    help="Highest demand the meter can see (default: meters.max_demand_kw x its "
+    "coefficient); a register that went down by more than it allows in a half hour was "
+    "reset or exchanged, not rolled over.",
 )
 @click.pass_context
 def meters_set(ctx: click.Context, meter_id: str, max_demand_kw: int) -> None:
@@ -133,29 +151,37 @@ def _instant(value: str | None, option: str) -> int | str | None:
 @cli.command(short_help="List the published revisions of a customer's day file.")
 @click.option("--customer", "customer_id", required=True, help="Customer id.")
 @click.option("--date", "day", required=True, callback=parse_day, help="Day, YYYY-MM-DD.")
+@utc_option
+@json_option
 @click.pass_context
-def revisions(ctx: click.Context, customer_id: str, day: date) -> None:
+def revisions(ctx: click.Context, customer_id: str, day: date, utc: bool, as_json: bool) -> None:
     """List every revision of a customer's file of one day, oldest first."""
     with opened(ctx) as app:
-        if app.store.get_customer(customer_id) is None:
+        customer = app.store.get_customer(customer_id)
+        if customer is None:
             raise click.BadParameter(f"no customer {customer_id!r}", param_hint="--customer")
         found = app.store.list_revisions(customer_id, day.isoformat())
-    rows = [
-        (
-            str(r.revision),
-            r.status,
-            r.file_name,
-            str(r.rows),
-            f"{r.actual_slots}/{r.slots}",
-            _utc(r.created_at),
-            r.sha256[:16],
-        )
+    records = [
+        {
+            "revision": r.revision,
+            "status": r.status,
+            "file": r.file_name,
+            "rows": r.rows,
+            "actual": f"{r.actual_slots}/{r.slots}",
+            "created": moment(r.created_at, None if utc else customer.timezone),
+            "sha256": r.sha256 if as_json else r.sha256[:16],
+        }
         for r in found
     ]
-    if not rows:
+    if not records and not as_json:
         click.echo(f"no file of {day} has been published for {customer_id}")
         return
-    table(("revision", "status", "file", "rows", "actual", "created_utc", "sha256"), rows)
+    show(("revision", "status", "file", "rows", "actual", "created", "sha256"), records, as_json)
+
+
+def _kw(watts: int) -> int | float:
+    """Watts as kW, a whole number where it is one."""
+    return watts // 1000 if watts % 1000 == 0 else watts / 1000
 
 
 def _utc(epoch: int) -> str:

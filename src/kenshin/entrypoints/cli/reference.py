@@ -18,8 +18,9 @@ Generated from the commands' own `--help` by
 
 Every command finds its configuration through `--config FILE`, then the
 `KENSHIN_CONFIG` environment variable, then `./kenshin.toml` (see
-[configuration.md](configuration.md)). Errors print one line starting with
-`Error:` and exit with status 1 (2 for a wrong argument).
+[configuration.md](configuration.md)). An error prints `Error:` and what to do to
+standard error and exits with status 1; a wrong argument prints the command's usage
+line before it and exits with status 2.
 """
 
 

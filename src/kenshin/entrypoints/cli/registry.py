@@ -4,7 +4,8 @@ modules share (ids checked, ids read from a file, tables printed)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -17,10 +18,14 @@ from kenshin.domain.model import (
     DEVICE_ID,
     ENCODINGS,
     Customer,
+    FlagColumns,
     Labels,
     Layout,
+    SlotLabels,
 )
 from kenshin.entrypoints.cli.app import check_timezone, cli, opened
+from kenshin.entrypoints.cli.listing import json_option, show
+from kenshin.entrypoints.cli.listing import table as table  # also for the other modules
 from kenshin.errors import ExportError
 from kenshin.services.export import check_file_pattern
 
@@ -36,12 +41,24 @@ from kenshin.services.export import check_file_pattern
 @click.option(
     "--ip", "ips", multiple=True, help="An address units reach the endpoint at (repeatable)."
 )
-def init(directory: Path, hostnames: tuple[str, ...], ips: tuple[str, ...]) -> None:
+@click.option(
+    "--new-database",
+    is_flag=True,
+    help="In a folder made before: an empty database where it is missing or empty.",
+)
+def init(
+    directory: Path, hostnames: tuple[str, ...], ips: tuple[str, ...], new_database: bool
+) -> None:
     """Create DIRECTORY with kenshin.toml, the database, the outbox folder and the
     units' certificate authority (pki/). The endpoint's certificate names
-    localhost, 127.0.0.1, ::1, this machine's host name and the names given."""
-    config = init_project(directory, hostnames=hostnames, ips=ips)
-    click.echo(f"created {config}")
+    localhost, 127.0.0.1, ::1, this machine's host name and the names given.
+
+    Every other command refuses a missing or empty (0-byte) database rather than
+    start with no customers, devices or revocations; --new-database is how to
+    start again with an empty one on purpose."""
+    existed = (directory / "kenshin.toml").exists()
+    config = init_project(directory, hostnames=hostnames, ips=ips, new_database=new_database)
+    click.echo(f"{'created a new database for' if existed else 'created'} {config}")
     click.echo(
         "units' certificate authority and the endpoint's certificate: pki/ in the data folder"
     )
@@ -103,6 +120,20 @@ def _check_pattern(_ctx: click.Context, _param: click.Parameter, value: str) -> 
     help="Language of the column labels.",
 )
 @click.option(
+    "--slot-labels",
+    type=click.Choice([m.value for m in SlotLabels]),
+    default="start",
+    show_default=True,
+    help="Wide slot columns labelled by start time, end time (to 24:00) or number (1-48).",
+)
+@click.option(
+    "--flags",
+    type=click.Choice([m.value for m in FlagColumns]),
+    default="block",
+    show_default=True,
+    help="Wide quality flags in one column, or one column after each slot's kWh.",
+)
+@click.option(
     "--decimals",
     type=click.IntRange(0, 6),
     default=3,
@@ -125,6 +156,8 @@ def customers_add(
     encoding: str,
     layout: str,
     labels: str,
+    slot_labels: str,
+    flags: str,
     decimals: int,
     file_pattern: str,
 ) -> None:
@@ -139,22 +172,104 @@ def customers_add(
         Labels(labels),
         decimals,
         file_pattern,
+        SlotLabels(slot_labels),
+        FlagColumns(flags),
     )
     with opened(ctx) as app:
         app.store.add_customer(customer)
     click.echo(f"added customer {customer_id} ({timezone}, {layout}, {encoding})")
 
 
-@customers.command("list")
+def _check_zone(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return None if value is None else check_timezone(ctx, param, value)
+
+
+# Option name -> (setting, how a value is made from the option's text).
+_SETTABLE = {
+    "layout": ("layout", Layout),
+    "encoding": ("encoding", str),
+    "labels": ("labels", Labels),
+    "zone": ("timezone", str),
+    "slot_labels": ("slot_labels", SlotLabels),
+    "flags": ("flags", FlagColumns),
+}
+
+
+@customers.command("set")
+@click.argument("customer_id")
+@click.option("--layout", type=click.Choice([m.value for m in Layout]), help="Shape of the files.")
+@click.option("--encoding", type=click.Choice(ENCODINGS), help="Encoding of the files.")
+@click.option(
+    "--labels", type=click.Choice([m.value for m in Labels]), help="Language of the labels."
+)
+@click.option("--zone", callback=_check_zone, help="IANA zone of the customer's local day.")
+@click.option(
+    "--slot-labels",
+    type=click.Choice([m.value for m in SlotLabels]),
+    help="Wide slot columns labelled by start time, end time or number.",
+)
+@click.option(
+    "--flags",
+    type=click.Choice([m.value for m in FlagColumns]),
+    help="Wide quality flags in one column, or one after each slot's kWh.",
+)
 @click.pass_context
-def customers_list(ctx: click.Context) -> None:
+def customers_set(ctx: click.Context, /, customer_id: str, **options: str | None) -> None:
+    """Change the file settings of customer CUSTOMER_ID and print what changed.
+
+    The settings apply to new files only: a day that already has a file keeps the
+    settings it was first written with, in every later revision.
+    """
+    given = {
+        setting: make(value)
+        for option, (setting, make) in _SETTABLE.items()
+        if (value := options[option]) is not None
+    }
+    if not given:
+        raise click.UsageError(
+            "give a setting to change: --layout, --encoding, --labels, --zone, "
+            "--slot-labels or --flags"
+        )
+    with opened(ctx) as app:
+        customer = app.store.get_customer(customer_id)
+        if customer is None:
+            raise click.BadParameter(f"no customer {customer_id!r}", param_hint="CUSTOMER_ID")
+        changed = {k: v for k, v in given.items() if getattr(customer, k) != v}
+        if changed:
+            app.store.update_customer(replace(customer, **changed))
+    if not changed:
+        click.echo(f"customer {customer_id}: nothing changed")
+        return
+    for setting, value in changed.items():
+        click.echo(f"customer {customer_id}: {setting} {getattr(customer, setting)} -> {value}")
+    click.echo(
+        "applies to new files only: a day that already has a file keeps the settings "
+        "it was written with"
+    )
+
+
+@customers.command("list")
+@json_option
+@click.pass_context
+def customers_list(ctx: click.Context, as_json: bool) -> None:
     """List customers."""
     with opened(ctx) as app:
-        rows = [
-            (c.id, c.name, c.timezone, c.layout.value, c.encoding, c.labels.value)
-            for c in app.store.list_customers()
-        ]
-    table(("id", "name", "timezone", "layout", "encoding", "labels"), rows)
+        found = app.store.list_customers()
+    records = [
+        {
+            "id": c.id,
+            "name": c.name,
+            "timezone": c.timezone,
+            "layout": c.layout.value,
+            "encoding": c.encoding,
+            "labels": c.labels.value,
+            "slot_labels": c.slot_labels.value,
+            "flags": c.flags.value,
+        }
+        for c in found
+    ]
+    columns = ("id", "name", "timezone", "layout", "encoding", "labels", "slot_labels", "flags")
+    show(columns, records, as_json)
 
 
 def ids_from_file(lines: Iterable[str]) -> list[str]:
@@ -165,10 +280,3 @@ def ids_from_file(lines: Iterable[str]) -> list[str]:
         if first and first != "device" and not first.startswith("#"):
             ids.append(first)
     return ids
-
-
-def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-    """Print ``rows`` under ``header``, each column as wide as its widest cell."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    for row in (header, *rows):
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

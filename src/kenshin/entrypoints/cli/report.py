@@ -59,8 +59,10 @@ def report(
     send: bool,
 ) -> None:
     """Print the data-quality report of a day: slots missing, estimated and
-    questionable per meter, rules that fired, silent units and files not
-    collected, folded into one line per root cause."""
+    questionable per meter, rules that fired and silent units, folded into one
+    line per root cause with its likely cause and the next step; files not
+    collected or collected late, security events, dead letters and unknown
+    devices."""
     now = int(time.time())
     with opened(ctx) as app:
         channels = alert_channels(app.settings, app.data_dir)

@@ -7,7 +7,10 @@ non-blocking ``ssl`` sockets (``tls``), accepted by a ``TlsListener``. A TLS 1.3
 unit may resume its session with the ticket of its last connection (one ticket
 per handshake); its certificate is then checked for expiry here, as OpenSSL
 does not look at it again. A certificate that is revoked, or whose CN is not a
-device id, is refused right after the handshake; every ``revocation_check_s``
+device id, is refused right after the handshake. A connection has
+``connect_timeout_s`` from its accept to complete the handshake and send CONNECT,
+and only so many may be at that stage at once from one address and with one
+certificate (``admission``). Every ``revocation_check_s``
 the connected units are checked again and a revoked one is closed. A second
 connection with a unit's id takes over from the first. Commands queued in the
 store reach their units (``commands``): the endpoint looks for new ones every
@@ -28,15 +31,18 @@ from dataclasses import dataclass
 from kenshin.adapters.pki import RevocationPoller, admitted_device, serial_of
 from kenshin.adapters.pki_files import load_certificate
 from kenshin.entrypoints.mqtt import commands
+from kenshin.entrypoints.mqtt.admission import Admission, Connecting, registration_refusal
 from kenshin.entrypoints.mqtt.commands import CommandQueue, SessionState
 from kenshin.entrypoints.mqtt.handshakes import handshake_failure
 from kenshin.entrypoints.mqtt.listener import TlsListener
 from kenshin.entrypoints.mqtt.reasons import NOT_AUTHORIZED, SESSION_TAKEN_OVER
 from kenshin.entrypoints.mqtt.session import Peer, Services, Session
 from kenshin.entrypoints.mqtt.tls import TlsStream
+from kenshin.entrypoints.tls_policy import harden
+from kenshin.errors import KenshinError
 from kenshin.ports import Store
 from kenshin.services.batching import CommitQueue
-from kenshin.services.security import TLS_CERTIFICATE_REFUSED, SecurityLog
+from kenshin.services.security import CONNECTIONS_LIMITED, TLS_CERTIFICATE_REFUSED, SecurityLog
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +54,9 @@ class EndpointSettings:
     host: str = "0.0.0.0"  # noqa: S104 - units connect from the network; TLS guards it
     port: int = 8883
     connect_timeout_s: float = 10.0
-    revocation_check_s: float = 30.0
+    revocation_check_s: float = 2.0
+    connecting_per_address: int = 100  # connections still before CONNECT, from one address
+    connecting_per_certificate: int = 4  # ... with one certificate
 
 
 class DeviceEndpoint:
@@ -79,6 +87,9 @@ class DeviceEndpoint:
         self._expiries: dict[str, asyncio.TimerHandle] = {}  # states that end later
         self._tasks: set[asyncio.Task[None]] = set()
         self._poller = RevocationPoller(store.revoked_serials, clock)
+        self._admission = Admission(
+            settings.connecting_per_address, settings.connecting_per_certificate
+        )
         self._commands = CommandQueue(store, clock)
         self._services = Services(
             commits, security, settings.connect_timeout_s, clock, self._commands, self._status
@@ -101,6 +112,7 @@ class DeviceEndpoint:
         # One session ticket per handshake (OpenSSL sends two by default, each costing
         # the server as much as a third of a handshake): a unit resumes with the last.
         self._tls.num_tickets = 1
+        harden(self._tls)  # TLS 1.2+, AEAD suites with forward secrecy only
         settings = self._settings
         self._listener = TlsListener(settings.host, settings.port, self._tls, self._on_stream)
         self._poller.poll()  # what is revoked already is refused at connect
@@ -127,49 +139,109 @@ class DeviceEndpoint:
         await self._commands.drain()  # acknowledgements received are in the store
 
     def _on_stream(self, stream: TlsStream) -> None:
-        task = asyncio.create_task(self._serve(stream))
+        connecting = self._admission.enter(stream.address)
+        if connecting is None:
+            limit = self._admission.per_address
+            detail = f"more than {limit} connections from its address before CONNECT: closed"
+            self._security.record(CONNECTIONS_LIMITED, None, stream.address, detail)
+            stream.abort()
+            return
+        # One deadline from accept for the handshake and CONNECT: bytes trickling in do
+        # not extend it.
+        deadline = asyncio.get_running_loop().time() + self._settings.connect_timeout_s
+        task = asyncio.create_task(self._serve(stream, connecting, deadline))
         self._tasks.add(task)
         self._handshaking.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _serve(self, stream: TlsStream) -> None:
-        task = asyncio.current_task()
+    async def _serve(self, stream: TlsStream, connecting: Connecting, deadline: float) -> None:
         try:
-            await stream.handshake(self._settings.connect_timeout_s)
-        except (ssl.SSLError, OSError, ValueError) as exc:
-            kind, detail = handshake_failure(exc)
-            self._security.record(kind, None, stream.address, detail)
-            stream.abort()
-            return
-        except asyncio.CancelledError:  # the endpoint stops
-            stream.abort()
-            return
+            peer = await self._admit(stream, connecting, deadline)
+            if peer is None:
+                return
+
+            def attach(session: Session, clean_start: bool) -> SessionState | None:
+                connecting.release()  # connected: it counts no more against the limits
+                return self._attach(session, clean_start)
+
+            session = Session(peer, stream, self._services, connect_by=deadline)
+            try:
+                await session.run(attach)
+            finally:
+                if self._sessions.get(peer.device) is session:
+                    del self._sessions[peer.device]
+                    log.info("unit %s disconnected", peer.device)
+                    self._end_session(peer.device, session.expiry_s)
         finally:
-            self._handshaking.discard(task)
+            connecting.release()
+
+    async def _admit(
+        self, stream: TlsStream, connecting: Connecting, deadline: float
+    ) -> Peer | None:
+        """The TLS handshake and the checks of the unit's certificate: who it is, or None
+        (the connection is closed)."""
+        if not await self._handshake(stream, deadline):
+            return None
         der = stream.peer_certificate()
-        device = await asyncio.to_thread(admitted_device, der, self._store.is_revoked)
+        device, refusal = await asyncio.to_thread(self._standing, der)
         if device is None or der is None:
             self._security.record(
                 "certificate_refused", None, stream.address, "revoked, or no device id as its CN"
             )
             stream.close()
-            return
+            return None
         if stream.resumed() and _expired(der, self._clock()):  # OpenSSL checked it only once
             detail = "client certificate: certificate has expired (resuming a TLS session)"
             self._security.record(TLS_CERTIFICATE_REFUSED, device, stream.address, detail)
             stream.close()
-            return
-        session = Session(Peer(device, serial_of(der), stream.address), stream, self._services)
+            return None
+        serial = serial_of(der)
+        if not connecting.certify(serial):
+            limit = self._admission.per_certificate
+            detail = f"more than {limit} connections with its certificate before CONNECT: closed"
+            self._security.record(CONNECTIONS_LIMITED, device, stream.address, detail)
+            stream.close()
+            return None
+        return Peer(device, serial, stream.address, refusal)
+
+    def _standing(self, der: bytes | None) -> tuple[str | None, str | None]:
+        """The device a certificate names, None if it names none or is revoked (both in
+        a worker thread: the store is asked); and why it may not connect all the same."""
+        device = admitted_device(der, self._store.is_revoked)
+        if device is None or der is None:
+            return None, None
+        return device, registration_refusal(self._store, device, serial_of(der))
+
+    async def _handshake(self, stream: TlsStream, deadline: float) -> bool:
+        """Whether the TLS handshake succeeded by ``deadline`` (loop time); if it did not,
+        the security event is recorded and the connection closed."""
+        task = asyncio.current_task()
         try:
-            await session.run(self._attach)
+            await stream.handshake(deadline - asyncio.get_running_loop().time())
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            kind, detail = handshake_failure(exc)
+            self._security.record(kind, None, stream.address, detail)
+            stream.abort()
+            return False
+        except asyncio.CancelledError:  # the endpoint stops
+            stream.abort()
+            return False
         finally:
-            if self._sessions.get(device) is session:
-                del self._sessions[device]
-                log.info("unit %s disconnected", device)
-                self._end_session(device, session.expiry_s)
+            self._handshaking.discard(task)
+        return True
 
     def _status(self, device: str, at: int, payload: bytes) -> None:
         self.statuses[device] = (at, payload)
+        # Also stored (off the event loop), for 'kenshin devices list' and the report.
+        task = asyncio.create_task(self._keep_status(device, at, payload))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _keep_status(self, device: str, at: int, payload: bytes) -> None:
+        try:
+            await asyncio.to_thread(self._store.unit_clocks.save_status, device, at, payload)
+        except KenshinError:
+            log.exception("cannot store the status of unit %s", device)
 
     def _end_session(self, device: str, expiry_s: int | None) -> None:
         """The unit's last connection ended: its state goes now, later or never."""
@@ -225,13 +297,7 @@ class DeviceEndpoint:
                 log.exception("could not check revoked certificates")
                 continue
             for session in list(self._sessions.values()):
-                if session.peer.serial in revoked:
-                    self._security.record(
-                        "revoked_while_connected",
-                        session.peer.device,
-                        session.peer.address,
-                        "its certificate was revoked: connection closed",
-                    )
+                if session.peer.serial in revoked and session.revoked():
                     await session.stop(NOT_AUTHORIZED)
 
 

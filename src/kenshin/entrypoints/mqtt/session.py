@@ -38,6 +38,7 @@ from kenshin.entrypoints.mqtt.codec import (
 )
 from kenshin.entrypoints.mqtt.commands import CommandQueue, CommandSender, SessionState
 from kenshin.entrypoints.mqtt.reasons import (
+    BAD_AUTHENTICATION_METHOD,
     KEEP_ALIVE_TIMEOUT,
     MQTT5,
     NOT_AUTHORIZED,
@@ -45,14 +46,20 @@ from kenshin.entrypoints.mqtt.reasons import (
     QOS_NOT_SUPPORTED,
     RETAIN_NOT_SUPPORTED,
     SERVER_SHUTTING_DOWN,
+    TOPIC_ALIAS_INVALID,
     UNSPECIFIED_ERROR,
     Refused,
 )
 from kenshin.entrypoints.mqtt.tls import TlsStream
 from kenshin.ports import Command
-from kenshin.services.batching import CommitError, CommitQueue
+from kenshin.services.batching import CertificateRevoked, CommitError, CommitQueue
 from kenshin.services.ingest import Incoming, PayloadKind
-from kenshin.services.security import SecurityLog
+from kenshin.services.security import (
+    CERTIFICATE_REFUSED,
+    CONNECT_TIMEOUT,
+    REVOKED_WHILE_CONNECTED,
+    SecurityLog,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +75,7 @@ class Peer:
     device: str
     serial: int
     address: str
+    refusal: str | None = None  # why its CONNECT is refused (not authorized), if it is
 
 
 @dataclass(frozen=True)
@@ -90,12 +98,18 @@ class Session:
         peer: Peer,
         stream: TlsStream,
         services: Services,
+        *,
+        connect_by: float | None = None,
     ) -> None:
+        """``connect_by``: the loop time by which CONNECT must have come (by default
+        the connect timeout from now)."""
         self.peer = peer
         self._stream = stream
         self._commits = services.commits
         self._security = services.security
-        self._connect_timeout = services.connect_timeout_s
+        if connect_by is None:
+            connect_by = asyncio.get_running_loop().time() + services.connect_timeout_s
+        self._connect_by = connect_by
         self._clock = services.clock
         self._on_status = services.on_status
         self._packets = PacketReader(MAX_PACKET_BYTES, server_side=True)
@@ -107,6 +121,7 @@ class Session:
         self._commands = CommandSender(peer.device, services.commands, self._send, self._event)
         self.connected = asyncio.Event()
         self._closing = False
+        self._revoked = False
         self._reading: asyncio.Task[None] | None = None  # the task reading packets
         self._retry: asyncio.Task[None] | None = None  # re-sends commands (MQTT 3.1.1)
         # How long the unit's session outlives this connection: 0 it ends with it, None
@@ -156,8 +171,16 @@ class Session:
             pass
 
     async def _first_packet(self) -> Connect:
+        try:
+            async with asyncio.timeout_at(self._connect_by):
+                return await self._read_connect()
+        except TimeoutError:
+            self._event(CONNECT_TIMEOUT, "no CONNECT within mqtt.connect_timeout_s of connecting")
+            raise
+
+    async def _read_connect(self) -> Connect:
         while True:
-            data = await self._stream.read(self._connect_timeout)
+            data = await self._stream.read()
             if not data:
                 raise ConnectionError("closed before CONNECT")
             packets = self._packets.feed(data)
@@ -172,6 +195,13 @@ class Session:
     def _accept(
         self, connect: Connect, attach: Callable[[Session, bool], SessionState | None]
     ) -> None:
+        if self.peer.refusal is not None:
+            self._event(CERTIFICATE_REFUSED, self.peer.refusal)
+            self._send(ConnAck(reason_code=NOT_AUTHORIZED))
+            raise Refused(NOT_AUTHORIZED, self.peer.refusal)
+        if connect.properties.authentication_method is not None:  # no enhanced authentication
+            self._send(ConnAck(reason_code=BAD_AUTHENTICATION_METHOD))
+            raise Refused(BAD_AUTHENTICATION_METHOD, "the certificate is the only authentication")
         if connect.client_id != self.peer.device:
             self._security.record(
                 "client_id_mismatch",
@@ -248,6 +278,9 @@ class Session:
             raise Refused(0x82, f"a unit does not send {type(packet).__name__}")
 
     def _publish(self, packet: Publish) -> None:
+        if packet.properties.topic_alias is not None:  # the CONNACK announced no aliases
+            self._event("malformed_packet", f"topic alias {packet.properties.topic_alias}")
+            raise Refused(TOPIC_ALIAS_INVALID, "topic aliases are not supported: the maximum is 0")
         if packet.qos > 1:
             self._event("qos_refused", f"QoS {packet.qos} to {packet.topic!r}")
             raise Refused(QOS_NOT_SUPPORTED, "QoS 2 is not supported: the maximum is 1")
@@ -270,8 +303,10 @@ class Session:
             self._on_status(self.peer.device, int(self._clock()), packet.payload)
             self._acks.answered(packet_id)
             return
+        peer = self.peer
+        now = int(self._clock())
         item = Incoming(
-            self._source, packet.payload, int(self._clock()), _KINDS[kind], self.peer.device
+            self._source, packet.payload, now, _KINDS[kind], peer.device, serial=peer.serial
         )
         try:
             self._commits.offer(item, self._acks.after_commit(packet_id))
@@ -291,6 +326,9 @@ class Session:
     def _commit_failed(self, error: CommitError) -> None:
         """The unit keeps what is not acknowledged and sends it again: close without."""
         log.warning("unit %s: %s; closing without acknowledging", self.peer.device, error)
+        revoked = isinstance(error, CertificateRevoked) and self.revoked()
+        if revoked and self.level == MQTT5 and self.connected.is_set():
+            self._send(Disconnect(NOT_AUTHORIZED))  # why, before closing
         self._closing = True
         self._stream.close()
         if self._reading is not None:
@@ -310,6 +348,15 @@ class Session:
         self._stream.pause_reading()
         if self._reading is not None:
             self._reading.cancel()
+
+    def revoked(self) -> bool:
+        """Note that the unit's certificate is revoked (a security event): whether that is
+        news. The session is then closed, by ``stop`` or as its PUBLISHes are refused."""
+        if self._revoked:
+            return False
+        self._revoked = True
+        self._event(REVOKED_WHILE_CONNECTED, "its certificate was revoked: connection closed")
+        return True
 
     def _event(self, kind: str, detail: str) -> None:
         self._security.record(kind, self.peer.device, self.peer.address, detail)

@@ -1,0 +1,163 @@
+"""Counts of failed logins to the file servers, and what they hold back.
+
+Two counts, kept apart: the failures of one account from one address (a pair), and
+the failures from one address whatever the account. A pair's failures are answered
+ever later (the delay doubles with each one, up to a cap) and its next try is refused
+until that delay has passed, however many connections try at once. An address with
+``max_failures`` failures within the window is locked for a while. Nothing locks an
+account for everyone: an outsider's failures hold back the outsider's address only.
+
+IPv6 addresses count by their /64 (what one subscriber is given), IPv4-mapped ones as
+IPv4. The counts are kept in memory: a restart clears them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+_PRUNE_AT = 1024  # entries before the first sweep of forgotten ones
+ADDRESS_LOCKED = "address locked"  # a refusal: the address failed too often lately
+
+
+def address_key(address: str) -> str:
+    """What ``address`` counts as: an IPv4 address, or the /64 of an IPv6 one."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    """How failures count: ``max_failures`` from an address within ``window_s`` lock it
+    for ``lockout_s``; the n-th failure of an account from an address is answered after
+    ``delay_s`` times 2^(n-1), at most ``max_delay_s``."""
+
+    max_failures: int = 5
+    window_s: float = 15 * 60
+    lockout_s: float = 15 * 60
+    delay_s: float = 2.0
+    max_delay_s: float = 60.0
+
+    def delay(self, failures: int) -> float:
+        """How long the answer to the ``failures``-th failure of a pair waits."""
+        doubled = self.delay_s * (1 << min(max(failures - 1, 0), 32))
+        return max(min(doubled, self.max_delay_s), self.delay_s)
+
+
+@dataclass(slots=True)
+class _Pair:
+    failures: int = 0
+    last: float = 0.0
+
+
+@dataclass(slots=True)
+class _Address:
+    times: deque[float] = field(default_factory=deque)
+    locked_until: float = 0.0
+    last: float = 0.0
+
+
+class LoginGuard:
+    """Failed logins per (account, address) and per address; what they hold back."""
+
+    def __init__(self, policy: LoginPolicy) -> None:
+        self.policy = policy
+        self._pairs: dict[tuple[str, str], _Pair] = {}
+        self._addresses: dict[str, _Address] = {}
+        self._lock = threading.Lock()
+        self._prune_at = _PRUNE_AT
+
+    def refusal(
+        self, account: str, address: str, now: float, *, exempt: bool = False
+    ) -> str | None:
+        """Why a password login of ``account`` from ``address`` is refused at ``now``
+        without being checked, or None. ``exempt``: the account allow-lists the address,
+        so the address's lockout does not hold it back."""
+        key = address_key(address)
+        with self._lock:
+            place = self._addresses.get(key)
+            if not exempt and place is not None and place.locked_until > now:
+                return ADDRESS_LOCKED
+            pair = self._pairs.get((account, key))
+            if pair is not None and now < pair.last + self.policy.delay(pair.failures):
+                return f"too soon after {_logins(pair.failures)} of this account from there"
+        return None
+
+    def failed(self, account: str | None, address: str, now: float) -> None:
+        """Count a failure from ``address`` (and of ``account`` from there, if given);
+        lock the address if it reached the limit."""
+        key, policy = address_key(address), self.policy
+        with self._lock:
+            self._prune(now)
+            if account is not None:
+                pair = self._pairs.setdefault((account, key), _Pair())
+                if now - pair.last > policy.window_s:
+                    pair.failures = 0
+                pair.failures += 1
+                pair.last = now
+            place = self._addresses.setdefault(key, _Address())
+            place.last = now
+            place.times.append(now)
+            while place.times and place.times[0] <= now - policy.window_s:
+                place.times.popleft()
+            if len(place.times) >= policy.max_failures and place.locked_until <= now:
+                place.locked_until = now + policy.lockout_s
+                place.times.clear()
+
+    def succeeded(self, account: str, address: str) -> None:
+        """The account logged in from ``address``: its failures from there are forgotten."""
+        with self._lock:
+            self._pairs.pop((account, address_key(address)), None)
+
+    def delay(self, account: str, address: str) -> float:
+        """How long to wait before answering a failure of ``account`` from ``address``."""
+        with self._lock:
+            pair = self._pairs.get((account, address_key(address)))
+        return self.policy.delay(pair.failures if pair is not None else 0)
+
+    def clear(self, account: str, address: str | None, now: float) -> list[str]:
+        """Forget the failures of ``account`` (from ``address`` only, if given) and unlock
+        the addresses they came from (or ``address``); what was cleared, one line each."""
+        only = None if address is None else address_key(address)
+        cleared, keys = [], set() if only is None else {only}
+        with self._lock:
+            for pair_key in [k for k in self._pairs if k[0] == account and only in (None, k[1])]:
+                pair = self._pairs.pop(pair_key)
+                cleared.append(f"{_logins(pair.failures)} from {pair_key[1]} cleared")
+                keys.add(pair_key[1])
+            for key in sorted(keys & self._addresses.keys()):
+                if self._addresses.pop(key).locked_until > now:
+                    cleared.append(f"{key} unlocked")
+        return cleared
+
+    def _prune(self, now: float) -> None:
+        """Forget what no longer counts, once there are many entries (called locked)."""
+        if len(self._pairs) + len(self._addresses) < self._prune_at:
+            return
+        horizon = now - max(self.policy.window_s, self.policy.max_delay_s)
+        for pair_key in [k for k, p in self._pairs.items() if p.last < horizon]:
+            del self._pairs[pair_key]
+        for key in [
+            k for k, a in self._addresses.items() if a.last < horizon and a.locked_until <= now
+        ]:
+            del self._addresses[key]
+        self._prune_at = 2 * (len(self._pairs) + len(self._addresses)) + _PRUNE_AT
+
+    @property
+    def entries(self) -> int:
+        """How many pairs and addresses are counted (what memory the counts hold)."""
+        with self._lock:
+            return len(self._pairs) + len(self._addresses)
+
+
+def _logins(count: int) -> str:
+    return f"{count} failed login{'' if count == 1 else 's'}"

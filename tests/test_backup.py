@@ -1,0 +1,138 @@
+"""``kenshin backup`` while ``kenshin serve`` runs and ingests, and the site restored."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from paho.mqtt.client import MQTTMessageInfo
+
+from conftest import kenshin
+from endpoint.test_serve import served, unit
+
+__all__ = ["served"]  # the fixture, used by name
+
+START = 1_793_458_800  # 2026-11-01 00:00 in Tokyo
+
+
+def message(n: int) -> bytes:
+    """Reading number ``n`` of meter M-1: its own half hour, its own value."""
+    t = START + 1800 * n
+    return json.dumps(
+        {
+            "v": 1,
+            "device": "U-1",
+            "seq": n,
+            "sent": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t + 4)),
+            "meters": [
+                {
+                    "meter": "M-1",
+                    "unit": "0.1kWh",
+                    "coefficient": 1,
+                    "digits": 6,
+                    "readings": [
+                        {"t": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)), "fwd": 1000 + n}
+                    ],
+                }
+            ],
+        }
+    ).encode()
+
+
+def stored(site: Path) -> set[tuple[str, int, int]]:
+    with sqlite3.connect(site / "kenshin.db") as db:
+        rows = db.execute(
+            "SELECT m.id, r.t, r.fwd FROM readings r JOIN meters m ON m.key = r.meter"
+        ).fetchall()
+    return set(rows)
+
+
+def listed(site: Path, *args: str) -> Any:
+    done = kenshin(site, *args, "--json")
+    assert done.exit_code == 0, done.output
+    return json.loads(done.output)
+
+
+class Publisher:
+    """Unit U-1 publishing one reading after another, each QoS 1, until stopped."""
+
+    def __init__(self, site: Path, port: int) -> None:
+        self.client = unit(site, port)
+        self.sent: list[tuple[int, MQTTMessageInfo]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.is_set() and n < 5000:
+            info = self.client.publish("dt/kenshin/U-1/readings", message(n), qos=1)
+            self.sent.append((n, info))
+            n += 1
+            time.sleep(0.002)
+
+    def acknowledged(self) -> set[int]:
+        """The numbers of the readings acknowledged (so committed) by now."""
+        return {n for n, info in list(self.sent) if info.is_published()}
+
+    def wait(self, condition: Callable[[], bool]) -> None:
+        deadline = time.time() + 20
+        while not condition():
+            assert time.time() < deadline, "the server does not keep up"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop, and wait until every reading sent is acknowledged."""
+        self._stop.set()
+        self._thread.join(10)
+        for _, info in self.sent:
+            info.wait_for_publish(20)
+        self.client.disconnect()
+
+
+def test_a_backup_taken_while_serve_ingests_restores_the_same_site(
+    served: tuple[Path, subprocess.Popen[str], int], tmp_path: Path
+) -> None:
+    site, _process, port = served
+    unit_1 = Publisher(site, port)
+    try:
+        unit_1.wait(lambda: len(unit_1.acknowledged()) >= 50)
+        before = unit_1.acknowledged()
+        dest = tmp_path / "backup"
+        done = kenshin(site, "backup", str(dest))
+        assert done.exit_code == 0, done.output
+        during = len(unit_1.sent)
+        unit_1.wait(lambda: len(unit_1.sent) >= during + 50)  # still ingesting after it
+    finally:
+        unit_1.stop()
+    assert done.output.splitlines()[-1] == (
+        f"backup complete in {dest}; to restore: copy it into an empty data folder"
+    )
+    assert dest.stat().st_mode & 0o777 == 0o700
+    restored = tmp_path / "restored"
+    shutil.copytree(dest, restored)
+    assert listed(restored, "customers", "list") == listed(site, "customers", "list")
+    shown = ("id", "customer", "certificate")
+    assert [{k: d[k] for k in shown} for d in listed(restored, "devices", "list")] == [
+        {k: d[k] for k in shown} for d in listed(site, "devices", "list")
+    ]
+    final, copied = stored(site), stored(restored)
+    assert {(m, START + 1800 * n, 1000 + n) for n in before for m in ["M-1"]} <= copied
+    assert copied <= final
+    assert len(final) == len(unit_1.sent)
+    assert (restored / "pki" / "ca.pem").read_bytes() == (site / "pki" / "ca.pem").read_bytes()
+    assert (restored / "pki" / "ca.key").stat().st_mode & 0o777 == 0o600
+    exported = kenshin(restored, "export", "--customer", "C-001", "--date", "2026-11-01")
+    assert exported.exit_code == 0, exported.output
+    day_file = restored / "outbox" / "C-001" / "C-001_20261101.csv"
+    assert day_file.read_text().splitlines()[1].startswith("M-1,2026-11-01,")
+    refused = kenshin(site, "backup", str(dest))
+    assert refused.exit_code == 2
+    assert "is not empty" in refused.output
