@@ -288,7 +288,11 @@ def test_a_hard_link_or_a_file_of_another_owner_is_neither_listed_nor_served(
     link, foreign = folder / "ca-key.csv", folder / "foreign.csv"
     link.hardlink_to(key)  # the CA's private key, one more name for it in the outbox
     foreign.write_bytes(b"a file kenshin did not publish\n")
-    os.chown(foreign, 65534, 65534)
+    if os.geteuid() == 0:  # only root can give a file away; otherwise a second hard link
+        os.chown(foreign, 65534, 65534)
+    else:
+        foreign.unlink()
+        foreign.hardlink_to(folder / DAY_FILE)
     try:
 
         async def job(sftp: asyncssh.SFTPClient) -> list[str]:
