@@ -76,16 +76,30 @@ class Session:
 
     cwd: Path
     env: dict[str, str]
+    root: Path  # where the documentation's absolute paths (/var/..., /srv/...) are made
     server: subprocess.Popen[str] | None = None
     ports: dict[str, int] = field(default_factory=dict)
 
-    def kenshin(self, shown: Shown) -> None:
-        """A kenshin command, in this process, in the reader's folder."""
-        words = [_day(w) for w in shlex.split(_smaller(shown.line), comments=True)[1:]]
-        if words[:1] == ["serve"]:
-            self.serve()
+    def words(self, line: str) -> list[str]:
+        """The command's words with the test's day and paths in place of the doc's."""
+        return [self.rooted(_day(w)) for w in shlex.split(_smaller(line), comments=True)]
+
+    def rooted(self, word: str) -> str:
+        """An absolute path of the documentation, under the test's root folder."""
+        if not word.startswith("/"):
+            return word
+        path = self.root / word.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    def kenshin(self, shown: Shown, typed: str | None = None) -> None:
+        """A kenshin command, in this process, in the reader's folder; ``typed`` its input."""
+        words = self.words(shown.line)[1:]
+        if words[-1:] == ["serve"]:
+            self.serve(Path(words[1]).parent if words[0] == "--config" else self.cwd)
             return
-        typed = f"{PASSWORD}\n{PASSWORD}\n" if "--password" in words else None
+        if "--password" in words:
+            typed = f"{PASSWORD}\n{PASSWORD}\n"
         previous = Path.cwd()
         os.chdir(self.cwd)
         try:
@@ -97,12 +111,24 @@ class Session:
         if "--allow" in words and "127.0.0.1" not in words:  # the test connects from here
             self.kenshin(Shown(shown.doc, "kenshin customers credentials C-001 --allow 127.0.0.1"))
 
-    def serve(self) -> None:
-        """``kenshin serve`` in the reader's folder, on free ports; once is enough."""
-        if self.server is None:
+    def serve(self, site: Path) -> None:
+        """``kenshin serve`` of ``site`` on free ports: the reader's server, started once
+        and kept for the clients; another site's (a restored backup) stopped once it
+        listens."""
+        if site != self.cwd:
+            other, _ = serve_process(site, self.env, listeners=4, stderr=subprocess.DEVNULL)
+            other.terminate()
+            other.communicate(timeout=30)
+            assert other.returncode == 0, f"kenshin serve of {site} did not stop cleanly"
+        elif self.server is None:
             self.server, self.ports = serve_process(
                 self.cwd, self.env, listeners=4, stderr=subprocess.DEVNULL
             )
+
+    def command(self, shown: Shown) -> None:
+        """Any other command (cp, ...), as shown, in the reader's folder."""
+        run = subprocess.run(self.words(shown.line), cwd=self.cwd, capture_output=True, check=False)
+        assert run.returncode == 0, f"{shown}: {run.stderr.decode()}"
 
     def client(self, shown: Shown) -> None:
         """A customer's client, against the server the reader started."""
@@ -159,11 +185,15 @@ def _client_options(program: str, cwd: Path) -> list[str]:
 
 
 def _prepare(home: Path) -> None:
-    """What a reader of the docs has already: SSH key pairs, the CA's certificate."""
+    """What a reader of the docs has already: SSH key pairs, a password in a file."""
     for name in ("customer", "laptop"):
         subprocess.run(
             ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / name)], check=True
         )
+    (home / "pw.txt").write_text(f"{PASSWORD}\n")
+
+
+READERS_FILES = ("customer", "customer.pub", "laptop", "laptop.pub", "pw.txt")
 
 
 @pytest.fixture
@@ -173,7 +203,7 @@ def session(tmp_path: Path) -> Iterator[Session]:
     env |= {"KENSHIN_MQTT__HOST": "127.0.0.1", "KENSHIN_FTPS__HOST": "127.0.0.1"}
     env |= {"KENSHIN_SFTP__HOST": "127.0.0.1"}
     _prepare(tmp_path)
-    shell = Session(tmp_path, env)
+    shell = Session(tmp_path, env, tmp_path / "root")
     try:
         yield shell
     finally:
@@ -183,9 +213,15 @@ def session(tmp_path: Path) -> Iterator[Session]:
 def run(shell: Session, shown: Shown) -> None:
     """One command as the reader would run it."""
     program = shown.words[0]
-    if program == "cd":
+    if " | kenshin " in shown.line:  # what the first command prints is the second's input
+        producer, consumer = shown.line.split(" | ", 1)
+        env = {"PATH": os.environ["PATH"], "PW": PASSWORD}
+        made = subprocess.run(["bash", "-c", producer], env=env, capture_output=True, text=True)
+        assert made.returncode == 0, f"{shown}: {made.stderr}"
+        shell.kenshin(Shown(shown.doc, consumer), typed=made.stdout)
+    elif program == "cd":
         shell.cwd = shell.cwd / shown.words[1]
-        for name in ("customer", "customer.pub", "laptop", "laptop.pub"):
+        for name in READERS_FILES:
             if not (shell.cwd / name).exists():
                 shutil.copy(shell.cwd.parent / name, shell.cwd / name)
     elif program == "kenshin":
@@ -194,6 +230,8 @@ def run(shell: Session, shown: Shown) -> None:
         if program == "curl" or "--cacert ca.pem" in shown.line or "ca-file ca.pem" in shown.line:
             shutil.copy(shell.cwd / "pki" / "ca.pem", shell.cwd / "ca.pem")
         shell.client(shown)
+    elif program in ("cp",):
+        shell.command(shown)
     else:
         pytest.fail(f"{shown.doc}: no way to run {shown.line!r}: teach this test")
 
