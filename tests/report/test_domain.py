@@ -14,13 +14,10 @@ from kenshin.domain.report import (
     MeterQuality,
     NotCollected,
     UnitInfo,
-    render_csv,
-    render_html,
-    render_text,
     report_due,
     root_causes,
-    security_lines,
 )
+from kenshin.domain.report_render import render_csv, render_html, render_text, security_lines
 from kenshin.domain.slots import day_slots, day_start, slot_labels, zone
 from kenshin.services.report import report_subject
 

@@ -10,7 +10,7 @@ import pytest
 
 from kenshin.adapters.memory import MemoryStore
 from kenshin.domain.model import Customer, Device, FileRevision, Meter, MeterSpec, Reading
-from kenshin.domain.report import render_text
+from kenshin.domain.report_render import render_text
 from kenshin.domain.slots import day_start, zone
 from kenshin.ports import Account, Receipt
 from kenshin.services.ingest import Incoming, Ingest

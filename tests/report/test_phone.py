@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from kenshin.domain.model import Customer
-from kenshin.domain.report import DailyReport, DeadLetters, render_html
+from kenshin.domain.report import DailyReport, DeadLetters
+from kenshin.domain.report_render import render_html
 from report.test_domain import fleet_report, one_of_each
 
 CHROMIUM = shutil.which("chromium")

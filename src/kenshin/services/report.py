@@ -25,18 +25,15 @@ from kenshin.domain.intervals import NO_REGISTER, NO_VALUE, Registers
 from kenshin.domain.model import DEFAULT_TIMEZONE, Customer, DeadLetter, Meter, SecurityEvent
 from kenshin.domain.report import (
     KINDS,
-    SHOWN_METERS,
     CustomerQuality,
     DailyReport,
     DeadLetters,
     MeterQuality,
     NotCollected,
     UnitInfo,
-    render_csv,
-    render_html,
-    render_text,
     report_due,
 )
+from kenshin.domain.report_render import SHOWN_METERS, render_csv, render_html, render_text
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, day_start, slot_labels, zone
 from kenshin.domain.vee import ESTIMATED, QUESTIONABLE, RULE_NAMES, Rule, VeeDay, VeeSettings
 from kenshin.errors import KenshinError

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from kenshin.domain.report import render_csv, render_text
+from kenshin.domain.report_render import render_csv, render_text
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
 from kenshin.ports import ChannelError
