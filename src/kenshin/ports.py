@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from kenshin.domain.alerts import AlertState, ExportFailure, Notification
+from kenshin.domain.alerts import AlertState, Notification
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import (
     Conflict,
@@ -25,6 +25,7 @@ from kenshin.domain.model import (
     StoreResult,
     Watermark,
 )
+from kenshin.domain.observations import ExportFailure
 from kenshin.domain.vee.clock import DriftSpell, UnitClock
 from kenshin.errors import KenshinError
 

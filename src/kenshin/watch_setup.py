@@ -22,8 +22,9 @@ from kenshin.adapters.alert_channels import (
 )
 from kenshin.config import Settings
 from kenshin.config_alerts import ChannelConfig, ChannelType
-from kenshin.domain.alerts import Severity, Thresholds
+from kenshin.domain.alerts import Severity
 from kenshin.domain.model import SecurityEvent
+from kenshin.domain.observations import Thresholds
 from kenshin.domain.report import UnitInfo
 from kenshin.domain.slots import zone
 from kenshin.errors import ConfigError

@@ -16,8 +16,9 @@ from kenshin.adapters.alert_channels import (
     WebhookChannel,
 )
 from kenshin.adapters.sqlite import SqliteStore
-from kenshin.domain.alerts import ComponentDown, DiskSpace, Observations, Severity
+from kenshin.domain.alerts import Severity
 from kenshin.domain.model import Customer, DeadLetter, Device, FileRevision, SecurityEvent
+from kenshin.domain.observations import ComponentDown, DiskSpace, Observations
 from kenshin.errors import StoreError
 from kenshin.ports import Account, AlertChannel, Receipt, Store
 from kenshin.services import security

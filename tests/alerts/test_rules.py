@@ -7,20 +7,12 @@ from typing import Any
 
 import pytest
 
+from kenshin.domain.alert_rules import active_alerts
 from kenshin.domain.alerts import (
-    SECURITY_KINDS,
     Alert,
     AlertState,
-    CertificateExpiry,
-    ComponentDown,
-    DeviceSeen,
-    DiskSpace,
     Event,
-    ExportFailure,
-    Observations,
     Severity,
-    Thresholds,
-    active_alerts,
     body,
     digest_subject,
     plan_notifications,
@@ -29,6 +21,16 @@ from kenshin.domain.alerts import (
     subject,
 )
 from kenshin.domain.model import SecurityEvent
+from kenshin.domain.observations import (
+    CertificateExpiry,
+    ComponentDown,
+    DeviceSeen,
+    DiskSpace,
+    ExportFailure,
+    Observations,
+    Thresholds,
+)
+from kenshin.domain.security_alerts import SECURITY_KINDS
 from kenshin.services import security
 from kenshin.services.receipts import Uncollected
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from kenshin.adapters.sqlite import SqliteStore
-from kenshin.domain.alerts import Alert, AlertState, Event, ExportFailure, Notification, Severity
+from kenshin.domain.alerts import Alert, AlertState, Event, Notification, Severity
 from kenshin.domain.model import SecurityEvent
+from kenshin.domain.observations import ExportFailure
 from kenshin.ports import Queued, Store
 
 NOW = 1_795_752_000

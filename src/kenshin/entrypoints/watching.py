@@ -19,8 +19,8 @@ from email.message import EmailMessage
 from kenshin.adapters.pki import CA_CERT, PKI_FOLDER, SERVER_CERT
 from kenshin.adapters.pki_files import certificate_end
 from kenshin.bootstrap import App
-from kenshin.domain.alerts import CertificateExpiry, ComponentDown, Observations
 from kenshin.domain.model import SecurityEvent
+from kenshin.domain.observations import CertificateExpiry, ComponentDown, Observations
 from kenshin.services.alerting import Alerting, disk_space
 from kenshin.services.batching import CommitQueue
 from kenshin.services.report import ReportSettings, send_due_report

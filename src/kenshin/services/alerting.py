@@ -2,7 +2,7 @@
 and deliver them.
 
 Each evaluation takes a snapshot (``observe``), finds the active alerts
-(``domain.alerts``), decides what to notify against the stored state, and saves the
+(``domain.alert_rules``), decides what to notify against the stored state, and saves the
 new state with the notifications queued for each channel its routes pick, in one
 transaction: a crash never loses a notification nor sends one twice from the plan.
 The ``NotificationSender`` then delivers each channel's queue in order; a channel that
@@ -22,22 +22,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 
-from kenshin.domain.alerts import (
+from kenshin.domain.alert_rules import active_alerts
+from kenshin.domain.alerts import Notification, Plan, Severity, plan_notifications, rate_limited
+from kenshin.domain.model import SecurityEvent
+from kenshin.domain.observations import (
     CertificateExpiry,
     ChannelFailure,
     DeviceSeen,
     DiskSpace,
-    Notification,
     Observations,
-    Plan,
-    Severity,
     Thresholds,
     UncollectedFile,
-    active_alerts,
-    plan_notifications,
-    rate_limited,
 )
-from kenshin.domain.model import SecurityEvent
 from kenshin.errors import StoreError
 from kenshin.ports import AlertChannel, Alerts, ChannelError, Queued, Store
 from kenshin.services.alert_fallback import DirectDelivery

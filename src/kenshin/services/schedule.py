@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from kenshin.domain.alerts import ExportFailure
 from kenshin.domain.model import Customer
+from kenshin.domain.observations import ExportFailure
 from kenshin.domain.slots import day_slots, local_day, zone
 from kenshin.errors import ExportError, KenshinError
 from kenshin.ports import Outbox, Store
