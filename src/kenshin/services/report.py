@@ -31,6 +31,7 @@ from kenshin.domain.report import (
     MeterQuality,
     NotCollected,
     UnitInfo,
+    plural,
     report_due,
 )
 from kenshin.domain.report_render import SHOWN_METERS, render_csv, render_html, render_text
@@ -333,16 +334,12 @@ def report_subject(report: DailyReport) -> str:
     t = report.totals()
     if not (t.meters_with_problems or t.silent_units or t.not_collected or t.dead_letters):
         return f"kenshin data quality {report.day}: all well"
-    letters = f", {_plural(t.dead_letters, 'dead letter')}" if t.dead_letters else ""
+    letters = f", {plural(t.dead_letters, 'dead letter')}" if t.dead_letters else ""
     return (
-        f"kenshin data quality {report.day}: {_plural(t.missing, 'slot')} missing,"
-        f" {t.questionable:,} questionable, {_plural(t.silent_units, 'silent unit')},"
-        f" {_plural(t.not_collected, 'file')} not collected{letters}"
+        f"kenshin data quality {report.day}: {plural(t.missing, 'slot')} missing,"
+        f" {t.questionable:,} questionable, {plural(t.silent_units, 'silent unit')},"
+        f" {plural(t.not_collected, 'file')} not collected{letters}"
     )
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def report_email(report: DailyReport, settings: ReportSettings = _DEFAULT_SETTINGS) -> EmailMessage:
