@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kenshin.domain.daytable import DayTable, concat, day_table
@@ -18,6 +18,7 @@ from kenshin.domain.energy import (
 from kenshin.domain.intervals import NO_REGISTER, MeterDay, day_of_registers
 from kenshin.domain.model import Direction, Meter, MeterSpec
 from kenshin.domain.slots import SLOT_SECONDS
+from kenshin.domain.vee.grid import grid_of
 
 SPECS = st.builds(
     MeterSpec,
@@ -31,7 +32,9 @@ SPECS = st.builds(
 def meter_rows(draw: st.DrawFn) -> tuple[Meter, list[int], list[int]]:
     """A meter and its forward and reverse registers at 49 boundaries, some missing."""
     spec = draw(SPECS)
-    demand = draw(st.one_of(st.none(), st.integers(0, 10**7)))
+    # Up to what ``kenshin meters set`` takes (10,000,000 kW) and the largest default
+    # (``meters.max_demand_kw``, 1,000,000 kW) allow, so that a CT meter's limit nears int64.
+    demand = draw(st.one_of(st.none(), st.integers(0, 10**10)))
     register = st.one_of(st.just(NO_REGISTER), st.integers(0, spec.modulus - 1))
     fwd = draw(st.lists(register, min_size=49, max_size=49))
     rev = draw(st.one_of(st.just([NO_REGISTER] * 49), st.lists(register, min_size=49, max_size=49)))
@@ -42,8 +45,14 @@ def meter_rows(draw: st.DrawFn) -> tuple[Meter, list[int], list[int]]:
     )
 
 
+# A CT meter of a large coefficient whose default limit (the configured one times its
+# coefficient) is near 10**13 W: its limit in mWh a slot must not overflow int64.
+_BIG_CT = Meter("M-0", "U-1", MeterSpec(1_000_000, 999_999, 4))
+
+
 @settings(max_examples=100)
-@given(st.lists(meter_rows(), max_size=6, unique_by=lambda r: r[0].id), st.integers(1, 10**7))
+@given(st.lists(meter_rows(), max_size=6, unique_by=lambda r: r[0].id), st.integers(1, 10**9))
+@example([(_BIG_CT, [6_230, 0] + [NO_REGISTER] * 47, [NO_REGISTER] * 49)], 7_540_000)
 def test_the_day_table_equals_the_reference_meter_by_meter(
     rows: list[tuple[Meter, list[int], list[int]]], default_demand: int
 ) -> None:
@@ -70,6 +79,26 @@ def test_a_wrap_is_a_rollover_only_when_the_demand_allows_it() -> None:
     table = day_table([meter], fwd, np.full_like(fwd, NO_REGISTER))
     # 9,990 -> 10 wraps by 20 steps (2 Wh); 10 -> 5 would need 9,995 steps: a reset.
     assert table.meter_days() == [MeterDay("M-1", Direction.FWD, (2_000, None, None, None))]
+
+
+def test_a_ct_meter_of_a_large_coefficient_rolls_over_within_its_limit() -> None:
+    # 1 kWh steps x 999,999 (about 1 GWh a step), 4 digits; a direct meter may draw 10 MW, so
+    # this one about 10**13 W: 5 * 10**15 mWh a half hour. Its register wraps by 20 steps.
+    default_w = 10_000_000
+    assert _BIG_CT.demand_limit_w(default_w) == 9_999_990_000_000
+    fwd = np.array([[9_990, 10, 15]], np.uint32)
+    rev = np.full_like(fwd, NO_REGISTER)
+    step = _BIG_CT.spec.resolution_mwh
+    expected = [MeterDay("M-0", Direction.FWD, (20 * step, 5 * step))]
+    assert (
+        day_of_registers("M-0", fwd[0].tolist(), rev[0].tolist(), _BIG_CT.spec, 9_999_990_000_000)
+        == expected
+    )
+    # The day table and VEE's grid (the same slot arithmetic) keep the wrap: every mWh.
+    assert day_table([_BIG_CT], fwd, rev, default_w).meter_days() == expected
+    values, flags = grid_of([_BIG_CT], fwd, rev, default_w).slots()
+    assert values.tolist() == [[20 * step, 5 * step]]
+    assert flags.tobytes() == b"AA"
 
 
 def test_rows_come_forward_then_reverse_and_reorder_by_meter() -> None:

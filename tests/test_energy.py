@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +13,7 @@ from kenshin.domain.energy import (
     ECHONET_UNIT_MWH,
     UNIT_MWH,
     KwhFormatter,
+    demand_limit_mwh,
     format_kwh,
     register_delta,
 )
@@ -69,3 +71,16 @@ def test_printed_kwh_is_the_exact_value(mwh: int, decimals: int) -> None:
     assert text == format_kwh(mwh, decimals)
     if decimals:
         assert len(text.split(".")[1]) >= decimals
+
+
+@given(st.integers(0, 10**16), st.integers(0, 10**6))
+def test_a_demand_limit_is_watt_seconds_over_3_6_rounded_down(watts: int, seconds: int) -> None:
+    assert demand_limit_mwh(watts, seconds) == watts * seconds * 1000 // 3600
+
+
+def test_a_row_of_demand_limits_in_int64_is_exact_up_to_the_largest_limit() -> None:
+    # 10**13 W (a CT meter of coefficient 999,999 behind a 10 MW default): 5 * 10**15 mWh
+    # a half hour, where W x s x 1000 (1.8 * 10**19) would not fit in int64.
+    watts = np.array([1, 100_000, 10**13, (2**63 - 1) // 500], np.int64)
+    assert demand_limit_mwh(watts, 1800).tolist() == [w * 500 for w in watts.tolist()]
+    assert demand_limit_mwh(watts[:3], 1).tolist() == [0, 27_777, 2_777_777_777_777]

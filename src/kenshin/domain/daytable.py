@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, SECONDS_PER_HOUR
+from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, demand_limit_mwh
 from kenshin.domain.intervals import ACTUAL, NO_REGISTER, NO_VALUE, MeterDay, Registers
 from kenshin.domain.model import Direction, Meter
 from kenshin.domain.slots import SLOT_SECONDS
@@ -148,7 +148,7 @@ def slot_grid(
         np.add(energy, modulus[:, None], out=energy, where=wrapped)
     energy *= resolution_mwh[:, None]
     if wraps:
-        limit_mwh = max_demand_w * SLOT_SECONDS * 1000 // SECONDS_PER_HOUR
+        limit_mwh = demand_limit_mwh(max_demand_w, SLOT_SECONDS)
         missing |= wrapped & (energy > limit_mwh[:, None])
     np.copyto(energy, 0, where=missing)
     return energy, np.where(missing, _NO_VALUE_FLAG, _ACTUAL_FLAG)
@@ -170,7 +170,7 @@ def day_table(
     unique = {id(m.spec): m.spec for m in meters}
     known = {key: (spec.resolution_mwh, spec.modulus) for key, spec in unique.items()}
     safe = all(r * m < _INT64_SAFE for r, m in known.values()) and all(
-        d < _INT64_SAFE // SLOT_SECONDS for d in demands
+        demand_limit_mwh(d, SLOT_SECONDS) < _INT64_SAFE for d in demands
     )
     dtype = np.int64 if safe else np.object_
     resolution = np.array([known[s][0] for s in specs], dtype)

@@ -6,6 +6,13 @@ so every ECHONET Lite unit, down to 0.0001 kWh, converts exactly.
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+import numpy.typing as npt
+
+# A demand limit, in W, of one meter or a row of meters; the same arithmetic serves both.
+Demand = TypeVar("Demand", int, npt.NDArray[Any])
+
 MWH_PER_KWH = 1_000_000
 SECONDS_PER_HOUR = 3600
 
@@ -63,6 +70,21 @@ def demand_limit_w(
     return min(wanted, one_turn_w)
 
 
+def demand_limit_mwh(max_demand_w: Demand, elapsed_s: int) -> Demand:
+    """The most energy (mWh) a meter drawing at most ``max_demand_w`` draws in
+    ``elapsed_s``: W x s / 3.6, rounded down, for one meter (int) or many (int array).
+
+    The whole mWh per watt (500 in a half hour) are multiplied in first, so that no
+    step is larger than the limit itself: an int64 array holds every limit below
+    2**63 exactly, where W x s x 1000 would overflow 3,600 times sooner.
+    """
+    per_watt, rest = divmod(elapsed_s * 1000, SECONDS_PER_HOUR)
+    limit = max_demand_w * per_watt
+    if rest:
+        limit = limit + max_demand_w * rest // SECONDS_PER_HOUR
+    return limit
+
+
 def register_delta(
     prev: int,
     cur: int,
@@ -75,15 +97,15 @@ def register_delta(
 
     A register that went down wrapped at ``modulus`` only if the wrapped delta is
     physically possible: at most ``max_demand_w`` (this meter's limit, see
-    ``demand_limit_w``) for ``elapsed_s``; otherwise it was reset or exchanged and no
-    delta exists. A delta without a wrap is what the register measured, kept whatever
-    it is: VEE judges it against the same limit (``spike``).
+    ``demand_limit_w``) for ``elapsed_s`` (``demand_limit_mwh``, as the day table
+    judges it); otherwise it was reset or exchanged and no delta exists. A delta
+    without a wrap is what the register measured, kept whatever it is: VEE judges it
+    against the same limit (``spike``).
     """
     raw = cur - prev
     if raw < 0:
         raw += modulus
-        limit_mwh = max_demand_w * elapsed_s * 1000 // SECONDS_PER_HOUR
-        if raw * resolution_mwh > limit_mwh:
+        if raw * resolution_mwh > demand_limit_mwh(max_demand_w, elapsed_s):
             return None
     return raw * resolution_mwh
 
