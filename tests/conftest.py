@@ -6,17 +6,56 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+import traceback
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, settings
 
+from kenshin.adapters.sqlite import SqliteStore
 from kenshin.entrypoints.cli import cli
 
 # The property tests check values, not speed: a busy machine must not fail them.
 settings.register_profile("kenshin", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("kenshin")
+
+_ROOT = str(Path(__file__).resolve().parent.parent)
+
+# Each SqliteStore opened in this process since the last test ended, and where.
+_opened: list[tuple[SqliteStore, list[traceback.FrameSummary]]] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _track_stores() -> Iterator[None]:
+    """Note every SqliteStore opened in this process, for ``_stores_closed``."""
+    opening = SqliteStore.__init__
+
+    def tracked(store: SqliteStore, *args: Any, **kwargs: Any) -> None:
+        opening(store, *args, **kwargs)
+        frames = traceback.extract_stack(limit=30)[:-1]
+        _opened.append((store, [f for f in frames if f.filename.startswith(_ROOT)]))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SqliteStore, "__init__", tracked)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _stores_closed() -> Iterator[None]:
+    """Fail a test that leaves a SqliteStore open: its connections would be found unclosed
+    when collected (a ResourceWarning on Python 3.13), in whatever test runs then."""
+    _opened.clear()
+    yield
+    left = [stack for store, stack in _opened if not store.closed]
+    for store, _ in _opened:
+        store.close()
+    _opened.clear()
+    if left:
+        where = "\n".join("".join(traceback.format_list(stack)) for stack in left)
+        pytest.fail(f"{len(left)} SqliteStore(s) left open, opened at:\n{where}", pytrace=False)
 
 
 def kenshin(site: Path, *args: str, input_text: str | None = None) -> Result:

@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def message(n: int) -> bytes:
 
 
 def stored(site: Path) -> set[tuple[str, int, int]]:
-    with sqlite3.connect(site / "kenshin.db") as db:
+    with closing(sqlite3.connect(site / "kenshin.db")) as db:
         rows = db.execute(
             "SELECT m.id, r.t, r.fwd FROM readings r JOIN meters m ON m.key = r.meter"
         ).fetchall()

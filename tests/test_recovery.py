@@ -4,7 +4,7 @@ file re-issued once the readings come back."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,13 +26,14 @@ SETTINGS = RecoverySettings()
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     made: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "k.db")
     made.add_customer(Customer("C1", "First", timezone="UTC"))
     for device in ("U-1", "U-2"):
         made.add_device(Device(device, "C1"))
     made.save_meters([Meter("M-1", "U-1", SPEC), Meter("M-2", "U-2", SPEC)])
-    return made
+    yield made
+    made.close()
 
 
 def readings(meter: str, start: int, end: int, skip: Collection[int] = ()) -> list[Reading]:

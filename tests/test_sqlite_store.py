@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from kenshin.adapters import sqlite_days
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.sqlite import SqliteStore
+from kenshin.adapters.sqlite_bulk import SqliteBulkReader
 from kenshin.adapters.sqlite_schema import MIGRATIONS, statements
 from kenshin.domain.model import Reading
 from kenshin.ports import Store
@@ -40,7 +42,7 @@ def test_each_closed_day_is_packed_once(tmp_path: Path) -> None:
     store.add_readings([Reading("M1", U0 + 1800 * 48 - 900, 5, None)], U0)  # off the grid
     assert store.compact(U0 + 2 * DAY + 3600) == 0
     assert store.compact(U0 + 3 * DAY) == 1
-    with sqlite3.connect(tmp_path / "kenshin.db") as db:
+    with closing(sqlite3.connect(tmp_path / "kenshin.db")) as db:
         assert db.execute("SELECT count(*) FROM day_registers").fetchone() == (3,)
     store.close()
 
@@ -74,7 +76,7 @@ def test_packing_in_chunks_beside_a_writer_keeps_every_late_reading(
 
 def test_a_database_of_the_first_schema_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "kenshin.db"
-    with sqlite3.connect(path) as old:
+    with closing(sqlite3.connect(path)) as old, old:
         for statement in statements(MIGRATIONS[0]):
             old.execute(statement)
         old.execute("INSERT INTO meters (key, id) VALUES (1, 'M1')")
@@ -95,7 +97,7 @@ def test_a_database_of_the_first_schema_is_migrated(tmp_path: Path) -> None:
     assert store.compact(U0 + 2 * DAY) == 2
     assert registers(store, ["M1"], 0)[0] == [10 * i for i in range(48)] + [0]
     store.close()
-    with sqlite3.connect(path) as db:  # keyed by time first, so that live ingest appends
+    with closing(sqlite3.connect(path)) as db:  # keyed by time first, so that live ingest appends
         key = db.execute("SELECT name FROM pragma_index_info('sqlite_autoindex_readings_1')")
         assert [name for (name,) in key.fetchall()] == ["t", "meter"]
 
@@ -142,3 +144,43 @@ def test_bulk_reads_in_two_threads_at_once_both_succeed(tmp_path: Path) -> None:
         results = [f.result() for f in [pool.submit(read), pool.submit(read)]]
     assert all(found == expected for found in results[0] + results[1])
     store.close()
+
+
+def test_a_read_under_way_when_the_store_closes_has_its_connection_closed_at_its_end(
+    tmp_path: Path,
+) -> None:
+    # The server closes its store on the way out while an export may still be reading:
+    # the read ends as it would have, and its connection is closed then, not kept.
+    store = SqliteStore(tmp_path / "kenshin.db")
+    store.add_readings(day_of_readings("M1", 0), U0)
+    expected = store.boundary_registers(["M1"], U0, 48)[0].tolist()
+    opened: list[sqlite3.Connection] = []
+    reading, closed = threading.Event(), threading.Event()
+
+    def pause() -> int:
+        if not reading.is_set():
+            reading.set()
+            closed.wait(10)
+        return 0
+
+    def connect() -> sqlite3.Connection:
+        db = sqlite3.connect(tmp_path / "kenshin.db", check_same_thread=False)
+        db.set_progress_handler(pause, 1000)
+        opened.append(db)
+        return db
+
+    reader = SqliteBulkReader(connect)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        read = pool.submit(reader.boundary_registers, ["M1"], U0, 48)
+        assert reading.wait(10)
+        reader.close()
+        closed.set()
+        assert read.result()[0].tolist() == expected
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        opened[0].execute("SELECT 1")
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        reader.boundary_registers(["M1"], U0, 48)
+    reader.close()  # again: nothing to do
+    store.close()
+    store.close()
+    assert store.closed

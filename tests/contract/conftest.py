@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def database_before(path: Path, table: str) -> None:
     """A SQLite database at the schema just before the migration that creates ``table``,
     holding customer C1 and its device U-1."""
     cut = next(n for n, script in enumerate(MIGRATIONS) if f"CREATE TABLE {table} (" in script)
-    with sqlite3.connect(path) as old:
+    with closing(sqlite3.connect(path)) as old, old:
         for script in MIGRATIONS[:cut]:
             for statement in statements(script):
                 old.execute(statement)
@@ -59,4 +60,3 @@ def database_before(path: Path, table: str) -> None:
         )
         old.execute("INSERT INTO devices VALUES ('U-1', 'C1')")
         old.execute(f"PRAGMA user_version = {cut}")
-    old.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -156,9 +157,8 @@ def test_sqlite_commands_survive_a_reopen_and_ids_are_never_given_twice(tmp_path
     newest = store.add_command("U-2", "resend", RESEND, T0)
     store.command_sent(first, T0 + 1)
     store.close()
-    with sqlite3.connect(path) as db:  # the newest row gone: its id is not given again
+    with closing(sqlite3.connect(path)) as db, db:  # the newest row gone: its id is not given again
         db.execute("DELETE FROM commands WHERE id = ?", (newest,))
-    db.close()
     again = SqliteStore(path)
     try:
         assert again.pending_commands("U-1") == [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -159,11 +160,10 @@ def test_sqlite_keeps_serials_as_text_and_survives_a_reopen(tmp_path: Path) -> N
     store.add_certificate("U-1", BIG, T0 + YEARS, T0)
     store.revoke_device("U-1", T0 + 100)
     store.close()
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT serial, typeof(serial) FROM certificates").fetchall() == [
             (f"{BIG:040x}", "text")
         ]
-    db.close()
     again = SqliteStore(path)
     assert again.list_certificates() == [DeviceCertificate("U-1", BIG, T0 + YEARS, T0, T0 + 100)]
     again.close()

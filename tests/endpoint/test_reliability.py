@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def kill_mid_publish(tmp_path: Path, *, units: int, kill_after_s: float, wake_mi
         time.sleep(kill_after_s)
         server.send_signal(signal.SIGKILL)
         server.communicate(timeout=10)
-        with sqlite3.connect(site / "kenshin.db") as db:  # as the kill left it
+        with closing(sqlite3.connect(site / "kenshin.db")) as db:  # as the kill left it
             before = db.execute("SELECT count(*) FROM readings").fetchone()[0]
         server = start_server(site, port)
         out, err = publishing.communicate(timeout=600)

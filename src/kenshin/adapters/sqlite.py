@@ -70,6 +70,7 @@ class SqliteStore:
 
     def __init__(self, path: str | Path, timeout: float = 10.0, *, create: bool = True) -> None:
         self._lock = threading.RLock()
+        self._closed = False
         uri = path if isinstance(path, str) and path.startswith("file:") else None
         if uri is None:
             _prepare_file(Path(path), create=create)
@@ -444,9 +445,16 @@ class SqliteStore:
         finally:
             self._lock.release()
 
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called."""
+        return self._closed
+
     def close(self) -> None:
-        """Close the connection; the store cannot be used afterwards."""
+        """Close the connections; the store cannot be used afterwards. Closing again does
+        nothing."""
         with self._lock:
+            self._closed = True
             self._reader.close()
             self._db.close()
 

@@ -67,11 +67,15 @@ class SqliteBulkReader:
         self._connect = connect
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._closed = False
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        """A connection for this read alone, kept for the next one afterwards."""
+        """A connection for this read alone, kept for the next one afterwards (closed
+        instead if the reader was closed meanwhile)."""
         with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("the bulk reader is closed")
             db = self._idle.pop() if self._idle else None
         if db is None:
             db = self._connect()
@@ -79,7 +83,11 @@ class SqliteBulkReader:
             yield db
         finally:
             with self._lock:
-                self._idle.append(db)
+                keep = not self._closed
+                if keep:
+                    self._idle.append(db)
+            if not keep:
+                db.close()
 
     def boundary_registers(
         self, meter_ids: Sequence[str], start: int, count: int, as_of: int | None = None
@@ -91,8 +99,10 @@ class SqliteBulkReader:
             return _read(db, meter_ids, start, count, batch)
 
     def close(self) -> None:
-        """Close the idle read connections."""
+        """Close the idle read connections; one in use is closed when its read ends.
+        Closing again does nothing."""
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for db in idle:
             db.close()

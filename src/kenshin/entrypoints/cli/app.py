@@ -56,9 +56,9 @@ def opened(ctx: click.Context) -> Iterator[App]:
     """The app of the config this command was given, closed afterwards."""
     config, verbose = ctx.find_root().obj
     app = open_app(config)
-    if not verbose:  # -v wins over the configured level
-        logging.getLogger().setLevel(app.settings.logging.level)
     try:
+        if not verbose:  # -v wins over the configured level
+            logging.getLogger().setLevel(app.settings.logging.level)
         yield app
     finally:
         app.close()

@@ -87,8 +87,8 @@ def demo(
         f"{simulation.messages} messages"
     )
     app = open_app(config)
-    app.settings = _local_server(app.settings)
     try:
+        app.settings = _local_server(app.settings)
         customer = Customer(DEMO_CUSTOMER, "Demo customer")
         app.store.add_customer(customer)
         certs = directory / "certs"
