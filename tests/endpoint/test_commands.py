@@ -35,7 +35,7 @@ from kenshin.entrypoints.mqtt.codec import (
     Subscription,
     encode,
 )
-from kenshin.entrypoints.mqtt.commands import CommandQueue
+from kenshin.entrypoints.mqtt.commands import CommandQueue, CommandSender
 from kenshin.entrypoints.mqtt.server import DeviceEndpoint, EndpointSettings
 from kenshin.ports import Command
 from kenshin.services.batching import CommitQueue
@@ -382,6 +382,52 @@ def test_each_poll_reads_only_the_commands_added_since_the_one_before(
         assert await queued.poll() == []
 
     asyncio.run(main())
+
+
+class SlowToCount(MemoryStore):
+    """A store slow to record a sending (a busy disk): the write waits up to half a
+    second for an acknowledgement to land first. Notes the sent count each
+    acknowledgement found."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.acknowledging = threading.Event()
+        self.sent_when_acknowledged: list[int] = []
+
+    def command_sent(self, command_id: int, at: int) -> None:
+        self.acknowledging.wait(0.5)
+        super().command_sent(command_id, at)
+
+    def acknowledge_command(self, command_id: int, at: int) -> None:
+        self.acknowledging.set()
+        command = self.get_command(command_id)
+        assert command is not None
+        self.sent_when_acknowledged.append(command.sent_count)
+        super().acknowledge_command(command_id, at)
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+def test_the_store_never_has_a_command_acknowledged_before_its_sending(qos: int) -> None:
+    store = SlowToCount()
+    store.add_customer(Customer("C-1", "Acme"))
+    store.add_device(Device("U-1", "C-1"))
+    command_id = store.add_command("U-1", "resend", b"{}", START)
+    queued = CommandQueue(store, lambda: START)
+    sender = CommandSender("U-1", queued, lambda _packet: True, lambda *_: None)
+
+    async def main() -> None:
+        await queued.poll()
+        sender.subscribe(Subscribe(1, (Subscription("cmd/kenshin/U-1/#", qos),)))
+        sender.send_pending()
+        if qos == 1:  # the PUBACK comes at once: the sending is not in the store yet
+            sender.acknowledged(PubAck(1))
+        await queued.drain()
+
+    asyncio.run(main())
+    assert store.sent_when_acknowledged == [1]
+    command = store.get_command(command_id)
+    assert command is not None
+    assert (command.sent_count, command.acknowledged_at) == (1, START)
 
 
 # kenshin devices resend
