@@ -251,7 +251,8 @@ class Store(Protocol):
 
     def acknowledge_command(self, command_id: int, at: int) -> None:
         """Mark the command acknowledged at ``at``; the first acknowledgement's time stays.
-        NotFoundError for an unknown id."""
+        A command acknowledged counts as sent at least once (at ``at`` if no sending was
+        recorded). NotFoundError for an unknown id."""
 
     # readings
     def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:

@@ -103,6 +103,17 @@ def test_sending_counts_and_the_first_acknowledgement_stays(store: Store) -> Non
     )
 
 
+def test_an_acknowledged_command_counts_as_sent_even_if_the_sending_was_not_recorded(
+    store: Store,
+) -> None:
+    with_devices(store)
+    command_id = store.add_command("U-1", "resend", RESEND, T0)
+    store.acknowledge_command(command_id, T0 + 7)  # the sending's record failed (store busy)
+    assert store.get_command(command_id) == Command(
+        command_id, "U-1", "resend", RESEND, T0, 1, T0 + 7, T0 + 7
+    )
+
+
 def test_an_unknown_command_cannot_be_sent_or_acknowledged(store: Store) -> None:
     with_devices(store)
     with pytest.raises(NotFoundError, match="command 7 does not exist"):

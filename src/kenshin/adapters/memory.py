@@ -253,7 +253,10 @@ class MemoryStore:
         """Mark the command acknowledged at ``at``, unless it was already."""
         command = self._command(command_id)
         if command.acknowledged_at is None:
-            self._commands[command_id] = replace(command, acknowledged_at=at)
+            command = replace(command, acknowledged_at=at)
+        if command.sent_count == 0:  # acknowledged, so sent: its sending went unrecorded
+            command = replace(command, sent_count=1, last_sent_at=at)
+        self._commands[command_id] = command
 
     def _command(self, command_id: int) -> Command:
         command = self._commands.get(command_id)

@@ -84,9 +84,14 @@ def sent(db: sqlite3.Connection, command_id: int, at: int) -> None:
 
 
 def acknowledge(db: sqlite3.Connection, command_id: int, at: int) -> None:
-    """Mark the command acknowledged at ``at``, unless it was already."""
-    sql = "UPDATE commands SET acknowledged_at = coalesce(acknowledged_at, ?) WHERE id = ?"
-    _changed(db.execute(sql, (at, command_id)), command_id)
+    """Mark the command acknowledged at ``at``, unless it was already. A command
+    acknowledged was sent: one whose sending went unrecorded counts one, at ``at``."""
+    sql = (
+        "UPDATE commands SET acknowledged_at = coalesce(acknowledged_at, ?),"
+        " last_sent_at = coalesce(last_sent_at, ?), sent_count = max(sent_count, 1)"
+        " WHERE id = ?"
+    )
+    _changed(db.execute(sql, (at, at, command_id)), command_id)
 
 
 def _changed(cursor: sqlite3.Cursor, command_id: int) -> None:

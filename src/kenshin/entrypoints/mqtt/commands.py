@@ -63,8 +63,8 @@ class SessionState:
 
 
 class CommandQueue:
-    """The commands not acknowledged yet, by unit; sending and acknowledgements go to
-    the store in the background."""
+    """The commands not acknowledged yet, by unit; sendings and acknowledgements go to
+    the store in the background, one after another in the order they happened."""
 
     def __init__(self, store: Store, clock: Callable[[], float]) -> None:
         self._store = store
@@ -72,6 +72,7 @@ class CommandQueue:
         self._pending: dict[str, dict[int, Command]] = {}  # device -> id -> command
         self._last = 0  # the highest id read
         self._writes: set[asyncio.Future[None]] = set()
+        self._last_write: asyncio.Future[None] | None = None  # the next write waits for it
 
     async def poll(self) -> list[Command]:
         """Read the commands added since the last poll (the first: all pending); them."""
@@ -111,9 +112,24 @@ class CommandQueue:
             await asyncio.wait(self._writes)
 
     def _write(self, write: Callable[[int, int], None], command_id: int) -> None:
-        done = asyncio.ensure_future(asyncio.to_thread(write, command_id, int(self._clock())))
+        """Write to the store after the writes before it: a command's sending is in the
+        store before its acknowledgement, whichever thread comes first."""
+        at = int(self._clock())
+        done = asyncio.ensure_future(self._after(self._last_write, write, command_id, at))
+        self._last_write = done
         self._writes.add(done)
         done.add_done_callback(self._written)
+
+    @staticmethod
+    async def _after(
+        before: asyncio.Future[None] | None,
+        write: Callable[[int, int], None],
+        command_id: int,
+        at: int,
+    ) -> None:
+        if before is not None:
+            await asyncio.wait([before])  # done, failed or cancelled: this one goes next
+        await asyncio.to_thread(write, command_id, at)
 
     def _written(self, done: asyncio.Future[None]) -> None:
         self._writes.discard(done)
