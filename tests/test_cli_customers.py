@@ -95,10 +95,10 @@ def test_customers_set_refuses_what_it_cannot_do(tmp_path: Path) -> None:
     site = make_site(tmp_path, "site")
     nothing = kenshin(site, "customers", "set", "C-001")
     assert nothing.exit_code == 2
-    assert "give a setting to change: --layout" in nothing.output
+    assert "give a setting to change: --timezone" in nothing.output
     unknown = kenshin(site, "customers", "set", "C-404", "--labels", "ja")
     assert (unknown.exit_code, "no customer 'C-404'" in unknown.output) == (2, True)
-    zone = kenshin(site, "customers", "set", "C-001", "--zone", "Tokio")
+    zone = kenshin(site, "customers", "set", "C-001", "--timezone", "Tokio")
     assert (zone.exit_code, "unknown time zone 'Tokio'" in zone.output) == (2, True)
     listed = kenshin(site, "customers", "list").output.splitlines()
     assert listed[1].split() == [
@@ -112,7 +112,7 @@ def test_customers_set_refuses_what_it_cannot_do(tmp_path: Path) -> None:
         "block",
     ]
     moved = kenshin(
-        site, "customers", "set", "C-001", "--zone", "Europe/Berlin", "--layout", "nem12"
+        site, "customers", "set", "C-001", "--timezone", "Europe/Berlin", "--layout", "nem12"
     )
     assert moved.output.splitlines()[:2] == [
         "customer C-001: layout wide -> nem12",

@@ -4,7 +4,7 @@ modules share (ids checked, ids read from a file, tables printed)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from kenshin.domain.model import (
     SlotLabels,
 )
 from kenshin.entrypoints.cli.app import check_timezone, cli, opened
-from kenshin.entrypoints.cli.listing import json_option, show
+from kenshin.entrypoints.cli.listing import F, json_option, show
 from kenshin.entrypoints.cli.listing import table as table  # also for the other modules
 from kenshin.errors import ExportError
 from kenshin.services.export import check_file_pattern
@@ -88,6 +88,44 @@ def _check_pattern(_ctx: click.Context, _param: click.Parameter, value: str) -> 
     return value
 
 
+# The settings of a customer's files: option, choices, default, help.
+_FILE_OPTIONS = (
+    ("--encoding", ENCODINGS, "utf-8", "Encoding of the files."),
+    ("--layout", [m.value for m in Layout], "wide", "Shape of the files."),
+    ("--labels", [m.value for m in Labels], "en", "Language of the column labels."),
+    (
+        "--slot-labels",
+        [m.value for m in SlotLabels],
+        "start",
+        "Wide slot columns labelled by start time, end time (to 24:00) or number (1-48).",
+    ),
+    (
+        "--flags",
+        [m.value for m in FlagColumns],
+        "block",
+        "Wide quality flags in one column, or one column after each slot's kWh.",
+    ),
+)
+
+
+def file_options(*, defaults: bool) -> Callable[[F], F]:
+    """The options of a customer's file settings: with their defaults (customers add),
+    or without, so that only those given change (customers set)."""
+
+    def decorate(command: F) -> F:
+        for name, choices, default, text in reversed(_FILE_OPTIONS):
+            command = click.option(
+                name,
+                type=click.Choice(choices),
+                default=default if defaults else None,
+                show_default=defaults,
+                help=text,
+            )(command)
+        return command
+
+    return decorate
+
+
 @customers.command("add")
 @click.argument("customer_id")
 @click.option("--name", required=True, help="Display name.")
@@ -98,41 +136,7 @@ def _check_pattern(_ctx: click.Context, _param: click.Parameter, value: str) -> 
     callback=check_timezone,
     help="IANA zone of the customer's local day.",
 )
-@click.option(
-    "--encoding",
-    type=click.Choice(ENCODINGS),
-    default="utf-8",
-    show_default=True,
-    help="Encoding of the files.",
-)
-@click.option(
-    "--layout",
-    type=click.Choice([m.value for m in Layout]),
-    default="wide",
-    show_default=True,
-    help="Shape of the files.",
-)
-@click.option(
-    "--labels",
-    type=click.Choice([m.value for m in Labels]),
-    default="en",
-    show_default=True,
-    help="Language of the column labels.",
-)
-@click.option(
-    "--slot-labels",
-    type=click.Choice([m.value for m in SlotLabels]),
-    default="start",
-    show_default=True,
-    help="Wide slot columns labelled by start time, end time (to 24:00) or number (1-48).",
-)
-@click.option(
-    "--flags",
-    type=click.Choice([m.value for m in FlagColumns]),
-    default="block",
-    show_default=True,
-    help="Wide quality flags in one column, or one column after each slot's kWh.",
-)
+@file_options(defaults=True)
 @click.option(
     "--decimals",
     type=click.IntRange(0, 6),
@@ -189,7 +193,7 @@ _SETTABLE = {
     "layout": ("layout", Layout),
     "encoding": ("encoding", str),
     "labels": ("labels", Labels),
-    "zone": ("timezone", str),
+    "timezone": ("timezone", str),
     "slot_labels": ("slot_labels", SlotLabels),
     "flags": ("flags", FlagColumns),
 }
@@ -197,22 +201,8 @@ _SETTABLE = {
 
 @customers.command("set")
 @click.argument("customer_id")
-@click.option("--layout", type=click.Choice([m.value for m in Layout]), help="Shape of the files.")
-@click.option("--encoding", type=click.Choice(ENCODINGS), help="Encoding of the files.")
-@click.option(
-    "--labels", type=click.Choice([m.value for m in Labels]), help="Language of the labels."
-)
-@click.option("--zone", callback=_check_zone, help="IANA zone of the customer's local day.")
-@click.option(
-    "--slot-labels",
-    type=click.Choice([m.value for m in SlotLabels]),
-    help="Wide slot columns labelled by start time, end time or number.",
-)
-@click.option(
-    "--flags",
-    type=click.Choice([m.value for m in FlagColumns]),
-    help="Wide quality flags in one column, or one after each slot's kWh.",
-)
+@click.option("--timezone", callback=_check_zone, help="IANA zone of the customer's local day.")
+@file_options(defaults=False)
 @click.pass_context
 def customers_set(ctx: click.Context, /, customer_id: str, **options: str | None) -> None:
     """Change the file settings of customer CUSTOMER_ID and print what changed.
@@ -227,7 +217,7 @@ def customers_set(ctx: click.Context, /, customer_id: str, **options: str | None
     }
     if not given:
         raise click.UsageError(
-            "give a setting to change: --layout, --encoding, --labels, --zone, "
+            "give a setting to change: --timezone, --encoding, --layout, --labels, "
             "--slot-labels or --flags"
         )
     with opened(ctx) as app:
