@@ -87,6 +87,9 @@ def start_kenshin(folder: Path) -> tuple[subprocess.Popen[str], int]:
         "KENSHIN_MQTT__PORT": "0",
         "KENSHIN_MQTT__HOST": "127.0.0.1",
         "KENSHIN_HTTP__PORT": "0",
+        # Every generated unit comes from 127.0.0.1, up to 200 connecting at once: as units
+        # behind one carrier NAT would, which is what this setting is raised for.
+        "KENSHIN_MQTT__CONNECTING_PER_ADDRESS": "1000",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "kenshin", "--config", str(folder / "kenshin.toml"), "serve"],
