@@ -64,3 +64,20 @@ def test_database_config_and_keys_are_readable_by_their_owner_alone(tmp_path: Pa
             assert mode(site / name) == 0o600, name
     for key in (site / "pki" / "ca.key", site / "pki" / "server.key", site / "certs" / "U-1.key"):
         assert mode(key) == 0o600, key
+
+
+def test_a_database_readable_by_others_is_made_the_owners_alone(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")  # as a site made before databases were created 0600
+    for name in ("kenshin.db", "kenshin.db-wal", "kenshin.db-shm"):
+        if (site / name).exists():
+            (site / name).chmod(0o644)
+    assert kenshin(site, "customers", "list").exit_code == 0
+    for name in ("kenshin.db", "kenshin.db-wal", "kenshin.db-shm"):
+        if (site / name).exists():
+            assert mode(site / name) == 0o600, name
+
+
+def test_a_backup_of_the_database_is_readable_by_its_owner_alone(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    assert kenshin(site, "backup", str(tmp_path / "copy")).exit_code == 0
+    assert mode(tmp_path / "copy" / "kenshin.db") == 0o600

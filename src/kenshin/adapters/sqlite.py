@@ -11,6 +11,7 @@ call; a lock makes threads take turns with it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -53,6 +54,8 @@ from kenshin.domain.model import (
 from kenshin.domain.readings import check_registers
 from kenshin.errors import NotFoundError, StoreError
 from kenshin.ports import Command, DeviceCertificate
+
+log = logging.getLogger(__name__)
 
 _METER = attrgetter("meter")
 
@@ -467,6 +470,8 @@ def _prepare_file(path: Path, *, create: bool) -> None:
         size = path.stat().st_size
     except FileNotFoundError:
         size = None
+    else:
+        _owner_only(path)
     if create:
         if size is None:
             with _os_error(path):
@@ -479,6 +484,21 @@ def _prepare_file(path: Path, *, create: bool) -> None:
             " certificates. Restore it from a backup, or start with an"
             f" empty database: kenshin init --new-database {path.parent}"
         )
+
+
+def _owner_only(path: Path) -> None:
+    """Take away what others may do with a database made before it was created 0600
+    (it holds password hashes), and with its -wal and -shm files."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = file.stat().st_mode & 0o777
+            if mode & 0o077:
+                file.chmod(mode & 0o700)
+                log.warning("%s was readable by others (%o): now by its owner alone", file, mode)
+        except FileNotFoundError:
+            continue
+        except PermissionError as exc:  # not ours to change: say so, and go on
+            log.warning("%s is readable by others and cannot be changed: %s", file, exc)
 
 
 @contextmanager

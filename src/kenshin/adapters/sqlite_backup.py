@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -14,6 +15,8 @@ def backup_database(source: Path, target: Path, timeout: float = 30.0) -> int:
     renamed into place. Its size in bytes; StoreError if it cannot be made."""
     part = target.with_name(target.name + ".part")
     part.unlink(missing_ok=True)
+    # The copy holds password hashes: readable by its owner alone, whatever the umask.
+    os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
         try:
