@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import kenshin, make_site, serve_process
+from kenshin.entrypoints import http as http_side
 from kenshin.entrypoints.http import (
     HealthApp,
     HttpServer,
@@ -198,3 +199,23 @@ def test_readyz_names_a_failing_export_until_an_export_by_hand_succeeds(tmp_path
         wait_for("ready again", lambda: served.json("/readyz") == ready)
     finally:
         served.stop()
+
+
+def test_a_body_announced_and_never_sent_gets_408_and_holds_nothing_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(http_side, "BODY_TIMEOUT_S", 0.5)
+    stalled = b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"
+
+    async def main() -> bytes:
+        app = HealthApp(lambda: asyncio.sleep(0, b""), {})
+        server = HttpServer(HttpSettings("127.0.0.1", 0), app)
+        listener = await server.start()
+        try:
+            with socket.create_connection(("127.0.0.1", listener.port), timeout=10) as conn:
+                conn.sendall(stalled)  # no shutdown: the client keeps the connection open
+                return await asyncio.to_thread(conn.recv, 65536)
+        finally:
+            await server.stop()
+
+    assert asyncio.run(main()).split(b" ", 2)[1] == b"408"

@@ -37,6 +37,7 @@ Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 CHECK_TIMEOUT_S = 2.0  # a readiness check that takes longer fails
 MAX_BODY = 65536  # no page takes a body; more than this is not read
+BODY_TIMEOUT_S = 5.0  # a request's body must have come by then
 JSON = b"application/json"
 
 
@@ -61,7 +62,12 @@ class HealthApp:
         """Answer one request (``lifespan`` and other scopes are not used)."""
         if scope["type"] != "http":
             return
-        body = await _request_body(receive)
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT_S):
+                body = await _request_body(receive)
+        except TimeoutError:  # a body announced and never sent holds no request open
+            await _answer(send, 408, {"error": f"no request body within {BODY_TIMEOUT_S:g} s"})
+            return
         if body is None:  # the client went away, or its body was not HTTP: nothing to answer
             return
         path, method = scope["path"], scope["method"]
