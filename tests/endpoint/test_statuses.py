@@ -4,6 +4,7 @@ and nothing a unit sends after its revocation is."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 
 import pytest
@@ -71,3 +72,21 @@ def test_a_status_sent_after_the_revocation_is_not_stored(site: Site) -> None:
     assert exchange(other, 5, later, expect=1) == [PubAck(1)]
     assert stored_status(site, "U-2", b'{"rsrp": -80}') == b'{"rsrp": -80}'
     assert site.store.unit_clocks.statuses()["U-1"][1] == b'{"rsrp": -90}'
+
+
+def test_a_status_the_store_cannot_take_is_logged_and_stored_later(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    site.unit("U-1")
+    conn = connect(site, "U-1", 5)
+    with sqlite3.connect(site.folder / "kenshin.db") as db:  # the table is gone for a while
+        db.execute("ALTER TABLE unit_statuses RENAME TO away")
+    status = Publish("dt/kenshin/U-1/status", b'{"rsrp": -90}', qos=1, packet_id=1)
+    assert exchange(conn, 5, status, expect=1) == [PubAck(1)]
+    deadline = time.monotonic() + 5
+    while "cannot store the status" not in caplog.text:
+        assert time.monotonic() < deadline, "the failure is not logged"
+        time.sleep(0.02)
+    with sqlite3.connect(site.folder / "kenshin.db") as db:
+        db.execute("ALTER TABLE away RENAME TO unit_statuses")
+    assert stored_status(site, "U-1", b'{"rsrp": -90}') == b'{"rsrp": -90}'
