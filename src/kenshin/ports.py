@@ -7,7 +7,7 @@ Every storage adapter passes the same contract tests (tests/contract).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -478,6 +478,10 @@ class UnitClocks(Protocol):
 
     def save_status(self, device: str, at: int, payload: bytes) -> None:
         """Keep ``payload`` as the last status message of ``device``, received at ``at``."""
+
+    def save_statuses(self, statuses: Mapping[str, tuple[int, bytes]]) -> None:
+        """In one transaction: keep each (received at, payload) of ``statuses`` as the last
+        status message of its device."""
 
     def statuses(self) -> dict[str, tuple[int, bytes]]:
         """The last status message of each unit that sent one, and when it came, by device."""

@@ -142,6 +142,12 @@ def test_each_units_last_status_is_kept(store: Store) -> None:
     clocks.save_status("U-1", 110, b"{}")
     clocks.save_status("U-2", 120, b'{"rsrp": -80}')
     assert clocks.statuses() == {"U-1": (110, b"{}"), "U-2": (120, b'{"rsrp": -80}')}
+    clocks.save_statuses({"U-1": (130, b'{"fw": "2"}'), "U-3": (131, b"{}")})
+    assert clocks.statuses() == {
+        "U-1": (130, b'{"fw": "2"}'),
+        "U-2": (120, b'{"rsrp": -80}'),
+        "U-3": (131, b"{}"),
+    }
 
 
 def test_meters_are_saved_updated_and_listed_through_devices(store: Store) -> None:

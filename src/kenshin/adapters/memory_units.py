@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from kenshin.domain.vee.clock import DriftSpell, UnitClock
 
@@ -32,6 +32,11 @@ class MemoryUnitClocks:
     def save_status(self, device: str, at: int, payload: bytes) -> None:
         """Keep ``payload`` as the last status message of ``device``, received at ``at``."""
         self._statuses[device] = (at, payload)
+
+    def save_statuses(self, statuses: Mapping[str, tuple[int, bytes]]) -> None:
+        """In one transaction: keep each (received at, payload) of ``statuses`` as the last
+        status message of its device."""
+        self._statuses.update(statuses)
 
     def statuses(self) -> dict[str, tuple[int, bytes]]:
         """The last status message of each unit that sent one, and when it came, by device."""

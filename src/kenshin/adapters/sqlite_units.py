@@ -6,7 +6,7 @@ Shares the store's one connection and its lock: the store composes it in as
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from kenshin.adapters.sqlite_part import SqlitePart
 from kenshin.domain.vee.clock import DriftSpell, UnitClock
@@ -79,6 +79,13 @@ class SqliteUnitClocks(SqlitePart):
             db.execute(
                 "INSERT OR REPLACE INTO unit_statuses VALUES (?, ?, ?)", (device, at, payload)
             )
+
+    def save_statuses(self, statuses: Mapping[str, tuple[int, bytes]]) -> None:
+        """In one transaction: keep each (received at, payload) of ``statuses`` as the last
+        status message of its device."""
+        rows = [(device, at, payload) for device, (at, payload) in statuses.items()]
+        with self._using("saving units' statuses", write=True) as db:
+            db.executemany("INSERT OR REPLACE INTO unit_statuses VALUES (?, ?, ?)", rows)
 
     def statuses(self) -> dict[str, tuple[int, bytes]]:
         """The last status message of each unit that sent one, and when it came, by device."""

@@ -14,7 +14,8 @@ certificate (``admission``). Every ``revocation_check_s``
 the connected units are checked again and a revoked one is closed. A second
 connection with a unit's id takes over from the first. Commands queued in the
 store reach their units (``commands``): the endpoint looks for new ones every
-COMMAND_POLL_S. ``stop`` stops accepting, closes the connections still in their
+COMMAND_POLL_S. Units' status messages are kept, the latest of each unit, and
+stored in batches (``statuses``). ``stop`` stops accepting, closes the connections still in their
 handshake, lets every session acknowledge what it received once committed, and
 closes.
 """
@@ -37,9 +38,9 @@ from kenshin.entrypoints.mqtt.handshakes import handshake_failure
 from kenshin.entrypoints.mqtt.listener import TlsListener
 from kenshin.entrypoints.mqtt.reasons import NOT_AUTHORIZED, SESSION_TAKEN_OVER
 from kenshin.entrypoints.mqtt.session import Peer, Services, Session
+from kenshin.entrypoints.mqtt.statuses import StatusKeeper
 from kenshin.entrypoints.mqtt.tls import TlsStream
 from kenshin.entrypoints.tls_policy import harden
-from kenshin.errors import KenshinError
 from kenshin.ports import Store
 from kenshin.services.batching import CommitQueue
 from kenshin.services.security import CONNECTIONS_LIMITED, TLS_CERTIFICATE_REFUSED, SecurityLog
@@ -81,8 +82,9 @@ class DeviceEndpoint:
         self._listener: TlsListener | None = None
         self._handshaking: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, Session] = {}  # connected, by device id
+        self._statuses = StatusKeeper(store, clock)
         # The latest status payload of each unit and when it came: for monitoring.
-        self.statuses: dict[str, tuple[int, bytes]] = {}
+        self.statuses = self._statuses.latest
         self._states: dict[str, SessionState] = {}  # kept between connections
         self._expiries: dict[str, asyncio.TimerHandle] = {}  # states that end later
         self._tasks: set[asyncio.Task[None]] = set()
@@ -92,7 +94,12 @@ class DeviceEndpoint:
         )
         self._commands = CommandQueue(store, clock)
         self._services = Services(
-            commits, security, settings.connect_timeout_s, clock, self._commands, self._status
+            commits,
+            security,
+            settings.connect_timeout_s,
+            clock,
+            self._commands,
+            self._statuses.offer,
         )
         self._watches: list[asyncio.Task[None]] = []
 
@@ -117,6 +124,7 @@ class DeviceEndpoint:
         self._listener = TlsListener(settings.host, settings.port, self._tls, self._on_stream)
         self._poller.poll()  # what is revoked already is refused at connect
         await self._commands.poll()  # every command pending: units get them on subscribing
+        self._statuses.start()
         self._watches = [
             asyncio.create_task(self._watch_revocations()),
             asyncio.create_task(self._watch_commands()),
@@ -134,6 +142,7 @@ class DeviceEndpoint:
             await session.stop()
         if self._tasks:
             await asyncio.wait(self._tasks)
+        await self._statuses.stop()  # the statuses received are in the store
         for expiry in self._expiries.values():
             expiry.cancel()
         await self._commands.drain()  # acknowledgements received are in the store
@@ -229,19 +238,6 @@ class DeviceEndpoint:
         finally:
             self._handshaking.discard(task)
         return True
-
-    def _status(self, device: str, at: int, payload: bytes) -> None:
-        self.statuses[device] = (at, payload)
-        # Also stored (off the event loop), for 'kenshin devices list' and the report.
-        task = asyncio.create_task(self._keep_status(device, at, payload))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _keep_status(self, device: str, at: int, payload: bytes) -> None:
-        try:
-            await asyncio.to_thread(self._store.unit_clocks.save_status, device, at, payload)
-        except KenshinError:
-            log.exception("cannot store the status of unit %s", device)
 
     def _end_session(self, device: str, expiry_s: int | None) -> None:
         """The unit's last connection ended: its state goes now, later or never."""

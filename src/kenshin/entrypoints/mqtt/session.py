@@ -87,7 +87,7 @@ class Services:
     connect_timeout_s: float
     clock: Callable[[], float]
     commands: CommandQueue
-    on_status: Callable[[str, int, bytes], None] = lambda *_: None
+    on_status: Callable[[str, int, int, bytes], None] = lambda *_: None  # device, serial, at
 
 
 class Session:
@@ -300,7 +300,7 @@ class Session:
             )
         packet_id = packet.packet_id if packet.qos == 1 else None
         if kind == "status":
-            self._on_status(self.peer.device, int(self._clock()), packet.payload)
+            self._on_status(self.peer.device, self.peer.serial, int(self._clock()), packet.payload)
             self._acks.answered(packet_id)
             return
         peer = self.peer
