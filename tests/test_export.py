@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -16,10 +16,14 @@ from hypothesis import strategies as st
 
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.outbox import LocalOutbox
+from kenshin.domain.csvfiles import render_day
+from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W
+from kenshin.domain.made_with import MadeWith, made_with_json
 from kenshin.domain.manifest import completeness
 from kenshin.domain.model import (
     Customer,
     Device,
+    FileRevision,
     FlagColumns,
     Labels,
     Layout,
@@ -29,6 +33,7 @@ from kenshin.domain.model import (
 )
 from kenshin.domain.slots import day_slots, zone
 from kenshin.errors import ExportError
+from kenshin.services.aggregate import aggregate_day
 from kenshin.services.export import (
     ExportSettings,
     days_to_export,
@@ -422,3 +427,71 @@ def test_new_settings_apply_to_new_files_only(tmp_path: Path) -> None:
     next_day = outbox.read("C1", "C1_20261127.csv")
     assert next_day is not None
     assert next_day.decode("cp932").startswith("計器ID,日付,方向,00:00,00:00 品質,00:30,")
+
+
+SYDNEY_NEM12 = Customer("C2", "Acme", "Australia/Sydney", layout=Layout.NEM12)
+
+
+def test_a_nem12_day_first_written_in_local_time_keeps_its_cut(tmp_path: Path) -> None:
+    # A day written by a kenshin of rules version 1: cut as its local day (in summer,
+    # 13:00Z to 13:00Z), its made_with saying neither its cut nor its rules version.
+    day = date(2026, 12, 5)
+    local = day_slots(day, zone("Australia/Sydney"))
+    assert local.start == int(datetime(2026, 12, 4, 13, tzinfo=UTC).timestamp())
+    base = local.start - 2 * 3600  # the k-th half hour from BASE has k + 1 steps of 0.1 kWh
+    readings = [Reading("M-1", base + k * 1800, 5_000 + k * (k + 1) // 2, None) for k in range(60)]
+    store, outbox = make_store(SYDNEY_NEM12, [Meter("M-1", "U-1", SPEC)]), LocalOutbox(tmp_path)
+    first = local.start + 10 * 3600
+    store.add_readings([r for r in readings if r.t <= first], 0)
+    days = aggregate_day(store, SYDNEY_NEM12, local, now=first, as_of=store.watermark())
+    # Its bytes as kenshin wrote them then (a zone whose standard time is Sydney's summer
+    # time cuts the same half hours; only the two publication stamps differ).
+    summer = zone("Etc/GMT-11")
+    then = replace(SYDNEY_NEM12, timezone="Etc/GMT-11")
+    old = render_day(then, day_slots(day, summer), days, created_at=first)
+    made = json.loads(made_with_json(MadeWith(SYDNEY_NEM12, None, DEFAULT_MAX_DEMAND_W)))
+    made.pop("cut", None), made.pop("rules", None)
+    name = "C2_20261205.csv"
+    outbox.publish("C2", name, old.content)
+    mark = store.watermark()
+    store.add_revision(
+        FileRevision(
+            "C2",
+            day.isoformat(),
+            1,
+            "provisional",
+            name,
+            old.sha256,
+            old.content_key,
+            old.rows,
+            old.slots,
+            old.actual_slots,
+            first,
+            as_of_batch=mark.batch,
+            as_of_meter=mark.meter,
+            made_with=json.dumps(made),
+        )
+    )
+    # Upgraded: the rest of the day comes in, no reading changes.
+    store.add_readings([r for r in readings if r.t > first], 0)
+    final = local.end + 7 * 3600
+    no_vee = ExportSettings(vee=None)
+    done = export_day(store, outbox, SYDNEY_NEM12, day, now=final, settings=no_vee)
+    assert (done.revision, done.changed) == (2, True)
+    content = outbox.read("C2", name)
+    assert content is not None
+    [record] = [r for r in content.decode().split("\r\n") if r.startswith("300,")]
+    # The same UTC half hours as revision 1 (13:00Z on): none falls between two files.
+    assert record.split(",")[2:50] == [f"{(k + 1) // 10}.{(k + 1) % 10}00" for k in range(4, 52)]
+    revision = store.latest_revision("C2", day.isoformat())
+    assert revision is not None
+    # No reading changed: the change record lists nothing (and none is published).
+    assert revision.changed_slots == 0
+    assert not [f for f in outbox.list_files("C2") if f.endswith(".changes.csv")]
+    assert json.loads(revision.made_with)["cut"] == "local"
+    assert replay(store, revision).identical
+    # A day without a file yet is cut in standard time (from 14:00Z in summer).
+    export_day(store, outbox, SYDNEY_NEM12, day + timedelta(days=1), now=final)
+    newer = store.latest_revision("C2", "2026-12-06")
+    assert newer is not None
+    assert json.loads(newer.made_with)["cut"] == "standard"

@@ -5,7 +5,10 @@ it was made with count, not those of now."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -161,3 +164,46 @@ def test_a_revision_replays_identically_after_a_meters_own_demand_changed() -> N
     store.save_meters([Meter("M-1", "U-1", spec, max_demand_w=1_000)])
     [revision] = revisions_of(store, CUSTOMER.id, START)
     assert replay(store, revision).identical
+
+
+def test_a_revision_made_under_older_rules_says_so_not_differs() -> None:
+    store = MemoryStore()
+    store.add_customer(CUSTOMER)
+    store.add_device(Device("U-1", "C1"))
+    store.save_meters([Meter("M-1", "U-1", MeterSpec(100_000, 1, 6))])  # silent all day
+    export_day(store, _MemoryOutbox(), CUSTOMER, START, now=day_slots(START, TZ).end + 86_400)
+    [made_now] = revisions_of(store, CUSTOMER.id, START)
+    assert replay(store, made_now).identical
+    # As a kenshin of rules version 1 wrote it: a row without values totalled 0.000, and
+    # its made_with says no rules version.
+    made = json.loads(made_now.made_with)
+    made.pop("rules", None)
+    store.add_revision(
+        replace(made_now, revision=2, sha256="0" * 64, made_with=json.dumps(made, sort_keys=True))
+    )
+    [older] = revisions_of(store, CUSTOMER.id, START)
+    replayed = replay(store, older)
+    assert not replayed.identical
+    assert replayed.rules == 1
+    assert replayed.older_rules is not None
+    assert "a wide row without values has an empty total" in replayed.older_rules
+
+
+def test_kenshin_replay_of_a_revision_under_older_rules_exits_3(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    assert kenshin(site, "devices", "add", "U-1", "--customer", "C-001").exit_code == 0
+    fleet = site / "fleet.jsonl"
+    args = ["--days", "1", "--start", "2026-11-01", "--out", str(fleet), "--seed", "2"]
+    assert kenshin(site, "simulate", "--devices", "1", *args).exit_code == 0
+    assert kenshin(site, "import", str(fleet)).exit_code == 0
+    assert kenshin(site, "export", "--customer", "C-001", "--date", "2026-11-01").exit_code == 0
+    [database] = site.glob("*.db")
+    with sqlite3.connect(database) as db:  # as an older kenshin recorded it
+        db.execute(
+            "UPDATE revisions SET sha256 = ?, made_with = json_remove(made_with, '$.rules')",
+            ("0" * 64,),
+        )
+    done = kenshin(site, "replay", "--customer", "C-001", "--date", "2026-11-01")
+    assert done.exit_code == 3, done.output
+    assert "made by an older kenshin under older rules (version 1)" in done.output
+    assert "DIFFERS" not in done.output

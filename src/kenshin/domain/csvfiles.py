@@ -7,7 +7,8 @@ The bytes depend only on the MeterDays (in any order), the customer's settings
 and, for NEM12 only, the publication time.
 
 NEM12 (``domain.nem12``) is written as AEMO defines it: a day is the 48 half hours
-of the customer's local date in the zone's standard time (``file_slots``).
+of the customer's local date in the zone's standard time (``file_slots``). A day a
+kenshin of rules version 1 first wrote keeps the local cut it was written with.
 """
 
 from __future__ import annotations
@@ -78,11 +79,24 @@ class DayFile:
     estimated_slots: int = 0
 
 
-def file_slots(customer: Customer, day: date) -> DaySlots:
-    """The slots of the customer's file of ``day``: those of the local day, but for NEM12
-    the 48 half hours of the day in the zone's standard time."""
+# How a day is cut into slots: its local day, or its 48 half hours of standard time.
+LOCAL_CUT = "local"
+STANDARD_CUT = "standard"
+CUTS = (LOCAL_CUT, STANDARD_CUT)
+
+
+def new_day_cut(customer: Customer) -> str:
+    """How a day without a file yet is cut: NEM12 in standard time, the others local."""
+    return STANDARD_CUT if customer.layout == Layout.NEM12 else LOCAL_CUT
+
+
+def file_slots(customer: Customer, day: date, cut: str | None = None) -> DaySlots:
+    """The slots of the customer's file of ``day`` cut as ``cut`` says (default: as a new
+    day is cut): the local day, or the 48 half hours of the day in the zone's standard
+    time. A day that has a file keeps the cut it was first written with."""
     tz = zone(customer.timezone)
-    return standard_day_slots(day, tz) if customer.layout == Layout.NEM12 else day_slots(day, tz)
+    cut = new_day_cut(customer) if cut is None else cut
+    return standard_day_slots(day, tz) if cut == STANDARD_CUT else day_slots(day, tz)
 
 
 def render_day(
@@ -97,10 +111,12 @@ def render_day(
         raise ExportError(f"unknown encoding {customer.encoding!r}: use one of {ENCODINGS}")
     if customer.layout not in tuple(Layout):
         raise ExportError(f"unknown layout {customer.layout!r}: use one of {[*map(str, Layout)]}")
-    if customer.layout == Layout.NEM12 and slots != file_slots(customer, slots.day):
+    if customer.layout == Layout.NEM12 and all(
+        slots != file_slots(customer, slots.day, cut) for cut in CUTS
+    ):
         raise ExportError(
-            f"a NEM12 day is the 48 half hours of {slots.day} in standard time, "
-            f"not {slots.count} slots from {slots.start}"
+            f"a NEM12 day is the 48 half hours of {slots.day} in standard time "
+            f"(or its local day), not {slots.count} slots from {slots.start}"
         )
     table = (days if isinstance(days, DayTable) else _table_of(days, slots)).in_order()
     if table.values.shape[1] != slots.count:

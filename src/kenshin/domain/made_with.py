@@ -3,7 +3,8 @@ byte for byte (``kenshin replay``): the customer's file settings, the VEE settin
 the demand limit and the units' clock drift spells of the day, all as they were.
 
 The store's readings are read as of the revision's watermark; everything else that
-shaped the file is here, as JSON with sorted keys.
+shaped the file is here, as JSON with sorted keys, with the version of the rules
+(rendering and energy) it was made under and how its day was cut into slots.
 """
 
 from __future__ import annotations
@@ -13,12 +14,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from kenshin.domain.csvfiles import CUTS, LOCAL_CUT
 from kenshin.domain.lifecycle import Span
 from kenshin.domain.model import Customer, FlagColumns, Labels, Layout, Meter, SlotLabels
 from kenshin.domain.vee.clock import DriftSpell
 from kenshin.domain.vee.settings import VeeSettings
 
 _VEE_FIELDS = [f.name for f in fields(VeeSettings) if f.init]
+# The version of the rules that turn readings into file bytes, bumped whenever a rule
+# of rendering or of energy changes; a revision that does not say was made under 1.
+RULES_VERSION = 2
+# What each version changed, as ``kenshin replay`` names it.
+RULES_CHANGES = {
+    2: (
+        "new NEM12 days are cut in standard time; a wide row without values has an empty"
+        " total, not 0.000; a CT meter's register wrap is judged by what the meter can"
+        " draw (its slot is A, not N)"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,8 @@ class MadeWith:
     drift: tuple[DriftSpell, ...] = ()
     service: Mapping[str, Span] = field(default_factory=dict)  # meters' time in service
     demand: Mapping[str, int] = field(default_factory=dict)  # meters' own maximum demand
+    cut: str = LOCAL_CUT  # how the day is cut into slots (csvfiles.file_slots)
+    rules: int = RULES_VERSION  # the rules version it was made under
 
     def meters(self, listed: Sequence[Meter]) -> list[Meter]:
         """``listed`` with the time in service and the maximum demand they had then."""
@@ -80,6 +95,8 @@ def made_with_json(made: MadeWith) -> str:
         "drift": [[s.device, s.start, s.end, s.offset_s] for s in made.drift],
         "service": {m: list(span) for m, span in sorted(made.service.items())},
         "demand": dict(sorted(made.demand.items())),
+        "cut": made.cut,
+        "rules": made.rules,
     }
     return json.dumps(document, sort_keys=True, ensure_ascii=False)
 
@@ -106,6 +123,12 @@ def made_with_from_json(text: str) -> MadeWith:
         drift = tuple(DriftSpell(d, int(s), e, int(o)) for d, s, e, o in document["drift"])
         service = {m: (f, r) for m, (f, r) in document.get("service", {}).items()}
         demand = {m: int(w) for m, w in document.get("demand", {}).items()}
-        return MadeWith(customer, vee, int(document["max_demand_w"]), drift, service, demand)
+        # Kept since rules version 2; a revision made before was cut local, under rules 1.
+        cut = document.get("cut", LOCAL_CUT)
+        if cut not in CUTS:
+            raise ValueError(f"unknown cut {cut!r}: one of {CUTS}")
+        rules = int(document.get("rules", 1))
+        max_demand_w = int(document["max_demand_w"])
+        return MadeWith(customer, vee, max_demand_w, drift, service, demand, cut, rules)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a record of what a revision was made with: {exc!r}") from exc

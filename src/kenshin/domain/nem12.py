@@ -2,8 +2,9 @@
 
 A day is the 48 half hours of the customer's local date in the zone's standard time
 (``csvfiles.file_slots``), whatever daylight saving does, and its times are standard
-times too. kenshin's flags become NEM12 quality: A and N stay, Q (measured, a check
-failed) is A, E (estimated) is S with AEMO's method and reason 85 (data missing).
+times too (a day first written under rules version 1 keeps its local cut). kenshin's
+flags become NEM12 quality: A and N stay, Q (measured, a check failed) is A, E
+(estimated) is S with AEMO's method and reason 85 (data missing).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from kenshin.domain.changes import (
     is_change_record,
     slot_starts,
 )
-from kenshin.domain.csvfiles import file_slots, render_day
+from kenshin.domain.csvfiles import LOCAL_CUT, file_slots, new_day_cut, render_day
 from kenshin.domain.daytable import DayTable
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, SECONDS_PER_HOUR
 from kenshin.domain.made_with import (
@@ -117,7 +117,8 @@ def export_day(
     latest = store.latest_revision(customer.id, day.isoformat())
     customer = settings_of_day(customer, latest)
     _zone(customer)  # an unknown zone is an ExportError naming the customer
-    slots = file_slots(customer, day)
+    cut = cut_of_day(customer, latest)
+    slots = file_slots(customer, day, cut)
     name = file_name(customer, day)
     with _collector_paused():
         vee = settings.vee_for(customer.id)
@@ -172,6 +173,7 @@ def export_day(
                 drift,
                 service_of(meters),
                 demand_of(meters),
+                cut,
             )
         ),
     )
@@ -199,6 +201,19 @@ def settings_of_day(customer: Customer, latest: FileRevision | None) -> Customer
     except ValueError:
         return customer
     return replace(customer, **{name: getattr(made, name) for name in FILE_SETTINGS})
+
+
+def cut_of_day(customer: Customer, latest: FileRevision | None) -> str:
+    """How the day is cut into slots: as its file was first written (every revision
+    keeps it, so that no half hour falls between a day's revisions or between days
+    already published, and change records compare the same half hours); a revision that
+    does not say was cut local. A day without a file is cut as its layout cuts new days."""
+    if latest is None:
+        return new_day_cut(customer)
+    try:
+        return made_with_from_json(latest.made_with).cut if latest.made_with else LOCAL_CUT
+    except ValueError:
+        return LOCAL_CUT
 
 
 def pack_closed_days(store: Store, now: int) -> int:

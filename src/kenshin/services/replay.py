@@ -4,7 +4,9 @@ byte for byte against the SHA-256 recorded when it was published.
 
 A file that replays identically is exactly what its readings and settings give; one
 that does not points at a change no revision records (readings rewritten in the
-store, a bug in an older kenshin).
+store, a bug in an older kenshin). A revision made under an older version of the
+rules (``made_with.RULES_VERSION``) is made again with today's rules: where its bytes
+differ, replay says which rules changed since, not that it differs.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from kenshin.domain.csvfiles import file_slots, render_day
-from kenshin.domain.made_with import made_with_from_json
+from kenshin.domain.made_with import RULES_CHANGES, RULES_VERSION, made_with_from_json
 from kenshin.domain.model import FileRevision
 from kenshin.errors import KenshinError
 from kenshin.ports import Store
@@ -31,6 +33,7 @@ class Replayed:
 
     revision: FileRevision
     content: bytes
+    rules: int = RULES_VERSION  # the rules version the revision was made under
 
     @property
     def sha256(self) -> str:
@@ -41,6 +44,15 @@ class Replayed:
     def identical(self) -> bool:
         """Whether they are byte for byte the revision that was published."""
         return self.sha256 == self.revision.sha256
+
+    @property
+    def older_rules(self) -> str | None:
+        """If the revision was made under older rules and its bytes are not made again,
+        what changed in the rules since; else None."""
+        if self.identical or self.rules >= RULES_VERSION:
+            return None
+        changed = (RULES_CHANGES[v] for v in range(self.rules + 1, RULES_VERSION + 1))
+        return "; ".join(changed)
 
 
 def revisions_of(
@@ -73,7 +85,7 @@ def replay(store: Store, revision: FileRevision) -> Replayed:
         made = made_with_from_json(revision.made_with)
     except ValueError as exc:
         raise ReplayError(f"revision {revision.revision} of {revision.file_name}: {exc}") from exc
-    slots = file_slots(made.customer, date.fromisoformat(revision.day))
+    slots = file_slots(made.customer, date.fromisoformat(revision.day), made.cut)
     days = aggregate_day(
         store,
         made.customer,
@@ -86,4 +98,4 @@ def replay(store: Store, revision: FileRevision) -> Replayed:
         meters=made.meters(store.list_meters(made.customer.id, as_of=revision.as_of)),
     )
     rendered = render_day(made.customer, slots, days, created_at=revision.created_at)
-    return Replayed(revision, rendered.content)
+    return Replayed(revision, rendered.content, made.rules)

@@ -11,6 +11,8 @@ from kenshin.domain.slots import iso_utc
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
 from kenshin.services.replay import Replayed, ReplayError, replay, revisions_of
 
+OLDER_RULES_EXIT = 3  # made under older rules: not comparable byte for byte
+
 
 @cli.command(short_help="Make a day's file again and check it byte for byte.")
 @click.option("--customer", "customer_id", required=True, help="The customer's id.")
@@ -40,7 +42,9 @@ def replay_command(
     """Make a revision of a customer's day file again from the stored raw readings, as
     of the batch of readings it was made from and with the settings it was made with,
     and compare it with the SHA-256 recorded when it was published. Exits 1 if a
-    revision differs."""
+    revision differs; exits 3 if none differs but a revision made by an older kenshin,
+    under rules that have changed since, is not made again byte for byte (the line
+    names what changed); exits 0 if every revision is identical."""
     if day is None:
         raise click.UsageError("--date is required")
     if every and (number is not None or out is not None):
@@ -55,8 +59,10 @@ def replay_command(
         out.write_bytes(done[0].content)
     for replayed in done:
         click.echo(describe(replayed))
-    if not all(r.identical for r in done):
+    if not all(r.identical or r.older_rules for r in done):
         raise click.exceptions.Exit(1)
+    if not all(r.identical for r in done):
+        raise click.exceptions.Exit(OLDER_RULES_EXIT)
 
 
 def describe(replayed: Replayed) -> str:
@@ -68,4 +74,9 @@ def describe(replayed: Replayed) -> str:
     )
     if replayed.identical:
         return head + f"identical, sha256 {r.sha256}"
+    if replayed.older_rules:
+        return head + (
+            f"made by an older kenshin under older rules (version {replayed.rules}),"
+            f" which have changed since: {replayed.older_rules}; not made again byte for byte"
+        )
     return head + f"DIFFERS: published sha256 {r.sha256}, made again {replayed.sha256}"
