@@ -68,6 +68,12 @@ def import_(ctx: click.Context, source: Path) -> None:
     )
     if summary.quarantined:
         click.echo(f"{summary.quarantined} readings dated in the future quarantined")
+    if summary.outside_service:
+        click.echo(
+            f"{summary.outside_service} readings after their meter was taken out of service"
+            " by an operator: stored, outside its time in service"
+            f" ({', '.join(sorted(summary.outside_meters))})"
+        )
     if summary.meters_discovered:
         click.echo(f"{summary.meters_discovered} new meters discovered")
     if summary.conflicts:
