@@ -184,9 +184,16 @@ class Store(Protocol):
     def save_meters(self, meters: Iterable[Meter]) -> None:
         """Insert meters, or update their device and spec if they exist."""
 
-    def set_service(self, spans: Sequence[tuple[str, int | None, int | None]]) -> None:
+    def set_service(
+        self,
+        spans: Sequence[tuple[str, int | None, int | None]],
+        *,
+        by_operator: bool | None = None,
+    ) -> None:
         """Set each meter's time in service, (meter, installed_at, removed_at), as given:
-        None where not known; NotFoundError for a meter not registered."""
+        None where not known; NotFoundError for a meter not registered. ``by_operator``:
+        whether an operator set the removals (``Meter.removal_by_operator``, for those
+        with one); None keeps what each meter had."""
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""

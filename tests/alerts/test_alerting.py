@@ -300,8 +300,8 @@ def test_final_files_not_collected_by_their_deadline_alert_their_customer(
 ) -> None:
     site.deliveries.save_account(Account("C2", password_hash="x"))
     revision = FileRevision(
-        "C2", "2026-11-25", 1, FINAL, "C2_20261125.csv", "0" * 64, "k", 1, 48, 48, NOW - 86400
-    )
+        "C2", "2026-11-25", 1, FINAL, "C2_20261125.csv", "0" * 64, "k", 1, 48, 48, NOW - 100_800
+    )  # made at the day's end (2026-11-26 00:00 UTC): due collect_by_hours after it
     site.add_revision(revision)
     hook = WebhookChannel("hook", HttpSettings(http_sink.url("/hook"), allow_http=True))
     watch = Alerting(

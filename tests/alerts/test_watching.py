@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ from kenshin.errors import StoreError
 from kenshin.ports import ChannelError
 from kenshin.services.alerting import Alerting, AlertSettings, Route
 from kenshin.services.batching import CommitQueue
+from kenshin.services.export import days_to_export
 from kenshin.services.ingest import Incoming
 from kenshin.services.report import ReportSettings
 from kenshin.services.schedule import ExportRun, export_due
@@ -227,6 +228,25 @@ def test_an_export_failure_is_an_alert_until_an_export_by_hand_succeeds(app: App
         running.cancel()
 
     asyncio.run(main())
+
+
+def test_an_export_by_hand_of_another_day_leaves_the_failure_standing(app: App) -> None:
+    folder = app.outbox_dir / "C-001"
+    folder.parent.mkdir(exist_ok=True)
+    folder.write_text("a file where the customer's folder goes")
+    now = int(time.time())
+    export_due(app.store, app.outbox, app.export_settings, now=now)
+    [failure] = app.store.alerts.export_failures()
+    failed = date.fromisoformat(failure.day)
+    [customer] = app.store.list_customers()
+    assert failed == min(days_to_export(app.store, customer, now=now))  # the first that failed
+    folder.unlink()
+    other = (failed - timedelta(days=5)).isoformat()
+    assert kenshin(app.data_dir, "export", "--customer", "C-001", "--date", other).exit_code == 0
+    assert app.store.alerts.export_failures() == [failure]  # the failed day is still not out
+    on_failed_day = ("export", "--customer", "C-001", "--date", failure.day)
+    assert kenshin(app.data_dir, *on_failed_day).exit_code == 0
+    assert app.store.alerts.export_failures() == []
 
 
 def test_certificates_of_units_and_of_the_endpoint_ending_soon_reach_the_webhook(

@@ -297,3 +297,24 @@ def test_a_script_gives_the_password_by_file_or_standard_input(site: Path, tmp_p
     assert both.exit_code == 2
     assert "give one of --password, --password-file and --password-stdin" in both.output
     assert verify_password(stored_hash(site), "staple of the stdin")  # unchanged
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_revision_restated_after_the_deadline_is_due_hours_after_it_was_made(
+    backend: str,
+) -> None:
+    store = MemoryStore() if backend == "memory" else SqliteStore.in_memory()
+    store.add_customer(Customer("C-1", "One"))
+    store.deliveries.save_account(Account("C-1", ssh_keys=("ssh-ed25519 AAAA",)))
+    store.add_revision(revision(1))
+    store.deliveries.add_receipt(Receipt("C-1", "C-1_20261126.csv", 1, 9, "ftps", "::1", DUE - 60))
+    made = DUE + 7200  # restated by late readings two hours after the day's deadline
+    store.add_revision(replace(revision(2), created_at=made))
+    due = made + 12 * 3600
+    assert missed_deadlines(store, made + 1, 12) == []  # not due at once
+    assert missed_deadlines(store, due - 1, 12) == []
+    flagged = Uncollected("C-1", "2026-11-26", "C-1_20261126.csv", 2, due)
+    assert uncollected_files(store, due + 1, 12) == [flagged]
+    store.deliveries.add_receipt(Receipt("C-1", "C-1_20261126.csv", 2, 9, "sftp", "::1", made + 60))
+    assert missed_deadlines(store, due + 1, 12) == []  # fetched in time: not late
+    store.close()

@@ -269,3 +269,18 @@ def test_each_root_cause_says_its_likely_cause_and_the_next_step() -> None:
         " record when: 'kenshin meters service M-8 --removed TIME'"
     )
     assert "kenshin conflicts" in visible(render_html(report))
+
+
+def test_a_unit_silent_since_an_earlier_day_says_since_when_with_the_date() -> None:
+    customer = Customer("C1", "One")
+    quality = CustomerQuality(
+        customer,
+        LABELS,
+        9,
+        (gap("M-2", "U-2", 48, 0, 0),),
+        {"U-2": START - 2 * 86400 + 18 * 3600},
+    )
+    report = DailyReport(DAY, START + 86400, "Asia/Tokyo", (quality,))
+    assert "  - 1 silent unit (1 meter) of customer C1: no reading since 2026-11-24 18:00," in (
+        render_text(report)
+    )

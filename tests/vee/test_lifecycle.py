@@ -262,3 +262,44 @@ def test_explain_says_a_slot_outside_a_meters_time_in_service_has_no_row(tmp_pat
     before = kenshin(site, "explain", "M-1-X1", "--slot", "2026-11-25 10:00").output.splitlines()
     since = "(from 2026-11-26T12:00:00+09:00 to now)"
     assert f"  no row: outside the meter's time in service {since}" in before
+
+
+def test_a_removal_set_by_an_operator_is_not_undone_by_later_readings(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    assert kenshin(site, "devices", "add", "U-1", "--customer", "C-001").exit_code == 0
+    fleet = site / "fleet.jsonl"
+    fleet.write_bytes(message("M-1", range(SLOTS.start, SWAP + 1, 1800)) + b"\n")
+    assert kenshin(site, "import", str(fleet)).exit_code == 0
+    done = kenshin(site, "meters", "service", "M-1", "--removed", "2026-11-26T12:00+09:00")
+    assert done.exit_code == 0, done.output
+    later = range(SWAP + 1800, SWAP + 4 * 1800, 1800)
+    fleet.write_bytes(message("M-1", later, 5_000 + 25) + b"\n")
+    imported = kenshin(site, "import", str(fleet)).output
+    assert "3 stored" in imported  # the readings are kept
+    assert (
+        "3 readings after their meter was taken out of service by an operator:"
+        " stored, outside its time in service (M-1)"
+    ) in imported
+    listed = kenshin(site, "meters", "list").output
+    assert "2026-11-26T12:00+09:00" in listed  # still removed
+
+
+def test_an_operators_removal_holds_while_an_inferred_one_follows_the_readings(
+    store: Store,
+) -> None:
+    running = Ingest(store)  # a server's: it has M-1 cached in service
+    running.ingest([Incoming("a", message("M-1", range(SLOTS.start, SWAP + 1, 1800)), SWAP)])
+    store.set_service([("M-1", None, SWAP)], by_operator=True)  # kenshin meters service
+    later = range(SWAP + 1800, SWAP + 4 * 1800, 1800)
+    running.ingest([Incoming("b", message("M-1", later, 5_000 + 25), SWAP + 7200)])
+    ingest = Ingest(store)  # a server started since
+    summary = ingest.ingest([Incoming("b", message("M-1", later, 5_000 + 25), SWAP + 7200)])
+    assert summary.outside_service == 3
+    old = store.get_meter("M-1")
+    assert old is not None
+    assert old.removed_at == SWAP
+    store.set_service([("M-1", None, SWAP)], by_operator=False)  # as ingest infers one
+    Ingest(store).ingest([Incoming("c", message("M-1", later, 5_000 + 25), SWAP + 7200)])
+    old = store.get_meter("M-1")
+    assert old is not None
+    assert old.removed_at is None

@@ -121,20 +121,33 @@ class MemoryStore:
                     reverse=meter.reverse or old.reverse,
                     installed_at=old.installed_at,
                     removed_at=old.removed_at,
+                    removal_by_operator=old.removal_by_operator,
                 )
                 if old.device != meter.device:
                     self._device_meters[old.device].discard(meter.id)
             self._meters[meter.id] = meter
             self._device_meters.setdefault(meter.device, set()).add(meter.id)
 
-    def set_service(self, spans: Sequence[tuple[str, int | None, int | None]]) -> None:
-        """Set (meter, installed_at, removed_at) of each meter, as given."""
+    def set_service(
+        self,
+        spans: Sequence[tuple[str, int | None, int | None]],
+        *,
+        by_operator: bool | None = None,
+    ) -> None:
+        """Set (meter, installed_at, removed_at) of each meter, as given, and whether an
+        operator set the removal (None: as it was)."""
         for meter_id, _, _ in spans:
             if meter_id not in self._meters:
                 raise NotFoundError(f"meter {meter_id!r} does not exist")
         for meter_id, fitted, removed in spans:
             meter = self._meters[meter_id]
-            self._meters[meter_id] = replace(meter, installed_at=fitted, removed_at=removed)
+            operator = meter.removal_by_operator if by_operator is None else by_operator
+            self._meters[meter_id] = replace(
+                meter,
+                installed_at=fitted,
+                removed_at=removed,
+                removal_by_operator=operator and removed is not None,
+            )
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""

@@ -179,14 +179,20 @@ class SqliteStore:
         with self._writing("saving meters") as db:
             sqlite_registry.save_meters(db, meters)
 
-    def set_service(self, spans: Sequence[tuple[str, int | None, int | None]]) -> None:
-        """Set (meter, installed_at, removed_at) of each meter, as given; NotFoundError for
-        a meter not registered."""
+    def set_service(
+        self,
+        spans: Sequence[tuple[str, int | None, int | None]],
+        *,
+        by_operator: bool | None = None,
+    ) -> None:
+        """Set (meter, installed_at, removed_at) of each meter, as given, and whether an
+        operator set the removal (None: as it was); NotFoundError for a meter not
+        registered."""
         with self._writing("recording meters' time in service") as db:
             for meter_id, _, _ in spans:
                 if not sqlite_registry.meter_exists(db, meter_id):
                     raise NotFoundError(f"meter {meter_id!r} does not exist")
-            sqlite_registry.set_service(db, spans)
+            sqlite_registry.set_service(db, spans, by_operator)
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""

@@ -26,7 +26,7 @@ _CUSTOMER_COLUMNS = ", ".join(f.name for f in fields(Customer))
 _MARKS = ", ".join("?" * len(fields(Customer)))
 _METERS = (
     "SELECT m.id, m.device, m.unit_mwh, m.coefficient, m.digits, m.max_demand_w, m.reverse,"
-    " m.installed_at, m.removed_at, m.key FROM meters m"
+    " m.installed_at, m.removed_at, m.removal_by_operator, m.key FROM meters m"
 )
 
 
@@ -143,19 +143,23 @@ def meters(
     spec = cache(MeterSpec)  # one object per distinct spec, not one per meter
     last = _ANY_KEY if upto is None else upto
     return [
-        Meter(i, d, spec(u, c, g), x, bool(r), fitted, removed)
-        for i, d, u, c, g, x, r, fitted, removed, k in found
+        Meter(i, d, spec(u, c, g), x, bool(r), fitted, removed, bool(o))
+        for i, d, u, c, g, x, r, fitted, removed, o, k in found
         if k <= last
     ]
 
 
 def set_service(
-    db: sqlite3.Connection, spans: Iterable[tuple[str, int | None, int | None]]
+    db: sqlite3.Connection,
+    spans: Iterable[tuple[str, int | None, int | None]],
+    by_operator: bool | None = None,
 ) -> None:
-    """Set (meter, installed_at, removed_at) of each meter, as given."""
+    """Set (meter, installed_at, removed_at) of each meter, as given, and whether an
+    operator set the removal (None: as it was; never without a removal)."""
     db.executemany(
-        "UPDATE meters SET installed_at = ?, removed_at = ? WHERE id = ?",
-        [(fitted, removed, meter) for meter, fitted, removed in spans],
+        "UPDATE meters SET installed_at = ?, removed_at = ?,"
+        " removal_by_operator = coalesce(?, removal_by_operator) AND ? IS NOT NULL WHERE id = ?",
+        [(fitted, removed, by_operator, removed, meter) for meter, fitted, removed in spans],
     )
 
 

@@ -140,6 +140,11 @@ MIGRATIONS = (
     ALTER TABLE customers ADD COLUMN flags TEXT NOT NULL DEFAULT 'block';
     """,
     sqlite_units.STATUS_SCHEMA,
+    """
+    -- A removal set by an operator (kenshin devices remove, meters service): readings
+    -- after it do not put the meter back in service, as they do an inferred exchange.
+    ALTER TABLE meters ADD COLUMN removal_by_operator INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

@@ -5,8 +5,10 @@ seen, and no longer the one it had (whose last readings may come in the same mes
 none later than the new meter's first), the meter was exchanged at the first reading of
 the new one. Readings move the span, never the other way round: a meter that reports after
 it was taken out was not (the unit has two meters), and one that reports before it was
-fitted was fitted earlier. Outside its span a meter's slots are not missing, nothing is
-estimated there, and a day wholly outside it has no row in the customer's file.
+fitted was fitted earlier. A removal set by an operator is the exception: it stands, and
+later readings are kept outside the span. Outside its span a meter's slots are not
+missing, nothing is estimated there, and a day wholly outside it has no row in the
+customer's file.
 """
 
 from __future__ import annotations
@@ -44,13 +46,14 @@ def serves(span: Span, start: int, end: int) -> bool:
     return first + SLOT_SECONDS <= last
 
 
-def widened(span: Span, readings: tuple[int, int]) -> Span:
-    """``span`` widened to hold readings from ``readings[0]`` to ``readings[1]``."""
+def widened(span: Span, readings: tuple[int, int], *, removal_fixed: bool = False) -> Span:
+    """``span`` widened to hold readings from ``readings[0]`` to ``readings[1]``; a
+    ``removal_fixed`` (set by an operator) stays: later readings are outside the span."""
     fitted, removed = span
     first, last = readings
     if fitted is not None and first < fitted:
         fitted = first
-    if removed is not None and last > removed:
+    if removed is not None and last > removed and not removal_fixed:
         removed = None
     return fitted, removed
 

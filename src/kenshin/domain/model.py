@@ -129,6 +129,9 @@ class Meter:
     # (a meter exchange); None where not known.
     installed_at: int | None = None
     removed_at: int | None = None
+    # The removal was set by an operator (kenshin devices remove, meters service): later
+    # readings do not undo it, as they do an exchange inferred from the readings.
+    removal_by_operator: bool = False
 
     def demand_limit_w(self, default_w: int) -> int:
         """The most it can draw (W): its own maximum, else ``default_w`` (a direct

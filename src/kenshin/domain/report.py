@@ -248,7 +248,8 @@ class Totals:
 @dataclass(frozen=True, slots=True)
 class Cause:
     """One root-cause line: ``meters`` of ``units`` of a customer, with one firmware and
-    signal band, and ``slots`` of one ``kind``; ``since`` (local HH:MM) for a gap or a
+    signal band, and ``slots`` of one ``kind``; ``since`` (local HH:MM, after its date if
+    not the day reported: a silence from before it) for a gap or a
     silence lasting to the day's end, else ``first`` (the first slot of the kind)."""
 
     customer: str
@@ -331,7 +332,7 @@ def root_causes(report: DailyReport) -> list[Cause]:
             devices = {m.device for m, _ in members}
             if kind == "silent":
                 devices |= {d for d in silent_alone if _unit_key(report, d) == (firmware, band)}
-            cause = _cause(cq, kind, firmware, band, members, devices)
+            cause = _cause(cq, kind, (firmware, band), members, devices, report.day)
             causes.append(replace(cause, day=report.day.isoformat()))
     return sorted(causes, key=lambda c: (-c.slots, -c.units, c.customer, c.kind))
 
@@ -339,16 +340,17 @@ def root_causes(report: DailyReport) -> list[Cause]:
 def _cause(
     cq: CustomerQuality,
     kind: str,
-    firmware: str | None,
-    band: str | None,
+    unit: tuple[str | None, str | None],
     members: list[tuple[MeterQuality, int]],
     devices: set[str],
+    day: date,
 ) -> Cause:
+    firmware, band = unit
     meters = [m for m, _ in members]
     since = first = None
     if kind == "silent":
         heard = [t for d in devices if (t := cq.silent.get(d)) is not None]
-        since = local_clock(max(heard), cq.zone) if heard else None
+        since = _local_moment(max(heard), cq.zone, day) if heard else None
     elif kind == "missing" and all(m.missing_from is not None for m in meters):
         since = cq.labels[min(m.missing_from or 0 for m in meters)]
     elif kind == "missing":
@@ -386,6 +388,12 @@ def report_due(now: int, at: time, tz: ZoneInfo, last_sent: date | None) -> date
         return None
     day = local.date() - timedelta(days=1)
     return None if last_sent is not None and last_sent >= day else day
+
+
+def _local_moment(t: int, tz: ZoneInfo, day: date) -> str:
+    """Local HH:MM of ``t`` in ``tz``, after its date (YYYY-MM-DD) unless that is ``day``."""
+    moment = datetime.fromtimestamp(t, tz)
+    return f"{moment:%H:%M}" if moment.date() == day else f"{moment:%Y-%m-%d %H:%M}"
 
 
 def local_clock(t: int, tz: ZoneInfo) -> str:

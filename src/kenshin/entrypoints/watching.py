@@ -70,7 +70,7 @@ class ServerWatch:
 
     def exported(self, run: ExportRun, now: int) -> None:
         """Note an export run that completed. Its customers' failures are in the store
-        (``note_export``), where an export by hand clears them too."""
+        (``note_export``), where an export by hand of the failed day clears them too."""
         self._run_failed = None
 
     def tick(self, now: int) -> None:

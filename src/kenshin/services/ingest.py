@@ -78,6 +78,9 @@ class IngestSummary:
     dead_letters: int = 0
     meters_discovered: int = 0
     quarantined: int = 0  # readings dated in the future, kept only in their dead letter
+    # Readings after a removal set by an operator: stored, outside the meter's service.
+    outside_service: int = 0
+    outside_meters: set[str] = field(default_factory=set)
 
     def add_store_result(self, result: StoreResult) -> None:
         """Count what the store did with a batch."""
@@ -97,6 +100,7 @@ class _Staged:
     first_t: dict[str, int] = field(default_factory=dict)  # a new meter's first reading
     last_t: dict[str, int] = field(default_factory=dict)  # each meter's last of the batch
     service: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+    outside: dict[str, int] = field(default_factory=dict)  # readings after a fixed removal
 
     def add(self, meter: Meter) -> None:
         """Stage ``meter``, replacing what this batch staged for it before."""
@@ -178,8 +182,7 @@ class Ingest:
             self._store.save_meters(staged.meters.values())
             self._remember(staged)
             summary.meters_discovered += len(staged.meters)
-        if staged.service:
-            self._save_service(staged.service)
+        self._save_service(staged, summary)
         if readings:
             summary.readings += len(readings)
             summary.add_store_result(self._store.add_readings(readings, received_at))
@@ -210,7 +213,8 @@ class Ingest:
                 # A change to write: from what the store holds now (an operator may have
                 # set it since this process cached the meter).
                 span = self._span_of(block.meter, staged, fresh=True)
-                changed = widened(span, readings)
+                fixed = self._removal_fixed(block, span[1], staged)
+                changed = widened(span, readings, removal_fixed=fixed)
                 if changed != span:
                     staged.service[block.meter] = spans[block.meter] = changed
                 if span[0] is not None and changed[0] != span[0]:  # fitted earlier:
@@ -235,6 +239,28 @@ class Ingest:
         staged.service[new] = (at, self._span_of(new, staged, fresh=True)[1])
         log.info(
             "meter %s of unit %s exchanged for %s at %s", old, decoded.device, new, iso_utc(at)
+        )
+
+    def _removal_fixed(self, block: MeterBlock, removed: int | None, staged: _Staged) -> bool:
+        """Whether an operator set the meter's removal (at ``removed``): if so, its readings
+        after it are noted as outside its service, for the batch's warning."""
+        meter = self._store.get_meter(block.meter)
+        if removed is None or meter is None or not meter.removal_by_operator:
+            return False
+        after = sum(1 for r in block.readings if r.t > removed)
+        if after:
+            staged.outside[block.meter] = staged.outside.get(block.meter, 0) + after
+        return True
+
+    def _note_outside(self, outside: dict[str, int], summary: IngestSummary) -> None:
+        count = sum(outside.values())
+        summary.outside_service += count
+        summary.outside_meters.update(outside)
+        log.warning(
+            "%d readings after their meter was taken out of service by an operator:"
+            " stored, outside its time in service (%s)",
+            count,
+            ", ".join(sorted(outside)),
         )
 
     def _note_first(
@@ -274,7 +300,12 @@ class Ingest:
         found = self._store.readings_between([meter_id], t + 1, LATEST)
         return next(iter(found), None) is not None
 
-    def _save_service(self, spans: dict[str, tuple[int | None, int | None]]) -> None:
+    def _save_service(self, staged: _Staged, summary: IngestSummary) -> None:
+        if staged.outside:
+            self._note_outside(staged.outside, summary)
+        spans = staged.service
+        if not spans:
+            return
         self._store.set_service([(m, fitted, removed) for m, (fitted, removed) in spans.items()])
         for meter_id, (fitted, removed) in spans.items():
             meter = self._meters.get(meter_id)

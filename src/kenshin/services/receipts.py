@@ -2,9 +2,10 @@
 
 The file servers record a receipt for every completed download. The schedule (and
 later the alerts) asks ``uncollected_files``: a customer's final daily file that was
-not downloaded, at its revision or a later one, by ``collect_by_hours`` after the end
-of its local day. A file downloaded after that deadline was collected late, not left
-uncollected: ``missed_deadlines`` says when.
+not downloaded, at its revision or a later one, by ``collect_by_hours`` after the later
+of the end of its local day and the revision's creation (a day restated by late readings
+gives its customer the same time to collect the new revision). A file downloaded after
+that deadline was collected late, not left uncollected: ``missed_deadlines`` says when.
 """
 
 from __future__ import annotations
@@ -87,9 +88,12 @@ def missed_deadlines(
         today = local_day(now, tz)
         for back in range(lookback_days, 0, -1):
             day = today - timedelta(days=back)
-            due_at = day_start(day + timedelta(days=1), tz) + collect_by_hours * SECONDS_PER_HOUR
+            deadline = day_start(day + timedelta(days=1), tz) + collect_by_hours * SECONDS_PER_HOUR
             latest = store.latest_revision(customer.id, day.isoformat())
-            if due_at > now or latest is None or latest.status != FINAL:
+            if latest is None or latest.status != FINAL:
+                continue
+            due_at = max(deadline, latest.created_at + collect_by_hours * SECONDS_PER_HOUR)
+            if due_at > now:
                 continue
             receipt = store.deliveries.first_collected(
                 customer.id, latest.file_name, latest.revision

@@ -3,8 +3,9 @@
 ``export_due`` is one run of it, a plain function over the ports; ``every`` calls
 a job at a fixed interval until told to stop, in a worker thread so that the
 event loop keeps serving devices while files are written. A failing customer
-is logged, recorded in the store (``note_export``: an export by hand records its
-outcome too, so its success clears the failure) and the others go on; a run that
+is logged, recorded in the store with the day that failed (``note_export``: an export
+by hand records its outcome too, so its success clears the failure if it covered that
+day, or was a run of all due days) and the others go on; a run that
 failed comes again after a short wait, not a whole interval.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -44,6 +45,7 @@ class ExportRun:
     outcomes: list[ExportOutcome] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)  # customer -> what went wrong
+    failed_days: dict[str, date] = field(default_factory=dict)  # customer -> the day that failed
 
 
 def export_due(
@@ -71,7 +73,7 @@ def export_due(
         except KenshinError as exc:  # one customer's problem does not stop the others
             log.error("export of customer %s failed: %s", customer.id, exc)  # noqa: TRY400 - the message says it all
             run.failures[customer.id] = str(exc)
-            note_export(store, customer, now, str(exc))
+            note_export(store, customer, now, str(exc), days=_failed(run, customer))
         else:
             note_export(store, customer, now)
     written = sum(o.changed for o in run.outcomes)
@@ -100,8 +102,18 @@ def _export_customer(
     due = set(days_to_export(store, customer, now=now))
     due.update(late.days(store, customer, now=now, retention_days=settings.retention_days))
     for day in sorted(due):
-        run.outcomes.append(export_day(store, outbox, customer, day, now=now, settings=settings))
+        try:
+            outcome = export_day(store, outbox, customer, day, now=now, settings=settings)
+        except KenshinError:
+            run.failed_days[customer.id] = day
+            raise
+        run.outcomes.append(outcome)
         late.exported(customer.id, day, mark)
+
+
+def _failed(run: ExportRun, customer: Customer) -> list[date] | None:
+    day = run.failed_days.get(customer.id)
+    return None if day is None else [day]
 
 
 @dataclass
@@ -146,16 +158,34 @@ class LateReadings:
         self.checked[(customer_id, day)] = batch
 
 
-def note_export(store: Store, customer: Customer, now: int, error: str | None = None) -> None:
+def note_export(
+    store: Store,
+    customer: Customer,
+    now: int,
+    error: str | None = None,
+    *,
+    days: Collection[date] | None = None,
+) -> None:
     """Record in the store how the customer's export at ``now`` went (``error``: why it
-    failed), whoever ran it: the export alerts and readiness of the server read it."""
+    failed), whoever ran it: the export alerts and readiness of the server read it.
+
+    ``days`` are the days exported (None: all due days). A failure records the first of
+    them (the day that failed; the customer's local today if unknown); a success clears
+    a standing failure only if it covered the failed day: an export by hand of another
+    day leaves it standing.
+    """
     if error is None:
-        store.alerts.export_succeeded(customer.id)
+        standing = [f for f in store.alerts.export_failures() if f.customer == customer.id]
+        if days is None or any(f.day in {d.isoformat() for d in days} for f in standing):
+            store.alerts.export_succeeded(customer.id)
         return
-    try:
-        day = local_day(now, zone(customer.timezone))
-    except ValueError:  # the customer's zone may be what failed
-        day = local_day(now, zone("UTC"))
+    if days:
+        day = min(days)
+    else:
+        try:
+            day = local_day(now, zone(customer.timezone))
+        except ValueError:  # the customer's zone may be what failed
+            day = local_day(now, zone("UTC"))
     store.alerts.export_failed(ExportFailure(customer.id, day.isoformat(), error, now))
 
 

@@ -68,6 +68,12 @@ def import_(ctx: click.Context, source: Path) -> None:
     )
     if summary.quarantined:
         click.echo(f"{summary.quarantined} readings dated in the future quarantined")
+    if summary.outside_service:
+        click.echo(
+            f"{summary.outside_service} readings after their meter was taken out of service"
+            " by an operator: stored, outside its time in service"
+            f" ({', '.join(sorted(summary.outside_meters))})"
+        )
     if summary.meters_discovered:
         click.echo(f"{summary.meters_discovered} new meters discovered")
     if summary.conflicts:
@@ -184,8 +190,10 @@ def export(
         customers = _customers(app, customer_ids)
         pack_closed_days(app.store, now)
         for customer in customers:
+            done: list[date] = []  # the days exported; then the one that failed
             try:
                 for each in _days(app, customer, now, day, first, last):
+                    done.append(each)
                     outcome = export_day(
                         app.store, app.outbox, customer, each, now=now, settings=app.export_settings
                     )
@@ -193,9 +201,11 @@ def export(
             except KenshinError as exc:  # one customer's problem does not stop the others
                 click.echo(f"Error: customer {customer.id}: {exc}", err=True)
                 failed.append(customer.id)
-                note_export(app.store, customer, now, str(exc))
-            else:  # the server's export alert and readiness see it
-                note_export(app.store, customer, now)
+                note_export(app.store, customer, now, str(exc), days=done[-1:])
+            else:  # the server's export alert and readiness see it (a run of all due days
+                # clears a failure; one of chosen days, only if it covered the failed day)
+                by_hand = None if day is None and first is None else done
+                note_export(app.store, customer, now, days=by_hand)
     if failed:
         raise click.ClickException(f"export failed for {len(failed)} customer(s): {failed}")
 

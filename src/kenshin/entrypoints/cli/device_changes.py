@@ -83,7 +83,7 @@ def devices_remove(ctx: click.Context, device_id: str, force: bool) -> None:
         meters = app.store.list_meters(device_id=device_id)
         ending = [(m.id, m.installed_at, now) for m in meters if m.removed_at is None]
         ending = [(m, fitted, end) for m, fitted, end in ending if fitted is None or fitted < end]
-        app.store.set_service(ending)
+        app.store.set_service(ending, by_operator=True)
         customer = app.store.get_customer(device.customer)
         when = moment(now, customer.timezone if customer else None)
     assert when is not None

@@ -117,7 +117,8 @@ def meters_service(
         taken = _chosen(removed, meter.removed_at)
         if fitted is not None and taken is not None and taken <= fitted:
             raise click.BadParameter("must be after --installed", param_hint="--removed")
-        app.store.set_service([(meter_id, fitted, taken)])
+        # A removal given here is the operator's: later readings do not undo it.
+        app.store.set_service([(meter_id, fitted, taken)], by_operator=removed is not None or None)
     shown = [f"installed {_utc(fitted) if fitted else 'unknown'}"]
     shown.append(f"removed {_utc(taken)}" if taken else "in service")
     click.echo(f"{meter_id}: {', '.join(shown)} (UTC)")
