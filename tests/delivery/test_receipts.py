@@ -318,3 +318,13 @@ def test_a_revision_restated_after_the_deadline_is_due_hours_after_it_was_made(
     store.deliveries.add_receipt(Receipt("C-1", "C-1_20261126.csv", 2, 9, "sftp", "::1", made + 60))
     assert missed_deadlines(store, due + 1, 12) == []  # fetched in time: not late
     store.close()
+
+
+def test_a_final_file_made_before_its_deadline_is_due_at_the_deadline() -> None:
+    store = MemoryStore()
+    store.add_customer(Customer("C-1", "One"))
+    store.deliveries.save_account(Account("C-1", ssh_keys=("ssh-ed25519 AAAA",)))
+    made = DUE - 6 * 3600  # final after the 6-hour grace, six hours before the deadline
+    store.add_revision(replace(revision(1), created_at=made))
+    flagged = Uncollected("C-1", "2026-11-26", "C-1_20261126.csv", 1, DUE)
+    assert uncollected_files(store, DUE + 1, 12) == [flagged]  # not 12 hours after it was made

@@ -2,9 +2,9 @@
 
 The file servers record a receipt for every completed download. The schedule (and
 later the alerts) asks ``uncollected_files``: a customer's final daily file that was
-not downloaded, at its revision or a later one, by ``collect_by_hours`` after the later
-of the end of its local day and the revision's creation (a day restated by late readings
-gives its customer the same time to collect the new revision). A file downloaded after
+not downloaded, at its revision or a later one, by ``collect_by_hours`` after the end of
+its local day, or, for a revision made after that deadline (a day restated by late
+readings), ``collect_by_hours`` after it was made. A file downloaded after
 that deadline was collected late, not left uncollected: ``missed_deadlines`` says when.
 """
 
@@ -92,7 +92,7 @@ def missed_deadlines(
             latest = store.latest_revision(customer.id, day.isoformat())
             if latest is None or latest.status != FINAL:
                 continue
-            due_at = max(deadline, latest.created_at + collect_by_hours * SECONDS_PER_HOUR)
+            due_at = _due(deadline, latest.created_at, collect_by_hours)
             if due_at > now:
                 continue
             receipt = store.deliveries.first_collected(
@@ -147,3 +147,9 @@ def collection_status(store: Store, customer_id: str, file_name: str, revision: 
     """When the customer first collected the file at ``revision`` or later, or None."""
     receipt: Receipt | None = store.deliveries.first_collected(customer_id, file_name, revision)
     return None if receipt is None else receipt.at
+
+
+def _due(deadline: int, created_at: int, collect_by_hours: int) -> int:
+    """When a final revision must have been collected: by its day's deadline, or, made
+    after it, as long after it was made as a day's file gets."""
+    return deadline if created_at <= deadline else created_at + collect_by_hours * SECONDS_PER_HOUR
