@@ -65,13 +65,12 @@ class JailFolder:
         longer a servable file inside the jail: a symbolic link is not followed, and the
         file opened must be the one the path names now."""
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-        try:
-            fd = os.open(real, flags)
+        try:  # the opener keeps the path as the file's name (FTPS receipts use it)
+            file = open(real, "rb", opener=lambda path, _mode: os.open(path, flags))  # noqa: SIM115
         except OSError:  # a link (ELOOP), or gone
             return None
-        file = os.fdopen(fd, "rb")
         try:
-            opened = os.fstat(fd)
+            opened = os.fstat(file.fileno())
             if servable(opened) and self._names(real, opened):
                 return file
         except OSError:
