@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pyftpdlib.filesystems import FilesystemError
 
 from kenshin.adapters.jail_folder import JailFolder
 from kenshin.domain.jail import ROOT, JailPath, plain_name, resolve
+from kenshin.entrypoints.ftps_files import JailFS
 
 
 @pytest.mark.parametrize(
@@ -123,3 +125,42 @@ def test_revision_comes_from_the_manifest_beside_the_file(tmp_path: Path) -> Non
     assert jail.revision_of(JailPath(("d.csv.manifest.json",))) == 3
     (tmp_path / "d.csv.manifest.json").write_bytes(b"not json")
     assert jail.revision_of(JailPath(("d.csv",))) is None
+
+
+def test_a_file_swapped_for_a_link_after_its_lookup_is_not_served(
+    jail: JailFolder, tmp_path: Path
+) -> None:
+    found = jail.lookup("a.csv", ROOT)
+    assert found is not None
+    real = found[1]
+    with jail.open_file(real) as file:  # type: ignore[union-attr]
+        assert file.read() == b"a"
+    real.unlink()
+    real.symlink_to(tmp_path / "secret")  # the server's own file, one link
+    assert jail.open_file(real) is None
+
+
+def test_a_folder_swapped_for_a_link_after_its_lookup_serves_nothing(
+    jail: JailFolder, tmp_path: Path
+) -> None:
+    found = jail.lookup("sub/s.csv", ROOT)
+    assert found is not None
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "s.csv").write_bytes(b"secret")
+    (jail.root / "sub" / "s.csv").unlink()
+    (jail.root / "sub").rmdir()
+    (jail.root / "sub").symlink_to(outside)
+    assert jail.open_file(found[1]) is None
+
+
+def test_ftps_does_not_open_a_file_swapped_for_a_link_after_listing(
+    jail: JailFolder, tmp_path: Path
+) -> None:
+    files = JailFS(str(jail.root), None)
+    assert files.listdir(files.ftp2fs("/")) == sorted(e.name for e in jail.listing(ROOT) or [])
+    real = files.ftp2fs("/a.csv")
+    (jail.root / "a.csv").unlink()
+    (jail.root / "a.csv").symlink_to(tmp_path / "secret")
+    with pytest.raises(FilesystemError):
+        files.open(real, "rb")

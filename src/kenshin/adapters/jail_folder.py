@@ -6,6 +6,8 @@ customer's folder is nothing, and so is anything but a regular file or a folder.
 A file is served only if kenshin published it: owned by the server's own user and
 with one name only (a hard link could give a secret, such as the CA's key, a name in
 the outbox; publishing renames a new file into place, so it has one link).
+A file is opened without following a symbolic link and judged again by what was
+opened, so a link swapped in after the lookup serves nothing.
 Both file servers use it, so the rules are the same for FTPS and SFTP.
 """
 
@@ -16,6 +18,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from kenshin.adapters.outbox import FOLDER_MODE
 from kenshin.domain.jail import JailPath, plain_name, resolve
@@ -56,6 +59,32 @@ class JailFolder:
         except OSError:
             return None
         return real if stat.S_ISDIR(status.st_mode) or servable(status) else None
+
+    def open_file(self, real: Path) -> BinaryIO | None:
+        """``real`` (a real path from ``real``) opened for reading, or None if it is no
+        longer a servable file inside the jail: a symbolic link is not followed, and the
+        file opened must be the one the path names now."""
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        try:  # the opener keeps the path as the file's name (FTPS receipts use it)
+            file = open(real, "rb", opener=lambda path, _mode: os.open(path, flags))  # noqa: SIM115
+        except OSError:  # a link (ELOOP), or gone
+            return None
+        try:
+            opened = os.fstat(file.fileno())
+            if servable(opened) and self._names(real, opened):
+                return file
+        except OSError:
+            pass
+        file.close()
+        return None
+
+    def _names(self, real: Path, opened: os.stat_result) -> bool:
+        """Whether ``real`` still leads, inside the jail, to the file ``opened``."""
+        now = Path(os.path.realpath(real))
+        if now != real or self.root not in now.parents:
+            return False
+        status = now.stat()
+        return (status.st_dev, status.st_ino) == (opened.st_dev, opened.st_ino)
 
     def lookup(self, requested: str, cwd: JailPath) -> tuple[JailPath, Path] | None:
         """The jail path and real path of what the client asked for, or None."""

@@ -11,7 +11,7 @@ to the client's own address and a port of 1024 or more. Plain FTP only when
 Connections are limited: ``ftps.max_connections`` at once, of which
 ``ftps.max_connections_per_address`` from one address; one that does not log in
 within ``ftps.login_timeout_s`` is closed, and those not logged in hold at most
-half of the slots (``entrypoints.ftps_slots``).
+half of the slots, and a few from one address (``entrypoints.ftps_slots``).
 
 Each connection has a thread of its own (pyftpdlib's ThreadedFTPServer), so a
 password hash or a database call holds up nobody else. The server runs in a thread
@@ -35,7 +35,7 @@ from pyftpdlib.servers import ThreadedFTPServer
 
 from kenshin.domain.model import CUSTOMER_ID
 from kenshin.entrypoints.ftps_files import HIDDEN_FACTS, JailFS
-from kenshin.entrypoints.ftps_slots import LoginSlots
+from kenshin.entrypoints.ftps_slots import WAITING_PER_ADDRESS, LoginSlots
 from kenshin.entrypoints.ftps_tls import FtpsTls, SessionBoundDataHandler
 from kenshin.ports import Deliveries, Receipt
 from kenshin.services.accounts import Logins
@@ -149,9 +149,13 @@ class CustomerHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib has no
         self._available_facts = [f for f in facts if f not in HIDDEN_FACTS]
 
     def handle(self) -> None:
-        """Greet a new connection, which now waits for its login (in a login slot)."""
-        self.login_slots.admit(id(self), self.socket)
-        super().handle()
+        """Greet a new connection, which now waits for its login (in a login slot), or
+        refuse it when its address already has as many waiting as it may."""
+        if self.login_slots.admit(id(self), self.remote_ip, self.socket):
+            super().handle()
+        else:
+            self.respond_w_warning("421 Too many connections not logged in yet.")
+            self.close()
 
     def on_login(self, username: str) -> None:
         """A logged-in session no longer holds a login slot."""
@@ -229,7 +233,11 @@ class FtpsServer:
         security: SecurityLog,
         outbox: Path,
     ) -> None:
-        slots = LoginSlots(settings.max_connections // 2, settings.login_timeout_s)
+        slots = LoginSlots(
+            settings.max_connections // 2,
+            settings.login_timeout_s,
+            per_address=min(WAITING_PER_ADDRESS, settings.max_connections_per_address),
+        )
         tls = FtpsTls(settings.certificate, settings.key)
         handler = type(
             "ConfiguredCustomerHandler",

@@ -17,7 +17,7 @@ from typing import IO, Any, NoReturn
 
 from pyftpdlib.filesystems import AbstractedFS, FilesystemError
 
-from kenshin.adapters.jail_folder import JailFolder, servable
+from kenshin.adapters.jail_folder import JailFolder
 from kenshin.domain.jail import JailPath, resolve
 
 # Facts of MLSD/MLST never given: the server's own accounts are nobody's business.
@@ -79,9 +79,8 @@ class JailFS(AbstractedFS):  # type: ignore[misc]  # pyftpdlib has no type hints
         """Open a file for reading; any other mode is refused."""
         if filename == NOWHERE or mode.strip("b") != "r":
             raise FilesystemError(READ_ONLY if filename != NOWHERE else "No such file")
-        file = Path(filename).open("rb")  # noqa: SIM115 - pyftpdlib closes it
-        if not servable(os.fstat(file.fileno())):  # changed since it was looked up
-            file.close()
+        file = self.jail.open_file(Path(filename))
+        if file is None:  # changed since it was looked up
             raise FilesystemError("No such file")
         return file
 

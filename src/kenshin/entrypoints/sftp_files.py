@@ -28,7 +28,7 @@ from asyncssh.constants import (
     FXF_WRITE,
 )
 
-from kenshin.adapters.jail_folder import JailFolder, servable
+from kenshin.adapters.jail_folder import JailFolder
 from kenshin.domain.jail import JailPath, resolve
 from kenshin.ports import Deliveries, Receipt
 from kenshin.services.receipts import record_download
@@ -143,9 +143,8 @@ class JailSFTPServer(asyncssh.SFTPServer):
         jail_path, real = self._find(path)
         if real.is_dir():
             raise asyncssh.SFTPFailure("Is a folder")
-        file = real.open("rb")
-        if not servable(os.fstat(file.fileno())):  # changed since it was looked up
-            file.close()
+        file = self._jail.open_file(real)
+        if file is None:  # changed since it was looked up
             raise asyncssh.SFTPNoSuchFile("No such file")
         return Download(jail_path, file, self._jail.revision_of(jail_path))
 

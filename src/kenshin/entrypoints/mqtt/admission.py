@@ -5,7 +5,8 @@ A connection counts from its accept until its CONNECT is accepted, or until it
 ends: all the while it costs the endpoint and has proven nothing. Beyond the
 limits the endpoint closes it at once. A unit that is connected counts no more,
 so a unit reconnecting, or many units behind one carrier NAT address, are held
-back only while they handshake. A certificate of kenshin's CA is not enough: its
+back only while they handshake. An address counts as the login guard counts it: an
+IPv4 address, or the /64 of an IPv6 one. A certificate of kenshin's CA is not enough: its
 device must be registered, and the store must hold the certificate as that
 device's (``registration_refusal``), or the unit's CONNECT is refused.
 """
@@ -16,6 +17,7 @@ from collections import Counter
 from typing import TypeVar
 
 from kenshin.ports import Store
+from kenshin.services.login_guard import address_key
 
 _K = TypeVar("_K", str, int)
 
@@ -31,8 +33,8 @@ class Admission:
 
     def enter(self, address: str) -> Connecting | None:
         """A connection just accepted from ``address`` ("host:port"): its count, or None
-        when its host has ``per_address`` connections still connecting."""
-        host = address.rpartition(":")[0] or address
+        when its host (its IPv6 /64) has ``per_address`` connections still connecting."""
+        host = address_key(address.rpartition(":")[0] or address)
         if self._addresses[host] >= self.per_address:
             return None
         self._addresses[host] += 1
