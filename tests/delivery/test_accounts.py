@@ -99,6 +99,29 @@ def test_the_delay_doubles_with_each_failure_of_an_account_from_an_address() -> 
     assert guard.delay("C-1", "192.0.2.1") == 1
 
 
+def test_a_try_being_checked_counts_as_a_failure_to_come() -> None:
+    guard = LoginGuard(LoginPolicy(max_failures=3, delay_s=0))
+    assert guard.begin("C-1", "192.0.2.1", 0) is None
+    assert guard.begin("C-1", "192.0.2.1", 0) == (
+        "another try of this account from there is being checked"
+    )
+    assert guard.begin("C-2", "192.0.2.1", 0) is None
+    guard.failed(None, "192.0.2.1", 0)
+    # Two being checked and one failure: the limit is reached unless they are right.
+    assert guard.begin("C-3", "192.0.2.1", 0) == "address locked"
+    assert guard.begin("C-3", "192.0.2.1", 0, exempt=True) is None  # allow-listed
+    guard.end("C-3", "192.0.2.1", 1, right=True)
+    guard.end("C-1", "192.0.2.1", 1, right=True)
+    assert guard.begin("C-1", "192.0.2.1", 1) is None  # the right one was taken back
+    guard.end("C-1", "192.0.2.1", 2, right=False)
+    guard.end("C-2", "192.0.2.1", 2, right=False)
+    assert guard.delay("C-2", "192.0.2.1") == 0
+    assert guard.clear("C-2", None, 3) == [
+        "1 failed login from 192.0.2.1 cleared",
+        "192.0.2.1 unlocked",
+    ]
+
+
 def test_ipv6_addresses_count_by_their_64_and_mapped_ipv4_as_ipv4() -> None:
     guard = LoginGuard(LoginPolicy(max_failures=2, delay_s=0))
     guard.failed(None, "2001:db8:1:2::1", 0)

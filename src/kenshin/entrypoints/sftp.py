@@ -29,7 +29,7 @@ import asyncssh
 from kenshin.entrypoints.address_rate import AddressRate
 from kenshin.entrypoints.sftp_files import JailSFTPServer
 from kenshin.ports import Deliveries
-from kenshin.services.accounts import Logins
+from kenshin.services.accounts import PASSWORD_CHECKS, Logins
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +136,8 @@ class CustomerSSHServer(asyncssh.SSHServer):
         """Check the password off the event loop; a failure is answered after the delay its
         failures call for (a sleep of this connection only)."""
         self._tried_password = True
-        ok = not self._refused and await asyncio.to_thread(
-            self._logins.password, username, password, self._address, PROTOCOL
+        ok = not self._refused and await asyncio.get_running_loop().run_in_executor(
+            PASSWORD_CHECKS, self._logins.password, username, password, self._address, PROTOCOL
         )
         if not ok:
             await asyncio.sleep(self._logins.failure_delay(username, self._address))

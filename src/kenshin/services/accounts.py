@@ -18,6 +18,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Literal
 
@@ -26,7 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from kenshin.domain.model import CUSTOMER_ID
 from kenshin.ports import Account, Deliveries, UnlockRequest
-from kenshin.services.login_guard import ADDRESS_LOCKED, LoginGuard, LoginPolicy
+from kenshin.services.login_guard import ADDRESS_LOCKED, CHECKING, LoginGuard, LoginPolicy
 from kenshin.services.security import (
     LOGIN_ADDRESS_REFUSED,
     LOGIN_FAILED,
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 # At most this many hashes are computed at once: logins cannot starve the server.
 _HASHING = threading.BoundedSemaphore(4)
+# The threads an event loop checks passwords on (SFTP), apart from its default ones that
+# the device endpoint needs: a flood of password tries queues here, not in their way.
+PASSWORD_CHECKS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="password-check")
 
 
 @cache
@@ -119,19 +123,22 @@ class Logins:
         if account is False:
             return False
         exempt = account is not None and bool(account.allowed)  # and so lists the address
-        now = self._clock()
-        held = self.guard.refusal(customer, address, now, exempt=exempt)
+        held = self.guard.begin(customer, address, self._clock(), exempt=exempt)
         if held is not None:
-            if held != ADDRESS_LOCKED:  # tried before the last failure's answer was due
+            if held not in (ADDRESS_LOCKED, CHECKING):  # before the last answer was due
                 self.guard.failed(None, address, self._clock())
             self._security.record(LOGIN_LOCKED, customer, address, f"{protocol}: {held}")
             return False
-        stored = account.password_hash if account is not None else None
-        if verify_password(stored, password) and account is not None:
-            self.guard.succeeded(customer, address)
-            return True
-        self.failed(customer, address, protocol, "wrong password or no such account")
-        return False
+        right = False
+        try:
+            stored = account.password_hash if account is not None else None
+            right = verify_password(stored, password) and account is not None
+        finally:
+            self.guard.end(customer, address, self._clock(), right=right)
+        if not right:
+            why = "wrong password or no such account"
+            self._security.record(LOGIN_FAILED, customer, address, f"{protocol}: {why}")
+        return right
 
     def admitted(
         self, customer: str, address: str, protocol: str

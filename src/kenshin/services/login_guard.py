@@ -7,6 +7,11 @@ until that delay has passed, however many connections try at once. An address wi
 ``max_failures`` failures within the window is locked for a while. Nothing locks an
 account for everyone: an outsider's failures hold back the outsider's address only.
 
+A password is checked between ``begin`` and ``end``, and until its end the try counts
+as a failure to come: tries sent at once cannot all pass before the first failure is
+counted. A pair has one try checked at a time, and an address no more than its limit
+(failures and tries being checked together) before it is locked.
+
 IPv6 addresses count by their /64 (what one subscriber is given), IPv4-mapped ones as
 IPv4. The counts are kept in memory: a restart clears them.
 """
@@ -20,6 +25,7 @@ from dataclasses import dataclass, field
 
 _PRUNE_AT = 1024  # entries before the first sweep of forgotten ones
 ADDRESS_LOCKED = "address locked"  # a refusal: the address failed too often lately
+CHECKING = "another try of this account from there is being checked"  # a refusal
 
 
 def address_key(address: str) -> str:
@@ -57,6 +63,7 @@ class LoginPolicy:
 class _Pair:
     failures: int = 0
     last: float = 0.0
+    checking: bool = False  # a try is being checked (``begin``, not yet ``end``)
 
 
 @dataclass(slots=True)
@@ -64,6 +71,7 @@ class _Address:
     times: deque[float] = field(default_factory=deque)
     locked_until: float = 0.0
     last: float = 0.0
+    checking: int = 0  # tries being checked (``begin``, not yet ``end``)
 
 
 class LoginGuard:
@@ -82,36 +90,79 @@ class LoginGuard:
         """Why a password login of ``account`` from ``address`` is refused at ``now``
         without being checked, or None. ``exempt``: the account allow-lists the address,
         so the address's lockout does not hold it back."""
+        with self._lock:
+            return self._refusal(account, address_key(address), now, exempt)
+
+    def begin(self, account: str, address: str, now: float, *, exempt: bool = False) -> str | None:
+        """Let a password try of ``account`` from ``address`` be checked, or say why it is
+        refused unchecked (``refusal``, or ``CHECKING``). Until ``end``, the try counts as
+        a failure to come: the pair is refused, and the address from its limit on."""
         key = address_key(address)
         with self._lock:
-            place = self._addresses.get(key)
-            if not exempt and place is not None and place.locked_until > now:
-                return ADDRESS_LOCKED
-            pair = self._pairs.get((account, key))
-            if pair is not None and now < pair.last + self.policy.delay(pair.failures):
-                return f"too soon after {_logins(pair.failures)} of this account from there"
+            held = self._refusal(account, key, now, exempt)
+            if held is not None:
+                return held
+            self._prune(now)
+            self._pairs.setdefault((account, key), _Pair()).checking = True
+            place = self._addresses.setdefault(key, _Address())
+            place.last = now
+            place.checking += 1
+        return None
+
+    def end(self, account: str, address: str, now: float, *, right: bool) -> None:
+        """The try let through by ``begin`` was checked: a right password forgets the
+        pair's failures, a wrong one counts as ``failed``."""
+        key = address_key(address)
+        with self._lock:
+            pair, place = self._pairs.get((account, key)), self._addresses.get(key)
+            if pair is not None:
+                pair.checking = False
+            if place is not None:
+                place.checking = max(place.checking - 1, 0)
+            if right:
+                self._pairs.pop((account, key), None)
+            else:
+                self._failed(account, key, now)
+
+    def _refusal(self, account: str, key: str, now: float, exempt: bool) -> str | None:
+        """``refusal`` for an address key (called locked)."""
+        place, policy = self._addresses.get(key), self.policy
+        if not exempt and place is not None:
+            while place.times and place.times[0] <= now - policy.window_s:
+                place.times.popleft()
+            if place.locked_until > now or len(place.times) + place.checking >= policy.max_failures:
+                return ADDRESS_LOCKED  # or will be if the tries being checked fail
+        pair = self._pairs.get((account, key))
+        if pair is not None and pair.checking:
+            return CHECKING
+        if pair is not None and now < pair.last + policy.delay(pair.failures):
+            return f"too soon after {_logins(pair.failures)} of this account from there"
         return None
 
     def failed(self, account: str | None, address: str, now: float) -> None:
         """Count a failure from ``address`` (and of ``account`` from there, if given);
         lock the address if it reached the limit."""
-        key, policy = address_key(address), self.policy
         with self._lock:
-            self._prune(now)
-            if account is not None:
-                pair = self._pairs.setdefault((account, key), _Pair())
-                if now - pair.last > policy.window_s:
-                    pair.failures = 0
-                pair.failures += 1
-                pair.last = now
-            place = self._addresses.setdefault(key, _Address())
-            place.last = now
-            place.times.append(now)
-            while place.times and place.times[0] <= now - policy.window_s:
-                place.times.popleft()
-            if len(place.times) >= policy.max_failures and place.locked_until <= now:
-                place.locked_until = now + policy.lockout_s
-                place.times.clear()
+            self._failed(account, address_key(address), now)
+
+    def _failed(self, account: str | None, key: str, now: float) -> None:
+        """``failed`` for an address key (called locked)."""
+        policy = self.policy
+        self._prune(now)
+        if account is not None:
+            pair = self._pairs.setdefault((account, key), _Pair())
+            if now - pair.last > policy.window_s:
+                pair.failures = 0
+            pair.failures += 1
+            pair.last = now
+        place = self._addresses.setdefault(key, _Address())
+        place.last = now
+        place.times.append(now)
+        while place.times and place.times[0] <= now - policy.window_s:
+            place.times.popleft()
+        if len(place.times) >= policy.max_failures and place.locked_until <= now:
+            place.locked_until = now + policy.lockout_s
+            place.times.clear()
 
     def succeeded(self, account: str, address: str) -> None:
         """The account logged in from ``address``: its failures from there are forgotten."""
@@ -144,10 +195,12 @@ class LoginGuard:
         if len(self._pairs) + len(self._addresses) < self._prune_at:
             return
         horizon = now - max(self.policy.window_s, self.policy.max_delay_s)
-        for pair_key in [k for k, p in self._pairs.items() if p.last < horizon]:
+        for pair_key in [k for k, p in self._pairs.items() if p.last < horizon and not p.checking]:
             del self._pairs[pair_key]
         for key in [
-            k for k, a in self._addresses.items() if a.last < horizon and a.locked_until <= now
+            k
+            for k, a in self._addresses.items()
+            if a.last < horizon and a.locked_until <= now and not a.checking
         ]:
             del self._addresses[key]
         self._prune_at = 2 * (len(self._pairs) + len(self._addresses)) + _PRUNE_AT
