@@ -276,7 +276,7 @@ def test_server_cert_issues_the_endpoint_a_certificate_for_a_new_host_name(
     unit = client_context(ca, (out / "U-1.pem", out / "U-1.key"))
     with pytest.raises(ssl.SSLError):  # the name is not in its certificate
         handshake(server_ssl_context(site / "pki"), unit, "mqtt.example.org")
-    done = kenshin(site, "server-cert", "--host", "mqtt.example.org", "--ip", "192.0.2.7")
+    done = kenshin(site, "server-cert", "--hostname", "mqtt.example.org", "--ip", "192.0.2.7")
     assert done.exit_code == 0, done.output
     cert = certificate(site / "pki" / "server.pem")
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

@@ -21,7 +21,11 @@ from kenshin.errors import KenshinError
 
 @cli.command("server-cert", short_help="Issue the MQTT endpoint's certificate again.")
 @click.option(
-    "--host", "hostnames", multiple=True, help="A name units reach the endpoint by (repeatable)."
+    "--hostname",
+    "--host",
+    "hostnames",
+    multiple=True,
+    help="A name units reach the MQTT endpoint by (repeatable), as for kenshin init.",
 )
 @click.option(
     "--ip", "ips", multiple=True, help="An address units reach the endpoint at (repeatable)."
