@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -198,7 +199,7 @@ def test_kenshin_replay_of_a_revision_under_older_rules_exits_3(tmp_path: Path) 
     assert kenshin(site, "import", str(fleet)).exit_code == 0
     assert kenshin(site, "export", "--customer", "C-001", "--date", "2026-11-01").exit_code == 0
     [database] = site.glob("*.db")
-    with sqlite3.connect(database) as db:  # as an older kenshin recorded it
+    with closing(sqlite3.connect(database)) as db, db:  # as an older kenshin recorded it
         db.execute(
             "UPDATE revisions SET sha256 = ?, made_with = json_remove(made_with, '$.rules')",
             ("0" * 64,),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from contextlib import closing
 
 import pytest
 
@@ -79,7 +80,10 @@ def test_a_status_the_store_cannot_take_is_logged_and_stored_later(
 ) -> None:
     site.unit("U-1")
     conn = connect(site, "U-1", 5)
-    with sqlite3.connect(site.folder / "kenshin.db") as db:  # the table is gone for a while
+    with (
+        closing(sqlite3.connect(site.folder / "kenshin.db")) as db,
+        db,
+    ):  # the table is gone for a while
         db.execute("ALTER TABLE unit_statuses RENAME TO away")
     status = Publish("dt/kenshin/U-1/status", b'{"rsrp": -90}', qos=1, packet_id=1)
     assert exchange(conn, 5, status, expect=1) == [PubAck(1)]
@@ -87,6 +91,6 @@ def test_a_status_the_store_cannot_take_is_logged_and_stored_later(
     while "cannot store the status" not in caplog.text:
         assert time.monotonic() < deadline, "the failure is not logged"
         time.sleep(0.02)
-    with sqlite3.connect(site.folder / "kenshin.db") as db:
+    with closing(sqlite3.connect(site.folder / "kenshin.db")) as db, db:
         db.execute("ALTER TABLE away RENAME TO unit_statuses")
     assert stored_status(site, "U-1", b'{"rsrp": -90}') == b'{"rsrp": -90}'
