@@ -55,6 +55,12 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("colour = 'red'\n", {}, "colour: unknown setting"),
         ("", {"KENSHIN_METERS__MAX_DEMAND_KW": "0"}, "greater than or equal to 1"),
         ("[store\n", {}, "is not valid TOML"),
+        (
+            "[report]\ntimezone = 'Mars/Olympus'\n",
+            {},
+            "report.timezone (KENSHIN_REPORT__TIMEZONE): Value error, unknown time zone"
+            " 'Mars/Olympus': use an IANA name such as 'Asia/Tokyo'",
+        ),
     ],
 )
 def test_bad_config_names_the_key_and_the_fix(

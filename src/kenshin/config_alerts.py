@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from kenshin.domain.slots import zone
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -126,6 +128,12 @@ class ReportConfig(_Section):
     )
     silent_hours: int = Field(6, ge=1, le=24, description="a unit silent this long is listed")
     shown_meters: int = Field(20, ge=1, le=10_000, description="meters listed in the mail")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_known(cls, value: str) -> str:
+        zone(value)  # a name the report's schedule could not use fails now, named
+        return value
 
     @model_validator(mode="after")
     def _time_valid(self) -> ReportConfig:
