@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -16,6 +16,8 @@ from kenshin.config import find_config
 from kenshin.domain.slots import zone
 from kenshin.entrypoints import logs
 from kenshin.errors import KenshinError
+
+F = TypeVar("F", bound=Callable[..., object])
 
 
 class KenshinGroup(click.Group):
@@ -81,3 +83,18 @@ def check_timezone(_ctx: click.Context, _param: click.Parameter, value: str) -> 
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     return value
+
+
+def endpoint_names(command: F) -> F:
+    """The --hostname (or --host) and --ip options: the names and addresses units reach
+    the MQTT endpoint by, which its certificate must name (kenshin init, server-cert)."""
+    command = click.option(
+        "--ip", "ips", multiple=True, help="An address units reach the endpoint at (repeatable)."
+    )(command)
+    return click.option(
+        "--hostname",
+        "--host",
+        "hostnames",
+        multiple=True,
+        help="A name units reach the MQTT endpoint by (repeatable).",
+    )(command)

@@ -4,18 +4,17 @@ for scripts; times in the customer's zone, or in UTC with --utc."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
 
 import click
 
 from kenshin.domain.slots import zone
+from kenshin.entrypoints.cli.app import F
 from kenshin.ports import Store
 
 Cell = str | int | float | datetime | None
 Record = Mapping[str, Cell]
-F = TypeVar("F", bound=Callable[..., object])
 
 
 def json_option(command: F) -> F:

@@ -23,8 +23,8 @@ from kenshin.domain.model import (
     Layout,
     SlotLabels,
 )
-from kenshin.entrypoints.cli.app import check_timezone, cli, opened
-from kenshin.entrypoints.cli.listing import F, json_option, show
+from kenshin.entrypoints.cli.app import F, check_timezone, cli, endpoint_names, opened
+from kenshin.entrypoints.cli.listing import json_option, show
 from kenshin.entrypoints.cli.listing import table as table  # also for the other modules
 from kenshin.errors import ExportError
 from kenshin.services.export import check_file_pattern
@@ -32,15 +32,7 @@ from kenshin.services.export import check_file_pattern
 
 @cli.command(short_help="Create a data folder with its config.")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--hostname",
-    "hostnames",
-    multiple=True,
-    help="A name units reach the MQTT endpoint by (repeatable).",
-)
-@click.option(
-    "--ip", "ips", multiple=True, help="An address units reach the endpoint at (repeatable)."
-)
+@endpoint_names
 @click.option(
     "--new-database",
     is_flag=True,

@@ -15,21 +15,12 @@ from kenshin.adapters.pki import (
 )
 from kenshin.adapters.pki_files import certificate_names
 from kenshin.bootstrap import issue_endpoint_certificate
-from kenshin.entrypoints.cli.app import cli, opened
+from kenshin.entrypoints.cli.app import cli, endpoint_names, opened
 from kenshin.errors import KenshinError
 
 
 @cli.command("server-cert", short_help="Issue the MQTT endpoint's certificate again.")
-@click.option(
-    "--hostname",
-    "--host",
-    "hostnames",
-    multiple=True,
-    help="A name units reach the MQTT endpoint by (repeatable), as for kenshin init.",
-)
-@click.option(
-    "--ip", "ips", multiple=True, help="An address units reach the endpoint at (repeatable)."
-)
+@endpoint_names
 @click.option(
     "--only",
     is_flag=True,
