@@ -38,10 +38,10 @@ from cryptography.hazmat.primitives import serialization
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.bootstrap import init_project
+from kenshin.domain.accounts import Account
 from kenshin.domain.manifest import manifest_name
 from kenshin.domain.model import Customer, Device, Meter, MeterSpec, Reading
 from kenshin.domain.slots import day_slots, day_start, zone
-from kenshin.ports import Account
 from kenshin.services.accounts import hash_password
 from kenshin.services.export import ExportSettings, export_day
 
@@ -54,13 +54,13 @@ def render_file(meters: int) -> tuple[str, bytes, bytes]:
     """Name, bytes and manifest of one real wide daily file of ``meters`` meters."""
     store = SqliteStore.in_memory()
     customer = Customer("C-BENCH", "Bench")
-    store.add_customer(customer)
-    store.add_device(Device("U-BENCH", customer.id))
+    store.registry.add_customer(customer)
+    store.registry.add_device(Device("U-BENCH", customer.id))
     ids = [f"M-{n:07d}" for n in range(meters)]
-    store.save_meters(Meter(m, "U-BENCH", MeterSpec(100_000, 1, 6)) for m in ids)
+    store.registry.save_meters(Meter(m, "U-BENCH", MeterSpec(100_000, 1, 6)) for m in ids)
     times = day_slots(DAY, zone(customer.timezone)).boundaries
     for lo in range(0, meters, 1000):
-        store.add_readings(
+        store.readings.add_readings(
             [
                 Reading(m, t, 100_000 + n % 997 + (n % 7) * i, (n % 5) * i if n % 10 == 0 else None)
                 for n, m in enumerate(ids[lo : lo + 1000], start=lo)
@@ -92,7 +92,7 @@ def make_site(root: Path, customers: int, name: str, content: bytes, manifest: b
     first.parent.mkdir(exist_ok=True)
     first.write_bytes(content)
     for customer in ids:
-        store.add_customer(Customer(customer, customer))
+        store.registry.add_customer(Customer(customer, customer))
         store.deliveries.save_account(Account(customer, hashed))
         folder = root / "outbox" / customer
         folder.mkdir()

@@ -47,15 +47,15 @@ def make_site(folder: Path, units: int) -> list[str]:
     """A site with customer C-1 and ``units`` devices with certificates in folder/certs."""
     init_project(folder)
     store = SqliteStore(folder / "kenshin.db")
-    store.add_customer(Customer("C-1", "Bench"))
+    store.registry.add_customer(Customer("C-1", "Bench"))
     authority = LocalCertificateAuthority.load(folder / "pki")
     (folder / "certs").mkdir()
     authority.export_cert(folder / "certs")
     devices = [f"U-{n:05d}" for n in range(units)] + ["SUB"]
     for device in devices:
-        store.add_device(Device(device, "C-1"))
+        store.registry.add_device(Device(device, "C-1"))
         credentials = authority.issue_device(device)
-        store.add_certificate(device, credentials.serial, credentials.not_after, 0)
+        store.certificates.add_certificate(device, credentials.serial, credentials.not_after, 0)
         write_device_files(folder / "certs", device, credentials)
     store.close()
     return devices[:-1]

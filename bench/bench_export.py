@@ -37,10 +37,10 @@ SPEC = MeterSpec(100_000, 1, 6)
 def fill(store: SqliteStore, meters: int) -> Customer:
     """A customer with ``meters`` meters and one full day of readings each."""
     customer = Customer("C-BENCH", "Bench")
-    store.add_customer(customer)
-    store.add_device(Device("U-BENCH", customer.id))
+    store.registry.add_customer(customer)
+    store.registry.add_device(Device("U-BENCH", customer.id))
     ids = [f"M-{n:07d}" for n in range(meters)]
-    store.save_meters(Meter(m, "U-BENCH", SPEC) for m in ids)
+    store.registry.save_meters(Meter(m, "U-BENCH", SPEC) for m in ids)
     times = list(day_slots(DAY, zone(customer.timezone)).boundaries)
     for lo in range(0, meters, 1000):
         batch = [
@@ -48,7 +48,7 @@ def fill(store: SqliteStore, meters: int) -> Customer:
             for n, m in enumerate(ids[lo : lo + 1000], start=lo)
             for i, t in enumerate(times)
         ]
-        store.add_readings(batch, received_at=1_800_000_000)
+        store.readings.add_readings(batch, received_at=1_800_000_000)
     return customer
 
 
@@ -78,11 +78,11 @@ def time_exports(store: SqliteStore, outbox: LocalOutbox, customer: Customer, re
     for run, (label, settings) in enumerate(runs):
         now = slots.end + 7 * 3600 + run  # final, and well within the retention
         late = Reading(f"M-{run + 1:07d}", slots.start + 10 * 1800, 1, None)
-        store.add_readings([late], now)
+        store.readings.add_readings([late], now)
         t0, cpu = time.perf_counter(), time.process_time()
         outcome = export_day(store, outbox, customer, DAY, now=now, settings=settings)
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu
-        changed = store.latest_revision(customer.id, DAY.isoformat())
+        changed = store.revisions.latest_revision(customer.id, DAY.isoformat())
         print(
             f"export_day {run + 1} ({label}): {wall:.2f} s wall, {cpu:.2f} s CPU,"
             f" revision {outcome.revision}, {outcome.actual_slots:,} slots,"

@@ -50,7 +50,9 @@ def bench_writes(store: SqliteStore, readings: list[Reading], batch: int) -> tup
     """Wall and CPU seconds to store ``readings`` in batches of ``batch``; checks all went in."""
     started, cpu = time.perf_counter(), time.process_time()
     for lo in range(0, len(readings), batch):
-        result = store.add_readings(readings[lo : lo + batch], received_at=1_800_000_000 + lo)
+        result = store.readings.add_readings(
+            readings[lo : lo + batch], received_at=1_800_000_000 + lo
+        )
         if result.stored != len(readings[lo : lo + batch]):
             raise SystemExit(f"batch at {lo}: {result}")
     return time.perf_counter() - started, time.process_time() - cpu
@@ -59,7 +61,7 @@ def bench_writes(store: SqliteStore, readings: list[Reading], batch: int) -> tup
 def bench_redelivery(store: SqliteStore, readings: list[Reading]) -> float:
     """Seconds to take ``readings`` again: all duplicates, so every one is looked up."""
     started = time.perf_counter()
-    result = store.add_readings(readings, received_at=1_900_000_000)
+    result = store.readings.add_readings(readings, received_at=1_900_000_000)
     if result.duplicates != len(readings):
         raise SystemExit(f"redelivery: {result}")
     return time.perf_counter() - started
@@ -71,7 +73,7 @@ def bench_reads(
     """Wall and CPU seconds to read a sample of meters' day, and how many readings came back."""
     ids = [f"M-{n:07d}" for n in range(0, meters, max(1, meters // sample))][:sample]
     started, cpu = time.perf_counter(), time.process_time()
-    count = sum(len(found) for _, found in store.readings_between(ids, start, end))
+    count = sum(len(found) for _, found in store.readings.readings_between(ids, start, end))
     return time.perf_counter() - started, time.process_time() - cpu, count
 
 
@@ -79,7 +81,7 @@ def bench_boundary_reads(store: SqliteStore, meters: int, start: int, end: int) 
     """Wall seconds to read every meter's boundary registers (the export's bulk read)."""
     ids = [f"M-{n:07d}" for n in range(meters)]
     started = time.perf_counter()
-    fwd, _ = store.boundary_registers(ids, start, (end - start) // 1800)
+    fwd, _ = store.readings.boundary_registers(ids, start, (end - start) // 1800)
     found = int((fwd != NO_REGISTER).any(axis=1).sum())
     if found != meters:
         raise SystemExit(f"boundary registers of {found} meters, expected {meters}")

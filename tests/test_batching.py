@@ -40,8 +40,8 @@ def message(seq: int, fwd: int) -> bytes:
 
 def registered_store() -> MemoryStore:
     store = MemoryStore()
-    store.add_customer(Customer("C-1", "Acme"))
-    store.add_device(Device("U-1", "C-1"))
+    store.registry.add_customer(Customer("C-1", "Acme"))
+    store.registry.add_device(Device("U-1", "C-1"))
     return store
 
 
@@ -78,7 +78,7 @@ def test_every_payload_returns_after_its_batch_is_stored() -> None:
 
         async def send(seq: int) -> None:
             await queue.submit(incoming(seq))
-            readings = dict(store.readings_between(["M-1"], T, T + 86_400)).get("M-1", [])
+            readings = dict(store.readings.readings_between(["M-1"], T, T + 86_400)).get("M-1", [])
             stored_when_answered.append(len([r for r in readings if r.fwd == 100 + seq]))
 
         await asyncio.gather(*(send(seq) for seq in range(12)))
@@ -127,5 +127,5 @@ def test_what_was_queued_before_close_is_still_committed() -> None:
             await queue.submit(incoming(9))
 
     asyncio.run(scenario())
-    readings = dict(store.readings_between(["M-1"], T, T + 86_400))["M-1"]
+    readings = dict(store.readings.readings_between(["M-1"], T, T + 86_400))["M-1"]
     assert [r.fwd for r in readings] == [100, 101, 102, 103]

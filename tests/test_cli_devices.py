@@ -19,8 +19,8 @@ from kenshin.adapters.pki import (
     server_ssl_context,
 )
 from kenshin.adapters.sqlite import SqliteStore
+from kenshin.domain.devices import DeviceCertificate
 from kenshin.entrypoints.cli.devices import certificate_state
-from kenshin.ports import DeviceCertificate
 from test_pki import DER, client_context, handshake
 
 DISCONNECT = "a unit connected with one is disconnected within seconds"
@@ -100,11 +100,11 @@ def test_the_files_written_get_a_unit_through_the_endpoint_until_it_is_revoked(
     assert device_id_of(peer) == "U-1"
     store = SqliteStore(site / "kenshin.db")  # as the endpoint sees the store
     try:
-        assert admitted_device(peer, store.is_revoked) == "U-1"
+        assert admitted_device(peer, store.certificates.is_revoked) == "U-1"
         revoked = kenshin(site, "devices", "revoke", "U-1")
         assert revoked.output == f"U-1: revoked 1 certificate(s); {DISCONNECT}\n"
-        assert admitted_device(peer, store.is_revoked) is None
-        assert store.revoked_serials() == {certificate(out / "U-1.pem").serial_number}
+        assert admitted_device(peer, store.certificates.is_revoked) is None
+        assert store.certificates.revoked_serials() == {certificate(out / "U-1.pem").serial_number}
     finally:
         store.close()
 
@@ -151,7 +151,7 @@ def test_out_refuses_files_there_already_unless_forced(tmp_path: Path) -> None:
     assert forced.exit_code == 0, forced.output
     assert (out / "U-1.key").read_bytes() != before
     store = SqliteStore(site / "kenshin.db")
-    assert [c.device for c in store.list_certificates()] == ["U-1", "U-1", "U-2"]
+    assert [c.device for c in store.certificates.list_certificates()] == ["U-1", "U-1", "U-2"]
     store.close()
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import kenshin, make_site
 from kenshin.adapters.sqlite import SqliteStore
-from kenshin.ports import Receipt
+from kenshin.domain.accounts import Receipt
 
 LINE = {
     "v": 1,

@@ -83,7 +83,7 @@ def test_a_list_cut_short_by_head_ends_quietly(tmp_path: Path) -> None:
     site = make_site(tmp_path, "site")
     store = SqliteStore(site / "kenshin.db")
     for n in range(600):  # 120 kB of lines: more than a pipe holds
-        store.add_customer(Customer(f"C-{n:05d}", "A customer's long name " * 9, "UTC"))
+        store.registry.add_customer(Customer(f"C-{n:05d}", "A customer's long name " * 9, "UTC"))
     store.close()
     command = [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml")]
     process = subprocess.Popen(

@@ -123,9 +123,9 @@ def _readings(meter: str, registers: dict[Direction, Register], slots: DaySlots)
 
 def _store(customer: Customer, old_spec: MeterSpec, new_spec: MeterSpec) -> MemoryStore:
     store = MemoryStore()
-    store.add_customer(customer)
-    store.add_device(Device("U-1", customer.id))
-    store.save_meters([Meter(OLD, "U-1", old_spec), Meter(NEW, "U-1", new_spec)])
+    store.registry.add_customer(customer)
+    store.registry.add_device(Device("U-1", customer.id))
+    store.registry.save_meters([Meter(OLD, "U-1", old_spec), Meter(NEW, "U-1", new_spec)])
     return store
 
 
@@ -136,7 +136,7 @@ def _deliver(store: MemoryStore, readings: list[Reading], rnd: random.Random, co
     lo = 0
     while lo < len(delivered):
         hi = lo + rnd.randint(1, 40)
-        result = store.add_readings(delivered[lo:hi], received_at=lo)
+        result = store.readings.add_readings(delivered[lo:hi], received_at=lo)
         assert result.conflicts == ()
         lo = hi
 

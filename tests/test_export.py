@@ -54,9 +54,9 @@ ACME = Customer("C1", "Acme")
 
 def make_store(cust: Customer = ACME, meters: Sequence[Meter] = ()) -> MemoryStore:
     store = MemoryStore()
-    store.add_customer(cust)
-    store.add_device(Device("U-1", cust.id))
-    store.save_meters(meters or [Meter("M-1", "U-1", SPEC), Meter("M-2", "U-1", SPEC)])
+    store.registry.add_customer(cust)
+    store.registry.add_device(Device("U-1", cust.id))
+    store.registry.save_meters(meters or [Meter("M-1", "U-1", SPEC), Meter("M-2", "U-1", SPEC)])
     return store
 
 
@@ -72,7 +72,7 @@ def boundary_readings(meter: str, skip: Sequence[int] = (), step: int = 12) -> l
 def filled_store(cust: Customer = ACME) -> MemoryStore:
     """M-1 complete (1.2 kWh a slot); M-2 lacks the closing reading, so its last slot is N."""
     store = make_store(cust)
-    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[48]), 0)
+    store.readings.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[48]), 0)
     return store
 
 
@@ -131,13 +131,13 @@ def test_same_data_again_makes_no_new_revision(tmp_path: Path, layout: Layout) -
     assert (again.revision, again.status, again.changed) == (1, "provisional", False)
     assert (outbox.read("C1", NAME), outbox.read("C1", NAME + ".manifest.json")) == before
     assert (tmp_path / "C1" / NAME).stat().st_ino == inode
-    assert len(store.list_revisions("C1", "2026-11-26")) == 1
+    assert len(store.revisions.list_revisions("C1", "2026-11-26")) == 1
 
 
 def test_new_data_makes_revision_2_and_updates_the_manifest(tmp_path: Path) -> None:
     store, outbox = filled_store(), LocalOutbox(tmp_path)
     export_day(store, outbox, ACME, DAY, now=NOON)
-    store.add_readings([Reading("M-2", SLOTS.end, 5_000 + 48 * 12, None)], NOON + 60)
+    store.readings.add_readings([Reading("M-2", SLOTS.end, 5_000 + 48 * 12, None)], NOON + 60)
     outcome = export_day(store, outbox, ACME, DAY, now=NOON + 1800)
     assert (outcome.revision, outcome.changed, outcome.actual_slots) == (2, True, 96)
     content = outbox.read("C1", NAME)
@@ -148,7 +148,7 @@ def test_new_data_makes_revision_2_and_updates_the_manifest(tmp_path: Path) -> N
     assert manifest["completeness"] == "100.00"
     assert manifest["sha256"] == hashlib.sha256(content).hexdigest()
     assert manifest["created_at"] == "2026-11-26T03:30:00Z"
-    assert [r.revision for r in store.list_revisions("C1", "2026-11-26")] == [1, 2]
+    assert [r.revision for r in store.revisions.list_revisions("C1", "2026-11-26")] == [1, 2]
 
 
 def test_a_day_turns_final_after_the_grace_without_rewriting_the_file(tmp_path: Path) -> None:
@@ -166,7 +166,7 @@ def test_a_day_turns_final_after_the_grace_without_rewriting_the_file(tmp_path: 
     manifest = manifest_of(outbox)
     assert (manifest["status"], manifest["revision"], manifest["restated"]) == ("final", 1, False)
     assert manifest["created_at"] == "2026-11-26T03:00:00Z"
-    [revision] = store.list_revisions("C1", "2026-11-26")
+    [revision] = store.revisions.list_revisions("C1", "2026-11-26")
     assert (revision.revision, revision.status) == (1, "final")
     assert not export_day(store, outbox, cust, DAY, now=FINAL_AT + 60).changed
 
@@ -174,12 +174,12 @@ def test_a_day_turns_final_after_the_grace_without_rewriting_the_file(tmp_path: 
 def test_a_final_day_that_changes_is_restated(tmp_path: Path) -> None:
     store, outbox = filled_store(), LocalOutbox(tmp_path)
     assert export_day(store, outbox, ACME, DAY, now=FINAL_AT).status == "final"
-    store.add_readings([Reading("M-2", SLOTS.end, 5_000 + 48 * 12, None)], FINAL_AT + 60)
+    store.readings.add_readings([Reading("M-2", SLOTS.end, 5_000 + 48 * 12, None)], FINAL_AT + 60)
     outcome = export_day(store, outbox, ACME, DAY, now=FINAL_AT + 3600)
     assert (outcome.revision, outcome.status, outcome.changed) == (2, "final", True)
     manifest = manifest_of(outbox)
     assert (manifest["revision"], manifest["status"], manifest["restated"]) == (2, "final", True)
-    statuses = [(r.revision, r.status) for r in store.list_revisions("C1", "2026-11-26")]
+    statuses = [(r.revision, r.status) for r in store.revisions.list_revisions("C1", "2026-11-26")]
     assert statuses == [(1, "final"), (2, "final")]
 
 
@@ -187,7 +187,7 @@ def test_a_final_day_never_goes_back_to_provisional(tmp_path: Path) -> None:
     store, outbox = filled_store(), LocalOutbox(tmp_path)
     no_grace = ExportSettings(grace_hours=0)
     assert export_day(store, outbox, ACME, DAY, now=SLOTS.end, settings=no_grace).status == "final"
-    store.add_readings([Reading("M-2", SLOTS.end, 5_000 + 48 * 12, None)], SLOTS.end + 60)
+    store.readings.add_readings([Reading("M-2", SLOTS.end, 5_000 + 48 * 12, None)], SLOTS.end + 60)
     outcome = export_day(store, outbox, ACME, DAY, now=SLOTS.end + 120)  # within 6 h of grace
     assert (outcome.revision, outcome.status) == (2, "final")
     assert manifest_of(outbox)["restated"] is True
@@ -206,7 +206,7 @@ def test_a_lost_file_is_published_again_byte_for_byte(tmp_path: Path) -> None:
 
 def test_a_silent_meter_shows_as_a_row_of_gaps(tmp_path: Path) -> None:
     store = make_store(meters=[Meter("M-1", "U-1", SPEC), Meter("M-9", "U-1", SPEC)])
-    store.add_readings(boundary_readings("M-1"), 0)
+    store.readings.add_readings(boundary_readings("M-1"), 0)
     outbox = LocalOutbox(tmp_path)
     outcome = export_day(store, outbox, ACME, DAY, now=NOON)
     assert (outcome.rows, outcome.actual_slots) == (2, 48)
@@ -218,7 +218,7 @@ def test_a_silent_meter_shows_as_a_row_of_gaps(tmp_path: Path) -> None:
 def test_a_solar_meter_keeps_its_rev_row_on_a_silent_day() -> None:
     store, outbox = make_store(meters=[Meter("M-1", "U-1", SPEC)]), _MemoryOutbox()
     yesterday = [Reading("M-1", t - 86_400, 100, 7) for t in SLOTS.boundaries]
-    store.add_readings(yesterday, 0)
+    store.readings.add_readings(yesterday, 0)
     outcome = export_day(store, outbox, ACME, DAY, now=NOON)  # nothing sent on DAY
     assert (outcome.rows, outcome.actual_slots) == (2, 0)
     content = outbox.read("C1", NAME)
@@ -228,7 +228,7 @@ def test_a_solar_meter_keeps_its_rev_row_on_a_silent_day() -> None:
 
 def test_reverse_readings_add_a_rev_row(tmp_path: Path) -> None:
     store = make_store(meters=[Meter("M-1", "U-1", SPEC)])
-    store.add_readings(
+    store.readings.add_readings(
         [Reading("M-1", t, 100, 7 + i // 2) for i, t in enumerate(SLOTS.boundaries)], 0
     )
     outbox = LocalOutbox(tmp_path)
@@ -247,7 +247,7 @@ def test_a_meters_own_max_demand_decides_a_rollover(
     # Two digits wrap at 100 raw: 95 -> 5 is 1.0 kWh in 30 min (2 kW), above 1 kW.
     meter = Meter("M-1", "U-1", MeterSpec(100_000, 1, 2), max_demand_w)
     store = make_store(meters=[meter])
-    store.add_readings(
+    store.readings.add_readings(
         [Reading("M-1", SLOTS.start, 95, None), Reading("M-1", SLOTS.start + 1800, 5, None)], 0
     )
     outbox = LocalOutbox(tmp_path)
@@ -271,8 +271,8 @@ def test_duplicates_and_delivery_order_change_no_byte(data: st.DataObject) -> No
     delivered = data.draw(st.permutations(readings + readings[::3]))
     cut = data.draw(st.integers(0, len(delivered)))
     store = make_store()
-    store.add_readings(delivered[:cut], 0)
-    store.add_readings(delivered[cut:], 1)
+    store.readings.add_readings(delivered[:cut], 0)
+    store.readings.add_readings(delivered[cut:], 1)
     outbox = _MemoryOutbox()
     export_day(store, outbox, ACME, DAY, now=NOON)
     assert outbox.files[NAME] == reference_bytes()
@@ -389,7 +389,7 @@ def test_nem12_days_are_48_half_hours_of_standard_time(
     # Each UTC slot's energy tells it apart: the k-th half hour from BASE has k + 1 steps.
     base = int(datetime.fromisoformat(first_slot).timestamp()) - 2 * 3600
     store = make_store(BERLIN_NEM12, [Meter("M-1", "U-1", SPEC)])
-    store.add_readings(
+    store.readings.add_readings(
         [Reading("M-1", base + k * 1800, 5_000 + k * (k + 1) // 2, None) for k in range(60)], 0
     )
     now = base + 3 * 86_400
@@ -404,18 +404,18 @@ def test_nem12_days_are_48_half_hours_of_standard_time(
     assert cells[50] == "A"
     assert len(cells) == 48 + 7  # what a NEM12 reader counts: 48 values and 7 other fields
     # Made again from what the revision was made with, byte for byte (kenshin replay).
-    revision = store.latest_revision("C1", day.isoformat())
+    revision = store.revisions.latest_revision("C1", day.isoformat())
     assert revision is not None
     assert replay(store, revision).content == content
 
 
 def test_new_settings_apply_to_new_files_only(tmp_path: Path) -> None:
     store, outbox = make_store(), LocalOutbox(tmp_path)
-    store.add_readings(boundary_readings("M-1", skip=[48]), 0)
+    store.readings.add_readings(boundary_readings("M-1", skip=[48]), 0)
     export_day(store, outbox, ACME, DAY, now=NOON)
     changed = replace(ACME, labels=Labels.JA, flags=FlagColumns.PER_SLOT, encoding="cp932")
-    store.update_customer(changed)
-    store.add_readings(boundary_readings("M-1")[48:], 0)  # the day's last reading, late
+    store.registry.update_customer(changed)
+    store.readings.add_readings(boundary_readings("M-1")[48:], 0)  # the day's last reading, late
     again = export_day(store, outbox, changed, DAY, now=FINAL_AT)
     assert (again.revision, again.changed) == (2, True)
     content = outbox.read("C1", NAME)
@@ -442,7 +442,7 @@ def test_a_nem12_day_first_written_in_local_time_keeps_its_cut(tmp_path: Path) -
     readings = [Reading("M-1", base + k * 1800, 5_000 + k * (k + 1) // 2, None) for k in range(60)]
     store, outbox = make_store(SYDNEY_NEM12, [Meter("M-1", "U-1", SPEC)]), LocalOutbox(tmp_path)
     first = local.start + 10 * 3600
-    store.add_readings([r for r in readings if r.t <= first], 0)
+    store.readings.add_readings([r for r in readings if r.t <= first], 0)
     days = aggregate_day(store, SYDNEY_NEM12, local, now=first, as_of=store.watermark())
     # Its bytes as kenshin wrote them then (a zone whose standard time is Sydney's summer
     # time cuts the same half hours; only the two publication stamps differ).
@@ -454,7 +454,7 @@ def test_a_nem12_day_first_written_in_local_time_keeps_its_cut(tmp_path: Path) -
     name = "C2_20261205.csv"
     outbox.publish("C2", name, old.content)
     mark = store.watermark()
-    store.add_revision(
+    store.revisions.add_revision(
         FileRevision(
             "C2",
             day.isoformat(),
@@ -473,7 +473,7 @@ def test_a_nem12_day_first_written_in_local_time_keeps_its_cut(tmp_path: Path) -
         )
     )
     # Upgraded: the rest of the day comes in, no reading changes.
-    store.add_readings([r for r in readings if r.t > first], 0)
+    store.readings.add_readings([r for r in readings if r.t > first], 0)
     final = local.end + 7 * 3600
     no_vee = ExportSettings(vee=None)
     done = export_day(store, outbox, SYDNEY_NEM12, day, now=final, settings=no_vee)
@@ -483,7 +483,7 @@ def test_a_nem12_day_first_written_in_local_time_keeps_its_cut(tmp_path: Path) -
     [record] = [r for r in content.decode().split("\r\n") if r.startswith("300,")]
     # The same UTC half hours as revision 1 (13:00Z on): none falls between two files.
     assert record.split(",")[2:50] == [f"{(k + 1) // 10}.{(k + 1) % 10}00" for k in range(4, 52)]
-    revision = store.latest_revision("C2", day.isoformat())
+    revision = store.revisions.latest_revision("C2", day.isoformat())
     assert revision is not None
     # No reading changed: the change record lists nothing (and none is published).
     assert revision.changed_slots == 0
@@ -492,6 +492,6 @@ def test_a_nem12_day_first_written_in_local_time_keeps_its_cut(tmp_path: Path) -
     assert replay(store, revision).identical
     # A day without a file yet is cut in standard time (from 14:00Z in summer).
     export_day(store, outbox, SYDNEY_NEM12, day + timedelta(days=1), now=final)
-    newer = store.latest_revision("C2", "2026-12-06")
+    newer = store.revisions.latest_revision("C2", "2026-12-06")
     assert newer is not None
     assert json.loads(newer.made_with)["cut"] == "standard"

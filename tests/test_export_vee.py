@@ -36,7 +36,7 @@ def test_a_short_gap_is_split_evenly_from_the_registers_and_flagged_e(tmp_path: 
         r if r.t < SLOTS.start + 12 * 1800 else Reading(r.meter, r.t, (r.fwd or 0) + 13, None)
         for r in m2
     ]
-    store.add_readings(boundary_readings("M-1") + m2, 0)
+    store.readings.add_readings(boundary_readings("M-1") + m2, 0)
     outbox = LocalOutbox(tmp_path)
     outcome = export_day(store, outbox, ACME, DAY, now=FINAL_AT)
     row = file_rows(outbox)["M-2"]
@@ -51,11 +51,13 @@ def test_a_short_gap_is_split_evenly_from_the_registers_and_flagged_e(tmp_path: 
 
 def test_estimates_are_replaced_when_the_readings_arrive(tmp_path: Path) -> None:
     store = make_store()
-    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[20]), 0)
+    store.readings.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[20]), 0)
     outbox = LocalOutbox(tmp_path)
     export_day(store, outbox, ACME, DAY, now=FINAL_AT)
     assert file_rows(outbox)["M-2"][-1][19:21] == "EE"
-    store.add_readings([Reading("M-2", SLOTS.start + 20 * 1800, 5_000 + 20 * STEP, None)], 1)
+    store.readings.add_readings(
+        [Reading("M-2", SLOTS.start + 20 * 1800, 5_000 + 20 * STEP, None)], 1
+    )
     outcome = export_day(store, outbox, ACME, DAY, now=FINAL_AT + 60)
     assert (outcome.revision, outcome.changed) == (2, True)
     assert file_rows(outbox)["M-2"][-1] == "A" * 48
@@ -64,7 +66,7 @@ def test_estimates_are_replaced_when_the_readings_arrive(tmp_path: Path) -> None
 
 def test_a_customer_who_takes_no_estimates_gets_no_value_there(tmp_path: Path) -> None:
     store = make_store()
-    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[20]), 0)
+    store.readings.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[20]), 0)
     outbox = LocalOutbox(tmp_path)
     settings = ExportSettings(vee_customers={"C1": VeeSettings(write_estimates=False)})
     export_day(store, outbox, ACME, DAY, now=FINAL_AT, settings=settings)
@@ -77,7 +79,7 @@ def test_a_customer_who_takes_no_estimates_gets_no_value_there(tmp_path: Path) -
 def test_a_provisional_day_estimates_only_slots_that_have_ended(tmp_path: Path) -> None:
     store = make_store()
     # Readings up to 10:00 local (boundary 20) for M-1; M-2 silent since 08:00 (boundary 16).
-    store.add_readings(
+    store.readings.add_readings(
         boundary_readings("M-1", skip=range(21, 49)) + boundary_readings("M-2", skip=range(17, 49)),
         0,
     )
@@ -97,7 +99,7 @@ def test_a_long_gap_follows_the_like_days_and_adds_up_to_the_registers(tmp_path:
     for i, t in enumerate(week_before.boundaries):
         history.append(Reading("M-2", t, register, None))
         register += 1 if i < 24 else 3
-    store.add_readings(history, 0)
+    store.readings.add_readings(history, 0)
     # Today M-2 misses boundaries 21..26 (a 7-slot gap over slots 20..26) and the gap
     # holds 28 steps: in proportion 1,1,1,1,3,3,3 of 13 parts.
     today = [
@@ -105,7 +107,7 @@ def test_a_long_gap_follows_the_like_days_and_adds_up_to_the_registers(tmp_path:
         for i, t in enumerate(SLOTS.boundaries)
         if not 21 <= i <= 26
     ]
-    store.add_readings(boundary_readings("M-1") + today, 1)
+    store.readings.add_readings(boundary_readings("M-1") + today, 1)
     outbox = LocalOutbox(tmp_path)
     export_day(store, outbox, ACME, DAY, now=FINAL_AT)
     row = file_rows(outbox)["M-2"]
@@ -118,8 +120,8 @@ def test_a_long_gap_follows_the_like_days_and_adds_up_to_the_registers(tmp_path:
 
 def test_a_reading_that_came_again_with_another_value_makes_its_slots_q(tmp_path: Path) -> None:
     store = make_store()
-    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2"), 0)
-    result = store.add_readings([Reading("M-2", SLOTS.start + 10 * 1800, 1, None)], 1)
+    store.readings.add_readings(boundary_readings("M-1") + boundary_readings("M-2"), 0)
+    result = store.readings.add_readings([Reading("M-2", SLOTS.start + 10 * 1800, 1, None)], 1)
     assert len(result.conflicts) == 1  # kept aside; the first value stays
     outbox = LocalOutbox(tmp_path)
     outcome = export_day(store, outbox, ACME, DAY, now=FINAL_AT)
@@ -133,7 +135,7 @@ def test_a_reading_that_came_again_with_another_value_makes_its_slots_q(tmp_path
 def test_nem12_shows_estimates_as_substituted_with_their_method(tmp_path: Path) -> None:
     customer = Customer("C1", "Acme", layout=Layout.NEM12)
     store = make_store(customer)
-    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[20]), 0)
+    store.readings.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[20]), 0)
     outbox = LocalOutbox(tmp_path)
     export_day(store, outbox, customer, DAY, now=FINAL_AT)
     content = outbox.read("C1", NAME)
@@ -161,14 +163,16 @@ def test_vee_settings_in_the_config_are_checked_at_start(tmp_path: Path) -> None
 def test_a_late_backlog_restates_a_final_day_in_exactly_its_slots(tmp_path: Path) -> None:
     store = make_store()
     offline = range(11, 20)  # M-2 silent from boundary 11 to 19: slots 10 to 19 lack values
-    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=offline), 0)
+    store.readings.add_readings(
+        boundary_readings("M-1") + boundary_readings("M-2", skip=offline), 0
+    )
     outbox = LocalOutbox(tmp_path)
     first = export_day(store, outbox, ACME, DAY, now=FINAL_AT)
     assert (first.revision, first.status) == (1, "final")
     before = file_rows(outbox)
     assert before["M-2"][-1] == "A" * 10 + "N" * 10 + "A" * 28  # no history: no estimate
     backlog = [r for r in boundary_readings("M-2") if SLOTS.boundary_index(r.t) in offline]
-    store.add_readings(backlog, FINAL_AT + 86_400)  # the unit came back a day later
+    store.readings.add_readings(backlog, FINAL_AT + 86_400)  # the unit came back a day later
     second = export_day(store, outbox, ACME, DAY, now=FINAL_AT + 86_400)
     assert (second.revision, second.status) == (2, "final")
     assert manifest_of(outbox)["restated"] is True
@@ -198,14 +202,16 @@ def test_each_layout_gets_a_change_record_of_exactly_the_changed_slots(
 ) -> None:
     customer = Customer("C1", "Acme", layout=layout, encoding="cp932")
     store = make_store(customer)
-    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[20, 30]), 0)
+    store.readings.add_readings(
+        boundary_readings("M-1") + boundary_readings("M-2", skip=[20, 30]), 0
+    )
     outbox = LocalOutbox(tmp_path)
     # Provisional at 12:00 (slots 0-23 reported: 20 is missing), final at the day's end.
     export_day(store, outbox, customer, DAY, now=SLOTS.start + 24 * 1800)
     export_day(store, outbox, customer, DAY, now=FINAL_AT)
     assert manifest_of(outbox)["changed_slots"] == 0  # slots 24-47 were only filled in
     late = [r for r in boundary_readings("M-2") if SLOTS.boundary_index(r.t) in (20, 30)]
-    store.add_readings(late, FINAL_AT + 60)
+    store.readings.add_readings(late, FINAL_AT + 60)
     export_day(store, outbox, customer, DAY, now=FINAL_AT + 120)
     manifest = manifest_of(outbox)
     record = outbox.read("C1", str(manifest["change_record"]))

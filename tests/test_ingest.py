@@ -61,11 +61,11 @@ def incoming(payload: bytes, line: int = 1) -> Incoming:
 
 
 def registry(store: Store) -> Store:
-    store.add_customer(Customer("C-1", "one"))
-    store.add_customer(Customer("C-2", "two"))
-    store.add_device(Device("U-1", "C-1"))
-    store.add_device(Device("U-2", "C-1"))
-    store.add_device(Device("U-9", "C-2"))
+    store.registry.add_customer(Customer("C-1", "one"))
+    store.registry.add_customer(Customer("C-2", "two"))
+    store.registry.add_device(Device("U-1", "C-1"))
+    store.registry.add_device(Device("U-2", "C-1"))
+    store.registry.add_device(Device("U-9", "C-2"))
     return store
 
 
@@ -80,10 +80,26 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 def test_readings_of_a_registered_device_are_stored_and_its_meter_discovered(store: Store) -> None:
     summary = Ingest(store).ingest([incoming(message())])
     assert (summary.messages, summary.stored, summary.dead_letters) == (1, 1, 0)
-    meter = store.get_meter("M-1")
+    meter = store.registry.get_meter("M-1")
     assert meter is not None
     assert (meter.device, meter.spec) == ("U-1", MeterSpec(100_000, 1, 6))
-    assert list(store.readings_between(["M-1"], T0, T0)) == [("M-1", [Reading("M-1", T0, 100, 0)])]
+    assert list(store.readings.readings_between(["M-1"], T0, T0)) == [
+        ("M-1", [Reading("M-1", T0, 100, 0)])
+    ]
+
+
+def test_a_meter_reporting_a_reverse_register_is_registered_with_one_for_good(
+    store: Store,
+) -> None:
+    forward_only = json.loads(message(seq=1))
+    del forward_only["meters"][0]["readings"][0]["rev"]
+    ingest = Ingest(store)
+    ingest.ingest([incoming(json.dumps(forward_only).encode())])
+    assert store.registry.get_meter("M-1").reverse is False  # type: ignore[union-attr]
+    Ingest(store).ingest([incoming(message(fwd=101, seq=2), line=2)])
+    assert store.registry.get_meter("M-1").reverse is True  # type: ignore[union-attr]
+    ingest.ingest([incoming(json.dumps(forward_only).encode(), line=3)])  # a cache that knew not
+    assert store.registry.get_meter("M-1").reverse is True  # type: ignore[union-attr]
 
 
 def test_same_message_twice_is_a_duplicate_and_a_new_value_a_conflict(store: Store) -> None:
@@ -91,9 +107,9 @@ def test_same_message_twice_is_a_duplicate_and_a_new_value_a_conflict(store: Sto
     summary = ingest.ingest([incoming(message()), incoming(message(), 2)])
     summary = ingest.ingest([incoming(message(fwd=101), 3)], summary)
     assert (summary.stored, summary.duplicates, summary.conflicts) == (1, 1, 1)
-    [(_, [reading])] = list(store.readings_between(["M-1"], T0, T0))
+    [(_, [reading])] = list(store.readings.readings_between(["M-1"], T0, T0))
     assert reading.fwd == 100
-    [conflict] = store.list_conflicts()
+    [conflict] = store.readings.list_conflicts()
     assert (conflict.stored_fwd, conflict.new_fwd) == (100, 101)
 
 
@@ -104,10 +120,10 @@ def test_a_reading_dated_in_the_future_is_quarantined_and_the_rest_stored(store:
     # Received at 12:54:59: 13:00 is 301 s ahead, beyond the 300 s a clock may be fast.
     summary = Ingest(store).ingest([Incoming("mqtt", payload, T0 + 1499)])
     assert (summary.stored, summary.quarantined, summary.dead_letters) == (1, 1, 1)
-    assert list(store.readings_between(["M-1"], T0, T0 + 1800)) == [
+    assert list(store.readings.readings_between(["M-1"], T0, T0 + 1800)) == [
         ("M-1", [Reading("M-1", T0, 100, 0)])
     ]
-    [letter] = store.list_dead_letters()
+    [letter] = store.dead_letters.list_dead_letters()
     assert letter.payload == payload
     assert letter.reason == (
         "1 reading(s) dated more than 300 s after receipt at 2026-11-26T03:54:59Z,"
@@ -122,10 +138,10 @@ def test_a_reading_dated_in_the_future_is_quarantined_and_the_rest_stored(store:
 def test_unknown_device_is_a_dead_letter_that_says_how_to_register_it(store: Store) -> None:
     summary = Ingest(store).ingest([incoming(message(device="U-404"))])
     assert (summary.stored, summary.dead_letters) == (0, 1)
-    [letter] = store.list_dead_letters()
+    [letter] = store.dead_letters.list_dead_letters()
     assert "kenshin devices add U-404 --customer" in letter.reason
     assert letter.payload == message(device="U-404")
-    assert store.get_meter("M-1") is None
+    assert store.registry.get_meter("M-1") is None
 
 
 def test_changed_unit_of_a_known_meter_is_a_dead_letter(store: Store) -> None:
@@ -133,7 +149,7 @@ def test_changed_unit_of_a_known_meter_is_a_dead_letter(store: Store) -> None:
     ingest.ingest([incoming(message())])
     summary = ingest.ingest([incoming(message(unit="0.01kWh"), 2)])
     assert summary.dead_letters == 1
-    [letter] = store.list_dead_letters()
+    [letter] = store.dead_letters.list_dead_letters()
     assert "reported unit 0.01kWh" in letter.reason
     assert "registered with unit 0.1kWh" in letter.reason
 
@@ -145,8 +161,8 @@ def test_a_meter_of_one_customer_cannot_be_reported_by_another_customers_device(
     ingest.ingest([incoming(message())])
     summary = ingest.ingest([incoming(message(device="U-9"), 2)])
     assert summary.dead_letters == 1
-    assert "cannot report it" in store.list_dead_letters()[0].reason
-    meter = store.get_meter("M-1")
+    assert "cannot report it" in store.dead_letters.list_dead_letters()[0].reason
+    meter = store.registry.get_meter("M-1")
     assert meter is not None
     assert meter.device == "U-1"
 
@@ -155,7 +171,7 @@ def test_a_meter_moved_to_another_device_of_the_same_customer_follows_it(store: 
     ingest = Ingest(store)
     ingest.ingest([incoming(message())])
     ingest.ingest([incoming(message(device="U-2"), 2)])
-    meter = store.get_meter("M-1")
+    meter = store.registry.get_meter("M-1")
     assert meter is not None
     assert meter.device == "U-2"
 
@@ -164,14 +180,17 @@ def test_transport_identity_must_match_the_message(store: Store) -> None:
     item = Incoming("mqtt", message(device="U-2"), T0, device="U-1")
     summary = Ingest(store).ingest([item])
     assert summary.dead_letters == 1
-    assert "names device 'U-2' but was sent by 'U-1'" in store.list_dead_letters()[0].reason
+    assert (
+        "names device 'U-2' but was sent by 'U-1'"
+        in store.dead_letters.list_dead_letters()[0].reason
+    )
 
 
 def test_bad_lines_do_not_stop_good_ones_in_the_same_batch(store: Store) -> None:
     batch = [incoming(b"garbage", 1), incoming(message(), 2), incoming(b"{}", 3)]
     summary = Ingest(store).ingest(batch)
     assert (summary.messages, summary.stored, summary.dead_letters) == (3, 1, 2)
-    assert [d.source for d in store.list_dead_letters()] == ["test:1", "test:3"]
+    assert [d.source for d in store.dead_letters.list_dead_letters()] == ["test:1", "test:3"]
 
 
 # --- ECHONET Lite frames, and which meter a frame is for --------------------------------------
@@ -198,22 +217,22 @@ def fixed_fwd(value: int) -> tuple[int, bytes]:
 
 
 def at_t0(store: Store, *meters: str) -> list[tuple[str, list[Reading]]]:
-    return list(store.readings_between(meters, T0, T0))
+    return list(store.readings.readings_between(meters, T0, T0))
 
 
 def reasons(store: Store) -> list[str]:
-    return [letter.reason for letter in store.list_dead_letters()]
+    return [letter.reason for letter in store.dead_letters.list_dead_letters()]
 
 
 def test_echonet_frames_store_the_same_readings_as_json(store: Store) -> None:
     ingest = Ingest(store)
     summary = ingest.ingest([frame(*SPEC, YESTERDAY)])
     assert (summary.stored, summary.dead_letters) == (48, 0)
-    meter = store.get_meter("U-1")
+    meter = store.registry.get_meter("U-1")
     assert meter is not None
     assert meter.spec == MeterSpec(100_000, 1, 6)
     midnight = T0 - 45_000 - 86_400  # 2026-11-25T00:00+09:00
-    [(_, readings)] = list(store.readings_between(["U-1"], midnight, midnight + 86_400))
+    [(_, readings)] = list(store.readings.readings_between(["U-1"], midnight, midnight + 86_400))
     assert readings[0] == Reading("U-1", midnight, 1000, None)
     assert readings[-1] == Reading("U-1", midnight + 47 * 1800, 1047, None)
     # A later frame without E1/D7 uses the registered spec.
@@ -224,11 +243,11 @@ def test_registers_only_frames_are_stored_under_the_meter_the_full_frame_registe
     store: Store,
 ) -> None:
     assert Ingest(store).ingest([frame(*FULL)]).stored == 48
-    assert store.list_meters(device_id="U-1") == [store.get_meter("P-123")]
+    assert store.registry.list_meters(device_id="U-1") == [store.registry.get_meter("P-123")]
     summary = Ingest(store).ingest([frame(fixed_fwd(1055))])  # as after a restart
     assert (summary.stored, summary.dead_letters, summary.meters_discovered) == (1, 0, 0)
     assert at_t0(store, "P-123", "U-1") == [("P-123", [Reading("P-123", T0, 1055, None)])]
-    assert store.get_meter("U-1") is None
+    assert store.registry.get_meter("U-1") is None
 
 
 def test_a_full_frame_and_a_registers_only_frame_in_one_batch_land_on_one_meter(
@@ -238,7 +257,7 @@ def test_a_full_frame_and_a_registers_only_frame_in_one_batch_land_on_one_meter(
     summary = Ingest(store).ingest([frame(*FULL), frame(today)])
     assert (summary.stored, summary.dead_letters, summary.meters_discovered) == (74, 0, 1)
     assert at_t0(store, "P-123", "U-1") == [("P-123", [Reading("P-123", T0, 2025, None)])]
-    assert [m.id for m in store.list_meters(device_id="U-1")] == ["P-123"]
+    assert [m.id for m in store.registry.list_meters(device_id="U-1")] == ["P-123"]
 
 
 def test_registers_only_frame_of_a_device_without_meters_is_a_dead_letter(store: Store) -> None:
@@ -255,7 +274,7 @@ def test_after_a_meter_exchange_only_frames_with_the_production_number_are_used(
 ) -> None:
     ingest = Ingest(store)
     ingest.ingest([frame(*FULL), frame(serial("P-456"), *SPEC, fixed_fwd(7))])
-    assert [m.id for m in store.list_meters(device_id="U-1")] == ["P-123", "P-456"]
+    assert [m.id for m in store.registry.list_meters(device_id="U-1")] == ["P-123", "P-456"]
     summary = ingest.ingest([frame(fixed_fwd(8))])
     assert (summary.stored, summary.dead_letters) == (0, 1)
     assert reasons(store) == [
@@ -282,7 +301,7 @@ def test_a_meter_moved_in_the_batch_leaves_its_old_device(store: Store) -> None:
     assert "meter 'U-1' is not known yet" in reasons(store)[0]
     summary = ingest.ingest([frame(fixed_fwd(1060), device="U-2"), frame(fixed_fwd(1062))])
     assert (summary.duplicates, summary.dead_letters) == (1, 1)
-    assert [m.id for m in store.list_meters(device_id="U-2")] == ["P-123"]
+    assert [m.id for m in store.registry.list_meters(device_id="U-2")] == ["P-123"]
 
 
 @pytest.mark.parametrize(
@@ -317,7 +336,7 @@ def test_any_property_list_is_used_whole_or_kept_as_a_dead_letter(opc: int, body
     ingest.ingest([frame(*FULL)])
     payload = encode_echonet([])[:11] + bytes((opc,)) + body
     summary = ingest.ingest([Incoming("fuzz", payload, T0, PayloadKind.ECHONET, "U-1")])
-    letters = store.list_dead_letters()
+    letters = store.dead_letters.list_dead_letters()
     assert summary.dead_letters == len(letters) <= 1
     assert summary.stored == 0 or not letters
     assert [letter.payload for letter in letters] in ([], [payload])

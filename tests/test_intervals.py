@@ -58,8 +58,8 @@ def test_slot_sum_equals_register_difference_under_rollover_duplicates_and_order
     delivered = readings + [readings[i % len(readings)] for i in range(duplicates)]
     rnd.shuffle(delivered)
     store = MemoryStore()
-    store.add_readings(delivered, received_at=0)
-    [(_, stored)] = list(store.readings_between(["M-1"], slots.start, slots.end))
+    store.readings.add_readings(delivered, received_at=0)
+    [(_, stored)] = list(store.readings.readings_between(["M-1"], slots.start, slots.end))
     [fwd] = meter_days("M-1", stored, slots, spec, HUGE_DEMAND_W)
     assert fwd.flags == "A" * slots.count
     assert list(fwd.values) == [s * spec.resolution_mwh for s in steps]

@@ -47,9 +47,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 def run(store: Store, outbox: LocalOutbox) -> int:
     """The fleet's messages taken in as they arrive, with the server's export run every
     6 hours (closed days packed, due days exported, final after 6 h); how many runs."""
-    store.add_customer(CUSTOMER)
+    store.registry.add_customer(CUSTOMER)
     for device in {m.device for m in fleet_meters(SPEC)}:
-        store.add_device(Device(device, CUSTOMER.id))
+        store.registry.add_device(Device(device, CUSTOMER.id))
     ingest = Ingest(store)
     settings = ExportSettings()
     pending: list[Incoming] = []
@@ -88,9 +88,9 @@ def test_every_revision_of_a_30_day_run_replays_byte_for_byte(store: Store, tmp_
 
 def test_a_revision_from_before_replay_was_possible_says_so() -> None:
     store = MemoryStore()
-    store.add_customer(CUSTOMER)
+    store.registry.add_customer(CUSTOMER)
     old = FileRevision("C1", "2026-09-01", 1, "final", "C1.csv", "0" * 64, "0", 0, 0, 0, 0)
-    store.add_revision(old)
+    store.revisions.add_revision(old)
     with pytest.raises(ReplayError, match="made before kenshin kept what a file is made from"):
         replay(store, revisions_of(store, CUSTOMER.id, START)[0])
 
@@ -151,27 +151,27 @@ def test_kenshin_replay_checks_the_published_file_and_says_it_is_identical(
 
 def test_a_revision_replays_identically_after_a_meters_own_demand_changed() -> None:
     store = MemoryStore()
-    store.add_customer(CUSTOMER)
-    store.add_device(Device("U-1", "C1"))
+    store.registry.add_customer(CUSTOMER)
+    store.registry.add_device(Device("U-1", "C1"))
     spec = MeterSpec(100_000, 1, 6)
-    store.save_meters([Meter("M-1", "U-1", spec, max_demand_w=10_000_000)])
+    store.registry.save_meters([Meter("M-1", "U-1", spec, max_demand_w=10_000_000)])
     day = day_slots(START, TZ)
     # The register wraps from 999,990 to 10 (2 kWh): a rollover under 10 MW, a reset under 1 kW.
-    store.add_readings(
+    store.readings.add_readings(
         [Reading("M-1", day.start, 999_990, None), Reading("M-1", day.start + 1800, 10, None)], 0
     )
     outbox = _MemoryOutbox()
     export_day(store, outbox, CUSTOMER, START, now=day.end + 86_400)
-    store.save_meters([Meter("M-1", "U-1", spec, max_demand_w=1_000)])
+    store.registry.save_meters([Meter("M-1", "U-1", spec, max_demand_w=1_000)])
     [revision] = revisions_of(store, CUSTOMER.id, START)
     assert replay(store, revision).identical
 
 
 def test_a_revision_made_under_older_rules_says_so_not_differs() -> None:
     store = MemoryStore()
-    store.add_customer(CUSTOMER)
-    store.add_device(Device("U-1", "C1"))
-    store.save_meters([Meter("M-1", "U-1", MeterSpec(100_000, 1, 6))])  # silent all day
+    store.registry.add_customer(CUSTOMER)
+    store.registry.add_device(Device("U-1", "C1"))
+    store.registry.save_meters([Meter("M-1", "U-1", MeterSpec(100_000, 1, 6))])  # silent all day
     export_day(store, _MemoryOutbox(), CUSTOMER, START, now=day_slots(START, TZ).end + 86_400)
     [made_now] = revisions_of(store, CUSTOMER.id, START)
     assert replay(store, made_now).identical
@@ -179,7 +179,7 @@ def test_a_revision_made_under_older_rules_says_so_not_differs() -> None:
     # its made_with says no rules version.
     made = json.loads(made_now.made_with)
     made.pop("rules", None)
-    store.add_revision(
+    store.revisions.add_revision(
         replace(made_now, revision=2, sha256="0" * 64, made_with=json.dumps(made, sort_keys=True))
     )
     [older] = revisions_of(store, CUSTOMER.id, START)

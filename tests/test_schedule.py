@@ -27,10 +27,10 @@ DAY_S = 86_400
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     opened: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "k.db")
     template = make_store()
-    opened.add_customer(ACME)
-    for device in template.list_devices():
-        opened.add_device(device)
-    opened.save_meters(template.list_meters())
+    opened.registry.add_customer(ACME)
+    for device in template.registry.list_devices():
+        opened.registry.add_device(device)
+    opened.registry.save_meters(template.registry.list_meters())
     yield opened
     opened.close()
 
@@ -40,14 +40,16 @@ def test_a_final_day_with_late_readings_is_restated_by_the_next_run(
 ) -> None:
     outbox, settings, late = LocalOutbox(tmp_path / "outbox"), ExportSettings(), LateReadings()
     # M-2 reported only the first half of DAY; DAY and the next are final a day later.
-    store.add_readings(boundary_readings("M-1") + boundary_readings("M-2", range(25, 49)), 0)
+    store.readings.add_readings(
+        boundary_readings("M-1") + boundary_readings("M-2", range(25, 49)), 0
+    )
     next_day = [Reading("M-1", t + DAY_S, 9_000, None) for t in SLOTS.boundaries]
-    store.add_readings(next_day, 1)
+    store.readings.add_readings(next_day, 1)
     export_due(store, outbox, settings, now=SLOTS.end + 2 * DAY_S, late=late)
-    assert store.latest_revision("C1", DAY.isoformat()).status == "final"  # type: ignore[union-attr]
+    assert store.revisions.latest_revision("C1", DAY.isoformat()).status == "final"  # type: ignore[union-attr]
     # Three days later, the backlog of M-2 arrives: the next run restates DAY, and only it.
     now = SLOTS.end + 5 * DAY_S
-    store.add_readings(boundary_readings("M-2")[25:], now - 600)
+    store.readings.add_readings(boundary_readings("M-2")[25:], now - 600)
     run = export_due(store, outbox, settings, now=now, late=late)
     earlier = DAY + timedelta(days=2)  # the days before this run's look back
     written = {(o.day, o.revision, o.status) for o in run.outcomes if o.changed}

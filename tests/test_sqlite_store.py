@@ -29,20 +29,20 @@ def day_of_readings(meter: str, day: int, step: int = 10) -> list[Reading]:
 
 
 def registers(store: Store, meters: list[str], day: int) -> list[list[int]]:
-    fwd, rev = store.boundary_registers(meters, U0 + day * DAY, 48)
+    fwd, rev = store.readings.boundary_registers(meters, U0 + day * DAY, 48)
     return [*fwd.tolist(), *rev.tolist()]
 
 
 def test_each_closed_day_is_packed_once(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "kenshin.db")
     for day in range(3):
-        store.add_readings(day_of_readings("M1", day), U0)
+        store.readings.add_readings(day_of_readings("M1", day), U0)
     # Day 2 has not ended an hour before: only days 0 and 1 are closed.
-    assert store.compact(U0 + 2 * DAY + 3600) == 2
-    assert store.compact(U0 + 2 * DAY + 3600) == 0
-    store.add_readings([Reading("M1", U0 + 1800 * 48 - 900, 5, None)], U0)  # off the grid
-    assert store.compact(U0 + 2 * DAY + 3600) == 0
-    assert store.compact(U0 + 3 * DAY) == 1
+    assert store.readings.compact(U0 + 2 * DAY + 3600) == 2
+    assert store.readings.compact(U0 + 2 * DAY + 3600) == 0
+    store.readings.add_readings([Reading("M1", U0 + 1800 * 48 - 900, 5, None)], U0)  # off the grid
+    assert store.readings.compact(U0 + 2 * DAY + 3600) == 0
+    assert store.readings.compact(U0 + 3 * DAY) == 1
     with closing(sqlite3.connect(tmp_path / "kenshin.db")) as db:
         assert db.execute("SELECT count(*) FROM day_registers").fetchone() == (3,)
     store.close()
@@ -64,12 +64,12 @@ def test_packing_in_chunks_beside_a_writer_keeps_every_late_reading(
     other = sqlite3.connect(tmp_path / "kenshin.db", isolation_level=None)
     other.execute(sqlite_days.TEMP_SCHEMA)
     for batch in [first, *late]:
-        assert store.add_readings(batch, U0) == twin.add_readings(batch, U0)
+        assert store.readings.add_readings(batch, U0) == twin.readings.add_readings(batch, U0)
         other.execute("BEGIN IMMEDIATE")
         done = sqlite_days.pack_chunk(other, U0 // DAY)
         other.execute("COMMIT")
     assert done
-    assert store.compact(U0 + DAY) == 0
+    assert store.readings.compact(U0 + DAY) == 0
     assert registers(store, meters, 0) == registers(twin, meters, 0)
     other.close()
     store.close()
@@ -94,8 +94,8 @@ def test_a_database_of_the_first_schema_is_migrated(tmp_path: Path) -> None:
         )
         old.execute("PRAGMA user_version = 1")
     store = SqliteStore(path)
-    assert store.count_dead_letters() == 2  # the repeated one is kept once
-    assert store.compact(U0 + 2 * DAY) == 2
+    assert store.dead_letters.count_dead_letters() == 2  # the repeated one is kept once
+    assert store.readings.compact(U0 + 2 * DAY) == 2
     assert registers(store, ["M1"], 0)[0] == [10 * i for i in range(48)] + [0]
     store.close()
     with closing(sqlite3.connect(path)) as db:  # keyed by time first, so that live ingest appends
@@ -114,16 +114,16 @@ def test_bulk_reads_agree_with_the_reference_store_for_any_list_of_meters(
         [Reading("M1", U0 + 900, 5, None), Reading("M2", U0 + DAY + 2700, 8, 4)],  # off the grid
     ]
     for batch in batches:
-        assert store.add_readings(batch, U0) == twin.add_readings(batch, U0)
-    store.compact(U0 + DAY + 3600)  # day 0 packed, days 1 and 2 read from the readings
+        assert store.readings.add_readings(batch, U0) == twin.readings.add_readings(batch, U0)
+    store.readings.compact(U0 + DAY + 3600)  # day 0 packed, days 1 and 2 read from the readings
     listed = ["M2", "nobody", "M1", "M2", "M3"]  # an unknown meter, a meter listed twice
     for start, count in [(U0, 96), (U0 + DAY - 1800, 49), (U0 + 900, 60), (U0 + DAY + 2700, 3)]:
-        ours, reference = store.boundary_registers(listed, start, count)
-        theirs = twin.boundary_registers(listed, start, count)
+        ours, reference = store.readings.boundary_registers(listed, start, count)
+        theirs = twin.readings.boundary_registers(listed, start, count)
         assert ours.tolist() == theirs[0].tolist()
         assert reference.tolist() == theirs[1].tolist()
-    assert list(store.readings_between(listed, U0 + 900, U0 + DAY + 2700)) == list(
-        twin.readings_between(listed, U0 + 900, U0 + DAY + 2700)
+    assert list(store.readings.readings_between(listed, U0 + 900, U0 + DAY + 2700)) == list(
+        twin.readings.readings_between(listed, U0 + 900, U0 + DAY + 2700)
     )
     store.close()
 
@@ -133,7 +133,7 @@ def test_bulk_reads_in_two_threads_at_once_both_succeed(tmp_path: Path) -> None:
     # same time: neither may see the other's transaction.
     store = SqliteStore(tmp_path / "kenshin.db")
     meters = [f"M{n}" for n in range(50)]
-    store.add_readings([r for m in meters for r in day_of_readings(m, 0)], U0)
+    store.readings.add_readings([r for m in meters for r in day_of_readings(m, 0)], U0)
     expected = registers(store, meters, 0)
     start = threading.Barrier(2)
 
@@ -153,8 +153,8 @@ def test_a_read_under_way_when_the_store_closes_has_its_connection_closed_at_its
     # The server closes its store on the way out while an export may still be reading:
     # the read ends as it would have, and its connection is closed then, not kept.
     store = SqliteStore(tmp_path / "kenshin.db")
-    store.add_readings(day_of_readings("M1", 0), U0)
-    expected = store.boundary_registers(["M1"], U0, 48)[0].tolist()
+    store.readings.add_readings(day_of_readings("M1", 0), U0)
+    expected = store.readings.boundary_registers(["M1"], U0, 48)[0].tolist()
     opened: list[sqlite3.Connection] = []
     reading, closed = threading.Event(), threading.Event()
 

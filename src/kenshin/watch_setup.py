@@ -176,7 +176,7 @@ def unit_infos(
     # The ones stored, and those the endpoint of this process holds (newer if anything).
     statuses = {**store.unit_clocks.statuses(), **(statuses or {})}
     infos = []
-    for device in store.list_devices():
+    for device in store.registry.list_devices():
         firmware, rsrp = unit_status(statuses.get(device.id, (0, b""))[1])
         infos.append(UnitInfo(device.id, device.customer, firmware, rsrp, seen.get(device.id)))
     return infos

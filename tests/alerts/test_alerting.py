@@ -16,11 +16,12 @@ from kenshin.adapters.alert_channels import (
     WebhookChannel,
 )
 from kenshin.adapters.sqlite import SqliteStore
+from kenshin.domain.accounts import Account, Receipt
 from kenshin.domain.alerts import Severity
 from kenshin.domain.model import Customer, DeadLetter, Device, FileRevision, SecurityEvent
 from kenshin.domain.observations import ComponentDown, DiskSpace, Observations
 from kenshin.errors import StoreError
-from kenshin.ports import Account, AlertChannel, Receipt, Store
+from kenshin.ports import AlertChannel, Store
 from kenshin.services import security
 from kenshin.services.alerting import (
     Alerting,
@@ -42,9 +43,9 @@ LOW = DiskSpace("/data", 1 << 20, 100 << 30)
 @pytest.fixture
 def site(store: Store) -> Store:
     """The store with customers C1 (Tokyo) and C2 (UTC), and device U-1 of C1."""
-    store.add_customer(Customer("C1", "First", "Asia/Tokyo"))
-    store.add_customer(Customer("C2", "Second", "UTC"))
-    store.add_device(Device("U-1", "C1"))
+    store.registry.add_customer(Customer("C1", "First", "Asia/Tokyo"))
+    store.registry.add_customer(Customer("C2", "Second", "UTC"))
+    store.registry.add_device(Device("U-1", "C1"))
     return store
 
 
@@ -237,7 +238,9 @@ def test_every_security_event_kind_reaches_the_webhook(site: Store, http_sink: H
 def test_dead_letters_above_the_rate_fire_and_clear_as_the_window_moves(site: Store) -> None:
     watch = Alerting(site, [], AlertSettings())
     watch.tick(Observations(NOW))
-    site.add_dead_letters([DeadLetter("mqtt", f"bad {i}", b"x", NOW) for i in range(11)])
+    site.dead_letters.add_dead_letters(
+        [DeadLetter("mqtt", f"bad {i}", b"x", NOW) for i in range(11)]
+    )
     plan = watch.tick(Observations(NOW + 60))
     assert [n.alert.key for n in plan.notifications] == ["dead_letters"]
     assert plan.notifications[0].alert.title == "Dead letters: 11 in 60 min"
@@ -247,7 +250,9 @@ def test_dead_letters_above_the_rate_fire_and_clear_as_the_window_moves(site: St
 
 def test_dead_letters_of_the_window_survive_a_restart(site: Store) -> None:
     Alerting(site, [], AlertSettings()).tick(Observations(NOW))
-    site.add_dead_letters([DeadLetter("mqtt", f"bad {i}", b"x", NOW) for i in range(11)])
+    site.dead_letters.add_dead_letters(
+        [DeadLetter("mqtt", f"bad {i}", b"x", NOW) for i in range(11)]
+    )
     before = Alerting(site, [], AlertSettings()).tick(Observations(NOW + 60))
     assert [n.alert.key for n in before.notifications] == ["dead_letters"]
     restarted = Alerting(site, [], AlertSettings())  # a new process: the store remembers
@@ -302,7 +307,7 @@ def test_final_files_not_collected_by_their_deadline_alert_their_customer(
     revision = FileRevision(
         "C2", "2026-11-25", 1, FINAL, "C2_20261125.csv", "0" * 64, "k", 1, 48, 48, NOW - 100_800
     )  # made at the day's end (2026-11-26 00:00 UTC): due collect_by_hours after it
-    site.add_revision(revision)
+    site.revisions.add_revision(revision)
     hook = WebhookChannel("hook", HttpSettings(http_sink.url("/hook"), allow_http=True))
     watch = Alerting(
         site, [hook], AlertSettings(routes=(Route("hook", customers=("C2",)),)), collect_by_hours=3
@@ -344,11 +349,11 @@ def test_security_events_are_held_while_the_store_fails(tmp_path: Path) -> None:
 
 
 def test_a_unit_whose_certificates_are_all_revoked_is_not_silent(site: Store) -> None:
-    site.add_certificate("U-1", 7, NOW + 86_400 * 365, NOW - 86_400)
+    site.certificates.add_certificate("U-1", 7, NOW + 86_400 * 365, NOW - 86_400)
     watch = Alerting(site, [], AlertSettings())
     fired = watch.tick(Observations(NOW), {"U-1": NOW - 7 * 3600})
     assert [n.alert.key for n in fired.notifications] == ["silent:C1"]
-    site.revoke_device("U-1", NOW)  # taken out of service
+    site.certificates.revoke_device("U-1", NOW)  # taken out of service
     later = watch.tick(Observations(NOW + 60), {"U-1": NOW - 7 * 3600})
     assert [(n.event, n.alert.key) for n in later.notifications] == [("resolved", "silent:C1")]
 

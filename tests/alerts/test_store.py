@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from kenshin.adapters.sqlite import SqliteStore
-from kenshin.domain.alerts import Alert, AlertState, Event, Notification, Severity
+from kenshin.domain.alerts import Alert, AlertState, Event, Notification, Queued, Severity
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import ExportFailure
-from kenshin.ports import Queued, Store
+from kenshin.ports import Store
 
 NOW = 1_795_752_000
 DISK = Alert("disk:/data", Severity.CRITICAL, "Disk low", "Only 1 GiB", None, NOW - 60, "UTC")

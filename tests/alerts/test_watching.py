@@ -238,7 +238,7 @@ def test_an_export_by_hand_of_another_day_leaves_the_failure_standing(app: App) 
     export_due(app.store, app.outbox, app.export_settings, now=now)
     [failure] = app.store.alerts.export_failures()
     failed = date.fromisoformat(failure.day)
-    [customer] = app.store.list_customers()
+    [customer] = app.store.registry.list_customers()
     assert failed == min(days_to_export(app.store, customer, now=now))  # the first that failed
     folder.unlink()
     other = (failed - timedelta(days=5)).isoformat()

@@ -9,15 +9,37 @@ from pathlib import Path
 
 import pytest
 
+from kenshin.adapters.composed import ComposedStore
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.adapters.sqlite_schema import MIGRATIONS, statements
 from kenshin.ports import Store
 
+
+def composed(folder: Path) -> Store:
+    """Memory readings, dead letters and revisions beside an SQLite registry and the rest:
+    the ports compose whatever backend each comes from."""
+    sqlite, memory = SqliteStore(folder / "kenshin.db"), MemoryStore()
+    return ComposedStore(
+        registry=sqlite.registry,
+        certificates=sqlite.certificates,
+        commands=sqlite.commands,
+        readings=memory.readings,
+        dead_letters=memory.dead_letters,
+        revisions=memory.revisions,
+        deliveries=sqlite.deliveries,
+        alerts=sqlite.alerts,
+        unit_clocks=sqlite.unit_clocks,
+        checks=(sqlite.check_writable,),
+        closers=(sqlite.close, memory.close),
+    )
+
+
 # name -> how to open an empty store whose files (if any) go in the given folder
 ADAPTERS: dict[str, Callable[[Path], Store]] = {
     "memory": lambda folder: MemoryStore(),
     "sqlite": lambda folder: SqliteStore(folder / "kenshin.db"),
+    "composed": composed,
 }
 
 StoreFactory = Callable[[], Store]

@@ -1,4 +1,4 @@
-"""Packing days (``Store.compact``) never changes what the registers read.
+"""Packing days (``Store.readings.compact``) never changes what the registers read.
 
 Every store must read the same boundary registers as the in-memory store given
 the same batches, whether days were packed before, between or after them.
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from kenshin.adapters.memory import MemoryStore
 from kenshin.domain.model import Customer, Device, Meter, MeterSpec, Reading, Watermark
-from kenshin.ports import Store
+from kenshin.ports import Compacting, Store
 
 from .conftest import StoreFactory
 
@@ -39,10 +39,16 @@ steps = st.lists(
 )
 
 
+def compact(store: Store, before: int) -> int:
+    """Pack the days that ended before ``before`` where the store can (Compacting)."""
+    readings = store.readings
+    return readings.compact(before) if isinstance(readings, Compacting) else 0
+
+
 def read_all(store: Store, as_of: Watermark | None = None) -> list[list[list[int]]]:
     found = []
     for start, count in WINDOWS:
-        fwd, rev = store.boundary_registers([*METERS, "M-unknown"], start, count, as_of)
+        fwd, rev = store.readings.boundary_registers([*METERS, "M-unknown"], start, count, as_of)
         assert fwd.dtype == rev.dtype == np.uint32
         found += [fwd.tolist(), rev.tolist()]
     return found
@@ -58,24 +64,28 @@ def test_packing_at_any_point_reads_as_if_nothing_was_packed(
     store, twin = new_store(), MemoryStore()
     for step in steps:
         if isinstance(step, int):
-            store.compact(step)
+            compact(store, step)
         else:
-            assert store.add_readings(step, U0) == twin.add_readings(step, U0)
+            assert store.readings.add_readings(step, U0) == twin.readings.add_readings(step, U0)
     assert read_all(store) == read_all(twin)
-    store.compact(U0 + 4 * 86_400)
+    compact(store, U0 + 4 * 86_400)
     assert read_all(store) == read_all(twin)
 
 
 def test_a_late_reading_in_a_packed_day_is_read(new_store: StoreFactory) -> None:
     store = new_store()
     day = [Reading("M1", U0 + 1800 * i, 10 * i, None) for i in range(48) if i != 7]
-    store.add_readings(day, U0)
-    assert store.compact(U0 + 86_400) in (0, 1)  # a store that reads fast may do nothing
-    assert store.compact(U0 + 86_400) == 0  # packed once only
-    store.add_readings([Reading("M1", U0 + 1800 * 7, 70, 5), Reading("M2", U0, 1, None)], U0)
-    store.add_readings([Reading("M1", U0 + 1800 * 8, 80, 6)], U0)  # completes a stored one
-    store.add_readings([Reading("M1", U0 + 1800 * 9, 999, None)], U0)  # a conflict: not read
-    fwd, rev = store.boundary_registers(["M1", "M2"], U0, 47)
+    store.readings.add_readings(day, U0)
+    assert compact(store, U0 + 86_400) in (0, 1)  # a store that reads fast may do nothing
+    assert compact(store, U0 + 86_400) == 0  # packed once only
+    store.readings.add_readings(
+        [Reading("M1", U0 + 1800 * 7, 70, 5), Reading("M2", U0, 1, None)], U0
+    )
+    store.readings.add_readings([Reading("M1", U0 + 1800 * 8, 80, 6)], U0)  # completes a stored one
+    store.readings.add_readings(
+        [Reading("M1", U0 + 1800 * 9, 999, None)], U0
+    )  # a conflict: not read
+    fwd, rev = store.readings.boundary_registers(["M1", "M2"], U0, 47)
     assert fwd[0].tolist() == [10 * i for i in range(48)]
     assert rev[0].tolist()[6:10] == [0xFFFFFFFF, 5, 6, 0xFFFFFFFF]
     assert fwd[1].tolist()[:2] == [1, 0xFFFFFFFF]
@@ -109,24 +119,24 @@ def test_a_read_as_of_a_watermark_sees_what_was_stored_then_whatever_came_later(
     seen = []
     for step in steps:
         if isinstance(step, int):
-            store.compact(step)
+            compact(store, step)
         else:
-            store.add_readings(step, U0)
+            store.readings.add_readings(step, U0)
         mark = store.watermark()
-        seen.append((mark, read_all(store), store.conflicts_between(METERS, 0, 2**40)))
-    store.compact(U0 + 4 * 86_400)
+        seen.append((mark, read_all(store), store.readings.conflicts_between(METERS, 0, 2**40)))
+    compact(store, U0 + 4 * 86_400)
     for mark, then, conflicts in seen:
         assert read_all(store, mark) == then
-        assert store.conflicts_between(METERS, 0, 2**40, mark) == conflicts
+        assert store.readings.conflicts_between(METERS, 0, 2**40, mark) == conflicts
 
 
 def test_meters_as_of_a_watermark_are_those_seen_by_then(new_store: StoreFactory) -> None:
     store = new_store()
-    store.add_customer(Customer("C1", "First"))
-    store.add_device(Device("U1", "C1"))
-    store.save_meters([Meter("M2", "U1", MeterSpec(1000, 1, 6))])
+    store.registry.add_customer(Customer("C1", "First"))
+    store.registry.add_device(Device("U1", "C1"))
+    store.registry.save_meters([Meter("M2", "U1", MeterSpec(1000, 1, 6))])
     mark = store.watermark()
-    store.save_meters([Meter("M1", "U1", MeterSpec(1000, 1, 6))])
-    assert [m.id for m in store.list_meters("C1", as_of=mark)] == ["M2"]
-    assert [m.id for m in store.list_meters("C1")] == ["M1", "M2"]
+    store.registry.save_meters([Meter("M1", "U1", MeterSpec(1000, 1, 6))])
+    assert [m.id for m in store.registry.list_meters("C1", as_of=mark)] == ["M2"]
+    assert [m.id for m in store.registry.list_meters("C1")] == ["M1", "M2"]
     assert store.watermark().meter > mark.meter

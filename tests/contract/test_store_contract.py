@@ -43,15 +43,15 @@ T0 = 1_795_964_400  # 2026-11-30 00:00 in Asia/Tokyo
 
 def day_of(store: Store, *meters: str) -> dict[str, list[Reading]]:
     """Everything the store holds for ``meters`` around T0, as a dict."""
-    return dict(store.readings_between(list(meters), T0 - 86_400, T0 + 86_400))
+    return dict(store.readings.readings_between(list(meters), T0 - 86_400, T0 + 86_400))
 
 
 def registered(store: Store) -> Store:
     """``store`` with customers C1, C2 and devices D1 (C1), D2 (C2), D3 (C1)."""
-    store.add_customer(Customer("C2", "Second"))
-    store.add_customer(Customer("C1", "First"))
+    store.registry.add_customer(Customer("C2", "Second"))
+    store.registry.add_customer(Customer("C1", "First"))
     for device, customer in (("D3", "C1"), ("D1", "C1"), ("D2", "C2")):
-        store.add_device(Device(device, customer))
+        store.registry.add_device(Device(device, customer))
     return store
 
 
@@ -69,16 +69,16 @@ def test_customers_keep_every_field_and_list_by_id(store: Store) -> None:
         SlotLabels.NUMBER,
         FlagColumns.PER_SLOT,
     )
-    store.add_customer(special)
-    store.add_customer(Customer("C1", "First"))
-    assert store.get_customer("C2") == special
-    assert store.list_customers() == [Customer("C1", "First"), special]
-    assert store.get_customer("C9") is None
+    store.registry.add_customer(special)
+    store.registry.add_customer(Customer("C1", "First"))
+    assert store.registry.get_customer("C2") == special
+    assert store.registry.list_customers() == [Customer("C1", "First"), special]
+    assert store.registry.get_customer("C9") is None
 
 
 def test_a_customers_settings_are_changed_in_place(store: Store) -> None:
-    store.add_customer(Customer("C1", "First"))
-    store.add_customer(Customer("C2", "Second"))
+    store.registry.add_customer(Customer("C1", "First"))
+    store.registry.add_customer(Customer("C2", "Second"))
     changed = replace(
         Customer("C1", "First"),
         layout=Layout.LONG,
@@ -88,51 +88,51 @@ def test_a_customers_settings_are_changed_in_place(store: Store) -> None:
         slot_labels=SlotLabels.END,
         flags=FlagColumns.PER_SLOT,
     )
-    store.update_customer(changed)
-    assert store.list_customers() == [changed, Customer("C2", "Second")]
+    store.registry.update_customer(changed)
+    assert store.registry.list_customers() == [changed, Customer("C2", "Second")]
     with pytest.raises(NotFoundError, match="C9"):
-        store.update_customer(Customer("C9", "Nobody"))
-    assert store.get_customer("C9") is None
+        store.registry.update_customer(Customer("C9", "Nobody"))
+    assert store.registry.get_customer("C9") is None
 
 
 def test_a_taken_customer_id_is_refused_and_the_first_kept(store: Store) -> None:
-    store.add_customer(Customer("C1", "First"))
+    store.registry.add_customer(Customer("C1", "First"))
     with pytest.raises(AlreadyExistsError, match="C1"):
-        store.add_customer(Customer("C1", "Impostor"))
-    assert store.list_customers() == [Customer("C1", "First")]
+        store.registry.add_customer(Customer("C1", "Impostor"))
+    assert store.registry.list_customers() == [Customer("C1", "First")]
 
 
 def test_devices_are_listed_by_id_and_by_customer(store: Store) -> None:
     registered(store)
-    assert store.get_device("D2") == Device("D2", "C2")
-    assert store.get_device("D9") is None
-    assert [d.id for d in store.list_devices()] == ["D1", "D2", "D3"]
-    assert store.list_devices("C1") == [Device("D1", "C1"), Device("D3", "C1")]
-    assert store.list_devices("C9") == []
+    assert store.registry.get_device("D2") == Device("D2", "C2")
+    assert store.registry.get_device("D9") is None
+    assert [d.id for d in store.registry.list_devices()] == ["D1", "D2", "D3"]
+    assert store.registry.list_devices("C1") == [Device("D1", "C1"), Device("D3", "C1")]
+    assert store.registry.list_devices("C9") == []
 
 
 def test_a_device_needs_a_known_customer_and_a_free_id(store: Store) -> None:
     registered(store)
     with pytest.raises(NotFoundError, match="C9"):
-        store.add_device(Device("D9", "C9"))
+        store.registry.add_device(Device("D9", "C9"))
     with pytest.raises(AlreadyExistsError, match="D1"):
-        store.add_device(Device("D1", "C2"))
-    assert store.get_device("D9") is None
-    assert store.get_device("D1") == Device("D1", "C1")
+        store.registry.add_device(Device("D1", "C2"))
+    assert store.registry.get_device("D9") is None
+    assert store.registry.get_device("D1") == Device("D1", "C1")
 
 
 def test_a_device_moves_to_another_customer_with_its_meters(store: Store) -> None:
     registered(store)
-    store.save_meters([Meter("M1", "D1", MeterSpec(100, 1, 6))])
-    store.move_device("D1", "C2")
-    assert store.get_device("D1") == Device("D1", "C2")
-    assert [m.id for m in store.list_meters("C2")] == ["M1"]
-    assert store.list_meters("C1") == []
+    store.registry.save_meters([Meter("M1", "D1", MeterSpec(100, 1, 6))])
+    store.registry.move_device("D1", "C2")
+    assert store.registry.get_device("D1") == Device("D1", "C2")
+    assert [m.id for m in store.registry.list_meters("C2")] == ["M1"]
+    assert store.registry.list_meters("C1") == []
     with pytest.raises(NotFoundError, match="C9"):
-        store.move_device("D1", "C9")
+        store.registry.move_device("D1", "C9")
     with pytest.raises(NotFoundError, match="D9"):
-        store.move_device("D9", "C1")
-    assert store.get_device("D1") == Device("D1", "C2")
+        store.registry.move_device("D9", "C1")
+    assert store.registry.get_device("D1") == Device("D1", "C2")
 
 
 def test_each_units_last_status_is_kept(store: Store) -> None:
@@ -152,90 +152,92 @@ def test_each_units_last_status_is_kept(store: Store) -> None:
 
 def test_meters_are_saved_updated_and_listed_through_devices(store: Store) -> None:
     registered(store)
-    store.save_meters([Meter("M2", "D2", SPEC, 6000), Meter("M1", "D1", SPEC)])
-    store.save_meters([Meter("M3", "D3", SPEC), Meter("M0", "D-unknown", SPEC)])
+    store.registry.save_meters([Meter("M2", "D2", SPEC, 6000), Meter("M1", "D1", SPEC)])
+    store.registry.save_meters([Meter("M3", "D3", SPEC), Meter("M0", "D-unknown", SPEC)])
     moved = Meter("M2", "D3", MeterSpec(10, 40, 8))  # no max demand given: the old one stays
-    store.save_meters([moved])
-    assert store.get_meter("M2") == Meter("M2", "D3", MeterSpec(10, 40, 8), 6000)
-    assert [m.id for m in store.list_meters()] == ["M0", "M1", "M2", "M3"]
-    assert [m.id for m in store.list_meters("C1")] == ["M1", "M2", "M3"]
-    assert store.list_meters("C2") == []
-    assert [m.id for m in store.list_meters(device_id="D3")] == ["M2", "M3"]
-    assert [m.id for m in store.list_meters("C1", device_id="D1")] == ["M1"]
-    assert store.list_meters("C2", device_id="D1") == []
-    assert store.list_meters(device_id="D9") == []
-    assert store.get_meter("M9") is None
+    store.registry.save_meters([moved])
+    assert store.registry.get_meter("M2") == Meter("M2", "D3", MeterSpec(10, 40, 8), 6000)
+    assert [m.id for m in store.registry.list_meters()] == ["M0", "M1", "M2", "M3"]
+    assert [m.id for m in store.registry.list_meters("C1")] == ["M1", "M2", "M3"]
+    assert store.registry.list_meters("C2") == []
+    assert [m.id for m in store.registry.list_meters(device_id="D3")] == ["M2", "M3"]
+    assert [m.id for m in store.registry.list_meters("C1", device_id="D1")] == ["M1"]
+    assert store.registry.list_meters("C2", device_id="D1") == []
+    assert store.registry.list_meters(device_id="D9") == []
+    assert store.registry.get_meter("M9") is None
 
 
 def test_a_meter_seen_in_readings_first_can_be_registered_later(store: Store) -> None:
     registered(store)
-    store.add_readings([Reading("M7", T0, 10, 0)], received_at=T0)
-    assert store.get_meter("M7") is None
-    assert store.list_meters() == []
-    store.save_meters([Meter("M7", "D1", SPEC)])
-    # Its reading had a reverse register: the meter is known to have one.
-    assert store.list_meters("C1") == [Meter("M7", "D1", SPEC, reverse=True)]
+    store.readings.add_readings([Reading("M7", T0, 10, 0)], received_at=T0)
+    assert store.registry.get_meter("M7") is None
+    assert store.registry.list_meters() == []
+    store.registry.save_meters([Meter("M7", "D1", SPEC, reverse=True)])
+    assert store.registry.list_meters("C1") == [Meter("M7", "D1", SPEC, reverse=True)]
     assert day_of(store, "M7") == {"M7": [Reading("M7", T0, 10, 0)]}
 
 
-def test_a_reverse_register_once_seen_is_remembered(store: Store) -> None:
+def test_a_reverse_register_once_known_is_remembered(store: Store) -> None:
     registered(store)
-    store.save_meters([Meter("M1", "D1", SPEC), Meter("M2", "D1", SPEC)])
-    store.add_readings([Reading("M1", T0, 10, None), Reading("M2", T0, 10, None)], T0)
-    assert [m.reverse for m in store.list_meters()] == [False, False]
-    store.add_readings([Reading("M2", T0 + 1800, None, 3)], T0)
-    store.save_meters([Meter("M2", "D3", SPEC)])  # saved again, not knowing: still reverse
-    assert store.get_meter("M2") == Meter("M2", "D3", SPEC, reverse=True)
-    assert [m.reverse for m in store.list_meters(device_id="D1")] == [False]
+    store.registry.save_meters([Meter("M1", "D1", SPEC), Meter("M2", "D1", SPEC)])
+    assert [m.reverse for m in store.registry.list_meters()] == [False, False]
+    store.registry.save_meters([Meter("M2", "D1", SPEC, reverse=True)])
+    store.registry.save_meters([Meter("M2", "D3", SPEC)])  # saved again, not knowing: still reverse
+    assert store.registry.get_meter("M2") == Meter("M2", "D3", SPEC, reverse=True)
+    assert [m.reverse for m in store.registry.list_meters(device_id="D1")] == [False]
 
 
 # readings
 def test_redelivering_a_batch_changes_nothing(store: Store) -> None:
     batch = [Reading("M1", T0, 100, 0), Reading("M1", T0 + 1800, 104, 0), Reading("M2", T0, 7, 3)]
-    assert store.add_readings(batch, received_at=T0 + 60) == StoreResult(stored=3)
+    assert store.readings.add_readings(batch, received_at=T0 + 60) == StoreResult(stored=3)
     before = day_of(store, "M1", "M2")
-    assert store.add_readings(batch, received_at=T0 + 120) == StoreResult(duplicates=3)
+    assert store.readings.add_readings(batch, received_at=T0 + 120) == StoreResult(duplicates=3)
     assert day_of(store, "M1", "M2") == before
     assert before["M1"] == batch[:2]
-    assert store.list_conflicts() == []
+    assert store.readings.list_conflicts() == []
 
 
 def test_a_missing_register_is_completed_by_a_later_reading(store: Store) -> None:
-    assert store.add_readings([Reading("M1", T0, 100, None)], T0) == StoreResult(stored=1)
-    assert store.add_readings([Reading("M1", T0, None, 5)], T0 + 60) == StoreResult(stored=1)
-    assert store.add_readings([Reading("M1", T0, 100, 5)], T0 + 90) == StoreResult(duplicates=1)
+    assert store.readings.add_readings([Reading("M1", T0, 100, None)], T0) == StoreResult(stored=1)
+    assert store.readings.add_readings([Reading("M1", T0, None, 5)], T0 + 60) == StoreResult(
+        stored=1
+    )
+    assert store.readings.add_readings([Reading("M1", T0, 100, 5)], T0 + 90) == StoreResult(
+        duplicates=1
+    )
     assert day_of(store, "M1") == {"M1": [Reading("M1", T0, 100, 5)]}
-    assert store.list_conflicts() == []
+    assert store.readings.list_conflicts() == []
 
 
 def test_the_newest_batch_of_days_counts_what_changed_readings(store: Store) -> None:
     day, next_day = T0 - T0 % 86_400, T0 - T0 % 86_400 + 86_400  # two UTC days
-    assert store.newest_batch(day, next_day + 3600) == 0
-    store.add_readings([Reading("M1", day + 1800, 100, None)], T0)
+    assert store.readings.newest_batch(day, next_day + 3600) == 0
+    store.readings.add_readings([Reading("M1", day + 1800, 100, None)], T0)
     first = store.watermark().batch
-    store.add_readings([Reading("M1", next_day, 200, None)], T0)
+    store.readings.add_readings([Reading("M1", next_day, 200, None)], T0)
     second = store.watermark().batch
-    store.add_readings([Reading("M1", day + 1800, 100, None)], T0)  # a duplicate
-    assert store.newest_batch(day, day + 3600) == first
-    assert store.newest_batch(day + 7200, next_day) == second  # by whole UTC days
-    store.add_readings([Reading("M1", day + 1800, None, 7)], T0)  # completed
+    store.readings.add_readings([Reading("M1", day + 1800, 100, None)], T0)  # a duplicate
+    assert store.readings.newest_batch(day, day + 3600) == first
+    assert store.readings.newest_batch(day + 7200, next_day) == second  # by whole UTC days
+    store.readings.add_readings([Reading("M1", day + 1800, None, 7)], T0)  # completed
     completed = store.watermark().batch
-    assert store.newest_batch(day, day) == completed
-    store.add_readings([Reading("M1", next_day, 201, None)], T0)  # in conflict
-    assert store.newest_batch(next_day, next_day) == store.watermark().batch
-    assert store.newest_batch(day - 86_400, day - 1) == 0
+    assert store.readings.newest_batch(day, day) == completed
+    store.readings.add_readings([Reading("M1", next_day, 201, None)], T0)  # in conflict
+    assert store.readings.newest_batch(next_day, next_day) == store.watermark().batch
+    assert store.readings.newest_batch(day - 86_400, day - 1) == 0
 
 
 def test_a_different_value_is_kept_aside_and_never_overwrites(store: Store) -> None:
-    store.add_readings([Reading("M1", T0, 100, None)], received_at=T0)
-    result = store.add_readings([Reading("M1", T0, 101, 9)], received_at=T0 + 60)
+    store.readings.add_readings([Reading("M1", T0, 100, None)], received_at=T0)
+    result = store.readings.add_readings([Reading("M1", T0, 101, 9)], received_at=T0 + 60)
     conflict = Conflict("M1", T0, 100, None, 101, 9, received_at=T0 + 60)
     assert result == StoreResult(conflicts=(conflict,))
     assert day_of(store, "M1") == {"M1": [Reading("M1", T0, 100, None)]}  # rev not filled either
-    assert store.list_conflicts() == [conflict]
-    again = store.add_readings([Reading("M1", T0, 101, 9)], received_at=T0 + 120)
+    assert store.readings.list_conflicts() == [conflict]
+    again = store.readings.add_readings([Reading("M1", T0, 101, 9)], received_at=T0 + 120)
     assert again == StoreResult(conflicts=(replace(conflict, received_at=T0 + 120),))
-    assert store.list_conflicts() == [conflict]  # the same conflict again is kept once
+    assert store.readings.list_conflicts() == [conflict]  # the same conflict again is kept once
 
 
 def test_repeats_inside_one_batch_count_as_if_they_came_one_by_one(store: Store) -> None:
@@ -246,61 +248,65 @@ def test_repeats_inside_one_batch_count_as_if_they_came_one_by_one(store: Store)
         Reading("M1", T0, 100, 5),  # conflict with the completed reading
         Reading("M2", T0, 1, 1),
     ]
-    result = store.add_readings(batch, received_at=T0 + 1)
+    result = store.readings.add_readings(batch, received_at=T0 + 1)
     conflict = Conflict("M1", T0, 100, 4, 100, 5, received_at=T0 + 1)
     assert result == StoreResult(stored=3, duplicates=1, conflicts=(conflict,))
     assert day_of(store, "M1", "M2") == {
         "M1": [Reading("M1", T0, 100, 4)],
         "M2": [Reading("M2", T0, 1, 1)],
     }
-    assert store.list_conflicts() == [conflict]
+    assert store.readings.list_conflicts() == [conflict]
 
 
 def test_conflicts_are_listed_oldest_first_up_to_the_limit(store: Store) -> None:
-    store.add_readings([Reading("M1", T0, 1, 0), Reading("M2", T0, 1, 0)], received_at=T0)
-    store.add_readings([Reading("M2", T0, 2, 0)], received_at=T0 + 10)
-    store.add_readings([Reading("M1", T0, 3, 0)], received_at=T0 + 20)
-    assert store.list_conflicts() == [
+    store.readings.add_readings([Reading("M1", T0, 1, 0), Reading("M2", T0, 1, 0)], received_at=T0)
+    store.readings.add_readings([Reading("M2", T0, 2, 0)], received_at=T0 + 10)
+    store.readings.add_readings([Reading("M1", T0, 3, 0)], received_at=T0 + 20)
+    assert store.readings.list_conflicts() == [
         Conflict("M2", T0, 1, 0, 2, 0, T0 + 10),
         Conflict("M1", T0, 1, 0, 3, 0, T0 + 20),
     ]
-    assert store.list_conflicts(limit=1) == [Conflict("M2", T0, 1, 0, 2, 0, T0 + 10)]
+    assert store.readings.list_conflicts(limit=1) == [Conflict("M2", T0, 1, 0, 2, 0, T0 + 10)]
 
 
 def test_conflicts_between_are_each_meters_times_once_in_the_range(store: Store) -> None:
-    store.add_readings([Reading(m, t, 1, 0) for m in ("M1", "M2") for t in (T0, T0 + 1800)], T0)
-    store.add_readings([Reading("M2", T0, 2, 0), Reading("M1", T0 + 1800, 3, 0)], T0 + 10)
-    store.add_readings([Reading("M2", T0, 4, 0)], T0 + 20)  # a second conflict, same key
-    assert store.conflicts_between(["M2", "M1", "M9"], T0, T0 + 1800) == [
+    store.readings.add_readings(
+        [Reading(m, t, 1, 0) for m in ("M1", "M2") for t in (T0, T0 + 1800)], T0
+    )
+    store.readings.add_readings([Reading("M2", T0, 2, 0), Reading("M1", T0 + 1800, 3, 0)], T0 + 10)
+    store.readings.add_readings([Reading("M2", T0, 4, 0)], T0 + 20)  # a second conflict, same key
+    assert store.readings.conflicts_between(["M2", "M1", "M9"], T0, T0 + 1800) == [
         ("M1", T0 + 1800),
         ("M2", T0),
     ]
-    assert store.conflicts_between(["M1"], T0, T0 + 1799) == []
-    assert store.conflicts_between([], T0, T0 + 1800) == []
+    assert store.readings.conflicts_between(["M1"], T0, T0 + 1799) == []
+    assert store.readings.conflicts_between([], T0, T0 + 1800) == []
 
 
 def test_an_empty_batch_stores_nothing(store: Store) -> None:
-    assert store.add_readings([], received_at=T0) == StoreResult()
+    assert store.readings.add_readings([], received_at=T0) == StoreResult()
     assert day_of(store, "M1") == {}
 
 
 def test_readings_between_includes_both_bounds_sorted_by_time(store: Store) -> None:
     times = [T0 + 3600, T0 - 1800, T0 + 1800, T0, T0 + 5400]
-    store.add_readings([Reading("M1", t, t - T0 + 1800, 0) for t in times], received_at=T0)
-    store.add_readings([Reading("M3", T0 + 1800, 1, 0)], received_at=T0)
-    found = list(store.readings_between(["M3", "M9", "M1", "M2"], T0, T0 + 3600))
+    store.readings.add_readings([Reading("M1", t, t - T0 + 1800, 0) for t in times], received_at=T0)
+    store.readings.add_readings([Reading("M3", T0 + 1800, 1, 0)], received_at=T0)
+    found = list(store.readings.readings_between(["M3", "M9", "M1", "M2"], T0, T0 + 3600))
     assert found == [
         ("M3", [Reading("M3", T0 + 1800, 1, 0)]),
         ("M1", [Reading("M1", t, t - T0 + 1800, 0) for t in (T0, T0 + 1800, T0 + 3600)]),
     ]
-    assert list(store.readings_between(["M1"], T0 + 1, T0 + 1799)) == []
+    assert list(store.readings.readings_between(["M1"], T0 + 1, T0 + 1799)) == []
 
 
 def test_readings_between_serves_thousands_of_meters_in_the_order_asked(store: Store) -> None:
     meters = [f"M{n:05d}" for n in range(4500)]
-    store.add_readings([Reading(m, T0 + 1800 * (n % 3), n, 0) for n, m in enumerate(meters)], T0)
+    store.readings.add_readings(
+        [Reading(m, T0 + 1800 * (n % 3), n, 0) for n, m in enumerate(meters)], T0
+    )
     asked = meters[::-1]
-    found = list(store.readings_between(asked, T0, T0 + 3600))
+    found = list(store.readings.readings_between(asked, T0, T0 + 3600))
     assert [m for m, _ in found] == asked
     assert found[0] == ("M04499", [Reading("M04499", T0 + 1800 * 2, 4499, 0)])
 
@@ -308,7 +314,7 @@ def test_readings_between_serves_thousands_of_meters_in_the_order_asked(store: S
 def test_a_reading_without_registers_counts_as_a_duplicate_and_stores_nothing(
     store: Store,
 ) -> None:
-    result = store.add_readings(
+    result = store.readings.add_readings(
         [Reading("M1", T0, None, None), Reading("M1", T0 + 900, 5, None)], T0
     )
     assert result == StoreResult(stored=1, duplicates=1)
@@ -319,7 +325,7 @@ def test_a_reading_without_registers_counts_as_a_duplicate_and_stores_nothing(
 def test_a_register_outside_its_range_refuses_the_whole_batch(store: Store, value: int) -> None:
     batch = [Reading("M1", T0, 5, None), Reading("M2", T0, value, None)]
     with pytest.raises(StoreError, match=str(value)):
-        store.add_readings(batch, received_at=T0)
+        store.readings.add_readings(batch, received_at=T0)
     assert day_of(store, "M1", "M2") == {}
 
 
@@ -327,12 +333,12 @@ def test_boundary_registers_give_every_half_hour_of_a_day_in_the_order_asked(
     store: Store,
 ) -> None:
     # M1 complete, M2 with a gap, only reverse at one boundary, and an off-boundary reading.
-    store.add_readings([Reading("M1", T0 + 1800 * i, 100 + i, 7) for i in range(49)], T0)
+    store.readings.add_readings([Reading("M1", T0 + 1800 * i, 100 + i, 7) for i in range(49)], T0)
     m2 = [Reading("M2", T0 + 1800 * i, 5 * i, None) for i in range(49) if i != 10]
     m2 += [Reading("M2", T0 + 900, 99, None), Reading("M2", T0 + 1800 * 10, None, 3)]
-    store.add_readings(m2, T0)
-    store.add_readings([Reading("M3", T0 + 1800 * 49, 1, 1)], T0)  # the next day only
-    fwd, rev = store.boundary_registers(["M9", "M2", "M3", "M1"], T0, 48)
+    store.readings.add_readings(m2, T0)
+    store.readings.add_readings([Reading("M3", T0 + 1800 * 49, 1, 1)], T0)  # the next day only
+    fwd, rev = store.readings.boundary_registers(["M9", "M2", "M3", "M1"], T0, 48)
     assert fwd.shape == rev.shape == (4, 49)
     assert fwd[0].tolist() == rev[0].tolist() == fwd[2].tolist() == [NO_REGISTER] * 49
     assert rev[2].tolist() == [NO_REGISTER] * 49  # M3's reading is the next day's
@@ -345,9 +351,9 @@ def test_boundary_registers_give_every_half_hour_of_a_day_in_the_order_asked(
 def test_boundary_registers_follow_the_start_given_not_a_fixed_grid(store: Store) -> None:
     # Kathmandu's day starts at 18:15 UTC: boundaries at :15 and :45.
     start = T0 + 900
-    store.add_readings([Reading("M1", start + 1800 * i, i, None) for i in range(3)], T0)
-    store.add_readings([Reading("M1", T0 + 1800, 50, None)], T0)
-    fwd, rev = store.boundary_registers(["M1"], start, 2)
+    store.readings.add_readings([Reading("M1", start + 1800 * i, i, None) for i in range(3)], T0)
+    store.readings.add_readings([Reading("M1", T0 + 1800, 50, None)], T0)
+    fwd, rev = store.readings.boundary_registers(["M1"], start, 2)
     assert (fwd.tolist(), rev.tolist()) == ([[0, 1, 2]], [[NO_REGISTER] * 3])
 
 
@@ -358,18 +364,20 @@ def test_dead_letters_keep_their_bytes_exactly(store: Store) -> None:
         DeadLetter("echonet", "ESV 0x52", bytes(range(256)), T0 + 1),
         DeadLetter("mqtt", "empty", b"", T0 + 2, "U-2"),
     ]
-    store.add_dead_letters(letters[:2])
-    store.add_dead_letters(letters[2:])
-    assert store.list_dead_letters() == letters
-    assert store.list_dead_letters(limit=2) == letters[:2]
-    assert store.list_dead_letters(since=T0 + 1) == letters[1:]
-    assert store.list_dead_letters(limit=1, since=T0 + 1) == letters[1:2]
-    assert store.count_dead_letters() == 3
+    store.dead_letters.add_dead_letters(letters[:2])
+    store.dead_letters.add_dead_letters(letters[2:])
+    assert store.dead_letters.list_dead_letters() == letters
+    assert store.dead_letters.list_dead_letters(limit=2) == letters[:2]
+    assert store.dead_letters.list_dead_letters(since=T0 + 1) == letters[1:]
+    assert store.dead_letters.list_dead_letters(limit=1, since=T0 + 1) == letters[1:2]
+    assert store.dead_letters.count_dead_letters() == 3
     # The same message again (a file imported twice) is kept once; another reason is not.
-    store.add_dead_letters([replace(letters[0], received_at=T0 + 9), letters[1]])
-    store.add_dead_letters([replace(letters[0], reason="other"), replace(letters[1], device="U-9")])
-    assert store.count_dead_letters() == 5
-    assert store.list_dead_letters()[:3] == letters
+    store.dead_letters.add_dead_letters([replace(letters[0], received_at=T0 + 9), letters[1]])
+    store.dead_letters.add_dead_letters(
+        [replace(letters[0], reason="other"), replace(letters[1], device="U-9")]
+    )
+    assert store.dead_letters.count_dead_letters() == 5
+    assert store.dead_letters.list_dead_letters()[:3] == letters
 
 
 # file revisions
@@ -380,15 +388,15 @@ def revision(number: int, status: str = "final", day: str = "2026-11-26") -> Fil
 
 
 def test_revisions_list_oldest_first_and_the_newest_can_change_status(store: Store) -> None:
-    assert store.latest_revision("C1", "2026-11-26") is None
-    store.add_revision(revision(1))
-    store.add_revision(revision(2, "provisional"))
-    store.add_revision(revision(1, day="2026-11-27"))
-    assert store.latest_revision("C1", "2026-11-26") == revision(2, "provisional")
-    store.add_revision(revision(2, "final"))
-    assert store.list_revisions("C1", "2026-11-26") == [revision(1), revision(2, "final")]
-    assert store.latest_revision("C1", "2026-11-26") == revision(2, "final")
-    assert store.list_revisions("C2", "2026-11-26") == []
+    assert store.revisions.latest_revision("C1", "2026-11-26") is None
+    store.revisions.add_revision(revision(1))
+    store.revisions.add_revision(revision(2, "provisional"))
+    store.revisions.add_revision(revision(1, day="2026-11-27"))
+    assert store.revisions.latest_revision("C1", "2026-11-26") == revision(2, "provisional")
+    store.revisions.add_revision(revision(2, "final"))
+    assert store.revisions.list_revisions("C1", "2026-11-26") == [revision(1), revision(2, "final")]
+    assert store.revisions.latest_revision("C1", "2026-11-26") == revision(2, "final")
+    assert store.revisions.list_revisions("C2", "2026-11-26") == []
 
 
 # the property: any sequence of batches
@@ -449,15 +457,15 @@ def test_any_batches_keep_the_first_value_of_each_register(
     # new_store gives each example its own empty store, so the fixture being per test is fine.
     store = new_store()
     held, expected = first_value_wins(batches)
-    results = [store.add_readings(batch, received_at=n) for n, batch in enumerate(batches)]
+    results = [store.readings.add_readings(batch, received_at=n) for n, batch in enumerate(batches)]
     assert results == expected
     for batch, result in zip(batches, results, strict=True):
         assert result.stored + result.duplicates + len(result.conflicts) == len(batch)
-    assert dict(store.readings_between(["M1", "M2"], T0, T0 + 1800)) == held
+    assert dict(store.readings.readings_between(["M1", "M2"], T0, T0 + 1800)) == held
     kept: dict[tuple[object, ...], Conflict] = {}  # a conflict that comes again is kept once
     for c in (c for r in expected for c in r.conflicts):
         kept.setdefault((c.meter, c.t, c.stored_fwd, c.stored_rev, c.new_fwd, c.new_rev), c)
-    assert store.list_conflicts() == list(kept.values())
+    assert store.readings.list_conflicts() == list(kept.values())
     store.close()
 
 
@@ -465,27 +473,33 @@ def test_any_batches_keep_the_first_value_of_each_register(
 def test_sqlite_keeps_everything_across_close_and_reopen(tmp_path: Path) -> None:
     path = tmp_path / "kenshin.db"
     store = registered(SqliteStore(path))
-    store.save_meters([Meter("M1", "D1", SPEC, 5000)])
-    store.add_readings([Reading("M1", T0, 100, None), Reading("M2", T0, 5, 5)], received_at=T0)
-    store.add_readings([Reading("M2", T0, 6, 5)], received_at=T0 + 60)
-    store.add_dead_letters([DeadLetter("mqtt", "not JSON", b"\x00{", T0, "U-1")])
-    store.add_revision(revision(1))
+    store.registry.save_meters([Meter("M1", "D1", SPEC, 5000)])
+    store.readings.add_readings(
+        [Reading("M1", T0, 100, None), Reading("M2", T0, 5, 5)], received_at=T0
+    )
+    store.readings.add_readings([Reading("M2", T0, 6, 5)], received_at=T0 + 60)
+    store.dead_letters.add_dead_letters([DeadLetter("mqtt", "not JSON", b"\x00{", T0, "U-1")])
+    store.revisions.add_revision(revision(1))
     store.close()
 
     again = SqliteStore(path)
     try:
-        assert [c.id for c in again.list_customers()] == ["C1", "C2"]
-        assert again.list_devices("C1") == [Device("D1", "C1"), Device("D3", "C1")]
-        assert again.list_meters("C1") == [Meter("M1", "D1", SPEC, 5000)]
+        assert [c.id for c in again.registry.list_customers()] == ["C1", "C2"]
+        assert again.registry.list_devices("C1") == [Device("D1", "C1"), Device("D3", "C1")]
+        assert again.registry.list_meters("C1") == [Meter("M1", "D1", SPEC, 5000)]
         assert day_of(again, "M1", "M2") == {
             "M1": [Reading("M1", T0, 100, None)],
             "M2": [Reading("M2", T0, 5, 5)],
         }
-        assert again.list_conflicts() == [Conflict("M2", T0, 5, 5, 6, 5, T0 + 60)]
-        assert again.list_dead_letters() == [DeadLetter("mqtt", "not JSON", b"\x00{", T0, "U-1")]
-        assert again.list_revisions("C1", "2026-11-26") == [revision(1)]
+        assert again.readings.list_conflicts() == [Conflict("M2", T0, 5, 5, 6, 5, T0 + 60)]
+        assert again.dead_letters.list_dead_letters() == [
+            DeadLetter("mqtt", "not JSON", b"\x00{", T0, "U-1")
+        ]
+        assert again.revisions.list_revisions("C1", "2026-11-26") == [revision(1)]
         redelivered = [Reading("M1", T0, 100, 7), Reading("M2", T0, 5, 5)]
-        assert again.add_readings(redelivered, T0 + 90) == StoreResult(stored=1, duplicates=1)
+        assert again.readings.add_readings(redelivered, T0 + 90) == StoreResult(
+            stored=1, duplicates=1
+        )
     finally:
         again.close()
 
@@ -494,7 +508,7 @@ def test_sqlite_a_batch_is_committed_when_add_readings_returns(tmp_path: Path) -
     writer = SqliteStore(tmp_path / "kenshin.db")
     reader = SqliteStore(tmp_path / "kenshin.db")  # another connection, as another process
     try:
-        writer.add_readings([Reading("M1", T0, 100, 0)], received_at=T0)
+        writer.readings.add_readings([Reading("M1", T0, 100, 0)], received_at=T0)
         assert day_of(reader, "M1") == {"M1": [Reading("M1", T0, 100, 0)]}
     finally:
         writer.close()
@@ -508,7 +522,7 @@ def test_sqlite_a_batch_survives_the_process_dying_right_after(tmp_path: Path) -
         "from kenshin.adapters.sqlite import SqliteStore\n"
         "from kenshin.domain.model import Reading\n"
         "store = SqliteStore(sys.argv[1])\n"
-        f"store.add_readings([Reading('M1', {T0}, 100, 0)], received_at={T0})\n"
+        f"store.readings.add_readings([Reading('M1', {T0}, 100, 0)], received_at={T0})\n"
         "os._exit(0)  # no close, no clean-up\n"
     )
     subprocess.run([sys.executable, "-c", crash, str(path)], check=True, timeout=60)
@@ -522,18 +536,18 @@ def test_sqlite_a_failed_batch_leaves_nothing_behind(tmp_path: Path) -> None:
     # A time SQLite cannot hold fails the batch inside its transaction.
     unstorable = [Reading("M9", T0, 1, 0), Reading("M9", 2**64, 2, 0)]
     with pytest.raises(OverflowError):
-        store.add_readings(unstorable, received_at=T0)
+        store.readings.add_readings(unstorable, received_at=T0)
     assert day_of(store, "M9") == {}
-    assert store.add_readings(unstorable[:1], received_at=T0) == StoreResult(stored=1)
+    assert store.readings.add_readings(unstorable[:1], received_at=T0) == StoreResult(stored=1)
     assert day_of(store, "M9") == {"M9": unstorable[:1]}
     store.close()
 
 
 def test_sqlite_in_memory_store_holds_data_until_closed() -> None:
     store = SqliteStore.in_memory()
-    store.add_readings([Reading("M1", T0, 1, 0), Reading("M1", T0, 2, 0)], received_at=T0)
+    store.readings.add_readings([Reading("M1", T0, 1, 0), Reading("M1", T0, 2, 0)], received_at=T0)
     assert day_of(store, "M1") == {"M1": [Reading("M1", T0, 1, 0)]}
-    assert store.list_conflicts() == [Conflict("M1", T0, 1, 0, 2, 0, T0)]
+    assert store.readings.list_conflicts() == [Conflict("M1", T0, 1, 0, 2, 0, T0)]
     store.close()
 
 
@@ -544,14 +558,14 @@ def test_sqlite_serves_several_threads(tmp_path: Path) -> None:
     def deliver(meter: str) -> None:
         for slot in range(0, 48, 8):
             batch = [Reading(meter, T0 + 1800 * (slot + i), slot + i, 0) for i in range(8)]
-            assert store.add_readings(batch, received_at=T0) == StoreResult(stored=8)
+            assert store.readings.add_readings(batch, received_at=T0) == StoreResult(stored=8)
 
     threads = [threading.Thread(target=deliver, args=(m,)) for m in meters]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    held = dict(store.readings_between(meters, T0, T0 + 86_400))
+    held = dict(store.readings.readings_between(meters, T0, T0 + 86_400))
     store.close()
     assert {m: len(found) for m, found in held.items()} == dict.fromkeys(meters, 48)
 
@@ -578,4 +592,4 @@ def test_sqlite_a_closed_store_says_so(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "kenshin.db")
     store.close()
     with pytest.raises(StoreError, match=r"reading customers failed: .*closed"):
-        store.list_customers()
+        store.registry.list_customers()

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from conftest import kenshin, make_site, serve_process
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.adapters.sqlite import SqliteStore
-from kenshin.ports import Receipt
+from kenshin.domain.accounts import Receipt
 
 PASSWORDS = {"C-001": "first customer's pass", "C-002": "second customer's pass"}
 DAY_FILE = "C-001_20261001.csv"

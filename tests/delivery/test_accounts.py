@@ -9,9 +9,10 @@ import pytest
 
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.sqlite import SqliteStore
+from kenshin.domain.accounts import Account, Receipt, UnlockRequest
 from kenshin.domain.model import Customer
 from kenshin.errors import NotFoundError
-from kenshin.ports import Account, Receipt, Store, UnlockRequest
+from kenshin.ports import Store
 from kenshin.services.accounts import (
     Logins,
     address_allowed,
@@ -26,8 +27,8 @@ from kenshin.services.security import SecurityLog
 @pytest.fixture(params=["memory", "sqlite"])
 def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     made: Store = MemoryStore() if request.param == "memory" else SqliteStore.in_memory()
-    made.add_customer(Customer("C-1", "One"))
-    made.add_customer(Customer("C-2", "Two"))
+    made.registry.add_customer(Customer("C-1", "One"))
+    made.registry.add_customer(Customer("C-2", "Two"))
     yield made
     made.close()
 

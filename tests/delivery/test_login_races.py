@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from kenshin.adapters.memory import MemoryStore
+from kenshin.domain.accounts import Account
 from kenshin.domain.model import Customer
-from kenshin.ports import Account
 from kenshin.services import accounts
 from kenshin.services.accounts import Logins, hash_password
 from kenshin.services.login_guard import LoginPolicy
@@ -66,7 +66,7 @@ def at_once(logins: Logins, tries: list[tuple[str, str]], address: str) -> list[
 def make_logins(policy: LoginPolicy) -> tuple[Logins, SecurityLog]:
     store = MemoryStore()
     for n in range(1, TRIES + 1):
-        store.add_customer(Customer(f"C-{n}", f"Customer {n}"))
+        store.registry.add_customer(Customer(f"C-{n}", f"Customer {n}"))
         store.deliveries.save_account(Account(f"C-{n}", hash_password(f"pass {n}")))
     security = SecurityLog()
     return Logins(store.deliveries, security, policy), security

@@ -14,10 +14,10 @@ from delivery.conftest import start_serve
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.memory_delivery import MemoryDeliveries
 from kenshin.adapters.sqlite import SqliteStore
+from kenshin.domain.accounts import Account, Receipt
 from kenshin.domain.model import Customer, FileRevision
 from kenshin.domain.slots import day_start, iso_utc
 from kenshin.errors import StoreError
-from kenshin.ports import Account, Receipt
 from kenshin.services.accounts import verify_password
 from kenshin.services.receipts import (
     CollectionWatch,
@@ -41,20 +41,20 @@ def revision(number: int, status: str = "final") -> FileRevision:
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
 def test_a_final_file_not_collected_by_its_deadline_is_flagged(backend: str) -> None:
     store = MemoryStore() if backend == "memory" else SqliteStore.in_memory()
-    store.add_customer(Customer("C-1", "One"))
-    store.add_revision(revision(1))
+    store.registry.add_customer(Customer("C-1", "One"))
+    store.revisions.add_revision(revision(1))
     assert uncollected_files(store, DUE + 1, 12) == []  # no credentials: cannot collect
     store.deliveries.save_account(Account("C-1", ssh_keys=("ssh-ed25519 AAAA",)))
-    store.add_revision(revision(1, "provisional"))
+    store.revisions.add_revision(revision(1, "provisional"))
     assert uncollected_files(store, DUE + 1, 12) == []  # provisional: not due
-    store.add_revision(revision(1))
+    store.revisions.add_revision(revision(1))
     assert uncollected_files(store, DUE - 1, 12) == []  # not yet due
     flagged = [Uncollected("C-1", "2026-11-26", "C-1_20261126.csv", 1, DUE)]
     assert uncollected_files(store, DUE + 1, 12) == flagged
     store.deliveries.add_receipt(Receipt("C-1", "C-1_20261126.csv", 1, 9, "ftps", "::1", DUE - 60))
     assert uncollected_files(store, DUE + 1, 12) == []
     assert collection_status(store, "C-1", "C-1_20261126.csv", 1) == DUE - 60
-    store.add_revision(revision(2))  # restated: revision 1 was collected, 2 was not
+    store.revisions.add_revision(revision(2))  # restated: revision 1 was collected, 2 was not
     assert [u.revision for u in uncollected_files(store, DUE + 1, 12)] == [2]
     store.deliveries.add_receipt(Receipt("C-1", "C-1_20261126.csv", 2, 9, "sftp", "::1", DUE + 5))
     assert uncollected_files(store, DUE + 10, 12) == []  # collected late: collected
@@ -188,9 +188,9 @@ def test_a_receipt_the_store_cannot_take_is_logged_in_full(
 
 def test_the_schedule_warns_once_per_file_not_collected(caplog: pytest.LogCaptureFixture) -> None:
     store = MemoryStore()
-    store.add_customer(Customer("C-1", "One"))
+    store.registry.add_customer(Customer("C-1", "One"))
     store.deliveries.save_account(Account("C-1", ssh_keys=("ssh-ed25519 AAAA",)))
-    store.add_revision(revision(1))
+    store.revisions.add_revision(revision(1))
     watch = CollectionWatch(12)
     assert watch.check(store, DUE - 1) == []
     assert [u.revision for u in watch.check(store, DUE + 1)] == [1]
@@ -200,7 +200,7 @@ def test_the_schedule_warns_once_per_file_not_collected(caplog: pytest.LogCaptur
         "customer C-1 has not collected C-1_20261126.csv (revision 1, final)"
         " due 2026-11-27T03:00:00Z"
     ]
-    store.add_revision(revision(2))  # restated after the deadline: flagged anew
+    store.revisions.add_revision(revision(2))  # restated after the deadline: flagged anew
     assert [u.revision for u in watch.check(store, DUE + 3600)] == [2]
 
 
@@ -208,9 +208,9 @@ def test_a_file_downloaded_after_its_deadline_counts_as_collected_late(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = MemoryStore()
-    store.add_customer(Customer("C-1", "One"))
+    store.registry.add_customer(Customer("C-1", "One"))
     store.deliveries.save_account(Account("C-1", ssh_keys=("ssh-ed25519 AAAA",)))
-    store.add_revision(revision(1))
+    store.revisions.add_revision(revision(1))
     late = DUE + 5400  # 13:30, an hour and a half after its deadline
     store.deliveries.add_receipt(Receipt("C-1", "C-1_20261126.csv", 1, 9, "sftp", "::1", late))
     flagged = Uncollected("C-1", "2026-11-26", "C-1_20261126.csv", 1, DUE)
@@ -235,7 +235,7 @@ def test_deliveries_uncollected_shows_when_a_late_file_was_collected(site: Path)
     due = day_start(day + timedelta(days=1), tz) + 12 * 3600
     store = SqliteStore(site / "kenshin.db")
     store.deliveries.save_account(Account("C-001", ssh_keys=("ssh-ed25519 AAAA",)))
-    store.add_revision(
+    store.revisions.add_revision(
         FileRevision("C-001", day.isoformat(), 1, "final", name, "0", "k", 1, 48, 48, 0)
     )
     store.deliveries.add_receipt(Receipt("C-001", name, 1, 9, "ftps", "::1", due + 600))
@@ -263,7 +263,7 @@ def test_the_server_starts_saying_collected_late_not_uncollected(tmp_path: Path)
     store = SqliteStore(site / "kenshin.db")
     store.deliveries.save_account(Account("C-001", ssh_keys=("ssh-ed25519 AAAA",)))
     final = FileRevision("C-001", day.isoformat(), 1, "final", name, "0", "k", 1, 48, 48, 0)
-    store.add_revision(final)
+    store.revisions.add_revision(final)
     store.deliveries.add_receipt(Receipt("C-001", name, 1, 9, "sftp", "::1", due + 600))
     store.close()
     _, log = start_serve(site).stop()
@@ -304,12 +304,12 @@ def test_a_revision_restated_after_the_deadline_is_due_hours_after_it_was_made(
     backend: str,
 ) -> None:
     store = MemoryStore() if backend == "memory" else SqliteStore.in_memory()
-    store.add_customer(Customer("C-1", "One"))
+    store.registry.add_customer(Customer("C-1", "One"))
     store.deliveries.save_account(Account("C-1", ssh_keys=("ssh-ed25519 AAAA",)))
-    store.add_revision(revision(1))
+    store.revisions.add_revision(revision(1))
     store.deliveries.add_receipt(Receipt("C-1", "C-1_20261126.csv", 1, 9, "ftps", "::1", DUE - 60))
     made = DUE + 7200  # restated by late readings two hours after the day's deadline
-    store.add_revision(replace(revision(2), created_at=made))
+    store.revisions.add_revision(replace(revision(2), created_at=made))
     due = made + 12 * 3600
     assert missed_deadlines(store, made + 1, 12) == []  # not due at once
     assert missed_deadlines(store, due - 1, 12) == []
@@ -322,9 +322,9 @@ def test_a_revision_restated_after_the_deadline_is_due_hours_after_it_was_made(
 
 def test_a_final_file_made_before_its_deadline_is_due_at_the_deadline() -> None:
     store = MemoryStore()
-    store.add_customer(Customer("C-1", "One"))
+    store.registry.add_customer(Customer("C-1", "One"))
     store.deliveries.save_account(Account("C-1", ssh_keys=("ssh-ed25519 AAAA",)))
     made = DUE - 6 * 3600  # final after the 6-hour grace, six hours before the deadline
-    store.add_revision(replace(revision(1), created_at=made))
+    store.revisions.add_revision(replace(revision(1), created_at=made))
     flagged = Uncollected("C-1", "2026-11-26", "C-1_20261126.csv", 1, DUE)
     assert uncollected_files(store, DUE + 1, 12) == [flagged]  # not 12 hours after it was made

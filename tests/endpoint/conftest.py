@@ -56,11 +56,13 @@ class Site:
     ) -> tuple[Path, Path]:
         """A unit's certificate and key files (the device registered unless told not to)."""
         if register:
-            self.store.add_device(Device(device, "C-1"))
+            self.store.registry.add_device(Device(device, "C-1"))
         authority = authority or LocalCertificateAuthority.load(self.folder / PKI_FOLDER)
         credentials = authority.issue_device(device, valid_days, now=issued)
         if register:
-            self.store.add_certificate(device, credentials.serial, credentials.not_after, 0)
+            self.store.certificates.add_certificate(
+                device, credentials.serial, credentials.not_after, 0
+            )
         cert, key = self.certs / f"{device}.pem", self.certs / f"{device}.key"
         cert.write_bytes(credentials.cert_pem)
         key.write_bytes(credentials.key_pem)
@@ -99,7 +101,7 @@ def site(tmp_path: Path, endpoint_settings: EndpointSettings) -> Iterator[Site]:
     init_project(tmp_path / "site")
     folder = tmp_path / "site"
     store = SqliteStore(folder / "kenshin.db")
-    store.add_customer(Customer("C-1", "Acme"))
+    store.registry.add_customer(Customer("C-1", "Acme"))
     security = SecurityLog()
     loop = asyncio.new_event_loop()
     ready = threading.Event()

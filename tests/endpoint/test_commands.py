@@ -8,7 +8,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -16,9 +16,11 @@ from paho.mqtt.enums import MQTTProtocolVersion
 
 from conftest import kenshin
 from kenshin.adapters.memory import MemoryStore
+from kenshin.adapters.memory_registry import MemoryCommands
 from kenshin.adapters.pki import PKI_FOLDER, server_ssl_context
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.commands import resend_payload
+from kenshin.domain.devices import Command
 from kenshin.domain.model import Customer, Device
 from kenshin.entrypoints.mqtt import commands
 from kenshin.entrypoints.mqtt.codec import (
@@ -38,7 +40,6 @@ from kenshin.entrypoints.mqtt.codec import (
 )
 from kenshin.entrypoints.mqtt.commands import CommandQueue, CommandSender
 from kenshin.entrypoints.mqtt.server import DeviceEndpoint, EndpointSettings
-from kenshin.ports import Command
 from kenshin.services.batching import CommitQueue
 from kenshin.services.ingest import Ingest
 
@@ -67,7 +68,7 @@ def cli_store(site: Site) -> Iterator[SqliteStore]:
 
 def queue(store: SqliteStore, device: str = "U-1") -> int:
     """Queue a resend of START..END for ``device``; its id."""
-    return store.add_command(
+    return store.commands.add_command(
         device, "resend", lambda i: resend_payload(i, START, END), int(time.time())
     )
 
@@ -128,7 +129,7 @@ class Unit:
 def acknowledged(site: Site, command_id: int, sent_count: int) -> None:
     """Wait until the store has the command acknowledged after ``sent_count`` sendings."""
     deadline = time.monotonic() + WAIT_S
-    while (command := site.store.get_command(command_id)) is None or (
+    while (command := site.store.commands.get_command(command_id)) is None or (
         command.pending or command.sent_count != sent_count
     ):
         assert time.monotonic() < deadline, f"not acknowledged after {sent_count}: {command}"
@@ -138,7 +139,7 @@ def acknowledged(site: Site, command_id: int, sent_count: int) -> None:
 def stored_acknowledged(site: Site, command_id: int) -> Command:
     """The command once the store says it is acknowledged."""
     deadline = time.monotonic() + WAIT_S
-    while (command := site.store.get_command(command_id)) is None or command.pending:
+    while (command := site.store.commands.get_command(command_id)) is None or command.pending:
         assert time.monotonic() < deadline, f"command {command_id} not acknowledged: {command}"
         time.sleep(0.05)
     return command
@@ -186,13 +187,15 @@ def test_a_paho_unit_gets_a_resend_queued_while_it_is_connected_and_its_puback_c
     [message] = messages
     assert (message.topic, message.qos, message.payload) == (TOPIC, 1, resend_json(command_id))
     assert json.loads(message.payload)["id"] == command_id
-    assert site.store.pending_commands("U-1") == []
+    assert site.store.commands.pending_commands("U-1") == []
 
 
 def sent_once(site: Site, command_id: int) -> None:
     """Wait until the store has counted the command's first sending."""
     deadline = time.monotonic() + WAIT_S
-    while (command := site.store.get_command(command_id)) is None or command.sent_count < 1:
+    while (
+        command := site.store.commands.get_command(command_id)
+    ) is None or command.sent_count < 1:
         assert time.monotonic() < deadline, f"command {command_id} not counted as sent"
         time.sleep(0.05)
 
@@ -372,7 +375,7 @@ def test_a_command_for_another_unit_never_reaches_this_one(
     payload = resend_json(command_id)
     assert other.receive(1) == [Publish("cmd/kenshin/U-2/resend", payload, 1, packet_id=1)]
     assert mine.receive(1, within=1.5) == []
-    assert site.store.pending_commands("U-1") == []
+    assert site.store.commands.pending_commands("U-1") == []
 
 
 def test_after_a_restart_pending_commands_go_out_once_the_unit_subscribes(
@@ -428,33 +431,33 @@ def test_each_poll_reads_only_the_commands_added_since_the_one_before(
 ) -> None:
     monkeypatch.setattr(commands, "_POLL_LIMIT", 2)  # several reads make one poll
     store = MemoryStore()
-    store.add_customer(Customer("C-1", "Acme"))
-    store.add_device(Device("U-1", "C-1"))
+    store.registry.add_customer(Customer("C-1", "Acme"))
+    store.registry.add_device(Device("U-1", "C-1"))
     queued = CommandQueue(store, lambda: START)
 
     async def main() -> None:
-        ids = [store.add_command("U-1", "resend", b"%d" % n, START) for n in range(5)]
+        ids = [store.commands.add_command("U-1", "resend", b"%d" % n, START) for n in range(5)]
         assert [c.id for c in await queued.poll()] == ids
         assert await queued.poll() == []
-        newest = store.add_command("U-1", "resend", b"", START)
+        newest = store.commands.add_command("U-1", "resend", b"", START)
         assert [c.id for c in await queued.poll()] == [newest]
         for command in queued.pending("U-1")[:5]:
             queued.acknowledged(command)
         await queued.drain()
         assert [c.id for c in queued.pending("U-1")] == [newest]
-        assert [c.id for c in store.pending_commands("U-1")] == [newest]
+        assert [c.id for c in store.commands.pending_commands("U-1")] == [newest]
         assert await queued.poll() == []
 
     asyncio.run(main())
 
 
-class SlowToCount(MemoryStore):
-    """A store slow to record a sending (a busy disk): the write waits up to half a
-    second for an acknowledgement to land first. Notes the sent count each
+class SlowToCount(MemoryCommands):
+    """A command queue slow to record a sending (a busy disk): the write waits up to half
+    a second for an acknowledgement to land first. Notes the sent count each
     acknowledgement found."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, has_device: Callable[[str], bool]) -> None:
+        super().__init__(has_device)
         self.acknowledging = threading.Event()
         self.sent_when_acknowledged: list[int] = []
 
@@ -472,10 +475,11 @@ class SlowToCount(MemoryStore):
 
 @pytest.mark.parametrize("qos", [0, 1])
 def test_the_store_never_has_a_command_acknowledged_before_its_sending(qos: int) -> None:
-    store = SlowToCount()
-    store.add_customer(Customer("C-1", "Acme"))
-    store.add_device(Device("U-1", "C-1"))
-    command_id = store.add_command("U-1", "resend", b"{}", START)
+    store = MemoryStore()
+    store.commands = slow = SlowToCount(store.registry.has_device)
+    store.registry.add_customer(Customer("C-1", "Acme"))
+    store.registry.add_device(Device("U-1", "C-1"))
+    command_id = store.commands.add_command("U-1", "resend", b"{}", START)
     queued = CommandQueue(store, lambda: START)
     sender = CommandSender("U-1", queued, lambda _packet: True, lambda *_: None)
 
@@ -488,8 +492,8 @@ def test_the_store_never_has_a_command_acknowledged_before_its_sending(qos: int)
         await queued.drain()
 
     asyncio.run(main())
-    assert store.sent_when_acknowledged == [1]
-    command = store.get_command(command_id)
+    assert slow.sent_when_acknowledged == [1]
+    command = store.commands.get_command(command_id)
     assert command is not None
     assert (command.sent_count, command.acknowledged_at) == (1, START)
 
@@ -527,7 +531,7 @@ def test_devices_resend_reads_times_in_the_zone_given(
     zone = ["--timezone", timezone] if timezone else []
     done = kenshin(site.folder, "devices", "resend", "U-1", "--from", start, "--to", end, *zone)
     assert done.exit_code == 0, done.output
-    [command] = site.store.pending_commands("U-1")
+    [command] = site.store.commands.pending_commands("U-1")
     assert (command.name, command.payload) == ("resend", resend_json(command.id))
 
 
@@ -548,4 +552,4 @@ def test_devices_resend_refuses_what_a_unit_cannot_answer(
     refused = kenshin(site.folder, "devices", "resend", *args)
     assert refused.exit_code == 2
     assert message in refused.output
-    assert site.store.pending_commands("U-1") == []
+    assert site.store.commands.pending_commands("U-1") == []

@@ -49,7 +49,7 @@ def client(
 
 
 def stored_fwd(site: Site, meter: str) -> list[int | None]:
-    found = dict(site.store.readings_between([meter], 0, 2**40))
+    found = dict(site.store.readings.readings_between([meter], 0, 2**40))
     return [r.fwd for r in found.get(meter, [])]
 
 

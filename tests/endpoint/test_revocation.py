@@ -127,7 +127,11 @@ def test_a_unit_revoked_while_publishing_is_closed_and_nothing_it_sends_after_is
     after = {n for n, at in unit.sent_at.items() if at > revoked_at}
     assert not unit.acked & after
     store = SqliteStore(site / "kenshin.db")
-    stored = {(r.t - T0) // 60 for _, rs in store.readings_between(["M-U-1"], 0, 2**40) for r in rs}
+    stored = {
+        (r.t - T0) // 60
+        for _, rs in store.readings.readings_between(["M-U-1"], 0, 2**40)
+        for r in rs
+    }
     store.close()
     assert unit.acked <= stored  # what was acknowledged is stored
     assert not stored & after
@@ -138,7 +142,7 @@ def test_a_revoked_unit_publishing_before_the_next_check_has_nothing_stored(site
     conn = connect(site, "U-1", 5)
     topic = "dt/kenshin/U-1/readings"
     assert exchange(conn, 5, Publish(topic, readings("U-1", 1, 7), qos=1, packet_id=1), expect=1)
-    site.store.revoke_device("U-1", int(time.time()))
+    site.store.certificates.revoke_device("U-1", int(time.time()))
     late = Publish(topic, readings("U-1", 2, 8), qos=1, packet_id=2)
     assert exchange(conn, 5, late) == [Disconnect(0x87)]  # no PUBACK: refused at commit
     assert stored_fwd(site, "M-U-1") == [7]
@@ -153,7 +157,7 @@ def test_a_certificate_for_a_device_not_registered_is_refused_at_connect(
     answers = exchange(site.tls("U-9"), level, Connect(level, "U-9"))
     assert answers == [ConnAck(reason_code=0x87)]  # 3.1.1: return code 5, not authorized
     # A registered device, with a certificate the store has no record of: refused too.
-    site.store.add_device(Device("U-8", "C-1"))
+    site.store.registry.add_device(Device("U-8", "C-1"))
     authority = LocalCertificateAuthority.load(site.folder / PKI_FOLDER)
     issued = authority.issue_device("U-8")
     (site.certs / "U-8.pem").write_bytes(issued.cert_pem)
@@ -162,4 +166,4 @@ def test_a_certificate_for_a_device_not_registered_is_refused_at_connect(
     assert answers == [ConnAck(reason_code=0x87)]
     assert events(site, "certificate_refused", 2) == 2
     assert site.endpoint.connected == []
-    assert site.store.count_dead_letters() == 0
+    assert site.store.dead_letters.count_dead_letters() == 0

@@ -133,7 +133,7 @@ def test_a_connection_still_in_its_handshake_is_closed_when_the_endpoint_stops(
 
 def test_a_revoked_certificate_is_refused_after_the_handshake(site: Site) -> None:
     site.unit("U-1")
-    site.store.revoke_device("U-1", int(time.time()))
+    site.store.certificates.revoke_device("U-1", int(time.time()))
     conn = site.tls("U-1")
     assert exchange(conn, 5, Connect(5, "U-1")) == []
     assert site.security.counts["certificate_refused"] == 1
@@ -142,7 +142,7 @@ def test_a_revoked_certificate_is_refused_after_the_handshake(site: Site) -> Non
 def test_revoking_a_connected_unit_closes_its_connection(site: Site) -> None:
     site.unit("U-1")
     conn = connect(site, "U-1")
-    site.store.revoke_device("U-1", int(time.time()))
+    site.store.certificates.revoke_device("U-1", int(time.time()))
     # The endpoint checks every 0.5 s in these tests; it says why, then closes.
     assert exchange(conn, 5) == [Disconnect(0x87)]
     assert site.security.counts["revoked_while_connected"] == 1
@@ -184,7 +184,7 @@ def test_a_payload_naming_another_device_is_not_a_reading(site: Site) -> None:
     )
     assert answers == [PubAck(3)]  # handled: kept as a dead letter, not stored as a reading
     assert stored_fwd(site, "M-U-2") == []
-    [letter] = site.store.list_dead_letters()
+    [letter] = site.store.dead_letters.list_dead_letters()
     assert "names device 'U-2' but was sent by 'U-1'" in letter.reason
     assert site.security.counts["payload_names_another_device"] == 1
 
@@ -228,7 +228,7 @@ def test_garbage_before_connect_is_refused(site: Site) -> None:
     conn = site.tls("U-1")
     conn.sendall(json.dumps({"v": 1}).encode())
     assert closed(conn)
-    assert site.store.count_dead_letters() == 0
+    assert site.store.dead_letters.count_dead_letters() == 0
 
 
 def test_a_resumed_tls_session_does_not_outlive_its_certificate(site: Site) -> None:

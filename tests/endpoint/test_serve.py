@@ -86,8 +86,8 @@ def test_serve_stores_exports_and_stops_on_sigterm_without_losing_an_ack(
     assert out.endswith("stopped\n")
     assert "Traceback" not in err  # stopping mid-publish is orderly, not an error
     store = SqliteStore(site / "kenshin.db")
-    stored = {r.fwd for _, rs in store.readings_between(["M-U-1"], 0, 2**40) for r in rs}
-    conflicts = {c.new_fwd for c in store.list_conflicts()}
+    stored = {r.fwd for _, rs in store.readings.readings_between(["M-U-1"], 0, 2**40) for r in rs}
+    conflicts = {c.new_fwd for c in store.readings.list_conflicts()}
     store.close()
     # Same instant in every message: one stored, the others conflicts; all of them kept.
     with lock:

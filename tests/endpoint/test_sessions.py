@@ -91,5 +91,5 @@ def test_acknowledgements_follow_the_order_of_the_publishes(site: Site) -> None:
     assert answers == [PubAck(p.packet_id) for p in publishes if p.packet_id]
     # Every reading of the same instant: the first is stored, the rest are conflicts.
     assert stored_fwd(site, "M-U-1") == [101]
-    assert len(site.store.list_conflicts()) == 39
+    assert len(site.store.readings.list_conflicts()) == 39
     assert site.endpoint.statuses["U-1"][1] == b'{"rsrp": -97}'

@@ -65,7 +65,7 @@ def test_a_status_sent_after_the_revocation_is_not_stored(site: Site) -> None:
     before = Publish("dt/kenshin/U-1/status", b'{"rsrp": -90}', qos=1, packet_id=1)
     assert exchange(revoked, 5, before, expect=1) == [PubAck(1)]
     assert stored_status(site, "U-1", b'{"rsrp": -90}') == b'{"rsrp": -90}'
-    site.store.revoke_device("U-1", int(time.time()))
+    site.store.certificates.revoke_device("U-1", int(time.time()))
     after = Publish("dt/kenshin/U-1/status", b'{"rsrp": -70}', qos=1, packet_id=2)
     exchange(revoked, 5, after, expect=1)
     # A status of another unit, sent later, is stored: so would the revoked unit's be.

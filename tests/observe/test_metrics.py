@@ -24,9 +24,9 @@ from delivery.test_ftps import fetch, session
 from delivery.test_sftp import read, with_sftp
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.sqlite import SqliteStore
+from kenshin.domain.accounts import Receipt
 from kenshin.domain.alerts import Alert, Event, Notification, Severity
 from kenshin.domain.model import Customer
-from kenshin.ports import Receipt
 from kenshin.services.batching import CommitStats
 from kenshin.services.metrics import DownloadTally, LiveCounts, ServerMetrics
 
@@ -119,10 +119,10 @@ def test_metrics_agree_with_what_units_sent_and_the_store_kept(served: Served) -
     assert served.stop().endswith("stopped\n")
     store = SqliteStore(served.site / "kenshin.db")
     try:
-        kept = dict(store.readings_between(["M-U-1"], 0, 2**40))["M-U-1"]
+        kept = dict(store.readings.readings_between(["M-U-1"], 0, 2**40))["M-U-1"]
         assert {r.t: r.fwd for r in kept} == first
-        assert [c.new_fwd for c in store.list_conflicts()] == [999]
-        assert store.count_dead_letters() == 1
+        assert [c.new_fwd for c in store.readings.list_conflicts()] == [999]
+        assert store.dead_letters.count_dead_letters() == 1
     finally:
         store.close()
 
@@ -140,7 +140,7 @@ def test_export_counters_agree_with_the_files_written(served: Served) -> None:
 
 def test_downloads_are_counted_once_each_even_within_one_second() -> None:
     store = MemoryStore()
-    store.add_customer(Customer("C-1", "Acme"))
+    store.registry.add_customer(Customer("C-1", "Acme"))
     deliveries = store.deliveries
     tally = DownloadTally(deliveries, since=1000)
 

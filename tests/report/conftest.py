@@ -51,9 +51,9 @@ def fleet() -> MemoryStore:
     """The fleet's messages taken in after the run, in order of arrival, the silent
     units' messages from the cut left out."""
     store = MemoryStore()
-    store.add_customer(CUSTOMER)
+    store.registry.add_customer(CUSTOMER)
     for device in sorted({m.device for m in fleet_meters(SPEC)}):
-        store.add_device(Device(device, CUSTOMER.id))
+        store.registry.add_device(Device(device, CUSTOMER.id))
     lines = [line.encode() for line, _ in fleet_lines(SPEC) if _heard(line)]
     ingest = Ingest(store)
     for lo in range(0, len(lines), 2000):

@@ -9,10 +9,10 @@ from datetime import date
 import pytest
 
 from kenshin.adapters.memory import MemoryStore
+from kenshin.domain.accounts import Account, Receipt
 from kenshin.domain.model import Customer, Device, FileRevision, Meter, MeterSpec, Reading
 from kenshin.domain.report_render import render_text
 from kenshin.domain.slots import day_start, zone
-from kenshin.ports import Account, Receipt
 from kenshin.services.ingest import Incoming, Ingest
 from kenshin.services.report import ReportError, ReportSettings, customer_quality, gather_report
 
@@ -26,10 +26,10 @@ def final(customer: str, day: str) -> FileRevision:
 
 def test_files_not_collected_by_their_deadline_are_listed() -> None:
     store = MemoryStore()
-    store.add_customer(Customer("C-1", "One"))
+    store.registry.add_customer(Customer("C-1", "One"))
     store.deliveries.save_account(Account("C-1", password_hash="x"))
-    store.add_revision(final("C-1", "2026-11-24"))
-    store.add_revision(final("C-1", "2026-11-25"))
+    store.revisions.add_revision(final("C-1", "2026-11-24"))
+    store.revisions.add_revision(final("C-1", "2026-11-25"))
     collected = day_start(date(2026, 11, 26), TZ) + 3600  # 01:00, in time
     store.deliveries.add_receipt(Receipt("C-1", "C-1_20261125.csv", 1, 10, "sftp", "x", collected))
     eight = day_start(date(2026, 11, 27), TZ) + 8 * 3600
@@ -58,13 +58,13 @@ def test_bad_settings_and_unknown_customers_are_refused_with_the_fix() -> None:
 def test_a_meter_too_large_for_vee_still_shows_its_gaps() -> None:
     store = MemoryStore()
     customer = Customer("C-1", "One")
-    store.add_customer(customer)
-    store.add_device(Device("U-1", "C-1"))
+    store.registry.add_customer(customer)
+    store.registry.add_device(Device("U-1", "C-1"))
     # 0.1 kWh x 1,000,000 on 8 digits: a register turn too large for VEE's int64 arithmetic.
-    store.save_meters([Meter("M-1", "U-1", MeterSpec(100_000, 1_000_000, 8))])
+    store.registry.save_meters([Meter("M-1", "U-1", MeterSpec(100_000, 1_000_000, 8))])
     start = day_start(date(2026, 11, 26), TZ)
     read = [j for j in range(49) if j not in {20, 21}]
-    store.add_readings([Reading("M-1", start + 1800 * j, j, None) for j in read], start)
+    store.readings.add_readings([Reading("M-1", start + 1800 * j, j, None) for j in read], start)
     quality = customer_quality(store, customer, date(2026, 11, 26), now=start + 2 * 86400)
     [meter] = quality.problems
     assert (meter.missing, meter.estimated, meter.questionable) == (3, 0, 0)
@@ -95,7 +95,7 @@ def reading_message(device: str, seq: int) -> bytes:
 
 def test_the_days_dead_letters_and_unknown_devices_are_reported_with_the_fix() -> None:
     store = MemoryStore()
-    store.add_customer(Customer("C-1", "One"))
+    store.registry.add_customer(Customer("C-1", "One"))
     noon = day_start(date(2026, 11, 26), TZ) + 12 * 3600 + 1800
     ingest = Ingest(store)
     ingest.ingest(
@@ -106,7 +106,7 @@ def test_the_days_dead_letters_and_unknown_devices_are_reported_with_the_fix() -
             Incoming("mqtt:4", reading_message("U-405", 1), noon - 86_400),  # the day before
         ]
     )
-    assert store.count_dead_letters() == 4
+    assert store.dead_letters.count_dead_letters() == 4
     eight = day_start(date(2026, 11, 27), TZ) + 8 * 3600
     report = gather_report(store, date(2026, 11, 26), now=eight, events=[])
     text = render_text(report).splitlines()

@@ -31,9 +31,9 @@ def flags_and_values(units: int, tmp_path: Path) -> tuple[dict[str, int], int, i
     the truth, and the slots compared."""
     spec = FleetSpec(units, DAYS, START, seed=21, faults=frozenset())
     store = SqliteStore(tmp_path / "kenshin.db")
-    store.add_customer(CUSTOMER)
+    store.registry.add_customer(CUSTOMER)
     for device in {m.device for m in fleet_meters(spec)}:
-        store.add_device(Device(device, CUSTOMER.id))
+        store.registry.add_device(Device(device, CUSTOMER.id))
     ingest = Ingest(store)
     batch: list[Incoming] = []
     for at, line in fleet_arrivals(spec):

@@ -91,9 +91,9 @@ def test_a_drifting_clock_is_flagged_from_the_window_where_it_passed_the_limit(
 def imported() -> MemoryStore:
     """The fleet's messages taken in as they arrive, in batches of 2,000."""
     store = MemoryStore()
-    store.add_customer(CUSTOMER)
+    store.registry.add_customer(CUSTOMER)
     for device in {m.device for m in fleet_meters(SPEC)}:
-        store.add_device(Device(device, CUSTOMER.id))
+        store.registry.add_device(Device(device, CUSTOMER.id))
     arrivals = list(fleet_arrivals(SPEC))
     ingest = Ingest(store)
     for lo in range(0, len(arrivals), 2000):
@@ -146,7 +146,7 @@ def expected_flags(store: MemoryStore) -> Flags:
 
 
 def rows_of(store: MemoryStore, meter_id: str) -> list[str]:
-    meter = store.get_meter(meter_id)
+    meter = store.registry.get_meter(meter_id)
     assert meter is not None
     return [f"{meter.id}/fwd", *([f"{meter.id}/rev"] if meter.reverse else [])]
 

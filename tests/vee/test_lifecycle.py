@@ -33,8 +33,8 @@ CUSTOMER = Customer("C1", "First")
 @pytest.fixture(params=["memory", "sqlite"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     opened: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "k.db")
-    opened.add_customer(CUSTOMER)
-    opened.add_device(Device("U-1", "C1"))
+    opened.registry.add_customer(CUSTOMER)
+    opened.registry.add_device(Device("U-1", "C1"))
     yield opened
     opened.close()
 
@@ -83,7 +83,7 @@ def rows(outbox: LocalOutbox, day: date) -> dict[str, list[str]]:
 
 def test_a_new_meter_in_place_of_the_only_one_is_an_exchange(store: Store) -> None:
     exchanged(store)
-    old, new = store.get_meter("M-1"), store.get_meter("M-1-X1")
+    old, new = store.registry.get_meter("M-1"), store.registry.get_meter("M-1-X1")
     assert old is not None
     assert new is not None
     first = SLOTS.start - 21 * 86_400  # M-1's first reading: in service from then
@@ -113,7 +113,7 @@ def test_a_meter_that_reports_after_its_removal_was_not_removed(store: Store) ->
     exchanged(store)
     later = range(SWAP + 1800, SWAP + 4 * 1800, 1800)
     Ingest(store).ingest([Incoming("c", message("M-1", later, 5_000 + 24 * 21 * 2 + 25), SWAP)])
-    old = store.get_meter("M-1")
+    old = store.registry.get_meter("M-1")
     assert old is not None
     assert old.removed_at is None  # a unit of two meters, not an exchange
 
@@ -153,7 +153,7 @@ def test_an_exchange_seen_first_in_a_later_message_dates_from_the_earliest_readi
     Ingest(store).ingest(
         [Incoming("b", json.dumps(both).encode(), SWAP + 60), Incoming("c", later, SWAP + 90)]
     )
-    old, new = store.get_meter("M-1"), store.get_meter("M-1-X1")
+    old, new = store.registry.get_meter("M-1"), store.registry.get_meter("M-1-X1")
     assert old is not None
     assert new is not None
     assert (old.removed_at, new.installed_at) == (SWAP, SWAP)
@@ -169,7 +169,7 @@ def both(old: range, new: range) -> bytes:
 def test_the_message_of_the_exchange_naming_both_meters_dates_it(store: Store) -> None:
     Ingest(store).ingest([Incoming("a", message("M-1", range(SLOTS.start, SWAP, 1800)), SWAP)])
     Ingest(store).ingest([Incoming("b", both(range(SWAP, SWAP + 1), range(SWAP, SWAP + 1)), SWAP)])
-    old, new = store.get_meter("M-1"), store.get_meter("M-1-X1")
+    old, new = store.registry.get_meter("M-1"), store.registry.get_meter("M-1-X1")
     assert old is not None
     assert new is not None
     assert (old.removed_at, new.installed_at) == (SWAP, SWAP)
@@ -179,7 +179,7 @@ def test_a_second_meter_that_reports_beside_the_first_is_no_exchange(store: Stor
     Ingest(store).ingest([Incoming("a", message("M-1", range(SLOTS.start, SWAP, 1800)), SWAP)])
     overlap = range(SWAP, SWAP + 4 * 1800, 1800)
     Ingest(store).ingest([Incoming("b", both(overlap, overlap), SWAP + 4 * 1800)])
-    old, new = store.get_meter("M-1"), store.get_meter("M-1-X1")
+    old, new = store.registry.get_meter("M-1"), store.registry.get_meter("M-1-X1")
     assert old is not None
     assert new is not None
     assert (old.removed_at, new.installed_at) == (None, SWAP)  # in service from its first
@@ -192,7 +192,7 @@ def test_a_new_meter_while_the_old_one_has_later_readings_stored_is_no_exchange(
     Ingest(store).ingest([Incoming("a", message("M-1", through_next_day), SLOTS.end + 86_400)])
     late_first = message("M-1-X1", range(SWAP, SWAP + 4 * 1800, 1800), 200)
     Ingest(store).ingest([Incoming("b", late_first, SLOTS.end + 86_400 + 60)])
-    old = store.get_meter("M-1")
+    old = store.registry.get_meter("M-1")
     assert old is not None
     assert old.removed_at is None  # it reports on: a second meter, not its successor
 
@@ -200,9 +200,9 @@ def test_a_new_meter_while_the_old_one_has_later_readings_stored_is_no_exchange(
 def test_what_an_operator_set_is_not_overwritten_by_a_running_ingest(store: Store) -> None:
     ingest = Ingest(store)  # a server's, long running: it has M-1 cached
     ingest.ingest([Incoming("a", message("M-1", range(SLOTS.start, SWAP - 3600, 1800)), SWAP)])
-    store.set_service([("M-1", None, SWAP - 3600)])  # kenshin meters service, meanwhile
+    store.registry.set_service([("M-1", None, SWAP - 3600)])  # kenshin meters service, meanwhile
     ingest.ingest([Incoming("b", message("M-1-X1", range(SWAP, SWAP + 1801, 1800), 200), SWAP)])
-    old = store.get_meter("M-1")
+    old = store.registry.get_meter("M-1")
     assert old is not None
     assert old.removed_at == SWAP - 3600
 
@@ -211,7 +211,7 @@ def test_a_meter_out_of_service_for_every_whole_slot_has_no_row(
     store: Store, tmp_path: Path
 ) -> None:
     Ingest(store).ingest([Incoming("a", message("M-1", range(SLOTS.start, SWAP, 1800)), SWAP)])
-    store.set_service([("M-1", None, SLOTS.start + 600)])  # 00:10: not one whole slot
+    store.registry.set_service([("M-1", None, SLOTS.start + 600)])  # 00:10: not one whole slot
     outbox = LocalOutbox(tmp_path)
     export_day(store, outbox, CUSTOMER, DAY, now=SLOTS.end + 86_400)
     assert rows(outbox, DAY) == {}
@@ -231,7 +231,7 @@ def test_the_report_counts_no_slot_of_an_exchange_nor_of_a_removed_meter_as_miss
 def test_a_meter_that_starts_reporting_on_day_three_has_no_row_before(
     store: Store, tmp_path: Path
 ) -> None:
-    store.add_device(Device("U-2", "C1"))
+    store.registry.add_device(Device("U-2", "C1"))
     day_1, day_3 = SLOTS.start - 2 * 86_400, SLOTS.start
     ingest = Ingest(store)
     ingest.ingest([Incoming("a", message("M-1", range(day_1, SLOTS.end + 1, 1800)), SLOTS.end)])
@@ -289,17 +289,17 @@ def test_an_operators_removal_holds_while_an_inferred_one_follows_the_readings(
 ) -> None:
     running = Ingest(store)  # a server's: it has M-1 cached in service
     running.ingest([Incoming("a", message("M-1", range(SLOTS.start, SWAP + 1, 1800)), SWAP)])
-    store.set_service([("M-1", None, SWAP)], by_operator=True)  # kenshin meters service
+    store.registry.set_service([("M-1", None, SWAP)], by_operator=True)  # kenshin meters service
     later = range(SWAP + 1800, SWAP + 4 * 1800, 1800)
     running.ingest([Incoming("b", message("M-1", later, 5_000 + 25), SWAP + 7200)])
     ingest = Ingest(store)  # a server started since
     summary = ingest.ingest([Incoming("b", message("M-1", later, 5_000 + 25), SWAP + 7200)])
     assert summary.outside_service == 3
-    old = store.get_meter("M-1")
+    old = store.registry.get_meter("M-1")
     assert old is not None
     assert old.removed_at == SWAP
-    store.set_service([("M-1", None, SWAP)], by_operator=False)  # as ingest infers one
+    store.registry.set_service([("M-1", None, SWAP)], by_operator=False)  # as ingest infers one
     Ingest(store).ingest([Incoming("c", message("M-1", later, 5_000 + 25), SWAP + 7200)])
-    old = store.get_meter("M-1")
+    old = store.registry.get_meter("M-1")
     assert old is not None
     assert old.removed_at is None

@@ -48,9 +48,9 @@ def test_any_fleet_faults_and_arrival_order_keep_the_truth(
 ) -> None:
     spec = FleetSpec(6, DAYS, START, seed=seed, faults=frozenset(faults))
     store = MemoryStore()
-    store.add_customer(CUSTOMER)
+    store.registry.add_customer(CUSTOMER)
     for device in {m.device for m in fleet_meters(spec)}:
-        store.add_device(Device(device, CUSTOMER.id))
+        store.registry.add_device(Device(device, CUSTOMER.id))
     lines = [line for _, line in fleet_arrivals(spec)]
     random.Random(order).shuffle(lines)  # any order, all received after the run
     ingest = Ingest(store)
@@ -83,7 +83,7 @@ def check_day(
         cells = line.split(",")
         meter, direction, flags = cells[0], cells[2], cells[-1]
         values = [None if c == "" else int(Decimal(c) * 1_000_000) for c in cells[3:-2]]
-        fwd, rev = store.boundary_registers([meter], slots.start, slots.count)
+        fwd, rev = store.readings.boundary_registers([meter], slots.start, slots.count)
         known = (fwd if direction == "fwd" else rev)[0] != NO_REGISTER
         true = [truth.get((meter, direction, t)) for t in starts]
         for i, flag in enumerate(flags):

@@ -96,9 +96,9 @@ def message(device: str, seq: int, sent: int) -> bytes:
 
 def test_ingest_keeps_last_seen_and_a_slow_clock_and_a_restart_goes_on(opener: Opener) -> None:
     store = opener()
-    store.add_customer(Customer("C1", "First"))
+    store.registry.add_customer(Customer("C1", "First"))
     for device in ("U-1", "U-2"):
-        store.add_device(Device(device, "C1"))
+        store.registry.add_device(Device(device, "C1"))
     ingest = Ingest(store)
     # Half-hourly for 6 hours: U-1's clock right (4 s of network), U-2's 5 minutes behind.
     for k in range(12):

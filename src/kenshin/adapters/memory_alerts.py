@@ -7,10 +7,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
-from kenshin.domain.alerts import AlertState, Notification
+from kenshin.domain.alerts import AlertState, Notification, Queued
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import ExportFailure
-from kenshin.ports import Queued
 
 
 class MemoryAlerts:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from kenshin.domain.accounts import Account, Receipt, UnlockRequest
 from kenshin.errors import NotFoundError
-from kenshin.ports import Account, Receipt, UnlockRequest
 
 
 class MemoryDeliveries:

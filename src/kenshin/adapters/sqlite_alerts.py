@@ -11,10 +11,9 @@ from dataclasses import astuple
 from typing import Any
 
 from kenshin.adapters.sqlite_part import SqlitePart
-from kenshin.domain.alerts import Alert, AlertState, Event, Notification, Severity
+from kenshin.domain.alerts import Alert, AlertState, Event, Notification, Queued, Severity
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import ExportFailure
-from kenshin.ports import Queued
 
 SCHEMA = """
     -- Alerts active at the last evaluation: their latest form and when last notified.

@@ -2,8 +2,8 @@
 
 A serial has up to 160 bits, more than an SQLite INTEGER holds: the ``certificates``
 table keeps it as 40 lower-case hex digits, which also sort like the numbers.
-Each function takes the store's connection; the store holds the lock and, for
-writes, the transaction.
+Each function takes the store's connection; ``SqliteCertificates``, the port, holds the
+lock and, for writes, the transaction.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from kenshin.adapters.sqlite_part import SqlitePart
+from kenshin.domain.devices import MAX_SERIAL, DeviceCertificate
 from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
-from kenshin.ports import MAX_SERIAL, DeviceCertificate
 
 _SELECT = "SELECT device, serial, not_after, issued_at, revoked_at FROM certificates"
 
@@ -83,3 +84,34 @@ def _check_device(db: sqlite3.Connection, device_id: str) -> None:
 
 def _hex(serial: int) -> str:
     return f"{serial:040x}"
+
+
+class SqliteCertificates(SqlitePart):
+    """The Certificates port on the store's connection."""
+
+    def add_certificate(self, device_id: str, serial: int, not_after: int, issued_at: int) -> None:
+        """Record a certificate issued to a device."""
+        check_serial(serial)  # before waiting for the write lock
+        with self._writing(f"recording certificate {serial:x}") as db:
+            add(db, device_id, serial, not_after, issued_at)
+
+    def get_certificate(self, serial: int) -> DeviceCertificate | None:
+        """The certificate with this serial, or None."""
+        return self._read("reading certificates", get, serial)
+
+    def list_certificates(self, device_id: str | None = None) -> list[DeviceCertificate]:
+        """Certificates by device, then oldest issued first; optionally of one device."""
+        return self._read("reading certificates", list_of, device_id)
+
+    def revoke_device(self, device_id: str, at: int) -> int:
+        """Revoke every certificate of the device not revoked yet; how many."""
+        with self._writing(f"revoking the certificates of {device_id!r}") as db:
+            return revoke(db, device_id, at)
+
+    def is_revoked(self, serial: int) -> bool:
+        """Whether the certificate with this serial was revoked."""
+        return self._read("checking a certificate", is_revoked, serial)
+
+    def revoked_serials(self, since: int | None = None) -> set[int]:
+        """Serials revoked at or after ``since``, or every revoked one."""
+        return self._read("listing revocations", revoked_serials, since)

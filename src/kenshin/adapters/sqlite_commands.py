@@ -4,8 +4,8 @@ The ``commands`` table is the queue: ``kenshin devices resend`` adds to it from 
 process while ``kenshin serve`` polls it for ids above the last it saw. Its ids never
 repeat (AUTOINCREMENT), and a writer holds the database's one write lock from insert
 to commit, so ids become visible in the order they were given: the poll skips none.
-Each function takes the store's connection; the store holds the lock and, for
-writes, the transaction.
+Each function takes the store's connection; ``SqliteCommands``, the port, holds the
+lock and, for writes, the transaction.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 
+from kenshin.adapters.sqlite_part import SqlitePart
+from kenshin.domain.devices import COMMAND_NAME, Command
 from kenshin.errors import NotFoundError, StoreError
-from kenshin.ports import COMMAND_NAME, Command
 
 _SELECT = (
     "SELECT id, device, name, payload, created_at, sent_count, last_sent_at, acknowledged_at"
@@ -103,3 +104,41 @@ def _commands(db: sqlite3.Connection, sql: str, args: Sequence[object]) -> list[
     return [
         Command(i, d, n, bytes(p), c, s, ls, a) for i, d, n, p, c, s, ls, a in db.execute(sql, args)
     ]
+
+
+class SqliteCommands(SqlitePart):
+    """The CommandQueue port on the store's connection."""
+
+    def add_command(
+        self, device_id: str, name: str, payload: bytes | Callable[[int], bytes], at: int
+    ) -> int:
+        """Queue a command for a device; its id."""
+        check_name(name)
+        with self._writing(f"queuing a command for {device_id!r}") as db:
+            return add(db, device_id, name, payload, at)
+
+    def get_command(self, command_id: int) -> Command | None:
+        """The command, or None."""
+        return self._read("reading a command", get, command_id)
+
+    def pending_commands(self, device_id: str) -> list[Command]:
+        """The device's commands not acknowledged yet, oldest first."""
+        return self._read("reading commands", pending, device_id)
+
+    def commands_named(self, name: str, since: int) -> list[Command]:
+        """Every command called ``name`` added at or after ``since``, oldest first."""
+        return self._read("reading commands", named, (name, since))
+
+    def commands_after(self, command_id: int, limit: int = 1000) -> list[Command]:
+        """Commands not acknowledged yet with an id above ``command_id``, oldest first."""
+        return self._read("reading new commands", after, (command_id, limit))
+
+    def command_sent(self, command_id: int, at: int) -> None:
+        """Count one more sending of the command, at ``at``."""
+        with self._writing(f"counting a sending of command {command_id}") as db:
+            sent(db, command_id, at)
+
+    def acknowledge_command(self, command_id: int, at: int) -> None:
+        """Mark the command acknowledged at ``at``, unless it was already."""
+        with self._writing(f"acknowledging command {command_id}") as db:
+            acknowledge(db, command_id, at)

@@ -11,8 +11,8 @@ from dataclasses import astuple
 from typing import Any
 
 from kenshin.adapters.sqlite_part import SqlitePart
+from kenshin.domain.accounts import Account, Receipt, UnlockRequest
 from kenshin.errors import NotFoundError
-from kenshin.ports import Account, Receipt, UnlockRequest
 
 SCHEMA = """
     -- How customers log in to collect their files; ssh_keys one OpenSSH line each,

@@ -1,5 +1,5 @@
-"""Storing a batch of readings in the SQLite store: insert what is new at once, then
-settle duplicates, completions and conflicts one by one only when there are any.
+"""Readings in the SQLite store (the Readings port): a batch inserts what is new at once,
+then settles duplicates, completions and conflicts one by one only when there are any.
 Packed days touched by late readings are rebuilt in the same transaction.
 """
 
@@ -7,21 +7,30 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence, Set
-from itertools import repeat
+import threading
+from collections import ChainMap
+from collections.abc import Iterator, Sequence, Set
+from itertools import groupby, repeat
 from operator import attrgetter, itemgetter
-from typing import Any
+from typing import Any, cast
 
 from kenshin.adapters import sqlite_days
+from kenshin.adapters.sqlite_bulk import SqliteBulkReader
 from kenshin.adapters.sqlite_days import DAY_SECONDS
-from kenshin.domain.model import Conflict, Reading, StoreResult
-from kenshin.domain.readings import conflict_of, merge_reading
+from kenshin.adapters.sqlite_part import SqlitePart, wrapped
+from kenshin.domain.intervals import Registers
+from kenshin.domain.model import Conflict, Reading, StoreResult, Watermark
+from kenshin.domain.readings import check_registers, conflict_of, merge_reading
+from kenshin.errors import StoreError
 
 _T, _FWD, _REV = attrgetter("t"), attrgetter("fwd"), attrgetter("rev")
 _DAY_OF = DAY_SECONDS.__rfloordiv__  # t -> t // DAY_SECONDS
 _TIME_METER = itemgetter(1, 0)  # the readings' primary key is (t, meter)
 _POSITION_TIME = itemgetter(0, 1)
 Key = tuple[int, int]  # (meter key, t)
+_METER = attrgetter("meter")
+_CHUNK = 2000  # meters per readings_between query: bounds memory and how long the lock is held
+_LAST = 2**63 - 1  # as of no batch in particular: every one
 
 
 _IN_LIST = 500  # ids per IN (...) list
@@ -233,3 +242,129 @@ def _settle(
     )
     changed = {t for _, t in completed} | {t for (_, t), _c in conflicts} | new
     return StoreResult(stored, duplicates, tuple(c for _, c in conflicts)), changed
+
+
+class SqliteReadings(SqlitePart):
+    """The Readings port on the store's connection; boundary registers are read on
+    connections of their own (``sqlite_bulk``). Also Compacting: closed days packed."""
+
+    def __init__(
+        self, db: sqlite3.Connection, lock: threading.RLock, reader: SqliteBulkReader
+    ) -> None:
+        super().__init__(db, lock)
+        self._reader = reader
+        self._keys: dict[str, int] = {}  # meter id -> key; a key never changes once given
+        self._reverse: set[int] = set()  # keys of meters marked as having a reverse register
+
+    def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:
+        """Store a batch in one transaction; duplicates change nothing, conflicts are kept aside."""
+        if not readings:
+            return StoreResult()
+        try:  # the bulk reader packs registers as 8 hex digits
+            check_registers(readings)
+        except ValueError as exc:
+            raise StoreError(f"SQLite store: {exc}") from exc
+        with self._lock:  # reentrant: the key cache changes under it, once committed
+            with self._writing(f"storing {len(readings)} readings") as db:
+                batch = db.execute("INSERT INTO batches (received_at) VALUES (?)", (received_at,))
+                keys, new_keys = self._meter_keys(db, readings)
+                result, reverse = store_batch(
+                    db, readings, keys, batch.lastrowid or 0, received_at, self._reverse
+                )
+                repack_late(db, readings, keys)
+            # Only once committed: a key or a mark of a rolled-back batch does not exist.
+            self._keys.update(new_keys)
+            self._reverse.update(reverse)
+        return result
+
+    def _meter_keys(
+        self, db: sqlite3.Connection, readings: Sequence[Reading]
+    ) -> tuple[list[int], dict[str, int]]:
+        """The readings' meters' keys in order, and the keys given now to meters never seen."""
+        meters = list(map(_METER, readings))
+        known = list(map(self._keys.get, meters))
+        if None not in known:
+            return cast(list[int], known), {}
+        new_keys = new_meter_keys(db, set(meters).difference(self._keys))
+        return list(map(ChainMap(new_keys, self._keys).__getitem__, meters)), new_keys
+
+    def readings_between(
+        self, meter_ids: Sequence[str], start: int, end: int
+    ) -> Iterator[tuple[str, list[Reading]]]:
+        """Each listed meter that has readings with start <= t <= end, with them sorted by t.
+
+        Meters come in the order listed; each query reads a chunk of them.
+        """
+        for lo in range(0, len(meter_ids), _CHUNK):
+            chunk = meter_ids[lo : lo + _CHUNK]
+            for pos, group in groupby(self._read_chunk(chunk, start, end), key=itemgetter(0)):
+                meter = chunk[pos]
+                yield meter, [Reading(meter, t, fwd, rev) for _, t, fwd, rev in group]
+
+    def _read_chunk(self, chunk: Sequence[str], start: int, end: int) -> list[Any]:
+        with self._lock, wrapped("reading readings"):
+            self._db.execute("BEGIN")
+            try:
+                return readings_of(self._db, chunk, start, end)
+            finally:
+                self._db.execute("ROLLBACK")
+
+    def boundary_registers(
+        self, meter_ids: Sequence[str], start: int, count: int, as_of: Watermark | None = None
+    ) -> tuple[Registers, Registers]:
+        """Registers at start + i * 1800 (i in 0..count), NO_REGISTER where none; with
+        ``as_of``, of readings of its batch or earlier.
+
+        Read on a connection of its own: see ``sqlite_bulk``.
+        """
+        batch = None if as_of is None else as_of.batch
+        with wrapped("reading boundary registers"):
+            return self._reader.boundary_registers(meter_ids, start, count, batch)
+
+    def last_batch(self) -> int:
+        """The newest batch's number."""
+        sql = "SELECT ifnull(max(id), 0) FROM batches"
+        found: int = self._rows("reading the newest batch", sql)[0][0]
+        return found
+
+    def newest_batch(self, start: int, end: int) -> int:
+        """The newest batch that stored, completed or conflicted with a reading of a UTC
+        day touching start..end; 0 if none."""
+        return self._read("reading the days' newest batch", newest_batch, (start, end))
+
+    def compact(self, before: int) -> int:
+        """Pack every UTC day with readings that ended at or before ``before``; how many.
+
+        A chunk of meters per transaction, so that writers wait a moment at most.
+        """
+        with self._lock, wrapped("listing days to pack"):
+            days = sqlite_days.closed_days(self._db, before)
+        for day in days:
+            done = False
+            while not done:
+                with self._writing(f"packing day {day * DAY_SECONDS}") as db:
+                    done = sqlite_days.pack_chunk(db, day)
+        return len(days)
+
+    def conflicts_between(
+        self, meter_ids: Sequence[str], start: int, end: int, as_of: Watermark | None = None
+    ) -> list[tuple[str, int]]:
+        """(meter, t) of the listed meters' conflicting readings with start <= t <= end;
+        with ``as_of``, those kept by its batch."""
+        sql = (
+            "SELECT DISTINCT m.id, c.t FROM conflicts c JOIN meters m ON m.key = c.meter"
+            " WHERE c.t BETWEEN ? AND ? AND m.id IN (SELECT value FROM json_each(?))"
+            " AND c.batch <= ? ORDER BY m.id, c.t"
+        )
+        batch = _LAST if as_of is None else as_of.batch
+        args = (start, end, json.dumps(list(meter_ids)), batch)
+        return [(m, t) for m, t in self._rows("reading conflicts", sql, args)]
+
+    def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
+        """Conflicting readings kept aside, oldest first."""
+        sql = (
+            "SELECT m.id, c.t, c.stored_fwd, c.stored_rev, c.new_fwd, c.new_rev, b.received_at"
+            " FROM conflicts c JOIN meters m ON m.key = c.meter JOIN batches b ON b.id = c.batch"
+            " ORDER BY c.id LIMIT ?"
+        )
+        return [Conflict(*r) for r in self._rows("listing conflicts", sql, (limit,))]

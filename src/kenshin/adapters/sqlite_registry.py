@@ -1,15 +1,14 @@
-"""The SQLite store's registry: customers, devices and meters, as functions on a connection.
-
-The store calls them with its one connection, inside a transaction for writes.
-"""
+"""The SQLite store's registry: customers, devices and meters, as functions on a connection
+and the Registry port that calls them, inside a transaction for writes."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import astuple, fields
 from functools import cache
 
+from kenshin.adapters.sqlite_part import SqlitePart
 from kenshin.domain.model import (
     Customer,
     Device,
@@ -19,6 +18,7 @@ from kenshin.domain.model import (
     Meter,
     MeterSpec,
     SlotLabels,
+    Watermark,
 )
 from kenshin.errors import AlreadyExistsError, NotFoundError
 
@@ -170,3 +170,90 @@ def _exists(db: sqlite3.Connection, table: str, key: str) -> bool:
 def meter_exists(db: sqlite3.Connection, meter_id: str) -> bool:
     """Whether the meter is registered."""
     return db.execute("SELECT 1 FROM meters WHERE id = ?", (meter_id,)).fetchone() is not None
+
+
+class SqliteRegistry(SqlitePart):
+    """The Registry port on the store's connection."""
+
+    def add_customer(self, customer: Customer) -> None:
+        """Add a customer; AlreadyExistsError if the id is taken."""
+        with self._writing(f"adding customer {customer.id!r}") as db:
+            add_customer(db, customer)
+
+    def update_customer(self, customer: Customer) -> None:
+        """Replace a customer's name and settings; NotFoundError for an unknown customer."""
+        with self._writing(f"changing customer {customer.id!r}") as db:
+            update_customer(db, customer)
+
+    def get_customer(self, customer_id: str) -> Customer | None:
+        """The customer, or None."""
+        found = self._read("reading customers", customers, customer_id)
+        return next(iter(found), None)
+
+    def list_customers(self) -> list[Customer]:
+        """All customers ordered by id."""
+        return self._read("reading customers", customers, None)
+
+    def add_device(self, device: Device) -> None:
+        """Add a device; NotFoundError for an unknown customer, AlreadyExistsError if taken."""
+        with self._writing(f"adding device {device.id!r}") as db:
+            add_device(db, device)
+
+    def get_device(self, device_id: str) -> Device | None:
+        """The device, or None."""
+        return self._read("reading a device", get_device, device_id)
+
+    def list_devices(self, customer_id: str | None = None) -> list[Device]:
+        """Devices ordered by id, optionally of one customer."""
+        return self._read("listing devices", devices, customer_id)
+
+    def move_device(self, device_id: str, customer_id: str) -> None:
+        """Make the device (and so its meters) the customer's; NotFoundError for an unknown
+        device or customer."""
+        with self._writing(f"moving device {device_id!r}") as db:
+            move_device(db, device_id, customer_id)
+
+    def save_meters(self, meters: Iterable[Meter]) -> None:
+        """Insert meters, or update their device and spec if they exist; a maximum demand
+        or reverse register known before stays unless the new meter gives one."""
+        with self._writing("saving meters") as db:
+            save_meters(db, meters)
+
+    def set_service(
+        self,
+        spans: Sequence[tuple[str, int | None, int | None]],
+        *,
+        by_operator: bool | None = None,
+    ) -> None:
+        """Set (meter, installed_at, removed_at) of each meter, as given, and whether an
+        operator set the removal (None: as it was); NotFoundError for a meter not
+        registered."""
+        with self._writing("recording meters' time in service") as db:
+            for meter_id, _, _ in spans:
+                if not meter_exists(db, meter_id):
+                    raise NotFoundError(f"meter {meter_id!r} does not exist")
+            set_service(db, spans, by_operator)
+
+    def get_meter(self, meter_id: str) -> Meter | None:
+        """The meter, or None."""
+        found = self._read("reading a meter", meters, (None, None, meter_id, None))
+        return next(iter(found), None)
+
+    def list_meters(
+        self,
+        customer_id: str | None = None,
+        *,
+        device_id: str | None = None,
+        as_of: Watermark | None = None,
+    ) -> list[Meter]:
+        """Meters ordered by id, optionally of one customer (through their devices) or of
+        one device; with ``as_of``, those whose key it reaches (keys are given in turn)."""
+        upto = None if as_of is None else as_of.meter
+        which = (customer_id, device_id, None, upto)
+        return self._read("reading meters", meters, which)
+
+    def last_meter(self) -> int:
+        """The newest meter key: keys are given in turn, to meters first seen in readings too."""
+        sql = "SELECT ifnull(max(key), 0) FROM meters"
+        found: int = self._rows("reading the newest meter", sql)[0][0]
+        return found

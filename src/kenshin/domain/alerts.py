@@ -100,6 +100,18 @@ class Notification:
     at: int
 
 
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A notification waiting for its channel: ids rise in the order they were queued;
+    how often sending failed and the last error."""
+
+    id: int
+    channel: str
+    notification: Notification
+    attempts: int = 0
+    last_error: str = ""
+
+
 @dataclass(frozen=True)
 class Plan:
     """What one evaluation does: notifications to send, states to save, keys resolved."""

@@ -33,11 +33,12 @@ from pyftpdlib.handlers import TLS_FTPHandler
 from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import ThreadedFTPServer
 
+from kenshin.domain.accounts import Receipt
 from kenshin.domain.model import CUSTOMER_ID
 from kenshin.entrypoints.ftps_files import HIDDEN_FACTS, JailFS
 from kenshin.entrypoints.ftps_slots import WAITING_PER_ADDRESS, LoginSlots
 from kenshin.entrypoints.ftps_tls import FtpsTls, SessionBoundDataHandler
-from kenshin.ports import Deliveries, Receipt
+from kenshin.ports import Deliveries
 from kenshin.services.accounts import Logins
 from kenshin.services.receipts import record_download
 from kenshin.services.security import FTP_BOUNCE_REFUSED, LOGIN_FAILED, SecurityLog

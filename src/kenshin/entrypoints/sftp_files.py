@@ -29,8 +29,9 @@ from asyncssh.constants import (
 )
 
 from kenshin.adapters.jail_folder import JailFolder
+from kenshin.domain.accounts import Receipt
 from kenshin.domain.jail import JailPath, resolve
-from kenshin.ports import Deliveries, Receipt
+from kenshin.ports import Deliveries
 from kenshin.services.receipts import record_download
 
 READ_ONLY = "The files are read-only"

@@ -25,8 +25,9 @@ from typing import Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from kenshin.domain.accounts import Account, UnlockRequest
 from kenshin.domain.model import CUSTOMER_ID
-from kenshin.ports import Account, Deliveries, UnlockRequest
+from kenshin.ports import Deliveries
 from kenshin.services.login_guard import ADDRESS_LOCKED, CHECKING, LoginGuard, LoginPolicy
 from kenshin.services.security import (
     LOGIN_ADDRESS_REFUSED,

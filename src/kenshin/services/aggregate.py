@@ -63,7 +63,7 @@ def aggregate_day(  # noqa: PLR0913 - the last three are keywords: when, as of, 
     a watermark (default: as it is); ``drift`` gives the units' clock drift spells
     (default: those the store holds now, when the rule runs), ``meters`` the customer's
     meters (default: those the store lists). A meter out of service all day has no row."""
-    listed = store.list_meters(customer.id, as_of=as_of) if meters is None else meters
+    listed = store.registry.list_meters(customer.id, as_of=as_of) if meters is None else meters
     meters = [m for m in listed if serves_day(m, slots)]
     chunks = [meters[lo : lo + AGGREGATE_CHUNK] for lo in range(0, len(meters), AGGREGATE_CHUNK)]
     days = [slots] if vee is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
@@ -73,9 +73,13 @@ def aggregate_day(  # noqa: PLR0913 - the last three are keywords: when, as of, 
 
     def read(chunk: list[Meter]) -> tuple[Grids, Conflicts]:
         ids = [m.id for m in chunk]
-        grids = [store.boundary_registers(ids, day.start, day.count, as_of) for day in days]
+        grids = [
+            store.readings.boundary_registers(ids, day.start, day.count, as_of) for day in days
+        ]
         wanted = vee is not None and vee.enabled(Rule.CONFLICT)
-        found = store.conflicts_between(ids, slots.start, slots.end, as_of) if wanted else []
+        found = (
+            store.readings.conflicts_between(ids, slots.start, slots.end, as_of) if wanted else []
+        )
         return grids, found
 
     tables = []

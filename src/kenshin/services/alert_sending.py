@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
-from kenshin.domain.alerts import rate_limited
+from kenshin.domain.alerts import Queued, rate_limited
 from kenshin.domain.observations import ChannelFailure
 from kenshin.errors import StoreError
-from kenshin.ports import AlertChannel, Alerts, ChannelError, Queued
+from kenshin.ports import AlertChannel, Alerts, ChannelError
 
 if TYPE_CHECKING:  # services.alerting imports this module: the name is for type checkers only
     from kenshin.services.alerting import AlertSettings

@@ -134,16 +134,16 @@ def observe(
     final files not collected in time (and not since), the recent security events and
     when each unit's certificate not revoked ends."""
     now = server.now
-    zones = {c.id: c.timezone for c in store.list_customers()}
+    zones = {c.id: c.timezone for c in store.registry.list_customers()}
     live: dict[str, bool] = {}  # a device whose certificates are all revoked is retired
     ends: dict[str, int] = {}  # when each device's last certificate not revoked ends
-    for cert in store.list_certificates():
+    for cert in store.certificates.list_certificates():
         live[cert.device] = live.get(cert.device, False) or cert.revoked_at is None
         if cert.revoked_at is None:
             ends[cert.device] = max(ends.get(cert.device, 0), cert.not_after)
     devices = [
         DeviceSeen(d.id, d.customer, last_seen.get(d.id))
-        for d in store.list_devices()
+        for d in store.registry.list_devices()
         if live.get(d.id, True)
     ]
     window = settings.thresholds.security_window_minutes * 60
@@ -154,7 +154,7 @@ def observe(
             for u in uncollected_files(store, now, collect_by_hours)
             if store.deliveries.first_collected(u.customer, u.file_name, u.revision) is None
         ]
-    owners = {d.id: d.customer for d in store.list_devices()}
+    owners = {d.id: d.customer for d in store.registry.list_devices()}
     units = [CertificateExpiry(d, end, owners[d]) for d, end in ends.items() if d in owners]
     return replace(
         server,
@@ -250,7 +250,9 @@ class Alerting:
         except StoreError as exc:  # held for the next round
             log.error("security events cannot be stored now: %s", exc)  # noqa: TRY400
         window = self.settings.thresholds.dead_letter_window_minutes * 60
-        dead = self.store.count_dead_letters(since=now - window)  # the store's: a restart keeps it
+        dead = self.store.dead_letters.count_dead_letters(
+            since=now - window
+        )  # the store's: a restart keeps it
         failing = self.sender.failing(now, self.settings.channel_down_minutes * 60)
         obs = observe(
             self.store,

@@ -70,11 +70,11 @@ def explain_slot(
 ) -> SlotExplanation:
     """Explain the slot of ``meter_id`` that starts at local time ``label`` (``HH:MM``;
     a time that repeats when the clocks go back takes its offset, ``02:30+01:00``)."""
-    meter = store.get_meter(meter_id)
+    meter = store.registry.get_meter(meter_id)
     if meter is None:
         raise ExplainError(f"no meter {meter_id!r}: see 'kenshin meters list'")
-    device = store.get_device(meter.device) if meter.device else None
-    customer = store.get_customer(device.customer) if device else None
+    device = store.registry.get_device(meter.device) if meter.device else None
+    customer = store.registry.get_customer(device.customer) if device else None
     if customer is None:
         raise ExplainError(f"meter {meter_id} has no registered device, so no customer")
     tz = zone(customer.timezone)
@@ -89,7 +89,9 @@ def explain_slot(
     start = slots.start + index * SLOT_SECONDS
     readings = next(
         iter(
-            store.readings_between([meter.id], start - CONTEXT_S, start + SLOT_SECONDS + CONTEXT_S)
+            store.readings.readings_between(
+                [meter.id], start - CONTEXT_S, start + SLOT_SECONDS + CONTEXT_S
+            )
         ),
         (meter.id, []),
     )[1]
@@ -104,7 +106,7 @@ def explain_slot(
         _rows(store, settings, meter, customer, slots, index, now)
         if serves_day(meter, slots)
         else [],
-        store.list_revisions(customer.id, day.isoformat()),
+        store.revisions.list_revisions(customer.id, day.isoformat()),
     )
 
 
@@ -120,7 +122,7 @@ def _rows(
     """The slot of each of the meter's registers as the customer's file shows it."""
     vee = settings.vee_for(customer.id)
     days = [slots] if vee is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
-    grids = [store.boundary_registers([meter.id], d.start, d.count) for d in days]
+    grids = [store.readings.boundary_registers([meter.id], d.start, d.count) for d in days]
     if vee is None:
         table = day_table([meter], *grids[0], settings.max_demand_w)
         why: list[list[str]] = [[] for _ in table.directions]
@@ -128,7 +130,7 @@ def _rows(
         due, shown = due_slots(slots, now), shown_mwh(customer)
         marks = Marks(
             slots.start,
-            store.conflicts_between([meter.id], slots.start, slots.end),
+            store.readings.conflicts_between([meter.id], slots.start, slots.end),
             store.unit_clocks.drift_spells(slots.start, slots.end, [meter.device]),
         )
         full = validated([meter], grids, settings.max_demand_w, vee, due, shown, marks)

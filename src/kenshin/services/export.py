@@ -48,7 +48,7 @@ from kenshin.domain.model import FILE_SETTINGS, Customer, FileRevision
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots, local_day, zone
 from kenshin.domain.vee import VeeSettings
 from kenshin.errors import ExportError
-from kenshin.ports import Outbox, Store
+from kenshin.ports import Compacting, Outbox, Store
 from kenshin.services.aggregate import aggregate_day, drift_spells
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def export_day(
             f"{day} is older than the {settings.retention_days}-day retention of files "
             f"(the oldest day kept is {oldest}): its file would be removed at once"
         )
-    latest = store.latest_revision(customer.id, day.isoformat())
+    latest = store.revisions.latest_revision(customer.id, day.isoformat())
     customer = settings_of_day(customer, latest)
     _zone(customer)  # an unknown zone is an ExportError naming the customer
     cut = cut_of_day(customer, latest)
@@ -125,9 +125,9 @@ def export_day(
         # Read as of one watermark, with the drift spells of now: kept with the revision,
         # they make it again byte for byte (kenshin replay).
         mark = store.watermark()
-        devices = [d.id for d in store.list_devices(customer.id)]
+        devices = [d.id for d in store.registry.list_devices(customer.id)]
         drift = tuple(drift_spells(store, slots, vee, devices))
-        meters = store.list_meters(customer.id, as_of=mark)
+        meters = store.registry.list_meters(customer.id, as_of=mark)
         days = aggregate_day(
             store,
             customer,
@@ -182,7 +182,7 @@ def export_day(
         text = change_record_text(changes, slot_starts(slots, _zone(customer)))
         outbox.publish(customer.id, change_record_name(name, number), text.encode("utf-8"))
     _publish_manifest(store, outbox, customer, revision, settings)
-    store.add_revision(revision)
+    store.revisions.add_revision(revision)
     log.info(
         "published %s/%s revision %d (%s)", customer.id, name, revision.revision, revision.status
     )
@@ -218,8 +218,9 @@ def cut_of_day(customer: Customer, latest: FileRevision | None) -> str:
 
 def pack_closed_days(store: Store, now: int) -> int:
     """Pack the store's UTC days that ended ``PACK_DELAY_S`` or more before ``now``, so
-    that exporting them is fast; how many days were packed."""
-    return store.compact(now - PACK_DELAY_S)
+    that exporting them is fast, if it can (``Compacting``); how many days were packed."""
+    readings = store.readings
+    return readings.compact(now - PACK_DELAY_S) if isinstance(readings, Compacting) else 0
 
 
 def file_name(customer: Customer, day: date) -> str:
@@ -314,7 +315,7 @@ def days_to_export(
     pending = [
         day
         for day in days
-        if (latest := store.latest_revision(customer.id, day.isoformat())) is None
+        if (latest := store.revisions.latest_revision(customer.id, day.isoformat())) is None
         or latest.status != FINAL
     ]
     return [*pending, today]
@@ -349,7 +350,7 @@ def _keep(
         _publish_manifest(store, outbox, customer, revision, job.settings)
         changed = True
     if revision != latest:
-        store.add_revision(revision)
+        store.revisions.add_revision(revision)
         log.info("%s/%s revision %d is final", customer.id, latest.file_name, latest.revision)
     return _outcome(revision, changed=changed)
 
@@ -361,7 +362,7 @@ def _publish_manifest(
     revision: FileRevision,
     settings: ExportSettings,
 ) -> None:
-    earlier = store.list_revisions(customer.id, revision.day)
+    earlier = store.revisions.list_revisions(customer.id, revision.day)
     restated = any(r.status == FINAL and r.revision < revision.revision for r in earlier)
     manifest = Manifest(
         customer=customer.id,

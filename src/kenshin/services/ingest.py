@@ -147,7 +147,7 @@ class Ingest:
         if all(item.serial is None for item in batch):
             return set()
         now = int(self._clock())
-        self._revoked |= self._store.revoked_serials(self._revoked_since)
+        self._revoked |= self._store.certificates.revoked_serials(self._revoked_since)
         # A revocation is dated before it is committed, maybe by another process: look back.
         self._revoked_since = now - REVOCATION_LOOK_BACK_S
         return {i for i, item in enumerate(batch) if item.serial in self._revoked}
@@ -179,13 +179,13 @@ class Ingest:
                 summary.quarantined += len(future)
                 letters.append(self._quarantined(item, outcome.device, future))
         if staged.meters:
-            self._store.save_meters(staged.meters.values())
+            self._store.registry.save_meters(staged.meters.values())
             self._remember(staged)
             summary.meters_discovered += len(staged.meters)
         self._save_service(staged, summary)
         if readings:
             summary.readings += len(readings)
-            summary.add_store_result(self._store.add_readings(readings, received_at))
+            summary.add_store_result(self._store.readings.add_readings(readings, received_at))
         if heard:
             self._track_clocks(heard)
         if letters:
@@ -244,7 +244,7 @@ class Ingest:
     def _removal_fixed(self, block: MeterBlock, removed: int | None, staged: _Staged) -> bool:
         """Whether an operator set the meter's removal (at ``removed``): if so, its readings
         after it are noted as outside its service, for the batch's warning."""
-        meter = self._store.get_meter(block.meter)
+        meter = self._store.registry.get_meter(block.meter)
         if removed is None or meter is None or not meter.removal_by_operator:
             return False
         after = sum(1 for r in block.readings if r.t > removed)
@@ -291,13 +291,13 @@ class Ingest:
         if meter_id in staged.service:
             return staged.service[meter_id]
         cached = None if fresh else self._meters.get(meter_id)
-        meter = cached or self._store.get_meter(meter_id)
+        meter = cached or self._store.registry.get_meter(meter_id)
         return (None, None) if meter is None else (meter.installed_at, meter.removed_at)
 
     def _read_after(self, meter_id: str, t: int) -> bool:
         """Whether the store holds a reading of the meter after ``t`` (an exchange is rare:
         the look is worth it)."""
-        found = self._store.readings_between([meter_id], t + 1, LATEST)
+        found = self._store.readings.readings_between([meter_id], t + 1, LATEST)
         return next(iter(found), None) is not None
 
     def _save_service(self, staged: _Staged, summary: IngestSummary) -> None:
@@ -306,7 +306,9 @@ class Ingest:
         spans = staged.service
         if not spans:
             return
-        self._store.set_service([(m, fitted, removed) for m, (fitted, removed) in spans.items()])
+        self._store.registry.set_service(
+            [(m, fitted, removed) for m, (fitted, removed) in spans.items()]
+        )
         for meter_id, (fitted, removed) in spans.items():
             meter = self._meters.get(meter_id)
             if meter is not None:
@@ -351,7 +353,7 @@ class Ingest:
         )
 
     def _keep_dead_letters(self, letters: list[DeadLetter], summary: IngestSummary) -> None:
-        self._store.add_dead_letters(letters)
+        self._store.dead_letters.add_dead_letters(letters)
         summary.dead_letters += len(letters)
         for letter in letters:
             log.debug("dead letter from %s: %s", letter.source, letter.reason)
@@ -415,9 +417,11 @@ class Ingest:
             )
             if problem is not None:
                 return problem
-            if known is None or known.device != decoded.device:
+            # A reverse register, once reported, is remembered by the registry (sticky).
+            reverse = any(r.rev is not None for r in block.readings)
+            if known is None or known.device != decoded.device or reverse > known.reverse:
                 max_demand = known.max_demand_w if known else None
-                changes.append(Meter(block.meter, decoded.device, spec, max_demand))
+                changes.append(Meter(block.meter, decoded.device, spec, max_demand, reverse))
             if known is None:
                 staged.new.add(block.meter)
         for meter in changes:
@@ -437,13 +441,13 @@ class Ingest:
 
     # Only what exists is cached: a device registered while ingest runs is seen at once.
     def _device(self, device_id: str) -> Device | None:
-        device = self._devices.get(device_id) or self._store.get_device(device_id)
+        device = self._devices.get(device_id) or self._store.registry.get_device(device_id)
         if device is not None:
             self._devices[device_id] = device
         return device
 
     def _meter(self, meter_id: str) -> Meter | None:
-        meter = self._meters.get(meter_id) or self._store.get_meter(meter_id)
+        meter = self._meters.get(meter_id) or self._store.registry.get_meter(meter_id)
         if meter is not None:
             self._meters[meter_id] = meter
         return meter
@@ -453,7 +457,7 @@ class Ingest:
         device counts, one it moved to another device does not."""
         stored = self._device_meters.get(device_id)
         if stored is None:
-            found = self._store.list_meters(device_id=device_id)
+            found = self._store.registry.list_meters(device_id=device_id)
             self._meters.update((m.id, m) for m in found)
             stored = tuple(m.id for m in found)
             if stored:

@@ -162,7 +162,7 @@ class ServerMetrics:
             _gauge(
                 "kenshin_dead_letters_kept",
                 "Dead letters kept in the store",
-                self._store.count_dead_letters(),
+                self._store.dead_letters.count_dead_letters(),
             ),
             _gauge(
                 "kenshin_disk_free_bytes",

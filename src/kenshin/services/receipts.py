@@ -14,9 +14,10 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from kenshin.domain.accounts import Receipt
 from kenshin.domain.slots import day_start, iso_utc, local_day, zone
 from kenshin.errors import StoreError
-from kenshin.ports import Deliveries, Receipt, Store
+from kenshin.ports import Deliveries, Store
 from kenshin.services.export import FINAL
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def missed_deadlines(
     with when it was collected late (by ``now``), if it was. A customer without
     credentials cannot collect, so nothing of it is expected."""
     found = []
-    for customer in store.list_customers():
+    for customer in store.registry.list_customers():
         if store.deliveries.get_account(customer.id) is None:
             continue
         tz = zone(customer.timezone)
@@ -89,7 +90,7 @@ def missed_deadlines(
         for back in range(lookback_days, 0, -1):
             day = today - timedelta(days=back)
             deadline = day_start(day + timedelta(days=1), tz) + collect_by_hours * SECONDS_PER_HOUR
-            latest = store.latest_revision(customer.id, day.isoformat())
+            latest = store.revisions.latest_revision(customer.id, day.isoformat())
             if latest is None or latest.status != FINAL:
                 continue
             due_at = _due(deadline, latest.created_at, collect_by_hours)

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from kenshin.domain.commands import RESEND, resend_payload, resend_range
+from kenshin.domain.devices import Command
 from kenshin.domain.intervals import NO_REGISTER
 from kenshin.domain.model import Customer, Meter
 from kenshin.domain.slots import SLOT_SECONDS, day_slots, local_day, zone
-from kenshin.ports import Command, Store
+from kenshin.ports import Store
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +60,15 @@ def ask_for_gaps(store: Store, settings: RecoverySettings, *, now: int) -> list[
         return []
     since = now - settings.lookback_hours * 3600
     earlier: dict[str, list[Command]] = defaultdict(list)
-    for command in store.commands_named(RESEND, since):
+    for command in store.commands.commands_named(RESEND, since):
         earlier[command.device].append(command)
     asked = []
-    for customer in store.list_customers():
+    for customer in store.registry.list_customers():
         for device, (start, end) in _holes(store, customer, settings, now).items():
             tries = [c for c in earlier[device] if _overlaps(c, start, end)]
             if not _due(tries, settings, now):
                 continue
-            command_id = store.add_command(device, RESEND, _payload(start, end), now)
+            command_id = store.commands.add_command(device, RESEND, _payload(start, end), now)
             asked.append(ResendAsked(device, start, end, len(tries) + 1, command_id))
     if asked:
         log.info("asked %d units to resend the readings their meters lack", len(asked))
@@ -86,10 +87,10 @@ def _holes(
     ranges: dict[str, tuple[int, int]] = {}
     if count <= 0:
         return ranges
-    meters = [m for m in store.list_meters(customer.id) if m.device]
+    meters = [m for m in store.registry.list_meters(customer.id) if m.device]
     for lo in range(0, len(meters), CHUNK):
         chunk = meters[lo : lo + CHUNK]
-        fwd, rev = store.boundary_registers([m.id for m in chunk], first, count)
+        fwd, rev = store.readings.boundary_registers([m.id for m in chunk], first, count)
         for meter, (hole_lo, hole_hi) in _meter_holes(
             chunk, (fwd != NO_REGISTER) | (rev != NO_REGISTER)
         ):

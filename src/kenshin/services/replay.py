@@ -59,7 +59,7 @@ def revisions_of(
     store: Store, customer_id: str, day: date, number: int | None = None, *, every: bool = False
 ) -> list[FileRevision]:
     """Every revision of the customer's day file, or revision ``number``, or the newest."""
-    revisions = store.list_revisions(customer_id, day.isoformat())
+    revisions = store.revisions.list_revisions(customer_id, day.isoformat())
     if not revisions:
         raise ReplayError(f"customer {customer_id!r} has no file of {day}")
     if every:
@@ -95,7 +95,7 @@ def replay(store: Store, revision: FileRevision) -> Replayed:
         now=revision.created_at,
         as_of=revision.as_of,
         drift=made.drift,
-        meters=made.meters(store.list_meters(made.customer.id, as_of=revision.as_of)),
+        meters=made.meters(store.registry.list_meters(made.customer.id, as_of=revision.as_of)),
     )
     rendered = render_day(made.customer, slots, days, created_at=revision.created_at)
     return Replayed(revision, rendered.content, made.rules)

@@ -122,8 +122,8 @@ def gather_report(  # noqa: PLR0913 - the report draws on every source there is
     tz = zone(settings.timezone)
     start, end = day_start(day, tz), day_start(day + timedelta(days=1), tz)
     if customer_id is None:
-        customers = store.list_customers()
-    elif (found := store.get_customer(customer_id)) is not None:
+        customers = store.registry.list_customers()
+    elif (found := store.registry.get_customer(customer_id)) is not None:
         customers = [found]
     else:
         raise ReportError(f"no customer {customer_id!r}: see 'kenshin customers list'")
@@ -158,11 +158,15 @@ def gather_report(  # noqa: PLR0913 - the report draws on every source there is
 def day_dead_letters(store: Store, start: int, end: int) -> tuple[tuple[DeadLetters, ...], int]:
     """The dead letters received from ``start`` to before ``end``, grouped by sender
     (of the first ``DEAD_LETTERS_READ``), and how many there are in all."""
-    total = store.count_dead_letters(start) - store.count_dead_letters(end)
+    total = store.dead_letters.count_dead_letters(start) - store.dead_letters.count_dead_letters(
+        end
+    )
     letters = [
-        d for d in store.list_dead_letters(DEAD_LETTERS_READ, since=start) if d.received_at < end
+        d
+        for d in store.dead_letters.list_dead_letters(DEAD_LETTERS_READ, since=start)
+        if d.received_at < end
     ]
-    registered = {d.id for d in store.list_devices()}
+    registered = {d.id for d in store.registry.list_devices()}
     return group_dead_letters(letters, registered), total
 
 
@@ -201,20 +205,21 @@ def customer_quality(
     due = due_slots(slots, now)
     # Only the meters in service this day: a meter's time outside it is no gap, and a
     # unit none of whose meters was in service (not fitted yet, taken out) is not silent.
-    listed = store.list_meters(customer.id)
+    listed = store.registry.list_meters(customer.id)
     meters = [m for m in listed if serves_day(m, slots)]
     idle = {m.device for m in listed} - {m.device for m in meters}
     problems: list[MeterQuality] = []
     heard: dict[str, int | None] = {
-        d.id: None for d in store.list_devices(customer.id) if d.id not in idle
+        d.id: None for d in store.registry.list_devices(customer.id) if d.id not in idle
     }
     for lo in range(0, len(meters), AGGREGATE_CHUNK):
         chunk = meters[lo : lo + AGGREGATE_CHUNK]
         ids = [m.id for m in chunk]
-        grids = [store.boundary_registers(ids, d.start, d.count) for d in days]
+        grids = [store.readings.boundary_registers(ids, d.start, d.count) for d in days]
         wanted = vee.enabled(Rule.CONFLICT)
         marks = Marks(
-            slots.start, store.conflicts_between(ids, slots.start, slots.end) if wanted else []
+            slots.start,
+            store.readings.conflicts_between(ids, slots.start, slots.end) if wanted else [],
         )
         full = _validated(chunk, grids, export.max_demand_w, vee, due, shown_mwh(customer), marks)
         last = last_readings(*grids[0], slots)

@@ -64,7 +64,7 @@ def export_due(
     """
     late = late or LateReadings()
     run = ExportRun(packed_days=pack_closed_days(store, now))
-    for customer in store.list_customers():
+    for customer in store.registry.list_customers():
         try:
             _export_customer(store, outbox, settings, customer, run, now, late)
             run.removed += remove_expired(
@@ -144,12 +144,12 @@ class LateReadings:
         due = []
         for back in range((today - oldest).days, 0, -1):
             day = today - timedelta(days=back)
-            latest = store.latest_revision(customer.id, day.isoformat())
+            latest = store.revisions.latest_revision(customer.id, day.isoformat())
             if latest is None:  # never exported: the look back of days_to_export decides
                 continue
             seen = max(latest.as_of_batch, self.checked.get((customer.id, day), 0))
             slots = day_slots(day, tz)
-            if latest.status != FINAL or store.newest_batch(slots.start, slots.end) > seen:
+            if latest.status != FINAL or store.readings.newest_batch(slots.start, slots.end) > seen:
                 due.append(day)
         return due
 

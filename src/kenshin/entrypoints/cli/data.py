@@ -212,10 +212,10 @@ def export(
 
 def _customers(app: App, ids: tuple[str, ...]) -> list[Customer]:
     if not ids:
-        return app.store.list_customers()
+        return app.store.registry.list_customers()
     found = []
     for customer_id in ids:
-        customer = app.store.get_customer(customer_id)
+        customer = app.store.registry.get_customer(customer_id)
         if customer is None:
             raise click.BadParameter(f"no customer {customer_id!r}", param_hint="--customer")
         found.append(customer)
@@ -264,7 +264,7 @@ def prune(ctx: click.Context) -> None:
     files = size = 0
     with opened(ctx) as app:
         days = app.settings.export.retention_days
-        for customer in app.store.list_customers():
+        for customer in app.store.registry.list_customers():
             folder = app.outbox_dir / customer.id
             sizes = {p.name: p.stat().st_size for p in folder.glob("*") if p.is_file()}
             for name in remove_expired(app.outbox, customer, now=now, retention_days=days):
@@ -288,8 +288,8 @@ def dead_letters(ctx: click.Context, limit: int, utc: bool, as_json: bool) -> No
     """List messages that could not be used, with the reason for each (times in the zone
     of the device's customer where it is known, else UTC)."""
     with opened(ctx) as app:
-        total = app.store.count_dead_letters()
-        found = app.store.list_dead_letters(limit)
+        total = app.store.dead_letters.count_dead_letters()
+        found = app.store.dead_letters.list_dead_letters(limit)
         zones = {} if utc else device_zones(app.store)
     records = [
         {
@@ -322,9 +322,9 @@ def conflicts(ctx: click.Context, limit: int, utc: bool, as_json: bool) -> None:
     its device, the reading's time, the value stored (kept) and the other, and when the
     other was received (times in the zone of the meter's customer)."""
     with opened(ctx) as app:
-        found = app.store.list_conflicts(limit)
+        found = app.store.readings.list_conflicts(limit)
         zones = {} if utc else device_zones(app.store)
-        devices = {m.id: m.device for m in app.store.list_meters()}
+        devices = {m.id: m.device for m in app.store.registry.list_meters()}
     records = []
     for c in found:
         device = devices.get(c.meter)

@@ -12,11 +12,11 @@ from typing import TextIO
 
 import click
 
+from kenshin.domain.accounts import Account
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
 from kenshin.entrypoints.cli.listing import json_option, moment, show, utc_option
 from kenshin.entrypoints.cli.registry import customers
 from kenshin.errors import NotFoundError
-from kenshin.ports import Account
 from kenshin.services.accounts import check_networks, generate_password, hash_password
 from kenshin.services.receipts import missed_deadlines
 
@@ -81,7 +81,7 @@ def customers_credentials(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--allow") from exc
     with opened(ctx) as app:
-        if app.store.get_customer(customer_id) is None:
+        if app.store.registry.get_customer(customer_id) is None:
             raise NotFoundError(f"customer {customer_id!r} does not exist")
         account = app.store.deliveries.get_account(customer_id) or Account(customer_id)
         shown = None
@@ -123,7 +123,7 @@ def customers_unlock(ctx: click.Context, customer_id: str, address: str | None) 
                 f"{address!r} is not an IP address", param_hint="--address"
             ) from exc
     with opened(ctx) as app:
-        if app.store.get_customer(customer_id) is None:
+        if app.store.registry.get_customer(customer_id) is None:
             raise NotFoundError(f"customer {customer_id!r} does not exist")
         deliveries = app.store.deliveries
         request_id = deliveries.request_unlock(customer_id, address, int(time.time()))
@@ -222,7 +222,7 @@ def deliveries(
 ) -> None:
     """List completed downloads (receipts) of customers' files, oldest first."""
     with opened(ctx) as app:
-        zones = {} if utc else {c.id: c.timezone for c in app.store.list_customers()}
+        zones = {} if utc else {c.id: c.timezone for c in app.store.registry.list_customers()}
         if uncollected:
             hours = app.settings.deliveries.collect_by_hours
             late = [

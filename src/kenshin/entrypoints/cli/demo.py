@@ -90,7 +90,7 @@ def demo(
     try:
         app.settings = _local_server(app.settings)
         customer = Customer(DEMO_CUSTOMER, "Demo customer")
-        app.store.add_customer(customer)
+        app.store.registry.add_customer(customer)
         certs = directory / "certs"
         _register(app, _device_ids(simulation.devices_path), certs)
         click.echo(
@@ -103,7 +103,7 @@ def demo(
 
         published, target = asyncio.run(_serve_while(app, publish, certs))
         click.echo(published_line(published, target))
-        letters = app.store.count_dead_letters()
+        letters = app.store.dead_letters.count_dead_letters()
         why = f": why, in 'kenshin --config {config} dead-letters'" if letters else ""
         click.echo(f"the server kept {letters} dead letters{why}")
         if published.failed:
@@ -171,9 +171,9 @@ def _register(app: App, ids: list[str], folder: Path) -> None:
     authority.export_cert(folder)
     now = int(time.time())
     for device_id in ids:
-        app.store.add_device(Device(device_id, DEMO_CUSTOMER))
+        app.store.registry.add_device(Device(device_id, DEMO_CUSTOMER))
         issued = authority.issue_device(device_id, now=now)
-        app.store.add_certificate(device_id, issued.serial, issued.not_after, now)
+        app.store.certificates.add_certificate(device_id, issued.serial, issued.not_after, now)
         write_device_files(folder, device_id, issued)
 
 

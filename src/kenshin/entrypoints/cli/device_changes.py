@@ -16,7 +16,7 @@ LIVE_S = 3600  # a unit heard this recently is taken to be in use
 
 
 def _device(app: App, device_id: str) -> Device:
-    device = app.store.get_device(device_id)
+    device = app.store.registry.get_device(device_id)
     if device is None:
         raise click.BadParameter(
             f"no device {device_id!r}; 'kenshin devices list' shows the devices",
@@ -40,12 +40,12 @@ def devices_move(ctx: click.Context, device_id: str, customer: str, force: bool)
         if device.customer == customer:
             click.echo(f"{device_id} belongs to {customer} already; nothing to do")
             return
-        if app.store.get_customer(customer) is None:
+        if app.store.registry.get_customer(customer) is None:
             raise click.BadParameter(
                 f"no customer {customer!r}; 'kenshin customers list' shows them",
                 param_hint="--customer",
             )
-        meters = app.store.list_meters(device_id=device_id)
+        meters = app.store.registry.list_meters(device_id=device_id)
         if meters and not force:
             raise click.UsageError(
                 f"{device_id} reports {len(meters)} meter(s) with readings of {device.customer}:"
@@ -53,7 +53,7 @@ def devices_move(ctx: click.Context, device_id: str, customer: str, force: bool)
                 " Give --force to move it all the same (or add a new device for the new"
                 " customer)"
             )
-        app.store.move_device(device_id, customer)
+        app.store.registry.move_device(device_id, customer)
     click.echo(
         f"moved {device_id} from {device.customer} to {customer} with {len(meters)} meter(s);"
         " files already published are not changed"
@@ -79,12 +79,12 @@ def devices_remove(ctx: click.Context, device_id: str, force: bool) -> None:
                 f"{device_id} was heard {(now - seen) // 60} minute(s) ago: it is in use."
                 " Give --force to remove it all the same"
             )
-        revoked = app.store.revoke_device(device_id, now)
-        meters = app.store.list_meters(device_id=device_id)
+        revoked = app.store.certificates.revoke_device(device_id, now)
+        meters = app.store.registry.list_meters(device_id=device_id)
         ending = [(m.id, m.installed_at, now) for m in meters if m.removed_at is None]
         ending = [(m, fitted, end) for m, fitted, end in ending if fitted is None or fitted < end]
-        app.store.set_service(ending, by_operator=True)
-        customer = app.store.get_customer(device.customer)
+        app.store.registry.set_service(ending, by_operator=True)
+        customer = app.store.registry.get_customer(device.customer)
         when = moment(now, customer.timezone if customer else None)
     assert when is not None
     click.echo(

@@ -14,12 +14,13 @@ import click
 from kenshin.adapters.pki import CA_CERT, DEVICE_VALID_DAYS, PKI_FOLDER, LocalCertificateAuthority
 from kenshin.adapters.pki_files import device_file_paths, write_device_files
 from kenshin.domain.commands import RESEND, command_topic, resend_payload
+from kenshin.domain.devices import DeviceCertificate
 from kenshin.domain.model import DEVICE_ID, Device
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import check_timezone, cli, opened
 from kenshin.entrypoints.cli.listing import json_option, moment, show, utc_option
 from kenshin.entrypoints.cli.registry import _check_id, ids_from_file
-from kenshin.ports import DeviceCertificate, Store
+from kenshin.ports import Store
 from kenshin.watch_setup import unit_infos
 
 DEVICE_COLUMNS = ("id", "customer", "last_seen", "firmware", "signal_dbm", "certificate")
@@ -90,19 +91,19 @@ def devices_add(
 
 def _add_devices(store: Store, customer: str, ids: list[str]) -> None:
     """Add the ids the store does not know to ``customer`` and say how many."""
-    if store.get_customer(customer) is None:
+    if store.registry.get_customer(customer) is None:
         raise click.BadParameter(
             f"no customer {customer!r}; add it with 'kenshin customers add'",
             param_hint="--customer",
         )
-    known = {d.id: d for d in store.list_devices()}
+    known = {d.id: d for d in store.registry.list_devices()}
     taken = [i for i in ids if i in known and known[i].customer != customer]
     if taken:
         owners = ", ".join(f"{i} ({known[i].customer})" for i in taken[:5])
         raise click.UsageError(f"devices belong to another customer already: {owners}")
     new = [i for i in ids if i not in known]
     for device_id in new:
-        store.add_device(Device(device_id, customer))
+        store.registry.add_device(Device(device_id, customer))
     click.echo(f"added {len(new)} device(s) to {customer}; {len(ids) - len(new)} already there")
 
 
@@ -136,7 +137,7 @@ def _issue(
         issued = ca.issue_device(device_id, days, now=now)
         not_after = issued.not_after
         # Recorded first: a certificate the store does not know could not be revoked.
-        store.add_certificate(device_id, issued.serial, not_after, now)
+        store.certificates.add_certificate(device_id, issued.serial, not_after, now)
         write_device_files(out_dir, device_id, issued)
     return _day(not_after)
 
@@ -149,7 +150,7 @@ def devices_revoke(ctx: click.Context, device_ids: tuple[str, ...]) -> None:
     is disconnected within seconds (mqtt.revocation_check_s), nothing it sends after is
     stored, and it cannot connect with it again."""
     with opened(ctx) as app:
-        unknown = [i for i in device_ids if app.store.get_device(i) is None]
+        unknown = [i for i in device_ids if app.store.registry.get_device(i) is None]
         if unknown:
             raise click.BadParameter(
                 f"no device {unknown[0]!r}; 'kenshin devices list' shows the devices",
@@ -157,8 +158,10 @@ def devices_revoke(ctx: click.Context, device_ids: tuple[str, ...]) -> None:
             )
         now = int(time.time())
         for device_id in dict.fromkeys(device_ids):
-            count = app.store.revoke_device(device_id, now)
-            click.echo(_revoked(device_id, count, app.store.list_certificates(device_id)))
+            count = app.store.certificates.revoke_device(device_id, now)
+            click.echo(
+                _revoked(device_id, count, app.store.certificates.list_certificates(device_id))
+            )
 
 
 def _revoked(device_id: str, count: int, certificates: list[DeviceCertificate]) -> str:
@@ -184,9 +187,9 @@ def devices_list(ctx: click.Context, customer: str | None, utc: bool, as_json: b
     now = int(time.time())
     with opened(ctx) as app:
         held: dict[str, list[DeviceCertificate]] = {}
-        for certificate in app.store.list_certificates():
+        for certificate in app.store.certificates.list_certificates():
             held.setdefault(certificate.device, []).append(certificate)
-        zones = {c.id: c.timezone for c in app.store.list_customers()}
+        zones = {c.id: c.timezone for c in app.store.registry.list_customers()}
         units = [u for u in unit_infos(app.store) if customer in (None, u.customer)]
     records = [
         {
@@ -233,17 +236,17 @@ def devices_resend(
     is connected to 'kenshin serve' and subscribed to its commands, and again until
     the unit acknowledges it."""
     with opened(ctx) as app:
-        device = app.store.get_device(device_id)
+        device = app.store.registry.get_device(device_id)
         if device is None:
             raise click.BadParameter(
                 f"no device {device_id!r}; 'kenshin devices list' shows the devices",
                 param_hint="DEVICE_ID",
             )
-        customer = app.store.get_customer(device.customer)
+        customer = app.store.registry.get_customer(device.customer)
         tz = zone(timezone or (customer.timezone if customer else "UTC"))
         first, last = _moment(start, tz, "--from"), _moment(end, tz, "--to")
         _check_range(first, last)
-        command_id = app.store.add_command(
+        command_id = app.store.commands.add_command(
             device_id,
             RESEND,
             lambda i: resend_payload(i, int(first.timestamp()), int(last.timestamp())),

@@ -43,8 +43,8 @@ def moment(epoch: int | None, timezone: str | None) -> datetime | None:
 
 def device_zones(store: Store) -> dict[str, str]:
     """The time zone of each device's customer, by device."""
-    zones = {c.id: c.timezone for c in store.list_customers()}
-    return {d.id: zones[d.customer] for d in store.list_devices() if d.customer in zones}
+    zones = {c.id: c.timezone for c in store.registry.list_customers()}
+    return {d.id: zones[d.customer] for d in store.registry.list_devices() if d.customer in zones}
 
 
 def show(columns: Sequence[str], records: Sequence[Record], as_json: bool) -> None:

@@ -42,7 +42,7 @@ def meters_list(
     """List meters with their unit, coefficient, digits, maximum demand (the meter's own,
     or the configured default) and time in service."""
     with opened(ctx) as app:
-        found = app.store.list_meters(customer, device_id=device)
+        found = app.store.registry.list_meters(customer, device_id=device)
         default_w = app.settings.meters.max_demand_kw * 1000
         zones = {} if utc else device_zones(app.store)
     records = [
@@ -76,13 +76,13 @@ def meters_list(
 def meters_set(ctx: click.Context, meter_id: str, max_demand_kw: int) -> None:
     """Set a meter's own maximum demand, in place of the configured default."""
     with opened(ctx) as app:
-        meter = app.store.get_meter(meter_id)
+        meter = app.store.registry.get_meter(meter_id)
         if meter is None:
             raise click.BadParameter(
                 f"no meter {meter_id!r}; 'kenshin meters list' shows the known ones",
                 param_hint="METER_ID",
             )
-        app.store.save_meters([replace(meter, max_demand_w=max_demand_kw * 1000)])
+        app.store.registry.save_meters([replace(meter, max_demand_w=max_demand_kw * 1000)])
     click.echo(f"{meter_id}: maximum demand {max_demand_kw} kW")
 
 
@@ -107,7 +107,7 @@ def meters_service(
     An exchange reported by a unit of one meter is recorded by itself; this is for a unit
     of several meters, or to correct one. The next export restates the days it changes."""
     with opened(ctx) as app:
-        meter = app.store.get_meter(meter_id)
+        meter = app.store.registry.get_meter(meter_id)
         if meter is None:
             raise click.BadParameter(
                 f"no meter {meter_id!r}; 'kenshin meters list' shows the known ones",
@@ -118,7 +118,9 @@ def meters_service(
         if fitted is not None and taken is not None and taken <= fitted:
             raise click.BadParameter("must be after --installed", param_hint="--removed")
         # A removal given here is the operator's: later readings do not undo it.
-        app.store.set_service([(meter_id, fitted, taken)], by_operator=removed is not None or None)
+        app.store.registry.set_service(
+            [(meter_id, fitted, taken)], by_operator=removed is not None or None
+        )
     shown = [f"installed {_utc(fitted) if fitted else 'unknown'}"]
     shown.append(f"removed {_utc(taken)}" if taken else "in service")
     click.echo(f"{meter_id}: {', '.join(shown)} (UTC)")
@@ -158,10 +160,10 @@ def _instant(value: str | None, option: str) -> int | str | None:
 def revisions(ctx: click.Context, customer_id: str, day: date, utc: bool, as_json: bool) -> None:
     """List every revision of a customer's file of one day, oldest first."""
     with opened(ctx) as app:
-        customer = app.store.get_customer(customer_id)
+        customer = app.store.registry.get_customer(customer_id)
         if customer is None:
             raise click.BadParameter(f"no customer {customer_id!r}", param_hint="--customer")
-        found = app.store.list_revisions(customer_id, day.isoformat())
+        found = app.store.revisions.list_revisions(customer_id, day.isoformat())
     records = [
         {
             "revision": r.revision,

@@ -172,7 +172,7 @@ def customers_add(
         FlagColumns(flags),
     )
     with opened(ctx) as app:
-        app.store.add_customer(customer)
+        app.store.registry.add_customer(customer)
     click.echo(f"added customer {customer_id} ({timezone}, {layout}, {encoding})")
 
 
@@ -213,12 +213,12 @@ def customers_set(ctx: click.Context, /, customer_id: str, **options: str | None
             "--slot-labels or --flags"
         )
     with opened(ctx) as app:
-        customer = app.store.get_customer(customer_id)
+        customer = app.store.registry.get_customer(customer_id)
         if customer is None:
             raise click.BadParameter(f"no customer {customer_id!r}", param_hint="CUSTOMER_ID")
         changed = {k: v for k, v in given.items() if getattr(customer, k) != v}
         if changed:
-            app.store.update_customer(replace(customer, **changed))
+            app.store.registry.update_customer(replace(customer, **changed))
     if not changed:
         click.echo(f"customer {customer_id}: nothing changed")
         return
@@ -236,7 +236,7 @@ def customers_set(ctx: click.Context, /, customer_id: str, **options: str | None
 def customers_list(ctx: click.Context, as_json: bool) -> None:
     """List customers."""
     with opened(ctx) as app:
-        found = app.store.list_customers()
+        found = app.store.registry.list_customers()
     records = [
         {
             "id": c.id,

@@ -84,9 +84,9 @@ def registration_refusal(store: Store, device: str, serial: int) -> str | None:
     """Why a unit's certificate of our CA, naming ``device`` and not revoked, may not
     connect all the same (None: it may): its device is not registered, or the store has
     no record of the certificate as that device's."""
-    if store.get_device(device) is None:
+    if store.registry.get_device(device) is None:
         return f"device {device!r} is not registered"
-    certificate = store.get_certificate(serial)
+    certificate = store.certificates.get_certificate(serial)
     if certificate is None or certificate.device != device:
         return f"certificate serial {serial:x} is not recorded as issued to device {device!r}"
     return None

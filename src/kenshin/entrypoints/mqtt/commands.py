@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from kenshin.domain.commands import command_topic
+from kenshin.domain.devices import Command
 from kenshin.entrypoints.mqtt.codec import (
     Packet,
     PubAck,
@@ -33,7 +34,7 @@ from kenshin.entrypoints.mqtt.codec import (
     topic_matches,
 )
 from kenshin.entrypoints.mqtt.reasons import NOT_AUTHORIZED
-from kenshin.ports import Command, Store
+from kenshin.ports import Store
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,9 @@ class CommandQueue:
         """Read the commands added since the last poll (the first: all pending); them."""
         found: list[Command] = []
         while True:
-            batch = await asyncio.to_thread(self._store.commands_after, self._last, _POLL_LIMIT)
+            batch = await asyncio.to_thread(
+                self._store.commands.commands_after, self._last, _POLL_LIMIT
+            )
             for command in batch:
                 self._pending.setdefault(command.device, {})[command.id] = command
                 self._last = command.id
@@ -99,12 +102,12 @@ class CommandQueue:
         queued = self._pending.get(command.device, {})
         if command.id in queued:
             queued[command.id] = replace(command, sent_count=queued[command.id].sent_count + 1)
-        self._write(self._store.command_sent, command.id)
+        self._write(self._store.commands.command_sent, command.id)
 
     def acknowledged(self, command: Command) -> None:
         """The unit has ``command``: it is no longer pending."""
         self._pending.get(command.device, {}).pop(command.id, None)
-        self._write(self._store.acknowledge_command, command.id)
+        self._write(self._store.commands.acknowledge_command, command.id)
 
     async def drain(self) -> None:
         """Wait until the store has every sending and acknowledgement."""

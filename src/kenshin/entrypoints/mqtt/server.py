@@ -88,7 +88,7 @@ class DeviceEndpoint:
         self._states: dict[str, SessionState] = {}  # kept between connections
         self._expiries: dict[str, asyncio.TimerHandle] = {}  # states that end later
         self._tasks: set[asyncio.Task[None]] = set()
-        self._poller = RevocationPoller(store.revoked_serials, clock)
+        self._poller = RevocationPoller(store.certificates.revoked_serials, clock)
         self._admission = Admission(
             settings.connecting_per_address, settings.connecting_per_certificate
         )
@@ -216,7 +216,7 @@ class DeviceEndpoint:
     def _standing(self, der: bytes | None) -> tuple[str | None, str | None]:
         """The device a certificate names, None if it names none or is revoked (both in
         a worker thread: the store is asked); and why it may not connect all the same."""
-        device = admitted_device(der, self._store.is_revoked)
+        device = admitted_device(der, self._store.certificates.is_revoked)
         if device is None or der is None:
             return None, None
         return device, registration_refusal(self._store, device, serial_of(der))

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kenshin.domain.devices import Command
 from kenshin.domain.wire import MAX_PAYLOAD_BYTES
 from kenshin.entrypoints.mqtt.acks import Acknowledgements
 from kenshin.entrypoints.mqtt.codec import (
@@ -51,7 +52,6 @@ from kenshin.entrypoints.mqtt.reasons import (
     Refused,
 )
 from kenshin.entrypoints.mqtt.tls import TlsStream
-from kenshin.ports import Command
 from kenshin.services.batching import CertificateRevoked, CommitError, CommitQueue
 from kenshin.services.ingest import Incoming, PayloadKind
 from kenshin.services.security import (

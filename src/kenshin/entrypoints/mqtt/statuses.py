@@ -93,7 +93,7 @@ class StatusKeeper:
         now, store the rest in one transaction."""
         now = int(self._clock())
         # A revocation is dated before it is committed, maybe by another process: look back.
-        self._revoked |= self._store.revoked_serials(self._revoked_since)
+        self._revoked |= self._store.certificates.revoked_serials(self._revoked_since)
         self._revoked_since = now - REVOCATION_LOOK_BACK_S
         kept = {
             device: (at, payload)

@@ -1,0 +1,62 @@
+"""Dead letters and file revisions in the SQLite store: the DeadLetters and Revisions ports
+on the store's connection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import astuple
+
+from kenshin.adapters.sqlite_part import SqlitePart
+from kenshin.domain.model import DeadLetter, FileRevision
+
+_INSERT_REVISION = "INSERT OR REPLACE INTO revisions VALUES (" + ", ".join("?" * 16) + ")"  # noqa: S608 - placeholders only
+
+
+class SqliteDeadLetters(SqlitePart):
+    """Messages that could not be used, each kept once."""
+
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Keep messages that could not be used, with their reasons; each one once."""
+        with self._writing(f"keeping {len(letters)} dead letters") as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO dead_letters (source, reason, payload, received_at, device)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [astuple(d) for d in letters],
+            )
+
+    def list_dead_letters(self, limit: int = 1000, since: int | None = None) -> list[DeadLetter]:
+        """Dead letters, oldest first; with ``since``, those received then or later."""
+        sql = "SELECT source, reason, payload, received_at, device FROM dead_letters"
+        sql += " WHERE received_at >= ? ORDER BY id LIMIT ?"
+        rows = self._rows("listing dead letters", sql, (since or 0, limit))
+        return [DeadLetter(*r) for r in rows]
+
+    def count_dead_letters(self, since: int | None = None) -> int:
+        """How many dead letters are kept; with ``since``, those received then or later."""
+        sql = "SELECT count(*) FROM dead_letters WHERE received_at >= ?"
+        count: int = self._rows("counting dead letters", sql, (since or 0,))[0][0]
+        return count
+
+
+class SqliteRevisions(SqlitePart):
+    """The revisions of customers' day files."""
+
+    def latest_revision(self, customer_id: str, day: str) -> FileRevision | None:
+        """The newest revision of a customer's day file, or None."""
+        return next(iter(self._revisions(customer_id, day, "DESC LIMIT 1")), None)
+
+    def add_revision(self, revision: FileRevision) -> None:
+        """Record a published revision, or replace the one with the same number."""
+        with self._writing(f"recording revision {revision.revision} of {revision.day}") as db:
+            db.execute(
+                _INSERT_REVISION,
+                astuple(revision),
+            )
+
+    def list_revisions(self, customer_id: str, day: str) -> list[FileRevision]:
+        """Every revision of a customer's day file, oldest first."""
+        return self._revisions(customer_id, day, "")
+
+    def _revisions(self, customer_id: str, day: str, order: str) -> list[FileRevision]:
+        sql = f"SELECT * FROM revisions WHERE customer = ? AND day = ? ORDER BY revision {order}"  # noqa: S608
+        return [FileRevision(*r) for r in self._rows("reading revisions", sql, (customer_id, day))]

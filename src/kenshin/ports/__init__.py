@@ -1,0 +1,34 @@
+"""The ports: what the services need from the outside world, as narrow Protocols, one
+module per concern.
+
+Adapters in ``kenshin.adapters`` implement them; ``bootstrap`` picks which. Every
+storage backend passes the same contract tests (tests/contract). The value types the
+ports carry live in ``kenshin.domain``.
+"""
+
+from kenshin.ports.alerts import AlertChannel, Alerts, ChannelError
+from kenshin.ports.delivery import Deliveries, Outbox
+from kenshin.ports.readings import Compacting, DeadLetters, Readings, Revisions
+from kenshin.ports.registry import Certificates, CommandQueue, Registry
+from kenshin.ports.store import Store
+from kenshin.ports.units import TlsState, UnitClocks, UnitConnection, Units
+
+__all__ = [
+    "AlertChannel",
+    "Alerts",
+    "Certificates",
+    "ChannelError",
+    "CommandQueue",
+    "Compacting",
+    "DeadLetters",
+    "Deliveries",
+    "Outbox",
+    "Readings",
+    "Registry",
+    "Revisions",
+    "Store",
+    "TlsState",
+    "UnitClocks",
+    "UnitConnection",
+    "Units",
+]

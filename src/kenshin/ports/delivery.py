@@ -1,0 +1,58 @@
+"""The delivery ports: where customers' files are published, and customers' logins to the
+file servers with the receipts of their downloads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from kenshin.domain.accounts import Account, Receipt, UnlockRequest
+
+
+class Deliveries(Protocol):
+    """Customers' logins to the file servers and the receipts of their downloads."""
+
+    def save_account(self, account: Account) -> None:
+        """Create or replace the customer's account; NotFoundError for an unknown customer."""
+
+    def get_account(self, customer_id: str) -> Account | None:
+        """The customer's account, or None."""
+
+    def add_receipt(self, receipt: Receipt) -> None:
+        """Record a completed download."""
+
+    def list_receipts(
+        self, customer_id: str | None = None, since: int | None = None
+    ) -> list[Receipt]:
+        """Receipts oldest first, optionally of one customer and at or after ``since``."""
+
+    def first_collected(self, customer_id: str, file_name: str, revision: int) -> Receipt | None:
+        """The first receipt of the file at ``revision`` or a later one, or None."""
+
+    def request_unlock(self, customer_id: str, address: str | None, at: int) -> int:
+        """Record a request to clear the customer's failed logins; its id."""
+
+    def get_unlock(self, request_id: int) -> UnlockRequest | None:
+        """The unlock request, or None."""
+
+    def pending_unlocks(self) -> list[UnlockRequest]:
+        """The unlock requests not yet applied, oldest first."""
+
+    def finish_unlock(self, request_id: int, cleared: Sequence[str], at: int) -> None:
+        """Record that the request was applied at ``at``, and what it cleared."""
+
+
+class Outbox(Protocol):
+    """Where customer files are published; a client never sees half a file."""
+
+    def publish(self, customer_id: str, name: str, content: bytes) -> None:
+        """Write ``content`` under a temporary name, make it durable and rename it into place."""
+
+    def read(self, customer_id: str, name: str) -> bytes | None:
+        """The published file's bytes, or None."""
+
+    def list_files(self, customer_id: str) -> list[str]:
+        """Names of the customer's published files, sorted."""
+
+    def remove(self, customer_id: str, name: str) -> None:
+        """Remove a published file if it exists."""
