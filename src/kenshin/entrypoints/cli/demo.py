@@ -19,15 +19,16 @@ from kenshin.adapters.pki_files import write_device_files
 from kenshin.bootstrap import App, init_project, open_app
 from kenshin.config import Settings
 from kenshin.domain.model import DEFAULT_TIMEZONE, Customer, Device
-from kenshin.domain.simulation import FAULTS, FleetSpec
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import cli
 from kenshin.entrypoints.cli.registry import ids_from_file
 from kenshin.entrypoints.cli.simulation import publish_simulation, published_line, run_simulation
 from kenshin.entrypoints.serve import Listener, serve
 from kenshin.services.export import export_day, pack_closed_days
-from kenshin.services.publish import PublishSummary, Replay, Target
-from kenshin.services.verify import load_truth, verify_files
+from kenshin.sim.faults import FAULTS
+from kenshin.sim.fleet import FleetSpec
+from kenshin.sim.publish import PublishSummary, Replay, Target
+from kenshin.sim.verify import load_truth, verify_files
 
 DEMO_CUSTOMER = "DEMO"
 DEMO_HOST = "127.0.0.1"  # the demo's server is for this machine only

@@ -12,21 +12,16 @@ from pathlib import Path
 
 import click
 
-from kenshin.adapters.mqtt_unit import PahoUnits
-from kenshin.domain.delivery import Message
 from kenshin.domain.model import DEFAULT_TIMEZONE
-from kenshin.domain.simulation import (
-    FAULTS,
-    READING_FAULTS,
-    FleetSpec,
-    fleet_calendar,
-    parse_faults,
-)
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import check_timezone, cli, parse_day
 from kenshin.entrypoints.cli.registry import ids_from_file
-from kenshin.services.publish import Progress, PublishSummary, Replay, Target, publish_fleet
-from kenshin.services.simulate import SimulationSummary, write_simulation
+from kenshin.sim.faults import FAULTS, READING_FAULTS, parse_faults
+from kenshin.sim.files import SimulationSummary, write_simulation
+from kenshin.sim.fleet import FleetSpec, fleet_calendar
+from kenshin.sim.mqtt_unit import PahoUnits
+from kenshin.sim.publish import Progress, PublishSummary, Replay, Target, publish_fleet
+from kenshin.sim.transmission import Message
 
 
 def _faults(_ctx: click.Context, _param: click.Parameter, value: str) -> frozenset[str]:

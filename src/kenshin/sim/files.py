@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from kenshin.domain.delivery import fleet_lines
-from kenshin.domain.simulation import FleetSpec, fleet_meters, fleet_truth
 from kenshin.domain.slots import iso_utc
+from kenshin.sim.fleet import FleetSpec, fleet_meters, fleet_truth
+from kenshin.sim.transmission import fleet_lines
 
 logger = logging.getLogger(__name__)
 
