@@ -49,7 +49,7 @@ class PublishError(KenshinError):
 @dataclass(frozen=True)
 class Target:
     """Where to publish: the endpoint, and the folder of ``kenshin devices add --out``
-    (the entrypoint opens the units there)."""
+    (kenshin.sim.run opens the units there)."""
 
     host: str
     port: int
