@@ -12,6 +12,6 @@ the exact energy behind them, and the units publishing live to a device endpoint
 - ``verify``: published files checked slot by slot against the truth;
 - ``demo``: a throw-away server that a simulated fleet publishes to, checked end to end.
 
-The simulator uses kenshin.domain and kenshin.ports; nothing in kenshin.domain or
-kenshin.services uses it.
+The simulator uses kenshin.domain and kenshin.ports (and the demo the whole server);
+nothing in kenshin.domain, kenshin.services or kenshin.adapters uses it.
 """
