@@ -25,8 +25,8 @@ import numpy.typing as npt
 from kenshin.domain.daytable import slot_grid
 from kenshin.domain.intervals import NO_REGISTER
 from kenshin.domain.model import Direction
-from kenshin.domain.profiles import draw_profile, run_calendar, seeded_stream
 from kenshin.domain.vee import DayGrid, LikeDays, Method, VeeDay, VeeSettings, validate_day
+from kenshin.sim.profiles import draw_profile, run_calendar, seeded_stream
 
 DAY = date(2026, 11, 26)
 WEEKS = 3

@@ -34,8 +34,8 @@ from kenshin.domain.echonet_encoding import (
     encode_echonet,
 )
 from kenshin.domain.model import DeadLetter, DecodedMessage, MeterBlock, MeterSpec, Reading
+from kenshin.domain.readings_json import decode_readings
 from kenshin.domain.slots import zone
-from kenshin.domain.wire import decode_readings
 
 NEW_YORK = zone("America/New_York")
 

@@ -18,8 +18,8 @@ from click.testing import CliRunner, Result
 
 from conftest import kenshin, make_site
 from kenshin.domain.energy import UNIT_MWH
-from kenshin.domain.simulation import FAULTS
 from kenshin.entrypoints.cli import cli
+from kenshin.sim.faults import FAULTS
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 # Recent days, as a fleet's data always is: the export keeps to the 45-day retention.

@@ -27,7 +27,7 @@ from kenshin.entrypoints.mqtt.codec import (
     connack_return_code,
     encode,
 )
-from kenshin.entrypoints.mqtt.wire import Reader, put_varint
+from kenshin.entrypoints.mqtt.data_representation import Reader, put_varint
 
 # Minimal CONNECTs: protocol name "MQTT", level, flags (clean), keep alive 60, client id "".
 CONNECT_4 = "10 0c 00 04 4d 51 54 54 04 02 00 3c 00 00"

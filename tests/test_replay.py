@@ -19,15 +19,16 @@ from conftest import kenshin, make_site
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.adapters.sqlite import SqliteStore
-from kenshin.domain.delivery import fleet_arrivals
 from kenshin.domain.model import Customer, Device, FileRevision, Meter, MeterSpec, Reading
-from kenshin.domain.simulation import FAULTS, READING_FAULTS, FleetSpec, fleet_meters
 from kenshin.domain.slots import day_slots, zone
 from kenshin.ports import Store
 from kenshin.services.export import ExportSettings, export_day
 from kenshin.services.ingest import Incoming, Ingest
 from kenshin.services.replay import ReplayError, replay, revisions_of
 from kenshin.services.schedule import export_due
+from kenshin.sim.faults import FAULTS, READING_FAULTS
+from kenshin.sim.fleet import FleetSpec, fleet_meters
+from kenshin.sim.transmission import fleet_arrivals
 from test_export import _MemoryOutbox
 
 START = date(2026, 9, 1)

@@ -22,16 +22,17 @@ from hypothesis import strategies as st
 from conftest import kenshin, make_site
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.bootstrap import open_app
-from kenshin.domain.delivery import fleet_messages
 from kenshin.domain.model import Customer
-from kenshin.domain.simulation import FAULTS, FleetSpec
-from kenshin.domain.wakes import message_time, next_wake, plan_wakes
 from kenshin.entrypoints.cli import cli
 from kenshin.entrypoints.serve import serve
 from kenshin.errors import WakeFailed
-from kenshin.services import publish as publisher
-from kenshin.services.publish import Replay
-from kenshin.services.verify import load_truth, verify_files
+from kenshin.sim import publish as publisher
+from kenshin.sim.faults import FAULTS
+from kenshin.sim.fleet import FleetSpec
+from kenshin.sim.publish import Replay
+from kenshin.sim.transmission import fleet_messages
+from kenshin.sim.verify import load_truth, verify_files
+from kenshin.sim.wakes import message_time, next_wake, plan_wakes
 
 T = TypeVar("T")
 TOKYO = ZoneInfo("Asia/Tokyo")

@@ -15,13 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kenshin.domain.delivery import FUTURE_DAYS, fleet_messages
 from kenshin.domain.energy import UNIT_MWH
 from kenshin.domain.intervals import slot_values
 from kenshin.domain.model import MeterSpec
-from kenshin.domain.simulation import FAULTS, FleetSpec, fleet_truth, parse_faults
 from kenshin.domain.slots import day_slots, zone
-from kenshin.services.simulate import SimulationSummary, write_simulation
+from kenshin.sim.faults import FAULTS, parse_faults
+from kenshin.sim.files import SimulationSummary, write_simulation
+from kenshin.sim.fleet import FleetSpec, fleet_truth
+from kenshin.sim.transmission import FUTURE_DAYS, fleet_messages
 
 START = date(2026, 11, 26)  # a Thursday
 Series = dict[str, dict[int, tuple[int, int]]]

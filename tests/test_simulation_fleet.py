@@ -9,11 +9,12 @@ from itertools import pairwise
 
 import pytest
 
-from kenshin.domain.delivery import fleet_lines, fleet_messages
 from kenshin.domain.model import MeterSpec
-from kenshin.domain.profiles import run_calendar
-from kenshin.domain.simulation import FAULTS, FleetSpec, fleet_meters, fleet_truth, parse_faults
 from kenshin.domain.slots import zone
+from kenshin.sim.faults import FAULTS, parse_faults
+from kenshin.sim.fleet import FleetSpec, fleet_meters, fleet_truth
+from kenshin.sim.profiles import run_calendar
+from kenshin.sim.transmission import fleet_lines, fleet_messages
 
 START = date(2026, 11, 26)  # a Thursday
 

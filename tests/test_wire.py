@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kenshin.domain.model import DeadLetter, DecodedMessage, MeterSpec, Reading
-from kenshin.domain.wire import decode_readings
+from kenshin.domain.readings_json import decode_readings
 
 GOOD: dict[str, Any] = {
     "v": 1,

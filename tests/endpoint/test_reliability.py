@@ -22,7 +22,7 @@ import pytest
 from conftest import kenshin, serve_process
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.domain.model import Customer
-from kenshin.services.verify import load_truth, verify_files
+from kenshin.sim.verify import load_truth, verify_files
 from test_simulate_network import DAY, fleet_site, free_port
 
 

@@ -9,12 +9,12 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from kenshin.adapters.memory import MemoryStore
-from kenshin.domain.delivery import fleet_lines
 from kenshin.domain.model import Customer, Device
 from kenshin.domain.report import UnitInfo
-from kenshin.domain.simulation import FleetSpec, fleet_meters
 from kenshin.domain.slots import day_slots, day_start, zone
 from kenshin.services.ingest import Incoming, Ingest
+from kenshin.sim.fleet import FleetSpec, fleet_meters
+from kenshin.sim.transmission import fleet_lines
 
 START = date(2026, 10, 1)
 DAYS = 22  # the spikes fall on the last day, which has three like days

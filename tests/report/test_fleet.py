@@ -9,12 +9,12 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 
 from kenshin.adapters.memory import MemoryStore
-from kenshin.domain.delivery import fleet_faults
 from kenshin.domain.report import DailyReport, root_causes
 from kenshin.domain.report_render import render_csv
-from kenshin.domain.simulation import fleet_meters
 from kenshin.domain.slots import local_day
 from kenshin.services.report import gather_report
+from kenshin.sim.fleet import fleet_meters
+from kenshin.sim.transmission import fleet_faults
 from report.conftest import (
     CUSTOMER,
     CUT,

@@ -12,13 +12,13 @@ import pytest
 
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.adapters.sqlite import SqliteStore
-from kenshin.domain.delivery import fleet_arrivals
 from kenshin.domain.energy import format_kwh
 from kenshin.domain.model import Customer, Device
-from kenshin.domain.simulation import FleetSpec, fleet_meters, fleet_truth
 from kenshin.domain.slots import day_slots, zone
 from kenshin.services.export import export_day
 from kenshin.services.ingest import Incoming, Ingest
+from kenshin.sim.fleet import FleetSpec, fleet_meters, fleet_truth
+from kenshin.sim.transmission import fleet_arrivals
 
 START = date(2026, 9, 1)
 DAYS = 30

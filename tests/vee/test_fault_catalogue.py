@@ -12,21 +12,15 @@ import pytest
 
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.outbox import LocalOutbox
-from kenshin.domain.delivery import fleet_arrivals, fleet_faults
 from kenshin.domain.model import Customer, Device
-from kenshin.domain.simulation import (
-    STUCK_SLOTS,
-    FleetSpec,
-    SimDevice,
-    fleet_calendar,
-    fleet_devices,
-    fleet_meters,
-)
 from kenshin.domain.slots import day_slots, zone
 from kenshin.domain.vee import CLOCK_WINDOW_S, VeeSettings
 from kenshin.services.explain import explain_slot
 from kenshin.services.export import ExportSettings, export_day
 from kenshin.services.ingest import Incoming, Ingest
+from kenshin.sim.faults import STUCK_SLOTS
+from kenshin.sim.fleet import FleetSpec, SimDevice, fleet_calendar, fleet_devices, fleet_meters
+from kenshin.sim.transmission import fleet_arrivals, fleet_faults
 
 START = date(2026, 10, 1)
 DAYS = 22  # the spikes fall on the last day, which has three like days

@@ -15,15 +15,15 @@ from hypothesis import strategies as st
 
 from kenshin.domain.intervals import NO_REGISTER
 from kenshin.domain.model import Direction, Meter
-from kenshin.domain.simulation import (
+from kenshin.domain.vee import VeeDay, VeeSettings, grid_of, validate_day
+from kenshin.domain.vee.grid import DayGrid
+from kenshin.sim.fleet import (
     FleetSpec,
     device_registers,
     fleet_calendar,
     fleet_devices,
     fleet_truth,
 )
-from kenshin.domain.vee import VeeDay, VeeSettings, grid_of, validate_day
-from kenshin.domain.vee.grid import DayGrid
 
 from .conftest import flat_like
 

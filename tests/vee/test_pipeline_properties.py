@@ -15,13 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kenshin.adapters.memory import MemoryStore
-from kenshin.domain.delivery import fleet_arrivals
 from kenshin.domain.intervals import NO_REGISTER
 from kenshin.domain.model import Customer, Device
-from kenshin.domain.simulation import FleetSpec, fleet_meters, fleet_truth
 from kenshin.domain.slots import day_slots, zone
 from kenshin.services.export import export_day
 from kenshin.services.ingest import Incoming, Ingest
+from kenshin.sim.fleet import FleetSpec, fleet_meters, fleet_truth
+from kenshin.sim.transmission import fleet_arrivals
 from test_export import _MemoryOutbox
 
 START = date(2026, 11, 2)

@@ -9,17 +9,9 @@ from datetime import date, datetime
 
 import pytest
 
-from kenshin.domain.delivery import fleet_arrivals, fleet_faults
-from kenshin.domain.simulation import (
-    FAULTS,
-    STUCK_MIN_MWH,
-    STUCK_SLOTS,
-    FleetSpec,
-    fleet_calendar,
-    fleet_devices,
-    fleet_truth,
-    parse_faults,
-)
+from kenshin.sim.faults import FAULTS, STUCK_MIN_MWH, STUCK_SLOTS, parse_faults
+from kenshin.sim.fleet import FleetSpec, fleet_calendar, fleet_devices, fleet_truth
+from kenshin.sim.transmission import fleet_arrivals, fleet_faults
 
 START = date(2026, 10, 1)
 

@@ -28,9 +28,9 @@ from kenshin.domain.model import (
     Reading,
     StoreResult,
 )
+from kenshin.domain.readings_json import LATEST, decode_readings
 from kenshin.domain.slots import iso_utc
 from kenshin.domain.vee import DriftSpell, UnitClock, VeeSettings, observe, split_future
-from kenshin.domain.wire import LATEST, decode_readings
 from kenshin.ports import Store
 from kenshin.services.security import SecurityLog
 

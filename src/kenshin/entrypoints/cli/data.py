@@ -14,7 +14,7 @@ import click
 
 from kenshin.bootstrap import App
 from kenshin.domain.model import Customer
-from kenshin.domain.wire import MAX_PAYLOAD_BYTES
+from kenshin.domain.readings_json import MAX_PAYLOAD_BYTES
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
 from kenshin.entrypoints.cli.listing import (
     device_zones,

@@ -3,30 +3,21 @@ written to files and, with ``--host``, published live to a device endpoint."""
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
 
-from kenshin.adapters.mqtt_unit import PahoUnits
-from kenshin.domain.delivery import Message
 from kenshin.domain.model import DEFAULT_TIMEZONE
-from kenshin.domain.simulation import (
-    FAULTS,
-    READING_FAULTS,
-    FleetSpec,
-    fleet_calendar,
-    parse_faults,
-)
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import check_timezone, cli, parse_day
-from kenshin.entrypoints.cli.registry import ids_from_file
-from kenshin.services.publish import Progress, PublishSummary, Replay, Target, publish_fleet
-from kenshin.services.simulate import SimulationSummary, write_simulation
+from kenshin.sim.faults import FAULTS, READING_FAULTS, parse_faults
+from kenshin.sim.files import SimulationSummary, write_simulation
+from kenshin.sim.fleet import FleetSpec
+from kenshin.sim.publish import Progress, PublishSummary, Replay, Target
+from kenshin.sim.run import publish_span, publish_written, published_line
 
 
 def _faults(_ctx: click.Context, _param: click.Parameter, value: str) -> frozenset[str]:
@@ -175,8 +166,7 @@ def publish_simulation(
 ) -> PublishSummary:
     """Publish a written simulation's messages to ``target``, with a progress bar on stderr
     showing the simulated time reached and the messages acknowledged; ``stop`` ends it."""
-    boundaries = fleet_calendar(spec).boundaries
-    first, last = boundaries[0], boundaries[-1] + replay.wake_minutes * 60
+    first, last = publish_span(spec, replay)
 
     def show(reached: Progress | None) -> str:
         if reached is None or not reached.simulated:
@@ -191,32 +181,6 @@ def publish_simulation(
         def progress(reached: Progress) -> None:
             bar.update(max(0, min(reached.simulated, last) - first - bar.pos), reached)
 
-        with simulation.devices_path.open(encoding="utf-8") as lines:
-            devices = list(dict.fromkeys(ids_from_file(lines)))
-        published = publish_fleet(
-            _messages(simulation.messages_path),
-            PahoUnits(target.host, target.port, target.certs),
-            replay,
-            devices=devices,
-            progress=progress,
-            stop=stop,
-        )
+        published = publish_written(simulation, target, replay, progress, stop)
         bar.update(last - first - bar.pos)  # the last wakes may end before the bar does
         return published
-
-
-def published_line(summary: PublishSummary, target: Target) -> str:
-    """One line saying what publishing to ``target`` did."""
-    return (
-        f"published to {target.host} port {target.port} in {summary.elapsed_s:.1f} s:"
-        f" {summary.acknowledged} of {summary.messages} messages acknowledged over"
-        f" {summary.connections} connections; {summary.failed_wakes} wakes failed and were"
-        f" retried; {summary.failed} messages not acknowledged"
-    )
-
-
-def _messages(path: Path) -> Iterator[Message]:
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)

@@ -39,6 +39,18 @@ Topics: ``valid_topic_name``, ``valid_topic_filter`` and ``topic_matches(filter,
 
 from __future__ import annotations
 
+from kenshin.entrypoints.mqtt.data_representation import (
+    CLIENT_IDENTIFIER_NOT_VALID,
+    MALFORMED_PACKET,
+    MAX_VARINT,
+    PACKET_TOO_LARGE,
+    PROTOCOL_ERROR,
+    TOPIC_ALIAS_INVALID,
+    TOPIC_FILTER_INVALID,
+    TOPIC_NAME_INVALID,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    MalformedPacket,
+)
 from kenshin.entrypoints.mqtt.decoding import check_first_byte, connect_level, decode_body
 from kenshin.entrypoints.mqtt.encoding import encode
 from kenshin.entrypoints.mqtt.packets import (
@@ -62,18 +74,6 @@ from kenshin.entrypoints.mqtt.packets import (
 )
 from kenshin.entrypoints.mqtt.properties import CONNECT, Properties
 from kenshin.entrypoints.mqtt.topics import topic_matches, valid_topic_filter, valid_topic_name
-from kenshin.entrypoints.mqtt.wire import (
-    CLIENT_IDENTIFIER_NOT_VALID,
-    MALFORMED_PACKET,
-    MAX_VARINT,
-    PACKET_TOO_LARGE,
-    PROTOCOL_ERROR,
-    TOPIC_ALIAS_INVALID,
-    TOPIC_FILTER_INVALID,
-    TOPIC_NAME_INVALID,
-    UNSUPPORTED_PROTOCOL_VERSION,
-    MalformedPacket,
-)
 
 __all__ = [
     "CLIENT_IDENTIFIER_NOT_VALID",

@@ -9,6 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kenshin.entrypoints.mqtt import properties as pt
+from kenshin.entrypoints.mqtt.data_representation import (
+    CLIENT_IDENTIFIER_NOT_VALID,
+    PROTOCOL_ERROR,
+    TOPIC_FILTER_INVALID,
+    TOPIC_NAME_INVALID,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    MalformedPacket,
+    Reader,
+)
 from kenshin.entrypoints.mqtt.packets import (
     CONNACK_REASON_CODES,
     CONNACK_V5,
@@ -34,15 +43,6 @@ from kenshin.entrypoints.mqtt.packets import (
 )
 from kenshin.entrypoints.mqtt.properties import Properties, read_properties
 from kenshin.entrypoints.mqtt.topics import SHARE_PREFIX, valid_topic_filter, valid_topic_name
-from kenshin.entrypoints.mqtt.wire import (
-    CLIENT_IDENTIFIER_NOT_VALID,
-    PROTOCOL_ERROR,
-    TOPIC_FILTER_INVALID,
-    TOPIC_NAME_INVALID,
-    UNSUPPORTED_PROTOCOL_VERSION,
-    MalformedPacket,
-    Reader,
-)
 
 _FROM_CLIENT = frozenset({pt.CONNECT, pt.PUBLISH, pt.PUBACK, pt.SUBSCRIBE, pt.UNSUBSCRIBE})
 _FROM_CLIENT |= {pt.PINGREQ, pt.DISCONNECT}

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kenshin.entrypoints.mqtt import properties as pt
+from kenshin.entrypoints.mqtt.data_representation import put_binary, put_u16, put_utf8, put_varint
 from kenshin.entrypoints.mqtt.packets import (
     CONNACK_RETURN_CODES,
     CONNACK_V5,
@@ -34,7 +35,6 @@ from kenshin.entrypoints.mqtt.packets import (
 )
 from kenshin.entrypoints.mqtt.properties import Properties, is_empty, put_properties
 from kenshin.entrypoints.mqtt.topics import SHARE_PREFIX, valid_topic_filter, valid_topic_name
-from kenshin.entrypoints.mqtt.wire import put_binary, put_u16, put_utf8, put_varint
 
 
 def _require(ok: bool, message: str) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from kenshin.entrypoints.mqtt.wire import (
+from kenshin.entrypoints.mqtt.data_representation import (
     MAX_VARINT,
     PROTOCOL_ERROR,
     TOPIC_ALIAS_INVALID,

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kenshin.domain.devices import Command
-from kenshin.domain.wire import MAX_PAYLOAD_BYTES
+from kenshin.domain.readings_json import MAX_PAYLOAD_BYTES
 from kenshin.entrypoints.mqtt.acks import Acknowledgements
 from kenshin.entrypoints.mqtt.codec import (
     CLIENT_IDENTIFIER_NOT_VALID,

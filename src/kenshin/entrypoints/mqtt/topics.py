@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kenshin.entrypoints.mqtt.wire import MAX_U16
+from kenshin.entrypoints.mqtt.data_representation import MAX_U16
 
 SHARE_PREFIX = "$share/"
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from kenshin.domain.delivery import Message
+from kenshin.sim.transmission import Message
 
 _DAY = 86_400
 

@@ -1,7 +1,7 @@
 """Publish a simulated fleet's messages live to a device endpoint, the way units do.
 
 A unit wakes every ``wake_s`` seconds of simulated time, at a phase of its own, and takes
-the messages due since its last wake (``kenshin.domain.wakes``). At a wake it connects
+the messages due since its last wake (``kenshin.sim.wakes``). At a wake it connects
 with TLS and its own certificate, publishes them at QoS 1, waits for every PUBACK and
 disconnects, as LTE-M units do to save power. A message not acknowledged is sent again
 at the unit's next wake, and after the last wake up to ``FINAL_RETRIES`` times; only
@@ -26,10 +26,10 @@ from itertools import chain
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from kenshin.domain.delivery import Message
-from kenshin.domain.wakes import Wake, plan_wakes
 from kenshin.errors import KenshinError, UnitError, WakeFailed
 from kenshin.ports import Units
+from kenshin.sim.transmission import Message
+from kenshin.sim.wakes import Wake, plan_wakes
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class PublishError(KenshinError):
 @dataclass(frozen=True)
 class Target:
     """Where to publish: the endpoint, and the folder of ``kenshin devices add --out``
-    (the entrypoint opens the units there)."""
+    (kenshin.sim.run opens the units there)."""
 
     host: str
     port: int

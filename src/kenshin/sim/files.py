@@ -10,6 +10,8 @@ For an output path ``fleet.jsonl`` it writes three files side by side:
   meter by meter in time order;
 - ``fleet.devices.csv``: ``device,meter``, every device and each meter it reports.
 
+``read_messages`` and ``read_devices`` read the messages and devices files back.
+
 Messages are written as they are generated, with a bounded number held back to put them
 in order of arrival, so memory stays flat however large the fleet. Each file is written
 under a temporary name and renamed when complete.
@@ -17,6 +19,7 @@ under a temporary name and renamed when complete.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from kenshin.domain.delivery import fleet_lines
-from kenshin.domain.simulation import FleetSpec, fleet_meters, fleet_truth
 from kenshin.domain.slots import iso_utc
+from kenshin.sim.fleet import FleetSpec, fleet_meters, fleet_truth
+from kenshin.sim.transmission import Message, fleet_lines
 
 logger = logging.getLogger(__name__)
 
@@ -130,3 +133,18 @@ def _write_messages(
     if messages % PROGRESS_EVERY:
         progress(messages % PROGRESS_EVERY)
     return messages, readings
+
+
+def read_messages(path: Path) -> Iterator[Message]:
+    """The messages of a messages file, one per line, in order."""
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
+
+
+def read_devices(path: Path) -> list[str]:
+    """The devices of a devices file, each once, in order."""
+    with path.open(encoding="utf-8") as lines:
+        rows = (line.split(",", 1)[0].strip() for line in lines)
+        return list(dict.fromkeys(row for row in rows if row and row != "device"))

@@ -1,13 +1,14 @@
-"""How a simulated fleet's readings reach the server: messages, faults of delivery, arrival order.
+"""How a simulated fleet's readings reach the server: messages, faults of transmission,
+arrival order.
 
-The faults of delivery, on the devices the simulation picks for them: ``offline`` (spells of
-3-8 h without messages, then the backlog in one message), ``duplicates`` (a message delivered
-twice, identical), ``reorder`` (2-5 h of messages held and delivered shuffled), ``clock``
-(the unit's clock, hence ``sent``, is 3-20 minutes off; readings stay on boundaries),
-``conflict`` (one message comes again an hour later with its readings' forward registers
-7 steps higher) and ``future`` (one reading is dated FUTURE_DAYS later than it was taken,
-so the server quarantines it and its boundary has no reading). A ``clock_drift`` unit
-(kenshin.domain.simulation) reads, sends and is received late by its clock's lag.
+The faults of transmission, on the devices kenshin.sim.faults picks for them: ``offline``
+(spells of 3-8 h without messages, then the backlog in one message), ``duplicates`` (a
+message delivered twice, identical), ``reorder`` (2-5 h of messages held and delivered
+shuffled), ``clock`` (the unit's clock, hence ``sent``, is 3-20 minutes off; readings stay
+on boundaries), ``conflict`` (one message comes again an hour later with its readings'
+forward registers 7 steps higher) and ``future`` (one reading is dated FUTURE_DAYS later
+than it was taken, so the server quarantines it and its boundary has no reading). A
+``clock_drift`` unit reads, sends and is received late by its clock's lag.
 ``fleet_faults`` lists where each fault of a run falls.
 
 Arrival order is exact, and memory stays bounded: all devices advance together a block of
@@ -29,8 +30,8 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 from kenshin.domain.energy import UNIT_LABEL
-from kenshin.domain.profiles import FleetCalendar, seeded_stream
-from kenshin.domain.simulation import (
+from kenshin.domain.slots import SLOT_SECONDS
+from kenshin.sim.fleet import (
     FleetSpec,
     Registers,
     SimDevice,
@@ -39,7 +40,7 @@ from kenshin.domain.simulation import (
     fleet_calendar,
     fleet_devices,
 )
-from kenshin.domain.slots import SLOT_SECONDS
+from kenshin.sim.profiles import FleetCalendar, seeded_stream
 
 HELD_MESSAGES = 50_000
 FUTURE_DAYS = 400
@@ -142,7 +143,7 @@ def fleet_faults(spec: FleetSpec) -> Iterator[tuple[str, str, int]]:
 
 
 def _plan(spec: FleetSpec, cal: FleetCalendar, device: SimDevice, rng: random.Random) -> _Plan:
-    """The device's faults of delivery, drawn on from its stream in a fixed order."""
+    """The device's faults of transmission, drawn on from its stream in a fixed order."""
     faults = device.faults
     s = cal.slots
     taken: list[tuple[int, int]] = []
@@ -161,7 +162,7 @@ def _plan(spec: FleetSpec, cal: FleetCalendar, device: SimDevice, rng: random.Ra
         rng.randrange(1, 50_000),
     )
     # Faults added later draw on streams of their own: the ones above stay as they were.
-    own = seeded_stream(f"{spec.seed}:delivery:{device.index}")
+    own = seeded_stream(f"{spec.seed}:delivery:{device.index}")  # the stream's name stays
     first, end = device.stuck or (-1, -2)  # a stuck spell keeps every reading of its run
     inner = [
         j for j in sent if 0 < j < s and j != device.meters[-1].first and not first <= j <= end
