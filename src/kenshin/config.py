@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from kenshin.config_alerts import AlertsConfig, ReportConfig
+from kenshin.config_alerts import CHANNEL_TYPES, AlertsConfig, ReportConfig, check_names
 from kenshin.domain.vee.settings import SETTING_NAMES, VeeSettings
 from kenshin.errors import ConfigError
 
@@ -280,6 +280,11 @@ class Settings(_Section):
     report: ReportConfig = ReportConfig()
     logging: LoggingConfig = LoggingConfig()
 
+    @model_validator(mode="after")
+    def _names_known(self) -> Settings:
+        check_names(self.alerts, self.report)
+        return self
+
 
 def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from the TOML file at ``path`` with environment overrides applied."""
@@ -312,9 +317,16 @@ def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None
 def _explain(path: Path, error: ValidationError) -> str:
     lines = [f"invalid configuration in {path} (or KENSHIN_* environment variables):"]
     for problem in error.errors():
-        key = ".".join(str(part) for part in problem["loc"])
-        env = ENV_PREFIX + "__".join(str(part) for part in problem["loc"]).upper()
-        if problem["type"] == "extra_forbidden":
+        loc = [str(part) for part in problem["loc"]]
+        kind = ""
+        if loc[:2] == ["alerts", "channels"] and len(loc) > 3 and loc[3] in CHANNEL_TYPES:
+            kind = loc.pop(3)  # the model of the channel's type, not a key
+        key, env = ".".join(loc), ENV_PREFIX + "__".join(loc).upper()
+        if not loc:  # a key naming another: the message names it
+            lines.append(f"  {problem['msg'].removeprefix('Value error, ')}")
+        elif problem["type"] == "extra_forbidden" and kind:
+            lines.append(f"  {key}: not a setting of channels of type {kind!r}; see docs/alerts.md")
+        elif problem["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown setting; see docs/configuration.md for the keys")
         else:
             lines.append(f"  {key} ({env}): {problem['msg']}")
