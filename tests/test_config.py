@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from pydantic import BaseModel
 
 from kenshin.config import DEFAULT_CONFIG_TEXT, Settings, load_settings
+from kenshin.config_alerts import ChannelConfig, EmailChannelConfig, WebhookChannelConfig
 from kenshin.errors import ConfigError
 
 DOCS = Path(__file__).parent.parent / "docs" / "configuration.md"
+MAIL = (
+    "[alerts.channels.ops-mail]\ntype = 'email'\nhost = 'smtp.example.org'\n"
+    "sender = 'kenshin@example.org'\nrecipients = ['ops@example.org']\n"
+)
+HOOK = "[alerts.channels.hook]\ntype = 'webhook'\nurl = 'https://hooks.example.com/k'\n"
 
 
 def keys_of(model: type[BaseModel], prefix: str = "") -> list[str]:
@@ -28,6 +35,13 @@ def test_every_setting_is_documented() -> None:
     text = DOCS.read_text(encoding="utf-8")
     missing = [key for key in keys_of(Settings) if f"`{key}`" not in text]
     assert missing == []
+
+
+def test_every_key_of_every_channel_type_is_documented() -> None:
+    text = (DOCS.parent / "alerts.md").read_text(encoding="utf-8")
+    models = get_args(get_args(ChannelConfig)[0])
+    keys = {key for model in models for key in model.model_fields}
+    assert [key for key in sorted(keys) if f"| `{key}` |" not in text] == []
 
 
 def test_default_file_is_the_defaults(tmp_path: Path) -> None:
@@ -61,6 +75,29 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
             "report.timezone (KENSHIN_REPORT__TIMEZONE): Value error, unknown time zone"
             " 'Mars/Olympus': use an IANA name such as 'Asia/Tokyo'",
         ),
+        (
+            "[report]\ntime = '8:00'\n",
+            {},
+            "report.time (KENSHIN_REPORT__TIME): Value error, expected HH:MM (00:00 to 23:59),"
+            " got '8:00'",
+        ),
+        ("", {"KENSHIN_REPORT__TIME": "24:00"}, "report.time (KENSHIN_REPORT__TIME)"),
+        ("[mqtt]\nport = 65536\n", {}, "mqtt.port (KENSHIN_MQTT__PORT): Input should be less"),
+        ("", {"KENSHIN_SFTP__PORT": "-1"}, "sftp.port (KENSHIN_SFTP__PORT): Input should be"),
+        ("[http]\nport = 'web'\n", {}, "http.port (KENSHIN_HTTP__PORT): Input should be"),
+        ("[ftps]\nport = 99999\n", {}, "ftps.port (KENSHIN_FTPS__PORT)"),
+        (
+            "[ftps]\npassive_ports = '21-30'\n",
+            {},
+            "ftps.passive_ports (KENSHIN_FTPS__PASSIVE_PORTS): Value error, expected FIRST-LAST"
+            " with 1024 <= FIRST <= LAST <= 65535",
+        ),
+        (
+            MAIL + "port = 0\n",
+            {},
+            "alerts.channels.ops-mail.port (KENSHIN_ALERTS__CHANNELS__OPS-MAIL__PORT):"
+            " Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_bad_config_names_the_key_and_the_fix(
@@ -71,6 +108,57 @@ def test_bad_config_names_the_key_and_the_fix(
     with pytest.raises(ConfigError) as caught:
         load_settings(path, environ=environ)
     assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            MAIL + "url = 'https://hooks.example.com/k'\n",
+            "alerts.channels.ops-mail.url: not a setting of channels of type 'email'",
+        ),
+        (
+            "[alerts.channels.chat]\ntype = 'slack'\nurl_file = 'u'\nheaders = { A = 'b' }\n",
+            "alerts.channels.chat.headers: not a setting of channels of type 'slack'",
+        ),
+        (HOOK + "recipients = ['a@b']\n", "alerts.channels.hook.recipients: not a setting"),
+        (
+            "[alerts.channels.x]\ntype = 'sms'\n",
+            "alerts.channels.x (KENSHIN_ALERTS__CHANNELS__X):"
+            " Input tag 'sms' found using 'type' does not match any of the expected tags",
+        ),
+        (
+            "[alerts.channels.ops-mail]\ntype = 'email'\nhost = 'smtp.example.org'\n",
+            "alerts.channels.ops-mail.sender (KENSHIN_ALERTS__CHANNELS__OPS-MAIL__SENDER):"
+            " Field required",
+        ),
+        (MAIL + "security = 'ssl'\n", "alerts.channels.ops-mail.security"),
+        (MAIL + "username = 'k'\n", "username and password_file: give both or neither"),
+        (HOOK.replace("url = ", "url_file = 'f'\nurl = "), "url or url_file: give one of them"),
+        ("[[alerts.routes]]\nchannel = 'ops'\n", "alerts.routes[1].channel: no channel 'ops'"),
+        (
+            HOOK + "[report]\nchannel = 'hook'\n",
+            "report.channel: 'hook' is not an email channel of alerts.channels",
+        ),
+    ],
+)
+def test_a_wrong_alert_channel_is_refused_when_the_file_is_read_naming_the_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "kenshin.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ={})
+    assert expected in str(caught.value)
+
+
+def test_each_channel_type_has_its_own_model(tmp_path: Path) -> None:
+    path = tmp_path / "kenshin.toml"
+    path.write_text(MAIL + HOOK + "[[alerts.routes]]\nchannel = 'ops-mail'\n")
+    channels = load_settings(path, environ={}).alerts.channels
+    assert isinstance(channels["ops-mail"], EmailChannelConfig)
+    assert isinstance(channels["hook"], WebhookChannelConfig)
+    assert channels["ops-mail"].recipients == ["ops@example.org"]
 
 
 def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:

@@ -13,16 +13,17 @@ import pytest
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.adapters.sqlite import SqliteStore
+from kenshin.config import RecoveryConfig
 from kenshin.domain.model import Customer, Device, Meter, MeterSpec, Reading
 from kenshin.domain.slots import local_day, zone
 from kenshin.ports import Store
 from kenshin.services.export import export_day
-from kenshin.services.recovery import RecoverySettings, ask_for_gaps
+from kenshin.services.recovery import ask_for_gaps
 
 SPEC = MeterSpec(unit_mwh=100_000, coefficient=1, digits=6)
 NOW = int(datetime(2026, 11, 27, 6, tzinfo=UTC).timestamp())
 HOUR = 3600
-SETTINGS = RecoverySettings()
+SETTINGS = RecoveryConfig()
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -85,7 +86,7 @@ def test_a_unit_still_offline_or_a_hole_too_recent_is_not_asked(store: Store) ->
     # M-2's hole is too recent to be one yet: its reading may still be on its way.
     store.readings.add_readings(readings("M-2", NOW - 24 * HOUR, NOW, {NOW - HOUR}), 0)
     assert ask_for_gaps(store, SETTINGS, now=NOW) == []
-    assert ask_for_gaps(store, RecoverySettings(enabled=False), now=NOW) == []
+    assert ask_for_gaps(store, RecoveryConfig(enabled=False), now=NOW) == []
 
 
 def test_what_comes_back_fills_the_gap_and_reissues_the_file(store: Store, tmp_path: Path) -> None:

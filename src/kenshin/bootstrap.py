@@ -35,7 +35,6 @@ from kenshin.errors import ConfigError
 from kenshin.ports import Outbox, Store
 from kenshin.services.export import ExportSettings
 from kenshin.services.ingest import Ingest
-from kenshin.services.recovery import RecoverySettings
 from kenshin.services.security import SecurityLog
 
 
@@ -84,11 +83,6 @@ class App:
             drift_limit_s=vee.drift_limit_s,
             drift_min_samples=vee.drift_min_samples,
         )
-
-    @property
-    def recovery_settings(self) -> RecoverySettings:
-        """Settings of gap recovery."""
-        return RecoverySettings(**self.settings.recovery.model_dump())
 
     @property
     def host_key_path(self) -> Path:

@@ -9,69 +9,106 @@ the config file itself can be shared.
 from __future__ import annotations
 
 import re
-from enum import StrEnum
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kenshin.domain.alerts import Notification, Severity
+from kenshin.domain.observations import Thresholds
 from kenshin.domain.slots import zone
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ChannelType(StrEnum):
-    """How an alert channel sends."""
+class _Channel(_Section):
+    """What every channel has."""
 
-    EMAIL = "email"
-    SLACK = "slack"
-    WEBHOOK = "webhook"
-
-
-class ChannelConfig(_Section):
-    """One alert channel: ``[alerts.channels.<name>]``."""
-
-    type: ChannelType
-    # email
-    host: str = ""
-    port: int = Field(587, ge=1, le=65535)
-    security: str = Field("starttls", pattern="^(starttls|tls|none)$")
-    username: str = ""
-    password_file: str = ""
-    sender: str = ""
-    recipients: list[str] = Field(default_factory=list)
-    # slack and webhook
-    url: str = ""
-    url_file: str = ""
-    headers: dict[str, str] = Field(default_factory=dict)
-    allow_http: bool = False
-    # every channel
     timeout_s: float = Field(10.0, gt=0, le=300)
     ca_file: str = ""
 
+
+class EmailChannelConfig(_Channel):
+    """An email channel (SMTP): ``[alerts.channels.<name>]`` with ``type = "email"``."""
+
+    type: Literal["email"]
+    host: str = Field(min_length=1)
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    password_file: str = ""
+    sender: str = Field(min_length=1)
+    recipients: list[str] = Field(min_length=1)
+
     @model_validator(mode="after")
-    def _complete(self) -> ChannelConfig:
-        if self.type is ChannelType.EMAIL:
-            missing = [k for k in ("host", "sender", "recipients") if not getattr(self, k)]
-            if missing:
-                raise ValueError(f"an email channel needs {', '.join(missing)}")
-        elif bool(self.url) == bool(self.url_file):
-            raise ValueError(f"a {self.type} channel needs url or url_file (one of them)")
+    def _login_safe(self) -> EmailChannelConfig:
+        if bool(self.username) != bool(self.password_file):
+            raise ValueError("username and password_file: give both or neither")
+        if self.security == "none" and self.username:
+            raise ValueError(
+                "security: a login without TLS would send the password in clear;"
+                " use 'starttls' or 'tls'"
+            )
         return self
+
+
+class _UrlChannel(_Channel):
+    """A channel that posts to a URL, given as ``url`` or, as it is a secret, ``url_file``."""
+
+    url: str = ""
+    url_file: str = ""
+    allow_http: bool = False
+
+    @model_validator(mode="after")
+    def _one_url(self) -> _UrlChannel:
+        if bool(self.url) == bool(self.url_file):
+            raise ValueError("url or url_file: give one of them")
+        return self
+
+
+class SlackChannelConfig(_UrlChannel):
+    """A Slack incoming webhook: ``type = "slack"``."""
+
+    type: Literal["slack"]
+
+
+class WebhookChannelConfig(_UrlChannel):
+    """A generic JSON webhook: ``type = "webhook"``, with extra ``headers``."""
+
+    type: Literal["webhook"]
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+# One model per type, picked by ``type``; a key another type has is refused, named.
+ChannelConfig = Annotated[
+    EmailChannelConfig | SlackChannelConfig | WebhookChannelConfig, Field(discriminator="type")
+]
+CHANNEL_TYPES = ("email", "slack", "webhook")
 
 
 class RouteConfig(_Section):
     """Which alerts go to a channel: ``[[alerts.routes]]``."""
 
     channel: str
-    min_severity: str = Field("info", pattern="^(info|warning|critical)$")
-    customers: list[str] = Field(default_factory=list)
+    min_severity: Severity = Severity.INFO
+    customers: tuple[str, ...] = ()
+
+    def takes(self, note: Notification) -> bool:
+        """Whether the notification goes to this route's channel: at or above
+        ``min_severity`` and, if ``customers`` lists any, of one of them."""
+        alert = note.alert
+        if _RANK[alert.severity] < _RANK[self.min_severity]:
+            return False
+        return not self.customers or alert.customer in self.customers
 
 
 class AlertsConfig(_Section):
-    """Alert rules, channels and routes (docs/alerts.md)."""
+    """Alert rules, channels and routes (docs/alerts.md); the alerting service takes it as
+    it is. That every route names a channel is checked with the whole settings."""
 
     enabled: bool = Field(True, description="evaluate alert rules in kenshin serve")
     site: str = Field("kenshin", min_length=1, description="the name in every subject")
@@ -100,20 +137,22 @@ class AlertsConfig(_Section):
     channels: dict[str, ChannelConfig] = Field(
         default_factory=dict, description="channels by name (docs/alerts.md)"
     )
-    routes: list[RouteConfig] = Field(
-        default_factory=list, description="which alerts go to which channel"
-    )
+    routes: tuple[RouteConfig, ...] = Field((), description="which alerts go to which channel")
 
-    @model_validator(mode="after")
-    def _routes_name_channels(self) -> AlertsConfig:
-        for number, route in enumerate(self.routes, start=1):
-            if route.channel not in self.channels:
-                known = ", ".join(sorted(self.channels)) or "none is configured"
-                raise ValueError(
-                    f"routes[{number}].channel: no channel {route.channel!r} ({known});"
-                    " add [alerts.channels.<name>] or fix the route"
-                )
-        return self
+    @property
+    def thresholds(self) -> Thresholds:
+        """When the rules fire, as the domain takes them."""
+        return Thresholds(
+            silent_hours=self.silent_hours,
+            silent_hours_by_customer=dict(self.silent_hours_by_customer),
+            dead_letters=self.dead_letters,
+            dead_letter_window_minutes=self.dead_letter_window_minutes,
+            ingest_stall_minutes=self.ingest_stall_minutes,
+            disk_min_free_bytes=self.disk_min_free_mb * 1024 * 1024,
+            disk_min_free_percent=self.disk_min_free_percent,
+            security_window_minutes=self.security_window_minutes,
+            certificate_expiry_days=self.certificate_expiry_days,
+        )
 
 
 class ReportConfig(_Section):
@@ -135,8 +174,27 @@ class ReportConfig(_Section):
         zone(value)  # a name the report's schedule could not use fails now, named
         return value
 
-    @model_validator(mode="after")
-    def _time_valid(self) -> ReportConfig:
-        if not _TIME.match(self.time):
-            raise ValueError(f"time: expected HH:MM (00:00 to 23:59), got {self.time!r}")
-        return self
+    @field_validator("time")
+    @classmethod
+    def _time_valid(cls, value: str) -> str:
+        if not _TIME.match(value):
+            raise ValueError(f"expected HH:MM (00:00 to 23:59), got {value!r}")
+        return value
+
+
+def check_names(alerts: AlertsConfig, report: ReportConfig) -> None:
+    """ValueError naming the key of a route or of the report that names no channel of
+    ``alerts.channels`` (the report: no email channel)."""
+    for number, route in enumerate(alerts.routes, start=1):
+        if route.channel not in alerts.channels:
+            known = ", ".join(sorted(alerts.channels)) or "none is configured"
+            raise ValueError(
+                f"alerts.routes[{number}].channel: no channel {route.channel!r} ({known});"
+                " add [alerts.channels.<name>] or fix the route"
+            )
+    emails = [n for n, c in alerts.channels.items() if isinstance(c, EmailChannelConfig)]
+    if report.channel and report.channel not in emails:
+        raise ValueError(
+            f"report.channel: {report.channel!r} is not an email channel of alerts.channels"
+            f" (email channels: {', '.join(emails) or 'none'})"
+        )

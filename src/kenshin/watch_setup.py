@@ -13,58 +13,17 @@ from collections.abc import Mapping
 from datetime import date, datetime, time
 from pathlib import Path
 
-from kenshin.adapters.alert_channels import (
-    HttpSettings,
-    SlackChannel,
-    SmtpChannel,
-    SmtpSettings,
-    WebhookChannel,
-)
+from kenshin.adapters.channels import build_channel
+from kenshin.adapters.channels.email import SmtpChannel
 from kenshin.config import Settings
-from kenshin.config_alerts import ChannelConfig, ChannelType
-from kenshin.domain.alerts import Severity
 from kenshin.domain.model import SecurityEvent
-from kenshin.domain.observations import Thresholds
 from kenshin.domain.report import UnitInfo
 from kenshin.domain.slots import zone
 from kenshin.errors import ConfigError
 from kenshin.ports import AlertChannel, ChannelError, Store
-from kenshin.services.alerting import AlertSettings, Route
 from kenshin.services.report import ReportError, ReportSettings
 
 REPORT_STATE = "report-last-sent"  # in data_dir: the last day whose report went out
-
-
-def alert_settings(settings: Settings) -> AlertSettings:
-    """The alerting service's settings from ``[alerts]``."""
-    a = settings.alerts
-    return AlertSettings(
-        enabled=a.enabled,
-        evaluate_seconds=a.evaluate_seconds,
-        repeat_minutes=a.repeat_minutes,
-        thresholds=Thresholds(
-            silent_hours=a.silent_hours,
-            silent_hours_by_customer=dict(a.silent_hours_by_customer),
-            dead_letters=a.dead_letters,
-            dead_letter_window_minutes=a.dead_letter_window_minutes,
-            ingest_stall_minutes=a.ingest_stall_minutes,
-            disk_min_free_bytes=a.disk_min_free_mb * 1024 * 1024,
-            disk_min_free_percent=a.disk_min_free_percent,
-            security_window_minutes=a.security_window_minutes,
-            certificate_expiry_days=a.certificate_expiry_days,
-        ),
-        routes=tuple(
-            Route(r.channel, Severity(r.min_severity), tuple(r.customers)) for r in a.routes
-        ),
-        rate_limit_messages=a.rate_limit_messages,
-        rate_limit_minutes=a.rate_limit_minutes,
-        digest_max=a.digest_max,
-        retry_first_seconds=a.retry_first_seconds,
-        retry_max_seconds=a.retry_max_seconds,
-        security_retention_days=a.security_retention_days,
-        channel_down_minutes=a.channel_down_minutes,
-        site=a.site,
-    )
 
 
 def alert_channels(settings: Settings, data_dir: Path) -> dict[str, AlertChannel]:
@@ -73,44 +32,10 @@ def alert_channels(settings: Settings, data_dir: Path) -> dict[str, AlertChannel
     channels: dict[str, AlertChannel] = {}
     for name, config in settings.alerts.channels.items():
         try:
-            channels[name] = _channel(name, config, data_dir, site)
+            channels[name] = build_channel(name, config, data_dir, site)
         except (ConfigError, ChannelError) as exc:
             raise ConfigError(f"alerts.channels.{name}: {exc}") from exc
     return channels
-
-
-def _channel(name: str, c: ChannelConfig, data_dir: Path, site: str) -> AlertChannel:
-    ca_file = str(data_dir / c.ca_file) if c.ca_file else None
-    if c.type is ChannelType.EMAIL:
-        password = _secret(data_dir, c.password_file, "password_file") if c.password_file else None
-        smtp = SmtpSettings(
-            host=c.host,
-            sender=c.sender,
-            recipients=tuple(c.recipients),
-            port=c.port,
-            security=c.security,
-            username=c.username or None,
-            password=password,
-            timeout_s=c.timeout_s,
-            ca_file=ca_file,
-        )
-        return SmtpChannel(name, smtp, site)
-    url = c.url or _secret(data_dir, c.url_file, "url_file")
-    http = HttpSettings(url, dict(c.headers), c.timeout_s, ca_file, c.allow_http)
-    if c.type is ChannelType.SLACK:
-        return SlackChannel(name, http, site)
-    return WebhookChannel(name, http, site)
-
-
-def _secret(data_dir: Path, relative: str, key: str) -> str:
-    path = data_dir / relative
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{key}: cannot read {path}: {exc}") from exc
-    if not text:
-        raise ConfigError(f"{key}: {path} is empty")
-    return text
 
 
 def report_settings(settings: Settings, channels: Mapping[str, AlertChannel]) -> ReportSettings:
@@ -136,7 +61,7 @@ def report_settings(settings: Settings, channels: Mapping[str, AlertChannel]) ->
 
 def report_channel(settings: Settings, channels: Mapping[str, AlertChannel]) -> SmtpChannel | None:
     """The email channel the report goes through, None if none is set; ConfigError if
-    ``report.channel`` names no email channel."""
+    ``report.channel`` names no email channel (loading the settings checked it already)."""
     name = settings.report.channel
     if not name:
         return None

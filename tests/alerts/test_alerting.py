@@ -8,14 +8,12 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from kenshin.adapters.alert_channels import (
-    HttpSettings,
-    SlackChannel,
-    SmtpChannel,
-    SmtpSettings,
-    WebhookChannel,
-)
+from kenshin.adapters.channels.email import SmtpChannel, SmtpSettings
+from kenshin.adapters.channels.slack import SlackChannel
+from kenshin.adapters.channels.web import HttpSettings
+from kenshin.adapters.channels.webhook import WebhookChannel
 from kenshin.adapters.sqlite import SqliteStore
+from kenshin.config_alerts import AlertsConfig, RouteConfig
 from kenshin.domain.accounts import Account, Receipt
 from kenshin.domain.alerts import Severity
 from kenshin.domain.model import Customer, DeadLetter, Device, FileRevision, SecurityEvent
@@ -23,12 +21,7 @@ from kenshin.domain.observations import ComponentDown, DiskSpace, Observations
 from kenshin.errors import StoreError
 from kenshin.ports import AlertChannel, Store
 from kenshin.services import security
-from kenshin.services.alerting import (
-    Alerting,
-    AlertSettings,
-    Route,
-    SecurityEventBuffer,
-)
+from kenshin.services.alerting import Alerting, SecurityEventBuffer
 from kenshin.services.export import FINAL
 from kenshin.services.security import SecurityLog
 
@@ -66,14 +59,14 @@ def channels(mail_port: int, tls: Tls, sink: HttpSink) -> list[AlertChannel]:
 
 
 ROUTES = (
-    Route("mail", Severity.CRITICAL),
-    Route("slack"),
-    Route("hook", customers=("C1",)),
+    RouteConfig(channel="mail", min_severity=Severity.CRITICAL),
+    RouteConfig(channel="slack"),
+    RouteConfig(channel="hook", customers=("C1",)),
 )
 
 
 def alerting(store: Store, chans: list[AlertChannel]) -> Alerting:
-    settings = AlertSettings(
+    settings = AlertsConfig(
         repeat_minutes=REPEAT_MINUTES,
         routes=ROUTES,
         retry_first_seconds=30,
@@ -191,7 +184,9 @@ def test_over_the_rate_limit_alerts_come_as_one_digest_and_none_is_lost(
     site: Store, tls: Tls, http_sink: HttpSink
 ) -> None:
     slack = SlackChannel("slack", HttpSettings(http_sink.url("/slack"), allow_http=True))
-    watch = Alerting(site, [slack], AlertSettings(routes=(Route("slack"),), rate_limit_messages=3))
+    watch = Alerting(
+        site, [slack], AlertsConfig(routes=(RouteConfig(channel="slack"),), rate_limit_messages=3)
+    )
     disks = [DiskSpace(f"/data{i}", 0, 100) for i in range(8)]
     watch.tick(Observations(NOW, disks=disks))
     texts = [b["text"] for b in http_sink.bodies("/slack")]
@@ -217,7 +212,9 @@ def test_over_the_rate_limit_alerts_come_as_one_digest_and_none_is_lost(
 
 def test_every_security_event_kind_reaches_the_webhook(site: Store, http_sink: HttpSink) -> None:
     hook = WebhookChannel("hook", HttpSettings(http_sink.url("/hook"), allow_http=True))
-    watch = Alerting(site, [hook], AlertSettings(routes=(Route("hook"),), rate_limit_messages=100))
+    watch = Alerting(
+        site, [hook], AlertsConfig(routes=(RouteConfig(channel="hook"),), rate_limit_messages=100)
+    )
     log = SecurityLog(watch.security, clock=lambda: NOW - 5)
     kinds = sorted(v for k, v in vars(security).items() if k.isupper() and isinstance(v, str))
     for kind in kinds:
@@ -236,7 +233,7 @@ def test_every_security_event_kind_reaches_the_webhook(site: Store, http_sink: H
 
 
 def test_dead_letters_above_the_rate_fire_and_clear_as_the_window_moves(site: Store) -> None:
-    watch = Alerting(site, [], AlertSettings())
+    watch = Alerting(site, [], AlertsConfig())
     watch.tick(Observations(NOW))
     site.dead_letters.add_dead_letters(
         [DeadLetter("mqtt", f"bad {i}", b"x", NOW) for i in range(11)]
@@ -249,13 +246,13 @@ def test_dead_letters_above_the_rate_fire_and_clear_as_the_window_moves(site: St
 
 
 def test_dead_letters_of_the_window_survive_a_restart(site: Store) -> None:
-    Alerting(site, [], AlertSettings()).tick(Observations(NOW))
+    Alerting(site, [], AlertsConfig()).tick(Observations(NOW))
     site.dead_letters.add_dead_letters(
         [DeadLetter("mqtt", f"bad {i}", b"x", NOW) for i in range(11)]
     )
-    before = Alerting(site, [], AlertSettings()).tick(Observations(NOW + 60))
+    before = Alerting(site, [], AlertsConfig()).tick(Observations(NOW + 60))
     assert [n.alert.key for n in before.notifications] == ["dead_letters"]
-    restarted = Alerting(site, [], AlertSettings())  # a new process: the store remembers
+    restarted = Alerting(site, [], AlertsConfig())  # a new process: the store remembers
     assert restarted.tick(Observations(NOW + 120)).notifications == []
 
 
@@ -266,8 +263,8 @@ def test_a_failing_channel_is_reported_on_the_others_and_clears(
     settings = SmtpSettings("127.0.0.1", "k@x.org", ("o@x.org",), port=port, security="none")
     mail = SmtpChannel("mail", settings)
     slack = SlackChannel("slack", HttpSettings(http_sink.url("/slack"), allow_http=True))
-    routes = (Route("mail"), Route("slack"))
-    watch = Alerting(site, [mail, slack], AlertSettings(routes=routes, channel_down_minutes=5))
+    routes = (RouteConfig(channel="mail"), RouteConfig(channel="slack"))
+    watch = Alerting(site, [mail, slack], AlertsConfig(routes=routes, channel_down_minutes=5))
     watch.tick(Observations(NOW, disks=[LOW]))
     watch.tick(Observations(NOW + 240, disks=[LOW]))
     assert [b["text"] for b in http_sink.bodies("/slack")] == [
@@ -310,7 +307,10 @@ def test_final_files_not_collected_by_their_deadline_alert_their_customer(
     site.revisions.add_revision(revision)
     hook = WebhookChannel("hook", HttpSettings(http_sink.url("/hook"), allow_http=True))
     watch = Alerting(
-        site, [hook], AlertSettings(routes=(Route("hook", customers=("C2",)),)), collect_by_hours=3
+        site,
+        [hook],
+        AlertsConfig(routes=(RouteConfig(channel="hook", customers=("C2",)),)),
+        collect_by_hours=3,
     )
     watch.tick(Observations(NOW))  # due 2026-11-26 03:00 UTC
     [note] = http_sink.bodies("/hook")[0]["notifications"]
@@ -350,7 +350,7 @@ def test_security_events_are_held_while_the_store_fails(tmp_path: Path) -> None:
 
 def test_a_unit_whose_certificates_are_all_revoked_is_not_silent(site: Store) -> None:
     site.certificates.add_certificate("U-1", 7, NOW + 86_400 * 365, NOW - 86_400)
-    watch = Alerting(site, [], AlertSettings())
+    watch = Alerting(site, [], AlertsConfig())
     fired = watch.tick(Observations(NOW), {"U-1": NOW - 7 * 3600})
     assert [n.alert.key for n in fired.notifications] == ["silent:C1"]
     site.certificates.revoke_device("U-1", NOW)  # taken out of service

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import socket
 import threading
+from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter
 
-from kenshin.adapters.alert_channels import (
-    HttpSettings,
-    SlackChannel,
-    SmtpChannel,
-    SmtpSettings,
-    WebhookChannel,
-    slack_message,
-)
+from kenshin.adapters.channels import BUILDERS, build_channel
+from kenshin.adapters.channels.email import SmtpChannel, SmtpSettings
+from kenshin.adapters.channels.slack import SlackChannel, slack_message
+from kenshin.adapters.channels.web import HttpSettings
+from kenshin.adapters.channels.webhook import WebhookChannel
+from kenshin.config_alerts import CHANNEL_TYPES, ChannelConfig
 from kenshin.domain.alerts import Alert, Event, Notification, Severity, body
 from kenshin.errors import ConfigError
 from kenshin.ports import ChannelError
@@ -205,3 +205,39 @@ def test_plain_http_only_when_asked_for() -> None:
         SlackChannel("slack", HttpSettings("http://127.0.0.1/x"))
     with pytest.raises(ConfigError, match="'ftp://x/y' is not an https:// URL"):
         WebhookChannel("hook", HttpSettings("ftp://x/y", allow_http=True))
+
+
+def test_each_channel_type_is_built_from_its_config_with_secrets_from_files(
+    tmp_path: Path, http_sink: HttpSink
+) -> None:
+    (tmp_path / "slack-url").write_text(http_sink.url("/slack") + "\n")
+    (tmp_path / "smtp-password").write_text("s3cret\n")
+    configs = TypeAdapter(dict[str, ChannelConfig]).validate_python(
+        {
+            "mail": {
+                "type": "email",
+                "host": "smtp.example.org",
+                "sender": "k@example.org",
+                "recipients": ["ops@example.org"],
+                "username": "k",
+                "password_file": "smtp-password",
+            },
+            "chat": {"type": "slack", "url_file": "slack-url", "allow_http": True},
+            "hook": {"type": "webhook", "url": http_sink.url("/hook"), "allow_http": True},
+        }
+    )
+    assert {c.type for c in configs.values()} == set(CHANNEL_TYPES) == set(BUILDERS)
+    built = {name: build_channel(name, c, tmp_path, "site-a") for name, c in configs.items()}
+    mail = built["mail"]
+    assert isinstance(mail, SmtpChannel)
+    assert (mail.name, mail.settings.password) == ("mail", "s3cret")
+    built["chat"].send([FIRING])
+    assert http_sink.bodies("/slack") == [slack_message([FIRING], "site-a")]
+    assert isinstance(built["hook"], WebhookChannel)
+
+
+def test_a_secret_file_that_is_empty_is_refused_naming_the_key(tmp_path: Path) -> None:
+    (tmp_path / "slack-url").write_text("\n")
+    config = TypeAdapter(ChannelConfig).validate_python({"type": "slack", "url_file": "slack-url"})
+    with pytest.raises(ConfigError, match=r"url_file: .*slack-url is empty"):
+        build_channel("chat", config, tmp_path, "kenshin")

@@ -112,7 +112,7 @@ def test_a_route_to_an_unknown_channel_stops_start_up_naming_it(tmp_path: Path) 
     configure(site, '[[alerts.routes]]\nchannel = "ops"\n')
     done = kenshin(site, "customers", "list")
     assert done.exit_code == 1
-    expected = "alerts (KENSHIN_ALERTS): Value error, routes[1].channel: no channel 'ops'"
+    expected = "alerts.routes[1].channel: no channel 'ops'"
     assert expected in done.output
 
 

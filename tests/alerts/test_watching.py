@@ -16,20 +16,18 @@ from pathlib import Path
 import pytest
 
 from conftest import kenshin, make_site
-from kenshin.adapters.alert_channels import (
-    HttpSettings,
-    SmtpChannel,
-    SmtpSettings,
-    WebhookChannel,
-)
+from kenshin.adapters.channels.email import SmtpChannel, SmtpSettings
+from kenshin.adapters.channels.web import HttpSettings
+from kenshin.adapters.channels.webhook import WebhookChannel
 from kenshin.adapters.pki import LocalCertificateAuthority
 from kenshin.bootstrap import App, open_app
+from kenshin.config_alerts import AlertsConfig, RouteConfig
 from kenshin.domain.slots import zone
 from kenshin.entrypoints import logs
 from kenshin.entrypoints.watching import DailyReport, ServerWatch
 from kenshin.errors import StoreError
 from kenshin.ports import ChannelError
-from kenshin.services.alerting import Alerting, AlertSettings, Route
+from kenshin.services.alerting import Alerting
 from kenshin.services.batching import CommitQueue
 from kenshin.services.export import days_to_export
 from kenshin.services.ingest import Incoming
@@ -90,7 +88,7 @@ def test_messages_waiting_without_a_commit_are_seen_as_an_ingest_stall(app: App)
         stopped: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(0))
         await stopped
         watch = ServerWatch(
-            app, Alerting(app.store, [], AlertSettings()), commits, {"schedule": stopped}
+            app, Alerting(app.store, [], AlertsConfig()), commits, {"schedule": stopped}
         )
         first = watch.observe(1000)
         assert (first.waiting_messages, first.waiting_since, first.last_commit_at) == (
@@ -147,7 +145,7 @@ def test_a_part_that_stopped_is_down_from_when_it_was_first_seen_until_it_runs(
         commits = CommitQueue(app.ingest(), max_messages=10, window_s=0.05)
         running: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(60))
         parts: list[tuple[str, str]] = [("ftps", "the FTPS server stopped serving")]
-        alerting = Alerting(app.store, [], AlertSettings())
+        alerting = Alerting(app.store, [], AlertsConfig())
         watch = ServerWatch(app, alerting, commits, {"ingest": running}, lambda: parts)
         assert [(d.name, d.since, d.detail) for d in watch.observe(100).down] == [
             ("ftps", 100, "the FTPS server stopped serving")
@@ -197,7 +195,7 @@ def test_an_export_run_that_fails_whole_is_a_component_down_until_one_completes(
     async def main() -> None:
         commits = CommitQueue(app.ingest(), max_messages=10, window_s=0.05)
         running: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(60))
-        alerting = Alerting(app.store, [], AlertSettings())
+        alerting = Alerting(app.store, [], AlertsConfig())
         watch = ServerWatch(app, alerting, commits, {"ingest": running})
         watch.export_failed(StoreError("SQLite store: listing days to pack failed: disk I/O"))
         [down] = watch.observe(100).down
@@ -214,7 +212,7 @@ def test_an_export_failure_is_an_alert_until_an_export_by_hand_succeeds(app: App
     async def main() -> None:
         commits = CommitQueue(app.ingest(), max_messages=10, window_s=0.05)
         running: asyncio.Task[None] = asyncio.create_task(asyncio.sleep(60))
-        watch = ServerWatch(app, Alerting(app.store, [], AlertSettings()), commits, {})
+        watch = ServerWatch(app, Alerting(app.store, [], AlertsConfig()), commits, {})
         folder = app.outbox_dir / "C-001"
         folder.parent.mkdir(exist_ok=True)
         folder.write_text("a file where the customer's folder goes")
@@ -265,7 +263,7 @@ def test_certificates_of_units_and_of_the_endpoint_ending_soon_reach_the_webhook
     hook = WebhookChannel("hook", HttpSettings(http_sink.url("/hook"), allow_http=True))
     watch = ServerWatch(
         app,
-        Alerting(app.store, [hook], AlertSettings(routes=(Route("hook"),))),
+        Alerting(app.store, [hook], AlertsConfig(routes=(RouteConfig(channel="hook"),))),
         CommitQueue(app.ingest(), max_messages=10, window_s=0.05),
         {},
     )

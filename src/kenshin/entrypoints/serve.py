@@ -185,7 +185,7 @@ def _export(
         last_run.error = None
         watching.exported(run, now)
         collection.check(app.store, now)  # final files customers have not collected in time
-        ask_for_gaps(app.store, app.recovery_settings, now=now)  # units resend what is missing
+        ask_for_gaps(app.store, app.settings.recovery, now=now)  # units resend what is missing
         return run
 
     return export

@@ -27,7 +27,6 @@ from kenshin.services.report import ReportSettings, send_due_report
 from kenshin.services.schedule import ExportRun, every
 from kenshin.watch_setup import (
     alert_channels,
-    alert_settings,
     day_events,
     keep_report_day,
     last_report_day,
@@ -188,7 +187,7 @@ class Watching:
             Alerting(
                 app.store,
                 channels.values(),
-                alert_settings(settings),
+                settings.alerts,
                 collect_by_hours=settings.deliveries.collect_by_hours,
             )
             if settings.alerts.enabled

@@ -13,15 +13,12 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
-from typing import TYPE_CHECKING
 
+from kenshin.config_alerts import AlertsConfig
 from kenshin.domain.alerts import Queued, rate_limited
 from kenshin.domain.observations import ChannelFailure
 from kenshin.errors import StoreError
 from kenshin.ports import AlertChannel, Alerts, ChannelError
-
-if TYPE_CHECKING:  # services.alerting imports this module: the name is for type checkers only
-    from kenshin.services.alerting import AlertSettings
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +31,7 @@ class NotificationSender:
         self,
         alerts: Alerts,
         channels: Iterable[AlertChannel],
-        settings: AlertSettings,
+        settings: AlertsConfig,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._alerts = alerts

@@ -19,17 +19,17 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from kenshin.config_alerts import AlertsConfig, RouteConfig
 from kenshin.domain.alert_rules import active_alerts
-from kenshin.domain.alerts import Notification, Plan, Severity, plan_notifications
+from kenshin.domain.alerts import Notification, Plan, plan_notifications
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import (
     CertificateExpiry,
     DeviceSeen,
     DiskSpace,
     Observations,
-    Thresholds,
     UncollectedFile,
 )
 from kenshin.errors import StoreError
@@ -40,47 +40,12 @@ from kenshin.services.receipts import uncollected_files
 
 log = logging.getLogger(__name__)
 
-_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 BUFFER_MAX = 100_000  # security events held while the store cannot take them
 
 
-@dataclass(frozen=True)
-class Route:
-    """Which notifications go to ``channel``: those at or above ``min_severity`` and, if
-    ``customers`` lists any, only those of these customers."""
-
-    channel: str
-    min_severity: Severity = Severity.INFO
-    customers: tuple[str, ...] = ()
-
-    def takes(self, note: Notification) -> bool:
-        """Whether the notification goes to this route's channel."""
-        alert = note.alert
-        if _RANK[alert.severity] < _RANK[self.min_severity]:
-            return False
-        return not self.customers or alert.customer in self.customers
-
-
-@dataclass(frozen=True)
-class AlertSettings:
-    """When alerts fire, where they go and how fast (see docs/alerts.md)."""
-
-    enabled: bool = True
-    evaluate_seconds: int = 60
-    repeat_minutes: int = 240
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    routes: tuple[Route, ...] = ()
-    rate_limit_messages: int = 10  # per channel within rate_limit_minutes
-    rate_limit_minutes: int = 10
-    digest_max: int = 100  # notifications in one digest message
-    retry_first_seconds: int = 30
-    retry_max_seconds: int = 900
-    security_retention_days: int = 30
-    channel_down_minutes: int = 5  # a channel failing this long raises an alert
-    site: str = "kenshin"  # the name in every subject
-
-
-def route(notes: Iterable[Notification], routes: Sequence[Route]) -> list[tuple[str, Notification]]:
+def route(
+    notes: Iterable[Notification], routes: Sequence[RouteConfig]
+) -> list[tuple[str, Notification]]:
     """(channel, notification) for every route that takes each notification, in order; a
     channel named by two routes gets it once."""
     outgoing = []
@@ -91,7 +56,7 @@ def route(notes: Iterable[Notification], routes: Sequence[Route]) -> list[tuple[
 
 
 def evaluate(
-    alerts: Alerts, obs: Observations, settings: AlertSettings, direct: DirectDelivery | None = None
+    alerts: Alerts, obs: Observations, settings: AlertsConfig, direct: DirectDelivery | None = None
 ) -> Plan:
     """Find the active alerts, plan the notifications against the stored state, and save
     the new state with the notifications queued, in one transaction; with ``direct``,
@@ -123,7 +88,7 @@ def evaluate(
 
 def observe(
     store: Store,
-    settings: AlertSettings,
+    settings: AlertsConfig,
     server: Observations,
     last_seen: Mapping[str, int],
     collect_by_hours: int | None = None,
@@ -225,7 +190,7 @@ class Alerting:
         self,
         store: Store,
         channels: Iterable[AlertChannel],
-        settings: AlertSettings,
+        settings: AlertsConfig,
         *,
         collect_by_hours: int | None = None,
         clock: Callable[[], float] = time.time,

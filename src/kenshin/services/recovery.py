@@ -1,5 +1,6 @@
 """Closed-loop gap recovery: a unit whose meters have holes in their readings is asked
 to send them again (the ``resend`` command), with a growing wait between attempts.
+Its settings are ``[recovery]`` of the config file (``kenshin.config.RecoveryConfig``).
 
 A hole is a half-hour boundary without a reading, in the last ``lookback_hours`` and
 ended at least ``settle_minutes`` ago, between two boundaries that have one: the unit
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kenshin.config import RecoveryConfig
 from kenshin.domain.commands import RESEND, resend_payload, resend_range
 from kenshin.domain.devices import Command
 from kenshin.domain.intervals import NO_REGISTER
@@ -33,17 +35,6 @@ CHUNK = 20_000  # meters read at once
 
 
 @dataclass(frozen=True)
-class RecoverySettings:
-    """When and how often units are asked to resend (see the module doc)."""
-
-    enabled: bool = True
-    lookback_hours: int = 48
-    settle_minutes: int = 90
-    first_wait_minutes: int = 60
-    max_attempts: int = 4
-
-
-@dataclass(frozen=True)
 class ResendAsked:
     """A resend command queued for a device: the range and which attempt it is."""
 
@@ -54,7 +45,7 @@ class ResendAsked:
     command_id: int
 
 
-def ask_for_gaps(store: Store, settings: RecoverySettings, *, now: int) -> list[ResendAsked]:
+def ask_for_gaps(store: Store, settings: RecoveryConfig, *, now: int) -> list[ResendAsked]:
     """Queue a resend command for every device with holes that is due another attempt."""
     if not settings.enabled:
         return []
@@ -76,7 +67,7 @@ def ask_for_gaps(store: Store, settings: RecoverySettings, *, now: int) -> list[
 
 
 def _holes(
-    store: Store, customer: Customer, settings: RecoverySettings, now: int
+    store: Store, customer: Customer, settings: RecoveryConfig, now: int
 ) -> dict[str, tuple[int, int]]:
     """Per device of the customer, the range of its meters' holes (first to last)."""
     tz = zone(customer.timezone)
@@ -130,7 +121,7 @@ def _overlaps(command: Command, start: int, end: int) -> bool:
     return asked is not None and asked[0] <= end and start <= asked[1]
 
 
-def _due(tries: list[Command], settings: RecoverySettings, now: int) -> bool:
+def _due(tries: list[Command], settings: RecoveryConfig, now: int) -> bool:
     if len(tries) >= settings.max_attempts:
         return False
     if not tries:
