@@ -34,6 +34,7 @@ from kenshin.domain.model import (
     Reading,
 )
 from kenshin.domain.slots import SLOT_SECONDS, iso_utc, local_day, zone
+from kenshin.errors import PayloadError
 
 EHD_FORMAT_1 = b"\x10\x81"
 METER_CLASS = b"\x02\x88"
@@ -84,7 +85,7 @@ UINT32 = struct.Struct(">I")
 _Found = list[tuple[int | None, int]]
 
 
-class _Malformed(ValueError):
+class _Malformed(PayloadError):
     """The frame is not usable; the text is the dead-letter reason."""
 
 

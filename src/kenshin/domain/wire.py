@@ -22,6 +22,7 @@ from kenshin.domain.model import (
     MeterSpec,
     Reading,
 )
+from kenshin.errors import PayloadError
 
 MAX_PAYLOAD_BYTES = 128 * 1024
 MAX_REASON_CHARS = 500
@@ -34,7 +35,7 @@ _READING_KEYS = {"t", "fwd", "rev"}
 _UNITS = ", ".join(UNIT_MWH)
 
 
-class Invalid(ValueError):
+class Invalid(PayloadError):
     """A field of the message is not what the contract says; the text says which and why."""
 
 
