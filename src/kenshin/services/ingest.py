@@ -28,6 +28,7 @@ from kenshin.domain.model import (
     Reading,
     StoreResult,
 )
+from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.domain.slots import iso_utc
 from kenshin.domain.vee import DriftSpell, UnitClock, VeeSettings, observe, split_future
 from kenshin.domain.wire import LATEST, decode_readings
@@ -388,7 +389,9 @@ class Ingest:
     def _check_device(self, item: Incoming, decoded: DecodedMessage) -> str | None:
         if item.device is not None and item.device != decoded.device:
             problem = f"message names device {decoded.device!r} but was sent by {item.device!r}"
-            self._security.record("payload_names_another_device", item.device, item.source, problem)
+            self._security.record(
+                SecurityEventKind.PAYLOAD_NAMES_ANOTHER_DEVICE, item.device, item.source, problem
+            )
             return problem
         if self._device(decoded.device) is None:
             return (

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.domain.wire import MAX_PAYLOAD_BYTES
 from kenshin.entrypoints.mqtt.acks import Acknowledgements
 from kenshin.entrypoints.mqtt.codec import (
@@ -54,12 +55,7 @@ from kenshin.entrypoints.mqtt.tls import TlsStream
 from kenshin.ports import Command
 from kenshin.services.batching import CertificateRevoked, CommitError, CommitQueue
 from kenshin.services.ingest import Incoming, PayloadKind
-from kenshin.services.security import (
-    CERTIFICATE_REFUSED,
-    CONNECT_TIMEOUT,
-    REVOKED_WHILE_CONNECTED,
-    SecurityLog,
-)
+from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +161,9 @@ class Session:
         except Refused as exc:
             await self._refuse(exc)
         except MalformedPacket as exc:
-            self._security.record("malformed_packet", self.peer.device, self.peer.address, str(exc))
+            self._security.record(
+                SecurityEventKind.MALFORMED_PACKET, self.peer.device, self.peer.address, str(exc)
+            )
             await self._refuse(Refused(exc.reason_code, str(exc)))
         except (ConnectionError, TimeoutError, OSError):
             pass
@@ -175,7 +173,10 @@ class Session:
             async with asyncio.timeout_at(self._connect_by):
                 return await self._read_connect()
         except TimeoutError:
-            self._event(CONNECT_TIMEOUT, "no CONNECT within mqtt.connect_timeout_s of connecting")
+            self._event(
+                SecurityEventKind.CONNECT_TIMEOUT,
+                "no CONNECT within mqtt.connect_timeout_s of connecting",
+            )
             raise
 
     async def _read_connect(self) -> Connect:
@@ -196,7 +197,7 @@ class Session:
         self, connect: Connect, attach: Callable[[Session, bool], SessionState | None]
     ) -> None:
         if self.peer.refusal is not None:
-            self._event(CERTIFICATE_REFUSED, self.peer.refusal)
+            self._event(SecurityEventKind.CERTIFICATE_REFUSED, self.peer.refusal)
             self._send(ConnAck(reason_code=NOT_AUTHORIZED))
             raise Refused(NOT_AUTHORIZED, self.peer.refusal)
         if connect.properties.authentication_method is not None:  # no enhanced authentication
@@ -204,7 +205,7 @@ class Session:
             raise Refused(BAD_AUTHENTICATION_METHOD, "the certificate is the only authentication")
         if connect.client_id != self.peer.device:
             self._security.record(
-                "client_id_mismatch",
+                SecurityEventKind.CLIENT_ID_MISMATCH,
                 self.peer.device,
                 self.peer.address,
                 f"certificate of {self.peer.device!r} connected as client id {connect.client_id!r}",
@@ -279,19 +280,24 @@ class Session:
 
     def _publish(self, packet: Publish) -> None:
         if packet.properties.topic_alias is not None:  # the CONNACK announced no aliases
-            self._event("malformed_packet", f"topic alias {packet.properties.topic_alias}")
+            self._event(
+                SecurityEventKind.MALFORMED_PACKET, f"topic alias {packet.properties.topic_alias}"
+            )
             raise Refused(TOPIC_ALIAS_INVALID, "topic aliases are not supported: the maximum is 0")
         if packet.qos > 1:
-            self._event("qos_refused", f"QoS {packet.qos} to {packet.topic!r}")
+            self._event(SecurityEventKind.QOS_REFUSED, f"QoS {packet.qos} to {packet.topic!r}")
             raise Refused(QOS_NOT_SUPPORTED, "QoS 2 is not supported: the maximum is 1")
         if packet.retain and self.level == MQTT5:
             raise Refused(RETAIN_NOT_SUPPORTED, "retained messages are not supported")
         if len(packet.payload) > MAX_PAYLOAD_BYTES:
-            self._event("payload_too_large", f"{len(packet.payload)} bytes to {packet.topic!r}")
+            self._event(
+                SecurityEventKind.PAYLOAD_TOO_LARGE,
+                f"{len(packet.payload)} bytes to {packet.topic!r}",
+            )
             raise Refused(PACKET_TOO_LARGE, f"payloads are limited to {MAX_PAYLOAD_BYTES} bytes")
         kind = self._topic_kind(packet.topic)
         if kind is None:
-            self._event("topic_refused", f"publish to {packet.topic!r}")
+            self._event(SecurityEventKind.TOPIC_REFUSED, f"publish to {packet.topic!r}")
             if self.level == MQTT5 and packet.qos == 1 and packet.packet_id is not None:
                 self._acks.answered(packet.packet_id, NOT_AUTHORIZED)
                 return
@@ -355,10 +361,13 @@ class Session:
         if self._revoked:
             return False
         self._revoked = True
-        self._event(REVOKED_WHILE_CONNECTED, "its certificate was revoked: connection closed")
+        self._event(
+            SecurityEventKind.REVOKED_WHILE_CONNECTED,
+            "its certificate was revoked: connection closed",
+        )
         return True
 
-    def _event(self, kind: str, detail: str) -> None:
+    def _event(self, kind: SecurityEventKind, detail: str) -> None:
         self._security.record(kind, self.peer.device, self.peer.address, detail)
 
     async def _refuse(self, refusal: Refused) -> None:
