@@ -22,6 +22,7 @@ from kenshin.domain.model import (
     MeterSpec,
     Reading,
 )
+from kenshin.domain.payload_codec import PayloadCodec, PayloadContext
 from kenshin.errors import PayloadError
 
 MAX_PAYLOAD_BYTES = 128 * 1024
@@ -50,6 +51,13 @@ def decode_readings(
         return _message(document)
     except Invalid as exc:
         return DeadLetter(source, str(exc)[:MAX_REASON_CHARS], payload, received_at, device)
+
+
+def _decode(payload: bytes, context: PayloadContext) -> DecodedMessage | DeadLetter:
+    return decode_readings(payload, source=context.source, received_at=context.received_at)
+
+
+CODEC = PayloadCodec("readings", _decode)
 
 
 def _parse_json(payload: bytes) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kenshin.domain.payloads import CODECS
 from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.domain.wire import MAX_PAYLOAD_BYTES
 from kenshin.entrypoints.mqtt.acks import Acknowledgements
@@ -54,14 +55,15 @@ from kenshin.entrypoints.mqtt.reasons import (
 from kenshin.entrypoints.mqtt.tls import TlsStream
 from kenshin.ports import Command
 from kenshin.services.batching import CertificateRevoked, CommitError, CommitQueue
-from kenshin.services.ingest import Incoming, PayloadKind
+from kenshin.services.ingest import Incoming
 from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
 
+STATUS_SUFFIX = "status"  # a unit's status: answered here, not a payload of readings
+
 MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 1024  # the payload limit plus room for topic and header
 RECEIVE_MAXIMUM = 100  # QoS 1 messages a unit may have unacknowledged at once
-_KINDS = {"readings": PayloadKind.READINGS, "echonet": PayloadKind.ECHONET}
 
 
 @dataclass
@@ -305,15 +307,13 @@ class Session:
                 NOT_AUTHORIZED, f"a unit publishes only under dt/kenshin/{self.peer.device}/"
             )
         packet_id = packet.packet_id if packet.qos == 1 else None
-        if kind == "status":
+        if kind == STATUS_SUFFIX:
             self._on_status(self.peer.device, self.peer.serial, int(self._clock()), packet.payload)
             self._acks.answered(packet_id)
             return
         peer = self.peer
         now = int(self._clock())
-        item = Incoming(
-            self._source, packet.payload, now, _KINDS[kind], peer.device, serial=peer.serial
-        )
+        item = Incoming(self._source, packet.payload, now, kind, peer.device, serial=peer.serial)
         try:
             self._commits.offer(item, self._acks.after_commit(packet_id))
         except CommitError as exc:  # shutting down: the unit sends it again later
@@ -324,7 +324,7 @@ class Session:
         if (
             len(parts) == 4
             and parts[:3] == ["dt", "kenshin", self.peer.device]
-            and parts[3] in ("readings", "echonet", "status")
+            and (parts[3] in CODECS or parts[3] == STATUS_SUFFIX)
         ):
             return parts[3]
         return None
