@@ -32,3 +32,16 @@ class UnitError(KenshinError):
 
 class WakeFailed(KenshinError):
     """One wake of one unit failed; its messages can go at its next wake."""
+
+
+class ProtocolError(KenshinError):
+    """A peer broke a wire protocol's rules; ``reason_code`` is the protocol's own code for
+    it (MQTT 5: the reason code sent in CONNACK or DISCONNECT)."""
+
+    def __init__(self, message: str, reason_code: int) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+
+
+class PayloadError(KenshinError, ValueError):
+    """A message's payload is not what its format says; the text is the dead-letter reason."""

@@ -18,9 +18,9 @@ from kenshin.domain.accounts import Account, Receipt
 from kenshin.domain.alerts import Severity
 from kenshin.domain.model import Customer, DeadLetter, Device, FileRevision, SecurityEvent
 from kenshin.domain.observations import ComponentDown, DiskSpace, Observations
+from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.errors import StoreError
 from kenshin.ports import AlertChannel, Store
-from kenshin.services import security
 from kenshin.services.alerting import Alerting, SecurityEventBuffer
 from kenshin.services.export import FINAL
 from kenshin.services.security import SecurityLog
@@ -113,8 +113,8 @@ def test_routes_pick_channels_by_severity_and_customer(
 ) -> None:
     watch = alerting(site, channels(mail_server.port, tls, http_sink))
     log = SecurityLog(watch.security, clock=lambda: NOW - 30)
-    log.record(security.TOPIC_REFUSED, "U-1", "203.0.113.9:5000", "publish to 'x/y'")
-    log.record(security.LOGIN_FAILED, "C2", "192.0.2.1", "sftp: wrong password")
+    log.record(SecurityEventKind.TOPIC_REFUSED, "U-1", "203.0.113.9:5000", "publish to 'x/y'")
+    log.record(SecurityEventKind.LOGIN_FAILED, "C2", "192.0.2.1", "sftp: wrong password")
     watch.tick(Observations(NOW, disks=[LOW]))
     assert [m["Subject"] for m in mail_server.messages] == [
         "[kenshin CRITICAL] Disk space low: /data"
@@ -132,9 +132,9 @@ def test_a_channel_down_for_a_while_gets_every_alert_afterwards(
     clock = [NOW]
     log = SecurityLog(watch.security, clock=lambda: clock[0])
     watch.tick(Observations(NOW, down=[DOWN]))
-    log.record(security.PAYLOAD_NAMES_ANOTHER_DEVICE, "U-1", "203.0.113.9:1", "names U-2")
+    log.record(SecurityEventKind.PAYLOAD_NAMES_ANOTHER_DEVICE, "U-1", "203.0.113.9:1", "names U-2")
     clock[0] = NOW + 60
-    log.record(security.PAYLOAD_NAMES_ANOTHER_DEVICE, "U-1", "203.0.113.9:1", "names U-3")
+    log.record(SecurityEventKind.PAYLOAD_NAMES_ANOTHER_DEVICE, "U-1", "203.0.113.9:1", "names U-3")
     watch.tick(Observations(NOW + 120, down=[DOWN], disks=[LOW]))
     watch.tick(Observations(NOW + 7200))  # all resolved, the security events out of the window
     assert http_sink.posts == []
@@ -216,7 +216,7 @@ def test_every_security_event_kind_reaches_the_webhook(site: Store, http_sink: H
         site, [hook], AlertsConfig(routes=(RouteConfig(channel="hook"),), rate_limit_messages=100)
     )
     log = SecurityLog(watch.security, clock=lambda: NOW - 5)
-    kinds = sorted(v for k, v in vars(security).items() if k.isupper() and isinstance(v, str))
+    kinds = sorted(SecurityEventKind)
     for kind in kinds:
         log.record(kind, "U-1", "203.0.113.9:4242", f"a {kind}")
     assert site.alerts.security_events(0) == []  # held until the next evaluation
@@ -333,7 +333,7 @@ def test_final_files_not_collected_by_their_deadline_alert_their_customer(
 def test_security_events_are_held_while_the_store_fails(tmp_path: Path) -> None:
     buffer = SecurityEventBuffer()
     log = SecurityLog(buffer, clock=lambda: NOW)
-    log.record(security.LOGIN_LOCKED, "C1", "192.0.2.1", "five failures")
+    log.record(SecurityEventKind.LOGIN_LOCKED, "C1", "192.0.2.1", "five failures")
     broken = SqliteStore(tmp_path / "kenshin.db")
     broken.close()
     with pytest.raises(StoreError, match="keeping security events failed"):
@@ -342,7 +342,7 @@ def test_security_events_are_held_while_the_store_fails(tmp_path: Path) -> None:
     try:
         assert buffer.flush(store.alerts) == 1
         assert store.alerts.security_events(0) == [
-            SecurityEvent(security.LOGIN_LOCKED, NOW, "192.0.2.1", "C1", "five failures")
+            SecurityEvent(SecurityEventKind.LOGIN_LOCKED, NOW, "192.0.2.1", "C1", "five failures")
         ]
     finally:
         store.close()
@@ -366,7 +366,7 @@ def test_the_disk_alert_goes_out_when_the_database_cannot_be_written(
     try:
         watch = alerting(store, channels(mail_server.port, tls, http_sink))
         log = SecurityLog(watch.security, clock=lambda: NOW - 30)
-        log.record(security.LOGIN_FAILED, "C2", "192.0.2.1", "sftp: wrong password")
+        log.record(SecurityEventKind.LOGIN_FAILED, "C2", "192.0.2.1", "sftp: wrong password")
         store._db.execute("PRAGMA query_only = ON")  # as when the disk is full
         for minute in range(5):
             watch.tick(Observations(NOW + minute * 60, disks=[LOW]))

@@ -30,8 +30,7 @@ from kenshin.domain.observations import (
     Observations,
     Thresholds,
 )
-from kenshin.domain.security_alerts import SECURITY_KINDS
-from kenshin.services import security
+from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.services.receipts import Uncollected
 
 NOW = 1_795_752_000  # 2026-11-27 04:00 UTC, 13:00 in Tokyo
@@ -142,29 +141,31 @@ def test_export_uncollected_disk_and_components() -> None:
     assert found["down:device endpoint"].zone == "Asia/Tokyo"  # the site's zone
 
 
-def test_every_security_kind_the_server_reports_has_its_text() -> None:
-    kinds = {v for k, v in vars(security).items() if k.isupper() and isinstance(v, str)}
-    assert len(kinds) == 21
-    assert kinds == set(SECURITY_KINDS)
+def test_every_security_kind_has_its_text_and_keeps_its_stored_name() -> None:
+    assert len(SecurityEventKind) == 22
+    for kind in SecurityEventKind:
+        assert kind == kind.name.lower()  # the name stored and counted, as before the enum
+        assert kind.what
+        assert kind.advice.endswith(".")
+        assert kind.severity in set(Severity)
 
 
-@pytest.mark.parametrize("kind", sorted(SECURITY_KINDS))
-def test_each_security_event_kind_produces_its_alert(kind: str) -> None:
+@pytest.mark.parametrize("kind", list(SecurityEventKind))
+def test_each_security_event_kind_produces_its_alert(kind: SecurityEventKind) -> None:
     events = [
         SecurityEvent(kind, NOW - 600, "203.0.113.9:50123", "U-1", "first"),
         SecurityEvent(kind, NOW - 60, "203.0.113.9:50124", "U-1", "second"),
     ]
     devices = [DeviceSeen("U-1", "C1", NOW)]
     [alert] = active_alerts(obs(security_events=events, devices=devices), LIMITS)
-    info = SECURITY_KINDS[kind]
     assert alert.key == f"security:{kind}:U-1"
-    assert alert.severity == info.severity
+    assert alert.severity == kind.severity
     assert alert.customer == "C1"
     assert alert.since == NOW - 600
     assert alert.text == (
-        f"{info.what[:1].upper()}{info.what[1:]} [{kind}] device U-1 of customer C1"
+        f"{kind.what[:1].upper()}{kind.what[1:]} [{kind}] device U-1 of customer C1"
         " from 203.0.113.9: 2 in the last 60 min,"
-        f" the last at 2026-11-27 12:59 JST (03:59 UTC): second.\nWhat to do: {info.action}"
+        f" the last at 2026-11-27 12:59 JST (03:59 UTC): second.\nWhat to do: {kind.advice}"
     )
 
 

@@ -22,6 +22,7 @@ from kenshin.adapters.channels.webhook import WebhookChannel
 from kenshin.adapters.pki import LocalCertificateAuthority
 from kenshin.bootstrap import App, open_app
 from kenshin.config_alerts import AlertsConfig, RouteConfig
+from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.domain.slots import zone
 from kenshin.entrypoints import logs
 from kenshin.entrypoints.watching import DailyReport, ServerWatch
@@ -119,7 +120,9 @@ def test_logs_are_json_lines_with_a_security_event_in_fields_of_its_own() -> Non
     handlers, level = root.handlers[:], root.level
     try:
         logs.configure(logging.INFO, stream)
-        SecurityLog().record("login_failed", "C1", "192.0.2.1", "sftp: wrong password")
+        SecurityLog().record(
+            SecurityEventKind.LOGIN_FAILED, "C1", "192.0.2.1", "sftp: wrong password"
+        )
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)

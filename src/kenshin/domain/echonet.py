@@ -33,7 +33,9 @@ from kenshin.domain.model import (
     MeterSpec,
     Reading,
 )
+from kenshin.domain.payload_codec import PayloadCodec, PayloadContext
 from kenshin.domain.slots import SLOT_SECONDS, iso_utc, local_day, zone
+from kenshin.errors import PayloadError
 
 EHD_FORMAT_1 = b"\x10\x81"
 METER_CLASS = b"\x02\x88"
@@ -84,7 +86,7 @@ UINT32 = struct.Struct(">I")
 _Found = list[tuple[int | None, int]]
 
 
-class _Malformed(ValueError):
+class _Malformed(PayloadError):
     """The frame is not usable; the text is the dead-letter reason."""
 
 
@@ -112,6 +114,27 @@ def decode_echonet(
     except _Malformed as exc:
         return DeadLetter(source, str(exc), payload, received_at, device)
     return DecodedMessage(device=device, seq=None, sent=None, meters=(block,))
+
+
+def _decode(payload: bytes, context: PayloadContext) -> DecodedMessage | DeadLetter:
+    """A frame from the unit its topic names: the device says which meters it may hold."""
+    if context.device is None:
+        return DeadLetter(
+            context.source,
+            "an ECHONET Lite frame needs the sending device's id from its topic",
+            payload,
+            context.received_at,
+        )
+    return decode_echonet(
+        payload,
+        device=context.device,
+        received_at=context.received_at,
+        source=context.source,
+        device_meters=context.device_meters(),
+    )
+
+
+CODEC = PayloadCodec("echonet", _decode)
 
 
 def _properties(payload: bytes) -> dict[int, bytes]:

@@ -22,6 +22,8 @@ from kenshin.domain.model import (
     MeterSpec,
     Reading,
 )
+from kenshin.domain.payload_codec import PayloadCodec, PayloadContext
+from kenshin.errors import PayloadError
 
 MAX_PAYLOAD_BYTES = 128 * 1024
 MAX_REASON_CHARS = 500
@@ -34,7 +36,7 @@ _READING_KEYS = {"t", "fwd", "rev"}
 _UNITS = ", ".join(UNIT_MWH)
 
 
-class Invalid(ValueError):
+class Invalid(PayloadError):
     """A field of the message is not what the contract says; the text says which and why."""
 
 
@@ -49,6 +51,13 @@ def decode_readings(
         return _message(document)
     except Invalid as exc:
         return DeadLetter(source, str(exc)[:MAX_REASON_CHARS], payload, received_at, device)
+
+
+def _decode(payload: bytes, context: PayloadContext) -> DecodedMessage | DeadLetter:
+    return decode_readings(payload, source=context.source, received_at=context.received_at)
+
+
+CODEC = PayloadCodec("readings", _decode)
 
 
 def _parse_json(payload: bytes) -> dict[str, Any]:

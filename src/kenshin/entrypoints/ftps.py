@@ -35,13 +35,14 @@ from pyftpdlib.servers import ThreadedFTPServer
 
 from kenshin.domain.accounts import Receipt
 from kenshin.domain.model import CUSTOMER_ID
+from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.entrypoints.ftps_files import HIDDEN_FACTS, JailFS
 from kenshin.entrypoints.ftps_slots import WAITING_PER_ADDRESS, LoginSlots
 from kenshin.entrypoints.ftps_tls import FtpsTls, SessionBoundDataHandler
 from kenshin.ports import Deliveries
 from kenshin.services.accounts import Logins
 from kenshin.services.receipts import record_download
-from kenshin.services.security import FTP_BOUNCE_REFUSED, LOGIN_FAILED, SecurityLog
+from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,9 @@ class CustomerHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib has no
         """Refuse every change, report a login tried without TLS, refuse active mode unless
         turned on."""
         if cmd in ("USER", "PASS") and self.tls_control_required and not self._ssl_established:
-            self.security.record(LOGIN_FAILED, None, self.remote_ip, "ftps: login without TLS")
+            self.security.record(
+                SecurityEventKind.LOGIN_FAILED, None, self.remote_ip, "ftps: login without TLS"
+            )
         if cmd in WRITE_COMMANDS and self.authenticated:
             self.respond("550 Permission denied: the files are read-only.")
             return
@@ -190,7 +193,9 @@ class CustomerHandler(TLS_FTPHandler):  # type: ignore[misc]  # pyftpdlib has no
     def respond_w_warning(self, resp: str) -> None:
         """Report refused active-mode targets (another address, a privileged port)."""
         if resp.startswith("501 ") and ("foreign address" in resp or "privileged" in resp):
-            self.security.record(FTP_BOUNCE_REFUSED, self.username, self.remote_ip, resp[4:])
+            self.security.record(
+                SecurityEventKind.FTP_BOUNCE_REFUSED, self.username, self.remote_ip, resp[4:]
+            )
         super().respond_w_warning(resp)
 
     def log_transfer(

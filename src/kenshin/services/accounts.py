@@ -27,14 +27,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from kenshin.domain.accounts import Account, UnlockRequest
 from kenshin.domain.model import CUSTOMER_ID
+from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.ports import Deliveries
 from kenshin.services.login_guard import ADDRESS_LOCKED, CHECKING, LoginGuard, LoginPolicy
-from kenshin.services.security import (
-    LOGIN_ADDRESS_REFUSED,
-    LOGIN_FAILED,
-    LOGIN_LOCKED,
-    SecurityLog,
-)
+from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +124,9 @@ class Logins:
         if held is not None:
             if held not in (ADDRESS_LOCKED, CHECKING):  # before the last answer was due
                 self.guard.failed(None, address, self._clock())
-            self._security.record(LOGIN_LOCKED, customer, address, f"{protocol}: {held}")
+            self._security.record(
+                SecurityEventKind.LOGIN_LOCKED, customer, address, f"{protocol}: {held}"
+            )
             return False
         right = False
         try:
@@ -138,7 +136,9 @@ class Logins:
             self.guard.end(customer, address, self._clock(), right=right)
         if not right:
             why = "wrong password or no such account"
-            self._security.record(LOGIN_FAILED, customer, address, f"{protocol}: {why}")
+            self._security.record(
+                SecurityEventKind.LOGIN_FAILED, customer, address, f"{protocol}: {why}"
+            )
         return right
 
     def admitted(
@@ -150,18 +150,22 @@ class Logins:
         if not CUSTOMER_ID.fullmatch(customer):
             self.guard.failed(None, address, self._clock())
             detail = f"{protocol}: not a customer id"
-            self._security.record(LOGIN_FAILED, shown(customer), address, detail)
+            self._security.record(SecurityEventKind.LOGIN_FAILED, shown(customer), address, detail)
             return False
         account = self._deliveries.get_account(customer)
         if account is not None and not address_allowed(account, address):
             self.guard.failed(customer, address, self._clock())
-            self._security.record(LOGIN_ADDRESS_REFUSED, customer, address, protocol)
+            self._security.record(
+                SecurityEventKind.LOGIN_ADDRESS_REFUSED, customer, address, protocol
+            )
             return False
         return account
 
     def failed(self, customer: str, address: str, protocol: str, why: str) -> None:
         """Count a failed login of a customer id and report it."""
-        self._security.record(LOGIN_FAILED, customer, address, f"{protocol}: {why}")
+        self._security.record(
+            SecurityEventKind.LOGIN_FAILED, customer, address, f"{protocol}: {why}"
+        )
         self.guard.failed(customer, address, self._clock())
 
     def apply_unlocks(self) -> list[UnlockRequest]:

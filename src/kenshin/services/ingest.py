@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from kenshin.domain.echonet import decode_echonet
 from kenshin.domain.energy import UNIT_LABEL
 from kenshin.domain.lifecycle import exchanged_out, widened
 from kenshin.domain.model import (
@@ -28,7 +27,10 @@ from kenshin.domain.model import (
     Reading,
     StoreResult,
 )
-from kenshin.domain.readings_json import LATEST, decode_readings
+from kenshin.domain.payload_codec import PayloadContext
+from kenshin.domain.payloads import CODECS
+from kenshin.domain.readings_json import LATEST
+from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.domain.slots import iso_utc
 from kenshin.domain.vee import DriftSpell, UnitClock, VeeSettings, observe, split_future
 from kenshin.ports import Store
@@ -44,7 +46,8 @@ Heard = tuple[str, int, int | None]  # (device, received at, sent at by the unit
 
 
 class PayloadKind(StrEnum):
-    """What a payload is, from its topic."""
+    """The payloads kenshin decodes, by the suffix of their topic (``domain.payloads``);
+    ``Incoming.kind`` is any registered suffix."""
 
     READINGS = "readings"
     ECHONET = "echonet"
@@ -60,7 +63,7 @@ class Incoming:
     source: str
     payload: bytes
     received_at: int
-    kind: PayloadKind = PayloadKind.READINGS
+    kind: str = PayloadKind.READINGS  # the codec's topic suffix (domain.payloads.CODECS)
     device: str | None = None
     live: bool = True
     serial: int | None = None  # of the sender's certificate, when the transport knows it
@@ -370,27 +373,25 @@ class Ingest:
         return decoded
 
     def _decode(self, item: Incoming, staged: _Staged) -> DecodedMessage | DeadLetter:
-        if item.kind is PayloadKind.ECHONET:
-            if item.device is None:
-                return DeadLetter(
-                    item.source,
-                    "an ECHONET Lite frame needs the sending device's id from its topic",
-                    item.payload,
-                    item.received_at,
-                )
-            return decode_echonet(
-                item.payload,
-                device=item.device,
-                received_at=item.received_at,
-                source=item.source,
-                device_meters=self._meters_of(item.device, staged),
-            )
-        return decode_readings(item.payload, source=item.source, received_at=item.received_at)
+        codec = CODECS.get(item.kind)
+        if codec is None:
+            reason = f"no codec decodes {item.kind!r} payloads: known are {sorted(CODECS)}"
+            return DeadLetter(item.source, reason, item.payload, item.received_at, item.device)
+        device = item.device
+        context = PayloadContext(
+            item.source,
+            item.received_at,
+            device,
+            lambda: () if device is None else self._meters_of(device, staged),
+        )
+        return codec.decode(item.payload, context)
 
     def _check_device(self, item: Incoming, decoded: DecodedMessage) -> str | None:
         if item.device is not None and item.device != decoded.device:
             problem = f"message names device {decoded.device!r} but was sent by {item.device!r}"
-            self._security.record("payload_names_another_device", item.device, item.source, problem)
+            self._security.record(
+                SecurityEventKind.PAYLOAD_NAMES_ANOTHER_DEVICE, item.device, item.source, problem
+            )
             return problem
         if self._device(decoded.device) is None:
             return (

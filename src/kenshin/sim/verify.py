@@ -13,8 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from kenshin.domain.csvfiles import DIRECTION_LABELS
 from kenshin.domain.energy import MWH_PER_KWH
+from kenshin.domain.layouts.base import DIRECTION_LABELS
 from kenshin.domain.manifest import manifest_name
 from kenshin.domain.model import Customer, FlagColumns, Layout
 from kenshin.domain.slots import SLOT_SECONDS, day_slots, zone

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from kenshin.domain.commands import command_topic
 from kenshin.domain.devices import Command
+from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.entrypoints.mqtt.codec import (
     Packet,
     PubAck,
@@ -150,7 +151,7 @@ class CommandSender:
         device: str,
         queue: CommandQueue,
         send: Callable[[Packet], bool],
-        refused: Callable[[str, str], None],
+        refused: Callable[[SecurityEventKind, str], None],
     ) -> None:
         self.device = device
         self.state = SessionState()
@@ -169,7 +170,7 @@ class CommandSender:
                 self.state.subscriptions[name] = min(sub.qos, 1)
                 codes.append(min(sub.qos, 1))
             else:
-                self._refused("subscribe_refused", f"subscribe to {name!r}")
+                self._refused(SecurityEventKind.SUBSCRIBE_REFUSED, f"subscribe to {name!r}")
                 codes.append(NOT_AUTHORIZED)
         return SubAck(packet.packet_id, tuple(codes))
 

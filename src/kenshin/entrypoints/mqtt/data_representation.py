@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from kenshin.errors import ProtocolError
+
 if TYPE_CHECKING:  # packets import this module: the name is for type checkers only
     from kenshin.entrypoints.mqtt.packets import Packet
 
@@ -29,16 +31,15 @@ PACKET_TOO_LARGE = 0x95
 T = TypeVar("T")
 
 
-class MalformedPacket(Exception):
+class MalformedPacket(ProtocolError):
     """Input that breaks the MQTT specification; ``reason_code`` is the MQTT 5 code to send.
 
     ``packets`` holds the packets a ``PacketReader.feed`` call decoded before the bad one.
     """
 
     def __init__(self, reason: str, reason_code: int = MALFORMED_PACKET) -> None:
-        super().__init__(f"{reason} (reason code 0x{reason_code:02X})")
+        super().__init__(f"{reason} (reason code 0x{reason_code:02X})", reason_code)
         self.reason = reason
-        self.reason_code = reason_code
         self.packets: tuple[Packet, ...] = ()
 
 

@@ -5,6 +5,8 @@ MQTT 3.1.1 has no codes for most of them: the endpoint then closes the connectio
 
 from __future__ import annotations
 
+from kenshin.errors import ProtocolError
+
 MQTT5 = 5  # protocol level of MQTT 5.0
 NORMAL = 0x00
 UNSPECIFIED_ERROR = 0x80
@@ -19,9 +21,10 @@ RETAIN_NOT_SUPPORTED = 0x9A
 QOS_NOT_SUPPORTED = 0x9B
 
 
-class Refused(Exception):
-    """The connection must end: ``code`` goes in a DISCONNECT to an MQTT 5 unit."""
+class Refused(ProtocolError):
+    """The connection must end: ``code`` (its ``reason_code``) goes in a DISCONNECT to an
+    MQTT 5 unit."""
 
     def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
+        super().__init__(reason, code)
         self.code = code

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from kenshin.adapters.pki import RevocationPoller, admitted_device, serial_of
 from kenshin.adapters.pki_files import load_certificate
+from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.entrypoints.mqtt import commands
 from kenshin.entrypoints.mqtt.admission import Admission, Connecting, registration_refusal
 from kenshin.entrypoints.mqtt.commands import CommandQueue, SessionState
@@ -43,7 +44,7 @@ from kenshin.entrypoints.mqtt.tls import TlsStream
 from kenshin.entrypoints.tls_policy import harden
 from kenshin.ports import Store
 from kenshin.services.batching import CommitQueue
-from kenshin.services.security import CONNECTIONS_LIMITED, TLS_CERTIFICATE_REFUSED, SecurityLog
+from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,9 @@ class DeviceEndpoint:
         if connecting is None:
             limit = self._admission.per_address
             detail = f"more than {limit} connections from its address before CONNECT: closed"
-            self._security.record(CONNECTIONS_LIMITED, None, stream.address, detail)
+            self._security.record(
+                SecurityEventKind.CONNECTIONS_LIMITED, None, stream.address, detail
+            )
             stream.abort()
             return
         # One deadline from accept for the handshake and CONNECT: bytes trickling in do
@@ -195,20 +198,27 @@ class DeviceEndpoint:
         device, refusal = await asyncio.to_thread(self._standing, der)
         if device is None or der is None:
             self._security.record(
-                "certificate_refused", None, stream.address, "revoked, or no device id as its CN"
+                SecurityEventKind.CERTIFICATE_REFUSED,
+                None,
+                stream.address,
+                "revoked, or no device id as its CN",
             )
             stream.close()
             return None
         if stream.resumed() and _expired(der, self._clock()):  # OpenSSL checked it only once
             detail = "client certificate: certificate has expired (resuming a TLS session)"
-            self._security.record(TLS_CERTIFICATE_REFUSED, device, stream.address, detail)
+            self._security.record(
+                SecurityEventKind.TLS_CERTIFICATE_REFUSED, device, stream.address, detail
+            )
             stream.close()
             return None
         serial = serial_of(der)
         if not connecting.certify(serial):
             limit = self._admission.per_certificate
             detail = f"more than {limit} connections with its certificate before CONNECT: closed"
-            self._security.record(CONNECTIONS_LIMITED, device, stream.address, detail)
+            self._security.record(
+                SecurityEventKind.CONNECTIONS_LIMITED, device, stream.address, detail
+            )
             stream.close()
             return None
         return Peer(device, serial, stream.address, refusal)

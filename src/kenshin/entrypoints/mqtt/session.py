@@ -18,7 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kenshin.domain.devices import Command
+from kenshin.domain.payloads import CODECS
 from kenshin.domain.readings_json import MAX_PAYLOAD_BYTES
+from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.entrypoints.mqtt.acks import Acknowledgements
 from kenshin.entrypoints.mqtt.codec import (
     CLIENT_IDENTIFIER_NOT_VALID,
@@ -53,19 +55,15 @@ from kenshin.entrypoints.mqtt.reasons import (
 )
 from kenshin.entrypoints.mqtt.tls import TlsStream
 from kenshin.services.batching import CertificateRevoked, CommitError, CommitQueue
-from kenshin.services.ingest import Incoming, PayloadKind
-from kenshin.services.security import (
-    CERTIFICATE_REFUSED,
-    CONNECT_TIMEOUT,
-    REVOKED_WHILE_CONNECTED,
-    SecurityLog,
-)
+from kenshin.services.ingest import Incoming
+from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
 
+STATUS_SUFFIX = "status"  # a unit's status: answered here, not a payload of readings
+
 MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 1024  # the payload limit plus room for topic and header
 RECEIVE_MAXIMUM = 100  # QoS 1 messages a unit may have unacknowledged at once
-_KINDS = {"readings": PayloadKind.READINGS, "echonet": PayloadKind.ECHONET}
 
 
 @dataclass
@@ -165,7 +163,9 @@ class Session:
         except Refused as exc:
             await self._refuse(exc)
         except MalformedPacket as exc:
-            self._security.record("malformed_packet", self.peer.device, self.peer.address, str(exc))
+            self._security.record(
+                SecurityEventKind.MALFORMED_PACKET, self.peer.device, self.peer.address, str(exc)
+            )
             await self._refuse(Refused(exc.reason_code, str(exc)))
         except (ConnectionError, TimeoutError, OSError):
             pass
@@ -175,7 +175,10 @@ class Session:
             async with asyncio.timeout_at(self._connect_by):
                 return await self._read_connect()
         except TimeoutError:
-            self._event(CONNECT_TIMEOUT, "no CONNECT within mqtt.connect_timeout_s of connecting")
+            self._event(
+                SecurityEventKind.CONNECT_TIMEOUT,
+                "no CONNECT within mqtt.connect_timeout_s of connecting",
+            )
             raise
 
     async def _read_connect(self) -> Connect:
@@ -196,7 +199,7 @@ class Session:
         self, connect: Connect, attach: Callable[[Session, bool], SessionState | None]
     ) -> None:
         if self.peer.refusal is not None:
-            self._event(CERTIFICATE_REFUSED, self.peer.refusal)
+            self._event(SecurityEventKind.CERTIFICATE_REFUSED, self.peer.refusal)
             self._send(ConnAck(reason_code=NOT_AUTHORIZED))
             raise Refused(NOT_AUTHORIZED, self.peer.refusal)
         if connect.properties.authentication_method is not None:  # no enhanced authentication
@@ -204,7 +207,7 @@ class Session:
             raise Refused(BAD_AUTHENTICATION_METHOD, "the certificate is the only authentication")
         if connect.client_id != self.peer.device:
             self._security.record(
-                "client_id_mismatch",
+                SecurityEventKind.CLIENT_ID_MISMATCH,
                 self.peer.device,
                 self.peer.address,
                 f"certificate of {self.peer.device!r} connected as client id {connect.client_id!r}",
@@ -279,19 +282,24 @@ class Session:
 
     def _publish(self, packet: Publish) -> None:
         if packet.properties.topic_alias is not None:  # the CONNACK announced no aliases
-            self._event("malformed_packet", f"topic alias {packet.properties.topic_alias}")
+            self._event(
+                SecurityEventKind.MALFORMED_PACKET, f"topic alias {packet.properties.topic_alias}"
+            )
             raise Refused(TOPIC_ALIAS_INVALID, "topic aliases are not supported: the maximum is 0")
         if packet.qos > 1:
-            self._event("qos_refused", f"QoS {packet.qos} to {packet.topic!r}")
+            self._event(SecurityEventKind.QOS_REFUSED, f"QoS {packet.qos} to {packet.topic!r}")
             raise Refused(QOS_NOT_SUPPORTED, "QoS 2 is not supported: the maximum is 1")
         if packet.retain and self.level == MQTT5:
             raise Refused(RETAIN_NOT_SUPPORTED, "retained messages are not supported")
         if len(packet.payload) > MAX_PAYLOAD_BYTES:
-            self._event("payload_too_large", f"{len(packet.payload)} bytes to {packet.topic!r}")
+            self._event(
+                SecurityEventKind.PAYLOAD_TOO_LARGE,
+                f"{len(packet.payload)} bytes to {packet.topic!r}",
+            )
             raise Refused(PACKET_TOO_LARGE, f"payloads are limited to {MAX_PAYLOAD_BYTES} bytes")
         kind = self._topic_kind(packet.topic)
         if kind is None:
-            self._event("topic_refused", f"publish to {packet.topic!r}")
+            self._event(SecurityEventKind.TOPIC_REFUSED, f"publish to {packet.topic!r}")
             if self.level == MQTT5 and packet.qos == 1 and packet.packet_id is not None:
                 self._acks.answered(packet.packet_id, NOT_AUTHORIZED)
                 return
@@ -299,15 +307,13 @@ class Session:
                 NOT_AUTHORIZED, f"a unit publishes only under dt/kenshin/{self.peer.device}/"
             )
         packet_id = packet.packet_id if packet.qos == 1 else None
-        if kind == "status":
+        if kind == STATUS_SUFFIX:
             self._on_status(self.peer.device, self.peer.serial, int(self._clock()), packet.payload)
             self._acks.answered(packet_id)
             return
         peer = self.peer
         now = int(self._clock())
-        item = Incoming(
-            self._source, packet.payload, now, _KINDS[kind], peer.device, serial=peer.serial
-        )
+        item = Incoming(self._source, packet.payload, now, kind, peer.device, serial=peer.serial)
         try:
             self._commits.offer(item, self._acks.after_commit(packet_id))
         except CommitError as exc:  # shutting down: the unit sends it again later
@@ -318,7 +324,7 @@ class Session:
         if (
             len(parts) == 4
             and parts[:3] == ["dt", "kenshin", self.peer.device]
-            and parts[3] in ("readings", "echonet", "status")
+            and (parts[3] in CODECS or parts[3] == STATUS_SUFFIX)
         ):
             return parts[3]
         return None
@@ -355,10 +361,13 @@ class Session:
         if self._revoked:
             return False
         self._revoked = True
-        self._event(REVOKED_WHILE_CONNECTED, "its certificate was revoked: connection closed")
+        self._event(
+            SecurityEventKind.REVOKED_WHILE_CONNECTED,
+            "its certificate was revoked: connection closed",
+        )
         return True
 
-    def _event(self, kind: str, detail: str) -> None:
+    def _event(self, kind: SecurityEventKind, detail: str) -> None:
         self._security.record(kind, self.peer.device, self.peer.address, detail)
 
     async def _refuse(self, refusal: Refused) -> None:

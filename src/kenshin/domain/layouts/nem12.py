@@ -4,21 +4,34 @@ A day is the 48 half hours of the customer's local date in the zone's standard t
 (``csvfiles.file_slots``), whatever daylight saving does, and its times are standard
 times too (a day first written under rules version 1 keeps its local cut). kenshin's
 flags become NEM12 quality: A and N stay, Q (measured, a check failed) is A, E
-(estimated) is S with AEMO's method and reason 85 (data missing).
+(estimated) is S with AEMO's method and reason 85 (data missing). So a file reads back
+with A where the day had Q, and without the estimates' methods; a missing value is 0
+flagged N, and reads back as no value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from itertools import groupby
+from typing import TypeVar
 
 from kenshin.domain.csvcells import CRLF, KwhCells, text_cell
-from kenshin.domain.intervals import ACTUAL, MeterDay
-from kenshin.domain.model import Customer, Direction
+from kenshin.domain.daytable import DayTable
+from kenshin.domain.intervals import ACTUAL, NO_VALUE, MeterDay
+from kenshin.domain.layouts.base import (
+    STANDARD_CUT,
+    FileLayout,
+    ParsedDay,
+    csv_rows,
+    mwh_of_cell,
+    text_of_cell,
+)
+from kenshin.domain.model import Customer, Direction, Layout
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots, standard_time, zone
 from kenshin.domain.vee.day import ESTIMATED, QUESTIONABLE
 from kenshin.domain.vee.estimate import Method
+from kenshin.errors import ExportError
 
 NEM12_PARTICIPANT = "KENSHIN"
 # Each day of a meter and direction with its flags and, where VEE estimated slots, their
@@ -37,14 +50,12 @@ NEM12_SUBSTITUTION_REASON = "85"
 _NEM12_ACTUAL = frozenset((ACTUAL, QUESTIONABLE))  # a questionable slot is a measured one
 
 
-def nem12_text(
-    customer: Customer,
-    slots: DaySlots,
-    series: Series,
-    cells: KwhCells,
-    created_at: int,
+def render(
+    customer: Customer, slots: DaySlots, table: DayTable, cells: KwhCells, created_at: int
 ) -> tuple[str, str]:
     """The NEM12 text, and the same text without its two publication stamps."""
+    methods = [None] * len(table) if table.methods is None else table.methods.tolist()
+    series = list(zip(table.meter_days(), table.flag_texts(), methods, strict=True))
     stamp = datetime.fromtimestamp(created_at, standard_time(slots.day, zone(customer.timezone)))
     receiver = f"{NEM12_PARTICIPANT},{text_cell(customer.id)}{CRLF}"
     # Split where each 300 record's UpdateDateTime goes: joining with the stamp
@@ -91,3 +102,58 @@ def _nem12_runs(flags: str, methods: Sequence[int] | None) -> str:
         records.append(f"400,{start},{end},{flag},{reason},{CRLF}")
         start = end + 1
     return "".join(records)
+
+
+_T = TypeVar("_T")
+_DIRECTIONS = {"E1": Direction.FWD, "B1": Direction.REV}
+_FLAGS = {
+    "A": ACTUAL,
+    "N": NO_VALUE,
+    "V": ACTUAL,
+    **dict.fromkeys(_NEM12_METHODS.values(), ESTIMATED),
+}
+
+
+def parse(text: str, _customer: Customer) -> ParsedDay:
+    """The 300 records of a NEM12 file, each under the meter and direction of its 200
+    record, with the flags of its quality method and 400 records."""
+    rows: list[MeterDay] = []
+    flags: list[str] = []
+    day = None
+    key: tuple[str, Direction] | None = None
+    for row in csv_rows(text):
+        if row[0] == "200":
+            key = (text_of_cell(row[1]), _cell(_DIRECTIONS, row[3]))
+        elif row[0] == "300" and key is not None:
+            day, values, quality = _interval_record(row)
+            rows.append(MeterDay(*key, values))
+            flags.append(_cell(_FLAGS, quality) * len(values))
+        elif row[0] == "400" and flags:
+            first, last, flag = int(row[1]), int(row[2]), _cell(_FLAGS, row[3])
+            flags[-1] = flags[-1][: first - 1] + flag * (last - first + 1) + flags[-1][last:]
+    # A missing value is written 0 flagged N: it reads back as no value.
+    for i, (day_row, row_flags) in enumerate(zip(rows, flags, strict=True)):
+        pairs = zip(day_row.values, row_flags, strict=True)
+        blanked = tuple(None if f == NO_VALUE else v for v, f in pairs)
+        rows[i] = MeterDay(day_row.meter, day_row.direction, blanked)
+    return ParsedDay(day, tuple(rows), tuple(flags))
+
+
+def _interval_record(row: list[str]) -> tuple[date, tuple[int | None, ...], str]:
+    """A 300 record's date, values and quality method: after the values come the method,
+    the reason code and its text, and the two publication stamps."""
+    try:
+        day = datetime.strptime(row[1], "%Y%m%d").date()
+    except ValueError:
+        raise ExportError(f"{row[1]!r} is not a NEM12 date (YYYYMMDD)") from None
+    return day, tuple(mwh_of_cell(c) for c in row[2:-5]), row[-5]
+
+
+def _cell(known: dict[str, _T], cell: str) -> _T:
+    try:
+        return known[cell]
+    except KeyError:
+        raise ExportError(f"{cell!r} is not one of {sorted(known)}") from None
+
+
+LAYOUT = FileLayout(Layout.NEM12, render, parse, new_day_cut=STANDARD_CUT, cut_only=True)
