@@ -25,6 +25,7 @@ from kenshin.domain.commands import command_topic
 from kenshin.domain.devices import Command
 from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.entrypoints.mqtt.codec import (
+    Connect,
     Packet,
     PubAck,
     Publish,
@@ -34,7 +35,7 @@ from kenshin.entrypoints.mqtt.codec import (
     Unsubscribe,
     topic_matches,
 )
-from kenshin.entrypoints.mqtt.reasons import NOT_AUTHORIZED
+from kenshin.entrypoints.mqtt.reasons import MQTT5, NOT_AUTHORIZED
 from kenshin.ports import Store
 
 log = logging.getLogger(__name__)
@@ -266,3 +267,14 @@ class CommandSender:
 
 def _now() -> float:
     return asyncio.get_running_loop().time()
+
+
+NEVER_EXPIRES = 0xFFFFFFFF  # MQTT 5: a Session Expiry Interval that never ends
+
+
+def session_expiry(connect: Connect) -> int | None:
+    """How long the session outlives the connection, in seconds (None: always)."""
+    if connect.protocol_level < MQTT5:
+        return 0 if connect.clean_start else None
+    asked = connect.properties.session_expiry_interval or 0
+    return None if asked == NEVER_EXPIRES else asked

@@ -39,7 +39,13 @@ from kenshin.entrypoints.mqtt.codec import (
     Unsubscribe,
     encode,
 )
-from kenshin.entrypoints.mqtt.commands import CommandQueue, CommandSender, SessionState
+from kenshin.entrypoints.mqtt.commands import (
+    NEVER_EXPIRES,
+    CommandQueue,
+    CommandSender,
+    SessionState,
+    session_expiry,
+)
 from kenshin.entrypoints.mqtt.reasons import (
     BAD_AUTHENTICATION_METHOD,
     KEEP_ALIVE_TIMEOUT,
@@ -214,7 +220,7 @@ class Session:
             )
             self._send(ConnAck(reason_code=CLIENT_IDENTIFIER_NOT_VALID))
             raise Refused(CLIENT_IDENTIFIER_NOT_VALID, "client id is not the certificate's")
-        self.expiry_s = _expiry(connect)
+        self.expiry_s = session_expiry(connect)
         state = attach(self, connect.clean_start)
         present = state is not None and not connect.clean_start
         if state is not None:
@@ -389,14 +395,3 @@ class Session:
             return False
         self._stream.write(encode(packet, self.level))
         return True
-
-
-NEVER_EXPIRES = 0xFFFFFFFF  # MQTT 5: a Session Expiry Interval that never ends
-
-
-def _expiry(connect: Connect) -> int | None:
-    """How long the session outlives the connection, in seconds (None: always)."""
-    if connect.protocol_level < MQTT5:
-        return 0 if connect.clean_start else None
-    asked = connect.properties.session_expiry_interval or 0
-    return None if asked == NEVER_EXPIRES else asked
