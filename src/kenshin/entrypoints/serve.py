@@ -183,6 +183,8 @@ def _export(
             watching.export_failed(exc)
             raise
         last_run.error = None
+        for customer, why in run.failures.items():
+            log.error("export of customer %s failed: %s", customer, why)
         watching.exported(run, now)
         collection.check(app.store, now)  # final files customers have not collected in time
         ask_for_gaps(app.store, app.settings.recovery, now=now)  # units resend what is missing

@@ -27,7 +27,7 @@ from kenshin.domain.model import DEFAULT_TIMEZONE, Customer, Device
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.serve import Listener, serve
 from kenshin.errors import KenshinError
-from kenshin.services.export import export_day, pack_closed_days
+from kenshin.services.schedule import DayRange, ExportRequest, export_due
 from kenshin.sim.faults import FAULTS
 from kenshin.sim.files import SimulationSummary, read_devices
 from kenshin.sim.fleet import FleetSpec
@@ -147,19 +147,17 @@ def checked_line(check: Verification) -> str:
 
 
 def export_days(app: App, customer: Customer, first: date, days: int) -> Iterator[Path]:
-    """Pack the closed days and export ``days`` days of ``customer`` from ``first``: the
-    path of each day file written."""
-    now = int(time.time())
-    pack_closed_days(app.store, now)
-    for offset in range(days):
-        outcome = export_day(
-            app.store,
-            app.outbox,
-            customer,
-            first + timedelta(days=offset),
-            now=now,
-            settings=app.export_settings,
-        )
+    """Export ``days`` days of ``customer`` from ``first`` (the export use case, as
+    ``kenshin export --from --to`` runs it): the path of each day file written.
+    DemoError if a day could not be exported."""
+    asked = DayRange(first, first + timedelta(days=days - 1))
+    request = ExportRequest((customer.id,), asked, restated=False, remove_expired=False)
+    run = export_due(
+        app.store, app.outbox, app.export_settings, now=int(time.time()), request=request
+    )
+    if run.failures:
+        raise DemoError(f"the export failed: {run.failures[customer.id]}")
+    for outcome in run.outcomes:
         yield app.outbox_dir / customer.id / outcome.file_name
 
 
