@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from kenshin.adapters.folder_lock import FolderLock
-from kenshin.adapters.pki import PKI_FOLDER, server_ssl_context
 from kenshin.bootstrap import App
 from kenshin.entrypoints.http import (
     Check,
@@ -57,7 +55,7 @@ async def serve(
 ) -> None:
     """Run until SIGTERM/SIGINT (or ``stop`` is set), then shut down without loss.
     FolderInUseError if another server runs on the data folder."""
-    lock = FolderLock(app.data_dir)
+    lock = app.folder_lock()
     lock.acquire()
     try:
         await _serve(app, on_listening, stop)
@@ -92,7 +90,7 @@ async def _serve(
             settings.mqtt.connecting_per_address,
             settings.mqtt.connecting_per_certificate,
         ),
-        server_ssl_context(app.data_dir / PKI_FOLDER),
+        app.endpoint_tls(),
         app.store,
         commits,
         security,

@@ -19,14 +19,13 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kenshin.adapters.pki import PKI_FOLDER, LocalCertificateAuthority
-from kenshin.adapters.pki_files import write_device_files
 from kenshin.bootstrap import App, init_project, open_app
 from kenshin.config import Settings
-from kenshin.domain.model import DEFAULT_TIMEZONE, Customer, Device
+from kenshin.domain.model import DEFAULT_TIMEZONE, Customer
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.serve import Listener, serve
 from kenshin.errors import KenshinError
+from kenshin.services.enrolment import Issue, enrol
 from kenshin.services.schedule import DayRange, ExportRequest, export_due
 from kenshin.sim.faults import FAULTS
 from kenshin.sim.files import SimulationSummary, read_devices
@@ -190,15 +189,9 @@ def local_server(settings: Settings) -> Settings:
 
 
 def register_units(app: App, ids: list[str], folder: Path) -> None:
-    """Add the units to the demo customer and write each its certificate and key."""
-    authority = LocalCertificateAuthority.load(app.data_dir / PKI_FOLDER)
-    authority.export_cert(folder)
-    now = int(time.time())
-    for device_id in ids:
-        app.store.registry.add_device(Device(device_id, DEMO_CUSTOMER))
-        issued = authority.issue_device(device_id, now=now)
-        app.store.certificates.add_certificate(device_id, issued.serial, issued.not_after, now)
-        write_device_files(folder, device_id, issued)
+    """Enrol the units with the demo customer and write each its certificate and key."""
+    issue = Issue(app.certificate_authority(), app.credentials_folder(folder), replace=True)
+    enrol(app.store, DEMO_CUSTOMER, ids, now=int(time.time()), issue=issue)
 
 
 async def serve_while(
