@@ -26,15 +26,13 @@ from kenshin.adapters.pki import (
     Credentials,
     LocalCertificateAuthority,
     PkiError,
-    admitted_device,
     check_names,
-    device_id_of,
-    serial_of,
     server_ssl_context,
 )
 from kenshin.adapters.pki_files import write_device_files
 from kenshin.bootstrap import init_project
 from kenshin.domain.model import DEVICE_ID
+from kenshin.entrypoints.mqtt.peer import admitted_device, device_id_of, serial_of
 
 DAY = 86_400
 DER = Encoding.DER

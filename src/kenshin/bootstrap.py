@@ -1,14 +1,21 @@
-"""The one place that reads settings and picks adapters: real ones, or fakes for tests."""
+"""The one place that reads settings and picks adapters: real ones, or fakes for tests.
+
+Entrypoints never import an adapter: what they need of one (the certificate authority,
+the endpoint's TLS context, the data folder's lock, the SFTP host key...) they get from
+the ``App`` built here, or from the functions below.
+"""
 
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kenshin.adapters.folder_lock import FolderLock
 from kenshin.adapters.memory import MemoryStore
-from kenshin.adapters.outbox import LocalOutbox
+from kenshin.adapters.outbox import TEMP_SUFFIX, LocalOutbox
 from kenshin.adapters.pki import (
     CA_CERT,
     CA_KEY,
@@ -16,14 +23,16 @@ from kenshin.adapters.pki import (
     PKI_FOLDER,
     SERVER_CERT,
     SERVER_KEY,
-    SERVER_VALID_DAYS,
     Credentials,
+    CredentialsFolder,
     LocalCertificateAuthority,
     check_names,
+    server_ssl_context,
 )
-from kenshin.adapters.pki_files import write_file
+from kenshin.adapters.pki_files import certificate_end, certificate_names, write_file
 from kenshin.adapters.sqlite import SqliteStore
-from kenshin.adapters.ssh_host_key import ensure_host_key
+from kenshin.adapters.sqlite_backup import backup_database
+from kenshin.adapters.ssh_host_key import ensure_host_key, host_key_fingerprint
 from kenshin.config import (
     CONFIG_NAME,
     DEFAULT_CONFIG_TEXT,
@@ -31,8 +40,9 @@ from kenshin.config import (
     StoreBackend,
     load_settings,
 )
-from kenshin.errors import ConfigError
-from kenshin.ports import Outbox, Store
+from kenshin.domain.devices import SERVER_VALID_DAYS
+from kenshin.errors import ConfigError, StoreError
+from kenshin.ports import CertificateAuthority, CredentialsOut, Outbox, Store
 from kenshin.services.export import ExportSettings
 from kenshin.services.ingest import Ingest
 from kenshin.services.security import SecurityLog
@@ -99,9 +109,61 @@ class App:
             self.data_dir / ftps.key if ftps.key else pki / SERVER_KEY,
         )
 
+    @property
+    def pki_dir(self) -> Path:
+        """The folder of the units' certificate authority and the endpoint's certificate."""
+        return self.data_dir / PKI_FOLDER
+
+    def certificate_authority(self) -> CertificateAuthority:
+        """The units' certificate authority; PkiError if its files are missing or corrupt."""
+        return LocalCertificateAuthority.load(self.pki_dir)
+
+    def credentials_folder(self, folder: Path) -> CredentialsOut:
+        """Issued credentials handed out as files in ``folder``."""
+        return CredentialsFolder(folder)
+
+    def endpoint_tls(self) -> ssl.SSLContext:
+        """The device endpoint's TLS context: its certificate, units' certificates of the
+        CA required; PkiError if the files are missing or do not belong together."""
+        return server_ssl_context(self.pki_dir)
+
+    def folder_lock(self) -> FolderLock:
+        """The lock that keeps the data folder to one server (``acquire``, ``release``)."""
+        return FolderLock(self.data_dir)
+
+    def ensure_host_key(self) -> bool:
+        """Make the SFTP host key if it is missing: whether it was made."""
+        return ensure_host_key(self.host_key_path)
+
+    def host_key_fingerprint(self) -> str:
+        """The SFTP host key's fingerprint, as clients show it."""
+        return host_key_fingerprint(self.host_key_path)
+
+    def certificate_ends(self) -> dict[str, int]:
+        """When the certificates the server presents end (UTC epoch s), by what they are
+        for: the MQTT endpoint's, the FTPS server's (when it has one of its own) and the
+        units' certificate authority's; those not found are left out."""
+        pki = self.pki_dir
+        paths = {"MQTT endpoint": pki / SERVER_CERT}
+        if self.settings.ftps.enabled and self.ftps_certificate[0] != pki / SERVER_CERT:
+            paths["FTPS server"] = self.ftps_certificate[0]
+        paths["units' certificate authority"] = pki / CA_CERT
+        ends = {name: certificate_end(path) for name, path in paths.items()}
+        return {name: end for name, end in ends.items() if end is not None}
+
+    def backup_database(self, target: Path) -> int:
+        """Copy the SQLite database to ``target`` (one consistent snapshot, checked): its
+        size in bytes. StoreError for a store that is not SQLite."""
+        if self.settings.store.backend is not StoreBackend.SQLITE:
+            raise StoreError('only a SQLite store (store.backend = "sqlite") is backed up')
+        return backup_database(self.data_dir / self.settings.store.path, target)
+
     def close(self) -> None:
         """Release the store."""
         self.store.close()
+
+
+PARTIAL_FILES = f"*{TEMP_SUFFIX}"  # outbox files being written: never part of a backup
 
 
 def open_app(config_path: Path, *, create_store: bool = False) -> App:
@@ -186,6 +248,35 @@ def _create_pki(folder: Path, hostnames: Sequence[str], ips: Sequence[str]) -> N
     else:
         ca = LocalCertificateAuthority.create(folder)
     issue_endpoint_certificate(ca, hostnames, ips)
+
+
+def check_endpoint_names(hostnames: Sequence[str], ips: Sequence[str]) -> None:
+    """PkiError for a host name or address the endpoint's certificate cannot hold."""
+    check_names(hostnames, ips)
+
+
+@dataclass(frozen=True)
+class EndpointCertificate:
+    """The endpoint's certificate issued: its file, last valid second and names."""
+
+    path: Path
+    not_after: int
+    names: list[str]
+
+
+def reissue_endpoint_certificate(
+    app: App, hostnames: Sequence[str], ips: Sequence[str], *, only: bool, valid_days: int
+) -> EndpointCertificate:
+    """Issue the endpoint's certificate again from the units' CA, for the defaults, the
+    names and addresses given and (unless ``only``) those of the current certificate."""
+    ca = LocalCertificateAuthority.load(app.pki_dir)
+    path = app.pki_dir / SERVER_CERT
+    kept_names, kept_ips = ([], []) if only else certificate_names(path)
+    issued = issue_endpoint_certificate(
+        ca, [*kept_names, *hostnames], [*kept_ips, *ips], valid_days
+    )
+    names, addresses = certificate_names(path)
+    return EndpointCertificate(path, issued.not_after, [*names, *addresses])
 
 
 def issue_endpoint_certificate(

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kenshin.adapters.pki import RevocationPoller
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.devices import MAX_SERIAL, DeviceCertificate
 from kenshin.domain.model import Customer, Device
+from kenshin.entrypoints.mqtt.peer import RevocationPoller
 from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
 from kenshin.ports import Store
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pyftpdlib.filesystems import FilesystemError
 
-from kenshin.adapters.jail_folder import JailFolder
 from kenshin.domain.jail import ROOT, JailPath, plain_name, resolve
 from kenshin.entrypoints.ftps_files import JailFS
+from kenshin.entrypoints.jail_folder import JailFolder
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import secrets
 import time
 from pathlib import Path
 
+from kenshin.domain.jail import FOLDER_MODE
 from kenshin.errors import ExportError
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,6 @@ log = logging.getLogger(__name__)
 TEMP_SUFFIX = ".tmp"
 # Customers' data: readable by the owner and its group (the file servers), nobody else.
 FILE_MODE = 0o640
-FOLDER_MODE = 0o750
 # A temporary this old was left by a writer that died; live writes take seconds.
 STALE_TEMP_SECONDS = 3600
 

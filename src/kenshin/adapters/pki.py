@@ -5,8 +5,8 @@ issued; the certificate's CN is the device id. The folder (``<data_dir>/pki``, 0
 holds ``ca.pem`` and ``ca.key``, and ``server.pem`` and ``server.key`` for the
 endpoint; keys are written 0600, certificates 0644. Keys are EC P-256, signatures
 ECDSA with SHA-256. Revocation is not written into certificates: the store records
-it, and the endpoint checks a unit's serial at connect (``admitted_device``) and
-every few seconds for the units connected (``RevocationPoller``).
+it, and the endpoint checks a unit's serial at connect and every few seconds for the
+units connected (``entrypoints.mqtt.peer``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import ipaddress
 import re
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -26,24 +26,30 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 # PkiError and Credentials are importable from here too: "as" exports them.
-from kenshin.adapters.pki_files import PEM, key_pem, load_certificate, read_pem, write_file
+from kenshin.adapters.pki_files import (
+    PEM,
+    device_file_paths,
+    key_pem,
+    read_pem,
+    write_device_files,
+    write_file,
+)
 from kenshin.adapters.pki_files import Credentials as Credentials
 from kenshin.adapters.pki_files import PkiError as PkiError
+from kenshin.domain.devices import DEVICE_VALID_DAYS, SERVER_VALID_DAYS
 from kenshin.domain.model import DEVICE_ID
+from kenshin.ports import IssuedCertificate
 
 PKI_FOLDER = "pki"  # inside the data folder
 CA_CERT, CA_KEY = "ca.pem", "ca.key"
 SERVER_CERT, SERVER_KEY = "server.pem", "server.key"
 CA_NAME = "kenshin device CA"
 CA_VALID_DAYS = 20 * 365 + 5
-DEVICE_VALID_DAYS = 10 * 365 + 2
-SERVER_VALID_DAYS = 10 * 365 + 2
 # A name a certificate can hold: dot-separated labels of letters, digits and inner hyphens.
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?")
 DEVICE_URN = "urn:kenshin:device:"  # + the device id: the URI in a unit certificate's SAN
 _EARLY = 3600  # certificates start an hour back: a clock a little behind accepts them too
-_OVERLAP = 120  # a revocation's time is taken before it is committed, maybe by another process
 _private_key = partial(serialization.load_pem_private_key, password=None)
 
 
@@ -110,7 +116,7 @@ class LocalCertificateAuthority:
 
     def issue_device(
         self, device_id: str, valid_days: int = DEVICE_VALID_DAYS, *, now: int | None = None
-    ) -> Credentials:
+    ) -> Credentials:  # the CertificateAuthority port's
         """A unit's client certificate (CN = ``device_id``, also as SAN URI
         ``urn:kenshin:device:<id>``; clientAuth) and a new key."""
         if not DEVICE_ID.fullmatch(device_id):
@@ -174,6 +180,33 @@ class LocalCertificateAuthority:
         return Credentials(cert.public_bytes(PEM), key_pem(key))
 
 
+class CredentialsFolder:
+    """Issued credentials handed out as files in ``folder`` (the CredentialsOut port):
+    ``<id>.pem`` (0644), ``<id>.key`` (0600) and the authority's ``ca.pem``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def found(self, device_ids: Sequence[str]) -> list[str]:
+        """The names of these devices' files in the folder already."""
+        paths = (p for i in device_ids for p in device_file_paths(self.folder, i))
+        return [p.name for p in paths if p.exists()]
+
+    def other_authority(self, ca_pem: bytes) -> str | None:
+        """The path of a ca.pem in the folder that is not ``ca_pem``, or None."""
+        path = self.folder / CA_CERT
+        return str(path) if path.exists() and path.read_bytes() != ca_pem else None
+
+    def put_authority(self, ca_pem: bytes) -> None:
+        """Write ca.pem (the folder is made if need be)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_file(self.folder / CA_CERT, ca_pem, 0o644, replace=True)
+
+    def put(self, device_id: str, issued: IssuedCertificate) -> None:
+        """Write the unit's certificate and key, replacing any there."""
+        write_device_files(self.folder, device_id, Credentials(issued.cert_pem, issued.key_pem))
+
+
 def check_names(
     hostnames: Sequence[str], ips: Sequence[str]
 ) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
@@ -208,54 +241,6 @@ def server_ssl_context(folder: Path) -> ssl.SSLContext:
             " restore them from a backup"
         ) from exc
     return context
-
-
-def device_id_of(peer_cert_der: bytes) -> str | None:
-    """The device id a certificate names (its one CN), or None if it names none."""
-    try:
-        names = load_certificate(peer_cert_der).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    except ValueError:
-        return None
-    if len(names) != 1 or not isinstance(names[0].value, str):
-        return None
-    return names[0].value if DEVICE_ID.fullmatch(names[0].value) else None
-
-
-def serial_of(cert: bytes) -> int:
-    """The serial number of a certificate, DER or PEM; ValueError if it is neither."""
-    return load_certificate(cert).serial_number
-
-
-def admitted_device(peer_cert_der: bytes | None, is_revoked: Callable[[int], bool]) -> str | None:
-    """The device a verified peer certificate names, or None: no certificate, no device id
-    as CN, or a revoked serial. What the endpoint asks once a handshake is done."""
-    if not peer_cert_der:
-        return None
-    device = device_id_of(peer_cert_der)
-    if device is None or is_revoked(serial_of(peer_cert_der)):
-        return None
-    return device
-
-
-class RevocationPoller:
-    """Serials revoked since the previous look, from ``revoked_serials(since)`` (a Store's):
-    the endpoint polls every mqtt.revocation_check_s and closes the sessions among them."""
-
-    def __init__(
-        self,
-        revoked_serials: Callable[[int | None], set[int]],
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._source = revoked_serials
-        self._clock = clock
-        self._since: int | None = None
-
-    def poll(self) -> set[int]:
-        """Serials revoked since the previous poll (a few seen twice), every one at first."""
-        now = int(self._clock())
-        found = self._source(self._since)
-        self._since = now - _OVERLAP
-        return found
 
 
 def _moment(now: int | None) -> datetime:

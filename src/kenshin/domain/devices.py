@@ -9,6 +9,8 @@ from dataclasses import dataclass
 MAX_SERIAL = 2**160 - 1  # a certificate serial number has at most 20 bytes (RFC 5280)
 # A command's name is the last level of its topic, cmd/kenshin/{device}/{name}.
 COMMAND_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+DEVICE_VALID_DAYS = 10 * 365 + 2  # a unit's client certificate, unless told otherwise
+SERVER_VALID_DAYS = 10 * 365 + 2  # the endpoint's certificate, unless told otherwise
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """A customer's jail: the path a file client asks for, as names inside the customer's folder.
 
 Both file servers (FTPS and SFTP) resolve every path they are given here first, then
-check the real path on disk (``adapters.jail_folder``). This part is pure: it turns
+check the real path on disk (``entrypoints.jail_folder``). This part is pure: it turns
 what a client typed into the names below the jail's root, or into nothing.
 
 The jail holds plain names only. Nothing here decodes anything: a name that would
@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 
 MAX_NAME = 255
+FOLDER_MODE = 0o750  # a customer's folder of the outbox: the server's group may read it
 MAX_PATH = 1024
 _FORBIDDEN = frozenset('/\\%\x00:*?"<>|')
 

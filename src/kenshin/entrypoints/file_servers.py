@@ -13,7 +13,6 @@ import logging
 import os
 import re
 
-from kenshin.adapters.ssh_host_key import ensure_host_key, host_key_fingerprint
 from kenshin.bootstrap import App
 from kenshin.entrypoints.ftps import FtpsServer, FtpsSettings
 from kenshin.entrypoints.listeners import Listener
@@ -103,7 +102,7 @@ class FileServers:
             protocol = "FTP (TLS optional)" if ftps.allow_plain else "FTPS"
             listeners.append(Listener(protocol, ftps.host, self._ftps.port))
         if sftp.enabled:
-            if ensure_host_key(app.host_key_path):
+            if app.ensure_host_key():
                 log.warning("created the SFTP host key %s: it is kept", app.host_key_path)
             self._sftp = SftpServer(
                 SftpSettings(
@@ -120,7 +119,7 @@ class FileServers:
                 await self._sftp.start()
             except OSError as exc:
                 raise _cannot_listen("sftp", sftp.host, sftp.port, exc) from exc
-            log.info("SFTP host key %s", host_key_fingerprint(app.host_key_path))
+            log.info("SFTP host key %s", app.host_key_fingerprint())
             listeners.append(Listener("SFTP", sftp.host, self._sftp.port))
         return listeners
 

@@ -2,7 +2,7 @@
 
 pyftpdlib turns each client path into a real path (``ftp2fs``), checks it
 (``validpath``) and hands it to the file system class. Here every client path goes
-through the shared jail (``domain.jail`` for the names, ``adapters.jail_folder`` for
+through the shared jail (``domain.jail`` for the names, ``entrypoints.jail_folder`` for
 the real path): anything outside, hidden or not there becomes a path that
 ``validpath`` refuses. Every change is refused, whatever the authorizer says.
 """
@@ -17,8 +17,8 @@ from typing import IO, Any, NoReturn
 
 from pyftpdlib.filesystems import AbstractedFS, FilesystemError
 
-from kenshin.adapters.jail_folder import JailFolder
 from kenshin.domain.jail import JailPath, resolve
+from kenshin.entrypoints.jail_folder import JailFolder
 
 # Facts of MLSD/MLST never given: the server's own accounts are nobody's business.
 HIDDEN_FACTS = frozenset(("unix.uid", "unix.gid"))

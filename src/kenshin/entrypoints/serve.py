@@ -17,9 +17,8 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from kenshin.adapters.folder_lock import FolderLock
-from kenshin.adapters.pki import PKI_FOLDER, server_ssl_context
 from kenshin.bootstrap import App
 from kenshin.entrypoints.http import (
     Check,
@@ -42,6 +41,9 @@ from kenshin.services.recovery import ask_for_gaps
 from kenshin.services.schedule import LateReadings, every, export_due
 from kenshin.services.security import SecurityLog
 
+if TYPE_CHECKING:
+    from kenshin.entrypoints.file_servers import FileServers
+
 __all__ = ["Listener", "serve"]
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ async def serve(
 ) -> None:
     """Run until SIGTERM/SIGINT (or ``stop`` is set), then shut down without loss.
     FolderInUseError if another server runs on the data folder."""
-    lock = FolderLock(app.data_dir)
+    lock = app.folder_lock()
     lock.acquire()
     try:
         await _serve(app, on_listening, stop)
@@ -70,74 +72,35 @@ async def _serve(
     on_listening: Callable[[list[Listener]], None],
     stop: asyncio.Event | None,
 ) -> None:
-    settings = app.settings
     stop = stop or asyncio.Event()
     _on_signals(stop.set)
     watching = Watching(app)  # a wrong alert channel stops start-up here
     security = SecurityLog(watching.security_sink)
     metrics = ServerMetrics(app.store, app.data_dir, started_at=int(time.time()))
-    commits = CommitQueue(
-        app.ingest(security),
-        max_messages=settings.ingest.batch_messages,
-        window_s=settings.mqtt.batch_window_ms / 1000,
-        on_commit=metrics.committed,
-        on_latency=metrics.commit_took,
-    )
-    endpoint = DeviceEndpoint(
-        EndpointSettings(
-            settings.mqtt.host,
-            settings.mqtt.port,
-            settings.mqtt.connect_timeout_s,
-            settings.mqtt.revocation_check_s,
-            settings.mqtt.connecting_per_address,
-            settings.mqtt.connecting_per_certificate,
-        ),
-        server_ssl_context(app.data_dir / PKI_FOLDER),
-        app.store,
-        commits,
-        security,
-    )
+    commits = _commit_queue(app, security, metrics)
+    endpoint = _endpoint(app, commits, security)
     # The file servers' libraries take a while to import: only the server needs them.
     from kenshin.entrypoints.file_servers import FileServers
 
     files = FileServers(app, security)
-    file_listeners = await files.start()
-    try:
-        await endpoint.start()
-    except BaseException:
-        await files.stop()
-        raise
+    file_listeners = await _start(files, endpoint)
     committing = asyncio.create_task(commits.run())
-    listeners = [Listener("MQTT over TLS", settings.mqtt.host, endpoint.port), *file_listeners]
-
-    schedule_stop = asyncio.Event()
-    last_run = _LastRun()
-    scheduled = asyncio.create_task(
-        every(
-            settings.schedule.export_minutes * 60,
-            _export(app, metrics, watching, last_run),
-            schedule_stop,
-            retry_s=EXPORT_RETRY_S,
-        )
-    )
+    mqtt = Listener("MQTT over TLS", app.settings.mqtt.host, endpoint.port)
+    listeners = [mqtt, *file_listeners]
+    schedule_stop, last_run = asyncio.Event(), _LastRun()
+    job = _export(app, metrics, watching, last_run)
+    minutes = app.settings.schedule.export_minutes
+    scheduled = asyncio.create_task(every(minutes * 60, job, schedule_stop, retry_s=EXPORT_RETRY_S))
     components = {"ingest": committing, "schedule": scheduled}
     statuses = endpoint.statuses.copy  # read from a worker thread: a copy
     watching.start(commits, components, statuses, schedule_stop, files.not_running)
     http: HttpServer | None = None
     try:
-        if settings.http.enabled:
-            running = {
-                "ingest": task_running(committing, "the commit of received messages"),
-                "schedule": all_of(
-                    task_running(scheduled, "the export schedule"),
-                    exports_succeeding(app.store, lambda: last_run.error),
-                ),
-            }
-            http = _http_side(app, endpoint, commits, security, metrics, running)
+        if app.settings.http.enabled:
+            checks = _running_checks(app, committing, scheduled, last_run)
+            http = _http_side(app, endpoint, commits, security, metrics, checks)
             listeners.append(await http.start())
-        for listener in listeners:
-            log.info("listening: %s on %s port %d", listener.protocol, listener.host, listener.port)
-        on_listening(listeners)
+        _announce(listeners, on_listening)
         await stop.wait()
     finally:
         _on_signals(lambda: log.warning("shutting down already"))
@@ -151,11 +114,67 @@ async def _serve(
         schedule_stop.set()
         await scheduled
         await watching.stopped()
-        log.info(
-            "stopped: %d batches, %d messages committed",
-            commits.stats.batches,
-            commits.stats.messages,
-        )
+        log.info("stopped: %d batches, %d messages committed", *_committed(commits))
+
+
+async def _start(files: FileServers, endpoint: DeviceEndpoint) -> list[Listener]:
+    """Start the file servers, then the endpoint (the file servers stopped again if it
+    cannot start): the file servers' listeners."""
+    file_listeners = await files.start()
+    try:
+        await endpoint.start()
+    except BaseException:
+        await files.stop()
+        raise
+    return file_listeners
+
+
+def _commit_queue(app: App, security: SecurityLog, metrics: ServerMetrics) -> CommitQueue:
+    """Received messages committed in batches, as the settings say."""
+    return CommitQueue(
+        app.ingest(security),
+        max_messages=app.settings.ingest.batch_messages,
+        window_s=app.settings.mqtt.batch_window_ms / 1000,
+        on_commit=metrics.committed,
+        on_latency=metrics.commit_took,
+    )
+
+
+def _endpoint(app: App, commits: CommitQueue, security: SecurityLog) -> DeviceEndpoint:
+    """The device endpoint of the settings; PkiError if its TLS files are not usable."""
+    mqtt = app.settings.mqtt
+    settings = EndpointSettings(
+        mqtt.host,
+        mqtt.port,
+        mqtt.connect_timeout_s,
+        mqtt.revocation_check_s,
+        mqtt.connecting_per_address,
+        mqtt.connecting_per_certificate,
+    )
+    return DeviceEndpoint(settings, app.endpoint_tls(), app.store, commits, security)
+
+
+def _running_checks(
+    app: App, committing: asyncio.Task[None], scheduled: asyncio.Task[None], last_run: _LastRun
+) -> dict[str, Check]:
+    """What readiness asks of the server's own tasks."""
+    return {
+        "ingest": task_running(committing, "the commit of received messages"),
+        "schedule": all_of(
+            task_running(scheduled, "the export schedule"),
+            exports_succeeding(app.store, lambda: last_run.error),
+        ),
+    }
+
+
+def _announce(listeners: list[Listener], on_listening: Callable[[list[Listener]], None]) -> None:
+    for listener in listeners:
+        log.info("listening: %s on %s port %d", listener.protocol, listener.host, listener.port)
+    on_listening(listeners)
+
+
+def _committed(commits: CommitQueue) -> tuple[int, int]:
+    return commits.stats.batches, commits.stats.messages
 
 
 @dataclass
@@ -183,6 +202,8 @@ def _export(
             watching.export_failed(exc)
             raise
         last_run.error = None
+        for customer, why in run.failures.items():
+            log.error("export of customer %s failed: %s", customer, why)
         watching.exported(run, now)
         collection.check(app.store, now)  # final files customers have not collected in time
         ask_for_gaps(app.store, app.settings.recovery, now=now)  # units resend what is missing

@@ -1,7 +1,7 @@
 """The SFTP server's view of files: a customer's jail, read-only, as asyncssh wants it.
 
 Every path goes through the shared jail (``domain.jail`` for the names,
-``adapters.jail_folder`` for the real path); anything outside, hidden or not there
+``entrypoints.jail_folder`` for the real path); anything outside, hidden or not there
 is "no such file". Files open for reading only; every change is refused. A download
 is complete, and receipted, when the client read every byte of the file before
 closing it (in any order: SFTP clients read many blocks at once).
@@ -28,9 +28,9 @@ from asyncssh.constants import (
     FXF_WRITE,
 )
 
-from kenshin.adapters.jail_folder import JailFolder
 from kenshin.domain.accounts import Receipt
 from kenshin.domain.jail import JailPath, resolve
+from kenshin.entrypoints.jail_folder import JailFolder
 from kenshin.ports import Deliveries
 from kenshin.services.receipts import record_download
 

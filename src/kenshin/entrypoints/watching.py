@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from email.message import EmailMessage
 
-from kenshin.adapters.pki import CA_CERT, PKI_FOLDER, SERVER_CERT
-from kenshin.adapters.pki_files import certificate_end
 from kenshin.bootstrap import App
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import CertificateExpiry, ComponentDown, Observations
@@ -119,13 +117,7 @@ class ServerWatch:
 def server_certificates(app: App) -> tuple[CertificateExpiry, ...]:
     """When the certificates the server presents end: the MQTT endpoint's, the FTPS
     server's (when it has one of its own) and the units' certificate authority's."""
-    pki = app.data_dir / PKI_FOLDER
-    paths = {"MQTT endpoint": pki / SERVER_CERT}
-    if app.settings.ftps.enabled and app.ftps_certificate[0] != pki / SERVER_CERT:
-        paths["FTPS server"] = app.ftps_certificate[0]
-    paths["units' certificate authority"] = pki / CA_CERT
-    ends = {name: certificate_end(path) for name, path in paths.items()}
-    return tuple(CertificateExpiry(name, end) for name, end in ends.items() if end is not None)
+    return tuple(CertificateExpiry(name, end) for name, end in app.certificate_ends().items())
 
 
 def _error(task: asyncio.Task[None]) -> BaseException | None:

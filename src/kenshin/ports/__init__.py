@@ -8,6 +8,7 @@ ports carry live in ``kenshin.domain``.
 
 from kenshin.ports.alerts import AlertChannel, Alerts, ChannelError
 from kenshin.ports.delivery import Deliveries, Outbox
+from kenshin.ports.pki import CertificateAuthority, CredentialsOut, IssuedCertificate
 from kenshin.ports.readings import Compacting, DeadLetters, Readings, Revisions
 from kenshin.ports.registry import Certificates, CommandQueue, Registry
 from kenshin.ports.store import Store
@@ -16,12 +17,15 @@ from kenshin.ports.units import TlsState, UnitClocks, UnitConnection, Units
 __all__ = [
     "AlertChannel",
     "Alerts",
+    "CertificateAuthority",
     "Certificates",
     "ChannelError",
     "CommandQueue",
     "Compacting",
+    "CredentialsOut",
     "DeadLetters",
     "Deliveries",
+    "IssuedCertificate",
     "Outbox",
     "Readings",
     "Registry",

@@ -1,12 +1,14 @@
-"""The periodic work of a running server: export what is due, pack closed days, prune.
+"""Exporting customers' days, and the periodic work of a running server: export what is
+due, pack closed days, prune.
 
-``export_due`` is one run of it, a plain function over the ports; ``every`` calls
-a job at a fixed interval until told to stop, in a worker thread so that the
-event loop keeps serving devices while files are written. A failing customer
-is logged, recorded in the store with the day that failed (``note_export``: an export
-by hand records its outcome too, so its success clears the failure if it covered that
-day, or was a run of all due days) and the others go on; a run that
-failed comes again after a short wait, not a whole interval.
+``export_due`` is one run of it, a plain function over the ports, and the one export use
+case: the server's schedule runs it with its defaults, ``kenshin export`` and the demo
+with the customers and days asked for. ``every`` calls a job at a fixed interval until
+told to stop, in a worker thread so that the event loop keeps serving devices while
+files are written. A failing customer is recorded in the store with the day that failed
+(``note_export``: an export by hand records its outcome too, so its success clears the
+failure if it covered that day, or was a run of all due days) and the others go on; a
+run that failed comes again after a short wait, not a whole interval.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import date, timedelta
 from kenshin.domain.model import Customer
 from kenshin.domain.observations import ExportFailure
 from kenshin.domain.slots import day_slots, local_day, zone
-from kenshin.errors import ExportError, KenshinError
+from kenshin.errors import ExportError, KenshinError, NotFoundError
 from kenshin.ports import Outbox, Store
 from kenshin.services.export import (
     FINAL,
@@ -37,6 +39,39 @@ from kenshin.services.export import (
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class DayRange:
+    """The local days from ``first`` to ``last``; those older than the retention are
+    skipped (a single day asked for is refused instead)."""
+
+    first: date
+    last: date
+
+    def days(self) -> list[date]:
+        """Every day of the range, in order."""
+        return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What an export run makes. The defaults are the server's scheduled run: every
+    customer's due days, the final days restated since included, expired files removed.
+
+    ``customers``: the ids to export (empty: every customer). ``days``: one day, a range,
+    or None for the due days (today and the recent days not final yet). ``restated``: the
+    due days include the final days that got readings after their newest revision.
+    ``remove_expired``: files older than the retention are removed afterwards.
+    """
+
+    customers: tuple[str, ...] = ()
+    days: date | DayRange | None = None
+    restated: bool = True
+    remove_expired: bool = True
+
+
+SCHEDULED = ExportRequest()
+
+
 @dataclass
 class ExportRun:
     """What one run of ``export_due`` did."""
@@ -46,6 +81,7 @@ class ExportRun:
     removed: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)  # customer -> what went wrong
     failed_days: dict[str, date] = field(default_factory=dict)  # customer -> the day that failed
+    skipped_before: dict[str, date] = field(default_factory=dict)  # customer -> oldest kept
 
 
 def export_due(
@@ -54,61 +90,109 @@ def export_due(
     settings: ExportSettings,
     *,
     now: int,
+    request: ExportRequest = SCHEDULED,
     late: LateReadings | None = None,
+    on_outcome: Callable[[ExportOutcome], object] = lambda _: None,
 ) -> ExportRun:
-    """Pack closed days, export every customer's due days, remove expired files.
+    """Pack closed days, export the customers' days ``request`` asks for (by default
+    every customer's due days), remove expired files: the one export use case, whoever
+    runs it (the server's schedule, ``kenshin export``, the demo).
 
-    Due are today, the days not final yet, and the final days within the retention
-    that got readings after their newest revision was made (restated); ``late``
-    remembers across runs the days found unchanged all the same.
+    Due are today, the days not final yet and, with ``request.restated``, the final days
+    within the retention that got readings after their newest revision was made;
+    ``late`` remembers across runs the days found unchanged all the same. A customer
+    that fails is recorded (``note_export``) and the others go on; ``on_outcome`` sees
+    each day exported as it is done. NotFoundError, before anything is done, for a
+    customer asked for that does not exist.
     """
+    customers = _customers(store, request.customers)
     late = late or LateReadings()
-    run = ExportRun(packed_days=pack_closed_days(store, now))
-    for customer in store.registry.list_customers():
+    done = ExportRun(packed_days=pack_closed_days(store, now))
+    run = _Run(store, outbox, settings, now, request, late, on_outcome, done)
+    for customer in customers:
         try:
-            _export_customer(store, outbox, settings, customer, run, now, late)
-            run.removed += remove_expired(
-                outbox, customer, now=now, retention_days=settings.retention_days
-            )
+            run.export(customer)
+            if request.remove_expired:
+                done.removed += remove_expired(
+                    outbox, customer, now=now, retention_days=settings.retention_days
+                )
         except KenshinError as exc:  # one customer's problem does not stop the others
-            log.error("export of customer %s failed: %s", customer.id, exc)  # noqa: TRY400 - the message says it all
-            run.failures[customer.id] = str(exc)
-            note_export(store, customer, now, str(exc), days=_failed(run, customer))
-        else:
-            note_export(store, customer, now)
-    written = sum(o.changed for o in run.outcomes)
+            done.failures[customer.id] = str(exc)
+            note_export(store, customer, now, str(exc), days=_failed(done, customer))
+        else:  # a run of the due days clears a failure; one of days asked, if it covered it
+            by_hand = None if request.days is None else _exported(done, customer)
+            note_export(store, customer, now, days=by_hand)
+    written = sum(o.changed for o in done.outcomes)
     log.info(
         "export run: %d days packed, %d files written, %d unchanged, %d removed, %d failed",
-        run.packed_days,
+        done.packed_days,
         written,
-        len(run.outcomes) - written,
-        len(run.removed),
-        len(run.failures),
+        len(done.outcomes) - written,
+        len(done.removed),
+        len(done.failures),
     )
-    return run
+    return done
 
 
-def _export_customer(
-    store: Store,
-    outbox: Outbox,
-    settings: ExportSettings,
-    customer: Customer,
-    run: ExportRun,
-    now: int,
-    late: LateReadings,
-) -> None:
-    """Export the customer's due days into ``run``."""
-    mark = store.watermark().batch  # what the exports below see at least
-    due = set(days_to_export(store, customer, now=now))
-    due.update(late.days(store, customer, now=now, retention_days=settings.retention_days))
-    for day in sorted(due):
-        try:
-            outcome = export_day(store, outbox, customer, day, now=now, settings=settings)
-        except KenshinError:
-            run.failed_days[customer.id] = day
-            raise
-        run.outcomes.append(outcome)
-        late.exported(customer.id, day, mark)
+def _customers(store: Store, ids: tuple[str, ...]) -> list[Customer]:
+    """The customers of ``ids`` (every customer if none); NotFoundError for one unknown."""
+    if not ids:
+        return store.registry.list_customers()
+    found = []
+    for customer_id in ids:
+        customer = store.registry.get_customer(customer_id)
+        if customer is None:
+            raise NotFoundError(f"no customer {customer_id!r}")
+        found.append(customer)
+    return found
+
+
+@dataclass
+class _Run:
+    """One run of ``export_due`` under way; what it did goes into ``done``."""
+
+    store: Store
+    outbox: Outbox
+    settings: ExportSettings
+    now: int
+    request: ExportRequest
+    late: LateReadings
+    on_outcome: Callable[[ExportOutcome], object]
+    done: ExportRun
+
+    def export(self, customer: Customer) -> None:
+        """Export the customer's days asked for."""
+        mark = self.store.watermark().batch  # what the exports below see at least
+        for day in self.days(customer):
+            try:
+                outcome = export_day(
+                    self.store, self.outbox, customer, day, now=self.now, settings=self.settings
+                )
+            except KenshinError:
+                self.done.failed_days[customer.id] = day
+                raise
+            self.done.outcomes.append(outcome)
+            self.on_outcome(outcome)
+            self.late.exported(customer.id, day, mark)
+
+    def days(self, customer: Customer) -> list[date]:
+        """The customer's days the request asks for, in order."""
+        asked, now, retention = self.request.days, self.now, self.settings.retention_days
+        if isinstance(asked, date):
+            return [asked]
+        if isinstance(asked, DayRange):
+            oldest = oldest_kept_day(customer, now=now, retention_days=retention)
+            if asked.first < oldest:
+                self.done.skipped_before[customer.id] = oldest
+            return [d for d in asked.days() if d >= oldest]
+        due = set(days_to_export(self.store, customer, now=now))
+        if self.request.restated:
+            due.update(self.late.days(self.store, customer, now=now, retention_days=retention))
+        return sorted(due)
+
+
+def _exported(run: ExportRun, customer: Customer) -> list[date]:
+    return [o.day for o in run.outcomes if o.customer == customer.id]
 
 
 def _failed(run: ExportRun, customer: Customer) -> list[date] | None:

@@ -19,15 +19,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kenshin.adapters.pki import PKI_FOLDER, LocalCertificateAuthority
-from kenshin.adapters.pki_files import write_device_files
 from kenshin.bootstrap import App, init_project, open_app
 from kenshin.config import Settings
-from kenshin.domain.model import DEFAULT_TIMEZONE, Customer, Device
+from kenshin.domain.model import DEFAULT_TIMEZONE, Customer
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.serve import Listener, serve
 from kenshin.errors import KenshinError
-from kenshin.services.export import export_day, pack_closed_days
+from kenshin.services.enrolment import Issue, enrol
+from kenshin.services.schedule import DayRange, ExportRequest, export_due
 from kenshin.sim.faults import FAULTS
 from kenshin.sim.files import SimulationSummary, read_devices
 from kenshin.sim.fleet import FleetSpec
@@ -147,19 +146,17 @@ def checked_line(check: Verification) -> str:
 
 
 def export_days(app: App, customer: Customer, first: date, days: int) -> Iterator[Path]:
-    """Pack the closed days and export ``days`` days of ``customer`` from ``first``: the
-    path of each day file written."""
-    now = int(time.time())
-    pack_closed_days(app.store, now)
-    for offset in range(days):
-        outcome = export_day(
-            app.store,
-            app.outbox,
-            customer,
-            first + timedelta(days=offset),
-            now=now,
-            settings=app.export_settings,
-        )
+    """Export ``days`` days of ``customer`` from ``first`` (the export use case, as
+    ``kenshin export --from --to`` runs it): the path of each day file written.
+    DemoError if a day could not be exported."""
+    asked = DayRange(first, first + timedelta(days=days - 1))
+    request = ExportRequest((customer.id,), asked, restated=False, remove_expired=False)
+    run = export_due(
+        app.store, app.outbox, app.export_settings, now=int(time.time()), request=request
+    )
+    if run.failures:
+        raise DemoError(f"the export failed: {run.failures[customer.id]}")
+    for outcome in run.outcomes:
         yield app.outbox_dir / customer.id / outcome.file_name
 
 
@@ -192,15 +189,9 @@ def local_server(settings: Settings) -> Settings:
 
 
 def register_units(app: App, ids: list[str], folder: Path) -> None:
-    """Add the units to the demo customer and write each its certificate and key."""
-    authority = LocalCertificateAuthority.load(app.data_dir / PKI_FOLDER)
-    authority.export_cert(folder)
-    now = int(time.time())
-    for device_id in ids:
-        app.store.registry.add_device(Device(device_id, DEMO_CUSTOMER))
-        issued = authority.issue_device(device_id, now=now)
-        app.store.certificates.add_certificate(device_id, issued.serial, issued.not_after, now)
-        write_device_files(folder, device_id, issued)
+    """Enrol the units with the demo customer and write each its certificate and key."""
+    issue = Issue(app.certificate_authority(), app.credentials_folder(folder), replace=True)
+    enrol(app.store, DEMO_CUSTOMER, ids, now=int(time.time()), issue=issue)
 
 
 async def serve_while(

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import click
 
-from kenshin.adapters.outbox import TEMP_SUFFIX
-from kenshin.adapters.pki import PKI_FOLDER
-from kenshin.adapters.sqlite_backup import backup_database
+from kenshin.bootstrap import PARTIAL_FILES
 from kenshin.config import StoreBackend
 from kenshin.entrypoints.cli.app import cli, opened
 from kenshin.watch_setup import REPORT_STATE
@@ -33,13 +31,13 @@ def backup(ctx: click.Context, dest: Path) -> None:
         if app.settings.store.backend != StoreBackend.SQLITE:
             raise click.UsageError('only a SQLite store (store.backend = "sqlite") is backed up')
         data = app.data_dir
-        trees = {PKI_FOLDER: data / PKI_FOLDER, app.settings.export.outbox: app.outbox_dir}
+        trees = {app.pki_dir.name: app.pki_dir, app.settings.export.outbox: app.outbox_dir}
         _check_outside(dest, trees.values())
         dest.mkdir(parents=True, exist_ok=True)
         dest.chmod(0o700)
         target = dest / app.settings.store.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        size = backup_database(data / app.settings.store.path, target)
+        size = app.backup_database(target)
         click.echo(f"database: {target} ({size:,} bytes, a consistent snapshot)")
         files = [(config, dest / config.name)]
         files += [(data / n, dest / n) for n in (app.settings.sftp.host_key, REPORT_STATE)]
@@ -50,7 +48,7 @@ def backup(ctx: click.Context, dest: Path) -> None:
                 click.echo(f"copied {copy}")
         for name, tree in trees.items():
             if tree.is_dir():
-                ignored = shutil.ignore_patterns(f"*{TEMP_SUFFIX}")
+                ignored = shutil.ignore_patterns(PARTIAL_FILES)
                 shutil.copytree(tree, dest / name, ignore=ignored, dirs_exist_ok=True)
                 count = sum(1 for p in (dest / name).rglob("*") if p.is_file())
                 click.echo(f"copied {dest / name}/ ({count} files)")

@@ -6,14 +6,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
 import click
 
 from kenshin.bootstrap import App
-from kenshin.domain.model import Customer
 from kenshin.domain.readings_json import MAX_PAYLOAD_BYTES
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
 from kenshin.entrypoints.cli.listing import (
@@ -25,17 +24,10 @@ from kenshin.entrypoints.cli.listing import (
     text_cell,
     utc_option,
 )
-from kenshin.errors import KenshinError
-from kenshin.services.export import (
-    ExportOutcome,
-    days_to_export,
-    export_day,
-    oldest_kept_day,
-    pack_closed_days,
-    remove_expired,
-)
+from kenshin.errors import NotFoundError
+from kenshin.services.export import ExportOutcome, remove_expired
 from kenshin.services.ingest import Incoming, IngestSummary
-from kenshin.services.schedule import note_export
+from kenshin.services.schedule import DayRange, ExportRequest, export_due
 
 CONFLICT_KEYS = (
     "meter",
@@ -184,62 +176,32 @@ def export(
         raise click.UsageError("give --date, or --from and --to, not both")
     if (first is None) != (last is None) or (first and last and first > last):
         raise click.UsageError("--from and --to go together, with --from not after --to")
-    now = int(time.time())
-    failed = []
+    asked = DayRange(first, last) if first is not None and last is not None else day
+    request = ExportRequest(customer_ids, asked, restated=False, remove_expired=False)
     with opened(ctx) as app:
-        customers = _customers(app, customer_ids)
-        pack_closed_days(app.store, now)
-        for customer in customers:
-            done: list[date] = []  # the days exported; then the one that failed
-            try:
-                for each in _days(app, customer, now, day, first, last):
-                    done.append(each)
-                    outcome = export_day(
-                        app.store, app.outbox, customer, each, now=now, settings=app.export_settings
-                    )
-                    click.echo(_describe(app, outcome))
-            except KenshinError as exc:  # one customer's problem does not stop the others
-                click.echo(f"Error: customer {customer.id}: {exc}", err=True)
-                failed.append(customer.id)
-                note_export(app.store, customer, now, str(exc), days=done[-1:])
-            else:  # the server's export alert and readiness see it (a run of all due days
-                # clears a failure; one of chosen days, only if it covered the failed day)
-                by_hand = None if day is None and first is None else done
-                note_export(app.store, customer, now, days=by_hand)
-    if failed:
-        raise click.ClickException(f"export failed for {len(failed)} customer(s): {failed}")
-
-
-def _customers(app: App, ids: tuple[str, ...]) -> list[Customer]:
-    if not ids:
-        return app.store.registry.list_customers()
-    found = []
-    for customer_id in ids:
-        customer = app.store.registry.get_customer(customer_id)
-        if customer is None:
-            raise click.BadParameter(f"no customer {customer_id!r}", param_hint="--customer")
-        found.append(customer)
-    return found
-
-
-def _days(
-    app: App, customer: Customer, now: int, day: date | None, first: date | None, last: date | None
-) -> list[date]:
-    if first is not None and last is not None:
-        oldest = oldest_kept_day(
-            customer, now=now, retention_days=app.export_settings.retention_days
-        )
-        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-        if days[0] < oldest:
-            click.echo(
-                f"{customer.id}: skipping the days before {oldest}, older than the "
-                f"{app.export_settings.retention_days}-day retention of files",
-                err=True,
+        try:
+            run = export_due(
+                app.store,
+                app.outbox,
+                app.export_settings,
+                now=int(time.time()),
+                request=request,
+                on_outcome=lambda outcome: click.echo(_describe(app, outcome)),
             )
-        return [d for d in days if d >= oldest]
-    if day is not None:
-        return [day]
-    return days_to_export(app.store, customer, now=now)
+        except NotFoundError as exc:
+            raise click.BadParameter(str(exc), param_hint="--customer") from exc
+    retention = app.export_settings.retention_days
+    for customer_id, oldest in run.skipped_before.items():
+        click.echo(
+            f"{customer_id}: skipping the days before {oldest}, older than the "
+            f"{retention}-day retention of files",
+            err=True,
+        )
+    for customer_id, why in run.failures.items():
+        click.echo(f"Error: customer {customer_id}: {why}", err=True)
+    if run.failures:
+        failed = list(run.failures)
+        raise click.ClickException(f"export failed for {len(failed)} customer(s): {failed}")
 
 
 def _describe(app: App, outcome: ExportOutcome) -> str:

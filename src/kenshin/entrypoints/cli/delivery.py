@@ -12,16 +12,18 @@ from typing import TextIO
 
 import click
 
-from kenshin.domain.accounts import Account
+from kenshin.domain.accounts import Account, Receipt
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
-from kenshin.entrypoints.cli.listing import json_option, moment, show, utc_option
+from kenshin.entrypoints.cli.listing import Record, json_option, moment, show, utc_option
 from kenshin.entrypoints.cli.registry import customers
 from kenshin.errors import NotFoundError
 from kenshin.services.accounts import check_networks, generate_password, hash_password
-from kenshin.services.receipts import missed_deadlines
+from kenshin.services.receipts import Uncollected, missed_deadlines
 
 MIN_PASSWORD = 12
 UNLOCK_WAIT_S = 5.0  # how long unlock waits for the running server to apply it
+RECEIPT_COLUMNS = ("time", "customer", "file", "revision", "bytes", "protocol", "address")
+UNCOLLECTED_COLUMNS = ("customer", "day", "file", "revision", "due", "status", "collected")
 
 
 @customers.command("credentials")
@@ -225,25 +227,13 @@ def deliveries(
         zones = {} if utc else {c.id: c.timezone for c in app.store.registry.list_customers()}
         if uncollected:
             hours = app.settings.deliveries.collect_by_hours
-            late = [
-                u
-                for u in missed_deadlines(app.store, int(time.time()), hours)
+            late = missed_deadlines(app.store, int(time.time()), hours)
+            records = [
+                _uncollected_record(u, zones)
+                for u in late
                 if customer_id is None or u.customer == customer_id
             ]
-            flagged = [
-                {
-                    "customer": u.customer,
-                    "day": u.day,
-                    "file": u.file_name,
-                    "revision": u.revision,
-                    "due": moment(u.due_at, zones.get(u.customer)),
-                    "status": "not collected" if u.collected_at is None else "collected late",
-                    "collected": moment(u.collected_at, zones.get(u.customer)),
-                }
-                for u in late
-            ]
-            columns = ("customer", "day", "file", "revision", "due", "status", "collected")
-            show(columns, flagged, as_json)
+            show(UNCOLLECTED_COLUMNS, records, as_json)
             return
         start = (
             None
@@ -251,16 +241,30 @@ def deliveries(
             else int(datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp())
         )
         receipts = app.store.deliveries.list_receipts(customer_id, start)
-    records = [
-        {
-            "time": moment(r.at, zones.get(r.customer)),
-            "customer": r.customer,
-            "file": r.file_name,
-            "revision": r.revision,
-            "bytes": r.bytes,
-            "protocol": r.protocol,
-            "address": r.address,
-        }
-        for r in receipts
-    ]
-    show(("time", "customer", "file", "revision", "bytes", "protocol", "address"), records, as_json)
+    show(RECEIPT_COLUMNS, [_receipt_record(r, zones) for r in receipts], as_json)
+
+
+def _uncollected_record(u: Uncollected, zones: dict[str, str]) -> Record:
+    """A final file not collected by its deadline, as a row of ``deliveries --uncollected``."""
+    return {
+        "customer": u.customer,
+        "day": u.day,
+        "file": u.file_name,
+        "revision": u.revision,
+        "due": moment(u.due_at, zones.get(u.customer)),
+        "status": "not collected" if u.collected_at is None else "collected late",
+        "collected": moment(u.collected_at, zones.get(u.customer)),
+    }
+
+
+def _receipt_record(r: Receipt, zones: dict[str, str]) -> Record:
+    """A download's receipt as a row of ``deliveries``."""
+    return {
+        "time": moment(r.at, zones.get(r.customer)),
+        "customer": r.customer,
+        "file": r.file_name,
+        "revision": r.revision,
+        "bytes": r.bytes,
+        "protocol": r.protocol,
+        "address": r.address,
+    }

@@ -11,16 +11,22 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from kenshin.adapters.pki import CA_CERT, DEVICE_VALID_DAYS, PKI_FOLDER, LocalCertificateAuthority
-from kenshin.adapters.pki_files import device_file_paths, write_device_files
 from kenshin.domain.commands import RESEND, command_topic, resend_payload
-from kenshin.domain.devices import DeviceCertificate
-from kenshin.domain.model import DEVICE_ID, Device
+from kenshin.domain.devices import DEVICE_VALID_DAYS, DeviceCertificate
+from kenshin.domain.model import DEVICE_ID
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import check_timezone, cli, opened
 from kenshin.entrypoints.cli.listing import json_option, moment, show, utc_option
 from kenshin.entrypoints.cli.registry import _check_id, ids_from_file
 from kenshin.ports import Store
+from kenshin.services.enrolment import (
+    CredentialsInTheWay,
+    DevicesTaken,
+    Enrolment,
+    Issue,
+    UnknownCustomer,
+    enrol,
+)
 from kenshin.watch_setup import unit_infos
 
 DEVICE_COLUMNS = ("id", "customer", "last_seen", "firmware", "signal_dbm", "certificate")
@@ -75,71 +81,43 @@ def devices_add(
         _check_id(DEVICE_ID, device_id, "device")
     if force and out_dir is None:
         raise click.UsageError("--force replaces certificate files: give --out DIR too")
-    with opened(ctx) as app:
-        if out_dir is None:
-            _add_devices(app.store, customer, ids)
-            return
-        ca = LocalCertificateAuthority.load(app.data_dir / PKI_FOLDER)
-        _check_out(out_dir, ids, ca.cert_pem, force)
-        _add_devices(app.store, customer, ids)
-        until = _issue(app.store, ca, out_dir, ids, valid_days)
-    click.echo(
-        f"wrote {len(ids)} certificate(s) valid until {until} to {out_dir}:"
-        " ID.pem, ID.key (keep it secret) and ca.pem"
-    )
-
-
-def _add_devices(store: Store, customer: str, ids: list[str]) -> None:
-    """Add the ids the store does not know to ``customer`` and say how many."""
-    if store.registry.get_customer(customer) is None:
-        raise click.BadParameter(
-            f"no customer {customer!r}; add it with 'kenshin customers add'",
-            param_hint="--customer",
-        )
-    known = {d.id: d for d in store.registry.list_devices()}
-    taken = [i for i in ids if i in known and known[i].customer != customer]
-    if taken:
-        owners = ", ".join(f"{i} ({known[i].customer})" for i in taken[:5])
-        raise click.UsageError(f"devices belong to another customer already: {owners}")
-    new = [i for i in ids if i not in known]
-    for device_id in new:
-        store.registry.add_device(Device(device_id, customer))
-    click.echo(f"added {len(new)} device(s) to {customer}; {len(ids) - len(new)} already there")
-
-
-def _check_out(out_dir: Path, ids: list[str], ca_pem: bytes, force: bool) -> None:
-    """Refuse, before anything changes, to write over files in ``out_dir`` without --force."""
-    if any(i.lower() == "ca" for i in ids):
+    if out_dir is not None and any(i.lower() == "ca" for i in ids):
         raise click.UsageError("a device named 'ca' cannot get files by --out: ca.pem is the CA's")
-    if force:
-        return
-    found = [p.name for i in ids for p in device_file_paths(out_dir, i) if p.exists()]
-    if found:
-        raise click.UsageError(
-            f"{out_dir} has files of these devices already: {', '.join(found[:6])}; give --force"
-            " to replace them (their certificates stay valid until revoked)"
-        )
-    ca_path = out_dir / CA_CERT
-    if ca_path.exists() and ca_path.read_bytes() != ca_pem:
-        raise click.UsageError(
-            f"{ca_path} is another certificate authority's: use another --out folder"
+    with opened(ctx) as app:
+        issue = None
+        if out_dir is not None:
+            out = app.credentials_folder(out_dir)
+            issue = Issue(app.certificate_authority(), out, valid_days, replace=force)
+        enrolment = _enrol(app.store, customer, ids, issue, out_dir)
+    click.echo(
+        f"added {len(enrolment.added)} device(s) to {customer}; {enrolment.already} already there"
+    )
+    if enrolment.not_after is not None:
+        click.echo(
+            f"wrote {enrolment.issued} certificate(s) valid until {_day(enrolment.not_after)}"
+            f" to {out_dir}: ID.pem, ID.key (keep it secret) and ca.pem"
         )
 
 
-def _issue(
-    store: Store, ca: LocalCertificateAuthority, out_dir: Path, ids: list[str], days: int
-) -> str:
-    """Issue, record and write each device's certificate; the date they expire (UTC)."""
-    now = int(time.time())
-    ca.export_cert(out_dir)
-    not_after = now
-    for device_id in ids:
-        issued = ca.issue_device(device_id, days, now=now)
-        not_after = issued.not_after
-        # Recorded first: a certificate the store does not know could not be revoked.
-        store.certificates.add_certificate(device_id, issued.serial, not_after, now)
-        write_device_files(out_dir, device_id, issued)
-    return _day(not_after)
+def _enrol(
+    store: Store, customer: str, ids: list[str], issue: Issue | None, out_dir: Path | None
+) -> Enrolment:
+    """Enrol the devices; the service's refusals as the command line's."""
+    try:
+        return enrol(store, customer, ids, now=int(time.time()), issue=issue)
+    except UnknownCustomer as exc:
+        raise click.BadParameter(str(exc), param_hint="--customer") from exc
+    except DevicesTaken as exc:
+        raise click.UsageError(str(exc)) from exc
+    except CredentialsInTheWay as exc:
+        if exc.other is not None:
+            raise click.UsageError(
+                f"{exc.other} is another certificate authority's: use another --out folder"
+            ) from exc
+        raise click.UsageError(
+            f"{out_dir} has files of these devices already: {', '.join(exc.found[:6])}; give"
+            " --force to replace them (their certificates stay valid until revoked)"
+        ) from exc
 
 
 @devices.command("revoke")

@@ -6,15 +6,8 @@ from datetime import UTC, datetime
 
 import click
 
-from kenshin.adapters.pki import (
-    PKI_FOLDER,
-    SERVER_CERT,
-    SERVER_VALID_DAYS,
-    LocalCertificateAuthority,
-    check_names,
-)
-from kenshin.adapters.pki_files import certificate_names
-from kenshin.bootstrap import issue_endpoint_certificate
+from kenshin.bootstrap import check_endpoint_names, reissue_endpoint_certificate
+from kenshin.domain.devices import SERVER_VALID_DAYS
 from kenshin.entrypoints.cli.app import cli, endpoint_names, opened
 from kenshin.errors import KenshinError
 
@@ -47,20 +40,14 @@ def server_cert(
     keep trusting the same ca.pem. 'kenshin serve' presents it once restarted (so does
     the FTPS server, unless ftps.certificate sets its own)."""
     try:
-        check_names(hostnames, ips)
+        check_endpoint_names(hostnames, ips)
     except KenshinError as exc:
         raise click.BadParameter(str(exc)) from exc
     with opened(ctx) as app:
-        folder = app.data_dir / PKI_FOLDER
-        ca = LocalCertificateAuthority.load(folder)
-        kept_names, kept_ips = ([], []) if only else certificate_names(folder / SERVER_CERT)
-        issued = issue_endpoint_certificate(
-            ca, [*kept_names, *hostnames], [*kept_ips, *ips], valid_days
-        )
-    names, addresses = certificate_names(folder / SERVER_CERT)
+        issued = reissue_endpoint_certificate(app, hostnames, ips, only=only, valid_days=valid_days)
     until = datetime.fromtimestamp(issued.not_after, UTC).date()
     click.echo(
-        f"issued the endpoint's certificate {folder / SERVER_CERT}, valid until {until} (UTC),"
-        f" for: {', '.join([*names, *addresses])}"
+        f"issued the endpoint's certificate {issued.path}, valid until {until} (UTC),"
+        f" for: {', '.join(issued.names)}"
     )
     click.echo("restart 'kenshin serve' to present it; units keep trusting the same ca.pem")

@@ -29,14 +29,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kenshin.adapters.pki import RevocationPoller, admitted_device, serial_of
-from kenshin.adapters.pki_files import load_certificate
 from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.entrypoints.mqtt import commands
 from kenshin.entrypoints.mqtt.admission import Admission, Connecting, registration_refusal
 from kenshin.entrypoints.mqtt.commands import CommandQueue, SessionState
 from kenshin.entrypoints.mqtt.handshakes import handshake_failure
 from kenshin.entrypoints.mqtt.listener import TlsListener
+from kenshin.entrypoints.mqtt.peer import RevocationPoller, admitted_device, expired, serial_of
 from kenshin.entrypoints.mqtt.reasons import NOT_AUTHORIZED, SESSION_TAKEN_OVER
 from kenshin.entrypoints.mqtt.session import Peer, Services, Session
 from kenshin.entrypoints.mqtt.statuses import StatusKeeper
@@ -205,7 +204,7 @@ class DeviceEndpoint:
             )
             stream.close()
             return None
-        if stream.resumed() and _expired(der, self._clock()):  # OpenSSL checked it only once
+        if stream.resumed() and expired(der, self._clock()):  # OpenSSL checked it only once
             detail = "client certificate: certificate has expired (resuming a TLS session)"
             self._security.record(
                 SecurityEventKind.TLS_CERTIFICATE_REFUSED, device, stream.address, detail
@@ -305,7 +304,3 @@ class DeviceEndpoint:
             for session in list(self._sessions.values()):
                 if session.peer.serial in revoked and session.revoked():
                     await session.stop(NOT_AUTHORIZED)
-
-
-def _expired(der: bytes, now: float) -> bool:
-    return load_certificate(der).not_valid_after_utc.timestamp() <= now

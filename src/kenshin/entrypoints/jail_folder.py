@@ -8,7 +8,8 @@ with one name only (a hard link could give a secret, such as the CA's key, a nam
 the outbox; publishing renames a new file into place, so it has one link).
 A file is opened without following a symbolic link and judged again by what was
 opened, so a link swapped in after the lookup serves nothing.
-Both file servers use it, so the rules are the same for FTPS and SFTP.
+Both file servers use it, so the rules are the same for FTPS and SFTP: it is their
+own code, as they serve a local folder.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from kenshin.adapters.outbox import FOLDER_MODE
-from kenshin.domain.jail import JailPath, plain_name, resolve
+from kenshin.domain.jail import FOLDER_MODE, JailPath, plain_name, resolve
 from kenshin.domain.manifest import MANIFEST_SUFFIX
 
 
