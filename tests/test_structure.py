@@ -57,13 +57,14 @@ def modules(package: str = "") -> Iterator[tuple[str, Path]]:
 
 
 def imported(path: Path) -> Iterator[tuple[int, str]]:
-    """(line, module) of every import in the file, relative ones made absolute."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
+    """(line, module) of every import in the file; ``from kenshin import x`` as ``kenshin.x``."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
             yield from ((node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             yield node.lineno, node.module
+            if node.module == "kenshin":
+                yield from ((node.lineno, f"kenshin.{alias.name}") for alias in node.names)
 
 
 def test_no_port_has_more_than_15_methods() -> None:
@@ -104,6 +105,18 @@ def test_services_and_ports_never_import_adapters_or_entrypoints() -> None:
         if module.startswith(outer)
     ]
     assert found == [], "services reach the outside through ports that bootstrap fills in"
+
+
+def test_no_entrypoint_imports_an_adapter() -> None:
+    """Only the composition root (kenshin.bootstrap) builds adapters: an entrypoint gets
+    what it needs of one from it."""
+    wrong = [
+        f"{name}:{line} imports {module}"
+        for name, path in modules("entrypoints")
+        for line, module in imported(path)
+        if module == "kenshin.adapters" or module.startswith("kenshin.adapters.")
+    ]
+    assert wrong == [], "entrypoints get adapters from kenshin.bootstrap"
 
 
 def test_no_module_is_over_400_lines() -> None:
