@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Protocol
 
 from kenshin.adapters.channels import build_channel
 from kenshin.adapters.channels.email import SmtpChannel
@@ -20,7 +21,7 @@ from kenshin.domain.model import SecurityEvent
 from kenshin.domain.report import UnitInfo
 from kenshin.domain.slots import zone
 from kenshin.errors import ConfigError
-from kenshin.ports import AlertChannel, ChannelError, Store
+from kenshin.ports import AlertChannel, Alerts, ChannelError, Registry, UnitClocks
 from kenshin.services.report import ReportError, ReportSettings
 
 REPORT_STATE = "report-last-sent"  # in data_dir: the last day whose report went out
@@ -91,8 +92,25 @@ def keep_report_day(data_dir: Path, day: date) -> None:
     part.replace(path)
 
 
+class WatchPorts(Protocol):
+    """What the watch reads: devices, the units' clocks and statuses, security events.
+    A ``Store`` is one."""
+
+    @property
+    def registry(self) -> Registry:
+        """Customers, devices and meters."""
+
+    @property
+    def unit_clocks(self) -> UnitClocks:
+        """Each unit's last-seen time, clock offset and status messages."""
+
+    @property
+    def alerts(self) -> Alerts:
+        """Alert state, the notification queue and security events."""
+
+
 def unit_infos(
-    store: Store, statuses: Mapping[str, tuple[int, bytes]] | None = None
+    store: WatchPorts, statuses: Mapping[str, tuple[int, bytes]] | None = None
 ) -> list[UnitInfo]:
     """Every device with when it was last heard and, from its last status message (a JSON
     object with ``firmware`` and ``rsrp`` in dBm, see the wire contract), its firmware
@@ -122,7 +140,7 @@ def unit_status(payload: bytes) -> tuple[str | None, float | None]:
     )
 
 
-def day_events(store: Store, day: date, timezone: str) -> list[SecurityEvent]:
+def day_events(store: WatchPorts, day: date, timezone: str) -> list[SecurityEvent]:
     """The security events kept from the start of local ``day`` on (the report keeps
     those of the day)."""
     start = datetime(day.year, day.month, day.day, tzinfo=zone(timezone))

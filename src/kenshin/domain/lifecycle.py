@@ -13,7 +13,8 @@ customer's file.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -63,3 +64,95 @@ def exchanged_out(span: Span, at: int) -> Span:
     meter was taken out earlier already."""
     fitted, removed = span
     return fitted, at if removed is None else min(removed, at)
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """A meter's readings in one message: the first and the last (UTC epoch s)."""
+
+    meter: str
+    first: int
+    last: int
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """A unit's meter ``old`` exchanged for ``new`` at ``at`` (UTC epoch s)."""
+
+    old: str
+    new: str
+    at: int
+
+
+@dataclass(frozen=True)
+class DeviceService:
+    """What is known of a unit's meters as a message comes in: each one's span as the
+    batch leaves it (``spans``), those the store did not know before the batch
+    (``new``), those whose removal an operator set (``fixed``), and the batch's first
+    reading of each new meter and last of each meter so far, this message included."""
+
+    spans: Mapping[str, Span]
+    new: frozenset[str] = frozenset()
+    fixed: frozenset[str] = frozenset()
+    first_seen: Mapping[str, int] = field(default_factory=dict)
+    last_seen: Mapping[str, int] = field(default_factory=dict)
+
+
+def spans_to_set(
+    known: DeviceService, reported: Sequence[Reported], named: Sequence[str]
+) -> tuple[dict[str, Span], Exchange | None]:
+    """The spans a message changes (``reported``: its meters with readings to look at;
+    ``named``: every meter it names), and the exchange it shows, if any: a new meter
+    whose unit had one other meter in service, not read after the new one's first
+    reading in the batch (whether the store holds a later reading is for the caller to
+    ask, before it sets ``exchange_spans``). A new meter is in service from its first
+    reading; one fitted earlier than recorded takes the removal of the meter it replaced
+    with it."""
+    spans = dict(known.spans)
+    changes: dict[str, Span] = {}
+
+    def put(meter: str, span: Span) -> None:
+        spans[meter] = changes[meter] = span
+
+    for seen in reported:
+        span = spans.get(seen.meter, (None, None))
+        if seen.meter in known.new and span[0] is None:
+            span = (known.first_seen[seen.meter], span[1])
+            put(seen.meter, span)
+        fixed = seen.meter in known.fixed and span[1] is not None
+        changed = widened(span, (seen.first, seen.last), removal_fixed=fixed)
+        if changed != span:
+            put(seen.meter, changed)
+        if span[0] is not None and changed[0] != span[0]:  # fitted earlier: the one before
+            for other, (fitted, removed) in list(spans.items()):
+                if removed == span[0] and changed[0] is not None:
+                    put(other, (fitted, changed[0]))
+    fresh = [seen.meter for seen in reported if seen.meter in known.new]
+    return changes, _exchange(known, spans, fresh, named)
+
+
+def _exchange(
+    known: DeviceService, spans: Mapping[str, Span], fresh: list[str], named: Sequence[str]
+) -> Exchange | None:
+    """The exchange a message naming ``named`` shows, given the unit's ``spans`` and the
+    new meters it reports (``fresh``)."""
+    if len(fresh) != 1 or len(named) > 2:
+        return None
+    new = fresh[0]
+    others = [m for m, (_, removed) in spans.items() if m != new and removed is None]
+    at = known.first_seen[new]  # its earliest reading of the batch, in any message
+    old = others[0] if len(others) == 1 else None
+    if old is None or (len(set(named)) == 2 and old not in named):
+        return None
+    if known.last_seen.get(old, at) > at:
+        return None  # both report at once: a unit of two meters
+    return Exchange(old, new, at)
+
+
+def exchange_spans(exchange: Exchange, spans: Mapping[str, Span]) -> dict[str, Span]:
+    """The spans of the two meters of ``exchange``: the old one out, the new one in."""
+    old, new = spans.get(exchange.old, (None, None)), spans.get(exchange.new, (None, None))
+    return {
+        exchange.old: exchanged_out(old, exchange.at),
+        exchange.new: (exchange.at, new[1]),
+    }

@@ -6,32 +6,46 @@ collected (or collected late), the day's security events and its dead letters, t
 unknown devices apart. ``root_causes`` folds the meters into a few
 lines, one per customer, kind of failure, unit firmware and signal band, so that one
 cause reads as one line however many meters it hit, with its likely cause and the
-next step. The renderings (text, HTML, CSV) are in ``domain.report_render``.
+next step. What it holds, and the counting, are in ``domain.report_quality``; the
+renderings (text, HTML, CSV) in ``domain.report_render``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from kenshin.domain.model import Customer, SecurityEvent
-
-# The kind of a slot that several rules fired on is the first of these: what explains it.
-KINDS = (
-    "future",
-    "negative",
-    "conflict",
-    "clock",
-    "missing",
-    "sum",
-    "spike",
-    "high",
-    "stuck",
-    "zero_run",
-    "low",
+from kenshin.domain.report_quality import (
+    KINDS,
+    CustomerQuality,
+    DailyReport,
+    DeadLetters,
+    MeterQuality,
+    NotCollected,
+    Totals,
+    UnitInfo,
 )
+
+__all__ = [
+    "KINDS",
+    "KIND_ADVICE",
+    "KIND_TEXT",
+    "Cause",
+    "CustomerQuality",
+    "DailyReport",
+    "DeadLetters",
+    "MeterQuality",
+    "NotCollected",
+    "Totals",
+    "UnitInfo",
+    "local_clock",
+    "plural",
+    "report_due",
+    "root_causes",
+    "signal_band",
+]
+
 KIND_TEXT = {
     "silent": "missing",
     "missing": "missing",
@@ -102,147 +116,6 @@ KIND_ADVICE = {
 # LTE RSRP: above -90 dBm a unit is well served; below -105 dBm it is at the cell edge.
 GOOD_DBM = -90
 WEAK_DBM = -105
-
-
-@dataclass(frozen=True, slots=True)
-class UnitInfo:
-    """What a unit last reported of itself: firmware, signal (RSRP, dBm), when last seen."""
-
-    device: str
-    customer: str
-    firmware: str | None = None
-    rsrp_dbm: float | None = None
-    last_seen: int | None = None  # UTC epoch s
-
-
-@dataclass(frozen=True, slots=True)
-class MeterQuality:
-    """A meter's day: slots without a measured value (``missing``; ``estimated`` of them
-    were filled), ``questionable`` measured slots, and the slots each rule fired on and
-    each kind of failure holds. A slot counts once per meter, whichever rows show it.
-    ``first_missing`` and ``missing_from`` (a gap that lasts to the day's end) are slot
-    indices; ``last_reading`` is the meter's last reading of the day (UTC epoch s)."""
-
-    meter: str
-    device: str
-    missing: int
-    estimated: int
-    questionable: int
-    rules: Mapping[str, int]
-    kinds: Mapping[str, int]
-    first_missing: int | None = None
-    missing_from: int | None = None
-    last_reading: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class NotCollected:
-    """A final daily file its customer had not collected when it was due (UTC epoch s),
-    and when it collected it after all, if it did by the report's time."""
-
-    day: str
-    file_name: str
-    revision: int
-    due_at: int
-    collected_at: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetters:
-    """The day's dead letters of one sender: a device (None where no device is named),
-    how many, the reason of the last and when it came (UTC epoch s), and whether the
-    device is registered (an unknown device is not)."""
-
-    device: str | None
-    count: int
-    reason: str
-    last_at: int
-    registered: bool = True
-
-
-@dataclass(frozen=True)
-class CustomerQuality:
-    """One customer's day: its slot labels, how many meters it has, the meters with a
-    problem, its silent units (with their last reading of the day), files not collected
-    in time (some collected late)."""
-
-    customer: Customer
-    labels: tuple[str, ...]
-    meters: int
-    problems: tuple[MeterQuality, ...]
-    silent: Mapping[str, int | None] = field(default_factory=dict)
-    not_collected: tuple[NotCollected, ...] = ()
-
-    @property
-    def zone(self) -> ZoneInfo:
-        """The customer's time zone."""
-        return ZoneInfo(self.customer.timezone)
-
-    def total(self, what: str) -> int:
-        """The sum of ``missing``, ``estimated`` or ``questionable`` over its meters."""
-        return sum(int(getattr(m, what)) for m in self.problems)
-
-    @property
-    def uncollected(self) -> tuple[NotCollected, ...]:
-        """Its files still not collected."""
-        return tuple(f for f in self.not_collected if f.collected_at is None)
-
-
-@dataclass(frozen=True)
-class DailyReport:
-    """The report of local ``day``, made at ``made_at`` (UTC epoch s) in ``timezone``.
-    ``security`` is None where the day's security events are not known; ``dead_letters``
-    are the day's, one group per sender, most first (``dead_letter_total`` counts every
-    one, where the groups were made of fewer)."""
-
-    day: date
-    made_at: int
-    timezone: str
-    customers: tuple[CustomerQuality, ...]
-    units: Mapping[str, UnitInfo] = field(default_factory=dict)
-    security: tuple[SecurityEvent, ...] | None = ()
-    dead_letters: tuple[DeadLetters, ...] = ()
-    dead_letter_total: int | None = None
-
-    def totals(self) -> Totals:
-        """The headline counts."""
-        cs = self.customers
-        return Totals(
-            customers=len(cs),
-            meters=sum(c.meters for c in cs),
-            meters_with_problems=sum(len(c.problems) for c in cs),
-            missing=sum(c.total("missing") for c in cs),
-            estimated=sum(c.total("estimated") for c in cs),
-            questionable=sum(c.total("questionable") for c in cs),
-            silent_units=sum(len(c.silent) for c in cs),
-            not_collected=sum(len(c.uncollected) for c in cs),
-            security_events=None if self.security is None else len(self.security),
-            collected_late=sum(len(c.not_collected) - len(c.uncollected) for c in cs),
-            dead_letters=(
-                sum(g.count for g in self.dead_letters)
-                if self.dead_letter_total is None
-                else self.dead_letter_total
-            ),
-            unknown_devices=sum(1 for g in self.dead_letters if not g.registered),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Totals:
-    """The report's headline: counts over every customer."""
-
-    customers: int
-    meters: int
-    meters_with_problems: int
-    missing: int
-    estimated: int
-    questionable: int
-    silent_units: int
-    not_collected: int
-    security_events: int | None
-    collected_late: int = 0
-    dead_letters: int = 0
-    unknown_devices: int = 0
 
 
 @dataclass(frozen=True, slots=True)

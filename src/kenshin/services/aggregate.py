@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -36,7 +37,7 @@ from kenshin.domain.vee import (
     validate_day,
 )
 from kenshin.errors import ExportError
-from kenshin.ports import Store
+from kenshin.ports import Readings, Registry, UnitClocks
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,25 @@ Grids = list[tuple[Registers, Registers]]  # the day's registers, then each like
 Conflicts = list[tuple[str, int]]  # (meter, t) of conflicting readings
 
 
+class DayPorts(Protocol):
+    """What a customer's day is read from: its meters, their readings, the units' clocks.
+    A ``Store`` is one."""
+
+    @property
+    def registry(self) -> Registry:
+        """Customers, devices and meters."""
+
+    @property
+    def readings(self) -> Readings:
+        """Register readings and their conflicts."""
+
+    @property
+    def unit_clocks(self) -> UnitClocks:
+        """The units' clock drift spells."""
+
+
 def aggregate_day(  # noqa: PLR0913 - the last three are keywords: when, as of, marks
-    store: Store,
+    store: DayPorts,
     customer: Customer,
     slots: DaySlots,
     max_demand_w: int = DEFAULT_MAX_DEMAND_W,
@@ -69,7 +87,7 @@ def aggregate_day(  # noqa: PLR0913 - the last three are keywords: when, as of, 
     days = [slots] if vee is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
     due, shown = due_slots(slots, now), shown_mwh(customer)
     if drift is None:
-        drift = drift_spells(store, slots, vee)
+        drift = drift_spells(store.unit_clocks, slots, vee)
 
     def read(chunk: list[Meter]) -> tuple[Grids, Conflicts]:
         ids = [m.id for m in chunk]
@@ -103,13 +121,16 @@ def serves_day(meter: Meter, slots: DaySlots) -> bool:
 
 
 def drift_spells(
-    store: Store, slots: DaySlots, vee: VeeSettings | None, devices: Sequence[str] | None = None
+    clocks: UnitClocks,
+    slots: DaySlots,
+    vee: VeeSettings | None,
+    devices: Sequence[str] | None = None,
 ) -> list[DriftSpell]:
     """The units' clock drift spells over ``slots`` (of ``devices`` if given), if the
     clock rule runs."""
     if vee is None or not vee.enabled(Rule.CLOCK):
         return []
-    return store.unit_clocks.drift_spells(slots.start, slots.end, devices)
+    return clocks.drift_spells(slots.start, slots.end, devices)
 
 
 def like_days(customer: Customer, slots: DaySlots, weeks: int) -> list[DaySlots]:

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from kenshin.config_alerts import AlertsConfig, RouteConfig
 from kenshin.domain.alert_rules import active_alerts
@@ -33,10 +34,10 @@ from kenshin.domain.observations import (
     UncollectedFile,
 )
 from kenshin.errors import StoreError
-from kenshin.ports import AlertChannel, Alerts, Store
+from kenshin.ports import AlertChannel, Alerts, Certificates, DeadLetters
 from kenshin.services.alert_fallback import DirectDelivery
 from kenshin.services.alert_sending import NotificationSender
-from kenshin.services.receipts import uncollected_files
+from kenshin.services.receipts import ReceiptPorts, uncollected_files
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,25 @@ def evaluate(
     return plan
 
 
+class AlertingPorts(ReceiptPorts, Protocol):
+    """What alerting reads and keeps: the registry, certificates, files and receipts,
+    dead letters and alert state. A ``Store`` is one."""
+
+    @property
+    def certificates(self) -> Certificates:
+        """The certificates issued to devices and their revocations."""
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """Messages that could not be used, with their reasons."""
+
+    @property
+    def alerts(self) -> Alerts:
+        """Alert state, the notification queue and security events."""
+
+
 def observe(
-    store: Store,
+    store: AlertingPorts,
     settings: AlertsConfig,
     server: Observations,
     last_seen: Mapping[str, int],
@@ -188,7 +206,7 @@ class Alerting:
 
     def __init__(
         self,
-        store: Store,
+        store: AlertingPorts,
         channels: Iterable[AlertChannel],
         settings: AlertsConfig,
         *,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 from kenshin.domain.daytable import day_table
 from kenshin.domain.intervals import NO_VALUE
@@ -12,8 +13,9 @@ from kenshin.domain.lifecycle import slots_in_service
 from kenshin.domain.model import Customer, Direction, FileRevision, Meter, Reading
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, slot_labels, zone
 from kenshin.errors import KenshinError
-from kenshin.ports import Store
+from kenshin.ports import Revisions
 from kenshin.services.aggregate import (
+    DayPorts,
     Marks,
     due_slots,
     like_days,
@@ -65,8 +67,17 @@ class SlotExplanation:
         return bool(slots_in_service([span], self.start, 1)[0, 0])
 
 
+class ExplainPorts(DayPorts, Protocol):
+    """What an explanation reads: a meter's readings and registry, its unit's clock, its
+    day's revisions. A ``Store`` is one."""
+
+    @property
+    def revisions(self) -> Revisions:
+        """The published revisions of customers' day files."""
+
+
 def explain_slot(
-    store: Store, settings: ExportSettings, meter_id: str, day: date, label: str, *, now: int
+    store: ExplainPorts, settings: ExportSettings, meter_id: str, day: date, label: str, *, now: int
 ) -> SlotExplanation:
     """Explain the slot of ``meter_id`` that starts at local time ``label`` (``HH:MM``;
     a time that repeats when the clocks go back takes its offset, ``02:30+01:00``)."""
@@ -111,7 +122,7 @@ def explain_slot(
 
 
 def _rows(
-    store: Store,
+    store: ExplainPorts,
     settings: ExportSettings,
     meter: Meter,
     customer: Customer,

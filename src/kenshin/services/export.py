@@ -2,10 +2,10 @@
 
 Every meter of the customer gets its rows, even a meter that sent nothing that
 day: a silent meter shows as slots flagged ``N``, so the customer sees the gap.
-A day is provisional until ``grace_hours`` after its end, then final. A file is
-published again only when its content changes (a new revision); a final day
-that changes later is restated. The file is published before its manifest and
-the revision is recorded last, so a run killed at any point is simply redone.
+Which revision a build makes, and whether it is final, is ``domain.revisions``'s to
+say; this module loads what it needs, builds the file and stores the outcome. The
+file is published before its manifest and the revision is recorded last, so a run
+killed at any point is simply redone.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import gc
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
+from typing import Protocol
 
 from kenshin import __version__
 from kenshin.domain.changes import (
@@ -24,37 +24,52 @@ from kenshin.domain.changes import (
     change_record_name,
     change_record_text,
     compare_files,
-    is_change_record,
     slot_starts,
 )
-from kenshin.domain.csvfiles import LOCAL_CUT, file_slots, new_day_cut, render_day
+from kenshin.domain.csvfiles import DayFile, file_slots, render_day
 from kenshin.domain.daytable import DayTable
-from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W, SECONDS_PER_HOUR
-from kenshin.domain.made_with import (
-    MadeWith,
-    demand_of,
-    made_with_from_json,
-    made_with_json,
-    service_of,
+from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W
+from kenshin.domain.file_names import check_file_pattern, customer_zone, file_name, oldest_kept_day
+from kenshin.domain.made_with import MadeWith, demand_of, made_with_json, service_of
+from kenshin.domain.manifest import manifest_bytes, manifest_name
+from kenshin.domain.model import Customer, FileRevision, Watermark
+from kenshin.domain.revisions import (
+    FINAL,
+    PROVISIONAL,
+    NewRevision,
+    Unchanged,
+    cut_of_day,
+    manifest_of,
+    next_revision,
+    reported_slots,
+    restated,
+    settings_of_day,
+    status_at,
 )
-from kenshin.domain.manifest import (
-    MANIFEST_SUFFIX,
-    Manifest,
-    manifest_bytes,
-    manifest_day,
-    manifest_name,
-)
-from kenshin.domain.model import FILE_SETTINGS, Customer, FileRevision
-from kenshin.domain.slots import SLOT_SECONDS, DaySlots, local_day, zone
+from kenshin.domain.slots import DaySlots, local_day
 from kenshin.domain.vee import VeeSettings
 from kenshin.errors import ExportError
-from kenshin.ports import Compacting, Outbox, Store
+from kenshin.ports import Compacting, Outbox, Readings, Registry, Revisions, UnitClocks
 from kenshin.services.aggregate import aggregate_day, drift_spells
+from kenshin.services.retention import remove_expired
+
+__all__ = [
+    "FINAL",
+    "PROVISIONAL",
+    "ExportOutcome",
+    "ExportPorts",
+    "ExportSettings",
+    "check_file_pattern",
+    "days_to_export",
+    "export_day",
+    "file_name",
+    "oldest_kept_day",
+    "pack_closed_days",
+    "remove_expired",
+]
 
 log = logging.getLogger(__name__)
 
-PROVISIONAL = "provisional"
-FINAL = "final"
 # Readings of a packed day still count; packing an hour after the day keeps that rare.
 PACK_DELAY_S = 3600
 
@@ -95,8 +110,45 @@ class ExportOutcome:
 _DEFAULT_SETTINGS = ExportSettings()
 
 
+class ExportPorts(Protocol):
+    """What an export reads and records: the registry, readings and unit clocks as of a
+    watermark, and the day's revisions. A ``Store`` is one."""
+
+    @property
+    def registry(self) -> Registry:
+        """Customers, devices and meters."""
+
+    @property
+    def readings(self) -> Readings:
+        """Register readings and their conflicts."""
+
+    @property
+    def revisions(self) -> Revisions:
+        """The published revisions of customers' day files."""
+
+    @property
+    def unit_clocks(self) -> UnitClocks:
+        """The units' clock drift spells."""
+
+    def watermark(self) -> Watermark:
+        """How far the store has come, for reads as of it."""
+
+
+@dataclass(frozen=True)
+class _Build:
+    """One customer's day as built from the store, and what it was made with."""
+
+    customer: Customer
+    slots: DaySlots
+    days: DayTable
+    rendered: DayFile
+    mark: Watermark
+    made_with: str
+    settings: ExportSettings
+
+
 def export_day(
-    store: Store,
+    store: ExportPorts,
     outbox: Outbox,
     customer: Customer,
     day: date,
@@ -108,25 +160,55 @@ def export_day(
 
     A day older than the retention is refused: its file would only be removed again.
     """
-    oldest = oldest_kept_day(customer, now=now, retention_days=settings.retention_days)
-    if day < oldest:
-        raise ExportError(
-            f"{day} is older than the {settings.retention_days}-day retention of files "
-            f"(the oldest day kept is {oldest}): its file would be removed at once"
-        )
+    _check_kept(customer, day, now=now, retention_days=settings.retention_days)
     latest = store.revisions.latest_revision(customer.id, day.isoformat())
     customer = settings_of_day(customer, latest)
-    _zone(customer)  # an unknown zone is an ExportError naming the customer
+    customer_zone(customer)  # an unknown zone is an ExportError naming the customer
     cut = cut_of_day(customer, latest)
-    slots = file_slots(customer, day, cut)
     name = file_name(customer, day)
+    build = _build(store, customer, file_slots(customer, day, cut), cut, settings, now)
+    status = status_at(now, build.slots.end, settings.grace_hours)
+    decision = next_revision(latest, build.rendered.content_key, name, status)
+    if isinstance(decision, Unchanged):
+        return _keep(store.revisions, outbox, build, decision)
+    changes = _changes(outbox, customer, build.slots, latest, build.rendered.content)
+    revision = _revision(build, day, name, decision, changes, now)
+    outbox.publish(customer.id, name, build.rendered.content)
+    if changes and changes.changes:
+        text = change_record_text(changes, slot_starts(build.slots, customer_zone(customer)))
+        outbox.publish(customer.id, change_record_name(name, decision.number), text.encode())
+    _publish_manifest(store.revisions, outbox, customer, revision, settings)
+    store.revisions.add_revision(revision)
+    log.info(
+        "published %s/%s revision %d (%s)", customer.id, name, decision.number, decision.status
+    )
+    return _outcome(revision, changed=True)
+
+
+def _check_kept(customer: Customer, day: date, *, now: int, retention_days: int) -> None:
+    oldest = oldest_kept_day(customer, now=now, retention_days=retention_days)
+    if day < oldest:
+        raise ExportError(
+            f"{day} is older than the {retention_days}-day retention of files "
+            f"(the oldest day kept is {oldest}): its file would be removed at once"
+        )
+
+
+def _build(
+    store: ExportPorts,
+    customer: Customer,
+    slots: DaySlots,
+    cut: str,
+    settings: ExportSettings,
+    now: int,
+) -> _Build:
+    """The customer's day read as of one watermark, with the drift spells of now: kept
+    with the revision, they make it again byte for byte (kenshin replay)."""
     with _collector_paused():
         vee = settings.vee_for(customer.id)
-        # Read as of one watermark, with the drift spells of now: kept with the revision,
-        # they make it again byte for byte (kenshin replay).
         mark = store.watermark()
         devices = [d.id for d in store.registry.list_devices(customer.id)]
-        drift = tuple(drift_spells(store, slots, vee, devices))
+        drift = tuple(drift_spells(store.unit_clocks, slots, vee, devices))
         meters = store.registry.list_meters(customer.id, as_of=mark)
         days = aggregate_day(
             store,
@@ -140,20 +222,26 @@ def export_day(
             meters=meters,
         )
         rendered = render_day(customer, slots, days, created_at=now)
-    status = FINAL if now >= slots.end + settings.grace_hours * SECONDS_PER_HOUR else PROVISIONAL
-    if latest is not None:
-        if latest.content_key == rendered.content_key and latest.file_name == name:
-            job = _Job(customer, slots, days, settings)
-            return _keep(store, outbox, job, latest, status)
-        # Once final, always final: a later change is a restatement, not a new draft.
-        status = FINAL if latest.status == FINAL else status
-    number = 1 if latest is None else latest.revision + 1
-    changes = _changes(outbox, customer, slots, latest, rendered.content)
-    revision = FileRevision(
-        customer=customer.id,
+    made = MadeWith(
+        customer, vee, settings.max_demand_w, drift, service_of(meters), demand_of(meters), cut
+    )
+    return _Build(customer, slots, days, rendered, mark, made_with_json(made), settings)
+
+
+def _revision(
+    build: _Build,
+    day: date,
+    name: str,
+    decision: NewRevision,
+    changes: ChangeRecord | None,
+    now: int,
+) -> FileRevision:
+    rendered = build.rendered
+    return FileRevision(
+        customer=build.customer.id,
         day=day.isoformat(),
-        revision=number,
-        status=status,
+        revision=decision.number,
+        status=decision.status,
         file_name=name,
         sha256=rendered.sha256,
         content_key=rendered.content_key,
@@ -163,142 +251,21 @@ def export_day(
         created_at=now,
         estimated_slots=rendered.estimated_slots,
         changed_slots=changes.count if changes else 0,
-        as_of_batch=mark.batch,
-        as_of_meter=mark.meter,
-        made_with=made_with_json(
-            MadeWith(
-                customer,
-                vee,
-                settings.max_demand_w,
-                drift,
-                service_of(meters),
-                demand_of(meters),
-                cut,
-            )
-        ),
+        as_of_batch=build.mark.batch,
+        as_of_meter=build.mark.meter,
+        made_with=build.made_with,
     )
-    outbox.publish(customer.id, name, rendered.content)
-    if changes and changes.changes:
-        text = change_record_text(changes, slot_starts(slots, _zone(customer)))
-        outbox.publish(customer.id, change_record_name(name, number), text.encode("utf-8"))
-    _publish_manifest(store, outbox, customer, revision, settings)
-    store.revisions.add_revision(revision)
-    log.info(
-        "published %s/%s revision %d (%s)", customer.id, name, revision.revision, revision.status
-    )
-    return _outcome(revision, changed=True)
 
 
-def settings_of_day(customer: Customer, latest: FileRevision | None) -> Customer:
-    """The customer with the file settings its day was first written with: a change of
-    settings applies to new files only, so a day's revisions stay alike (and its change
-    records compare like with like). A day without a file, or whose revision does not
-    say, takes the customer's settings as they are."""
-    if latest is None or not latest.made_with:
-        return customer
-    try:
-        made = made_with_from_json(latest.made_with).customer
-    except ValueError:
-        return customer
-    return replace(customer, **{name: getattr(made, name) for name in FILE_SETTINGS})
-
-
-def cut_of_day(customer: Customer, latest: FileRevision | None) -> str:
-    """How the day is cut into slots: as its file was first written (every revision
-    keeps it, so that no half hour falls between a day's revisions or between days
-    already published, and change records compare the same half hours); a revision that
-    does not say was cut local. A day without a file is cut as its layout cuts new days."""
-    if latest is None:
-        return new_day_cut(customer)
-    try:
-        return made_with_from_json(latest.made_with).cut if latest.made_with else LOCAL_CUT
-    except ValueError:
-        return LOCAL_CUT
-
-
-def pack_closed_days(store: Store, now: int) -> int:
+def pack_closed_days(store: ExportPorts, now: int) -> int:
     """Pack the store's UTC days that ended ``PACK_DELAY_S`` or more before ``now``, so
     that exporting them is fast, if it can (``Compacting``); how many days were packed."""
     readings = store.readings
     return readings.compact(now - PACK_DELAY_S) if isinstance(readings, Compacting) else 0
 
 
-def file_name(customer: Customer, day: date) -> str:
-    """The name of the customer's file of ``day``, from its file pattern."""
-    try:
-        name = customer.file_pattern.format(customer=customer.id, date=day)
-    except (KeyError, IndexError, ValueError, AttributeError) as exc:
-        raise ExportError(
-            f"file pattern {customer.file_pattern!r} of customer {customer.id!r} is invalid: "
-            "use {customer} and {date}, e.g. '{customer}_{date:%Y%m%d}.csv'"
-        ) from exc
-    if (
-        not name
-        or name.startswith(".")
-        or name.endswith(MANIFEST_SUFFIX)
-        or any(c in name for c in "/\\\x00")
-    ):
-        raise ExportError(
-            f"file pattern {customer.file_pattern!r} of customer {customer.id!r} gives "
-            f"{name!r}: a file name must not be empty, start with '.', hold a path "
-            f"separator or end with {MANIFEST_SUFFIX!r}"
-        )
-    return name
-
-
-# Days that differ in year, month or day only: a valid pattern names each differently.
-_PATTERN_PROBES = (date(2026, 1, 31), date(2026, 2, 1), date(2027, 1, 31), date(2026, 1, 30))
-
-
-def check_file_pattern(pattern: str) -> None:
-    """Raise ExportError unless ``pattern`` gives a valid, different file name for every day."""
-    probe = Customer("C-1", "probe", file_pattern=pattern)
-    names = {file_name(probe, day) for day in _PATTERN_PROBES}
-    if len(names) < len(_PATTERN_PROBES):
-        raise ExportError(
-            f"file pattern {pattern!r} gives the same name to different days: it needs the "
-            "whole date, e.g. '{customer}_{date:%Y%m%d}.csv'"
-        )
-
-
-def oldest_kept_day(customer: Customer, *, now: int, retention_days: int) -> date:
-    """The oldest local day of the customer whose file is kept at ``now``."""
-    return local_day(now, _zone(customer)) - timedelta(days=retention_days)
-
-
-def remove_expired(
-    outbox: Outbox, customer: Customer, *, now: int, retention_days: int
-) -> list[str]:
-    """Remove files whose day is more than ``retention_days`` before the customer's today.
-
-    The day is read from each file's manifest; a file without one is left alone.
-    The file goes before its manifest, so an interrupted run finishes next time.
-    """
-    cutoff = oldest_kept_day(customer, now=now, retention_days=retention_days)
-    names = outbox.list_files(customer.id)
-    present = set(names)
-    removed: list[str] = []
-    for manifest in names:
-        if not manifest.endswith(MANIFEST_SUFFIX):
-            continue
-        content = outbox.read(customer.id, manifest)
-        day = manifest_day(content) if content is not None else None
-        if day is None or day >= cutoff:
-            continue
-        data_file = manifest.removesuffix(MANIFEST_SUFFIX)
-        for name in [data_file, *sorted(n for n in present if is_change_record(n, data_file))]:
-            if name in present:
-                outbox.remove(customer.id, name)
-                removed.append(name)
-        outbox.remove(customer.id, manifest)
-        removed.append(manifest)
-    if removed:
-        log.info("removed %d expired files of %s", len(removed), customer.id)
-    return removed
-
-
 def days_to_export(
-    store: Store,
+    store: ExportPorts,
     customer: Customer,
     *,
     now: int,
@@ -310,7 +277,7 @@ def days_to_export(
     down when it ended), so a new customer gets files for up to ``lookback_days``
     earlier days, showing their gaps.
     """
-    today = local_day(now, _zone(customer))
+    today = local_day(now, customer_zone(customer))
     days = [today - timedelta(days=back) for back in range(lookback_days, 0, -1)]
     pending = [
         day
@@ -321,67 +288,40 @@ def days_to_export(
     return [*pending, today]
 
 
-@dataclass(frozen=True)
-class _Job:
-    """One customer's day being exported."""
-
-    customer: Customer
-    slots: DaySlots
-    days: DayTable
-    settings: ExportSettings
-
-
 def _keep(
-    store: Store, outbox: Outbox, job: _Job, latest: FileRevision, status: str
+    revisions: Revisions, outbox: Outbox, build: _Build, decision: Unchanged
 ) -> ExportOutcome:
     """Same content as the newest revision: finalise it, or republish what went missing."""
-    customer = job.customer
-    revision = latest
-    if latest.status == PROVISIONAL and status == FINAL:
-        revision = replace(latest, status=FINAL)
+    customer, revision = build.customer, decision.revision
     published = set(outbox.list_files(customer.id))
-    file_missing = latest.file_name not in published
+    file_missing = revision.file_name not in published
     if file_missing:
         # The revision's own time, so that a NEM12 file comes back byte for byte.
-        again = render_day(customer, job.slots, job.days, created_at=latest.created_at)
-        outbox.publish(customer.id, latest.file_name, again.content)
-    changed = file_missing or revision != latest
-    if changed or manifest_name(latest.file_name) not in published:
-        _publish_manifest(store, outbox, customer, revision, job.settings)
+        again = render_day(customer, build.slots, build.days, created_at=revision.created_at)
+        outbox.publish(customer.id, revision.file_name, again.content)
+    changed = file_missing or decision.finalised
+    if changed or manifest_name(revision.file_name) not in published:
+        _publish_manifest(revisions, outbox, customer, revision, build.settings)
         changed = True
-    if revision != latest:
-        store.revisions.add_revision(revision)
-        log.info("%s/%s revision %d is final", customer.id, latest.file_name, latest.revision)
+    if decision.finalised:
+        revisions.add_revision(revision)
+        log.info("%s/%s revision %d is final", customer.id, revision.file_name, revision.revision)
     return _outcome(revision, changed=changed)
 
 
 def _publish_manifest(
-    store: Store,
+    revisions: Revisions,
     outbox: Outbox,
     customer: Customer,
     revision: FileRevision,
     settings: ExportSettings,
 ) -> None:
-    earlier = store.revisions.list_revisions(customer.id, revision.day)
-    restated = any(r.status == FINAL and r.revision < revision.revision for r in earlier)
-    manifest = Manifest(
-        customer=customer.id,
-        day=date.fromisoformat(revision.day),
-        file=revision.file_name,
-        revision=revision.revision,
-        status=revision.status,
-        restated=restated,
-        rows=revision.rows,
-        slots=revision.slots,
-        actual_slots=revision.actual_slots,
-        estimated_slots=revision.estimated_slots,
-        sha256=revision.sha256,
-        layout=str(customer.layout),
-        encoding=customer.encoding,
-        timezone=customer.timezone,
-        created_at=revision.created_at,
+    earlier = revisions.list_revisions(customer.id, revision.day)
+    manifest = manifest_of(
+        customer,
+        revision,
+        restated=restated(revision, earlier),
         generator=settings.generator,
-        changed_slots=revision.changed_slots,
         change_record=(
             change_record_name(revision.file_name, revision.revision)
             if revision.changed_slots
@@ -410,13 +350,12 @@ def _changes(
             latest.revision,
         )
         return None
-    reported = min(max((latest.created_at - slots.start) // SLOT_SECONDS, 0), slots.count)
     return compare_files(
         customer.layout,
         before.decode(customer.encoding),
         content.decode(customer.encoding),
-        starts=slot_starts(slots, _zone(customer)),
-        reported=reported,
+        starts=slot_starts(slots, customer_zone(customer)),
+        reported=reported_slots(latest, slots),
         flags=customer.flags,
     )
 
@@ -447,10 +386,3 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _zone(customer: Customer) -> ZoneInfo:
-    try:
-        return zone(customer.timezone)
-    except ValueError as exc:
-        raise ExportError(f"customer {customer.id!r}: {exc}") from exc

@@ -18,18 +18,36 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client import Counter as CounterMetric
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from kenshin.ports import Deliveries, Store
+from kenshin.ports import Alerts, DeadLetters, Deliveries
 from kenshin.services.batching import CommitStats
 from kenshin.services.ingest import IngestSummary
 from kenshin.services.schedule import ExportRun
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # what every Prometheus reads
 COMMIT_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class MetricsPorts(Protocol):
+    """What the metrics read: receipts, dead letters, the notification queues. A ``Store``
+    is one."""
+
+    @property
+    def deliveries(self) -> Deliveries:
+        """Customers' accounts and download receipts."""
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """Messages that could not be used, with their reasons."""
+
+    @property
+    def alerts(self) -> Alerts:
+        """Alert state, the notification queue and security events."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +87,7 @@ class DownloadTally:
 class ServerMetrics:
     """The metrics of one ``kenshin serve``; ``render`` gives the page of a scrape."""
 
-    def __init__(self, store: Store, data_dir: Path, *, started_at: int) -> None:
+    def __init__(self, store: MetricsPorts, data_dir: Path, *, started_at: int) -> None:
         self._store = store
         self._data_dir = data_dir
         self.downloads = DownloadTally(store.deliveries, started_at)

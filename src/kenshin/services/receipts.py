@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from kenshin.domain.accounts import Receipt
+from kenshin.domain.revisions import FINAL
 from kenshin.domain.slots import day_start, iso_utc, local_day, zone
 from kenshin.errors import StoreError
-from kenshin.ports import Deliveries, Store
-from kenshin.services.export import FINAL
+from kenshin.ports import Deliveries, Registry, Revisions
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,25 @@ def record_download(deliveries: Deliveries, receipt: Receipt) -> None:
     )
 
 
+class ReceiptPorts(Protocol):
+    """What the collection of files is checked against: customers, their final
+    revisions and their receipts. A ``Store`` is one."""
+
+    @property
+    def registry(self) -> Registry:
+        """Customers, devices and meters."""
+
+    @property
+    def revisions(self) -> Revisions:
+        """The published revisions of customers' day files."""
+
+    @property
+    def deliveries(self) -> Deliveries:
+        """Customers' accounts and download receipts."""
+
+
 def uncollected_files(
-    store: Store, now: int, collect_by_hours: int, lookback_days: int = 3
+    store: ReceiptPorts, now: int, collect_by_hours: int, lookback_days: int = 3
 ) -> list[Uncollected]:
     """Final files of the last ``lookback_days`` local days of each customer that were due
     by ``now`` and not collected at their newest revision (or a later one) by ``now``."""
@@ -75,7 +93,7 @@ def uncollected_files(
 
 
 def missed_deadlines(
-    store: Store, now: int, collect_by_hours: int, lookback_days: int = 3
+    store: ReceiptPorts, now: int, collect_by_hours: int, lookback_days: int = 3
 ) -> list[Uncollected]:
     """Final files of the last ``lookback_days`` local days of each customer that were due
     by ``now`` and not collected at their newest revision (or a later one) in time, each
@@ -117,7 +135,7 @@ class CollectionWatch:
         self.collect_by_hours = collect_by_hours
         self._flagged: set[Uncollected] = set()
 
-    def check(self, store: Store, now: int) -> list[Uncollected]:
+    def check(self, store: ReceiptPorts, now: int) -> list[Uncollected]:
         """The files newly found uncollected at ``now``, each logged as a warning."""
         missed = missed_deadlines(store, now, self.collect_by_hours)
         found = {u for u in missed if u.collected_at is None}
@@ -144,7 +162,9 @@ class CollectionWatch:
         return new
 
 
-def collection_status(store: Store, customer_id: str, file_name: str, revision: int) -> int | None:
+def collection_status(
+    store: ReceiptPorts, customer_id: str, file_name: str, revision: int
+) -> int | None:
     """When the customer first collected the file at ``revision`` or later, or None."""
     receipt: Receipt | None = store.deliveries.first_collected(customer_id, file_name, revision)
     return None if receipt is None else receipt.at

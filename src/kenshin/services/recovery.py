@@ -18,6 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from kenshin.domain.devices import Command
 from kenshin.domain.intervals import NO_REGISTER
 from kenshin.domain.model import Customer, Meter
 from kenshin.domain.slots import SLOT_SECONDS, day_slots, local_day, zone
-from kenshin.ports import Store
+from kenshin.ports import CommandQueue, Readings, Registry
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,24 @@ class ResendAsked:
     command_id: int
 
 
-def ask_for_gaps(store: Store, settings: RecoveryConfig, *, now: int) -> list[ResendAsked]:
+class RecoveryPorts(Protocol):
+    """What asking for gaps reads and queues: customers' meters, their readings, resend
+    commands. A ``Store`` is one."""
+
+    @property
+    def registry(self) -> Registry:
+        """Customers, devices and meters."""
+
+    @property
+    def readings(self) -> Readings:
+        """Register readings and their conflicts."""
+
+    @property
+    def commands(self) -> CommandQueue:
+        """The commands queued for devices."""
+
+
+def ask_for_gaps(store: RecoveryPorts, settings: RecoveryConfig, *, now: int) -> list[ResendAsked]:
     """Queue a resend command for every device with holes that is due another attempt."""
     if not settings.enabled:
         return []
@@ -67,7 +85,7 @@ def ask_for_gaps(store: Store, settings: RecoveryConfig, *, now: int) -> list[Re
 
 
 def _holes(
-    store: Store, customer: Customer, settings: RecoveryConfig, now: int
+    store: RecoveryPorts, customer: Customer, settings: RecoveryConfig, now: int
 ) -> dict[str, tuple[int, int]]:
     """Per device of the customer, the range of its meters' holes (first to last)."""
     tz = zone(customer.timezone)

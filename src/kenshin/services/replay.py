@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 from kenshin.domain.csvfiles import file_slots, render_day
 from kenshin.domain.made_with import RULES_CHANGES, RULES_VERSION, made_with_from_json
 from kenshin.domain.model import FileRevision
 from kenshin.errors import KenshinError
-from kenshin.ports import Store
-from kenshin.services.aggregate import aggregate_day
+from kenshin.ports import Revisions
+from kenshin.services.aggregate import DayPorts, aggregate_day
 
 
 class ReplayError(KenshinError):
@@ -55,8 +56,21 @@ class Replayed:
         return "; ".join(changed)
 
 
+class ReplayPorts(DayPorts, Protocol):
+    """What a replay reads: the day's revisions, and the day as of one. A ``Store`` is one."""
+
+    @property
+    def revisions(self) -> Revisions:
+        """The published revisions of customers' day files."""
+
+
 def revisions_of(
-    store: Store, customer_id: str, day: date, number: int | None = None, *, every: bool = False
+    store: ReplayPorts,
+    customer_id: str,
+    day: date,
+    number: int | None = None,
+    *,
+    every: bool = False,
 ) -> list[FileRevision]:
     """Every revision of the customer's day file, or revision ``number``, or the newest."""
     revisions = store.revisions.list_revisions(customer_id, day.isoformat())
@@ -74,7 +88,7 @@ def revisions_of(
     )
 
 
-def replay(store: Store, revision: FileRevision) -> Replayed:
+def replay(store: ReplayPorts, revision: FileRevision) -> Replayed:
     """Make ``revision`` again from the store as of its watermark."""
     if revision.as_of is None:
         raise ReplayError(

@@ -11,20 +11,16 @@ dead letters are read from the store, grouped by sender.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
+from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
-
-from kenshin.domain.daytable import day_table
-from kenshin.domain.intervals import NO_REGISTER, NO_VALUE, Registers
-from kenshin.domain.model import DEFAULT_TIMEZONE, Customer, DeadLetter, Meter, SecurityEvent
+from kenshin.domain.intervals import Registers
+from kenshin.domain.model import DEFAULT_TIMEZONE, Customer, Meter, SecurityEvent
 from kenshin.domain.report import (
-    KINDS,
     CustomerQuality,
     DailyReport,
     DeadLetters,
@@ -34,11 +30,21 @@ from kenshin.domain.report import (
     plural,
     report_due,
 )
+from kenshin.domain.report_quality import (
+    day_events,
+    gaps_only,
+    group_dead_letters,
+    heard_later,
+    last_readings,
+    meter_qualities,
+    silent_units,
+)
 from kenshin.domain.report_render import SHOWN_METERS, render_csv, render_html, render_text
-from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, day_start, slot_labels, zone
-from kenshin.domain.vee import ESTIMATED, QUESTIONABLE, RULE_NAMES, Rule, VeeDay, VeeSettings
+from kenshin.domain.slots import DaySlots, day_slots, day_start, slot_labels, zone
+from kenshin.domain.vee import Rule, VeeDay, VeeSettings
 from kenshin.errors import KenshinError
-from kenshin.ports import Store
+from kenshin.ports import DeadLetters as DeadLetterStore
+from kenshin.ports import Readings
 from kenshin.services.aggregate import (
     AGGREGATE_CHUNK,
     Marks,
@@ -50,16 +56,26 @@ from kenshin.services.aggregate import (
     validated,
 )
 from kenshin.services.export import ExportSettings
-from kenshin.services.receipts import missed_deadlines
+from kenshin.services.receipts import ReceiptPorts, missed_deadlines
 
 log = logging.getLogger(__name__)
 
-SECONDS_PER_HOUR = 3600
 DEAD_LETTERS_READ = 10_000  # the most a report groups; it counts every one
 # Where VEE is off the files show only A and N: the report then finds the gaps alone.
 _GAPS_ONLY = VeeSettings(rules=frozenset({"missing"}), write_estimates=False)
-_E, _Q, _N = (ord(f) for f in (ESTIMATED, QUESTIONABLE, NO_VALUE))
-Mask = npt.NDArray[np.bool_]
+
+
+class ReportPorts(ReceiptPorts, Protocol):
+    """What the report reads: the registry, readings, revisions, receipts and dead
+    letters. A ``Store`` is one."""
+
+    @property
+    def readings(self) -> Readings:
+        """Register readings and their conflicts."""
+
+    @property
+    def dead_letters(self) -> DeadLetterStore:
+        """Messages that could not be used, with their reasons."""
 
 
 class ReportError(KenshinError):
@@ -103,7 +119,7 @@ _DEFAULT_SETTINGS = ReportSettings()
 
 
 def gather_report(  # noqa: PLR0913 - the report draws on every source there is
-    store: Store,
+    store: ReportPorts,
     day: date,
     *,
     now: int,
@@ -121,19 +137,7 @@ def gather_report(  # noqa: PLR0913 - the report draws on every source there is
     that is earlier, so that a report made again later says the same."""
     tz = zone(settings.timezone)
     start, end = day_start(day, tz), day_start(day + timedelta(days=1), tz)
-    if customer_id is None:
-        customers = store.registry.list_customers()
-    elif (found := store.registry.get_customer(customer_id)) is not None:
-        customers = [found]
-    else:
-        raise ReportError(f"no customer {customer_id!r}: see 'kenshin customers list'")
-    scheduled = datetime.combine(day + timedelta(days=1), settings.at, tzinfo=tz)
-    as_of = min(now, int(scheduled.timestamp()))
-    late: dict[str, list[NotCollected]] = {}
-    for u in missed_deadlines(store, as_of, settings.collect_by_hours):
-        late.setdefault(u.customer, []).append(
-            NotCollected(u.day, u.file_name, u.revision, u.due_at, u.collected_at)
-        )
+    late = _late_files(store, day, now, settings)
     qualities = [
         replace(
             customer_quality(
@@ -141,49 +145,61 @@ def gather_report(  # noqa: PLR0913 - the report draws on every source there is
             ),
             not_collected=tuple(late.get(c.id, [])),
         )
-        for c in customers
+        for c in _customers(store, customer_id)
     ]
-    day_events = None if events is None else [e for e in events if start <= e.at < end]
     return DailyReport(
         day,
         now,
         settings.timezone,
         tuple(qualities),
         {u.device: u for u in units},
-        None if day_events is None else tuple(sorted(day_events, key=lambda e: e.at)),
+        day_events(events, start, end),
         *day_dead_letters(store, start, end),
     )
 
 
-def day_dead_letters(store: Store, start: int, end: int) -> tuple[tuple[DeadLetters, ...], int]:
+def _customers(store: ReportPorts, customer_id: str | None) -> list[Customer]:
+    if customer_id is None:
+        return store.registry.list_customers()
+    found = store.registry.get_customer(customer_id)
+    if found is None:
+        raise ReportError(f"no customer {customer_id!r}: see 'kenshin customers list'")
+    return [found]
+
+
+def _late_files(
+    store: ReportPorts, day: date, now: int, settings: ReportSettings
+) -> dict[str, list[NotCollected]]:
+    """Per customer, its files not collected in time as of ``now`` or the report's time
+    on the day after ``day``, whichever is earlier."""
+    scheduled = datetime.combine(
+        day + timedelta(days=1), settings.at, tzinfo=zone(settings.timezone)
+    )
+    as_of = min(now, int(scheduled.timestamp()))
+    late: dict[str, list[NotCollected]] = {}
+    for u in missed_deadlines(store, as_of, settings.collect_by_hours):
+        late.setdefault(u.customer, []).append(
+            NotCollected(u.day, u.file_name, u.revision, u.due_at, u.collected_at)
+        )
+    return late
+
+
+def day_dead_letters(
+    store: ReportPorts, start: int, end: int
+) -> tuple[tuple[DeadLetters, ...], int]:
     """The dead letters received from ``start`` to before ``end``, grouped by sender
     (of the first ``DEAD_LETTERS_READ``), and how many there are in all."""
-    total = store.dead_letters.count_dead_letters(start) - store.dead_letters.count_dead_letters(
-        end
-    )
+    kept = store.dead_letters
+    total = kept.count_dead_letters(start) - kept.count_dead_letters(end)
     letters = [
-        d
-        for d in store.dead_letters.list_dead_letters(DEAD_LETTERS_READ, since=start)
-        if d.received_at < end
+        d for d in kept.list_dead_letters(DEAD_LETTERS_READ, since=start) if d.received_at < end
     ]
     registered = {d.id for d in store.registry.list_devices()}
     return group_dead_letters(letters, registered), total
 
 
-def group_dead_letters(
-    letters: Iterable[DeadLetter], registered: set[str]
-) -> tuple[DeadLetters, ...]:
-    """One group per sender, most letters first: the last reason and when it came."""
-    groups: dict[str | None, DeadLetters] = {}
-    for d in sorted(letters, key=lambda d: d.received_at):
-        count = groups[d.device].count + 1 if d.device in groups else 1
-        known = d.device is None or d.device in registered
-        groups[d.device] = DeadLetters(d.device, count, d.reason, d.received_at, known)
-    return tuple(sorted(groups.values(), key=lambda g: (-g.count, g.device or "")))
-
-
 def customer_quality(
-    store: Store,
+    store: ReportPorts,
     customer: Customer,
     day: date,
     *,
@@ -197,12 +213,7 @@ def customer_quality(
     except ValueError as exc:
         raise ReportError(f"customer {customer.id!r}: {exc}") from exc
     slots = day_slots(day, tz)
-    configured = export.vee_for(customer.id)
-    vee = configured or _GAPS_ONLY
-    days = (
-        [slots] if configured is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
-    )
-    due = due_slots(slots, now)
+    checked = _Day(customer, slots, export.vee_for(customer.id), export.max_demand_w, now)
     # Only the meters in service this day: a meter's time outside it is no gap, and a
     # unit none of whose meters was in service (not fitted yet, taken out) is not silent.
     listed = store.registry.list_meters(customer.id)
@@ -214,25 +225,51 @@ def customer_quality(
     }
     for lo in range(0, len(meters), AGGREGATE_CHUNK):
         chunk = meters[lo : lo + AGGREGATE_CHUNK]
-        ids = [m.id for m in chunk]
-        grids = [store.readings.boundary_registers(ids, d.start, d.count) for d in days]
-        wanted = vee.enabled(Rule.CONFLICT)
-        marks = Marks(
-            slots.start,
-            store.readings.conflicts_between(ids, slots.start, slots.end) if wanted else [],
-        )
-        full = _validated(chunk, grids, export.max_demand_w, vee, due, shown_mwh(customer), marks)
-        last = last_readings(*grids[0], slots)
-        service = service_of(full.meters, chunk, slots.start, slots.count)
-        problems += meter_qualities(chunk, full, full.for_customer(vee).flags, due, last, service)
-        for meter, t in zip(chunk, last, strict=True):
-            if t is not None and (heard.get(meter.device) or 0) < t:
-                heard[meter.device] = t
-    quiet_after = min(slots.end, now) - silent_hours * SECONDS_PER_HOUR
-    silent = {d: t for d, t in heard.items() if t is None or t <= quiet_after}
+        found, last = _chunk_quality(store.readings, checked, chunk)
+        problems += found
+        heard = heard_later(heard, chunk, last)
+    silent = silent_units(heard, slots.end, now, silent_hours)
     return CustomerQuality(
         customer, tuple(slot_labels(slots, tz)), len(meters), tuple(problems), silent
     )
+
+
+@dataclass(frozen=True)
+class _Day:
+    """A customer's day as the report validates it."""
+
+    customer: Customer
+    slots: DaySlots
+    configured: VeeSettings | None  # None: VEE is off, only the gaps are found
+    max_demand_w: int
+    now: int
+
+    @property
+    def vee(self) -> VeeSettings:
+        return self.configured or _GAPS_ONLY
+
+
+def _chunk_quality(
+    readings: Readings, day: _Day, chunk: list[Meter]
+) -> tuple[list[MeterQuality], list[int | None]]:
+    """The chunk's meters with a problem, and each one's last reading of the day."""
+    slots, vee, customer = day.slots, day.vee, day.customer
+    days = [slots]
+    if day.configured is not None:
+        days += like_days(customer, slots, vee.like_day_weeks)
+    due = due_slots(slots, day.now)
+    ids = [m.id for m in chunk]
+    grids = [readings.boundary_registers(ids, d.start, d.count) for d in days]
+    wanted = vee.enabled(Rule.CONFLICT)
+    marks = Marks(
+        slots.start,
+        readings.conflicts_between(ids, slots.start, slots.end) if wanted else [],
+    )
+    full = _validated(chunk, grids, day.max_demand_w, vee, due, shown_mwh(customer), marks)
+    last = last_readings(*grids[0], slots)
+    service = service_of(full.meters, chunk, slots.start, slots.count)
+    flags = full.for_customer(vee).flags
+    return meter_qualities(chunk, full, flags, due, last, service), last
 
 
 def _validated(
@@ -250,88 +287,7 @@ def _validated(
         return validated(chunk, grids, max_demand_w, vee, due, shown, marks)
     except ValueError as exc:
         log.warning("report: gaps only for %d meters from %s: %s", len(chunk), chunk[0].id, exc)
-    table = day_table(chunk, *grids[0], max_demand_w)
-    gaps = (table.flags == _N) & (np.arange(table.flags.shape[1]) < due)
-    zeros = np.zeros(table.flags.shape, np.uint8)
-    bits = (gaps * np.uint16(Rule.MISSING)).astype(np.uint16)
-    return VeeDay(table.meters, table.directions, table.values, table.flags, zeros, bits)
-
-
-def meter_qualities(
-    meters: Sequence[Meter],
-    full: VeeDay,
-    shown_flags: npt.NDArray[np.uint8],
-    due: int,
-    last: Sequence[int | None],
-    service: Mask | None = None,
-) -> list[MeterQuality]:
-    """The meters of ``full`` (in ``meters`` order, one or two rows each) that have a
-    slot missing, estimated in the file (``shown_flags``) or questionable, or a rule
-    that fired; a slot counts once per meter, and only while its meter is in service
-    (``service``, per row of ``full``; default: all day)."""
-    if not meters:
-        return []
-    names = np.array(full.meters)
-    starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]])
-    done = np.arange(full.flags.shape[1]) < due
-    if service is not None:
-        done = done & service
-    holes = ((full.flags == _E) | (full.flags == _N)) & done
-    fired = full.rules if service is None else np.where(service, full.rules, np.uint16(0))
-    bits = np.bitwise_or.reduceat(fired | (holes * np.uint16(Rule.MISSING)), starts, axis=0)
-    missing = (bits & np.uint16(Rule.MISSING)) != 0
-    estimated = np.logical_or.reduceat(shown_flags == _E, starts, axis=0)
-    questionable = np.logical_or.reduceat(full.flags == _Q, starts, axis=0)
-    rules = {n: ((bits & np.uint16(r)) != 0).sum(axis=1) for n, r in RULE_NAMES.items()}
-    kinds = _kinds(bits)
-    found = []
-    for i in np.flatnonzero(bits.any(axis=1) | estimated.any(axis=1) | questionable.any(axis=1)):
-        meter = meters[int(i)]
-        gaps = missing[i]
-        found.append(
-            MeterQuality(
-                meter.id,
-                meter.device,
-                int(gaps.sum()),
-                int(estimated[i].sum()),
-                int(questionable[i].sum()),
-                {n: int(c[i]) for n, c in rules.items() if c[i]},
-                {k: int(c[i]) for k, c in kinds.items() if c[i]},
-                int(np.argmax(gaps)) if gaps.any() else None,
-                _trailing(gaps[:due]),
-                last[int(i)],
-            )
-        )
-    return found
-
-
-def _kinds(bits: npt.NDArray[np.uint16]) -> dict[str, npt.NDArray[np.int64]]:
-    """Per meter, the slots of each kind: a slot is of the first kind in KINDS it has."""
-    taken = np.zeros(bits.shape, np.bool_)
-    counts = {}
-    for kind in KINDS:
-        hit = ((bits & np.uint16(RULE_NAMES[kind])) != 0) & ~taken
-        taken |= hit
-        counts[kind] = hit.sum(axis=1)
-    return counts
-
-
-def _trailing(gaps: Mask) -> int | None:
-    """The first slot of a gap that lasts to the end, or None if the last slot is not one."""
-    if not gaps.size or not gaps[-1]:
-        return None
-    read = np.flatnonzero(~gaps)
-    return int(read[-1]) + 1 if read.size else 0
-
-
-def last_readings(fwd: Registers, rev: Registers, slots: DaySlots) -> list[int | None]:
-    """Each meter's last reading of the day (UTC epoch s, boundaries included), or None."""
-    known = (fwd != NO_REGISTER) | (rev != NO_REGISTER)
-    last = known.shape[1] - 1 - np.argmax(known[:, ::-1], axis=1)
-    return [
-        slots.start + int(j) * SLOT_SECONDS if any_ else None
-        for j, any_ in zip(last, known.any(axis=1), strict=True)
-    ]
+    return gaps_only(chunk, grids[0], max_demand_w, due)
 
 
 def report_subject(report: DailyReport) -> str:
@@ -368,7 +324,7 @@ def report_email(report: DailyReport, settings: ReportSettings = _DEFAULT_SETTIN
 
 
 def send_due_report(  # noqa: PLR0913 - the report draws on every source there is
-    store: Store,
+    store: ReportPorts,
     send: Callable[[EmailMessage], None],
     *,
     now: int,

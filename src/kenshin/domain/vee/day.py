@@ -96,13 +96,7 @@ def validate_day(
     missing nor estimated, so a provisional day fills in as it goes.
     """
     count = grid.count
-    if like.values.shape[0] != len(grid) or like.values.shape[2] != count:
-        raise ValueError(
-            f"like days: expected shape ({len(grid)}, weeks, {count}), got {like.values.shape}"
-        )
-    due = count if due is None else due
-    if not 0 <= due <= count:
-        raise ValueError(f"due: expected 0 to {count} slots, got {due}")
+    due = _checked_due(grid, like, due)
     values, flags = grid.slots()
     actual = flags == _A
     in_service = grid.in_service()
@@ -116,29 +110,10 @@ def validate_day(
     methods = np.zeros(values.shape, np.uint8)
     rows = np.flatnonzero(holes.any(axis=1))  # only rows with a gap pay for the spans
     if rows.size:
-        spans = spans_of(
-            grid.known()[rows],
-            grid.registers[rows].astype(np.int64),
-            grid.resolution_mwh[rows],
-            grid.modulus[rows],
-            grid.max_demand_w[rows],
-            grid.estimate_unit()[rows],
+        gaps = _Gaps(rows, values[rows], actual[rows], holes[rows], ~in_service[rows])
+        bits[rows], estimates[rows], methods[rows] = _fill(
+            grid, gaps, bits[rows], _rows(history, rows), settings
         )
-        sub_bits = bits[rows]
-        if settings.enabled(Rule.NEGATIVE):
-            sub_bits |= _bits(rules.negative(spans, ~actual[rows]), Rule.NEGATIVE)
-        sub_values, sub_methods = estimate(
-            holes[rows], ~in_service[rows], spans, _rows(history, rows), settings
-        )
-        done = sub_methods != Method.NONE
-        out = np.where(done, sub_values, values[rows])
-        if settings.enabled(Rule.SUM):
-            wrong = rules.sum_mismatch(out, actual[rows] | done, spans)
-            sub_bits |= _bits(wrong, Rule.SUM)
-            done &= ~wrong  # an estimate that does not add up is never written
-        bits[rows] = sub_bits
-        estimates[rows] = np.where(done, sub_values, 0)
-        methods[rows] = np.where(done, sub_methods, Method.NONE)
     estimated = methods != Method.NONE
     questionable = actual & ((bits & ~np.uint16(EXPLAINS_GAPS)) != 0)
     out_flags = np.where(estimated, _E, np.where(questionable, _Q, flags)).astype(np.uint8)
@@ -150,6 +125,57 @@ def validate_day(
         methods,
         bits,
     )
+
+
+def _checked_due(grid: DayGrid, like: LikeDays, due: int | None) -> int:
+    """``due`` (default: every slot), once the like days and it are checked to fit ``grid``."""
+    count = grid.count
+    if like.values.shape[0] != len(grid) or like.values.shape[2] != count:
+        raise ValueError(
+            f"like days: expected shape ({len(grid)}, weeks, {count}), got {like.values.shape}"
+        )
+    due = count if due is None else due
+    if not 0 <= due <= count:
+        raise ValueError(f"due: expected 0 to {count} slots, got {due}")
+    return due
+
+
+@dataclass(frozen=True)
+class _Gaps:
+    """The rows of a day with a gap: their slots' values, which were measured, which are
+    holes to fill and which are out of service."""
+
+    rows: npt.NDArray[np.intp]
+    values: Energies
+    actual: Mask
+    holes: Mask
+    out_of_service: Mask
+
+
+def _fill(
+    grid: DayGrid, gaps: _Gaps, bits: RuleBits, history: rules.History, settings: VeeSettings
+) -> tuple[RuleBits, Energies, npt.NDArray[np.uint8]]:
+    """The rows' rule bits, estimates and methods once their gaps are filled where an
+    estimate adds up to the registers (the negative and sum rules judge the spans)."""
+    rows = gaps.rows
+    spans = spans_of(
+        grid.known()[rows],
+        grid.registers[rows].astype(np.int64),
+        grid.resolution_mwh[rows],
+        grid.modulus[rows],
+        grid.max_demand_w[rows],
+        grid.estimate_unit()[rows],
+    )
+    if settings.enabled(Rule.NEGATIVE):
+        bits |= _bits(rules.negative(spans, ~gaps.actual), Rule.NEGATIVE)
+    values, methods = estimate(gaps.holes, gaps.out_of_service, spans, history, settings)
+    done = methods != Method.NONE
+    out = np.where(done, values, gaps.values)
+    if settings.enabled(Rule.SUM):
+        wrong = rules.sum_mismatch(out, gaps.actual | done, spans)
+        bits |= _bits(wrong, Rule.SUM)
+        done &= ~wrong  # an estimate that does not add up is never written
+    return bits, np.where(done, values, 0), np.where(done, methods, Method.NONE).astype(np.uint8)
 
 
 def _judge(

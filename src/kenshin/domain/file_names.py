@@ -1,0 +1,62 @@
+"""The names of customers' day files, from their file patterns, and which days are kept."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from kenshin.domain.manifest import MANIFEST_SUFFIX
+from kenshin.domain.model import Customer
+from kenshin.domain.slots import local_day, zone
+from kenshin.errors import ExportError
+
+
+def file_name(customer: Customer, day: date) -> str:
+    """The name of the customer's file of ``day``, from its file pattern."""
+    try:
+        name = customer.file_pattern.format(customer=customer.id, date=day)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise ExportError(
+            f"file pattern {customer.file_pattern!r} of customer {customer.id!r} is invalid: "
+            "use {customer} and {date}, e.g. '{customer}_{date:%Y%m%d}.csv'"
+        ) from exc
+    if (
+        not name
+        or name.startswith(".")
+        or name.endswith(MANIFEST_SUFFIX)
+        or any(c in name for c in "/\\\x00")
+    ):
+        raise ExportError(
+            f"file pattern {customer.file_pattern!r} of customer {customer.id!r} gives "
+            f"{name!r}: a file name must not be empty, start with '.', hold a path "
+            f"separator or end with {MANIFEST_SUFFIX!r}"
+        )
+    return name
+
+
+# Days that differ in year, month or day only: a valid pattern names each differently.
+_PATTERN_PROBES = (date(2026, 1, 31), date(2026, 2, 1), date(2027, 1, 31), date(2026, 1, 30))
+
+
+def check_file_pattern(pattern: str) -> None:
+    """Raise ExportError unless ``pattern`` gives a valid, different file name for every day."""
+    probe = Customer("C-1", "probe", file_pattern=pattern)
+    names = {file_name(probe, day) for day in _PATTERN_PROBES}
+    if len(names) < len(_PATTERN_PROBES):
+        raise ExportError(
+            f"file pattern {pattern!r} gives the same name to different days: it needs the "
+            "whole date, e.g. '{customer}_{date:%Y%m%d}.csv'"
+        )
+
+
+def customer_zone(customer: Customer) -> ZoneInfo:
+    """The customer's time zone; an unknown one is an ExportError naming the customer."""
+    try:
+        return zone(customer.timezone)
+    except ValueError as exc:
+        raise ExportError(f"customer {customer.id!r}: {exc}") from exc
+
+
+def oldest_kept_day(customer: Customer, *, now: int, retention_days: int) -> date:
+    """The oldest local day of the customer whose file is kept at ``now``."""
+    return local_day(now, customer_zone(customer)) - timedelta(days=retention_days)

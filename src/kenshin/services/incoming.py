@@ -1,0 +1,55 @@
+"""What ingest takes and tells: the payloads received, and counts of what a run did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from kenshin.domain.model import StoreResult
+
+
+class PayloadKind(StrEnum):
+    """The payloads kenshin decodes, by the suffix of their topic (``domain.payloads``);
+    ``Incoming.kind`` is any registered suffix."""
+
+    READINGS = "readings"
+    ECHONET = "echonet"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One received payload; ``device`` is the sender's identity when the transport knows it.
+    ``live`` is False for a message read from a file long after it was sent: its receipt
+    says nothing of the unit's clock, nor of when the unit was last heard. A payload sent
+    with a certificate (``serial``) revoked by the time it is committed is not stored."""
+
+    source: str
+    payload: bytes
+    received_at: int
+    kind: str = PayloadKind.READINGS  # the codec's topic suffix (domain.payloads.CODECS)
+    device: str | None = None
+    live: bool = True
+    serial: int | None = None  # of the sender's certificate, when the transport knows it
+
+
+@dataclass(slots=True)
+class IngestSummary:
+    """Counts of what a run of ingest did."""
+
+    messages: int = 0
+    readings: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    dead_letters: int = 0
+    meters_discovered: int = 0
+    quarantined: int = 0  # readings dated in the future, kept only in their dead letter
+    # Readings after a removal set by an operator: stored, outside the meter's service.
+    outside_service: int = 0
+    outside_meters: set[str] = field(default_factory=set)
+
+    def add_store_result(self, result: StoreResult) -> None:
+        """Count what the store did with a batch."""
+        self.stored += result.stored
+        self.duplicates += result.duplicates
+        self.conflicts += len(result.conflicts)

@@ -1,0 +1,100 @@
+"""The registry as ingest sees it: devices and meters cached as found, and the meters a
+batch registers or moves, saved with its readings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from kenshin.domain.lifecycle import Span
+from kenshin.domain.model import Device, Meter
+from kenshin.ports import Registry
+
+
+@dataclass(slots=True)
+class StagedMeters:
+    """Meters a batch registers or moves to another device, saved with its readings."""
+
+    meters: dict[str, Meter] = field(default_factory=dict)
+    by_device: dict[str, set[str]] = field(default_factory=dict)
+    unmetered: set[str] = field(default_factory=set)  # devices the store had no meter for
+    new: set[str] = field(default_factory=set)  # meters the store did not know
+    first_t: dict[str, int] = field(default_factory=dict)  # a new meter's first reading
+    last_t: dict[str, int] = field(default_factory=dict)  # each meter's last of the batch
+    service: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+    outside: dict[str, int] = field(default_factory=dict)  # readings after a fixed removal
+
+    def add(self, meter: Meter) -> None:
+        """Stage ``meter``, replacing what this batch staged for it before."""
+        before = self.meters.get(meter.id)
+        if before is not None:
+            self.by_device[before.device].discard(meter.id)
+        self.meters[meter.id] = meter
+        self.by_device.setdefault(meter.device, set()).add(meter.id)
+
+
+class RegistryCache:
+    """Devices and meters of ``registry`` as found (only what exists is cached: a device
+    registered while ingest runs is seen at once), and each device's meter ids."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._devices: dict[str, Device] = {}
+        self._meters: dict[str, Meter] = {}
+        self._device_meters: dict[str, tuple[str, ...]] = {}  # registered ids, never empty
+
+    def cached_meter(self, meter_id: str) -> Meter | None:
+        """The meter as cached, without asking the registry."""
+        return self._meters.get(meter_id)
+
+    def note_spans(self, spans: Mapping[str, Span]) -> None:
+        """Bring cached meters up to date with the times in service just saved."""
+        for meter_id, (fitted, removed) in spans.items():
+            meter = self._meters.get(meter_id)
+            if meter is not None:
+                self._meters[meter_id] = replace(meter, installed_at=fitted, removed_at=removed)
+
+    def device(self, device_id: str) -> Device | None:
+        device = self._devices.get(device_id) or self._registry.get_device(device_id)
+        if device is not None:
+            self._devices[device_id] = device
+        return device
+
+    def meter(self, meter_id: str) -> Meter | None:
+        meter = self._meters.get(meter_id) or self._registry.get_meter(meter_id)
+        if meter is not None:
+            self._meters[meter_id] = meter
+        return meter
+
+    def meters_of(self, device_id: str, staged: StagedMeters) -> tuple[str, ...]:
+        """Ids of the device's meters as the batch leaves them: a meter it staged to the
+        device counts, one it moved to another device does not."""
+        stored = self._device_meters.get(device_id)
+        if stored is None:
+            found = self._registry.list_meters(device_id=device_id)
+            self._meters.update((m.id, m) for m in found)
+            stored = tuple(m.id for m in found)
+            if stored:
+                self._device_meters[device_id] = stored
+            else:
+                staged.unmetered.add(device_id)
+        if not staged.meters:
+            return stored
+        ids = {m for m in stored if m not in staged.meters} | staged.by_device.get(device_id, set())
+        return tuple(sorted(ids))
+
+    def remember(self, staged: StagedMeters) -> None:
+        """Bring the caches up to date with the meters the batch just saved."""
+        for meter in staged.meters.values():
+            before = self._meters.get(meter.id)
+            if before is not None and before.device != meter.device:
+                rest = tuple(m for m in self._device_meters.pop(before.device, ()) if m != meter.id)
+                if rest:
+                    self._device_meters[before.device] = rest
+            # A device the store had no meter for now has this one: no need to ask again.
+            ids = self._device_meters.get(meter.device)
+            if ids is None and meter.device in staged.unmetered:
+                ids = ()
+            if ids is not None and meter.id not in ids:
+                self._device_meters[meter.device] = tuple(sorted((*ids, meter.id)))
+            self._meters[meter.id] = meter
