@@ -13,7 +13,6 @@ from typing import BinaryIO
 import click
 
 from kenshin.bootstrap import App
-from kenshin.domain.readings_json import MAX_PAYLOAD_BYTES
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
 from kenshin.entrypoints.cli.listing import (
     device_zones,
@@ -26,7 +25,8 @@ from kenshin.entrypoints.cli.listing import (
 )
 from kenshin.errors import NotFoundError
 from kenshin.services.export import ExportOutcome, remove_expired
-from kenshin.services.ingest import Incoming, IngestSummary
+from kenshin.services.imports import import_lines
+from kenshin.services.incoming import IngestSummary
 from kenshin.services.schedule import DayRange, ExportRequest, export_due
 
 CONFLICT_KEYS = (
@@ -39,7 +39,6 @@ CONFLICT_KEYS = (
     "received_rev",
     "received_at",
 )
-MAX_LINE_BYTES = MAX_PAYLOAD_BYTES + 1  # longer is refused whatever it holds
 
 
 @cli.command("import", short_help="Store the readings of a JSON-lines file.")
@@ -76,25 +75,16 @@ def import_(ctx: click.Context, source: Path) -> None:
 
 def import_stream(app: App, source: Path) -> IngestSummary:
     """Ingest a JSON-lines file (or "-" for stdin) in batches, with progress shown on stderr."""
-    ingest = app.ingest()
-    summary = IngestSummary()
-    batch_size = app.settings.ingest.batch_messages
     stdin = str(source) == "-"
     name = "stdin" if stdin else source.name
     with (
         _input(source) as stream,
         _progress(name, None if stdin else source.stat().st_size) as step,
     ):
-        batch: list[Incoming] = []
-        for incoming, consumed in _messages(stream, name):
-            batch.append(incoming)
-            step(consumed)
-            if len(batch) >= batch_size:
-                ingest.ingest(batch, summary)
-                batch = []
-        if batch:
-            ingest.ingest(batch, summary)
-    return summary
+        batch_size = app.settings.ingest.batch_messages
+        return import_lines(
+            app.ingest(), stream, name, batch_size=batch_size, clock=time.time, progress=step
+        )
 
 
 @contextmanager
@@ -126,22 +116,6 @@ def _progress(label: str, size: int | None) -> Iterator[Callable[[int], None]]:
             click.echo(f"importing {label}: {lines} lines", err=True)
 
     yield count
-
-
-def _messages(stream: BinaryIO, name: str) -> Iterator[tuple[Incoming, int]]:
-    """Each non-blank line as a message; a line longer than any message is cut (the decoder
-    then refuses it for its size) and the rest of it skipped, so memory stays bounded."""
-    number = 0
-    while line := stream.readline(MAX_LINE_BYTES):
-        number += 1
-        consumed = len(line)
-        while not line.endswith(b"\n") and (rest := stream.readline(MAX_LINE_BYTES)):
-            consumed += len(rest)
-            if rest.endswith(b"\n"):
-                break
-        payload = line.rstrip(b"\r\n")
-        if payload.strip():
-            yield Incoming(f"{name}:{number}", payload, int(time.time()), live=False), consumed
 
 
 @cli.command(short_help="Write customers' daily files.")
