@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from kenshin.domain.devices import DEVICE_VALID_DAYS
 from kenshin.domain.model import Device
 from kenshin.errors import KenshinError, NotFoundError
-from kenshin.ports import CertificateAuthority, Certificates, CredentialsOut, Registry, Store
+from kenshin.ports import CertificateAuthority, Certificates, CredentialsOut, Registry
 
 
 class EnrolmentError(KenshinError):
@@ -63,8 +64,26 @@ class Issue:
     replace: bool = False
 
 
+class EnrolmentPorts(Protocol):
+    """What an enrolment changes: the registry's devices and their certificates. A
+    ``Store`` is one."""
+
+    @property
+    def registry(self) -> Registry:
+        """Customers and devices."""
+
+    @property
+    def certificates(self) -> Certificates:
+        """The certificates issued to devices."""
+
+
 def enrol(
-    store: Store, customer: str, device_ids: Sequence[str], *, now: int, issue: Issue | None = None
+    store: EnrolmentPorts,
+    customer: str,
+    device_ids: Sequence[str],
+    *,
+    now: int,
+    issue: Issue | None = None,
 ) -> Enrolment:
     """Add ``device_ids`` to ``customer`` (those it has already are skipped) and, with
     ``issue``, give each a new certificate. An EnrolmentError, before anything changes,

@@ -19,15 +19,17 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Protocol
 
 from kenshin.domain.model import Customer
 from kenshin.domain.observations import ExportFailure
 from kenshin.domain.slots import day_slots, local_day, zone
 from kenshin.errors import ExportError, KenshinError, NotFoundError
-from kenshin.ports import Outbox, Store
+from kenshin.ports import Alerts, Outbox
 from kenshin.services.export import (
     FINAL,
     ExportOutcome,
+    ExportPorts,
     ExportSettings,
     days_to_export,
     export_day,
@@ -35,6 +37,16 @@ from kenshin.services.export import (
     pack_closed_days,
     remove_expired,
 )
+
+
+class SchedulePorts(ExportPorts, Protocol):
+    """What an export run needs: an export's ports, and the alert state where each
+    customer's last outcome is kept. A ``Store`` is one."""
+
+    @property
+    def alerts(self) -> Alerts:
+        """Alert state, with each customer's last export outcome."""
+
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +97,7 @@ class ExportRun:
 
 
 def export_due(
-    store: Store,
+    store: SchedulePorts,
     outbox: Outbox,
     settings: ExportSettings,
     *,
@@ -134,7 +146,7 @@ def export_due(
     return done
 
 
-def _customers(store: Store, ids: tuple[str, ...]) -> list[Customer]:
+def _customers(store: SchedulePorts, ids: tuple[str, ...]) -> list[Customer]:
     """The customers of ``ids`` (every customer if none); NotFoundError for one unknown."""
     if not ids:
         return store.registry.list_customers()
@@ -151,7 +163,7 @@ def _customers(store: Store, ids: tuple[str, ...]) -> list[Customer]:
 class _Run:
     """One run of ``export_due`` under way; what it did goes into ``done``."""
 
-    store: Store
+    store: SchedulePorts
     outbox: Outbox
     settings: ExportSettings
     now: int
@@ -214,7 +226,7 @@ class LateReadings:
     checked: dict[tuple[str, date], int] = field(default_factory=dict)  # -> batch seen
 
     def days(
-        self, store: Store, customer: Customer, *, now: int, retention_days: int
+        self, store: SchedulePorts, customer: Customer, *, now: int, retention_days: int
     ) -> list[date]:
         """The customer's days before today within the retention that are due."""
         try:
@@ -243,7 +255,7 @@ class LateReadings:
 
 
 def note_export(
-    store: Store,
+    store: SchedulePorts,
     customer: Customer,
     now: int,
     error: str | None = None,
