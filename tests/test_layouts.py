@@ -10,10 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kenshin.domain.change_cells import SlotChange
+from kenshin.domain.changes import slot_starts
+from kenshin.domain.csvcells import KwhCells
 from kenshin.domain.csvfiles import file_slots, render_day
 from kenshin.domain.daytable import DayTable
 from kenshin.domain.layouts import LAYOUTS, parse_day
-from kenshin.domain.layouts.base import ParsedDay
+from kenshin.domain.layouts.base import ParsedDay, mwh_of_cell
 from kenshin.domain.model import (
     ENCODINGS,
     Customer,
@@ -23,6 +26,7 @@ from kenshin.domain.model import (
     Layout,
     SlotLabels,
 )
+from kenshin.domain.slots import zone
 from kenshin.errors import ExportError
 
 CREATED = 1_795_576_800
@@ -40,6 +44,7 @@ METERS = st.text(_METER_CHARS, min_size=1, max_size=12).filter(
 def test_every_layout_is_registered() -> None:
     assert set(LAYOUTS) == set(Layout)
     assert all(layout.name == name for name, layout in LAYOUTS.items())
+    assert all(callable(layout.changes) for layout in LAYOUTS.values())
 
 
 @st.composite
@@ -112,3 +117,38 @@ def test_a_file_that_is_not_of_the_layout_is_refused_with_what_is_wrong(layout: 
     broken = content.replace(b"0.000001", b"one", 1)
     with pytest.raises(ExportError, match="'one' is not a kWh value"):
         parse_day(customer, broken)
+
+
+@pytest.mark.parametrize("layout", list(Layout))
+@given(data=st.data())
+def test_a_changed_slot_value_is_the_one_change_its_layout_reads(
+    layout: Layout, data: st.DataObject
+) -> None:
+    customer = data.draw(customers(layout))
+    day = data.draw(st.sampled_from(DST_DAYS) | st.dates(date(2020, 1, 1), date(2040, 12, 31)))
+    slots = file_slots(customer, day)
+    direction = data.draw(st.sampled_from(Direction))
+    # Whole kWh, so that no setting of decimals rounds the change away.
+    kwh = st.lists(st.integers(0, 10**6), min_size=slots.count, max_size=slots.count)
+    before = np.array([data.draw(kwh), data.draw(kwh)], np.int64) * 1_000
+    slot = data.draw(st.integers(0, slots.count - 1))
+    after = before.copy()
+    after[0, slot] = 1_000 * data.draw(
+        st.integers(0, 10**6).filter(lambda v: v != after[0, slot] // 1_000)
+    )
+    flags = np.full((2, slots.count), ord("A"), np.uint8)
+    cells = KwhCells(customer.decimals)
+
+    def text(values: np.ndarray) -> str:
+        table = DayTable(("M-1", "M-2"), (direction, direction), values, flags)
+        return LAYOUTS[layout].render(customer, slots, table, cells, CREATED)[0]
+
+    starts = slot_starts(slots, zone(customer.timezone))
+    record = LAYOUTS[layout].changes(
+        text(before), text(after), starts=starts, reported=slots.count, flags=customer.flags
+    )
+    assert record.count == 1
+    [change] = record.changes
+    assert change == SlotChange("M-1", direction.value, slot, change.before, change.after)
+    assert (mwh_of_cell(change.before[0]), change.before[1]) == (before[0, slot], "A")
+    assert (mwh_of_cell(change.after[0]), change.after[1]) == (after[0, slot], "A")

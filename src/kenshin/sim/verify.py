@@ -1,4 +1,5 @@
-"""Check published wide-layout files against a simulation's ground truth, slot by slot.
+"""Check a customer's published files, in any layout, against a simulation's ground
+truth, slot by slot: each file is read back with its layout's parser.
 
 A slot the file flags ``E`` (estimated by VEE) is counted apart: an estimate is not
 a measurement, so it is neither a match nor a mismatch.
@@ -7,23 +8,22 @@ a measurement, so it is neither a match nor a mismatch.
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from kenshin.domain.energy import MWH_PER_KWH
-from kenshin.domain.layouts.base import DIRECTION_LABELS
+from kenshin.domain.csvfiles import file_slots, new_day_cut
+from kenshin.domain.intervals import MeterDay
+from kenshin.domain.layouts import parse_day
+from kenshin.domain.layouts.base import CUTS, ParsedDay
 from kenshin.domain.manifest import manifest_name
-from kenshin.domain.model import Customer, FlagColumns, Layout
-from kenshin.domain.slots import SLOT_SECONDS, day_slots, zone
+from kenshin.domain.model import Customer
+from kenshin.domain.slots import DaySlots
 from kenshin.domain.vee import ESTIMATED
 from kenshin.errors import ExportError
 from kenshin.ports import Outbox
 
 Truth = dict[tuple[str, int, str], int]
-_DIRECTIONS = {label: d.value for names in DIRECTION_LABELS.values() for d, label in names.items()}
 
 
 @dataclass
@@ -56,55 +56,57 @@ def load_truth(path: Path) -> Truth:
 
 
 def verify_files(outbox: Outbox, customer: Customer, truth: Truth) -> Verification:
-    """Compare every slot of the customer's wide files with ``truth``."""
-    if customer.layout is not Layout.WIDE:
-        raise ExportError(f"customer {customer.id} uses the {customer.layout} layout; need wide")
-    if customer.flags is not FlagColumns.BLOCK:
-        raise ExportError(f"customer {customer.id} has a flag column per slot; need a block")
+    """Compare every slot of the customer's day files with ``truth``."""
     result = Verification()
-    days: set[date] = set()
+    spans: dict[date, DaySlots] = {}
     names = outbox.list_files(customer.id)
     for name in names:  # the day files: those with a manifest (not change records)
         content = outbox.read(customer.id, name) if manifest_name(name) in names else None
         if content is None:
             continue
         result.files += 1
-        text = content.decode(customer.encoding)
-        rows = list(csv.reader(io.StringIO(text)))
-        for row in rows[1:]:
-            days.add(date.fromisoformat(row[1]))
-            _verify_row(row, customer, truth, result)
-    spans = [day_slots(day, zone(customer.timezone)) for day in days]
-    in_files = sum(1 for _, start, _ in truth if any(s.start <= start < s.end for s in spans))
+        parsed = parse_day(customer, content)
+        if parsed.day is None:  # a file without rows
+            continue
+        slots = spans[parsed.day] = _slots_of(customer, parsed.day, parsed)
+        for row, flags in zip(parsed.rows, parsed.flags, strict=True):
+            _verify_row(row, flags, slots, truth, result)
+    in_files = sum(
+        1 for _, start, _ in truth if any(s.start <= start < s.end for s in spans.values())
+    )
     result.missing = in_files - result.matched - len(result.mismatches) - result.estimated
     return result
 
 
-def _verify_row(row: list[str], customer: Customer, truth: Truth, result: Verification) -> None:
-    meter, day_text = row[0].removeprefix("'"), row[1]
-    direction = _DIRECTIONS.get(row[2], row[2])
-    start = day_slots(date.fromisoformat(day_text), zone(customer.timezone)).start
-    for index, (cell, flag) in enumerate(zip(row[3:-2], row[-1], strict=True)):
+def _slots_of(customer: Customer, day: date, parsed: ParsedDay) -> DaySlots:
+    """The slots of the file: of the day's cuts (as a new day is cut first), the one with
+    as many slots as its rows (on a daylight-saving day the local and standard cuts
+    differ in count; on any other day they are the same slots)."""
+    count = len(parsed.rows[0].values)
+    for cut in (new_day_cut(customer), *CUTS):
+        slots = file_slots(customer, day, cut)
+        if slots.count == count:
+            return slots
+    raise ExportError(f"the file of {day} has {count} slots: no cut of that day has as many")
+
+
+def _verify_row(
+    row: MeterDay, flags: str, slots: DaySlots, truth: Truth, result: Verification
+) -> None:
+    direction = row.direction.value
+    for index, (mwh, flag) in enumerate(zip(row.values, flags, strict=True)):
         result.slots += 1
-        if cell == "":
+        if mwh is None:
             result.without_value += 1
             continue
-        slot_start = start + index * SLOT_SECONDS
-        expected = truth.get((meter, slot_start, direction))
+        expected = truth.get((row.meter, slots.boundaries[index], direction))
         if flag == ESTIMATED:
             result.estimated += expected is not None
             continue
-        got = _mwh(cell)
-        if got == expected:
+        if mwh == expected:
             result.matched += 1
         else:
             result.mismatches.append(
-                f"{meter} {direction} {day_text} slot {index + 1}: file {got} mWh, truth {expected}"
+                f"{row.meter} {direction} {slots.day} slot {index + 1}: "
+                f"file {mwh} mWh, truth {expected}"
             )
-
-
-def _mwh(cell: str) -> int | None:
-    try:
-        return int(Decimal(cell) * MWH_PER_KWH)
-    except InvalidOperation:
-        return None

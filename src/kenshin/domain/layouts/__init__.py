@@ -1,8 +1,10 @@
-"""The customer file layouts, each one module with its renderer and its parser.
+"""The customer file layouts, each one module with its renderer, its parser and its
+change reader.
 
-A new layout is a module like ``wide`` (``render``, ``parse`` and its ``LAYOUT``), a
-member of ``model.Layout`` and one line in ``LAYOUTS``; its tests render days and
-parse them back (tests/test_layouts.py does it for every registered layout).
+A new layout is a module like ``wide`` (``render``, ``parse``, ``changes`` and its
+``LAYOUT``), a member of ``model.Layout`` and one line in ``LAYOUTS``; its tests render
+days, parse them back and read their changes (tests/test_layouts.py does it for every
+registered layout).
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ LAYOUTS: dict[Layout, FileLayout] = {
 
 def layout_of(customer: Customer) -> FileLayout:
     """The customer's layout; ExportError if no layout has that name."""
+    return layout_named(customer.layout)
+
+
+def layout_named(name: Layout) -> FileLayout:
+    """The layout registered as ``name``; ExportError if none is."""
     try:
-        return LAYOUTS[customer.layout]
+        return LAYOUTS[name]
     except KeyError:
-        raise ExportError(
-            f"unknown layout {customer.layout!r}: use one of {[*map(str, LAYOUTS)]}"
-        ) from None
+        raise ExportError(f"unknown layout {name!r}: use one of {[*map(str, LAYOUTS)]}") from None
 
 
 def parse_day(customer: Customer, content: bytes) -> ParsedDay:

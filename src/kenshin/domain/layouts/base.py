@@ -1,8 +1,11 @@
-"""What a customer file layout is: a renderer and a parser registered under its name.
+"""What a customer file layout is: a renderer, a parser and a change reader registered
+under its name.
 
-A layout renders a day's ``DayTable`` as text (``render``), and reads such a text back
-(``parse``) to the meters, directions, slot values, flags and day it was made of, so
-that a renderer and its parser are kept together and tested against each other.
+A layout renders a day's ``DayTable`` as text (``render``), reads such a text back
+(``parse``) to the meters, directions, slot values, flags and day it was made of, and
+reads the slots that differ between two of its texts (``changes``, for the change
+record of a new revision), so that all three are kept together and tested against
+each other.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Context, Decimal, InvalidOperation
 
+from kenshin.domain.change_cells import ReadChanges
 from kenshin.domain.csvcells import KwhCells
 from kenshin.domain.daytable import DayTable
 from kenshin.domain.energy import MWH_PER_KWH
@@ -54,13 +58,15 @@ class ParsedDay:
 @dataclass(frozen=True, slots=True)
 class FileLayout:
     """A layout: ``render`` makes a day's text, ``parse`` reads one back (the customer's
-    settings say its labels and columns); ``row_per_slot`` when each slot is a row of
+    settings say its labels and columns), ``changes`` lists the slots that differ between
+    two of its texts; ``row_per_slot`` when each slot is a row of
     its own; ``new_day_cut`` how a day without a file yet is cut into slots, and
     ``cut_only`` when a day must be one of the cuts (NEM12), not any run of slots."""
 
     name: Layout
     render: Render
     parse: Callable[[str, Customer], ParsedDay]
+    changes: ReadChanges
     row_per_slot: bool = False
     new_day_cut: str = LOCAL_CUT
     cut_only: bool = False

@@ -3,8 +3,17 @@ and end times, its kWh and its flag."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+from kenshin.domain.change_cells import (
+    Cells,
+    ChangeRecord,
+    changed_lines,
+    direction_text,
+    line_cells,
+    record_of_cells,
+)
 from kenshin.domain.csvcells import CRLF, KwhCells, text_cell
 from kenshin.domain.daytable import DayTable
 from kenshin.domain.intervals import MeterDay
@@ -18,7 +27,7 @@ from kenshin.domain.layouts.base import (
     mwh_of_cell,
     text_of_cell,
 )
-from kenshin.domain.model import Customer, Direction, Labels, Layout
+from kenshin.domain.model import Customer, Direction, FlagColumns, Labels, Layout
 from kenshin.domain.slots import DaySlots, zone
 from kenshin.errors import ExportError
 
@@ -71,4 +80,24 @@ def parse(text: str, _customer: Customer) -> ParsedDay:
     )
 
 
-LAYOUT = FileLayout(Layout.LONG, render, parse, row_per_slot=True)
+def changes(
+    before: str, after: str, *, starts: Sequence[str], reported: int, flags: FlagColumns
+) -> ChangeRecord:
+    """The reported slots whose cells differ, read from the lines that differ."""
+    old_lines, new_lines = changed_lines(before, after)
+    return record_of_cells(_cells(old_lines, starts), _cells(new_lines, starts), reported)
+
+
+def _cells(lines: list[str], starts: Sequence[str]) -> Cells:
+    slot_of = {start: slot for slot, start in enumerate(starts)}
+    cells: Cells = {}
+    for row in line_cells(lines):
+        # meter, direction, date, start, end, kwh, quality
+        slot = slot_of.get(row[3]) if len(row) == 7 else None
+        if slot is not None:
+            key = (row[0], direction_text(row[1]))
+            cells.setdefault(key, {})[slot] = (row[5], row[6])
+    return cells
+
+
+LAYOUT = FileLayout(Layout.LONG, render, parse, changes, row_per_slot=True)

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from itertools import groupby
 from typing import TypeVar
 
+from kenshin.domain.change_cells import Cells, ChangeRecord, line_cells, record_of_cells
 from kenshin.domain.csvcells import CRLF, KwhCells, text_cell
 from kenshin.domain.daytable import DayTable
 from kenshin.domain.intervals import ACTUAL, NO_VALUE, MeterDay
@@ -27,7 +28,7 @@ from kenshin.domain.layouts.base import (
     mwh_of_cell,
     text_of_cell,
 )
-from kenshin.domain.model import Customer, Direction, Layout
+from kenshin.domain.model import Customer, Direction, FlagColumns, Layout
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots, standard_time, zone
 from kenshin.domain.vee.day import ESTIMATED, QUESTIONABLE
 from kenshin.domain.vee.estimate import Method
@@ -156,4 +157,38 @@ def _cell(known: dict[str, _T], cell: str) -> _T:
         raise ExportError(f"{cell!r} is not one of {sorted(known)}") from None
 
 
-LAYOUT = FileLayout(Layout.NEM12, render, parse, new_day_cut=STANDARD_CUT, cut_only=True)
+# NEM12 quality and direction as a change record writes them.
+_CHANGE_FLAGS = {"A": "A", "S17": "E", "S15": "E", "N": "N"}
+_CHANGE_DIRECTIONS = {"E1": Direction.FWD.value, "B1": Direction.REV.value}
+
+
+def changes(
+    before: str, after: str, *, starts: Sequence[str], reported: int, flags: FlagColumns
+) -> ChangeRecord:
+    """The reported slots whose cells differ: every 300 record carries its own time, so
+    both texts are read whole."""
+    count = len(starts)
+    return record_of_cells(_cells(before, count), _cells(after, count), reported)
+
+
+def _cells(text: str, count: int) -> Cells:
+    """Each 300 record's values with the flags of its quality method and 400 records,
+    under the meter and direction of the 200 record before it."""
+    cells: Cells = {}
+    key: tuple[str, str] | None = None
+    values: list[str] = []
+    for row in line_cells(text.split(CRLF)):
+        if row[0] == "200" and len(row) > 3:
+            key = (row[1], _CHANGE_DIRECTIONS.get(row[3], row[3]))
+        elif row[0] == "300" and key is not None and len(row) > 2 + count:
+            values = row[2 : 2 + count]
+            flag = _CHANGE_FLAGS.get(row[2 + count], row[2 + count])
+            cells[key] = {slot: (v, flag) for slot, v in enumerate(values)}
+        elif row[0] == "400" and key in cells and len(row) > 3 and (row[1] + row[2]).isdigit():
+            flag = _CHANGE_FLAGS.get(row[3], row[3])
+            for slot in range(int(row[1]) - 1, min(int(row[2]), count)):
+                cells[key][slot] = (values[slot], flag)
+    return cells
+
+
+LAYOUT = FileLayout(Layout.NEM12, render, parse, changes, new_day_cut=STANDARD_CUT, cut_only=True)

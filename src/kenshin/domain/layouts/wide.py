@@ -4,8 +4,20 @@ each slot's kWh as the customer's ``flags`` says)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import numpy as np
 
+from kenshin.domain.change_cells import (
+    ABSENT,
+    LISTED_CHANGES,
+    ChangeRecord,
+    SlotChange,
+    changed_lines,
+    direction_text,
+    line_cells,
+)
 from kenshin.domain.csvcells import CRLF, KwhCells, text_cell, text_cells
 from kenshin.domain.daytable import DayTable
 from kenshin.domain.intervals import NO_VALUE, MeterDay
@@ -115,4 +127,77 @@ def parse(text: str, customer: Customer) -> ParsedDay:
     return ParsedDay(day, tuple(parsed), tuple(flags))
 
 
-LAYOUT = FileLayout(Layout.WIDE, render, parse)
+# A row's slot cells and flags (None, "": a row the file does not have).
+_Row = tuple[list[str] | None, str]
+_NO_ROW: _Row = (None, "")
+
+
+def changes(
+    before: str, after: str, *, starts: Sequence[str], reported: int, flags: FlagColumns
+) -> ChangeRecord:
+    """A wide row's cells are in time order. Most changed rows (a provisional day filling
+    up) differ only after the reported slots: paired in file order, such a row is
+    passed over after a look at its start and its flags, without splitting it."""
+    old_lines, new_lines = changed_lines(before, after)
+    count, per_slot = len(starts), flags == FlagColumns.PER_SLOT
+    if len(old_lines) == len(new_lines):
+        old_lines, new_lines = _unfilled(old_lines, new_lines, count, reported, per_slot)
+    old, new = _rows(old_lines, count), _rows(new_lines, count)
+    listed: list[SlotChange] = []
+    total = 0
+    for key in sorted(old.keys() | new.keys()):
+        a, a_flags = old.get(key, _NO_ROW)
+        b, b_flags = new.get(key, _NO_ROW)
+        if a is None or b is None:  # a meter added to the file, or gone from it
+            slots = list(range(reported))
+        else:
+            slots = [i for i in range(reported) if a[i] != b[i] or a_flags[i] != b_flags[i]]
+        total += len(slots)
+        for i in slots[: max(LISTED_CHANGES - len(listed), 0)]:
+            first = ABSENT if a is None else (a[i], a_flags[i])
+            second = ABSENT if b is None else (b[i], b_flags[i])
+            listed.append(SlotChange(key[0], key[1], i, first, second))
+    return ChangeRecord(tuple(listed), total)
+
+
+def _unfilled(
+    old_lines: list[str], new_lines: list[str], count: int, reported: int, per_slot: bool
+) -> tuple[list[str], list[str]]:
+    """The pairs of lines (in file order) that differ in more than slots filled in after
+    the reported ones: the same start and the same reported slots' flags."""
+    # Up to the end of the reported slots' cells: meter, date, direction, then the cells
+    # (each slot's kWh, and its flag where flags are per slot).
+    cells = reported * (2 if per_slot else 1)
+    head = re.compile(r'[^,"]*,[^,"]*,[^,"]*,(?:[^,"]*,){%d}' % cells)  # noqa: UP031
+    rest_old, rest_new = [], []
+    for was, now in zip(old_lines, new_lines, strict=True):
+        match = head.match(was)
+        if (
+            match is not None
+            and now.startswith(was[: match.end()])
+            and (per_slot or was[-count:][:reported] == now[-count:][:reported])
+        ):
+            continue  # the same row, the same reported slots: only filled in
+        rest_old.append(was)
+        rest_new.append(now)
+    return rest_old, rest_new
+
+
+def _rows(lines: list[str], count: int) -> dict[tuple[str, str], _Row]:
+    """Each data line's slot cells and flags by (meter cell, direction)."""
+    rows: dict[tuple[str, str], _Row] = {}
+    for row in line_cells(lines):
+        # meter, date, direction, the slots, total, quality; or meter, date, direction,
+        # each slot's kWh and flag, total. The header has labels where the flags are.
+        if len(row) == count + 5:
+            values, flags = row[3 : 3 + count], row[-1]
+        elif len(row) == 2 * count + 4:
+            values, flags = row[3 : 3 + 2 * count : 2], "".join(row[4 : 4 + 2 * count : 2])
+        else:
+            continue
+        if len(flags) == count and flags.isupper():
+            rows[(row[0], direction_text(row[2]))] = (values, flags)
+    return rows
+
+
+LAYOUT = FileLayout(Layout.WIDE, render, parse, changes)
