@@ -1,13 +1,17 @@
-"""Helpers shared by the command-line tests, and hypothesis' settings for all tests."""
+"""Helpers shared by the command-line tests, hypothesis' settings for all tests, and the
+guard that keeps the unit tier (tests not marked ``integration``) free of sockets and
+subprocesses."""
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +60,57 @@ def _stores_closed() -> Iterator[None]:
     if left:
         where = "\n".join("".join(traceback.format_list(stack)) for stack in left)
         pytest.fail(f"{len(left)} SqliteStore(s) left open, opened at:\n{where}", pytrace=False)
+
+
+# Fixtures that start a server: a test using one is in the integration tier.
+SERVER_FIXTURES = {"mail_server", "http_sink"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tier(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test not marked ``integration`` that connects or binds a socket (asyncio's
+    too) or starts a process: the unit tier stays fast and needs nothing of the machine.
+    SQLite files and in-memory databases are fine. Threads an earlier test left running
+    (a client closing, say) are not this test's doing: they go on as usual."""
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    earlier = set(threading.enumerate()) - {threading.main_thread()}
+    used: list[str] = []
+
+    def refuse(what: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() in earlier:
+                return original(*args, **kwargs)
+            used.append(f"{what} (thread {threading.current_thread().name})")
+            raise UnitTierError(f"{request.node.nodeid} {what}: {UnitTierError.advice}")
+
+        return refused
+
+    with pytest.MonkeyPatch.context() as patch:
+        for method in ("connect", "connect_ex", "bind"):
+            original = getattr(socket.socket, method)
+            patch.setattr(socket.socket, method, refuse(f"uses socket.{method}", original))
+        popen = subprocess.Popen.__init__
+        patch.setattr(subprocess.Popen, "__init__", refuse("starts a subprocess", popen))
+        for function in ("system", "fork", "posix_spawn", "posix_spawnp"):
+            patch.setattr(os, function, refuse(f"calls os.{function}", getattr(os, function)))
+        yield
+    if used:  # even if the code under test caught the error
+        pytest.fail(f"{'; '.join(used)}: {UnitTierError.advice}", pytrace=False)
+
+
+class UnitTierError(Exception):
+    """A test of the unit tier reached for a socket or a process."""
+
+    advice = "mark the test (or its module) @pytest.mark.integration, or keep it off the network"
 
 
 def kenshin(site: Path, *args: str, input_text: str | None = None) -> Result:

@@ -13,12 +13,15 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import pytest
 from paho.mqtt.client import MQTTMessageInfo
 
 from conftest import kenshin
 from endpoint.test_serve import served, unit
 
 __all__ = ["served"]  # the fixture, used by name
+
+pytestmark = pytest.mark.integration
 
 START = 1_793_458_800  # 2026-11-01 00:00 in Tokyo
 

@@ -80,6 +80,7 @@ def test_add_out_writes_each_units_certificate_key_and_the_ca(tmp_path: Path) ->
     ]
 
 
+@pytest.mark.integration
 def test_the_files_written_get_a_unit_through_the_endpoint_until_it_is_revoked(
     tmp_path: Path,
 ) -> None:
@@ -214,6 +215,7 @@ def test_revoke_once_then_again_then_an_unknown_device(tmp_path: Path) -> None:
     assert listed(site)[1][2].startswith("valid until")  # U-2 was not revoked either
 
 
+@pytest.mark.integration
 def test_a_new_certificate_after_a_revocation_lets_the_unit_in_again(tmp_path: Path) -> None:
     site = make_site(tmp_path, "site")
     out = tmp_path / "certs"
@@ -259,6 +261,7 @@ def test_the_state_listed_weighs_every_certificate_of_a_device() -> None:
     assert certificate_state([valid], now + 30 * day + 1) == "expired 2027-02-14"
 
 
+@pytest.mark.integration
 def test_server_cert_issues_the_endpoint_a_certificate_for_a_new_host_name(
     tmp_path: Path,
 ) -> None:

@@ -21,6 +21,8 @@ from kenshin.domain.model import Customer
 from kenshin.domain.vee.clock import UnitClock
 from test_cli_meters import LINE
 
+pytestmark = pytest.mark.integration
+
 __all__ = ["served"]  # the fixture, used by name
 
 

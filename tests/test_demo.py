@@ -13,6 +13,8 @@ from click.testing import CliRunner
 
 from kenshin.entrypoints.cli import cli
 
+pytestmark = pytest.mark.integration
+
 
 def test_the_demo_serves_a_fleet_and_every_slot_equals_the_truth(tmp_path: Path) -> None:
     folder = tmp_path / "demo"

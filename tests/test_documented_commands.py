@@ -29,6 +29,8 @@ from click.testing import CliRunner
 from conftest import serve_process
 from kenshin.entrypoints.cli import cli
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PASSWORD = "horse-battery-staple-2026"

@@ -254,6 +254,7 @@ def test_days_older_than_the_retention_are_skipped_or_refused(tmp_path: Path) ->
     assert "older than the 45-day retention" in refused.output
 
 
+@pytest.mark.integration
 def test_console_script_runs_outside_the_test_process() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "kenshin", "--version"], capture_output=True, text=True, check=True

@@ -39,6 +39,8 @@ from kenshin.entrypoints.mqtt.codec import (
     topic_matches,
 )
 
+pytestmark = pytest.mark.integration
+
 TIMEOUT = 10.0
 READINGS = bytes(range(256)) * 3  # every byte value, zeros included
 COMMAND_TOPIC = "meters/0001/commands/relay"

@@ -311,6 +311,7 @@ def test_the_endpoint_context_trusts_our_ca_only_and_wants_tls12(site: Path) -> 
     assert [a["subject"] for a in anchors] == [((("commonName", "kenshin device CA"),),)]
 
 
+@pytest.mark.integration
 def test_a_unit_with_its_certificate_completes_the_handshake(
     ca: LocalCertificateAuthority, tmp_path: Path
 ) -> None:
@@ -319,6 +320,7 @@ def test_a_unit_with_its_certificate_completes_the_handshake(
     assert device_id_of(peer) == "U-1"
 
 
+@pytest.mark.integration
 def test_a_unit_checks_the_endpoint_by_its_address_too(
     ca: LocalCertificateAuthority, tmp_path: Path
 ) -> None:
@@ -329,6 +331,7 @@ def test_a_unit_checks_the_endpoint_by_its_address_too(
         handshake(ca.ssl_context_for_server(), client, "other.example.com")
 
 
+@pytest.mark.integration
 def test_a_certificate_of_another_ca_is_refused(
     ca: LocalCertificateAuthority, tmp_path: Path
 ) -> None:
@@ -338,6 +341,7 @@ def test_a_certificate_of_another_ca_is_refused(
         handshake(ca.ssl_context_for_server(), client)
 
 
+@pytest.mark.integration
 def test_an_expired_certificate_is_refused(ca: LocalCertificateAuthority, tmp_path: Path) -> None:
     expired = ca.issue_device("U-1", valid_days=1, now=int(time.time()) - 3 * DAY)
     client = client_context(ca, credentials(tmp_path, expired))
@@ -345,11 +349,13 @@ def test_an_expired_certificate_is_refused(ca: LocalCertificateAuthority, tmp_pa
         handshake(ca.ssl_context_for_server(), client)
 
 
+@pytest.mark.integration
 def test_a_unit_without_a_certificate_is_refused(ca: LocalCertificateAuthority) -> None:
     with pytest.raises(ssl.SSLError, match="peer did not return a certificate"):
         handshake(ca.ssl_context_for_server(), client_context(ca, None))
 
 
+@pytest.mark.integration
 def test_the_endpoints_own_certificate_is_no_unit_certificate(
     ca: LocalCertificateAuthority, site: Path
 ) -> None:
@@ -358,6 +364,7 @@ def test_the_endpoints_own_certificate_is_no_unit_certificate(
         handshake(ca.ssl_context_for_server(), client_context(ca, own))
 
 
+@pytest.mark.integration
 def test_tls_1_1_is_refused_by_the_endpoint(ca: LocalCertificateAuthority, tmp_path: Path) -> None:
     client = client_context(ca, credentials(tmp_path, ca.issue_device("U-1")))
     with warnings.catch_warnings():  # TLS 1.1 is deprecated: that is the point

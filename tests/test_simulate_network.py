@@ -252,6 +252,7 @@ def publish(site: Path, port: int, *extra: str) -> Result:
     return simulate(site, 5, "--host", "127.0.0.1", "--port", str(port), "--certs", certs, *extra)
 
 
+@pytest.mark.integration
 def test_a_fleet_published_live_gives_files_equal_to_the_truth(tmp_path: Path) -> None:
     site = fleet_site(tmp_path, 5)
     result = serving(
@@ -270,6 +271,7 @@ def test_a_fleet_published_live_gives_files_equal_to_the_truth(tmp_path: Path) -
     assert check.matched + check.estimated == len(truth) > 5 * 48
 
 
+@pytest.mark.integration
 def test_a_unit_that_is_refused_keeps_its_messages_and_the_others_go_on(tmp_path: Path) -> None:
     site = fleet_site(tmp_path, 5)
     assert kenshin(site, "devices", "revoke", "U-000002").exit_code == 0
@@ -284,6 +286,7 @@ def test_a_unit_that_is_refused_keeps_its_messages_and_the_others_go_on(tmp_path
     assert f"Error: {refused} messages were not acknowledged" in result.output
 
 
+@pytest.mark.integration
 def test_a_missing_certificate_file_names_the_unit_the_folder_and_the_command(
     tmp_path: Path,
 ) -> None:
@@ -296,6 +299,7 @@ def test_a_missing_certificate_file_names_the_unit_the_folder_and_the_command(
     assert f"'kenshin devices add U-000004 --customer CUSTOMER --out {certs}'" in result.output
 
 
+@pytest.mark.integration
 def test_an_endpoint_that_cannot_be_reached_is_a_clear_error(tmp_path: Path) -> None:
     site = fleet_site(tmp_path, 5)
     port = free_port()
@@ -305,6 +309,7 @@ def test_an_endpoint_that_cannot_be_reached_is_a_clear_error(tmp_path: Path) -> 
     assert "is 'kenshin serve' running there, on that port?" in result.output
 
 
+@pytest.mark.integration
 def test_units_of_another_site_are_told_which_side_refuses(tmp_path: Path) -> None:
     site = fleet_site(tmp_path, 5)
     other = fleet_site(tmp_path / "other", 5)

@@ -180,6 +180,7 @@ def test_a_refusing_or_absent_server_raises_channel_error(http_sink: HttpSink) -
         WebhookChannel("hook", HttpSettings(gone, allow_http=True, timeout_s=2)).send([FIRING])
 
 
+@pytest.mark.integration
 def test_a_server_that_does_not_answer_http_raises_channel_error() -> None:
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]

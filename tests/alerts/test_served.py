@@ -19,6 +19,8 @@ from conftest import kenshin, make_site, serve_process
 
 from .conftest import HttpSink, MailServer
 
+pytestmark = pytest.mark.integration
+
 HOOK = "/hook"
 
 

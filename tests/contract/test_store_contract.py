@@ -515,6 +515,7 @@ def test_sqlite_a_batch_is_committed_when_add_readings_returns(tmp_path: Path) -
         reader.close()
 
 
+@pytest.mark.integration
 def test_sqlite_a_batch_survives_the_process_dying_right_after(tmp_path: Path) -> None:
     path = tmp_path / "kenshin.db"
     crash = (

@@ -29,6 +29,8 @@ from .conftest import (
     start_serve,
 )
 
+pytestmark = pytest.mark.integration
+
 ESCAPES = [
     f"../C-002/{OTHER_FILE}",
     f"/../C-002/{OTHER_FILE}",

@@ -10,6 +10,8 @@ import pytest
 
 from kenshin.entrypoints.ftps_slots import LoginSlots
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def pairs() -> Iterator[list[tuple[socket.socket, socket.socket]]]:

@@ -18,6 +18,8 @@ from kenshin.entrypoints.cli import delivery
 from .conftest import PASSWORDS, Served
 from .test_logins import ftps_login, serve_with, sftp_login
 
+pytestmark = pytest.mark.integration
+
 OUTSIDER = "127.0.0.2"
 
 

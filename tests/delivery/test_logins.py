@@ -17,6 +17,8 @@ from conftest import kenshin
 from .conftest import DAY_FILE, PASSWORDS, Served, make_delivery_site, publish_files, start_serve
 from .test_ftps import fetch, session
 
+pytestmark = pytest.mark.integration
+
 
 @contextmanager
 def serve_with(tmp_path: Path, **env: str) -> Iterator[Served]:

@@ -254,6 +254,7 @@ def minutes_utc(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="minutes")
 
 
+@pytest.mark.integration
 def test_the_server_starts_saying_collected_late_not_uncollected(tmp_path: Path) -> None:
     site = make_site(tmp_path, "site")
     tz = ZoneInfo("Asia/Tokyo")

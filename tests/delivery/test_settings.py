@@ -57,6 +57,7 @@ def test_a_user_name_cannot_forge_a_log_line() -> None:
     assert security.counts == {"login_failed": 1}
 
 
+@pytest.mark.integration
 def test_serve_says_which_server_cannot_listen_and_how_to_fix_it(tmp_path: Path) -> None:
     config = init_project(tmp_path / "site")
     with socket.socket() as taken:

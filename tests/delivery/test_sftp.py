@@ -23,6 +23,8 @@ from .conftest import DAY_FILE, OTHER_FILE, PASSWORDS, SECRET, Served
 from .test_ftps import ESCAPES, visible
 from .test_ftps import session as ftps_session
 
+pytestmark = pytest.mark.integration
+
 T = TypeVar("T")
 
 

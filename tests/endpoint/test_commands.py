@@ -46,6 +46,8 @@ from kenshin.services.ingest import Ingest
 from .conftest import Site
 from .test_publish import client
 
+pytestmark = pytest.mark.integration
+
 START, END = 1_795_651_200, 1_795_672_800  # 2026-11-26 00:00 and 06:00 UTC
 TOPIC = "cmd/kenshin/U-1/resend"
 WAIT_S = 10.0  # how long a test waits for what must come: only a failing test waits it out

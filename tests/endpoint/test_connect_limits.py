@@ -17,6 +17,8 @@ from kenshin.entrypoints.mqtt.server import EndpointSettings
 from .conftest import Site
 from .test_security import connect, events, exchange
 
+pytestmark = pytest.mark.integration
+
 DEADLINE_S = 2
 T = TypeVar("T")
 

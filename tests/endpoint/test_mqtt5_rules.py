@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kenshin.entrypoints.mqtt.codec import ConnAck, Connect, Disconnect, Properties, PubAck, Publish
 
 from .conftest import Site
 from .test_publish import readings, stored_fwd
 from .test_security import connect, exchange
+
+pytestmark = pytest.mark.integration
 
 
 def test_a_topic_alias_is_refused_as_the_connack_announced_none(site: Site) -> None:

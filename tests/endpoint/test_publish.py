@@ -7,9 +7,12 @@ import ssl
 import threading
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from .conftest import Site
+
+pytestmark = pytest.mark.integration
 
 T = "2026-11-26T12:30:00+09:00"
 

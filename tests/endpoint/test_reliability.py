@@ -25,6 +25,8 @@ from kenshin.domain.model import Customer
 from kenshin.sim.verify import load_truth, verify_files
 from test_simulate_network import DAY, fleet_site, free_port
 
+pytestmark = pytest.mark.integration
+
 
 def start_server(site: Path, port: int) -> subprocess.Popen[str]:
     env = {"KENSHIN_MQTT__PORT": str(port), "KENSHIN_MQTT__HOST": "127.0.0.1"}

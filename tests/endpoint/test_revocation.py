@@ -27,6 +27,8 @@ from .conftest import Site
 from .test_publish import readings, stored_fwd
 from .test_security import connect, events, exchange
 
+pytestmark = pytest.mark.integration
+
 T0 = 1_700_000_000  # reading n is dated T0 + 60 n: which message a stored reading came in
 
 

@@ -29,6 +29,8 @@ from kenshin.entrypoints.mqtt.codec import (
 from .conftest import Site
 from .test_publish import readings, stored_fwd
 
+pytestmark = pytest.mark.integration
+
 
 def exchange(
     conn: ssl.SSLSocket, level: int, *packets: object, expect: int | None = None

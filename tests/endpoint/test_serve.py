@@ -23,6 +23,8 @@ from kenshin.adapters.sqlite import SqliteStore
 
 from .test_publish import readings
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], int]]:

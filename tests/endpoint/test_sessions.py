@@ -22,6 +22,8 @@ from .conftest import Site
 from .test_publish import readings, stored_fwd
 from .test_security import connect, exchange
 
+pytestmark = pytest.mark.integration
+
 needs_mosquitto = pytest.mark.skipif(
     shutil.which("mosquitto_pub") is None, reason="Debian's mosquitto-clients is not installed"
 )

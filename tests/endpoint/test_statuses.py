@@ -16,6 +16,8 @@ from kenshin.entrypoints.mqtt.server import EndpointSettings
 from .conftest import Site
 from .test_security import connect, exchange
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def endpoint_settings() -> EndpointSettings:

@@ -13,6 +13,8 @@ from kenshin.entrypoints.mqtt.codec import ConnAck, Connect
 from .conftest import Site
 from .test_security import events, exchange
 
+pytestmark = pytest.mark.integration
+
 
 def tls12_with(site: Site, ciphers: str) -> ssl.SSLSocket:
     """A TLS 1.2 connection as unit U-1 that offers only ``ciphers``."""

@@ -24,6 +24,8 @@ from kenshin.errors import ConfigError
 
 from .conftest import HTTP, MQTT, Served, wait_for
 
+pytestmark = pytest.mark.integration
+
 READY = {"store": "ok", "endpoint": "ok", "ingest": "ok", "schedule": "ok"}
 
 

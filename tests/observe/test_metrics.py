@@ -32,6 +32,8 @@ from kenshin.services.metrics import DownloadTally, LiveCounts, ServerMetrics
 
 from .conftest import HTTP, Served, wait_for
 
+pytestmark = pytest.mark.integration
+
 TOPIC = "dt/kenshin/U-1/readings"
 SLOT = 1800
 

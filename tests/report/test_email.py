@@ -26,6 +26,8 @@ from kenshin.services.report import (
 )
 from report.conftest import LAST, TZ, units
 
+pytestmark = pytest.mark.integration
+
 SETTINGS = ReportSettings(recipients=("ops@example.org", "Night Desk <night@example.org>"))
 
 

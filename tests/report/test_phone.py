@@ -22,7 +22,10 @@ from kenshin.domain.report_render import render_html
 from report.test_domain import fleet_report, one_of_each
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian's chromium)")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian's chromium)"),
+]
 PHONE = 400  # px
 
 
