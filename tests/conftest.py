@@ -10,10 +10,11 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from click.testing import CliRunner, Result
@@ -25,6 +26,8 @@ from kenshin.entrypoints.cli import cli
 # The property tests check values, not speed: a busy machine must not fail them.
 settings.register_profile("kenshin", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("kenshin")
+
+T = TypeVar("T")
 
 _ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -151,3 +154,14 @@ def serve_process(
         assert found, line or process.communicate(timeout=10)[1]
         ports[found[1]] = int(found[2])
     return process, ports
+
+
+def wait_for(what: str, condition: Callable[[], T], timeout_s: float = 10.0) -> T:
+    """What ``condition()`` gives once it is true (it is asked again every 20 ms until
+    then): a test waits for what it expects, never a fixed time; fail naming ``what``
+    after ``timeout_s``, which only a failing test waits out."""
+    deadline = time.monotonic() + timeout_s
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s} s"
+        time.sleep(0.02)
+    return found
