@@ -65,14 +65,15 @@ def _stores_closed() -> Iterator[None]:
         pytest.fail(f"{len(left)} SqliteStore(s) left open, opened at:\n{where}", pytrace=False)
 
 
-# Fixtures that start a server: a test using one is in the integration tier.
-SERVER_FIXTURES = {"mail_server", "http_sink"}
+# Fixtures that start a server or take in a simulated fleet over weeks: a test using
+# one is in the integration tier.
+INTEGRATION_FIXTURES = {"mail_server", "http_sink", "fleet"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
 
 

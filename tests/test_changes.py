@@ -9,7 +9,7 @@ from datetime import date
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kenshin.domain.changes import LISTED_CHANGES, compare_files, slot_starts
@@ -74,6 +74,7 @@ rows = st.lists(
 
 
 @pytest.mark.parametrize("customer", CUSTOMERS)
+@settings(max_examples=50)  # for each of the four layouts
 @given(rows, rows, st.integers(0, 48))
 def test_the_listed_slots_are_those_that_differ_before_the_reported_end(
     customer: Customer,

@@ -146,7 +146,7 @@ def wrapping_days(draw: st.DrawFn) -> tuple[Meter, list[int], list[int]]:
     return meter, steps, registers
 
 
-@settings(max_examples=300)
+@settings(max_examples=100)
 @given(wrapping_days())
 def test_energy_is_conserved_across_wraps_for_any_meter_within_its_limit(
     day: tuple[Meter, list[int], list[int]],

@@ -253,13 +253,13 @@ def test_any_property_list_decodes_or_becomes_a_dead_letter(
     assert_decodes_or_explains(VALID[:11] + bytes((opc,)) + body, meters)
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(valid_frames(), METERS.map(lambda m: m[:1]))
 def test_valid_frames_decode(frame: bytes, meters: list[str]) -> None:
     assert isinstance(decode(frame, device_meters=meters), DecodedMessage)
 
 
-@settings(max_examples=300)
+@settings(max_examples=100)
 @given(damaged_frames(), METERS)
 def test_damaged_frames_decode_or_become_a_dead_letter(frame: bytes, meters: list[str]) -> None:
     assert_decodes_or_explains(frame, meters)

@@ -90,7 +90,7 @@ def tables(draw: st.DrawFn) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_
     return np.where(blank, junk, values), blank
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(tables(), st.integers(0, 6))
 def test_every_cell_reads_as_the_formatter_prints_it(
     drawn: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]], decimals: int

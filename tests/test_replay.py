@@ -72,6 +72,7 @@ def run(store: Store, outbox: LocalOutbox) -> int:
     return runs
 
 
+@pytest.mark.integration
 def test_every_revision_of_a_30_day_run_replays_byte_for_byte(store: Store, tmp_path: Path) -> None:
     outbox = LocalOutbox(tmp_path / "outbox")
     assert run(store, outbox) > 4 * DAYS

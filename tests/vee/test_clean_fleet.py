@@ -70,6 +70,7 @@ def flags_and_values(units: int, tmp_path: Path) -> tuple[dict[str, int], int, i
     return counts, wrong, compared
 
 
+@pytest.mark.integration
 def test_a_clean_fleet_of_100_meters_over_30_days_has_only_actual_slots(tmp_path: Path) -> None:
     counts, wrong, compared = flags_and_values(100, tmp_path)
     assert set(counts) == {"A"}

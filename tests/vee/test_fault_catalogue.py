@@ -22,6 +22,8 @@ from kenshin.sim.faults import STUCK_SLOTS
 from kenshin.sim.fleet import FleetSpec, SimDevice, fleet_calendar, fleet_devices, fleet_meters
 from kenshin.sim.transmission import fleet_arrivals, fleet_faults
 
+pytestmark = pytest.mark.integration
+
 START = date(2026, 10, 1)
 DAYS = 22  # the spikes fall on the last day, which has three like days
 FAULTS = frozenset({"spike", "conflict", "future", "stuck", "clock", "clock_drift"})
