@@ -80,7 +80,7 @@ class Publisher:
             info = self.client.publish("dt/kenshin/U-1/readings", message(n), qos=1)
             self.sent.append((n, info))
             n += 1
-            time.sleep(0.002)
+            time.sleep(0.002)  # a steady stream while the backup runs, not a wait
 
     def acknowledged(self) -> set[int]:
         """The numbers of the readings acknowledged (so committed) by now."""

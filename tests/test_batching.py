@@ -119,7 +119,9 @@ def test_what_was_queued_before_close_is_still_committed() -> None:
         queue = CommitQueue(ingest, max_messages=100, window_s=0.2)
         runner = asyncio.create_task(queue.run())
         sent = [asyncio.create_task(queue.submit(incoming(n))) for n in range(4)]
-        await asyncio.sleep(0.01)
+        async with asyncio.timeout(5):  # all four queued, the window still open
+            while queue.waiting < 4:
+                await asyncio.sleep(0)
         await queue.close()
         await asyncio.gather(*sent)
         await runner

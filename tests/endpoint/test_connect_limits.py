@@ -93,7 +93,7 @@ def test_a_connect_trickled_byte_by_byte_is_closed_at_the_deadline(site: Site) -
 def test_a_unit_connecting_in_time_is_served_after_the_deadline(site: Site) -> None:
     site.unit("U-1")
     conn = connect(site, "U-1", 4)
-    time.sleep(DEADLINE_S + 0.5)  # the deadline is for CONNECT only
+    time.sleep(DEADLINE_S + 0.5)  # past the deadline, the behaviour under test: CONNECT's only
     assert is_open(conn)
     assert site.endpoint.connected == ["U-1"]
 

@@ -98,7 +98,7 @@ class PublishingUnit:
                 self.sent_at[n] = time.time()
                 info = self.client.publish("dt/kenshin/U-1/readings", message(n), qos=1)
                 self._mids[info.mid] = n
-            time.sleep(0.02)
+            time.sleep(0.02)  # a reading every 20 ms, before and after the revocation
 
     def _on_publish(self, _c: object, _u: object, mid: int, _rc: object, _p: object) -> None:
         with self._lock:

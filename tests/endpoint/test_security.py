@@ -11,7 +11,9 @@ import ssl
 import time
 
 import pytest
+from cryptography import x509
 
+from conftest import wait_for
 from kenshin.adapters.pki import LocalCertificateAuthority
 from kenshin.entrypoints.mqtt.codec import (
     ConnAck,
@@ -127,7 +129,9 @@ def test_a_connection_still_in_its_handshake_is_closed_when_the_endpoint_stops(
     site: Site,
 ) -> None:
     with socket.create_connection(("localhost", site.port), timeout=5) as silent:
-        time.sleep(0.1)  # accepted: the endpoint waits for its ClientHello
+        # A moment to be accepted (the endpoint then waits for its ClientHello): nothing
+        # outside the endpoint tells a connection accepted from one still in the backlog.
+        time.sleep(0.1)
         site.call(site.endpoint.stop())
         assert silent.recv(100) == b""  # closed, not left open until it times out
     assert sum(site.security.counts.values()) == 0  # stopping is no attack
@@ -249,7 +253,10 @@ def test_a_resumed_tls_session_does_not_outlive_its_certificate(site: Site) -> N
     again = connect_as_unit(first.session)  # a TLS 1.3 ticket: while valid, it resumes
     assert again.session_reused
     assert exchange(again, 4, Connect(4, "U-1"), expect=1)[0] == ConnAck()
-    time.sleep(3.5)
+    # OpenSSL reads the real clock: wait until the certificate has ended.
+    ended = x509.load_pem_x509_certificate((site.certs / "U-1.pem").read_bytes())
+    end = ended.not_valid_after_utc.timestamp()
+    wait_for("the certificate's end", lambda: time.time() > end + 0.5, timeout_s=10)
     late = connect_as_unit(again.session)
     assert late.session_reused  # OpenSSL took the ticket; the endpoint still refuses
     assert exchange(late, 4, Connect(4, "U-1")) == []
