@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
-import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import kenshin, make_site, serve_process
+from conftest import kenshin, make_site, serve_process, wait_for
 
 from .conftest import HttpSink, MailServer
 
@@ -49,27 +50,47 @@ def test_serve_sends_a_security_alert_to_the_webhook(tmp_path: Path, http_sink: 
     }
     process, ports = serve_process(site, env, 2)
     try:
-        with socket.create_connection(("127.0.0.1", ports["MQTT over TLS"])) as plain:
-            plain.sendall(b"GET / HTTP/1.0\r\n\r\n")  # not TLS: a security event
-            plain.recv(100)
+        not_tls(ports["MQTT over TLS"])
         [alert] = wait_for_post(http_sink, 20)["notifications"]
         assert alert["key"] == "security:tls_not_tls:127.0.0.1"
         assert (alert["severity"], alert["event"]) == ("info", "firing")
         assert alert["text"].startswith(
             "Connections that did not speak TLS [tls_not_tls] from 127.0.0.1: 1 in the last 60 min"
         )
-        time.sleep(6)  # the next evaluation: the same alert is not sent again
+        # Another such connection: the next evaluation counts it in the same alert, which
+        # is not sent again (a notification is queued with the state it comes from).
+        not_tls(ports["MQTT over TLS"])
+        wait_for("the next evaluation", lambda: "2 in the last 60 min" in state(site, alert["key"]))
+        wait_for("the queue sent", lambda: queued(site) == 0)
         assert len(http_sink.bodies(HOOK)) == 1
     finally:
         process.terminate()
         process.communicate(timeout=30)
 
 
+def not_tls(port: int) -> None:
+    """A connection that does not speak TLS: a security event."""
+    with socket.create_connection(("127.0.0.1", port)) as plain:
+        plain.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        plain.recv(100)
+
+
+def state(site: Path, key: str) -> str:
+    """The text of alert ``key`` as the server last saved it ("" if none)."""
+    with closing(sqlite3.connect(site / "kenshin.db")) as db:
+        row = db.execute("SELECT text FROM alert_states WHERE key = ?", (key,)).fetchone()
+    return "" if row is None else str(row[0])
+
+
+def queued(site: Path) -> int:
+    """How many notifications wait in the server's queue."""
+    with closing(sqlite3.connect(site / "kenshin.db")) as db:
+        count: int = db.execute("SELECT count(*) FROM alert_queue").fetchone()[0]
+    return count
+
+
 def wait_for_post(sink: HttpSink, timeout_s: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while not sink.bodies(HOOK):
-        assert time.monotonic() < deadline, f"no notification within {timeout_s} s"
-        time.sleep(0.1)
+    wait_for("a notification", lambda: sink.bodies(HOOK), timeout_s)
     return sink.bodies(HOOK)[0]
 
 
