@@ -113,7 +113,7 @@ def start_serve(site: Path, **env: str) -> Served:
         "KENSHIN_FTPS__PASSIVE_PORTS": "41000-41999",
         "KENSHIN_SFTP__HOST": "127.0.0.1",
         "KENSHIN_SFTP__PORT": "0",
-        "KENSHIN_DELIVERIES__FAILED_LOGIN_DELAY_MS": "50",
+        "KENSHIN_DELIVERIES__FAILED_LOGIN_DELAY_MS": "20",  # doubled by each failure
         # The tests open many SFTP connections from 127.0.0.1 in a minute; a customer not.
         "KENSHIN_SFTP__MAX_NEW_CONNECTIONS_PER_MINUTE": "120",
         **env,
