@@ -10,6 +10,7 @@ from contextlib import closing
 
 import pytest
 
+from kenshin.entrypoints.mqtt import statuses
 from kenshin.entrypoints.mqtt.codec import PingReq, PingResp, PubAck, Publish, encode
 from kenshin.entrypoints.mqtt.server import EndpointSettings
 
@@ -17,6 +18,13 @@ from .conftest import Site
 from .test_security import connect, exchange
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _quick_flushes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Statuses are stored 0.1 s after they came, not up to a second: the tests, which
+    wait for them, wait less."""
+    monkeypatch.setattr(statuses, "FLUSH_S", 0.1)
 
 
 @pytest.fixture
