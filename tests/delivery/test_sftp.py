@@ -205,6 +205,9 @@ def test_a_public_key_logs_in_and_a_wrong_password_does_not(served: Served, tmp_
                 client_keys=[key],
                 known_hosts=known,
                 password=None,
+                # Another address: C-001's next login from 127.0.0.1, in the next test,
+                # must not meet this failure's delay.
+                local_addr=("127.0.0.9", 0),
             )
         return names
 
