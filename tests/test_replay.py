@@ -25,7 +25,7 @@ from kenshin.ports import Store
 from kenshin.services.export import ExportSettings, export_day
 from kenshin.services.ingest import Incoming, Ingest
 from kenshin.services.replay import ReplayError, replay, revisions_of
-from kenshin.services.schedule import export_due
+from kenshin.services.schedule import LateReadings, export_due
 from kenshin.sim.faults import FAULTS, READING_FAULTS
 from kenshin.sim.fleet import FleetSpec, fleet_meters
 from kenshin.sim.transmission import fleet_arrivals
@@ -47,12 +47,13 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 def run(store: Store, outbox: LocalOutbox) -> int:
     """The fleet's messages taken in as they arrive, with the server's export run every
-    6 hours (closed days packed, due days exported, final after 6 h); how many runs."""
+    6 hours (closed days packed, due days exported, final after 6 h; final days found
+    unchanged remembered across runs, as serve does); how many runs."""
     store.registry.add_customer(CUSTOMER)
     for device in {m.device for m in fleet_meters(SPEC)}:
         store.registry.add_device(Device(device, CUSTOMER.id))
     ingest = Ingest(store)
-    settings = ExportSettings()
+    settings, late = ExportSettings(), LateReadings()
     pending: list[Incoming] = []
     next_run = day_slots(START, TZ).start + 6 * 3600
     runs = 0
@@ -60,13 +61,13 @@ def run(store: Store, outbox: LocalOutbox) -> int:
         while at >= next_run:
             ingest.ingest(pending)
             pending = []
-            export_due(store, outbox, settings, now=next_run)
+            export_due(store, outbox, settings, now=next_run, late=late)
             next_run += 6 * 3600
             runs += 1
         pending.append(Incoming(f"sim:{at}:{len(pending)}", line.encode(), at))
     ingest.ingest(pending)
     for _ in range(8):  # two more days: the last days final, late backlogs restated
-        export_due(store, outbox, settings, now=next_run)
+        export_due(store, outbox, settings, now=next_run, late=late)
         next_run += 6 * 3600
         runs += 1
     return runs
