@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kenshin.entrypoints.mqtt import tls
 from kenshin.entrypoints.mqtt.codec import ConnAck, Connect, Disconnect, Properties, PubAck, Publish
 
 from .conftest import Site
@@ -13,7 +14,10 @@ from .test_security import connect, exchange
 pytestmark = pytest.mark.integration
 
 
-def test_a_topic_alias_is_refused_as_the_connack_announced_none(site: Site) -> None:
+def test_a_topic_alias_is_refused_as_the_connack_announced_none(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tls, "CLOSE_WAIT_S", 0.2)  # no close_notify comes: stop sooner
     site.unit("U-1")
     conn = connect(site, "U-1", 5)
     topic = "dt/kenshin/U-1/readings"

@@ -15,6 +15,7 @@ from cryptography import x509
 
 from conftest import wait_for
 from kenshin.adapters.pki import LocalCertificateAuthority
+from kenshin.entrypoints.mqtt import tls
 from kenshin.entrypoints.mqtt.codec import (
     ConnAck,
     Connect,
@@ -214,7 +215,10 @@ def test_qos2_is_refused(site: Site) -> None:
     assert stored_fwd(site, "M-U-1") == []
 
 
-def test_an_oversized_packet_is_refused_before_its_body_is_read(site: Site) -> None:
+def test_an_oversized_packet_is_refused_before_its_body_is_read(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tls, "CLOSE_WAIT_S", 0.2)  # no close_notify comes: stop sooner
     site.unit("U-1")
     conn = connect(site, "U-1", 5)
     # A PUBLISH header announcing 200 MB: refused on the header alone.
