@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from conftest import kenshin, make_site, serve_process
+from conftest import kenshin, make_site, serve_process, wait_for
 from kenshin.adapters.pki import PKI_FOLDER, LocalCertificateAuthority
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.model import Device
@@ -115,10 +115,7 @@ def test_a_unit_revoked_while_publishing_is_closed_and_nothing_it_sends_after_is
 ) -> None:
     site, port = served
     unit = PublishingUnit(site, port)
-    deadline = time.monotonic() + 10
-    while len(unit.acked) < 10:  # connected, and its readings are stored
-        assert time.monotonic() < deadline, "nothing acknowledged"
-        time.sleep(0.05)
+    wait_for("readings acknowledged", lambda: len(unit.acked) >= 10)  # connected, stored
     revoked = kenshin(site, "devices", "revoke", "U-1")
     revoked_at = time.time()  # the revocation is committed by now
     assert revoked.exit_code == 0, revoked.output

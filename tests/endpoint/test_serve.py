@@ -8,7 +8,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from conftest import kenshin, make_site, serve_process
+from conftest import kenshin, make_site, serve_process, wait_for
 from kenshin.adapters.sqlite import SqliteStore
 
 from .test_publish import readings
@@ -63,10 +62,8 @@ def test_serve_stores_exports_and_stops_on_sigterm_without_losing_an_ack(
     site, process, port = served
     today = datetime.now(ZoneInfo("Asia/Tokyo")).date()
     # The schedule exports at start: today's provisional file appears.
-    deadline = time.time() + 20
-    while not list((site / "outbox" / "C-001").glob(f"C-001_{today:%Y%m%d}.csv")):
-        assert time.time() < deadline, "no export at start"
-        time.sleep(0.2)
+    exported = site / "outbox" / "C-001"
+    wait_for("the export at start", lambda: list(exported.glob(f"C-001_{today:%Y%m%d}.csv")), 20)
     c = unit(site, port)
     acked: list[int] = []
     lock = threading.Lock()

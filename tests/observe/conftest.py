@@ -6,15 +6,14 @@ import http.client
 import json
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import kenshin, make_site, serve_process
+from conftest import kenshin, make_site, serve_process, wait_for
 
 HTTP = "HTTP (metrics, health)"
 MQTT = "MQTT over TLS"
@@ -68,14 +67,6 @@ def _labels(labels: dict[str, str]) -> str:
     if not labels:
         return ""
     return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
-
-
-def wait_for(what: str, condition: Callable[[], bool], timeout_s: float = 20) -> None:
-    """Return once ``condition()`` holds; fail naming ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout_s} s"
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import kenshin, make_site, serve_process
+from conftest import kenshin, make_site, serve_process, wait_for
 from kenshin.entrypoints import http as http_side
 from kenshin.entrypoints.http import (
     HealthApp,
@@ -22,7 +22,7 @@ from kenshin.entrypoints.http import (
 )
 from kenshin.errors import ConfigError
 
-from .conftest import HTTP, MQTT, Served, wait_for
+from .conftest import HTTP, MQTT, Served
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import serve_process
+from conftest import serve_process, wait_for
 from delivery.conftest import DAY_FILE, make_delivery_site, publish_files
 from delivery.conftest import Served as FilesServed
 from delivery.test_ftps import fetch, session
@@ -30,7 +30,7 @@ from kenshin.domain.model import Customer
 from kenshin.services.batching import CommitStats
 from kenshin.services.metrics import DownloadTally, LiveCounts, ServerMetrics
 
-from .conftest import HTTP, Served, wait_for
+from .conftest import HTTP, Served
 
 pytestmark = pytest.mark.integration
 
