@@ -148,7 +148,7 @@ def _rows(
 
 
 @given(exchanges(), st.randoms(use_true_random=False), st.integers(0, 60))
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 def test_each_meter_gets_exactly_its_own_slots_around_the_exchange(
     case: Exchange, rnd: random.Random, copies: int
 ) -> None:

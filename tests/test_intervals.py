@@ -47,7 +47,7 @@ def registers_at_boundaries(start: int, steps: list[int], modulus: int) -> list[
 
 
 @given(register_days(), st.randoms(use_true_random=False), st.integers(0, 30))
-@settings(max_examples=150)
+@settings(max_examples=100)
 def test_slot_sum_equals_register_difference_under_rollover_duplicates_and_order(
     case: tuple[MeterSpec, str, date, list[int], int], rnd: random.Random, duplicates: int
 ) -> None:

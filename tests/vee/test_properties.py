@@ -69,7 +69,7 @@ def known_pairs(registers: list[int]) -> list[tuple[int, int]]:
     return list(pairwise(known))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(days(), like_days(), st.integers(0, 6))
 def test_actual_slots_are_the_truth_and_estimates_only_fill_gaps(
     day: Day, like: tuple[list[list[int]], list[list[bool]]], max_slots: int
@@ -86,7 +86,7 @@ def test_actual_slots_are_the_truth_and_estimates_only_fill_gaps(
         assert (flags[slot] == "E") == (out.methods[0, slot] != Method.NONE)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(days(), like_days(), st.integers(0, 6))
 def test_estimates_conserve_the_register_difference_and_follow_their_method(
     day: Day, like: tuple[list[list[int]], list[list[bool]]], max_slots: int
