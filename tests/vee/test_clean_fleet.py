@@ -78,6 +78,7 @@ def test_a_clean_fleet_of_100_meters_over_30_days_has_only_actual_slots(tmp_path
     assert compared == counts["A"] > 100 * 48 * DAYS
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_a_clean_fleet_of_1000_meters_over_30_days_has_only_actual_slots(tmp_path: Path) -> None:
     counts, wrong, compared = flags_and_values(1000, tmp_path)
