@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from paho.mqtt.client import MQTTMessageInfo
 
-from conftest import kenshin
+from conftest import kenshin, wait_for
 from endpoint.test_serve import served, unit
 
 __all__ = ["served"]  # the fixture, used by name
@@ -87,10 +87,7 @@ class Publisher:
         return {n for n, info in list(self.sent) if info.is_published()}
 
     def wait(self, condition: Callable[[], bool]) -> None:
-        deadline = time.time() + 20
-        while not condition():
-            assert time.time() < deadline, "the server does not keep up"
-            time.sleep(0.05)
+        wait_for("the server keeping up", condition)
 
     def stop(self) -> None:
         """Stop, and wait until every reading sent is acknowledged."""
