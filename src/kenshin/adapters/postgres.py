@@ -1,0 +1,112 @@
+"""PostgreSQL store: the cluster's database, shared by every worker.
+
+Each port is a part on one connection pool (``postgres_registry``, ``postgres_readings``,
+``postgres_delivery``, ``postgres_alerts``, ``postgres_units``); the store lives in one
+schema (namespace) of the database, ``kenshin`` unless the URL's ``schema`` parameter
+names another. The schema is versioned (``postgres_schema``): a store newer than this
+code is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from kenshin.adapters.postgres_alerts import PgAlerts
+from kenshin.adapters.postgres_delivery import PgDeliveries
+from kenshin.adapters.postgres_part import wrapped
+from kenshin.adapters.postgres_readings import PgDeadLetters, PgReadings, PgRevisions
+from kenshin.adapters.postgres_registry import PgCertificates, PgCommands, PgRegistry
+from kenshin.adapters.postgres_schema import migrate
+from kenshin.adapters.postgres_units import PgUnitClocks
+from kenshin.domain.model import Watermark
+from kenshin.errors import StoreError
+
+DEFAULT_SCHEMA = "kenshin"
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """The connection URL without kenshin's own ``schema`` parameter, and that schema."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    schema = next((v for k, v in query if k == "schema"), DEFAULT_SCHEMA)
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+class PostgresStore:
+    """A Store in a PostgreSQL database; ``url`` is a libpq URL (``postgresql://...``)."""
+
+    def __init__(self, url: str, *, create: bool = True, max_connections: int = 8) -> None:
+        conninfo, self.schema = split_url(url)
+        name = sql.Identifier(self.schema)
+
+        def configure(db: psycopg.Connection[Any]) -> None:
+            db.execute(sql.SQL("SET search_path TO {}").format(name))
+            db.commit()
+
+        with wrapped(f"connecting to {_shown(conninfo)}"):
+            with psycopg.connect(conninfo, connect_timeout=10) as db:
+                migrate(db, self.schema, create=create)
+            self._pool = ConnectionPool(
+                conninfo,
+                min_size=1,
+                max_size=max_connections,
+                configure=configure,
+                open=True,
+                timeout=30,
+                name="kenshin",
+            )
+        pool = self._pool
+        self.registry = PgRegistry(pool)
+        self.certificates = PgCertificates(pool)
+        self.commands = PgCommands(pool)
+        self.readings = PgReadings(pool)
+        self.dead_letters = PgDeadLetters(pool)
+        self.revisions = PgRevisions(pool)
+        self.deliveries = PgDeliveries(pool)
+        self.alerts = PgAlerts(pool)
+        self.unit_clocks = PgUnitClocks(pool)
+        self._closed = False
+
+    def watermark(self) -> Watermark:
+        """How far the store has come: the newest meter, then the newest batch."""
+        meter = self.registry.last_meter()
+        return Watermark(self.readings.last_batch(), meter)
+
+    def check_writable(self, timeout_s: float = 2.0) -> None:
+        """Return if a write could begin now: a connection within ``timeout_s``, to a
+        server that is not a read-only standby. StoreError saying why not otherwise."""
+        try:
+            with wrapped("checking the database"), self._pool.connection(timeout_s) as db:
+                row = db.execute("SELECT pg_is_in_recovery()").fetchone()
+        except PoolTimeout as exc:
+            raise StoreError(f"PostgreSQL store: no connection within {timeout_s:g} s") from exc
+        if row is not None and row[0]:
+            raise StoreError("PostgreSQL store: the server is a read-only standby")
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Close the pool's connections; closing again does nothing."""
+        if not self._closed:
+            self._closed = True
+            self._pool.close()
+
+
+def _shown(conninfo: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(conninfo)
+    if parts.password is None:
+        return conninfo
+    host = parts.hostname or ""
+    user = f"{parts.username}:***@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))

@@ -1,0 +1,76 @@
+"""The PostgreSQL store's schema: one migration script per version, applied in order,
+each store in a schema (namespace) of its own database.
+
+``kenshin_schema.version`` counts the scripts that have run; a database newer than this
+code is refused, so that an old kenshin never writes to a schema it does not know.
+Migrations take an advisory lock: two processes starting at once migrate once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from kenshin.adapters import (
+    postgres_alerts,
+    postgres_delivery,
+    postgres_readings,
+    postgres_registry,
+    postgres_units,
+)
+from kenshin.errors import StoreError
+
+# One script per schema version.
+MIGRATIONS: tuple[str, ...] = (
+    postgres_registry.SCHEMA
+    + postgres_readings.SCHEMA
+    + postgres_delivery.SCHEMA
+    + postgres_alerts.SCHEMA
+    + postgres_units.SCHEMA,
+)
+_LOCK = 0x6B656E7368696E  # "kenshin": the advisory lock migrations take
+
+
+def schema_version(db: psycopg.Connection[Any], schema: str) -> int:
+    """The version of the store in ``schema``: 0 where there is none yet."""
+    found = db.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
+        " AND table_name = 'kenshin_schema'",
+        (schema,),
+    ).fetchone()
+    if found is None:
+        return 0
+    row = db.execute(
+        sql.SQL("SELECT version FROM {}.kenshin_schema").format(sql.Identifier(schema))
+    ).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def migrate(db: psycopg.Connection[Any], schema: str, *, create: bool = True) -> int:
+    """Bring the store in ``schema`` up to the newest version in one transaction; the
+    version it was at. StoreError for a schema newer than this code, or (without
+    ``create``) for a database without a store."""
+    with db.transaction():
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+        version = schema_version(db, schema)
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"PostgreSQL store: schema {schema!r} has version {version}, newer than this"
+                f" kenshin knows ({len(MIGRATIONS)}): upgrade kenshin"
+            )
+        if version == 0 and not create:
+            raise StoreError(
+                f"PostgreSQL store: no kenshin store in schema {schema!r}:"
+                " run 'kenshin db upgrade' to create it"
+            )
+        name = sql.Identifier(schema)
+        db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
+        db.execute(sql.SQL("SET LOCAL search_path TO {}").format(name))
+        db.execute("CREATE TABLE IF NOT EXISTS kenshin_schema (version INTEGER NOT NULL)")
+        for script in MIGRATIONS[version:]:
+            db.execute(script)  # type: ignore[arg-type] - our own text, no parameters
+        db.execute("DELETE FROM kenshin_schema")
+        db.execute("INSERT INTO kenshin_schema VALUES (%s)", (len(MIGRATIONS),))
+    return version
