@@ -4,6 +4,7 @@ subprocesses."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import socket
@@ -12,13 +13,17 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
 from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, settings
+from psycopg import sql
 
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.entrypoints.cli import cli
@@ -167,3 +172,37 @@ def wait_for(what: str, condition: Callable[[], T], timeout_s: float = 20.0) -> 
         assert time.monotonic() < deadline, f"{what}: not within {timeout_s} s"
         time.sleep(0.02)
     return found
+
+
+# The database server of the PostgreSQL store's tests: each run makes a database of its
+# own there, dropped after (KENSHIN_TEST_POSTGRES to use another server).
+POSTGRES_SERVER = os.environ.get(
+    "KENSHIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+_postgres: dict[str, str] = {}  # "url": the run's database, once made
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of this test run's own on POSTGRES_SERVER, dropped after; the tests
+    that need it skip, saying why, where the server cannot be reached."""
+    name = f"kenshin_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_SERVER, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_SERVER}: {exc}")
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        _postgres["url"] = urlunsplit(urlsplit(POSTGRES_SERVER)._replace(path=f"/{name}"))
+        try:
+            yield _postgres["url"]
+        finally:
+            _postgres.clear()
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def postgres_url(folder: Path) -> str:
+    """The URL of a store in a schema of its own (named after ``folder``) in the run's
+    database; the test must have asked for the postgres_database fixture."""
+    schema = "s" + hashlib.sha1(str(folder).encode()).hexdigest()[:16]
+    return f"{_postgres['url']}?schema={schema}"

@@ -7,11 +7,14 @@ the ``App`` built here, or from the functions below.
 
 from __future__ import annotations
 
+import importlib
 import socket
 import ssl
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from kenshin.adapters.folder_lock import FolderLock
 from kenshin.adapters.memory import MemoryStore
@@ -154,7 +157,7 @@ class App:
     def backup_database(self, target: Path) -> int:
         """Copy the SQLite database to ``target`` (one consistent snapshot, checked): its
         size in bytes. StoreError for a store that is not SQLite."""
-        if self.settings.store.backend is not StoreBackend.SQLITE:
+        if self.settings.store.backend is not StoreBackend.SQLITE or self.settings.store.url:
             raise StoreError('only a SQLite store (store.backend = "sqlite") is backed up')
         return backup_database(self.data_dir / self.settings.store.path, target)
 
@@ -183,7 +186,36 @@ def open_app(config_path: Path, *, create_store: bool = False) -> App:
 def _open_store(settings: Settings, data_dir: Path, *, create: bool) -> Store:
     if settings.store.backend is StoreBackend.MEMORY:
         return MemoryStore()
+    if settings.store.url:
+        store: Store = _postgres().PostgresStore(settings.store.url, create=create)
+        return store
     return SqliteStore(data_dir / settings.store.path, create=create)
+
+
+def _postgres() -> ModuleType:
+    """The PostgreSQL adapter, imported only where a store.url asks for it (psycopg is
+    the optional extra 'postgres')."""
+    try:
+        return importlib.import_module("kenshin.adapters.postgres")
+    except ImportError as exc:
+        raise ConfigError(
+            f"store.url names a PostgreSQL store, but {exc.name} is not installed:"
+            " pip install 'kenshin[postgres]'"
+        ) from exc
+
+
+def upgrade_store(config_path: Path) -> tuple[str, int, int]:
+    """Create or upgrade the store's schema to this kenshin's: where the store is, and
+    the version it was at and is at now. StoreError for a store newer than this kenshin."""
+    settings = load_settings(config_path)
+    if settings.store.url:
+        postgres = _postgres()
+        with closing(postgres.PostgresStore(settings.store.url, upgrade=True)) as store:
+            return postgres.shown_url(settings.store.url), store.upgraded_from, store.version
+    data_dir = (config_path.parent / settings.data_dir).resolve()
+    path = data_dir / settings.store.path
+    with closing(SqliteStore(path, create=True)) as sqlite_store:
+        return str(path), sqlite_store.upgraded_from, sqlite_store.version
 
 
 def init_project(

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kenshin.config_alerts import CHANNEL_TYPES, AlertsConfig, ReportConfig, check_names
 from kenshin.config_delivery import DeliveriesConfig, FtpsConfig, SftpConfig
@@ -37,10 +37,30 @@ class StoreBackend(StrEnum):
 
 
 class StoreConfig(_Section):
-    """The store."""
+    """The store: a SQLite file, or a PostgreSQL database when ``url`` names one."""
 
     backend: StoreBackend = Field(StoreBackend.SQLITE, description="sqlite or memory")
     path: str = Field("kenshin.db", description="SQLite file, relative to data_dir")
+    url: str = Field("", description="postgresql://... : the store in PostgreSQL")
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql_url(cls, url: str) -> str:
+        if url and not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                f"{url.split('://')[0]!r} is no PostgreSQL URL: give postgresql://USER@HOST:PORT/DB"
+                " (a password goes in ~/.pgpass or PGPASSWORD, not here), or leave it empty"
+                " for the SQLite file"
+            )
+        return url
+
+    @model_validator(mode="after")
+    def _one_backend(self) -> StoreConfig:
+        if self.url and self.backend is StoreBackend.MEMORY:
+            raise ValueError(
+                'store.url: a PostgreSQL store, and store.backend = "memory": choose one'
+            )
+        return self
 
 
 class ExportConfig(_Section):
@@ -251,6 +271,7 @@ data_dir = "."
 [store]
 backend = "sqlite"
 path = "kenshin.db"
+url = ""
 
 [export]
 grace_hours = 6

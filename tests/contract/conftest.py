@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
-from psycopg import sql
 
+from conftest import postgres_url
 from kenshin.adapters.composed import ComposedStore
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.postgres import PostgresStore
@@ -42,18 +37,9 @@ def composed(folder: Path) -> Store:
     )
 
 
-# The database server of the PostgreSQL store's tests: each run makes a database of its
-# own there, dropped after (KENSHIN_TEST_POSTGRES to use another server).
-POSTGRES_SERVER = os.environ.get(
-    "KENSHIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-_postgres: dict[str, str] = {}  # "url": the run's database, once made
-
-
 def postgres(folder: Path) -> Store:
     """A store in a schema of its own (named after the folder) in the run's database."""
-    schema = "s" + hashlib.sha1(str(folder).encode()).hexdigest()[:16]
-    return PostgresStore(f"{_postgres['url']}?schema={schema}")
+    return PostgresStore(postgres_url(folder), create=True)
 
 
 # name -> how to open an empty store whose files (if any) go in the given folder
@@ -65,25 +51,6 @@ ADAPTERS: dict[str, Callable[[Path], Store]] = {
 }
 # Stores on a server: in the integration tier (they use sockets).
 SERVED = {"postgres"}
-
-
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A database of this test run's own on POSTGRES_SERVER, dropped after; the tests
-    that need it skip, saying why, where the server cannot be reached."""
-    name = f"kenshin_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(POSTGRES_SERVER, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_SERVER}: {exc}")
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        _postgres["url"] = urlunsplit(urlsplit(POSTGRES_SERVER)._replace(path=f"/{name}"))
-        try:
-            yield _postgres["url"]
-        finally:
-            _postgres.clear()
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 StoreFactory = Callable[[], Store]

@@ -21,7 +21,7 @@ from kenshin.adapters.postgres_delivery import PgDeliveries
 from kenshin.adapters.postgres_part import wrapped
 from kenshin.adapters.postgres_readings import PgDeadLetters, PgReadings, PgRevisions
 from kenshin.adapters.postgres_registry import PgCertificates, PgCommands, PgRegistry
-from kenshin.adapters.postgres_schema import migrate
+from kenshin.adapters.postgres_schema import MIGRATIONS, migrate
 from kenshin.adapters.postgres_units import PgUnitClocks
 from kenshin.domain.model import Watermark
 from kenshin.errors import StoreError
@@ -41,7 +41,9 @@ def split_url(url: str) -> tuple[str, str]:
 class PostgresStore:
     """A Store in a PostgreSQL database; ``url`` is a libpq URL (``postgresql://...``)."""
 
-    def __init__(self, url: str, *, create: bool = True, max_connections: int = 8) -> None:
+    def __init__(
+        self, url: str, *, create: bool = False, upgrade: bool = False, max_connections: int = 8
+    ) -> None:
         conninfo, self.schema = split_url(url)
         name = sql.Identifier(self.schema)
 
@@ -49,9 +51,10 @@ class PostgresStore:
             db.execute(sql.SQL("SET search_path TO {}").format(name))
             db.commit()
 
-        with wrapped(f"connecting to {_shown(conninfo)}"):
+        with wrapped(f"connecting to {shown_url(conninfo)}"):
             with psycopg.connect(conninfo, connect_timeout=10) as db:
-                migrate(db, self.schema, create=create)
+                self.upgraded_from = migrate(db, self.schema, create=create, upgrade=upgrade)
+            self.version = len(MIGRATIONS)
             self._pool = ConnectionPool(
                 conninfo,
                 min_size=1,
@@ -101,7 +104,7 @@ class PostgresStore:
             self._pool.close()
 
 
-def _shown(conninfo: str) -> str:
+def shown_url(conninfo: str) -> str:
     """The URL without its password, for messages."""
     parts = urlsplit(conninfo)
     if parts.password is None:

@@ -29,12 +29,12 @@ class PgPart:
     def _rows(self, what: str, sql: str, args: Sequence[object] = ()) -> list[Any]:
         """The rows of one query."""
         with self._using(what) as db:
-            return db.execute(sql, args).fetchall()  # type: ignore[arg-type]
+            return db.execute(sql, args).fetchall()
 
     def _run(self, what: str, sql: str, args: Sequence[object] = ()) -> int:
         """Run one statement; how many rows it changed."""
         with self._using(what) as db:
-            return db.execute(sql, args).rowcount  # type: ignore[arg-type]
+            return db.execute(sql, args).rowcount
 
 
 @contextmanager

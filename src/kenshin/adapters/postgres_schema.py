@@ -48,10 +48,14 @@ def schema_version(db: psycopg.Connection[Any], schema: str) -> int:
     return 0 if row is None else int(row[0])
 
 
-def migrate(db: psycopg.Connection[Any], schema: str, *, create: bool = True) -> int:
-    """Bring the store in ``schema`` up to the newest version in one transaction; the
-    version it was at. StoreError for a schema newer than this code, or (without
-    ``create``) for a database without a store."""
+def migrate(
+    db: psycopg.Connection[Any], schema: str, *, create: bool = True, upgrade: bool = False
+) -> int:
+    """Check the store in ``schema`` is this code's version, or bring it there in one
+    transaction: a new one with ``create`` or ``upgrade``, an older one with ``upgrade``
+    only (``kenshin db upgrade``: every worker of a cluster must be new enough first).
+    The version it was at. StoreError for a schema newer than this code, or one this
+    call may not create or upgrade, saying what to do."""
     with db.transaction():
         db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
         version = schema_version(db, schema)
@@ -60,17 +64,25 @@ def migrate(db: psycopg.Connection[Any], schema: str, *, create: bool = True) ->
                 f"PostgreSQL store: schema {schema!r} has version {version}, newer than this"
                 f" kenshin knows ({len(MIGRATIONS)}): upgrade kenshin"
             )
-        if version == 0 and not create:
+        if version == len(MIGRATIONS):
+            return version
+        if version == 0 and not (create or upgrade):
             raise StoreError(
                 f"PostgreSQL store: no kenshin store in schema {schema!r}:"
                 " run 'kenshin db upgrade' to create it"
+            )
+        if version > 0 and not upgrade:
+            raise StoreError(
+                f"PostgreSQL store: schema {schema!r} has version {version}, older than this"
+                f" kenshin's ({len(MIGRATIONS)}): run 'kenshin db upgrade' (once every"
+                " process using the store runs this kenshin or a newer one)"
             )
         name = sql.Identifier(schema)
         db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
         db.execute(sql.SQL("SET LOCAL search_path TO {}").format(name))
         db.execute("CREATE TABLE IF NOT EXISTS kenshin_schema (version INTEGER NOT NULL)")
         for script in MIGRATIONS[version:]:
-            db.execute(script)  # type: ignore[arg-type] - our own text, no parameters
+            db.execute(script)  # our own text, no parameters
         db.execute("DELETE FROM kenshin_schema")
         db.execute("INSERT INTO kenshin_schema VALUES (%s)", (len(MIGRATIONS),))
     return version

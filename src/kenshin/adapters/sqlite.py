@@ -28,7 +28,7 @@ from kenshin.adapters.sqlite_part import wrapped
 from kenshin.adapters.sqlite_readings import SqliteReadings
 from kenshin.adapters.sqlite_records import SqliteDeadLetters, SqliteRevisions
 from kenshin.adapters.sqlite_registry import SqliteRegistry
-from kenshin.adapters.sqlite_schema import TEMP_TABLES, migrate
+from kenshin.adapters.sqlite_schema import MIGRATIONS, TEMP_TABLES, migrate
 from kenshin.adapters.sqlite_units import SqliteUnitClocks
 from kenshin.domain.model import Watermark
 from kenshin.errors import StoreError
@@ -66,7 +66,8 @@ class SqliteStore:
                 self._db.execute("PRAGMA temp_store = MEMORY")
                 self._db.execute("PRAGMA cache_size = -65536")  # 64 MiB of hot B-tree pages
                 self._db.executescript(TEMP_TABLES)
-                migrate(self._db)
+                self.upgraded_from = migrate(self._db)
+                self.version = len(MIGRATIONS)
             except BaseException:
                 self._db.close()
                 raise

@@ -152,8 +152,8 @@ TEMP_TABLES = """
 TEMP_TABLES += sqlite_days.TEMP_SCHEMA + ";"
 
 
-def migrate(db: sqlite3.Connection) -> None:
-    """Bring the schema up to the newest version in one transaction."""
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring the schema up to the newest version in one transaction; the version it was at."""
     db.execute("BEGIN IMMEDIATE")  # read the version under the lock: another process may migrate
     try:
         version: int = db.execute("PRAGMA user_version").fetchone()[0]
@@ -167,6 +167,7 @@ def migrate(db: sqlite3.Connection) -> None:
                 db.execute(statement)
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
         db.execute("COMMIT")
+        return version
     finally:
         if db.in_transaction:
             db.execute("ROLLBACK")

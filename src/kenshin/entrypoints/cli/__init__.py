@@ -6,6 +6,7 @@ import sys
 from kenshin.entrypoints.cli import (
     backup,
     data,
+    database,
     delivery,
     demo,
     device_changes,
@@ -25,6 +26,7 @@ __all__ = [
     "backup",
     "cli",
     "data",
+    "database",
     "delivery",
     "demo",
     "device_changes",

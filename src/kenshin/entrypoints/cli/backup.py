@@ -28,8 +28,11 @@ def backup(ctx: click.Context, dest: Path) -> None:
         raise click.UsageError(f"{dest} is not empty: give a new or empty folder")
     config = ctx.find_root().obj[0]
     with opened(ctx) as app:
-        if app.settings.store.backend != StoreBackend.SQLITE:
-            raise click.UsageError('only a SQLite store (store.backend = "sqlite") is backed up')
+        if app.settings.store.backend != StoreBackend.SQLITE or app.settings.store.url:
+            raise click.UsageError(
+                'only a SQLite store (store.backend = "sqlite", no store.url) is backed up:'
+                " back a PostgreSQL store up with its own tools (pg_dump, base backups)"
+            )
         data = app.data_dir
         trees = {app.pki_dir.name: app.pki_dir, app.settings.export.outbox: app.outbox_dir}
         _check_outside(dest, trees.values())

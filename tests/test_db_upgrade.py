@@ -1,0 +1,91 @@
+"""The store's schema, versioned: created and upgraded by 'kenshin db upgrade', a store
+newer than this kenshin refused with the reason, a PostgreSQL store chosen by its URL."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from conftest import kenshin, postgres_url
+from kenshin.adapters.sqlite_schema import MIGRATIONS, statements
+from kenshin.bootstrap import init_project, open_app
+from kenshin.config import load_settings
+from kenshin.errors import ConfigError, StoreError
+
+
+def site_with(tmp_path: Path, store_lines: str) -> Path:
+    site = tmp_path / "site"
+    init_project(site)
+    config = site / "kenshin.toml"
+    text = config.read_text()
+    start = text.index("[store]\n")
+    end = text.index("\n\n", start)
+    config.write_text(f"{text[:start]}[store]\n{store_lines}{text[end:]}")
+    return site
+
+
+def test_a_sqlite_store_of_an_older_schema_is_upgraded_and_says_from_what(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    init_project(site)
+    assert kenshin(site, "db", "upgrade").output.endswith(
+        f"kenshin.db: schema version {len(MIGRATIONS)}, this kenshin's: nothing to do\n"
+    )
+    old = tmp_path / "old.db"
+    with closing(sqlite3.connect(old)) as db, db:
+        for script in MIGRATIONS[:3]:
+            for statement in statements(script):
+                db.execute(statement)
+        db.execute("PRAGMA user_version = 3")
+    (site / "kenshin.db").unlink()
+    old.rename(site / "kenshin.db")
+    result = kenshin(site, "db", "upgrade")
+    assert result.exit_code == 0
+    assert result.output.endswith(f"schema upgraded from version 3 to {len(MIGRATIONS)}\n")
+
+
+def test_a_sqlite_store_newer_than_this_kenshin_is_refused_with_the_reason(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    init_project(site)
+    with closing(sqlite3.connect(site / "kenshin.db")) as db, db:
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    result = kenshin(site, "customers", "list")
+    assert result.exit_code == 1
+    assert f"newer than this kenshin knows ({len(MIGRATIONS)}): upgrade kenshin" in result.output
+
+
+def test_a_store_url_that_is_no_postgresql_url_stops_loading_naming_the_key(tmp_path: Path) -> None:
+    site = site_with(tmp_path, 'url = "mysql://root@localhost/kenshin"')
+    with pytest.raises(ConfigError, match=r"store\.url.*'mysql' is no PostgreSQL URL"):
+        load_settings(site / "kenshin.toml")
+    site = site_with(tmp_path / "2", 'backend = "memory"\nurl = "postgresql://localhost/k"')
+    with pytest.raises(ConfigError, match="choose one"):
+        load_settings(site / "kenshin.toml")
+
+
+@pytest.mark.integration
+def test_a_postgresql_store_is_made_by_db_upgrade_and_refused_before(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    url = postgres_url(tmp_path)
+    site = site_with(tmp_path, f'url = "{url}"')
+    with pytest.raises(StoreError, match=r"no kenshin store in schema .*run 'kenshin db upgrade'"):
+        open_app(site / "kenshin.toml")
+    first = kenshin(site, "db", "upgrade")
+    assert first.exit_code == 0, first.output
+    assert first.output.endswith("schema created, version 1\n")
+    assert kenshin(site, "db", "upgrade").output.endswith(
+        "schema version 1, this kenshin's: nothing to do\n"
+    )
+    schema = url.rsplit("schema=", 1)[1]
+    with psycopg.connect(postgres_database, autocommit=True) as db:
+        db.execute(
+            sql.SQL("UPDATE {}.kenshin_schema SET version = 2").format(sql.Identifier(schema))
+        )
+    refused = kenshin(site, "db", "upgrade")
+    assert refused.exit_code == 1
+    assert "has version 2, newer than this kenshin knows (1): upgrade kenshin" in refused.output
