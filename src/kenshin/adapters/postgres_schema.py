@@ -15,6 +15,7 @@ from psycopg import sql
 
 from kenshin.adapters import (
     postgres_alerts,
+    postgres_commands,
     postgres_delivery,
     postgres_readings,
     postgres_registry,
@@ -25,6 +26,7 @@ from kenshin.errors import StoreError
 # One script per schema version.
 MIGRATIONS: tuple[str, ...] = (
     postgres_registry.SCHEMA
+    + postgres_commands.SCHEMA
     + postgres_readings.SCHEMA
     + postgres_delivery.SCHEMA
     + postgres_alerts.SCHEMA
