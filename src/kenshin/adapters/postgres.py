@@ -72,7 +72,7 @@ class PostgresStore:
         self.readings = PgReadings(pool)
         self.dead_letters = PgDeadLetters(pool)
         self.revisions = PgRevisions(pool)
-        self.deliveries = PgDeliveries(pool)
+        self.deliveries = PgDeliveries(pool, lambda c: self.registry.get_customer(c) is not None)
         self.alerts = PgAlerts(pool)
         self.unit_clocks = PgUnitClocks(pool)
         self._closed = False

@@ -1,11 +1,139 @@
-"""PostgreSQL store: delivery (to be filled)."""
+"""Customers' accounts, download receipts and unlock requests in the PostgreSQL store.
+
+Whether a customer exists is asked of the registry (``customer_exists``), not of its
+tables: the ports compose, and the registry may live elsewhere.
+"""
 
 from __future__ import annotations
 
-from kenshin.adapters.postgres_part import PgPart
+from collections.abc import Callable, Sequence
+from dataclasses import astuple
 
-SCHEMA = ""
+from psycopg_pool import ConnectionPool
+
+from kenshin.adapters import store_rows
+from kenshin.adapters.postgres_part import PgPart
+from kenshin.domain.accounts import Account, Receipt, UnlockRequest
+from kenshin.errors import NotFoundError
+
+SCHEMA = """
+    -- How customers log in to collect their files; ssh_keys one OpenSSH line each,
+    -- allowed networks separated by spaces.
+    CREATE TABLE accounts (
+        customer TEXT COLLATE "C" PRIMARY KEY, password_hash TEXT,
+        ssh_keys TEXT NOT NULL, allowed TEXT NOT NULL);
+    -- Every completed download of a customer's file.
+    CREATE TABLE receipts (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer TEXT NOT NULL,
+        file_name TEXT NOT NULL, revision BIGINT, bytes BIGINT NOT NULL,
+        protocol TEXT NOT NULL, address TEXT NOT NULL, at BIGINT NOT NULL);
+    CREATE INDEX receipts_customer ON receipts (customer, at);
+    CREATE INDEX receipts_at ON receipts (at);
+    CREATE INDEX receipts_file ON receipts (customer, file_name, revision);
+    -- Operators' requests to clear a customer's failed logins (kenshin customers unlock):
+    -- the file servers apply them and note when, and what they cleared (one per line).
+    CREATE TABLE login_unlocks (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer TEXT NOT NULL,
+        address TEXT, requested_at BIGINT NOT NULL, done_at BIGINT,
+        cleared TEXT NOT NULL DEFAULT '');
+    CREATE INDEX login_unlocks_pending ON login_unlocks (id) WHERE done_at IS NULL;
+"""
+_RECEIPT = "SELECT customer, file_name, revision, bytes, protocol, address, at FROM receipts"
+_UNLOCK = "SELECT id, customer, address, requested_at, done_at, cleared FROM login_unlocks"
 
 
 class PgDeliveries(PgPart):
-    """To be filled."""
+    """Deliveries on the store's pool; ``customer_exists`` says which customers exist."""
+
+    def __init__(self, pool: ConnectionPool, customer_exists: Callable[[str], bool]) -> None:
+        super().__init__(pool)
+        self._customer_exists = customer_exists
+
+    def save_account(self, account: Account) -> None:
+        """Create or replace the customer's account; NotFoundError for an unknown customer."""
+        if not self._customer_exists(account.customer):
+            raise NotFoundError(f"customer {account.customer!r} does not exist")
+        with self._using(f"saving the account of {account.customer!r}") as db:
+            db.execute(
+                "INSERT INTO accounts VALUES (%s, %s, %s, %s) ON CONFLICT (customer) DO UPDATE"
+                " SET password_hash = EXCLUDED.password_hash, ssh_keys = EXCLUDED.ssh_keys,"
+                " allowed = EXCLUDED.allowed",
+                store_rows.account_row(account),
+            )
+
+    def get_account(self, customer_id: str) -> Account | None:
+        """The customer's account, or None."""
+        with self._using("reading an account") as db:
+            row = db.execute(
+                "SELECT password_hash, ssh_keys, allowed FROM accounts WHERE customer = %s",
+                (customer_id,),
+            ).fetchone()
+        return None if row is None else store_rows.account(customer_id, row)
+
+    def add_receipt(self, receipt: Receipt) -> None:
+        """Record a completed download."""
+        with self._using("recording a download") as db:
+            db.execute(
+                "INSERT INTO receipts (customer, file_name, revision, bytes, protocol, address,"
+                " at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                astuple(receipt),
+            )
+
+    def list_receipts(
+        self, customer_id: str | None = None, since: int | None = None
+    ) -> list[Receipt]:
+        """Receipts oldest first, optionally of one customer and at or after ``since``."""
+        where, args = ["TRUE"], list[object]()
+        if customer_id is not None:
+            where.append("customer = %s")
+            args.append(customer_id)
+        if since is not None:
+            where.append("at >= %s")
+            args.append(since)
+        sql = f"{_RECEIPT} WHERE {' AND '.join(where)} ORDER BY at, id"
+        with self._using("listing downloads") as db:
+            rows = db.execute(sql, args).fetchall()
+        return [Receipt(*r) for r in rows]
+
+    def first_collected(self, customer_id: str, file_name: str, revision: int) -> Receipt | None:
+        """The first receipt of the file at ``revision`` or a later one, or None."""
+        sql = f"{_RECEIPT} WHERE customer = %s AND file_name = %s AND revision >= %s"
+        with self._using("reading downloads") as db:
+            row = db.execute(
+                f"{sql} ORDER BY at, id LIMIT 1",
+                (customer_id, file_name, revision),
+            ).fetchone()
+        return None if row is None else Receipt(*row)
+
+    def request_unlock(self, customer_id: str, address: str | None, at: int) -> int:
+        """Record a request to clear the customer's failed logins; its id."""
+        with self._using("recording an unlock request") as db:
+            row = db.execute(
+                "INSERT INTO login_unlocks (customer, address, requested_at)"
+                " VALUES (%s, %s, %s) RETURNING id",
+                (customer_id, address, at),
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def get_unlock(self, request_id: int) -> UnlockRequest | None:
+        """The unlock request, or None."""
+        with self._using("reading an unlock request") as db:
+            row = db.execute(
+                f"{_UNLOCK} WHERE id = %s",
+                (request_id,),
+            ).fetchone()
+        return None if row is None else store_rows.unlock(row)
+
+    def pending_unlocks(self) -> list[UnlockRequest]:
+        """The unlock requests not yet applied, oldest first."""
+        with self._using("reading unlock requests") as db:
+            rows = db.execute(f"{_UNLOCK} WHERE done_at IS NULL ORDER BY id").fetchall()
+        return [store_rows.unlock(r) for r in rows]
+
+    def finish_unlock(self, request_id: int, cleared: Sequence[str], at: int) -> None:
+        """Record that the request was applied at ``at``, and what it cleared."""
+        with self._using("recording an unlock") as db:
+            db.execute(
+                "UPDATE login_unlocks SET done_at = %s, cleared = %s WHERE id = %s",
+                (at, "\n".join(cleared), request_id),
+            )

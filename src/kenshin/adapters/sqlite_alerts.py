@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import astuple
-from typing import Any
 
+from kenshin.adapters import store_rows
 from kenshin.adapters.sqlite_part import SqlitePart
-from kenshin.domain.alerts import Alert, AlertState, Event, Notification, Queued, Severity
+from kenshin.domain.alerts import AlertState, Notification, Queued
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import ExportFailure
 
@@ -47,11 +47,6 @@ _QUEUED = (
 )
 
 
-def _alert(row: Sequence[Any]) -> Alert:
-    key, severity, title, text, customer, since, zone = row
-    return Alert(key, Severity(severity), title, text, customer, since, zone)
-
-
 class SqliteAlerts(SqlitePart):
     """Alerts on the store's connection; ``lock`` is the store's."""
 
@@ -62,7 +57,7 @@ class SqliteAlerts(SqlitePart):
                 "SELECT key, severity, title, text, customer, since, zone, notified_at"
                 " FROM alert_states"
             ).fetchall()
-        return {row[0]: AlertState(_alert(row[:7]), row[7]) for row in rows}
+        return {row[0]: AlertState(store_rows.alert(row[:7]), row[7]) for row in rows}
 
     def save_round(
         self,
@@ -96,10 +91,7 @@ class SqliteAlerts(SqlitePart):
         sql = f"{_QUEUED} WHERE ?1 IS NULL OR channel = ?1 ORDER BY id LIMIT ?2"
         with self._using("reading the alert queue") as db:
             rows = db.execute(sql, (channel, limit)).fetchall()
-        return [
-            Queued(row[0], row[1], Notification(Event(row[4]), _alert(row[6:]), row[5]), *row[2:4])
-            for row in rows
-        ]
+        return [store_rows.queued(row) for row in rows]
 
     def delivered(self, ids: Sequence[int]) -> None:
         """Remove these notifications from the queue: they were sent."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import astuple
-from typing import Any
 
+from kenshin.adapters import store_rows
 from kenshin.adapters.sqlite_part import SqlitePart
 from kenshin.domain.accounts import Account, Receipt, UnlockRequest
 from kenshin.errors import NotFoundError
@@ -49,12 +49,7 @@ class SqliteDeliveries(SqlitePart):
             if db.execute("SELECT 1 FROM customers WHERE id = ?", (account.customer,)).fetchone():
                 db.execute(
                     "INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?)",
-                    (
-                        account.customer,
-                        account.password_hash,
-                        "\n".join(account.ssh_keys),
-                        " ".join(account.allowed),
-                    ),
+                    store_rows.account_row(account),
                 )
                 return
         raise NotFoundError(f"customer {account.customer!r} does not exist")
@@ -66,10 +61,7 @@ class SqliteDeliveries(SqlitePart):
                 "SELECT password_hash, ssh_keys, allowed FROM accounts WHERE customer = ?",
                 (customer_id,),
             ).fetchone()
-        if row is None:
-            return None
-        keys = tuple(k for k in row[1].split("\n") if k)
-        return Account(customer_id, row[0], keys, tuple(row[2].split()))
+        return None if row is None else store_rows.account(customer_id, row)
 
     def add_receipt(self, receipt: Receipt) -> None:
         """Record a completed download."""
@@ -111,13 +103,13 @@ class SqliteDeliveries(SqlitePart):
         """The unlock request, or None."""
         with self._using("reading an unlock request") as db:
             row = db.execute(f"{_UNLOCK} WHERE id = ?", (request_id,)).fetchone()
-        return None if row is None else _unlock(row)
+        return None if row is None else store_rows.unlock(row)
 
     def pending_unlocks(self) -> list[UnlockRequest]:
         """The unlock requests not yet applied, oldest first."""
         with self._using("reading unlock requests") as db:
             rows = db.execute(f"{_UNLOCK} WHERE done_at IS NULL ORDER BY id").fetchall()
-        return [_unlock(r) for r in rows]
+        return [store_rows.unlock(r) for r in rows]
 
     def finish_unlock(self, request_id: int, cleared: Sequence[str], at: int) -> None:
         """Record that the request was applied at ``at``, and what it cleared."""
@@ -126,9 +118,3 @@ class SqliteDeliveries(SqlitePart):
                 "UPDATE login_unlocks SET done_at = ?, cleared = ? WHERE id = ?",
                 (at, "\n".join(cleared), request_id),
             )
-
-
-def _unlock(row: Any) -> UnlockRequest:  # noqa: ANN401 - a row of _UNLOCK
-    request_id, customer, address, requested_at, done_at, cleared = row
-    lines = tuple(line for line in cleared.split("\n") if line)
-    return UnlockRequest(request_id, customer, address, requested_at, done_at, lines)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from kenshin.adapters import store_rows
 from kenshin.adapters.sqlite_part import SqlitePart
 from kenshin.domain.vee.clock import DriftSpell, UnitClock
 
@@ -49,7 +50,7 @@ class SqliteUnitClocks(SqlitePart):
                 part = wanted[lo : lo + _CHUNK]
                 marks = ",".join("?" * len(part))
                 for row in db.execute(f"{_CLOCK} WHERE device IN ({marks})", part):
-                    found[row[0]] = _clock(row)
+                    found[row[0]] = store_rows.clock(row)
         return found
 
     def record(self, clocks: Sequence[UnitClock], spells: Sequence[DriftSpell]) -> None:
@@ -60,7 +61,7 @@ class SqliteUnitClocks(SqlitePart):
         with self._using("saving unit clocks", write=True) as db:
             db.executemany(
                 "INSERT OR REPLACE INTO unit_clocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [_clock_row(clock) for clock in clocks],
+                [store_rows.clock_row(clock) for clock in clocks],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO drift_spells VALUES (?, ?, ?, ?)",
@@ -106,27 +107,3 @@ class SqliteUnitClocks(SqlitePart):
             ).fetchall()
         wanted = None if devices is None else set(devices)
         return [DriftSpell(*row) for row in rows if wanted is None or row[0] in wanted]
-
-
-def _clock(row: tuple[str, int, int, int, int, int | None, int | None, int | None]) -> UnitClock:
-    device, last_seen, window, low, count, offset, spell_start, spell_offset = row
-    spell = None
-    if spell_start is not None and spell_offset is not None:
-        spell = DriftSpell(device, spell_start, None, spell_offset)
-    return UnitClock(device, last_seen, window, low, count, offset, spell)
-
-
-def _clock_row(
-    clock: UnitClock,
-) -> tuple[str, int, int, int, int, int | None, int | None, int | None]:
-    spell = clock.spell
-    return (
-        clock.device,
-        clock.last_seen,
-        clock.window,
-        clock.window_min,
-        clock.window_count,
-        clock.offset_s,
-        None if spell is None else spell.start,
-        None if spell is None else spell.offset_s,
-    )

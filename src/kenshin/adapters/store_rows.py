@@ -1,0 +1,71 @@
+"""Rows of the SQL stores (SQLite, PostgreSQL) to values and back: the same columns and
+encodings in both, so that the two read and write alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kenshin.domain.accounts import Account, UnlockRequest
+from kenshin.domain.alerts import Alert, Event, Notification, Queued, Severity
+from kenshin.domain.vee.clock import DriftSpell, UnitClock
+
+ClockRow = tuple[str, int, int, int, int, int | None, int | None, int | None]
+
+
+def account_row(account: Account) -> tuple[str, str | None, str, str]:
+    """The account as (customer, password_hash, ssh_keys, allowed): the keys one a line,
+    the allowed networks separated by spaces."""
+    keys, allowed = "\n".join(account.ssh_keys), " ".join(account.allowed)
+    return (account.customer, account.password_hash, keys, allowed)
+
+
+def account(customer_id: str, row: Sequence[Any]) -> Account:
+    """The account of a (password_hash, ssh_keys, allowed) row."""
+    keys = tuple(k for k in row[1].split("\n") if k)
+    return Account(customer_id, row[0], keys, tuple(row[2].split()))
+
+
+def unlock(row: Sequence[Any]) -> UnlockRequest:
+    """The request of an (id, customer, address, requested_at, done_at, cleared) row;
+    ``cleared`` one address a line."""
+    request_id, customer, address, requested_at, done_at, cleared = row
+    lines = tuple(line for line in cleared.split("\n") if line)
+    return UnlockRequest(request_id, customer, address, requested_at, done_at, lines)
+
+
+def alert(row: Sequence[Any]) -> Alert:
+    """The alert of a (key, severity, title, text, customer, since, zone) row."""
+    key, severity, title, text, customer, since, zone = row
+    return Alert(key, Severity(severity), title, text, customer, since, zone)
+
+
+def queued(row: Sequence[Any]) -> Queued:
+    """The queued notification of an (id, channel, attempts, last_error, event, at, key,
+    severity, title, text, customer, since, zone) row."""
+    return Queued(row[0], row[1], Notification(Event(row[4]), alert(row[6:]), row[5]), *row[2:4])
+
+
+def clock(row: ClockRow) -> UnitClock:
+    """The clock of a (device, last_seen, window_start, window_min, window_count, offset_s,
+    spell_start, spell_offset_s) row."""
+    device, last_seen, window, low, count, offset, spell_start, spell_offset = row
+    spell = None
+    if spell_start is not None and spell_offset is not None:
+        spell = DriftSpell(device, spell_start, None, spell_offset)
+    return UnitClock(device, last_seen, window, low, count, offset, spell)
+
+
+def clock_row(clock: UnitClock) -> ClockRow:
+    """The row of a clock (see ``clock``)."""
+    spell = clock.spell
+    return (
+        clock.device,
+        clock.last_seen,
+        clock.window,
+        clock.window_min,
+        clock.window_count,
+        clock.offset_s,
+        None if spell is None else spell.start,
+        None if spell is None else spell.offset_s,
+    )
