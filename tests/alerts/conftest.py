@@ -19,8 +19,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from conftest import postgres_url
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.pki import LocalCertificateAuthority
+from kenshin.adapters.postgres import PostgresStore
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.ports import Store
 
@@ -29,12 +31,20 @@ USER, PASSWORD = "alerts@example.org", "s3cret pass"
 STORES: dict[str, Callable[[Path], Store]] = {
     "memory": lambda folder: MemoryStore(),
     "sqlite": lambda folder: SqliteStore(folder / "kenshin.db"),
+    "postgres": lambda folder: PostgresStore(postgres_url(folder), create=True),
 }
 
 
-@pytest.fixture(params=sorted(STORES))
+@pytest.fixture(
+    params=[
+        pytest.param(name, marks=pytest.mark.integration) if name == "postgres" else name
+        for name in sorted(STORES)
+    ]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """An empty store of each backend in turn."""
+    """An empty store of each backend in turn (PostgreSQL in a database of the run's own)."""
+    if request.param == "postgres":
+        request.getfixturevalue("postgres_database")
     opened = STORES[request.param](tmp_path)
     yield opened
     opened.close()

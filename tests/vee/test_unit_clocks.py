@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import postgres_url
 from kenshin.adapters.memory import MemoryStore
+from kenshin.adapters.postgres import PostgresStore
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.model import Customer, Device
 from kenshin.domain.vee import CLOCK_WINDOW_S, DriftSpell, UnitClock
@@ -21,14 +23,22 @@ T0 = 1_790_780_400  # a window's start
 Opener = Callable[[], Store]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(
+    params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
+)
 def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     """Opens the same store again each time it is called (a new MemoryStore stays one)."""
     opened: list[Store] = []
     memory = MemoryStore()
+    if request.param == "postgres":
+        request.getfixturevalue("postgres_database")
 
     def open_store() -> Store:
-        store: Store = memory if request.param == "memory" else SqliteStore(tmp_path / "k.db")
+        store: Store
+        if request.param == "postgres":
+            store = PostgresStore(postgres_url(tmp_path), create=True)
+        else:
+            store = memory if request.param == "memory" else SqliteStore(tmp_path / "k.db")
         opened.append(store)
         return store
 
