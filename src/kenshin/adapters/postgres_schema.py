@@ -17,6 +17,7 @@ from kenshin.adapters import (
     postgres_alerts,
     postgres_delivery,
     postgres_readings,
+    postgres_records,
     postgres_registry,
     postgres_units,
 )
@@ -26,6 +27,7 @@ from kenshin.errors import StoreError
 MIGRATIONS: tuple[str, ...] = (
     postgres_registry.SCHEMA
     + postgres_readings.SCHEMA
+    + postgres_records.SCHEMA
     + postgres_delivery.SCHEMA
     + postgres_alerts.SCHEMA
     + postgres_units.SCHEMA,
