@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from kenshin.adapters.postgres_part import PgPart
@@ -95,27 +94,25 @@ JOIN readings r ON r.meter = m.key
 WHERE r.t BETWEEN %s AND %s
 ORDER BY w.n, r.t
 """
-# Grid row, column, forward and reverse (-1 where none: NO_REGISTER once read as uint32).
-_BOUNDARIES = """
-COPY (
-    SELECT (w.n - 1)::int4, ((r.t - {start}) / {slot})::int4,
-        coalesce(r.fwd, -1), coalesce(r.rev, -1)
-    FROM unnest({ids}::text[]) WITH ORDINALITY w(id, n)
-    JOIN reading_meters m ON m.id = w.id
-    JOIN readings r ON r.meter = m.key
-    WHERE r.t = ANY({times}::bigint[]) AND r.batch <= {batch}
-) TO STDOUT (FORMAT BINARY)
+# The listed meters' keys in order (0 for a meter never seen), as a binary int4 array.
+_LISTED_KEYS = """
+SELECT array_send(array_agg(coalesce(m.key, 0) ORDER BY w.n))
+FROM unnest(%s::text[]) WITH ORDINALITY w(id, n) LEFT JOIN reading_meters m ON m.id = w.id
 """
-# A binary COPY row of four int4: a field count, then each field's length and value.
-_ROW = np.dtype(
-    [("n", ">i2")]
-    + [
-        (f, t)
-        for name in ("row", "col", "fwd", "rev")
-        for f, t in ((f"{name}_len", ">i4"), (name, ">i4"))
-    ]
-)
-_HEADER, _TRAILER = 19, 2  # the binary COPY's signature, flags and extension length; -1
+# For each boundary in order, its readings' meter keys, forward and reverse registers (-1
+# where none: NO_REGISTER once read as uint32) as binary int4 arrays: three values a
+# boundary instead of a row a reading, and no aggregate that outgrows its memory.
+_AT_BOUNDARIES = """
+SELECT x.* FROM unnest(%s::bigint[]) WITH ORDINALITY b(t, n) CROSS JOIN LATERAL (
+    SELECT array_send(array_agg(r.meter)), array_send(array_agg(coalesce(r.fwd, -1))),
+        array_send(array_agg(coalesce(r.rev, -1)))
+    FROM readings r WHERE r.t = b.t AND r.meter = ANY(%s::int4[]) AND r.batch <= %s) x
+ORDER BY b.n
+"""
+# The binary form of a one-dimensional int4 array without NULLs: a header, then each
+# element's length and value.
+_ARRAY_HEADER = 20
+_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i4")])
 
 
 class PgReadings(PgPart):
@@ -186,33 +183,31 @@ class PgReadings(PgPart):
         """Registers at start + i * 1800 (i in 0..count), NO_REGISTER where none; with
         ``as_of``, of readings of its batch or earlier.
 
-        One binary COPY of (grid row, column, fwd, rev), put in place by numpy at once.
+        The listed meters' keys first, then each boundary's readings as three arrays,
+        put in place by numpy at once.
         """
         fwd = np.full((len(meter_ids), count + 1), -1, np.int32)
         rev = fwd.copy()
-        if meter_ids:
-            times = [start + i * SLOT_SECONDS for i in range(count + 1)]
-            batch = _LAST if as_of is None else as_of.batch
-            found = self._copy_boundaries(list(meter_ids), start, times, batch)
-            rows, columns = found["row"], found["col"]
-            fwd[rows, columns] = found["fwd"]
-            rev[rows, columns] = found["rev"]
-        return fwd.view(np.uint32), rev.view(np.uint32)
-
-    def _copy_boundaries(
-        self, meter_ids: list[str], start: int, times: list[int], batch: int
-    ) -> np.ndarray[Any, Any]:
-        """The rows of ``_BOUNDARIES`` as a numpy record array."""
-        parts: list[bytes] = []
+        times = [start + i * SLOT_SECONDS for i in range(count + 1)]
+        batch = _LAST if as_of is None else as_of.batch
         with self._using("reading boundary registers") as db:
-            statement = sql.SQL(_BOUNDARIES).format(
-                start=start, slot=SLOT_SECONDS, ids=meter_ids, times=times, batch=batch
-            )
-            with db.cursor().copy(statement) as copy:
-                parts.extend(bytes(block) for block in copy)
-        data = b"".join(parts)
-        rows = (len(data) - _HEADER - _TRAILER) // _ROW.itemsize
-        return np.frombuffer(data, _ROW, count=rows, offset=_HEADER)
+            cursor = db.cursor(binary=True)
+            row = cursor.execute(_LISTED_KEYS, (list(meter_ids),)).fetchone()
+            keys = _int4_array(row[0] if row else None)
+            known = keys > 0
+            unique = np.unique(keys[known])
+            if not len(unique):
+                return fwd.view(np.uint32), rev.view(np.uint32)
+            found = cursor.execute(_AT_BOUNDARIES, (times, unique.tolist(), batch)).fetchall()
+        grid_fwd = np.full((len(unique), count + 1), -1, np.int32)
+        grid_rev = grid_fwd.copy()
+        for column, (meters, fwd_found, rev_found) in enumerate(found):
+            rows = np.searchsorted(unique, _int4_array(meters))
+            grid_fwd[rows, column] = _int4_array(fwd_found)
+            grid_rev[rows, column] = _int4_array(rev_found)
+        where = np.searchsorted(unique, keys[known])
+        fwd[known], rev[known] = grid_fwd[where], grid_rev[where]
+        return fwd.view(np.uint32), rev.view(np.uint32)
 
     def last_batch(self) -> int:
         """The newest batch's number."""
@@ -337,3 +332,13 @@ def _write_settled(
     if conflicts:
         rows = [(*k, c.stored_fwd, c.stored_rev, c.new_fwd, c.new_rev) for k, c in conflicts]
         db.execute(_KEEP_CONFLICTS, (batch, *[list(c) for c in zip(*rows, strict=True)]))
+
+
+def _int4_array(data: bytes | None) -> np.ndarray[Any, np.dtype[np.int32]]:
+    """The values of an int4 array without NULLs in PostgreSQL's binary form (None: none)."""
+    if not data or len(data) <= _ARRAY_HEADER:
+        return np.empty(0, np.int32)
+    values: np.ndarray[Any, np.dtype[np.int32]] = np.frombuffer(
+        data, _ELEMENT, offset=_ARRAY_HEADER
+    )["value"].astype(np.int32)
+    return values
