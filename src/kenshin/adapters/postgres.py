@@ -20,7 +20,8 @@ from kenshin.adapters.postgres_alerts import PgAlerts
 from kenshin.adapters.postgres_commands import PgCommands
 from kenshin.adapters.postgres_delivery import PgDeliveries
 from kenshin.adapters.postgres_part import wrapped
-from kenshin.adapters.postgres_readings import PgDeadLetters, PgReadings, PgRevisions
+from kenshin.adapters.postgres_readings import PgReadings
+from kenshin.adapters.postgres_records import PgDeadLetters, PgRevisions
 from kenshin.adapters.postgres_registry import PgCertificates, PgRegistry
 from kenshin.adapters.postgres_schema import MIGRATIONS, migrate
 from kenshin.adapters.postgres_units import PgUnitClocks

@@ -1,19 +1,344 @@
-"""PostgreSQL store: readings (to be filled)."""
+"""PostgreSQL store: readings (the Readings port).
+
+A batch inserts what is new in one statement over arrays (``unnest``), then settles
+duplicates, completions and conflicts one by one only when some readings were not new.
+Writers take turns (an advisory lock for the transaction), so that batch numbers are
+committed in order: a read as of a batch never sees a later one. Readings are keyed by
+(t, meter): a batch arrives in time order and is appended near the index's right edge,
+and a day's boundaries are read as one range of keys per half hour. Meters get an integer
+key of this part's own (``reading_meters``), which keeps the readings' rows and index small.
+The boundary registers of many meters are read with a binary COPY, placed by numpy.
+"""
 
 from __future__ import annotations
 
-from kenshin.adapters.postgres_part import PgPart
+from collections import ChainMap
+from collections.abc import Iterator, Sequence
+from itertools import groupby
+from operator import attrgetter, itemgetter
+from typing import Any
 
-SCHEMA = ""
+import numpy as np
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from kenshin.adapters.postgres_part import PgPart
+from kenshin.domain.intervals import Registers
+from kenshin.domain.model import Conflict, Reading, StoreResult, Watermark
+from kenshin.domain.readings import check_registers, conflict_of, merge_reading
+from kenshin.domain.slots import SLOT_SECONDS
+from kenshin.errors import StoreError
+
+SCHEMA = """
+-- Readings: each meter seen gets a key of this part's own (the registry has its meters).
+CREATE TABLE reading_meters (key SERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE);
+CREATE TABLE reading_batches (id BIGSERIAL PRIMARY KEY, received_at BIGINT NOT NULL);
+CREATE TABLE readings (
+    t BIGINT NOT NULL, batch BIGINT NOT NULL, meter INTEGER NOT NULL,
+    fwd INTEGER, rev INTEGER, PRIMARY KEY (t, meter));
+CREATE TABLE reading_conflicts (
+    id BIGSERIAL PRIMARY KEY, meter INTEGER NOT NULL, t BIGINT NOT NULL,
+    stored_fwd INTEGER, stored_rev INTEGER, new_fwd INTEGER, new_rev INTEGER,
+    batch BIGINT NOT NULL);
+-- A conflict that comes again (a file imported twice) is kept once.
+CREATE UNIQUE INDEX reading_conflicts_once ON reading_conflicts (meter, t,
+    coalesce(stored_fwd, -1), coalesce(stored_rev, -1), coalesce(new_fwd, -1),
+    coalesce(new_rev, -1));
+CREATE INDEX reading_conflicts_time ON reading_conflicts (t);
+-- The newest batch that stored, completed or conflicted with a reading of each UTC day.
+CREATE TABLE reading_days (day INTEGER PRIMARY KEY, batch BIGINT NOT NULL);
+"""
+
+DAY_SECONDS = 86_400
+_WRITING = 0x6B656E7368696E + 1  # the advisory lock writers of readings take in turn
+_LAST = 2**63 - 1  # as of no batch in particular: every one
+_CHUNK = 2000  # meters per readings_between query
+_T, _FWD, _REV, _METER = attrgetter("t"), attrgetter("fwd"), attrgetter("rev"), attrgetter("meter")
+Key = tuple[int, int]  # (meter key, t)
+
+_INSERT = """
+INSERT INTO readings (t, batch, meter, fwd, rev)
+SELECT t, %s, meter, fwd, rev
+FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::int[]) WITH ORDINALITY u(meter, t, fwd, rev, n)
+ORDER BY t, meter, n
+ON CONFLICT DO NOTHING
+"""
+_STORED_BEFORE = """
+SELECT r.meter, r.t, r.fwd, r.rev
+FROM (SELECT DISTINCT * FROM unnest(%s::int[], %s::bigint[])) o(meter, t)
+JOIN readings r ON r.t = o.t AND r.meter = o.meter
+WHERE r.batch <> %s
+"""
+_COMPLETE = """
+UPDATE readings r SET fwd = u.fwd, rev = u.rev
+FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::int[]) u(meter, t, fwd, rev)
+WHERE r.t = u.t AND r.meter = u.meter
+"""
+_KEEP_CONFLICTS = """
+INSERT INTO reading_conflicts (meter, t, stored_fwd, stored_rev, new_fwd, new_rev, batch)
+SELECT meter, t, sf, sr, nf, nr, %s
+FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::int[], %s::int[], %s::int[])
+    WITH ORDINALITY u(meter, t, sf, sr, nf, nr, n)
+ORDER BY n
+ON CONFLICT DO NOTHING
+"""
+_MARK_DAYS = """
+INSERT INTO reading_days (day, batch) SELECT unnest(%s::int[]), %s
+ON CONFLICT (day) DO UPDATE SET batch = excluded.batch
+"""
+_BETWEEN = """
+SELECT w.n - 1, r.t, r.fwd, r.rev
+FROM unnest(%s::text[]) WITH ORDINALITY w(id, n)
+JOIN reading_meters m ON m.id = w.id
+JOIN readings r ON r.meter = m.key
+WHERE r.t BETWEEN %s AND %s
+ORDER BY w.n, r.t
+"""
+# The listed meters' keys in order (0 for a meter never seen), as a binary int4 array.
+_LISTED_KEYS = """
+SELECT array_send(array_agg(coalesce(m.key, 0) ORDER BY w.n))
+FROM unnest(%s::text[]) WITH ORDINALITY w(id, n) LEFT JOIN reading_meters m ON m.id = w.id
+"""
+# For each boundary in order, its readings' meter keys, forward and reverse registers (-1
+# where none: NO_REGISTER once read as uint32) as binary int4 arrays: three values a
+# boundary instead of a row a reading, and no aggregate that outgrows its memory.
+_AT_BOUNDARIES = """
+SELECT x.* FROM unnest(%s::bigint[]) WITH ORDINALITY b(t, n) CROSS JOIN LATERAL (
+    SELECT array_send(array_agg(r.meter)), array_send(array_agg(coalesce(r.fwd, -1))),
+        array_send(array_agg(coalesce(r.rev, -1)))
+    FROM readings r WHERE r.t = b.t AND r.meter = ANY(%s::int4[]) AND r.batch <= %s) x
+ORDER BY b.n
+"""
+# The binary form of a one-dimensional int4 array without NULLs: a header, then each
+# element's length and value.
+_ARRAY_HEADER = 20
+_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i4")])
 
 
 class PgReadings(PgPart):
-    """To be filled."""
+    """The Readings port in PostgreSQL tables of its own."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        super().__init__(pool)
+        self._keys: dict[str, int] = {}  # meter id -> key; a key never changes once given
+
+    def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:
+        """Store a batch in one transaction; duplicates change nothing, conflicts are kept aside."""
+        if not readings:
+            return StoreResult()
+        try:
+            check_registers(readings)
+        except ValueError as exc:
+            raise StoreError(f"PostgreSQL store: {exc}") from exc
+        with self._using(f"storing {len(readings)} readings") as db:
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITING,))
+            row = db.execute(
+                "INSERT INTO reading_batches (received_at) VALUES (%s) RETURNING id",
+                (received_at,),
+            ).fetchone()
+            batch = int(row[0]) if row else 0
+            keys, new_keys = self._meter_keys(db, readings)
+            result, changed = _store_batch(db, readings, keys, batch, received_at)
+            days = sorted({t // DAY_SECONDS for t in changed})
+            if days:
+                db.execute(_MARK_DAYS, (days, batch))
+        self._keys.update(new_keys)  # only once committed: a rolled-back key does not exist
+        return result
+
+    def _meter_keys(
+        self, db: psycopg.Connection[Any], readings: Sequence[Reading]
+    ) -> tuple[list[int], dict[str, int]]:
+        """The readings' meters' keys in order, and the keys given now to meters never seen."""
+        meters = list(map(_METER, readings))
+        missing = sorted(set(meters).difference(self._keys))
+        new_keys: dict[str, int] = {}
+        if missing:
+            db.execute(
+                "INSERT INTO reading_meters (id) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
+                (missing,),
+            )
+            rows = db.execute(
+                "SELECT id, key FROM reading_meters WHERE id = ANY(%s)", (missing,)
+            ).fetchall()
+            new_keys = dict(rows)
+        return list(map(ChainMap(new_keys, self._keys).__getitem__, meters)), new_keys
+
+    def readings_between(
+        self, meter_ids: Sequence[str], start: int, end: int
+    ) -> Iterator[tuple[str, list[Reading]]]:
+        """Each listed meter that has readings with start <= t <= end, with them sorted by t.
+
+        Meters come in the order listed; each query reads a chunk of them.
+        """
+        for lo in range(0, len(meter_ids), _CHUNK):
+            chunk = list(meter_ids[lo : lo + _CHUNK])
+            rows = self._rows("reading readings", _BETWEEN, (chunk, start, end))
+            for pos, group in groupby(rows, key=itemgetter(0)):
+                meter = chunk[pos]
+                yield meter, [Reading(meter, t, fwd, rev) for _, t, fwd, rev in group]
+
+    def boundary_registers(
+        self, meter_ids: Sequence[str], start: int, count: int, as_of: Watermark | None = None
+    ) -> tuple[Registers, Registers]:
+        """Registers at start + i * 1800 (i in 0..count), NO_REGISTER where none; with
+        ``as_of``, of readings of its batch or earlier.
+
+        The listed meters' keys first, then each boundary's readings as three arrays,
+        put in place by numpy at once.
+        """
+        fwd = np.full((len(meter_ids), count + 1), -1, np.int32)
+        rev = fwd.copy()
+        times = [start + i * SLOT_SECONDS for i in range(count + 1)]
+        batch = _LAST if as_of is None else as_of.batch
+        with self._using("reading boundary registers") as db:
+            cursor = db.cursor(binary=True)
+            row = cursor.execute(_LISTED_KEYS, (list(meter_ids),)).fetchone()
+            keys = _int4_array(row[0] if row else None)
+            known = keys > 0
+            unique = np.unique(keys[known])
+            if not len(unique):
+                return fwd.view(np.uint32), rev.view(np.uint32)
+            found = cursor.execute(_AT_BOUNDARIES, (times, unique.tolist(), batch)).fetchall()
+        grid_fwd = np.full((len(unique), count + 1), -1, np.int32)
+        grid_rev = grid_fwd.copy()
+        for column, (meters, fwd_found, rev_found) in enumerate(found):
+            rows = np.searchsorted(unique, _int4_array(meters))
+            grid_fwd[rows, column] = _int4_array(fwd_found)
+            grid_rev[rows, column] = _int4_array(rev_found)
+        where = np.searchsorted(unique, keys[known])
+        fwd[known], rev[known] = grid_fwd[where], grid_rev[where]
+        return fwd.view(np.uint32), rev.view(np.uint32)
+
+    def last_batch(self) -> int:
+        """The newest batch's number."""
+        query = "SELECT coalesce(max(id), 0) FROM reading_batches"
+        return int(self._rows("reading the newest batch", query)[0][0])
+
+    def newest_batch(self, start: int, end: int) -> int:
+        """The newest batch that stored, completed or conflicted with a reading of a UTC
+        day touching start..end; 0 if none."""
+        query = "SELECT coalesce(max(batch), 0) FROM reading_days WHERE day BETWEEN %s AND %s"
+        args = (start // DAY_SECONDS, end // DAY_SECONDS)
+        return int(self._rows("reading the days' newest batch", query, args)[0][0])
+
+    def conflicts_between(
+        self, meter_ids: Sequence[str], start: int, end: int, as_of: Watermark | None = None
+    ) -> list[tuple[str, int]]:
+        """(meter, t) of the listed meters' conflicting readings with start <= t <= end;
+        with ``as_of``, those kept by its batch."""
+        query = (
+            "SELECT DISTINCT m.id, c.t FROM reading_conflicts c"
+            " JOIN reading_meters m ON m.key = c.meter"
+            " WHERE c.t BETWEEN %s AND %s AND m.id = ANY(%s) AND c.batch <= %s"
+            " ORDER BY m.id, c.t"
+        )
+        batch = _LAST if as_of is None else as_of.batch
+        args = (start, end, list(meter_ids), batch)
+        return [(m, t) for m, t in self._rows("reading conflicts", query, args)]
+
+    def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
+        """Conflicting readings kept aside, oldest first."""
+        query = (
+            "SELECT m.id, c.t, c.stored_fwd, c.stored_rev, c.new_fwd, c.new_rev, b.received_at"
+            " FROM reading_conflicts c JOIN reading_meters m ON m.key = c.meter"
+            " JOIN reading_batches b ON b.id = c.batch ORDER BY c.id LIMIT %s"
+        )
+        return [Conflict(*r) for r in self._rows("listing conflicts", query, (limit,))]
 
 
-class PgDeadLetters(PgPart):
-    """To be filled."""
+def _store_batch(
+    db: psycopg.Connection[Any],
+    readings: Sequence[Reading],
+    meter_keys: Sequence[int],
+    batch: int,
+    at: int,
+) -> tuple[StoreResult, set[int]]:
+    """Insert every new (meter, t) at once; settle the rest one by one only if there are
+    any. A reading with neither register carries nothing: it counts as a duplicate. Also
+    the times of the readings stored, completed or in conflict."""
+    usable = [i for i, r in enumerate(readings) if r.fwd is not None or r.rev is not None]
+    empty = StoreResult(duplicates=len(readings) - len(usable))
+    if len(usable) < len(readings):
+        readings = [readings[i] for i in usable]
+        meter_keys = [meter_keys[i] for i in usable]
+    if not readings:
+        return empty, set()
+    times = list(map(_T, readings))
+    columns = (list(meter_keys), times, list(map(_FWD, readings)), list(map(_REV, readings)))
+    inserted = db.execute(_INSERT, (batch, *columns)).rowcount
+    if inserted == len(readings):
+        return empty + StoreResult(stored=inserted), set(times)
+    offered = list(zip(meter_keys, times, strict=True))
+    state = _stored_before(db, readings, offered, batch)
+    result, changed = _settle(db, readings, offered, state, batch, at)
+    return empty + result, changed
 
 
-class PgRevisions(PgPart):
-    """To be filled."""
+def _stored_before(
+    db: psycopg.Connection[Any], readings: Sequence[Reading], keys: list[Key], batch: int
+) -> dict[Key, Reading]:
+    """The readings among ``keys`` that earlier batches stored."""
+    ids = {key: reading.meter for key, reading in zip(keys, readings, strict=True)}
+    meters, times = [k for k, _ in keys], [t for _, t in keys]
+    rows = db.execute(_STORED_BEFORE, (meters, times, batch)).fetchall()
+    return {(k, t): Reading(ids[(k, t)], t, fwd, rev) for k, t, fwd, rev in rows}
+
+
+def _settle(
+    db: psycopg.Connection[Any],
+    readings: Sequence[Reading],
+    keys: list[Key],
+    state: dict[Key, Reading],
+    batch: int,
+    at: int,
+) -> tuple[StoreResult, set[int]]:
+    """Apply the batch in order to what was stored, as if the readings came one by one;
+    also the times of the readings stored, completed or in conflict."""
+    stored = duplicates = 0
+    conflicts: list[tuple[Key, Conflict]] = []
+    completed: set[Key] = set()
+    new: set[int] = set()
+    for key, reading in zip(keys, readings, strict=True):
+        old = state.get(key)
+        if old is None:  # the first of its key in the batch, and inserted already
+            state[key] = reading
+            new.add(key[1])
+            stored += 1
+            continue
+        merged = merge_reading(old, reading)
+        if merged is None:
+            conflicts.append((key, conflict_of(old, reading, at)))
+        elif merged == old:
+            duplicates += 1
+        else:
+            state[key] = merged
+            completed.add(key)
+            stored += 1
+    _write_settled(db, [(k, state[k]) for k in completed], conflicts, batch)
+    changed = {t for _, t in completed} | {t for (_, t), _c in conflicts} | new
+    return StoreResult(stored, duplicates, tuple(c for _, c in conflicts)), changed
+
+
+def _write_settled(
+    db: psycopg.Connection[Any],
+    completed: list[tuple[Key, Reading]],
+    conflicts: list[tuple[Key, Conflict]],
+    batch: int,
+) -> None:
+    """Write the completed readings and keep the conflicts aside (each once)."""
+    if completed:
+        columns = [list(c) for c in zip(*((*k, r.fwd, r.rev) for k, r in completed), strict=True)]
+        db.execute(_COMPLETE, columns)
+    if conflicts:
+        rows = [(*k, c.stored_fwd, c.stored_rev, c.new_fwd, c.new_rev) for k, c in conflicts]
+        db.execute(_KEEP_CONFLICTS, (batch, *[list(c) for c in zip(*rows, strict=True)]))
+
+
+def _int4_array(data: bytes | None) -> np.ndarray[Any, np.dtype[np.int32]]:
+    """The values of an int4 array without NULLs in PostgreSQL's binary form (None: none)."""
+    if not data or len(data) <= _ARRAY_HEADER:
+        return np.empty(0, np.int32)
+    values: np.ndarray[Any, np.dtype[np.int32]] = np.frombuffer(
+        data, _ELEMENT, offset=_ARRAY_HEADER
+    )["value"].astype(np.int32)
+    return values

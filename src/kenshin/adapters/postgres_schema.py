@@ -18,6 +18,7 @@ from kenshin.adapters import (
     postgres_commands,
     postgres_delivery,
     postgres_readings,
+    postgres_records,
     postgres_registry,
     postgres_units,
 )
@@ -28,6 +29,7 @@ MIGRATIONS: tuple[str, ...] = (
     postgres_registry.SCHEMA
     + postgres_commands.SCHEMA
     + postgres_readings.SCHEMA
+    + postgres_records.SCHEMA
     + postgres_delivery.SCHEMA
     + postgres_alerts.SCHEMA
     + postgres_units.SCHEMA,
