@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from conftest import postgres_url
@@ -38,8 +40,38 @@ def composed(folder: Path) -> Store:
 
 
 def postgres(folder: Path) -> Store:
-    """A store in a schema of its own (named after the folder) in the run's database."""
-    return PostgresStore(postgres_url(folder), create=True)
+    """An empty store in the run's database. Making a schema takes about 90 ms, emptying
+    one a fraction of that: the n-th store a test opens reuses the n-th schema of this
+    process, emptied (the property tests open one for each of their examples)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    schema = f"contract_{worker}_{folder.name.replace('-', '_')}"
+    url = postgres_url(folder, schema=schema)
+    if schema in _emptied:
+        with psycopg.connect(url.split("?")[0], autocommit=True) as db:
+            db.execute(_emptied[schema])
+        return PostgresStore(url)
+    store = PostgresStore(url, create=True)
+    with psycopg.connect(url.split("?")[0]) as db:
+        tables = db.execute(
+            "SELECT quote_ident(table_name) FROM information_schema.tables"
+            " WHERE table_schema = %s AND table_name <> 'kenshin_schema'",
+            (schema,),
+        ).fetchall()
+        sequences = db.execute(
+            "SELECT quote_ident(sequence_name) FROM information_schema.sequences"
+            " WHERE sequence_schema = %s",
+            (schema,),
+        ).fetchall()
+    # DELETE and setval, not TRUNCATE: TRUNCATE makes new files, 80 ms for the lot. The
+    # replica role skips the foreign keys' triggers: every table is emptied anyway.
+    deletes = [f"DELETE FROM {schema}.{name}" for (name,) in tables]
+    restarts = [f"SELECT setval('{schema}.{name}', 1, false)" for (name,) in sequences]
+    replica = ["SET session_replication_role = replica"]
+    _emptied[schema] = "; ".join(replica + deletes + restarts)
+    return store
+
+
+_emptied: dict[str, str] = {}  # schema -> the statement that empties it
 
 
 # name -> how to open an empty store whose files (if any) go in the given folder
