@@ -84,11 +84,15 @@ UNIT_TIER_ADVICE = (
 )
 
 
-@pytest.hookimpl(tryfirst=True)  # before -m selects
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.integration)
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark each test's tier as it is collected, before -m selects and xdist groups: the
+    integration tier (and the slow tests) run in one worker, one test after another as
+    they were written to (servers, the broker, timings), beside the unit tier spread
+    over the workers."""
+    if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.integration)
+    if item.get_closest_marker("integration") or item.get_closest_marker("slow"):
+        item.add_marker(pytest.mark.xdist_group("integration"))
 
 
 @pytest.fixture(autouse=True)
