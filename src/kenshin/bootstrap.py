@@ -319,11 +319,11 @@ def issue_endpoint_certificate(
 ) -> Credentials:
     """A new endpoint certificate in the CA's folder (server.pem, server.key) for
     localhost, 127.0.0.1, ::1, this machine's host name and the names and addresses given."""
-    names = list(dict.fromkeys([*_machine_hostnames(), *hostnames]))
+    names = list(dict.fromkeys([*machine_hostnames(), *hostnames]))
     return ca.issue_server(names, list(dict.fromkeys(ips)), valid_days)
 
 
-def _machine_hostnames() -> list[str]:
+def machine_hostnames() -> list[str]:
     """This machine's host name if a certificate can name it."""
     name = socket.gethostname()
     return [name] if HOSTNAME.fullmatch(name) and name != "localhost" else []

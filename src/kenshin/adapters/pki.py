@@ -45,6 +45,9 @@ CA_CERT, CA_KEY = "ca.pem", "ca.key"
 SERVER_CERT, SERVER_KEY = "server.pem", "server.key"
 CA_NAME = "kenshin device CA"
 CA_VALID_DAYS = 20 * 365 + 5
+# A CRL is valid this long: a broker refuses every client once it has passed, so it is
+# written again well before (any run at least halfway through it writes a new one).
+CRL_VALID_DAYS = 30
 # A name a certificate can hold: dot-separated labels of letters, digits and inner hyphens.
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?")
@@ -133,9 +136,11 @@ class LocalCertificateAuthority:
         valid_days: int = SERVER_VALID_DAYS,
         *,
         now: int | None = None,
+        files: tuple[Path, Path] | None = None,
     ) -> Credentials:
         """The endpoint's certificate (serverAuth) for localhost, 127.0.0.1, ::1 and the
-        names and addresses given; written to server.pem and server.key (0600)."""
+        names and addresses given; written to server.pem and server.key (0600), or to
+        ``files`` (certificate, key) for another server (a broker)."""
         addresses = check_names(hostnames, ["127.0.0.1", "::1", *ips])
         names: list[x509.GeneralName] = [
             *(x509.DNSName(h) for h in dict.fromkeys(["localhost", *hostnames])),
@@ -143,9 +148,47 @@ class LocalCertificateAuthority:
         ]
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kenshin endpoint")])
         issued = self._issue(subject, ExtendedKeyUsageOID.SERVER_AUTH, names, valid_days, now)
-        write_file(self.folder / SERVER_KEY, issued.key_pem, 0o600, replace=True)
-        write_file(self.folder / SERVER_CERT, issued.cert_pem, 0o644, replace=True)
+        cert_path, key_path = files or (self.folder / SERVER_CERT, self.folder / SERVER_KEY)
+        write_file(key_path, issued.key_pem, 0o600, replace=True)
+        write_file(cert_path, issued.cert_pem, 0o644, replace=True)
         return issued
+
+    def issue_client(
+        self, name: str, valid_days: int = SERVER_VALID_DAYS, *, now: int | None = None
+    ) -> Credentials:
+        """A client certificate (clientAuth) with CN ``name`` for a service that is not
+        a unit (kenshin's workers at a broker), and a new key."""
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        return self._issue(subject, ExtendedKeyUsageOID.CLIENT_AUTH, [], valid_days, now)
+
+    def write_crl(self, path: Path, serials: set[int], *, now: int | None = None) -> bool:
+        """Write to ``path`` the CRL of ``serials``, signed by this CA, unless the one there
+        names the same serials and is valid for more than half its time still: whether it
+        was written. A new CRL's lastUpdate is after the previous one's (this waits for
+        the next second if need be), as a TLS library holding both uses the newer
+        (OpenSSL), and it is valid for CRL_VALID_DAYS."""
+        start = _moment(now)
+        before = _read_crl(path)
+        if before is not None and {r.serial_number for r in before} == serials:
+            left = before.next_update_utc - start if before.next_update_utc else timedelta(0)
+            if left > timedelta(CRL_VALID_DAYS / 2):
+                return False
+        if now is None and before is not None and before.last_update_utc == start:
+            time.sleep(1.05 - time.time() % 1)  # newer, and not in the future: not yet valid
+            start = _moment(None)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self._cert.subject)
+            .last_update(start)
+            .next_update(start + timedelta(CRL_VALID_DAYS))
+            .add_extension(x509.CRLNumber(int(start.timestamp())), critical=False)
+        )
+        for serial in sorted(serials):
+            revoked = x509.RevokedCertificateBuilder().serial_number(serial)
+            builder = builder.add_revoked_certificate(revoked.revocation_date(start).build())
+        crl = builder.sign(self._key, hashes.SHA256())
+        write_file(path, crl.public_bytes(PEM), 0o644, replace=True)
+        return True
 
     def ssl_context_for_server(self) -> ssl.SSLContext:
         """The endpoint's TLS context from this CA's folder: see ``server_ssl_context``."""
@@ -241,6 +284,14 @@ def server_ssl_context(folder: Path) -> ssl.SSLContext:
             " restore them from a backup"
         ) from exc
     return context
+
+
+def _read_crl(path: Path) -> x509.CertificateRevocationList | None:
+    """The CRL in the file at ``path``; None when there is none or it cannot be read."""
+    try:
+        return x509.load_pem_x509_crl(path.read_bytes())
+    except (OSError, ValueError):
+        return None
 
 
 def _moment(now: int | None) -> datetime:

@@ -5,6 +5,7 @@ import sys
 
 from kenshin.entrypoints.cli import (
     backup,
+    broker_config,
     data,
     database,
     delivery,
@@ -24,6 +25,7 @@ from kenshin.entrypoints.cli.app import cli
 
 __all__ = [
     "backup",
+    "broker_config",
     "cli",
     "data",
     "database",
