@@ -7,6 +7,8 @@ the day, since readings are keyed by time first), and every meter's day as the
 export reads it (``boundary_registers``).
 
     python bench/bench_store.py [--meters N] [--batch B] [--order time|meter] [--sample S]
+        [--postgres postgresql://USER@HOST:PORT/DB]  (a PostgreSQL store in a schema of its
+        own, dropped after)
 """
 
 from __future__ import annotations
@@ -18,13 +20,19 @@ import sqlite3
 import sys
 import tempfile
 import time
+import uuid
 from datetime import date
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+
+from kenshin.adapters.postgres import PostgresStore
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.intervals import NO_REGISTER
 from kenshin.domain.model import Reading
 from kenshin.domain.slots import day_slots, zone
+from kenshin.ports import Store
 
 DAY = date(2026, 11, 26)
 
@@ -46,7 +54,7 @@ def make_readings(meters: int, order: str) -> tuple[list[Reading], int, int]:
     return readings, times[0], times[-1]
 
 
-def bench_writes(store: SqliteStore, readings: list[Reading], batch: int) -> tuple[float, float]:
+def bench_writes(store: Store, readings: list[Reading], batch: int) -> tuple[float, float]:
     """Wall and CPU seconds to store ``readings`` in batches of ``batch``; checks all went in."""
     started, cpu = time.perf_counter(), time.process_time()
     for lo in range(0, len(readings), batch):
@@ -58,7 +66,7 @@ def bench_writes(store: SqliteStore, readings: list[Reading], batch: int) -> tup
     return time.perf_counter() - started, time.process_time() - cpu
 
 
-def bench_redelivery(store: SqliteStore, readings: list[Reading]) -> float:
+def bench_redelivery(store: Store, readings: list[Reading]) -> float:
     """Seconds to take ``readings`` again: all duplicates, so every one is looked up."""
     started = time.perf_counter()
     result = store.readings.add_readings(readings, received_at=1_900_000_000)
@@ -68,7 +76,7 @@ def bench_redelivery(store: SqliteStore, readings: list[Reading]) -> float:
 
 
 def bench_reads(
-    store: SqliteStore, meters: int, sample: int, start: int, end: int
+    store: Store, meters: int, sample: int, start: int, end: int
 ) -> tuple[float, float, int]:
     """Wall and CPU seconds to read a sample of meters' day, and how many readings came back."""
     ids = [f"M-{n:07d}" for n in range(0, meters, max(1, meters // sample))][:sample]
@@ -77,7 +85,7 @@ def bench_reads(
     return time.perf_counter() - started, time.process_time() - cpu, count
 
 
-def bench_boundary_reads(store: SqliteStore, meters: int, start: int, end: int) -> float:
+def bench_boundary_reads(store: Store, meters: int, start: int, end: int) -> float:
     """Wall seconds to read every meter's boundary registers (the export's bulk read)."""
     ids = [f"M-{n:07d}" for n in range(meters)]
     started = time.perf_counter()
@@ -88,6 +96,25 @@ def bench_boundary_reads(store: SqliteStore, meters: int, start: int, end: int) 
     return time.perf_counter() - started
 
 
+def run(
+    store: Store, args: argparse.Namespace, readings: list[Reading], span: tuple[int, int]
+) -> None:
+    """Store the readings, store a batch again, read some meters back raw, then every
+    meter's boundary registers; print each figure."""
+    start, end = span
+    wall, cpu = bench_writes(store, readings, args.batch)
+    print(f"stored:  {len(readings) / wall:,.0f} readings/s ({wall:.1f} s, CPU {cpu:.1f} s)")
+    again = readings[-args.batch :]
+    wall = bench_redelivery(store, again)
+    print(f"again:   {len(again) / wall:,.0f} readings/s (a batch redelivered)")
+    sample = min(args.sample, args.meters)
+    wall, cpu, count = bench_reads(store, args.meters, sample, start, end)
+    print(f"read:    {count:,} readings of {sample:,} meters in {wall:.2f} s")
+    print(f"         (CPU {cpu:.2f} s)")
+    wall = bench_boundary_reads(store, args.meters, start, end)
+    print(f"bulk:    boundary registers of {args.meters:,} meters in {wall:.2f} s")
+
+
 def main() -> None:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -95,6 +122,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20_000)
     parser.add_argument("--order", choices=("time", "meter"), default="time")
     parser.add_argument("--sample", type=int, default=1000, help="meters read back raw")
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL store instead of SQLite")
     args = parser.parse_args()
 
     print(f"cpus {os.cpu_count()}, {platform.machine()}, python {platform.python_version()},")
@@ -105,24 +133,21 @@ def main() -> None:
     print(f"{args.order} order")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "kenshin.db"
-        store = SqliteStore(path)
+        schema = f"bench_{uuid.uuid4().hex[:12]}"
+        store: Store = (
+            PostgresStore(f"{args.postgres}?schema={schema}", create=True)
+            if args.postgres
+            else SqliteStore(path)
+        )
         try:
-            wall, cpu = bench_writes(store, readings, args.batch)
-            print(
-                f"stored:  {len(readings) / wall:,.0f} readings/s ({wall:.1f} s, CPU {cpu:.1f} s)"
-            )
-            again = readings[-args.batch :]
-            wall = bench_redelivery(store, again)
-            print(f"again:   {len(again) / wall:,.0f} readings/s (a batch redelivered)")
-            sample = min(args.sample, args.meters)
-            wall, cpu, count = bench_reads(store, args.meters, sample, start, end)
-            print(f"read:    {count:,} readings of {sample:,} meters in {wall:.2f} s")
-            print(f"         (CPU {cpu:.2f} s)")
-            wall = bench_boundary_reads(store, args.meters, start, end)
-            print(f"bulk:    boundary registers of {args.meters:,} meters in {wall:.2f} s")
+            run(store, args, readings, (start, end))
         finally:
             store.close()
-        print(f"file:    {path.stat().st_size / 2**20:,.0f} MiB")
+            if args.postgres:
+                with psycopg.connect(args.postgres, autocommit=True) as db:
+                    db.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        if not args.postgres:
+            print(f"file:    {path.stat().st_size / 2**20:,.0f} MiB")
     sys.stdout.flush()
 
 
