@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool
 from kenshin.adapters.postgres_part import PgPart
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import Conflict, Reading, StoreResult, Watermark
-from kenshin.domain.readings import check_registers, conflict_of, merge_reading
+from kenshin.domain.readings import Key, check_registers, settle
 from kenshin.domain.slots import SLOT_SECONDS
 from kenshin.errors import StoreError
 
@@ -54,7 +54,6 @@ _WRITING = 0x6B656E7368696E + 1  # the advisory lock writers of readings take in
 _LAST = 2**63 - 1  # as of no batch in particular: every one
 _CHUNK = 2000  # meters per readings_between query
 _T, _FWD, _REV, _METER = attrgetter("t"), attrgetter("fwd"), attrgetter("rev"), attrgetter("meter")
-Key = tuple[int, int]  # (meter key, t)
 
 _INSERT = """
 INSERT INTO readings (t, batch, meter, fwd, rev)
@@ -292,31 +291,11 @@ def _settle(
     batch: int,
     at: int,
 ) -> tuple[StoreResult, set[int]]:
-    """Apply the batch in order to what was stored, as if the readings came one by one;
-    also the times of the readings stored, completed or in conflict."""
-    stored = duplicates = 0
-    conflicts: list[tuple[Key, Conflict]] = []
-    completed: set[Key] = set()
-    new: set[int] = set()
-    for key, reading in zip(keys, readings, strict=True):
-        old = state.get(key)
-        if old is None:  # the first of its key in the batch, and inserted already
-            state[key] = reading
-            new.add(key[1])
-            stored += 1
-            continue
-        merged = merge_reading(old, reading)
-        if merged is None:
-            conflicts.append((key, conflict_of(old, reading, at)))
-        elif merged == old:
-            duplicates += 1
-        else:
-            state[key] = merged
-            completed.add(key)
-            stored += 1
-    _write_settled(db, [(k, state[k]) for k in completed], conflicts, batch)
-    changed = {t for _, t in completed} | {t for (_, t), _c in conflicts} | new
-    return StoreResult(stored, duplicates, tuple(c for _, c in conflicts)), changed
+    """Settle the batch (``domain.readings.settle``) and write what it completed and the
+    conflicts it kept; also the times of the readings stored, completed or in conflict."""
+    settled = settle(readings, keys, state, at)
+    _write_settled(db, settled.completed, settled.conflicts, batch)
+    return settled.result, settled.changed
 
 
 def _write_settled(

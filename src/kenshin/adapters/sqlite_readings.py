@@ -20,14 +20,13 @@ from kenshin.adapters.sqlite_days import DAY_SECONDS
 from kenshin.adapters.sqlite_part import SqlitePart, wrapped
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import Conflict, Reading, StoreResult, Watermark
-from kenshin.domain.readings import check_registers, conflict_of, merge_reading
+from kenshin.domain.readings import Key, check_registers, settle
 from kenshin.errors import StoreError
 
 _T, _FWD, _REV = attrgetter("t"), attrgetter("fwd"), attrgetter("rev")
 _DAY_OF = DAY_SECONDS.__rfloordiv__  # t -> t // DAY_SECONDS
 _TIME_METER = itemgetter(1, 0)  # the readings' primary key is (t, meter)
 _POSITION_TIME = itemgetter(0, 1)
-Key = tuple[int, int]  # (meter key, t)
 _METER = attrgetter("meter")
 _CHUNK = 2000  # meters per readings_between query: bounds memory and how long the lock is held
 _LAST = 2**63 - 1  # as of no batch in particular: every one
@@ -208,40 +207,23 @@ def _settle(
     batch: int,
     at: int,
 ) -> tuple[StoreResult, set[int]]:
-    """Apply the batch in order to what was stored, as if the readings came one by one;
-    also the times of the readings stored, completed or in conflict."""
-    stored = duplicates = 0
-    conflicts: list[tuple[Key, Conflict]] = []
-    completed: set[Key] = set()
-    new: set[int] = set()
-    for key, reading in zip(keys, readings, strict=True):
-        old = state.get(key)
-        if old is None:  # the first of its key in the batch, and inserted already
-            state[key] = reading
-            new.add(key[1])
-            stored += 1
-            continue
-        merged = merge_reading(old, reading)
-        if merged is None:
-            conflicts.append((key, conflict_of(old, reading, at)))
-        elif merged == old:
-            duplicates += 1
-        else:
-            state[key] = merged
-            completed.add(key)
-            stored += 1
+    """Settle the batch (``domain.readings.settle``) and write what it completed and the
+    conflicts it kept; also the times of the readings stored, completed or in conflict."""
+    settled = settle(readings, keys, state, at)
     db.executemany(
         "UPDATE readings SET fwd = ?, rev = ? WHERE meter = ? AND t = ?",
-        [(state[k].fwd, state[k].rev, *k) for k in completed],
+        [(r.fwd, r.rev, *k) for k, r in settled.completed],
     )
     db.executemany(
         "INSERT OR IGNORE INTO conflicts"
         " (meter, t, stored_fwd, stored_rev, new_fwd, new_rev, batch)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(*k, c.stored_fwd, c.stored_rev, c.new_fwd, c.new_rev, batch) for k, c in conflicts],
+        [
+            (*k, c.stored_fwd, c.stored_rev, c.new_fwd, c.new_rev, batch)
+            for k, c in settled.conflicts
+        ],
     )
-    changed = {t for _, t in completed} | {t for (_, t), _c in conflicts} | new
-    return StoreResult(stored, duplicates, tuple(c for _, c in conflicts)), changed
+    return settled.result, settled.changed
 
 
 class SqliteReadings(SqlitePart):
