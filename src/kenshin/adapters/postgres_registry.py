@@ -20,17 +20,14 @@ from typing import Any
 
 import psycopg
 
+from kenshin.adapters import store_rows
 from kenshin.adapters.postgres_part import PgPart
 from kenshin.domain.devices import MAX_SERIAL, DeviceCertificate
 from kenshin.domain.model import (
     Customer,
     Device,
-    FlagColumns,
-    Labels,
-    Layout,
     Meter,
     MeterSpec,
-    SlotLabels,
     Watermark,
 )
 from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
@@ -93,22 +90,6 @@ def _customer_row(customer: Customer) -> tuple[object, ...]:
     return tuple(v.value if isinstance(v, Enum) else v for v in astuple(customer))
 
 
-def _customer(r: Sequence[Any]) -> Customer:
-    """A customer from its columns, in the order of its fields."""
-    return Customer(
-        r[0],
-        r[1],
-        r[2],
-        r[3],
-        Layout(r[4]),
-        Labels(r[5]),
-        r[6],
-        r[7],
-        SlotLabels(r[8]),
-        FlagColumns(r[9]),
-    )
-
-
 def _exists(db: psycopg.Connection[Any], table: str, key: str) -> bool:
     sql = f"SELECT 1 FROM {table} WHERE id = %s"  # noqa: S608 - our own table names
     return db.execute(sql, (key,)).fetchone() is not None
@@ -169,12 +150,12 @@ class PgRegistry(PgPart):
         """The customer, or None."""
         sql = f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE id = %s"  # noqa: S608
         rows = self._rows("reading customers", sql, (customer_id,))
-        return _customer(rows[0]) if rows else None
+        return store_rows.customer(rows[0]) if rows else None
 
     def list_customers(self) -> list[Customer]:
         """All customers ordered by id."""
         sql = f"SELECT {_CUSTOMER_COLUMNS} FROM customers ORDER BY id"  # noqa: S608
-        return [_customer(r) for r in self._rows("reading customers", sql)]
+        return [store_rows.customer(r) for r in self._rows("reading customers", sql)]
 
     def add_device(self, device: Device) -> None:
         """Add a device; NotFoundError for an unknown customer, AlreadyExistsError if taken."""

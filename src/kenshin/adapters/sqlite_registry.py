@@ -8,16 +8,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import astuple, fields
 from functools import cache
 
+from kenshin.adapters import store_rows
 from kenshin.adapters.sqlite_part import SqlitePart
 from kenshin.domain.model import (
     Customer,
     Device,
-    FlagColumns,
-    Labels,
-    Layout,
     Meter,
     MeterSpec,
-    SlotLabels,
     Watermark,
 )
 from kenshin.errors import AlreadyExistsError, NotFoundError
@@ -54,21 +51,7 @@ def customers(db: sqlite3.Connection, customer_id: str | None) -> list[Customer]
         f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE ?1 IS NULL OR id = ?1 ORDER BY id",  # noqa: S608
         (customer_id,),
     ).fetchall()
-    return [
-        Customer(
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            Layout(r[4]),
-            Labels(r[5]),
-            r[6],
-            r[7],
-            SlotLabels(r[8]),
-            FlagColumns(r[9]),
-        )
-        for r in rows
-    ]
+    return [store_rows.customer(r) for r in rows]
 
 
 def add_device(db: sqlite3.Connection, device: Device) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from kenshin.domain.accounts import Account, UnlockRequest
 from kenshin.domain.alerts import Alert, Event, Notification, Queued, Severity
+from kenshin.domain.model import Customer, FlagColumns, Labels, Layout, SlotLabels
 from kenshin.domain.vee.clock import DriftSpell, UnitClock
 
 ClockRow = tuple[str, int, int, int, int, int | None, int | None, int | None]
@@ -68,4 +69,20 @@ def clock_row(clock: UnitClock) -> ClockRow:
         clock.offset_s,
         None if spell is None else spell.start,
         None if spell is None else spell.offset_s,
+    )
+
+
+def customer(row: Sequence[Any]) -> Customer:
+    """A customer from its columns, in the order of its fields (the enums as their text)."""
+    return Customer(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        Layout(row[4]),
+        Labels(row[5]),
+        row[6],
+        row[7],
+        SlotLabels(row[8]),
+        FlagColumns(row[9]),
     )
