@@ -16,7 +16,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kenshin.bootstrap import App
@@ -33,12 +33,11 @@ from kenshin.entrypoints.http import (
 )
 from kenshin.entrypoints.listeners import Listener
 from kenshin.entrypoints.mqtt.server import DeviceEndpoint, EndpointSettings
+from kenshin.entrypoints.scheduled import EXPORT_RETRY_S, LastRun, commit_queue, export_job
 from kenshin.entrypoints.watching import Watching
 from kenshin.services.batching import CommitQueue
 from kenshin.services.metrics import LiveCounts, ServerMetrics
-from kenshin.services.receipts import CollectionWatch
-from kenshin.services.recovery import ask_for_gaps
-from kenshin.services.schedule import LateReadings, every, export_due
+from kenshin.services.schedule import every
 from kenshin.services.security import SecurityLog
 
 if TYPE_CHECKING:
@@ -47,8 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["Listener", "serve"]
 
 log = logging.getLogger(__name__)
-
-EXPORT_RETRY_S = 120  # a run with failures comes again this soon, not a whole interval later
 
 
 async def serve(
@@ -77,7 +74,7 @@ async def _serve(
     watching = Watching(app)  # a wrong alert channel stops start-up here
     security = SecurityLog(watching.security_sink)
     metrics = ServerMetrics(app.store, app.data_dir, started_at=int(time.time()))
-    commits = _commit_queue(app, security, metrics)
+    commits = commit_queue(app, security, metrics)
     endpoint = _endpoint(app, commits, security)
     # The file servers' libraries take a while to import: only the server needs them.
     from kenshin.entrypoints.file_servers import FileServers
@@ -87,8 +84,8 @@ async def _serve(
     committing = asyncio.create_task(commits.run())
     mqtt = Listener("MQTT over TLS", app.settings.mqtt.host, endpoint.port)
     listeners = [mqtt, *file_listeners]
-    schedule_stop, last_run = asyncio.Event(), _LastRun()
-    job = _export(app, metrics, watching, last_run)
+    schedule_stop, last_run = asyncio.Event(), LastRun()
+    job = export_job(app, metrics, watching, last_run)
     minutes = app.settings.schedule.export_minutes
     scheduled = asyncio.create_task(every(minutes * 60, job, schedule_stop, retry_s=EXPORT_RETRY_S))
     components = {"ingest": committing, "schedule": scheduled}
@@ -129,17 +126,6 @@ async def _start(files: FileServers, endpoint: DeviceEndpoint) -> list[Listener]
     return file_listeners
 
 
-def _commit_queue(app: App, security: SecurityLog, metrics: ServerMetrics) -> CommitQueue:
-    """Received messages committed in batches, as the settings say."""
-    return CommitQueue(
-        app.ingest(security),
-        max_messages=app.settings.ingest.batch_messages,
-        window_s=app.settings.mqtt.batch_window_ms / 1000,
-        on_commit=metrics.committed,
-        on_latency=metrics.commit_took,
-    )
-
-
 def _endpoint(app: App, commits: CommitQueue, security: SecurityLog) -> DeviceEndpoint:
     """The device endpoint of the settings; PkiError if its TLS files are not usable."""
     mqtt = app.settings.mqtt
@@ -155,7 +141,7 @@ def _endpoint(app: App, commits: CommitQueue, security: SecurityLog) -> DeviceEn
 
 
 def _running_checks(
-    app: App, committing: asyncio.Task[None], scheduled: asyncio.Task[None], last_run: _LastRun
+    app: App, committing: asyncio.Task[None], scheduled: asyncio.Task[None], last_run: LastRun
 ) -> dict[str, Check]:
     """What readiness asks of the server's own tasks."""
     return {
@@ -175,41 +161,6 @@ def _announce(listeners: list[Listener], on_listening: Callable[[list[Listener]]
 
 def _committed(commits: CommitQueue) -> tuple[int, int]:
     return commits.stats.batches, commits.stats.messages
-
-
-@dataclass
-class _LastRun:
-    """Why the last export run failed as a whole, or None."""
-
-    error: str | None = None
-
-
-def _export(
-    app: App, metrics: ServerMetrics, watching: Watching, last_run: _LastRun
-) -> Callable[[int], object]:
-    """The scheduled job: export what is due, check collection, ask units for gaps."""
-    collection = CollectionWatch(app.settings.deliveries.collect_by_hours)
-    late = LateReadings()  # final days found unchanged since their readings' last batch
-
-    def export(now: int) -> object:
-        try:
-            run = metrics.count_export(
-                lambda: export_due(app.store, app.outbox, app.export_settings, now=now, late=late),
-                now,
-            )
-        except Exception as exc:
-            last_run.error = f"the last export run failed: {exc}"
-            watching.export_failed(exc)
-            raise
-        last_run.error = None
-        for customer, why in run.failures.items():
-            log.error("export of customer %s failed: %s", customer, why)
-        watching.exported(run, now)
-        collection.check(app.store, now)  # final files customers have not collected in time
-        ask_for_gaps(app.store, app.settings.recovery, now=now)  # units resend what is missing
-        return run
-
-    return export
 
 
 def _on_signals(handler: Callable[[], object]) -> None:

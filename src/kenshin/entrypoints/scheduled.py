@@ -1,0 +1,68 @@
+"""What ``kenshin serve`` and the leading ``kenshin worker`` both run: the commit of
+received messages in batches, and the scheduled export run (export what is due, check
+collection, ask units for gaps)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kenshin.bootstrap import App
+from kenshin.entrypoints.watching import Watching
+from kenshin.services.batching import CommitQueue
+from kenshin.services.metrics import ServerMetrics
+from kenshin.services.receipts import CollectionWatch
+from kenshin.services.recovery import ask_for_gaps
+from kenshin.services.schedule import LateReadings, export_due
+from kenshin.services.security import SecurityLog
+
+log = logging.getLogger(__name__)
+
+EXPORT_RETRY_S = 120  # a run with failures comes again this soon, not a whole interval later
+
+
+def commit_queue(app: App, security: SecurityLog, metrics: ServerMetrics) -> CommitQueue:
+    """Received messages committed in batches, as the settings say."""
+    return CommitQueue(
+        app.ingest(security),
+        max_messages=app.settings.ingest.batch_messages,
+        window_s=app.settings.mqtt.batch_window_ms / 1000,
+        on_commit=metrics.committed,
+        on_latency=metrics.commit_took,
+    )
+
+
+@dataclass
+class LastRun:
+    """Why the last export run failed as a whole, or None."""
+
+    error: str | None = None
+
+
+def export_job(
+    app: App, metrics: ServerMetrics, watching: Watching, last_run: LastRun
+) -> Callable[[int], object]:
+    """The scheduled job: export what is due, check collection, ask units for gaps."""
+    collection = CollectionWatch(app.settings.deliveries.collect_by_hours)
+    late = LateReadings()  # final days found unchanged since their readings' last batch
+
+    def export(now: int) -> object:
+        try:
+            run = metrics.count_export(
+                lambda: export_due(app.store, app.outbox, app.export_settings, now=now, late=late),
+                now,
+            )
+        except Exception as exc:
+            last_run.error = f"the last export run failed: {exc}"
+            watching.export_failed(exc)
+            raise
+        last_run.error = None
+        for customer, why in run.failures.items():
+            log.error("export of customer %s failed: %s", customer, why)
+        watching.exported(run, now)
+        collection.check(app.store, now)  # final files customers have not collected in time
+        ask_for_gaps(app.store, app.settings.recovery, now=now)  # units resend what is missing
+        return run
+
+    return export
