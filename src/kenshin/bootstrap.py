@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,7 @@ from types import ModuleType
 
 from kenshin.adapters.folder_lock import FolderLock
 from kenshin.adapters.memory import MemoryStore
+from kenshin.adapters.mqtt_broker import BrokerLink, BrokerSettings
 from kenshin.adapters.outbox import TEMP_SUFFIX, LocalOutbox
 from kenshin.adapters.pki import (
     CA_CERT,
@@ -43,9 +44,12 @@ from kenshin.config import (
     StoreBackend,
     load_settings,
 )
+from kenshin.domain.cluster import Delivery
 from kenshin.domain.devices import SERVER_VALID_DAYS
 from kenshin.errors import ConfigError, StoreError
 from kenshin.ports import CertificateAuthority, CredentialsOut, Outbox, Store
+from kenshin.ports.broker import UnitMessages
+from kenshin.ports.cluster import Leadership, Members
 from kenshin.services.export import ExportSettings
 from kenshin.services.ingest import Ingest
 from kenshin.services.security import SecurityLog
@@ -160,6 +164,41 @@ class App:
         if self.settings.store.backend is not StoreBackend.SQLITE or self.settings.store.url:
             raise StoreError('only a SQLite store (store.backend = "sqlite") is backed up')
         return backup_database(self.data_dir / self.settings.store.path, target)
+
+    def broker_link(self, client_id: str, on_delivery: Callable[[Delivery], None]) -> UnitMessages:
+        """The worker's link to the broker of ``broker.url``, as ``client_id``;
+        ConfigError when no broker is configured."""
+        broker = self.settings.broker
+        if not broker.url:
+            raise ConfigError(
+                "broker.url: kenshin worker reads the units' messages from an MQTT broker: set"
+                ' broker.url = "mqtts://HOST:PORT" (docs/cluster.md)'
+            )
+        settings = BrokerSettings(
+            broker.host,
+            broker.port,
+            self.data_dir / broker.certificate,
+            self.data_dir / broker.key,
+            self.data_dir / broker.ca,
+            client_id,
+            broker.share,
+            broker.session_expiry_s,
+            broker.receive_maximum,
+        )
+        return BrokerLink(settings, on_delivery)
+
+    def cluster(self) -> tuple[Members, Leadership]:
+        """The cluster's heartbeats and its lead, kept in the store every worker shares;
+        ConfigError unless the store is PostgreSQL."""
+        members = getattr(self.store, "members", None)
+        leadership = getattr(self.store, "leadership", None)
+        if members is None or leadership is None:
+            raise ConfigError(
+                "store.url: the processes of a cluster share one PostgreSQL store: set"
+                ' store.url = "postgresql://USER@HOST:PORT/DB" (docs/cluster.md)'
+            )
+        lead: Leadership = leadership()
+        return members, lead
 
     def close(self) -> None:
         """Release the store."""

@@ -17,7 +17,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kenshin.config_alerts import CHANNEL_TYPES, AlertsConfig, ReportConfig, check_names
+from kenshin.config_cluster import BrokerConfig, ClusterConfig
 from kenshin.config_delivery import DeliveriesConfig, FtpsConfig, SftpConfig
+from kenshin.config_endpoint import IngestConfig, MqttConfig
 from kenshin.domain.vee.settings import SETTING_NAMES, VeeSettings
 from kenshin.errors import ConfigError
 
@@ -79,34 +81,6 @@ class MeterConfig(_Section):
         ge=1,
         le=1_000_000,
         description="largest plausible demand of a direct meter (x coefficient); bounds rollover",
-    )
-
-
-class IngestConfig(_Section):
-    """Ingest."""
-
-    batch_messages: int = Field(2000, ge=1, le=1_000_000, description="messages per transaction")
-
-
-class MqttConfig(_Section):
-    """The device endpoint of ``kenshin serve``: MQTT over TLS with client certificates."""
-
-    host: str = Field("0.0.0.0", description="address to listen on; 0.0.0.0 is every interface")  # noqa: S104 - devices connect from the network; TLS and client certificates guard it
-    port: int = Field(8883, ge=0, le=65535, description="TCP port (0: any free port)")
-    batch_window_ms: int = Field(
-        50, ge=1, le=10_000, description="longest wait to fill a batch before it is committed"
-    )
-    connect_timeout_s: int = Field(
-        10, ge=1, le=600, description="time from accept to CONNECT, the TLS handshake included"
-    )
-    revocation_check_s: int = Field(
-        2, ge=1, le=60, description="how often connected units are checked for revocation"
-    )
-    connecting_per_address: int = Field(
-        100, ge=1, le=100_000, description="connections from one address still before CONNECT"
-    )
-    connecting_per_certificate: int = Field(
-        4, ge=1, le=1000, description="connections with one certificate still before CONNECT"
     )
 
 
@@ -200,6 +174,8 @@ class Settings(_Section):
     recovery: RecoveryConfig = RecoveryConfig()
     alerts: AlertsConfig = AlertsConfig()
     report: ReportConfig = ReportConfig()
+    broker: BrokerConfig = BrokerConfig()
+    cluster: ClusterConfig = ClusterConfig()
     logging: LoggingConfig = LoggingConfig()
 
     @model_validator(mode="after")
@@ -379,6 +355,21 @@ timezone = "Asia/Tokyo"
 channel = ""
 silent_hours = 6
 shown_meters = 20
+
+# A cluster (docs/cluster.md): the broker kenshin worker reads the units' messages from.
+[broker]
+url = ""
+certificate = "broker/worker.pem"
+key = "broker/worker.key"
+ca = "pki/ca.pem"
+share = "kenshin"
+session_expiry_s = 604800
+receive_maximum = 2000
+
+[cluster]
+workers = 0
+heartbeat_s = 5
+leader_check_s = 5
 
 [logging]
 level = "WARNING"

@@ -17,6 +17,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from kenshin.adapters.postgres_alerts import PgAlerts
+from kenshin.adapters.postgres_cluster import PgLeadership, PgMembers
 from kenshin.adapters.postgres_commands import PgCommands
 from kenshin.adapters.postgres_delivery import PgDeliveries
 from kenshin.adapters.postgres_part import wrapped
@@ -76,6 +77,8 @@ class PostgresStore:
         self.deliveries = PgDeliveries(pool, lambda c: self.registry.get_customer(c) is not None)
         self.alerts = PgAlerts(pool)
         self.unit_clocks = PgUnitClocks(pool)
+        self.members = PgMembers(pool)
+        self._conninfo = conninfo
         self._closed = False
 
     def watermark(self) -> Watermark:
@@ -93,6 +96,10 @@ class PostgresStore:
             raise StoreError(f"PostgreSQL store: no connection within {timeout_s:g} s") from exc
         if row is not None and row[0]:
             raise StoreError("PostgreSQL store: the server is a read-only standby")
+
+    def leadership(self) -> PgLeadership:
+        """The lead among the workers of this store (a connection of its own)."""
+        return PgLeadership(self._conninfo, self.schema)
 
     @property
     def closed(self) -> bool:

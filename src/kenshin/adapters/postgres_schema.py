@@ -15,6 +15,7 @@ from psycopg import sql
 
 from kenshin.adapters import (
     postgres_alerts,
+    postgres_cluster,
     postgres_commands,
     postgres_delivery,
     postgres_readings,
@@ -33,6 +34,8 @@ MIGRATIONS: tuple[str, ...] = (
     + postgres_delivery.SCHEMA
     + postgres_alerts.SCHEMA
     + postgres_units.SCHEMA,
+    # 2: the cluster's processes.
+    postgres_cluster.SCHEMA,
 )
 _LOCK = 0x6B656E7368696E  # "kenshin": the advisory lock migrations take
 

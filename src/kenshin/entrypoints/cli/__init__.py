@@ -6,6 +6,7 @@ import sys
 from kenshin.entrypoints.cli import (
     backup,
     broker_config,
+    cluster,
     data,
     database,
     delivery,
@@ -27,6 +28,7 @@ __all__ = [
     "backup",
     "broker_config",
     "cli",
+    "cluster",
     "data",
     "database",
     "delivery",

@@ -1,0 +1,230 @@
+"""A worker's link to an MQTT 5 broker (paho): shared subscriptions to the units' topics
+at QoS 1 in a persistent session, each message acknowledged only when the worker says so.
+
+The session outlives the connection (``session_expiry_s``): a worker that stops, or is
+killed, finds the messages it had not acknowledged again when it comes back under the
+same client id, and on Mosquitto also those the broker kept for it meanwhile. paho
+reconnects by itself (clean start 0, so the session stays); every connection has a
+number, and a message is acknowledged only on the connection it came on: once that
+connection is gone the broker sends it again, with DUP set. ``redeliver`` drops the
+connection on purpose, for a batch that could not be stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from kenshin.domain.cluster import Delivery
+from kenshin.errors import KenshinError
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_S = 30
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 10
+PUBLISH_TIMEOUT_S = 10.0
+# The units' topics a worker reads, under $share/<share>/.
+UNIT_TOPICS = ("dt/kenshin/+/readings", "dt/kenshin/+/echonet", "dt/kenshin/+/status")
+
+
+class BrokerError(KenshinError):
+    """The broker cannot be used: its files, its address, or it refused the worker."""
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """Where the broker is and who the worker is to it."""
+
+    host: str
+    port: int
+    certificate: Path
+    key: Path
+    ca: Path
+    client_id: str
+    share: str = "kenshin"
+    session_expiry_s: int = 7 * 86400
+    receive_maximum: int = 2000
+
+
+class BrokerLink:
+    """The worker's connection to the broker; ``on_delivery`` is called in paho's thread."""
+
+    def __init__(self, settings: BrokerSettings, on_delivery: Callable[[Delivery], None]) -> None:
+        self._settings = settings
+        self._on_delivery = on_delivery
+        self._lock = threading.Lock()
+        self._generation = 0  # the connection's number; 0 while none is up
+        self.connections = 0  # made so far
+        self.stale_acks = 0  # messages stored after their connection was gone: sent again
+        self._refused: str | None = None
+        self._client = self._make_client()
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is up and subscribed."""
+        return self._generation > 0
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Connect, subscribe and keep the connection up (in paho's thread); BrokerError
+        when the broker cannot be reached or refuses the worker within ``timeout_s``."""
+        s = self._settings
+        where = f"the broker at {s.host} port {s.port}"
+        try:
+            self._client.connect(s.host, s.port, KEEPALIVE_S, **self._connect_options())  # type: ignore[arg-type]
+        except ssl.SSLCertVerificationError as exc:
+            raise BrokerError(
+                f"{where} is not one {s.ca} trusts ({exc.verify_message}): give broker.ca"
+                " the CA that issued the broker's certificate and a host name it names"
+            ) from exc
+        except (ssl.SSLError, OSError) as exc:
+            raise BrokerError(f"cannot reach {where}: {exc}") from exc
+        self._client.loop_start()
+        deadline = time.monotonic() + timeout_s
+        while not self.connected and self._refused is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not self.connected:
+            self._client.disconnect()
+            self._client.loop_stop()
+            why = self._refused or f"no answer in {timeout_s:g} s"
+            raise BrokerError(f"{where} did not take the worker {s.client_id!r}: {why}")
+
+    def _connect_options(self) -> dict[str, object]:
+        """Clean start 0 (the session stays), its expiry, and how many messages the
+        broker may send before the worker acknowledges any."""
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self._settings.session_expiry_s
+        properties.ReceiveMaximum = self._settings.receive_maximum
+        return {"clean_start": False, "properties": properties}
+
+    def ack(self, tickets: Sequence[tuple[int, int]]) -> None:
+        """Acknowledge the messages of ``tickets`` (in the order they came), those of the
+        connection still up; the others will come again."""
+        with self._lock:
+            generation = self._generation
+        for ticket_generation, mid in tickets:
+            if ticket_generation != generation or generation == 0:
+                self.stale_acks += 1
+                continue
+            self._client.ack(mid, 1)
+
+    def redeliver(self) -> None:
+        """Drop the connection and connect again, so that the broker sends every message
+        not acknowledged again (for a batch that could not be stored). Not from paho's
+        thread."""
+        with self._lock:
+            self._generation = 0
+        self._client.disconnect()
+        self._client.loop_stop()
+        s = self._settings
+        self._client.connect_async(s.host, s.port, KEEPALIVE_S, **self._connect_options())  # type: ignore[arg-type]
+        self._client.loop_start()  # connects, and again until it is up
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool, expiry_s: int) -> bool:
+        """Publish at QoS 1 (not from paho's thread); whether the broker took it in time."""
+        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        properties.MessageExpiryInterval = expiry_s
+        info = self._client.publish(topic, payload, qos=1, retain=retain, properties=properties)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return False
+        try:
+            info.wait_for_publish(PUBLISH_TIMEOUT_S)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
+    def stop(self) -> None:
+        """Disconnect (the session stays at the broker) and stop paho's thread."""
+        with self._lock:
+            self._generation = 0
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _make_client(self) -> mqtt.Client:
+        s = self._settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+            manual_ack=True,
+        )
+        client.tls_set_context(_tls(s))
+        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        client.max_inflight_messages_set(100)
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(
+        self, client: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object
+    ) -> None:
+        if reason.is_failure:
+            self._refused = str(reason)
+            log.error("the broker refused worker %s: %s", self._settings.client_id, reason)
+            return
+        options = SubscribeOptions(qos=1)
+        share = self._settings.share
+        client.subscribe([(f"$share/{share}/{topic}", options) for topic in UNIT_TOPICS])
+
+    def _on_subscribe(
+        self, _c: mqtt.Client, _u: object, _mid: int, reasons: list[ReasonCode], _p: object
+    ) -> None:
+        refused = [str(reason) for reason in reasons if reason.is_failure]
+        if refused:
+            self._refused = f"subscription refused ({', '.join(refused)})"
+            log.error("the broker refused the worker's subscriptions: %s", refused)
+            return
+        with self._lock:
+            self.connections += 1
+            self._generation = self.connections
+        log.info("connected to the broker (connection %d)", self.connections)
+
+    def _on_disconnect(
+        self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object
+    ) -> None:
+        with self._lock:
+            self._generation = 0
+        log.warning("the broker connection is down (%s); connecting again", reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            generation = self._generation
+        if message.qos == 0:  # nothing to acknowledge
+            generation = 0
+        ticket = (generation, message.mid)
+        self._on_delivery(Delivery(message.topic, bytes(message.payload), int(time.time()), ticket))
+
+
+def _tls(settings: BrokerSettings) -> ssl.SSLContext:
+    """TLS 1.2 or newer, the broker checked against ``ca``, the worker's certificate."""
+    files = {"certificate": settings.certificate, "key": settings.key, "ca": settings.ca}
+    for key, path in files.items():
+        if not path.is_file():
+            raise BrokerError(
+                f"broker.{key}: {path} is missing; 'kenshin broker-config mosquitto --out DIR'"
+                " writes the workers' worker.pem and worker.key (the CA: the data folder's"
+                " pki/ca.pem)"
+            )
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(settings.ca))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(settings.certificate, settings.key)
+    except ssl.SSLError as exc:
+        raise BrokerError(
+            f"broker.certificate and broker.key ({settings.certificate}, {settings.key})"
+            f" are not a certificate and its key: {exc.reason}"
+        ) from exc
+    return context

@@ -1,0 +1,223 @@
+"""``kenshin worker``: one of any number of stateless processes of a cluster, on any
+node. Each reads the units' messages from the MQTT broker through shared subscriptions
+(the broker spreads the messages over the workers), stores them in batches in the
+shared PostgreSQL store and acknowledges each to the broker only after its commit; one
+worker at a time also leads (``worker_lead``): the exports, alerts, report and commands.
+
+Each worker has a name, its client id at the broker: its session, with the messages it
+has not acknowledged, waits for it there under that name. Start a worker that stopped
+again under the same name.
+
+SIGTERM or SIGINT: take no more messages, commit and acknowledge what was received,
+give the lead up, disconnect (the session stays at the broker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from kenshin.bootstrap import App
+from kenshin.domain.cluster import Member, cluster_state
+from kenshin.entrypoints.http import (
+    Check,
+    HealthApp,
+    HttpServer,
+    HttpSettings,
+    store_writable,
+    task_running,
+)
+from kenshin.entrypoints.listeners import Listener
+from kenshin.entrypoints.scheduled import commit_queue
+from kenshin.entrypoints.watching import Watching
+from kenshin.entrypoints.worker_inbox import Inbox
+from kenshin.entrypoints.worker_lead import LeaderDuty
+from kenshin.ports.broker import UnitMessages
+from kenshin.ports.cluster import Members
+from kenshin.services.batching import CommitQueue
+from kenshin.services.metrics import LiveCounts, ServerMetrics
+from kenshin.services.security import SecurityLog
+
+log = logging.getLogger(__name__)
+
+ROLE = "worker"
+
+
+def default_name() -> str:
+    """A worker's name when none is given: ``worker-<host name>``."""
+    return f"worker-{socket.gethostname()}"
+
+
+@dataclass
+class _Parts:
+    """What a running worker is made of."""
+
+    inbox: Inbox
+    commits: CommitQueue
+    link: UnitMessages
+    duty: LeaderDuty
+    members: Members
+    security: SecurityLog
+    metrics: ServerMetrics
+    watching: Watching
+
+
+async def work(
+    app: App,
+    name: str,
+    *,
+    on_listening: Callable[[list[Listener]], None] = lambda _: None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop`` is set), then shut down without loss.
+    ConfigError when the store is not PostgreSQL or no broker is configured;
+    BrokerError when the broker cannot be used."""
+    stop = stop or asyncio.Event()
+    _on_signals(stop.set)
+    members, leadership = app.cluster()
+    watching = Watching(app)  # a wrong alert channel stops start-up here
+    security = SecurityLog(watching.security_sink)
+    metrics = ServerMetrics(app.store, app.data_dir, started_at=int(time.time()))
+    commits = commit_queue(app, security, metrics)
+    inbox = Inbox(commits, app.store.unit_clocks)
+    link = app.broker_link(name, inbox.deliver)
+    inbox.attach(asyncio.get_running_loop(), link)
+    duty = LeaderDuty(app, leadership, watching, metrics, commits, link)
+    parts = _Parts(inbox, commits, link, duty, members, security, metrics, watching)
+    duty.others = _cluster_problems(app, members)
+    committing = asyncio.create_task(commits.run())
+    await asyncio.to_thread(link.start)
+    background_stop = asyncio.Event()
+    tasks = {
+        "ingest": committing,
+        "statuses": asyncio.create_task(inbox.keep_statuses(background_stop)),
+        "lead": asyncio.create_task(duty.run(background_stop)),
+        "heartbeat": asyncio.create_task(_beat(app, name, parts, background_stop)),
+    }
+    http = await _start_http(app, parts, tasks, on_listening)
+    log.warning("worker %s: reading the units' messages from the broker", name)
+    try:
+        await stop.wait()
+    finally:
+        await _shut_down(parts, tasks, background_stop, http)
+        log.info("worker %s stopped: %d messages stored", name, inbox.counts["stored"])
+
+
+async def _shut_down(
+    parts: _Parts,
+    tasks: dict[str, asyncio.Task[None]],
+    background_stop: asyncio.Event,
+    http: HttpServer | None,
+) -> None:
+    _on_signals(lambda: log.warning("shutting down already"))
+    log.info("shutting down: taking no more messages; committing what was received")
+    parts.inbox.close()
+    await parts.commits.close()
+    await tasks["ingest"]  # every batch answered: its messages acknowledged
+    background_stop.set()
+    for name, task in tasks.items():
+        if name != "ingest":
+            await task
+    await parts.inbox.flush_statuses()
+    await parts.inbox.stopped()
+    await asyncio.to_thread(parts.link.stop)
+    if http is not None:
+        await http.stop()
+
+
+async def _start_http(
+    app: App,
+    parts: _Parts,
+    tasks: dict[str, asyncio.Task[None]],
+    on_listening: Callable[[list[Listener]], None],
+) -> HttpServer | None:
+    """The HTTP side (/metrics, /healthz, /readyz), if enabled; announce the listeners."""
+    listeners: list[Listener] = []
+    http = None
+    if app.settings.http.enabled:
+        http = _http_side(app, parts, tasks)
+        listeners.append(await http.start())
+    for listener in listeners:
+        log.info("listening: %s on %s port %d", listener.protocol, listener.host, listener.port)
+    on_listening(listeners)
+    return http
+
+
+def _http_side(app: App, parts: _Parts, tasks: dict[str, asyncio.Task[None]]) -> HttpServer:
+    """Ready when the store is writable, the broker connected and the tasks running."""
+    commits = tasks["ingest"]
+
+    def live() -> LiveCounts:  # read in the event loop; the page is made in a thread
+        stats = replace(parts.commits.stats)
+        return LiveCounts(0, stats, parts.commits.waiting, dict(parts.security.counts))
+
+    async def broker() -> str | None:
+        return None if parts.link.connected else "the broker is not connected"
+
+    checks: dict[str, Check] = {
+        "store": store_writable(app.store),
+        "broker": broker,
+        "ingest": task_running(commits, "the commit of received messages"),
+        "lead": task_running(tasks["lead"], "the attempts to lead"),
+    }
+    health = HealthApp(lambda: parts.metrics.page(live()), checks)
+    return HttpServer(HttpSettings(app.settings.http.host, app.settings.http.port), health)
+
+
+def _cluster_problems(app: App, members: Members) -> Callable[[], list[tuple[str, str]]]:
+    """For the leader's alerts: the cluster's parts that are down, and why (the leader
+    asks: a leader there is, whatever the heartbeats say yet)."""
+    settings = app.settings.cluster
+
+    def problems() -> list[tuple[str, str]]:
+        found, now = members.list_members()
+        state = cluster_state(
+            found, now=now, heartbeat_s=settings.heartbeat_s, workers_expected=settings.workers
+        )
+        return [("workers", problem) for problem in state.problems(leader_known=True)]
+
+    return problems
+
+
+async def _beat(app: App, name: str, parts: _Parts, stop: asyncio.Event) -> None:
+    """Say every ``cluster.heartbeat_s`` that this worker is alive, with its figures;
+    store the security events it saw."""
+    started, every_s = int(time.time()), app.settings.cluster.heartbeat_s
+    host, pid = socket.gethostname(), os.getpid()
+    while True:
+        member = Member(
+            name,
+            ROLE,
+            host,
+            pid,
+            started,
+            0,
+            parts.duty.leading,
+            parts.inbox.lag_s,
+            {**parts.inbox.counts, "waiting": parts.inbox.waiting},
+        )
+        try:
+            await asyncio.to_thread(parts.members.beat, member)
+            alerting = parts.watching.alerting
+            if alerting is not None and not parts.duty.leading:
+                await asyncio.to_thread(alerting.security.flush, app.store.alerts)
+        except Exception:  # the store may be down: the next beat tries again
+            log.exception("cannot record this worker's heartbeat")
+        if stop.is_set():
+            return
+        try:
+            await asyncio.wait_for(stop.wait(), every_s)
+        except TimeoutError:
+            continue
+
+
+def _on_signals(handler: Callable[[], object]) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, handler)

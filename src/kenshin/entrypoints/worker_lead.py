@@ -1,0 +1,148 @@
+"""The scheduled work of a cluster, run by one worker at a time: the leader.
+
+Every ``cluster.leader_check_s`` each worker tries to take the lead (``Leadership``, a
+PostgreSQL advisory lock); the one holding it runs the export schedule (exports,
+retention, collection, gap recovery), the alerts and the daily report, and sends the
+units' commands through the broker. When it stops or dies, its lock goes with its
+connection and another worker takes the lead at its next try: the schedule starts again
+there at once. Revision numbers stay continuous: the store refuses a revision made
+twice.
+
+A command goes to its unit as a retained QoS 1 message on ``cmd/kenshin/{id}/{name}``
+that expires after ``COMMAND_EXPIRY_S``: a unit that connects later gets the newest of
+each name when it subscribes. The broker's acknowledgement is the last kenshin sees of it:
+the command counts as acknowledged then. Gap recovery asks again if the readings do not
+come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from kenshin.bootstrap import App
+from kenshin.domain.commands import command_topic
+from kenshin.domain.devices import Command
+from kenshin.entrypoints.scheduled import EXPORT_RETRY_S, LastRun, export_job
+from kenshin.entrypoints.watching import Watching
+from kenshin.ports.broker import UnitMessages
+from kenshin.ports.cluster import Leadership
+from kenshin.services.batching import CommitQueue
+from kenshin.services.metrics import ServerMetrics
+from kenshin.services.schedule import every
+
+log = logging.getLogger(__name__)
+
+COMMAND_POLL_S = 1.0
+COMMAND_EXPIRY_S = 24 * 3600
+_POLL_LIMIT = 1000
+
+
+@dataclass
+class CommandSender:
+    """Sends the commands not acknowledged yet through the broker, oldest first."""
+
+    app: App
+    link: UnitMessages
+    clock: Callable[[], float] = time.time
+    _last: int = 0  # the highest command id read
+    sent: int = 0
+
+    def send_new(self, _now: int = 0) -> int:
+        """Send the commands added since the last call (the first: all pending); how
+        many the broker took. One it did not take is tried again at the next call."""
+        commands = self.app.store.commands
+        taken = 0
+        while True:
+            batch = commands.commands_after(self._last, _POLL_LIMIT)
+            for command in batch:
+                if not self._send(command):
+                    return taken  # the broker is away: from this one again next time
+                self._last = command.id
+                taken += 1
+            if len(batch) < _POLL_LIMIT:
+                return taken
+
+    def _send(self, command: Command) -> bool:
+        topic = command_topic(command.device, command.name)
+        if not self.link.publish(topic, command.payload, retain=True, expiry_s=COMMAND_EXPIRY_S):
+            return False
+        now = int(self.clock())
+        self.app.store.commands.command_sent(command.id, now)
+        self.app.store.commands.acknowledge_command(command.id, now)
+        self.sent += 1
+        log.info("command %d (%s) to %s went to the broker", command.id, command.name, topic)
+        return True
+
+
+@dataclass
+class LeaderDuty:
+    """Tries to lead; while leading, runs the scheduled work."""
+
+    app: App
+    leadership: Leadership
+    watching: Watching
+    metrics: ServerMetrics
+    commits: CommitQueue
+    link: UnitMessages
+    statuses: Callable[[], Mapping[str, tuple[int, bytes]]] = dict
+    others: Callable[[], Sequence[tuple[str, str]]] = tuple  # cluster parts down, and why
+    last_run: LastRun = field(default_factory=LastRun)
+    leading_since: int | None = None
+    terms: int = 0
+    _term: tuple[asyncio.Event, list[asyncio.Task[None]]] | None = None
+
+    @property
+    def leading(self) -> bool:
+        """Whether this worker runs the scheduled work now."""
+        return self._term is not None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Try to lead every ``cluster.leader_check_s`` until ``stop``; then give the lead up."""
+        check_s = self.app.settings.cluster.leader_check_s
+        try:
+            while not stop.is_set():
+                held = await asyncio.to_thread(self.leadership.try_lead)
+                if held and self._term is None:
+                    self._begin()
+                elif not held and self._term is not None:
+                    log.error("this worker no longer leads: its scheduled work stops")
+                    await self._end()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), check_s)
+        finally:
+            await self._end()
+            await asyncio.to_thread(self.leadership.resign)
+
+    def _begin(self) -> None:
+        term_stop = asyncio.Event()
+        minutes = self.app.settings.schedule.export_minutes
+        job = export_job(self.app, self.metrics, self.watching, self.last_run)
+        tasks = [
+            asyncio.create_task(every(minutes * 60, job, term_stop, retry_s=EXPORT_RETRY_S)),
+            asyncio.create_task(
+                every(COMMAND_POLL_S, CommandSender(self.app, self.link).send_new, term_stop)
+            ),
+        ]
+        components = {"schedule": tasks[0], "commands": tasks[1]}
+        self.watching.start(self.commits, components, self.statuses, term_stop, self.others)
+        self._term = (term_stop, tasks)
+        self.terms += 1
+        self.leading_since = int(time.time())
+        log.warning("this worker leads: it runs the exports, alerts and report")
+
+    async def _end(self) -> None:
+        if self._term is None:
+            return
+        term_stop, tasks = self._term
+        term_stop.set()
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await task
+        await self.watching.stopped()
+        self._term = None
+        self.leading_since = None

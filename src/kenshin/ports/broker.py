@@ -1,0 +1,30 @@
+"""The port of a worker's link to the MQTT broker the units publish to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class UnitMessages(Protocol):
+    """The units' messages as a broker hands them to a worker (``Delivery``, given to
+    the callback the link was made with), acknowledged only when the worker says so."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether the link is up and subscribed."""
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Connect and subscribe; an error saying why when the broker cannot be used."""
+
+    def ack(self, tickets: Sequence[tuple[int, int]]) -> None:
+        """Acknowledge the messages of ``tickets`` (stored), in the order they came."""
+
+    def redeliver(self) -> None:
+        """Have the broker send every message not acknowledged again."""
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool, expiry_s: int) -> bool:
+        """Publish at QoS 1: whether the broker took it."""
+
+    def stop(self) -> None:
+        """Disconnect; the session (and what was not acknowledged) stays at the broker."""
