@@ -33,6 +33,7 @@ MIGRATIONS: tuple[str, ...] = (
     + postgres_delivery.SCHEMA
     + postgres_alerts.SCHEMA
     + postgres_units.SCHEMA,
+    postgres_delivery.FAILURES_SCHEMA,
 )
 _LOCK = 0x6B656E7368696E  # "kenshin": the advisory lock migrations take
 
