@@ -150,13 +150,18 @@ def make_site(root: Path, name: str) -> Path:
 
 
 def serve_process(
-    site: Path, env: Mapping[str, str], listeners: int = 1, *, stderr: int = subprocess.PIPE
+    site: Path,
+    env: Mapping[str, str],
+    listeners: int = 1,
+    *,
+    stderr: int = subprocess.PIPE,
+    command: str = "serve",
 ) -> tuple[subprocess.Popen[str], dict[str, int]]:
-    """``kenshin serve`` on the site as a process, ``env`` over this one's environment;
-    once it has printed its ``listeners`` listening lines: the process, and the port of
-    each protocol it listens with."""
+    """``kenshin serve`` (or another ``command`` that listens) on the site as a process,
+    ``env`` over this one's environment; once it has printed its ``listeners`` listening
+    lines: the process, and the port of each protocol it listens with."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml"), "serve"],
+        [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml"), command],
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,

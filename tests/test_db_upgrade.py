@@ -12,6 +12,7 @@ import pytest
 from psycopg import sql
 
 from conftest import kenshin, postgres_url
+from kenshin.adapters import postgres_schema
 from kenshin.adapters.sqlite_schema import MIGRATIONS, statements
 from kenshin.bootstrap import init_project, open_app
 from kenshin.config import load_settings
@@ -77,15 +78,18 @@ def test_a_postgresql_store_is_made_by_db_upgrade_and_refused_before(
         open_app(site / "kenshin.toml")
     first = kenshin(site, "db", "upgrade")
     assert first.exit_code == 0, first.output
-    assert first.output.endswith("schema created, version 1\n")
+    version = len(postgres_schema.MIGRATIONS)
+    assert first.output.endswith(f"schema created, version {version}\n")
     assert kenshin(site, "db", "upgrade").output.endswith(
-        "schema version 1, this kenshin's: nothing to do\n"
+        f"schema version {version}, this kenshin's: nothing to do\n"
     )
     schema = url.rsplit("schema=", 1)[1]
     with psycopg.connect(postgres_database, autocommit=True) as db:
         db.execute(
-            sql.SQL("UPDATE {}.kenshin_schema SET version = 2").format(sql.Identifier(schema))
+            sql.SQL("UPDATE {}.kenshin_schema SET version = %s").format(sql.Identifier(schema)),
+            (version + 1,),
         )
     refused = kenshin(site, "db", "upgrade")
     assert refused.exit_code == 1
-    assert "has version 2, newer than this kenshin knows (1): upgrade kenshin" in refused.output
+    newer = f"has version {version + 1}, newer than this kenshin knows ({version})"
+    assert f"{newer}: upgrade kenshin" in refused.output

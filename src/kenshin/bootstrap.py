@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from kenshin.adapters.folder_lock import FolderLock
+from kenshin.adapters.folder_lock import FILES_LOCK_FILE, FolderLock
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.mqtt_broker import BrokerLink, BrokerSettings
 from kenshin.adapters.outbox import TEMP_SUFFIX, LocalOutbox
@@ -137,6 +137,11 @@ class App:
     def folder_lock(self) -> FolderLock:
         """The lock that keeps the data folder to one server (``acquire``, ``release``)."""
         return FolderLock(self.data_dir)
+
+    def files_lock(self) -> FolderLock:
+        """The lock that keeps the data folder to one ``kenshin files`` (apart from the
+        server's: a files node may run beside a stopped or running ``kenshin serve``)."""
+        return FolderLock(self.data_dir, FILES_LOCK_FILE, "kenshin files")
 
     def ensure_host_key(self) -> bool:
         """Make the SFTP host key if it is missing: whether it was made."""

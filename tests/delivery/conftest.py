@@ -39,6 +39,7 @@ class Served:
     ftps_port: int
     sftp_port: int
     files: dict[str, bytes] = field(repr=False)  # C-001's published files
+    http_port: int = 0  # when its listening lines named it (kenshin files)
     output: tuple[str, str] | None = field(default=None, repr=False)
 
     def stop(self) -> tuple[str, str]:
@@ -103,8 +104,9 @@ def publish_files(site: Path) -> dict[str, bytes]:
     return files
 
 
-def start_serve(site: Path, **env: str) -> Served:
-    """``kenshin serve`` on free ports; returns once it listens."""
+def start_serve(site: Path, command: str = "serve", **env: str) -> Served:
+    """``kenshin serve`` (or ``kenshin files``: ``command``) on free ports; returns once
+    it listens."""
     environ = {
         "KENSHIN_MQTT__HOST": "127.0.0.1",
         "KENSHIN_MQTT__PORT": "0",
@@ -122,11 +124,13 @@ def start_serve(site: Path, **env: str) -> Served:
     # logs a line each) and stop the server.
     with (site / STDERR_NAME).open("w") as stderr:
         try:
-            process, ports = serve_process(site, environ, 3, stderr=stderr.fileno())
+            process, ports = serve_process(
+                site, environ, 3, stderr=stderr.fileno(), command=command
+            )
         except AssertionError as exc:
             raise AssertionError((site / STDERR_NAME).read_text()) from exc
     ftps = ports.get("FTPS") or ports["FTP (TLS optional)"]
-    return Served(site, process, ftps, ports["SFTP"], {})
+    return Served(site, process, ftps, ports["SFTP"], {}, ports.get("HTTP (metrics, health)", 0))
 
 
 def make_delivery_site(root: Path) -> Path:

@@ -246,6 +246,15 @@ def test_unlock_requests_are_kept_until_applied(store: Store) -> None:
     )
     deliveries.finish_unlock(first, [], 103)
     assert deliveries.get_unlock(first) == UnlockRequest(first, "C-1", None, 100, 103)
+    deliveries.finish_unlock(second, [], 104)  # another file server, later: the first stays
+    assert deliveries.get_unlock(second) == UnlockRequest(
+        second,
+        "C-2",
+        "192.0.2.1",
+        101,
+        102,
+        ("3 failed logins from 192.0.2.1 cleared", "192.0.2.1 unlocked"),
+    )
 
 
 def test_logins_apply_unlock_requests(store: Store) -> None:
@@ -261,3 +270,23 @@ def test_logins_apply_unlock_requests(store: Store) -> None:
     assert applied.cleared == ("2 failed logins from 192.0.2.1 cleared", "192.0.2.1 unlocked")
     assert logins.apply_unlocks() == []
     assert logins.password("C-1", "first customer's pass", "192.0.2.1", "ftps")
+
+
+def test_file_servers_on_one_store_count_failures_together(store: Store) -> None:
+    policy = LoginPolicy(max_failures=3, delay_s=0)
+    first, second = (Logins(store.deliveries, SecurityLog(), policy) for _ in range(2))
+    store.deliveries.save_account(Account("C-1", hash_password("first customer's pass")))
+    assert not first.password("C-1", "guess", "192.0.2.1", "ftps")
+    assert not second.password("C-1", "guess", "192.0.2.1", "sftp")
+    assert second.password("C-1", "first customer's pass", "192.0.2.1", "sftp")  # not yet
+    assert not first.password("C-1", "guess", "192.0.2.1", "ftps")  # the third, on the first
+    assert not second.password("C-1", "first customer's pass", "192.0.2.1", "sftp")  # locked
+    restarted = Logins(store.deliveries, SecurityLog(), policy)
+    assert not restarted.password("C-1", "first customer's pass", "192.0.2.1", "ftps")
+    request = store.deliveries.request_unlock("C-1", None, 100)
+    assert [u.id for u in first.apply_unlocks()] == [request]
+    applied = store.deliveries.get_unlock(request)
+    assert applied is not None
+    assert applied.cleared == ("3 failed logins from 192.0.2.1 cleared", "192.0.2.1 unlocked")
+    assert second.password("C-1", "first customer's pass", "192.0.2.1", "sftp")
+    assert restarted.password("C-1", "first customer's pass", "192.0.2.1", "ftps")

@@ -151,6 +151,6 @@ def test_unlock_without_a_running_server_says_so(
     result = kenshin(site, "customers", "unlock", "C-001", "--address", "2001:DB8::7")
     assert result.exit_code == 0, result.output
     assert result.output == (
-        "C-001: unlock requested; no running server applied it within 1 s (failed logins are"
-        " kept in the server's memory: a server that is not running holds none)\n"
+        "C-001: unlock requested; no running file server applied it within 1 s: the next one"
+        " to start applies it (failed logins are kept in the store)\n"
     )

@@ -1,7 +1,7 @@
-"""The lock that keeps a data folder to one ``kenshin serve``.
+"""The locks that keep a data folder to one ``kenshin serve`` and one ``kenshin files``.
 
-An exclusive ``flock`` on ``serve.lock`` in the data folder, the file holding the
-holder's process id for the message of the next one. The kernel lets the lock go
+An exclusive ``flock`` on ``serve.lock`` (``files.lock``) in the data folder, the file
+holding the holder's process id for the message of the next one. The kernel lets the lock go
 when the process ends in any way, SIGKILL included: a stale lock cannot be left.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from kenshin.errors import KenshinError
 
 LOCK_FILE = "serve.lock"
+FILES_LOCK_FILE = "files.lock"  # kenshin files: a lock of its own, apart from serve's
 
 
 class FolderInUseError(KenshinError):
@@ -21,11 +22,12 @@ class FolderInUseError(KenshinError):
 
 
 class FolderLock:
-    """Holds the lock of ``folder`` from ``acquire`` until ``release`` (or the end of
-    the process)."""
+    """Holds the lock of ``folder`` (its file ``name``, for the command ``holder``) from
+    ``acquire`` until ``release`` (or the end of the process)."""
 
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / LOCK_FILE
+    def __init__(self, folder: Path, name: str = LOCK_FILE, holder: str = "kenshin serve") -> None:
+        self.path = folder / name
+        self._holder = holder
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -38,7 +40,7 @@ class FolderLock:
             holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
             raise FolderInUseError(
-                f"the data folder {self.path.parent} is in use by kenshin serve process"
+                f"the data folder {self.path.parent} is in use by {self._holder} process"
                 f" {holder}: stop it first, or give this one a data folder of its own"
             ) from None
         except BaseException:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from kenshin.domain.accounts import Account, Receipt, UnlockRequest
+from kenshin.domain.accounts import Account, LoginFailure, Receipt, UnlockRequest
 from kenshin.errors import NotFoundError
 
 
@@ -17,6 +17,7 @@ class MemoryDeliveries:
         self._accounts: dict[str, Account] = {}
         self._receipts: list[Receipt] = []
         self._unlocks: list[UnlockRequest] = []
+        self._failures: list[LoginFailure] = []
 
     def save_account(self, account: Account) -> None:
         """Create or replace the customer's account; NotFoundError for an unknown customer."""
@@ -67,6 +68,30 @@ class MemoryDeliveries:
         return [u for u in self._unlocks if u.done_at is None]
 
     def finish_unlock(self, request_id: int, cleared: Sequence[str], at: int) -> None:
-        """Record that the request was applied at ``at``, and what it cleared."""
-        done = replace(self._unlocks[request_id - 1], done_at=at, cleared=tuple(cleared))
-        self._unlocks[request_id - 1] = done
+        """Record that the request was applied at ``at``, and what it cleared, unless that
+        was recorded already (another file server on the store applied it first)."""
+        request = self._unlocks[request_id - 1]
+        if request.done_at is None:
+            self._unlocks[request_id - 1] = replace(request, done_at=at, cleared=tuple(cleared))
+
+    def add_login_failure(self, failure: LoginFailure, forget_before: float) -> None:
+        """Record a failed login; forget those of every address before ``forget_before``."""
+        self._failures = [f for f in self._failures if f.at >= forget_before]
+        self._failures.append(failure)
+
+    def login_failures(self, address: str, since: float) -> list[LoginFailure]:
+        """The failed logins from ``address`` at or after ``since``, oldest first."""
+        found = [f for f in self._failures if f.address == address and f.at >= since]
+        return sorted(found, key=lambda f: f.at)
+
+    def clear_login_failures(self, customer_id: str, address: str | None) -> list[LoginFailure]:
+        """Forget every failed login from ``address`` or, if None, from each address the
+        customer's came from; those forgotten, oldest first."""
+        places = (
+            {address}
+            if address is not None
+            else {f.address for f in self._failures if f.customer == customer_id}
+        )
+        gone = [f for f in self._failures if f.address in places]
+        self._failures = [f for f in self._failures if f.address not in places]
+        return sorted(gone, key=lambda f: f.at)

@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from kenshin.adapters import store_rows
 from kenshin.adapters.postgres_part import PgPart
-from kenshin.domain.accounts import Account, Receipt, UnlockRequest
+from kenshin.domain.accounts import Account, LoginFailure, Receipt, UnlockRequest
 from kenshin.errors import NotFoundError
 
 SCHEMA = """
@@ -38,8 +38,20 @@ SCHEMA = """
         cleared TEXT NOT NULL DEFAULT '');
     CREATE INDEX login_unlocks_pending ON login_unlocks (id) WHERE done_at IS NULL;
 """
+FAILURES_SCHEMA = """
+    -- Failed logins to the file servers, by the address they count against (an IPv4
+    -- address or an IPv6 /64): every file server on the store counts them and locks the
+    -- address once too many came lately. Kept only while they can count.
+    CREATE TABLE login_failures (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, address TEXT NOT NULL,
+        customer TEXT, at DOUBLE PRECISION NOT NULL);
+    CREATE INDEX login_failures_address ON login_failures (address, at);
+    CREATE INDEX login_failures_customer ON login_failures (customer);
+    CREATE INDEX login_failures_at ON login_failures (at);
+"""
 _RECEIPT = "SELECT customer, file_name, revision, bytes, protocol, address, at FROM receipts"
 _UNLOCK = "SELECT id, customer, address, requested_at, done_at, cleared FROM login_unlocks"
+_FAILURE = "SELECT address, customer, at FROM login_failures"
 
 
 class PgDeliveries(PgPart):
@@ -131,9 +143,42 @@ class PgDeliveries(PgPart):
         return [store_rows.unlock(r) for r in rows]
 
     def finish_unlock(self, request_id: int, cleared: Sequence[str], at: int) -> None:
-        """Record that the request was applied at ``at``, and what it cleared."""
+        """Record that the request was applied at ``at``, and what it cleared, unless that
+        was recorded already (another file server on the store applied it first)."""
         with self._using("recording an unlock") as db:
             db.execute(
-                "UPDATE login_unlocks SET done_at = %s, cleared = %s WHERE id = %s",
+                "UPDATE login_unlocks SET done_at = %s, cleared = %s"
+                " WHERE id = %s AND done_at IS NULL",
                 (at, "\n".join(cleared), request_id),
             )
+
+    def add_login_failure(self, failure: LoginFailure, forget_before: float) -> None:
+        """Record a failed login; forget those of every address before ``forget_before``."""
+        with self._using("recording a failed login") as db:
+            db.execute("DELETE FROM login_failures WHERE at < %s", (forget_before,))
+            db.execute(
+                "INSERT INTO login_failures (address, customer, at) VALUES (%s, %s, %s)",
+                astuple(failure),
+            )
+
+    def login_failures(self, address: str, since: float) -> list[LoginFailure]:
+        """The failed logins from ``address`` at or after ``since``, oldest first."""
+        rows = self._rows(
+            "reading failed logins",
+            f"{_FAILURE} WHERE address = %s AND at >= %s ORDER BY at, id",
+            (address, since),
+        )
+        return [LoginFailure(*r) for r in rows]
+
+    def clear_login_failures(self, customer_id: str, address: str | None) -> list[LoginFailure]:
+        """Forget every failed login from ``address`` or, if None, from each address the
+        customer's came from; those forgotten, oldest first."""
+        with self._using("clearing failed logins") as db:
+            rows = db.execute(
+                "DELETE FROM login_failures WHERE address = %(address)s OR (%(address)s IS NULL"
+                " AND address IN"
+                " (SELECT address FROM login_failures WHERE customer = %(customer)s))"
+                " RETURNING address, customer, at, id",
+                {"address": address, "customer": customer_id},
+            ).fetchall()
+        return [LoginFailure(*r[:3]) for r in sorted(rows, key=lambda r: (r[2], r[3]))]

@@ -34,8 +34,8 @@ MIGRATIONS: tuple[str, ...] = (
     + postgres_delivery.SCHEMA
     + postgres_alerts.SCHEMA
     + postgres_units.SCHEMA,
-    # 2: the cluster's processes.
-    postgres_cluster.SCHEMA,
+    # 2: failed logins kept for every file server; the cluster's processes.
+    postgres_delivery.FAILURES_SCHEMA + postgres_cluster.SCHEMA,
 )
 _LOCK = 0x6B656E7368696E  # "kenshin": the advisory lock migrations take
 

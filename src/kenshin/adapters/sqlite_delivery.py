@@ -11,7 +11,7 @@ from dataclasses import astuple
 
 from kenshin.adapters import store_rows
 from kenshin.adapters.sqlite_part import SqlitePart
-from kenshin.domain.accounts import Account, Receipt, UnlockRequest
+from kenshin.domain.accounts import Account, LoginFailure, Receipt, UnlockRequest
 from kenshin.errors import NotFoundError
 
 SCHEMA = """
@@ -36,8 +36,28 @@ UNLOCKS_SCHEMA = """
         requested_at INTEGER NOT NULL, done_at INTEGER, cleared TEXT NOT NULL DEFAULT '');
     CREATE INDEX login_unlocks_pending ON login_unlocks (id) WHERE done_at IS NULL;
 """
+FAILURES_SCHEMA = """
+    -- Failed logins to the file servers, by the address they count against (an IPv4
+    -- address or an IPv6 /64): every file server on the store counts them and locks the
+    -- address once too many came lately. Kept only while they can count.
+    CREATE TABLE login_failures (
+        address TEXT NOT NULL, customer TEXT, at REAL NOT NULL);
+    CREATE INDEX login_failures_address ON login_failures (address, at);
+    CREATE INDEX login_failures_customer ON login_failures (customer);
+    CREATE INDEX login_failures_at ON login_failures (at);
+"""
 _RECEIPT = "SELECT customer, file_name, revision, bytes, protocol, address, at FROM receipts"
 _UNLOCK = "SELECT id, customer, address, requested_at, done_at, cleared FROM login_unlocks"
+_FAILURE = "SELECT address, customer, at FROM login_failures"
+# The failures an unlock of customer ?1 clears: those from address ?2, or if it is NULL,
+# from every address the customer's came from.
+_CLEARED = """
+    SELECT address, customer, at FROM login_failures WHERE address = ?2 OR (?2 IS NULL
+        AND address IN (SELECT address FROM login_failures WHERE customer = ?1))
+    ORDER BY at, rowid"""
+_CLEAR = """
+    DELETE FROM login_failures WHERE address = ?2 OR (?2 IS NULL
+        AND address IN (SELECT address FROM login_failures WHERE customer = ?1))"""
 
 
 class SqliteDeliveries(SqlitePart):
@@ -112,9 +132,35 @@ class SqliteDeliveries(SqlitePart):
         return [store_rows.unlock(r) for r in rows]
 
     def finish_unlock(self, request_id: int, cleared: Sequence[str], at: int) -> None:
-        """Record that the request was applied at ``at``, and what it cleared."""
+        """Record that the request was applied at ``at``, and what it cleared, unless that
+        was recorded already (another file server on the store applied it first)."""
         with self._using("recording an unlock", write=True) as db:
             db.execute(
-                "UPDATE login_unlocks SET done_at = ?, cleared = ? WHERE id = ?",
+                "UPDATE login_unlocks SET done_at = ?, cleared = ?"
+                " WHERE id = ? AND done_at IS NULL",
                 (at, "\n".join(cleared), request_id),
             )
+
+    def add_login_failure(self, failure: LoginFailure, forget_before: float) -> None:
+        """Record a failed login; forget those of every address before ``forget_before``."""
+        with self._using("recording a failed login", write=True) as db:
+            db.execute("DELETE FROM login_failures WHERE at < ?", (forget_before,))
+            db.execute("INSERT INTO login_failures VALUES (?, ?, ?)", astuple(failure))
+
+    def login_failures(self, address: str, since: float) -> list[LoginFailure]:
+        """The failed logins from ``address`` at or after ``since``, oldest first."""
+        rows = self._rows(
+            "reading failed logins",
+            f"{_FAILURE} WHERE address = ? AND at >= ? ORDER BY at, rowid",
+            (address, since),
+        )
+        return [LoginFailure(*r) for r in rows]
+
+    def clear_login_failures(self, customer_id: str, address: str | None) -> list[LoginFailure]:
+        """Forget every failed login from ``address`` or, if None, from each address the
+        customer's came from; those forgotten, oldest first."""
+        args = (customer_id, address)
+        with self._using("clearing failed logins", write=True) as db:
+            rows = db.execute(_CLEARED, args).fetchall()
+            db.execute(_CLEAR, args)
+        return [LoginFailure(*r) for r in rows]

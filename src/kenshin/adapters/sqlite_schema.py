@@ -145,6 +145,7 @@ MIGRATIONS = (
     -- after it do not put the meter back in service, as they do an inferred exchange.
     ALTER TABLE meters ADD COLUMN removal_by_operator INTEGER NOT NULL DEFAULT 0;
     """,
+    sqlite_delivery.FAILURES_SCHEMA,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

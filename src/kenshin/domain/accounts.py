@@ -1,5 +1,5 @@
-"""Customers' logins to the file servers, operators' unlock requests and the receipts of
-downloads."""
+"""Customers' logins to the file servers, their failed logins, operators' unlock requests
+and the receipts of downloads."""
 
 from __future__ import annotations
 
@@ -29,6 +29,16 @@ class UnlockRequest:
     requested_at: int
     done_at: int | None = None
     cleared: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFailure:
+    """A failed login from ``address`` (an address as it counts: an IPv4 address or the
+    /64 of an IPv6 one), of ``customer`` if it names one, at ``at`` (UTC epoch s)."""
+
+    address: str
+    customer: str | None
+    at: float
 
 
 @dataclass(frozen=True, slots=True)

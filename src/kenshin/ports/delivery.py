@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from kenshin.domain.accounts import Account, Receipt, UnlockRequest
+from kenshin.domain.accounts import Account, LoginFailure, Receipt, UnlockRequest
 
 
 class Deliveries(Protocol):
-    """Customers' logins to the file servers and the receipts of their downloads."""
+    """Customers' logins to the file servers, their failed logins (which every file server
+    counts, so that a lockout holds on all of them) and the receipts of their downloads."""
 
     def save_account(self, account: Account) -> None:
         """Create or replace the customer's account; NotFoundError for an unknown customer."""
@@ -39,7 +40,18 @@ class Deliveries(Protocol):
         """The unlock requests not yet applied, oldest first."""
 
     def finish_unlock(self, request_id: int, cleared: Sequence[str], at: int) -> None:
-        """Record that the request was applied at ``at``, and what it cleared."""
+        """Record that the request was applied at ``at``, and what it cleared, unless that
+        was recorded already (another file server on the store applied it first)."""
+
+    def add_login_failure(self, failure: LoginFailure, forget_before: float) -> None:
+        """Record a failed login; forget those of every address before ``forget_before``."""
+
+    def login_failures(self, address: str, since: float) -> list[LoginFailure]:
+        """The failed logins from ``address`` at or after ``since``, oldest first."""
+
+    def clear_login_failures(self, customer_id: str, address: str | None) -> list[LoginFailure]:
+        """Forget every failed login from ``address`` or, if None, from each address the
+        customer's came from; those forgotten, oldest first."""
 
 
 class Outbox(Protocol):

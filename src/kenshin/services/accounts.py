@@ -2,11 +2,13 @@
 and the counts of failures (``services.login_guard``).
 
 Both file servers ask ``Logins``, so FTPS and SFTP share one set of rules and one
-count of failures. A user name that is not a customer id is refused before anything
-else. Failures slow down the next password tries of that account from that address and,
-after ``max_failures`` within the window from one address, lock that address for a
-while: even the right password is refused from there meanwhile, except to an account
-whose allow-list names the address. A registered SSH key is never refused for failures.
+count of failures; the failures of each address are kept in the store, so that every
+file server on it (``kenshin serve``, each ``kenshin files``) counts them together. A
+user name that is not a customer id is refused before anything else. Failures slow
+down the next password tries of that account from that address and, after
+``max_failures`` within the window from one address, lock that address for a while:
+even the right password is refused from there meanwhile, except to an account whose
+allow-list names the address. A registered SSH key is never refused for failures.
 Every refusal is a security event.
 """
 
@@ -107,11 +109,11 @@ class Logins:
         deliveries: Deliveries,
         security: SecurityLog,
         policy: LoginPolicy,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._deliveries = deliveries
         self._security = security
-        self.guard = LoginGuard(policy)
+        self.guard = LoginGuard(policy, deliveries)  # failures kept in the store
         self._clock = clock
 
     def password(self, customer: str, password: str, address: str, protocol: str) -> bool:

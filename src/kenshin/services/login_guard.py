@@ -13,7 +13,11 @@ counted. A pair has one try checked at a time, and an address no more than its l
 (failures and tries being checked together) before it is locked.
 
 IPv6 addresses count by their /64 (what one subscriber is given), IPv4-mapped ones as
-IPv4. The counts are kept in memory: a restart clears them.
+IPv4. Given a ``book`` (the store's deliveries), the failures of each address are kept
+there, and read from there before each try: every file server on the store counts them
+together, an address locked by one is locked on all, a restart keeps them and an unlock
+clears them for all. The delays of a pair and the tries being checked are counted by
+each process, in memory.
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ from __future__ import annotations
 import ipaddress
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from kenshin.domain.accounts import LoginFailure
+from kenshin.ports import Deliveries
 
 _PRUNE_AT = 1024  # entries before the first sweep of forgotten ones
 ADDRESS_LOCKED = "address locked"  # a refusal: the address failed too often lately
@@ -58,6 +66,27 @@ class LoginPolicy:
         doubled = self.delay_s * (1 << min(max(failures - 1, 0), 32))
         return max(min(doubled, self.max_delay_s), self.delay_s)
 
+    @property
+    def memory_s(self) -> float:
+        """How long a failure of an address can matter: the window in which it counts and
+        the lockout it may start."""
+        return self.window_s + self.lockout_s
+
+
+def address_state(times: Iterable[float], policy: LoginPolicy) -> tuple[deque[float], float]:
+    """The failures of an address at ``times`` as the guard counts them: those since its
+    last lockout, and until when it is locked (0 if never)."""
+    counted: deque[float] = deque()
+    locked_until = 0.0
+    for at in sorted(times):
+        while counted and counted[0] <= at - policy.window_s:
+            counted.popleft()
+        counted.append(at)
+        if len(counted) >= policy.max_failures and locked_until <= at:
+            locked_until = at + policy.lockout_s
+            counted.clear()
+    return counted, locked_until
+
 
 @dataclass(slots=True)
 class _Pair:
@@ -75,10 +104,13 @@ class _Address:
 
 
 class LoginGuard:
-    """Failed logins per (account, address) and per address; what they hold back."""
+    """Failed logins per (account, address) and per address; what they hold back. With a
+    ``book``, the failures of addresses are kept in it (shared by every file server on
+    the store); it is used under the guard's lock, so that tries at once count in order."""
 
-    def __init__(self, policy: LoginPolicy) -> None:
+    def __init__(self, policy: LoginPolicy, book: Deliveries | None = None) -> None:
         self.policy = policy
+        self._book = book
         self._pairs: dict[tuple[str, str], _Pair] = {}
         self._addresses: dict[str, _Address] = {}
         self._lock = threading.Lock()
@@ -127,6 +159,8 @@ class LoginGuard:
     def _refusal(self, account: str, key: str, now: float, exempt: bool) -> str | None:
         """``refusal`` for an address key (called locked)."""
         place, policy = self._addresses.get(key), self.policy
+        if not exempt and self._book is not None:
+            place = self._read_book(self._book, key, now)
         if not exempt and place is not None:
             while place.times and place.times[0] <= now - policy.window_s:
                 place.times.popleft()
@@ -138,6 +172,16 @@ class LoginGuard:
         if pair is not None and now < pair.last + policy.delay(pair.failures):
             return f"too soon after {_logins(pair.failures)} of this account from there"
         return None
+
+    def _read_book(self, book: Deliveries, key: str, now: float) -> _Address | None:
+        """The address's failures as the book has them, kept here (called locked)."""
+        failures = book.login_failures(key, now - self.policy.memory_s)
+        place = self._addresses.get(key)
+        if place is None and not failures:
+            return None
+        place = self._addresses.setdefault(key, _Address())
+        place.times, place.locked_until = address_state((f.at for f in failures), self.policy)
+        return place
 
     def failed(self, account: str | None, address: str, now: float) -> None:
         """Count a failure from ``address`` (and of ``account`` from there, if given);
@@ -163,6 +207,8 @@ class LoginGuard:
         if len(place.times) >= policy.max_failures and place.locked_until <= now:
             place.locked_until = now + policy.lockout_s
             place.times.clear()
+        if self._book is not None:
+            self._book.add_login_failure(LoginFailure(key, account, now), now - policy.memory_s)
 
     def succeeded(self, account: str, address: str) -> None:
         """The account logged in from ``address``: its failures from there are forgotten."""
@@ -179,6 +225,8 @@ class LoginGuard:
         """Forget the failures of ``account`` (from ``address`` only, if given) and unlock
         the addresses they came from (or ``address``); what was cleared, one line each."""
         only = None if address is None else address_key(address)
+        if self._book is not None:
+            return self._clear_book(self._book, account, only, now)
         cleared, keys = [], set() if only is None else {only}
         with self._lock:
             for pair_key in [k for k in self._pairs if k[0] == account and only in (None, k[1])]:
@@ -188,6 +236,27 @@ class LoginGuard:
             for key in sorted(keys & self._addresses.keys()):
                 if self._addresses.pop(key).locked_until > now:
                     cleared.append(f"{key} unlocked")
+        return cleared
+
+    def _clear_book(
+        self, book: Deliveries, account: str, only: str | None, now: float
+    ) -> list[str]:
+        """``clear`` of the failures the book keeps, and of this process's pairs."""
+        with self._lock:
+            forgotten = book.clear_login_failures(account, only)
+            for pair_key in [k for k in self._pairs if k[0] == account and only in (None, k[1])]:
+                del self._pairs[pair_key]
+            for key in {f.address for f in forgotten} | ({only} if only else set()):
+                self._addresses.pop(key, None)
+        keys = sorted({f.address for f in forgotten})
+        counts = {
+            key: sum(f.address == key and f.customer == account for f in forgotten) for key in keys
+        }
+        cleared = [f"{_logins(n)} from {key} cleared" for key, n in counts.items() if n]
+        for key in keys:
+            times = (f.at for f in forgotten if f.address == key)
+            if address_state(times, self.policy)[1] > now:
+                cleared.append(f"{key} unlocked")
         return cleared
 
     def _prune(self, now: float) -> None:

@@ -192,6 +192,25 @@ class ServerMetrics:
         return generate_latest(_Page(self.registry, families))
 
 
+class FilesMetrics:
+    """The metrics of one ``kenshin files``: the security events it saw (given when
+    scraped) and the downloads recorded in the store since it started, by every file
+    server on the store (the receipts do not say which served them)."""
+
+    def __init__(self, deliveries: Deliveries, *, started_at: int) -> None:
+        self.downloads = DownloadTally(deliveries, started_at)
+
+    async def page(self, security_events: Mapping[str, int]) -> bytes:
+        """``render`` in a worker thread."""
+        return await asyncio.to_thread(self.render, security_events)
+
+    def render(self, security_events: Mapping[str, int]) -> bytes:
+        """The metrics page. Reads the store: call it in a worker thread."""
+        self.downloads.update()
+        families = [_security_family(security_events), *_download_families(self.downloads)]
+        return generate_latest(_Page(CollectorRegistry(), families))
+
+
 @dataclass(frozen=True)
 class _Page:
     """The registry's metrics and those read for this scrape, as one collector."""
@@ -204,15 +223,20 @@ class _Page:
         yield from self.families
 
 
-def _live_families(live: LiveCounts) -> list[Metric]:
-    stats = live.commits
+def _security_family(counts: Mapping[str, int]) -> Metric:
     security = CounterMetricFamily(
         "kenshin_security_events",
         "Security events (refusals that may be attacks), by kind",
         labels=["kind"],
     )
-    for kind, count in sorted(live.security_events.items()):
+    for kind, count in sorted(counts.items()):
         security.add_metric([kind], count)
+    return security
+
+
+def _live_families(live: LiveCounts) -> list[Metric]:
+    stats = live.commits
+    security = _security_family(live.security_events)
     return [
         _gauge(
             "kenshin_units_connected",

@@ -115,8 +115,9 @@ def customers_credentials(
 @click.pass_context
 def customers_unlock(ctx: click.Context, customer_id: str, address: str | None) -> None:
     """Clear CUSTOMER_ID's failed logins to the file servers and unlock the addresses
-    they came from (or only ADDRESS). The running server applies it within a second or
-    two and this says what it cleared."""
+    they came from (or only ADDRESS), for every file server on the store. A running one
+    ('kenshin serve' or 'kenshin files') applies it within a second or two and this
+    says what it cleared."""
     if address is not None:
         try:
             address = str(ipaddress.ip_address(address))
@@ -137,9 +138,9 @@ def customers_unlock(ctx: click.Context, customer_id: str, address: str | None) 
     where = "" if address is None else f" from {address}"
     if request is None or request.done_at is None:
         click.echo(
-            f"{customer_id}: unlock requested; no running server applied it within"
-            f" {UNLOCK_WAIT_S:.0f} s (failed logins are kept in the server's memory: a"
-            " server that is not running holds none)"
+            f"{customer_id}: unlock requested; no running file server applied it within"
+            f" {UNLOCK_WAIT_S:.0f} s: the next one to start applies it (failed logins are"
+            " kept in the store)"
         )
         return
     for line in request.cleared or [f"nothing to clear{where}"]:
