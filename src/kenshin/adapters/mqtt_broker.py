@@ -69,12 +69,13 @@ class BrokerLink:
         self.connections = 0  # made so far
         self.stale_acks = 0  # messages stored after their connection was gone: sent again
         self._refused: str | None = None
+        self._subscribed = False
         self._client = self._make_client()
 
     @property
     def connected(self) -> bool:
         """Whether a connection is up and subscribed."""
-        return self._generation > 0
+        return self._generation > 0 and self._subscribed
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Connect, subscribe and keep the connection up (in paho's thread); BrokerError
@@ -175,6 +176,10 @@ class BrokerLink:
             self._refused = str(reason)
             log.error("the broker refused worker %s: %s", self._settings.client_id, reason)
             return
+        # Numbered now, not at SUBACK: a resumed session's messages come right after CONNACK.
+        with self._lock:
+            self.connections += 1
+            self._generation = self.connections
         options = SubscribeOptions(qos=1)
         share = self._settings.share
         client.subscribe([(f"$share/{share}/{topic}", options) for topic in UNIT_TOPICS])
@@ -187,9 +192,7 @@ class BrokerLink:
             self._refused = f"subscription refused ({', '.join(refused)})"
             log.error("the broker refused the worker's subscriptions: %s", refused)
             return
-        with self._lock:
-            self.connections += 1
-            self._generation = self.connections
+        self._subscribed = True
         log.info("connected to the broker (connection %d)", self.connections)
 
     def _on_disconnect(
@@ -197,6 +200,7 @@ class BrokerLink:
     ) -> None:
         with self._lock:
             self._generation = 0
+            self._subscribed = False
         log.warning("the broker connection is down (%s); connecting again", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:

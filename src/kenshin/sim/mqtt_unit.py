@@ -28,6 +28,7 @@ from kenshin.errors import UnitError, WakeFailed
 
 CA_FILE = "ca.pem"  # as 'kenshin devices add --out' writes it, beside <id>.pem and <id>.key
 ACK_TIMEOUT_S = 10.0
+NO_MATCHING_SUBSCRIBERS = 0x10  # a PUBACK reason: success for the broker, not stored
 IN_FLIGHT = 50  # unacknowledged PUBLISHes per connection; kenshin's endpoint takes 100
 
 
@@ -169,7 +170,8 @@ class PahoUnit:
     def _on_publish(self, *args: object) -> None:  # client, userdata, mid, reason, props
         mid, reason = args[2], args[3]
         if isinstance(mid, int) and isinstance(reason, ReasonCode):
-            self._acks[mid] = not reason.is_failure
+            # "No matching subscribers": a broker took it but nobody will store it.
+            self._acks[mid] = not reason.is_failure and reason.value != NO_MATCHING_SUBSCRIBERS
 
     def _on_log(self, _client: object, _userdata: object, level: int, text: str) -> None:
         if level in (mqtt.MQTT_LOG_ERR, mqtt.MQTT_LOG_WARNING):
