@@ -77,7 +77,7 @@ def _stores_closed() -> Iterator[None]:
 
 # Fixtures that start a server or take in a simulated fleet over weeks: a test using
 # one is in the integration tier.
-INTEGRATION_FIXTURES = {"mail_server", "http_sink", "fleet"}
+INTEGRATION_FIXTURES = {"mail_server", "http_sink", "fleet", "private_postgres"}
 UNIT_TIER_ADVICE = (
     "a test of the unit tier uses no socket and no process: mark it (or its module)"
     " @pytest.mark.integration, or keep it off the network"

@@ -4,23 +4,25 @@ Each port is a part on one connection pool (``postgres_registry``, ``postgres_re
 ``postgres_delivery``, ``postgres_alerts``, ``postgres_units``); the store lives in one
 schema (namespace) of the database, ``kenshin`` unless the URL's ``schema`` parameter
 names another. The schema is versioned (``postgres_schema``): a store newer than this
-code is refused.
+code is refused. The pool outlives restarts of PostgreSQL: each part takes a working
+connection, and fails at once saying so while the server is down (``postgres_part``).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
 from kenshin.adapters.postgres_alerts import PgAlerts
 from kenshin.adapters.postgres_cluster import PgLeadership, PgMembers
 from kenshin.adapters.postgres_commands import PgCommands
 from kenshin.adapters.postgres_delivery import PgDeliveries
-from kenshin.adapters.postgres_part import wrapped
+from kenshin.adapters.postgres_part import WAIT_S, connection, server_address, wrapped
 from kenshin.adapters.postgres_readings import PgReadings
 from kenshin.adapters.postgres_records import PgDeadLetters, PgRevisions
 from kenshin.adapters.postgres_registry import PgCertificates, PgRegistry
@@ -29,7 +31,13 @@ from kenshin.adapters.postgres_units import PgUnitClocks
 from kenshin.domain.model import Watermark
 from kenshin.errors import StoreError
 
+log = logging.getLogger(__name__)
+
 DEFAULT_SCHEMA = "kenshin"
+# A connection of the pool that cannot be made again within this is given up (the pool
+# connects anew when it is next asked for one): a long outage does not leave the pool
+# trying again only minutes after the server is back.
+RECONNECT_S = 2.0
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -64,7 +72,9 @@ class PostgresStore:
                 max_size=max_connections,
                 configure=configure,
                 open=True,
-                timeout=30,
+                timeout=WAIT_S,
+                reconnect_timeout=RECONNECT_S,
+                reconnect_failed=_reconnect_failed,
                 name="kenshin",
             )
         pool = self._pool
@@ -89,11 +99,13 @@ class PostgresStore:
     def check_writable(self, timeout_s: float = 2.0) -> None:
         """Return if a write could begin now: a connection within ``timeout_s``, to a
         server that is not a read-only standby. StoreError saying why not otherwise."""
-        try:
-            with wrapped("checking the database"), self._pool.connection(timeout_s) as db:
-                row = db.execute("SELECT pg_is_in_recovery()").fetchone()
-        except PoolTimeout as exc:
-            raise StoreError(f"PostgreSQL store: no connection within {timeout_s:g} s") from exc
+        what = "checking the database"
+        with (
+            wrapped(what, server_address(self._pool)),
+            connection(self._pool, what, timeout_s) as db,
+            db.transaction(),
+        ):
+            row = db.execute("SELECT pg_is_in_recovery()").fetchone()
         if row is not None and row[0]:
             raise StoreError("PostgreSQL store: the server is a read-only standby")
 
@@ -111,6 +123,14 @@ class PostgresStore:
         if not self._closed:
             self._closed = True
             self._pool.close()
+
+
+def _reconnect_failed(pool: ConnectionPool) -> None:
+    log.warning(
+        "PostgreSQL at %s: no connection for %g s; trying again at the next use",
+        server_address(pool),
+        RECONNECT_S,
+    )
 
 
 def shown_url(conninfo: str) -> str:

@@ -7,7 +7,8 @@ non-blocking ``ssl`` sockets (``tls``), accepted by a ``TlsListener``. A TLS 1.3
 unit may resume its session with the ticket of its last connection (one ticket
 per handshake); its certificate is then checked for expiry here, as OpenSSL
 does not look at it again. A certificate that is revoked, or whose CN is not a
-device id, is refused right after the handshake. A connection has
+device id, is refused right after the handshake; so is every unit while the store
+cannot be asked (it connects again at its next wake). A connection has
 ``connect_timeout_s`` from its accept to complete the handshake and send CONNECT,
 and only so many may be at that stage at once from one address and with one
 certificate (``admission``). Every ``revocation_check_s``
@@ -41,6 +42,7 @@ from kenshin.entrypoints.mqtt.session import Peer, Services, Session
 from kenshin.entrypoints.mqtt.statuses import StatusKeeper
 from kenshin.entrypoints.mqtt.tls import TlsStream
 from kenshin.entrypoints.tls_policy import harden
+from kenshin.errors import StoreError
 from kenshin.ports import Store
 from kenshin.services.batching import CommitQueue
 from kenshin.services.security import SecurityLog
@@ -194,7 +196,12 @@ class DeviceEndpoint:
         if not await self._handshake(stream, deadline):
             return None
         der = stream.peer_certificate()
-        device, refusal = await asyncio.to_thread(self._standing, der)
+        try:
+            device, refusal = await asyncio.to_thread(self._standing, der)
+        except StoreError as exc:  # the store is down: the unit connects again later
+            log.warning("a unit's connection is closed: its certificate cannot be checked: %s", exc)
+            stream.abort()
+            return None
         if device is None or der is None:
             self._security.record(
                 SecurityEventKind.CERTIFICATE_REFUSED,
