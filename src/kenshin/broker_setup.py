@@ -127,6 +127,9 @@ per_listener_settings false
 allow_anonymous false
 user {user}
 persistence true
+# A worker that restarts finds every message the broker kept for it meanwhile: Mosquitto's
+# default of 1,000 queued messages per client would drop the rest, acknowledged to units.
+max_queued_messages 10000000
 persistence_location {folder / DATA}/
 acl_file {folder / ACL}
 

@@ -36,6 +36,7 @@ class Cluster:
     broker: subprocess.Popen[bytes] | None = None
     workers: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
     http_ports: dict[str, int] = field(default_factory=dict)
+    env_extra: dict[str, str] = field(default_factory=dict)  # for every worker of a test
 
     @property
     def env(self) -> dict[str, str]:
@@ -123,9 +124,13 @@ def cluster(
     yield from make_cluster(tmp_path, monkeypatch, units=5)
 
 
-def make_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, units: int) -> Iterator[Cluster]:
+def make_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, units: int, url: str = ""
+) -> Iterator[Cluster]:
+    """A site of ``units`` simulated units, its store in PostgreSQL (``url``, or a schema
+    of the run's database), its broker running."""
     site = make_site(tmp_path, "site")
-    cluster = Cluster(site, postgres_url(tmp_path), free_port(), tmp_path)
+    cluster = Cluster(site, url or postgres_url(tmp_path), free_port(), tmp_path)
     for key, value in cluster.env.items():
         monkeypatch.setenv(key, value)
     assert kenshin(site, "db", "upgrade").exit_code == 0

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from kenshin.bootstrap import App
-from kenshin.domain.cluster import Member, cluster_state
+from kenshin.domain.cluster import MISSED_BEATS, Member, cluster_state
 from kenshin.entrypoints.http import (
     Check,
     HealthApp,
@@ -38,11 +38,13 @@ from kenshin.entrypoints.scheduled import commit_queue
 from kenshin.entrypoints.watching import Watching
 from kenshin.entrypoints.worker_inbox import Inbox
 from kenshin.entrypoints.worker_lead import LeaderDuty
+from kenshin.entrypoints.worker_watch import LeaderlessWatch
 from kenshin.ports.broker import UnitMessages
 from kenshin.ports.cluster import Members
 from kenshin.services.batching import CommitQueue
 from kenshin.services.metrics import LiveCounts, ServerMetrics
 from kenshin.services.security import SecurityLog
+from kenshin.watch_setup import alert_channels
 
 log = logging.getLogger(__name__)
 
@@ -172,10 +174,14 @@ def _http_side(app: App, parts: _Parts, tasks: dict[str, asyncio.Task[None]]) ->
 
 def _cluster_problems(app: App, members: Members) -> Callable[[], list[tuple[str, str]]]:
     """For the leader's alerts: the cluster's parts that are down, and why (the leader
-    asks: a leader there is, whatever the heartbeats say yet)."""
+    asks: a leader there is, whatever the heartbeats say yet). Nothing until the other
+    workers have had the time of MISSED_BEATS heartbeats to say they are alive."""
     settings = app.settings.cluster
+    started = time.monotonic()
 
     def problems() -> list[tuple[str, str]]:
+        if time.monotonic() - started < MISSED_BEATS * settings.heartbeat_s:
+            return []
         found, now = members.list_members()
         state = cluster_state(
             found, now=now, heartbeat_s=settings.heartbeat_s, workers_expected=settings.workers
@@ -187,9 +193,10 @@ def _cluster_problems(app: App, members: Members) -> Callable[[], list[tuple[str
 
 async def _beat(app: App, name: str, parts: _Parts, stop: asyncio.Event) -> None:
     """Say every ``cluster.heartbeat_s`` that this worker is alive, with its figures;
-    store the security events it saw."""
+    store the security events it saw; watch that some worker leads."""
     started, every_s = int(time.time()), app.settings.cluster.heartbeat_s
     host, pid = socket.gethostname(), os.getpid()
+    watch = _leaderless_watch(app, name)
     while True:
         member = Member(
             name,
@@ -203,10 +210,7 @@ async def _beat(app: App, name: str, parts: _Parts, stop: asyncio.Event) -> None
             {**parts.inbox.counts, "waiting": parts.inbox.waiting},
         )
         try:
-            await asyncio.to_thread(parts.members.beat, member)
-            alerting = parts.watching.alerting
-            if alerting is not None and not parts.duty.leading:
-                await asyncio.to_thread(alerting.security.flush, app.store.alerts)
+            await asyncio.to_thread(_beat_once, app, parts, member, watch)
         except Exception:  # the store may be down: the next beat tries again
             log.exception("cannot record this worker's heartbeat")
         if stop.is_set():
@@ -215,6 +219,34 @@ async def _beat(app: App, name: str, parts: _Parts, stop: asyncio.Event) -> None
             await asyncio.wait_for(stop.wait(), every_s)
         except TimeoutError:
             continue
+
+
+def _leaderless_watch(app: App, name: str) -> LeaderlessWatch | None:
+    """The watch over the lead, where alerts are on."""
+    settings = app.settings
+    if not settings.alerts.enabled:
+        return None
+    channels = alert_channels(settings, app.data_dir)
+    heartbeat_s, zone = settings.cluster.heartbeat_s, settings.report.timezone
+    return LeaderlessWatch(name, channels, settings.alerts, heartbeat_s, zone)
+
+
+def _beat_once(app: App, parts: _Parts, member: Member, watch: LeaderlessWatch | None) -> None:
+    """In a thread: record the heartbeat; where this worker does not lead, store its
+    security events (the leader's alerts do it for its own) and watch the lead."""
+    parts.members.beat(member)
+    if parts.duty.leading:
+        return
+    alerting = parts.watching.alerting
+    if alerting is not None:
+        alerting.security.flush(app.store.alerts)
+    if watch is not None:
+        found, now = parts.members.list_members()
+        settings = app.settings.cluster
+        state = cluster_state(
+            found, now=now, heartbeat_s=settings.heartbeat_s, workers_expected=settings.workers
+        )
+        watch.check(state, now, leading=parts.duty.leading)
 
 
 def _on_signals(handler: Callable[[], object]) -> None:
