@@ -64,6 +64,7 @@ def test_fewer_workers_than_configured_is_an_alert_and_a_failed_status(
     watched.start_worker("w2", **watched.env_extra)
     wait_for("the alert", lambda: notes(http_sink, "down:workers") == ["firing"], timeout_s=30)
     status = wait_for("both beating", lambda: status_with(watched, "2 workers alive; leader: w1"))
+    assert status is not None
     assert status.exit_code == 1
     assert "problem: 2 of 3 workers running\n" in status.output
     watched.start_worker("w3", **watched.env_extra)

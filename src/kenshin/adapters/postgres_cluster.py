@@ -28,6 +28,8 @@ SCHEMA = """
         name TEXT PRIMARY KEY, role TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
         started_at BIGINT NOT NULL, seen_at BIGINT NOT NULL, leader BOOLEAN NOT NULL,
         lag_s DOUBLE PRECISION NOT NULL, counts TEXT NOT NULL);
+    -- What the leader keeps for whichever worker leads next (the last report's day...).
+    CREATE TABLE cluster_notes (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _NOW = "CAST(extract(epoch FROM clock_timestamp()) AS BIGINT)"
 _BEAT = """
@@ -62,6 +64,19 @@ class PgMembers(PgPart):
 
     def forget(self, name: str) -> None:
         self._run("forgetting a process", "DELETE FROM cluster_members WHERE name = %s", (name,))
+
+    def note(self, name: str) -> str | None:
+        rows = self._rows(
+            "reading a note", "SELECT value FROM cluster_notes WHERE name = %s", (name,)
+        )
+        return str(rows[0][0]) if rows else None
+
+    def keep_note(self, name: str, value: str) -> None:
+        sql = (
+            "INSERT INTO cluster_notes VALUES (%s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value"
+        )
+        self._run("keeping a note", sql, (name, value))
 
 
 class PgLeadership:

@@ -15,10 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
 
 from kenshin.bootstrap import App
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import CertificateExpiry, ComponentDown, Observations
+from kenshin.errors import StoreError
 from kenshin.services.alerting import Alerting, disk_space
 from kenshin.services.batching import CommitQueue
 from kenshin.services.report import ReportSettings, send_due_report
@@ -133,13 +136,16 @@ class DailyReport:
     settings: ReportSettings
     send: Callable[[EmailMessage], None]
     statuses: Callable[[], Mapping[str, tuple[int, bytes]]] = dict
+    # Where the last day sent is kept: the data folder, or the store of a cluster.
+    days: ReportDays | None = None
     _sent: date | None = None  # also kept here: a data folder that cannot be written
     _retry_at: int = 0  # after a failed send, not before this
 
     def tick(self, now: int) -> None:
         """Send the report if one is due at ``now``; after a failure, try again in
         ``REPORT_RETRY_S``."""
-        kept = last_report_day(self.app.data_dir)
+        days = self.days or FolderReportDays(self.app.data_dir)
+        kept = days.last()
         last = max((d for d in (kept, self._sent) if d is not None), default=None)
         day = self.settings.due(now, last)
         if day is None or now < self._retry_at:
@@ -160,9 +166,34 @@ class DailyReport:
         if sent is not None:
             self._sent = sent
             try:
-                keep_report_day(self.app.data_dir, sent)
-            except OSError:
+                days.keep(sent)
+            except (OSError, StoreError):
                 log.exception("cannot record that the report of %s went out", sent)
+
+
+class ReportDays(Protocol):
+    """Where the day of the last report sent is kept."""
+
+    def last(self) -> date | None:
+        """The day of the last report sent, if any."""
+
+    def keep(self, day: date) -> None:
+        """Remember that the report of ``day`` went out."""
+
+
+@dataclass
+class FolderReportDays:
+    """The day of the last report sent, kept in the data folder."""
+
+    data_dir: Path
+
+    def last(self) -> date | None:
+        """The day of the last report sent, if any."""
+        return last_report_day(self.data_dir)
+
+    def keep(self, day: date) -> None:
+        """Remember that the report of ``day`` went out."""
+        keep_report_day(self.data_dir, day)
 
 
 class Watching:
@@ -186,6 +217,7 @@ class Watching:
             else None
         )
         self.watch: ServerWatch | None = None
+        self.report_days: ReportDays | None = None  # the data folder's, unless set
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -226,7 +258,9 @@ class Watching:
                 " alerts.channels (docs/report.md)"
             )
             return
-        daily = DailyReport(self.app, self.report_settings, self.report_channel.deliver, statuses)
+        daily = DailyReport(
+            self.app, self.report_settings, self.report_channel.deliver, statuses, self.report_days
+        )
         self._tasks.append(asyncio.create_task(every(REPORT_CHECK_S, daily.tick, stop)))
 
     async def stopped(self) -> None:

@@ -37,7 +37,7 @@ from kenshin.entrypoints.listeners import Listener
 from kenshin.entrypoints.scheduled import commit_queue
 from kenshin.entrypoints.watching import Watching
 from kenshin.entrypoints.worker_inbox import Inbox
-from kenshin.entrypoints.worker_lead import LeaderDuty
+from kenshin.entrypoints.worker_lead import LeaderDuty, StoredReportDays
 from kenshin.entrypoints.worker_watch import LeaderlessWatch
 from kenshin.ports.broker import UnitMessages
 from kenshin.ports.cluster import Members
@@ -84,6 +84,7 @@ async def work(
     _on_signals(stop.set)
     members, leadership = app.cluster()
     watching = Watching(app)  # a wrong alert channel stops start-up here
+    watching.report_days = StoredReportDays(members)  # whichever worker leads next knows
     security = SecurityLog(watching.security_sink)
     metrics = ServerMetrics(app.store, app.data_dir, started_at=int(time.time()))
     commits = commit_queue(app, security, metrics)

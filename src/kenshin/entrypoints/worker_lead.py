@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from kenshin.bootstrap import App
 from kenshin.domain.commands import command_topic
@@ -30,7 +31,7 @@ from kenshin.domain.devices import Command
 from kenshin.entrypoints.scheduled import EXPORT_RETRY_S, LastRun, export_job
 from kenshin.entrypoints.watching import Watching
 from kenshin.ports.broker import UnitMessages
-from kenshin.ports.cluster import Leadership
+from kenshin.ports.cluster import Leadership, Members
 from kenshin.services.batching import CommitQueue
 from kenshin.services.metrics import ServerMetrics
 from kenshin.services.schedule import every
@@ -77,6 +78,25 @@ class CommandSender:
         self.sent += 1
         log.info("command %d (%s) to %s went to the broker", command.id, command.name, topic)
         return True
+
+
+REPORT_NOTE = "report sent"
+
+
+@dataclass
+class StoredReportDays:
+    """The day of the last daily report sent, kept in the store for the next leader."""
+
+    members: Members
+
+    def last(self) -> date | None:
+        """The day of the last report sent, if any."""
+        kept = self.members.note(REPORT_NOTE)
+        return date.fromisoformat(kept) if kept else None
+
+    def keep(self, day: date) -> None:
+        """Remember that the report of ``day`` went out."""
+        self.members.keep_note(REPORT_NOTE, day.isoformat())
 
 
 @dataclass

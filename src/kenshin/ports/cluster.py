@@ -20,6 +20,12 @@ class Members(Protocol):
     def forget(self, name: str) -> None:
         """Remove a process that has stopped for good."""
 
+    def note(self, name: str) -> str | None:
+        """What the leader kept under ``name`` for whichever worker leads next."""
+
+    def keep_note(self, name: str, value: str) -> None:
+        """Keep ``value`` under ``name`` (replacing what was there)."""
+
 
 class Leadership(Protocol):
     """One leader at a time among the workers: who holds it runs the scheduled work."""
