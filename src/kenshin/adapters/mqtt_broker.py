@@ -145,6 +145,29 @@ class BrokerLink:
             return False
         return info.is_published()
 
+    def kick(self, client_id: str, timeout_s: float = 10.0) -> bool:
+        """Connect as ``client_id`` with a clean start and leave: the broker closes the
+        connection that client id has (a revoked unit's, which a CRL does not end) and
+        drops its session. Whether the broker took the connection. Not from paho's thread."""
+        done: list[ReasonCode] = []
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+        )
+        client.tls_set_context(_tls(self._settings))
+        client.on_connect = lambda _c, _u, _f, reason, _p: done.append(reason)
+        s = self._settings
+        try:
+            client.connect(s.host, s.port, KEEPALIVE_S, clean_start=True)
+        except (ssl.SSLError, OSError) as exc:
+            log.warning("cannot reach the broker to close %s's connection: %s", client_id, exc)
+            return False
+        deadline = time.monotonic() + timeout_s
+        while not done and time.monotonic() < deadline:
+            client.loop(0.1)
+        client.disconnect()
+        client.loop(0.1)
+        return bool(done) and not done[0].is_failure
+
     def stop(self) -> None:
         """Disconnect (the session stays at the broker) and stop paho's thread."""
         with self._lock:

@@ -81,6 +81,39 @@ class CommandSender:
 
 
 REPORT_NOTE = "report sent"
+REVOCATION_CHECK_S = 2.0  # how soon a revoked unit's connection to the broker is closed
+REVOCATION_LOOK_BACK_S = 120  # a revocation may be dated before it is committed
+
+
+@dataclass
+class RevocationKicker:
+    """Closes the broker connection of each unit revoked since the leader began: the
+    broker checks its CRL only when a unit connects (``kenshin broker-config mosquitto
+    --crl-only`` and a reload keep it current), so one connected stays until it goes."""
+
+    app: App
+    link: UnitMessages
+    clock: Callable[[], float] = time.time
+    _since: int | None = None
+    _done: set[int] = field(default_factory=set)
+
+    def check(self, _now: int = 0) -> int:
+        """Close the connections of the units revoked since the last check: how many."""
+        now = int(self.clock())
+        since = self._since if self._since is not None else now - REVOCATION_LOOK_BACK_S
+        certificates = self.app.store.certificates
+        serials = certificates.revoked_serials(since) - self._done
+        self._since = now - REVOCATION_LOOK_BACK_S
+        devices = set()
+        for serial in serials:
+            found = certificates.get_certificate(serial)
+            if found is not None:
+                devices.add(found.device)
+            self._done.add(serial)
+        for device in sorted(devices):
+            if self.link.kick(device):
+                log.warning("unit %s is revoked: its connection to the broker is closed", device)
+        return len(devices)
 
 
 @dataclass
@@ -147,8 +180,11 @@ class LeaderDuty:
             asyncio.create_task(
                 every(COMMAND_POLL_S, CommandSender(self.app, self.link).send_new, term_stop)
             ),
+            asyncio.create_task(
+                every(REVOCATION_CHECK_S, RevocationKicker(self.app, self.link).check, term_stop)
+            ),
         ]
-        components = {"schedule": tasks[0], "commands": tasks[1]}
+        components = {"schedule": tasks[0], "commands": tasks[1], "revocations": tasks[2]}
         self.watching.start(self.commits, components, self.statuses, term_stop, self.others)
         self._term = (term_stop, tasks)
         self.terms += 1

@@ -26,5 +26,9 @@ class UnitMessages(Protocol):
     def publish(self, topic: str, payload: bytes, *, retain: bool, expiry_s: int) -> bool:
         """Publish at QoS 1: whether the broker took it."""
 
+    def kick(self, client_id: str, timeout_s: float = 10.0) -> bool:
+        """Close the connection of the client ``client_id`` (a revoked unit) and end its
+        session: whether it was done."""
+
     def stop(self) -> None:
         """Disconnect; the session (and what was not acknowledged) stays at the broker."""
