@@ -31,11 +31,19 @@ def fleet(
     yield from make_cluster(tmp_path, monkeypatch, units=40)
 
 
-def start_publishing(cluster: Cluster, units: int, wake_minutes: int) -> subprocess.Popen[str]:
+# Every fault of the simulator but ``conflict`` (a message sent again an hour later with
+# other values): which of the two a cluster keeps depends on which worker commits first,
+# and a killed worker's messages wait for it at the broker (docs/cluster.md).
+NOT_CONFLICTING = "offline,duplicates,reorder,rollover,exchange,clock,spike,future"
+
+
+def start_publishing(
+    cluster: Cluster, units: int, wake_minutes: int, faults: str = "all"
+) -> subprocess.Popen[str]:
     """The units publish a day to the broker, about 10 s of it."""
     site = cluster.site
     command = [*cluster.command(), "simulate", "--devices", str(units)]
-    command += ["--start", DAY.isoformat(), "--faults", "all", "--seed", "3"]
+    command += ["--start", DAY.isoformat(), "--faults", faults, "--seed", "3"]
     command += ["--out", str(site / "fleet.jsonl"), "--host", "127.0.0.1"]
     command += ["--port", str(cluster.port), "--certs", str(site / "certs")]
     command += ["--speed", "8640", "--wake-minutes", str(wake_minutes)]
@@ -97,7 +105,7 @@ def test_a_worker_killed_again_and_again_while_units_publish_loses_nothing(
 ) -> None:
     for name in ("w1", "w2", "w3"):
         fleet.start_worker(name)
-    publishing = start_publishing(fleet, 40, 60)
+    publishing = start_publishing(fleet, 40, 60, NOT_CONFLICTING)
     kills = kill_while_publishing(fleet, publishing, 300, 4)
     assert kills >= 2, "the units were done before the workers could be killed"
     finish(fleet, publishing)
@@ -110,7 +118,7 @@ def test_workers_killed_while_a_thousand_units_publish_lose_nothing(
     for cluster in make_cluster(tmp_path, monkeypatch, units=1000):
         for name in ("w1", "w2", "w3"):
             cluster.start_worker(name)
-        publishing = start_publishing(cluster, 1000, 240)
+        publishing = start_publishing(cluster, 1000, 240, NOT_CONFLICTING)
         assert kill_while_publishing(cluster, publishing, 5000, 100) >= 3
         finish(cluster, publishing)
 

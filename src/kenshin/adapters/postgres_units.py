@@ -53,6 +53,10 @@ class PgUnitClocks(PgPart):
         stored under its key."""
         if not clocks and not spells:
             return
+        # In the order of their keys: two workers saving the same units lock them in the
+        # same order, and never wait for each other in a circle.
+        clocks = sorted(clocks, key=lambda clock: clock.device)
+        spells = sorted(spells, key=lambda spell: (spell.device, spell.start))
         with self._using("saving unit clocks") as db, db.cursor() as cur:
             cur.executemany(
                 "INSERT INTO unit_clocks VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
