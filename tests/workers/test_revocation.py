@@ -57,7 +57,7 @@ def test_a_connected_unit_revoked_is_disconnected_and_refused(cluster: Cluster) 
         assert cluster.broker is not None
         cluster.broker.send_signal(signal.SIGHUP)  # reads the CRL again
         # The connection closed, the unit connects again (mosquitto_sub does) and is refused.
-        seen = []
+        seen: list[str] = []
         reader = threading.Thread(target=lambda: seen.extend(listening.stdout or ()), daemon=True)
         reader.start()
         wait_for(
