@@ -192,6 +192,20 @@ class App:
         )
         return BrokerLink(settings, on_delivery)
 
+    def check_worker(self) -> None:
+        """ConfigError, naming the key and what to set, unless the settings make a worker:
+        a PostgreSQL store and a broker."""
+        if getattr(self.store, "members", None) is None:
+            raise ConfigError(
+                "store.url: the processes of a cluster share one PostgreSQL store: set"
+                ' store.url = "postgresql://USER@HOST:PORT/DB" (docs/cluster.md)'
+            )
+        if not self.settings.broker.url:
+            raise ConfigError(
+                "broker.url: kenshin worker reads the units' messages from an MQTT broker: set"
+                ' broker.url = "mqtts://HOST:PORT" (docs/cluster.md)'
+            )
+
     def cluster(self) -> tuple[Members, Leadership]:
         """The cluster's heartbeats and its lead, kept in the store every worker shares;
         ConfigError unless the store is PostgreSQL."""

@@ -49,7 +49,8 @@ def worker_command(ctx: click.Context, name: str) -> None:
             click.echo(f"listening: {listener.protocol} on {listener.host} port {listener.port}")
 
     with opened(ctx) as app:
-        click.echo(f"worker {name}: broker {app.settings.broker.url or '(none)'}")
+        app.check_worker()  # before anything starts: a store and a broker for a cluster
+        click.echo(f"worker {name}: broker {app.settings.broker.url}")
         asyncio.run(work(app, name, on_listening=listening))
     click.echo("stopped")
 
