@@ -78,6 +78,7 @@ def _stores_closed() -> Iterator[None]:
 # Fixtures that start a server or take in a simulated fleet over weeks: a test using
 # one is in the integration tier.
 INTEGRATION_FIXTURES = {"mail_server", "http_sink", "fleet", "private_postgres"}
+CLUSTER_FOLDERS = {"workers", "cluster"}
 UNIT_TIER_ADVICE = (
     "a test of the unit tier uses no socket and no process: mark it (or its module)"
     " @pytest.mark.integration, or keep it off the network"
@@ -88,11 +89,14 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     """Mark each test's tier as it is collected, before -m selects and xdist groups: the
     integration tier (and the slow tests) run in one worker, one test after another as
     they were written to (servers, the broker, timings), beside the unit tier spread
-    over the workers."""
+    over the workers; the cluster's tests (their own broker and PostgreSQL server on
+    free ports) in a group of their own, beside the rest of the integration tier."""
     if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
         item.add_marker(pytest.mark.integration)
     if item.get_closest_marker("integration") or item.get_closest_marker("slow"):
-        item.add_marker(pytest.mark.xdist_group("integration"))
+        folder = item.path.parent.name
+        group = "cluster" if folder in CLUSTER_FOLDERS else "integration"
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True)
