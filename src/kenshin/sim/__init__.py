@@ -8,6 +8,7 @@ the exact energy behind them, and the units publishing live to a device endpoint
 - ``files``: a simulation written to files (messages, truth, device-meter map);
 - ``wakes``: when a unit wakes to publish, and the messages each wake takes;
 - ``publish`` and ``mqtt_unit``: units publishing live to an endpoint over MQTT/TLS;
+- ``memory``: what the units keep, to answer the server's commands;
 - ``run``: a written simulation published from its files;
 - ``verify``: published files checked slot by slot against the truth;
 - ``demo``: a throw-away server that a simulated fleet publishes to, checked end to end.

@@ -1,7 +1,13 @@
 """A unit's connection to a device endpoint over MQTT 5 and TLS, as a battery unit makes it.
 
 At each wake the unit connects with its own certificate, publishes at QoS 1, waits for
-every PUBACK and disconnects. Its TLS context is kept between wakes so that the unit
+every PUBACK and disconnects. A unit given a ``UnitMemory`` (kenshin.sim.memory) also
+answers commands: it subscribes to ``cmd/kenshin/{id}/#`` at QoS 1 and waits for the
+SUBACK before it publishes, so that what the endpoint sends on subscribing (the pending
+commands of ``kenshin serve``, a broker's retained command) is in before the PUBACKs of
+its messages; then it answers each command in order of arrival, and acknowledges it
+once every message of its answer is acknowledged. A command left unacknowledged (its
+answer was not) comes again at a later wake. Its TLS context is kept between wakes so that the unit
 resumes its last TLS session instead of making a full handshake. A unit's files are the
 ones ``kenshin devices add --out`` writes: ``<id>.pem``, ``<id>.key`` and ``ca.pem``.
 ``PahoUnits`` are the units of such a folder, as the port ``kenshin.ports.Units``.
@@ -13,6 +19,7 @@ failed and the next one may work (endpoint unreachable, unit refused, no CONNACK
 
 from __future__ import annotations
 
+import logging
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +31,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from kenshin.domain.commands import command_topic
 from kenshin.errors import UnitError, WakeFailed
+from kenshin.sim.memory import UnitMemory
+
+log = logging.getLogger(__name__)
 
 CA_FILE = "ca.pem"  # as 'kenshin devices add --out' writes it, beside <id>.pem and <id>.key
 ACK_TIMEOUT_S = 10.0
@@ -61,18 +72,28 @@ class UnitTls(ssl.SSLContext):
 class PahoUnit:
     """One wake of unit ``device`` at the endpoint ``host``:``port``: a TLS connection made
     with its files in ``certs``, driven by the calling thread. ``tls``, the context of an
-    earlier wake, resumes that wake's session; ``tls`` is then the context to keep."""
+    earlier wake, resumes that wake's session; ``tls`` is then the context to keep. With
+    ``memory``, the unit answers its commands from there."""
 
     def __init__(
-        self, host: str, port: int, certs: Path, device: str, tls: UnitTls | None = None
+        self,
+        host: str,
+        port: int,
+        certs: Path,
+        device: str,
+        tls: UnitTls | None = None,
+        memory: UnitMemory | None = None,
     ) -> None:
         self._host, self._port, self._certs = host, port, certs
         self.device = device
         self.tls = tls
+        self._memory = memory
         self.published = 0
         self.connected = 0
         self._connack: ReasonCode | None = None
+        self._suback: list[ReasonCode] | None = None
         self._acks: dict[int, bool] = {}  # packet id -> acknowledged as stored
+        self._commands: list[mqtt.MQTTMessage] = []  # received, not answered yet
         self._error = ""  # what the client last logged as going wrong
         self.stalled = ""  # why what was awaited did not come
 
@@ -85,13 +106,60 @@ class PahoUnit:
             raise UnitError(str(exc)) from exc
 
     def publish(self, payloads: list[str]) -> list[int]:
-        """Publish each payload at QoS 1; the indices of those not acknowledged in time."""
-        topic = f"dt/kenshin/{self.device}/readings"
+        """Publish each payload at QoS 1; the indices of those not acknowledged in time.
+        With a memory, subscribe to the unit's commands first and answer them after."""
         with self._session() as client:
-            infos = [client.publish(topic, payload, qos=1) for payload in payloads]
-            self.published = len(infos)
-            self._pump(client, lambda: len(self._acks) >= len(infos))
+            if self._memory is not None:
+                self._subscribe(client)
+            left = self._send(client, payloads)
+            if self._memory is not None and not left:
+                self._answer(client, self._memory)
+        return left
+
+    def _send(self, client: mqtt.Client, payloads: list[str]) -> list[int]:
+        """Publish at QoS 1 and wait for the PUBACKs; the indices of those not acknowledged."""
+        topic = f"dt/kenshin/{self.device}/readings"
+        before = len(self._acks)
+        infos = [client.publish(topic, payload, qos=1) for payload in payloads]
+        self.published += len(infos)
+        self._pump(client, lambda: len(self._acks) - before >= len(infos))
         return [i for i, info in enumerate(infos) if not self._acks.get(info.mid, False)]
+
+    def _subscribe(self, client: mqtt.Client) -> None:
+        """Subscribe to the unit's commands at QoS 1 and wait for the SUBACK."""
+        where = f"the endpoint at {self._host} port {self._port}"
+        client.subscribe(command_topic(self.device, "#"), qos=1)
+        if not self._pump(client, lambda: self._suback is not None) or self._suback is None:
+            raise WakeFailed(f"{where} did not answer the subscription of {self.device}")
+        refused = [str(reason) for reason in self._suback if reason.is_failure]
+        if refused:
+            raise UnitError(
+                f"{where} refused unit {self.device} its commands"
+                f" ({command_topic(self.device, '#')}: {', '.join(refused)}): run without"
+                " --answer-commands, or let the units read their commands (kenshin serve,"
+                " or a broker configured by 'kenshin broker-config')"
+            )
+
+    def _answer(self, client: mqtt.Client, memory: UnitMemory) -> None:
+        """Answer the commands received, in order; acknowledge each once its answer is."""
+        while self._commands:
+            command = self._commands[0]
+            payload = bytes(command.payload)
+            resend = memory.answer(self.device, payload)
+            if resend:
+                left = self._send(client, resend)
+                if left:  # unacknowledged, the command comes again at a later wake
+                    log.warning(
+                        "unit %s: %d of the %d messages answering a command not acknowledged",
+                        self.device,
+                        len(left),
+                        len(resend),
+                    )
+                    return
+            if resend is not None:
+                memory.remember(self.device, payload, len(resend))
+            client.ack(command.mid, command.qos)
+            self._commands.pop(0)
 
     @contextmanager
     def _session(self) -> Iterator[mqtt.Client]:
@@ -102,12 +170,15 @@ class PahoUnit:
             CallbackAPIVersion.VERSION2,
             client_id=self.device,
             protocol=MQTTProtocolVersion.MQTTv5,
+            manual_ack=self._memory is not None,
         )
         client.tls_set_context(self.tls)
         client.connect_timeout = ACK_TIMEOUT_S
         client.max_inflight_messages_set(IN_FLIGHT)
         client.on_connect = self._on_connect
         client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
         client.on_log = self._on_log
         try:
             self._connect(client)
@@ -173,16 +244,26 @@ class PahoUnit:
             # "No matching subscribers": a broker took it but nobody will store it.
             self._acks[mid] = not reason.is_failure and reason.value != NO_MATCHING_SUBSCRIBERS
 
+    def _on_subscribe(self, *args: object) -> None:  # client, userdata, mid, reasons, props
+        reasons = args[3]
+        if isinstance(reasons, list):
+            self._suback = [r for r in reasons if isinstance(r, ReasonCode)]
+
+    def _on_message(self, _client: object, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        self._commands.append(message)
+
     def _on_log(self, _client: object, _userdata: object, level: int, text: str) -> None:
         if level in (mqtt.MQTT_LOG_ERR, mqtt.MQTT_LOG_WARNING):
             self._error = text
 
 
 class PahoUnits:
-    """The units whose files are in ``certs``, publishing to the endpoint ``host``:``port``."""
+    """The units whose files are in ``certs``, publishing to the endpoint ``host``:``port``;
+    with ``memory``, answering their commands from there."""
 
-    def __init__(self, host: str, port: int, certs: Path) -> None:
+    def __init__(self, host: str, port: int, certs: Path, memory: UnitMemory | None = None) -> None:
         self._host, self._port, self._certs = host, port, certs
+        self._memory = memory
 
     def check(self, device: str) -> None:
         """UnitError, saying how to make them, if the unit's files are missing."""
@@ -190,7 +271,7 @@ class PahoUnits:
 
     def open(self, device: str, tls: UnitTls | None) -> PahoUnit:
         """One wake of ``device``, resuming ``tls`` of an earlier wake."""
-        return PahoUnit(self._host, self._port, self._certs, device, tls)
+        return PahoUnit(self._host, self._port, self._certs, device, tls, self._memory)
 
 
 def unit_files(certs: Path, device: str) -> tuple[Path, Path]:

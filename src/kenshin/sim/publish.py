@@ -9,7 +9,8 @@ what is still unacknowledged then counts as failed. The units and their endpoint
 port (``kenshin.ports.Units``), given by the caller.
 
 With ``speed`` S, simulated time runs S times faster than real time; 0 is as fast as the
-endpoint takes the messages. ``connections`` units are served at once, each by a worker
+endpoint takes the messages. A window of simulated time (``Replay.since``, ``until``)
+publishes only the wakes in it. ``connections`` units are served at once, each by a worker
 thread that keeps the units given to it, so that a unit's wakes stay in order.
 """
 
@@ -60,17 +61,27 @@ class Target:
 class Replay:
     """How the fleet is replayed: ``speed`` times real time (0: as fast as the endpoint
     takes it), units waking every ``wake_minutes`` of simulated time, ``connections`` units
-    connected at once."""
+    connected at once. Only the wakes from ``since`` and before ``until`` (simulated UTC
+    epoch s; None: no bound) publish: the others' messages never reach the endpoint. With
+    ``answer_commands`` the units answer their commands (kenshin.sim.memory)."""
 
     speed: float = 0.0
     wake_minutes: int = 30
     connections: int = 16
+    since: int | None = None
+    until: int | None = None
+    answer_commands: bool = False
+
+    def publishes(self, at: int) -> bool:
+        """Whether the wake at ``at`` publishes."""
+        return (self.since is None or self.since <= at) and (self.until is None or at < self.until)
 
 
 @dataclass
 class PublishSummary:
-    """What publishing did: messages planned, PUBLISHes sent (retries too), messages
-    acknowledged and never acknowledged, connections made, wakes that failed, seconds."""
+    """What publishing did: messages planned, PUBLISHes sent (retries and answers too),
+    messages acknowledged and never acknowledged, connections made, wakes that failed,
+    seconds; when the units answered commands, how many and with how many messages."""
 
     messages: int = 0
     published: int = 0
@@ -79,6 +90,8 @@ class PublishSummary:
     connections: int = 0
     failed_wakes: int = 0
     elapsed_s: float = 0.0
+    commands_answered: int | None = None
+    messages_resent: int = 0
 
 
 @dataclass(frozen=True)
@@ -108,7 +121,9 @@ def publish_fleet(
     try:
         for device in devices:
             units.check(device)
-        wakes = plan_wakes(messages, replay.wake_minutes * 60)
+        wakes = (
+            w for w in plan_wakes(messages, replay.wake_minutes * 60) if replay.publishes(w.at)
+        )
         first = next(wakes, None)
         summary = PublishSummary()
         if first is None:

@@ -103,6 +103,23 @@ def _speed(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
     show_default=True,
     help="With --host: units connected at once.",
 )
+@click.option(
+    "--publish-from",
+    metavar="YYYY-MM-DDTHH:MM",
+    help="With --host: only the wakes from this time (in --timezone) publish; the others'"
+    " messages never get through, but the units keep them (see --answer-commands).",
+)
+@click.option(
+    "--publish-until",
+    metavar="YYYY-MM-DDTHH:MM",
+    help="With --host: only the wakes before this time (in --timezone) publish.",
+)
+@click.option(
+    "--answer-commands",
+    is_flag=True,
+    help="With --host: each unit subscribes to its commands at every wake and answers"
+    " each resend once, publishing again its messages that hold readings of the range.",
+)
 def simulate(
     devices: int,
     days: int,
@@ -117,18 +134,23 @@ def simulate(
     speed: float,
     wake_minutes: int,
     connections: int,
+    publish_from: str | None,
+    publish_until: str | None,
+    answer_commands: bool,
 ) -> None:
     """Simulate a fleet: JSON lines of messages in OUT, and the exact slot energy beside it.
 
     With --host and --certs, each unit then also publishes its messages to that endpoint
     over MQTT/TLS (QoS 1) the way a battery unit does: it wakes every --wake-minutes of
     simulated time, connects, publishes what is due, waits for every PUBACK and
-    disconnects; what is not acknowledged goes again at its next wake.
+    disconnects; what is not acknowledged goes again at its next wake. With
+    --answer-commands the units also answer 'kenshin devices resend' and gap recovery.
     """
     if (host is None) != (certs is None):
         raise click.UsageError("--host and --certs go together: the endpoint and the unit files")
     if start is None:
         start = datetime.now(zone(timezone)).date() - timedelta(days=days)
+    since, until = _window(publish_from, publish_until, timezone)
     spec = FleetSpec(devices, days, start, timezone, seed, faults)
     summary = run_simulation(spec, out)
     click.echo(
@@ -139,13 +161,40 @@ def simulate(
         click.echo(f"wrote {path}")
     if host is not None and certs is not None:
         target = Target(host, port, certs)
-        replay = Replay(speed, wake_minutes, connections)
+        replay = Replay(speed, wake_minutes, connections, since, until, answer_commands)
         published = publish_simulation(spec, summary, target, replay)
         click.echo(published_line(published, target))
         if published.failed:
             raise click.ClickException(
                 f"{published.failed} messages were not acknowledged: see the warnings above"
             )
+
+
+def _window(
+    publish_from: str | None, publish_until: str | None, timezone: str
+) -> tuple[int | None, int | None]:
+    """The wakes that publish, from and before (UTC epoch s; None: no bound)."""
+    since = _moment(publish_from, timezone, "--publish-from")
+    until = _moment(publish_until, timezone, "--publish-until")
+    if since is not None and until is not None and since >= until:
+        raise click.UsageError("--publish-from must be before --publish-until")
+    return since, until
+
+
+def _moment(value: str | None, timezone: str, option: str) -> int | None:
+    """``value`` (a local time in ``timezone``, unless it has its own UTC offset) as UTC
+    epoch seconds; None for None."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: expected a time as YYYY-MM-DDTHH:MM", param_hint=option
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone(timezone))
+    return int(moment.timestamp())
 
 
 def run_simulation(spec: FleetSpec, out: Path) -> SimulationSummary:
