@@ -130,6 +130,9 @@ persistence true
 # A worker that restarts finds every message the broker kept for it meanwhile: Mosquitto's
 # default of 1,000 queued messages per client would drop the rest, acknowledged to units.
 max_queued_messages 10000000
+# Mosquitto keeps messages in memory and writes them out every so often (its default:
+# 30 minutes): a crash loses what came since, which gap recovery must then ask for.
+autosave_interval 60
 persistence_location {folder / DATA}/
 acl_file {folder / ACL}
 
