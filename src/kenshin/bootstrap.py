@@ -170,15 +170,14 @@ class App:
             raise StoreError('only a SQLite store (store.backend = "sqlite") is backed up')
         return backup_database(self.data_dir / self.settings.store.path, target)
 
-    def broker_link(self, client_id: str, on_delivery: Callable[[Delivery], None]) -> UnitMessages:
-        """The worker's link to the broker of ``broker.url``, as ``client_id``;
-        ConfigError when no broker is configured."""
+    def broker_link(
+        self, client_id: str, on_delivery: Callable[[Delivery], None], *, retiring: bool = False
+    ) -> UnitMessages:
+        """The worker's link to the broker of ``broker.url``, as ``client_id`` (``retiring``:
+        out of the shared subscriptions, to drain its session); ConfigError unless the
+        settings make a worker."""
+        self.check_worker()
         broker = self.settings.broker
-        if not broker.url:
-            raise ConfigError(
-                "broker.url: kenshin worker reads the units' messages from an MQTT broker: set"
-                ' broker.url = "mqtts://HOST:PORT" (docs/cluster.md)'
-            )
         settings = BrokerSettings(
             broker.host,
             broker.port,
@@ -190,7 +189,7 @@ class App:
             broker.session_expiry_s,
             broker.receive_maximum,
         )
-        return BrokerLink(settings, on_delivery)
+        return BrokerLink(settings, on_delivery, retiring=retiring)
 
     def check_worker(self) -> None:
         """ConfigError, naming the key and what to set, unless the settings make a worker:

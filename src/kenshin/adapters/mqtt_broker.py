@@ -61,8 +61,15 @@ class BrokerSettings:
 class BrokerLink:
     """The worker's connection to the broker; ``on_delivery`` is called in paho's thread."""
 
-    def __init__(self, settings: BrokerSettings, on_delivery: Callable[[Delivery], None]) -> None:
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        on_delivery: Callable[[Delivery], None],
+        *,
+        retiring: bool = False,
+    ) -> None:
         self._settings = settings
+        self._retiring = retiring  # leaving the shares for good: unsubscribe, drain
         self._on_delivery = on_delivery
         self._lock = threading.Lock()
         self._generation = 0  # the connection's number; 0 while none is up
@@ -168,11 +175,16 @@ class BrokerLink:
         client.loop(0.1)
         return bool(done) and not done[0].is_failure
 
-    def stop(self) -> None:
-        """Disconnect (the session stays at the broker) and stop paho's thread."""
+    def stop(self, *, end_session: bool = False) -> None:
+        """Disconnect and stop paho's thread; the session stays at the broker unless
+        ``end_session`` (a worker retired for good)."""
         with self._lock:
             self._generation = 0
-        self._client.disconnect()
+        properties = None
+        if end_session:
+            properties = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = 0
+        self._client.disconnect(properties=properties)
         self._client.loop_stop()
 
     def _make_client(self) -> mqtt.Client:
@@ -188,6 +200,7 @@ class BrokerLink:
         client.max_inflight_messages_set(100)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
@@ -203,9 +216,16 @@ class BrokerLink:
         with self._lock:
             self.connections += 1
             self._generation = self.connections
-        options = SubscribeOptions(qos=1)
         share = self._settings.share
-        client.subscribe([(f"$share/{share}/{topic}", options) for topic in UNIT_TOPICS])
+        filters = [f"$share/{share}/{topic}" for topic in UNIT_TOPICS]
+        if self._retiring:  # no more of the units' messages; what the session holds comes
+            client.unsubscribe(filters)
+            return
+        client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in filters])
+
+    def _on_unsubscribe(self, *_args: object) -> None:
+        self._subscribed = True  # taken out of the shares: ready to drain the session
+        log.info("out of the shared subscriptions (connection %d)", self.connections)
 
     def _on_subscribe(
         self, _c: mqtt.Client, _u: object, _mid: int, reasons: list[ReasonCode], _p: object

@@ -76,10 +76,12 @@ async def work(
     *,
     on_listening: Callable[[list[Listener]], None] = lambda _: None,
     stop: asyncio.Event | None = None,
+    retire: bool = False,
 ) -> None:
     """Run until SIGTERM/SIGINT (or ``stop`` is set), then shut down without loss.
-    ConfigError when the store is not PostgreSQL or no broker is configured;
-    BrokerError when the broker cannot be used."""
+    With ``retire``: leave the shared subscriptions, store what the worker's session
+    holds, end the session and forget the worker. ConfigError when the store is not
+    PostgreSQL or no broker is configured; BrokerError when the broker cannot be used."""
     stop = stop or asyncio.Event()
     _on_signals(stop.set)
     members, leadership = app.cluster()
@@ -89,7 +91,7 @@ async def work(
     metrics = ServerMetrics(app.store, app.data_dir, started_at=int(time.time()))
     commits = commit_queue(app, security, metrics)
     inbox = Inbox(commits, app.store.unit_clocks)
-    link = app.broker_link(name, inbox.deliver)
+    link = app.broker_link(name, inbox.deliver, retiring=retire)
     inbox.attach(asyncio.get_running_loop(), link)
     duty = LeaderDuty(app, leadership, watching, metrics, commits, link)
     parts = _Parts(inbox, commits, link, duty, members, security, metrics, watching)
@@ -100,16 +102,39 @@ async def work(
     tasks = {
         "ingest": committing,
         "statuses": asyncio.create_task(inbox.keep_statuses(background_stop)),
-        "lead": asyncio.create_task(duty.run(background_stop)),
         "heartbeat": asyncio.create_task(_beat(app, name, parts, background_stop)),
     }
+    if retire:  # a retiring worker never leads, and stops once its session is drained
+        tasks["drain"] = asyncio.create_task(_drained(inbox, stop))
+    else:
+        tasks["lead"] = asyncio.create_task(duty.run(background_stop))
     http = await _start_http(app, parts, tasks, on_listening)
     log.warning("worker %s: reading the units' messages from the broker", name)
     try:
         await stop.wait()
     finally:
-        await _shut_down(parts, tasks, background_stop, http)
+        await _shut_down(parts, tasks, background_stop, http, end_session=retire)
+        if retire:
+            await asyncio.to_thread(members.forget, name)
         log.info("worker %s stopped: %d messages stored", name, inbox.counts["stored"])
+
+
+DRAIN_QUIET_S = 2.0  # a retiring worker's session is drained once nothing came for this long
+
+
+async def _drained(inbox: Inbox, stop: asyncio.Event) -> None:
+    """Set ``stop`` once nothing waits and nothing came for DRAIN_QUIET_S."""
+    loop = asyncio.get_running_loop()
+    last, since = -1, loop.time()
+    while not stop.is_set():
+        received = inbox.counts["received"]
+        if received != last or inbox.waiting:
+            last, since = received, loop.time()
+        elif loop.time() - since >= DRAIN_QUIET_S:
+            log.warning("the session is drained: %d messages stored", inbox.counts["stored"])
+            stop.set()
+            return
+        await asyncio.sleep(0.1)  # a poll of the inbox's counts, not a wait for time
 
 
 async def _shut_down(
@@ -117,6 +142,8 @@ async def _shut_down(
     tasks: dict[str, asyncio.Task[None]],
     background_stop: asyncio.Event,
     http: HttpServer | None,
+    *,
+    end_session: bool = False,
 ) -> None:
     _on_signals(lambda: log.warning("shutting down already"))
     log.info("shutting down: taking no more messages; committing what was received")
@@ -129,7 +156,7 @@ async def _shut_down(
             await task
     await parts.inbox.flush_statuses()
     await parts.inbox.stopped()
-    await asyncio.to_thread(parts.link.stop)
+    await asyncio.to_thread(lambda: parts.link.stop(end_session=end_session))
     if http is not None:
         await http.stop()
 
@@ -167,8 +194,9 @@ def _http_side(app: App, parts: _Parts, tasks: dict[str, asyncio.Task[None]]) ->
         "store": store_writable(app.store),
         "broker": broker,
         "ingest": task_running(commits, "the commit of received messages"),
-        "lead": task_running(tasks["lead"], "the attempts to lead"),
     }
+    if "lead" in tasks:
+        checks["lead"] = task_running(tasks["lead"], "the attempts to lead")
     health = HealthApp(lambda: parts.metrics.page(live()), checks)
     return HttpServer(HttpSettings(app.settings.http.host, app.settings.http.port), health)
 

@@ -30,5 +30,6 @@ class UnitMessages(Protocol):
         """Close the connection of the client ``client_id`` (a revoked unit) and end its
         session: whether it was done."""
 
-    def stop(self) -> None:
-        """Disconnect; the session (and what was not acknowledged) stays at the broker."""
+    def stop(self, *, end_session: bool = False) -> None:
+        """Disconnect; the session (and what was not acknowledged) stays at the broker
+        unless ``end_session``."""

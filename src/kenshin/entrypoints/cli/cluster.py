@@ -33,8 +33,14 @@ def _name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> st
     help="The worker's name and client id at the broker [default: worker-<host name>];"
     " start it again under the same name.",
 )
+@click.option(
+    "--retire",
+    is_flag=True,
+    help="Take the worker out for good: leave the shared subscriptions, store what its"
+    " session at the broker holds, end the session and exit.",
+)
 @click.pass_context
-def worker_command(ctx: click.Context, name: str) -> None:
+def worker_command(ctx: click.Context, name: str, retire: bool) -> None:
     """Read the units' messages from the MQTT broker of broker.url (a shared subscription:
     the broker spreads them over every worker), store them in the PostgreSQL store of
     store.url and acknowledge each to the broker once stored. One worker at a time leads
@@ -42,6 +48,8 @@ def worker_command(ctx: click.Context, name: str) -> None:
     when it stops. On localhost, HTTP serves /metrics, /healthz and /readyz.
 
     Stops cleanly on SIGTERM or Ctrl-C: what was received is stored and acknowledged first.
+    A worker's session at the broker keeps its share of the messages while it is away:
+    start it again under its name, or retire it with --retire (after stopping it).
     """
 
     def listening(listeners: list[Listener]) -> None:
@@ -51,8 +59,8 @@ def worker_command(ctx: click.Context, name: str) -> None:
     with opened(ctx) as app:
         app.check_worker()  # before anything starts: a store and a broker for a cluster
         click.echo(f"worker {name}: broker {app.settings.broker.url}")
-        asyncio.run(work(app, name, on_listening=listening))
-    click.echo("stopped")
+        asyncio.run(work(app, name, on_listening=listening, retire=retire))
+    click.echo("retired: its session is ended" if retire else "stopped")
 
 
 @cli.group("cluster")
