@@ -157,6 +157,7 @@ user {WORKER_NAME}
 topic read dt/kenshin/+/#
 topic read $share/kenshin/dt/kenshin/+/#
 topic write cmd/kenshin/#
+topic read $SYS/broker/store/messages/count
 
 pattern write dt/kenshin/%u/#
 pattern read cmd/kenshin/%u/#

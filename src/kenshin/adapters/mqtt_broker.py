@@ -12,6 +12,7 @@ connection on purpose, for a batch that could not be stored.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import threading
@@ -37,6 +38,8 @@ RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 10
 PUBLISH_TIMEOUT_S = 10.0
 # The units' topics a worker reads, under $share/<share>/.
 UNIT_TOPICS = ("dt/kenshin/+/readings", "dt/kenshin/+/echonet", "dt/kenshin/+/status")
+# How many messages the broker holds (Mosquitto's $SYS, every sys_interval): its backlog.
+HELD_TOPIC = "$SYS/broker/store/messages/count"
 
 
 class BrokerError(KenshinError):
@@ -77,6 +80,8 @@ class BrokerLink:
         self.stale_acks = 0  # messages stored after their connection was gone: sent again
         self._refused: str | None = None
         self._subscribed = False
+        self._held_mid: int | None = None
+        self.held: int | None = None  # messages the broker holds, as it last said
         self._client = self._make_client()
 
     @property
@@ -221,6 +226,7 @@ class BrokerLink:
         if self._retiring:  # no more of the units' messages; what the session holds comes
             client.unsubscribe(filters)
             return
+        _, self._held_mid = client.subscribe(HELD_TOPIC, qos=0)  # refused: it is not said
         client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in filters])
 
     def _on_unsubscribe(self, *_args: object) -> None:
@@ -228,8 +234,10 @@ class BrokerLink:
         log.info("out of the shared subscriptions (connection %d)", self.connections)
 
     def _on_subscribe(
-        self, _c: mqtt.Client, _u: object, _mid: int, reasons: list[ReasonCode], _p: object
+        self, _c: mqtt.Client, _u: object, mid: int, reasons: list[ReasonCode], _p: object
     ) -> None:
+        if mid == self._held_mid:
+            return  # the broker's backlog, where it tells it: nothing depends on it
         refused = [str(reason) for reason in reasons if reason.is_failure]
         if refused:
             self._refused = f"subscription refused ({', '.join(refused)})"
@@ -247,6 +255,10 @@ class BrokerLink:
         log.warning("the broker connection is down (%s); connecting again", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic == HELD_TOPIC:
+            with contextlib.suppress(ValueError):
+                self.held = int(message.payload)
+            return
         with self._lock:
             generation = self._generation
         if message.qos == 0:  # nothing to acknowledge

@@ -236,7 +236,7 @@ async def _beat(app: App, name: str, parts: _Parts, stop: asyncio.Event) -> None
             0,
             parts.duty.leading,
             parts.inbox.lag_s,
-            {**parts.inbox.counts, "waiting": parts.inbox.waiting},
+            _counts(parts),
         )
         try:
             await asyncio.to_thread(_beat_once, app, parts, member, watch)
@@ -248,6 +248,14 @@ async def _beat(app: App, name: str, parts: _Parts, stop: asyncio.Event) -> None
             await asyncio.wait_for(stop.wait(), every_s)
         except TimeoutError:
             continue
+
+
+def _counts(parts: _Parts) -> dict[str, int]:
+    """The worker's figures for its heartbeat, with the broker's backlog where it says."""
+    counts = {**parts.inbox.counts, "waiting": parts.inbox.waiting}
+    if parts.link.held is not None:
+        counts["broker_held"] = parts.link.held
+    return counts
 
 
 def _leaderless_watch(app: App, name: str) -> LeaderlessWatch | None:

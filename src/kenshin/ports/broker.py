@@ -14,6 +14,10 @@ class UnitMessages(Protocol):
     def connected(self) -> bool:
         """Whether the link is up and subscribed."""
 
+    @property
+    def held(self) -> int | None:
+        """How many messages the broker holds, as it last said (None: it does not say)."""
+
     def start(self, timeout_s: float = 10.0) -> None:
         """Connect and subscribe; an error saying why when the broker cannot be used."""
 

@@ -99,7 +99,9 @@ def cluster_status(ctx: click.Context, as_json: bool) -> None:
     show(list(records[0]) if records else ["name"], records, as_json)
     if not as_json:
         leader = state.leader.name if state.leader else "none"
-        click.echo(f"{state.workers} workers alive; leader: {leader}")
+        held = [m.counts["broker_held"] for m in state.alive if "broker_held" in m.counts]
+        backlog = f"; the broker holds {max(held)} messages" if held else ""
+        click.echo(f"{state.workers} workers alive; leader: {leader}{backlog}")
     for problem in state.problems():
         click.echo(f"problem: {problem}", err=True)
     if state.problems():
