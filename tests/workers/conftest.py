@@ -19,6 +19,9 @@ import pytest
 from psycopg import sql
 
 from conftest import kenshin, make_site, postgres_url, wait_for
+from kenshin.adapters.outbox import LocalOutbox
+from kenshin.domain.model import Customer
+from kenshin.sim.verify import load_truth, verify_files
 from test_broker_config import MOSQUITTO, accepts, free_port
 from test_simulate_network import DAY, ids, simulate
 
@@ -164,4 +167,15 @@ def make_cluster(
         cluster.stop()
 
 
-__all__ = ["DAY", "Cluster", "make_cluster"]
+def files_equal_truth(cluster: Cluster) -> None:
+    """Export the day and check every slot of the file against the simulator's truth:
+    equal, or estimated where the fleet's faults leave no reading to take it from."""
+    exported = kenshin(cluster.site, "export", "--customer", "C-001", "--date", DAY.isoformat())
+    assert exported.exit_code == 0, exported.output
+    truth = load_truth(cluster.site / "fleet.truth.csv")
+    check = verify_files(LocalOutbox(cluster.site / "outbox"), Customer("C-001", "Example"), truth)
+    assert (check.mismatches, check.missing) == ([], 0)
+    assert check.matched + check.estimated == len(truth)
+
+
+__all__ = ["DAY", "Cluster", "files_equal_truth", "make_cluster"]

@@ -14,10 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import kenshin, wait_for
-from kenshin.adapters.outbox import LocalOutbox
-from kenshin.domain.model import Customer
-from kenshin.sim.verify import load_truth, verify_files
-from workers.conftest import DAY, Cluster, make_cluster
+from workers.conftest import DAY, Cluster, files_equal_truth, make_cluster
 from workers.test_workers import sent_readings
 
 pytestmark = pytest.mark.integration
@@ -59,12 +56,7 @@ def finish(cluster: Cluster, publishing: subprocess.Popen[str]) -> None:
     # Duplicates the fleet sends on purpose are counted once: all is in once the count stops.
     wait_for("the readings stored", lambda: cluster.stored() >= sent * 0.98, timeout_s=120)
     wait_for("nothing waiting at the workers", lambda: settled(cluster), timeout_s=60)
-    exported = kenshin(cluster.site, "export", "--customer", "C-001", "--date", DAY.isoformat())
-    assert exported.exit_code == 0, exported.output
-    truth = load_truth(cluster.site / "fleet.truth.csv")
-    check = verify_files(LocalOutbox(cluster.site / "outbox"), Customer("C-001", "Example"), truth)
-    assert (check.mismatches, check.missing) == ([], 0)
-    assert check.matched + check.estimated == len(truth)
+    files_equal_truth(cluster)
 
 
 def settled(cluster: Cluster) -> bool:

@@ -12,14 +12,11 @@ from datetime import datetime
 
 import pytest
 
-from conftest import kenshin, wait_for
-from kenshin.adapters.outbox import LocalOutbox
-from kenshin.domain.model import Customer
+from conftest import wait_for
 from kenshin.sim.files import read_messages
 from kenshin.sim.transmission import Message
-from kenshin.sim.verify import load_truth, verify_files
 from kenshin.sim.wakes import plan_wakes
-from workers.conftest import DAY, Cluster
+from workers.conftest import DAY, Cluster, files_equal_truth
 
 pytestmark = pytest.mark.integration
 
@@ -126,9 +123,4 @@ def test_readings_a_broker_crash_lost_come_back_from_the_units(cluster: Cluster)
     wait_for("every reading stored", lambda: cluster.stored() == len(everything), 60)
     cluster.stop_worker("w1")
 
-    exported = kenshin(cluster.site, "export", "--customer", "C-001", "--date", DAY.isoformat())
-    assert exported.exit_code == 0, exported.output
-    truth = load_truth(cluster.site / "fleet.truth.csv")
-    check = verify_files(LocalOutbox(cluster.site / "outbox"), Customer("C-001", "Example"), truth)
-    assert (check.mismatches, check.missing) == ([], 0)
-    assert check.matched + check.estimated == len(truth)
+    files_equal_truth(cluster)

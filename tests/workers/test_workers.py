@@ -8,11 +8,8 @@ import subprocess
 
 import pytest
 
-from conftest import kenshin, wait_for
-from kenshin.adapters.outbox import LocalOutbox
-from kenshin.domain.model import Customer
-from kenshin.sim.verify import load_truth, verify_files
-from workers.conftest import DAY, Cluster
+from conftest import wait_for
+from workers.conftest import DAY, Cluster, files_equal_truth
 
 pytestmark = pytest.mark.integration
 
@@ -41,9 +38,4 @@ def test_two_workers_store_what_units_publish_to_the_broker(cluster: Cluster) ->
     wait_for("every reading stored", lambda: cluster.stored() >= sent - 10, timeout_s=60)
     for name in ("w1", "w2"):
         cluster.stop_worker(name)
-    exported = kenshin(cluster.site, "export", "--customer", "C-001", "--date", DAY.isoformat())
-    assert exported.exit_code == 0, exported.output
-    truth = load_truth(cluster.site / "fleet.truth.csv")
-    check = verify_files(LocalOutbox(cluster.site / "outbox"), Customer("C-001", "Example"), truth)
-    assert (check.mismatches, check.missing) == ([], 0)
-    assert check.matched + check.estimated == len(truth)
+    files_equal_truth(cluster)

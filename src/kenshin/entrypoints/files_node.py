@@ -20,14 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kenshin.bootstrap import App
 from kenshin.entrypoints.http import Check, HealthApp, HttpServer, HttpSettings, store_writable
-from kenshin.entrypoints.listeners import Listener
+from kenshin.entrypoints.listeners import Listener, announce, on_signals
 from kenshin.errors import ConfigError, StoreError
 from kenshin.services.alerting import SecurityEventBuffer
 from kenshin.services.metrics import FilesMetrics
@@ -80,7 +79,7 @@ def check_files_node(app: App) -> None:
 async def _serve_files(
     app: App, on_listening: Callable[[list[Listener]], None], stop: asyncio.Event
 ) -> None:
-    _on_signals(stop.set)
+    on_signals(stop.set)
     held = SecurityEventBuffer() if app.settings.alerts.enabled else None
     security = SecurityLog(held)  # stored for the alerts evaluated elsewhere
     # The file servers' libraries take a while to import: only servers need them.
@@ -95,12 +94,10 @@ async def _serve_files(
         if app.settings.http.enabled:
             http = _http_side(app, files, security)
             listeners.append(await http.start())
-        for listener in listeners:
-            log.info("listening: %s on %s port %d", listener.protocol, listener.host, listener.port)
-        on_listening(listeners)
+        announce(listeners, on_listening)
         await stop.wait()
     finally:
-        _on_signals(lambda: log.warning("shutting down already"))
+        on_signals(lambda: log.warning("shutting down already"))
         log.info("shutting down: no new connections; open ones closed")
         if http is not None:
             await http.stop()
@@ -158,10 +155,3 @@ def _outbox_folder(app: App) -> Check:
         return f"the outbox {app.outbox_dir} is not a folder"
 
     return check
-
-
-def _on_signals(handler: Callable[[], object]) -> None:
-    """Call ``handler`` on SIGTERM and SIGINT."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, handler)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -31,7 +30,7 @@ from kenshin.entrypoints.http import (
     store_writable,
     task_running,
 )
-from kenshin.entrypoints.listeners import Listener
+from kenshin.entrypoints.listeners import Listener, announce, on_signals
 from kenshin.entrypoints.mqtt.server import DeviceEndpoint, EndpointSettings
 from kenshin.entrypoints.scheduled import EXPORT_RETRY_S, LastRun, commit_queue, export_job
 from kenshin.entrypoints.watching import Watching
@@ -70,7 +69,7 @@ async def _serve(
     stop: asyncio.Event | None,
 ) -> None:
     stop = stop or asyncio.Event()
-    _on_signals(stop.set)
+    on_signals(stop.set)
     watching = Watching(app)  # a wrong alert channel stops start-up here
     security = SecurityLog(watching.security_sink)
     metrics = ServerMetrics(app.store, app.data_dir, started_at=int(time.time()))
@@ -97,10 +96,10 @@ async def _serve(
             checks = _running_checks(app, committing, scheduled, last_run)
             http = _http_side(app, endpoint, commits, security, metrics, checks)
             listeners.append(await http.start())
-        _announce(listeners, on_listening)
+        announce(listeners, on_listening)
         await stop.wait()
     finally:
-        _on_signals(lambda: log.warning("shutting down already"))
+        on_signals(lambda: log.warning("shutting down already"))
         log.info("shutting down: no new connections; committing what was received")
         if http is not None:
             await http.stop()
@@ -153,21 +152,8 @@ def _running_checks(
     }
 
 
-def _announce(listeners: list[Listener], on_listening: Callable[[list[Listener]], None]) -> None:
-    for listener in listeners:
-        log.info("listening: %s on %s port %d", listener.protocol, listener.host, listener.port)
-    on_listening(listeners)
-
-
 def _committed(commits: CommitQueue) -> tuple[int, int]:
     return commits.stats.batches, commits.stats.messages
-
-
-def _on_signals(handler: Callable[[], object]) -> None:
-    """Call ``handler`` on SIGTERM and SIGINT."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, handler)
 
 
 def _http_side(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import socket
 import time
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from kenshin.entrypoints.http import (
     store_writable,
     task_running,
 )
-from kenshin.entrypoints.listeners import Listener
+from kenshin.entrypoints.listeners import Listener, announce, on_signals
 from kenshin.entrypoints.scheduled import commit_queue
 from kenshin.entrypoints.watching import Watching
 from kenshin.entrypoints.worker_inbox import Inbox
@@ -83,7 +82,7 @@ async def work(
     holds, end the session and forget the worker. ConfigError when the store is not
     PostgreSQL or no broker is configured; BrokerError when the broker cannot be used."""
     stop = stop or asyncio.Event()
-    _on_signals(stop.set)
+    on_signals(stop.set)
     members, leadership = app.cluster()
     watching = Watching(app)  # a wrong alert channel stops start-up here
     watching.report_days = StoredReportDays(members)  # whichever worker leads next knows
@@ -145,7 +144,7 @@ async def _shut_down(
     *,
     end_session: bool = False,
 ) -> None:
-    _on_signals(lambda: log.warning("shutting down already"))
+    on_signals(lambda: log.warning("shutting down already"))
     log.info("shutting down: taking no more messages; committing what was received")
     parts.inbox.close()
     await parts.commits.close()
@@ -173,9 +172,7 @@ async def _start_http(
     if app.settings.http.enabled:
         http = _http_side(app, parts, tasks)
         listeners.append(await http.start())
-    for listener in listeners:
-        log.info("listening: %s on %s port %d", listener.protocol, listener.host, listener.port)
-    on_listening(listeners)
+    announce(listeners, on_listening)
     return http
 
 
@@ -284,9 +281,3 @@ def _beat_once(app: App, parts: _Parts, member: Member, watch: LeaderlessWatch |
             found, now=now, heartbeat_s=settings.heartbeat_s, workers_expected=settings.workers
         )
         watch.check(state, now, leading=parts.duty.leading)
-
-
-def _on_signals(handler: Callable[[], object]) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, handler)

@@ -15,6 +15,7 @@ from kenshin.bootstrap import App, open_app
 from kenshin.config import find_config
 from kenshin.domain.slots import zone
 from kenshin.entrypoints import logs
+from kenshin.entrypoints.listeners import Listener
 from kenshin.errors import KenshinError
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -64,6 +65,13 @@ def opened(ctx: click.Context) -> Iterator[App]:
         yield app
     finally:
         app.close()
+
+
+def echo_listeners(listeners: list[Listener]) -> None:
+    """Print one line per listener of a long-running command, once it listens (scripts
+    and tests read the ports from them)."""
+    for listener in listeners:
+        click.echo(listener.line)
 
 
 def parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:

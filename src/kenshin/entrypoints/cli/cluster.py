@@ -8,9 +8,8 @@ import re
 import click
 
 from kenshin.domain.cluster import cluster_state
-from kenshin.entrypoints.cli.app import cli, opened
+from kenshin.entrypoints.cli.app import cli, echo_listeners, opened
 from kenshin.entrypoints.cli.listing import json_option, moment, show
-from kenshin.entrypoints.listeners import Listener
 from kenshin.entrypoints.worker import default_name, work
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -52,14 +51,10 @@ def worker_command(ctx: click.Context, name: str, retire: bool) -> None:
     start it again under its name, or retire it with --retire (after stopping it).
     """
 
-    def listening(listeners: list[Listener]) -> None:
-        for listener in listeners:
-            click.echo(f"listening: {listener.protocol} on {listener.host} port {listener.port}")
-
     with opened(ctx) as app:
         app.check_worker()  # before anything starts: a store and a broker for a cluster
         click.echo(f"worker {name}: broker {app.settings.broker.url}")
-        asyncio.run(work(app, name, on_listening=listening, retire=retire))
+        asyncio.run(work(app, name, on_listening=echo_listeners, retire=retire))
     click.echo("retired: its session is ended" if retire else "stopped")
 
 

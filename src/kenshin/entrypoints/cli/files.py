@@ -6,9 +6,8 @@ import asyncio
 
 import click
 
-from kenshin.entrypoints.cli.app import cli, opened
+from kenshin.entrypoints.cli.app import cli, echo_listeners, opened
 from kenshin.entrypoints.files_node import serve_files
-from kenshin.entrypoints.listeners import Listener
 
 
 @cli.command("files", short_help="Serve customers their files (FTPS, SFTP) and nothing else.")
@@ -24,10 +23,6 @@ def files_command(ctx: click.Context) -> None:
     Stops cleanly on SIGTERM or Ctrl-C.
     """
 
-    def listening(listeners: list[Listener]) -> None:
-        for listener in listeners:
-            click.echo(f"listening: {listener.protocol} on {listener.host} port {listener.port}")
-
     with opened(ctx) as app:
-        asyncio.run(serve_files(app, on_listening=listening))
+        asyncio.run(serve_files(app, on_listening=echo_listeners))
     click.echo("stopped")

@@ -6,8 +6,8 @@ import asyncio
 
 import click
 
-from kenshin.entrypoints.cli.app import cli, opened
-from kenshin.entrypoints.serve import Listener, serve
+from kenshin.entrypoints.cli.app import cli, echo_listeners, opened
+from kenshin.entrypoints.serve import serve
 
 
 @cli.command("serve", short_help="Run the server: device endpoint, ingest, periodic exports.")
@@ -24,10 +24,6 @@ def serve_command(ctx: click.Context) -> None:
     Stops cleanly on SIGTERM or Ctrl-C: what units sent is committed and acknowledged first.
     """
 
-    def listening(listeners: list[Listener]) -> None:
-        for listener in listeners:
-            click.echo(f"listening: {listener.protocol} on {listener.host} port {listener.port}")
-
     with opened(ctx) as app:
-        asyncio.run(serve(app, on_listening=listening))
+        asyncio.run(serve(app, on_listening=echo_listeners))
     click.echo("stopped")
