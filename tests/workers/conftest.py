@@ -131,7 +131,9 @@ def make_cluster(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, units: int, url: str = ""
 ) -> Iterator[Cluster]:
     """A site of ``units`` simulated units, its store in PostgreSQL (``url``, or a schema
-    of the run's database), its broker running."""
+    of the run's database), its broker running. Skips, saying why, without Mosquitto."""
+    if not os.access(MOSQUITTO, os.X_OK):
+        pytest.skip(f"needs Mosquitto ({MOSQUITTO}; Debian: apt-get install mosquitto)")
     site = make_site(tmp_path, "site")
     cluster = Cluster(site, url or postgres_url(tmp_path), free_port(), tmp_path)
     for key, value in cluster.env.items():
