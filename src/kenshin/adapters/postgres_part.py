@@ -3,7 +3,7 @@ store's connection pool: each call one transaction, every database error a Store
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,8 +26,10 @@ class PgPart:
         with wrapped(what), self._pool.connection() as db, db.transaction():
             yield db
 
-    def _rows(self, what: str, sql: str, args: Sequence[object] = ()) -> list[Any]:
-        """The rows of one query."""
+    def _rows(
+        self, what: str, sql: str, args: Sequence[object] | Mapping[str, object] = ()
+    ) -> list[Any]:
+        """The rows of one query (arguments by position, or by name)."""
         with self._using(what) as db:
             return db.execute(sql, args).fetchall()
 

@@ -17,6 +17,7 @@ from kenshin.adapters import (
     postgres_alerts,
     postgres_commands,
     postgres_delivery,
+    postgres_partitions,
     postgres_readings,
     postgres_records,
     postgres_registry,
@@ -24,7 +25,7 @@ from kenshin.adapters import (
 )
 from kenshin.errors import StoreError
 
-# One script per schema version.
+# One script per schema version; a script once released never changes.
 MIGRATIONS: tuple[str, ...] = (
     postgres_registry.SCHEMA
     + postgres_commands.SCHEMA
@@ -33,6 +34,8 @@ MIGRATIONS: tuple[str, ...] = (
     + postgres_delivery.SCHEMA
     + postgres_alerts.SCHEMA
     + postgres_units.SCHEMA,
+    # 2: readings in partitions of a month each, their rows moved there.
+    postgres_partitions.MIGRATION,
 )
 _LOCK = 0x6B656E7368696E  # "kenshin": the advisory lock migrations take
 
