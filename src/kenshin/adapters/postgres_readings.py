@@ -71,11 +71,12 @@ FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::int[]) WITH ORDINALITY u(met
 ORDER BY t, meter, n
 ON CONFLICT DO NOTHING
 """
+# Each key looked up (LIMIT 1: the planner would rather scan the months and hash).
 _STORED_BEFORE = """
-SELECT r.meter, r.t, r.fwd, r.rev
+SELECT o.meter, o.t, x.fwd, x.rev
 FROM (SELECT DISTINCT * FROM unnest(%s::int[], %s::bigint[])) o(meter, t)
-JOIN readings r ON r.t = o.t AND r.meter = o.meter
-WHERE r.batch <> %s
+CROSS JOIN LATERAL (SELECT r.fwd, r.rev FROM readings r
+    WHERE r.t = o.t AND r.meter = o.meter AND r.batch <> %s LIMIT 1) x
 """
 _COMPLETE = """
 UPDATE readings r SET fwd = u.fwd, rev = u.rev
