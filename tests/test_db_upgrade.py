@@ -132,5 +132,6 @@ def test_a_postgresql_store_of_version_1_is_refused_then_upgraded_with_its_readi
     assert parts == [
         ("readings_202611", "FOR VALUES FROM ('1793491200') TO ('1796083200')"),
         ("readings_202612", "FOR VALUES FROM ('1796083200') TO ('1798761600')"),
-        ("readings_other", "DEFAULT"),
+        ("readings_before_2000", "FOR VALUES FROM (MINVALUE) TO ('946684800')"),
+        ("readings_from_2100", "FOR VALUES FROM ('4102444800') TO (MAXVALUE)"),
     ]

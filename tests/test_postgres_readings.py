@@ -5,6 +5,7 @@ scheduled export run drops them when a retention is set."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,9 +14,11 @@ import pytest
 from psycopg import sql
 
 from conftest import postgres_url
+from kenshin.adapters import postgres_partitions
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.adapters.postgres import PostgresStore
 from kenshin.domain.model import Device, Reading
+from kenshin.errors import StoreError
 from kenshin.services.export import ExportSettings
 from kenshin.services.schedule import ExportRequest, export_due
 from test_export import ACME, SLOTS, boundary_readings, make_store
@@ -72,7 +75,8 @@ def test_retention_drops_the_months_wholly_older_than_the_cutoff_with_their_conf
         "readings_202610",
         "readings_202611",
         "readings_202612",
-        "readings_other",
+        "readings_before_2000",
+        "readings_from_2100",
     ]
 
     # October and November end before the 10th of December; 1990 is older too.
@@ -85,7 +89,11 @@ def test_retention_drops_the_months_wholly_older_than_the_cutoff_with_their_conf
     assert [c.t for c in store.readings.list_conflicts()] == [DEC]
     assert store.readings.newest_batch(OCT, LAST_OF_NOV) == 0  # nothing of those days is left
     assert store.readings.newest_batch(FIRST_OF_DEC, DEC) == 3
-    assert partitions(store, postgres_database) == ["readings_202612", "readings_other"]
+    assert partitions(store, postgres_database) == [
+        "readings_202612",
+        "readings_before_2000",
+        "readings_from_2100",
+    ]
     assert store.readings.expire(utc(2026, 12, 10)) == 0
 
 
@@ -109,7 +117,42 @@ def test_a_reading_of_a_dropped_month_arriving_later_is_stored_again(
     late = store.readings.add_readings([Reading("M1", LAST_OF_NOV, 2, 0)], DEC + 60)
     assert late.stored == 1
     assert everything(store) == {"M1": [Reading("M1", LAST_OF_NOV, 2, 0)]}
-    assert partitions(store, postgres_database) == ["readings_202611", "readings_other"]
+    assert partitions(store, postgres_database) == [
+        "readings_202611",
+        "readings_before_2000",
+        "readings_from_2100",
+    ]
+
+
+def test_a_new_month_is_made_while_a_long_read_of_the_readings_is_under_way(
+    store: PostgresStore, postgres_database: str
+) -> None:
+    store.readings.add_readings([Reading("M1", NOV, 1, None)], DEC)
+    with psycopg.connect(postgres_database) as reader, ThreadPoolExecutor(1) as writer:
+        reader.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(store.schema)))
+        assert reader.execute("SELECT count(*) FROM readings").fetchone() == (1,)  # still open
+        storing = writer.submit(store.readings.add_readings, [Reading("M1", DEC, 2, None)], DEC)
+        try:  # a month made with an exclusive lock on the table would wait for the read
+            assert storing.result(timeout=20).stored == 1
+        finally:
+            reader.rollback()
+    assert everything(store) == {"M1": [Reading("M1", NOV, 1, None), Reading("M1", DEC, 2, None)]}
+
+
+def test_retention_waits_a_moment_for_a_long_read_then_leaves_it_to_the_next_run(
+    store: PostgresStore, postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres_partitions, "_DETACH_WAIT_MS", 200)
+    store.readings.add_readings([Reading("M1", NOV, 1, None)], DEC)
+    with psycopg.connect(postgres_database) as reader:
+        reader.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(store.schema)))
+        assert reader.execute("SELECT count(*) FROM readings").fetchone() == (1,)  # still open
+        with pytest.raises(StoreError, match=r"expiring readings failed: .*lock timeout"):
+            store.readings.expire(FIRST_OF_DEC)
+        reader.rollback()
+    assert store.readings.add_readings([Reading("M1", DEC, 2, None)], DEC).stored == 1
+    assert store.readings.expire(FIRST_OF_DEC) == 1
+    assert everything(store) == {"M1": [Reading("M1", DEC, 2, None)]}
 
 
 def test_a_month_left_detached_by_a_run_that_stopped_is_dropped_and_counted_by_the_next(

@@ -2,12 +2,15 @@
 
 ``readings`` is partitioned by range of t. Each month from 2000 to 2099 (the times a
 unit's clock can give, ``domain.readings_json``) that has readings gets a partition of its
-own, ``readings_YYYYMM``, made by the writer before it inserts, under the writers' lock;
-a reading of any other time goes to the default partition ``readings_other``, which
-stays small. Retention drops whole months: under the writers' lock a month wholly older
-than the cutoff is detached and renamed ``expired_readings_YYYYMM`` (a moment), then it
-is counted and dropped without holding the writers up. A month left detached by a run
-that stopped half way is dropped by the next one.
+own, ``readings_YYYYMM``, made by the writer before it inserts, under the writers' lock:
+made as a table of its own, then attached, which locks the readings table only against
+other changes to its partitions, not against reads or writes. A reading of any other time
+goes to ``readings_before_2000`` or ``readings_from_2100`` (no default partition: one
+would be locked and scanned by every month attached). Retention drops whole months: under
+the writers' lock a month wholly older than the cutoff is detached (which waits for the
+reads under way, 5 s at most) and renamed ``expired_readings_YYYYMM``, then it is
+counted and dropped without holding the writers up. A month left detached by a run that
+stopped half way is dropped by the next one.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from psycopg import sql
 
 DAY_SECONDS = 86_400
 # The months with partitions of their own: 2000 to 2099, the times a unit's clock can give
-# (``domain.readings_json``). Fixed for good: the default partition holds any other time,
-# and a month could not be made once the default partition held readings of it.
+# (``domain.readings_json``). Fixed for good: the partitions before and after hold the rest.
 EARLIEST, LATEST = 946_684_800, 4_102_444_800
+_OUTSIDE = ("readings_before_2000", "readings_from_2100")
 _EXPIRING = 0x6B656E7368696E + 2  # the advisory lock each drop of an expired month takes
 _EXPIRED = "expired_"  # the prefix of a month detached for dropping
+_DETACH_WAIT_MS = 5000  # the longest a detach waits for reads: else the next run tries again
 
 # Schema version 2: the readings of version 1 moved into partitions by month (the window
 # written out: a released script never changes).
@@ -35,7 +39,8 @@ ALTER TABLE readings_unpartitioned RENAME CONSTRAINT readings_pkey TO readings_u
 CREATE TABLE readings (
     t BIGINT NOT NULL, batch BIGINT NOT NULL, meter INTEGER NOT NULL,
     fwd INTEGER, rev INTEGER, PRIMARY KEY (t, meter)) PARTITION BY RANGE (t);
-CREATE TABLE readings_other PARTITION OF readings DEFAULT;
+CREATE TABLE readings_before_2000 PARTITION OF readings FOR VALUES FROM (MINVALUE) TO (946684800);
+CREATE TABLE readings_from_2100 PARTITION OF readings FOR VALUES FROM (4102444800) TO (MAXVALUE);
 DO $$
 DECLARE month TIMESTAMP;
 BEGIN
@@ -82,7 +87,7 @@ def make_partitions(db: psycopg.Connection[Any], times: Iterable[int]) -> list[s
     months = {
         month_of(day * DAY_SECONDS)
         for day in days
-        if EARLIEST <= day * DAY_SECONDS < LATEST  # other times: the default partition
+        if EARLIEST <= day * DAY_SECONDS < LATEST  # other times: the partitions outside
     }
     if not months:
         return []
@@ -90,9 +95,11 @@ def make_partitions(db: psycopg.Connection[Any], times: Iterable[int]) -> list[s
     missing = [n for (n,) in db.execute(_MISSING, (sorted(bounds),)).fetchall()]
     for name in missing:
         first, end = bounds[name]
-        db.execute(
-            sql.SQL("CREATE TABLE {} PARTITION OF readings FOR VALUES FROM ({}) TO ({})").format(
-                sql.Identifier(name), sql.Literal(first), sql.Literal(end)
+        table = sql.Identifier(name)
+        db.execute(sql.SQL("CREATE TABLE {} (LIKE readings)").format(table))
+        db.execute(  # its primary key is made as it is attached
+            sql.SQL("ALTER TABLE readings ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                table, sql.Literal(first), sql.Literal(end)
             )
         )
     return missing
@@ -106,10 +113,12 @@ def expired_before(before: int) -> int:
 
 def detach_expired(db: psycopg.Connection[Any], before: int) -> int:
     """Detach every month partition wholly older than ``before`` (renamed for
-    ``drop_detached``), and delete the default partition's readings older than it with
+    ``drop_detached``), and delete the readings outside the months older than it, with
     the conflicts and day marks of what goes; how many readings were deleted. The caller
     holds the writers' lock."""
     cut = expired_before(before)
+    # Detaching waits for the reads under way and holds up the others meanwhile: not long.
+    db.execute(f"SET LOCAL lock_timeout = {_DETACH_WAIT_MS}")
     for (name,) in db.execute(_MONTHS).fetchall():
         first = int(datetime.strptime(name[-6:], "%Y%m").replace(tzinfo=UTC).timestamp())
         if month_of(first)[1] <= cut:
@@ -117,7 +126,12 @@ def detach_expired(db: psycopg.Connection[Any], before: int) -> int:
             db.execute(sql.SQL("ALTER TABLE readings DETACH PARTITION {}").format(table))
             expired = sql.Identifier(_EXPIRED + name)
             db.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(table, expired))
-    deleted = db.execute("DELETE FROM readings_other WHERE t < %s", (cut,)).rowcount
+    deleted = sum(
+        db.execute(
+            sql.SQL("DELETE FROM {} WHERE t < %s").format(sql.Identifier(n)), (cut,)
+        ).rowcount
+        for n in _OUTSIDE
+    )
     db.execute("DELETE FROM reading_conflicts WHERE t < %s", (cut,))
     db.execute("DELETE FROM reading_days WHERE day < %s", (cut // DAY_SECONDS,))
     return deleted
