@@ -1,4 +1,4 @@
-"""Aggregation and export of one day for many meters, from a SQLite store.
+"""Aggregation and export of one day for many meters, from a SQLite or PostgreSQL store.
 
 Stores METERS meters x 49 half-hourly readings (a Tokyo day and its closing
 boundary; 10 % of the meters with solar export on the reverse register), then
@@ -8,6 +8,8 @@ the closed UTC days, the same phases from the packed days, and whole
 every slot, render the CSV, publish it and its manifest). Checks one meter.
 
     python bench/bench_export.py [--meters N] [--layout wide|long|nem12] [--repeat R]
+        [--postgres postgresql://USER@HOST:PORT/DB]  (a PostgreSQL store in a schema of its
+        own, dropped after; it packs no days)
 """
 
 from __future__ import annotations
@@ -19,14 +21,22 @@ import sqlite3
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+
 from kenshin.adapters.outbox import LocalOutbox
+from kenshin.adapters.postgres import PostgresStore
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.csvfiles import render_day
 from kenshin.domain.model import Customer, Device, Layout, Meter, MeterSpec, Reading
 from kenshin.domain.slots import day_slots, zone
+from kenshin.ports import Store
 from kenshin.services.aggregate import aggregate_day
 from kenshin.services.export import ExportSettings, export_day, pack_closed_days
 
@@ -34,7 +44,7 @@ DAY = date(2026, 11, 26)
 SPEC = MeterSpec(100_000, 1, 6)
 
 
-def fill(store: SqliteStore, meters: int) -> Customer:
+def fill(store: Store, meters: int) -> Customer:
     """A customer with ``meters`` meters and one full day of readings each."""
     customer = Customer("C-BENCH", "Bench")
     store.registry.add_customer(customer)
@@ -52,7 +62,7 @@ def fill(store: SqliteStore, meters: int) -> Customer:
     return customer
 
 
-def time_phases(store: SqliteStore, customer: Customer, repeat: int, label: str) -> None:
+def time_phases(store: Store, customer: Customer, repeat: int, label: str) -> None:
     """Time aggregation and rendering on their own."""
     slots = day_slots(DAY, zone(customer.timezone))
     for run in range(repeat):
@@ -67,7 +77,7 @@ def time_phases(store: SqliteStore, customer: Customer, repeat: int, label: str)
         )
 
 
-def time_exports(store: SqliteStore, outbox: LocalOutbox, customer: Customer, repeat: int) -> None:
+def time_exports(store: Store, outbox: LocalOutbox, customer: Customer, repeat: int) -> None:
     """Time whole exports, with VEE (the default), then without. Before each one a late
     reading of another meter, with another value than the one stored (a conflict), makes
     the store repack a day; with VEE its two slots become Q, so each export publishes a
@@ -90,33 +100,54 @@ def time_exports(store: SqliteStore, outbox: LocalOutbox, customer: Customer, re
         )
 
 
+@contextmanager
+def opened(folder: Path, postgres: str | None) -> Iterator[Store]:
+    """A new SQLite store in ``folder``, or a PostgreSQL store in a schema of its own at
+    ``postgres``, dropped after."""
+    if not postgres:
+        store: Store = SqliteStore(folder / "kenshin.db")
+        try:
+            yield store
+        finally:
+            store.close()
+        return
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    store = PostgresStore(f"{postgres}?schema={schema}", create=True)
+    try:
+        yield store
+    finally:
+        store.close()
+        with psycopg.connect(postgres, autocommit=True) as db:
+            db.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meters", type=int, default=100_000)
     parser.add_argument("--layout", choices=[m.value for m in Layout], default="wide")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL store instead of SQLite")
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]},"
         f" SQLite {sqlite3.sqlite_version}, load {os.getloadavg()[0]:.2f}"
     )
-    with tempfile.TemporaryDirectory() as folder:
-        store = SqliteStore(Path(folder) / "kenshin.db")
+    with tempfile.TemporaryDirectory() as folder, opened(Path(folder), args.postgres) as store:
         started = time.perf_counter()
         customer = fill(store, args.meters)
         customer = Customer(customer.id, customer.name, layout=Layout(args.layout))
         print(f"stored {args.meters * 49:,} readings in {time.perf_counter() - started:.1f} s")
-        time_phases(store, customer, 1, "readings")
-        started = time.perf_counter()
-        packed = pack_closed_days(store, now=1_800_000_000)
-        print(f"packed {packed} UTC days in {time.perf_counter() - started:.2f} s")
-        time_phases(store, customer, args.repeat, "packed")
+        time_phases(store, customer, args.repeat if args.postgres else 1, "readings")
+        if not args.postgres:  # PostgreSQL reads a day's readings as they are
+            started = time.perf_counter()
+            packed = pack_closed_days(store, now=1_800_000_000)
+            print(f"packed {packed} UTC days in {time.perf_counter() - started:.2f} s")
+            time_phases(store, customer, args.repeat, "packed")
         time_exports(store, LocalOutbox(Path(folder) / "outbox"), customer, args.repeat)
         slots = day_slots(DAY, zone(customer.timezone))
         check = aggregate_day(store, customer, slots).meter_days()[0]
         assert check.values == (0,) * 48, check  # meter 0: register flat all day
-        store.close()
 
 
 if __name__ == "__main__":

@@ -83,6 +83,18 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ),
         ("", {"KENSHIN_REPORT__TIME": "24:00"}, "report.time (KENSHIN_REPORT__TIME)"),
         ("[mqtt]\nport = 65536\n", {}, "mqtt.port (KENSHIN_MQTT__PORT): Input should be less"),
+        (
+            "[store]\nreadings_retention_days = -1\n",
+            {},
+            "store.readings_retention_days (KENSHIN_STORE__READINGS_RETENTION_DAYS): Input"
+            " should be greater than or equal to 0",
+        ),
+        (
+            "[export]\nretention_days = 90\n",
+            {"KENSHIN_STORE__READINGS_RETENTION_DAYS": "120"},
+            "store.readings_retention_days: 120 days would drop readings that exports still"
+            " read: give 0 (kept forever) or at least 150 (export.retention_days + 60",
+        ),
         ("", {"KENSHIN_SFTP__PORT": "-1"}, "sftp.port (KENSHIN_SFTP__PORT): Input should be"),
         ("[http]\nport = 'web'\n", {}, "http.port (KENSHIN_HTTP__PORT): Input should be"),
         ("[ftps]\nport = 99999\n", {}, "ftps.port (KENSHIN_FTPS__PORT)"),

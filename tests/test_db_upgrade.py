@@ -16,6 +16,7 @@ from kenshin.adapters import postgres_schema
 from kenshin.adapters.sqlite_schema import MIGRATIONS, statements
 from kenshin.bootstrap import init_project, open_app
 from kenshin.config import load_settings
+from kenshin.domain.model import Reading
 from kenshin.errors import ConfigError, StoreError
 
 
@@ -93,3 +94,47 @@ def test_a_postgresql_store_is_made_by_db_upgrade_and_refused_before(
     assert refused.exit_code == 1
     newer = f"has version {version + 1}, newer than this kenshin knows ({version})"
     assert f"{newer}: upgrade kenshin" in refused.output
+
+
+@pytest.mark.integration
+def test_a_postgresql_store_of_version_1_is_refused_then_upgraded_with_its_readings_in_months(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    url = postgres_url(tmp_path)
+    schema = url.rsplit("schema=", 1)[1]
+    nov, dec, long_ago = 1_795_964_400, 1_796_140_800, 631_152_000  # 2026-11-30 JST, 12-01, 1990
+    with psycopg.connect(postgres_database) as db:  # the store as kenshin 1 left it
+        db.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        db.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        db.execute(postgres_schema.MIGRATIONS[0])
+        db.execute("CREATE TABLE kenshin_schema (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO kenshin_schema VALUES (1)")
+        db.execute("INSERT INTO reading_meters (id) VALUES ('M1'), ('M2')")
+        db.execute("INSERT INTO reading_batches (received_at) VALUES (%s)", (dec,))
+        db.execute(
+            "INSERT INTO readings VALUES (%s, 1, 1, 10, 0), (%s, 1, 1, 12, NULL), (%s, 1, 2, 7, 3)",
+            (nov, dec, long_ago),
+        )
+    site = site_with(tmp_path, f'url = "{url}"')
+    with pytest.raises(StoreError, match=r"has version 1, older than this kenshin's \(3\)"):
+        open_app(site / "kenshin.toml")
+    upgraded = kenshin(site, "db", "upgrade")
+    assert upgraded.output.endswith("schema upgraded from version 1 to 3\n"), upgraded.output
+    with closing(open_app(site / "kenshin.toml")) as app:
+        assert dict(app.store.readings.readings_between(["M1", "M2"], 0, 2 * dec)) == {
+            "M1": [Reading("M1", nov, 10, 0), Reading("M1", dec, 12, None)],
+            "M2": [Reading("M2", long_ago, 7, 3)],
+        }
+    with psycopg.connect(postgres_database) as db:
+        parts = db.execute(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
+            " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass"
+            " ORDER BY 1",
+            (f"{schema}.readings",),
+        ).fetchall()
+    assert parts == [
+        ("readings_202611", "FOR VALUES FROM ('1793491200') TO ('1796083200')"),
+        ("readings_202612", "FOR VALUES FROM ('1796083200') TO ('1798761600')"),
+        ("readings_before_2000", "FOR VALUES FROM (MINVALUE) TO ('946684800')"),
+        ("readings_from_2100", "FOR VALUES FROM ('4102444800') TO (MAXVALUE)"),
+    ]

@@ -83,3 +83,14 @@ def test_a_run_with_failures_is_tried_again_within_minutes() -> None:
 
     asyncio.run(main())
     assert runs[:2] == [0, 60]
+
+
+def test_a_store_that_cannot_drop_readings_keeps_them_whatever_their_retention(
+    store: Store, tmp_path: Path
+) -> None:
+    old = [Reading("M-1", SLOTS.start - 200 * DAY_S, 1, None)]
+    store.readings.add_readings(old, 0)
+    settings = ExportSettings(readings_retention_days=120)
+    run = export_due(store, LocalOutbox(tmp_path / "outbox"), settings, now=SLOTS.end)
+    assert run.expired_readings == 0
+    assert dict(store.readings.readings_between(["M-1"], 0, SLOTS.start)) == {"M-1": old}

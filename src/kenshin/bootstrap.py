@@ -75,6 +75,7 @@ class App:
         return ExportSettings(
             grace_hours=self.settings.export.grace_hours,
             retention_days=self.settings.export.retention_days,
+            readings_retention_days=self.settings.store.readings_retention_days,
             max_demand_w=self.settings.meters.max_demand_kw * 1000,
             vee=self.settings.vee.settings_for("") if self.settings.vee.enabled else None,
             vee_customers=(

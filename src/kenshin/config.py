@@ -44,6 +44,9 @@ class StoreConfig(_Section):
     backend: StoreBackend = Field(StoreBackend.SQLITE, description="sqlite or memory")
     path: str = Field("kenshin.db", description="SQLite file, relative to data_dir")
     url: str = Field("", description="postgresql://... : the store in PostgreSQL")
+    readings_retention_days: int = Field(
+        0, ge=0, le=36_600, description="days readings are kept where the store drops them; 0: all"
+    )
 
     @field_validator("url")
     @classmethod
@@ -179,8 +182,17 @@ class Settings(_Section):
     logging: LoggingConfig = LoggingConfig()
 
     @model_validator(mode="after")
-    def _names_known(self) -> Settings:
+    def _consistent(self) -> Settings:
+        """Names that name something, and readings kept as long as exports read them."""
         check_names(self.alerts, self.report)
+        kept, least = self.store.readings_retention_days, self.export.retention_days + 60
+        if 0 < kept < least:
+            raise ValueError(
+                f"store.readings_retention_days: {kept} days would drop readings that exports"
+                f" still read: give 0 (kept forever) or at least {least} (export.retention_days"
+                " + 60: a day is made again while its file is kept, and VEE reads the 8 weeks"
+                " before it)"
+            )
         return self
 
 
@@ -248,6 +260,7 @@ data_dir = "."
 backend = "sqlite"
 path = "kenshin.db"
 url = ""
+readings_retention_days = 0
 
 [export]
 grace_hours = 6

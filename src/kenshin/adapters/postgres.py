@@ -60,6 +60,9 @@ class PostgresStore:
 
         def configure(db: psycopg.Connection[Any]) -> None:
             db.execute(sql.SQL("SET search_path TO {}").format(name))
+            # The store's queries are index lookups and bounded ranges: compiling them
+            # (JIT, for large estimates) took longer than it saved.
+            db.execute("SET jit = off")
             db.commit()
 
         with wrapped(f"connecting to {shown_url(conninfo)}"):

@@ -17,7 +17,7 @@ import logging
 import re
 import select
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -56,8 +56,10 @@ class PgPart:
         with wrapped(what, self._where), connection(self._pool, what) as db, db.transaction():
             yield db
 
-    def _rows(self, what: str, sql: str, args: Sequence[object] = ()) -> list[Any]:
-        """The rows of one query."""
+    def _rows(
+        self, what: str, sql: str, args: Sequence[object] | Mapping[str, object] = ()
+    ) -> list[Any]:
+        """The rows of one query (arguments by position, or by name)."""
         return self._once_more(what, lambda db: db.execute(sql, args).fetchall())
 
     def _run(self, what: str, sql: str, args: Sequence[object] = ()) -> int:

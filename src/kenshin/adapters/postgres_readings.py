@@ -1,13 +1,16 @@
-"""PostgreSQL store: readings (the Readings port).
+"""PostgreSQL store: readings (the Readings port, and Expiring: retention by months).
 
 A batch inserts what is new in one statement over arrays (``unnest``), then settles
 duplicates, completions and conflicts one by one only when some readings were not new.
 Writers take turns (an advisory lock for the transaction), so that batch numbers are
 committed in order: a read as of a batch never sees a later one. Readings are keyed by
-(t, meter): a batch arrives in time order and is appended near the index's right edge,
-and a day's boundaries are read as one range of keys per half hour. Meters get an integer
-key of this part's own (``reading_meters``), which keeps the readings' rows and index small.
-The boundary registers of many meters are read with a binary COPY, placed by numpy.
+(t, meter) in partitions of a month each (``postgres_partitions``): a batch arrives in
+time order and is appended near its month's index's right edge, and a day's boundaries
+are read as one range of keys per half hour. A few meters' readings are looked up at
+each time the range holds (found by skipping from one time to the next in the index),
+not read from the whole fleet's range. Meters get an integer key of this part's own
+(``reading_meters``), which keeps the readings' rows and index small. The boundary
+registers of many meters are read as arrays, placed by numpy.
 """
 
 from __future__ import annotations
@@ -23,6 +26,13 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from kenshin.adapters.postgres_part import PgPart
+from kenshin.adapters.postgres_partitions import (
+    DAY_SECONDS,
+    detach_expired,
+    detached,
+    drop_detached,
+    make_partitions,
+)
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import Conflict, Reading, StoreResult, Watermark
 from kenshin.domain.readings import Key, check_registers, settle
@@ -49,7 +59,6 @@ CREATE INDEX reading_conflicts_time ON reading_conflicts (t);
 CREATE TABLE reading_days (day INTEGER PRIMARY KEY, batch BIGINT NOT NULL);
 """
 
-DAY_SECONDS = 86_400
 _WRITING = 0x6B656E7368696E + 1  # the advisory lock writers of readings take in turn
 _LAST = 2**63 - 1  # as of no batch in particular: every one
 _CHUNK = 2000  # meters per readings_between query
@@ -62,11 +71,12 @@ FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::int[]) WITH ORDINALITY u(met
 ORDER BY t, meter, n
 ON CONFLICT DO NOTHING
 """
+# Each key looked up (LIMIT 1: the planner would rather scan the months and hash).
 _STORED_BEFORE = """
-SELECT r.meter, r.t, r.fwd, r.rev
+SELECT o.meter, o.t, x.fwd, x.rev
 FROM (SELECT DISTINCT * FROM unnest(%s::int[], %s::bigint[])) o(meter, t)
-JOIN readings r ON r.t = o.t AND r.meter = o.meter
-WHERE r.batch <> %s
+CROSS JOIN LATERAL (SELECT r.fwd, r.rev FROM readings r
+    WHERE r.t = o.t AND r.meter = o.meter AND r.batch <> %s LIMIT 1) x
 """
 _COMPLETE = """
 UPDATE readings r SET fwd = u.fwd, rev = u.rev
@@ -85,29 +95,40 @@ _MARK_DAYS = """
 INSERT INTO reading_days (day, batch) SELECT unnest(%s::int[]), %s
 ON CONFLICT (day) DO UPDATE SET batch = excluded.batch
 """
+# The distinct times of the range, each found by one step in the index (a loose scan),
+# then each listed meter's reading at each of them: as many lookups as meters times
+# times, however many meters the fleet has.
 _BETWEEN = """
-SELECT w.n - 1, r.t, r.fwd, r.rev
-FROM unnest(%s::text[]) WITH ORDINALITY w(id, n)
+WITH RECURSIVE times(t) AS (
+    (SELECT t FROM readings WHERE t BETWEEN %(start)s AND %(end)s ORDER BY t LIMIT 1)
+    UNION ALL
+    SELECT (SELECT r.t FROM readings r WHERE r.t > times.t AND r.t BETWEEN %(start)s AND %(end)s
+        ORDER BY r.t LIMIT 1)
+    FROM times WHERE times.t IS NOT NULL)
+SELECT w.n - 1, x.t, x.fwd, x.rev
+FROM unnest(%(ids)s::text[]) WITH ORDINALITY w(id, n)
 JOIN reading_meters m ON m.id = w.id
-JOIN readings r ON r.meter = m.key
-WHERE r.t BETWEEN %s AND %s
-ORDER BY w.n, r.t
-"""
-# The listed meters' keys in order (0 for a meter never seen), as a binary int4 array.
-_LISTED_KEYS = """
-SELECT array_send(array_agg(coalesce(m.key, 0) ORDER BY w.n))
-FROM unnest(%s::text[]) WITH ORDINALITY w(id, n) LEFT JOIN reading_meters m ON m.id = w.id
+CROSS JOIN times
+CROSS JOIN LATERAL (  -- LIMIT 1: one key; and a lookup the planner cannot turn into a scan
+    SELECT r.t, r.fwd, r.rev FROM readings r
+    WHERE r.t = times.t AND r.meter = m.key AND r.t BETWEEN %(start)s AND %(end)s LIMIT 1) x
+ORDER BY w.n, x.t
 """
 # For each boundary in order, its readings' meter keys, forward and reverse registers (-1
 # where none: NO_REGISTER once read as uint32) as binary int4 arrays: three values a
-# boundary instead of a row a reading, and no aggregate that outgrows its memory.
+# boundary instead of a row a reading, and no aggregate that outgrows its memory. The
+# range of the meters' keys bounds each boundary's index scan: a chunk of the fleet reads
+# its part of each half hour, not all of it. Where the listed meters are most of their
+# range, the others in it are read too and dropped by numpy (cheaper than a filter).
 _AT_BOUNDARIES = """
 SELECT x.* FROM unnest(%s::bigint[]) WITH ORDINALITY b(t, n) CROSS JOIN LATERAL (
     SELECT array_send(array_agg(r.meter)), array_send(array_agg(coalesce(r.fwd, -1))),
         array_send(array_agg(coalesce(r.rev, -1)))
-    FROM readings r WHERE r.t = b.t AND r.meter = ANY(%s::int4[]) AND r.batch <= %s) x
+    FROM readings r WHERE r.t = b.t AND r.meter BETWEEN %s AND %s AND r.batch <= %s {}) x
 ORDER BY b.n
 """
+_LISTED = _AT_BOUNDARIES.format("AND r.meter = ANY(%s::int4[])")
+_IN_RANGE = _AT_BOUNDARIES.format("")
 # The binary form of a one-dimensional int4 array without NULLs: a header, then each
 # element's length and value.
 _ARRAY_HEADER = 20
@@ -173,7 +194,8 @@ class PgReadings(PgPart):
         """
         for lo in range(0, len(meter_ids), _CHUNK):
             chunk = list(meter_ids[lo : lo + _CHUNK])
-            rows = self._rows("reading readings", _BETWEEN, (chunk, start, end))
+            args = {"ids": chunk, "start": start, "end": end}
+            rows = self._rows("reading readings", _BETWEEN, args)
             for pos, group in groupby(rows, key=itemgetter(0)):
                 meter = chunk[pos]
                 yield meter, [Reading(meter, t, fwd, rev) for _, t, fwd, rev in group]
@@ -184,31 +206,68 @@ class PgReadings(PgPart):
         """Registers at start + i * 1800 (i in 0..count), NO_REGISTER where none; with
         ``as_of``, of readings of its batch or earlier.
 
-        The listed meters' keys first, then each boundary's readings as three arrays,
-        put in place by numpy at once.
+        The listed meters' keys first (kept by this process), then each boundary's
+        readings as three arrays, put in place by numpy at once.
         """
         fwd = np.full((len(meter_ids), count + 1), -1, np.int32)
         rev = fwd.copy()
         times = [start + i * SLOT_SECONDS for i in range(count + 1)]
         batch = _LAST if as_of is None else as_of.batch
         with self._using("reading boundary registers") as db:
-            cursor = db.cursor(binary=True)
-            row = cursor.execute(_LISTED_KEYS, (list(meter_ids),)).fetchone()
-            keys = _int4_array(row[0] if row else None)
+            keys = self._listed_keys(db, meter_ids)
             known = keys > 0
             unique = np.unique(keys[known])
             if not len(unique):
                 return fwd.view(np.uint32), rev.view(np.uint32)
-            found = cursor.execute(_AT_BOUNDARIES, (times, unique.tolist(), batch)).fetchall()
+            first, last = int(unique[0]), int(unique[-1])
+            dense = 2 * len(unique) > last - first + 1
+            query, args = (
+                (_IN_RANGE, (times, first, last, batch))
+                if dense
+                else (_LISTED, (times, first, last, batch, unique.tolist()))
+            )
+            found = db.cursor(binary=True).execute(query, args).fetchall()
         grid_fwd = np.full((len(unique), count + 1), -1, np.int32)
         grid_rev = grid_fwd.copy()
-        for column, (meters, fwd_found, rev_found) in enumerate(found):
-            rows = np.searchsorted(unique, _int4_array(meters))
-            grid_fwd[rows, column] = _int4_array(fwd_found)
-            grid_rev[rows, column] = _int4_array(rev_found)
+        for column, arrays in enumerate(found):
+            meters, fwd_found, rev_found = map(_int4_array, arrays)
+            rows = np.searchsorted(unique, meters)
+            if dense and len(unique) < last - first + 1:  # drop the meters not listed
+                listed = unique[np.minimum(rows, len(unique) - 1)] == meters
+                rows, fwd_found, rev_found = rows[listed], fwd_found[listed], rev_found[listed]
+            grid_fwd[rows, column] = fwd_found
+            grid_rev[rows, column] = rev_found
         where = np.searchsorted(unique, keys[known])
         fwd[known], rev[known] = grid_fwd[where], grid_rev[where]
         return fwd.view(np.uint32), rev.view(np.uint32)
+
+    def _listed_keys(
+        self, db: psycopg.Connection[Any], meter_ids: Sequence[str]
+    ) -> np.ndarray[Any, np.dtype[np.int32]]:
+        """The listed meters' keys in order, 0 for a meter never seen. Only the meters
+        this process does not know yet are looked up: a key never changes once given."""
+        missing = list(set(meter_ids).difference(self._keys))
+        if missing:
+            found = db.execute(
+                "SELECT id, key FROM reading_meters WHERE id = ANY(%s)", (missing,)
+            ).fetchall()
+            self._keys.update(found)
+        get = self._keys.get
+        return np.fromiter((get(m, 0) for m in meter_ids), np.int32, len(meter_ids))
+
+    def expire(self, before: int) -> int:
+        """Drop every month of readings wholly older than ``before`` (UTC epoch s), with
+        their conflicts; how many readings went. Months are detached under the writers'
+        lock, then counted and dropped one by one without it."""
+        with self._using("expiring readings") as db:
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITING,))
+            gone = detach_expired(db, before)
+        with self._using("listing expired readings") as db:
+            names = detached(db)
+        for name in names:
+            with self._using(f"dropping the expired readings of {name}") as db:
+                gone += drop_detached(db, name)
+        return gone
 
     def last_batch(self) -> int:
         """The newest batch's number."""
@@ -265,6 +324,7 @@ def _store_batch(
     if not readings:
         return empty, set()
     times = list(map(_T, readings))
+    make_partitions(db, times)
     columns = (
         _array(meter_keys),
         _array(times),

@@ -119,9 +119,10 @@ def _meters(
     if where:
         sql += " WHERE " + " AND ".join(where)
     spec = cache(MeterSpec)  # one object per distinct spec, not one per meter
+    rows = db.execute(sql + " ORDER BY m.id", args).fetchall()  # at once: faster than by row
     return [
         Meter(i, d, spec(u, c, g), x, r, fitted, removed, o)
-        for i, d, u, c, g, x, r, fitted, removed, o in db.execute(sql + " ORDER BY m.id", args)
+        for i, d, u, c, g, x, r, fitted, removed, o in rows
     ]
 
 

@@ -18,6 +18,7 @@ from kenshin.adapters import (
     postgres_cluster,
     postgres_commands,
     postgres_delivery,
+    postgres_partitions,
     postgres_readings,
     postgres_records,
     postgres_registry,
@@ -25,7 +26,7 @@ from kenshin.adapters import (
 )
 from kenshin.errors import StoreError
 
-# One script per schema version.
+# One script per schema version; a script once released never changes.
 MIGRATIONS: tuple[str, ...] = (
     postgres_registry.SCHEMA
     + postgres_commands.SCHEMA
@@ -36,6 +37,8 @@ MIGRATIONS: tuple[str, ...] = (
     + postgres_units.SCHEMA,
     # 2: failed logins kept for every file server; the cluster's processes.
     postgres_delivery.FAILURES_SCHEMA + postgres_cluster.SCHEMA,
+    # 3: readings in partitions of a month each, their rows moved there.
+    postgres_partitions.MIGRATION,
 )
 _LOCK = 0x6B656E7368696E  # "kenshin": the advisory lock migrations take
 

@@ -9,7 +9,7 @@ ports carry live in ``kenshin.domain``.
 from kenshin.ports.alerts import AlertChannel, Alerts, ChannelError
 from kenshin.ports.delivery import Deliveries, Outbox
 from kenshin.ports.pki import CertificateAuthority, CredentialsOut, IssuedCertificate
-from kenshin.ports.readings import Compacting, DeadLetters, Readings, Revisions
+from kenshin.ports.readings import Compacting, DeadLetters, Expiring, Readings, Revisions
 from kenshin.ports.registry import Certificates, CommandQueue, Registry
 from kenshin.ports.store import Store
 from kenshin.ports.units import TlsState, UnitClocks, UnitConnection, Units
@@ -25,6 +25,7 @@ __all__ = [
     "CredentialsOut",
     "DeadLetters",
     "Deliveries",
+    "Expiring",
     "IssuedCertificate",
     "Outbox",
     "Readings",

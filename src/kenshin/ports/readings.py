@@ -75,6 +75,19 @@ class Compacting(Protocol):
         """
 
 
+@runtime_checkable
+class Expiring(Protocol):
+    """An optional capability of a readings store that can drop old readings in bulk
+    (whole partitions): the schedule offers it the retention's cutoff, and a store
+    without it keeps every reading."""
+
+    def expire(self, before: int) -> int:
+        """Drop the readings older than ``before`` (UTC epoch s) in the units the store
+        keeps them in, each only when wholly older: none newer ever goes, and some older
+        may stay until their unit is. Their conflicts go too; how many readings went.
+        """
+
+
 class DeadLetters(Protocol):
     """Messages that could not be used, kept with their reasons."""
 

@@ -76,11 +76,13 @@ PACK_DELAY_S = 3600
 
 @dataclass(frozen=True)
 class ExportSettings:
-    """How files are exported: grace before a day is final, retention, defaults, and the
-    VEE settings (None: no VEE, slots are A or N), with customers' own over them."""
+    """How files are exported: grace before a day is final, retention (of files, and of
+    readings where the store drops them), defaults, and the VEE settings (None: no VEE,
+    slots are A or N), with customers' own over them."""
 
     grace_hours: int = 6
     retention_days: int = 45
+    readings_retention_days: int = 0  # readings dropped this old where the store can; 0: never
     max_demand_w: int = DEFAULT_MAX_DEMAND_W
     generator: str = f"kenshin {__version__}"
     vee: VeeSettings | None = field(default_factory=VeeSettings)

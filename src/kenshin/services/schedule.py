@@ -1,5 +1,5 @@
 """Exporting customers' days, and the periodic work of a running server: export what is
-due, pack closed days, prune.
+due, pack closed days, prune files and, where the store can, readings.
 
 ``export_due`` is one run of it, a plain function over the ports, and the one export use
 case: the server's schedule runs it with its defaults, ``kenshin export`` and the demo
@@ -25,7 +25,7 @@ from kenshin.domain.model import Customer
 from kenshin.domain.observations import ExportFailure
 from kenshin.domain.slots import day_slots, local_day, zone
 from kenshin.errors import ExportError, KenshinError, NotFoundError
-from kenshin.ports import Alerts, Outbox
+from kenshin.ports import Alerts, Expiring, Outbox
 from kenshin.services.export import (
     FINAL,
     ExportOutcome,
@@ -49,6 +49,7 @@ class SchedulePorts(ExportPorts, Protocol):
 
 
 log = logging.getLogger(__name__)
+_DAY_SECONDS = 86_400
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,9 @@ class ExportRequest:
     ``customers``: the ids to export (empty: every customer). ``days``: one day, a range,
     or None for the due days (today and the recent days not final yet). ``restated``: the
     due days include the final days that got readings after their newest revision.
-    ``remove_expired``: files older than the retention are removed afterwards.
+    ``remove_expired``: files older than the retention are removed afterwards, and
+    readings older than theirs (``ExportSettings.readings_retention_days``) where the
+    store can drop them (``Expiring``).
     """
 
     customers: tuple[str, ...] = ()
@@ -89,6 +92,7 @@ class ExportRun:
     """What one run of ``export_due`` did."""
 
     packed_days: int = 0
+    expired_readings: int = 0  # readings dropped for their retention
     outcomes: list[ExportOutcome] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)  # customer -> what went wrong
@@ -107,8 +111,8 @@ def export_due(
     on_outcome: Callable[[ExportOutcome], object] = lambda _: None,
 ) -> ExportRun:
     """Pack closed days, export the customers' days ``request`` asks for (by default
-    every customer's due days), remove expired files: the one export use case, whoever
-    runs it (the server's schedule, ``kenshin export``, the demo).
+    every customer's due days), remove expired files and readings: the one export use
+    case, whoever runs it (the server's schedule, ``kenshin export``, the demo).
 
     Due are today, the days not final yet and, with ``request.restated``, the final days
     within the retention that got readings after their newest revision was made;
@@ -134,16 +138,38 @@ def export_due(
         else:  # a run of the due days clears a failure; one of days asked, if it covered it
             by_hand = None if request.days is None else _exported(done, customer)
             note_export(store, customer, now, days=by_hand)
+    if request.remove_expired:
+        done.expired_readings = _expire_readings(store, now, settings.readings_retention_days)
+    _log_run(done)
+    return done
+
+
+def _log_run(done: ExportRun) -> None:
     written = sum(o.changed for o in done.outcomes)
     log.info(
-        "export run: %d days packed, %d files written, %d unchanged, %d removed, %d failed",
+        "export run: %d days packed, %d files written, %d unchanged, %d removed, %d failed,"
+        " %d readings expired",
         done.packed_days,
         written,
         len(done.outcomes) - written,
         len(done.removed),
         len(done.failures),
+        done.expired_readings,
     )
-    return done
+
+
+def _expire_readings(store: SchedulePorts, now: int, retention_days: int) -> int:
+    """Drop the readings older than ``retention_days`` before ``now`` where the store can
+    (``Expiring``; 0 days: kept forever); how many went. A failure is logged, and the
+    next run tries again: the files are made all the same."""
+    readings = store.readings
+    if retention_days <= 0 or not isinstance(readings, Expiring):
+        return 0
+    try:
+        return readings.expire(now - retention_days * _DAY_SECONDS)
+    except KenshinError:
+        log.exception("readings older than %d days could not be dropped", retention_days)
+        return 0
 
 
 def _customers(store: SchedulePorts, ids: tuple[str, ...]) -> list[Customer]:
