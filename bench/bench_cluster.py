@@ -35,43 +35,27 @@ import argparse
 import json
 import os
 import platform
-import pwd
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from bench_endpoint import free_port, shares, start_kenshin
-from cluster_load import Publisher, Share
+from bench_endpoint import start_kenshin
+from cluster_load import Publisher, Site, make_site, register
+from cluster_parts import Broker, Database, Meter, cpu_seconds, postgres_pids, wait_for_count
 from psycopg import sql
 
-from kenshin.adapters.pki import LocalCertificateAuthority
-from kenshin.adapters.pki_files import write_device_files
 from kenshin.adapters.postgres import PostgresStore
-from kenshin.adapters.sqlite import SqliteStore
-from kenshin.bootstrap import init_project
-from kenshin.domain.model import Customer, Device
-from kenshin.ports import Store
-from kenshin.sim.files import write_simulation
-from kenshin.sim.fleet import FleetSpec
 
-TICKS = os.sysconf("SC_CLK_TCK")
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
-STALL_S = 60.0  # nothing more stored or relayed for this long: the case ends incomplete
-PG_WRITERS = ("walwriter", "checkpointer", "background writer")
 
 
 @dataclass
@@ -93,171 +77,6 @@ class Case:
     def rate(self) -> float:
         """Readings (messages) per second."""
         return self.readings / self.elapsed_s if self.elapsed_s else 0.0
-
-
-@dataclass
-class Site:
-    """The data folder, its units and their certificates, the simulated load."""
-
-    folder: Path
-    serials: dict[str, tuple[int, int]]
-    messages: Path
-    readings: int  # in every message
-    messages_count: int
-    warmup: int  # each unit's first messages, published before the start
-    warm_messages: int
-    warm_readings: int
-    broker_port: int
-    args: argparse.Namespace
-
-    def shares(self, port: int) -> list[Share]:
-        """The load, dealt to the publisher's processes, for the endpoint at ``port``."""
-        units = list(self.serials)
-        certs = self.folder / "certs"
-        return [
-            Share(port, certs, self.messages, part, self.args.window, self.warmup)
-            for part in shares(units, self.args.clients)
-        ]
-
-    def command(self, *args: str) -> list[str]:
-        """A kenshin command line on the site."""
-        config = str(self.folder / "kenshin.toml")
-        return [sys.executable, "-m", "kenshin", "--config", config, *args]
-
-
-def make_site(folder: Path, args: argparse.Namespace) -> Site:
-    """A data folder (SQLite store, customer C-1, the units with certificates in
-    folder/certs), the simulated fleet's messages, the broker's files in folder/broker."""
-    init_project(folder)
-    days = args.days + args.warmup_days
-    spec = FleetSpec(args.units, days, date.today() - timedelta(days=days), seed=1)
-    summary = write_simulation(spec, folder / "fleet.jsonl")
-    authority = LocalCertificateAuthority.load(folder / "pki")
-    (folder / "certs").mkdir()
-    authority.export_cert(folder / "certs")
-    serials = {}
-    for line in summary.devices_path.read_text().splitlines()[1:]:
-        device = line.split(",")[0]
-        if device not in serials:
-            credentials = authority.issue_device(device)
-            serials[device] = (credentials.serial, credentials.not_after)
-            write_device_files(folder / "certs", device, credentials)
-    warmup = 48 * args.warmup_days
-    warm_messages, warm_readings = warm_part(summary.messages_path, warmup)
-    site = Site(
-        folder,
-        serials,
-        summary.messages_path,
-        summary.readings,
-        summary.messages,
-        warmup,
-        warm_messages,
-        warm_readings,
-        free_port(),
-        args,
-    )
-    register(site, SqliteStore(folder / "kenshin.db"))
-    shutil.copyfile(folder / "kenshin.db", folder / "kenshin.db.new")  # for each serve
-    user = pwd.getpwuid(os.geteuid()).pw_name
-    broker = ["broker-config", "mosquitto", "--out", str(folder / "broker")]
-    broker += ["--port", str(site.broker_port), "--user", user]
-    subprocess.run(site.command(*broker), check=True, capture_output=True)
-    return site
-
-
-def warm_part(messages: Path, warmup: int) -> tuple[int, int]:
-    """The messages and readings of each unit's first ``warmup`` messages."""
-    seen: dict[str, int] = {}
-    count = readings = 0
-    with messages.open("rb") as lines:
-        for line in lines:
-            message = json.loads(line)
-            n = seen[message["device"]] = seen.get(message["device"], 0) + 1
-            if n <= warmup:
-                count += 1
-                readings += sum(len(meter["readings"]) for meter in message["meters"])
-    return count, readings
-
-
-def register(site: Site, store: Store) -> None:
-    """Customer C-1 and every unit with its certificate, in ``store``."""
-    try:
-        store.registry.add_customer(Customer("C-1", "Bench"))
-        for device, (serial, not_after) in site.serials.items():
-            store.registry.add_device(Device(device, "C-1"))
-            store.certificates.add_certificate(device, serial, not_after, 0)
-    finally:
-        store.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    """The CPU seconds (user + system) process ``pid`` has used; 0 if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def every_process() -> dict[int, tuple[str, float]]:
-    """Each process's name and CPU seconds so far, and (as "ended children of NAME")
-    what the processes each one has waited for used: where other work went."""
-    found: dict[int, tuple[str, float]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            head, _, rest = stat.read_text().rpartition(")")
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        fields, pid, name = rest.split(), int(stat.parent.name), head.split("(", 1)[1]
-        found[pid] = (name, (int(fields[11]) + int(fields[12])) / TICKS)
-        found[-pid] = (f"ended children of {name}", (int(fields[13]) + int(fields[14])) / TICKS)
-    return found
-
-
-def machine_busy() -> float:
-    """CPU seconds the whole machine has been busy (all cores, not idle nor waiting)."""
-    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS
-
-
-class Meter:
-    """CPU seconds of named processes and of the machine, from ``start`` to ``stop``."""
-
-    def __init__(self, target: Target) -> None:
-        self._pids = target.pids
-        self._cpu = target.cpu
-        self._marked = target.marked  # under thread_profile: told of the start and end
-        self._start: dict[int, float] = {}
-        self._machine = self._wall = 0.0
-        self._everyone: dict[int, tuple[str, float]] = {}
-        self.cores = 0.0
-        self.used: dict[str, float] = {}
-        self.machine_s = 0.0
-        self.others: dict[str, float] = {}  # the other processes' CPU seconds, by name
-
-    def start(self) -> None:
-        self._start = {pid: self._cpu(pid) for pids in self._pids().values() for pid in pids}
-        self._everyone = every_process()
-        self._machine, self._wall = machine_busy(), time.monotonic()
-        for pid in self._marked:
-            os.kill(pid, signal.SIGUSR1)
-
-    def stop(self, exclude: list[int]) -> None:
-        """The figures since ``start``; ``exclude``: processes measured otherwise."""
-        self.machine_s = machine_busy() - self._machine
-        self.cores = self.machine_s / (time.monotonic() - self._wall)
-        for pid in self._marked:
-            os.kill(pid, signal.SIGUSR2)
-        measured = {pid for pids in self._pids().values() for pid in pids}
-        measured |= {*exclude, os.getpid()}
-        for name, pids in self._pids().items():
-            self.used[name] = sum(self._cpu(pid) - self._start.get(pid, 0.0) for pid in pids)
-        others: dict[str, float] = {}
-        for pid, (name, cpu) in every_process().items():
-            if abs(pid) not in measured:
-                others[name] = others.get(name, 0.0) + cpu - self._everyone.get(pid, ("", 0.0))[1]
-        top = sorted(others.items(), key=lambda item: -item[1])[:4]
-        self.others = {name: round(cpu, 1) for name, cpu in top if cpu >= 0.1}
 
 
 @dataclass
@@ -287,7 +106,7 @@ def run_case(name: str, site: Site, target: Target) -> Case:
             warm_count, whole = site.warm_messages, site.messages_count
         warm, _ = wait_for_count(target.count, warm_count)
         publisher.warmed()
-        meter = Meter(target)
+        meter = Meter(target.pids, target.cpu, tuple(target.marked))
         load = os.getloadavg()[0]
         meter.start()
         started = publisher.go()
@@ -324,62 +143,9 @@ def show(case: Case) -> None:
     )
 
 
-def wait_for_count(
-    count: Callable[[], int], expected: int, every_s: float = 1.0
-) -> tuple[int, float]:
-    """Poll ``count`` until it reaches ``expected`` (or stalls): (count, when reached).
-    Every ``every_s``, and every 0.1 s in the first 3 s and once the end is near at the
-    rate so far, so that counting a large table costs the store little."""
-    start, first = time.monotonic(), None
-    last, changed = -1, start
-    while True:
-        now, n = time.monotonic(), count()
-        if n >= expected:
-            return n, now
-        first = n if first is None else first
-        if n != last:
-            last, changed = n, now
-        elif now - changed > STALL_S:
-            return n, changed
-        rate = (n - first) / (now - start) if now > start else 0.0
-        near = now - start < 3 or (rate > 0 and (expected - n) / rate < 2 * every_s)
-        time.sleep(0.1 if near else every_s)
-
-
-class Broker:
-    """Mosquitto on the configuration ``kenshin broker-config`` wrote, a new session
-    store each time."""
-
-    def __init__(self, site: Site, log: Path) -> None:
-        broker = site.folder / "broker"
-        shutil.rmtree(broker / "data", ignore_errors=True)
-        (broker / "data").mkdir()
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                ["mosquitto", "-c", str(broker / "mosquitto.conf")],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        self.port = site.broker_port
-        deadline = time.monotonic() + 10
-        while not _accepts(self.port):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto did not start: see {log}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-
-
-def _accepts(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 def relay(site: Site, logs: Path) -> Case:
     """Mosquitto relaying the load to one subscriber at QoS 1."""
-    broker = Broker(site, logs / "mosquitto-relay.log")
+    broker = Broker(site.folder / "broker", site.broker_port, logs / "mosquitto-relay.log")
     files = site.folder / "broker"
     sub = ["mosquitto_sub", "-h", "localhost", "-p", str(site.broker_port), "-V", "5"]
     sub += ["--cafile", str(files / "ca.pem"), "--cert", str(files / "worker.pem")]
@@ -448,7 +214,7 @@ def workers(site: Site, count: int, database: str, logs: Path, number: int) -> C
     schema = f"workers_{count}_{number}"
     url = f"{database}?schema={schema}"
     register(site, PostgresStore(url, create=True))
-    broker = Broker(site, logs / f"mosquitto-{count}.log")
+    broker = Broker(site.folder / "broker", site.broker_port, logs / f"mosquitto-{count}.log")
     env = {
         **os.environ,
         "KENSHIN_STORE__URL": url,
@@ -512,36 +278,6 @@ def start_worker(
     return process
 
 
-def postgres_pids(db: psycopg.Connection[tuple[Any, ...]]) -> list[int]:
-    """The backends of this database and the server's writers, but this one."""
-    rows = db.execute(
-        "SELECT pid FROM pg_stat_activity"
-        " WHERE (datname = current_database() OR backend_type = ANY(%s))"
-        " AND pid <> pg_backend_pid()",  # not the benchmark's own, counting readings
-        (list(PG_WRITERS),),
-    ).fetchall()
-    return [int(row[0]) for row in rows]
-
-
-class Database:
-    """A database of the run's own on the server of ``server``, dropped after."""
-
-    def __init__(self, server: str) -> None:
-        self.server = server
-        self.name = f"kenshin_bench_{uuid.uuid4().hex[:12]}"
-        self.url = urlunsplit(urlsplit(server)._replace(path=f"/{self.name}"))
-
-    def __enter__(self) -> str:
-        with psycopg.connect(self.server, autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
-        return self.url
-
-    def __exit__(self, *_: object) -> None:
-        with psycopg.connect(self.server, autocommit=True) as admin:
-            drop = sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(self.name))
-            admin.execute(drop)
-
-
 def ratios(cases: list[Case]) -> dict[str, float]:
     """The workers' rates against serve's, and every rate against the relay's."""
     rate = {case.name: case.rate for case in cases}
@@ -585,8 +321,8 @@ def machine() -> str:
 
 
 def parse() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--units", type=int, default=2000)
+    parser = argparse.ArgumentParser(description=" ".join((__doc__ or "").split("\n\n")[0].split()))
+    parser.add_argument("--units", type=int, default=2000, help="simulated units")
     parser.add_argument("--days", type=int, default=4, help="days of readings per unit")
     parser.add_argument(
         "--warmup-days", type=int, default=1, help="published first, before the start"

@@ -1,5 +1,6 @@
-"""The load of bench_cluster.py: a simulated fleet's messages, each unit publishing its
-own in order over its own TLS connection, from a few processes.
+"""The load of bench_cluster.py: a site whose units have certificates, a simulated
+fleet's messages, each unit publishing its own in order over its own TLS connection,
+from a few processes.
 
 Each process reads the messages file, keeps its units' messages as QoS 1 PUBLISH packets
 (made before the start, so that a message costs the publisher little more than its TLS
@@ -13,19 +14,36 @@ start, and when it had the last PUBACK.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import multiprocessing as mp
+import os
+import pwd
 import queue
+import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from datetime import date, timedelta
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
+from bench_endpoint import free_port, shares
 from endpoint_load import Job, connect_all, count_pubacks, read
 
+from kenshin.adapters.pki import LocalCertificateAuthority
+from kenshin.adapters.pki_files import write_device_files
+from kenshin.adapters.sqlite import SqliteStore
+from kenshin.bootstrap import init_project
+from kenshin.domain.model import Customer, Device
 from kenshin.entrypoints.mqtt.codec import Disconnect, encode
 from kenshin.entrypoints.mqtt.tls import TlsStream
+from kenshin.ports import Store
+from kenshin.sim.files import write_simulation
+from kenshin.sim.fleet import FleetSpec
 
 DISCONNECT = encode(Disconnect(), 4)
 BARRIER_S = 600.0  # connecting every unit may take a while on a busy machine
@@ -179,3 +197,98 @@ class Publisher:
             if process.is_alive():
                 process.terminate()
             process.join()
+
+
+@dataclass
+class Site:
+    """The data folder, its units and their certificates, the simulated load."""
+
+    folder: Path
+    serials: dict[str, tuple[int, int]]
+    messages: Path
+    readings: int  # in every message
+    messages_count: int
+    warmup: int  # each unit's first messages, published before the start
+    warm_messages: int
+    warm_readings: int
+    broker_port: int
+    args: argparse.Namespace
+
+    def shares(self, port: int) -> list[Share]:
+        """The load, dealt to the publisher's processes, for the endpoint at ``port``."""
+        units = list(self.serials)
+        certs = self.folder / "certs"
+        return [
+            Share(port, certs, self.messages, part, self.args.window, self.warmup)
+            for part in shares(units, self.args.clients)
+        ]
+
+    def command(self, *args: str) -> list[str]:
+        """A kenshin command line on the site."""
+        config = str(self.folder / "kenshin.toml")
+        return [sys.executable, "-m", "kenshin", "--config", config, *args]
+
+
+def make_site(folder: Path, args: argparse.Namespace) -> Site:
+    """A data folder (SQLite store, customer C-1, the units with certificates in
+    folder/certs), the simulated fleet's messages, the broker's files in folder/broker."""
+    init_project(folder)
+    days = args.days + args.warmup_days
+    spec = FleetSpec(args.units, days, date.today() - timedelta(days=days), seed=1)
+    summary = write_simulation(spec, folder / "fleet.jsonl")
+    authority = LocalCertificateAuthority.load(folder / "pki")
+    (folder / "certs").mkdir()
+    authority.export_cert(folder / "certs")
+    serials = {}
+    for line in summary.devices_path.read_text().splitlines()[1:]:
+        device = line.split(",")[0]
+        if device not in serials:
+            credentials = authority.issue_device(device)
+            serials[device] = (credentials.serial, credentials.not_after)
+            write_device_files(folder / "certs", device, credentials)
+    warmup = 48 * args.warmup_days
+    warm_messages, warm_readings = warm_part(summary.messages_path, warmup)
+    site = Site(
+        folder,
+        serials,
+        summary.messages_path,
+        summary.readings,
+        summary.messages,
+        warmup,
+        warm_messages,
+        warm_readings,
+        free_port(),
+        args,
+    )
+    register(site, SqliteStore(folder / "kenshin.db"))
+    shutil.copyfile(folder / "kenshin.db", folder / "kenshin.db.new")  # for each serve
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    broker = ["broker-config", "mosquitto", "--out", str(folder / "broker")]
+    broker += ["--port", str(site.broker_port), "--user", user]
+    subprocess.run(site.command(*broker), check=True, capture_output=True)
+    return site
+
+
+def warm_part(messages: Path, warmup: int) -> tuple[int, int]:
+    """The messages and readings of each unit's first ``warmup`` messages."""
+    seen: dict[str, int] = {}
+    count = readings = 0
+    with messages.open("rb") as lines:
+        for line in lines:
+            message = json.loads(line)
+            n = seen[message["device"]] = seen.get(message["device"], 0) + 1
+            if n <= warmup:
+                count += 1
+                readings += sum(len(meter["readings"]) for meter in message["meters"])
+    return count, readings
+
+
+def register(site: Site, store: Store) -> None:
+    """Customer C-1 and every unit with its certificate, in ``store``."""
+    try:
+        store.registry.add_customer(Customer("C-1", "Bench"))
+        for device, (serial, not_after) in site.serials.items():
+            store.registry.add_device(Device(device, "C-1"))
+            store.certificates.add_certificate(device, serial, not_after, 0)
+    finally:
+        store.close()
