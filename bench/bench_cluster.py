@@ -44,6 +44,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -198,7 +199,8 @@ def serve(site: Site) -> Case:
         return {"kenshin serve": [server.pid]}
 
     def stored() -> int:
-        with sqlite3.connect(f"file:{site.folder / 'kenshin.db'}?mode=ro", uri=True) as db:
+        read_only = f"file:{site.folder / 'kenshin.db'}?mode=ro"
+        with closing(sqlite3.connect(read_only, uri=True)) as db:
             row = db.execute("SELECT count(*) FROM readings").fetchone()
         return int(row[0])
 
