@@ -56,6 +56,10 @@ class Inbox:
         self._closed = False
         self._failures = 0  # batches failed in a row
         self._redelivering: asyncio.Task[None] | None = None
+        # Deliveries from paho's thread, taken on the loop in bursts: one wake-up of the
+        # loop for all that came meanwhile, not a wake-up (a system call) per message.
+        self._arrived: deque[Delivery] = deque()
+        self._wake_pending = False
         self.counts: Counter[str] = Counter()
 
     def attach(self, loop: asyncio.AbstractEventLoop, link: UnitMessages) -> None:
@@ -64,8 +68,19 @@ class Inbox:
 
     def deliver(self, delivery: Delivery) -> None:
         """Called by the link in paho's thread."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._take, delivery)
+        if self._loop is None:
+            return
+        self._arrived.append(delivery)  # deque.append is atomic: no lock needed
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._loop.call_soon_threadsafe(self._take_arrived)
+
+    def _take_arrived(self) -> None:
+        """On the loop: take what paho's thread delivered, in order of arrival."""
+        self._wake_pending = False  # before taking: what comes from now on wakes again
+        arrived = self._arrived
+        while arrived:
+            self._take(arrived.popleft())
 
     @property
     def lag_s(self) -> float:
