@@ -29,8 +29,9 @@ def fleet(
 
 
 # Every fault of the simulator but ``conflict`` (a message sent again an hour later with
-# other values): which of the two a cluster keeps depends on which worker commits first,
-# and a killed worker's messages wait for it at the broker (docs/cluster.md).
+# other values): which of the two is kept depends on which is committed first, and a
+# killed worker's messages wait for it at the broker, a unit's refused while the broker
+# restarts come after the later one (docs/cluster.md).
 NOT_CONFLICTING = "offline,duplicates,reorder,rollover,exchange,clock,spike,future"
 
 
@@ -118,7 +119,7 @@ def test_workers_killed_while_a_thousand_units_publish_lose_nothing(
 def test_the_broker_restarted_while_units_publish_loses_nothing(fleet: Cluster) -> None:
     for name in ("w1", "w2"):
         fleet.start_worker(name)
-    publishing = start_publishing(fleet, 40, 60)
+    publishing = start_publishing(fleet, 40, 60, NOT_CONFLICTING)
     wait_for("readings stored", lambda: fleet.stored() > 500, timeout_s=60)
     fleet.stop_broker()  # SIGTERM: Mosquitto saves its sessions and queued messages
     fleet.start_broker()  # units whose wakes failed meanwhile send again; workers reconnect
