@@ -4,11 +4,13 @@ store what they send and acknowledge it only once stored."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 import pytest
 
 from conftest import wait_for
+from test_broker_config import free_port
 from workers.conftest import DAY, Cluster, files_equal_truth
 
 pytestmark = pytest.mark.integration
@@ -39,3 +41,19 @@ def test_two_workers_store_what_units_publish_to_the_broker(cluster: Cluster) ->
     for name in ("w1", "w2"):
         cluster.stop_worker(name)
     files_equal_truth(cluster)
+
+
+def test_a_broker_that_cannot_be_reached_stops_the_worker_saying_where(
+    cluster: Cluster,
+) -> None:
+    port = free_port()
+    result = subprocess.run(
+        [*cluster.command(), "worker", "--name", "w1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **cluster.env, "KENSHIN_BROKER__URL": f"mqtts://127.0.0.1:{port}"},
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"Error: cannot reach the broker at 127.0.0.1 port {port}" in result.stderr

@@ -95,8 +95,8 @@ async def work(
     duty = LeaderDuty(app, leadership, watching, metrics, commits, link)
     parts = _Parts(inbox, commits, link, duty, members, security, metrics, watching)
     duty.others = _cluster_problems(app, members)
+    await asyncio.to_thread(link.start)  # what comes meanwhile waits in the commit queue
     committing = asyncio.create_task(commits.run())
-    await asyncio.to_thread(link.start)
     background_stop = asyncio.Event()
     tasks = {
         "ingest": committing,
