@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -72,6 +73,18 @@ def echo_listeners(listeners: list[Listener]) -> None:
     and tests read the ports from them)."""
     for listener in listeners:
         click.echo(listener.line)
+
+
+def parse_moment(value: str, tz: ZoneInfo, option: str) -> datetime:
+    """An option's ``value`` as an aware time: in ``tz`` unless it has a UTC offset of its
+    own; BadParameter naming ``option`` otherwise."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: expected a time as YYYY-MM-DDTHH:MM", param_hint=option
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
 
 
 def parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:

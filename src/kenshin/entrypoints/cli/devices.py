@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -15,7 +14,7 @@ from kenshin.domain.commands import RESEND, command_topic, resend_payload
 from kenshin.domain.devices import DEVICE_VALID_DAYS, DeviceCertificate
 from kenshin.domain.model import DEVICE_ID
 from kenshin.domain.slots import zone
-from kenshin.entrypoints.cli.app import check_timezone, cli, opened
+from kenshin.entrypoints.cli.app import check_timezone, cli, opened, parse_moment
 from kenshin.entrypoints.cli.listing import json_option, moment, show, utc_option
 from kenshin.entrypoints.cli.registry import _check_id, ids_from_file
 from kenshin.ports import Store
@@ -222,7 +221,7 @@ def devices_resend(
             )
         customer = app.store.registry.get_customer(device.customer)
         tz = zone(timezone or (customer.timezone if customer else "UTC"))
-        first, last = _moment(start, tz, "--from"), _moment(end, tz, "--to")
+        first, last = parse_moment(start, tz, "--from"), parse_moment(end, tz, "--to")
         _check_range(first, last)
         command_id = app.store.commands.add_command(
             device_id,
@@ -236,17 +235,6 @@ def devices_resend(
         f"it goes out on {command_topic(device_id, RESEND)} when the unit is connected and"
         " subscribed"
     )
-
-
-def _moment(value: str, tz: ZoneInfo, option: str) -> datetime:
-    """``value`` as an aware time: in ``tz`` unless it has a UTC offset of its own."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r}: expected a time as YYYY-MM-DDTHH:MM", param_hint=option
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
 
 
 def _check_range(first: datetime, last: datetime) -> None:

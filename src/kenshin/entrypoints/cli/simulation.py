@@ -12,7 +12,7 @@ import click
 
 from kenshin.domain.model import DEFAULT_TIMEZONE
 from kenshin.domain.slots import zone
-from kenshin.entrypoints.cli.app import check_timezone, cli, parse_day
+from kenshin.entrypoints.cli.app import check_timezone, cli, parse_day, parse_moment
 from kenshin.sim.faults import FAULTS, READING_FAULTS, parse_faults
 from kenshin.sim.files import SimulationSummary, write_simulation
 from kenshin.sim.fleet import FleetSpec
@@ -184,17 +184,7 @@ def _window(
 def _moment(value: str | None, timezone: str, option: str) -> int | None:
     """``value`` (a local time in ``timezone``, unless it has its own UTC offset) as UTC
     epoch seconds; None for None."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r}: expected a time as YYYY-MM-DDTHH:MM", param_hint=option
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone(timezone))
-    return int(moment.timestamp())
+    return None if value is None else int(parse_moment(value, zone(timezone), option).timestamp())
 
 
 def run_simulation(spec: FleetSpec, out: Path) -> SimulationSummary:
