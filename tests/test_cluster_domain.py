@@ -53,7 +53,7 @@ def test_no_live_leader_is_a_problem_unless_the_leader_asks() -> None:
     assert state.problems(leader_known=True) == []
 
 
-def test_files_nodes_are_not_counted_as_workers() -> None:
+def test_processes_of_another_role_are_not_counted_as_workers() -> None:
     members = [member("w1", 100, leader=True), member("f1", 100, role="files")]
     state = cluster_state(members, now=100, heartbeat_s=5, workers_expected=2)
     assert state.workers == 1

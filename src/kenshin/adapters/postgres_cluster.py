@@ -22,7 +22,7 @@ from kenshin.domain.cluster import Member
 log = logging.getLogger(__name__)
 
 SCHEMA = """
-    -- Each process of a cluster (workers, files nodes) and its last heartbeat, by the
+    -- Each process of a cluster (the workers) and its last heartbeat, by the
     -- database's clock; counts are its own figures (JSON).
     CREATE TABLE cluster_members (
         name TEXT PRIMARY KEY, role TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,

@@ -1,6 +1,6 @@
 """The processes of a cluster as the store sees them, and what is wrong with them.
 
-Each process (a worker, a files node) writes a heartbeat every ``cluster.heartbeat_s``;
+Each worker writes a heartbeat every ``cluster.heartbeat_s``;
 one that has not for ``MISSED_BEATS`` heartbeats is taken for gone. One worker at a time
 is the leader: it runs the scheduled work (exports, alerts, the daily report, gap
 recovery, commands to units).
@@ -44,7 +44,7 @@ class Member:
     committed has waited."""
 
     name: str
-    role: str  # "worker" or "files"
+    role: str  # "worker": the only role that beats yet; others are not counted as workers
     host: str
     pid: int
     started_at: int
