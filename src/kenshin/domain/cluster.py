@@ -1,9 +1,9 @@
 """The processes of a cluster as the store sees them, and what is wrong with them.
 
-Each worker writes a heartbeat every ``cluster.heartbeat_s``;
-one that has not for ``MISSED_BEATS`` heartbeats is taken for gone. One worker at a time
-is the leader: it runs the scheduled work (exports, alerts, the daily report, gap
-recovery, commands to units).
+Each worker writes a heartbeat every ``cluster.heartbeat_s``; one that has not for
+``MISSED_BEATS`` heartbeats is taken for gone. One worker at a time is the leader: it
+runs the scheduled work (exports, alerts, the daily report, gap recovery, commands to
+units).
 """
 
 from __future__ import annotations
