@@ -10,8 +10,7 @@ import subprocess
 import pytest
 
 from conftest import wait_for
-from test_broker_config import free_port
-from workers.conftest import DAY, Cluster, files_equal_truth
+from workers.conftest import DAY, Cluster, broker_port, files_equal_truth
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +45,7 @@ def test_two_workers_store_what_units_publish_to_the_broker(cluster: Cluster) ->
 def test_a_broker_that_cannot_be_reached_stops_the_worker_saying_where(
     cluster: Cluster,
 ) -> None:
-    port = free_port()
+    port = broker_port()  # nothing listens there
     result = subprocess.run(
         [*cluster.command(), "worker", "--name", "w1"],
         capture_output=True,
