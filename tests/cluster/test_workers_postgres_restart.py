@@ -1,6 +1,7 @@
 """Workers on Mosquitto and a PostgreSQL server of the tests' own, restarted and killed
 while units publish: what could not be stored is not acknowledged to the broker, comes
-again, and the files equal the simulator's truth."""
+again (or waits for the server, when a commit finds it restarting), and the files equal
+the simulator's truth."""
 
 from __future__ import annotations
 
@@ -40,8 +41,3 @@ def test_postgresql_restarted_and_killed_under_the_workers_loses_nothing(
     private_postgres.kill()  # and started again: crash recovery
     assert publishing.poll() is None, "the units were done before PostgreSQL went down"
     finish(fleet, publishing)
-    asked_again = sum(
-        (fleet.tmp / f"{name}.log").read_text().count("asking the broker for the messages")
-        for name in ("w1", "w2")
-    )
-    assert asked_again > 0  # the outage was seen, and what it cut short came again
