@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
 import socket
 import subprocess
@@ -228,3 +229,21 @@ def postgres_url(folder: Path, schema: str | None = None) -> str:
     in the run's database; the test must have asked for the postgres_database fixture."""
     name = schema or "s" + hashlib.sha1(str(folder).encode()).hexdigest()[:16]
     return f"{_postgres['url']}?schema={name}"
+
+
+def steady_port() -> int:
+    """A free port of 127.0.0.1 below the range the system gives connections (and servers
+    bound to port 0, as most tests' are) their ports from: nothing takes it between this
+    choice and a server's start, nor while that server restarts (a broker, PostgreSQL)."""
+    ranges = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    ephemeral = int(ranges.read_text().split()[0]) if ranges.exists() else 32768
+    first = random.randrange(10_000, ephemeral)
+    ports: list[int] = [*range(first, ephemeral), *range(10_000, first)]
+    for port in ports:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    pytest.fail(f"no free port of 127.0.0.1 below {ephemeral}")

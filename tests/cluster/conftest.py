@@ -8,7 +8,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from conftest import steady_port, wait_for
 
 
 @dataclass
@@ -127,23 +126,6 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def _steady_port() -> int:
-    """A free port of 127.0.0.1 below the range the system gives connections their own
-    ports from: no connection made while the server is down can take it meanwhile."""
-    ranges = Path("/proc/sys/net/ipv4/ip_local_port_range")
-    ephemeral = int(ranges.read_text().split()[0]) if ranges.exists() else 32768
-    first = 10_000 + os.getpid() % (ephemeral - 10_000)  # test runs side by side differ
-    ports: list[int] = [*range(first, ephemeral), *range(10_000, first)]
-    for port in ports:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    pytest.fail(f"no free port of 127.0.0.1 below {ephemeral}")
-
-
 @pytest.fixture(scope="session")
 def _private_postgres_server() -> Iterator[PrivatePostgres]:
     # Debian puts the server's programs under their major version, not on PATH: the newest.
@@ -166,7 +148,7 @@ def _private_postgres_server() -> Iterator[PrivatePostgres]:
     folder = Path(tempfile.mkdtemp(prefix="kenshin-pg-"))
     if owner is not None:
         os.chown(folder, owner.pw_uid, owner.pw_gid)
-    port = _steady_port()
+    port = steady_port()
     server = PrivatePostgres(folder, port, found[-1].parent, run_as)
     server.command(
         "initdb",

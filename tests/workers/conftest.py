@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import pwd
-import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from conftest import kenshin, make_site, postgres_url, wait_for
+from conftest import kenshin, make_site, postgres_url, steady_port, wait_for
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.domain.model import Customer
 from kenshin.sim.verify import load_truth, verify_files
@@ -129,24 +127,6 @@ def cluster(
     yield from make_cluster(tmp_path, monkeypatch, units=5)
 
 
-def broker_port() -> int:
-    """A free port of 127.0.0.1 below the range the system gives connections (and servers
-    bound to port 0, as other tests' are) their ports from: nothing takes it between this
-    choice and the broker's start, nor while the broker restarts."""
-    ranges = Path("/proc/sys/net/ipv4/ip_local_port_range")
-    ephemeral = int(ranges.read_text().split()[0]) if ranges.exists() else 32768
-    first = random.randrange(10_000, ephemeral)
-    ports: list[int] = [*range(first, ephemeral), *range(10_000, first)]
-    for port in ports:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    pytest.fail(f"no free port of 127.0.0.1 below {ephemeral}")
-
-
 def make_cluster(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, units: int, url: str = ""
 ) -> Iterator[Cluster]:
@@ -155,7 +135,7 @@ def make_cluster(
     if not os.access(MOSQUITTO, os.X_OK):
         pytest.skip(f"needs Mosquitto ({MOSQUITTO}; Debian: apt-get install mosquitto)")
     site = make_site(tmp_path, "site")
-    cluster = Cluster(site, url or postgres_url(tmp_path), broker_port(), tmp_path)
+    cluster = Cluster(site, url or postgres_url(tmp_path), steady_port(), tmp_path)
     for key, value in cluster.env.items():
         monkeypatch.setenv(key, value)
     assert kenshin(site, "db", "upgrade").exit_code == 0

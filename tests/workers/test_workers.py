@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from conftest import wait_for
-from workers.conftest import DAY, Cluster, broker_port, files_equal_truth
+from conftest import steady_port, wait_for
+from workers.conftest import DAY, Cluster, files_equal_truth
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ def test_two_workers_store_what_units_publish_to_the_broker(cluster: Cluster) ->
 def test_a_broker_that_cannot_be_reached_stops_the_worker_saying_where(
     cluster: Cluster,
 ) -> None:
-    port = broker_port()  # nothing listens there
+    port = steady_port()  # nothing listens there
     result = subprocess.run(
         [*cluster.command(), "worker", "--name", "w1"],
         capture_output=True,
