@@ -196,10 +196,7 @@ class App:
         """ConfigError, naming the key and what to set, unless the settings make a worker:
         a PostgreSQL store and a broker."""
         if getattr(self.store, "members", None) is None:
-            raise ConfigError(
-                "store.url: the processes of a cluster share one PostgreSQL store: set"
-                ' store.url = "postgresql://USER@HOST:PORT/DB" (docs/cluster.md)'
-            )
+            raise _no_cluster_store()
         if not self.settings.broker.url:
             raise ConfigError(
                 "broker.url: kenshin worker reads the units' messages from an MQTT broker: set"
@@ -212,16 +209,21 @@ class App:
         members = getattr(self.store, "members", None)
         leadership = getattr(self.store, "leadership", None)
         if members is None or leadership is None:
-            raise ConfigError(
-                "store.url: the processes of a cluster share one PostgreSQL store: set"
-                ' store.url = "postgresql://USER@HOST:PORT/DB" (docs/cluster.md)'
-            )
+            raise _no_cluster_store()
         lead: Leadership = leadership()
         return members, lead
 
     def close(self) -> None:
         """Release the store."""
         self.store.close()
+
+
+def _no_cluster_store() -> ConfigError:
+    """What a cluster's command says on a store that is not PostgreSQL."""
+    return ConfigError(
+        "store.url: the processes of a cluster share one PostgreSQL store: set"
+        ' store.url = "postgresql://USER@HOST:PORT/DB" (docs/cluster.md)'
+    )
 
 
 PARTIAL_FILES = f"*{TEMP_SUFFIX}"  # outbox files being written: never part of a backup

@@ -77,7 +77,6 @@ class BrokerLink:
         self._lock = threading.Lock()
         self._generation = 0  # the connection's number; 0 while none is up
         self.connections = 0  # made so far
-        self.stale_acks = 0  # messages stored after their connection was gone: sent again
         self._refused: str | None = None
         self._subscribed = False
         self._held_mid: int | None = None
@@ -128,8 +127,7 @@ class BrokerLink:
             generation = self._generation
         for ticket_generation, mid in tickets:
             if ticket_generation != generation or generation == 0:
-                self.stale_acks += 1
-                continue
+                continue  # its connection is gone: the broker sends it again
             self._client.ack(mid, 1)
 
     def redeliver(self) -> None:

@@ -16,7 +16,6 @@ import contextlib
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from kenshin.domain.cluster import Delivery, unit_topic
@@ -183,8 +182,3 @@ class Inbox:
             self._redelivering.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._redelivering
-
-
-def counts_of(inbox: Inbox) -> Callable[[], dict[str, int]]:
-    """The inbox's counts and its waiting messages, for the heartbeat."""
-    return lambda: {**inbox.counts, "waiting": inbox.waiting}

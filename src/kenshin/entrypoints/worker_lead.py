@@ -51,7 +51,6 @@ class CommandSender:
     link: UnitMessages
     clock: Callable[[], float] = time.time
     _last: int = 0  # the highest command id read
-    sent: int = 0
 
     def send_new(self, _now: int = 0) -> int:
         """Send the commands added since the last call (the first: all pending); how
@@ -75,7 +74,6 @@ class CommandSender:
         now = int(self.clock())
         self.app.store.commands.command_sent(command.id, now)
         self.app.store.commands.acknowledge_command(command.id, now)
-        self.sent += 1
         log.info("command %d (%s) to %s went to the broker", command.id, command.name, topic)
         return True
 
@@ -145,8 +143,6 @@ class LeaderDuty:
     statuses: Callable[[], Mapping[str, tuple[int, bytes]]] = dict
     others: Callable[[], Sequence[tuple[str, str]]] = tuple  # cluster parts down, and why
     last_run: LastRun = field(default_factory=LastRun)
-    leading_since: int | None = None
-    terms: int = 0
     _term: tuple[asyncio.Event, list[asyncio.Task[None]]] | None = None
 
     @property
@@ -187,8 +183,6 @@ class LeaderDuty:
         components = {"schedule": tasks[0], "commands": tasks[1], "revocations": tasks[2]}
         self.watching.start(self.commits, components, self.statuses, term_stop, self.others)
         self._term = (term_stop, tasks)
-        self.terms += 1
-        self.leading_since = int(time.time())
         log.warning("this worker leads: it runs the exports, alerts and report")
 
     async def _end(self) -> None:
@@ -201,4 +195,3 @@ class LeaderDuty:
                 await task
         await self.watching.stopped()
         self._term = None
-        self.leading_since = None
