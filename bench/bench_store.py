@@ -50,7 +50,11 @@ def make_readings(meters: int, order: str) -> tuple[list[Reading], int, int]:
         pairs = [(m, i) for i in range(len(times)) for m in range(meters)]
     else:
         pairs = [(m, i) for m in range(meters) for i in range(len(times))]
-    readings = [Reading(ids[m], times[i], 100_000 + m % 997 + 3 * i, 0) for m, i in pairs]
+    # Each sent a few seconds after its time, as units do (the store keeps when).
+    readings = [
+        Reading(ids[m], times[i], 100_000 + m % 997 + 3 * i, 0, times[i] + 4 + m % 30)
+        for m, i in pairs
+    ]
     return readings, times[0], times[-1]
 
 

@@ -116,15 +116,23 @@ def test_a_postgresql_store_of_version_1_is_refused_then_upgraded_with_its_readi
             (nov, dec, long_ago),
         )
     site = site_with(tmp_path, f'url = "{url}"')
-    with pytest.raises(StoreError, match=r"has version 1, older than this kenshin's \(3\)"):
+    newest = len(postgres_schema.MIGRATIONS)
+    with pytest.raises(StoreError, match=rf"has version 1, older than this kenshin's \({newest}\)"):
         open_app(site / "kenshin.toml")
     upgraded = kenshin(site, "db", "upgrade")
-    assert upgraded.output.endswith("schema upgraded from version 1 to 3\n"), upgraded.output
+    assert upgraded.output.endswith(f"schema upgraded from version 1 to {newest}\n")
     with closing(open_app(site / "kenshin.toml")) as app:
         assert dict(app.store.readings.readings_between(["M1", "M2"], 0, 2 * dec)) == {
             "M1": [Reading("M1", nov, 10, 0), Reading("M1", dec, 12, None)],
             "M2": [Reading("M2", long_ago, 7, 3)],
         }
+        # Kept with no send time: a conflicting reading sent whenever does not replace it.
+        other = Reading("M1", nov, 11, 0, sent=nov + 5)
+        result = app.store.readings.add_readings([other], received_at=dec)
+        assert [(c.stored_fwd, c.new_fwd) for c in result.conflicts] == [(10, 11)]
+        assert next(app.store.readings.readings_between(["M1"], nov, nov))[1] == [
+            Reading("M1", nov, 10, 0)
+        ]
     with psycopg.connect(postgres_database) as db:
         parts = db.execute(
             "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"

@@ -36,13 +36,18 @@ T0 = 1_795_663_800  # 2026-11-26T12:30:00+09:00
 
 
 def message(
-    device: str = "U-1", meter: str = "M-1", fwd: int = 100, unit: str = "0.1kWh", seq: int = 1
+    device: str = "U-1",
+    meter: str = "M-1",
+    fwd: int = 100,
+    unit: str = "0.1kWh",
+    seq: int = 1,
+    sent: str = "2026-11-26T12:30:04+09:00",
 ) -> bytes:
     document: dict[str, Any] = {
         "v": 1,
         "device": device,
         "seq": seq,
-        "sent": "2026-11-26T12:30:04+09:00",
+        "sent": sent,
         "meters": [
             {
                 "meter": meter,
@@ -111,6 +116,20 @@ def test_same_message_twice_is_a_duplicate_and_a_new_value_a_conflict(store: Sto
     assert reading.fwd == 100
     [conflict] = store.readings.list_conflicts()
     assert (conflict.stored_fwd, conflict.new_fwd) == (100, 101)
+
+
+def test_of_two_conflicting_messages_the_one_sent_first_is_kept_whichever_came_first(
+    store: Store,
+) -> None:
+    ingest = Ingest(store)
+    later = message(fwd=107, seq=2, sent="2026-11-26T13:30:04+09:00")
+    ingest.ingest([incoming(later)])  # the first message waited somewhere: the later came first
+    summary = ingest.ingest([incoming(message(fwd=100, seq=1), 2)])
+    assert summary.conflicts == 1
+    [(_, [reading])] = list(store.readings.readings_between(["M-1"], T0, T0))
+    assert reading.fwd == 100
+    [conflict] = store.readings.list_conflicts()
+    assert (conflict.stored_fwd, conflict.new_fwd) == (100, 107)  # kept, and the other
 
 
 def test_a_reading_dated_in_the_future_is_quarantined_and_the_rest_stored(store: Store) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import wait_for
 from workers.conftest import Cluster, make_cluster
-from workers.test_reliability import NOT_CONFLICTING, finish, start_publishing
+from workers.test_reliability import finish, start_publishing
 
 from .conftest import PrivatePostgres
 
@@ -33,7 +33,7 @@ def test_postgresql_restarted_and_killed_under_the_workers_loses_nothing(
 ) -> None:
     for name in ("w1", "w2"):
         fleet.start_worker(name)
-    publishing = start_publishing(fleet, 40, 60, NOT_CONFLICTING)
+    publishing = start_publishing(fleet, 40, 60)
     wait_for("readings stored", lambda: fleet.stored() > 400, timeout_s=60)
     private_postgres.restart()
     stored = fleet.stored()

@@ -29,6 +29,8 @@ readings = st.builds(
     st.integers(0, 3 * 96).map(lambda k: U0 + 900 * k),  # on and off the half hours
     st.one_of(st.none(), st.integers(0, 3)),
     st.one_of(st.none(), st.integers(0, 3)),
+    # unknown, or sent at one of a few times: a conflict sent earlier replaces a packed value
+    sent=st.sampled_from([0, T0, T0 + 60, T0 + 120]),
 )
 steps = st.lists(
     st.one_of(

@@ -10,7 +10,7 @@ import numpy as np
 
 from kenshin.domain.intervals import NO_REGISTER, Registers, registers_at
 from kenshin.domain.model import Conflict, DeadLetter, FileRevision, Reading, StoreResult, Watermark
-from kenshin.domain.readings import check_registers, conflict_of, merge_reading
+from kenshin.domain.readings import check_registers, settle_one
 from kenshin.domain.slots import DaySlots
 from kenshin.errors import StoreError
 
@@ -44,21 +44,22 @@ class MemoryReadings:
                 continue
             series = self._readings.setdefault(reading.meter, {})
             old = series.get(reading.t)
-            merged = merge_reading(old, reading) if old is not None else None
-            if old is None or merged != old:  # new, completed or in conflict
-                self._day_batch[reading.t // _DAY_S] = batch
             if old is None:
                 series[reading.t] = reading
                 self._batch_of[(reading.meter, reading.t)] = batch
+                self._day_batch[reading.t // _DAY_S] = batch
                 stored += 1
                 continue
-            if merged is None:
-                conflicts.append(conflict_of(old, reading, received_at))
-            elif merged == old:
+            kept, conflict = settle_one(old, reading, received_at)
+            series[reading.t] = kept
+            if conflict is not None:
+                conflicts.append(conflict)
+            elif kept == old:
                 duplicates += 1
+                continue
             else:
-                series[reading.t] = merged
                 stored += 1
+            self._day_batch[reading.t // _DAY_S] = batch  # completed or in conflict
         for conflict in conflicts:  # each one once, as in every store
             if _conflict_key(conflict) not in self._conflict_batch:
                 self._conflicts.append(conflict)

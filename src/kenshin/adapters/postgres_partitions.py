@@ -96,7 +96,7 @@ def make_partitions(db: psycopg.Connection[Any], times: Iterable[int]) -> list[s
     for name in missing:
         first, end = bounds[name]
         table = sql.Identifier(name)
-        db.execute(sql.SQL("CREATE TABLE {} (LIKE readings)").format(table))
+        db.execute(sql.SQL("CREATE TABLE {} (LIKE readings INCLUDING DEFAULTS)").format(table))
         db.execute(  # its primary key is made as it is attached
             sql.SQL("ALTER TABLE readings ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
                 table, sql.Literal(first), sql.Literal(end)

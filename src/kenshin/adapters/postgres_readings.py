@@ -33,6 +33,7 @@ from kenshin.adapters.postgres_partitions import (
     drop_detached,
     make_partitions,
 )
+from kenshin.adapters.store_rows import sent_at, sent_lag, sent_lags
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import Conflict, Reading, StoreResult, Watermark
 from kenshin.domain.readings import Key, check_registers, settle
@@ -65,22 +66,23 @@ _CHUNK = 2000  # meters per readings_between query
 _T, _FWD, _REV, _METER = attrgetter("t"), attrgetter("fwd"), attrgetter("rev"), attrgetter("meter")
 
 _INSERT = """
-INSERT INTO readings (t, batch, meter, fwd, rev)
-SELECT t, %s, meter, fwd, rev
-FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::int[]) WITH ORDINALITY u(meter, t, fwd, rev, n)
+INSERT INTO readings (t, batch, meter, fwd, rev, sent_lag)
+SELECT t, %s, meter, fwd, rev, sent_lag
+FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::int[], %s::int[])
+    WITH ORDINALITY u(meter, t, fwd, rev, sent_lag, n)
 ORDER BY t, meter, n
 ON CONFLICT DO NOTHING
 """
 # Each key looked up (LIMIT 1: the planner would rather scan the months and hash).
 _STORED_BEFORE = """
-SELECT o.meter, o.t, x.fwd, x.rev
+SELECT o.meter, o.t, x.fwd, x.rev, x.sent_lag
 FROM (SELECT DISTINCT * FROM unnest(%s::int[], %s::bigint[])) o(meter, t)
-CROSS JOIN LATERAL (SELECT r.fwd, r.rev FROM readings r
+CROSS JOIN LATERAL (SELECT r.fwd, r.rev, r.sent_lag FROM readings r
     WHERE r.t = o.t AND r.meter = o.meter AND r.batch <> %s LIMIT 1) x
 """
 _COMPLETE = """
-UPDATE readings r SET fwd = u.fwd, rev = u.rev
-FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::int[]) u(meter, t, fwd, rev)
+UPDATE readings r SET fwd = u.fwd, rev = u.rev, sent_lag = u.lag
+FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::int[], %s::int[]) u(meter, t, fwd, rev, lag)
 WHERE r.t = u.t AND r.meter = u.meter
 """
 _KEEP_CONFLICTS = """
@@ -330,14 +332,16 @@ def _store_batch(
         _array(times),
         _array(map(_FWD, readings)),
         _array(map(_REV, readings)),
+        _array(sent_lags(readings)),
     )
     inserted = db.execute(_INSERT, (batch, *columns)).rowcount
     if inserted == len(readings):
         return empty + StoreResult(stored=inserted), set(times)
     offered = list(zip(meter_keys, times, strict=True))
-    state = _stored_before(db, readings, offered, batch)
-    result, changed = _settle(db, readings, offered, state, batch, at)
-    return empty + result, changed
+    # The rest settled as in domain.readings: what changed written, the conflicts kept.
+    settled = settle(readings, offered, _stored_before(db, readings, offered, batch), at)
+    _write_settled(db, settled.updated, settled.conflicts, batch)
+    return empty + settled.result, settled.changed
 
 
 def _stored_before(
@@ -347,34 +351,21 @@ def _stored_before(
     ids = {key: reading.meter for key, reading in zip(keys, readings, strict=True)}
     meters, times = [k for k, _ in keys], [t for _, t in keys]
     rows = db.execute(_STORED_BEFORE, (_array(meters), _array(times), batch)).fetchall()
-    return {(k, t): Reading(ids[(k, t)], t, fwd, rev) for k, t, fwd, rev in rows}
-
-
-def _settle(
-    db: psycopg.Connection[Any],
-    readings: Sequence[Reading],
-    keys: list[Key],
-    state: dict[Key, Reading],
-    batch: int,
-    at: int,
-) -> tuple[StoreResult, set[int]]:
-    """Settle the batch (``domain.readings.settle``) and write what it completed and the
-    conflicts it kept; also the times of the readings stored, completed or in conflict."""
-    settled = settle(readings, keys, state, at)
-    _write_settled(db, settled.completed, settled.conflicts, batch)
-    return settled.result, settled.changed
+    return {
+        (k, t): Reading(ids[(k, t)], t, fwd, rev, sent_at(t, lag)) for k, t, fwd, rev, lag in rows
+    }
 
 
 def _write_settled(
     db: psycopg.Connection[Any],
-    completed: list[tuple[Key, Reading]],
+    updated: list[tuple[Key, Reading]],
     conflicts: list[tuple[Key, Conflict]],
     batch: int,
 ) -> None:
-    """Write the completed readings and keep the conflicts aside (each once)."""
-    if completed:
-        columns = [_array(c) for c in zip(*((*k, r.fwd, r.rev) for k, r in completed), strict=True)]
-        db.execute(_COMPLETE, columns)
+    """Write the readings changed and keep the conflicts aside (each once)."""
+    if updated:
+        columns = zip(*((*k, r.fwd, r.rev, sent_lag(r)) for k, r in updated), strict=True)
+        db.execute(_COMPLETE, [_array(c) for c in columns])
     if conflicts:
         rows = [(*k, c.stored_fwd, c.stored_rev, c.new_fwd, c.new_rev) for k, c in conflicts]
         db.execute(_KEEP_CONFLICTS, (batch, *[_array(c) for c in zip(*rows, strict=True)]))

@@ -39,6 +39,9 @@ MIGRATIONS: tuple[str, ...] = (
     postgres_delivery.FAILURES_SCHEMA + postgres_cluster.SCHEMA,
     # 3: readings in partitions of a month each, their rows moved there.
     postgres_partitions.MIGRATION,
+    # 4: when the unit sent each reading, as seconds after its time (NULL: not known):
+    # of two conflicting readings, the one sent first is kept.
+    "ALTER TABLE readings ADD COLUMN sent_lag INTEGER;\n",
 )
 _LOCK = 0x6B656E7368696E  # "kenshin": the advisory lock migrations take
 

@@ -18,6 +18,7 @@ from kenshin.adapters import sqlite_days
 from kenshin.adapters.sqlite_bulk import SqliteBulkReader
 from kenshin.adapters.sqlite_days import DAY_SECONDS
 from kenshin.adapters.sqlite_part import SqlitePart, wrapped
+from kenshin.adapters.store_rows import sent_at, sent_lag, sent_lags
 from kenshin.domain.intervals import Registers
 from kenshin.domain.model import Conflict, Reading, StoreResult, Watermark
 from kenshin.domain.readings import Key, check_registers, settle
@@ -135,10 +136,10 @@ def _store_batch(
     reverse = (
         set() if rev.count(None) == len(rev) else _mark_reverse(db, meter_keys, rev, reverse_known)
     )
-    rows = list(zip(meter_keys, times, fwd, rev, repeat(batch)))
+    rows = list(zip(meter_keys, times, fwd, rev, repeat(batch), sent_lags(readings)))
     # Sorted by the key, the B-tree is walked once instead of jumped about; a stable sort
     # keeps the first of readings repeated in the batch first, and that is the one inserted.
-    sql = "INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?)"
+    sql = "INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?)"
     inserted = db.executemany(sql, sorted(rows, key=_TIME_METER)).rowcount
     if inserted == len(rows):
         return StoreResult(stored=inserted), reverse, set(times)
@@ -190,13 +191,15 @@ def _stored_before(db: sqlite3.Connection, keys: list[Key], batch: int) -> dict[
         "INSERT OR IGNORE INTO temp.offered VALUES (?, ?)", sorted(keys, key=_TIME_METER)
     )
     rows = db.execute(  # CROSS JOIN pins the join order: look the keys up, never scan
-        "SELECT r.meter, r.t, m.id, r.fwd, r.rev FROM temp.offered o"
+        "SELECT r.meter, r.t, m.id, r.fwd, r.rev, r.sent_lag FROM temp.offered o"
         " CROSS JOIN readings r ON r.meter = o.meter AND r.t = o.t"
         " JOIN meters m ON m.key = r.meter WHERE r.batch <> ?",
         (batch,),
     ).fetchall()
     db.execute("DELETE FROM temp.offered")
-    return {(k, t): Reading(meter, t, fwd, rev) for k, t, meter, fwd, rev in rows}
+    return {
+        (k, t): Reading(meter, t, fwd, rev, sent_at(t, lag)) for k, t, meter, fwd, rev, lag in rows
+    }
 
 
 def _settle(
@@ -207,12 +210,12 @@ def _settle(
     batch: int,
     at: int,
 ) -> tuple[StoreResult, set[int]]:
-    """Settle the batch (``domain.readings.settle``) and write what it completed and the
-    conflicts it kept; also the times of the readings stored, completed or in conflict."""
+    """Settle the batch (``domain.readings.settle``) and write the readings it changed and
+    the conflicts it kept; also the times of the readings stored, completed or in conflict."""
     settled = settle(readings, keys, state, at)
     db.executemany(
-        "UPDATE readings SET fwd = ?, rev = ? WHERE meter = ? AND t = ?",
-        [(r.fwd, r.rev, *k) for k, r in settled.completed],
+        "UPDATE readings SET fwd = ?, rev = ?, sent_lag = ? WHERE meter = ? AND t = ?",
+        [(r.fwd, r.rev, sent_lag(r), *k) for k, r in settled.updated],
     )
     db.executemany(
         "INSERT OR IGNORE INTO conflicts"

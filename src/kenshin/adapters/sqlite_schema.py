@@ -146,6 +146,11 @@ MIGRATIONS = (
     ALTER TABLE meters ADD COLUMN removal_by_operator INTEGER NOT NULL DEFAULT 0;
     """,
     sqlite_delivery.FAILURES_SCHEMA,
+    """
+    -- When the unit sent each reading, in seconds after its time (NULL: not known, as for
+    -- the readings stored before): of two conflicting readings, the one sent first is kept.
+    ALTER TABLE readings ADD COLUMN sent_lag INTEGER;
+    """,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

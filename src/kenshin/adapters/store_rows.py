@@ -8,7 +8,7 @@ from typing import Any
 
 from kenshin.domain.accounts import Account, UnlockRequest
 from kenshin.domain.alerts import Alert, Event, Notification, Queued, Severity
-from kenshin.domain.model import Customer, FlagColumns, Labels, Layout, SlotLabels
+from kenshin.domain.model import Customer, FlagColumns, Labels, Layout, Reading, SlotLabels
 from kenshin.domain.vee.clock import DriftSpell, UnitClock
 
 ClockRow = tuple[str, int, int, int, int, int | None, int | None, int | None]
@@ -86,3 +86,19 @@ def customer(row: Sequence[Any]) -> Customer:
         SlotLabels(row[8]),
         FlagColumns(row[9]),
     )
+
+
+def sent_lag(reading: Reading) -> int | None:
+    """When the unit sent the reading as seconds after its time (a small number, where
+    the time itself would take 8 bytes a row); None where not known."""
+    return reading.sent - reading.t if reading.sent else None
+
+
+def sent_lags(readings: Sequence[Reading]) -> list[int | None]:
+    """``sent_lag`` of each reading, in order."""
+    return [r.sent - r.t if r.sent else None for r in readings]
+
+
+def sent_at(t: int, lag: int | None) -> int:
+    """The send time of a reading at ``t`` stored with ``lag``: 0 where not known."""
+    return 0 if lag is None else t + lag

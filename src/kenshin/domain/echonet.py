@@ -275,8 +275,9 @@ def _readings(
             f"{iso_utc(received_at)}: E2/E4 days count back from the receive time, so a history "
             "read before midnight and received after it is misdated; the unit must send it again"
         )
+    fwd, rev = Direction.FWD, Direction.REV
     return tuple(
-        Reading(meter, t, *(at[d][0] if d in at else None for d in Direction))
+        Reading(meter, t, at[fwd][0] if fwd in at else None, at[rev][0] if rev in at else None)
         for t, at in sorted(registers.items())
     )
 

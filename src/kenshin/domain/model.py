@@ -145,12 +145,18 @@ class Meter:
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """One register reading of one meter at one instant; either register may be absent."""
+    """One register reading of one meter at one instant; either register may be absent.
+
+    ``sent`` is when the unit sent it (UTC epoch s, by the unit's clock; 0 where not
+    known): it settles which of two conflicting readings is kept (``domain.readings``),
+    and is not part of the reading's value, so it takes no part in equality.
+    """
 
     meter: str
     t: int
     fwd: int | None
     rev: int | None
+    sent: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +203,8 @@ class SecurityEvent:
 
 @dataclass(frozen=True, slots=True)
 class Conflict:
-    """A second reading for (meter, t) with a different value: kept aside, never overwriting."""
+    """Two readings for (meter, t) with different values: ``stored_*`` are the registers
+    kept (of the reading sent first, ``domain.readings``), ``new_*`` the other's, kept aside."""
 
     meter: str
     t: int

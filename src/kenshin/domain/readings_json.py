@@ -117,7 +117,7 @@ def _message(document: dict[str, Any]) -> DecodedMessage:
     meters = document["meters"]
     if not isinstance(meters, list) or not meters:
         raise Invalid(f"meters: expected a non-empty list, got {_kind(meters)}")
-    blocks = tuple(_meter(m, f"meters[{i}]") for i, m in enumerate(meters))
+    blocks = tuple(_meter(m, f"meters[{i}]", sent) for i, m in enumerate(meters))
     seen: set[str] = set()
     for i, block in enumerate(blocks):
         if block.meter in seen:
@@ -126,7 +126,7 @@ def _message(document: dict[str, Any]) -> DecodedMessage:
     return DecodedMessage(device, seq, sent, blocks)
 
 
-def _meter(item: object, path: str) -> MeterBlock:
+def _meter(item: object, path: str, sent: int) -> MeterBlock:
     if not isinstance(item, dict):
         raise Invalid(f"{path}: expected an object, got {_kind(item)}")
     _check_keys(item, _METER_KEYS, path)
@@ -140,11 +140,13 @@ def _meter(item: object, path: str) -> MeterBlock:
     readings = item["readings"]
     if not isinstance(readings, list) or not readings:
         raise Invalid(f"{path}.readings: expected a non-empty list, got {_kind(readings)}")
-    parsed = [_reading(r, meter, spec, f"{path}.readings[{i}]") for i, r in enumerate(readings)]
+    parsed = [
+        _reading(r, meter, spec, f"{path}.readings[{i}]", sent) for i, r in enumerate(readings)
+    ]
     return MeterBlock(meter, spec, tuple(_merge_same_instant(parsed, path)))
 
 
-def _reading(item: object, meter: str, spec: MeterSpec, path: str) -> Reading:
+def _reading(item: object, meter: str, spec: MeterSpec, path: str, sent: int) -> Reading:
     if not isinstance(item, dict):
         raise Invalid(f"{path}: expected an object, got {_kind(item)}")
     _check_keys(item, _READING_KEYS, path, optional={"fwd", "rev"})
@@ -154,7 +156,7 @@ def _reading(item: object, meter: str, spec: MeterSpec, path: str) -> Reading:
     rev = _integer(item["rev"], f"{path}.rev", 0, top) if "rev" in item else None
     if fwd is None and rev is None:
         raise Invalid(f"{path}: a reading needs fwd, rev or both")
-    return Reading(meter, t, fwd, rev)
+    return Reading(meter, t, fwd, rev, sent)
 
 
 def _merge_same_instant(readings: list[Reading], path: str) -> list[Reading]:

@@ -5,7 +5,7 @@ The faults of transmission, on the devices kenshin.sim.faults picks for them: ``
 (spells of 3-8 h without messages, then the backlog in one message), ``duplicates`` (a
 message delivered twice, identical), ``reorder`` (2-5 h of messages held and delivered
 shuffled), ``clock`` (the unit's clock, hence ``sent``, is 3-20 minutes off; readings stay
-on boundaries), ``conflict`` (one message comes again an hour later with its readings'
+on boundaries), ``conflict`` (one message comes again an hour later, sent then, with its readings'
 forward registers 7 steps higher) and ``future`` (one reading is dated FUTURE_DAYS later
 than it was taken, so the server quarantines it and its boundary has no reading). A
 ``clock_drift`` unit reads, sends and is received late by its clock's lag.
@@ -45,6 +45,7 @@ from kenshin.sim.profiles import FleetCalendar, seeded_stream
 HELD_MESSAGES = 50_000
 FUTURE_DAYS = 400
 CONFLICT_STEPS = 7
+CONFLICT_DELAY_S = 3600  # the changed copy of a message is sent an hour after it
 
 Message = dict[str, Any]
 
@@ -238,7 +239,9 @@ def _device_sends(
             yield (arrival, message), (arrival + 5 + _jitter(key, -j) % 56, message)
         elif j == plan.conflict:
             by_id = {m.id: m.spec.modulus for m in plan.device.meters}
-            yield (arrival, message), (arrival + 3600, _changed(message, by_id))
+            again = cal.boundaries[j] + delay + CONFLICT_DELAY_S + plan.clock_s
+            changed = _changed(message, by_id, datetime.fromtimestamp(again, cal.tz).isoformat())
+            yield (arrival, message), (arrival + CONFLICT_DELAY_S, changed)
         else:
             yield ((arrival, message),)
 
@@ -299,14 +302,15 @@ def _sent_text(cal: FleetCalendar, j: int, delay: int, clock_s: int) -> str:
     return f"{text[:17]}{delay:02d}{text[19:]}"
 
 
-def _changed(message: Message, moduli: dict[str, int]) -> Message:
-    """The message again, each meter's latest forward register CONFLICT_STEPS higher."""
+def _changed(message: Message, moduli: dict[str, int], sent: str) -> Message:
+    """The message again, sent at ``sent``, each meter's latest forward register
+    CONFLICT_STEPS higher."""
     blocks = []
     for block in message["meters"]:
         *before, last = block["readings"]
         changed = {**last, "fwd": (last["fwd"] + CONFLICT_STEPS) % moduli[block["meter"]]}
         blocks.append({**block, "readings": [*before, changed]})
-    return {**message, "meters": blocks}
+    return {**message, "sent": sent, "meters": blocks}
 
 
 def _meter_blocks(

@@ -255,8 +255,9 @@ def dead_letters(ctx: click.Context, limit: int, utc: bool, as_json: bool) -> No
 @click.pass_context
 def conflicts(ctx: click.Context, limit: int, utc: bool, as_json: bool) -> None:
     """List readings that arrived again with a different value, oldest first: the meter,
-    its device, the reading's time, the value stored (kept) and the other, and when the
-    other was received (times in the zone of the meter's customer)."""
+    its device, the reading's time, the value stored (kept: the one its unit sent first)
+    and the other, and when the second of the two was received (times in the zone of the
+    meter's customer)."""
     with opened(ctx) as app:
         found = app.store.readings.list_conflicts(limit)
         zones = {} if utc else device_zones(app.store)
