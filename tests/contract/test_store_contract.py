@@ -167,6 +167,33 @@ def test_meters_are_saved_updated_and_listed_through_devices(store: Store) -> No
     assert store.registry.get_meter("M9") is None
 
 
+def test_a_new_meter_is_registered_in_service_as_given_and_an_existing_one_keeps_its_own(
+    store: Store,
+) -> None:
+    registered(store)
+    store.registry.save_meters([Meter("M1", "D1", SPEC, installed_at=T0)])
+    assert store.registry.get_meter("M1") == Meter("M1", "D1", SPEC, installed_at=T0)
+    store.registry.save_meters([Meter("M1", "D1", SPEC, installed_at=T0 + 60, removed_at=T0 + 99)])
+    assert store.registry.get_meter("M1") == Meter("M1", "D1", SPEC, installed_at=T0)
+
+
+def test_changes_to_meters_are_made_one_holder_of_their_lock_at_a_time(store: Store) -> None:
+    registered(store)
+    order: list[str] = []
+    with store.registry.changing_meters():
+        other = threading.Thread(target=lambda: _change_meters(store, order))
+        other.start()
+        other.join(timeout=0.5)  # it waits for the lock: the time it may take to get it
+        order.append("first let go")
+    other.join(timeout=10)
+    assert order == ["first let go", "second held"]
+
+
+def _change_meters(store: Store, order: list[str]) -> None:
+    with store.registry.changing_meters():
+        order.append("second held")
+
+
 def test_a_meter_seen_in_readings_first_can_be_registered_later(store: Store) -> None:
     registered(store)
     store.readings.add_readings([Reading("M7", T0, 10, 0)], received_at=T0)

@@ -3,7 +3,9 @@ devices and the commands queued for them, in dictionaries."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 
 from kenshin.domain.devices import COMMAND_NAME, MAX_SERIAL, Command, DeviceCertificate
@@ -20,6 +22,7 @@ class MemoryRegistry:
         self._customers: dict[str, Customer] = {}
         self._devices: dict[str, Device] = {}
         self._meters: dict[str, Meter] = {}
+        self._changing = threading.RLock()
         self._device_meters: dict[str, set[str]] = {}  # device -> its meters' ids
         self._meter_order: dict[str, int] = {}  # meter -> 1, 2, ... in the order first seen
 
@@ -77,12 +80,11 @@ class MemoryRegistry:
         ]
 
     def save_meters(self, meters: Iterable[Meter]) -> None:
-        """Insert meters, or update their device and spec if they exist (their time in
-        service is set by ``set_service`` only)."""
+        """Insert meters, or update their device and spec if they exist (a meter inserted
+        takes its time in service as given; an existing one's is set by ``set_service``)."""
         for meter in meters:
             self._meter_order.setdefault(meter.id, len(self._meter_order) + 1)
             old = self._meters.get(meter.id)
-            meter = replace(meter, installed_at=None, removed_at=None)
             if old is not None:
                 meter = replace(
                     meter,
@@ -119,6 +121,10 @@ class MemoryRegistry:
                 removed_at=removed,
                 removal_by_operator=operator and removed is not None,
             )
+
+    def changing_meters(self) -> AbstractContextManager[object]:
+        """The lock of meters' changes: this process is the only one."""
+        return self._changing
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""

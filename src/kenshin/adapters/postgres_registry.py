@@ -12,7 +12,8 @@ A certificate's serial has up to 160 bits: it is kept as NUMERIC(49,0).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import astuple, fields
 from enum import Enum
 from functools import cache
@@ -21,7 +22,7 @@ from typing import Any
 import psycopg
 
 from kenshin.adapters import store_rows
-from kenshin.adapters.postgres_part import PgPart
+from kenshin.adapters.postgres_part import PgPart, connection, wrapped
 from kenshin.domain.devices import MAX_SERIAL, DeviceCertificate
 from kenshin.domain.model import (
     Customer,
@@ -63,6 +64,8 @@ SCHEMA = """
 
 # The advisory lock save_meters takes: meter numbers become visible in order.
 METERS_LOCK = 0x6B656E7368696E01  # "kenshin" + 1
+# The advisory lock of changing_meters, held by a session across several calls.
+CHANGING_LOCK = 0x6B656E7368696E03  # "kenshin" + 3
 _CUSTOMER_COLUMNS = ", ".join(f.name for f in fields(Customer))
 _MARKS = ", ".join(["%s"] * len(fields(Customer)))
 _METERS = (
@@ -71,8 +74,8 @@ _METERS = (
 )
 _SAVE_METERS = (
     "INSERT INTO meters (key, id, device, unit_mwh, coefficient, digits, max_demand_w,"
-    " reverse) VALUES ((SELECT coalesce(max(key), 0) + 1 FROM meters),"
-    " %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+    " reverse, installed_at, removed_at) VALUES ((SELECT coalesce(max(key), 0) + 1 FROM meters),"
+    " %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
     " device = excluded.device, unit_mwh = excluded.unit_mwh,"
     " coefficient = excluded.coefficient, digits = excluded.digits,"
     " max_demand_w = coalesce(excluded.max_demand_w, meters.max_demand_w),"
@@ -193,9 +196,10 @@ class PgRegistry(PgPart):
                 raise NotFoundError(f"device {device_id!r} does not exist")
 
     def save_meters(self, meters: Iterable[Meter]) -> None:
-        """Insert meters, or update their device and spec if they exist; a maximum demand
-        or reverse register known before stays unless the new meter gives one."""
-        rows = [(m.id, m.device, *astuple(m.spec), m.max_demand_w, m.reverse) for m in meters]
+        """Insert meters with their time in service, or update their device and spec if they
+        exist; a maximum demand or reverse register known before stays unless the new meter
+        gives one."""
+        rows = list(map(store_rows.meter_row, meters))
         if not rows:
             return
         with self._using("saving meters") as db:
@@ -226,6 +230,21 @@ class PgRegistry(PgPart):
             if missing is not None:
                 raise NotFoundError(f"meter {missing!r} does not exist")
             db.cursor().executemany(_SET_SERVICE, rows)
+
+    @contextmanager
+    def changing_meters(self) -> Iterator[None]:
+        """A session-level advisory lock on a connection of its own, held while the caller
+        reads and writes meters on others; a connection cut meanwhile lets go of it."""
+        what = "taking the lock of meters' changes"
+        with wrapped(what, self._where), connection(self._pool, what) as db:
+            db.execute("SELECT pg_advisory_lock(%s)", (CHANGING_LOCK,))
+            db.commit()
+            try:
+                yield
+            finally:
+                with suppress(psycopg.Error):  # cut: the server let go of it with the session
+                    db.execute("SELECT pg_advisory_unlock(%s)", (CHANGING_LOCK,))
+                    db.commit()
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""

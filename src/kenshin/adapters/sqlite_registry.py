@@ -4,7 +4,9 @@ and the Registry port that calls them, inside a transaction for writes."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import astuple, fields
 from functools import cache
 
@@ -85,16 +87,17 @@ def devices(db: sqlite3.Connection, customer_id: str | None) -> list[Device]:
 
 
 def save_meters(db: sqlite3.Connection, meters: Iterable[Meter]) -> None:
-    """Insert meters, or update their device and spec; a maximum demand or reverse register
-    known before stays unless the new meter gives one."""
+    """Insert meters with their time in service, or update their device and spec; a maximum
+    demand or reverse register known before stays unless the new meter gives one."""
     db.executemany(
         "INSERT INTO meters (id, device, unit_mwh, coefficient, digits, max_demand_w,"
-        " reverse) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+        " reverse, installed_at, removed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET"
         " device = excluded.device, unit_mwh = excluded.unit_mwh,"
         " coefficient = excluded.coefficient, digits = excluded.digits,"
         " max_demand_w = coalesce(excluded.max_demand_w, max_demand_w),"
         " reverse = max(reverse, excluded.reverse)",
-        [(m.id, m.device, *astuple(m.spec), m.max_demand_w, m.reverse) for m in meters],
+        list(map(store_rows.meter_row, meters)),
     )
 
 
@@ -158,6 +161,10 @@ def meter_exists(db: sqlite3.Connection, meter_id: str) -> bool:
 class SqliteRegistry(SqlitePart):
     """The Registry port on the store's connection."""
 
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        super().__init__(db, lock)
+        self._changing = threading.RLock()
+
     def add_customer(self, customer: Customer) -> None:
         """Add a customer; AlreadyExistsError if the id is taken."""
         with self._writing(f"adding customer {customer.id!r}") as db:
@@ -197,8 +204,9 @@ class SqliteRegistry(SqlitePart):
             move_device(db, device_id, customer_id)
 
     def save_meters(self, meters: Iterable[Meter]) -> None:
-        """Insert meters, or update their device and spec if they exist; a maximum demand
-        or reverse register known before stays unless the new meter gives one."""
+        """Insert meters with their time in service, or update their device and spec if they
+        exist; a maximum demand or reverse register known before stays unless the new meter
+        gives one."""
         with self._writing("saving meters") as db:
             save_meters(db, meters)
 
@@ -216,6 +224,11 @@ class SqliteRegistry(SqlitePart):
                 if not meter_exists(db, meter_id):
                     raise NotFoundError(f"meter {meter_id!r} does not exist")
             set_service(db, spans, by_operator)
+
+    def changing_meters(self) -> AbstractContextManager[object]:
+        """The lock of meters' changes, in this process: an SQLite site has one process
+        that ingests (its server, or one import at a time)."""
+        return self._changing
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""

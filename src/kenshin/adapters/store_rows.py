@@ -8,7 +8,7 @@ from typing import Any
 
 from kenshin.domain.accounts import Account, UnlockRequest
 from kenshin.domain.alerts import Alert, Event, Notification, Queued, Severity
-from kenshin.domain.model import Customer, FlagColumns, Labels, Layout, Reading, SlotLabels
+from kenshin.domain.model import Customer, FlagColumns, Labels, Layout, Meter, Reading, SlotLabels
 from kenshin.domain.vee.clock import DriftSpell, UnitClock
 
 ClockRow = tuple[str, int, int, int, int, int | None, int | None, int | None]
@@ -102,3 +102,11 @@ def sent_lags(readings: Sequence[Reading]) -> list[int | None]:
 def sent_at(t: int, lag: int | None) -> int:
     """The send time of a reading at ``t`` stored with ``lag``: 0 where not known."""
     return 0 if lag is None else t + lag
+
+
+def meter_row(meter: Meter) -> tuple[object, ...]:
+    """The columns a meter is inserted with: id, device, spec, maximum demand, reverse
+    register and time in service."""
+    spec = (meter.spec.unit_mwh, meter.spec.coefficient, meter.spec.digits)
+    service = (meter.installed_at, meter.removed_at)
+    return (meter.id, meter.device, *spec, meter.max_demand_w, meter.reverse, *service)

@@ -4,6 +4,7 @@ the commands queued for them."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from kenshin.domain.devices import Command, DeviceCertificate
@@ -44,7 +45,8 @@ class Registry(Protocol):
         device or customer."""
 
     def save_meters(self, meters: Iterable[Meter]) -> None:
-        """Insert meters, or update their device and spec if they exist."""
+        """Insert meters with their time in service, or update their device and spec if
+        they exist (their time in service is then ``set_service``'s)."""
 
     def set_service(
         self,
@@ -56,6 +58,11 @@ class Registry(Protocol):
         None where not known; NotFoundError for a meter not registered. ``by_operator``:
         whether an operator set the removals (``Meter.removal_by_operator``, for those
         with one); None keeps what each meter had."""
+
+    def changing_meters(self) -> AbstractContextManager[object]:
+        """A lock held while meters are registered or their time in service set from what
+        the registry holds: one holder at a time among every process of the site, so that
+        none that read the meters first writes over what another wrote meanwhile."""
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from kenshin.domain.lifecycle import (
@@ -22,11 +23,9 @@ from kenshin.domain.lifecycle import (
     spans_to_set,
     widened,
 )
-from kenshin.domain.meter_checks import register_overflow, spec_change
 from kenshin.domain.model import (
     DeadLetter,
     DecodedMessage,
-    Meter,
     MeterBlock,
     Reading,
 )
@@ -84,6 +83,19 @@ class IngestPorts(Protocol):
         """Each unit's last-seen time, clock offset and drift spells."""
 
 
+@dataclass(slots=True)
+class _Plan:
+    """What a batch stores: its readings, dead letters, the units heard and the meters
+    staged, and the newest receipt; how many readings were dated in the future."""
+
+    staged: StagedMeters
+    readings: list[Reading] = field(default_factory=list)
+    letters: list[DeadLetter] = field(default_factory=list)
+    heard: list[Heard] = field(default_factory=list)
+    at: int = 0
+    quarantined: int = 0
+
+
 class Ingest:
     """Turns batches of incoming payloads into stored readings and dead letters."""
 
@@ -126,34 +138,26 @@ class Ingest:
     def ingest(
         self, batch: Iterable[Incoming], summary: IngestSummary | None = None
     ) -> IngestSummary:
-        """Decode, check and store one batch in one store transaction; adds to ``summary``."""
+        """Decode, check and store one batch; adds to ``summary``.
+
+        A batch that registers meters or changes their time in service is planned again
+        under the registry's lock of meters' changes, from the meters as stored then, and
+        its changes written before the lock is let go: two workers that read a meter
+        before either wrote must not write over each other (a new meter's first
+        readings, sent in one wake, are shared among the workers of a cluster)."""
         summary = summary if summary is not None else IngestSummary()
-        readings: list[Reading] = []
-        letters: list[DeadLetter] = []
-        staged = StagedMeters()
-        heard: list[Heard] = []
-        received_at = 0
-        for item in batch:
-            summary.messages += 1
-            received_at = max(received_at, item.received_at)
-            outcome = self._accept(item, staged)
-            if isinstance(outcome, DeadLetter):
-                letters.append(outcome)
-                continue
-            if item.live:
-                heard.append((outcome.device, item.received_at, outcome.sent))
-            self._note_service(outcome, staged)
-            found = [r for block in outcome.meters for r in block.readings]
-            kept, future = split_future(found, item.received_at, self._vee)
-            readings.extend(kept)
-            if future:  # a unit's clock ahead: quarantined with the message, never used
-                summary.quarantined += len(future)
-                letters.append(self._quarantined(item, outcome.device, future))
-        if staged.meters:
-            self._store.registry.save_meters(staged.meters.values())
-            self._cache.remember(staged)
-            summary.meters_discovered += len(staged.meters)
-        self._save_service(staged, summary)
+        items = list(batch)
+        plan = self._plan(items, StagedMeters())
+        if plan.staged.changes:
+            with self._store.registry.changing_meters():
+                self._cache.forget(plan.staged.devices, plan.staged.named)
+                plan = self._plan(items, StagedMeters(again=True))
+                self._save_meters(plan.staged, summary)
+        summary.messages += len(items)
+        summary.quarantined += plan.quarantined
+        if plan.staged.outside:
+            self._note_outside(plan.staged.outside, summary)
+        readings, letters, heard, received_at = plan.readings, plan.letters, plan.heard, plan.at
         if readings:
             summary.readings += len(readings)
             summary.add_store_result(self._store.readings.add_readings(readings, received_at))
@@ -162,6 +166,45 @@ class Ingest:
         if letters:
             self._keep_dead_letters(letters, summary)
         return summary
+
+    def _plan(self, items: Sequence[Incoming], staged: StagedMeters) -> _Plan:
+        """What the batch stores and stages, from the registry as cached (``staged``
+        fills in), writing nothing."""
+        plan = _Plan(staged)
+        for item in items:
+            plan.at = max(plan.at, item.received_at)
+            outcome = self._accept(item, staged)
+            if isinstance(outcome, DeadLetter):
+                plan.letters.append(outcome)
+                continue
+            staged.devices.add(outcome.device)
+            staged.named.update(block.meter for block in outcome.meters)
+            if item.live:
+                plan.heard.append((outcome.device, item.received_at, outcome.sent))
+            self._note_service(outcome, staged)
+            found = [r for block in outcome.meters for r in block.readings]
+            kept, future = split_future(found, item.received_at, self._vee)
+            plan.readings.extend(kept)
+            if future:  # a unit's clock ahead: quarantined with the message, never used
+                plan.quarantined += len(future)
+                plan.letters.append(self._quarantined(item, outcome.device, future))
+        return plan
+
+    def _save_meters(self, staged: StagedMeters, summary: IngestSummary) -> None:
+        """Register the meters the batch staged and save their times in service."""
+        if staged.meters:
+            # A new meter is inserted in service from its first reading at once: another
+            # worker never sees it registered without.
+            spans = staged.service
+            self._store.registry.save_meters(
+                replace(m, installed_at=spans[m.id][0], removed_at=spans[m.id][1])
+                if m.id in spans
+                else m
+                for m in staged.meters.values()
+            )
+            self._cache.remember(staged)
+            summary.meters_discovered += len(staged.meters)
+        self._save_service(staged)
 
     def _note_service(self, decoded: DecodedMessage, staged: StagedMeters) -> None:
         """Keep each meter's time in service true to what the message shows: the rule is
@@ -199,6 +242,8 @@ class Ingest:
         if exchange is None or self._read_after(exchange.old, exchange.at):
             return  # no exchange, or both report: a unit of two meters
         staged.service.update(exchange_spans(exchange, {**spans, **changes}))
+        if not staged.again:
+            return  # it is planned again under the lock, and logged then
         log.info(
             "meter %s of unit %s exchanged for %s at %s",
             exchange.old,
@@ -262,9 +307,7 @@ class Ingest:
         found = self._store.readings.readings_between([meter_id], t + 1, LATEST)
         return next(iter(found), None) is not None
 
-    def _save_service(self, staged: StagedMeters, summary: IngestSummary) -> None:
-        if staged.outside:
-            self._note_outside(staged.outside, summary)
+    def _save_service(self, staged: StagedMeters) -> None:
         spans = staged.service
         if not spans:
             return
@@ -295,9 +338,9 @@ class Ingest:
         decoded = self._decode(item, staged)
         if isinstance(decoded, DeadLetter):
             return decoded
-        problem = self._check_device(item, decoded)
+        problem = self._check_device(item, decoded, quiet=staged.again)
         if problem is None:
-            problem = self._register_meters(decoded, staged)
+            problem = self._cache.register_meters(decoded, staged)
         if problem is not None:
             return DeadLetter(item.source, problem, item.payload, item.received_at, decoded.device)
         return decoded
@@ -316,9 +359,13 @@ class Ingest:
         )
         return codec.decode(item.payload, context)
 
-    def _check_device(self, item: Incoming, decoded: DecodedMessage) -> str | None:
+    def _check_device(self, item: Incoming, decoded: DecodedMessage, *, quiet: bool) -> str | None:
+        """A problem with the message's device, or None; ``quiet``: the message was looked
+        at before, and a security event recorded then."""
         if item.device is not None and item.device != decoded.device:
             problem = f"message names device {decoded.device!r} but was sent by {item.device!r}"
+            if quiet:
+                return problem
             self._security.record(
                 SecurityEventKind.PAYLOAD_NAMES_ANOTHER_DEVICE, item.device, item.source, problem
             )
@@ -327,45 +374,5 @@ class Ingest:
             return (
                 f"unknown device {decoded.device!r}: register it with "
                 f"'kenshin devices add {decoded.device} --customer CUSTOMER'"
-            )
-        return None
-
-    def _register_meters(self, decoded: DecodedMessage, staged: StagedMeters) -> str | None:
-        """Resolve each meter's spec; stage new or re-homed meters. Returns a problem or None."""
-        changes: list[Meter] = []
-        for block in decoded.meters:
-            known = staged.meters.get(block.meter) or self._cache.meter(block.meter)
-            spec = block.spec or (known.spec if known else None)
-            if spec is None:
-                return (
-                    f"meter {block.meter!r} is not known yet and the message does not say its "
-                    "unit and digits: the unit must send them (ECHONET Lite E1 and D7) once"
-                )
-            if known is not None and known.spec != spec:
-                return spec_change(block.meter, known.spec, spec)
-            problem = register_overflow(block, spec) or self._check_owner(
-                block.meter, known, decoded.device
-            )
-            if problem is not None:
-                return problem
-            # A reverse register, once reported, is remembered by the registry (sticky).
-            reverse = any(r.rev is not None for r in block.readings)
-            if known is None or known.device != decoded.device or reverse > known.reverse:
-                max_demand = known.max_demand_w if known else None
-                changes.append(Meter(block.meter, decoded.device, spec, max_demand, reverse))
-            if known is None:
-                staged.new.add(block.meter)
-        for meter in changes:
-            staged.add(meter)
-        return None
-
-    def _check_owner(self, meter: str, known: Meter | None, device_id: str) -> str | None:
-        if known is None or known.device == device_id:
-            return None
-        old, new = self._cache.device(known.device), self._cache.device(device_id)
-        if old is not None and new is not None and old.customer != new.customer:
-            return (
-                f"meter {meter!r} belongs to device {old.id!r} of customer {old.customer!r}; "
-                f"device {new.id!r} of customer {new.customer!r} cannot report it"
             )
         return None

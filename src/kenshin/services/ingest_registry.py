@@ -3,11 +3,12 @@ batch registers or moves, saved with its readings."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from kenshin.domain.lifecycle import Span
-from kenshin.domain.model import Device, Meter
+from kenshin.domain.meter_checks import register_overflow, spec_change
+from kenshin.domain.model import DecodedMessage, Device, Meter
 from kenshin.ports import Registry
 
 
@@ -23,6 +24,14 @@ class StagedMeters:
     last_t: dict[str, int] = field(default_factory=dict)  # each meter's last of the batch
     service: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
     outside: dict[str, int] = field(default_factory=dict)  # readings after a fixed removal
+    devices: set[str] = field(default_factory=set)  # the devices of the messages decoded
+    named: set[str] = field(default_factory=set)  # the meters they name
+    again: bool = False  # planned a second time, under the lock of meters' changes
+
+    @property
+    def changes(self) -> bool:
+        """Whether the batch registers, moves or changes the time in service of a meter."""
+        return bool(self.meters or self.service)
 
     def add(self, meter: Meter) -> None:
         """Stage ``meter``, replacing what this batch staged for it before."""
@@ -46,6 +55,13 @@ class RegistryCache:
     def cached_meter(self, meter_id: str) -> Meter | None:
         """The meter as cached, without asking the registry."""
         return self._meters.get(meter_id)
+
+    def forget(self, device_ids: Iterable[str], meter_ids: Iterable[str]) -> None:
+        """Ask the registry again for these devices' meters and these meters."""
+        for device_id in device_ids:
+            self._device_meters.pop(device_id, None)
+        for meter_id in meter_ids:
+            self._meters.pop(meter_id, None)
 
     def note_spans(self, spans: Mapping[str, Span]) -> None:
         """Bring cached meters up to date with the times in service just saved."""
@@ -98,3 +114,43 @@ class RegistryCache:
             if ids is not None and meter.id not in ids:
                 self._device_meters[meter.device] = tuple(sorted((*ids, meter.id)))
             self._meters[meter.id] = meter
+
+    def register_meters(self, decoded: DecodedMessage, staged: StagedMeters) -> str | None:
+        """Resolve each meter's spec; stage new or re-homed meters. Returns a problem or None."""
+        changes: list[Meter] = []
+        for block in decoded.meters:
+            known = staged.meters.get(block.meter) or self.meter(block.meter)
+            spec = block.spec or (known.spec if known else None)
+            if spec is None:
+                return (
+                    f"meter {block.meter!r} is not known yet and the message does not say its "
+                    "unit and digits: the unit must send them (ECHONET Lite E1 and D7) once"
+                )
+            if known is not None and known.spec != spec:
+                return spec_change(block.meter, known.spec, spec)
+            problem = register_overflow(block, spec) or self._check_owner(
+                block.meter, known, decoded.device
+            )
+            if problem is not None:
+                return problem
+            # A reverse register, once reported, is remembered by the registry (sticky).
+            reverse = any(r.rev is not None for r in block.readings)
+            if known is None or known.device != decoded.device or reverse > known.reverse:
+                max_demand = known.max_demand_w if known else None
+                changes.append(Meter(block.meter, decoded.device, spec, max_demand, reverse))
+            if known is None:
+                staged.new.add(block.meter)
+        for meter in changes:
+            staged.add(meter)
+        return None
+
+    def _check_owner(self, meter: str, known: Meter | None, device_id: str) -> str | None:
+        if known is None or known.device == device_id:
+            return None
+        old, new = self.device(known.device), self.device(device_id)
+        if old is not None and new is not None and old.customer != new.customer:
+            return (
+                f"meter {meter!r} belongs to device {old.id!r} of customer {old.customer!r}; "
+                f"device {new.id!r} of customer {new.customer!r} cannot report it"
+            )
+        return None
