@@ -113,9 +113,9 @@ def test_readme_setup_is_what_ci_runs() -> None:
     assert steps[0] == "python3 -m venv .venv"
     assert steps[0] in ci
     [pip] = [step for step in steps if " install " in step]
-    ci_installs = [line for line in ci if "pip install" in line and ".[dev]" in line]
-    assert install_arguments(pip) == {"-e", ".[dev]"}
+    ci_installs = [line for line in ci if "pip install" in line and ".[dev" in line]
+    assert install_arguments(pip) == {"-e", ".[dev,aws]"}
     assert ci_installs[0].startswith(".venv/bin/python -m pip install")
-    assert all(install_arguments(line) == {"-e", ".[dev]"} for line in ci_installs)
+    assert all(install_arguments(line) == {"-e", ".[dev,aws]"} for line in ci_installs)
     assert test == ".venv/bin/pytest"
     assert test in ci, f"the README's test command {test!r} is not a line of .ci/run"
