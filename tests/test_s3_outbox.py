@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import kenshin.adapters
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.adapters.s3_outbox import S3Outbox
 from kenshin.domain.model import Reading
@@ -127,6 +128,7 @@ def test_kenshin_imports_without_boto3_and_says_what_to_install(
     monkeypatch.setitem(sys.modules, "boto3", None)  # None: "import boto3" fails
     monkeypatch.setitem(sys.modules, "botocore", None)
     monkeypatch.delitem(sys.modules, "kenshin.adapters.s3_outbox")
+    monkeypatch.delattr(kenshin.adapters, "s3_outbox")  # put back after, as sys.modules
     module = importlib.import_module("kenshin.adapters.s3_outbox")
     with pytest.raises(ConfigError, match=r"needs boto3.*pip install 'kenshin\[aws\]'"):
         module.S3Outbox("kenshin-files")
