@@ -1,4 +1,6 @@
-"""The local outbox: exact bytes, atomic replacement, no temporaries left or listed."""
+"""The local outbox's own: files fsynced before they are renamed into place, temporaries
+never listed nor left, the modes of customers' files. What every outbox does (exact bytes,
+replacement, listings, names refused) is in tests/contract/test_outbox_contract.py."""
 
 from __future__ import annotations
 
@@ -11,32 +13,10 @@ import pytest
 
 from kenshin.adapters.outbox import STALE_TEMP_SECONDS, LocalOutbox
 from kenshin.errors import ExportError
-from kenshin.ports import Outbox
 
 
 def names_in(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
-
-
-def test_published_bytes_are_exact_and_no_temporary_is_left(tmp_path: Path) -> None:
-    outbox: Outbox = LocalOutbox(tmp_path)
-    content = bytes(range(256)) * 1000 + b"\r\n"
-    outbox.publish("C1", "C1_20261126.csv", content)
-    outbox.publish("C1", "C1_20261126.csv.manifest.json", b"{}\n")
-    assert (tmp_path / "C1" / "C1_20261126.csv").read_bytes() == content
-    assert outbox.read("C1", "C1_20261126.csv") == content
-    assert names_in(tmp_path / "C1") == [
-        "C1_20261126.csv",
-        "C1_20261126.csv.manifest.json",
-    ]
-
-
-def test_publishing_again_replaces_the_file(tmp_path: Path) -> None:
-    outbox = LocalOutbox(tmp_path)
-    outbox.publish("C1", "a.csv", b"first, and longer\r\n")
-    outbox.publish("C1", "a.csv", b"second\r\n")
-    assert outbox.read("C1", "a.csv") == b"second\r\n"
-    assert names_in(tmp_path / "C1") == ["a.csv"]
 
 
 def test_the_file_is_fsynced_before_it_is_renamed_and_the_folder_after(
@@ -81,27 +61,6 @@ def test_a_failed_publish_leaves_no_temporary(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"C1/a\.csv"):
         outbox.publish("C1", "a.csv", b"x")
     assert names_in(tmp_path / "C1") == ["a.csv"]
-
-
-def test_missing_things_are_not_errors(tmp_path: Path) -> None:
-    outbox = LocalOutbox(tmp_path)
-    assert outbox.read("C1", "a.csv") is None
-    assert outbox.list_files("C1") == []
-    outbox.remove("C1", "a.csv")
-    outbox.publish("C1", "a.csv", b"x")
-    outbox.remove("C1", "a.csv")
-    assert outbox.list_files("C1") == []
-
-
-@pytest.mark.parametrize(
-    ("customer", "name"),
-    [("C1", "../a.csv"), ("C1", ".a.csv"), ("C1", "a/b.csv"), ("C1", ""), ("..", "a.csv")],
-)
-def test_names_cannot_leave_the_customers_folder(tmp_path: Path, customer: str, name: str) -> None:
-    outbox = LocalOutbox(tmp_path / "out")
-    with pytest.raises(ExportError, match="cannot be a file name"):
-        outbox.publish(customer, name, b"x")
-    assert not (tmp_path / "out").exists()
 
 
 def test_others_cannot_read_a_customers_files(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ class LocalOutbox:
     def publish(self, customer_id: str, name: str, content: bytes) -> None:
         """Write ``content`` under a temporary name, make it durable and rename it into place."""
         folder = self._folder(customer_id)
-        target = folder / _checked(name, "file name")
+        target = folder / plain_name(name, "file name")
         try:
             self._make_folder(folder)
             _discard_stale_temporaries(folder, name)
@@ -53,7 +53,7 @@ class LocalOutbox:
 
     def read(self, customer_id: str, name: str) -> bytes | None:
         """The published file's bytes, or None."""
-        path = self._folder(customer_id) / _checked(name, "file name")
+        path = self._folder(customer_id) / plain_name(name, "file name")
         try:
             return path.read_bytes()
         except FileNotFoundError:
@@ -80,14 +80,14 @@ class LocalOutbox:
         """Remove a published file if it exists."""
         folder = self._folder(customer_id)
         try:
-            (folder / _checked(name, "file name")).unlink(missing_ok=True)
+            (folder / plain_name(name, "file name")).unlink(missing_ok=True)
             if folder.is_dir():
                 _sync_folder(folder)
         except OSError as exc:
             raise ExportError(f"could not remove {customer_id}/{name}: {exc}") from exc
 
     def _folder(self, customer_id: str) -> Path:
-        return self._root / _checked(customer_id, "customer id")
+        return self._root / plain_name(customer_id, "customer id")
 
     def _make_folder(self, folder: Path) -> None:
         if folder.is_dir():
@@ -96,8 +96,12 @@ class LocalOutbox:
         _sync_folder(folder.parent)
 
 
-def _checked(part: str, what: str) -> str:
-    """``part`` if it is one plain path component; a dot name is reserved for temporaries."""
+def plain_name(part: str, what: str) -> str:
+    """``part`` if it is one plain path component; a dot name is reserved for temporaries.
+
+    Every outbox checks customer ids and file names with it, so that a name is refused
+    alike wherever the files go.
+    """
     if not part or part.startswith(".") or any(c in part for c in "/\\\x00"):
         raise ExportError(f"{what} {part!r} cannot be a file name: empty, dot or separator")
     return part

@@ -58,13 +58,15 @@ class Outbox(Protocol):
     """Where customer files are published; a client never sees half a file."""
 
     def publish(self, customer_id: str, name: str, content: bytes) -> None:
-        """Write ``content`` under a temporary name, make it durable and rename it into place."""
+        """Publish ``content`` as the file, durably, replacing it if it exists: a reader
+        sees the old file or the new one, never half of one. A name that is not one
+        plain component (empty, a dot name, a separator) is an ExportError."""
 
     def read(self, customer_id: str, name: str) -> bytes | None:
         """The published file's bytes, or None."""
 
     def list_files(self, customer_id: str) -> list[str]:
-        """Names of the customer's published files, sorted."""
+        """Names of the customer's published files, sorted; never a temporary."""
 
     def remove(self, customer_id: str, name: str) -> None:
         """Remove a published file if it exists."""
