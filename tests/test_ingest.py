@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import postgres_url
 from kenshin.adapters.memory import MemoryStore
+from kenshin.adapters.postgres import PostgresStore
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.echonet import (
     EPC_DIGITS,
@@ -74,10 +76,20 @@ def registry(store: Store) -> Store:
     return store
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(
+    params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """The registry above in each store backend in turn."""
-    opened = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "k.db")
+    """The registry above in each store backend in turn: with PostgreSQL, a batch that
+    changes meters is looked at again under the lock of meters' changes."""
+    opened: Store
+    if request.param == "postgres":
+        request.getfixturevalue("postgres_database")
+        opened = PostgresStore(postgres_url(tmp_path), create=True, max_connections=3)
+    elif request.param == "memory":
+        opened = MemoryStore()
+    else:
+        opened = SqliteStore(tmp_path / "k.db")
     yield registry(opened)
     opened.close()
 

@@ -4,8 +4,8 @@ devices and the commands queued for them, in dictionaries."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 
 from kenshin.domain.devices import COMMAND_NAME, MAX_SERIAL, Command, DeviceCertificate
@@ -122,9 +122,11 @@ class MemoryRegistry:
                 removal_by_operator=operator and removed is not None,
             )
 
-    def changing_meters(self) -> AbstractContextManager[object]:
+    @contextmanager
+    def changing_meters(self) -> Iterator[bool]:
         """The lock of meters' changes: this process is the only one."""
-        return self._changing
+        with self._changing:
+            yield False
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""

@@ -232,15 +232,16 @@ class PgRegistry(PgPart):
             db.cursor().executemany(_SET_SERVICE, rows)
 
     @contextmanager
-    def changing_meters(self) -> Iterator[None]:
+    def changing_meters(self) -> Iterator[bool]:
         """A session-level advisory lock on a connection of its own, held while the caller
-        reads and writes meters on others; a connection cut meanwhile lets go of it."""
+        reads and writes meters on others; a connection cut meanwhile lets go of it. Every
+        process of the cluster changes meters: what was read before may be out of date."""
         what = "taking the lock of meters' changes"
         with wrapped(what, self._where), connection(self._pool, what) as db:
             db.execute("SELECT pg_advisory_lock(%s)", (CHANGING_LOCK,))
             db.commit()
             try:
-                yield
+                yield True
             finally:
                 with suppress(psycopg.Error):  # cut: the server let go of it with the session
                     db.execute("SELECT pg_advisory_unlock(%s)", (CHANGING_LOCK,))

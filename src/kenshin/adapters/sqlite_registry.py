@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import astuple, fields
 from functools import cache
 
@@ -225,10 +225,12 @@ class SqliteRegistry(SqlitePart):
                     raise NotFoundError(f"meter {meter_id!r} does not exist")
             set_service(db, spans, by_operator)
 
-    def changing_meters(self) -> AbstractContextManager[object]:
+    @contextmanager
+    def changing_meters(self) -> Iterator[bool]:
         """The lock of meters' changes, in this process: an SQLite site has one process
         that ingests (its server, or one import at a time)."""
-        return self._changing
+        with self._changing:
+            yield False
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""

@@ -59,10 +59,12 @@ class Registry(Protocol):
         whether an operator set the removals (``Meter.removal_by_operator``, for those
         with one); None keeps what each meter had."""
 
-    def changing_meters(self) -> AbstractContextManager[object]:
+    def changing_meters(self) -> AbstractContextManager[bool]:
         """A lock held while meters are registered or their time in service set from what
         the registry holds: one holder at a time among every process of the site, so that
-        none that read the meters first writes over what another wrote meanwhile."""
+        none that read the meters first writes over what another wrote meanwhile. It gives
+        whether other processes change these meters too (then what was read of them
+        before taking it may be out of date); False where this process is the only one."""
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""

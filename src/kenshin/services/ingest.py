@@ -92,6 +92,7 @@ class _Plan:
     readings: list[Reading] = field(default_factory=list)
     letters: list[DeadLetter] = field(default_factory=list)
     heard: list[Heard] = field(default_factory=list)
+    decoded: list[DecodedMessage | DeadLetter | None] = field(default_factory=list)
     at: int = 0
     quarantined: int = 0
 
@@ -140,18 +141,20 @@ class Ingest:
     ) -> IngestSummary:
         """Decode, check and store one batch; adds to ``summary``.
 
-        A batch that registers meters or changes their time in service is planned again
-        under the registry's lock of meters' changes, from the meters as stored then, and
-        its changes written before the lock is let go: two workers that read a meter
-        before either wrote must not write over each other (a new meter's first
-        readings, sent in one wake, are shared among the workers of a cluster)."""
+        A batch that registers meters or changes their time in service writes them under
+        the registry's lock of meters' changes; where other processes change them too (a
+        cluster's workers), it is first planned again under the lock, from the meters as
+        stored then: two workers that read a meter before either wrote must not write
+        over each other (a new meter's first readings, sent in one wake, are shared
+        among the workers)."""
         summary = summary if summary is not None else IngestSummary()
         items = list(batch)
         plan = self._plan(items, StagedMeters())
         if plan.staged.changes:
-            with self._store.registry.changing_meters():
-                self._cache.forget(plan.staged.devices, plan.staged.named)
-                plan = self._plan(items, StagedMeters(again=True))
+            with self._store.registry.changing_meters() as shared:
+                if shared:  # another process may have changed them: look again
+                    self._cache.forget_changed(plan.staged)
+                    plan = self._plan(items, StagedMeters(again=True), plan.decoded)
                 self._save_meters(plan.staged, summary)
         summary.messages += len(items)
         summary.quarantined += plan.quarantined
@@ -167,18 +170,26 @@ class Ingest:
             self._keep_dead_letters(letters, summary)
         return summary
 
-    def _plan(self, items: Sequence[Incoming], staged: StagedMeters) -> _Plan:
+    def _plan(
+        self,
+        items: Sequence[Incoming],
+        staged: StagedMeters,
+        decoded: Sequence[DecodedMessage | DeadLetter | None] = (),
+    ) -> _Plan:
         """What the batch stores and stages, from the registry as cached (``staged``
-        fills in), writing nothing."""
+        fills in), writing nothing; ``decoded``: the items as a first look decoded them
+        (None where decoding asked the registry, which may have changed since)."""
         plan = _Plan(staged)
-        for item in items:
+        for i, item in enumerate(items):
             plan.at = max(plan.at, item.received_at)
-            outcome = self._accept(item, staged)
+            first, alone = (decoded[i], True) if decoded and decoded[i] else (None, True)
+            if first is None:
+                first, alone = self._decode(item, staged)
+            plan.decoded.append(first if alone else None)
+            outcome = self._accept(item, staged, first)
             if isinstance(outcome, DeadLetter):
                 plan.letters.append(outcome)
                 continue
-            staged.devices.add(outcome.device)
-            staged.named.update(block.meter for block in outcome.meters)
             if item.live:
                 plan.heard.append((outcome.device, item.received_at, outcome.sent))
             self._note_service(outcome, staged)
@@ -334,8 +345,9 @@ class Ingest:
         for letter in letters:
             log.debug("dead letter from %s: %s", letter.source, letter.reason)
 
-    def _accept(self, item: Incoming, staged: StagedMeters) -> DecodedMessage | DeadLetter:
-        decoded = self._decode(item, staged)
+    def _accept(
+        self, item: Incoming, staged: StagedMeters, decoded: DecodedMessage | DeadLetter
+    ) -> DecodedMessage | DeadLetter:
         if isinstance(decoded, DeadLetter):
             return decoded
         problem = self._check_device(item, decoded, quiet=staged.again)
@@ -345,19 +357,24 @@ class Ingest:
             return DeadLetter(item.source, problem, item.payload, item.received_at, decoded.device)
         return decoded
 
-    def _decode(self, item: Incoming, staged: StagedMeters) -> DecodedMessage | DeadLetter:
+    def _decode(
+        self, item: Incoming, staged: StagedMeters
+    ) -> tuple[DecodedMessage | DeadLetter, bool]:
+        """The item decoded, and whether that was without asking the registry (a JSON
+        message is; an ECHONET Lite frame without its meter's number asks)."""
         codec = CODECS.get(item.kind)
         if codec is None:
             reason = f"no codec decodes {item.kind!r} payloads: known are {sorted(CODECS)}"
-            return DeadLetter(item.source, reason, item.payload, item.received_at, item.device)
-        device = item.device
-        context = PayloadContext(
-            item.source,
-            item.received_at,
-            device,
-            lambda: () if device is None else self._cache.meters_of(device, staged),
-        )
-        return codec.decode(item.payload, context)
+            letter = DeadLetter(item.source, reason, item.payload, item.received_at, item.device)
+            return letter, True
+        device, asked = item.device, []
+
+        def meters() -> tuple[str, ...]:
+            asked.append(True)
+            return () if device is None else self._cache.meters_of(device, staged)
+
+        context = PayloadContext(item.source, item.received_at, device, meters)
+        return codec.decode(item.payload, context), not asked
 
     def _check_device(self, item: Incoming, decoded: DecodedMessage, *, quiet: bool) -> str | None:
         """A problem with the message's device, or None; ``quiet``: the message was looked

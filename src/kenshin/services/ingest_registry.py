@@ -3,7 +3,7 @@ batch registers or moves, saved with its readings."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from kenshin.domain.lifecycle import Span
@@ -24,8 +24,6 @@ class StagedMeters:
     last_t: dict[str, int] = field(default_factory=dict)  # each meter's last of the batch
     service: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
     outside: dict[str, int] = field(default_factory=dict)  # readings after a fixed removal
-    devices: set[str] = field(default_factory=set)  # the devices of the messages decoded
-    named: set[str] = field(default_factory=set)  # the meters they name
     again: bool = False  # planned a second time, under the lock of meters' changes
 
     @property
@@ -56,11 +54,15 @@ class RegistryCache:
         """The meter as cached, without asking the registry."""
         return self._meters.get(meter_id)
 
-    def forget(self, device_ids: Iterable[str], meter_ids: Iterable[str]) -> None:
-        """Ask the registry again for these devices' meters and these meters."""
-        for device_id in device_ids:
+    def forget_changed(self, staged: StagedMeters) -> None:
+        """Ask the registry again for the meters a batch changes, and for their devices'
+        meters: another process may have changed them since they were cached."""
+        meters = set(staged.meters) | set(staged.service)
+        devices = {m.device for m in staged.meters.values()}
+        devices.update(m.device for m in map(self._meters.get, meters) if m is not None)
+        for device_id in devices:
             self._device_meters.pop(device_id, None)
-        for meter_id in meter_ids:
+        for meter_id in meters:
             self._meters.pop(meter_id, None)
 
     def note_spans(self, spans: Mapping[str, Span]) -> None:
