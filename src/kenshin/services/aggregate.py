@@ -211,9 +211,11 @@ class Marks:
 
     def conflicting_boundaries(self, grid: DayGrid) -> npt.NDArray[np.bool_]:
         """A mask of the grid's boundaries with a conflict, on every row of its meter."""
+        conflicting = {meter for meter, _ in self.conflicts}
         rows: dict[str, list[int]] = {}
         for row, meter in enumerate(grid.meters):
-            rows.setdefault(meter, []).append(row)
+            if meter in conflicting:
+                rows.setdefault(meter, []).append(row)
         mask = np.zeros(grid.registers.shape, np.bool_)
         for meter, t in self.conflicts:
             index, off = divmod(t - self.start, SLOT_SECONDS)
