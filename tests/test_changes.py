@@ -82,6 +82,30 @@ def test_the_listed_slots_are_those_that_differ_before_the_reported_end(
     after: list[tuple[str, list[int], str]],
     reported: int,
 ) -> None:
+    check_against_plain_reading(customer, before, after, reported)
+
+
+@pytest.mark.parametrize("customer", CUSTOMERS)
+@settings(max_examples=30)  # for each of the four layouts
+@given(rows, st.data(), st.integers(0, 48))
+def test_flags_restated_on_the_same_values_are_listed_as_a_plain_reading_finds(
+    customer: Customer,
+    before: list[tuple[str, list[int], str]],
+    data: st.DataObject,
+    reported: int,
+) -> None:
+    flags = st.text("AEQN", min_size=48, max_size=48)
+    after = [(meter, values, data.draw(flags)) for meter, values, _ in before]
+    check_against_plain_reading(customer, before, after, reported)
+
+
+def check_against_plain_reading(
+    customer: Customer,
+    before: list[tuple[str, list[int], str]],
+    after: list[tuple[str, list[int], str]],
+    reported: int,
+) -> None:
+    """compare_files lists and counts exactly the slots the oracle finds different."""
     old = render_day(customer, SLOTS, table(before), created_at=0).content.decode(customer.encoding)
     new = render_day(customer, SLOTS, table(after), created_at=0).content.decode(customer.encoding)
     record = compare_files(
