@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kenshin.domain.change_cells import changed_lines
 from kenshin.domain.changes import LISTED_CHANGES, compare_files, slot_starts
 from kenshin.domain.csvfiles import render_day
 from kenshin.domain.daytable import DayTable
@@ -165,3 +166,18 @@ def test_a_long_file_in_japanese_records_its_changes_as_fwd_and_rev() -> None:
         ("M-1", "fwd", 5, ("", "N"), ("0.001", "A")),
         ("M-1", "fwd", 6, ("", "N"), ("0.001", "A")),
     ]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ("h\r\nx\r\ny\r\n", "h\r\ny\r\nx\r\n", ([], [])),  # moved: both texts have both
+        ("h\r\nx\r\nx\r\n", "h\r\nx\r\nz\r\n", ([], ["z"])),  # the other x is still there
+        ("h\r\nx\r\ny\r\n", "h\r\nz\r\ny\r\n", (["x"], ["z"])),
+        ("h\r\nx\r\n", "h\r\nx\r\nz\r\n", ([], ["z"])),  # lines of another count
+    ],
+)
+def test_changed_lines_are_those_the_other_text_has_nowhere(
+    before: str, after: str, expected: tuple[list[str], list[str]]
+) -> None:
+    assert changed_lines(before, after) == expected
