@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kenshin.domain.change_cells import changed_lines
 from kenshin.domain.changes import LISTED_CHANGES, compare_files, slot_starts
 from kenshin.domain.csvfiles import render_day
 from kenshin.domain.daytable import DayTable
@@ -82,6 +83,30 @@ def test_the_listed_slots_are_those_that_differ_before_the_reported_end(
     after: list[tuple[str, list[int], str]],
     reported: int,
 ) -> None:
+    check_against_plain_reading(customer, before, after, reported)
+
+
+@pytest.mark.parametrize("customer", CUSTOMERS)
+@settings(max_examples=30)  # for each of the four layouts
+@given(rows, st.data(), st.integers(0, 48))
+def test_flags_restated_on_the_same_values_are_listed_as_a_plain_reading_finds(
+    customer: Customer,
+    before: list[tuple[str, list[int], str]],
+    data: st.DataObject,
+    reported: int,
+) -> None:
+    flags = st.text("AEQN", min_size=48, max_size=48)
+    after = [(meter, values, data.draw(flags)) for meter, values, _ in before]
+    check_against_plain_reading(customer, before, after, reported)
+
+
+def check_against_plain_reading(
+    customer: Customer,
+    before: list[tuple[str, list[int], str]],
+    after: list[tuple[str, list[int], str]],
+    reported: int,
+) -> None:
+    """compare_files lists and counts exactly the slots the oracle finds different."""
     old = render_day(customer, SLOTS, table(before), created_at=0).content.decode(customer.encoding)
     new = render_day(customer, SLOTS, table(after), created_at=0).content.decode(customer.encoding)
     record = compare_files(
@@ -141,3 +166,18 @@ def test_a_long_file_in_japanese_records_its_changes_as_fwd_and_rev() -> None:
         ("M-1", "fwd", 5, ("", "N"), ("0.001", "A")),
         ("M-1", "fwd", 6, ("", "N"), ("0.001", "A")),
     ]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ("h\r\nx\r\ny\r\n", "h\r\ny\r\nx\r\n", ([], [])),  # moved: both texts have both
+        ("h\r\nx\r\nx\r\n", "h\r\nx\r\nz\r\n", ([], ["z"])),  # the other x is still there
+        ("h\r\nx\r\ny\r\n", "h\r\nz\r\ny\r\n", (["x"], ["z"])),
+        ("h\r\nx\r\n", "h\r\nx\r\nz\r\n", ([], ["z"])),  # lines of another count
+    ],
+)
+def test_changed_lines_are_those_the_other_text_has_nowhere(
+    before: str, after: str, expected: tuple[list[str], list[str]]
+) -> None:
+    assert changed_lines(before, after) == expected

@@ -10,7 +10,7 @@ are read as one range of keys per half hour. A few meters' readings are looked u
 each time the range holds (found by skipping from one time to the next in the index),
 not read from the whole fleet's range. Meters get an integer key of this part's own
 (``reading_meters``), which keeps the readings' rows and index small. The boundary
-registers of many meters are read as arrays, placed by numpy.
+registers of many meters are read as arrays, placed by numpy (``postgres_boundaries``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from kenshin.adapters.postgres_boundaries import Keys, boundary_grids
 from kenshin.adapters.postgres_part import PgPart
 from kenshin.adapters.postgres_partitions import (
     DAY_SECONDS,
@@ -116,25 +117,6 @@ CROSS JOIN LATERAL (  -- LIMIT 1: one key; and a lookup the planner cannot turn 
     WHERE r.t = times.t AND r.meter = m.key AND r.t BETWEEN %(start)s AND %(end)s LIMIT 1) x
 ORDER BY w.n, x.t
 """
-# For each boundary in order, its readings' meter keys, forward and reverse registers (-1
-# where none: NO_REGISTER once read as uint32) as binary int4 arrays: three values a
-# boundary instead of a row a reading, and no aggregate that outgrows its memory. The
-# range of the meters' keys bounds each boundary's index scan: a chunk of the fleet reads
-# its part of each half hour, not all of it. Where the listed meters are most of their
-# range, the others in it are read too and dropped by numpy (cheaper than a filter).
-_AT_BOUNDARIES = """
-SELECT x.* FROM unnest(%s::bigint[]) WITH ORDINALITY b(t, n) CROSS JOIN LATERAL (
-    SELECT array_send(array_agg(r.meter)), array_send(array_agg(coalesce(r.fwd, -1))),
-        array_send(array_agg(coalesce(r.rev, -1)))
-    FROM readings r WHERE r.t = b.t AND r.meter BETWEEN %s AND %s AND r.batch <= %s {}) x
-ORDER BY b.n
-"""
-_LISTED = _AT_BOUNDARIES.format("AND r.meter = ANY(%s::int4[])")
-_IN_RANGE = _AT_BOUNDARIES.format("")
-# The binary form of a one-dimensional int4 array without NULLs: a header, then each
-# element's length and value.
-_ARRAY_HEADER = 20
-_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i4")])
 
 
 class PgReadings(PgPart):
@@ -143,6 +125,7 @@ class PgReadings(PgPart):
     def __init__(self, pool: ConnectionPool) -> None:
         super().__init__(pool)
         self._keys: dict[str, int] = {}  # meter id -> key; a key never changes once given
+        self._last_listed: tuple[tuple[str, ...], Keys] | None = None
 
     def add_readings(self, readings: Sequence[Reading], received_at: int) -> StoreResult:
         """Store a batch in one transaction; duplicates change nothing, conflicts are kept aside."""
@@ -211,51 +194,40 @@ class PgReadings(PgPart):
         The listed meters' keys first (kept by this process), then each boundary's
         readings as three arrays, put in place by numpy at once.
         """
-        fwd = np.full((len(meter_ids), count + 1), -1, np.int32)
-        rev = fwd.copy()
         times = [start + i * SLOT_SECONDS for i in range(count + 1)]
         batch = _LAST if as_of is None else as_of.batch
-        with self._using("reading boundary registers") as db:
-            keys = self._listed_keys(db, meter_ids)
-            known = keys > 0
-            unique = np.unique(keys[known])
-            if not len(unique):
-                return fwd.view(np.uint32), rev.view(np.uint32)
-            first, last = int(unique[0]), int(unique[-1])
-            dense = 2 * len(unique) > last - first + 1
-            query, args = (
-                (_IN_RANGE, (times, first, last, batch))
-                if dense
-                else (_LISTED, (times, first, last, batch, unique.tolist()))
-            )
-            found = db.cursor(binary=True).execute(query, args).fetchall()
-        grid_fwd = np.full((len(unique), count + 1), -1, np.int32)
-        grid_rev = grid_fwd.copy()
-        for column, arrays in enumerate(found):
-            meters, fwd_found, rev_found = map(_int4_array, arrays)
-            rows = np.searchsorted(unique, meters)
-            if dense and len(unique) < last - first + 1:  # drop the meters not listed
-                listed = unique[np.minimum(rows, len(unique) - 1)] == meters
-                rows, fwd_found, rev_found = rows[listed], fwd_found[listed], rev_found[listed]
-            grid_fwd[rows, column] = fwd_found
-            grid_rev[rows, column] = rev_found
+        keys = self._listed_keys(meter_ids)
+        known = keys > 0
+        unique = keys if _ascending(keys) else np.unique(keys[known])
+        fwd = np.full((len(meter_ids), count + 1), -1, np.int32)
+        if not len(unique):
+            return fwd.view(np.uint32), fwd.copy().view(np.uint32)
+        grid_fwd, grid_rev = boundary_grids(self._once_more, unique, times, batch)
+        if unique is keys:  # every meter known, listed in the order of its key: as read
+            return grid_fwd.view(np.uint32), grid_rev.view(np.uint32)
+        rev = fwd.copy()
         where = np.searchsorted(unique, keys[known])
         fwd[known], rev[known] = grid_fwd[where], grid_rev[where]
         return fwd.view(np.uint32), rev.view(np.uint32)
 
-    def _listed_keys(
-        self, db: psycopg.Connection[Any], meter_ids: Sequence[str]
-    ) -> np.ndarray[Any, np.dtype[np.int32]]:
+    def _listed_keys(self, meter_ids: Sequence[str]) -> Keys:
         """The listed meters' keys in order, 0 for a meter never seen. Only the meters
-        this process does not know yet are looked up: a key never changes once given."""
-        missing = list(set(meter_ids).difference(self._keys))
+        this process does not know yet are looked up: a key never changes once given.
+        The keys of the last list whose meters were all known are kept as they are: an
+        export reads a chunk of meters on each of its days."""
+        listed = tuple(meter_ids)
+        last = self._last_listed
+        if last is not None and last[0] == listed:
+            return last[1]
+        missing = list(set(listed).difference(self._keys))
         if missing:
-            found = db.execute(
-                "SELECT id, key FROM reading_meters WHERE id = ANY(%s)", (missing,)
-            ).fetchall()
-            self._keys.update(found)
+            query = "SELECT id, key FROM reading_meters WHERE id = ANY(%s)"
+            self._keys.update(self._rows("reading meter keys", query, (missing,)))
         get = self._keys.get
-        return np.fromiter((get(m, 0) for m in meter_ids), np.int32, len(meter_ids))
+        keys = np.fromiter((get(m, 0) for m in listed), np.int32, len(listed))
+        if keys.all():
+            self._last_listed = (listed, keys)
+        return keys
 
     def expire(self, before: int) -> int:
         """Drop every month of readings wholly older than ``before`` (UTC epoch s), with
@@ -287,15 +259,17 @@ class PgReadings(PgPart):
         self, meter_ids: Sequence[str], start: int, end: int, as_of: Watermark | None = None
     ) -> list[tuple[str, int]]:
         """(meter, t) of the listed meters' conflicting readings with start <= t <= end;
-        with ``as_of``, those kept by its batch."""
+        with ``as_of``, those kept by its batch. The meters go by their keys (kept by this
+        process): integers, not thousands of strings to adapt."""
         query = (
             "SELECT DISTINCT m.id, c.t FROM reading_conflicts c"
             " JOIN reading_meters m ON m.key = c.meter"
-            " WHERE c.t BETWEEN %s AND %s AND m.id = ANY(%s) AND c.batch <= %s"
+            " WHERE c.t BETWEEN %s AND %s AND c.meter = ANY(%s::int4[]) AND c.batch <= %s"
             " ORDER BY m.id, c.t"
         )
         batch = _LAST if as_of is None else as_of.batch
-        args = (start, end, list(meter_ids), batch)
+        keys = self._listed_keys(meter_ids)
+        args = (start, end, _array(keys[keys > 0].tolist()), batch)
         return [(m, t) for m, t in self._rows("reading conflicts", query, args)]
 
     def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
@@ -378,11 +352,6 @@ def _array(values: Iterable[int | None]) -> str:
     return "{" + ",".join(["NULL" if v is None else str(v) for v in values]) + "}"
 
 
-def _int4_array(data: bytes | None) -> np.ndarray[Any, np.dtype[np.int32]]:
-    """The values of an int4 array without NULLs in PostgreSQL's binary form (None: none)."""
-    if not data or len(data) <= _ARRAY_HEADER:
-        return np.empty(0, np.int32)
-    values: np.ndarray[Any, np.dtype[np.int32]] = np.frombuffer(
-        data, _ELEMENT, offset=_ARRAY_HEADER
-    )["value"].astype(np.int32)
-    return values
+def _ascending(keys: Keys) -> bool:
+    """Whether every key is known (not 0) and each is above the one before."""
+    return bool(len(keys)) and bool(keys[0] > 0) and bool((keys[1:] > keys[:-1]).all())

@@ -11,7 +11,8 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
+from itertools import compress, islice
+from operator import ne
 from typing import Protocol
 
 from kenshin.domain.model import Direction, FlagColumns
@@ -25,6 +26,9 @@ ABSENT: Cell = ("", "")  # a row or slot the file does not have at all
 # The direction cell in Japanese (layouts.base.DIRECTION_LABELS): the record says fwd and rev.
 _DIRECTIONS = {"買電": Direction.FWD.value, "売電": Direction.REV.value}
 LISTED_CHANGES = 100_000
+# Lines that differ at their place, up to which each is looked for in the other text (a
+# scan of its lines, cheaper than a set of them).
+_FEW_PLACES = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +101,17 @@ class ReadChanges(Protocol):
 
 
 def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
-    """The lines of each text that the other does not have, in order."""
+    """The lines of each text that the other does not have, in order. Where the texts
+    differ at a few places only, line for line, the lines there are looked for in the
+    other text one by one; else each text's lines are put in a set."""
     old_lines, new_lines = before.split(CRLF), after.split(CRLF)
+    if len(old_lines) == len(new_lines):
+        places = list(compress(range(len(old_lines)), map(ne, old_lines, new_lines)))
+        if len(places) <= _FEW_PLACES:  # a line the same at its place is in the other text
+            return (
+                [old_lines[i] for i in places if old_lines[i] not in new_lines],
+                [new_lines[i] for i in places if new_lines[i] not in old_lines],
+            )
     old_set, new_set = set(old_lines), set(new_lines)
     return [x for x in old_lines if x not in new_set], [x for x in new_lines if x not in old_set]
 

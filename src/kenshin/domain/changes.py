@@ -95,15 +95,15 @@ def change_record_text(record: ChangeRecord, slot_starts: list[str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator=CRLF)
     writer.writerow(CHANGE_LABELS)
-    for change in record.changes:
-        writer.writerow(
-            [
-                change.meter,
-                change.direction,
-                slot_starts[change.slot],
-                *change.before,
-                *change.after,
-                change.reason,
-            ]
+    writer.writerows(
+        (
+            change.meter,
+            change.direction,
+            slot_starts[change.slot],
+            *change.before,
+            *change.after,
+            change.reason,
         )
+        for change in record.changes
+    )
     return out.getvalue()

@@ -82,7 +82,7 @@ def aggregate_day(  # noqa: PLR0913 - the last three are keywords: when, as of, 
     (default: those the store holds now, when the rule runs), ``meters`` the customer's
     meters (default: those the store lists). A meter out of service all day has no row."""
     listed = store.registry.list_meters(customer.id, as_of=as_of) if meters is None else meters
-    meters = [m for m in listed if serves_day(m, slots)]
+    meters = serving(listed, slots)
     chunks = [meters[lo : lo + AGGREGATE_CHUNK] for lo in range(0, len(meters), AGGREGATE_CHUNK)]
     days = [slots] if vee is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
     due, shown = due_slots(slots, now), shown_mwh(customer)
@@ -112,6 +112,17 @@ def aggregate_day(  # noqa: PLR0913 - the last three are keywords: when, as of, 
             marks = Marks(slots.start, conflicts, drift)
             tables.append(_table(chunk, grids, max_demand_w, vee, due, shown, marks))
     return concat(tables, slots.count)
+
+
+def serving(meters: Sequence[Meter], slots: DaySlots) -> list[Meter]:
+    """The meters that serve the day (``serves_day``); one without a time in service
+    serves every day, and is not asked."""
+    whole_day = serves((None, None), slots.start, slots.end)
+    return [
+        m
+        for m in meters
+        if (whole_day if m.installed_at is None and m.removed_at is None else serves_day(m, slots))
+    ]
 
 
 def serves_day(meter: Meter, slots: DaySlots) -> bool:
@@ -211,9 +222,11 @@ class Marks:
 
     def conflicting_boundaries(self, grid: DayGrid) -> npt.NDArray[np.bool_]:
         """A mask of the grid's boundaries with a conflict, on every row of its meter."""
+        conflicting = {meter for meter, _ in self.conflicts}
         rows: dict[str, list[int]] = {}
         for row, meter in enumerate(grid.meters):
-            rows.setdefault(meter, []).append(row)
+            if meter in conflicting:
+                rows.setdefault(meter, []).append(row)
         mask = np.zeros(grid.registers.shape, np.bool_)
         for meter, t in self.conflicts:
             index, off = divmod(t - self.start, SLOT_SECONDS)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -173,9 +174,14 @@ def export_day(
     decision = next_revision(latest, build.rendered.content_key, name, status)
     if isinstance(decision, Unchanged):
         return _keep(store.revisions, outbox, build, decision)
-    changes = _changes(outbox, customer, build.slots, latest, build.rendered.content)
-    revision = _revision(build, day, name, decision, changes, now)
-    outbox.publish(customer.id, name, build.rendered.content)
+    previous = _previous(outbox, customer, latest)  # read before the new file replaces it
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kenshin-publish") as pool:
+        # The file is written (and synced) while its changes are worked out; the change
+        # record and the manifest still come after it.
+        published = pool.submit(outbox.publish, customer.id, name, build.rendered.content)
+        changes = _changes(build, latest, previous)
+        revision = _revision(build, day, name, decision, changes, now)
+        published.result()
     if changes and changes.changes:
         text = change_record_text(changes, slot_starts(build.slots, customer_zone(customer)))
         outbox.publish(customer.id, change_record_name(name, decision.number), text.encode())
@@ -333,14 +339,8 @@ def _publish_manifest(
     outbox.publish(customer.id, manifest_name(revision.file_name), manifest_bytes(manifest))
 
 
-def _changes(
-    outbox: Outbox,
-    customer: Customer,
-    slots: DaySlots,
-    latest: FileRevision | None,
-    content: bytes,
-) -> ChangeRecord | None:
-    """What the new content changes in the newest revision's file, if that is still there."""
+def _previous(outbox: Outbox, customer: Customer, latest: FileRevision | None) -> str | None:
+    """The text of the newest revision's file, if there is one and it is still there."""
     if latest is None:
         return None
     before = outbox.read(customer.id, latest.file_name)
@@ -352,10 +352,20 @@ def _changes(
             latest.revision,
         )
         return None
+    return before.decode(customer.encoding)
+
+
+def _changes(
+    build: _Build, latest: FileRevision | None, previous: str | None
+) -> ChangeRecord | None:
+    """What the new file changes in the newest revision's (``previous``)."""
+    if latest is None or previous is None:
+        return None
+    customer, slots = build.customer, build.slots
     return compare_files(
         customer.layout,
-        before.decode(customer.encoding),
-        content.decode(customer.encoding),
+        previous,
+        build.rendered.content.decode(customer.encoding),
         starts=slot_starts(slots, customer_zone(customer)),
         reported=reported_slots(latest, slots),
         flags=customer.flags,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import compress
+from operator import ne, or_
 
 import numpy as np
 
@@ -127,8 +129,9 @@ def parse(text: str, customer: Customer) -> ParsedDay:
     return ParsedDay(day, tuple(parsed), tuple(flags))
 
 
-# A row's slot cells and flags (None, "": a row the file does not have).
-_Row = tuple[list[str] | None, str]
+# A row's slot cells (as one text, the total after them, until they are needed) and its
+# flags; None, "": a row the file does not have.
+_Row = tuple[str | list[str] | None, str]
 _NO_ROW: _Row = (None, "")
 
 
@@ -137,7 +140,9 @@ def changes(
 ) -> ChangeRecord:
     """A wide row's cells are in time order. Most changed rows (a provisional day filling
     up) differ only after the reported slots: paired in file order, such a row is
-    passed over after a look at its start and its flags, without splitting it."""
+    passed over after a look at its start and its flags, without splitting it. A row
+    whose cells are the same text (a new validation restating flags) is not split
+    unless its changes are listed."""
     old_lines, new_lines = changed_lines(before, after)
     count, per_slot = len(starts), flags == FlagColumns.PER_SLOT
     if len(old_lines) == len(new_lines):
@@ -149,15 +154,42 @@ def changes(
         a, a_flags = old.get(key, _NO_ROW)
         b, b_flags = new.get(key, _NO_ROW)
         if a is None or b is None:  # a meter added to the file, or gone from it
-            slots = list(range(reported))
+            slots: Sequence[int] = range(reported)
         else:
-            slots = [i for i in range(reported) if a[i] != b[i] or a_flags[i] != b_flags[i]]
+            slots = _changed_slots((a, a_flags), (b, b_flags), reported)
         total += len(slots)
-        for i in slots[: max(LISTED_CHANGES - len(listed), 0)]:
-            first = ABSENT if a is None else (a[i], a_flags[i])
-            second = ABSENT if b is None else (b[i], b_flags[i])
-            listed.append(SlotChange(key[0], key[1], i, first, second))
+        room = LISTED_CHANGES - len(listed)
+        if room > 0 and slots:
+            a_cells, b_cells = _cells(a), _cells(b)
+            listed += [
+                SlotChange(
+                    key[0],
+                    key[1],
+                    i,
+                    ABSENT if a_cells is None else (a_cells[i], a_flags[i]),
+                    ABSENT if b_cells is None else (b_cells[i], b_flags[i]),
+                )
+                for i in slots[:room]
+            ]
     return ChangeRecord(tuple(listed), total)
+
+
+def _cells(row: str | list[str] | None) -> list[str] | None:
+    """A row's slot cells (then its total), split if they are still one text."""
+    return row.split(",") if isinstance(row, str) else row
+
+
+def _changed_slots(
+    old: tuple[str | list[str], str], new: tuple[str | list[str], str], reported: int
+) -> list[int]:
+    """The reported slots whose cell or flag differ between two rows of a meter."""
+    (a, a_flags), (b, b_flags) = old, new
+    if a == b:  # the same cells (most often the same text): the flags alone tell
+        return list(compress(range(reported), map(ne, a_flags, b_flags)))
+    a_cells = a.split(",") if isinstance(a, str) else a
+    b_cells = b.split(",") if isinstance(b, str) else b
+    differ = map(or_, map(ne, a_cells, b_cells), map(ne, a_flags, b_flags))
+    return list(compress(range(reported), differ))
 
 
 def _unfilled(
@@ -171,11 +203,9 @@ def _unfilled(
     head = re.compile(r'[^,"]*,[^,"]*,[^,"]*,(?:[^,"]*,){%d}' % cells)  # noqa: UP031
     rest_old, rest_new = [], []
     for was, now in zip(old_lines, new_lines, strict=True):
-        match = head.match(was)
-        if (
-            match is not None
-            and now.startswith(was[: match.end()])
-            and (per_slot or was[-count:][:reported] == now[-count:][:reported])
+        # The flags first: a restatement changes them, and is told without the pattern.
+        if (per_slot or was[-count:][:reported] == now[-count:][:reported]) and (
+            (match := head.match(was)) is not None and now.startswith(was[: match.end()])
         ):
             continue  # the same row, the same reported slots: only filled in
         rest_old.append(was)
@@ -184,19 +214,30 @@ def _unfilled(
 
 
 def _rows(lines: list[str], count: int) -> dict[tuple[str, str], _Row]:
-    """Each data line's slot cells and flags by (meter cell, direction)."""
+    """Each data line's slot cells and flags by (meter cell, direction). A line without
+    quotes and with the flags in one cell keeps its slot cells and total as one text."""
     rows: dict[tuple[str, str], _Row] = {}
-    for row in line_cells(lines):
-        # meter, date, direction, the slots, total, quality; or meter, date, direction,
-        # each slot's kWh and flag, total. The header has labels where the flags are.
-        if len(row) == count + 5:
-            values, flags = row[3 : 3 + count], row[-1]
-        elif len(row) == 2 * count + 4:
-            values, flags = row[3 : 3 + 2 * count : 2], "".join(row[4 : 4 + 2 * count : 2])
-        else:
+    for line in lines:
+        if line.count(",") == count + 4 and '"' not in line:
+            # meter, date, direction, the slots, total, quality: cut where the cells are.
+            meter, _, direction, rest = line.split(",", 3)
+            cells, _, flags = rest.rpartition(",")
+            if len(flags) == count and flags.isupper():
+                rows[(meter, direction_text(direction))] = (cells, flags)
             continue
-        if len(flags) == count and flags.isupper():
-            rows[(row[0], direction_text(row[2]))] = (values, flags)
+        for row in line_cells([line]):
+            # meter, date, direction, the slots, total, quality; or meter, date,
+            # direction, each slot's kWh and flag, total. The header has labels where
+            # the flags are.
+            if len(row) == count + 5:
+                values, flags = row[3 : 3 + count], row[-1]
+            elif len(row) == 2 * count + 4:
+                values = row[3 : 3 + 2 * count : 2]
+                flags = "".join(row[4 : 4 + 2 * count : 2])
+            else:
+                continue
+            if len(flags) == count and flags.isupper():
+                rows[(row[0], direction_text(row[2]))] = (values, flags)
     return rows
 
 

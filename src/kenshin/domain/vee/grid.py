@@ -16,12 +16,13 @@ import numpy.typing as npt
 
 from kenshin.domain.daytable import Energies, Flags, slot_grid
 from kenshin.domain.energy import DEFAULT_MAX_DEMAND_W
-from kenshin.domain.intervals import ACTUAL, NO_REGISTER, Registers
+from kenshin.domain.intervals import ACTUAL, NO_REGISTER, NO_VALUE, Registers
 from kenshin.domain.model import Direction, Meter
 
 Mask = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
 _ACTUAL = ord(ACTUAL)
+_NO_VALUE = ord(NO_VALUE)
 _INT64_SAFE = 2**56  # as in daytable: a register turn below this sums over a day in int64
 
 
@@ -166,14 +167,29 @@ def grid_of(
     is_rev = np.concatenate([np.zeros(len(meters), np.bool_), np.ones(len(has_rev), np.bool_)])
     is_rev = is_rev[order]
     registers = np.concatenate([fwd, rev[has_rev]])[order]
-    resolution = np.array([m.spec.resolution_mwh for m in meters], np.int64)[source]
-    modulus = np.array([m.spec.modulus for m in meters], np.int64)[source]
-    demand = np.array([m.demand_limit_w(max_demand_w) for m in meters], np.int64)[source]
+    columns = np.array(_meter_columns(meters, max_demand_w), np.int64).reshape(-1, 3)
+    resolution, modulus, demand = columns[source].T.copy()
     ids = [meters[i].id for i in source.tolist()]
     directions = [Direction.REV if r else Direction.FWD for r in is_rev.tolist()]
     return DayGrid(
         tuple(ids), tuple(directions), registers, resolution, modulus, demand, shown_mwh=shown_mwh
     )
+
+
+def _meter_columns(meters: Sequence[Meter], max_demand_w: int) -> list[tuple[int, int, int]]:
+    """Each meter's resolution, modulus and demand limit, worked out once for each spec
+    and maximum of its own: most meters share one spec object."""
+    found: dict[tuple[int, int | None], tuple[int, int, int]] = {}
+    rows = []
+    for meter in meters:
+        key = (id(meter.spec), meter.max_demand_w)
+        row = found.get(key)
+        if row is None:
+            spec = meter.spec
+            row = (spec.resolution_mwh, spec.modulus, meter.demand_limit_w(max_demand_w))
+            found[key] = row
+        rows.append(row)
+    return rows
 
 
 def like_days_of(
@@ -199,6 +215,11 @@ def like_days_of(
                 f"like day {week}: expected registers of shape ({len(meters)}, "
                 f"{grid.count + 1}), got {fwd.shape} and {rev.shape}"
             )
+        if not ((fwd != NO_REGISTER).any() or (rev != NO_REGISTER).any()):
+            # A week without any reading (before the meters were read at all): every
+            # slot missing, as slot_grid would say.
+            values[:, week - 1], flags[:, week - 1] = 0, _NO_VALUE
+            continue
         registers = fwd[source]
         registers[rev_rows] = rev[rev_source]
         values[:, week - 1], flags[:, week - 1] = slot_grid(
