@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 STAGES = ("staging", "production")
+EXAMPLE = Path(__file__).resolve().parents[1] / "settings.example.toml"
 
 Account = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{2,40}$")]

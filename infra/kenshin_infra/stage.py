@@ -10,7 +10,7 @@ from aws_cdk import App, Aspects, Environment, Stage
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from kenshin_infra.settings import StageSettings, load_settings
+from kenshin_infra.settings import EXAMPLE, StageSettings, load_settings
 from kenshin_infra.stack import KenshinStack
 
 STACK_ID = "Kenshin"
@@ -19,7 +19,6 @@ FEATURES = {
     # The access-log bucket admits S3's log delivery by a bucket policy, not by an ACL.
     "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
 }
-EXAMPLE = Path(__file__).resolve().parents[1] / "settings.example.toml"
 
 
 class KenshinStage(Stage):
