@@ -58,7 +58,10 @@ class Files(Construct):
             memory_mb=settings.export_memory_mb,
             timeout_s=settings.export_timeout_s,
             settings=settings,
-            environment={"KENSHIN_FILES_BUCKET": self.bucket.bucket_name},
+            environment={
+                "KENSHIN_FILES_BUCKET": self.bucket.bucket_name,
+                "KENSHIN_FILES_KMS_KEY": key.key_arn,
+            },
         )
         self._grant_files(key)
         self.schedule = events.Rule(

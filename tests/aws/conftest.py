@@ -29,10 +29,11 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 @dataclass(frozen=True)
 class Synthesized:
-    """One stage as synthesized: its template (also as JSON), the template's file, its
+    """One stage as synthesized: its name, its template (also as JSON), the template's file, its
     account and region, and the messages (annotations) synthesis left on it, as (level,
     construct path, text)."""
 
+    name: str
     template: Template
     template_file: Path
     account: str
@@ -66,6 +67,7 @@ def stages(cdk: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Syn
     for name in STAGES:
         (stack,) = assembly.get_nested_assembly(f"assembly-{name}").stacks
         found[name] = Synthesized(
+            name=name,
             template=Template.from_json(stack.template),
             template_file=Path(stack.template_full_path),
             account=stack.environment.account,

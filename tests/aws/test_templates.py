@@ -13,6 +13,7 @@ from .conftest import STAGES, Synthesized
 pytestmark = pytest.mark.integration
 
 THING = "${iot:Connection.Thing.ThingName}"
+EXPORT = "kenshin.entrypoints.aws_lambda.export.handler"
 ARN = "arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:"
 
 
@@ -185,10 +186,15 @@ def test_the_buckets_refuse_requests_without_tls(stage: Synthesized) -> None:
         assert denied[0]["Principal"] == {"AWS": "*"}
 
 
-def test_the_export_runs_every_30_minutes(stage: Synthesized) -> None:
-    function, _ = only(
-        stage, "AWS::Lambda::Function", Handler="kenshin.entrypoints.aws_lambda.export.handler"
-    )
+def test_the_export_runs_every_30_minutes_on_the_files_bucket(stage: Synthesized) -> None:
+    function, _ = only(stage, "AWS::Lambda::Function", Handler=EXPORT)
+    bucket, _ = only(stage, "AWS::S3::Bucket", LoggingConfiguration=present())
+    _, export = only(stage, "AWS::Lambda::Function", Handler=EXPORT)
+    assert export["Environment"]["Variables"] == {
+        "KENSHIN_STAGE": f"kenshin-{stage.name}",
+        "KENSHIN_FILES_BUCKET": {"Ref": bucket},
+        "KENSHIN_FILES_KMS_KEY": key_arn(stage),
+    }
     _, rule = only(stage, "AWS::Events::Rule")
     assert rule["ScheduleExpression"] == "rate(30 minutes)"
     (target,) = rule["Targets"]
