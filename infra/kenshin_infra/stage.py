@@ -36,7 +36,8 @@ def build_app(settings_path: Path | None = None, outdir: str | None = None) -> A
     """The app with a stage for each environment in the settings file: ``settings_path``,
     else the context's ``settings`` (``-c settings=PATH``), else ``$KENSHIN_AWS_SETTINGS``,
     else the example settings."""
-    app = App(outdir=outdir, context=FEATURES)
+    # Where `cdk synth` writes too: $CDK_OUTDIR (the CDK command line sets it), else cdk.out.
+    app = App(outdir=outdir or os.environ.get("CDK_OUTDIR") or "cdk.out", context=FEATURES)
     chosen = app.node.try_get_context("settings") or os.environ.get("KENSHIN_AWS_SETTINGS")
     settings = load_settings(settings_path or (Path(chosen) if chosen else EXAMPLE))
     for name, stage in settings.stages.items():
