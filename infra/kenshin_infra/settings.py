@@ -36,6 +36,9 @@ class StageSettings(BaseModel):
     file_retention_days: int = Field(45, ge=1)
     access_log_retention_days: int = Field(365, ge=1)
     log_retention_days: int = Field(90, ge=1)
+    trail_retention_days: int = Field(365, ge=1)
+    guardduty: bool = False
+    security_hub: bool = False
     ingest_memory_mb: int = Field(512, ge=128, le=10240)
     ingest_timeout_s: int = Field(60, ge=1, le=900)
     ingest_batch_size: int = Field(100, ge=1, le=10000)

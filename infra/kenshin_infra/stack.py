@@ -1,5 +1,5 @@
 """One environment's resources, a construct per concern: devices, ingest, (tables),
-files, watching; one customer-managed KMS key encrypts what they keep."""
+files, watching, security; one customer-managed KMS key encrypts what they keep."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from constructs import Construct
 from kenshin_infra.devices import Devices
 from kenshin_infra.files import Files
 from kenshin_infra.ingest import Ingest
+from kenshin_infra.security import Security
 from kenshin_infra.settings import StageSettings
 from kenshin_infra.watching import Watching
 
@@ -34,6 +35,9 @@ class KenshinStack(Stack):
         # their own given the key, granting the ingest and export functions what each uses.
         self.files = Files(self, "Files", settings, self.key)
         self.watching = Watching(self, "Watching", settings, self.key, self.ingest, self.files)
+        self.security = Security(
+            self, "Security", settings, self.key, self.files.access_logs, self.watching.topic
+        )
 
     @property
     def availability_zones(self) -> list[str]:

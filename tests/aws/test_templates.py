@@ -54,6 +54,22 @@ def absent() -> Any:
     return Match.absent()
 
 
+def files_bucket(stage: Synthesized) -> tuple[str, dict[str, Any]]:
+    """The one bucket encrypted with KMS: (logical id, its properties)."""
+    found = [
+        (logical_id, resource["Properties"])
+        for logical_id, resource in stage.template.find_resources("AWS::S3::Bucket").items()
+        if _algorithm(resource["Properties"]) == "aws:kms"
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _algorithm(bucket: dict[str, Any]) -> str:
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    return str(rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"])
+
+
 def key_arn(stage: Synthesized) -> dict[str, Any]:
     (key,) = stage.template.find_resources("AWS::KMS::Key")
     return {"Fn::GetAtt": [key, "Arn"]}
@@ -142,12 +158,9 @@ def test_the_ingest_function_reports_the_messages_of_a_batch_it_could_not_store(
 
 
 def test_the_files_bucket_is_encrypted_versioned_private_and_logged(stage: Synthesized) -> None:
-    logs, _ = only(
-        stage,
-        "AWS::S3::Bucket",
-        LoggingConfiguration=absent(),
-    )
-    _, bucket = only(stage, "AWS::S3::Bucket", LoggingConfiguration=present())
+    _, bucket = files_bucket(stage)
+    logs = bucket["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
+    assert "LoggingConfiguration" not in stage.json["Resources"][logs]["Properties"]
     (encryption,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert encryption["ServerSideEncryptionByDefault"] == {
         "SSEAlgorithm": "aws:kms",
@@ -158,11 +171,10 @@ def test_the_files_bucket_is_encrypted_versioned_private_and_logged(stage: Synth
         ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"),
         True,
     )
-    assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": logs}
 
 
 def test_files_are_kept_45_days(stage: Synthesized) -> None:
-    _, bucket = only(stage, "AWS::S3::Bucket", LoggingConfiguration=present())
+    _, bucket = files_bucket(stage)
     rules = bucket["LifecycleConfiguration"]["Rules"]
     expiring = [r for r in rules if "ExpirationInDays" in r]
     assert [(r["ExpirationInDays"], r["Status"]) for r in expiring] == [(45, "Enabled")]
@@ -188,14 +200,14 @@ def test_the_buckets_refuse_requests_without_tls(stage: Synthesized) -> None:
 
 def test_the_export_runs_every_30_minutes_on_the_files_bucket(stage: Synthesized) -> None:
     function, _ = only(stage, "AWS::Lambda::Function", Handler=EXPORT)
-    bucket, _ = only(stage, "AWS::S3::Bucket", LoggingConfiguration=present())
+    bucket, _ = files_bucket(stage)
     _, export = only(stage, "AWS::Lambda::Function", Handler=EXPORT)
     assert export["Environment"]["Variables"] == {
         "KENSHIN_STAGE": f"kenshin-{stage.name}",
         "KENSHIN_FILES_BUCKET": {"Ref": bucket},
         "KENSHIN_FILES_KMS_KEY": key_arn(stage),
     }
-    _, rule = only(stage, "AWS::Events::Rule")
+    _, rule = only(stage, "AWS::Events::Rule", ScheduleExpression=present())
     assert rule["ScheduleExpression"] == "rate(30 minutes)"
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [function, "Arn"]}
