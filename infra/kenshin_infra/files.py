@@ -17,6 +17,8 @@ from kenshin_infra.functions import EXPORT_HANDLER, python_function
 from kenshin_infra.settings import StageSettings
 
 ACCESS_LOG_PREFIX = "files/"
+# cdk-nag's name for "every object of the files bucket", in a policy's resources.
+FILES_OBJECTS = r"/^Resource::<.*FilesBucket.*\.Arn>\/\*$/g"
 
 
 class Files(Construct):
@@ -92,7 +94,7 @@ class Files(Construct):
                     id="AwsSolutions-IAM5",
                     reason="The export function reads and writes any customer's files, and"
                     " only those: the objects of the files bucket.",
-                    applies_to=[RegexAppliesTo(regex=r"/^Resource::<.*FilesBucket.*\.Arn>\/\*$/g")],
+                    applies_to=[RegexAppliesTo(regex=FILES_OBJECTS)],
                 )
             ],
             apply_to_children=True,

@@ -39,6 +39,7 @@ class StageSettings(BaseModel):
     trail_retention_days: int = Field(365, ge=1)
     guardduty: bool = False
     security_hub: bool = False
+    sftp: bool = False
     ingest_memory_mb: int = Field(512, ge=128, le=10240)
     ingest_timeout_s: int = Field(60, ge=1, le=900)
     ingest_batch_size: int = Field(100, ge=1, le=10000)

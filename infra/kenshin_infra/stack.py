@@ -1,5 +1,5 @@
 """One environment's resources, a construct per concern: devices, ingest, (tables),
-files, watching, security; one customer-managed KMS key encrypts what they keep."""
+files, delivery, watching, security; one customer-managed KMS key encrypts what they keep."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from kenshin_infra.delivery import Delivery
 from kenshin_infra.devices import Devices
 from kenshin_infra.files import Files
 from kenshin_infra.ingest import Ingest
@@ -34,6 +35,8 @@ class KenshinStack(Stack):
         # The tables (DynamoDB: readings, slots, registry) come here, as a construct of
         # their own given the key, granting the ingest and export functions what each uses.
         self.files = Files(self, "Files", settings, self.key)
+        if settings.sftp:
+            Delivery(self, "Delivery", settings, self.key, self.files.bucket)
         self.watching = Watching(self, "Watching", settings, self.key, self.ingest, self.files)
         self.security = Security(
             self, "Security", settings, self.key, self.files.access_logs, self.watching.topic
