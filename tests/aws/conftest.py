@@ -46,10 +46,11 @@ class Synthesized:
 def cdk() -> None:
     """Skip, saying why, where synthesis cannot run. (The test modules import aws_cdk only
     in their tests: collecting them, as the unit tier does too, starts no Node.js.)"""
-    pytest.importorskip("aws_cdk", reason="the AWS build needs the 'aws' extra (aws-cdk-lib)")
-    pytest.importorskip("cdk_nag", reason="the AWS build needs the 'aws' extra (cdk-nag)")
+    # Node.js first: importing aws_cdk starts it.
     if shutil.which("node") is None:
         pytest.skip("the AWS CDK runs its constructs in Node.js, which is not installed")
+    pytest.importorskip("aws_cdk", reason="the AWS build needs the 'aws' extra (aws-cdk-lib)")
+    pytest.importorskip("cdk_nag", reason="the AWS build needs the 'aws' extra (cdk-nag)")
 
 
 @pytest.fixture(scope="session")
