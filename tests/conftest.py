@@ -80,6 +80,7 @@ def _stores_closed() -> Iterator[None]:
 # one is in the integration tier.
 INTEGRATION_FIXTURES = {"mail_server", "http_sink", "fleet", "private_postgres"}
 CLUSTER_FOLDERS = {"workers", "cluster"}
+AWS_FOLDERS = {"aws"}  # the AWS build's synthesis: a Node.js process, mostly CPU
 UNIT_TIER_ADVICE = (
     "a test of the unit tier uses no socket and no process: mark it (or its module)"
     " @pytest.mark.integration, or keep it off the network"
@@ -91,12 +92,14 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     integration tier (and the slow tests) run in one worker, one test after another as
     they were written to (servers, the broker, timings), beside the unit tier spread
     over the workers; the cluster's tests (their own broker and PostgreSQL server on
-    free ports) in a group of their own, beside the rest of the integration tier."""
+    free ports) in a group of their own, and the AWS build's (synthesized once, in the
+    worker that runs them) in another, beside the rest of the integration tier."""
     if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
         item.add_marker(pytest.mark.integration)
     if item.get_closest_marker("integration") or item.get_closest_marker("slow"):
         folder = item.path.parent.name
         group = "cluster" if folder in CLUSTER_FOLDERS else "integration"
+        group = "aws" if folder in AWS_FOLDERS else group
         item.add_marker(pytest.mark.xdist_group(group))
 
 

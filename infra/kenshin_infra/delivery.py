@@ -1,0 +1,82 @@
+"""Delivery: customers collect their files over SFTP from AWS Transfer Family, straight
+from the files bucket. Each customer is a user of the server (made by hand or by the
+command line, not by the stack) whose logical home directory is its own prefix of the
+bucket: it sees nothing else, and its role may only list and read the files."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_transfer as transfer
+from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
+from constructs import Construct
+
+from kenshin_infra.files import FILES_OBJECTS
+from kenshin_infra.functions import RETENTION
+from kenshin_infra.settings import StageSettings
+
+SECURITY_POLICY = "TransferSecurityPolicy-2024-01"  # SSH algorithms of 2024, no SHA-1
+
+
+class Delivery(Construct):
+    """The SFTP server and the role its customers' users take."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        settings: StageSettings,
+        key: kms.IKey,
+        bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # Every login and every download, one JSON line each.
+        self.logs = logs.LogGroup(
+            self,
+            "Logs",
+            retention=RETENTION[settings.log_retention_days],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.server = transfer.CfnServer(
+            self,
+            "Server",
+            domain="S3",
+            endpoint_type="PUBLIC",
+            identity_provider_type="SERVICE_MANAGED",
+            protocols=["SFTP"],
+            security_policy_name=SECURITY_POLICY,
+            structured_log_destinations=[self.logs.log_group_arn],
+        )
+        self.customer_role = iam.Role(
+            self,
+            "CustomerRole",
+            assumed_by=iam.ServicePrincipal(
+                "transfer.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            ),
+            description="A customer's SFTP user: list and read files, under its home only",
+        )
+        iam.Grant.add_to_principal(
+            grantee=self.customer_role,
+            actions=["s3:GetObject"],
+            resource_arns=[bucket.arn_for_objects("*")],
+        )
+        iam.Grant.add_to_principal(
+            grantee=self.customer_role, actions=["s3:ListBucket"], resource_arns=[bucket.bucket_arn]
+        )
+        key.grant(self.customer_role, "kms:Decrypt")
+        NagSuppressions.add_resource_suppressions(
+            self.customer_role,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="A customer reads files of the files bucket only, and of those only"
+                    " its own: its user's logical home directory is its prefix.",
+                    applies_to=[RegexAppliesTo(regex=FILES_OBJECTS)],
+                )
+            ],
+            apply_to_children=True,
+        )
