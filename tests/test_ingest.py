@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -321,6 +322,22 @@ def test_after_a_meter_exchange_only_frames_with_the_production_number_are_used(
     ]
     ingest.ingest([frame(fixed_fwd(10))])
     assert "several meters ('P-123', 'P-456', 'P-789')" in reasons(store)[1]
+
+
+def test_a_meter_exchange_is_recorded_and_logged_once(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    ingest = Ingest(store)
+    ingest.ingest([incoming(message(meter="M-OLD", fwd=100))])
+    later = message(meter="M-NEW", fwd=5, seq=2, sent="2026-11-26T12:30:09+09:00")
+    with caplog.at_level(logging.INFO, logger="kenshin.services.ingest"):
+        ingest.ingest([incoming(later, 2)])
+    old, new = store.registry.get_meter("M-OLD"), store.registry.get_meter("M-NEW")
+    assert old is not None
+    assert new is not None
+    assert (old.removed_at, new.installed_at) == (T0, T0)
+    logged = [r.getMessage() for r in caplog.records if "exchanged" in r.getMessage()]
+    assert logged == ["meter M-OLD of unit U-1 exchanged for M-NEW at 2026-11-26T03:30:00Z"]
 
 
 def test_a_meter_moved_in_the_batch_leaves_its_old_device(store: Store) -> None:

@@ -202,7 +202,8 @@ class Ingest:
         return plan
 
     def _save_meters(self, staged: StagedMeters, summary: IngestSummary) -> None:
-        """Register the meters the batch staged and save their times in service."""
+        """Register the meters the batch staged and save their times in service; log the
+        exchanges it found."""
         if staged.meters:
             # A new meter is inserted in service from its first reading at once: another
             # worker never sees it registered without.
@@ -216,6 +217,8 @@ class Ingest:
             self._cache.remember(staged)
             summary.meters_discovered += len(staged.meters)
         self._save_service(staged)
+        for device, old, new, at in staged.exchanges:
+            log.info("meter %s of unit %s exchanged for %s at %s", old, device, new, iso_utc(at))
 
     def _note_service(self, decoded: DecodedMessage, staged: StagedMeters) -> None:
         """Keep each meter's time in service true to what the message shows: the rule is
@@ -253,15 +256,7 @@ class Ingest:
         if exchange is None or self._read_after(exchange.old, exchange.at):
             return  # no exchange, or both report: a unit of two meters
         staged.service.update(exchange_spans(exchange, {**spans, **changes}))
-        if not staged.again:
-            return  # it is planned again under the lock, and logged then
-        log.info(
-            "meter %s of unit %s exchanged for %s at %s",
-            exchange.old,
-            decoded.device,
-            exchange.new,
-            iso_utc(exchange.at),
-        )
+        staged.exchanges.append((decoded.device, exchange.old, exchange.new, exchange.at))
 
     def _removals_fixed(
         self,

@@ -24,6 +24,7 @@ class StagedMeters:
     last_t: dict[str, int] = field(default_factory=dict)  # each meter's last of the batch
     service: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
     outside: dict[str, int] = field(default_factory=dict)  # readings after a fixed removal
+    exchanges: list[tuple[str, str, str, int]] = field(default_factory=list)  # unit, old, new, at
     again: bool = False  # planned a second time, under the lock of meters' changes
 
     @property
