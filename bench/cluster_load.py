@@ -32,7 +32,7 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 from bench_endpoint import free_port, shares
-from endpoint_load import Job, connect_all, count_pubacks, read
+from endpoint_load import Job, connect_all, count_pubacks, publish_packet, read
 
 from kenshin.adapters.pki import LocalCertificateAuthority
 from kenshin.adapters.pki_files import write_device_files
@@ -59,18 +59,6 @@ class Share:
     devices: list[str]
     window: int
     warmup: int  # each unit's first messages, published before the start
-
-
-def publish_packet(device: str, payload: bytes, packet_id: int) -> bytes:
-    """A QoS 1 PUBLISH of ``payload`` to the unit's readings topic (MQTT 3.1.1)."""
-    topic = f"dt/kenshin/{device}/readings".encode()
-    body = len(topic).to_bytes(2, "big") + topic + packet_id.to_bytes(2, "big") + payload
-    n, length = len(body), bytearray()
-    while True:
-        n, byte = n >> 7, n & 0x7F
-        length.append(byte | 0x80 if n else byte)
-        if not n:
-            return b"\x32" + bytes(length) + body
 
 
 def device_of(line: bytes) -> str:

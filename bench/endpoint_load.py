@@ -51,8 +51,13 @@ def payload(device: str, k: int) -> bytes:
 
 def publish(device: str, k: int, packet_id: int) -> bytes:
     """A QoS 1 PUBLISH of reading ``k`` to the unit's readings topic."""
+    return publish_packet(device, payload(device, k), packet_id)
+
+
+def publish_packet(device: str, payload: bytes, packet_id: int) -> bytes:
+    """A QoS 1 PUBLISH of ``payload`` to the unit's readings topic (MQTT 3.1.1)."""
     topic = f"dt/kenshin/{device}/readings".encode()
-    body = len(topic).to_bytes(2, "big") + topic + packet_id.to_bytes(2, "big") + payload(device, k)
+    body = len(topic).to_bytes(2, "big") + topic + packet_id.to_bytes(2, "big") + payload
     n, length = len(body), bytearray()
     while True:
         n, byte = n >> 7, n & 0x7F
