@@ -96,7 +96,7 @@ def sent_lag(reading: Reading) -> int | None:
 
 def sent_lags(readings: Sequence[Reading]) -> list[int | None]:
     """``sent_lag`` of each reading, in order."""
-    return [r.sent - r.t if r.sent else None for r in readings]
+    return list(map(sent_lag, readings))
 
 
 def sent_at(t: int, lag: int | None) -> int:

@@ -182,7 +182,7 @@ class Ingest:
         plan = _Plan(staged)
         for i, item in enumerate(items):
             plan.at = max(plan.at, item.received_at)
-            first, alone = (decoded[i], True) if decoded and decoded[i] else (None, True)
+            first, alone = decoded[i] if decoded else None, True
             if first is None:
                 first, alone = self._decode(item, staged)
             plan.decoded.append(first if alone else None)

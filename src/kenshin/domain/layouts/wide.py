@@ -176,6 +176,10 @@ def changes(
 
 def _cells(row: str | list[str] | None) -> list[str] | None:
     """A row's slot cells (then its total), split if they are still one text."""
+    return None if row is None else _split(row)
+
+
+def _split(row: str | list[str]) -> list[str]:
     return row.split(",") if isinstance(row, str) else row
 
 
@@ -186,9 +190,7 @@ def _changed_slots(
     (a, a_flags), (b, b_flags) = old, new
     if a == b:  # the same cells (most often the same text): the flags alone tell
         return list(compress(range(reported), map(ne, a_flags, b_flags)))
-    a_cells = a.split(",") if isinstance(a, str) else a
-    b_cells = b.split(",") if isinstance(b, str) else b
-    differ = map(or_, map(ne, a_cells, b_cells), map(ne, a_flags, b_flags))
+    differ = map(or_, map(ne, _split(a), _split(b)), map(ne, a_flags, b_flags))
     return list(compress(range(reported), differ))
 
 
