@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from conftest import postgres_url
+from moto_s3 import REGION
 from kenshin.adapters.composed import ComposedStore
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.postgres import PostgresStore
@@ -74,12 +76,24 @@ def postgres(folder: Path) -> Store:
 _emptied: dict[str, str] = {}  # schema -> the statement that empties it
 
 
+def dynamodb(folder: Path) -> Store:
+    """Empty tables of their own on moto (the test's mock: see ``new_store``), named
+    after the folder."""
+    from kenshin.adapters.dynamo import DynamoStore
+
+    return DynamoStore(f"dynamodb://{folder.name}-", client=_dynamo_client[0], create=True)
+
+
+_dynamo_client: list[Any] = []  # the boto3 client of the test's mock, while it runs
+
+
 # name -> how to open an empty store whose files (if any) go in the given folder
 ADAPTERS: dict[str, Callable[[Path], Store]] = {
     "memory": lambda folder: MemoryStore(),
     "sqlite": lambda folder: SqliteStore(folder / "kenshin.db"),
     "composed": composed,
     "postgres": postgres,
+    "dynamodb": dynamodb,
 }
 # Stores on a server: in the integration tier (they use sockets).
 SERVED = {"postgres"}
@@ -99,6 +113,9 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreF
     if request.param == "postgres":
         request.getfixturevalue("postgres_database")
     opened: list[Store] = []
+    context = ExitStack()
+    if request.param == "dynamodb":
+        context.enter_context(_dynamo_mock())
 
     def open_store() -> Store:
         folder = tmp_path / f"store-{len(opened)}"
@@ -107,9 +124,24 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreF
         opened.append(store)
         return store
 
-    yield open_store
-    for store in opened:
-        store.close()
+    with context:
+        yield open_store
+        for store in opened:
+            store.close()
+
+
+@contextmanager
+def _dynamo_mock() -> Iterator[None]:
+    """DynamoDB on moto for one test, and the client that reaches it; skips where boto3
+    or moto is not installed (the extras 'aws' and 'dev')."""
+    boto3 = pytest.importorskip("boto3", reason="the DynamoDB store needs the 'aws' extra")
+    moto = pytest.importorskip("moto", reason="the DynamoDB store is tested on moto ('dev')")
+    with moto.mock_aws():
+        _dynamo_client.append(boto3.client("dynamodb", region_name=REGION))
+        try:
+            yield
+        finally:
+            _dynamo_client.clear()
 
 
 @pytest.fixture
