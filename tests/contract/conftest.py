@@ -13,13 +13,13 @@ import psycopg
 import pytest
 
 from conftest import postgres_url
-from moto_s3 import REGION
 from kenshin.adapters.composed import ComposedStore
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.postgres import PostgresStore
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.adapters.sqlite_schema import MIGRATIONS, statements
 from kenshin.ports import Store
+from moto_s3 import REGION
 
 
 def composed(folder: Path) -> Store:

@@ -13,8 +13,6 @@ the parts share only the tables, and find what another part keeps by its keys:
 
 from __future__ import annotations
 
-from typing import Any
-
 from kenshin.adapters.dynamo_alerts import DynamoAlerts
 from kenshin.adapters.dynamo_delivery import DynamoDeliveries
 from kenshin.adapters.dynamo_readings import DynamoDeadLetters, DynamoReadings, DynamoRevisions
@@ -29,7 +27,7 @@ class DynamoStore:
     through ``client`` (a boto3 DynamoDB client) or one made from the environment.
     ``create``: make the tables where they do not exist (on AWS the stack makes them)."""
 
-    def __init__(self, url: str, *, client: Any | None = None, create: bool = False) -> None:
+    def __init__(self, url: str, *, client: object | None = None, create: bool = False) -> None:
         self.tables = DynamoTables.open(url, client)
         if create:
             self.tables.create()

@@ -24,6 +24,7 @@ import importlib
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -77,13 +78,13 @@ class DynamoTables:
     """The two tables of one store and the calls on them: each call's failure a
     StoreError naming the table and what AWS said."""
 
-    def __init__(self, prefix: str, client: Any) -> None:
+    def __init__(self, prefix: str, client: object) -> None:
         self.client = client
         self.readings = f"{prefix}{READINGS}"
         self.records = f"{prefix}{RECORDS}"
 
     @classmethod
-    def open(cls, url: str, client: Any | None = None) -> DynamoTables:
+    def open(cls, url: str, client: object | None = None) -> DynamoTables:
         """The tables ``url`` names (``DynamoUrl``), through ``client`` or a boto3
         client made from the environment's credentials."""
         where = DynamoUrl.parse(url)
@@ -93,7 +94,7 @@ class DynamoTables:
             )
         return cls(where.prefix, client)
 
-    def call(self, operation: str, **request: Any) -> dict[str, Any]:
+    def call(self, operation: str, **request: object) -> dict[str, Any]:
         """The client's ``operation`` with ``request``; StoreError if AWS refuses it.
         A ConditionalCheckFailedException is raised as it is (callers settle it)."""
         try:
@@ -128,7 +129,7 @@ class DynamoTables:
         item: Item | None = answer.get("Item")
         return item
 
-    def query(self, table: str, **request: Any) -> Iterator[Item]:
+    def query(self, table: str, **request: object) -> Iterator[Item]:
         """Every item a Query gives, page after page, read consistently."""
         request = {"TableName": table, "ConsistentRead": True, **request}
         while True:
@@ -220,7 +221,7 @@ def _back_off(attempt: int) -> None:
     time.sleep(min(0.05 * 2**attempt, 2.0))
 
 
-def _boto3() -> Any:
+def _boto3() -> ModuleType:
     try:
         return importlib.import_module("boto3")
     except ImportError as exc:
