@@ -15,7 +15,7 @@ from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.postgres import PostgresStore
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.model import Customer, Device
-from kenshin.domain.vee import CLOCK_WINDOW_S, DriftSpell, UnitClock
+from kenshin.domain.vee import CLOCK_WINDOW_S, DriftSpell
 from kenshin.ports import Store
 from kenshin.services.ingest import Incoming, Ingest
 
@@ -45,41 +45,6 @@ def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     yield open_store
     for store in opened:
         store.close()
-
-
-def test_clocks_and_spells_are_kept_and_replaced_by_key(opener: Opener) -> None:
-    store = opener()
-    open_spell = DriftSpell("U-2", T0, None, 400)
-    behind = UnitClock("U-2", T0 + 9000, T0 + 7200, 390, 3, 400, open_spell)
-    store.unit_clocks.record(
-        [UnitClock("U-1", T0 + 60, T0, 4, 2), behind],
-        [open_spell, DriftSpell("U-1", T0 - 90_000, T0 - 80_000, -150)],
-    )
-    store.unit_clocks.record([UnitClock("U-1", T0 + 120, T0, 3, 3)], [])
-    again = opener()
-    assert again.unit_clocks.clocks(["U-2", "U-1", "U-9"]) == {
-        "U-1": UnitClock("U-1", T0 + 120, T0, 3, 3),
-        "U-2": behind,
-    }
-    assert again.unit_clocks.last_seen() == {"U-1": T0 + 120, "U-2": T0 + 9000}
-    assert again.unit_clocks.drift_spells(T0 - 86_400, T0 + 86_400) == [
-        DriftSpell("U-1", T0 - 90_000, T0 - 80_000, -150),
-        open_spell,
-    ]
-    assert again.unit_clocks.drift_spells(T0 - 80_000, T0) == []  # ends before, opens after
-    assert again.unit_clocks.drift_spells(T0, T0 + 1, ["U-1"]) == []
-    closed = DriftSpell("U-2", T0, T0 + 3600, 400)
-    again.unit_clocks.record([], [closed])
-    assert again.unit_clocks.drift_spells(T0 + 1800, 2**40) == [closed]
-    assert again.unit_clocks.drift_spells(T0 + 3600, 2**40) == []
-
-
-def test_many_devices_are_read_in_one_call(opener: Opener) -> None:
-    store = opener()
-    clocks = [UnitClock(f"U-{n:05d}", T0 + n) for n in range(1_200)]
-    store.unit_clocks.record(clocks, [])
-    assert list(store.unit_clocks.clocks(c.device for c in clocks).values()) == clocks
-    assert len(store.unit_clocks.last_seen()) == 1_200
 
 
 def message(device: str, seq: int, sent: int) -> bytes:
