@@ -120,10 +120,12 @@ def test_a_lease_held_longer_than_itself_is_renewed(client: Any) -> None:
 
     with holder.held():
         now[0] += 25
-        renewed = threading.Event()
-        while not renewed.wait(0.01):  # until the holder's thread has pushed it on
+        pause = threading.Event()
+        for _ in range(1000):  # until the holder's thread has pushed it on (10 s at most)
             if expires() >= (T0 + 25 + 30) * 1000:
-                renewed.set()
+                break
+            pause.wait(0.01)
+        assert expires() >= (T0 + 25 + 30) * 1000
         now[0] += 10  # past the first lease's end: still held
         with pytest.raises(StoreError, match="held by another process"), other.held():
             pass
