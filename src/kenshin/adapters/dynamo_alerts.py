@@ -33,7 +33,7 @@ from kenshin.adapters.dynamo_items import (
     optional_text,
     padded,
     text,
-    transact,
+    write_all,
 )
 from kenshin.adapters.dynamo_tables import DynamoTables, Item, is_condition_failure
 from kenshin.domain.alerts import Alert, AlertState, Event, Notification, Queued, Severity
@@ -83,7 +83,7 @@ class DynamoAlerts:
             queued = [item(CHANNELS, channel) for channel in sorted({c for c, _ in outgoing})]
             queued += map(_queue_item, ids, outgoing)
         if fits_transaction(len(puts) + len(deletes) + len(queued)):
-            transact(self._tables, [*puts, *queued], deletes)
+            write_all(self._tables, [*puts, *queued], deletes)
             return
         self._tables.write_many(self._table, puts, deletes)
         self._tables.write_many(self._table, queued)

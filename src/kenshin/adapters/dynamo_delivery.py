@@ -33,7 +33,7 @@ from kenshin.adapters.dynamo_items import (
     real,
     text,
     texts,
-    transact,
+    write_all,
 )
 from kenshin.adapters.dynamo_tables import DynamoTables, Item, is_condition_failure
 from kenshin.domain.accounts import Account, LoginFailure, Receipt, UnlockRequest
@@ -88,7 +88,7 @@ class DynamoDeliveries:
             "at": receipt.at,
         }
         by_file = f"{receipt.file_name}/{when}"
-        transact(
+        write_all(
             self._tables,
             [
                 item(RECEIPT, when, **values),
@@ -138,7 +138,7 @@ class DynamoDeliveries:
         request = item(
             UNLOCK, padded(number), customer=customer_id, address=address, requested_at=at
         )
-        transact(self._tables, [request, item(PENDING, padded(number))])
+        write_all(self._tables, [request, item(PENDING, padded(number))])
         return number
 
     def get_unlock(self, request_id: int) -> UnlockRequest | None:
@@ -192,7 +192,7 @@ class DynamoDeliveries:
         number = self._tables.next_number(FAILURE)
         when = f"{padded_time(failure.at)}#{padded(number)}"
         values = {"customer": failure.customer, "at": failure.at}
-        transact(
+        write_all(
             self._tables,
             [
                 item(FAILURE, when, address=failure.address, **values),
