@@ -132,6 +132,10 @@ def test_revoke_makes_the_certificates_inactive_and_keeps_them_attached(
     assert [c["status"] for c in aws.certificates("U-2")] == ["ACTIVE"]
     again = kenshin(aws.path, "devices", "revoke", "U-1")
     assert again.output.splitlines()[-1] == f"U-1: no certificate active on {WHERE}"
+    removed = kenshin(aws.path, "devices", "remove", "U-2")
+    assert removed.exit_code == 0, removed.output
+    assert removed.output.splitlines()[-1] == f"U-2: 1 certificate(s) made inactive on {WHERE}"
+    assert [c["status"] for c in aws.certificates("U-2")] == ["INACTIVE"]
 
 
 def test_a_failure_on_iot_core_leaves_the_store_whole_and_sync_finishes(

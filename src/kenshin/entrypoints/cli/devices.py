@@ -188,10 +188,10 @@ def devices_revoke(ctx: click.Context, device_ids: tuple[str, ...]) -> None:
                 _revoked(device_id, count, app.store.certificates.list_certificates(device_id))
             )
         if things is not None:
-            _revoke_things(things, ids)
+            deactivate_things(things, ids)
 
 
-def _revoke_things(things: Things, ids: list[str]) -> None:
+def deactivate_things(things: Things, ids: list[str]) -> None:
     """Make the devices' certificates inactive on the cloud broker and say so;
     ClickException, with the command that finishes the work, if it stopped part way."""
     counts, done = revoke_things(things, ids)
