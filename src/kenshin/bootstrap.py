@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import socket
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,10 +229,13 @@ def _no_cluster_store() -> ConfigError:
 PARTIAL_FILES = f"*{TEMP_SUFFIX}"  # outbox files being written: never part of a backup
 
 
-def open_app(config_path: Path, *, create_store: bool = False) -> App:
-    """Read the config at ``config_path`` and build the app from it; a missing or empty
-    database is an error unless ``create_store`` says to make a new one."""
-    settings = load_settings(config_path)
+def open_app(
+    config_path: Path, *, create_store: bool = False, environ: Mapping[str, str] | None = None
+) -> App:
+    """Read the config at ``config_path`` (with ``environ``'s overrides: the process's by
+    default) and build the app from it; a missing or empty database is an error unless
+    ``create_store`` says to make a new one."""
+    settings = load_settings(config_path, environ)
     data_dir = (config_path.parent / settings.data_dir).resolve()
     if not data_dir.is_dir():
         raise ConfigError(

@@ -20,6 +20,7 @@ from kenshin.config_alerts import CHANNEL_TYPES, AlertsConfig, ReportConfig, che
 from kenshin.config_cluster import BrokerConfig, ClusterConfig
 from kenshin.config_delivery import DeliveriesConfig, FtpsConfig, SftpConfig
 from kenshin.config_endpoint import IngestConfig, MqttConfig
+from kenshin.config_iot import IotCoreConfig
 from kenshin.domain.vee.settings import SETTING_NAMES, VeeSettings
 from kenshin.errors import ConfigError
 
@@ -179,6 +180,7 @@ class Settings(_Section):
     report: ReportConfig = ReportConfig()
     broker: BrokerConfig = BrokerConfig()
     cluster: ClusterConfig = ClusterConfig()
+    iot_core: IotCoreConfig = IotCoreConfig()
     logging: LoggingConfig = LoggingConfig()
 
     @model_validator(mode="after")

@@ -19,7 +19,7 @@ from kenshin.entrypoints.listeners import Listener
 from kenshin.entrypoints.sftp import SftpServer, SftpSettings
 from kenshin.errors import ConfigError, StoreError
 from kenshin.services.accounts import Logins
-from kenshin.services.login_guard import LoginPolicy
+from kenshin.services.login_guard import LoginPolicy, settings_policy
 from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,7 @@ UNLOCK_POLL_S = 1.0  # how often the store is asked for operators' unlock reques
 
 def login_policy(app: App) -> LoginPolicy:
     """The login rules of the settings."""
-    d = app.settings.deliveries
-    return LoginPolicy(
-        max_failures=d.max_failed_logins,
-        window_s=d.failure_window_minutes * 60,
-        lockout_s=d.lockout_minutes * 60,
-        delay_s=d.failed_login_delay_ms / 1000,
-        max_delay_s=d.max_failed_login_delay_ms / 1000,
-    )
+    return settings_policy(app.settings.deliveries)
 
 
 class FileServers:

@@ -15,7 +15,13 @@ from typing import Protocol
 from kenshin.domain.devices import DEVICE_VALID_DAYS
 from kenshin.domain.model import Device
 from kenshin.errors import KenshinError, NotFoundError
-from kenshin.ports import CertificateAuthority, Certificates, CredentialsOut, Registry
+from kenshin.ports import (
+    CertificateAuthority,
+    Certificates,
+    CredentialsOut,
+    IssuedCertificate,
+    Registry,
+)
 
 
 class EnrolmentError(KenshinError):
@@ -44,13 +50,15 @@ class CredentialsInTheWay(EnrolmentError):
 @dataclass(frozen=True)
 class Enrolment:
     """What enrolling did: the devices added, those the customer had already and, when
-    certificates were issued, how many and the last second they are valid (UTC epoch s)."""
+    certificates were issued, how many, the last second they are valid (UTC epoch s) and
+    each (device id, certificate PEM)."""
 
     customer: str
     added: tuple[str, ...]
     already: int
     issued: int = 0
     not_after: int | None = None
+    certificates: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,8 +103,10 @@ def enrol(
     enrolment = Enrolment(customer, tuple(added), len(ids) - len(added))
     if issue is None:
         return enrolment
-    not_after = issue_certificates(store.certificates, issue, ids, now=now)
-    return Enrolment(customer, tuple(added), len(ids) - len(added), len(ids), not_after)
+    issued = issue_certificates(store.certificates, issue, ids, now=now)
+    not_after = issued[-1][1].not_after if issued else now
+    pems = tuple((device_id, certificate.cert_pem) for device_id, certificate in issued)
+    return Enrolment(customer, tuple(added), len(ids) - len(added), len(ids), not_after, pems)
 
 
 def add_devices(registry: Registry, customer: str, device_ids: Sequence[str]) -> list[str]:
@@ -131,15 +141,15 @@ def check_out(issue: Issue, device_ids: Sequence[str]) -> None:
 
 def issue_certificates(
     certificates: Certificates, issue: Issue, device_ids: Sequence[str], *, now: int
-) -> int:
+) -> list[tuple[str, IssuedCertificate]]:
     """Issue each device a certificate, record it, then hand it out (with the authority's
-    certificate): the last second they are valid (UTC epoch s; ``now`` if none)."""
+    certificate): each device id with its certificate."""
     issue.out.put_authority(issue.authority.cert_pem)
-    not_after = now
+    done = []
     for device_id in device_ids:
         issued = issue.authority.issue_device(device_id, issue.valid_days, now=now)
-        not_after = issued.not_after
         # Recorded first: a certificate the store does not know could not be revoked.
-        certificates.add_certificate(device_id, issued.serial, not_after, now)
+        certificates.add_certificate(device_id, issued.serial, issued.not_after, now)
         issue.out.put(device_id, issued)
-    return not_after
+        done.append((device_id, issued))
+    return done

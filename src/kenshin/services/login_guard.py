@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from kenshin.config_delivery import DeliveriesConfig
 from kenshin.domain.accounts import LoginFailure
 from kenshin.ports import Deliveries
 
@@ -71,6 +72,17 @@ class LoginPolicy:
         """How long a failure of an address can matter: the window in which it counts and
         the lockout it may start."""
         return self.window_s + self.lockout_s
+
+
+def settings_policy(deliveries: DeliveriesConfig) -> LoginPolicy:
+    """The login rules of the settings' ``[deliveries]``."""
+    return LoginPolicy(
+        max_failures=deliveries.max_failed_logins,
+        window_s=deliveries.failure_window_minutes * 60,
+        lockout_s=deliveries.lockout_minutes * 60,
+        delay_s=deliveries.failed_login_delay_ms / 1000,
+        max_delay_s=deliveries.max_failed_login_delay_ms / 1000,
+    )
 
 
 def address_state(times: Iterable[float], policy: LoginPolicy) -> tuple[deque[float], float]:

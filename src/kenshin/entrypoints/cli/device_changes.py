@@ -9,8 +9,9 @@ import click
 from kenshin.bootstrap import App
 from kenshin.domain.model import Device
 from kenshin.entrypoints.cli.app import opened
-from kenshin.entrypoints.cli.devices import devices
+from kenshin.entrypoints.cli.devices import deactivate_things, devices
 from kenshin.entrypoints.cli.listing import moment
+from kenshin.iot_setup import unit_things
 
 LIVE_S = 3600  # a unit heard this recently is taken to be in use
 
@@ -69,9 +70,11 @@ def devices_remove(ctx: click.Context, device_id: str, force: bool) -> None:
     with one is disconnected within 60 seconds) and end the time in service of its
     meters now, so that later days have no rows of them and raise no alerts. Its
     readings are kept, and so are the files of the days before. A unit heard in the last
-    hour needs --force."""
+    hour needs --force. With iot_core.enabled, its certificates on AWS IoT Core are then
+    made inactive."""
     now = int(time.time())
     with opened(ctx) as app:
+        things = unit_things(app)
         device = _device(app, device_id)
         seen = app.store.unit_clocks.last_seen().get(device_id)
         if seen is not None and now - seen < LIVE_S and not force:
@@ -92,3 +95,5 @@ def devices_remove(ctx: click.Context, device_id: str, force: bool) -> None:
         f" {len(ending)} meter(s) out of service from {when.isoformat(timespec='minutes')};"
         " its readings are kept"
     )
+    if things is not None:
+        deactivate_things(things, [device_id])

@@ -17,7 +17,9 @@ from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import check_timezone, cli, opened, parse_moment
 from kenshin.entrypoints.cli.listing import json_option, moment, show, utc_option
 from kenshin.entrypoints.cli.registry import _check_id, ids_from_file
+from kenshin.iot_setup import unit_things
 from kenshin.ports import Store
+from kenshin.ports.things import Things
 from kenshin.services.enrolment import (
     CredentialsInTheWay,
     DevicesTaken,
@@ -26,10 +28,12 @@ from kenshin.services.enrolment import (
     UnknownCustomer,
     enrol,
 )
+from kenshin.services.things import ThingsDone, enrol_things, revoke_things
 from kenshin.watch_setup import unit_infos
 
 DEVICE_COLUMNS = ("id", "customer", "last_seen", "firmware", "signal_dbm", "certificate")
 FUTURE_SLACK_S = 300  # --to may be this far ahead of this machine's clock
+SHOWN_IDS = 10  # a retry command names at most this many devices (else: all of them)
 
 
 @cli.group(short_help="Devices: the units, each of one customer.")
@@ -72,7 +76,9 @@ def devices_add(
 ) -> None:
     """Add devices DEVICE_IDS... to a customer; ids it has already are skipped.
     With --out, each device listed gets a new certificate (CN = its id), recorded
-    in the store; its key is written 0600."""
+    in the store; its key is written 0600. With iot_core.enabled, each certificate is
+    then registered on AWS IoT Core too: attached to the unit's thing and the units'
+    policy, and active."""
     ids = list(dict.fromkeys([*device_ids, *(ids_from_file(id_file) if id_file else [])]))
     if not ids:
         raise click.UsageError("give at least one DEVICE_ID or --file FILE")
@@ -83,11 +89,14 @@ def devices_add(
     if out_dir is not None and any(i.lower() == "ca" for i in ids):
         raise click.UsageError("a device named 'ca' cannot get files by --out: ca.pem is the CA's")
     with opened(ctx) as app:
+        things = unit_things(app)
+        _check_things(things, ids)
         issue = None
         if out_dir is not None:
             out = app.credentials_folder(out_dir)
             issue = Issue(app.certificate_authority(), out, valid_days, replace=force)
         enrolment = _enrol(app.store, customer, ids, issue, out_dir)
+        done = enrol_things(things, enrolment.certificates) if things is not None else None
     click.echo(
         f"added {len(enrolment.added)} device(s) to {customer}; {enrolment.already} already there"
     )
@@ -96,6 +105,41 @@ def devices_add(
             f"wrote {enrolment.issued} certificate(s) valid until {_day(enrolment.not_after)}"
             f" to {out_dir}: ID.pem, ID.key (keep it secret) and ca.pem"
         )
+    if things is not None and done is not None and enrolment.certificates:
+        _show_enrolled(things, done, [d for d, _ in enrolment.certificates], out_dir)
+
+
+def _check_things(things: Things | None, ids: list[str]) -> None:
+    """UsageError, before anything changes, for ids that cannot name a thing."""
+    unfit = things.unfit(ids) if things is not None else []
+    if things is not None and unfit:
+        raise click.BadParameter(
+            f"{unfit[0]!r} cannot name a thing on {things.where}: a device id there is made"
+            " of letters, digits and ':_-'",
+            param_hint="DEVICE_IDS",
+        )
+
+
+def _show_enrolled(things: Things, done: ThingsDone, ids: list[str], out_dir: Path | None) -> None:
+    """Say what was done on the cloud broker; ClickException, with the command that
+    finishes the work, if it stopped part way."""
+    if done.failed is None:
+        click.echo(
+            f"on {things.where}: {len(done.done)} certificate(s) active, each attached to its"
+            " unit's thing and to the units' policy"
+        )
+        return
+    left = ids[len(done.done) :]
+    raise click.ClickException(
+        f"{done.error}\n{len(done.done)} of {len(ids)} certificate(s) made active there; they"
+        f" are all issued, recorded and written to {out_dir}: once the cause is fixed,"
+        f" 'kenshin devices sync-iot --certificates {out_dir}{_some(left)}' registers the rest"
+    )
+
+
+def _some(ids: Sequence[str]) -> str:
+    """The ids as a command's arguments (with a space before), none if they are many."""
+    return "" if len(ids) > SHOWN_IDS else "".join(f" {i}" for i in ids)
 
 
 def _enrol(
@@ -125,20 +169,42 @@ def _enrol(
 def devices_revoke(ctx: click.Context, device_ids: tuple[str, ...]) -> None:
     """Revoke every certificate of devices DEVICE_IDS...: a unit connected with one
     is disconnected within seconds (mqtt.revocation_check_s), nothing it sends after is
-    stored, and it cannot connect with it again."""
+    stored, and it cannot connect with it again. With iot_core.enabled, its certificates
+    on AWS IoT Core are then made inactive: IoT Core refuses them at connect, and
+    disconnects a unit connected with one within minutes."""
+    ids = list(dict.fromkeys(device_ids))
     with opened(ctx) as app:
-        unknown = [i for i in device_ids if app.store.registry.get_device(i) is None]
+        things = unit_things(app)
+        unknown = [i for i in ids if app.store.registry.get_device(i) is None]
         if unknown:
             raise click.BadParameter(
                 f"no device {unknown[0]!r}; 'kenshin devices list' shows the devices",
                 param_hint="DEVICE_IDS",
             )
         now = int(time.time())
-        for device_id in dict.fromkeys(device_ids):
+        for device_id in ids:
             count = app.store.certificates.revoke_device(device_id, now)
             click.echo(
                 _revoked(device_id, count, app.store.certificates.list_certificates(device_id))
             )
+        if things is not None:
+            deactivate_things(things, ids)
+
+
+def deactivate_things(things: Things, ids: list[str]) -> None:
+    """Make the devices' certificates inactive on the cloud broker and say so;
+    ClickException, with the command that finishes the work, if it stopped part way."""
+    counts, done = revoke_things(things, ids)
+    for device_id, count in counts.items():
+        made = f"{count} certificate(s) made inactive" if count else "no certificate active"
+        click.echo(f"{device_id}: {made} on {things.where}")
+    if done.failed is not None:
+        left = ids[len(done.done) :]
+        raise click.ClickException(
+            f"{done.error}\nrevoked in kenshin's store all the same (its own endpoint refuses"
+            " them); once the cause is fixed, 'kenshin devices sync-iot"
+            f"{_some(left)}' makes them inactive there"
+        )
 
 
 def _revoked(device_id: str, count: int, certificates: list[DeviceCertificate]) -> str:
