@@ -29,7 +29,7 @@ PASSIVE_PORTS = (8192, 8200)  # the data ports of Transfer Family's FTPS, first 
 # Both servers': SSH algorithms of 2024 (no SHA-1), TLS 1.2 and newer with current ciphers.
 SECURITY_POLICY = "TransferSecurityPolicy-2024-01"
 SUBNET_MASK = 24
-IDENTITY_MEMORY_MB = 512  # argon2 takes 64 MiB, and more memory is a faster processor
+IDENTITY_MEMORY_MB = 512  # argon2id checks (19 MiB each); more memory, a faster processor
 IDENTITY_TIMEOUT_S = 10
 # CDK's function that takes every rule off a VPC's default security group, one per stack.
 CLOSE_DEFAULT_GROUP = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
