@@ -1,7 +1,7 @@
-"""Delivery: customers collect their files over SFTP from AWS Transfer Family, straight
-from the files bucket. Each customer is a user of the server (made by hand or by the
-command line, not by the stack) whose logical home directory is its own prefix of the
-bucket: it sees nothing else, and its role may only list and read the files."""
+"""Delivery: customers collect their files from AWS Transfer Family, straight from the
+files bucket, over SFTP (users of the server, made by hand or by the command line, not
+by the stack) or FTPS in a VPC (see ftps.py). A customer's logical home directory is its
+own prefix of the bucket: it sees nothing else, and its role may only list and read."""
 
 from __future__ import annotations
 
@@ -15,24 +15,19 @@ from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
 from kenshin_infra.files import FILES_OBJECTS
-from kenshin_infra.functions import RETENTION
-from kenshin_infra.settings import StageSettings
-
-SECURITY_POLICY = "TransferSecurityPolicy-2024-01"  # SSH algorithms of 2024, no SHA-1
+from kenshin_infra.ftps import SECURITY_POLICY, Ftps
+from kenshin_infra.functions import RETENTION, Shared
 
 
 class Delivery(Construct):
-    """The SFTP server and the role its customers' users take."""
+    """The role customers' sessions take, the SFTP server and the FTPS server where the
+    settings turn them on, and their log group."""
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        settings: StageSettings,
-        key: kms.IKey,
-        bucket: s3.IBucket,
+        self, scope: Construct, construct_id: str, shared: Shared, key: kms.IKey, bucket: s3.IBucket
     ) -> None:
         super().__init__(scope, construct_id)
+        settings = shared.settings
         # Every login and every download, one JSON line each.
         self.logs = logs.LogGroup(
             self,
@@ -40,36 +35,48 @@ class Delivery(Construct):
             retention=RETENTION[settings.log_retention_days],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.server = transfer.CfnServer(
-            self,
-            "Server",
-            domain="S3",
-            endpoint_type="PUBLIC",
-            identity_provider_type="SERVICE_MANAGED",
-            protocols=["SFTP"],
-            security_policy_name=SECURITY_POLICY,
-            structured_log_destinations=[self.logs.log_group_arn],
+        self.customer_role = self._customer_role(key, bucket)
+        self.server = (
+            transfer.CfnServer(
+                self,
+                "Server",
+                domain="S3",
+                endpoint_type="PUBLIC",
+                identity_provider_type="SERVICE_MANAGED",
+                protocols=["SFTP"],
+                security_policy_name=SECURITY_POLICY,
+                structured_log_destinations=[self.logs.log_group_arn],
+            )
+            if settings.sftp
+            else None
         )
-        self.customer_role = iam.Role(
+        self.ftps = (
+            Ftps(self, "Ftps", shared, self.logs, self.customer_role, bucket)
+            if settings.ftps
+            else None
+        )
+
+    def _customer_role(self, key: kms.IKey, bucket: s3.IBucket) -> iam.Role:
+        """The role of a customer's session: list the bucket and read its files (its home
+        directory, a prefix, keeps it to its own), nothing more."""
+        role = iam.Role(
             self,
             "CustomerRole",
             assumed_by=iam.ServicePrincipal(
                 "transfer.amazonaws.com",
                 conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
             ),
-            description="A customer's SFTP user: list and read files, under its home only",
+            description="A customer's session: list and read files, under its home only",
         )
         iam.Grant.add_to_principal(
-            grantee=self.customer_role,
-            actions=["s3:GetObject"],
-            resource_arns=[bucket.arn_for_objects("*")],
+            grantee=role, actions=["s3:GetObject"], resource_arns=[bucket.arn_for_objects("*")]
         )
         iam.Grant.add_to_principal(
-            grantee=self.customer_role, actions=["s3:ListBucket"], resource_arns=[bucket.bucket_arn]
+            grantee=role, actions=["s3:ListBucket"], resource_arns=[bucket.bucket_arn]
         )
-        key.grant(self.customer_role, "kms:Decrypt")
+        key.grant(role, "kms:Decrypt")
         NagSuppressions.add_resource_suppressions(
-            self.customer_role,
+            role,
             [
                 NagPackSuppression(
                     id="AwsSolutions-IAM5",
@@ -80,3 +87,4 @@ class Delivery(Construct):
             ],
             apply_to_children=True,
         )
+        return role

@@ -1,10 +1,11 @@
 """Customers' files: an S3 bucket (the stage's key, TLS only, versioned, its access
 logged, no public access, every object and version gone after the retention), and the
-export function, run on a schedule, that writes them."""
+export function that writes them, run every ``export_every_minutes`` and once more
+``export_day_close_minutes`` after midnight UTC, when a day has closed."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, Fn, RemovalPolicy
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -13,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
-from kenshin_infra.functions import EXPORT_HANDLER, python_function
+from kenshin_infra.functions import EXPORT_HANDLER, Shared, python_function
 from kenshin_infra.settings import StageSettings
 
 ACCESS_LOG_PREFIX = "files/"
@@ -24,10 +25,9 @@ FILES_OBJECTS = r"/^Resource::<.*FilesBucket.*\.Arn>\/\*$/g"
 class Files(Construct):
     """The files bucket, its access-log bucket, and the scheduled export function."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, settings: StageSettings, key: kms.IKey
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, shared: Shared, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
+        settings = shared.settings
         self.access_logs = self._access_log_bucket(settings)
         retention = Duration.days(settings.file_retention_days)
         self.bucket = s3.Bucket(
@@ -59,19 +59,31 @@ class Files(Construct):
             handler=EXPORT_HANDLER,
             memory_mb=settings.export_memory_mb,
             timeout_s=settings.export_timeout_s,
-            settings=settings,
+            shared=shared,
             environment={
-                "KENSHIN_FILES_BUCKET": self.bucket.bucket_name,
-                "KENSHIN_FILES_KMS_KEY": key.key_arn,
+                # kenshin's export.outbox: the bucket, each customer's files under its id.
+                "KENSHIN_EXPORT__OUTBOX": Fn.join("", ["s3://", self.bucket.bucket_name, "/"]),
+                "KENSHIN_EXPORT__OUTBOX_KMS_KEY": key.key_arn,
             },
         )
         self._grant_files(key)
-        self.schedule = events.Rule(
-            self,
-            "Schedule",
-            schedule=events.Schedule.rate(Duration.minutes(settings.export_every_minutes)),
-            targets=[targets.LambdaFunction(self.export, retry_attempts=2)],
-        )
+        self.schedules = self._schedules(settings)
+
+    def _schedules(self, settings: StageSettings) -> list[events.Rule]:
+        """The export every ``export_every_minutes``, and at day close."""
+        hour, minute = divmod(settings.export_day_close_minutes, 60)
+        return [
+            events.Rule(
+                self,
+                name,
+                schedule=schedule,
+                targets=[targets.LambdaFunction(self.export, retry_attempts=2)],
+            )
+            for name, schedule in (
+                ("Schedule", events.Schedule.rate(Duration.minutes(settings.export_every_minutes))),
+                ("DayClose", events.Schedule.cron(minute=str(minute), hour=str(hour))),
+            )
+        ]
 
     def _grant_files(self, key: kms.IKey) -> None:
         """What the export function does with the files (list, read, write, delete: the

@@ -1,8 +1,11 @@
-"""kenshin's Lambda functions: Python 3.12, the repository's ``src/`` as their code (no
-bundling: nothing is built or downloaded at synthesis), a log group of their own."""
+"""kenshin's Lambda functions: Python 3.12 on arm64, the repository's ``src/`` as their
+code (nothing is built or downloaded at synthesis), kenshin's third-party packages and
+its site configuration as layers, a log group of their own, and what every one of them
+is told by its environment: the stage, the store, the data folder, the configuration."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import CfnResource, Duration, RemovalPolicy
@@ -12,12 +15,18 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from kenshin_infra.layers import ARCHITECTURE, CONFIG_FILE, RUNTIME, config_layer
+from kenshin_infra.layers import dependencies_layer as packages_layer
 from kenshin_infra.settings import SettingsError, StageSettings
 
 SOURCE = Path(__file__).resolve().parents[2] / "src"
-RUNTIME = lambda_.Runtime.PYTHON_3_12
-INGEST_HANDLER = "kenshin.entrypoints.aws_lambda.ingest.handler"
-EXPORT_HANDLER = "kenshin.entrypoints.aws_lambda.export.handler"
+_HANDLERS = "kenshin.entrypoints.aws_lambda"
+INGEST_HANDLER = f"{_HANDLERS}.ingest.handler"
+EXPORT_HANDLER = f"{_HANDLERS}.export.handler"
+WATCH_HANDLER = f"{_HANDLERS}.watch.handler"
+REPORT_HANDLER = f"{_HANDLERS}.report.handler"
+IDENTITY_HANDLER = f"{_HANDLERS}.identity.handler"
+DATA_DIR = "/tmp/kenshin"  # noqa: S108 - a function's only writable folder is /tmp
 _LEFT_OUT = ["**/__pycache__", "**/*.pyc", "*.egg-info"]
 # The retentions CloudWatch Logs offers (some of them), by days.
 RETENTION = {
@@ -34,6 +43,35 @@ RETENTION = {
 }
 
 
+@dataclass(frozen=True)
+class Shared:
+    """What every function of a stage shares: its settings and its two layers."""
+
+    settings: StageSettings
+    layers: tuple[lambda_.ILayerVersion, ...]
+
+    @classmethod
+    def make(cls, scope: Construct, settings: StageSettings) -> Shared:
+        """The layers made in ``scope``, once for the stage."""
+        return cls(settings, (packages_layer(scope, settings), config_layer(scope, settings)))
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """Every function's environment: kenshin's settings (KENSHIN_<SECTION>__<KEY>)
+        for its store, data folder and configuration file, and the stage's name."""
+        return {
+            "KENSHIN_STAGE": self.settings.name,
+            "KENSHIN_CONFIG": CONFIG_FILE,
+            "KENSHIN_DATA_DIR": DATA_DIR,
+            "KENSHIN_STORE__URL": store_url(self.settings),
+        }
+
+
+def store_url(settings: StageSettings) -> str:
+    """The store kenshin's functions use: the stage's two tables (see tables.py)."""
+    return f"dynamodb://{settings.name}-"
+
+
 def python_function(
     scope: Construct,
     construct_id: str,
@@ -41,10 +79,11 @@ def python_function(
     handler: str,
     memory_mb: int,
     timeout_s: int,
-    settings: StageSettings,
+    shared: Shared,
     environment: dict[str, str] | None = None,
 ) -> lambda_.Function:
     """A function running kenshin's ``handler`` (a dotted module path and a name)."""
+    settings = shared.settings
     log_group = logs.LogGroup(
         scope,
         f"{construct_id}Logs",
@@ -65,8 +104,9 @@ def python_function(
         code=lambda_.Code.from_asset(str(SOURCE), exclude=_LEFT_OUT),
         memory_size=memory_mb,
         timeout=Duration.seconds(timeout_s),
-        architecture=lambda_.Architecture.ARM_64,
-        environment={"KENSHIN_STAGE": settings.name, **(environment or {})},
+        architecture=ARCHITECTURE,
+        layers=list(shared.layers),
+        environment={**shared.environment, **(environment or {})},
         log_group=log_group,
         role=role,
     )
@@ -76,11 +116,9 @@ def python_function(
 
 def _acknowledge(function: lambda_.Function) -> None:
     """The findings about every function, acknowledged with the reason."""
-    # CDK makes the function depend on its role, which its GetAtt of the role already
-    # says: harmless, and cfn-lint's W3005 says only that.
     resource = function.node.default_child
     assert isinstance(resource, CfnResource)
-    resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+    depends_on_its_role(resource)
     NagSuppressions.add_resource_suppressions(
         function,
         [
@@ -91,6 +129,12 @@ def _acknowledge(function: lambda_.Function) -> None:
             )
         ],
     )
+
+
+def depends_on_its_role(function: CfnResource) -> None:
+    """cfn-lint's W3005 on a function CDK made depend on its role, acknowledged: its GetAtt
+    of the role already says so, which is harmless and all W3005 says."""
+    function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
 
 
 def _retention(days: int) -> logs.RetentionDays:

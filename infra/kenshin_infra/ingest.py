@@ -17,7 +17,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from kenshin_infra.functions import INGEST_HANDLER, python_function
+from kenshin_infra.functions import INGEST_HANDLER, Shared, python_function
 from kenshin_infra.settings import StageSettings
 
 # Messages to the topics of docs/wire-contract.md (the fourth level, the kind of payload).
@@ -33,10 +33,9 @@ VISIBILITY_PER_TIMEOUT = 6
 class Ingest(Construct):
     """The topic rule, the queue and its dead-letter queue, and the ingest function."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, settings: StageSettings, key: kms.IKey
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, shared: Shared, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
+        settings = shared.settings
         self._key = key
         self.dead_letters = sqs.Queue(
             self,
@@ -65,7 +64,7 @@ class Ingest(Construct):
             handler=INGEST_HANDLER,
             memory_mb=settings.ingest_memory_mb,
             timeout_s=settings.ingest_timeout_s,
-            settings=settings,
+            shared=shared,
         )
         self.function.add_event_source(
             sources.SqsEventSource(

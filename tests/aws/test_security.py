@@ -35,7 +35,8 @@ def test_every_api_call_is_kept_on_an_encrypted_trail(stage: Synthesized) -> Non
 
 def test_serious_findings_go_to_the_alarm_topic(stage: Synthesized) -> None:
     stage.template.resource_count_is("AWS::GuardDuty::Detector", 1)
-    stage.template.resource_count_is("AWS::SecurityHub::Hub", 1)
+    # Its default standards: AWS Foundational Security Best Practices and CIS's.
+    only(stage, "AWS::SecurityHub::Hub", EnableDefaultStandards=True)
     topic, _ = only(stage, "AWS::SNS::Topic")
     rules = [
         r["Properties"]
