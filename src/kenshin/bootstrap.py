@@ -47,6 +47,8 @@ from kenshin.ports.broker import UnitMessages
 from kenshin.ports.cluster import Leadership, Members
 from kenshin.services.export import ExportSettings
 from kenshin.services.ingest import Ingest
+from kenshin.services.receipts import CollectionWatch
+from kenshin.services.rounds import ExportRound
 from kenshin.services.security import SecurityLog
 from kenshin.store_setup import open_outbox, open_store
 from kenshin.store_setup import upgrade_store as upgrade_store  # re-exported
@@ -113,6 +115,16 @@ class App:
             future_tolerance_s=vee.future_tolerance_s,
             drift_limit_s=vee.drift_limit_s,
             drift_min_samples=vee.drift_min_samples,
+        )
+
+    def export_round(self) -> ExportRound:
+        """The scheduled export of the settings (exports, collection, gap recovery)."""
+        return ExportRound(
+            self.store,
+            self.outbox,
+            self.export_settings,
+            self.settings.recovery,
+            CollectionWatch(self.settings.deliveries.collect_by_hours),
         )
 
     @property
