@@ -150,7 +150,7 @@ def test_bad_config_names_the_key_and_the_fix(
         ("[[alerts.routes]]\nchannel = 'ops'\n", "alerts.routes[1].channel: no channel 'ops'"),
         (
             HOOK + "[report]\nchannel = 'hook'\n",
-            "report.channel: 'hook' is not an email channel of alerts.channels",
+            "report.channel: 'hook' is not an email or ses channel of alerts.channels",
         ),
     ],
 )

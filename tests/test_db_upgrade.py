@@ -62,7 +62,7 @@ def test_a_sqlite_store_newer_than_this_kenshin_is_refused_with_the_reason(tmp_p
 
 def test_a_store_url_that_is_no_postgresql_url_stops_loading_naming_the_key(tmp_path: Path) -> None:
     site = site_with(tmp_path, 'url = "mysql://root@localhost/kenshin"')
-    with pytest.raises(ConfigError, match=r"store\.url.*'mysql' is no PostgreSQL URL"):
+    with pytest.raises(ConfigError, match=r"store\.url.*'mysql' is no store URL: give postgres"):
         load_settings(site / "kenshin.toml")
     site = site_with(tmp_path / "2", 'backend = "memory"\nurl = "postgresql://localhost/k"')
     with pytest.raises(ConfigError, match="choose one"):

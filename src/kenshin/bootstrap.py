@@ -7,19 +7,15 @@ the ``App`` built here, or from the functions below.
 
 from __future__ import annotations
 
-import importlib
 import socket
 import ssl
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 from kenshin.adapters.folder_lock import FILES_LOCK_FILE, FolderLock
-from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.mqtt_broker import BrokerLink, BrokerSettings
-from kenshin.adapters.outbox import TEMP_SUFFIX, LocalOutbox
+from kenshin.adapters.outbox import TEMP_SUFFIX
 from kenshin.adapters.pki import (
     CA_CERT,
     CA_KEY,
@@ -34,7 +30,6 @@ from kenshin.adapters.pki import (
     server_ssl_context,
 )
 from kenshin.adapters.pki_files import certificate_end, certificate_names, write_file
-from kenshin.adapters.sqlite import SqliteStore
 from kenshin.adapters.sqlite_backup import backup_database
 from kenshin.adapters.ssh_host_key import ensure_host_key, host_key_fingerprint
 from kenshin.config import (
@@ -52,7 +47,11 @@ from kenshin.ports.broker import UnitMessages
 from kenshin.ports.cluster import Leadership, Members
 from kenshin.services.export import ExportSettings
 from kenshin.services.ingest import Ingest
+from kenshin.services.receipts import CollectionWatch
+from kenshin.services.rounds import ExportRound
 from kenshin.services.security import SecurityLog
+from kenshin.store_setup import open_outbox, open_store
+from kenshin.store_setup import upgrade_store as upgrade_store  # re-exported
 
 
 @dataclass
@@ -66,8 +65,24 @@ class App:
 
     @property
     def outbox_dir(self) -> Path:
-        """Folder of the published customer files."""
+        """Folder of the published customer files; ConfigError where ``export.outbox`` is an
+        S3 bucket (the file servers, ``kenshin files``, the backup and the demo work on a
+        folder only)."""
+        where = self.settings.export.s3_outbox
+        if where is not None:
+            raise ConfigError(
+                f"export.outbox: the files are in S3 ({where}): this works on an outbox"
+                " folder only; on AWS, customers collect their files from the bucket"
+                " (docs/aws.md)"
+            )
         return self.data_dir / self.settings.export.outbox
+
+    def outbox_location(self, customer_id: str, name: str = "") -> str:
+        """Where a customer's file (or folder) is: a path, or an S3 URL."""
+        where = self.settings.export.s3_outbox
+        if where is None:
+            return str(self.data_dir / self.settings.export.outbox / customer_id / name)
+        return f"{where}{customer_id}/{name}"
 
     @property
     def export_settings(self) -> ExportSettings:
@@ -100,6 +115,16 @@ class App:
             future_tolerance_s=vee.future_tolerance_s,
             drift_limit_s=vee.drift_limit_s,
             drift_min_samples=vee.drift_min_samples,
+        )
+
+    def export_round(self) -> ExportRound:
+        """The scheduled export of the settings (exports, collection, gap recovery)."""
+        return ExportRound(
+            self.store,
+            self.outbox,
+            self.export_settings,
+            self.settings.recovery,
+            CollectionWatch(self.settings.deliveries.collect_by_hours),
         )
 
     @property
@@ -167,7 +192,7 @@ class App:
     def backup_database(self, target: Path) -> int:
         """Copy the SQLite database to ``target`` (one consistent snapshot, checked): its
         size in bytes. StoreError for a store that is not SQLite."""
-        if self.settings.store.backend is not StoreBackend.SQLITE or self.settings.store.url:
+        if self.settings.store.kind != StoreBackend.SQLITE:
             raise StoreError('only a SQLite store (store.backend = "sqlite") is backed up')
         return backup_database(self.data_dir / self.settings.store.path, target)
 
@@ -241,44 +266,13 @@ def open_app(
         raise ConfigError(
             f"data_dir: {data_dir} is not a folder; create it or fix data_dir in {config_path}"
         )
-    store = _open_store(settings, data_dir, create=create_store)
-    outbox = LocalOutbox(data_dir / settings.export.outbox)
-    return App(settings, data_dir, store, outbox)
-
-
-def _open_store(settings: Settings, data_dir: Path, *, create: bool) -> Store:
-    if settings.store.backend is StoreBackend.MEMORY:
-        return MemoryStore()
-    if settings.store.url:
-        store: Store = _postgres().PostgresStore(settings.store.url, create=create)
-        return store
-    return SqliteStore(data_dir / settings.store.path, create=create)
-
-
-def _postgres() -> ModuleType:
-    """The PostgreSQL adapter, imported only where a store.url asks for it (psycopg is
-    the optional extra 'postgres')."""
+    store = open_store(settings, data_dir, create=create_store)
     try:
-        return importlib.import_module("kenshin.adapters.postgres")
-    except ImportError as exc:
-        raise ConfigError(
-            f"store.url names a PostgreSQL store, but {exc.name} is not installed:"
-            " pip install 'kenshin[postgres]'"
-        ) from exc
-
-
-def upgrade_store(config_path: Path) -> tuple[str, int, int]:
-    """Create or upgrade the store's schema to this kenshin's: where the store is, and
-    the version it was at and is at now. StoreError for a store newer than this kenshin."""
-    settings = load_settings(config_path)
-    if settings.store.url:
-        postgres = _postgres()
-        with closing(postgres.PostgresStore(settings.store.url, upgrade=True)) as store:
-            return postgres.shown_url(settings.store.url), store.upgraded_from, store.version
-    data_dir = (config_path.parent / settings.data_dir).resolve()
-    path = data_dir / settings.store.path
-    with closing(SqliteStore(path, create=True)) as sqlite_store:
-        return str(path), sqlite_store.upgraded_from, sqlite_store.version
+        outbox = open_outbox(settings, data_dir)
+    except ConfigError:
+        store.close()
+        raise
+    return App(settings, data_dir, store, outbox)
 
 
 def init_project(
@@ -311,7 +305,8 @@ def init_project(
         write_file(config, DEFAULT_CONFIG_TEXT.encode(), 0o600, replace=False)
     app = open_app(config, create_store=True)
     try:
-        app.outbox_dir.mkdir(parents=True, exist_ok=True)
+        if app.settings.export.s3_outbox is None:
+            app.outbox_dir.mkdir(parents=True, exist_ok=True)
         _create_pki(app.data_dir / PKI_FOLDER, hostnames, ips)
         ensure_host_key(app.host_key_path)
     finally:
@@ -322,7 +317,7 @@ def init_project(
 def _check_replaceable(config: Path) -> None:
     """ConfigError unless the database ``config`` names is missing or empty."""
     settings = load_settings(config)
-    if settings.store.backend is StoreBackend.MEMORY:
+    if settings.store.kind != StoreBackend.SQLITE:
         return
     path = (config.parent / settings.data_dir).resolve() / settings.store.path
     if path.exists() and path.stat().st_size > 0:

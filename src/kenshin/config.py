@@ -10,71 +10,30 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kenshin.config_alerts import CHANNEL_TYPES, AlertsConfig, ReportConfig, check_names
 from kenshin.config_cluster import BrokerConfig, ClusterConfig
 from kenshin.config_delivery import DeliveriesConfig, FtpsConfig, SftpConfig
 from kenshin.config_endpoint import IngestConfig, MqttConfig
 from kenshin.config_iot import IotCoreConfig
+from kenshin.config_store import ExportConfig, StoreConfig
+from kenshin.config_store import S3Location as S3Location  # re-exported
+from kenshin.config_store import StoreBackend as StoreBackend  # re-exported
 from kenshin.domain.vee.settings import SETTING_NAMES, VeeSettings
 from kenshin.errors import ConfigError
 
 CONFIG_NAME = "kenshin.toml"
 ENV_PREFIX = "KENSHIN_"
+# Variables of kenshin's that are no setting: the file's path, an AWS stage's name.
+NOT_SETTINGS = frozenset({"KENSHIN_CONFIG", "KENSHIN_STAGE"})
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StoreBackend(StrEnum):
-    """Where readings and the registry live."""
-
-    SQLITE = "sqlite"
-    MEMORY = "memory"
-
-
-class StoreConfig(_Section):
-    """The store: a SQLite file, or a PostgreSQL database when ``url`` names one."""
-
-    backend: StoreBackend = Field(StoreBackend.SQLITE, description="sqlite or memory")
-    path: str = Field("kenshin.db", description="SQLite file, relative to data_dir")
-    url: str = Field("", description="postgresql://... : the store in PostgreSQL")
-    readings_retention_days: int = Field(
-        0, ge=0, le=36_600, description="days readings are kept where the store drops them; 0: all"
-    )
-
-    @field_validator("url")
-    @classmethod
-    def _postgresql_url(cls, url: str) -> str:
-        if url and not url.startswith(("postgresql://", "postgres://")):
-            raise ValueError(
-                f"{url.split('://')[0]!r} is no PostgreSQL URL: give postgresql://USER@HOST:PORT/DB"
-                " (a password goes in ~/.pgpass or PGPASSWORD, not here), or leave it empty"
-                " for the SQLite file"
-            )
-        return url
-
-    @model_validator(mode="after")
-    def _one_backend(self) -> StoreConfig:
-        if self.url and self.backend is StoreBackend.MEMORY:
-            raise ValueError(
-                'store.url: a PostgreSQL store, and store.backend = "memory": choose one'
-            )
-        return self
-
-
-class ExportConfig(_Section):
-    """Customer files."""
-
-    grace_hours: int = Field(6, ge=0, le=24 * 31, description="hours after a day ends until final")
-    retention_days: int = Field(45, ge=1, le=3660, description="days a file is kept")
-    outbox: str = Field("outbox", description="folder of published files, relative to data_dir")
 
 
 class MeterConfig(_Section):
@@ -215,7 +174,7 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
 
 def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None:
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == "KENSHIN_CONFIG":
+        if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS:
             continue
         keys = name[len(ENV_PREFIX) :].lower().split("__")
         target = data
@@ -268,6 +227,7 @@ readings_retention_days = 0
 grace_hours = 6
 retention_days = 45
 outbox = "outbox"
+outbox_kms_key = ""
 
 [meters]
 max_demand_kw = 100

@@ -83,11 +83,23 @@ class WebhookChannelConfig(_UrlChannel):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+class SesChannelConfig(_Channel):
+    """Amazon SES, with the credentials of the process (a Lambda function's role):
+    ``type = "ses"``. ``region``: SES's region, empty for the environment's."""
+
+    type: Literal["ses"]
+    sender: str = Field(min_length=1)
+    to: list[str] = Field(min_length=1)
+    region: str = Field("", pattern=r"^([a-z]{2}(-[a-z]+)+-\d)?$")
+
+
 # One model per type, picked by ``type``; a key another type has is refused, named.
 ChannelConfig = Annotated[
-    EmailChannelConfig | SlackChannelConfig | WebhookChannelConfig, Field(discriminator="type")
+    EmailChannelConfig | SlackChannelConfig | WebhookChannelConfig | SesChannelConfig,
+    Field(discriminator="type"),
 ]
-CHANNEL_TYPES = ("email", "slack", "webhook")
+CHANNEL_TYPES = ("email", "slack", "webhook", "ses")
+MAIL_TYPES = ("email", "ses")  # the channels that send mail, and so the daily report
 
 
 class RouteConfig(_Section):
@@ -161,7 +173,9 @@ class ReportConfig(_Section):
     enabled: bool = Field(True, description="send the daily report from kenshin serve")
     time: str = Field("08:00", description="local time the report is sent, HH:MM")
     timezone: str = Field("Asia/Tokyo", description="the zone of that time and of the day")
-    channel: str = Field("", description="the email channel it goes through; empty: not sent")
+    channel: str = Field(
+        "", description="the email or ses channel it goes through; empty: not sent"
+    )
     recipients: list[str] = Field(
         default_factory=list, description="its recipients; empty: the channel's"
     )
@@ -184,7 +198,7 @@ class ReportConfig(_Section):
 
 def check_names(alerts: AlertsConfig, report: ReportConfig) -> None:
     """ValueError naming the key of a route or of the report that names no channel of
-    ``alerts.channels`` (the report: no email channel)."""
+    ``alerts.channels`` (the report: no channel that sends mail)."""
     for number, route in enumerate(alerts.routes, start=1):
         if route.channel not in alerts.channels:
             known = ", ".join(sorted(alerts.channels)) or "none is configured"
@@ -192,9 +206,9 @@ def check_names(alerts: AlertsConfig, report: ReportConfig) -> None:
                 f"alerts.routes[{number}].channel: no channel {route.channel!r} ({known});"
                 " add [alerts.channels.<name>] or fix the route"
             )
-    emails = [n for n, c in alerts.channels.items() if isinstance(c, EmailChannelConfig)]
-    if report.channel and report.channel not in emails:
+    mails = [n for n, c in alerts.channels.items() if c.type in MAIL_TYPES]
+    if report.channel and report.channel not in mails:
         raise ValueError(
-            f"report.channel: {report.channel!r} is not an email channel of alerts.channels"
-            f" (email channels: {', '.join(emails) or 'none'})"
+            f"report.channel: {report.channel!r} is not an email or ses channel of"
+            f" alerts.channels (those that send mail: {', '.join(mails) or 'none'})"
         )

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import date, datetime, time
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
-from kenshin.adapters.channels import build_channel
-from kenshin.adapters.channels.email import SmtpChannel
+from kenshin.adapters.channels import MAIL_CHANNELS, build_channel
 from kenshin.config import Settings
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.report import UnitInfo
@@ -25,6 +25,33 @@ from kenshin.ports import AlertChannel, Alerts, ChannelError, Registry, UnitCloc
 from kenshin.services.report import ReportError, ReportSettings
 
 REPORT_STATE = "report-last-sent"  # in data_dir: the last day whose report went out
+
+
+class MailSettings(Protocol):
+    """Who a mail channel sends as, and to."""
+
+    @property
+    def sender(self) -> str:
+        """The From address."""
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """Where its notifications go."""
+
+
+class MailChannel(Protocol):
+    """A channel that sends whole mails: an email (SMTP) or ses channel."""
+
+    @property
+    def name(self) -> str:
+        """The channel's name in the configuration."""
+
+    @property
+    def settings(self) -> MailSettings:
+        """Who it sends as, and to."""
+
+    def deliver(self, message: EmailMessage) -> None:
+        """Send ``message`` to its own recipients; ChannelError saying why it failed."""
 
 
 def alert_channels(settings: Settings, data_dir: Path) -> dict[str, AlertChannel]:
@@ -41,7 +68,7 @@ def alert_channels(settings: Settings, data_dir: Path) -> dict[str, AlertChannel
 
 def report_settings(settings: Settings, channels: Mapping[str, AlertChannel]) -> ReportSettings:
     """The daily report's settings from ``[report]``; its sender and default recipients are
-    those of its email channel."""
+    those of its channel."""
     r = settings.report
     channel = report_channel(settings, channels)
     hour, minute = map(int, r.time.split(":"))
@@ -60,18 +87,18 @@ def report_settings(settings: Settings, channels: Mapping[str, AlertChannel]) ->
         raise ConfigError(f"report: {exc}") from exc
 
 
-def report_channel(settings: Settings, channels: Mapping[str, AlertChannel]) -> SmtpChannel | None:
-    """The email channel the report goes through, None if none is set; ConfigError if
-    ``report.channel`` names no email channel (loading the settings checked it already)."""
+def report_channel(settings: Settings, channels: Mapping[str, AlertChannel]) -> MailChannel | None:
+    """The mail channel (email or ses) the report goes through, None if none is set;
+    ConfigError if ``report.channel`` names none (loading the settings checked it already)."""
     name = settings.report.channel
     if not name:
         return None
     channel = channels.get(name)
-    if not isinstance(channel, SmtpChannel):
-        emails = [n for n, c in channels.items() if isinstance(c, SmtpChannel)]
+    if not isinstance(channel, MAIL_CHANNELS):
+        mails = [n for n, c in channels.items() if isinstance(c, MAIL_CHANNELS)]
         raise ConfigError(
-            f"report.channel: {name!r} is not an email channel of alerts.channels"
-            f" (email channels: {', '.join(emails) or 'none'})"
+            f"report.channel: {name!r} is not an email or ses channel of alerts.channels"
+            f" (those that send mail: {', '.join(mails) or 'none'})"
         )
     return channel
 

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 
 from kenshin.adapters.channels import BUILDERS, build_channel
 from kenshin.adapters.channels.email import SmtpChannel, SmtpSettings
+from kenshin.adapters.channels.ses import SesChannel
 from kenshin.adapters.channels.slack import SlackChannel, slack_message
 from kenshin.adapters.channels.web import HttpSettings
 from kenshin.adapters.channels.webhook import WebhookChannel
@@ -225,6 +226,12 @@ def test_each_channel_type_is_built_from_its_config_with_secrets_from_files(
             },
             "chat": {"type": "slack", "url_file": "slack-url", "allow_http": True},
             "hook": {"type": "webhook", "url": http_sink.url("/hook"), "allow_http": True},
+            "ses": {
+                "type": "ses",
+                "sender": "k@example.org",
+                "to": ["ops@example.org"],
+                "region": "ap-northeast-1",
+            },
         }
     )
     assert {c.type for c in configs.values()} == set(CHANNEL_TYPES) == set(BUILDERS)
@@ -235,6 +242,9 @@ def test_each_channel_type_is_built_from_its_config_with_secrets_from_files(
     built["chat"].send([FIRING])
     assert http_sink.bodies("/slack") == [slack_message([FIRING], "site-a")]
     assert isinstance(built["hook"], WebhookChannel)
+    ses = built["ses"]  # mails through SES: tests/aws_lambda/test_ses_channel.py
+    assert isinstance(ses, SesChannel)
+    assert (ses.settings.sender, ses.settings.recipients) == ("k@example.org", ("ops@example.org",))
 
 
 def test_a_secret_file_that_is_empty_is_refused_naming_the_key(tmp_path: Path) -> None:

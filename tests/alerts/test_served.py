@@ -127,7 +127,7 @@ def test_a_report_channel_that_is_not_an_email_channel_is_refused(
     (site / "kenshin.toml").write_text(text)
     done = kenshin(site, "report", "--date", "2026-11-26")
     assert done.exit_code == 1
-    assert "report.channel: 'hook' is not an email channel of alerts.channels" in done.output
+    assert "report.channel: 'hook' is not an email or ses channel of alerts.channels" in done.output
 
 
 def test_a_route_to_an_unknown_channel_stops_start_up_naming_it(tmp_path: Path) -> None:

@@ -26,15 +26,21 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def silent_devices(obs: Observations, limits: Thresholds) -> list[Alert]:
-    """One alert per customer whose units have not reported for longer than its threshold."""
+def silent_units(obs: Observations, limits: Thresholds) -> dict[str, list[DeviceSeen]]:
+    """By customer, the units that have not reported for longer than its threshold (one
+    never heard is not installed yet, not silent)."""
     silent: dict[str, list[DeviceSeen]] = defaultdict(list)
     for seen in obs.devices:
         hours = limits.silent_hours_by_customer.get(seen.customer, limits.silent_hours)
         if seen.last_seen is not None and obs.now - seen.last_seen > hours * 3600:
             silent[seen.customer].append(seen)
+    return dict(silent)
+
+
+def silent_devices(obs: Observations, limits: Thresholds) -> list[Alert]:
+    """One alert per customer whose units have not reported for longer than its threshold."""
     alerts = []
-    for customer, found in sorted(silent.items()):
+    for customer, found in sorted(silent_units(obs, limits).items()):
         found.sort(key=lambda s: (s.last_seen or 0, s.device))
         hours = limits.silent_hours_by_customer.get(customer, limits.silent_hours)
         tz = obs.zone_of(customer)

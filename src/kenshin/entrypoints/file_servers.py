@@ -47,6 +47,7 @@ class FileServers:
     async def start(self) -> list[Listener]:
         """Start the servers turned on; their listeners. ConfigError, with both stopped,
         if one cannot listen."""
+        _check_outbox(self._app)
         try:
             listeners = await self._start()
         except BaseException:
@@ -138,6 +139,19 @@ class FileServers:
         if self._ftps is not None:
             await asyncio.to_thread(self._ftps.stop)
             self._ftps = None
+
+
+def _check_outbox(app: App) -> None:
+    """ConfigError if a file server is on and the outbox is an S3 bucket: they serve a
+    folder."""
+    settings = app.settings
+    where = settings.export.s3_outbox
+    if where is not None and (settings.ftps.enabled or settings.sftp.enabled):
+        raise ConfigError(
+            "ftps.enabled, sftp.enabled: the FTPS and SFTP servers serve the outbox folder,"
+            f" and export.outbox is an S3 bucket ({where}): set both to false (customers"
+            " collect their files from the bucket, docs/aws.md)"
+        )
 
 
 def _cannot_listen(section: str, host: str, port: int, exc: OSError) -> ConfigError:

@@ -12,9 +12,6 @@ from kenshin.bootstrap import App
 from kenshin.entrypoints.watching import Watching
 from kenshin.services.batching import CommitQueue
 from kenshin.services.metrics import ServerMetrics
-from kenshin.services.receipts import CollectionWatch
-from kenshin.services.recovery import ask_for_gaps
-from kenshin.services.schedule import LateReadings, export_due
 from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
@@ -44,15 +41,11 @@ def export_job(
     app: App, metrics: ServerMetrics, watching: Watching, last_run: LastRun
 ) -> Callable[[int], object]:
     """The scheduled job: export what is due, check collection, ask units for gaps."""
-    collection = CollectionWatch(app.settings.deliveries.collect_by_hours)
-    late = LateReadings()  # final days found unchanged since their readings' last batch
+    rounds = app.export_round()
 
     def export(now: int) -> object:
         try:
-            run = metrics.count_export(
-                lambda: export_due(app.store, app.outbox, app.export_settings, now=now, late=late),
-                now,
-            )
+            run = metrics.count_export(lambda: rounds.export(now), now)
         except Exception as exc:
             last_run.error = f"the last export run failed: {exc}"
             watching.export_failed(exc)
@@ -61,8 +54,7 @@ def export_job(
         for customer, why in run.failures.items():
             log.error("export of customer %s failed: %s", customer, why)
         watching.exported(run, now)
-        collection.check(app.store, now)  # final files customers have not collected in time
-        ask_for_gaps(app.store, app.settings.recovery, now=now)  # units resend what is missing
+        rounds.follow_up(now)  # files not collected in time; units resend what is missing
         return run
 
     return export

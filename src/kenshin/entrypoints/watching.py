@@ -87,7 +87,9 @@ class ServerWatch:
             progress.waiting_since = None
         elif progress.waiting_since is None:
             progress.waiting_since = now
-        data = self.app.data_dir
+        folders = {str(self.app.data_dir)}
+        if self.app.settings.export.s3_outbox is None:  # an S3 outbox takes no disk here
+            folders.add(str(self.app.outbox_dir))
         return Observations(
             now,
             zone=self.app.settings.report.timezone,
@@ -95,7 +97,7 @@ class ServerWatch:
             waiting_messages=waiting,
             waiting_since=progress.waiting_since,
             export_failures=tuple(self.app.store.alerts.export_failures()),
-            disks=disk_space(sorted({str(data), str(self.app.outbox_dir)})),
+            disks=disk_space(sorted(folders)),
             down=self._down(now),
             certificates=server_certificates(self.app),
         )

@@ -220,6 +220,7 @@ class Alerting:
         channels = list(channels)
         self.sender = NotificationSender(store.alerts, channels, settings, clock)
         self.direct = DirectDelivery({c.name: c for c in channels})
+        self.observed: Observations | None = None  # the last round's snapshot
 
     def tick(self, server: Observations, last_seen: Mapping[str, int] | None = None) -> Plan:
         """Store the buffered security events, evaluate at ``server.now`` (``server`` is what
@@ -244,6 +245,7 @@ class Alerting:
             last_seen or {},
             self.collect_by_hours,
         )
+        self.observed = obs
         plan = evaluate(alerts, obs, self.settings, self.direct)
         self.sender.deliver(now)
         try:

@@ -109,6 +109,10 @@ class ReportSettings:
         if self.shown_meters < 0 or self.collect_by_hours < 0:
             raise ReportError("shown_meters and collect_by_hours: expected 0 or more")
 
+    def day_before(self, now: int) -> date:
+        """The local day before the one ``now`` is in: the day a report at ``now`` is of."""
+        return datetime.fromtimestamp(now, zone(self.timezone)).date() - timedelta(days=1)
+
     def due(self, now: int, last_sent: date | None) -> date | None:
         """The day whose report is due at ``now``, or None (see ``domain.report.report_due``)."""
         return report_due(now, self.at, zone(self.timezone), last_sent)
@@ -339,9 +343,26 @@ def send_due_report(  # noqa: PLR0913 - the report draws on every source there i
     day = settings.due(now, last_sent)
     if day is None:
         return None
+    send_report(
+        store, day, send, now=now, settings=settings, export=export, units=units, events=events
+    )
+    return day
+
+
+def send_report(  # noqa: PLR0913 - the report draws on every source there is
+    store: ReportPorts,
+    day: date,
+    send: Callable[[EmailMessage], None],
+    *,
+    now: int,
+    settings: ReportSettings = _DEFAULT_SETTINGS,
+    export: ExportSettings = _DEFAULT_EXPORT,
+    units: Sequence[UnitInfo] = (),
+    events: Sequence[SecurityEvent] | None = None,
+) -> None:
+    """Make the report of local ``day`` at ``now`` and ``send`` it."""
     report = gather_report(
         store, day, now=now, export=export, settings=settings, units=units, events=events
     )
     send(report_email(report, settings))
     log.info("sent the data-quality report of %s to %d recipients", day, len(settings.recipients))
-    return day

@@ -14,6 +14,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -74,6 +75,8 @@ def run_demo(plan: DemoPlan, steps: DemoSteps) -> None:
     """Run the demo (see the module doc); DemoError when it does not end as it should."""
     started = time.monotonic()
     config = init_project(plan.directory)
+    with closing(open_app(config)) as opened:
+        opened.outbox_dir  # noqa: B018 - ConfigError for an S3 outbox, before anything is run
     steps.say(f"data folder: {plan.directory}")
     first = datetime.now(zone(DEFAULT_TIMEZONE)).date() - timedelta(days=plan.days)
     faults = frozenset(FAULTS)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kenshin.adapters.channels import email, slack, webhook
+from kenshin.adapters.channels import email, ses, slack, webhook
 from kenshin.config_alerts import ChannelConfig
 from kenshin.ports import AlertChannel
 
@@ -24,7 +24,10 @@ BUILDERS: dict[str, Callable[[str, Any, Path, str], AlertChannel]] = {
     "email": email.build,
     "slack": slack.build,
     "webhook": webhook.build,
+    "ses": ses.build,
 }
+# The channels that send whole mails (``deliver``), and so may carry the daily report.
+MAIL_CHANNELS = (email.SmtpChannel, ses.SesChannel)
 
 
 def build_channel(name: str, config: ChannelConfig, data_dir: Path, site: str) -> AlertChannel:

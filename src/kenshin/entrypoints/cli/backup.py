@@ -28,10 +28,16 @@ def backup(ctx: click.Context, dest: Path) -> None:
         raise click.UsageError(f"{dest} is not empty: give a new or empty folder")
     config = ctx.find_root().obj[0]
     with opened(ctx) as app:
-        if app.settings.store.backend != StoreBackend.SQLITE or app.settings.store.url:
+        if app.settings.store.kind != StoreBackend.SQLITE:
             raise click.UsageError(
                 'only a SQLite store (store.backend = "sqlite", no store.url) is backed up:'
-                " back a PostgreSQL store up with its own tools (pg_dump, base backups)"
+                " back a PostgreSQL store up with its own tools (pg_dump, base backups), a"
+                " DynamoDB store with its point-in-time recovery"
+            )
+        if (where := app.settings.export.s3_outbox) is not None:
+            raise click.UsageError(
+                f"kenshin backup copies the outbox folder, and export.outbox is an S3 bucket"
+                f" ({where}): keep its files with the bucket's versioning or replication"
             )
         data = app.data_dir
         trees = {app.pki_dir.name: app.pki_dir, app.settings.export.outbox: app.outbox_dir}

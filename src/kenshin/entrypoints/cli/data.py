@@ -179,7 +179,7 @@ def export(
 
 
 def _describe(app: App, outcome: ExportOutcome) -> str:
-    path = app.outbox_dir / outcome.customer / outcome.file_name
+    path = app.outbox_location(outcome.customer, outcome.file_name)
     what = "written" if outcome.changed else "unchanged"
     # Measured and estimated slots both have a value; an estimate is not a gap.
     valued = outcome.actual_slots + outcome.estimated_slots
@@ -194,23 +194,30 @@ def _describe(app: App, outcome: ExportOutcome) -> str:
 @click.pass_context
 def prune(ctx: click.Context) -> None:
     """Remove customer files older than the retention period (export.retention_days),
-    each named with its size, then the totals. Records in the store (readings,
-    revisions, receipts) are kept."""
+    each named with its size (in an outbox folder), then the totals. Records in the
+    store (readings, revisions, receipts) are kept."""
     now = int(time.time())
     files = size = 0
     with opened(ctx) as app:
         days = app.settings.export.retention_days
+        folder = app.settings.export.s3_outbox is None
         for customer in app.store.registry.list_customers():
-            folder = app.outbox_dir / customer.id
-            sizes = {p.name: p.stat().st_size for p in folder.glob("*") if p.is_file()}
+            sizes = _sizes(app, customer.id) if folder else {}
             for name in remove_expired(app.outbox, customer, now=now, retention_days=days):
                 files, size = files + 1, size + sizes.get(name, 0)
-                click.echo(f"removed {customer.id}/{name} ({sizes.get(name, 0):,} bytes)")
+                shown = f" ({sizes.get(name, 0):,} bytes)" if folder else ""
+                click.echo(f"removed {customer.id}/{name}{shown}")
     if not files:
         click.echo(f"nothing to remove: no file is older than the {days}-day retention")
     else:
-        click.echo(f"removed {files} file(s), {size:,} bytes in all")
+        click.echo(f"removed {files} file(s)" + (f", {size:,} bytes in all" if folder else ""))
     click.echo("records in the store removed: none (readings, revisions and receipts are kept)")
+
+
+def _sizes(app: App, customer_id: str) -> dict[str, int]:
+    """The sizes of the customer's files in the outbox folder, by name."""
+    folder = app.outbox_dir / customer_id
+    return {p.name: p.stat().st_size for p in folder.glob("*") if p.is_file()}
 
 
 @cli.command("dead-letters", short_help="List messages that could not be used.")
