@@ -177,7 +177,7 @@ def test_the_handler_builds_its_pieces_once_from_the_environment(
         store.deliveries.save_account(Account("C-001", hash_password(PASSWORD)))
     monkeypatch.setenv("KENSHIN_CONFIG", str(site / "kenshin.toml"))
     monkeypatch.setenv(identity.BUCKET, "kenshin-files")
-    monkeypatch.setenv("KENSHIN_STAGE", "staging")  # the stack's, and no setting
+    monkeypatch.setenv("KENSHIN_AWS_STAGE", "staging")  # the stack's, and no setting
     monkeypatch.setenv("KENSHIN_DELIVERIES__MAX_FAILED_LOGINS", "1")  # a setting
     with pytest.raises(ConfigError, match=f"{identity.ROLE} is not set"):
         identity.handler({"username": "C-001"}, None)

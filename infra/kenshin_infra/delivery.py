@@ -51,7 +51,7 @@ class Delivery(Construct):
             else None
         )
         self.ftps = (
-            Ftps(self, "Ftps", shared, self.logs, self.customer_role, bucket)
+            Ftps(self, "Ftps", shared, self.logs, self.customer_role, bucket, key)
             if settings.ftps
             else None
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, CfnResource, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_transfer as transfer
@@ -46,6 +47,7 @@ class Ftps(Construct):
         log_group: logs.ILogGroup,
         customer_role: iam.IRole,
         bucket: s3.IBucket,
+        key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
         settings = shared.settings
@@ -71,8 +73,9 @@ class Ftps(Construct):
             timeout_s=IDENTITY_TIMEOUT_S,
             shared=shared,
             environment={
-                "KENSHIN_TRANSFER_ROLE_ARN": customer_role.role_arn,
-                "KENSHIN_FILES_BUCKET": bucket.bucket_name,
+                "KENSHIN_AWS_TRANSFER_ROLE_ARN": customer_role.role_arn,
+                "KENSHIN_AWS_FILES_BUCKET": bucket.bucket_name,
+                "KENSHIN_AWS_FILES_KMS_KEY": key.key_arn,
             },
         )
         self.server = self._server(shared, log_group)

@@ -60,7 +60,7 @@ class Shared:
         """Every function's environment: kenshin's settings (KENSHIN_<SECTION>__<KEY>)
         for its store, data folder and configuration file, and the stage's name."""
         return {
-            "KENSHIN_STAGE": self.settings.name,
+            "KENSHIN_AWS_STAGE": self.settings.name,
             "KENSHIN_CONFIG": CONFIG_FILE,
             "KENSHIN_DATA_DIR": DATA_DIR,
             "KENSHIN_STORE__URL": store_url(self.settings),

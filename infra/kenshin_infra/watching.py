@@ -4,7 +4,7 @@ silent) to an encrypted SNS topic, which mails the operators and, once the Slack
 workspace is authorized in AWS Chatbot, posts to a Slack channel.
 
 kenshin's functions report three metrics of their own in the namespace ``kenshin``, with
-the dimension ``Stage`` (their KENSHIN_STAGE, the stage's name): ``DeadLetters`` (the
+the dimension ``Stage`` (their KENSHIN_AWS_STAGE, the stage's name): ``DeadLetters`` (the
 messages ingest could not use), ``ExportFailures`` (customer days the export could not
 publish) and ``SilentUnits`` (the units the alert rules find silent)."""
 

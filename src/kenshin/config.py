@@ -28,8 +28,9 @@ from kenshin.errors import ConfigError
 
 CONFIG_NAME = "kenshin.toml"
 ENV_PREFIX = "KENSHIN_"
-# Variables of kenshin's that are no setting: the file's path, an AWS stage's name.
-NOT_SETTINGS = frozenset({"KENSHIN_CONFIG", "KENSHIN_STAGE"})
+# Variables of kenshin's that are no setting: the file's path, and those the AWS build's
+# functions read besides their settings (the stage's name, the files' bucket...).
+CONFIG_VARIABLE, AWS_PREFIX = "KENSHIN_CONFIG", "KENSHIN_AWS_"
 
 
 class _Section(BaseModel):
@@ -174,7 +175,11 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
 
 def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None:
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS:
+        if (
+            not name.startswith(ENV_PREFIX)
+            or name == CONFIG_VARIABLE
+            or name.startswith(AWS_PREFIX)
+        ):
             continue
         keys = name[len(ENV_PREFIX) :].lower().split("__")
         target = data

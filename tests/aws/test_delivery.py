@@ -90,8 +90,10 @@ def test_ftps_is_served_in_the_vpc_logging_in_through_kenshins_identity_function
     role, _ = customer_role(stage)
     bucket, _ = files_bucket(stage)
     variables = identity["Environment"]["Variables"]
-    assert variables["KENSHIN_TRANSFER_ROLE_ARN"] == {"Fn::GetAtt": [role, "Arn"]}
-    assert variables["KENSHIN_FILES_BUCKET"] == {"Ref": bucket}
+    assert variables["KENSHIN_AWS_TRANSFER_ROLE_ARN"] == {"Fn::GetAtt": [role, "Arn"]}
+    assert variables["KENSHIN_AWS_FILES_BUCKET"] == {"Ref": bucket}
+    key, _ = only(stage, "AWS::KMS::Key")
+    assert variables["KENSHIN_AWS_FILES_KMS_KEY"] == {"Fn::GetAtt": [key, "Arn"]}
 
 
 def test_only_this_ftps_server_may_call_the_identity_function(stage: Synthesized) -> None:

@@ -56,7 +56,7 @@ def test_every_function_has_kenshins_packages_and_site_configuration(
         assert properties["Architectures"] == ["arm64"]
         variables = properties["Environment"]["Variables"]
         assert variables["KENSHIN_CONFIG"] == "/opt/kenshin/kenshin.toml"
-        assert variables["KENSHIN_STAGE"] == f"kenshin-{stage.name}"
+        assert variables["KENSHIN_AWS_STAGE"] == f"kenshin-{stage.name}"
 
 
 def test_the_configuration_layer_holds_the_settings_kenshin_toml_only(

@@ -174,7 +174,7 @@ def lambda_site(
         "KENSHIN_CONFIG": str(site / "kenshin.toml"),
         "KENSHIN_DATA_DIR": str(site),
         "KENSHIN_EXPORT__OUTBOX": f"s3://{BUCKET}/{PREFIX}",
-        "KENSHIN_STAGE": "staging",
+        "KENSHIN_AWS_STAGE": "staging",
     }.items():
         monkeypatch.setenv(name, value)
     make_site(tmp_path, "aws")

@@ -12,16 +12,16 @@ import pytest
 from aws_lambda.conftest import BUCKET, PREFIX, Aws, lambda_site
 from conftest import kenshin, make_site
 from kenshin.bootstrap import open_app
-from kenshin.config import DEFAULT_CONFIG_TEXT, S3Location, load_settings
+from kenshin.config import DEFAULT_CONFIG_TEXT, S3Location, Settings, load_settings
 from kenshin.entrypoints.file_servers import FileServers
 from kenshin.errors import ConfigError
 from kenshin.services.security import SecurityLog
 
 
-def settings_with(tmp_path: Path, environ: dict[str, str]) -> None:
+def settings_with(tmp_path: Path, environ: dict[str, str]) -> Settings:
     path = tmp_path / "kenshin.toml"
     path.write_text(DEFAULT_CONFIG_TEXT)
-    load_settings(path, environ)
+    return load_settings(path, environ)
 
 
 @pytest.mark.parametrize(
@@ -72,9 +72,16 @@ def test_a_dynamodb_store_and_an_s3_outbox_are_taken(tmp_path: Path) -> None:
         "KENSHIN_STORE__URL": "dynamodb://kenshin-staging-?region=ap-northeast-1",
         "KENSHIN_EXPORT__OUTBOX": "s3://kenshin-files/staging/",
         "KENSHIN_EXPORT__OUTBOX_KMS_KEY": "alias/kenshin",
-        "KENSHIN_STAGE": "staging",  # the functions' metrics' dimension, no setting
+        # The functions' own variables, which are no settings.
+        "KENSHIN_AWS_STAGE": "staging",
+        "KENSHIN_AWS_FILES_BUCKET": "kenshin-files",
     }
-    settings_with(tmp_path, environ)
+    settings = settings_with(tmp_path, environ)
+    assert settings.store.url.startswith("dynamodb://")
+    with pytest.raises(ConfigError, match="stage: unknown setting"):
+        settings_with(
+            tmp_path, {"KENSHIN_STAGE": "staging"}
+        )  # not of the AWS build: a setting, and no such one
 
 
 def test_the_outbox_s_files_go_to_the_bucket_under_the_kms_key(

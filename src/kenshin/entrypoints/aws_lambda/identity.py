@@ -16,9 +16,10 @@ concurrent runs, while the lockout, counted in the store, holds a guesser back.
 
 The pieces are built once per cold start, from the environment: ``KENSHIN_CONFIG`` (the
 settings, hence the store; other ``KENSHIN_*`` variables override settings as anywhere),
-``KENSHIN_TRANSFER_ROLE_ARN``, ``KENSHIN_FILES_BUCKET``, ``KENSHIN_FILES_PREFIX`` (empty,
-or ending in ``/``) and ``KENSHIN_FILES_KMS_KEY`` (the files' key, which the session may
-decrypt with); these four and ``KENSHIN_STAGE`` are no settings.
+``KENSHIN_AWS_TRANSFER_ROLE_ARN``, ``KENSHIN_AWS_FILES_BUCKET``,
+``KENSHIN_AWS_FILES_PREFIX`` (empty, or ending in ``/``) and ``KENSHIN_AWS_FILES_KMS_KEY``
+(the files' key, which the session may decrypt with): like every ``KENSHIN_AWS_*``
+variable, no settings.
 """
 
 from __future__ import annotations
@@ -43,10 +44,8 @@ from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
 
-ROLE, BUCKET = "KENSHIN_TRANSFER_ROLE_ARN", "KENSHIN_FILES_BUCKET"
-PREFIX, KMS_KEY = "KENSHIN_FILES_PREFIX", "KENSHIN_FILES_KMS_KEY"
-# The stack's variables of the function, which are no settings (KENSHIN_<KEY> would be).
-NOT_SETTINGS = frozenset({ROLE, BUCKET, PREFIX, KMS_KEY, "KENSHIN_STAGE"})
+ROLE, BUCKET = "KENSHIN_AWS_TRANSFER_ROLE_ARN", "KENSHIN_AWS_FILES_BUCKET"
+PREFIX, KMS_KEY = "KENSHIN_AWS_FILES_PREFIX", "KENSHIN_AWS_FILES_KMS_KEY"
 WITH_TLS = frozenset({"SFTP", "FTPS"})  # plain FTP would carry the password in clear
 MAX_POLICY = 2048  # the longest session policy Transfer Family takes
 
@@ -179,8 +178,7 @@ class IdentityProvider:
 
 def build(environ: Mapping[str, str]) -> IdentityProvider:
     """The identity provider of the function's environment: its settings, store and home."""
-    settings = {name: value for name, value in environ.items() if name not in NOT_SETTINGS}
-    app = open_app(find_config(None, environ), environ=settings)
+    app = open_app(find_config(None, environ), environ=environ)
     try:
         home = Home.from_environment(environ)
     except ConfigError:

@@ -6,7 +6,7 @@ The environment: ``KENSHIN_CONFIG`` (the settings file, ``/opt/kenshin/kenshin.t
 by default), ``KENSHIN_<SECTION>__<KEY>`` over it as everywhere (the stack sets
 ``KENSHIN_STORE__URL``, ``KENSHIN_EXPORT__OUTBOX`` and ``KENSHIN_EXPORT__OUTBOX_KMS_KEY``),
 ``KENSHIN_DATA_DIR`` (the data folder: one the function may write, ``/tmp/kenshin``,
-made if it is missing) and ``KENSHIN_STAGE`` (the metrics' ``Stage`` dimension).
+made if it is missing) and ``KENSHIN_AWS_STAGE`` (the metrics' ``Stage`` dimension).
 """
 
 from __future__ import annotations
@@ -103,6 +103,6 @@ def metric_line(values: Mapping[str, int], at_ms: int, stage: str) -> str:
 
 def emit_metrics(values: Mapping[str, int]) -> None:
     """Write ``values`` to standard output as metrics CloudWatch takes from the log."""
-    stage = os.environ.get("KENSHIN_STAGE", "")
+    stage = os.environ.get("KENSHIN_AWS_STAGE", "")
     sys.stdout.write(metric_line(values, int(clock() * 1000), stage) + "\n")
     sys.stdout.flush()
