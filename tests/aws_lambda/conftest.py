@@ -182,3 +182,8 @@ def lambda_site(
         with (site / "kenshin.toml").open("a", encoding="utf-8") as config:
             config.write(text)
     return site
+
+
+def metrics(out: str) -> list[dict[str, object]]:
+    """The embedded-metric-format lines of the functions' output."""
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]

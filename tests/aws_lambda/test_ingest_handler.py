@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aws_lambda.conftest import Aws, iot_body, lambda_site
+from aws_lambda.conftest import Aws, iot_body, lambda_site, metrics
 from conftest import kenshin
 from kenshin.entrypoints.aws_lambda import ingest
 from kenshin.entrypoints.aws_lambda.runtime import ColdStart
@@ -60,10 +60,12 @@ def poison() -> list[str]:
 
 
 def test_a_poison_message_is_a_dead_letter_with_its_reason_and_not_a_failure(
-    site: Path, aws: Aws, cold: ColdStart
+    site: Path, aws: Aws, cold: ColdStart, capsys: pytest.CaptureFixture[str]
 ) -> None:
     aws.send([*poison(), iot_body("U-1", message(fwd=7), T0)])
     assert aws.drain(ingest.handler) == []  # each handled: none comes back from the queue
+    counted = [line["DeadLetters"] for line in metrics(capsys.readouterr().out)]
+    assert sum(counted) == 6  # the metric the dead letters' alarm watches
     assert stored(cold) == [7]
     letters = cold.app.store.dead_letters.list_dead_letters()
     reasons = "\n".join(letter.reason for letter in letters)

@@ -3,13 +3,12 @@ channel (SES on moto), and the metric ``SilentUnits`` in the log."""
 
 from __future__ import annotations
 
-import json
 from email import message_from_string, policy
 from pathlib import Path
 
 import pytest
 
-from aws_lambda.conftest import SENDER, Aws, iot_body, lambda_site
+from aws_lambda.conftest import SENDER, Aws, iot_body, lambda_site, metrics
 from conftest import kenshin
 from kenshin.entrypoints.aws_lambda import ingest, report, runtime, watch
 from kenshin.errors import ConfigError
@@ -39,11 +38,6 @@ def site(
     aws.send([iot_body(u, message(device=u, meter=f"M-{u}"), T0) for u in ("U-1", "U-2")])
     assert aws.drain(ingest.handler) == []
     return site
-
-
-def metrics(out: str) -> list[dict[str, object]]:
-    """The embedded-metric-format lines of the functions' output."""
-    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
 
 
 def test_units_silent_by_the_rules_are_mailed_once_and_counted_in_the_metric(

@@ -2,7 +2,8 @@
 rule wrote it, see ``services.queued``) stored as the device endpoint stores them, the
 readings of the batch in one call of ingest. Unreadable messages become dead letters:
 they are handled, not failures. The messages that could not be stored are reported
-(``batchItemFailures``): only those come back from the queue."""
+(``batchItemFailures``): only those come back from the queue. The metric ``DeadLetters``
+counts the messages set aside."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kenshin.bootstrap import App
-from kenshin.entrypoints.aws_lambda.runtime import cold_start, now
+from kenshin.entrypoints.aws_lambda.runtime import cold_start, emit_metrics, now
 from kenshin.services.alerting import SecurityEventBuffer
 from kenshin.services.ingest import Ingest
 from kenshin.services.queued import Queued, store_queued
@@ -38,6 +39,7 @@ def handler(event: Mapping[str, Any], context: object) -> dict[str, list[dict[st
         done.unreadable,
         len(done.failed),
     )
+    emit_metrics({"DeadLetters": summary.dead_letters + done.unreadable})
     return {"batchItemFailures": [{"itemIdentifier": failed} for failed in done.failed]}
 
 
