@@ -1,0 +1,136 @@
+"""The DynamoDB readings where the contract suite cannot reach: another writer coming
+first between a batch's read and its write, a batch failing half way, and bulk reads
+over many BatchGetItems. On moto, in process (the unit tier)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from itertools import count
+from typing import Any
+
+import numpy as np
+import pytest
+
+from kenshin.adapters.dynamo_readings import DynamoReadings
+from kenshin.adapters.dynamo_tables import DynamoTables
+from kenshin.adapters.memory import MemoryStore
+from kenshin.domain.model import Conflict, Reading, StoreResult, Watermark
+from kenshin.errors import StoreError
+from moto_s3 import REGION
+
+T0 = 1_795_964_400  # 2026-11-30 00:00 in Asia/Tokyo, 15:00 UTC
+WRITES = ("put_item", "update_item")
+
+
+class Meddling:
+    """A boto3 DynamoDB client that runs ``before`` ahead of a write to the readings
+    table: the ``at``-th (1: the first)."""
+
+    def __init__(self, client: Any, before: Callable[[], object], at: int = 1) -> None:
+        self._client, self._before, self._at = client, before, at
+        self._writes = count(1)  # next() is atomic: the writes of a batch come in threads
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._client, name)
+        if name not in WRITES:
+            return call
+
+        def meddled(**request: Any) -> Any:
+            if request["TableName"].endswith("readings") and next(self._writes) == self._at:
+                self._before()
+            return call(**request)
+
+        return meddled
+
+
+@pytest.fixture
+def client() -> Iterator[Any]:
+    """A boto3 DynamoDB client on moto, with the tables of the prefix ``t-``."""
+    boto3 = pytest.importorskip("boto3", reason="the DynamoDB store needs the 'aws' extra")
+    moto = pytest.importorskip("moto", reason="the DynamoDB store is tested on moto ('dev')")
+    with moto.mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        DynamoTables.open("dynamodb://t-", client).create()
+        yield client
+
+
+def readings(client: Any) -> DynamoReadings:
+    return DynamoReadings(DynamoTables.open("dynamodb://t-", client))
+
+
+def held(store: DynamoReadings, meter: str = "M1") -> list[tuple[int, int | None]]:
+    """(t, fwd) of the meter's readings around T0."""
+    found = dict(store.readings_between([meter], T0 - 86_400, T0 + 86_400))
+    return [(r.t, r.fwd) for r in found.get(meter, [])]
+
+
+@pytest.mark.parametrize("stored_before", [False, True], ids=["new day", "day stored"])
+def test_a_writer_that_came_first_is_settled_against_never_overwritten(
+    client: Any, stored_before: bool
+) -> None:
+    other = readings(client)
+    if stored_before:
+        other.add_readings([Reading("M1", T0 + 5400, 110, None)], T0)
+    first = [Reading("M1", T0, 101, None), Reading("M1", T0 + 3600, 108, None)]
+    store = readings(Meddling(client, lambda: other.add_readings(first, T0 + 1)))
+    result = store.add_readings(
+        [Reading("M1", T0, 100, None), Reading("M1", T0 + 1800, 104, None)], T0 + 2
+    )
+    # Settled against what the other writer stored: its reading at T0 was there first.
+    assert result == StoreResult(
+        stored=1, conflicts=(Conflict("M1", T0, 101, None, 100, None, T0 + 2),)
+    )
+    expected = [(T0, 101), (T0 + 1800, 104), (T0 + 3600, 108)]
+    assert held(store) == expected + ([(T0 + 5400, 110)] if stored_before else [])
+    assert store.list_conflicts() == list(result.conflicts)
+
+
+def test_a_batch_that_fails_half_way_says_its_day_changed_and_storing_it_again_ends_it(
+    client: Any,
+) -> None:
+    store = readings(client)
+    store.add_readings([Reading("M0", T0, 1, None)], T0)
+    before = Watermark(store.last_batch(), 0)
+
+    def refuse() -> None:
+        error = {"Error": {"Code": "InternalServerError", "Message": "refused"}}
+        raise client.exceptions.InternalServerError(error, "PutItem")
+
+    failing = readings(Meddling(client, refuse, at=2))
+    batch = [Reading(m, T0, 5, None) for m in ("M1", "M2", "M3")]
+    with pytest.raises(StoreError, match="InternalServerError"):
+        failing.add_readings(batch, T0)
+    assert sum(len(held(store, m)) for m in ("M1", "M2", "M3")) == 2  # one day's write failed
+    # A file made as of before the batch is made again, though the batch never ended...
+    assert store.newest_batch(T0, T0) > before.batch
+    # ... and the batch stored again stores what it had not.
+    assert store.add_readings(batch, T0) == StoreResult(stored=1, duplicates=2)
+    assert [held(store, m) for m in ("M1", "M2", "M3")] == [[(T0, 5)]] * 3
+
+
+def test_boundary_registers_of_many_meters_in_any_order_and_as_of_a_watermark(
+    client: Any,
+) -> None:
+    store, twin = readings(client), MemoryStore().readings
+    meters = [f"M{n:03d}" for n in range(260)]  # with two days each: six BatchGetItems
+    first = [
+        Reading(m, T0 + 1800 * i, 10 * n + i, n % 3 or None)
+        for n, m in enumerate(meters)
+        for i in range(0, 49, 2)
+    ]
+    for batch in (
+        first,
+        [Reading(m, T0 + 1800 * i, 5000 + i, 1) for m in meters[::7] for i in range(1, 49, 2)],
+    ):
+        assert store.add_readings(batch, T0) == twin.add_readings(batch, T0)
+        if batch is first:
+            mark = Watermark(store.last_batch(), 0)
+            twin_mark = Watermark(twin.last_batch(), 0)
+    asked = [*meters[::-1], "M-unknown", meters[5]]  # one listed twice
+    for as_of, twin_as_of in ((None, None), (mark, twin_mark)):
+        found = store.boundary_registers(asked, T0, 48, as_of)
+        expected = twin.boundary_registers(asked, T0, 48, twin_as_of)
+        assert [a.tolist() for a in found] == [a.tolist() for a in expected]
+        assert found[0].dtype == np.uint32
+    assert store.boundary_registers(asked, T0, 48)[0][0, 1] == 5001  # M259 is a 7th
+    assert store.boundary_registers(asked, T0, 48, mark)[0][0, 1] == 0xFFFFFFFF
