@@ -134,3 +134,49 @@ def test_boundary_registers_of_many_meters_in_any_order_and_as_of_a_watermark(
         assert found[0].dtype == np.uint32
     assert store.boundary_registers(asked, T0, 48)[0][0, 1] == 5001  # M259 is a 7th
     assert store.boundary_registers(asked, T0, 48, mark)[0][0, 1] == 0xFFFFFFFF
+
+
+class SecondMarkFails:
+    """A boto3 DynamoDB client whose second mark of a day's newest batch (a batch marks
+    its days before and after writing) fails."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self._marks = client, count(1)
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._client, name)
+        if name != "update_item":
+            return call
+
+        def failing(**request: Any) -> Any:
+            if request["Key"]["pk"]["S"] == "day-batch" and next(self._marks) == 2:
+                error = {"Error": {"Code": "InternalServerError", "Message": "refused"}}
+                raise self._client.exceptions.InternalServerError(error, "UpdateItem")
+            return call(**request)
+
+        return failing
+
+
+def test_a_batch_that_fails_before_its_last_mark_marks_its_day_when_stored_again(
+    client: Any,
+) -> None:
+    store = readings(client)
+    batch = [Reading(m, T0, 5, None) for m in ("M1", "M2")]
+    files: list[Watermark] = []  # a file made while the batch was half written
+    half = Meddling(SecondMarkFails(client), lambda: files.append(store_mark(store)), at=2)
+    with pytest.raises(StoreError, match="InternalServerError"):
+        readings(half).add_readings(batch, T0)
+    [made] = files
+    assert [held(store, m) for m in ("M1", "M2")] == [[(T0, 5)]] * 2  # all written
+    assert store.newest_batch(T0, T0) <= made.batch  # the file would stay as it was...
+    # ... until the batch comes again: all duplicates, yet the day is marked anew.
+    assert store.add_readings(batch, T0) == StoreResult(duplicates=2)
+    assert store.newest_batch(T0, T0) > made.batch
+    # A day confirmed is not marked again by duplicates.
+    newest = store.newest_batch(T0, T0)
+    assert store.add_readings(batch, T0) == StoreResult(duplicates=2)
+    assert store.newest_batch(T0, T0) == newest
+
+
+def store_mark(store: DynamoReadings) -> Watermark:
+    return Watermark(store.last_batch(), 0)

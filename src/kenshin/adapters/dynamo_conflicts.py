@@ -95,6 +95,15 @@ def mark_days(tables: DynamoTables, days: Iterable[int], batch: int) -> None:
                 raise  # else a newer batch marked it already
 
 
+def unconfirmed_days(tables: DynamoTables, stamps: dict[int, int]) -> set[int]:
+    """Of the UTC days with the newest batch that stored a reading of them (day ->
+    that batch's number), those no batch marked after it: the batch that stored those
+    readings failed before its second mark."""
+    keys = [{"pk": {"S": _DAY_BATCH}, "sk": {"S": _day_sk(day)}} for day in stamps]
+    marks = {item["sk"]["S"]: int(item["b"]["N"]) for item in tables.get_many(tables.records, keys)}
+    return {day for day, stamp in stamps.items() if marks.get(_day_sk(day), 0) <= stamp}
+
+
 def newest_batch(tables: DynamoTables, start: int, end: int) -> int:
     """The newest batch that changed a UTC day touching start..end; 0 if none."""
     items = _day_range(tables, _DAY_BATCH, start, end, "b")

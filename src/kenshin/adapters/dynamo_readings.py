@@ -19,9 +19,10 @@ another number and marks the days with that one. Reads as of a watermark see the
 readings stamped with its batch or before. A file made as of a watermark older than the
 batch is made again, as the first mark is newer, even if the batch fails half way and
 storing it again finds nothing left to change; one made while the batch was half
-written saw part of it, and the second mark is newer than its watermark. (Only a file
-made while a batch was half written that then failed keeps what it saw: the batch
-stored again marks nothing.)
+written saw part of it, and the second mark is newer than its watermark. A batch that
+failed before its second mark leaves its days' marks no newer than its readings' stamp:
+a batch that then finds those readings already stored (storing it again) marks their
+days anew, so a file made while it was half written is made again too.
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ from operator import attrgetter, itemgetter
 
 import numpy as np
 
-from kenshin.adapters.dynamo_conflicts import DynamoConflicts, mark_days, newest_batch
+from kenshin.adapters.dynamo_conflicts import (
+    DynamoConflicts,
+    mark_days,
+    newest_batch,
+    unconfirmed_days,
+)
 from kenshin.adapters.dynamo_day_items import (
     DAY_SECONDS,
     DayItem,
@@ -89,10 +95,22 @@ class DynamoReadings:
             if changed:
                 mark_days(self._tables, changed, self._tables.next_number(BATCHES))
             conflicts = sorted((c for d in days for c in d.conflicts), key=itemgetter(0))
+        self._confirm([d for d in days if not d.changed])
         stored = sum(d.counts[0] for d in days)
         offered = sum(len(d.offered) for d in days)
         duplicates = len(readings) - offered + sum(d.counts[1] for d in days)
         return StoreResult(stored, duplicates, tuple(c for _, c in conflicts))
+
+    def _confirm(self, unchanged: Sequence[DayItem]) -> None:
+        """Mark anew the days of readings found stored by a batch that never made its
+        second mark (it failed after writing them): see the module docstring."""
+        stamps: dict[int, int] = {}
+        for day in unchanged:
+            newest = max((stamp for _, stamp in day.kept.values()), default=0)
+            stamps[day.day] = max(stamps.get(day.day, 0), newest)
+        left = unconfirmed_days(self._tables, {d: s for d, s in stamps.items() if s > 0})
+        if left:
+            mark_days(self._tables, left, self._tables.next_number(BATCHES))
 
     def _write_all(self, days: Sequence[DayItem], batch: int, at: int) -> None:
         """Write the days, several at once: each is a request of its own."""
