@@ -26,6 +26,7 @@ SENDER = "kenshin@example.org"
 # file of the site's data folder when it names none).
 STORES: dict[str, dict[str, str]] = {
     "sqlite": {},
+    "dynamodb": {"KENSHIN_STORE__URL": "dynamodb://kenshin-test-?region=ap-northeast-1"},
 }
 
 Handler = Callable[[Mapping[str, Any], object], Any]
