@@ -1,4 +1,5 @@
-"""An S3 bucket and a KMS key on moto, for the tests of the S3 outbox.
+"""An S3 bucket and a KMS key on moto, for the tests of the S3 outbox; DynamoDB on moto,
+for those of the DynamoDB store.
 
 moto answers boto3's calls inside this process (it stands in for botocore's HTTP
 sending): no server is started and no socket opened, so these tests are in the unit
@@ -60,6 +61,21 @@ class MotoAws:
             Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION}
         )
         return MotoBucket(self.client, name, self.kms_key_arn)
+
+
+@contextmanager
+def moto_dynamodb(prefix: str | None = None) -> Iterator[Any]:
+    """A DynamoDB client on moto for as long as the context lasts, with the store's tables
+    of ``prefix`` made (none if None); skips where boto3 or moto is not installed."""
+    boto3 = pytest.importorskip("boto3", reason="the DynamoDB store needs the 'aws' extra")
+    moto = pytest.importorskip("moto", reason="the DynamoDB store is tested on moto ('dev')")
+    with moto.mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        if prefix is not None:
+            from kenshin.adapters.dynamo_tables import DynamoTables
+
+            DynamoTables.open(f"dynamodb://{prefix}", client).create()
+        yield client
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from kenshin.adapters.dynamo_tables import DynamoTables
 from kenshin.adapters.memory import MemoryStore
 from kenshin.domain.model import Conflict, Reading, StoreResult, Watermark
 from kenshin.errors import StoreError
-from moto_s3 import REGION
+from moto_s3 import moto_dynamodb
 
 T0 = 1_795_964_400  # 2026-11-30 00:00 in Asia/Tokyo, 15:00 UTC
 WRITES = ("put_item", "update_item")
@@ -46,11 +46,7 @@ class Meddling:
 @pytest.fixture
 def client() -> Iterator[Any]:
     """A boto3 DynamoDB client on moto, with the tables of the prefix ``t-``."""
-    boto3 = pytest.importorskip("boto3", reason="the DynamoDB store needs the 'aws' extra")
-    moto = pytest.importorskip("moto", reason="the DynamoDB store is tested on moto ('dev')")
-    with moto.mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        DynamoTables.open("dynamodb://t-", client).create()
+    with moto_dynamodb("t-") as client:
         yield client
 
 

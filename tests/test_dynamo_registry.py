@@ -17,7 +17,7 @@ from kenshin.adapters.dynamo_registry import DynamoRegistry
 from kenshin.adapters.dynamo_tables import DynamoTables
 from kenshin.domain.model import Customer, Device, Meter, MeterSpec, Watermark
 from kenshin.errors import StoreError
-from moto_s3 import REGION
+from moto_s3 import moto_dynamodb
 
 SPEC = MeterSpec(100, 1, 6)
 T0 = 1_795_964_400
@@ -41,11 +41,7 @@ class Recording:
 @pytest.fixture
 def client() -> Iterator[Any]:
     """A DynamoDB client on moto, with the store's tables made."""
-    boto3 = pytest.importorskip("boto3", reason="the DynamoDB store needs the 'aws' extra")
-    moto = pytest.importorskip("moto", reason="the DynamoDB store is tested on moto ('dev')")
-    with moto.mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        DynamoTables.open("dynamodb://site-", client).create()
+    with moto_dynamodb("site-") as client:
         yield client
 
 

@@ -19,7 +19,7 @@ from kenshin.adapters.postgres import PostgresStore
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.adapters.sqlite_schema import MIGRATIONS, statements
 from kenshin.ports import Store
-from moto_s3 import REGION
+from moto_s3 import moto_dynamodb
 
 
 def composed(folder: Path) -> Store:
@@ -134,10 +134,8 @@ def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreF
 def _dynamo_mock() -> Iterator[None]:
     """DynamoDB on moto for one test, and the client that reaches it; skips where boto3
     or moto is not installed (the extras 'aws' and 'dev')."""
-    boto3 = pytest.importorskip("boto3", reason="the DynamoDB store needs the 'aws' extra")
-    moto = pytest.importorskip("moto", reason="the DynamoDB store is tested on moto ('dev')")
-    with moto.mock_aws():
-        _dynamo_client.append(boto3.client("dynamodb", region_name=REGION))
+    with moto_dynamodb() as client:
+        _dynamo_client.append(client)
         try:
             yield
         finally:
