@@ -1,6 +1,7 @@
 """Settings of a site whose units connect to AWS IoT Core (docs/aws.md): where
 ``kenshin devices`` registers the certificates it issues and deactivates those it
-revokes, in addition to its own store."""
+revokes, in addition to its own store, and where the export function sends the units'
+commands."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ class IotCoreConfig(_Section):
     """AWS IoT Core, beside kenshin's own endpoint."""
 
     enabled: bool = Field(
-        False, description="kenshin devices add and revoke act on AWS IoT Core too"
+        False,
+        description="units connect to AWS IoT Core: kenshin devices add and revoke act on it"
+        " too, and the export function sends the units' commands through it",
     )
     region: str = Field(
         "",
@@ -31,8 +34,13 @@ class IotCoreConfig(_Section):
     endpoint: str = Field(
         "", description="https://... URL of the IoT API to call; empty: the region's own"
     )
+    data_endpoint: str = Field(
+        "",
+        description="https://... URL of IoT Core's data plane, where commands are published;"
+        " empty: the account's own, as the IoT API tells it",
+    )
 
-    @field_validator("endpoint")
+    @field_validator("endpoint", "data_endpoint")
     @classmethod
     def _https(cls, endpoint: str) -> str:
         if endpoint and not endpoint.startswith("https://"):

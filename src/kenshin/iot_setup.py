@@ -1,6 +1,7 @@
-"""The units' things on AWS IoT Core, built from the settings (``[iot_core]``), and the
-certificates handed out as files that ``kenshin devices sync-iot`` registers there. Part
-of bootstrap: the one place that reads settings and picks adapters."""
+"""The units' things on AWS IoT Core and the link that sends them their commands there,
+built from the settings (``[iot_core]``), and the certificates handed out as files that
+``kenshin devices sync-iot`` registers there. Part of bootstrap: the one place that
+reads settings and picks adapters."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pathlib import Path
 from cryptography import x509
 
 from kenshin.adapters.iot_core import IotCoreThings
+from kenshin.adapters.iot_data import IotDataPublisher
 from kenshin.adapters.pki_files import device_file_paths
 from kenshin.bootstrap import App
+from kenshin.ports.broker import CommandLink
 from kenshin.ports.things import Things
 from kenshin.services.things import CertificateFile
 
@@ -26,6 +29,19 @@ def unit_things(app: App) -> Things | None:
         app.certificate_authority().cert_pem,
         region=config.region or None,
         endpoint=config.endpoint or None,
+    )
+
+
+def unit_commands(app: App) -> CommandLink | None:
+    """What publishes the units' commands on AWS IoT Core where ``iot_core.enabled``, else
+    None; ConfigError if boto3 is missing."""
+    config = app.settings.iot_core
+    if not config.enabled:
+        return None
+    return IotDataPublisher(
+        region=config.region or None,
+        endpoint=config.endpoint or None,
+        data_endpoint=config.data_endpoint or None,
     )
 
 

@@ -100,6 +100,43 @@ def test_a_unit_connects_only_as_its_thing_and_uses_only_its_own_topics(
     ]
 
 
+def iot_statements(stage: Synthesized, function: str) -> list[dict[str, Any]]:
+    """The statements of the function's role that allow IoT actions."""
+    role = kenshins_functions(stage)[function]["Role"]["Fn::GetAtt"][0]
+    return [
+        s
+        for p in stage.template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if any(str(a).startswith("iot:") for a in _listed(s["Action"]))
+    ]
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_only_the_export_sends_commands_and_only_on_the_units_command_topics(
+    stage: Synthesized,
+) -> None:
+    from kenshin.domain.commands import RESEND, command_topic
+
+    export, properties = only(stage, "AWS::Lambda::Function", Handler=EXPORT)
+    variables = properties["Environment"]["Variables"]
+    assert variables["KENSHIN_IOT_CORE__ENABLED"] == "true"
+    assert variables["KENSHIN_IOT_CORE__POLICY"] == f"kenshin-{stage.name}-kenshin-unit"
+    publish, endpoint = iot_statements(stage, export)
+    assert sorted(publish["Action"]) == ["iot:Publish", "iot:RetainPublish"]
+    assert [text(r) for r in _listed(publish["Resource"])] == [
+        f"{ARN}topic/{command_topic('*', name)}" for name in (RESEND,)
+    ]
+    assert (endpoint["Action"], endpoint["Resource"]) == ("iot:DescribeEndpoint", "*")
+    assert all(s["Effect"] == "Allow" and "Condition" not in s for s in (publish, endpoint))
+    others = [f for f in kenshins_functions(stage) if f != export]
+    assert len(others) == 4
+    assert [s for f in others for s in iot_statements(stage, f)] == []
+
+
 def test_kenshins_ca_is_registered_without_auto_registration(stage: Synthesized) -> None:
     _, ca = only(stage, "AWS::IoT::CACertificate")
     assert ca["CACertificatePem"].startswith("-----BEGIN CERTIFICATE-----")

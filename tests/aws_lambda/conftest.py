@@ -47,7 +47,7 @@ def iot_body(device: str, payload: bytes, received_s: int, kind: str = "readings
 @dataclass(frozen=True)
 class Aws:
     """The moto clients of the tests: S3 (the files bucket), SQS (the ingest queue), SES,
-    KMS."""
+    KMS; and what IoT Core's data plane took."""
 
     s3: Any
     sqs: Any
@@ -124,6 +124,17 @@ class Aws:
                 for m in got
             ]
         return records
+
+    def published(self) -> list[tuple[str, bytes]]:
+        """The messages IoT Core's data plane has taken, (topic, payload), oldest first
+        (moto's record of them)."""
+        from moto.backends import get_backend
+        from moto.core.models import DEFAULT_ACCOUNT_ID
+
+        taken: list[tuple[str, bytes]] = get_backend("iot-data")[DEFAULT_ACCOUNT_ID][
+            REGION
+        ].published_payloads
+        return list(taken)
 
     def mails(self) -> list[Any]:
         """The mails SES has taken, oldest first (moto's record of them)."""

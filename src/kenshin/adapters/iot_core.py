@@ -205,7 +205,7 @@ class IotCoreThings:
         except self._errors as exc:
             hint = (hints or {}).get(_code(exc))
             raise ThingsError(
-                f"{device_id}: {doing} on {self.where} failed: {_reason(exc)}"
+                f"{device_id}: {doing} on {self.where} failed: {aws_reason(exc)}"
                 + (f"; {hint}" if hint else "")
             ) from exc
 
@@ -216,7 +216,7 @@ def _code(exc: Exception) -> str:
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
-def _reason(exc: Exception) -> str:
+def aws_reason(exc: Exception) -> str:
     """What went wrong, as AWS or botocore says it."""
     code = _code(exc)
     if code:

@@ -8,11 +8,9 @@ connection and another worker takes the lead at its next try: the schedule start
 there at once. Revision numbers stay continuous: the store refuses a revision made
 twice.
 
-A command goes to its unit as a retained QoS 1 message on ``cmd/kenshin/{id}/{name}``
-that expires after ``COMMAND_EXPIRY_S``: a unit that connects later gets the newest of
-each name when it subscribes. The broker's acknowledgement is the last kenshin sees of it:
-the command counts as acknowledged then. Gap recovery asks again if the readings do not
-come.
+The commands go out every ``COMMAND_POLL_S`` through the broker
+(``kenshin.services.command_sending``): retained, each counted acknowledged once the
+broker took it.
 """
 
 from __future__ import annotations
@@ -26,58 +24,18 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from kenshin.bootstrap import App
-from kenshin.domain.commands import command_topic
-from kenshin.domain.devices import Command
 from kenshin.entrypoints.scheduled import EXPORT_RETRY_S, LastRun, export_job
 from kenshin.entrypoints.watching import Watching
 from kenshin.ports.broker import UnitMessages
 from kenshin.ports.cluster import Leadership, Members
 from kenshin.services.batching import CommitQueue
+from kenshin.services.command_sending import CommandSender
 from kenshin.services.metrics import ServerMetrics
 from kenshin.services.schedule import every
 
 log = logging.getLogger(__name__)
 
 COMMAND_POLL_S = 1.0
-COMMAND_EXPIRY_S = 24 * 3600
-_POLL_LIMIT = 1000
-
-
-@dataclass
-class CommandSender:
-    """Sends the commands not acknowledged yet through the broker, oldest first."""
-
-    app: App
-    link: UnitMessages
-    clock: Callable[[], float] = time.time
-    _last: int = 0  # the highest command id read
-
-    def send_new(self, _now: int = 0) -> int:
-        """Send the commands added since the last call (the first: all pending); how
-        many the broker took. One it did not take is tried again at the next call."""
-        commands = self.app.store.commands
-        taken = 0
-        while True:
-            batch = commands.commands_after(self._last, _POLL_LIMIT)
-            for command in batch:
-                if not self._send(command):
-                    return taken  # the broker is away: from this one again next time
-                self._last = command.id
-                taken += 1
-            if len(batch) < _POLL_LIMIT:
-                return taken
-
-    def _send(self, command: Command) -> bool:
-        topic = command_topic(command.device, command.name)
-        if not self.link.publish(topic, command.payload, retain=True, expiry_s=COMMAND_EXPIRY_S):
-            return False
-        now = int(self.clock())
-        self.app.store.commands.command_sent(command.id, now)
-        self.app.store.commands.acknowledge_command(command.id, now)
-        log.info("command %d (%s) to %s went to the broker", command.id, command.name, topic)
-        return True
-
-
 REPORT_NOTE = "report sent"
 REVOCATION_CHECK_S = 2.0  # how soon a revoked unit's connection to the broker is closed
 REVOCATION_LOOK_BACK_S = 120  # a revocation may be dated before it is committed
@@ -171,11 +129,10 @@ class LeaderDuty:
         term_stop = asyncio.Event()
         minutes = self.app.settings.schedule.export_minutes
         job = export_job(self.app, self.metrics, self.watching, self.last_run)
+        commands = CommandSender(self.app.store.commands, self.link)
         tasks = [
             asyncio.create_task(every(minutes * 60, job, term_stop, retry_s=EXPORT_RETRY_S)),
-            asyncio.create_task(
-                every(COMMAND_POLL_S, CommandSender(self.app, self.link).send_new, term_stop)
-            ),
+            asyncio.create_task(every(COMMAND_POLL_S, commands.send_new, term_stop)),
             asyncio.create_task(
                 every(REVOCATION_CHECK_S, RevocationKicker(self.app, self.link).check, term_stop)
             ),

@@ -1,9 +1,18 @@
-"""The port of a worker's link to the MQTT broker the units publish to."""
+"""The ports of what reaches the units: a worker's link to the MQTT broker the units
+publish to, and the publishing of commands to them (through that broker, or AWS IoT
+Core)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
+
+
+class CommandLink(Protocol):
+    """What sends a message to units: the broker's link, or AWS IoT Core's data plane."""
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool, expiry_s: int) -> bool:
+        """Publish at QoS 1, expiring after ``expiry_s``: whether the broker took it."""
 
 
 class UnitMessages(Protocol):
