@@ -64,7 +64,7 @@ def test_a_poison_message_is_a_dead_letter_with_its_reason_and_not_a_failure(
 ) -> None:
     aws.send([*poison(), iot_body("U-1", message(fwd=7), T0)])
     assert aws.drain(ingest.handler) == []  # each handled: none comes back from the queue
-    counted = [line["DeadLetters"] for line in metrics(capsys.readouterr().out)]
+    counted = [int(str(line["DeadLetters"])) for line in metrics(capsys.readouterr().out)]
     assert sum(counted) == 6  # the metric the dead letters' alarm watches
     assert stored(cold) == [7]
     letters = cold.app.store.dead_letters.list_dead_letters()
