@@ -60,6 +60,7 @@ class Files(Construct):
             memory_mb=settings.export_memory_mb,
             timeout_s=settings.export_timeout_s,
             shared=shared,
+            one_at_a_time=True,
             environment={
                 # kenshin's export.outbox: the bucket, each customer's files under its id.
                 "KENSHIN_EXPORT__OUTBOX": Fn.join("", ["s3://", self.bucket.bucket_name, "/"]),

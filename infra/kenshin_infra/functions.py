@@ -81,8 +81,11 @@ def python_function(
     timeout_s: int,
     shared: Shared,
     environment: dict[str, str] | None = None,
+    one_at_a_time: bool = False,
 ) -> lambda_.Function:
-    """A function running kenshin's ``handler`` (a dotted module path and a name)."""
+    """A function running kenshin's ``handler`` (a dotted module path and a name);
+    ``one_at_a_time``: never two invocations at once (a reserved concurrency of 1), for
+    the jobs that the cluster's leader alone runs (export, watch, report)."""
     settings = shared.settings
     log_group = logs.LogGroup(
         scope,
@@ -109,6 +112,7 @@ def python_function(
         environment={**shared.environment, **(environment or {})},
         log_group=log_group,
         role=role,
+        reserved_concurrent_executions=1 if one_at_a_time else None,
     )
     _acknowledge(function)
     return function

@@ -28,6 +28,7 @@ class Jobs(Construct):
             memory_mb=settings.watch_memory_mb,
             timeout_s=settings.watch_timeout_s,
             shared=shared,
+            one_at_a_time=True,
         )
         self.report = python_function(
             self,
@@ -36,6 +37,7 @@ class Jobs(Construct):
             memory_mb=settings.report_memory_mb,
             timeout_s=settings.report_timeout_s,
             shared=shared,
+            one_at_a_time=True,
         )
         hour, minute = settings.report_time_utc.split(":")
         self._every(

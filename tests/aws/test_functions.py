@@ -128,3 +128,20 @@ def test_a_stage_without_its_packages_layer_says_how_to_build_it(cdk: None, tmp_
     settings = example_settings(tmp_path, tmp_path / "not-built")
     with pytest.raises(SettingsError, match=r"python infra/build_layer\.py .*not-built"):
         build_app(settings, outdir=str(tmp_path / "out"))
+
+
+def test_the_jobs_the_cluster_s_leader_runs_alone_never_run_twice_at_once(
+    stage: Synthesized,
+) -> None:
+    concurrency = {
+        f["Handler"].split(".")[-2]: f.get("ReservedConcurrentExecutions")
+        for f in kenshins_functions(stage).values()
+    }
+    # Two exports at once would both publish a day's revision; ingest scales out.
+    assert concurrency == {
+        "export": 1,
+        "watch": 1,
+        "report": 1,
+        "ingest": None,
+        "identity": None,
+    }
