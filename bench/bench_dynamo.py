@@ -174,11 +174,12 @@ def parse_pass(bodies: Sequence[bytes], meters: int, layout: str) -> tuple[list[
 def report_parse(label: str, spent: list[float]) -> float:
     """Print a pass's figures; its CPU seconds an answer (parse and decode)."""
     parse, decode = spent[::2], spent[1::2]
-    each = (sum(parse) + sum(decode)) / len(parse)
+    each, median = sum(spent) / len(parse), statistics.median
     print(
-        f"  {label:<22} {len(parse):>5} answers: parse {sum(parse):6.2f} s, decode"
-        f" {sum(decode):5.2f} s; an answer {1000 * each:6.2f} ms (medians: parse"
-        f" {1000 * statistics.median(parse):.2f}, decode {1000 * statistics.median(decode):.2f})"
+        f"  {label:<18} {len(parse):>5} answers, {sum(spent):6.2f} s: an answer"
+        f" {1000 * sum(parse) / len(parse):6.2f} ms parse + {1000 * sum(decode) / len(parse):5.2f}"
+        f" ms decode = {1000 * each:6.2f} ms (medians {1000 * median(parse):.2f} +"
+        f" {1000 * median(decode):.2f})"
     )
     return each
 
@@ -208,9 +209,8 @@ def bench_parse(args: argparse.Namespace, bodies: list[bytes], want: Grids) -> N
             kept = 1 if layout == "number" else 2  # registers the layout holds
             check(grids[:kept], want[:kept], rows, layout)
             each = report_parse(f"{layout}, sample", spent)
-            print(
-                f"  {'':<22} {each / base:.1f} x packed; the whole day {each * len(bodies):.1f} s"
-            )
+            whole = each * len(bodies)
+            print(f"  {'':<18} {each / base:.1f} x packed; the whole day at that {whole:.1f} s")
 
 
 class Answers:
