@@ -61,6 +61,13 @@ def _track_stores() -> Iterator[None]:
         yield
 
 
+def _on_moto(item: pytest.Item) -> bool:
+    """Whether the test runs a database of AWS's on moto (the functions, the DynamoDB
+    store): in this process, but at a millisecond or more a call, so in the integration
+    tier."""
+    return item.path.parent.name == "aws_lambda" or item.path.name.startswith("test_dynamo")
+
+
 @pytest.fixture(autouse=True)
 def _stores_closed() -> Iterator[None]:
     """Fail a test that leaves a SqliteStore open: its connections would be found unclosed
@@ -92,14 +99,16 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     integration tier (and the slow tests) run in one worker, one test after another as
     they were written to (servers, the broker, timings), beside the unit tier spread
     over the workers; the cluster's tests (their own broker and PostgreSQL server on
-    free ports) in a group of their own, and the AWS build's (synthesized once, in the
-    worker that runs them) in another, beside the rest of the integration tier."""
-    if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+    free ports) in a group of their own, the AWS build's (synthesized once, in the
+    worker that runs them) in another, and those on moto in a fourth, beside the rest
+    of the integration tier."""
+    if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())) or _on_moto(item):
         item.add_marker(pytest.mark.integration)
     if item.get_closest_marker("integration") or item.get_closest_marker("slow"):
         folder = item.path.parent.name
         group = "cluster" if folder in CLUSTER_FOLDERS else "integration"
         group = "aws" if folder in AWS_FOLDERS else group
+        group = "moto" if _on_moto(item) else group
         item.add_marker(pytest.mark.xdist_group(group))
 
 

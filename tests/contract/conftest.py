@@ -95,8 +95,9 @@ ADAPTERS: dict[str, Callable[[Path], Store]] = {
     "postgres": postgres,
     "dynamodb": dynamodb,
 }
-# Stores on a server: in the integration tier (they use sockets).
-SERVED = {"postgres"}
+# Stores on a server (they use sockets), and DynamoDB on moto (in this process, but a
+# database answering through boto3 at a millisecond a call): in the integration tier.
+SERVED = {"postgres", "dynamodb"}
 
 
 StoreFactory = Callable[[], Store]
