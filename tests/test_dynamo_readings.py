@@ -1,6 +1,6 @@
 """The DynamoDB readings where the contract suite cannot reach: another writer coming
 first between a batch's read and its write, a batch failing half way, and bulk reads
-over many BatchGetItems. On moto, in process (the unit tier)."""
+over many BatchGetItems. On moto, in process (the integration tier: a millisecond a call)."""
 
 from __future__ import annotations
 
