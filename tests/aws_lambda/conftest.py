@@ -1,6 +1,7 @@
 """kenshin's Lambda handlers on moto: S3, SQS and SES answer boto3 inside this process (no
-server, no socket; in the integration tier all the same: a millisecond a call), a site whose settings the handlers read from the
-environment as the stack sets it, and Lambda's SQS event source played by ``drain``.
+server, no socket; in the integration tier all the same: a millisecond a call), a site
+whose settings the handlers read from the environment as the stack sets it, and Lambda's
+SQS event source played by ``drain``.
 
 ``STORES`` are the stores the handlers run on: each the environment that names it."""
 
