@@ -10,10 +10,12 @@
 
 Both tables are on demand, with point-in-time recovery and a customer-managed KMS key
 (the CDK stack makes them from ``TABLES``: the key schema is written once, here).
-DynamoDB has no transaction over more than 100 items, and moto's take seconds: the
-parts write item by item with conditions, and say in their docstrings what that means
-for their port's rules (a batch of readings is not atomic, and need not be: storing it
-again is idempotent).
+DynamoDB has no transaction over more than 100 items, and a large one costs twice the
+writes (on moto, seconds): the parts write item by item with conditions, in small
+transactions where an item and its index items must appear together
+(``dynamo_items.transact``), and say in their docstrings what that means for their
+port's rules (a batch of readings is not atomic, and need not be: storing it again is
+idempotent).
 
 boto3 is the optional extra ``aws``: imported when tables are opened, not with this module.
 """
