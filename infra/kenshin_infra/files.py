@@ -14,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
-from kenshin_infra.functions import EXPORT_HANDLER, Shared, python_function
+from kenshin_infra.functions import EXPORT_HANDLER, Shared, one_at_a_time, python_function
 from kenshin_infra.settings import StageSettings
 
 ACCESS_LOG_PREFIX = "files/"
@@ -60,13 +60,13 @@ class Files(Construct):
             memory_mb=settings.export_memory_mb,
             timeout_s=settings.export_timeout_s,
             shared=shared,
-            one_at_a_time=True,
             environment={
                 # kenshin's export.outbox: the bucket, each customer's files under its id.
                 "KENSHIN_EXPORT__OUTBOX": Fn.join("", ["s3://", self.bucket.bucket_name, "/"]),
                 "KENSHIN_EXPORT__OUTBOX_KMS_KEY": key.key_arn,
             },
         )
+        one_at_a_time(self.export)
         self._grant_files(key)
         self.schedules = self._schedules(settings)
 

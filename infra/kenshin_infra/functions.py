@@ -81,11 +81,8 @@ def python_function(
     timeout_s: int,
     shared: Shared,
     environment: dict[str, str] | None = None,
-    one_at_a_time: bool = False,
 ) -> lambda_.Function:
-    """A function running kenshin's ``handler`` (a dotted module path and a name);
-    ``one_at_a_time``: never two invocations at once (a reserved concurrency of 1), for
-    the jobs that the cluster's leader alone runs (export, watch, report)."""
+    """A function running kenshin's ``handler`` (a dotted module path and a name)."""
     settings = shared.settings
     log_group = logs.LogGroup(
         scope,
@@ -112,9 +109,17 @@ def python_function(
         environment={**shared.environment, **(environment or {})},
         log_group=log_group,
         role=role,
-        reserved_concurrent_executions=1 if one_at_a_time else None,
     )
     _acknowledge(function)
+    return function
+
+
+def one_at_a_time(function: lambda_.Function) -> lambda_.Function:
+    """``function`` never run twice at once (a reserved concurrency of 1): for the jobs
+    that a cluster's leader alone runs (export, watch, report)."""
+    resource = function.node.default_child
+    assert isinstance(resource, lambda_.CfnFunction)
+    resource.reserved_concurrent_executions = 1
     return function
 
 

@@ -11,7 +11,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from kenshin_infra.functions import REPORT_HANDLER, WATCH_HANDLER, Shared, python_function
+from kenshin_infra.functions import (
+    REPORT_HANDLER,
+    WATCH_HANDLER,
+    Shared,
+    one_at_a_time,
+    python_function,
+)
 from kenshin_infra.settings import StageSettings
 
 
@@ -28,8 +34,8 @@ class Jobs(Construct):
             memory_mb=settings.watch_memory_mb,
             timeout_s=settings.watch_timeout_s,
             shared=shared,
-            one_at_a_time=True,
         )
+        one_at_a_time(self.watch)
         self.report = python_function(
             self,
             "Report",
@@ -37,8 +43,8 @@ class Jobs(Construct):
             memory_mb=settings.report_memory_mb,
             timeout_s=settings.report_timeout_s,
             shared=shared,
-            one_at_a_time=True,
         )
+        one_at_a_time(self.report)
         hour, minute = settings.report_time_utc.split(":")
         self._every(
             "WatchSchedule",
