@@ -179,6 +179,9 @@ def test_the_handler_builds_its_pieces_once_from_the_environment(
     monkeypatch.setenv(identity.BUCKET, "kenshin-files")
     monkeypatch.setenv("KENSHIN_AWS_STAGE", "staging")  # the stack's, and no setting
     monkeypatch.setenv("KENSHIN_DELIVERIES__MAX_FAILED_LOGINS", "1")  # a setting
+    # As the stack sets it: a folder not there at a cold start (the store elsewhere).
+    monkeypatch.setenv("KENSHIN_DATA_DIR", str(tmp_path / "lambda-tmp" / "kenshin"))
+    monkeypatch.setenv("KENSHIN_STORE__PATH", str(site / "kenshin.db"))
     with pytest.raises(ConfigError, match=f"{identity.ROLE} is not set"):
         identity.handler({"username": "C-001"}, None)
     monkeypatch.setenv(identity.ROLE, ROLE)

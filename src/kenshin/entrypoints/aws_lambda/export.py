@@ -31,15 +31,17 @@ def handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
     rounds = cold_start.kept("export", App.export_round)
     at = now()
     try:
-        run = rounds.export(at)
-    except Exception:
-        emit_metrics({"ExportFailures": 1})
-        raise
-    emit_metrics({"ExportFailures": len(run.failures)})
-    for customer, why in run.failures.items():
-        log.error("export of customer %s failed: %s", customer, why)
-    rounds.follow_up(at)
-    sent = send_commands()
+        try:
+            run = rounds.export(at)
+        except Exception:
+            emit_metrics({"ExportFailures": 1})
+            raise
+        emit_metrics({"ExportFailures": len(run.failures)})
+        for customer, why in run.failures.items():
+            log.error("export of customer %s failed: %s", customer, why)
+        rounds.follow_up(at)
+    finally:
+        sent = send_commands()  # whatever became of the export: they wait on nothing else
     return {
         "written": sorted(f"{o.customer}/{o.file_name}" for o in run.outcomes if o.changed),
         "unchanged": sum(not o.changed for o in run.outcomes),

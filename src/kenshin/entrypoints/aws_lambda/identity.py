@@ -35,6 +35,7 @@ from typing import Any
 from kenshin.bootstrap import open_app
 from kenshin.config import find_config
 from kenshin.domain.security_kinds import SecurityEventKind
+from kenshin.entrypoints.aws_lambda.runtime import make_data_dir
 from kenshin.errors import ConfigError, StoreError
 from kenshin.ports import Store
 from kenshin.services.accounts import Logins, shown
@@ -178,6 +179,7 @@ class IdentityProvider:
 
 def build(environ: Mapping[str, str]) -> IdentityProvider:
     """The identity provider of the function's environment: its settings, store and home."""
+    make_data_dir(environ)
     app = open_app(find_config(None, environ), environ=environ)
     try:
         home = Home.from_environment(environ)

@@ -73,12 +73,18 @@ def _open() -> App:
     """Configure JSON logging, then the App from the environment."""
     logs.configure(logging.WARNING, sys.stderr)
     config = Path(os.environ.get("KENSHIN_CONFIG") or DEFAULT_CONFIG)
-    data_dir = os.environ.get("KENSHIN_DATA_DIR")
-    if data_dir:  # /tmp/kenshin: empty at a cold start
-        Path(data_dir).mkdir(parents=True, exist_ok=True)
+    make_data_dir(os.environ)
     app = open_app(config)
     logging.getLogger().setLevel(app.settings.logging.level)
     return app
+
+
+def make_data_dir(environ: Mapping[str, str]) -> None:
+    """Make the data folder ``KENSHIN_DATA_DIR`` names (``/tmp/kenshin``: it is not
+    there at a cold start)."""
+    data_dir = environ.get("KENSHIN_DATA_DIR")
+    if data_dir:
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
 
 
 def metric_line(values: Mapping[str, int], at_ms: int, stage: str) -> str:
