@@ -58,7 +58,7 @@ class KenshinStack(Stack):
             self.tables.grant_store(function)
         self.devices.grant_commands(self.files.export)
         if self.delivery is not None and self.delivery.ftps is not None:
-            self.tables.grant_records_read(self.delivery.ftps.identity)
+            self.tables.grant_logins(self.delivery.ftps.identity)
         self.watching = Watching(self, "Watching", settings, self.key, self.ingest, self.functions)
         self.security = Security(
             self, "Security", settings, self.key, self.files.access_logs, self.watching.topic

@@ -11,7 +11,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from kenshin.adapters.dynamo_tables import READINGS, RECORDS, TABLES
+from kenshin.adapters.dynamo_alerts import EVENT as SECURITY_EVENTS
+from kenshin.adapters.dynamo_delivery import FAILURE as LOGIN_FAILURES
+from kenshin.adapters.dynamo_tables import COUNTER, READINGS, RECORDS, TABLES
 from kenshin_infra.settings import StageSettings
 
 _TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
@@ -24,6 +26,9 @@ WRITES = (
     "dynamodb:BatchWriteItem",
     "dynamodb:ConditionCheckItem",
 )
+
+# The records table's partitions a login writes (kenshin.adapters.dynamo_*'s keys).
+LOGIN_PARTITIONS = [LOGIN_FAILURES, f"{LOGIN_FAILURES}#*", SECURITY_EVENTS, COUNTER]
 
 
 class Tables(Construct):
@@ -61,9 +66,18 @@ class Tables(Construct):
         iam.Grant.add_to_principal(grantee=grantee, actions=[*READS, *WRITES], resource_arns=tables)
         self._key.grant(grantee, "kms:Decrypt", "kms:Encrypt")
 
-    def grant_records_read(self, grantee: iam.IGrantable) -> None:
-        """Read items of the records table only (the accounts of customers' users)."""
+    def grant_logins(self, grantee: iam.IGrantable) -> None:
+        """What the file servers' logins use: read items of the records table (the
+        customers' accounts), and write only in the partitions of failed logins (the
+        lockout every server shares), security events and the counters numbering them."""
         iam.Grant.add_to_principal(
             grantee=grantee, actions=list(READS), resource_arns=[self.records.table_arn]
         )
-        self._key.grant(grantee, "kms:Decrypt")
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(WRITES),
+                resources=[self.records.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": LOGIN_PARTITIONS}},
+            )
+        )
+        self._key.grant(grantee, "kms:Decrypt", "kms:Encrypt")

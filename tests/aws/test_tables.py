@@ -123,7 +123,9 @@ def test_the_functions_using_the_store_may_use_its_items_and_nothing_else(
         }
 
 
-def test_the_identity_function_only_reads_the_records_table(stage: Synthesized) -> None:
+def test_the_identity_function_reads_the_records_table_and_writes_only_its_logins(
+    stage: Synthesized,
+) -> None:
     found = tables(stage)
     (identity,) = [
         i
@@ -131,6 +133,25 @@ def test_the_identity_function_only_reads_the_records_table(stage: Synthesized) 
         if f["Handler"].endswith(".identity.handler")
     ]
     assert granted(stage, identity) == {
-        arn(found["records"]): {*ITEM_READS, "dynamodb:DescribeTable"},
-        repr(key_arn(stage)): {"kms:Decrypt"},
+        arn(found["records"]): {*ITEM_READS, *ITEM_WRITES, "dynamodb:DescribeTable"},
+        repr(key_arn(stage)): {"kms:Decrypt", "kms:Encrypt"},
+    }
+    role = kenshins_functions(stage)[identity]["Role"]["Fn::GetAtt"][0]
+    [writes] = [
+        statement
+        for policy in stage.template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "dynamodb:PutItem" in statement["Action"]
+    ]
+    # Failed logins, security events and their counters: never an account or a reading.
+    assert writes["Condition"] == {
+        "ForAllValues:StringLike": {
+            "dynamodb:LeadingKeys": [
+                "login_failure",
+                "login_failure#*",
+                "security_event",
+                "counter",
+            ]
+        }
     }
