@@ -133,11 +133,11 @@ def test_boundary_registers_of_many_meters_in_any_order_and_as_of_a_watermark(
 
 
 class SecondMarkFails:
-    """A boto3 DynamoDB client whose second mark of a day's newest batch (a batch marks
-    its days before and after writing) fails."""
+    """A boto3 DynamoDB client whose mark of a day's newest batch after the ``after``-th
+    fails (a batch marks its days before and after writing)."""
 
-    def __init__(self, client: Any) -> None:
-        self._client, self._marks = client, count(1)
+    def __init__(self, client: Any, after: int = 1) -> None:
+        self._client, self._marks, self._failing = client, count(1), after + 1
 
     def __getattr__(self, name: str) -> Any:
         call = getattr(self._client, name)
@@ -145,7 +145,8 @@ class SecondMarkFails:
             return call
 
         def failing(**request: Any) -> Any:
-            if request["Key"]["pk"]["S"] == "day-batch" and next(self._marks) == 2:
+            marking = request["Key"]["pk"]["S"] == "day-batch"
+            if marking and next(self._marks) == self._failing:
                 error = {"Error": {"Code": "InternalServerError", "Message": "refused"}}
                 raise self._client.exceptions.InternalServerError(error, "UpdateItem")
             return call(**request)
@@ -153,13 +154,20 @@ class SecondMarkFails:
         return failing
 
 
+@pytest.mark.parametrize("meanwhile", [False, True], ids=["alone", "another batch meanwhile"])
 def test_a_batch_that_fails_before_its_last_mark_marks_its_day_when_stored_again(
-    client: Any,
+    client: Any, meanwhile: bool
 ) -> None:
     store = readings(client)
     batch = [Reading(m, T0, 5, None) for m in ("M1", "M2")]
     files: list[Watermark] = []  # a file made while the batch was half written
-    half = Meddling(SecondMarkFails(client), lambda: files.append(store_mark(store)), at=2)
+
+    def file_made() -> None:
+        if meanwhile:  # another batch of the day ends first: the day's mark moves past
+            store.add_readings([Reading("M9", T0, 7, None)], T0)
+        files.append(store_mark(store))
+
+    half = Meddling(SecondMarkFails(client), file_made, at=2)
     with pytest.raises(StoreError, match="InternalServerError"):
         readings(half).add_readings(batch, T0)
     [made] = files

@@ -25,6 +25,7 @@ from kenshin.domain.model import Conflict
 CONFLICTS = "conflict"  # the log of conflicts, and its counter
 _CONFLICT_DAY = "conflict-day"
 _DAY_BATCH = "day-batch"
+_BATCH_DONE = "batch-done"  # a batch that ended: sk its number
 _LAST_DAY = 10**10 - 1
 
 
@@ -95,13 +96,23 @@ def mark_days(tables: DynamoTables, days: Iterable[int], batch: int) -> None:
                 raise  # else a newer batch marked it already
 
 
-def unconfirmed_days(tables: DynamoTables, stamps: dict[int, int]) -> set[int]:
-    """Of the UTC days with the newest batch that stored a reading of them (day ->
-    that batch's number), those no batch marked after it: the batch that stored those
-    readings failed before its second mark."""
-    keys = [{"pk": {"S": _DAY_BATCH}, "sk": {"S": _day_sk(day)}} for day in stamps]
-    marks = {item["sk"]["S"]: int(item["b"]["N"]) for item in tables.get_many(tables.records, keys)}
-    return {day for day, stamp in stamps.items() if marks.get(_day_sk(day), 0) <= stamp}
+def finish_batch(tables: DynamoTables, batch: int) -> None:
+    """Record that the batch numbered ``batch`` wrote all it had and marked its days."""
+    item = {"pk": {"S": _BATCH_DONE}, "sk": {"S": _batch_sk(batch)}}
+    tables.call("put_item", TableName=tables.records, Item=item)
+
+
+def unfinished(tables: DynamoTables, batches: Iterable[int]) -> set[int]:
+    """Those of ``batches`` that never recorded their end (``finish_batch``): they
+    failed after writing some of their readings, perhaps before marking their days."""
+    wanted = sorted(set(batches))
+    keys = [{"pk": {"S": _BATCH_DONE}, "sk": {"S": _batch_sk(b)}} for b in wanted]
+    done = {item["sk"]["S"] for item in tables.get_many(tables.records, keys)}
+    return {batch for batch in wanted if _batch_sk(batch) not in done}
+
+
+def _batch_sk(batch: int) -> str:
+    return f"{batch:020d}"
 
 
 def newest_batch(tables: DynamoTables, start: int, end: int) -> int:

@@ -20,9 +20,10 @@ readings stamped with its batch or before. A file made as of a watermark older t
 batch is made again, as the first mark is newer, even if the batch fails half way and
 storing it again finds nothing left to change; one made while the batch was half
 written saw part of it, and the second mark is newer than its watermark. A batch that
-failed before its second mark leaves its days' marks no newer than its readings' stamp:
-a batch that then finds those readings already stored (storing it again) marks their
-days anew, so a file made while it was half written is made again too.
+ends records it (``dynamo_conflicts.finish_batch``); a batch that finds readings stored
+by one that never ended (storing it again, after it failed past its last write) marks
+their days anew, so a file made while that one was half written is made again too,
+whatever other batches marked the days meanwhile.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ import numpy as np
 
 from kenshin.adapters.dynamo_conflicts import (
     DynamoConflicts,
+    finish_batch,
     mark_days,
     newest_batch,
-    unconfirmed_days,
+    unfinished,
 )
 from kenshin.adapters.dynamo_day_items import (
     DAY_SECONDS,
@@ -94,6 +96,7 @@ class DynamoReadings:
             changed = {d.day for d in days if d.changed}
             if changed:
                 mark_days(self._tables, changed, self._tables.next_number(BATCHES))
+            finish_batch(self._tables, batch)
             conflicts = sorted((c for d in days for c in d.conflicts), key=itemgetter(0))
         self._confirm([d for d in days if not d.changed])
         stored = sum(d.counts[0] for d in days)
@@ -102,15 +105,20 @@ class DynamoReadings:
         return StoreResult(stored, duplicates, tuple(c for _, c in conflicts))
 
     def _confirm(self, unchanged: Sequence[DayItem]) -> None:
-        """Mark anew the days of readings found stored by a batch that never made its
-        second mark (it failed after writing them): see the module docstring."""
-        stamps: dict[int, int] = {}
+        """Mark anew the days of readings found stored by a batch that never ended (it
+        failed after writing them, perhaps before its second mark): see the module
+        docstring."""
+        stamps: dict[int, set[int]] = {}
         for day in unchanged:
-            newest = max((stamp for _, stamp in day.kept.values()), default=0)
-            stamps[day.day] = max(stamps.get(day.day, 0), newest)
-        left = unconfirmed_days(self._tables, {d: s for d, s in stamps.items() if s > 0})
-        if left:
-            mark_days(self._tables, left, self._tables.next_number(BATCHES))
+            found = {stamp for _, stamp in day.kept.values() if stamp > 0}
+            stamps.setdefault(day.day, set()).update(found)
+        every = set().union(*stamps.values()) if stamps else set()
+        left = unfinished(self._tables, every) if every else set()
+        days = {day for day, found in stamps.items() if found & left}
+        if days:
+            mark_days(self._tables, days, self._tables.next_number(BATCHES))
+            for batch in left:  # their readings are marked now: as if they had ended
+                finish_batch(self._tables, batch)
 
     def _write_all(self, days: Sequence[DayItem], batch: int, at: int) -> None:
         """Write the days, several at once: each is a request of its own."""
