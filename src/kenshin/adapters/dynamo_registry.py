@@ -12,9 +12,12 @@ Its partitions of the records table:
 
 Meters are saved and their time in service set under the lock of meters' changes (taken
 for the call where the caller does not hold it): a site's processes (Lambda invocations
-ingesting at once) change them one at a time. New meters are written numbered after the
-counter, then the counter moves on: a watermark (which reads the counter) never names a
-meter not written yet.
+ingesting at once) change them one at a time. The counter moves on first, then the new
+meters are written with the numbers it gave: a process that fails between the two
+leaves numbers unused, never a meter left out of reads as of every later watermark. A
+watermark read between them names meters not written yet: a read as of it misses them,
+as one made a moment earlier would; their readings come in a batch numbered after it,
+so what was made as of it is made again.
 """
 
 from __future__ import annotations
@@ -258,9 +261,14 @@ class DynamoRegistry:
         return MeterChanges({meter.id: (meter, place) for meter, place in stored}, last)
 
     def _write(self, changes: MeterChanges, first: int) -> None:
-        """Write the meters that changed, then move the counter from ``first`` to the
-        newest number they took."""
+        """Move the counter from ``first`` to the newest number the meters took, then
+        write the meters that changed."""
+        self._count(changes, first)
         self._tables.write_many(self._tables.records, changes.puts(), changes.deletes())
+
+    def _count(self, changes: MeterChanges, first: int) -> None:
+        """Move the counter from ``first`` to ``changes.last``; StoreError if another
+        process moved it meanwhile."""
         if changes.last == first:
             return
         if not written(
