@@ -72,6 +72,7 @@ class Ingest(Construct):
                 batch_size=settings.ingest_batch_size,
                 max_batching_window=Duration.seconds(settings.ingest_batching_window_s),
                 report_batch_item_failures=True,
+                max_concurrency=settings.ingest_max_concurrency,
             )
         )
 

@@ -72,10 +72,13 @@ class StageSettings(BaseModel):
     ftps_client_cidrs: tuple[Cidr, ...] = ()
     vpc_cidr: Cidr = "10.40.0.0/16"
     ingest_memory_mb: int = Field(512, ge=128, le=10240)
-    ingest_timeout_s: int = Field(60, ge=1, le=900)
+    ingest_timeout_s: int = Field(120, ge=1, le=900)
     ingest_batch_size: int = Field(100, ge=1, le=10000)
     ingest_batching_window_s: int = Field(5, ge=0, le=300)
     ingest_max_receive_count: int = Field(5, ge=1)
+    # At most this many ingest invocations at once (Lambda's SQS scaling, 2 at the least):
+    # each batch's readings update two items every batch shares (a counter, the day's mark).
+    ingest_max_concurrency: int = Field(10, ge=2, le=1000)
     export_memory_mb: int = Field(1024, ge=128, le=10240)
     export_timeout_s: int = Field(600, ge=1, le=900)
     export_every_minutes: int = Field(30, ge=1)

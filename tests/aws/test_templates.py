@@ -192,6 +192,7 @@ def test_the_ingest_function_reports_the_messages_of_a_batch_it_could_not_store(
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": [queue, "Arn"]}
     assert mapping["FunctionName"] == {"Ref": function}
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 10}
 
 
 def test_the_files_bucket_is_encrypted_versioned_private_and_logged(stage: Synthesized) -> None:
