@@ -180,10 +180,12 @@ class DynamoTables:
     def create(self) -> None:
         """Create both tables, on demand, where they do not exist (tests and trials; the
         CDK stack makes them on AWS, with PITR and the stage's key)."""
-        existing = set(self.call("list_tables").get("TableNames", ()))
+        existing = self._existing()
+        made = []
         for name, table in ((READINGS, self.readings), (RECORDS, self.records)):
             if table in existing:
                 continue
+            made.append(table)
             (hash_key, hash_type), (range_key, range_type) = TABLES[name]
             self.call(
                 "create_table",
@@ -198,6 +200,27 @@ class DynamoTables:
                     {"AttributeName": range_key, "AttributeType": range_type},
                 ],
             )
+        for table in made:  # a new table takes writes once active, some seconds on AWS
+            self._active(table)
+
+    def _existing(self) -> set[str]:
+        """The names of every table in the account and region, page after page."""
+        names: set[str] = set()
+        request: dict[str, object] = {}
+        while True:
+            answer = self.call("list_tables", **request)
+            names.update(answer.get("TableNames", ()))
+            if "LastEvaluatedTableName" not in answer:
+                return names
+            request["ExclusiveStartTableName"] = answer["LastEvaluatedTableName"]
+
+    def _active(self, table: str) -> None:
+        """Wait until ``table`` is active; StoreError if it is not within 5 minutes."""
+        try:
+            waiter = getattr(self.client, "get_waiter")("table_exists")
+            waiter.wait(TableName=table, WaiterConfig={"Delay": 2, "MaxAttempts": 150})
+        except Exception as exc:
+            raise StoreError(f"DynamoDB table {table} did not become active: {exc}") from exc
 
     def check(self) -> None:
         """StoreError unless both tables can be reached and are active."""
