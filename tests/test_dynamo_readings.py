@@ -184,3 +184,16 @@ def test_a_batch_that_fails_before_its_last_mark_marks_its_day_when_stored_again
 
 def store_mark(store: DynamoReadings) -> Watermark:
     return Watermark(store.last_batch(), 0)
+
+
+def test_a_day_of_readings_too_large_for_one_item_is_refused_naming_the_meter_and_day(
+    client: Any,
+) -> None:
+    store = readings(client)
+    day = T0 - T0 % 86_400
+    every_5_s = [Reading("M1", day + 5 * i, i, None) for i in range(14_000)]
+    with pytest.raises(StoreError, match=r"meter M1 on 2026-11-29 \(UTC\) would be 392000 bytes"):
+        store.add_readings(every_5_s, T0)
+    assert held(store) == []
+    store.add_readings(every_5_s[:13_000], T0)  # 364,000 bytes: one item holds them
+    assert len(dict(store.readings_between(["M1"], day, day + 86_399))["M1"]) == 13_000

@@ -28,6 +28,7 @@ whatever other batches marked the days meanwhile.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -67,6 +68,7 @@ _GET = 100  # keys in one BatchGetItem
 _READERS = 8  # BatchGetItems under way at once
 _WRITERS = 8  # PutItems and UpdateItems under way at once
 _ROUNDS = 20  # attempts at writing a day other writers keep changing
+MAX_DAY_BYTES = 390_000  # a day's packed readings: DynamoDB's items hold 400 KB in all
 
 
 class DynamoReadings:
@@ -137,6 +139,7 @@ class DynamoReadings:
             packed = day.written(batch)
             if packed is None:
                 return
+            _check_size(day, packed)
             try:
                 self._put(day, packed)
             except Exception as exc:
@@ -262,3 +265,15 @@ class DynamoReadings:
     def list_conflicts(self, limit: int = 1000) -> list[Conflict]:
         """Conflicting readings kept aside, oldest first."""
         return self._conflicts.listed(limit)
+
+
+def _check_size(day: DayItem, packed: bytes) -> None:
+    """StoreError, naming the meter and the day, if its readings would not fit in the one
+    item DynamoDB keeps them in (400 KB): some 14,000 readings, one every 6 seconds."""
+    if len(packed) > MAX_DAY_BYTES:
+        date = time.strftime("%Y-%m-%d", time.gmtime(day.day * DAY_SECONDS))
+        raise StoreError(
+            f"DynamoDB store: the readings of meter {day.meter} on {date} (UTC) would be"
+            f" {len(packed)} bytes, more than the {MAX_DAY_BYTES} one item of DynamoDB"
+            " holds: a unit sending a reading more often than every 6 seconds?"
+        )

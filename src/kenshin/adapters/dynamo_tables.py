@@ -217,7 +217,8 @@ class DynamoTables:
     def _active(self, table: str) -> None:
         """Wait until ``table`` is active; StoreError if it is not within 5 minutes."""
         try:
-            waiter = getattr(self.client, "get_waiter")("table_exists")
+            client: Any = self.client
+            waiter = client.get_waiter("table_exists")
             waiter.wait(TableName=table, WaiterConfig={"Delay": 2, "MaxAttempts": 150})
         except Exception as exc:
             raise StoreError(f"DynamoDB table {table} did not become active: {exc}") from exc
