@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from kenshin.adapters.dynamo_readings import DynamoReadings
+from kenshin.adapters.dynamo_readings import DynamoDeadLetters, DynamoReadings
 from kenshin.adapters.dynamo_tables import DynamoTables
 from kenshin.adapters.memory import MemoryStore
-from kenshin.domain.model import Conflict, Reading, StoreResult, Watermark
+from kenshin.domain.model import Conflict, DeadLetter, Reading, StoreResult, Watermark
 from kenshin.errors import StoreError
 from moto_s3 import moto_dynamodb
 
@@ -197,3 +197,37 @@ def test_a_day_of_readings_too_large_for_one_item_is_refused_naming_the_meter_an
     assert held(store) == []
     store.add_readings(every_5_s[:13_000], T0)  # 364,000 bytes: one item holds them
     assert len(dict(store.readings_between(["M1"], day, day + 86_399))["M1"]) == 13_000
+
+
+class Queries:
+    """A boto3 DynamoDB client that notes the partition of every Query."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self.partitions = client, list[str]()
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._client, name)
+        if name != "query":
+            return call
+
+        def noted(**request: Any) -> Any:
+            values = request["ExpressionAttributeValues"]
+            self.partitions.append(next(v["S"] for k, v in values.items() if "S" in v))
+            return call(**request)
+
+        return noted
+
+
+def test_dead_letters_since_a_time_are_counted_and_read_without_reading_the_others(
+    client: Any,
+) -> None:
+    seen = Queries(client)
+    letters = DynamoDeadLetters(DynamoTables.open("dynamodb://t-", seen))
+    kept = [DeadLetter("mqtt", f"bad {n}", b"x" * 1000, T0 + n, "U-1") for n in range(5)]
+    letters.add_dead_letters([*kept, kept[0]])  # the first twice: kept once
+    assert letters.count_dead_letters() == 5
+    assert letters.count_dead_letters(since=T0 + 3) == 2
+    assert letters.list_dead_letters(since=T0 + 3) == kept[3:]
+    assert letters.list_dead_letters(limit=1, since=T0 + 1) == kept[1:2]
+    # The letters by time (small items) were queried, never the letters with payloads.
+    assert set(seen.partitions) == {"dead-letter-at"}

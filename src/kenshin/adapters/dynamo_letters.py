@@ -7,6 +7,9 @@ Keys (``pk``, ``sk``) this part owns:
 - ``dead-letter``, the letter's number (20 digits): a dead letter, in the order kept;
 - ``dead-letter-once``, the SHA-256 of its source, device, reason and payload: the
   number of the letter that is kept once;
+- ``dead-letter-at``, when the letter was received (12 digits) ``#`` its number: the
+  letters by time, small items a count or a read ``since`` a time goes through, not
+  reading the letters' payloads;
 - ``revision#{day}#{customer}``, the revision's number (10 digits): a revision of a
   customer's day file;
 - ``counter``, ``dead-letter``: the letters' numbers.
@@ -15,7 +18,7 @@ Keys (``pk``, ``sk``) this part owns:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import astuple, fields
 from itertools import islice
 from typing import Any
@@ -25,6 +28,7 @@ from kenshin.domain.model import DeadLetter, FileRevision
 
 LETTERS = "dead-letter"  # the log of dead letters, and its counter
 _LETTER_ONCE = "dead-letter-once"
+_LETTER_AT = "dead-letter-at"
 _REVISION_FIELDS = [f.name for f in fields(FileRevision)]
 
 
@@ -44,9 +48,16 @@ class NumberedLog:
         self._tables = tables
         self.name = name
 
-    def add(self, entries: Sequence[tuple[Item, Item]]) -> None:
+    def add(
+        self,
+        entries: Sequence[tuple[Item, Item]],
+        companion: Callable[[int, Item], Item] | None = None,
+    ) -> None:
         """Keep each (marker, entry) whose marker (an item: key and attributes) is not
-        there yet; ``entry`` is the attributes of the log's item, without its key."""
+        there yet; ``entry`` is the attributes of the log's item, without its key. With
+        ``companion``, the item it makes of each entry written (its number, the entry)
+        is written too, before the entries (one without its entry is written again with
+        it when the entry is offered again)."""
         if not entries:
             return
         last = self._tables.next_number(self.name, len(entries))
@@ -55,7 +66,8 @@ class NumberedLog:
             kept = self._mark(marker, number)
             if kept not in puts and (kept == number or not self._has(kept)):
                 puts[kept] = {"pk": {"S": self.name}, "sk": {"S": number_key(kept)}, **entry}
-        self._tables.write_many(self._tables.records, list(puts.values()))
+        companions = [companion(n, entry) for n, entry in puts.items()] if companion else []
+        self._tables.write_many(self._tables.records, [*companions, *puts.values()])
 
     def read(self, since: int | None = None, projection: str | None = None) -> Iterator[Item]:
         """The log's entries, oldest first; with ``since``, those whose ``at`` (when
@@ -94,22 +106,56 @@ class NumberedLog:
 
 
 class DynamoDeadLetters:
-    """The DeadLetters port: letters in the order kept, each once."""
+    """The DeadLetters port: letters in the order kept, each once, and found by time."""
 
     def __init__(self, tables: DynamoTables) -> None:
+        self._tables = tables
         self._log = NumberedLog(tables, LETTERS)
 
     def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Keep messages that could not be used, with their reasons; each one once."""
-        self._log.add([(_letter_marker(d), _letter_item(d)) for d in letters])
+        self._log.add([(_letter_marker(d), _letter_item(d)) for d in letters], _by_time)
 
     def list_dead_letters(self, limit: int = 1000, since: int | None = None) -> list[DeadLetter]:
         """Dead letters, oldest first; with ``since``, those received then or later."""
-        return [_letter(item) for item in islice(self._log.read(since), max(limit, 0))]
+        if since is None:
+            return [_letter(item) for item in islice(self._log.read(), max(limit, 0))]
+        found = islice(self._tables.query(self._tables.records, **_since(since)), max(limit, 0))
+        numbers = [int(item["n"]["N"]) for item in found]
+        keys = [{"pk": {"S": LETTERS}, "sk": {"S": number_key(n)}} for n in numbers]
+        letters = {
+            item["sk"]["S"]: item for item in self._tables.get_many(self._tables.records, keys)
+        }
+        return [_letter(letters[number_key(n)]) for n in numbers if number_key(n) in letters]
 
     def count_dead_letters(self, since: int | None = None) -> int:
         """How many dead letters are kept; with ``since``, those received then or later."""
-        return sum(1 for _ in self._log.read(since, projection="sk"))
+        request: dict[str, object] = {**_since(since or 0), "Select": "COUNT"}
+        total = 0
+        while True:
+            answer = self._tables.call("query", TableName=self._tables.records, **request)
+            total += int(answer.get("Count", 0))
+            if "LastEvaluatedKey" not in answer:
+                return total
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def _by_time(number: int, letter: Item) -> Item:
+    """The letter's item among the letters by time."""
+    at = max(int(letter["at"]["N"]), 0)
+    key = f"{at:012d}#{number_key(number)}"
+    return {"pk": {"S": _LETTER_AT}, "sk": {"S": key}, "n": {"N": str(number)}}
+
+
+def _since(since: int) -> dict[str, object]:
+    """A Query of the letters by time received at ``since`` or later."""
+    return {
+        "KeyConditionExpression": "pk = :at AND sk >= :since",
+        "ExpressionAttributeValues": {
+            ":at": {"S": _LETTER_AT},
+            ":since": {"S": f"{max(since, 0):012d}#"},
+        },
+    }
 
 
 def _letter_marker(letter: DeadLetter) -> Item:
