@@ -21,6 +21,7 @@ from kenshin_infra.functions import (
     IDENTITY_HANDLER,
     RETENTION,
     Shared,
+    at_most,
     depends_on_its_role,
     python_function,
 )
@@ -32,6 +33,7 @@ SECURITY_POLICY = "TransferSecurityPolicy-2024-01"
 SUBNET_MASK = 24
 IDENTITY_MEMORY_MB = 512  # argon2id checks (19 MiB each); more memory, a faster processor
 IDENTITY_TIMEOUT_S = 10
+IDENTITY_AT_ONCE = 4  # logins checked at once
 # CDK's function that takes every rule off a VPC's default security group, one per stack.
 CLOSE_DEFAULT_GROUP = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
 
@@ -78,6 +80,10 @@ class Ftps(Construct):
                 "KENSHIN_AWS_FILES_KMS_KEY": key.key_arn,
             },
         )
+        # Logins checked at once each see only the failures counted before them: a few at
+        # a time bounds the guesses past the lockout (a login beyond them is refused, and
+        # the customer's client tries again).
+        at_most(self.identity, IDENTITY_AT_ONCE)
         self.server = self._server(shared, log_group)
         # Transfer Family may call the identity function, for this server only.
         self.identity.add_permission(

@@ -115,11 +115,16 @@ def python_function(
 
 
 def one_at_a_time(function: lambda_.Function) -> lambda_.Function:
-    """``function`` never run twice at once (a reserved concurrency of 1): for the jobs
-    that a cluster's leader alone runs (export, watch, report)."""
+    """``function`` never run twice at once: for the jobs that a cluster's leader alone
+    runs (export, watch, report)."""
+    return at_most(function, 1)
+
+
+def at_most(function: lambda_.Function, invocations: int) -> lambda_.Function:
+    """``function`` run at most ``invocations`` times at once (a reserved concurrency)."""
     resource = function.node.default_child
     assert isinstance(resource, lambda_.CfnFunction)
-    resource.reserved_concurrent_executions = 1
+    resource.reserved_concurrent_executions = invocations
     return function
 
 
