@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from kenshin.adapters.memory_alerts import MemoryAlerts
 from kenshin.adapters.memory_delivery import MemoryDeliveries
+from kenshin.adapters.memory_operators import MemoryAuditLog, MemoryOperators
 from kenshin.adapters.memory_readings import MemoryDeadLetters, MemoryReadings, MemoryRevisions
 from kenshin.adapters.memory_registry import MemoryCertificates, MemoryCommands, MemoryRegistry
 from kenshin.adapters.memory_units import MemoryUnitClocks
@@ -29,6 +30,8 @@ class MemoryStore:
         )
         self.alerts = MemoryAlerts()
         self.unit_clocks = MemoryUnitClocks()
+        self.operators = MemoryOperators()
+        self.audit = MemoryAuditLog()
 
     def watermark(self) -> Watermark:
         """The newest meter's number and the last batch."""

@@ -1,0 +1,60 @@
+"""What the console and the admin API keep: operators' accounts, sessions and API
+tokens, and the audit log of changes (append-only)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from kenshin.domain.operators import ApiToken, AuditEntry, Operator, OperatorSession
+
+
+class Operators(Protocol):
+    """Operators' accounts, their browser sessions and the API tokens."""
+
+    def save_operator(self, operator: Operator) -> None:
+        """Add the account, or replace the one of that name."""
+
+    def get_operator(self, name: str) -> Operator | None:
+        """The account named ``name``, or None."""
+
+    def list_operators(self) -> list[Operator]:
+        """Every account, by name."""
+
+    def remove_operator(self, name: str) -> bool:
+        """Remove the account with its sessions; False when there was none."""
+
+    def accept_totp_step(self, name: str, step: int) -> bool:
+        """Record ``step`` as the account's last accepted TOTP step if it is later than
+        the one recorded, atomically; False when it is not (a code used again)."""
+
+    def save_session(self, session: OperatorSession) -> None:
+        """Add the session, or replace the one with its ``id_hash``."""
+
+    def get_session(self, id_hash: str) -> OperatorSession | None:
+        """The session whose cookie digests to ``id_hash``, or None."""
+
+    def remove_sessions(self, *, id_hash: str | None = None, operator: str | None = None) -> int:
+        """Remove one session, or every session of an operator; how many went."""
+
+    def save_token(self, token: ApiToken) -> None:
+        """Add the API token."""
+
+    def get_token(self, token_hash: str) -> ApiToken | None:
+        """The token that digests to ``token_hash``, or None."""
+
+    def list_tokens(self) -> list[ApiToken]:
+        """Every API token, by when made."""
+
+    def remove_token(self, token_id: str) -> bool:
+        """Remove the token; False when there was none."""
+
+
+class AuditLog(Protocol):
+    """Every change made through the API or the command line, in order; never changed."""
+
+    def append(self, entry: AuditEntry) -> int:
+        """Add ``entry``; its ``seq``."""
+
+    def entries(self, since: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Entries made at or after ``since`` (UTC epoch s), oldest first, at most
+        ``limit`` of them (the newest ``limit`` when there are more)."""
