@@ -115,3 +115,14 @@ class AuditEntry:
     after: str
     source: str
     seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes a change, as the audit log names them: ``who`` (an operator, a token's
+    ``token:NAME``, or ``cli:USER``), their ``role`` (``cli`` at the command line) and
+    ``source`` (the client's address, or ``cli``)."""
+
+    who: str
+    role: str
+    source: str
