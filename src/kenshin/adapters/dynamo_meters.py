@@ -90,17 +90,7 @@ class MeterChanges:
                 self.changed[meter.id] = (replace(meter, removal_by_operator=False), self.last)
                 continue
             kept, place = old
-            merged = replace(
-                meter,
-                max_demand_w=kept.max_demand_w
-                if meter.max_demand_w is None
-                else meter.max_demand_w,
-                reverse=kept.reverse or meter.reverse,
-                installed_at=kept.installed_at,
-                removed_at=kept.removed_at,
-                removal_by_operator=kept.removal_by_operator,
-            )
-            self.changed[meter.id] = (merged, place)
+            self.changed[meter.id] = (meter.saved_again(kept), place)
 
     def set_service(
         self, spans: Sequence[tuple[str, int | None, int | None]], by_operator: bool | None

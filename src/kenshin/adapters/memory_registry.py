@@ -86,16 +86,7 @@ class MemoryRegistry:
             self._meter_order.setdefault(meter.id, len(self._meter_order) + 1)
             old = self._meters.get(meter.id)
             if old is not None:
-                meter = replace(
-                    meter,
-                    max_demand_w=old.max_demand_w
-                    if meter.max_demand_w is None
-                    else meter.max_demand_w,
-                    reverse=meter.reverse or old.reverse,
-                    installed_at=old.installed_at,
-                    removed_at=old.removed_at,
-                    removal_by_operator=old.removal_by_operator,
-                )
+                meter = meter.saved_again(old)
                 if old.device != meter.device:
                     self._device_meters[old.device].discard(meter.id)
             self._meters[meter.id] = meter

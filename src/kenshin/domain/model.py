@@ -7,7 +7,7 @@ register values are raw integers in the meter's own unit.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from kenshin.domain.energy import demand_limit_w
@@ -140,6 +140,20 @@ class Meter:
         spec = self.spec
         return demand_limit_w(
             self.max_demand_w, default_w, spec.resolution_mwh, spec.modulus, spec.coefficient
+        )
+
+    def saved_again(self, kept: Meter) -> Meter:
+        """This meter, as seen in messages again, over ``kept``, the one stored: its device
+        and spec as now; its maximum demand unless it gives none; a reverse register once
+        either had one; its time in service and who set its removal as kept (those change
+        through ``Registry.set_service`` only)."""
+        return replace(
+            self,
+            max_demand_w=kept.max_demand_w if self.max_demand_w is None else self.max_demand_w,
+            reverse=self.reverse or kept.reverse,
+            installed_at=kept.installed_at,
+            removed_at=kept.removed_at,
+            removal_by_operator=kept.removal_by_operator,
         )
 
 
