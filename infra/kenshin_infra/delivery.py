@@ -11,10 +11,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_transfer as transfer
-from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
-from kenshin_infra.files import FILES_OBJECTS
+from kenshin_infra.files import acknowledge_files_objects
 from kenshin_infra.ftps import SECURITY_POLICY, Ftps
 from kenshin_infra.functions import RETENTION, Shared
 
@@ -75,16 +74,9 @@ class Delivery(Construct):
             grantee=role, actions=["s3:ListBucket"], resource_arns=[bucket.bucket_arn]
         )
         key.grant(role, "kms:Decrypt")
-        NagSuppressions.add_resource_suppressions(
+        acknowledge_files_objects(
             role,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-IAM5",
-                    reason="A customer reads files of the files bucket only, and of those only"
-                    " its own: its user's logical home directory is its prefix.",
-                    applies_to=[RegexAppliesTo(regex=FILES_OBJECTS)],
-                )
-            ],
-            apply_to_children=True,
+            "A customer reads files of the files bucket only, and of those only its own: its"
+            " user's logical home directory is its prefix.",
         )
         return role

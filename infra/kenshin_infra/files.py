@@ -22,6 +22,22 @@ ACCESS_LOG_PREFIX = "files/"
 FILES_OBJECTS = r"/^Resource::<.*FilesBucket.*\.Arn>\/\*$/g"
 
 
+def acknowledge_files_objects(role: iam.IRole, reason: str) -> None:
+    """Acknowledge cdk-nag's IAM5 for ``role``'s grant on the objects of the files bucket
+    (any key: which customer's files is decided elsewhere, as ``reason`` says)."""
+    NagSuppressions.add_resource_suppressions(
+        role,
+        [
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=reason,
+                applies_to=[RegexAppliesTo(regex=FILES_OBJECTS)],
+            )
+        ],
+        apply_to_children=True,
+    )
+
+
 class Files(Construct):
     """The files bucket, its access-log bucket, and the scheduled export function."""
 
@@ -100,17 +116,10 @@ class Files(Construct):
         key.grant(self.export, "kms:Decrypt", "kms:GenerateDataKey")
         role = self.export.role
         assert role is not None  # the function made its own
-        NagSuppressions.add_resource_suppressions(
+        acknowledge_files_objects(
             role,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-IAM5",
-                    reason="The export function reads and writes any customer's files, and"
-                    " only those: the objects of the files bucket.",
-                    applies_to=[RegexAppliesTo(regex=FILES_OBJECTS)],
-                )
-            ],
-            apply_to_children=True,
+            "The export function reads and writes any customer's files, and only those: the"
+            " objects of the files bucket.",
         )
 
     def _access_log_bucket(self, settings: StageSettings) -> s3.Bucket:
