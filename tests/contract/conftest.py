@@ -36,6 +36,8 @@ def composed(folder: Path) -> Store:
         deliveries=sqlite.deliveries,
         alerts=sqlite.alerts,
         unit_clocks=sqlite.unit_clocks,
+        operators=sqlite.operators,
+        audit=sqlite.audit,
         checks=(sqlite.check_writable,),
         closers=(sqlite.close, memory.close),
     )
