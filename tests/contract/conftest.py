@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import settings
 
 from conftest import postgres_url
 from kenshin.adapters.composed import ComposedStore
@@ -36,6 +37,8 @@ def composed(folder: Path) -> Store:
         deliveries=sqlite.deliveries,
         alerts=sqlite.alerts,
         unit_clocks=sqlite.unit_clocks,
+        operators=sqlite.operators,
+        audit=sqlite.audit,
         checks=(sqlite.check_writable,),
         closers=(sqlite.close, memory.close),
     )
@@ -141,6 +144,32 @@ def _dynamo_mock() -> Iterator[None]:
             yield
         finally:
             _dynamo_client.clear()
+
+
+# The property tests (hypothesis) open a store per example; on moto an example of
+# DynamoDB takes ten times one of SQLite: there they run this fraction of their examples.
+MOTO_EXAMPLES = 1 / 3
+
+
+@pytest.fixture(autouse=True)
+def _fewer_examples_on_moto(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A property test of the DynamoDB store runs ``MOTO_EXAMPLES`` of its examples: its
+    settings, which hypothesis reads when the test is called, for the test's duration."""
+    test = request.function
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is None or callspec.params.get("new_store") != "dynamodb":
+        yield
+        return
+    if not getattr(test, "is_hypothesis_test", False):
+        yield
+        return
+    given: settings = test._hypothesis_internal_use_settings
+    fewer = max(1, round(given.max_examples * MOTO_EXAMPLES))
+    test._hypothesis_internal_use_settings = settings(given, max_examples=fewer)
+    try:
+        yield
+    finally:
+        test._hypothesis_internal_use_settings = given
 
 
 @pytest.fixture

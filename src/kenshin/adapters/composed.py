@@ -2,8 +2,9 @@
 backend can keep its readings in one place and its registry in another.
 
 The contract tests run one (memory readings, dead letters and revisions beside an SQLite
-registry, certificates, commands, deliveries, alerts and unit clocks) to show the ports
-compose: no port relies on another being in the same backend.
+registry, certificates, commands, deliveries, alerts, unit clocks, operators' accounts
+and the audit log) to show the ports compose: no port relies on another being in the
+same backend.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from dataclasses import dataclass, field
 from kenshin.domain.model import Watermark
 from kenshin.ports import (
     Alerts,
+    AuditLog,
     Certificates,
     CommandQueue,
     DeadLetters,
     Deliveries,
+    Operators,
     Readings,
     Registry,
     Revisions,
@@ -39,6 +42,8 @@ class ComposedStore:
     deliveries: Deliveries
     alerts: Alerts
     unit_clocks: UnitClocks
+    operators: Operators
+    audit: AuditLog
     checks: Sequence[Callable[[float], None]] = field(default=())
     closers: Sequence[Callable[[], None]] = field(default=())
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from kenshin.adapters.dynamo_alerts import DynamoAlerts
 from kenshin.adapters.dynamo_delivery import DynamoDeliveries
+from kenshin.adapters.dynamo_operators import DynamoAuditLog, DynamoOperators
 from kenshin.adapters.dynamo_readings import DynamoDeadLetters, DynamoReadings, DynamoRevisions
 from kenshin.adapters.dynamo_registry import DynamoCertificates, DynamoCommands, DynamoRegistry
 from kenshin.adapters.dynamo_tables import DynamoTables
@@ -40,6 +41,8 @@ class DynamoStore:
         self.deliveries = DynamoDeliveries(self.tables)
         self.alerts = DynamoAlerts(self.tables)
         self.unit_clocks = DynamoUnitClocks(self.tables)
+        self.operators = DynamoOperators(self.tables)
+        self.audit = DynamoAuditLog(self.tables)
 
     def watermark(self) -> Watermark:
         """The newest meter's number (read first), then the newest batch's."""

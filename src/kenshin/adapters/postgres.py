@@ -22,6 +22,7 @@ from kenshin.adapters.postgres_alerts import PgAlerts
 from kenshin.adapters.postgres_cluster import PgLeadership, PgMembers
 from kenshin.adapters.postgres_commands import PgCommands
 from kenshin.adapters.postgres_delivery import PgDeliveries
+from kenshin.adapters.postgres_operators import PgAuditLog, PgOperators
 from kenshin.adapters.postgres_part import WAIT_S, connection, server_address, wrapped
 from kenshin.adapters.postgres_readings import PgReadings
 from kenshin.adapters.postgres_records import PgDeadLetters, PgRevisions
@@ -90,6 +91,8 @@ class PostgresStore:
         self.deliveries = PgDeliveries(pool, lambda c: self.registry.get_customer(c) is not None)
         self.alerts = PgAlerts(pool)
         self.unit_clocks = PgUnitClocks(pool)
+        self.operators = PgOperators(pool)
+        self.audit = PgAuditLog(pool)
         self.members = PgMembers(pool)
         self._conninfo = conninfo
         self._closed = False

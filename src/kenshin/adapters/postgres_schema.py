@@ -18,6 +18,7 @@ from kenshin.adapters import (
     postgres_cluster,
     postgres_commands,
     postgres_delivery,
+    postgres_operators,
     postgres_partitions,
     postgres_readings,
     postgres_records,
@@ -42,6 +43,8 @@ MIGRATIONS: tuple[str, ...] = (
     # 4: when the unit sent each reading, as seconds after its time (NULL: not known):
     # of two conflicting readings, the one sent first is kept.
     "ALTER TABLE readings ADD COLUMN sent_lag INTEGER;\n",
+    # 5: operators' accounts, their sessions and API tokens, and the audit log.
+    postgres_operators.SCHEMA,
 )
 _LOCK = 0x6B656E7368696E  # "kenshin": the advisory lock migrations take
 

@@ -24,6 +24,7 @@ from kenshin.adapters.sqlite_bulk import SqliteBulkReader
 from kenshin.adapters.sqlite_certificates import SqliteCertificates
 from kenshin.adapters.sqlite_commands import SqliteCommands
 from kenshin.adapters.sqlite_delivery import SqliteDeliveries
+from kenshin.adapters.sqlite_operators import SqliteAuditLog, SqliteOperators
 from kenshin.adapters.sqlite_part import wrapped
 from kenshin.adapters.sqlite_readings import SqliteReadings
 from kenshin.adapters.sqlite_records import SqliteDeadLetters, SqliteRevisions
@@ -81,6 +82,8 @@ class SqliteStore:
         self.deliveries = SqliteDeliveries(db, lock)
         self.alerts = SqliteAlerts(db, lock)
         self.unit_clocks = SqliteUnitClocks(db, lock)
+        self.operators = SqliteOperators(db, lock)
+        self.audit = SqliteAuditLog(db, lock)
 
     @classmethod
     def in_memory(cls) -> SqliteStore:

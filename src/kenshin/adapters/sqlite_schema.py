@@ -10,7 +10,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
-from kenshin.adapters import sqlite_alerts, sqlite_days, sqlite_delivery, sqlite_units
+from kenshin.adapters import (
+    sqlite_alerts,
+    sqlite_days,
+    sqlite_delivery,
+    sqlite_operators,
+    sqlite_units,
+)
 from kenshin.errors import StoreError
 
 # One script per schema version; PRAGMA user_version counts how many have run.
@@ -151,6 +157,7 @@ MIGRATIONS = (
     -- the readings stored before): of two conflicting readings, the one sent first is kept.
     ALTER TABLE readings ADD COLUMN sent_lag INTEGER;
     """,
+    sqlite_operators.SCHEMA,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

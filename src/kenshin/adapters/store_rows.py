@@ -4,11 +4,13 @@ encodings in both, so that the two read and write alike."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import astuple
 from typing import Any
 
 from kenshin.domain.accounts import Account, UnlockRequest
 from kenshin.domain.alerts import Alert, Event, Notification, Queued, Severity
 from kenshin.domain.model import Customer, FlagColumns, Labels, Layout, Meter, Reading, SlotLabels
+from kenshin.domain.operators import ApiToken, AuditEntry, Operator, OperatorSession, Role
 from kenshin.domain.vee.clock import DriftSpell, UnitClock
 
 ClockRow = tuple[str, int, int, int, int, int | None, int | None, int | None]
@@ -110,3 +112,58 @@ def meter_row(meter: Meter) -> tuple[object, ...]:
     spec = (meter.spec.unit_mwh, meter.spec.coefficient, meter.spec.digits)
     service = (meter.installed_at, meter.removed_at)
     return (meter.id, meter.device, *spec, meter.max_demand_w, meter.reverse, *service)
+
+
+# Operators, their sessions, API tokens and the audit log: their columns in the order of
+# the domain types' fields (the role as its text, the flags as booleans), the audit
+# log's ``seq`` first.
+
+
+def operator(row: Sequence[Any]) -> Operator:
+    """The account of a row of its columns."""
+    name, role, hashed, created, secret, enrolled, step, failures, locked = row
+    secret = None if secret is None else bytes(secret)
+    return Operator(
+        name, Role(role), hashed, created, secret, bool(enrolled), step, failures, locked
+    )
+
+
+def session(row: Sequence[Any]) -> OperatorSession:
+    """The session of a row of its columns."""
+    id_hash, name, role, created, expires, csrf, address, enrolling = row
+    return OperatorSession(
+        id_hash, name, Role(role), created, expires, csrf, address, bool(enrolling)
+    )
+
+
+def token(row: Sequence[Any]) -> ApiToken:
+    """The API token of a row of its columns."""
+    return ApiToken(row[0], row[1], Role(row[2]), *row[3:])
+
+
+def audit_entry(row: Sequence[Any]) -> AuditEntry:
+    """The entry of a row of ``seq`` and its other columns."""
+    seq, at, who, role, action, kind, key, before, after, source = row
+    return AuditEntry(at, who, role, action, kind, key, before, after, source, seq)
+
+
+def operator_row(account: Operator) -> tuple[object, ...]:
+    """The columns of an account."""
+    return (account.name, str(account.role), *astuple(account)[2:])
+
+
+def session_row(session: OperatorSession) -> tuple[object, ...]:
+    """The columns of a session."""
+    fields = astuple(session)
+    return (*fields[:2], str(session.role), *fields[3:])
+
+
+def token_row(token: ApiToken) -> tuple[object, ...]:
+    """The columns of an API token."""
+    fields = astuple(token)
+    return (*fields[:2], str(token.role), *fields[3:])
+
+
+def audit_row(entry: AuditEntry) -> tuple[object, ...]:
+    """The columns of an entry (its ``seq`` is the log's to give)."""
+    return astuple(entry)[:-1]

@@ -8,6 +8,7 @@ ports carry live in ``kenshin.domain``.
 
 from kenshin.ports.alerts import AlertChannel, Alerts, ChannelError
 from kenshin.ports.delivery import Deliveries, Outbox
+from kenshin.ports.operators import AuditLog, Operators
 from kenshin.ports.pki import CertificateAuthority, CredentialsOut, IssuedCertificate
 from kenshin.ports.readings import Compacting, DeadLetters, Expiring, Readings, Revisions
 from kenshin.ports.registry import Certificates, CommandQueue, Registry
@@ -17,6 +18,7 @@ from kenshin.ports.units import TlsState, UnitClocks, UnitConnection, Units
 __all__ = [
     "AlertChannel",
     "Alerts",
+    "AuditLog",
     "CertificateAuthority",
     "Certificates",
     "ChannelError",
@@ -27,6 +29,7 @@ __all__ = [
     "Deliveries",
     "Expiring",
     "IssuedCertificate",
+    "Operators",
     "Outbox",
     "Readings",
     "Registry",

@@ -11,6 +11,7 @@ from typing import Protocol
 from kenshin.domain.model import Watermark
 from kenshin.ports.alerts import Alerts
 from kenshin.ports.delivery import Deliveries
+from kenshin.ports.operators import AuditLog, Operators
 from kenshin.ports.readings import DeadLetters, Readings, Revisions
 from kenshin.ports.registry import Certificates, CommandQueue, Registry
 from kenshin.ports.units import UnitClocks
@@ -18,7 +19,8 @@ from kenshin.ports.units import UnitClocks
 
 class Store(Protocol):
     """Readings, the registry, certificates, commands, dead letters, file revisions,
-    deliveries, alert state and unit clocks of one deployment."""
+    deliveries, alert state, unit clocks, operators' accounts and the audit log of one
+    deployment."""
 
     @property
     def registry(self) -> Registry:
@@ -55,6 +57,14 @@ class Store(Protocol):
     @property
     def unit_clocks(self) -> UnitClocks:
         """Each unit's last-seen time, clock offset and drift spells."""
+
+    @property
+    def operators(self) -> Operators:
+        """Operators' accounts, their sessions and the API tokens."""
+
+    @property
+    def audit(self) -> AuditLog:
+        """Every change made through the API or the command line, in order."""
 
     def watermark(self) -> Watermark:
         """How far the store has come, for reads ``as_of`` it: the newest meter's number

@@ -1,0 +1,275 @@
+"""Operators' accounts, their sessions, API tokens and the audit log in DynamoDB: the
+DynamoStore's ``operators`` and ``audit``, in the records table under these partition
+keys:
+
+- ``operator``: an account, ``sk`` its name;
+- ``operator_session``: a session, ``sk`` the digest of its cookie's value (an operator's
+  sessions are found by a filter on this partition: there are few);
+- ``api_token``: a token, ``sk`` its id; ``api_token_hash``: the same token, ``sk`` its
+  digest, for a request's lookup (both written in one transaction);
+- ``audit``: the audit log, ``sk`` the entry's seq (padded), from the counter ``audit``.
+
+A seq is taken before its entry is written: an append cut short between the two leaves a
+seq unused, and of two appends at once the later seq may be read a moment before the
+earlier (seqs increase in order of appending, not always without gaps). The log is only
+ever appended to: nothing here updates or deletes its items.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+
+from kenshin.adapters.dynamo_items import (
+    Value,
+    integer,
+    item,
+    key,
+    padded,
+    partition,
+    text,
+    write_all,
+    written,
+)
+from kenshin.adapters.dynamo_tables import DynamoTables, Item
+from kenshin.domain.operators import ApiToken, AuditEntry, Operator, OperatorSession, Role
+
+OPERATOR = "operator"
+SESSION = "operator_session"
+SCRIPT_KEY = "api_token"
+BY_DIGEST = "api_token_hash"
+AUDIT = "audit"
+
+
+class DynamoOperators:
+    """Accounts, sessions and tokens in the records table of ``tables``."""
+
+    def __init__(self, tables: DynamoTables) -> None:
+        self._tables = tables
+        self._table = tables.records
+
+    def save_operator(self, operator: Operator) -> None:
+        """Add the account, or replace the one of that name."""
+        found = item(
+            OPERATOR,
+            operator.name,
+            role=str(operator.role),
+            password_hash=operator.password_hash,
+            created_at=operator.created_at,
+            totp_secret=operator.totp_secret,
+            totp_enrolled=int(operator.totp_enrolled),
+            last_totp_step=operator.last_totp_step,
+            failures=operator.failures,
+            locked_until=operator.locked_until,
+        )
+        self._tables.call("put_item", TableName=self._table, Item=found)
+
+    def get_operator(self, name: str) -> Operator | None:
+        """The account named ``name``, or None."""
+        found = self._tables.get(self._table, key(OPERATOR, name))
+        return None if found is None else _operator(found)
+
+    def list_operators(self) -> list[Operator]:
+        """Every account, by name."""
+        return [_operator(found) for found in partition(self._tables, OPERATOR)]
+
+    def remove_operator(self, name: str) -> bool:
+        """Remove the account with its sessions; False when there was none."""
+        self.remove_sessions(operator=name)
+        answer = self._tables.call(
+            "delete_item", TableName=self._table, Key=key(OPERATOR, name), ReturnValues="ALL_OLD"
+        )
+        return "Attributes" in answer
+
+    def accept_totp_step(self, name: str, step: int) -> bool:
+        """Record ``step`` as the last accepted step if later than the recorded one, in
+        one conditional write; False when it is not (a code used again) or there is no
+        account."""
+        return written(
+            self._tables,
+            "update_item",
+            TableName=self._table,
+            Key=key(OPERATOR, name),
+            UpdateExpression="SET last_totp_step = :step",
+            ConditionExpression="attribute_exists(pk) AND last_totp_step < :step",
+            ExpressionAttributeValues={":step": {"N": str(step)}},
+        )
+
+    def save_session(self, session: OperatorSession) -> None:
+        """Add the session, or replace the one with its ``id_hash``."""
+        found = item(
+            SESSION,
+            session.id_hash,
+            operator=session.operator,
+            role=str(session.role),
+            created_at=session.created_at,
+            expires_at=session.expires_at,
+            csrf=session.csrf,
+            address=session.address,
+            enrolling=int(session.enrolling),
+        )
+        self._tables.call("put_item", TableName=self._table, Item=found)
+
+    def get_session(self, id_hash: str) -> OperatorSession | None:
+        """The session whose cookie digests to ``id_hash``, or None."""
+        found = self._tables.get(self._table, key(SESSION, id_hash))
+        return None if found is None else _session(found)
+
+    def remove_sessions(self, *, id_hash: str | None = None, operator: str | None = None) -> int:
+        """Remove one session, or every session of an operator; how many went."""
+        gone = {id_hash} if id_hash is not None else set()
+        if operator is not None:
+            gone.update(
+                found["sk"]["S"]
+                for found in self._tables.query(
+                    self._table,
+                    KeyConditionExpression="pk = :pk",
+                    FilterExpression="#operator = :operator",
+                    ProjectionExpression="sk",
+                    ExpressionAttributeNames={"#operator": "operator"},
+                    ExpressionAttributeValues={
+                        ":pk": {"S": SESSION},
+                        ":operator": {"S": operator},
+                    },
+                )
+            )
+        removed = 0
+        for each in sorted(gone):
+            answer = self._tables.call(
+                "delete_item", TableName=self._table, Key=key(SESSION, each), ReturnValues="ALL_OLD"
+            )
+            removed += "Attributes" in answer
+        return removed
+
+    def save_token(self, token: ApiToken) -> None:
+        """Add the API token (with its item by digest, in one transaction)."""
+        values: dict[str, Value] = {
+            "id": token.id,
+            "name": token.name,
+            "role": str(token.role),
+            "token_hash": token.token_hash,
+            "created_by": token.created_by,
+            "created_at": token.created_at,
+            "expires_at": token.expires_at,
+        }
+        write_all(
+            self._tables,
+            [item(SCRIPT_KEY, token.id, **values), item(BY_DIGEST, token.token_hash, **values)],
+        )
+
+    def get_token(self, token_hash: str) -> ApiToken | None:
+        """The token that digests to ``token_hash``, or None."""
+        found = self._tables.get(self._table, key(BY_DIGEST, token_hash))
+        return None if found is None else _token(found)
+
+    def list_tokens(self) -> list[ApiToken]:
+        """Every API token, by when made."""
+        tokens = [_token(found) for found in partition(self._tables, SCRIPT_KEY)]
+        return sorted(tokens, key=lambda t: (t.created_at, t.id))
+
+    def remove_token(self, token_id: str) -> bool:
+        """Remove the token; False when there was none."""
+        found = self._tables.get(self._table, key(SCRIPT_KEY, token_id))
+        if found is None:
+            return False
+        write_all(
+            self._tables,
+            deletes=[key(SCRIPT_KEY, token_id), key(BY_DIGEST, text(found, "token_hash"))],
+        )
+        return True
+
+
+class DynamoAuditLog:
+    """The audit log in the records table of ``tables``."""
+
+    def __init__(self, tables: DynamoTables) -> None:
+        self._tables = tables
+        self._table = tables.records
+
+    def append(self, entry: AuditEntry) -> int:
+        """Add ``entry``; its ``seq``."""
+        seq = self._tables.next_number(AUDIT)
+        values: dict[str, Value] = {
+            "at": entry.at,
+            "who": entry.who,
+            "role": entry.role,
+            "action": entry.action,
+            "kind": entry.kind,
+            "key": entry.key,
+            "before": entry.before,
+            "after": entry.after,
+            "source": entry.source,
+        }
+        self._tables.call(
+            "put_item", TableName=self._table, Item=item(AUDIT, padded(seq), **values)
+        )
+        return seq
+
+    def entries(self, since: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Entries made at or after ``since``, oldest first, the newest ``limit``."""
+        if limit <= 0:
+            return []
+        newest = self._tables.query(
+            self._table,
+            KeyConditionExpression="pk = :pk",
+            FilterExpression="#at >= :since",
+            ExpressionAttributeNames={"#at": "at"},
+            ExpressionAttributeValues={":pk": {"S": AUDIT}, ":since": {"N": str(since)}},
+            ScanIndexForward=False,
+        )
+        found = list(islice(newest, limit))
+        return [_entry(each) for each in reversed(found)]
+
+
+def _operator(found: Item) -> Operator:
+    secret = found.get("totp_secret")
+    return Operator(
+        text(found, "sk"),
+        Role(text(found, "role")),
+        text(found, "password_hash"),
+        integer(found, "created_at"),
+        None if secret is None else bytes(secret["B"]),
+        bool(integer(found, "totp_enrolled")),
+        integer(found, "last_totp_step"),
+        integer(found, "failures"),
+        integer(found, "locked_until"),
+    )
+
+
+def _session(found: Item) -> OperatorSession:
+    return OperatorSession(
+        text(found, "sk"),
+        text(found, "operator"),
+        Role(text(found, "role")),
+        integer(found, "created_at"),
+        integer(found, "expires_at"),
+        text(found, "csrf"),
+        text(found, "address"),
+        bool(integer(found, "enrolling")),
+    )
+
+
+def _token(found: Item) -> ApiToken:
+    return ApiToken(
+        text(found, "id"),
+        text(found, "name"),
+        Role(text(found, "role")),
+        text(found, "token_hash"),
+        text(found, "created_by"),
+        integer(found, "created_at"),
+        integer(found, "expires_at"),
+    )
+
+
+def _entry(found: Item) -> AuditEntry:
+    return AuditEntry(
+        integer(found, "at"),
+        text(found, "who"),
+        text(found, "role"),
+        text(found, "action"),
+        text(found, "kind"),
+        text(found, "key"),
+        text(found, "before"),
+        text(found, "after"),
+        text(found, "source"),
+        int(text(found, "sk")),
+    )
