@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import secrets
 import struct
-from urllib.parse import quote, urlencode
 
 STEP_S = 30
 DIGITS = 6
@@ -65,15 +64,16 @@ def base32(secret: bytes) -> str:
 
 
 def provisioning_uri(secret: bytes, account: str) -> str:
-    """The ``otpauth://totp/`` URI an authenticator app reads from a QR code."""
-    label = quote(f"{ISSUER}:{account}", safe=":@")
-    query = urlencode(
-        {
-            "secret": base32(secret),
-            "issuer": ISSUER,
-            "algorithm": "SHA1",
-            "digits": DIGITS,
-            "period": STEP_S,
-        }
+    """The ``otpauth://totp/`` URI an authenticator app reads from a QR code; characters
+    of ``account`` outside letters, digits and ``.-_@`` are percent-encoded."""
+    label = "".join(
+        c if c.isascii() and (c.isalnum() or c in ".-_@") else _escaped(c) for c in account
     )
-    return f"otpauth://totp/{label}?{query}"
+    return (
+        f"otpauth://totp/{ISSUER}:{label}?secret={base32(secret)}&issuer={ISSUER}"
+        f"&algorithm=SHA1&digits={DIGITS}&period={STEP_S}"
+    )
+
+
+def _escaped(char: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in char.encode())
