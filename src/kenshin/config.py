@@ -62,6 +62,11 @@ class HttpConfig(_Section):
     enabled: bool = Field(True, description="serve /metrics, /healthz and /readyz")
     host: str = Field("127.0.0.1", description="address to listen on; this machine only by default")
     port: int = Field(8080, ge=0, le=65535, description="TCP port (0: any free port)")
+    console: bool = Field(True, description="serve the console and the admin API")
+    tls_certificate: str = Field(
+        "", description="PEM certificate chain, relative to data_dir; empty: plain HTTP"
+    )
+    tls_key: str = Field("", description="PEM private key of tls_certificate")
 
 
 class RecoveryConfig(_Section):
@@ -278,6 +283,9 @@ max_new_connections_per_minute = 30
 enabled = true
 host = "127.0.0.1"
 port = 8080
+console = true
+tls_certificate = ""
+tls_key = ""
 
 [deliveries]
 max_failed_logins = 5

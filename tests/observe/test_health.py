@@ -38,7 +38,9 @@ def test_healthz_and_readyz_answer_in_json(served: Served) -> None:
         "application/json",
         b'{"error": "POST is not allowed: only GET and HEAD"}\n',
     )
-    assert served.json("/admin") == (404, {"error": "no such page: /admin"})
+    # Any other path is the admin API's (and the console's).
+    assert served.json("/admin") == (404, {"detail": "Not Found"})
+    assert served.json("/api/v1/openapi.json")[0] == 200
 
 
 def test_readyz_is_503_while_the_store_cannot_be_written_and_recovers(served: Served) -> None:

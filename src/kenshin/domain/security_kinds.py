@@ -177,3 +177,53 @@ class SecurityEventKind(StrEnum):
         "FTP active-mode connections to another address (a bounce attack)",
         "The account is being used to attack other hosts: change its credentials and " + _FIREWALL,
     )
+    # A request to the admin API or the console that was refused, by why.
+    CONSOLE_LOGIN_FAILED = (
+        "console_login_failed",
+        Severity.WARNING,
+        "failed sign-ins to the console (wrong name, password or TOTP code)",
+        "If it is one of your operators, have them check their password and their"
+        " authenticator's clock (an admin can `kenshin users reset-totp`); otherwise someone"
+        " is guessing passwords: " + _FIREWALL,
+    )
+    CONSOLE_LOGIN_LOCKED = (
+        "console_login_locked",
+        Severity.WARNING,
+        "sign-ins to the console refused as the account is locked after repeated failures",
+        "The account opens again by itself after a quarter of an hour; if its owner did not"
+        " cause the failures, someone is guessing its password: " + _FIREWALL,
+    )
+    CONSOLE_TOTP_REPLAYED = (
+        "console_totp_replayed",
+        Severity.CRITICAL,
+        "sign-ins with a TOTP code that was already used",
+        "Someone holds the operator's password and saw a code of theirs: change the password"
+        " (`kenshin users remove` and `add`) and reset the TOTP (`kenshin users reset-totp`).",
+    )
+    CONSOLE_SESSION_REFUSED = (
+        "console_session_refused",
+        Severity.INFO,
+        "requests with an unknown or expired console session",
+        "Usually a browser that kept an old cookie; many from one address are someone"
+        " guessing session ids: " + _FIREWALL,
+    )
+    CONSOLE_TOKEN_REFUSED = (
+        "console_token_refused",
+        Severity.WARNING,
+        "API requests with an unknown, revoked or expired token",
+        "If it is one of your scripts, make it a new token (`POST /api/v1/tokens`); otherwise"
+        " someone is guessing tokens: " + _FIREWALL,
+    )
+    CONSOLE_CSRF_REFUSED = (
+        "console_csrf_refused",
+        Severity.WARNING,
+        "changing requests of a console session without its CSRF token",
+        "Another site tried to act through an operator's browser (cross-site request"
+        " forgery): find out which page the operator had open.",
+    )
+    CONSOLE_FORBIDDEN = (
+        "console_forbidden",
+        Severity.WARNING,
+        "requests refused as the operator's or token's role does not allow them",
+        "Give the operator the role they need, or find out why they tried.",
+    )

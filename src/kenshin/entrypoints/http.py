@@ -1,7 +1,8 @@
-"""The HTTP side of ``kenshin serve``: ``/metrics``, ``/healthz`` and ``/readyz``.
+"""The HTTP side of ``kenshin serve``: ``/metrics``, ``/healthz`` and ``/readyz``, and
+every other path to the admin API and the console (``entrypoints.api``) where given.
 
-A plain ASGI app served by uvicorn inside the server's event loop (the admin API
-and the dashboard will join it). ``/metrics`` is the Prometheus text format;
+A plain ASGI app served by uvicorn inside the server's event loop, over TLS where
+certificate files are given. ``/metrics`` is the Prometheus text format;
 ``/healthz`` answers while the process serves; ``/readyz`` runs the readiness
 checks (store writable, endpoint listening, schedule running and its exports
 succeeding) and answers 503
@@ -17,8 +18,10 @@ import json
 import logging
 import os
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -41,26 +44,38 @@ BODY_TIMEOUT_S = 5.0  # a request's body must have come by then
 JSON = b"application/json"
 
 
+HEALTH_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
+Asgi = Callable[[Any, Any, Any], Awaitable[None]]  # an ASGI app (FastAPI types it its own way)
+
+
 @dataclass(frozen=True)
 class HttpSettings:
-    """Where the HTTP side listens."""
+    """Where the HTTP side listens, and its certificate chain and key for TLS."""
 
     host: str = "127.0.0.1"
     port: int = 8080
+    tls: tuple[Path, Path] | None = None
 
 
 class HealthApp:
-    """The ASGI app: metrics, liveness, readiness."""
+    """The ASGI app: metrics, liveness, readiness; any other path to ``api`` if given."""
 
     def __init__(
-        self, metrics: Callable[[], Awaitable[bytes]], checks: Mapping[str, Check]
+        self,
+        metrics: Callable[[], Awaitable[bytes]],
+        checks: Mapping[str, Check],
+        api: Asgi | None = None,
     ) -> None:
         self._metrics = metrics
         self._checks = dict(checks)
+        self._api = api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one request (``lifespan`` and other scopes are not used)."""
         if scope["type"] != "http":
+            return
+        if self._api is not None and scope["path"] not in HEALTH_PATHS:
+            await self._api(scope, receive, send)  # it reads the body itself
             return
         try:
             async with asyncio.timeout(BODY_TIMEOUT_S):
@@ -73,7 +88,7 @@ class HealthApp:
         path, method = scope["path"], scope["method"]
         if len(body) > MAX_BODY:
             await _answer(send, 413, {"error": f"a request body is at most {MAX_BODY} bytes"})
-        elif path not in ("/metrics", "/healthz", "/readyz"):
+        elif path not in HEALTH_PATHS:
             await _answer(send, 404, {"error": f"no such page: {path}"})
         elif method not in ("GET", "HEAD"):
             await _answer(
@@ -125,6 +140,7 @@ class HttpServer:
                 f"http: cannot listen on {host} port {port} ({reason}):"
                 " set http.port to a free port, or http.enabled = false"
             ) from exc
+        tls = self._settings.tls
         config = uvicorn.Config(
             self._app,
             lifespan="off",
@@ -132,7 +148,12 @@ class HttpServer:
             access_log=False,
             http="h11",
             timeout_graceful_shutdown=5,
+            ssl_certfile=tls[0] if tls else None,
+            ssl_keyfile=tls[1] if tls else None,
         )
+        config.load()
+        if config.ssl is not None:
+            config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
         return Listener("HTTP (metrics, health)", host, self._socket.getsockname()[1])

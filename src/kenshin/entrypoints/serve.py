@@ -19,6 +19,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kenshin.bootstrap import App
+from kenshin.entrypoints.api.app import make_api
+from kenshin.entrypoints.api.context import ApiContext
 from kenshin.entrypoints.http import (
     Check,
     HealthApp,
@@ -30,6 +32,7 @@ from kenshin.entrypoints.http import (
     store_writable,
     task_running,
 )
+from kenshin.entrypoints.http_tls import tls_files
 from kenshin.entrypoints.listeners import Listener, announce, on_signals
 from kenshin.entrypoints.mqtt.server import DeviceEndpoint, EndpointSettings
 from kenshin.entrypoints.scheduled import EXPORT_RETRY_S, LastRun, commit_queue, export_job
@@ -71,6 +74,8 @@ async def _serve(
     stop = stop or asyncio.Event()
     on_signals(stop.set)
     watching = Watching(app)  # a wrong alert channel stops start-up here
+    if app.settings.http.enabled:
+        tls_files(app.settings.http, app.data_dir)  # so does the console in the clear
     security = SecurityLog(watching.security_sink)
     metrics = ServerMetrics(app.store, app.data_dir, started_at=int(time.time()))
     commits = commit_queue(app, security, metrics)
@@ -165,7 +170,9 @@ def _http_side(
     running: dict[str, Check],
 ) -> HttpServer:
     """The HTTP side: the metrics of the server's parts; ready when the store is
-    writable, the endpoint listening and the ``running`` checks pass."""
+    writable, the endpoint listening and the ``running`` checks pass; the console and
+    the admin API on every other path (ConfigError for it beyond this machine without
+    TLS)."""
 
     def live() -> LiveCounts:  # read in the event loop; the page is made in a thread
         stats = replace(commits.stats)
@@ -176,5 +183,16 @@ def _http_side(
         "endpoint": listening(lambda: endpoint.port, "the device endpoint"),
         **running,
     }
-    health = HealthApp(lambda: metrics.page(live()), checks)
-    return HttpServer(HttpSettings(app.settings.http.host, app.settings.http.port), health)
+    settings = app.settings.http
+    tls = tls_files(settings, app.data_dir)
+    api = None
+    if settings.console:
+
+        def connected() -> frozenset[str]:
+            return frozenset(endpoint.connected)
+
+        context = ApiContext(app, security, secure_cookies=tls is not None)
+        context.connected_units = connected
+        api = make_api(context)
+    health = HealthApp(lambda: metrics.page(live()), checks, api)
+    return HttpServer(HttpSettings(settings.host, settings.port, tls), health)

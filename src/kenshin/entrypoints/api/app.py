@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kenshin import __version__
+from kenshin.entrypoints.api import audit, session, users
 from kenshin.entrypoints.api.context import ApiContext
 
 OPENAPI_URL = "/api/v1/openapi.json"
@@ -21,4 +22,7 @@ def make_api(context: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     api.state.context = context
+    api.include_router(session.router)
+    api.include_router(users.router)
+    api.include_router(audit.router)
     return api

@@ -8,12 +8,28 @@ principal when the role allows ``action``, else 403. Refusals are security event
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Depends, HTTPException, Request
 
-from kenshin.domain.operators import Action, Role, allows
+from kenshin.domain.operators import Action, OperatorSession, Role, allows
+from kenshin.domain.security_kinds import SecurityEventKind
+from kenshin.entrypoints.api.context import ApiContext, context_of
+from kenshin.errors import ConfigError
+from kenshin.services.api_tokens import token_of
+from kenshin.services.console_sessions import ConsoleSessions
+from kenshin.services.operators import Keeping, keeping_of
+
+COOKIE = "kenshin_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# What each route may answer besides its own success, for the OpenAPI document.
+REFUSALS: dict[int | str, dict[str, object]] = {
+    401: {"description": "not signed in, or an unknown, revoked or expired credential"},
+    403: {"description": "the role does not allow it, or the CSRF token is missing"},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,19 +43,82 @@ class Principal:
     address: str
 
 
-async def current_principal(request: Request) -> Principal:
-    """The principal behind ``request``; 401 when there is none."""
-    raise HTTPException(status_code=401, detail="sign in first")
+def keeping(context: ApiContext = Depends(context_of)) -> Keeping:  # noqa: B008 - FastAPI's way
+    """The operators' accounts and audit log of the API's store, on its clock; 503 for
+    a store that keeps none."""
+    try:
+        return keeping_of(context.app.store, context.clock)
+    except ConfigError as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from exc
 
 
-def allowed(action: Action) -> Callable[..., Awaitable[Principal]]:
+def sessions(context: ApiContext = Depends(context_of)) -> ConsoleSessions:  # noqa: B008 - FastAPI's way
+    """Signing in and the sessions, refusals recorded in the server's security log."""
+    return ConsoleSessions(keeping(context), context.security)
+
+
+def address_of(request: Request) -> str:
+    """The client's address, as events and the audit log name it."""
+    return request.client.host if request.client else ""
+
+
+def cookie_session(
+    request: Request,
+    console: ConsoleSessions = Depends(sessions),  # noqa: B008 - FastAPI's way
+) -> OperatorSession:
+    """The live session of the request's cookie (enrolling or not), its CSRF token
+    checked on a changing request; 401 without one, 403 without the token."""
+    cookie = request.cookies.get(COOKIE)
+    session = console.session_of(cookie, address_of(request)) if cookie else None
+    if session is None:
+        raise HTTPException(status_code=401, detail="sign in first")
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+            _event(request, SecurityEventKind.CONSOLE_CSRF_REFUSED, session.operator, "no CSRF")
+            raise HTTPException(status_code=403, detail=f"the {CSRF_HEADER} header is missing")
+    return session
+
+
+def current_principal(
+    request: Request,
+    console: ConsoleSessions = Depends(sessions),  # noqa: B008 - FastAPI's way
+) -> Principal:
+    """The principal behind ``request``; 401 when there is none (or its session is
+    still enrolling TOTP), 403 for a changing request without its CSRF token."""
+    address = address_of(request)
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        context = context_of(request)
+        token = token_of(console.keeping, context.security, credential.strip(), address)
+        if token is None:
+            raise HTTPException(status_code=401, detail="the token is unknown, revoked or expired")
+        return Principal(f"token:{token.name}", token.role, "token", address)
+    session = cookie_session(request, console)
+    if session.enrolling:
+        raise HTTPException(status_code=401, detail="confirm a TOTP code first")
+    return Principal(session.operator, session.role, "session", address)
+
+
+def allowed(action: Action) -> Callable[..., Principal]:
     """The dependency of a route doing ``action``: its principal, or 403."""
 
-    async def check(principal: Principal = Depends(current_principal)) -> Principal:  # noqa: B008 - FastAPI's way
+    def check(
+        request: Request,
+        principal: Principal = Depends(current_principal),  # noqa: B008 - FastAPI's way
+    ) -> Principal:
         if not allows(principal.role, action):
+            why = f"{request.method} {request.url.path} needs {action.value}"
+            _event(request, SecurityEventKind.CONSOLE_FORBIDDEN, principal.name, why)
             raise HTTPException(
                 status_code=403, detail=f"the {principal.role} role may not {action.value}"
             )
         return principal
 
     return check
+
+
+def _event(request: Request, kind: SecurityEventKind, who: str, detail: str) -> None:
+    security = context_of(request).security
+    if security is not None:
+        security.record(kind, who, address_of(request), f"api: {detail}")

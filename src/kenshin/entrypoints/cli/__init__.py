@@ -23,6 +23,7 @@ from kenshin.entrypoints.cli import (
     serve,
     server_cert,
     simulation,
+    users,
 )
 from kenshin.entrypoints.cli.app import cli
 
@@ -48,6 +49,7 @@ __all__ = [
     "serve",
     "server_cert",
     "simulation",
+    "users",
 ]
 
 

@@ -1,0 +1,78 @@
+"""``/api/v1/audit``: the audit log of changes, as JSON or CSV, for operators and admins."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel
+
+from kenshin.domain.operators import Action, AuditEntry
+from kenshin.entrypoints.api.auth import REFUSALS, Principal, allowed, keeping
+from kenshin.services.audit import as_csv
+from kenshin.services.operators import Keeping
+
+router = APIRouter(prefix="/api/v1", tags=["audit"])
+
+Reader = Annotated[Principal, Depends(allowed(Action.READ_AUDIT))]
+Kept = Annotated[Keeping, Depends(keeping)]
+Since = Annotated[date | None, Query(description="the first day (UTC) of entries shown")]
+LIMIT = 1000
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the log"}
+}
+
+
+class AuditRecord(BaseModel):
+    """One change: who, with which role, what to which object, before and after (JSON
+    text, empty where none), when (UTC epoch s) and from where."""
+
+    seq: int
+    at: int
+    who: str
+    role: str
+    action: str
+    kind: str
+    key: str
+    before: str
+    after: str
+    source: str
+
+
+@router.get("/audit", responses={**REFUSALS})
+def audit(principal: Reader, kept: Kept, since: Since = None) -> list[AuditRecord]:
+    """The newest 1000 changes since the day given (all by default), oldest first."""
+    return [_record(e) for e in kept.audit.entries(_epoch(since), LIMIT)]
+
+
+@router.get("/audit.csv", response_class=Response, responses={**REFUSALS, **CSV})
+def audit_csv(principal: Reader, kept: Kept, since: Since = None) -> Response:
+    """The same as CSV (times in UTC ISO 8601)."""
+    text = as_csv(kept.audit.entries(_epoch(since), LIMIT))
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+    )
+
+
+def _epoch(since: date | None) -> int:
+    if since is None:
+        return 0
+    return int(datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp())
+
+
+def _record(entry: AuditEntry) -> AuditRecord:
+    return AuditRecord(
+        seq=entry.seq,
+        at=entry.at,
+        who=entry.who,
+        role=entry.role,
+        action=entry.action,
+        kind=entry.kind,
+        key=entry.key,
+        before=entry.before,
+        after=entry.after,
+        source=entry.source,
+    )

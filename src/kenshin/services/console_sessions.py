@@ -1,0 +1,158 @@
+"""Signing in to the console: name, password and (for the roles that need it) a TOTP
+code; the session that follows, and TOTP enrolment.
+
+Every failure answers the same ``WRONG`` so that nothing tells a guesser which part was
+wrong, counts against the account (``MAX_FAILURES`` lock it for ``LOCK_S``) and is a
+security event. A TOTP code is good once: its step is recorded atomically, and a code
+of that step or an earlier one is refused. A role that needs TOTP and has none
+enrolled gets an *enrolling* session that can only confirm its first code; confirming
+gives a new session (a new id, as every sign-in does: a cookie planted before cannot
+be the one after). Signing in is not a change: it is not in the audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, replace
+from typing import NoReturn
+
+from kenshin.domain.operators import Operator, OperatorSession
+from kenshin.domain.security_kinds import SecurityEventKind
+from kenshin.domain.totp import matching_step
+from kenshin.errors import KenshinError
+from kenshin.services.accounts import verify_password
+from kenshin.services.operators import Keeping
+from kenshin.services.security import SecurityLog
+
+MAX_FAILURES = 5
+LOCK_S = 15 * 60
+SESSION_S = 12 * 3600
+ENROLLING_S = 10 * 60  # time to scan the QR code and type the first code
+WRONG = "wrong name, password or code"
+
+
+class SignInRefused(KenshinError):
+    """A sign-in or TOTP confirmation refused; its message is all the client is told."""
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A new session: ``cookie`` its id (given to the browser, never stored)."""
+
+    cookie: str
+    session: OperatorSession
+
+
+def digest(secret: str) -> str:
+    """The SHA-256 digest (hex) a session id or API token is stored and found by."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass
+class ConsoleSessions:
+    """Signing in and out, and the sessions of ``keeping``; refusals go to ``security``."""
+
+    keeping: Keeping
+    security: SecurityLog | None = None
+
+    def sign_in(self, name: str, password: str, code: str | None, address: str) -> SignedIn:
+        """A new session for the operator; SignInRefused when refused."""
+        operators, now = self.keeping.operators, int(self.keeping.clock())
+        operator = operators.get_operator(name)
+        if operator is not None and operator.locked_until > now:
+            self._event(SecurityEventKind.CONSOLE_LOGIN_LOCKED, name, address, "account locked")
+            until = operator.locked_until - now
+            raise SignInRefused(f"the account is locked for another {until // 60 + 1} min")
+        right = verify_password(operator.password_hash if operator else None, password)
+        if operator is None or not right:
+            self._failed(operator, name, address, "wrong password" if operator else "no such name")
+        enrolling = operator.role.needs_totp and not operator.totp_enrolled
+        if operator.role.needs_totp and not enrolling:
+            self._check_code(operator, code or "", address)
+        return self._start(name, address, enrolling=enrolling)
+
+    def confirm_enrolment(self, session: OperatorSession, code: str, address: str) -> SignedIn:
+        """Take the enrolling session's first TOTP code: the operator is enrolled and has
+        a new, full session in place of ``session``; SignInRefused when the code is wrong."""
+        operator = self.keeping.operators.get_operator(session.operator)
+        if operator is None or not session.enrolling:
+            raise SignInRefused("no TOTP enrolment is waiting: sign in again")
+        self._check_code(operator, code, address)
+        current = self.keeping.operators.get_operator(operator.name) or operator
+        self.keeping.operators.save_operator(replace(current, totp_enrolled=True))
+        self.keeping.operators.remove_sessions(id_hash=session.id_hash)
+        return self._start(operator.name, address, enrolling=False)
+
+    def session_of(self, cookie: str, address: str) -> OperatorSession | None:
+        """The live session of the cookie's id; None (a security event) when there is none
+        or it has expired (it is then removed)."""
+        id_hash = digest(cookie)
+        session = self.keeping.operators.get_session(id_hash)
+        if session is not None and session.expires_at > self.keeping.clock():
+            return session
+        if session is not None:
+            self.keeping.operators.remove_sessions(id_hash=id_hash)
+        why = "expired session" if session else "unknown session"
+        self._event(SecurityEventKind.CONSOLE_SESSION_REFUSED, None, address, why)
+        return None
+
+    def sign_out(self, session: OperatorSession) -> None:
+        """End the session."""
+        self.keeping.operators.remove_sessions(id_hash=session.id_hash)
+
+    def _check_code(self, operator: Operator, code: str, address: str) -> None:
+        secret = operator.totp_secret
+        step = matching_step(secret, code, self.keeping.clock()) if secret else None
+        if step is None:
+            self._failed(operator, operator.name, address, "wrong TOTP code")
+        elif not self.keeping.operators.accept_totp_step(operator.name, step):
+            self._event(
+                SecurityEventKind.CONSOLE_TOTP_REPLAYED, operator.name, address, "code used again"
+            )
+            self._count_failure(operator.name)
+            raise SignInRefused(WRONG)
+
+    def _start(self, name: str, address: str, *, enrolling: bool) -> SignedIn:
+        operators, now = self.keeping.operators, int(self.keeping.clock())
+        operator = operators.get_operator(name)
+        if operator is None:  # removed meanwhile
+            raise SignInRefused(WRONG)
+        if operator.failures or operator.locked_until:
+            operators.save_operator(replace(operator, failures=0, locked_until=0))
+        cookie = secrets.token_urlsafe(32)
+        session = OperatorSession(
+            id_hash=digest(cookie),
+            operator=name,
+            role=operator.role,
+            created_at=now,
+            expires_at=now + (ENROLLING_S if enrolling else SESSION_S),
+            csrf=secrets.token_urlsafe(32),
+            address=address,
+            enrolling=enrolling,
+        )
+        operators.save_session(session)
+        return SignedIn(cookie, session)
+
+    def _failed(self, operator: Operator | None, name: str, address: str, why: str) -> NoReturn:
+        shown = name if operator else repr(name[:64])
+        self._event(SecurityEventKind.CONSOLE_LOGIN_FAILED, shown, address, why)
+        if operator is not None:
+            self._count_failure(operator.name)
+        raise SignInRefused(WRONG)
+
+    def _count_failure(self, name: str) -> None:
+        operator = self.keeping.operators.get_operator(name)
+        if operator is None:
+            return
+        failures = operator.failures + 1
+        if failures >= MAX_FAILURES:
+            locked = int(self.keeping.clock()) + LOCK_S
+            operator = replace(operator, failures=0, locked_until=locked)
+        else:
+            operator = replace(operator, failures=failures)
+        self.keeping.operators.save_operator(operator)
+
+    def _event(self, kind: SecurityEventKind, who: str | None, address: str, why: str) -> None:
+        if self.security is not None:
+            self.security.record(kind, who, address, f"console: {why}")

@@ -1,0 +1,49 @@
+"""``kenshin users`` and ``kenshin audit`` on a site whose store is the memory store
+(one for the test, so that it outlives each command)."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import pytest
+
+from conftest import kenshin
+from kenshin import bootstrap
+from kenshin.adapters.memory import MemoryStore
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    store = MemoryStore()
+    monkeypatch.setattr(bootstrap, "open_store", lambda *_a, **_k: store)
+    (tmp_path / "kenshin.toml").write_text('[store]\nbackend = "memory"\n')
+    return tmp_path
+
+
+def test_users_are_added_listed_reset_and_removed_and_audited(site: Path) -> None:
+    added = kenshin(site, "users", "add", "alice", "--role", "admin")
+    assert added.exit_code == 0, added.output
+    assert "password (shown once): " in added.output
+    (site / "pw").write_text("a long enough password\n")
+    assert (
+        kenshin(
+            site, "users", "add", "val", "--role", "viewer", "--password-file", str(site / "pw")
+        ).exit_code
+        == 0
+    )
+    assert kenshin(site, "users", "list").output == "alice\tadmin\tenrol\nval\tviewer\t-\n"
+    assert kenshin(site, "users", "reset-totp", "alice").exit_code == 0
+    assert kenshin(site, "users", "remove", "val").exit_code == 0
+    gone = kenshin(site, "users", "remove", "val")
+    assert gone.exit_code == 1
+    assert "no operator named 'val'" in gone.output
+    csv = kenshin(site, "audit", "--csv").output.splitlines()
+    assert [line.split(",")[4] for line in csv[1:]] == [
+        "users.add",
+        "users.add",
+        "users.reset_totp",
+        "users.remove",
+    ]
+    assert all(f"cli:{getpass.getuser()},cli" in line for line in csv[1:])
+    assert kenshin(site, "audit", "--since", "2999-01-01").output == ""

@@ -1,0 +1,73 @@
+"""Users, tokens and the audit log through the API: roles refuse what they may not do
+(a security event each), tokens work and end, every change is in the audit log once."""
+
+from __future__ import annotations
+
+from kenshin.domain.operators import Role
+
+from .conftest import Console
+
+
+def test_a_viewer_may_not_make_a_token(console: Console) -> None:
+    console.add("val", Role.VIEWER)
+    console.sign_in("val")
+    answer = console.client.post(
+        "/api/v1/tokens", json={"name": "script", "role": "viewer", "days": 30}
+    )
+    assert answer.status_code == 403
+    assert console.kinds() == ["console_forbidden"]
+    assert console.store.operators.list_tokens() == []
+
+
+def test_a_token_works_until_it_expires_and_is_refused_after(console: Console) -> None:
+    console.add("alice", Role.ADMIN)
+    console.sign_in("alice")
+    made = console.client.post(
+        "/api/v1/tokens", json={"name": "script", "role": "operator", "days": 1}
+    )
+    assert made.status_code == 201, made.text
+    secret = made.json()["token"]
+    assert secret.startswith("ksn_")
+    assert "token" not in console.client.get("/api/v1/tokens").json()[0]
+    console.client.cookies.clear()
+    bearer = {"Authorization": f"Bearer {secret}"}
+    assert console.client.get("/api/v1/audit", headers=bearer).status_code == 200
+    assert console.client.get("/api/v1/users", headers=bearer).status_code == 403
+    console.now[0] += 86_400
+    assert console.client.get("/api/v1/audit", headers=bearer).status_code == 401
+    assert console.kinds() == ["console_forbidden", "console_token_refused"]
+
+
+def test_a_token_is_at_most_its_makers_role_and_lasts_a_year_at_most(console: Console) -> None:
+    console.add("alice", Role.ADMIN)
+    console.sign_in("alice")
+    long = console.client.post("/api/v1/tokens", json={"name": "s", "role": "viewer", "days": 366})
+    assert long.status_code == 422
+
+
+def test_every_change_is_in_the_audit_log_once(console: Console) -> None:
+    console.add("alice", Role.ADMIN)
+    console.sign_in("alice")
+    client = console.client
+    body = {"name": "bob", "role": "operator", "password": "a long enough password"}
+    assert client.post("/api/v1/users", json=body).status_code == 201
+    assert client.post("/api/v1/users", json=body).status_code == 409
+    assert client.post("/api/v1/users/bob/reset-totp").status_code == 200
+    token = client.post("/api/v1/tokens", json={"name": "s", "role": "viewer", "days": 7}).json()
+    assert client.delete(f"/api/v1/tokens/{token['id']}").status_code == 204
+    assert client.delete("/api/v1/users/bob").status_code == 204
+    assert client.delete("/api/v1/users/bob").status_code == 404
+    entries = client.get("/api/v1/audit").json()
+    assert [(e["who"], e["action"], e["key"]) for e in entries] == [
+        ("cli:test", "users.add", "alice"),
+        ("alice", "users.add", "bob"),
+        ("alice", "users.reset_totp", "bob"),
+        ("alice", "tokens.add", token["id"]),
+        ("alice", "tokens.revoke", token["id"]),
+        ("alice", "users.remove", "bob"),
+    ]
+    assert all(e["source"] == "testclient" or e["who"] == "cli:test" for e in entries)
+    assert "password" not in entries[1]["after"]
+    csv = client.get("/api/v1/audit.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.count("\r\n") == 7
