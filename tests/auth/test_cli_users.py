@@ -1,5 +1,4 @@
-"""``kenshin users`` and ``kenshin audit`` on a site whose store is the memory store
-(one for the test, so that it outlives each command)."""
+"""``kenshin users`` and ``kenshin audit`` on a site with the default store (SQLite)."""
 
 from __future__ import annotations
 
@@ -9,16 +8,13 @@ from pathlib import Path
 import pytest
 
 from conftest import kenshin
-from kenshin import bootstrap
-from kenshin.adapters.memory import MemoryStore
 
 
 @pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    store = MemoryStore()
-    monkeypatch.setattr(bootstrap, "open_store", lambda *_a, **_k: store)
-    (tmp_path / "kenshin.toml").write_text('[store]\nbackend = "memory"\n')
-    return tmp_path
+def site(tmp_path: Path) -> Path:
+    site = tmp_path / "site"
+    assert kenshin(site, "init", str(site)).exit_code == 0
+    return site
 
 
 def test_users_are_added_listed_reset_and_removed_and_audited(site: Path) -> None:

@@ -11,11 +11,11 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import cast
 
 from kenshin.domain.operators import Actor, Operator, Role
 from kenshin.domain.totp import new_secret
-from kenshin.errors import AlreadyExistsError, ConfigError, KenshinError, NotFoundError
+from kenshin.errors import AlreadyExistsError, KenshinError, NotFoundError
+from kenshin.ports import Store
 from kenshin.ports.operators import AuditLog, Operators
 from kenshin.services.accounts import hash_password
 from kenshin.services.audit import record
@@ -37,16 +37,9 @@ class Keeping:
     clock: Callable[[], float] = time.time
 
 
-def keeping_of(store: object, clock: Callable[[], float] = time.time) -> Keeping:
-    """The operators' accounts and audit log of ``store``; ConfigError for a store that
-    keeps none."""
-    operators, audit = getattr(store, "operators", None), getattr(store, "audit", None)
-    if operators is None or audit is None:
-        raise ConfigError(
-            "store.url: this store keeps no operators' accounts or audit log; the console and"
-            " the admin API need a store that does"
-        )
-    return Keeping(cast("Operators", operators), cast("AuditLog", audit), clock)
+def keeping_of(store: Store, clock: Callable[[], float] = time.time) -> Keeping:
+    """The operators' accounts and audit log of ``store``, with the clock to date them."""
+    return Keeping(store.operators, store.audit, clock)
 
 
 def described(operator: Operator) -> dict[str, object]:

@@ -17,7 +17,6 @@ from fastapi import Depends, HTTPException, Request
 from kenshin.domain.operators import Action, OperatorSession, Role, allows
 from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.entrypoints.api.context import ApiContext, context_of
-from kenshin.errors import ConfigError
 from kenshin.services.api_tokens import token_of
 from kenshin.services.console_sessions import ConsoleSessions
 from kenshin.services.operators import Keeping, keeping_of
@@ -44,12 +43,8 @@ class Principal:
 
 
 def keeping(context: ApiContext = Depends(context_of)) -> Keeping:  # noqa: B008 - FastAPI's way
-    """The operators' accounts and audit log of the API's store, on its clock; 503 for
-    a store that keeps none."""
-    try:
-        return keeping_of(context.app.store, context.clock)
-    except ConfigError as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from exc
+    """The operators' accounts and audit log of the API's store, on its clock."""
+    return keeping_of(context.app.store, context.clock)
 
 
 def sessions(context: ApiContext = Depends(context_of)) -> ConsoleSessions:  # noqa: B008 - FastAPI's way
