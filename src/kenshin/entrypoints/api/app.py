@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kenshin import __version__
+from kenshin.entrypoints.api import customers, explain, fleet_overview, meters
 from kenshin.entrypoints.api.context import ApiContext
 
 OPENAPI_URL = "/api/v1/openapi.json"
@@ -21,4 +22,6 @@ def make_api(context: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     api.state.context = context
+    for module in (fleet_overview, customers, meters, explain):
+        api.include_router(module.router)
     return api
