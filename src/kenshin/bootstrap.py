@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kenshin.adapters.folder_lock import FILES_LOCK_FILE, FolderLock
+from kenshin.adapters.memory_operators import MemoryAuditLog
 from kenshin.adapters.mqtt_broker import BrokerLink, BrokerSettings
 from kenshin.adapters.outbox import TEMP_SUFFIX
 from kenshin.adapters.pki import (
@@ -45,6 +46,7 @@ from kenshin.errors import ConfigError, StoreError
 from kenshin.ports import CertificateAuthority, CredentialsOut, Outbox, Store
 from kenshin.ports.broker import UnitMessages
 from kenshin.ports.cluster import Leadership, Members
+from kenshin.ports.operators import AuditLog
 from kenshin.services.export import ExportSettings
 from kenshin.services.ingest import Ingest
 from kenshin.services.receipts import CollectionWatch
@@ -62,6 +64,17 @@ class App:
     data_dir: Path
     store: Store
     outbox: Outbox
+    _audit: AuditLog | None = None
+
+    @property
+    def audit(self) -> AuditLog:
+        """The store's audit log (one in memory, for the App's life, where it has none)."""
+        found: AuditLog | None = getattr(self.store, "audit", None)
+        if found is None:
+            if self._audit is None:
+                self._audit = MemoryAuditLog()
+            found = self._audit
+        return found
 
     @property
     def outbox_dir(self) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kenshin import __version__
-from kenshin.entrypoints.api import customers, explain, fleet_overview, meters
+from kenshin.entrypoints.api import customers, devices, explain, files, fleet_overview, meters
 from kenshin.entrypoints.api.context import ApiContext
 
 OPENAPI_URL = "/api/v1/openapi.json"
@@ -22,6 +22,6 @@ def make_api(context: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     api.state.context = context
-    for module in (fleet_overview, customers, meters, explain):
+    for module in (fleet_overview, customers, files, devices, meters, explain):
         api.include_router(module.router)
     return api

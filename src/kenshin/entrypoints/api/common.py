@@ -11,7 +11,9 @@ from pydantic import BaseModel
 
 from kenshin.bootstrap import App
 from kenshin.domain.model import CUSTOMER_ID, DEVICE_ID, Customer
+from kenshin.domain.operators import Actor
 from kenshin.domain.slots import zone
+from kenshin.entrypoints.api.auth import Principal
 from kenshin.entrypoints.api.context import ApiContext, context_of
 
 # Path and query values: a value that cannot be an id is a 422, never a lookup.
@@ -41,6 +43,11 @@ def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
     codes = sorted({401, 403, *statuses})
     return {code: {"model": Problem, "description": said[code]} for code in codes}
+
+
+def actor_of(principal: Principal) -> Actor:
+    """Who makes a change through the API, as the audit log names them."""
+    return Actor(principal.name, principal.role.value, principal.address)
 
 
 def app_of(context: ApiContext = Depends(context_of)) -> App:  # noqa: B008 - FastAPI's way

@@ -4,16 +4,25 @@ file shows them."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, HTTPException, Path
+from pydantic import BaseModel, Field
 
 from kenshin.bootstrap import App
+from kenshin.domain.model import (
+    DEFAULT_TIMEZONE,
+    Customer,
+    FlagColumns,
+    Labels,
+    Layout,
+    SlotLabels,
+)
 from kenshin.domain.operators import Action
 from kenshin.entrypoints.api.auth import Principal, allowed
 from kenshin.entrypoints.api.common import (
     CUSTOMER_PATTERN,
+    actor_of,
     answers,
     app_of,
     checked_day,
@@ -21,6 +30,7 @@ from kenshin.entrypoints.api.common import (
     iso,
     now_of,
 )
+from kenshin.services.customer_admin import CustomerExists, add_customer, customer_record
 from kenshin.services.file_days import file_day
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
@@ -74,3 +84,64 @@ def get_quality(
             )
         ],
     )
+
+
+class CustomerIn(BaseModel):
+    """A new customer: its id, name, time zone and file settings."""
+
+    id: Annotated[str, Field(pattern=CUSTOMER_PATTERN)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    timezone: str = DEFAULT_TIMEZONE
+    encoding: Literal["utf-8", "utf-8-sig", "cp932"] = "utf-8"
+    layout: Layout = Layout.WIDE
+    labels: Labels = Labels.EN
+    decimals: Annotated[int, Field(ge=0, le=6)] = 3
+    slot_labels: SlotLabels = SlotLabels.START
+    flags: FlagColumns = FlagColumns.BLOCK
+
+
+class CustomerOut(CustomerIn):
+    """A customer, with the pattern of its files' names."""
+
+    file_pattern: str
+
+
+def _out(customer: Customer) -> CustomerOut:
+    return CustomerOut.model_validate(customer_record(customer))
+
+
+@router.get("", response_model=list[CustomerOut], responses=answers())
+def list_customers(
+    app: App = Depends(app_of),  # noqa: B008 - FastAPI's way
+    _principal: Principal = READ,
+) -> list[CustomerOut]:
+    """Every customer."""
+    return [_out(c) for c in app.store.registry.list_customers()]
+
+
+@router.get("/{customer_id}", response_model=CustomerOut, responses=answers(404, 422))
+def get_customer(
+    customer_id: CustomerId,
+    app: App = Depends(app_of),  # noqa: B008 - FastAPI's way
+    _principal: Principal = READ,
+) -> CustomerOut:
+    """One customer."""
+    return _out(customer_or_404(app, customer_id))
+
+
+@router.post("", response_model=CustomerOut, status_code=201, responses=answers(409, 422))
+def post_customer(
+    asked: CustomerIn,
+    app: App = Depends(app_of),  # noqa: B008 - FastAPI's way
+    now: int = Depends(now_of),
+    principal: Principal = Depends(allowed(Action.CHANGE_FLEET)),  # noqa: B008 - FastAPI's way
+) -> CustomerOut:
+    """Add a customer (its files get the default name pattern)."""
+    customer = Customer(**asked.model_dump())
+    try:
+        add_customer(app.store.registry, app.audit, actor_of(principal), customer, now=now)
+    except CustomerExists as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return _out(customer)
