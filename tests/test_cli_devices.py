@@ -15,8 +15,8 @@ from conftest import kenshin, make_site
 from kenshin.adapters.pki import LocalCertificateAuthority, server_ssl_context
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.devices import DeviceCertificate
-from kenshin.entrypoints.cli.devices import certificate_state
 from kenshin.entrypoints.mqtt.peer import admitted_device, device_id_of
+from kenshin.services.device_admin import certificate_state
 from test_pki import DER, client_context, handshake
 
 DISCONNECT = "a unit connected with one is disconnected within seconds"

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from kenshin.domain.devices import DEVICE_VALID_DAYS
 from kenshin.domain.model import Device
+from kenshin.domain.operators import Actor
 from kenshin.errors import KenshinError, NotFoundError
 from kenshin.ports import (
     CertificateAuthority,
@@ -22,6 +23,8 @@ from kenshin.ports import (
     IssuedCertificate,
     Registry,
 )
+from kenshin.ports.operators import AuditLog
+from kenshin.services import audit
 
 
 class EnrolmentError(KenshinError):
@@ -92,6 +95,7 @@ def enrol(
     *,
     now: int,
     issue: Issue | None = None,
+    by: tuple[AuditLog, Actor] | None = None,
 ) -> Enrolment:
     """Add ``device_ids`` to ``customer`` (those it has already are skipped) and, with
     ``issue``, give each a new certificate. An EnrolmentError, before anything changes,
@@ -101,12 +105,37 @@ def enrol(
         check_out(issue, ids)
     added = add_devices(store.registry, customer, ids)
     enrolment = Enrolment(customer, tuple(added), len(ids) - len(added))
-    if issue is None:
-        return enrolment
-    issued = issue_certificates(store.certificates, issue, ids, now=now)
-    not_after = issued[-1][1].not_after if issued else now
-    pems = tuple((device_id, certificate.cert_pem) for device_id, certificate in issued)
-    return Enrolment(customer, tuple(added), len(ids) - len(added), len(ids), not_after, pems)
+    if issue is not None:
+        issued = issue_certificates(store.certificates, issue, ids, now=now)
+        not_after = issued[-1][1].not_after if issued else now
+        pems = tuple((device_id, certificate.cert_pem) for device_id, certificate in issued)
+        enrolment = Enrolment(
+            customer, tuple(added), len(ids) - len(added), len(ids), not_after, pems
+        )
+    if by is not None:
+        _record(enrolment, ids, by, now)
+    return enrolment
+
+
+def _record(enrolment: Enrolment, ids: Sequence[str], by: tuple[AuditLog, Actor], now: int) -> None:
+    """One audit entry per device added, or given a certificate."""
+    log, actor = by
+    issued = {device_id for device_id, _ in enrolment.certificates}
+    for device_id in ids:
+        if device_id not in enrolment.added and device_id not in issued:
+            continue
+        after: dict[str, object] = {"customer": enrolment.customer}
+        if device_id in issued:
+            after["certificate_until"] = enrolment.not_after
+        audit.record(
+            log,
+            actor,
+            action="devices.add",
+            kind="device",
+            key=device_id,
+            after=after,
+            clock=lambda: now,
+        )
 
 
 def add_devices(registry: Registry, customer: str, device_ids: Sequence[str]) -> list[str]:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kenshin import __version__
-from kenshin.entrypoints.api import audit, session, users
+from kenshin.entrypoints.api import (
+    audit,
+    customers,
+    devices,
+    explain,
+    files,
+    fleet_overview,
+    meters,
+    session,
+    users,
+)
 from kenshin.entrypoints.api.context import ApiContext
 
 OPENAPI_URL = "/api/v1/openapi.json"
@@ -22,7 +32,7 @@ def make_api(context: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     api.state.context = context
-    api.include_router(session.router)
-    api.include_router(users.router)
-    api.include_router(audit.router)
+    routers = (session, users, audit, fleet_overview, customers, files, devices, meters, explain)
+    for module in routers:
+        api.include_router(module.router)
     return api

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ import click
 from kenshin import __version__
 from kenshin.bootstrap import App, open_app
 from kenshin.config import find_config
+from kenshin.domain.operators import Actor
 from kenshin.domain.slots import zone
 from kenshin.entrypoints import logs
 from kenshin.entrypoints.listeners import Listener
@@ -66,6 +68,11 @@ def opened(ctx: click.Context) -> Iterator[App]:
         yield app
     finally:
         app.close()
+
+
+def cli_actor() -> Actor:
+    """Who makes a change at the command line, as the audit log names them."""
+    return Actor(f"cli:{getpass.getuser()}", "cli", "cli")
 
 
 def echo_listeners(listeners: list[Listener]) -> None:

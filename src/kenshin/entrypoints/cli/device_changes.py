@@ -8,10 +8,11 @@ import click
 
 from kenshin.bootstrap import App
 from kenshin.domain.model import Device
-from kenshin.entrypoints.cli.app import opened
+from kenshin.entrypoints.cli.app import cli_actor, opened
 from kenshin.entrypoints.cli.devices import deactivate_things, devices
 from kenshin.entrypoints.cli.listing import moment
 from kenshin.iot_setup import unit_things
+from kenshin.services import audit
 
 LIVE_S = 3600  # a unit heard this recently is taken to be in use
 
@@ -87,6 +88,16 @@ def devices_remove(ctx: click.Context, device_id: str, force: bool) -> None:
         ending = [(m.id, m.installed_at, now) for m in meters if m.removed_at is None]
         ending = [(m, fitted, end) for m, fitted, end in ending if fitted is None or fitted < end]
         app.store.registry.set_service(ending, by_operator=True)
+        audit.record(
+            app.store.audit,
+            cli_actor(),
+            action="devices.remove",
+            kind="device",
+            key=device_id,
+            before={"customer": device.customer},
+            after={"revoked": revoked, "meters_out_of_service": [m for m, _, _ in ending]},
+            clock=lambda: now,
+        )
         customer = app.store.registry.get_customer(device.customer)
         when = moment(now, customer.timezone if customer else None)
     assert when is not None

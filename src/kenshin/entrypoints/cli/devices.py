@@ -10,16 +10,22 @@ from typing import TextIO
 
 import click
 
-from kenshin.domain.commands import RESEND, command_topic, resend_payload
+from kenshin.bootstrap import App
+from kenshin.domain.commands import RESEND, command_topic
 from kenshin.domain.devices import DEVICE_VALID_DAYS, DeviceCertificate
 from kenshin.domain.model import DEVICE_ID
 from kenshin.domain.slots import zone
-from kenshin.entrypoints.cli.app import check_timezone, cli, opened, parse_moment
+from kenshin.entrypoints.cli.app import check_timezone, cli, cli_actor, opened, parse_moment
 from kenshin.entrypoints.cli.listing import json_option, moment, show, utc_option
 from kenshin.entrypoints.cli.registry import _check_id, ids_from_file
 from kenshin.iot_setup import unit_things
-from kenshin.ports import Store
 from kenshin.ports.things import Things
+from kenshin.services.device_admin import (
+    DeviceAdminError,
+    certificate_state,
+    queue_resend,
+    revoke_devices,
+)
 from kenshin.services.enrolment import (
     CredentialsInTheWay,
     DevicesTaken,
@@ -95,7 +101,7 @@ def devices_add(
         if out_dir is not None:
             out = app.credentials_folder(out_dir)
             issue = Issue(app.certificate_authority(), out, valid_days, replace=force)
-        enrolment = _enrol(app.store, customer, ids, issue, out_dir)
+        enrolment = _enrol(app, customer, ids, issue, out_dir)
         done = enrol_things(things, enrolment.certificates) if things is not None else None
     click.echo(
         f"added {len(enrolment.added)} device(s) to {customer}; {enrolment.already} already there"
@@ -143,11 +149,12 @@ def _some(ids: Sequence[str]) -> str:
 
 
 def _enrol(
-    store: Store, customer: str, ids: list[str], issue: Issue | None, out_dir: Path | None
+    app: App, customer: str, ids: list[str], issue: Issue | None, out_dir: Path | None
 ) -> Enrolment:
     """Enrol the devices; the service's refusals as the command line's."""
     try:
-        return enrol(store, customer, ids, now=int(time.time()), issue=issue)
+        by = (app.store.audit, cli_actor())
+        return enrol(app.store, customer, ids, now=int(time.time()), issue=issue, by=by)
     except UnknownCustomer as exc:
         raise click.BadParameter(str(exc), param_hint="--customer") from exc
     except DevicesTaken as exc:
@@ -181,12 +188,9 @@ def devices_revoke(ctx: click.Context, device_ids: tuple[str, ...]) -> None:
                 f"no device {unknown[0]!r}; 'kenshin devices list' shows the devices",
                 param_hint="DEVICE_IDS",
             )
-        now = int(time.time())
-        for device_id in ids:
-            count = app.store.certificates.revoke_device(device_id, now)
-            click.echo(
-                _revoked(device_id, count, app.store.certificates.list_certificates(device_id))
-            )
+        done = revoke_devices(app.store, app.store.audit, cli_actor(), ids, now=int(time.time()))
+        for revoked in done:
+            click.echo(_revoked(revoked.device, revoked.count, revoked.certificates))
         if things is not None:
             deactivate_things(things, ids)
 
@@ -289,12 +293,18 @@ def devices_resend(
         tz = zone(timezone or (customer.timezone if customer else "UTC"))
         first, last = parse_moment(start, tz, "--from"), parse_moment(end, tz, "--to")
         _check_range(first, last)
-        command_id = app.store.commands.add_command(
-            device_id,
-            RESEND,
-            lambda i: resend_payload(i, int(first.timestamp()), int(last.timestamp())),
-            int(time.time()),
-        )
+        try:
+            command_id = queue_resend(
+                app.store,
+                app.store.audit,
+                cli_actor(),
+                device_id,
+                int(first.timestamp()),
+                int(last.timestamp()),
+                now=int(time.time()),
+            )
+        except DeviceAdminError as exc:
+            raise click.UsageError(str(exc)) from exc
     shown = f"{first.isoformat(timespec='minutes')} to {last.isoformat(timespec='minutes')}"
     click.echo(
         f"queued command {command_id}: {device_id} is to resend its readings from {shown}\n"
@@ -313,20 +323,6 @@ def _check_range(first: datetime, last: datetime) -> None:
             f"--to is in the future (it is {now.astimezone(last.tzinfo):%Y-%m-%dT%H:%M} there"
             " now): a unit has no readings of it yet"
         )
-
-
-def certificate_state(certificates: Sequence[DeviceCertificate], now: int) -> str:
-    """What a device's certificates allow at ``now``: the latest a valid one ends, else the
-    latest revocation, else the latest expiry, else none."""
-    valid = [c.not_after for c in certificates if c.revoked_at is None and c.not_after >= now]
-    if valid:
-        return f"valid until {_day(max(valid))}"
-    revoked = [c.revoked_at for c in certificates if c.revoked_at is not None]
-    if revoked:
-        return f"revoked {_day(max(revoked))}"
-    if certificates:
-        return f"expired {_day(max(c.not_after for c in certificates))}"
-    return "none"
 
 
 def _day(t: int) -> str:

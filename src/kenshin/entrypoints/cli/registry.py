@@ -4,6 +4,7 @@ modules share (ids checked, ids read from a file, tables printed)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -23,10 +24,11 @@ from kenshin.domain.model import (
     Layout,
     SlotLabels,
 )
-from kenshin.entrypoints.cli.app import F, check_timezone, cli, endpoint_names, opened
+from kenshin.entrypoints.cli.app import F, check_timezone, cli, cli_actor, endpoint_names, opened
 from kenshin.entrypoints.cli.listing import json_option, show
 from kenshin.entrypoints.cli.listing import table as table  # also for the other modules
 from kenshin.errors import ExportError
+from kenshin.services.customer_admin import add_customer
 from kenshin.services.export import check_file_pattern
 
 
@@ -172,7 +174,9 @@ def customers_add(
         FlagColumns(flags),
     )
     with opened(ctx) as app:
-        app.store.registry.add_customer(customer)
+        add_customer(
+            app.store.registry, app.store.audit, cli_actor(), customer, now=int(time.time())
+        )
     click.echo(f"added customer {customer_id} ({timezone}, {layout}, {encoding})")
 
 
