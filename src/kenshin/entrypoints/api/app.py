@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from kenshin import __version__
 from kenshin.entrypoints.api import (
@@ -35,4 +38,25 @@ def make_api(context: ApiContext) -> FastAPI:
     routers = (session, users, audit, fleet_overview, customers, files, devices, meters, explain)
     for module in routers:
         api.include_router(module.router)
+    api.add_exception_handler(HTTPException, _answer_error)  # type: ignore[arg-type]
     return api
+
+
+async def _answer_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """FastAPI's answer to an HTTP error, except that a 405's ``Allow`` lists the methods
+    of every route of the path (Starlette names those of the first route only)."""
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(sorted(_methods(request)))
+    return JSONResponse({"detail": exc.detail}, exc.status_code, headers)
+
+
+def _methods(request: Request) -> set[str]:
+    """The methods some route takes at the request's path."""
+    scope = {**request.scope, "method": ""}
+    found: set[str] = set()
+    for route in request.app.routes:
+        methods = getattr(route, "methods", None)
+        if methods and route.matches(scope)[0] is not Match.NONE:
+            found |= set(methods)
+    return found

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel
 
 from kenshin.domain.operators import Action, AuditEntry
-from kenshin.entrypoints.api.auth import REFUSALS, Principal, allowed, keeping
+from kenshin.entrypoints.api.answers import answers
+from kenshin.entrypoints.api.auth import Principal, allowed, keeping
 from kenshin.services.audit import as_csv
 from kenshin.services.operators import Keeping
 
@@ -17,7 +18,10 @@ router = APIRouter(prefix="/api/v1", tags=["audit"])
 
 Reader = Annotated[Principal, Depends(allowed(Action.READ_AUDIT))]
 Kept = Annotated[Keeping, Depends(keeping)]
-Since = Annotated[date | None, Query(description="the first day (UTC) of entries shown")]
+Since = Annotated[
+    str | None,
+    Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="the first day (UTC) of entries shown"),
+]
 LIMIT = 1000
 CSV: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the log"}
@@ -40,13 +44,13 @@ class AuditRecord(BaseModel):
     source: str
 
 
-@router.get("/audit", responses={**REFUSALS})
+@router.get("/audit", responses=answers())
 def audit(principal: Reader, kept: Kept, since: Since = None) -> list[AuditRecord]:
     """The newest 1000 changes since the day given (all by default), oldest first."""
     return [_record(e) for e in kept.audit.entries(_epoch(since), LIMIT)]
 
 
-@router.get("/audit.csv", response_class=Response, responses={**REFUSALS, **CSV})
+@router.get("/audit.csv", response_class=Response, responses={**answers(), **CSV})
 def audit_csv(principal: Reader, kept: Kept, since: Since = None) -> Response:
     """The same as CSV (times in UTC ISO 8601)."""
     text = as_csv(kept.audit.entries(_epoch(since), LIMIT))
@@ -57,10 +61,15 @@ def audit_csv(principal: Reader, kept: Kept, since: Since = None) -> Response:
     )
 
 
-def _epoch(since: date | None) -> int:
+def _epoch(since: str | None) -> int:
+    """The UTC epoch of the day ``since`` (YYYY-MM-DD), 0 for none; 422 for no such day."""
     if since is None:
         return 0
-    return int(datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp())
+    try:
+        day = date.fromisoformat(since)
+    except ValueError as exc:
+        raise HTTPException(422, f"since: {since} is no day (YYYY-MM-DD)") from exc
+    return max(0, int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()))
 
 
 def _record(entry: AuditEntry) -> AuditRecord:

@@ -24,13 +24,9 @@ from kenshin.services.operators import Keeping, keeping_of
 COOKIE = "kenshin_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 # What each route may answer besides its own success, for the OpenAPI document.
-REFUSALS: dict[int | str, dict[str, object]] = {
-    401: {"description": "not signed in, or an unknown, revoked or expired credential"},
-    403: {"description": "the role does not allow it, or the CSRF token is missing"},
-}
-
-
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who made a request: an operator's ``name`` (``token:NAME`` for an API token),

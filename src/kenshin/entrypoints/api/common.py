@@ -4,10 +4,8 @@ besides its own, checked path and query values, and times as ISO 8601."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
 
 from fastapi import Depends, HTTPException
-from pydantic import BaseModel
 
 from kenshin.bootstrap import App
 from kenshin.domain.model import CUSTOMER_ID, DEVICE_ID, Customer
@@ -21,28 +19,6 @@ CUSTOMER_PATTERN = f"^{CUSTOMER_ID.pattern}$"
 DEVICE_PATTERN = f"^{DEVICE_ID.pattern}$"
 METER_PATTERN = r"^[\x21-\x2e\x30-\x7e]{1,64}$"  # METER_ID without "/", which a path cannot hold
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)  # the days a route answers for
-
-
-class Problem(BaseModel):
-    """An error's answer: what was wrong."""
-
-    detail: str
-
-
-def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` of a route: 401 and 403 (every route), 422 (FastAPI's own
-    validation) and ``statuses``, each with its Problem body."""
-    said = {
-        401: "Not signed in, or the credentials are not valid",
-        403: "The role may not do this",
-        404: "No such object",
-        409: "The object exists already",
-        410: "Gone: it could be had once",
-        422: "Bad input",
-        503: "Not available on this server",
-    }
-    codes = sorted({401, 403, *statuses})
-    return {code: {"model": Problem, "description": said[code]} for code in codes}
 
 
 def actor_of(principal: Principal) -> Actor:

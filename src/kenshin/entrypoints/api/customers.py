@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from kenshin.bootstrap import App
 from kenshin.domain.model import (
@@ -19,11 +19,11 @@ from kenshin.domain.model import (
     SlotLabels,
 )
 from kenshin.domain.operators import Action
+from kenshin.entrypoints.api.answers import answers
 from kenshin.entrypoints.api.auth import Principal, allowed
 from kenshin.entrypoints.api.common import (
     CUSTOMER_PATTERN,
     actor_of,
-    answers,
     app_of,
     checked_day,
     customer_or_404,
@@ -95,7 +95,7 @@ class CustomerIn(BaseModel):
     encoding: Literal["utf-8", "utf-8-sig", "cp932"] = "utf-8"
     layout: Layout = Layout.WIDE
     labels: Labels = Labels.EN
-    decimals: Annotated[int, Field(ge=0, le=6)] = 3
+    decimals: Annotated[StrictInt, Field(ge=0, le=6)] = 3
     slot_labels: SlotLabels = SlotLabels.START
     flags: FlagColumns = FlagColumns.BLOCK
 

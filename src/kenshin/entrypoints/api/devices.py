@@ -12,12 +12,12 @@ from pydantic import AwareDatetime, BaseModel
 from kenshin.bootstrap import App
 from kenshin.domain.devices import DeviceCertificate
 from kenshin.domain.operators import Action
+from kenshin.entrypoints.api.answers import answers
 from kenshin.entrypoints.api.auth import Principal, allowed
 from kenshin.entrypoints.api.common import (
     CUSTOMER_PATTERN,
     DEVICE_PATTERN,
     actor_of,
-    answers,
     app_of,
     iso,
     now_of,

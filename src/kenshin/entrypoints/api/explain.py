@@ -11,8 +11,9 @@ from pydantic import BaseModel
 from kenshin.bootstrap import App
 from kenshin.domain.energy import format_kwh
 from kenshin.domain.operators import Action
+from kenshin.entrypoints.api.answers import answers
 from kenshin.entrypoints.api.auth import Principal, allowed
-from kenshin.entrypoints.api.common import answers, app_of, checked_day, iso, now_of
+from kenshin.entrypoints.api.common import app_of, checked_day, iso, now_of
 from kenshin.entrypoints.api.meters import MeterId, meter_or_404
 from kenshin.services.explain import ExplainError, SlotExplanation, explain_slot
 

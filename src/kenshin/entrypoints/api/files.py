@@ -14,15 +14,9 @@ from kenshin.bootstrap import App
 from kenshin.domain.file_names import oldest_kept_day
 from kenshin.domain.model import FileRevision
 from kenshin.domain.operators import Action
+from kenshin.entrypoints.api.answers import answers
 from kenshin.entrypoints.api.auth import Principal, allowed
-from kenshin.entrypoints.api.common import (
-    answers,
-    app_of,
-    checked_day,
-    customer_or_404,
-    iso,
-    now_of,
-)
+from kenshin.entrypoints.api.common import app_of, checked_day, customer_or_404, iso, now_of
 from kenshin.entrypoints.api.customers import CustomerId
 
 router = APIRouter(prefix="/api/v1/customers", tags=["files"])

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from kenshin.domain.operators import Action
+from kenshin.entrypoints.api.answers import answers
 from kenshin.entrypoints.api.auth import Principal, allowed
-from kenshin.entrypoints.api.common import answers, iso
+from kenshin.entrypoints.api.common import iso
 from kenshin.entrypoints.api.context import ApiContext, context_of
 from kenshin.services.fleet_overview import overview
 

@@ -13,12 +13,12 @@ from kenshin.bootstrap import App
 from kenshin.domain.energy import UNIT_LABEL
 from kenshin.domain.model import Customer, Direction, Meter
 from kenshin.domain.operators import Action
+from kenshin.entrypoints.api.answers import answers
 from kenshin.entrypoints.api.auth import Principal, allowed
 from kenshin.entrypoints.api.common import (
     CUSTOMER_PATTERN,
     DEVICE_PATTERN,
     METER_PATTERN,
-    answers,
     app_of,
     checked_day,
     iso,

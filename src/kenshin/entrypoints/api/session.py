@@ -7,7 +7,7 @@ SameSite=Strict, Secure over TLS); every sign-in and every enrolment gives a new
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import segno
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 
 from kenshin.domain.operators import OperatorSession, Role
 from kenshin.domain.totp import provisioning_uri
+from kenshin.entrypoints.api.answers import answers
 from kenshin.entrypoints.api.auth import (
     COOKIE,
-    REFUSALS,
     address_of,
     cookie_session,
     sessions,
@@ -34,6 +34,8 @@ router = APIRouter(prefix="/api/v1/session", tags=["session"])
 
 Console = Annotated[ConsoleSessions, Depends(sessions)]
 Current = Annotated[OperatorSession, Depends(cookie_session)]
+
+REFUSED = {401: "Wrong name, password or code, or the account is locked"}
 
 
 class SignIn(BaseModel):
@@ -63,12 +65,7 @@ class SessionState(BaseModel):
     qr_svg: str | None = None
 
 
-REFUSED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "wrong name, password or code, or the account is locked"}
-}
-
-
-@router.post("", responses={**REFUSED})
+@router.post("", responses=answers(401, said=REFUSED, signed_in=False))
 def sign_in(body: SignIn, request: Request, response: Response, console: Console) -> SessionState:
     """Sign in: a new session (its id in the cookie). An admin or operator without TOTP
     yet gets an enrolling session and the secret to scan."""
@@ -89,13 +86,13 @@ def sign_in(body: SignIn, request: Request, response: Response, console: Console
     return state
 
 
-@router.get("", responses={**REFUSALS})
+@router.get("", responses=answers())
 def session_state(session: Current) -> SessionState:
     """The session of the cookie: who, which role, its CSRF token, whether enrolling."""
     return _state(session)
 
 
-@router.delete("", status_code=204, responses={**REFUSALS})
+@router.delete("", status_code=204, responses=answers())
 def sign_out(request: Request, session: Current, console: Console) -> Response:
     """Sign out: the session ends and the cookie is cleared."""
     console.sign_out(session)
@@ -104,7 +101,7 @@ def sign_out(request: Request, session: Current, console: Console) -> Response:
     return response
 
 
-@router.post("/totp", responses={**REFUSALS, **REFUSED})
+@router.post("/totp", responses=answers(said=REFUSED))
 def confirm_totp(
     body: TotpCode, request: Request, response: Response, session: Current, console: Console
 ) -> SessionState:

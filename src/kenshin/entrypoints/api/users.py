@@ -6,32 +6,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from kenshin.domain.operators import Action, Actor, ApiToken, Operator, Role
-from kenshin.entrypoints.api.auth import REFUSALS, Principal, allowed, keeping
+from kenshin.entrypoints.api.answers import answers
+from kenshin.entrypoints.api.auth import Principal, allowed, keeping
 from kenshin.errors import AlreadyExistsError, NotFoundError
 from kenshin.services import api_tokens, operators
-from kenshin.services.operators import Keeping, OperatorInputError
+from kenshin.services.operators import MIN_PASSWORD, NAME, Keeping, OperatorInputError
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
 Admin = Annotated[Principal, Depends(allowed(Action.MANAGE_USERS))]
 Kept = Annotated[Keeping, Depends(keeping)]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such user or token"}}
-CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "that name is taken"}}
-BAD: dict[int | str, dict[str, Any]] = {422: {"description": "bad input, saying why"}}
+
+MISSING = answers(404, said={404: "No such user or token"})
 
 
 class NewUser(BaseModel):
     """An account to add: its name, role and first password (12 characters or more)."""
 
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(pattern=f"^{NAME.pattern}$")
     role: Role
-    password: str = Field(min_length=1, max_length=1024)
+    password: str = Field(min_length=MIN_PASSWORD, max_length=1024)
 
 
 class User(BaseModel):
@@ -47,9 +47,9 @@ class User(BaseModel):
 class NewToken(BaseModel):
     """A token to make: its name, role (at most the maker's) and lifetime in days."""
 
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(pattern=f"^{NAME.pattern}$")
     role: Role
-    days: int = Field(ge=1, le=api_tokens.MAX_DAYS)
+    days: StrictInt = Field(ge=1, le=api_tokens.MAX_DAYS)
 
 
 class Token(BaseModel):
@@ -74,13 +74,13 @@ def actor_of(principal: Principal) -> Actor:
     return Actor(principal.name, principal.role.value, principal.address)
 
 
-@router.get("/users", responses={**REFUSALS})
+@router.get("/users", responses=answers())
 def list_users(principal: Admin, kept: Kept) -> list[User]:
     """Every operator's account, by name."""
     return [_user(o) for o in operators.list_operators(kept)]
 
 
-@router.post("/users", status_code=201, responses={**REFUSALS, **CONFLICT, **BAD})
+@router.post("/users", status_code=201, responses=answers(409, said={409: "That name is taken"}))
 def add_user(body: NewUser, principal: Admin, kept: Kept) -> User:
     """Add an account; an admin or operator enrols TOTP at their first sign-in."""
     with _answering():
@@ -89,7 +89,7 @@ def add_user(body: NewUser, principal: Admin, kept: Kept) -> User:
         )
 
 
-@router.delete("/users/{name}", status_code=204, responses={**REFUSALS, **NOT_FOUND})
+@router.delete("/users/{name}", status_code=204, responses=MISSING)
 def remove_user(name: str, principal: Admin, kept: Kept) -> Response:
     """Remove an account, its sessions and the tokens it made."""
     with _answering():
@@ -97,20 +97,20 @@ def remove_user(name: str, principal: Admin, kept: Kept) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/users/{name}/reset-totp", responses={**REFUSALS, **NOT_FOUND})
+@router.post("/users/{name}/reset-totp", responses=MISSING)
 def reset_totp(name: str, principal: Admin, kept: Kept) -> User:
     """A new TOTP secret to enrol at the next sign-in; the account's sessions end."""
     with _answering():
         return _user(operators.reset_totp(kept, actor_of(principal), name))
 
 
-@router.get("/tokens", responses={**REFUSALS})
+@router.get("/tokens", responses=answers())
 def list_tokens(principal: Admin, kept: Kept) -> list[Token]:
     """Every API token, by when made."""
     return [_token(t) for t in kept.operators.list_tokens()]
 
 
-@router.post("/tokens", status_code=201, responses={**REFUSALS, **BAD})
+@router.post("/tokens", status_code=201, responses=answers())
 def make_token(body: NewToken, principal: Admin, kept: Kept) -> MadeToken:
     """Make a token; its secret is in this answer only."""
     with _answering():
@@ -125,7 +125,11 @@ def make_token(body: NewToken, principal: Admin, kept: Kept) -> MadeToken:
     return MadeToken(token=secret, **_token(token).model_dump())
 
 
-@router.delete("/tokens/{token_id}", status_code=204, responses={**REFUSALS, **NOT_FOUND})
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=204,
+    responses=MISSING,
+)
 def revoke_token(token_id: str, principal: Admin, kept: Kept) -> Response:
     """Revoke a token: requests with it are refused from now."""
     with _answering():
