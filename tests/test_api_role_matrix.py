@@ -192,7 +192,8 @@ def _call(site: Site, row: Row, role: Role) -> tuple[int, list[str]]:
 def test_each_operation_answers_as_the_role_allows(site: Site, role: Role | None) -> None:
     if role is not None:
         _sign_in(site, role)
-    got, expected = {}, {}
+    got: dict[str, tuple[int, list[str]]] = {}
+    expected: dict[str, tuple[int, list[str]]] = {}
     for row in ROWS:
         status, actions = _call(site, row, role or Role.VIEWER)
         key = f"{row.method} {row.path}"
