@@ -12,7 +12,9 @@ from kenshin.entrypoints.api import (
     explain,
     files,
     fleet_overview,
+    incidents,
     meters,
+    report,
     session,
     users,
 )
@@ -32,7 +34,19 @@ def make_api(context: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     api.state.context = context
-    routers = (session, users, audit, fleet_overview, customers, files, devices, meters, explain)
+    routers = (
+        session,
+        users,
+        audit,
+        fleet_overview,
+        customers,
+        files,
+        devices,
+        meters,
+        explain,
+        incidents,
+        report,
+    )
     for module in routers:
         api.include_router(module.router)
     return api
