@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from kenshin import __version__
 from kenshin.entrypoints.api import (
+    alerts,
     audit,
     customers,
     devices,
@@ -46,6 +47,7 @@ def make_api(context: ApiContext) -> FastAPI:
         explain,
         incidents,
         report,
+        alerts,
     )
     for module in routers:
         api.include_router(module.router)
