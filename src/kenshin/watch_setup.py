@@ -18,11 +18,12 @@ from typing import Protocol
 from kenshin.adapters.channels import MAIL_CHANNELS, build_channel
 from kenshin.config import Settings
 from kenshin.domain.model import SecurityEvent
-from kenshin.domain.report import UnitInfo
+from kenshin.domain.report import DailyReport, UnitInfo
 from kenshin.domain.slots import zone
 from kenshin.errors import ConfigError
-from kenshin.ports import AlertChannel, Alerts, ChannelError, Registry, UnitClocks
-from kenshin.services.report import ReportError, ReportSettings
+from kenshin.ports import AlertChannel, Alerts, ChannelError, Registry, Store, UnitClocks
+from kenshin.services.export import ExportSettings
+from kenshin.services.report import ReportError, ReportSettings, gather_report
 
 REPORT_STATE = "report-last-sent"  # in data_dir: the last day whose report went out
 
@@ -172,3 +173,28 @@ def day_events(store: WatchPorts, day: date, timezone: str) -> list[SecurityEven
     those of the day)."""
     start = datetime(day.year, day.month, day.day, tzinfo=zone(timezone))
     return store.alerts.security_events(int(start.timestamp()))
+
+
+def site_report(
+    store: Store,
+    export: ExportSettings,
+    settings: ReportSettings,
+    day: date,
+    *,
+    now: int,
+    customer_id: str | None = None,
+) -> DailyReport:
+    """The data-quality report of local ``day`` (every customer, or ``customer_id``) at
+    ``now``, with the units' firmware and signal and the day's security events, as the
+    command line prints it and the admin API answers it; ReportError for an unknown
+    customer."""
+    return gather_report(
+        store,
+        day,
+        now=now,
+        export=export,
+        settings=settings,
+        units=unit_infos(store),
+        events=day_events(store, day, settings.timezone),
+        customer_id=customer_id,
+    )

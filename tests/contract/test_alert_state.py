@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kenshin.domain.alerts import Alert, AlertState, Event, Notification, Queued, Severity
+from kenshin.domain.alerts import (
+    Alert,
+    AlertMark,
+    AlertState,
+    Event,
+    Notification,
+    Queued,
+    Severity,
+)
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import ExportFailure
 from kenshin.ports import Store
@@ -99,3 +107,19 @@ def test_a_failed_export_stands_from_its_first_failure_until_one_succeeds(store:
     alerts.export_succeeded("C1")
     alerts.export_succeeded("C3")  # never failed
     assert [f.customer for f in alerts.export_failures()] == ["C2"]
+
+
+def test_an_alert_is_acknowledged_and_silenced_and_a_mark_replaces_the_one_before(
+    store: Store,
+) -> None:
+    alerts = store.alerts
+    assert alerts.alert_marks() == {}
+    acknowledged = AlertMark("disk:/data", "ops", NOW)
+    alerts.mark_alert(acknowledged)
+    alerts.mark_alert(AlertMark("silent:C1", silenced_until=NOW + 3600, silenced_by="admin"))
+    both = replace(acknowledged, silenced_until=NOW + 60, silenced_by="admin")
+    alerts.mark_alert(both)
+    assert alerts.alert_marks() == {
+        "disk:/data": both,
+        "silent:C1": AlertMark("silent:C1", None, None, NOW + 3600, "admin"),
+    }

@@ -9,7 +9,8 @@ the DynamoStore's ``alerts``, in the records table under these partition keys:
 - ``security_event``: security events, ``sk`` their time and id (padded: ``at#id``).
   One partition, not one a day: the writes of a day would go to one partition either
   way, and a key condition on time reads just what is asked, or what is pruned;
-- ``export_failure``: a customer whose last export failed, ``sk`` the customer's id.
+- ``export_failure``: a customer whose last export failed, ``sk`` the customer's id;
+- ``alert_mark``: what operators said of an alert (acknowledged, silenced), ``sk`` its key.
 
 Ids come from the counters ``notification`` and ``security_event``. ``save_round`` is
 one transaction up to DynamoDB's 100 items; a larger round (an alert storm) is written
@@ -30,13 +31,22 @@ from kenshin.adapters.dynamo_items import (
     item,
     key,
     key_of,
+    optional_integer,
     optional_text,
     padded,
     text,
     write_all,
 )
 from kenshin.adapters.dynamo_tables import DynamoTables, Item, is_condition_failure
-from kenshin.domain.alerts import Alert, AlertState, Event, Notification, Queued, Severity
+from kenshin.domain.alerts import (
+    Alert,
+    AlertMark,
+    AlertState,
+    Event,
+    Notification,
+    Queued,
+    Severity,
+)
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import ExportFailure
 
@@ -46,6 +56,7 @@ CHANNELS = "queue_channel"
 NOTIFICATION = "notification"
 EVENT = "security_event"
 EXPORT_FAILURE = "export_failure"
+MARK = "alert_mark"
 
 
 class DynamoAlerts:
@@ -59,6 +70,31 @@ class DynamoAlerts:
         """The active alerts' stored states by key."""
         found = self._partition(STATE)
         return {f["sk"]["S"]: AlertState(_alert(f), integer(f, "notified_at")) for f in found}
+
+    def alert_marks(self) -> dict[str, AlertMark]:
+        """What operators said of alerts (acknowledged, silenced), by key."""
+        return {
+            f["sk"]["S"]: AlertMark(
+                f["sk"]["S"],
+                optional_text(f, "acknowledged_by"),
+                optional_integer(f, "acknowledged_at"),
+                optional_integer(f, "silenced_until"),
+                optional_text(f, "silenced_by"),
+            )
+            for f in self._partition(MARK)
+        }
+
+    def mark_alert(self, mark: AlertMark) -> None:
+        """Keep ``mark`` as what operators said of its key, in place of any before."""
+        found = item(
+            MARK,
+            mark.key,
+            acknowledged_by=mark.acknowledged_by,
+            acknowledged_at=mark.acknowledged_at,
+            silenced_until=mark.silenced_until,
+            silenced_by=mark.silenced_by,
+        )
+        self._tables.call("put_item", TableName=self._table, Item=found)
 
     def save_round(
         self,

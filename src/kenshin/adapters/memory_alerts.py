@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
-from kenshin.domain.alerts import AlertState, Notification, Queued
+from kenshin.domain.alerts import AlertMark, AlertState, Notification, Queued
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import ExportFailure
 
@@ -21,10 +21,19 @@ class MemoryAlerts:
         self._next_id = 1
         self._events: list[SecurityEvent] = []
         self._export_failures: dict[str, ExportFailure] = {}
+        self._marks: dict[str, AlertMark] = {}
 
     def alert_states(self) -> dict[str, AlertState]:
         """The active alerts' stored states by key."""
         return dict(self._states)
+
+    def alert_marks(self) -> dict[str, AlertMark]:
+        """What operators said of alerts (acknowledged, silenced), by key."""
+        return dict(self._marks)
+
+    def mark_alert(self, mark: AlertMark) -> None:
+        """Keep ``mark`` as what operators said of its key, in place of any before."""
+        self._marks[mark.key] = mark
 
     def save_round(
         self,

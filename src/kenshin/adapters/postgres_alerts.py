@@ -8,7 +8,7 @@ from dataclasses import astuple
 
 from kenshin.adapters import store_rows
 from kenshin.adapters.postgres_part import PgPart
-from kenshin.domain.alerts import AlertState, Notification, Queued
+from kenshin.domain.alerts import AlertMark, AlertState, Notification, Queued
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import ExportFailure
 
@@ -43,6 +43,13 @@ _QUEUED = (
     " key, severity, title, text, customer, since, zone FROM alert_queue"
 )
 
+# What operators said of an alert's key: acknowledged (by, at), silenced (until, by).
+MARKS_SCHEMA = """
+    CREATE TABLE alert_marks (
+        key TEXT PRIMARY KEY, acknowledged_by TEXT, acknowledged_at BIGINT,
+        silenced_until BIGINT, silenced_by TEXT);
+"""
+
 
 class PgAlerts(PgPart):
     """Alerts on the store's pool."""
@@ -55,6 +62,25 @@ class PgAlerts(PgPart):
             " FROM alert_states",
         )
         return {row[0]: AlertState(store_rows.alert(row[:7]), row[7]) for row in rows}
+
+    def alert_marks(self) -> dict[str, AlertMark]:
+        """What operators said of alerts (acknowledged, silenced), by key."""
+        sql = (
+            "SELECT key, acknowledged_by, acknowledged_at, silenced_until, silenced_by"
+            " FROM alert_marks"
+        )
+        return {row[0]: AlertMark(*row) for row in self._rows("reading alert marks", sql)}
+
+    def mark_alert(self, mark: AlertMark) -> None:
+        """Keep ``mark`` as what operators said of its key, in place of any before."""
+        self._run(
+            "marking an alert",
+            "INSERT INTO alert_marks VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET"
+            " acknowledged_by = EXCLUDED.acknowledged_by,"
+            " acknowledged_at = EXCLUDED.acknowledged_at,"
+            " silenced_until = EXCLUDED.silenced_until, silenced_by = EXCLUDED.silenced_by",
+            astuple(mark),
+        )
 
     def save_round(
         self,

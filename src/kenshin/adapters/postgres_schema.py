@@ -45,6 +45,8 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE readings ADD COLUMN sent_lag INTEGER;\n",
     # 5: operators' accounts, their sessions and API tokens, and the audit log.
     postgres_operators.SCHEMA,
+    # 6: what operators said of alerts: acknowledged, silenced.
+    postgres_alerts.MARKS_SCHEMA,
 )
 _LOCK = 0x6B656E7368696E  # "kenshin": the advisory lock migrations take
 

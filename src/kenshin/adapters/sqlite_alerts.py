@@ -11,7 +11,7 @@ from dataclasses import astuple
 
 from kenshin.adapters import store_rows
 from kenshin.adapters.sqlite_part import SqlitePart
-from kenshin.domain.alerts import AlertState, Notification, Queued
+from kenshin.domain.alerts import AlertMark, AlertState, Notification, Queued
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import ExportFailure
 
@@ -41,6 +41,12 @@ EXPORT_FAILURES = """
         customer TEXT PRIMARY KEY, day TEXT NOT NULL, reason TEXT NOT NULL,
         since INTEGER NOT NULL) WITHOUT ROWID;
 """
+# What operators said of an alert's key: acknowledged (by, at), silenced (until, by).
+MARKS_SCHEMA = """
+    CREATE TABLE alert_marks (
+        key TEXT PRIMARY KEY, acknowledged_by TEXT, acknowledged_at INTEGER,
+        silenced_until INTEGER, silenced_by TEXT) WITHOUT ROWID;
+"""
 _QUEUED = (
     "SELECT id, channel, attempts, last_error, event, at,"
     " key, severity, title, text, customer, since, zone FROM alert_queue"
@@ -58,6 +64,17 @@ class SqliteAlerts(SqlitePart):
                 " FROM alert_states"
             ).fetchall()
         return {row[0]: AlertState(store_rows.alert(row[:7]), row[7]) for row in rows}
+
+    def alert_marks(self) -> dict[str, AlertMark]:
+        """What operators said of alerts (acknowledged, silenced), by key."""
+        with self._using("reading alert marks") as db:
+            rows = db.execute("SELECT * FROM alert_marks").fetchall()
+        return {row[0]: AlertMark(*row) for row in rows}
+
+    def mark_alert(self, mark: AlertMark) -> None:
+        """Keep ``mark`` as what operators said of its key, in place of any before."""
+        with self._using("marking an alert", write=True) as db:
+            db.execute("INSERT OR REPLACE INTO alert_marks VALUES (?, ?, ?, ?, ?)", astuple(mark))
 
     def save_round(
         self,

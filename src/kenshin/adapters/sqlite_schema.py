@@ -158,6 +158,7 @@ MIGRATIONS = (
     ALTER TABLE readings ADD COLUMN sent_lag INTEGER;
     """,
     sqlite_operators.SCHEMA,
+    sqlite_alerts.MARKS_SCHEMA,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

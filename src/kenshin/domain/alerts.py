@@ -112,6 +112,23 @@ class Queued:
     last_error: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class AlertMark:
+    """What operators said of an alert's key: who acknowledged it and when (an
+    acknowledgement before the alert's ``since`` was of an earlier occurrence), and until
+    when its notifications are silenced, and by whom."""
+
+    key: str
+    acknowledged_by: str | None = None
+    acknowledged_at: int | None = None
+    silenced_until: int | None = None
+    silenced_by: str | None = None
+
+    def silenced(self, now: int) -> bool:
+        """Whether the alert's notifications are held at ``now``."""
+        return self.silenced_until is not None and now < self.silenced_until
+
+
 @dataclass(frozen=True)
 class Plan:
     """What one evaluation does: notifications to send, states to save, keys resolved."""
@@ -148,6 +165,21 @@ def plan_notifications(
     resolved = sorted(set(states) - seen)
     notifications += [Notification(Event.RESOLVED, states[k].alert, now) for k in resolved]
     return Plan(notifications, saved, resolved)
+
+
+def silenced(plan: Plan, marks: Mapping[str, AlertMark], now: int, repeat_s: int) -> Plan:
+    """``plan`` without the notifications of the keys silenced at ``now``; the state of
+    such an alert is saved as if last notified ``repeat_s`` before its silence ends, so
+    that it is notified again (as a repeat) when the silence ends if it is still active."""
+    held = {k: m.silenced_until or now for k, m in marks.items() if m.silenced(now)}
+    if not held:
+        return plan
+    states = [
+        replace(s, notified_at=held[s.alert.key] - repeat_s) if s.alert.key in held else s
+        for s in plan.states
+    ]
+    notes = [n for n in plan.notifications if n.alert.key not in held]
+    return Plan(notes, states, plan.resolved)
 
 
 def rate_limited(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from kenshin.domain.alerts import AlertState, Notification, Queued
+from kenshin.domain.alerts import AlertMark, AlertState, Notification, Queued
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import ExportFailure
 from kenshin.errors import KenshinError
@@ -18,6 +18,12 @@ class Alerts(Protocol):
 
     def alert_states(self) -> dict[str, AlertState]:
         """The active alerts' stored states by key."""
+
+    def alert_marks(self) -> dict[str, AlertMark]:
+        """What operators said of alerts (acknowledged, silenced), by key."""
+
+    def mark_alert(self, mark: AlertMark) -> None:
+        """Keep ``mark`` as what operators said of its key, in place of any before."""
 
     def save_round(
         self,

@@ -24,7 +24,7 @@ from typing import Protocol
 
 from kenshin.config_alerts import AlertsConfig, RouteConfig
 from kenshin.domain.alert_rules import active_alerts
-from kenshin.domain.alerts import Notification, Plan, plan_notifications
+from kenshin.domain.alerts import AlertMark, Notification, Plan, plan_notifications, silenced
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import (
     CertificateExpiry,
@@ -60,12 +60,15 @@ def evaluate(
     alerts: Alerts, obs: Observations, settings: AlertsConfig, direct: DirectDelivery | None = None
 ) -> Plan:
     """Find the active alerts, plan the notifications against the stored state, and save
-    the new state with the notifications queued, in one transaction; with ``direct``,
+    the new state with the notifications queued, in one transaction (an alert silenced
+    by an operator is not notified until its silence ends); with ``direct``,
     a round the store cannot save is delivered directly instead."""
     active = active_alerts(obs, settings.thresholds)
     stored = alerts.alert_states()
     states = stored if direct is None else direct.states(stored)
-    plan = plan_notifications(active, states, obs.now, settings.repeat_minutes * 60)
+    repeat_s = settings.repeat_minutes * 60
+    plan = plan_notifications(active, states, obs.now, repeat_s)
+    plan = silenced(plan, _marks(alerts), obs.now, repeat_s)
     outgoing = route(plan.notifications, settings.routes)
     if direct is None:
         alerts.save_round(plan.states, plan.resolved, outgoing)
@@ -85,6 +88,15 @@ def evaluate(
     if unrouted:
         log.warning("no channel takes the notifications of %s", ", ".join(sorted(set(unrouted))))
     return plan
+
+
+def _marks(alerts: Alerts) -> dict[str, AlertMark]:
+    """The operators' marks; none while the store cannot be read (nothing is held then)."""
+    try:
+        return alerts.alert_marks()
+    except StoreError as exc:
+        log.error("the alerts' silences cannot be read now: %s", exc)  # noqa: TRY400
+        return {}
 
 
 class AlertingPorts(ReceiptPorts, Protocol):

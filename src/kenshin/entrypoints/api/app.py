@@ -9,13 +9,16 @@ from starlette.routing import Match
 
 from kenshin import __version__
 from kenshin.entrypoints.api import (
+    alerts,
     audit,
     customers,
     devices,
     explain,
     files,
     fleet_overview,
+    incidents,
     meters,
+    report,
     session,
     users,
 )
@@ -35,7 +38,20 @@ def make_api(context: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     api.state.context = context
-    routers = (session, users, audit, fleet_overview, customers, files, devices, meters, explain)
+    routers = (
+        session,
+        users,
+        audit,
+        fleet_overview,
+        customers,
+        files,
+        devices,
+        meters,
+        explain,
+        incidents,
+        report,
+        alerts,
+    )
     for module in routers:
         api.include_router(module.router)
     api.add_exception_handler(HTTPException, _answer_error)  # type: ignore[arg-type]

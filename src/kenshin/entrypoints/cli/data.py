@@ -15,7 +15,6 @@ import click
 from kenshin.bootstrap import App
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
 from kenshin.entrypoints.cli.listing import (
-    device_zones,
     json_option,
     moment,
     show,
@@ -24,6 +23,7 @@ from kenshin.entrypoints.cli.listing import (
     utc_option,
 )
 from kenshin.errors import NotFoundError
+from kenshin.services import fleet_lists
 from kenshin.services.export import ExportOutcome, remove_expired
 from kenshin.services.imports import import_lines
 from kenshin.services.incoming import IngestSummary
@@ -232,14 +232,13 @@ def dead_letters(ctx: click.Context, limit: int, utc: bool, as_json: bool) -> No
     of the device's customer where it is known, else UTC)."""
     with opened(ctx) as app:
         total = app.store.dead_letters.count_dead_letters()
-        found = app.store.dead_letters.list_dead_letters(limit)
-        zones = {} if utc else device_zones(app.store)
+        found = fleet_lists.dead_letters(app.store, limit)
     records = [
         {
-            "received_at": moment(d.received_at, zones.get(d.device or "")),
-            "source": d.source,
-            "device": d.device,
-            "reason": d.reason,
+            "received_at": moment(d.letter.received_at, None if utc else d.zone),
+            "source": d.letter.source,
+            "device": d.letter.device,
+            "reason": d.letter.reason,
         }
         for d in found
     ]
@@ -266,17 +265,14 @@ def conflicts(ctx: click.Context, limit: int, utc: bool, as_json: bool) -> None:
     and the other, and when the second of the two was received (times in the zone of the
     meter's customer)."""
     with opened(ctx) as app:
-        found = app.store.readings.list_conflicts(limit)
-        zones = {} if utc else device_zones(app.store)
-        devices = {m.id: m.device for m in app.store.registry.list_meters()}
+        found = fleet_lists.conflicts(app.store, limit)
     records = []
-    for c in found:
-        device = devices.get(c.meter)
-        where = zones.get(device or "")
+    for z in found:
+        c, where = z.conflict, None if utc else z.zone
         records.append(
             {
                 "meter": c.meter,
-                "device": device,
+                "device": z.device,
                 "t": moment(c.t, where),
                 "stored_fwd": c.stored_fwd,
                 "stored_rev": c.stored_rev,
@@ -293,11 +289,11 @@ def conflicts(ctx: click.Context, limit: int, utc: bool, as_json: bool) -> None:
             str(r["meter"]),
             text_cell(r["device"]),
             text_cell(r["t"]),
-            _registers(c.stored_fwd, c.stored_rev),
-            _registers(c.new_fwd, c.new_rev),
+            _registers(z.conflict.stored_fwd, z.conflict.stored_rev),
+            _registers(z.conflict.new_fwd, z.conflict.new_rev),
             text_cell(r["received_at"]),
         )
-        for r, c in zip(records, found, strict=True)
+        for r, z in zip(records, found, strict=True)
     ]
     table(("meter", "device", "time", "stored", "other", "received"), rows)
     click.echo(f"{len(found)} conflict{'' if len(found) == 1 else 's'} listed")

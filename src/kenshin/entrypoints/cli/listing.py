@@ -11,7 +11,9 @@ import click
 
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import F
-from kenshin.ports import Store
+from kenshin.services.fleet_lists import device_zones
+
+__all__ = ["device_zones"]
 
 Cell = str | int | float | datetime | None
 Record = Mapping[str, Cell]
@@ -39,12 +41,6 @@ def moment(epoch: int | None, timezone: str | None) -> datetime | None:
     if epoch is None:
         return None
     return datetime.fromtimestamp(epoch, zone(timezone) if timezone else UTC)
-
-
-def device_zones(store: Store) -> dict[str, str]:
-    """The time zone of each device's customer, by device."""
-    zones = {c.id: c.timezone for c in store.registry.list_customers()}
-    return {d.id: zones[d.customer] for d in store.registry.list_devices() if d.customer in zones}
 
 
 def show(columns: Sequence[str], records: Sequence[Record], as_json: bool) -> None:

@@ -12,14 +12,8 @@ from kenshin.domain.report_render import render_csv, render_text
 from kenshin.domain.slots import zone
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
 from kenshin.ports import ChannelError
-from kenshin.services.report import ReportError, gather_report, report_email
-from kenshin.watch_setup import (
-    alert_channels,
-    day_events,
-    report_channel,
-    report_settings,
-    unit_infos,
-)
+from kenshin.services.report import ReportError, report_email
+from kenshin.watch_setup import alert_channels, report_channel, report_settings, site_report
 
 NOT_CONFIGURED = (
     "sending the report by email is not configured: set report.channel to an email channel"
@@ -73,15 +67,8 @@ def report(
         if day is None:
             day = datetime.fromtimestamp(now, zone(settings.timezone)).date() - timedelta(days=1)
         try:
-            found = gather_report(
-                app.store,
-                day,
-                now=now,
-                export=app.export_settings,
-                settings=settings,
-                units=unit_infos(app.store),
-                events=day_events(app.store, day, settings.timezone),
-                customer_id=customer_id,
+            found = site_report(
+                app.store, app.export_settings, settings, day, now=now, customer_id=customer_id
             )
         except ReportError as exc:
             raise click.UsageError(str(exc)) from exc

@@ -1,0 +1,162 @@
+"""The open alerts, with who acknowledged them and until when they are silenced;
+acknowledging one, and silencing an alert's notifications until a time."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path
+from pydantic import AwareDatetime, BaseModel
+
+from kenshin.bootstrap import App
+from kenshin.domain.alerts import AlertMark, AlertState
+from kenshin.domain.operators import Action
+from kenshin.entrypoints.api.auth import Principal, allowed
+from kenshin.entrypoints.api.common import actor_of, answers, app_of, iso, now_of
+from kenshin.services.alert_marks import BadSilence, UnknownAlert, acknowledge, silence
+
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+# An alert's key ("down:device endpoint", "disk:/data"): printable, "/" included.
+AlertKey = Annotated[str, Path(pattern=r"^[^\x00-\x1f\x7f]{1,300}$", description="The alert's key")]
+CHANGE = Depends(allowed(Action.CHANGE_FLEET))
+
+
+class MarkOut(BaseModel):
+    """What operators said of an alert: acknowledged by whom and when (of this
+    occurrence), silenced until when and by whom (times UTC ISO 8601; None: not)."""
+
+    acknowledged_by: str | None
+    acknowledged_at: str | None
+    silenced_until: str | None
+    silenced_by: str | None
+
+
+class AlertOut(BaseModel):
+    """An open alert: what, since when (UTC ISO 8601), last notified, and the marks."""
+
+    key: str
+    severity: str
+    title: str
+    text: str
+    customer: str | None
+    since: str
+    notified_at: str
+    acknowledged_by: str | None
+    acknowledged_at: str | None
+    silenced_until: str | None
+    silenced_by: str | None
+
+
+class SilenceOut(BaseModel):
+    """A silence still running of an alert that is not open now."""
+
+    key: str
+    silenced_until: str
+    silenced_by: str | None
+
+
+class AlertsOut(BaseModel):
+    """The open alerts (most severe first, then oldest), and the silences of alerts not
+    open now."""
+
+    open: list[AlertOut]
+    silenced: list[SilenceOut]
+
+
+class SilenceAsked(BaseModel):
+    """Until when the alert's notifications are held (ISO 8601 with offset)."""
+
+    until: AwareDatetime
+
+
+class MarkedOut(BaseModel):
+    """An alert's key and what operators said of it now."""
+
+    key: str
+    mark: MarkOut
+
+
+_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
+def _mark(mark: AlertMark, since: int = 0) -> MarkOut:
+    """``mark`` as shown; an acknowledgement of an earlier occurrence (before ``since``)
+    is not shown."""
+    acked = mark.acknowledged_at is not None and mark.acknowledged_at >= since
+    return MarkOut(
+        acknowledged_by=mark.acknowledged_by if acked else None,
+        acknowledged_at=iso(mark.acknowledged_at) if acked else None,
+        silenced_until=iso(mark.silenced_until),
+        silenced_by=mark.silenced_by if mark.silenced_until is not None else None,
+    )
+
+
+def _open(state: AlertState, mark: AlertMark) -> AlertOut:
+    a = state.alert
+    shown = _mark(mark, a.since)
+    return AlertOut(
+        key=a.key,
+        severity=str(a.severity),
+        title=a.title,
+        text=a.text,
+        customer=a.customer,
+        since=iso(a.since) or "",
+        notified_at=iso(state.notified_at) or "",
+        **shown.model_dump(),
+    )
+
+
+@router.get("", response_model=AlertsOut, responses=answers())
+def list_alerts(
+    app: App = Depends(app_of),  # noqa: B008 - FastAPI's way
+    now: int = Depends(now_of),
+    _principal: Principal = Depends(allowed(Action.READ)),  # noqa: B008 - FastAPI's way
+) -> AlertsOut:
+    """The open alerts and the silences running of alerts not open now."""
+    states = app.store.alerts.alert_states()
+    marks = app.store.alerts.alert_marks()
+    ordered = sorted(states.values(), key=lambda s: (_RANK.get(s.alert.severity, 3), s.alert.since))
+    return AlertsOut(
+        open=[_open(s, marks.get(s.alert.key, AlertMark(s.alert.key))) for s in ordered],
+        silenced=[
+            SilenceOut(
+                key=m.key, silenced_until=iso(m.silenced_until) or "", silenced_by=m.silenced_by
+            )
+            for m in sorted(marks.values(), key=lambda m: m.key)
+            if m.key not in states and m.silenced(now)
+        ],
+    )
+
+
+@router.post("/{key:path}/acknowledge", response_model=MarkedOut, responses=answers(404, 422))
+def acknowledge_alert(
+    key: AlertKey,
+    app: App = Depends(app_of),  # noqa: B008 - FastAPI's way
+    now: int = Depends(now_of),
+    principal: Principal = CHANGE,
+) -> MarkedOut:
+    """Acknowledge the open alert ``key``: the list shows who and when until it ends."""
+    try:
+        mark = acknowledge(app.store.alerts, app.store.audit, actor_of(principal), key, now=now)
+    except UnknownAlert as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return MarkedOut(key=key, mark=_mark(mark))
+
+
+@router.post("/{key:path}/silence", response_model=MarkedOut, responses=answers(422))
+def silence_alert(
+    key: AlertKey,
+    asked: SilenceAsked,
+    app: App = Depends(app_of),  # noqa: B008 - FastAPI's way
+    now: int = Depends(now_of),
+    principal: Principal = CHANGE,
+) -> MarkedOut:
+    """Hold the notifications of alert ``key`` (open now or not) until ``until``; if it
+    is still open then, it is notified again."""
+    until = int(asked.until.timestamp())
+    actor = actor_of(principal)
+    try:
+        mark = silence(app.store.alerts, app.store.audit, actor, key, until=until, now=now)
+    except BadSilence as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return MarkedOut(key=key, mark=_mark(mark))

@@ -1,0 +1,68 @@
+"""The admin API's dead letters, conflicts, security events and daily report: what an
+operator reads of what went wrong, on a real SQLite site."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from api_fleet import api_client, fleet_site, reading_messages, recent_day
+from conftest import kenshin
+from kenshin.domain.model import SecurityEvent
+from kenshin.domain.operators import Role
+
+
+def test_dead_letters_conflicts_security_events_and_the_report_as_a_viewer_reads_them(
+    tmp_path: Path,
+) -> None:
+    day = recent_day()
+    site = fleet_site(tmp_path, day, export=False)
+    again = json.loads(reading_messages(day))
+    again["seq"] = 2
+    again["meters"][1]["readings"] = [{**again["meters"][1]["readings"][5], "fwd": 1}]
+    bad = tmp_path / "again.jsonl"
+    bad.write_text(json.dumps(again) + "\n" + "not json \xe9\n")
+    assert kenshin(site, "import", str(bad)).exit_code == 0
+    with api_client(site, Role.VIEWER) as (client, app):
+        now = int(app.store.dead_letters.list_dead_letters(1)[0].received_at)
+        app.store.alerts.add_security_events(
+            [SecurityEvent("certificate_refused", now, "198.51.100.4:5555", "U-9", "revoked")]
+        )
+        letters = client.get("/api/v1/dead-letters").json()
+        later = client.get("/api/v1/dead-letters", params={"since": "2199-01-01T00:00:00Z"})
+        conflicts = client.get("/api/v1/conflicts").json()
+        events = client.get("/api/v1/security-events").json()
+        report = client.get("/api/v1/report", params={"date": day.isoformat()})
+        unknown = client.get("/api/v1/report", params={"date": str(day), "customer": "C-404"})
+        refused = [
+            client.get("/api/v1/dead-letters", params={"since": "yesterday"}).status_code,
+            client.get("/api/v1/conflicts", params={"limit": 0}).status_code,
+            client.get("/api/v1/report", params={"date": "1999-12-31"}).status_code,
+            client.get("/api/v1/report", params={"date": "2026-02-30"}).status_code,
+        ]
+    assert [(d["reason"][:4] != "", d["payload_text"], d["truncated"]) for d in letters] == [
+        (True, "not json \xe9", False)
+    ]
+    assert base64.b64decode(letters[0]["payload_base64"]) == "not json \xe9".encode()
+    assert letters[0]["received_at"].endswith("+00:00")  # no device: UTC
+    assert later.status_code == 200
+    assert later.json() == []
+    slot = again["meters"][1]["readings"][0]["t"]
+    assert [(c["meter"], c["device"], c["t"], c["received_fwd"]) for c in conflicts] == [
+        ("M-2", "U-1", slot, 1)
+    ]
+    assert conflicts[0]["t"].endswith("+09:00")  # in the customer's zone
+    assert [(e["kind"], e["severity"], e["who"], e["address"]) for e in events] == [
+        ("certificate_refused", "critical", "U-9", "198.51.100.4:5555")
+    ]
+    assert report.status_code == 200, report.text
+    found = report.json()
+    assert found["day"] == day.isoformat()
+    assert found["totals"]["meters"] == 2
+    assert found["totals"]["dead_letters"] == 0  # the letter came days after the day
+    problems = {m["meter"]: m["missing"] for c in found["customers"] for m in c["problems"]}
+    assert problems["M-1"] >= 2  # the readings missed at two boundaries
+    assert any(c["kind"] in {"missing", "silent"} for c in found["causes"])
+    assert unknown.status_code == 404
+    assert refused == [422, 422, 422, 422]
