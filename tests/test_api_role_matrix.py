@@ -12,7 +12,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -66,6 +66,21 @@ ROWS = [
     Row("GET", f"/api/v1/meters/M-1/days/{_day()}", Action.READ, 200),
     Row("GET", f"/api/v1/meters/M-1/week/{_day(-6)}", Action.READ, 200),
     Row("GET", "/api/v1/meters/M-1/explain", Action.READ, 200, params={"slot": f"{_day()}T05:00"}),
+    Row("GET", "/api/v1/alerts", Action.READ, 200),
+    Row("GET", "/api/v1/dead-letters", Action.READ, 200),
+    Row("GET", "/api/v1/conflicts", Action.READ, 200),
+    Row("GET", "/api/v1/security-events", Action.READ, 200),
+    Row("GET", "/api/v1/report", Action.READ, 200, params={"date": _day()}),
+    # No alert is open on the site: the operator's acknowledgement finds none (404).
+    Row("POST", "/api/v1/alerts/silent:U-2/acknowledge", Action.CHANGE_FLEET, 404),
+    Row(
+        "POST",
+        "/api/v1/alerts/silent:U-2/silence",
+        Action.CHANGE_FLEET,
+        200,
+        body=lambda _role: {"until": (datetime.now(UTC) + timedelta(days=30)).isoformat()},
+        audited="alerts.silence",
+    ),
     Row(
         "POST",
         "/api/v1/customers",
@@ -221,6 +236,7 @@ def _template(path: str) -> str:
         "U-2": "{device_id}",
         "M-1": "{meter_id}",
         "spare": "{name}",
+        "silent:U-2": "{key}",
         "{token}": "{token_id}",
         _day(): "{day}",
         _day(-6): "{day}",

@@ -11,8 +11,9 @@ from pydantic import AwareDatetime, BaseModel
 from kenshin.bootstrap import App
 from kenshin.domain.alerts import AlertMark, AlertState
 from kenshin.domain.operators import Action
+from kenshin.entrypoints.api.answers import answers
 from kenshin.entrypoints.api.auth import Principal, allowed
-from kenshin.entrypoints.api.common import actor_of, answers, app_of, iso, now_of
+from kenshin.entrypoints.api.common import actor_of, app_of, iso, now_of
 from kenshin.services.alert_marks import BadSilence, UnknownAlert, acknowledge, silence
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])

@@ -7,13 +7,14 @@ import base64
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel
 
 from kenshin.bootstrap import App
 from kenshin.domain.operators import Action
+from kenshin.entrypoints.api.answers import answers
 from kenshin.entrypoints.api.auth import Principal, allowed
-from kenshin.entrypoints.api.common import answers, app_of, iso, now_of
+from kenshin.entrypoints.api.common import app_of, iso, now_of
 from kenshin.services import fleet_lists
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
@@ -22,8 +23,11 @@ DAY_S = 86_400
 TEXT_CHARS = 2_000  # the most of a payload shown as text
 Limit = Annotated[int, Query(ge=1, le=10_000, description="The most to list")]
 Since = Annotated[
-    AwareDatetime | None,
-    Query(description="Only those at or after this time (ISO 8601 with offset); default: a day"),
+    str | None,
+    Query(
+        pattern=r"^\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:?\d{2})$",
+        description="Only those at or after this time (ISO 8601 with offset); default: a day",
+    ),
 ]
 
 
@@ -67,8 +71,14 @@ class SecurityEventOut(BaseModel):
     detail: str
 
 
-def _since(since: datetime | None, now: int) -> int:
-    return now - DAY_S if since is None else int(since.timestamp())
+def _since(since: str | None, now: int) -> int:
+    """The epoch of ``since`` (a day back from ``now`` when None); 422 for no such time."""
+    if since is None:
+        return now - DAY_S
+    try:
+        return int(datetime.fromisoformat(since).timestamp())
+    except ValueError as exc:
+        raise HTTPException(422, f"since: {since} is no time (ISO 8601 with offset)") from exc
 
 
 def _letter(z: fleet_lists.ZonedLetter) -> DeadLetterOut:

@@ -12,15 +12,9 @@ from pydantic import BaseModel
 from kenshin.bootstrap import App
 from kenshin.domain.operators import Action
 from kenshin.domain.report import CustomerQuality, DailyReport, root_causes
+from kenshin.entrypoints.api.answers import answers
 from kenshin.entrypoints.api.auth import Principal, allowed
-from kenshin.entrypoints.api.common import (
-    CUSTOMER_PATTERN,
-    answers,
-    app_of,
-    checked_day,
-    iso,
-    now_of,
-)
+from kenshin.entrypoints.api.common import CUSTOMER_PATTERN, app_of, checked_day, iso, now_of
 from kenshin.errors import ConfigError
 from kenshin.services.report import ReportError
 from kenshin.watch_setup import alert_channels, report_settings, site_report
