@@ -68,7 +68,7 @@ function niceMax(value) {
 export function bars(slots, { testid, dayLabels = [] } = {}) {
   const width = 960;
   const height = 260;
-  const pad = { left: 52, right: 8, top: 12, bottom: 28 };
+  const pad = { left: 52, right: 8, top: 26, bottom: 28 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
   const values = slots.map((slot) => (slot.kwh === null || slot.kwh === undefined ? null : Number(slot.kwh)));
@@ -78,10 +78,11 @@ export function bars(slots, { testid, dayLabels = [] } = {}) {
   const svg = s("svg", { class: "bars", viewBox: `0 0 ${width} ${height}`, role: "img", testid, "aria-label": t("meter.curve") },
     s("defs", {}, s("pattern", { id: `hatch-${testid}`, width: 5, height: 5, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" },
       s("rect", { width: 5, height: 5, class: "hatch-bg" }), s("line", { x1: 0, y1: 0, x2: 0, y2: 5, class: "hatch-line" }))));
+  const digits = [0, 1, 2, 3].find((d) => Math.abs((max / 4) * 10 ** d - Math.round((max / 4) * 10 ** d)) < 1e-9) ?? 3;
   for (let k = 0; k <= 4; k += 1) {
     const v = (max * k) / 4;
     svg.append(s("line", { x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v), class: "grid" }),
-      s("text", { x: pad.left - 6, y: y(v) + 4, "text-anchor": "end", class: "axis" }, v.toFixed(max < 1 ? 2 : 1)));
+      s("text", { x: pad.left - 6, y: y(v) + 4, "text-anchor": "end", class: "axis" }, v.toFixed(digits)));
   }
   const perDay = slots.length > SLOTS ? SLOTS : slots.length;
   slots.forEach((slot, i) => {
@@ -104,6 +105,6 @@ export function bars(slots, { testid, dayLabels = [] } = {}) {
       svg.append(s("text", { x: x + (isDay ? step * SLOTS / 2 : 0), y: height - 8, "text-anchor": "middle", class: "axis" }, text));
     }
   }
-  svg.append(s("text", { x: 4, y: pad.top + 4, class: "axis unit" }, "kWh"));
+  svg.append(s("text", { x: pad.left - 6, y: 12, "text-anchor": "end", class: "axis unit" }, "kWh"));
   return svg;
 }

@@ -46,6 +46,7 @@ export async function render(main, { query, navigate }) {
     try {
       const answer = await api.get(`${path`/api/v1/meters/${meter}/explain`}?slot=${encodeURIComponent(`${date}T${slot}`)}`);
       detail.replaceChildren(explanation(meter, `${date} ${slot}`, answer, date, () => { detail.hidden = true; }));
+      detail.scrollIntoView({ block: "nearest", behavior: "smooth" });
     } catch (error) {
       detail.replaceChildren(errorBox(error));
     }

@@ -18,6 +18,12 @@ function showError(line, error) {
   line.hidden = false;
 }
 
+/** The QR code's SVG as an image URL; an <img> needs the SVG namespace declared. */
+function svgImage(svg) {
+  const text = /<svg[^>]*\sxmlns=/.test(svg) ? svg : svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"');
+  return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(text)}`;
+}
+
 /** The secret of an otpauth:// URI, for typing into an authenticator by hand. */
 function secretOf(uri) {
   try {
@@ -35,7 +41,7 @@ function enrolment(main, answer, done) {
   const error = errorLine();
   const qr = answer.qr_svg
     ? h("img", { class: "qr", alt: t("enrol.qr"), testid: "enrol-qr",
-      src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(answer.qr_svg)}` })
+      src: svgImage(answer.qr_svg) })
     : null;
   const form = h("form", { class: "card signin", testid: "enrol-form" },
     h("h1", {}, t("enrol.title")),
@@ -47,6 +53,9 @@ function enrolment(main, answer, done) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
+      // The enrolling session's CSRF token: in the answer, or asked for.
+      if (!answer.csrf) setCsrf((await api.get("/api/v1/session")).csrf);
+      else setCsrf(answer.csrf);
       const session = await api.post("/api/v1/session/totp", { code: form.elements.code.value.trim() });
       if (session && session.csrf) setCsrf(session.csrf);
       await done();
