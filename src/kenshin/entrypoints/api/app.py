@@ -22,6 +22,7 @@ from kenshin.entrypoints.api import (
     session,
     users,
 )
+from kenshin.entrypoints.api.console import add_console
 from kenshin.entrypoints.api.context import ApiContext
 
 OPENAPI_URL = "/api/v1/openapi.json"
@@ -55,6 +56,7 @@ def make_api(context: ApiContext) -> FastAPI:
     for module in routers:
         api.include_router(module.router)
     api.add_exception_handler(HTTPException, _answer_error)  # type: ignore[arg-type]
+    add_console(api)  # the page at /, its files at /assets/
     return api
 
 

@@ -1,0 +1,200 @@
+// Every label of the console in both languages, in one table: key -> [English, 日本語].
+// {0}, {1} are filled from t()'s further arguments.
+export const LANGUAGES = ["ja", "en"];
+
+const TABLE = {
+  title: ["Operator console", "運用コンソール"],
+  language: ["Language", "言語"],
+  "lang.en": ["English", "English"],
+  "lang.ja": ["日本語", "日本語"],
+  menu: ["Menu", "メニュー"],
+  signout: ["Sign out", "サインアウト"],
+  loading: ["Loading…", "読み込み中…"],
+  none: ["Nothing to show.", "表示するものはありません。"],
+  never: ["never", "なし"],
+  rows: ["{0} rows", "{0} 件"],
+  show: ["Show", "表示"],
+  add: ["Add", "追加"],
+  delete: ["Delete", "削除"],
+  cancel: ["Cancel", "キャンセル"],
+  confirm: ["Confirm", "実行"],
+  close: ["Close", "閉じる"],
+  actions: ["Actions", "操作"],
+  status: ["Status", "状態"],
+  time: ["Time", "日時"],
+  date: ["Date", "日付"],
+  customer: ["Customer", "需要家"],
+  meter: ["Meter", "メーター"],
+  flag: ["Flag", "フラグ"],
+  read_only: ["Read only: your role may look but not change.", "閲覧のみ: このロールでは変更できません。"],
+  "error.network": ["The server could not be reached.", "サーバーに接続できません。"],
+  "error.status": ["The server answered {0}.", "サーバーの応答: {0}"],
+  "role.admin": ["Admin", "管理者"],
+  "role.operator": ["Operator", "オペレーター"],
+  "role.viewer": ["Viewer", "閲覧者"],
+  "nav.overview": ["Overview", "概要"],
+  "nav.quality": ["Data quality", "データ品質"],
+  "nav.customers": ["Customers", "需要家"],
+  "nav.devices": ["Devices", "通信端末"],
+  "nav.alerts": ["Alerts", "アラート"],
+  "nav.dead-letters": ["Dead letters", "処理不能メッセージ"],
+  "nav.security": ["Security events", "セキュリティイベント"],
+  "nav.audit": ["Audit log", "監査ログ"],
+  "nav.users": ["Users", "ユーザー"],
+  "nav.tokens": ["API tokens", "API トークン"],
+  "signin.title": ["Sign in to kenshin", "kenshin にサインイン"],
+  "signin.name": ["Name", "ユーザー名"],
+  "signin.password": ["Password", "パスワード"],
+  "signin.code": ["6-digit code", "6 桁の確認コード"],
+  "signin.code_hint": [" (admins and operators)", "（管理者・オペレーター）"],
+  "signin.submit": ["Sign in", "サインイン"],
+  "signin.refused": ["Name, password or code not accepted.", "ユーザー名、パスワードまたはコードが正しくありません。"],
+  "enrol.title": ["Set up your authenticator", "認証アプリの設定"],
+  "enrol.hint": ["Scan this code with an authenticator app, then enter the 6-digit code it shows.", "認証アプリでこのコードを読み取り、表示された 6 桁のコードを入力してください。"],
+  "enrol.qr": ["QR code for the authenticator app", "認証アプリ用 QR コード"],
+  "enrol.secret": ["Or enter this key by hand:", "手入力する場合のキー:"],
+  "enrol.confirm": ["Confirm and sign in", "確認してサインイン"],
+  "overview.generated": ["As of {0}", "{0} 時点"],
+  "overview.units": ["Units", "通信端末"],
+  "overview.total": ["Registered", "登録済み"],
+  "overview.online": ["Online", "オンライン"],
+  "overview.silent": ["Silent", "無通信"],
+  "overview.never_seen": ["Never seen", "未接続"],
+  "overview.ingest": ["Ingest and alerts", "取り込みとアラート"],
+  "overview.messages": ["Messages, last hour", "メッセージ（直近 1 時間）"],
+  "overview.dead_letters": ["Dead letters, last day", "処理不能（直近 1 日）"],
+  "overview.alerts": ["Open alerts", "未解決アラート"],
+  "overview.shortcuts": ["Go to", "移動"],
+  "flag.A": ["Actual", "実測"],
+  "flag.E": ["Estimated", "推定"],
+  "flag.Q": ["Questionable", "要確認"],
+  "flag.N": ["No value", "欠測"],
+  "quality.heading": ["{0}, {1}", "{0}　{1}"],
+  "quality.hint": ["Click a slot to see how its value was found.", "コマをクリックすると値の根拠を表示します。"],
+  "quality.empty": ["No meters reported that day.", "この日のメーターデータはありません。"],
+  "quality.no_customer": ["No customers yet.", "需要家が登録されていません。"],
+  "explain.heading": ["{0} at {1}", "{0}　{1}"],
+  "explain.open_meter": ["Load curve of this meter", "このメーターの負荷曲線"],
+  "meter.curve": ["Energy per half hour", "30 分ごとの電力量"],
+  "meter.day": ["Load curve, {0}", "負荷曲線　{0}"],
+  "meter.week": ["Week, {0} to {1}", "週間　{0}〜{1}"],
+  "meter.total": ["Total {0} kWh", "合計 {0} kWh"],
+  "meter.slots": ["Half-hour values", "30 分値一覧"],
+  "meter.spans": ["Service", "使用期間"],
+  "meter.device": ["Device", "通信端末"],
+  "meter.from": ["From", "開始"],
+  "meter.until": ["Until", "終了"],
+  "meter.in_service": ["In service", "使用中"],
+  "meter.out_of_service": ["Out of service", "使用停止"],
+  "customer.id": ["ID", "ID"],
+  "customer.name": ["Name", "名称"],
+  "customer.zone": ["Time zone", "タイムゾーン"],
+  "customer.layout": ["File layout", "ファイル形式"],
+  "customer.meters": ["Meters", "メーター"],
+  files: ["Files", "ファイル"],
+  "files.name": ["File", "ファイル名"],
+  "files.revision": ["Revision", "版"],
+  "files.size": ["Size", "サイズ"],
+  "files.collected": ["Collected", "取得日時"],
+  "files.uncollected": ["Not collected", "未取得"],
+  "files.waiting": ["{0} not collected", "未取得 {0} 件"],
+  "alerts.open_heading": ["Open ({0})", "未解決（{0} 件）"],
+  "alerts.history": ["History", "履歴"],
+  "alerts.since": ["Since", "発生"],
+  "alerts.rule": ["Rule", "ルール"],
+  "alerts.subject": ["Subject", "内容"],
+  "alerts.open": ["Open", "未対応"],
+  "alerts.acknowledged": ["Acknowledged", "確認済み"],
+  "alerts.silenced": ["Silenced until {0}", "{0} まで抑止"],
+  "alerts.resolved": ["Resolved", "解決済み"],
+  "alerts.resolved_at": ["Resolved", "解決"],
+  "alerts.acknowledge": ["Acknowledge", "確認"],
+  "alerts.silence": ["Silence…", "抑止…"],
+  "alerts.silence_ask": ["Silence “{0}” until:", "「{0}」を次の日時まで抑止します:"],
+  "alerts.until": ["Until", "抑止終了"],
+  "letters.received": ["Received", "受信日時"],
+  "letters.source": ["From", "送信元"],
+  "letters.reason": ["Reason", "理由"],
+  "letters.payload": ["Message", "メッセージ"],
+  "security.kind": ["Event", "種別"],
+  "security.who": ["Who", "対象"],
+  "security.address": ["Address", "アドレス"],
+  "security.detail": ["Detail", "詳細"],
+  "device.id": ["Device", "端末 ID"],
+  "device.online": ["Online", "オンライン"],
+  "device.silent": ["Silent", "無通信"],
+  "device.never_seen": ["Never seen", "未接続"],
+  "device.revoked": ["Revoked", "失効"],
+  "device.last_seen": ["Last heard", "最終受信"],
+  "device.firmware": ["Firmware", "ファームウェア"],
+  "device.signal": ["Signal", "電波強度"],
+  "device.resend": ["Resend…", "再送要求…"],
+  "device.resend_ask": ["Ask {0} to send its readings again, from and to:", "{0} に次の期間の検針値の再送を要求します:"],
+  "device.resend_sent": ["{0} was asked to send again.", "{0} に再送を要求しました。"],
+  "device.since": ["From", "開始"],
+  "device.until": ["To", "終了"],
+  "device.revoke": ["Revoke", "失効"],
+  "device.revoke_ask": ["Revoke {0}? Its certificate stops working and its meters go out of service; readings are kept.", "{0} を失効させますか？証明書が無効になり、メーターは使用停止になります（検針値は保持されます）。"],
+  "device.revoked_done": ["{0} was revoked.", "{0} を失効させました。"],
+  "users.add": ["Add a user", "ユーザーを追加"],
+  "users.name": ["Name", "ユーザー名"],
+  "users.role": ["Role", "ロール"],
+  "users.password": ["Password (12 or more characters)", "パスワード（12 文字以上）"],
+  "users.totp": ["Authenticator", "認証アプリ"],
+  "users.enrolled": ["Set up", "設定済み"],
+  "users.not_enrolled": ["At next sign-in", "次回サインイン時"],
+  "users.created": ["Created", "作成日時"],
+  "users.reset_totp": ["Reset authenticator", "認証アプリをリセット"],
+  "users.reset_ask": ["Reset {0}'s authenticator? They set up a new one at their next sign-in.", "{0} の認証アプリをリセットしますか？次回サインイン時に再設定が必要です。"],
+  "users.reset_done": ["{0}'s authenticator was reset.", "{0} の認証アプリをリセットしました。"],
+  "users.delete_ask": ["Delete the user {0}? Their sessions end.", "ユーザー {0} を削除しますか？セッションは終了します。"],
+  "users.added": ["{0} was added.", "{0} を追加しました。"],
+  "users.deleted": ["{0} was deleted.", "{0} を削除しました。"],
+  "tokens.add": ["New API token", "API トークンを発行"],
+  "tokens.name": ["Name", "名前"],
+  "tokens.last_used": ["Last used", "最終使用"],
+  "tokens.revoke": ["Revoke", "失効"],
+  "tokens.revoke_ask": ["Revoke the token {0}? Programs using it are refused from now on.", "トークン {0} を失効させますか？以後このトークンは使えません。"],
+  "tokens.revoked": ["{0} was revoked.", "{0} を失効させました。"],
+  "tokens.once": ["Copy the token now; it is not shown again:", "このトークンは今回しか表示されません。今すぐコピーしてください:"],
+  "audit.since": ["Since", "開始日"],
+  "audit.csv": ["Download CSV", "CSV をダウンロード"],
+  "audit.who": ["Who", "実行者"],
+  "audit.action": ["Action", "操作"],
+  "audit.object": ["Object", "対象"],
+  "audit.change": ["Change", "変更内容"],
+  "audit.source": ["From", "経路"],
+};
+
+const STORED = "kenshin.lang";
+let current = null;
+
+export function lang() {
+  if (!current) {
+    let stored = null;
+    try {
+      stored = localStorage.getItem(STORED);
+    } catch {
+      stored = null;
+    }
+    const browser = (navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";
+    current = LANGUAGES.includes(stored) ? stored : browser;
+  }
+  return current;
+}
+
+export function setLang(code) {
+  current = LANGUAGES.includes(code) ? code : "en";
+  try {
+    localStorage.setItem(STORED, current);
+  } catch {
+    // Storage refused (private mode): the choice lasts until the page is left.
+  }
+}
+
+/** The label of key in the current language, {0}... filled from args. */
+export function t(key, ...args) {
+  const entry = TABLE[key];
+  const text = entry ? entry[lang() === "ja" ? 1 : 0] : key;
+  return text.replace(/\{(\d)\}/g, (_, i) => String(args[Number(i)] ?? ""));
+}

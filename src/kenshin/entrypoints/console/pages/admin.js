@@ -1,0 +1,136 @@
+// Operators' accounts and API tokens (admins), and the audit log of every change
+// (operators and admins) with its CSV download.
+import { api, listOf, path } from "../api.js";
+import { h, fmtTime, table, badge, pick, confirmDialog, errorBox, isoDay } from "../dom.js";
+import { t } from "../i18n.js";
+
+const ROLES = ["viewer", "operator", "admin"];
+
+function roleSelect(testid) {
+  return h("select", { name: "role", testid }, ROLES.map((r) => h("option", { value: r }, t(`role.${r}`))));
+}
+
+/** A page of a list with a form to add to it; after any change the page is drawn again. */
+async function listPage(main, { title, testid, route, key, columns, form, notice }) {
+  main.replaceChildren(h("h1", {}, title), h("p", { class: "loading" }, t("loading")));
+  const rows = listOf(await api.get(route), key);
+  const message = h("div", { role: "status", testid: `${testid}-message`, hidden: !notice }, notice);
+  message.className = "notice";
+  main.replaceChildren(h("h1", {}, title), h("div", { class: "page", testid: `page-${testid}` }, message,
+    h("section", { class: "panel" }, table(`${testid}-table`, columns, rows, (r) => pick(r, "id", "name"))),
+    form ? h("section", { class: "panel" }, form) : null));
+  return message;
+}
+
+function submitter(form, run) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      await run(Object.fromEntries(new FormData(form)));
+    } catch (error) {
+      form.querySelector(".form-error").replaceChildren(errorBox(error));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+async function change(ask, request, redraw) {
+  if (ask && !(await confirmDialog(ask))) return;
+  try {
+    await request();
+    await redraw();
+  } catch (error) {
+    await redraw(error.message);
+  }
+}
+
+export async function users(main, ctx, notice = null) {
+  const redraw = (text) => users(main, ctx, text);
+  const form = submitter(h("form", { class: "inline-form", testid: "user-add-form" },
+    h("h2", {}, t("users.add")),
+    h("label", {}, t("users.name"), h("input", { name: "name", required: true, autocomplete: "off", testid: "user-add-name" })),
+    h("label", {}, t("users.role"), roleSelect("user-add-role")),
+    h("label", {}, t("users.password"), h("input", { name: "password", type: "password", required: true, minlength: 12, autocomplete: "new-password", testid: "user-add-password" })),
+    h("button", { type: "submit", testid: "user-add-submit" }, t("add")),
+    h("div", { class: "form-error" })), async (body) => {
+    await api.post("/api/v1/users", body);
+    await redraw(t("users.added", body.name));
+  });
+  await listPage(main, {
+    title: t("nav.users"), testid: "users", route: "/api/v1/users", key: "users", form, notice,
+    columns: [
+      { label: t("users.name"), value: (u) => u.name },
+      { label: t("users.role"), value: (u) => t(`role.${u.role}`) },
+      { label: t("users.totp"), value: (u) => (u.role === "viewer" ? "—" : pick(u, "totp_enrolled") ? badge(t("users.enrolled"), "good") : badge(t("users.not_enrolled"), "warn")) },
+      { label: t("users.created"), value: (u) => fmtTime(pick(u, "created_at")) },
+      { label: t("actions"), value: (u) => h("div", { class: "row-actions" },
+        h("button", { type: "button", class: "small secondary", testid: "user-reset-totp", disabled: u.role === "viewer",
+          onclick: () => change(t("users.reset_ask", u.name), () => api.post(path`/api/v1/users/${u.name}/reset-totp`), () => redraw(t("users.reset_done", u.name))) }, t("users.reset_totp")),
+        h("button", { type: "button", class: "small danger", testid: "user-delete", disabled: u.name === ctx.session.name,
+          onclick: () => change(t("users.delete_ask", u.name), () => api.del(path`/api/v1/users/${u.name}`), () => redraw(t("users.deleted", u.name))) }, t("delete"))) },
+    ],
+  });
+}
+
+export async function tokens(main, ctx, notice = null) {
+  const redraw = (text) => tokens(main, ctx, text);
+  const form = submitter(h("form", { class: "inline-form", testid: "token-add-form" },
+    h("h2", {}, t("tokens.add")),
+    h("label", {}, t("tokens.name"), h("input", { name: "name", required: true, autocomplete: "off", testid: "token-add-name" })),
+    h("label", {}, t("users.role"), roleSelect("token-add-role")),
+    h("button", { type: "submit", testid: "token-add-submit" }, t("add")),
+    h("div", { class: "form-error" })), async (body) => {
+    const answer = await api.post("/api/v1/tokens", body);
+    const message = await listPage(main, await tokenPage(redraw, null));
+    message.replaceChildren(t("tokens.once"), " ", h("code", { class: "secret", testid: "token-secret" }, pick(answer, "token", "secret")));
+    message.hidden = false;
+  });
+  const page = await tokenPage(redraw, notice);
+  await listPage(main, { ...page, form });
+}
+
+async function tokenPage(redraw, notice) {
+  return {
+    title: t("nav.tokens"), testid: "tokens", route: "/api/v1/tokens", key: "tokens", notice,
+    columns: [
+      { label: t("tokens.name"), value: (k) => k.name },
+      { label: t("users.role"), value: (k) => t(`role.${k.role}`) },
+      { label: t("users.created"), value: (k) => fmtTime(pick(k, "created_at")) },
+      { label: t("tokens.last_used"), value: (k) => fmtTime(pick(k, "last_used_at", "last_used")) },
+      { label: t("actions"), value: (k) => h("button", { type: "button", class: "small danger", testid: "token-revoke",
+        onclick: () => change(t("tokens.revoke_ask", k.name), () => api.del(path`/api/v1/tokens/${k.id}`), () => redraw(t("tokens.revoked", k.name))) }, t("tokens.revoke")) },
+    ],
+  };
+}
+
+function changeSummary(entry) {
+  const before = entry.before || {};
+  const after = entry.after || {};
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  return keys.map((k) => `${k}: ${before[k] ?? "—"} → ${after[k] ?? "—"}`).join("; ") || "—";
+}
+
+export async function audit(main, { query, navigate }) {
+  const since = query.get("since") || isoDay(-7);
+  const sinceIso = new Date(`${since}T00:00`).toISOString();
+  const form = h("form", { class: "toolbar", testid: "audit-form" },
+    h("label", {}, t("audit.since"), h("input", { type: "date", name: "since", value: since, testid: "audit-since" })),
+    h("button", { type: "submit", testid: "audit-show" }, t("show")),
+    h("a", { class: "button secondary", href: `/api/v1/audit.csv?since=${encodeURIComponent(sinceIso)}`, download: "audit.csv", testid: "audit-csv" }, t("audit.csv")));
+  form.addEventListener("submit", (event) => { event.preventDefault(); navigate(`#/audit?since=${form.elements.since.value}`); });
+  const rows = listOf(await api.get(`/api/v1/audit?since=${encodeURIComponent(sinceIso)}`), "entries", "audit");
+  main.replaceChildren(h("h1", {}, t("nav.audit")), h("div", { class: "page", testid: "page-audit" }, form,
+    h("section", { class: "panel" }, table("audit-table", [
+      { label: t("time"), value: (e) => fmtTime(pick(e, "at", "time")) },
+      { label: t("audit.who"), value: (e) => pick(e, "who", "actor") },
+      { label: t("users.role"), value: (e) => pick(e, "role") },
+      { label: t("audit.action"), value: (e) => h("code", {}, pick(e, "action") || "—") },
+      { label: t("audit.object"), value: (e) => [pick(e, "kind"), pick(e, "key")].filter(Boolean).join(" ") },
+      { label: t("audit.change"), value: changeSummary },
+      { label: t("audit.source"), value: (e) => pick(e, "source", "address") },
+    ], rows))));
+}
