@@ -4,7 +4,8 @@ and for docs/console/: signs in as each kind of user through the page, as a user
     PYTHONPATH=src python -m tests.console.harness --port 8765 &
     PYTHONPATH=src python -m tests.console.screens http://127.0.0.1:8765 OUT_DIR [en|ja]
 
-Needs Debian's chromium (no browser is downloaded).
+On a harness just started (``newop`` enrols its authenticator once). Needs Debian's
+chromium (no browser is downloaded).
 """
 
 from __future__ import annotations
@@ -49,13 +50,14 @@ def shoot(base: str, out: Path, language: str) -> None:
         pages += ["security", "audit", "users", "tokens", "meters/M-0000007"]
         for route in pages:
             page.goto(f"{base}/#/{route}")
-            page.locator("main [data-testid^=page-]").wait_for()
-            page.wait_for_load_state("networkidle")
-            page.screenshot(path=out / f"{route.split('/')[0]}.png", full_page=True)
+            page.locator(f"main[data-ready][data-route={route.split('/')[0]}]").wait_for()
+            name = {"meters": "meter", "customers": "customer"}.get(route.split("/")[0], route)
+            page.screenshot(path=out / f"{name}.png")
         page.goto(f"{base}/#/quality")
         page.locator("[data-testid=heat-cell][data-meter=M-0000007][data-slot='11:00']").click()
         page.get_by_test_id("explain").wait_for()
-        page.screenshot(path=out / "explain.png", full_page=True)
+        page.get_by_test_id("explain").scroll_into_view_if_needed()
+        page.screenshot(path=out / "explain.png")
         page.goto(f"{base}/#/devices")
         page.get_by_test_id("device-revoke").first.click()
         page.get_by_test_id("confirm-dialog").wait_for()

@@ -111,12 +111,14 @@ async function render() {
     return signin.render(main, { session: state.session, done: afterSignIn, navigate });
   }
   const page = PAGES.find((p) => p.route === route.name && p.roles.includes(state.session.role)) || PAGES[0];
+  main.dataset.route = page.route;
   root.replaceChildren(header(), h("div", { class: "body" }, menu(page.route), main));
   try {
     await page.page(main, { ...route, session: state.session, navigate, may });
   } catch (error) {
     main.replaceChildren(h("p", { class: "error", role: "alert", testid: "error" }, error.message));
   }
+  main.dataset.ready = "true"; // the page has its data (tests wait for main[data-ready])
 }
 
 /** Whether the signed-in role may do an action of the role matrix. */

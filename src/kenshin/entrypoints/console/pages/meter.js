@@ -58,6 +58,8 @@ export async function render(main, { args, query, navigate }) {
   const page = h("div", { class: "page", testid: "page-meter" }, toolbar(id, date, navigate));
   main.replaceChildren(h("h1", {}, id ? `${t("meter")} ${id}` : t("meter")), page);
   if (!id) return;
+  const loading = h("p", { class: "loading" }, t("loading"));
+  page.append(loading);
   let meter, day, week;
   try {
     [meter, day, week] = await Promise.all([
@@ -66,8 +68,9 @@ export async function render(main, { args, query, navigate }) {
       api.get(path`/api/v1/meters/${id}/week/${date}`),
     ]);
   } catch (error) {
-    return page.append(errorBox(error));
+    return loading.replaceWith(errorBox(error));
   }
+  loading.remove();
   const slots = listOf(day, "slots");
   const days = listOf(week, "days");
   const weekSlots = days.flatMap((d) => listOf(d, "slots"));
