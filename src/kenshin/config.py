@@ -67,6 +67,12 @@ class HttpConfig(_Section):
         "", description="PEM certificate chain, relative to data_dir; empty: plain HTTP"
     )
     tls_key: str = Field("", description="PEM private key of tls_certificate")
+    session_hours: int = Field(
+        12, ge=1, le=24 * 7, description="a console session ends this long after sign-in"
+    )
+    session_idle_minutes: int = Field(
+        30, ge=5, le=24 * 60, description="and sooner after this long without a request"
+    )
 
 
 class RecoveryConfig(_Section):

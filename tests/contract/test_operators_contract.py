@@ -128,3 +128,52 @@ def test_the_audit_log_keeps_entries_in_order_and_gives_the_newest_oldest_first(
     assert log.entries(since=NOW + 10, limit=3) == kept[2:]
     assert log.entries(since=NOW + 41) == []
     assert log.entries(limit=0) == []
+
+
+def test_failures_counted_at_once_lock_the_account_at_exactly_the_fifth(store: Store) -> None:
+    ops = store.operators
+    ops.save_operator(ADA)
+    ops.save_operator(BOB)
+    _fail_at_once(store, "ada", 5)
+    _fail_at_once(store, "bob", 4)
+    assert ops.get_operator("ada") == replace(ADA, failures=0, locked_until=NOW + 900)
+    assert ops.get_operator("bob") == replace(BOB, failures=4)
+    assert ops.count_failure("bob", NOW, 5, 900) == replace(BOB, locked_until=NOW + 900)
+    assert ops.count_failure("nobody", NOW, 5, 900) is None
+    ops.clear_failures("ada")
+    assert ops.get_operator("ada") == ADA
+    assert ops.count_failure("ada", NOW, 5, 900) == replace(ADA, failures=1)
+    ops.clear_failures("nobody")
+    assert ops.get_operator("nobody") is None
+
+
+def _fail_at_once(store: Store, name: str, threads: int) -> None:
+    start = threading.Barrier(threads)
+
+    def fail() -> None:
+        start.wait()
+        store.operators.count_failure(name, NOW, 5, 900)
+
+    guessers = [threading.Thread(target=fail) for _ in range(threads)]
+    for guesser in guessers:
+        guesser.start()
+    for guesser in guessers:
+        guesser.join(timeout=10)
+
+
+def test_a_session_is_kept_alive_only_while_it_exists_and_the_expired_are_pruned(
+    store: Store,
+) -> None:
+    ops = store.operators
+    ops.save_session(session("s1"))
+    ops.save_session(session("s2", "bob"))
+    ops.save_session(replace(session("s3"), expires_at=NOW + 60))
+    assert ops.touch_session("s1", NOW + 7200)
+    assert ops.get_session("s1") == replace(session("s1"), expires_at=NOW + 7200)
+    assert not ops.touch_session("gone", NOW + 7200)
+    assert ops.get_session("gone") is None
+    assert ops.remove_sessions(expired_before=NOW + 60) == 0  # s3 ends at NOW + 60
+    assert ops.remove_sessions(expired_before=NOW + 3601) == 2  # s3, and s2 at NOW + 3600
+    assert ops.get_session("s1") is not None
+    assert ops.get_session("s2") is None
+    assert ops.get_session("s3") is None

@@ -30,7 +30,7 @@ from kenshin.adapters.dynamo_items import (
     write_all,
     written,
 )
-from kenshin.adapters.dynamo_tables import DynamoTables, Item
+from kenshin.adapters.dynamo_tables import DynamoTables, Item, is_condition_failure
 from kenshin.domain.operators import ApiToken, AuditEntry, Operator, OperatorSession, Role
 
 OPERATOR = "operator"
@@ -94,6 +94,56 @@ class DynamoOperators:
             ExpressionAttributeValues={":step": {"N": str(step)}},
         )
 
+    def count_failure(
+        self, name: str, now: int, max_failures: int, lockout_s: int
+    ) -> Operator | None:
+        """Count a failed sign-in with an ADD (none is lost of failures at once); the one
+        that reaches ``max_failures`` locks the account with a write conditional on the
+        count (of two that see it reached, one locks: the other finds the count reset)."""
+        try:
+            answer = self._tables.call(
+                "update_item",
+                TableName=self._table,
+                Key=key(OPERATOR, name),
+                UpdateExpression="ADD failures :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if not is_condition_failure(exc):
+                raise
+            return None
+        counted = _operator(answer["Attributes"])
+        if counted.failures < max_failures:
+            return counted
+        written(
+            self._tables,
+            "update_item",
+            TableName=self._table,
+            Key=key(OPERATOR, name),
+            UpdateExpression="SET failures = :zero, locked_until = :until",
+            ConditionExpression="failures >= :max",
+            ExpressionAttributeValues={
+                ":zero": {"N": "0"},
+                ":until": {"N": str(now + lockout_s)},
+                ":max": {"N": str(max_failures)},
+            },
+        )
+        return self.get_operator(name)
+
+    def clear_failures(self, name: str) -> None:
+        """Forget the account's failed sign-ins and lift its lock."""
+        written(
+            self._tables,
+            "update_item",
+            TableName=self._table,
+            Key=key(OPERATOR, name),
+            UpdateExpression="SET failures = :zero, locked_until = :zero",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":zero": {"N": "0"}},
+        )
+
     def save_session(self, session: OperatorSession) -> None:
         """Add the session, or replace the one with its ``id_hash``."""
         found = item(
@@ -114,24 +164,31 @@ class DynamoOperators:
         found = self._tables.get(self._table, key(SESSION, id_hash))
         return None if found is None else _session(found)
 
-    def remove_sessions(self, *, id_hash: str | None = None, operator: str | None = None) -> int:
-        """Remove one session, or every session of an operator; how many went."""
+    def touch_session(self, id_hash: str, expires_at: int) -> bool:
+        """Move the session's ``expires_at``; False when there is no such session."""
+        return written(
+            self._tables,
+            "update_item",
+            TableName=self._table,
+            Key=key(SESSION, id_hash),
+            UpdateExpression="SET expires_at = :until",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":until": {"N": str(expires_at)}},
+        )
+
+    def remove_sessions(
+        self,
+        *,
+        id_hash: str | None = None,
+        operator: str | None = None,
+        expired_before: int | None = None,
+    ) -> int:
+        """Remove one session, every session of an operator, or those expired; how many."""
         gone = {id_hash} if id_hash is not None else set()
         if operator is not None:
-            gone.update(
-                found["sk"]["S"]
-                for found in self._tables.query(
-                    self._table,
-                    KeyConditionExpression="pk = :pk",
-                    FilterExpression="#operator = :operator",
-                    ProjectionExpression="sk",
-                    ExpressionAttributeNames={"#operator": "operator"},
-                    ExpressionAttributeValues={
-                        ":pk": {"S": SESSION},
-                        ":operator": {"S": operator},
-                    },
-                )
-            )
+            gone.update(self._sessions_where("#f = :v", "operator", {"S": operator}))
+        if expired_before is not None:
+            gone.update(self._sessions_where("#f < :v", "expires_at", {"N": str(expired_before)}))
         removed = 0
         for each in sorted(gone):
             answer = self._tables.call(
@@ -139,6 +196,21 @@ class DynamoOperators:
             )
             removed += "Attributes" in answer
         return removed
+
+    def _sessions_where(self, condition: str, field: str, value: dict[str, str]) -> list[str]:
+        """The digests of the sessions whose ``field`` meets ``condition`` (a filter on
+        the sessions' partition: there are few)."""
+        return [
+            found["sk"]["S"]
+            for found in self._tables.query(
+                self._table,
+                KeyConditionExpression="pk = :pk",
+                FilterExpression=condition,
+                ProjectionExpression="sk",
+                ExpressionAttributeNames={"#f": field},
+                ExpressionAttributeValues={":pk": {"S": SESSION}, ":v": value},
+            )
+        ]
 
     def save_token(self, token: ApiToken) -> None:
         """Add the API token (with its item by digest, in one transaction)."""

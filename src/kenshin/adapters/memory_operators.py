@@ -47,6 +47,29 @@ class MemoryOperators:
             self._operators[name] = replace(operator, last_totp_step=step)
             return True
 
+    def count_failure(
+        self, name: str, now: int, max_failures: int, lockout_s: int
+    ) -> Operator | None:
+        """Count a failed sign-in; at ``max_failures`` lock the account, under the lock."""
+        with self._lock:
+            operator = self._operators.get(name)
+            if operator is None:
+                return None
+            failures = operator.failures + 1
+            if failures >= max_failures:
+                operator = replace(operator, failures=0, locked_until=now + lockout_s)
+            else:
+                operator = replace(operator, failures=failures)
+            self._operators[name] = operator
+            return operator
+
+    def clear_failures(self, name: str) -> None:
+        """Forget the account's failed sign-ins and lift its lock."""
+        with self._lock:
+            operator = self._operators.get(name)
+            if operator is not None:
+                self._operators[name] = replace(operator, failures=0, locked_until=0)
+
     def save_session(self, session: OperatorSession) -> None:
         """Add the session, or replace the one with its ``id_hash``."""
         with self._lock:
@@ -56,13 +79,30 @@ class MemoryOperators:
         """The session whose cookie digests to ``id_hash``, or None."""
         return self._sessions.get(id_hash)
 
-    def remove_sessions(self, *, id_hash: str | None = None, operator: str | None = None) -> int:
-        """Remove one session, or every session of an operator; how many went."""
+    def touch_session(self, id_hash: str, expires_at: int) -> bool:
+        """Move the session's ``expires_at``; False when there is no such session."""
+        with self._lock:
+            session = self._sessions.get(id_hash)
+            if session is None:
+                return False
+            self._sessions[id_hash] = replace(session, expires_at=expires_at)
+            return True
+
+    def remove_sessions(
+        self,
+        *,
+        id_hash: str | None = None,
+        operator: str | None = None,
+        expired_before: int | None = None,
+    ) -> int:
+        """Remove one session, every session of an operator, or those expired; how many."""
         with self._lock:
             gone = [
                 key
                 for key, s in self._sessions.items()
-                if key == id_hash or (operator is not None and s.operator == operator)
+                if key == id_hash
+                or (operator is not None and s.operator == operator)
+                or (expired_before is not None and s.expires_at < expired_before)
             ]
             for key in gone:
                 del self._sessions[key]

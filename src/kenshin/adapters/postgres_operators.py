@@ -63,6 +63,13 @@ _SAVE_OPERATOR = """
         totp_secret = EXCLUDED.totp_secret, totp_enrolled = EXCLUDED.totp_enrolled,
         last_totp_step = EXCLUDED.last_totp_step, failures = EXCLUDED.failures,
         locked_until = EXCLUDED.locked_until"""
+# One statement (the row locked meanwhile): of failures counted at once, none is lost.
+_COUNT_FAILURE = """
+    UPDATE operators SET
+        failures = CASE WHEN failures + 1 >= %(max)s THEN 0 ELSE failures + 1 END,
+        locked_until = CASE WHEN failures + 1 >= %(max)s THEN %(until)s ELSE locked_until END
+    WHERE name = %(name)s RETURNING name, role, password_hash, created_at, totp_secret,
+        totp_enrolled, last_totp_step, failures, locked_until"""
 _SAVE_SESSION = """
     INSERT INTO operator_sessions VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT (id_hash) DO UPDATE SET operator = EXCLUDED.operator, role = EXCLUDED.role,
@@ -112,6 +119,27 @@ class PgOperators(PgPart):
         )
         return changed > 0
 
+    def count_failure(
+        self, name: str, now: int, max_failures: int, lockout_s: int
+    ) -> Operator | None:
+        """Count a failed sign-in and, at ``max_failures``, lock the account: one
+        statement."""
+        found = self._rows(
+            f"counting a failed sign-in of {name!r}",
+            _COUNT_FAILURE,
+            {"max": max_failures, "until": now + lockout_s, "name": name},
+        )
+        return store_rows.operator(found[0]) if found else None
+
+    def clear_failures(self, name: str) -> None:
+        """Forget the account's failed sign-ins and lift its lock."""
+        self._run(
+            f"clearing the failed sign-ins of {name!r}",
+            "UPDATE operators SET failures = 0, locked_until = 0"
+            " WHERE name = %s AND (failures <> 0 OR locked_until <> 0)",
+            (name,),
+        )
+
     def save_session(self, session: OperatorSession) -> None:
         """Add the session, or replace the one with its ``id_hash``."""
         self._run(
@@ -125,12 +153,27 @@ class PgOperators(PgPart):
         rows = self._rows("reading a session", f"{_SESSION} WHERE id_hash = %s", (id_hash,))
         return store_rows.session(rows[0]) if rows else None
 
-    def remove_sessions(self, *, id_hash: str | None = None, operator: str | None = None) -> int:
-        """Remove one session, or every session of an operator; how many went."""
+    def touch_session(self, id_hash: str, expires_at: int) -> bool:
+        """Move the session's ``expires_at``; False when there is no such session."""
+        changed = self._run(
+            "keeping a session alive",
+            "UPDATE operator_sessions SET expires_at = %s WHERE id_hash = %s",
+            (expires_at, id_hash),
+        )
+        return changed > 0
+
+    def remove_sessions(
+        self,
+        *,
+        id_hash: str | None = None,
+        operator: str | None = None,
+        expired_before: int | None = None,
+    ) -> int:
+        """Remove one session, every session of an operator, or those expired; how many."""
         return self._run(
             "removing sessions",
-            "DELETE FROM operator_sessions WHERE id_hash = %s OR operator = %s",
-            (id_hash, operator),
+            "DELETE FROM operator_sessions WHERE id_hash = %s OR operator = %s OR expires_at < %s",
+            (id_hash, operator, expired_before),
         )
 
     def save_token(self, token: ApiToken) -> None:

@@ -46,6 +46,13 @@ _OPERATOR = (
     "SELECT name, role, password_hash, created_at, totp_secret, totp_enrolled,"
     " last_totp_step, failures, locked_until FROM operators"
 )
+# One statement: of failures counted at once, none is lost and one locks.
+_COUNT_FAILURE = """
+    UPDATE operators SET
+        failures = CASE WHEN failures + 1 >= ? THEN 0 ELSE failures + 1 END,
+        locked_until = CASE WHEN failures + 1 >= ? THEN ? ELSE locked_until END
+    WHERE name = ? RETURNING name, role, password_hash, created_at, totp_secret,
+        totp_enrolled, last_totp_step, failures, locked_until"""
 _SESSION = (
     "SELECT id_hash, operator, role, created_at, expires_at, csrf, address, enrolling"
     " FROM operator_sessions"
@@ -98,6 +105,25 @@ class SqliteOperators(SqlitePart):
                 > 0
             )
 
+    def count_failure(
+        self, name: str, now: int, max_failures: int, lockout_s: int
+    ) -> Operator | None:
+        """Count a failed sign-in and, at ``max_failures``, lock the account: one
+        statement."""
+        with self._writing(f"counting a failed sign-in of {name!r}") as db:
+            rows = db.execute(_COUNT_FAILURE, (max_failures, max_failures, now + lockout_s, name))
+            found = rows.fetchall()
+        return store_rows.operator(found[0]) if found else None
+
+    def clear_failures(self, name: str) -> None:
+        """Forget the account's failed sign-ins and lift its lock."""
+        with self._writing(f"clearing the failed sign-ins of {name!r}") as db:
+            db.execute(
+                "UPDATE operators SET failures = 0, locked_until = 0"
+                " WHERE name = ? AND (failures <> 0 OR locked_until <> 0)",
+                (name,),
+            )
+
     def save_session(self, session: OperatorSession) -> None:
         """Add the session, or replace the one with its ``id_hash``."""
         with self._writing("saving a session") as db:
@@ -111,12 +137,29 @@ class SqliteOperators(SqlitePart):
         rows = self._rows("reading a session", f"{_SESSION} WHERE id_hash = ?", (id_hash,))
         return store_rows.session(rows[0]) if rows else None
 
-    def remove_sessions(self, *, id_hash: str | None = None, operator: str | None = None) -> int:
-        """Remove one session, or every session of an operator; how many went."""
+    def touch_session(self, id_hash: str, expires_at: int) -> bool:
+        """Move the session's ``expires_at``; False when there is no such session."""
+        with self._writing("keeping a session alive") as db:
+            return (
+                db.execute(
+                    "UPDATE operator_sessions SET expires_at = ? WHERE id_hash = ?",
+                    (expires_at, id_hash),
+                ).rowcount
+                > 0
+            )
+
+    def remove_sessions(
+        self,
+        *,
+        id_hash: str | None = None,
+        operator: str | None = None,
+        expired_before: int | None = None,
+    ) -> int:
+        """Remove one session, every session of an operator, or those expired; how many."""
         with self._writing("removing sessions") as db:
             return db.execute(
-                "DELETE FROM operator_sessions WHERE id_hash = ? OR operator = ?",
-                (id_hash, operator),
+                "DELETE FROM operator_sessions WHERE id_hash = ? OR operator = ? OR expires_at < ?",
+                (id_hash, operator, expired_before),
             ).rowcount
 
     def save_token(self, token: ApiToken) -> None:

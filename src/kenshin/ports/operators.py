@@ -27,14 +27,35 @@ class Operators(Protocol):
         """Record ``step`` as the account's last accepted TOTP step if it is later than
         the one recorded, atomically; False when it is not (a code used again)."""
 
+    def count_failure(
+        self, name: str, now: int, max_failures: int, lockout_s: int
+    ) -> Operator | None:
+        """Count a failed sign-in of the account, atomically (of failures at once, none is
+        lost): at the ``max_failures``-th its count goes back to 0 and it is locked until
+        ``now + lockout_s``. The account as it is then; None when there is none."""
+
+    def clear_failures(self, name: str) -> None:
+        """Forget the account's failed sign-ins and lift its lock (a sign-in succeeded)."""
+
     def save_session(self, session: OperatorSession) -> None:
         """Add the session, or replace the one with its ``id_hash``."""
 
     def get_session(self, id_hash: str) -> OperatorSession | None:
         """The session whose cookie digests to ``id_hash``, or None."""
 
-    def remove_sessions(self, *, id_hash: str | None = None, operator: str | None = None) -> int:
-        """Remove one session, or every session of an operator; how many went."""
+    def touch_session(self, id_hash: str, expires_at: int) -> bool:
+        """Move the session's ``expires_at`` (it was used); False when there is no such
+        session (it ended meanwhile: it is not made again)."""
+
+    def remove_sessions(
+        self,
+        *,
+        id_hash: str | None = None,
+        operator: str | None = None,
+        expired_before: int | None = None,
+    ) -> int:
+        """Remove one session, every session of an operator, or every session whose
+        ``expires_at`` is before ``expired_before`` (those given); how many went."""
 
     def save_token(self, token: ApiToken) -> None:
         """Add the API token."""

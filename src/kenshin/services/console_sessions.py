@@ -8,6 +8,11 @@ of that step or an earlier one is refused. A role that needs TOTP and has none
 enrolled gets an *enrolling* session that can only confirm its first code; confirming
 gives a new session (a new id, as every sign-in does: a cookie planted before cannot
 be the one after). Signing in is not a change: it is not in the audit log.
+
+A session ends ``session_s`` after it began (``http.session_hours``), or sooner when it
+goes ``idle_s`` without a request (``http.session_idle_minutes``): its ``expires_at``
+is moved on by a request, at most once every ``TOUCH_S`` (not a write per request).
+Every sign-in removes the sessions expired by then.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from kenshin.services.security import SecurityLog
 MAX_FAILURES = 5
 LOCK_S = 15 * 60
 SESSION_S = 12 * 3600
+IDLE_S = 30 * 60
+TOUCH_S = 60  # a session's expiry is moved on at most this often
 ENROLLING_S = 10 * 60  # time to scan the QR code and type the first code
 WRONG = "wrong name, password or code"
 
@@ -38,10 +45,12 @@ class SignInRefused(KenshinError):
 
 @dataclass(frozen=True)
 class SignedIn:
-    """A new session: ``cookie`` its id (given to the browser, never stored)."""
+    """A new session: ``cookie`` its id (given to the browser, never stored), kept by
+    the browser ``lasts_s`` (the session's whole lifetime: idle, it ends sooner)."""
 
     cookie: str
     session: OperatorSession
+    lasts_s: int
 
 
 def digest(secret: str) -> str:
@@ -51,10 +60,13 @@ def digest(secret: str) -> str:
 
 @dataclass
 class ConsoleSessions:
-    """Signing in and out, and the sessions of ``keeping``; refusals go to ``security``."""
+    """Signing in and out, and the sessions of ``keeping``; refusals go to ``security``.
+    A session lasts ``session_s`` at most, ``idle_s`` without a request."""
 
     keeping: Keeping
     security: SecurityLog | None = None
+    session_s: int = SESSION_S
+    idle_s: int = IDLE_S
 
     def sign_in(self, name: str, password: str, code: str | None, address: str) -> SignedIn:
         """A new session for the operator; SignInRefused when refused."""
@@ -87,11 +99,14 @@ class ConsoleSessions:
     def session_of(self, cookie: str, address: str) -> OperatorSession | None:
         """The live session of the cookie's id; None (a security event) when there is none
         or it has expired (it is then removed)."""
-        id_hash = digest(cookie)
+        id_hash, now = digest(cookie), int(self.keeping.clock())
         session = self.keeping.operators.get_session(id_hash)
-        if session is not None and session.expires_at > self.keeping.clock():
-            return session
-        if session is not None:
+        if session is not None and now < min(session.expires_at, self._end_of(session)):
+            touched = self._touched(session, now)
+            if touched is not None:
+                return touched
+            session = None  # it ended meanwhile
+        elif session is not None:
             self.keeping.operators.remove_sessions(id_hash=id_hash)
         why = "expired session" if session else "unknown session"
         self._event(SecurityEventKind.CONSOLE_SESSION_REFUSED, None, address, why)
@@ -100,6 +115,20 @@ class ConsoleSessions:
     def sign_out(self, session: OperatorSession) -> None:
         """End the session."""
         self.keeping.operators.remove_sessions(id_hash=session.id_hash)
+
+    def _end_of(self, session: OperatorSession) -> int:
+        """When the session ends, however busy."""
+        return session.created_at + (ENROLLING_S if session.enrolling else self.session_s)
+
+    def _touched(self, session: OperatorSession, now: int) -> OperatorSession | None:
+        """The session used at ``now``: its expiry moved on (if by ``TOUCH_S`` or more);
+        None when it ended meanwhile."""
+        until = min(now + self.idle_s, self._end_of(session))
+        if until - session.expires_at < TOUCH_S:
+            return session
+        if not self.keeping.operators.touch_session(session.id_hash, until):
+            return None
+        return replace(session, expires_at=until)
 
     def _check_code(self, operator: Operator, code: str, address: str) -> None:
         secret = operator.totp_secret
@@ -119,20 +148,22 @@ class ConsoleSessions:
         if operator is None:  # removed meanwhile
             raise SignInRefused(WRONG)
         if operator.failures or operator.locked_until:
-            operators.save_operator(replace(operator, failures=0, locked_until=0))
+            operators.clear_failures(name)
+        operators.remove_sessions(expired_before=now)
         cookie = secrets.token_urlsafe(32)
+        lasts = ENROLLING_S if enrolling else self.session_s
         session = OperatorSession(
             id_hash=digest(cookie),
             operator=name,
             role=operator.role,
             created_at=now,
-            expires_at=now + (ENROLLING_S if enrolling else SESSION_S),
+            expires_at=now + min(lasts, self.idle_s),
             csrf=secrets.token_urlsafe(32),
             address=address,
             enrolling=enrolling,
         )
         operators.save_session(session)
-        return SignedIn(cookie, session)
+        return SignedIn(cookie, session, lasts)
 
     def _failed(self, operator: Operator | None, name: str, address: str, why: str) -> NoReturn:
         shown = name if operator else repr(name[:64])
@@ -142,16 +173,9 @@ class ConsoleSessions:
         raise SignInRefused(WRONG)
 
     def _count_failure(self, name: str) -> None:
-        operator = self.keeping.operators.get_operator(name)
-        if operator is None:
-            return
-        failures = operator.failures + 1
-        if failures >= MAX_FAILURES:
-            locked = int(self.keeping.clock()) + LOCK_S
-            operator = replace(operator, failures=0, locked_until=locked)
-        else:
-            operator = replace(operator, failures=failures)
-        self.keeping.operators.save_operator(operator)
+        """Counted by the store at once (failures at once cannot pass the lock)."""
+        now = int(self.keeping.clock())
+        self.keeping.operators.count_failure(name, now, MAX_FAILURES, LOCK_S)
 
     def _event(self, kind: SecurityEventKind, who: str | None, address: str, why: str) -> None:
         if self.security is not None:

@@ -45,7 +45,13 @@ def keeping(context: ApiContext = Depends(context_of)) -> Keeping:  # noqa: B008
 
 def sessions(context: ApiContext = Depends(context_of)) -> ConsoleSessions:  # noqa: B008 - FastAPI's way
     """Signing in and the sessions, refusals recorded in the server's security log."""
-    return ConsoleSessions(keeping(context), context.security)
+    http = context.app.settings.http
+    return ConsoleSessions(
+        keeping(context),
+        context.security,
+        session_s=http.session_hours * 3600,
+        idle_s=http.session_idle_minutes * 60,
+    )
 
 
 def address_of(request: Request) -> str:

@@ -135,7 +135,7 @@ def _set_cookie(request: Request, response: Response, signed: SignedIn) -> None:
     response.set_cookie(
         COOKIE,
         signed.cookie,
-        max_age=signed.session.expires_at - signed.session.created_at,
+        max_age=signed.lasts_s,
         path="/",
         secure=_secure(request),
         httponly=True,
