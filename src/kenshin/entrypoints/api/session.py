@@ -23,6 +23,7 @@ from kenshin.entrypoints.api.auth import (
     sessions,
 )
 from kenshin.entrypoints.api.context import context_of
+from kenshin.entrypoints.api.same_origin import same_origin
 from kenshin.services.console_sessions import (
     ConsoleSessions,
     SignedIn,
@@ -36,6 +37,7 @@ Console = Annotated[ConsoleSessions, Depends(sessions)]
 Current = Annotated[OperatorSession, Depends(cookie_session)]
 
 REFUSED = {401: "Wrong name, password or code, or the account is locked"}
+FOREIGN = "Sent by a page of another site"
 
 
 class SignIn(BaseModel):
@@ -65,7 +67,11 @@ class SessionState(BaseModel):
     qr_svg: str | None = None
 
 
-@router.post("", responses=answers(401, said=REFUSED, signed_in=False))
+@router.post(
+    "",
+    responses=answers(401, 403, said={**REFUSED, 403: FOREIGN}, signed_in=False),
+    dependencies=[Depends(same_origin)],
+)
 def sign_in(body: SignIn, request: Request, response: Response, console: Console) -> SessionState:
     """Sign in: a new session (its id in the cookie). An admin or operator without TOTP
     yet gets an enrolling session and the secret to scan."""
