@@ -112,3 +112,14 @@ def test_the_console_is_served_over_tls_with_secure_cookies(tmp_path: Path) -> N
     assert "Secure" in cookie
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
+
+
+def test_a_worker_with_the_console_beyond_this_machine_without_tls_does_not_start(
+    tmp_path: Path,
+) -> None:
+    from kenshin.entrypoints.worker import work
+
+    settings = Settings(http=HttpConfig(host="0.0.0.0"))
+    app = App(settings, tmp_path, MemoryStore(), LocalOutbox(tmp_path / "outbox"))
+    with pytest.raises(ConfigError, match=r"http\.host: .*beyond this machine, without TLS"):
+        asyncio.run(work(app, "w1"))

@@ -10,6 +10,10 @@ again under the same name.
 
 SIGTERM or SIGINT: take no more messages, commit and acknowledge what was received,
 give the lead up, disconnect (the session stays at the broker).
+
+Its HTTP side serves /metrics, /healthz and /readyz and, with ``http.console``, the
+console and the admin API on the shared store, as ``kenshin serve`` does (over TLS
+beyond this machine: it refuses to start otherwise).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from dataclasses import dataclass, replace
 
 from kenshin.bootstrap import App
 from kenshin.domain.cluster import MISSED_BEATS, Member, cluster_state
+from kenshin.entrypoints.api.app import make_api
+from kenshin.entrypoints.api.context import ApiContext
 from kenshin.entrypoints.http import (
     Check,
     HealthApp,
@@ -32,6 +38,7 @@ from kenshin.entrypoints.http import (
     store_writable,
     task_running,
 )
+from kenshin.entrypoints.http_tls import tls_files
 from kenshin.entrypoints.listeners import Listener, announce, on_signals
 from kenshin.entrypoints.scheduled import commit_queue
 from kenshin.entrypoints.watching import Watching
@@ -82,6 +89,8 @@ async def work(
     holds, end the session and forget the worker. ConfigError when the store is not
     PostgreSQL or no broker is configured; BrokerError when the broker cannot be used."""
     stop = stop or asyncio.Event()
+    if app.settings.http.enabled:
+        tls_files(app.settings.http, app.data_dir)  # the console in the clear stops it here
     on_signals(stop.set)
     members, leadership = app.cluster()
     watching = Watching(app)  # a wrong alert channel stops start-up here
@@ -166,7 +175,8 @@ async def _start_http(
     tasks: dict[str, asyncio.Task[None]],
     on_listening: Callable[[list[Listener]], None],
 ) -> HttpServer | None:
-    """The HTTP side (/metrics, /healthz, /readyz), if enabled; announce the listeners."""
+    """The HTTP side (/metrics, /healthz, /readyz, the console), if enabled; announce
+    the listeners."""
     listeners: list[Listener] = []
     http = None
     if app.settings.http.enabled:
@@ -177,7 +187,9 @@ async def _start_http(
 
 
 def _http_side(app: App, parts: _Parts, tasks: dict[str, asyncio.Task[None]]) -> HttpServer:
-    """Ready when the store is writable, the broker connected and the tasks running."""
+    """Ready when the store is writable, the broker connected and the tasks running; the
+    console and the admin API on every other path where ``http.console`` (over TLS
+    beyond this machine)."""
     commits = tasks["ingest"]
 
     def live() -> LiveCounts:  # read in the event loop; the page is made in a thread
@@ -194,8 +206,13 @@ def _http_side(app: App, parts: _Parts, tasks: dict[str, asyncio.Task[None]]) ->
     }
     if "lead" in tasks:
         checks["lead"] = task_running(tasks["lead"], "the attempts to lead")
-    health = HealthApp(lambda: parts.metrics.page(live()), checks)
-    return HttpServer(HttpSettings(app.settings.http.host, app.settings.http.port), health)
+    settings = app.settings.http
+    tls = tls_files(settings, app.data_dir)
+    api = None
+    if settings.console:
+        api = make_api(ApiContext(app, parts.security, secure_cookies=tls is not None))
+    health = HealthApp(lambda: parts.metrics.page(live()), checks, api)
+    return HttpServer(HttpSettings(settings.host, settings.port, tls), health)
 
 
 def _cluster_problems(app: App, members: Members) -> Callable[[], list[tuple[str, str]]]:
