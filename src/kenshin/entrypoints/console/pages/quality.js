@@ -41,9 +41,11 @@ export async function render(main, { query, navigate }) {
     return body.append(errorBox(error));
   }
   const rows = quality.meters;
-  // A slot asked for by its local start with its offset ("2026-12-04T11:00+09:00"):
-  // exact on the day the clocks go back, when an hour comes twice.
-  const slotOf = (i) => quality.starts[i].slice(0, 16) + quality.starts[i].slice(19);
+  // A slot asked for by its local start ("2026-12-04T11:00"), with its offset
+  // ("+01:00") where the clocks go back and that time comes twice.
+  const local = quality.starts.map((start) => start.slice(0, 16));
+  const slotOf = (i) => (local.indexOf(local[i]) !== local.lastIndexOf(local[i])
+    ? local[i] + quality.starts[i].slice(19) : local[i]);
   async function pick(meter, i) {
     detail.hidden = false;
     detail.replaceChildren(h("p", { class: "loading" }, t("loading")));
