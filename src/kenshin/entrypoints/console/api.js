@@ -61,10 +61,3 @@ export const api = {
 export function path(strings, ...parts) {
   return strings.reduce((out, s, i) => out + s + (i < parts.length ? encodeURIComponent(parts[i]) : ""), "");
 }
-
-/** A list from an answer that is a list or an object holding one under one of keys. */
-export function listOf(data, ...keys) {
-  if (Array.isArray(data)) return data;
-  for (const key of keys) if (data && Array.isArray(data[key])) return data[key];
-  return [];
-}

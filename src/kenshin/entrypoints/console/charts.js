@@ -20,36 +20,43 @@ export function legend(counts) {
       counts ? h("span", { class: "muted num", testid: `legend-count-${flag}` }, ` ${counts[flag] || 0}`) : null)));
 }
 
-/** Meters (rows) x 48 slots (columns), each cell a flag; onPick(meter, slot) on click. */
-export function heatmap(rows, onPick) {
+/**
+ * Registers (rows [{meter, direction, flags}]) x the day's slots (columns, local starts
+ * ``starts``: 48, or 46/50 where the clocks change), each cell a flag; onPick(meter,
+ * slot index) on click.
+ */
+export function heatmap(rows, starts, onPick) {
   const cell = 16;
   const left = 118;
   const top = 22;
-  const width = left + SLOTS * cell + 4;
+  const count = starts.length;
+  const at = (i) => starts[i].slice(11, 16);
+  const width = left + count * cell + 4;
   const height = top + rows.length * cell + 4;
   const svg = s("svg", { class: "heatmap", viewBox: `0 0 ${width} ${height}`, width, height, role: "grid", testid: "heatmap" });
-  for (let i = 0; i < SLOTS; i += 4) {
-    svg.append(s("text", { x: left + i * cell, y: 14, class: "axis" }, slotTime(i)));
+  for (let i = 0; i < count; i += 4) {
+    svg.append(s("text", { x: left + i * cell, y: 14, class: "axis" }, at(i)));
   }
   rows.forEach((row, r) => {
     const y = top + r * cell;
-    svg.append(s("text", { x: left - 8, y: y + 12, class: "row-label", "text-anchor": "end" }, row.meter));
+    const name = row.direction === "rev" ? `${row.meter} ${t("direction.rev_short")}` : row.meter;
+    svg.append(s("text", { x: left - 8, y: y + 12, class: "row-label", "text-anchor": "end" }, name));
     [...row.flags].forEach((flag, i) => {
       const x = left + i * cell;
       const g = s("g", {
         class: `cell flag-${flag}`, tabindex: 0, role: "button", testid: "heat-cell",
-        "data-meter": row.meter, "data-slot": slotTime(i), "data-flag": flag,
-        "aria-label": `${row.meter} ${slotTime(i)} ${t(`flag.${flag}`)}`,
-        onclick: () => onPick(row.meter, slotTime(i)),
-        onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onPick(row.meter, slotTime(i)); } },
+        "data-meter": row.meter, "data-direction": row.direction, "data-slot": at(i), "data-flag": flag,
+        "aria-label": `${name} ${at(i)} ${t(`flag.${flag}`)}`,
+        onclick: () => onPick(row.meter, i),
+        onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onPick(row.meter, i); } },
       },
-      s("title", {}, `${row.meter} ${slotTime(i)} — ${t(`flag.${flag}`)}`),
+      s("title", {}, `${name} ${at(i)} — ${t(`flag.${flag}`)}`),
       s("rect", { x: x + 0.5, y: y + 0.5, width: cell - 1, height: cell - 1, rx: 2 }));
       if (flag !== "A") g.append(s("text", { x: x + cell / 2, y: y + 12, "text-anchor": "middle", class: "cell-letter" }, flag));
       svg.append(g);
     });
   });
-  for (let i = 0; i <= SLOTS; i += 12) {
+  for (let i = 0; i <= count; i += 12) {
     svg.append(s("line", { x1: left + i * cell, x2: left + i * cell, y1: top - 4, y2: height - 4, class: "hour-rule" }));
   }
   return h("div", { class: "chart-scroll" }, svg);

@@ -7,6 +7,7 @@ import { t, lang, setLang, LANGUAGES } from "./i18n.js";
 import * as signin from "./pages/signin.js";
 import * as overview from "./pages/overview.js";
 import * as quality from "./pages/quality.js";
+import * as report from "./pages/report.js";
 import * as meter from "./pages/meter.js";
 import * as customers from "./pages/customers.js";
 import * as alerts from "./pages/alerts.js";
@@ -21,6 +22,7 @@ const ADMIN = ["admin"];
 
 const PAGES = [
   { route: "overview", page: overview.render, roles: READ },
+  { route: "report", page: report.render, roles: READ },
   { route: "quality", page: quality.render, roles: READ },
   { route: "meters", page: meter.render, roles: READ, menu: false },
   { route: "customers", page: customers.render, roles: READ },

@@ -29,12 +29,6 @@ export function s(tag, attrs, ...children) {
   return fill(document.createElementNS(SVG_NS, tag), attrs, children);
 }
 
-/** First of the fields present on row (the API's names, with fallbacks). */
-export function pick(row, ...names) {
-  for (const name of names) if (row && row[name] !== undefined && row[name] !== null) return row[name];
-  return null;
-}
-
 function pad(n) {
   return String(n).padStart(2, "0");
 }
@@ -89,14 +83,14 @@ export function fromLocalInput(value) {
 }
 
 /**
- * A table: columns [{label, value(row) -> text|Node, num?: true, testid?}], rows.
+ * A table: columns [{label, value(row, index) -> text|Node, num?: true, testid?}], rows.
  * Each row gets data-key (from key(row)) for tests to find it.
  */
 export function table(testid, columns, rows, key = () => null) {
   const head = h("tr", {}, columns.map((c) => h("th", { class: c.num ? "num" : null, scope: "col" }, c.label)));
-  const body = rows.map((row) =>
+  const body = rows.map((row, i) =>
     h("tr", { "data-key": key(row) },
-      columns.map((c) => h("td", { class: c.num ? "num" : null, testid: c.testid }, c.value(row) ?? "—"))),
+      columns.map((c) => h("td", { class: c.num ? "num" : null, testid: c.testid }, c.value(row, i) ?? "—"))),
   );
   if (!rows.length) body.push(h("tr", {}, h("td", { colspan: columns.length, class: "empty" }, t("none"))));
   return h("div", { class: "table-wrap" },

@@ -1,7 +1,7 @@
 // Operators' accounts and API tokens (admins), and the audit log of every change
 // (operators and admins) with its CSV download.
-import { api, listOf, path } from "../api.js";
-import { h, fmtTime, table, badge, pick, confirmDialog, errorBox, isoDay } from "../dom.js";
+import { api, path } from "../api.js";
+import { h, fmtTime, table, badge, confirmDialog, errorBox, isoDay } from "../dom.js";
 import { t } from "../i18n.js";
 
 const ROLES = ["viewer", "operator", "admin"];
@@ -13,11 +13,11 @@ function roleSelect(testid) {
 /** A page of a list with a form to add to it; after any change the page is drawn again. */
 async function listPage(main, { title, testid, route, key, columns, form, notice }) {
   main.replaceChildren(h("h1", {}, title), h("p", { class: "loading" }, t("loading")));
-  const rows = listOf(await api.get(route), key);
+  const rows = await api.get(route);
   const message = h("div", { role: "status", testid: `${testid}-message`, hidden: !notice }, notice);
   message.className = "notice";
   main.replaceChildren(h("h1", {}, title), h("div", { class: "page", testid: `page-${testid}` }, message,
-    h("section", { class: "panel" }, table(`${testid}-table`, columns, rows, (r) => pick(r, "id", "name"))),
+    h("section", { class: "panel" }, table(`${testid}-table`, columns, rows, key)),
     form ? h("section", { class: "panel" }, form) : null));
   return message;
 }
@@ -28,7 +28,9 @@ function submitter(form, run) {
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
-      await run(Object.fromEntries(new FormData(form)));
+      const values = Object.fromEntries(new FormData(form));
+      for (const input of form.querySelectorAll("input[type=number]")) values[input.name] = Number(input.value);
+      await run(values);
     } catch (error) {
       form.querySelector(".form-error").replaceChildren(errorBox(error));
     } finally {
@@ -61,12 +63,13 @@ export async function users(main, ctx, notice = null) {
     await redraw(t("users.added", body.name));
   });
   await listPage(main, {
-    title: t("nav.users"), testid: "users", route: "/api/v1/users", key: "users", form, notice,
+    title: t("nav.users"), testid: "users", route: "/api/v1/users", key: (u) => u.name, form, notice,
     columns: [
       { label: t("users.name"), value: (u) => u.name },
       { label: t("users.role"), value: (u) => t(`role.${u.role}`) },
-      { label: t("users.totp"), value: (u) => (u.role === "viewer" ? "—" : pick(u, "totp_enrolled") ? badge(t("users.enrolled"), "good") : badge(t("users.not_enrolled"), "warn")) },
-      { label: t("users.created"), value: (u) => fmtTime(pick(u, "created_at")) },
+      { label: t("users.totp"), value: (u) => (u.role === "viewer" ? "—" : u.totp_enrolled ? badge(t("users.enrolled"), "good") : badge(t("users.not_enrolled"), "warn")) },
+      { label: t("users.created"), value: (u) => fmtTime(u.created_at) },
+      { label: t("status"), value: (u) => (u.locked_until * 1000 > Date.now() ? badge(t("users.locked", fmtTime(u.locked_until)), "bad", "user-locked") : badge(t("users.active"), "good")) },
       { label: t("actions"), value: (u) => h("div", { class: "row-actions" },
         h("button", { type: "button", class: "small secondary", testid: "user-reset-totp", disabled: u.role === "viewer",
           onclick: () => change(t("users.reset_ask", u.name), () => api.post(path`/api/v1/users/${u.name}/reset-totp`), () => redraw(t("users.reset_done", u.name))) }, t("users.reset_totp")),
@@ -82,11 +85,13 @@ export async function tokens(main, ctx, notice = null) {
     h("h2", {}, t("tokens.add")),
     h("label", {}, t("tokens.name"), h("input", { name: "name", required: true, autocomplete: "off", testid: "token-add-name" })),
     h("label", {}, t("users.role"), roleSelect("token-add-role")),
+    h("label", {}, t("tokens.days"), h("input", { name: "days", type: "number", min: 1, max: 365, value: 90, required: true, testid: "token-add-days" })),
     h("button", { type: "submit", testid: "token-add-submit" }, t("add")),
     h("div", { class: "form-error" })), async (body) => {
     const answer = await api.post("/api/v1/tokens", body);
-    const message = await listPage(main, await tokenPage(redraw, null));
-    message.replaceChildren(t("tokens.once"), " ", h("code", { class: "secret", testid: "token-secret" }, pick(answer, "token", "secret")));
+    const message = await listPage(main, { ...(await tokenPage(redraw, null)), form });
+    form.reset();
+    message.replaceChildren(t("tokens.once"), " ", h("code", { class: "secret", testid: "token-secret" }, answer.token));
     message.hidden = false;
   });
   const page = await tokenPage(redraw, notice);
@@ -95,42 +100,59 @@ export async function tokens(main, ctx, notice = null) {
 
 async function tokenPage(redraw, notice) {
   return {
-    title: t("nav.tokens"), testid: "tokens", route: "/api/v1/tokens", key: "tokens", notice,
+    title: t("nav.tokens"), testid: "tokens", route: "/api/v1/tokens", key: (k) => k.id, notice,
     columns: [
       { label: t("tokens.name"), value: (k) => k.name },
       { label: t("users.role"), value: (k) => t(`role.${k.role}`) },
-      { label: t("users.created"), value: (k) => fmtTime(pick(k, "created_at")) },
-      { label: t("tokens.last_used"), value: (k) => fmtTime(pick(k, "last_used_at", "last_used")) },
+      { label: t("tokens.created_by"), value: (k) => k.created_by },
+      { label: t("users.created"), value: (k) => fmtTime(k.created_at) },
+      { label: t("tokens.expires"), value: (k) => (k.expires_at * 1000 > Date.now() ? fmtTime(k.expires_at) : badge(t("tokens.expired"), "muted")) },
       { label: t("actions"), value: (k) => h("button", { type: "button", class: "small danger", testid: "token-revoke",
         onclick: () => change(t("tokens.revoke_ask", k.name), () => api.del(path`/api/v1/tokens/${k.id}`), () => redraw(t("tokens.revoked", k.name))) }, t("tokens.revoke")) },
     ],
   };
 }
 
+/** A JSON text of the audit log (empty: none) as an object. */
+function parsed(text) {
+  if (!text) return {};
+  try {
+    const value = JSON.parse(text);
+    return value && typeof value === "object" && !Array.isArray(value) ? value : { value };
+  } catch {
+    return { value: text };
+  }
+}
+
+function shown(value) {
+  if (value === undefined || value === null) return "—";
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
 function changeSummary(entry) {
-  const before = entry.before || {};
-  const after = entry.after || {};
+  const before = parsed(entry.before);
+  const after = parsed(entry.after);
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
-  return keys.map((k) => `${k}: ${before[k] ?? "—"} → ${after[k] ?? "—"}`).join("; ") || "—";
+  return keys.map((k) => `${k}: ${shown(before[k])} → ${shown(after[k])}`).join("; ") || "—";
 }
 
 export async function audit(main, { query, navigate }) {
   const since = query.get("since") || isoDay(-7);
-  const sinceIso = new Date(`${since}T00:00`).toISOString();
   const form = h("form", { class: "toolbar", testid: "audit-form" },
     h("label", {}, t("audit.since"), h("input", { type: "date", name: "since", value: since, testid: "audit-since" })),
     h("button", { type: "submit", testid: "audit-show" }, t("show")),
-    h("a", { class: "button secondary", href: `/api/v1/audit.csv?since=${encodeURIComponent(sinceIso)}`, download: "audit.csv", testid: "audit-csv" }, t("audit.csv")));
+    h("a", { class: "button secondary", href: `/api/v1/audit.csv?since=${encodeURIComponent(since)}`, download: "audit.csv", testid: "audit-csv" }, t("audit.csv")));
   form.addEventListener("submit", (event) => { event.preventDefault(); navigate(`#/audit?since=${form.elements.since.value}`); });
-  const rows = listOf(await api.get(`/api/v1/audit?since=${encodeURIComponent(sinceIso)}`), "entries", "audit");
+  // The newest first: the API lists them oldest first.
+  const rows = (await api.get(`/api/v1/audit?since=${encodeURIComponent(since)}`)).reverse();
   main.replaceChildren(h("h1", {}, t("nav.audit")), h("div", { class: "page", testid: "page-audit" }, form,
     h("section", { class: "panel" }, table("audit-table", [
-      { label: t("time"), value: (e) => fmtTime(pick(e, "at", "time")) },
-      { label: t("audit.who"), value: (e) => pick(e, "who", "actor") },
-      { label: t("users.role"), value: (e) => pick(e, "role") },
-      { label: t("audit.action"), value: (e) => h("code", {}, pick(e, "action") || "—") },
-      { label: t("audit.object"), value: (e) => [pick(e, "kind"), pick(e, "key")].filter(Boolean).join(" ") },
-      { label: t("audit.change"), value: changeSummary },
-      { label: t("audit.source"), value: (e) => pick(e, "source", "address") },
-    ], rows))));
+      { label: t("time"), value: (e) => fmtTime(e.at) },
+      { label: t("audit.who"), value: (e) => e.who },
+      { label: t("users.role"), value: (e) => e.role },
+      { label: t("audit.action"), value: (e) => h("code", {}, e.action) },
+      { label: t("audit.object"), value: (e) => [e.kind, e.key].filter(Boolean).join(" ") },
+      { label: t("audit.change"), value: (e) => h("span", { class: "change" }, changeSummary(e)) },
+      { label: t("audit.source"), value: (e) => e.source },
+    ], rows, (e) => e.seq))));
 }

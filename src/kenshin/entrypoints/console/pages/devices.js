@@ -1,15 +1,24 @@
 // Devices (meter units): when last heard, firmware, signal; revoke one or ask it to
 // send a span of readings again (operators and admins; viewers see no buttons, and
 // the server refuses them anyway).
-import { api, listOf, path } from "../api.js";
-import { h, fmtTime, fmtAgo, table, badge, pick, confirmDialog, fromLocalInput } from "../dom.js";
+import { api, path } from "../api.js";
+import { h, fmtTime, fmtAgo, table, badge, confirmDialog, fromLocalInput } from "../dom.js";
 import { t } from "../i18n.js";
 
 const TONES = { online: "good", silent: "warn", never_seen: "muted", revoked: "bad" };
 
 function status(d) {
-  const name = d.revoked ? "revoked" : pick(d, "status") || "never_seen";
+  const name = d.revoked ? "revoked" : d.status;
   return badge(t(`device.${name}`), TONES[name] || "muted", "device-status");
+}
+
+/** The certificate's state as the API words it ("valid until 2027-01-31", "revoked
+ * 2026-12-01", "expired ...", "none"), in the page's language. */
+function certificate(text) {
+  const found = /^(valid until|revoked|expired) (\d{4}-\d{2}-\d{2})$/.exec(text);
+  if (!found) return text === "none" ? t("cert.none") : text;
+  const kind = { "valid until": "valid", revoked: "revoked", expired: "expired" }[found[1]];
+  return t(`cert.${kind}`, found[2]);
 }
 
 function localInput(offsetHours) {
@@ -37,7 +46,7 @@ function actions(refresh, report) {
 
 export async function render(main, { may }, notice = null) {
   main.replaceChildren(h("h1", {}, t("nav.devices")), h("p", { class: "loading" }, t("loading")));
-  const devices = listOf(await api.get("/api/v1/devices"), "devices");
+  const devices = await api.get("/api/v1/devices");
   const note = h("p", { role: "status", class: "notice", testid: "devices-message", hidden: !notice }, notice);
   async function report(request, done) {
     let ok = true;
@@ -55,11 +64,12 @@ export async function render(main, { may }, notice = null) {
   }
   const columns = [
     { label: t("device.id"), value: (d) => h("code", {}, d.id) },
-    { label: t("customer"), value: (d) => pick(d, "customer") },
+    { label: t("customer"), value: (d) => d.customer },
     { label: t("status"), value: status },
     { label: t("device.last_seen"), value: (d) => h("span", { title: fmtTime(d.last_seen) }, d.last_seen ? fmtAgo(d.last_seen) : t("never")) },
-    { label: t("device.firmware"), value: (d) => pick(d, "firmware") },
-    { label: t("device.signal"), num: true, value: (d) => (d.signal === null || d.signal === undefined ? "—" : `${d.signal} dBm`) },
+    { label: t("device.firmware"), value: (d) => d.firmware },
+    { label: t("device.signal"), num: true, value: (d) => (d.signal === null ? "—" : `${d.signal} dBm`) },
+    { label: t("device.certificate"), value: (d) => certificate(d.certificate) },
   ];
   if (may("change_fleet")) columns.push({ label: t("actions"), value: actions((message) => render(main, { may }, message), report) });
   const counts = devices.reduce((c, d) => ({ ...c, [d.revoked ? "revoked" : d.status]: (c[d.revoked ? "revoked" : d.status] || 0) + 1 }), {});

@@ -1,38 +1,42 @@
-// A slot's explanation (readings, flag, rules, method), shown whatever its shape:
-// objects as term lists, lists of objects as tables, the rest as text.
-import { h, table } from "../dom.js";
+// A slot explained: its rows in the customer's file (kWh, flag, the rules that fired),
+// the register readings around it, and the revisions of its day's file.
+import { h, fmtTime, table, badge } from "../dom.js";
 import { t } from "../i18n.js";
 
-function value(v) {
-  if (v === null || v === undefined) return "—";
-  if (Array.isArray(v)) {
-    if (v.length && v.every((x) => x && typeof x === "object" && !Array.isArray(x))) {
-      const keys = [...new Set(v.flatMap((x) => Object.keys(x)))];
-      return table("explain-table", keys.map((k) => ({ label: k, value: (row) => text(row[k]) })), v);
-    }
-    return h("ul", {}, v.map((x) => h("li", {}, value(x))));
-  }
-  if (typeof v === "object") return terms(v);
-  return text(v);
-}
-
-function text(v) {
-  if (v === null || v === undefined) return "—";
-  return typeof v === "object" ? JSON.stringify(v) : String(v);
-}
-
-function terms(object) {
-  return h("dl", { class: "terms" },
-    Object.entries(object).map(([k, v]) => [h("dt", {}, k), h("dd", {}, value(v))]));
+function flag(value) {
+  return h("span", { class: `swatch flag-${value}` }, value);
 }
 
 export function explanation(meter, slot, answer, date, close) {
+  const time = (iso) => iso.slice(11, 16);
   return h("div", { testid: "explain" },
     h("div", { class: "panel-head" },
       h("h2", {}, t("explain.heading", meter, slot)),
       h("div", {},
         h("a", { href: `#/meters/${encodeURIComponent(meter)}?date=${date}`, testid: "explain-meter-link" }, t("explain.open_meter")),
         " ",
-        h("button", { type: "button", class: "secondary", testid: "explain-close", onclick: close }, t("close")))),
-    value(answer));
+        h("button", { type: "button", class: "secondary small", testid: "explain-close", onclick: close }, t("close")))),
+    h("p", { class: "muted" }, `${time(answer.start)}–${time(answer.end)} · ${answer.device} · ${answer.customer}`,
+      answer.in_service ? null : [" · ", badge(t("meter.out_of_service"), "muted")]),
+    h("h3", {}, t("explain.rows")),
+    table("explain-rows", [
+      { label: t("explain.register"), value: (r) => t(`direction.${r.direction}`) },
+      { label: "kWh", num: true, value: (r) => r.kwh ?? "—" },
+      { label: t("flag"), value: (r) => flag(r.flag) },
+      { label: t("explain.reasons"), value: (r) => (r.reasons.length ? h("ul", { class: "reasons" }, r.reasons.map((x) => h("li", {}, x))) : "—") },
+    ], answer.rows),
+    h("h3", {}, t("explain.readings")),
+    table("explain-readings", [
+      { label: t("time"), value: (r) => r.t.slice(0, 19).replace("T", " ") },
+      { label: t("explain.fwd"), num: true, value: (r) => r.fwd ?? "—" },
+      { label: t("explain.rev"), num: true, value: (r) => r.rev ?? "—" },
+    ], answer.readings),
+    h("h3", {}, t("explain.revisions")),
+    table("explain-revisions", [
+      { label: t("files.revision"), num: true, value: (r) => r.revision },
+      { label: t("status"), value: (r) => r.status },
+      { label: t("files.name"), value: (r) => r.file_name },
+      { label: t("users.created"), value: (r) => fmtTime(r.created_at) },
+      { label: t("explain.estimated"), num: true, value: (r) => r.estimated_slots },
+    ], answer.revisions));
 }

@@ -1,13 +1,13 @@
 // Data quality of a customer's day: meters x 48 slots coloured by flag (A/E/Q/N); a
 // click on a slot shows why it has its value (the explain route).
-import { api, listOf, path } from "../api.js";
+import { api, path } from "../api.js";
 import { h, isoDay, errorBox } from "../dom.js";
 import { heatmap, legend, FLAGS } from "../charts.js";
 import { t } from "../i18n.js";
 import { explanation } from "./explain.js";
 
 export async function customerOptions(selected) {
-  const customers = listOf(await api.get("/api/v1/customers"), "customers");
+  const customers = await api.get("/api/v1/customers");
   return customers.map((c) => h("option", { value: c.id, selected: c.id === selected }, c.name ? `${c.id} — ${c.name}` : c.id));
 }
 
@@ -34,18 +34,24 @@ export async function render(main, { query, navigate }) {
   const body = h("div", { class: "page", testid: "page-quality" }, form);
   main.replaceChildren(h("h1", {}, t("nav.quality")), body);
   if (!customer) return body.append(h("p", { class: "muted" }, t("quality.no_customer")));
-  let rows;
+  let quality;
   try {
-    rows = listOf(await api.get(path`/api/v1/customers/${customer}/quality/${date}`), "meters");
+    quality = await api.get(path`/api/v1/customers/${customer}/quality/${date}`);
   } catch (error) {
     return body.append(errorBox(error));
   }
-  async function pick(meter, slot) {
+  const rows = quality.meters;
+  // A slot asked for by its local start ("2026-12-04T11:00"), with its offset
+  // ("+01:00") where the clocks go back and that time comes twice.
+  const local = quality.starts.map((start) => start.slice(0, 16));
+  const slotOf = (i) => (local.indexOf(local[i]) !== local.lastIndexOf(local[i])
+    ? local[i] + quality.starts[i].slice(19) : local[i]);
+  async function pick(meter, i) {
     detail.hidden = false;
     detail.replaceChildren(h("p", { class: "loading" }, t("loading")));
     try {
-      const answer = await api.get(`${path`/api/v1/meters/${meter}/explain`}?slot=${encodeURIComponent(`${date}T${slot}`)}`);
-      detail.replaceChildren(explanation(meter, `${date} ${slot}`, answer, date, () => { detail.hidden = true; }));
+      const answer = await api.get(`${path`/api/v1/meters/${meter}/explain`}?slot=${encodeURIComponent(slotOf(i))}`);
+      detail.replaceChildren(explanation(meter, `${date} ${quality.starts[i].slice(11, 16)}`, answer, date, () => { detail.hidden = true; }));
       detail.scrollIntoView({ block: "nearest", behavior: "smooth" });
     } catch (error) {
       detail.replaceChildren(errorBox(error));
@@ -55,8 +61,10 @@ export async function render(main, { query, navigate }) {
     h("div", { class: "panel" },
       h("div", { class: "panel-head" },
         h("h2", {}, t("quality.heading", customer, date)),
+        h("span", { class: "muted", testid: "quality-revision" },
+          quality.revision === null ? t("meter.no_file") : t("meter.revision", quality.revision)),
         legend(counts(rows))),
-      rows.length ? heatmap(rows, pick) : h("p", { class: "muted", testid: "quality-empty" }, t("quality.empty")),
+      rows.length ? heatmap(rows, quality.starts, pick) : h("p", { class: "muted", testid: "quality-empty" }, t("quality.empty")),
       h("p", { class: "hint" }, t("quality.hint"))),
     detail);
 }
