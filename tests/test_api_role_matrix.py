@@ -60,6 +60,7 @@ ROWS = [
     Row("GET", "/api/v1/customers/C-001/files", Action.READ, 200),
     Row("GET", f"/api/v1/customers/C-001/files/C-001_{DAY:%Y%m%d}.csv", Action.READ, 200),
     Row("GET", "/api/v1/customers/C-001/revisions", Action.READ, 200, params={"date": _day()}),
+    Row("GET", "/api/v1/customers/C-001/changes", Action.READ, 200, params={"date": _day()}),
     Row("GET", "/api/v1/devices", Action.READ, 200),
     Row("GET", "/api/v1/meters", Action.READ, 200),
     Row("GET", "/api/v1/meters/M-1", Action.READ, 200),

@@ -11,6 +11,7 @@ from kenshin import __version__
 from kenshin.entrypoints.api import (
     alerts,
     audit,
+    changes,
     customers,
     device_add,
     devices,
@@ -47,6 +48,7 @@ def make_api(context: ApiContext) -> FastAPI:
         fleet_overview,
         customers,
         files,
+        changes,
         devices,
         device_add,
         meters,
