@@ -29,11 +29,11 @@ def recent_day() -> date:
     return datetime.now(TOKYO).date() - timedelta(days=3)
 
 
-def reading_messages(day: date, device: str = "U-1") -> str:
-    """JSON lines of the day's readings of M-1 (with the gap) and M-2, each slot a step."""
+def reading_messages(day: date, device: str = "U-1", gap: tuple[int, ...] = GAP) -> str:
+    """JSON lines of the day's readings of M-1 (with ``gap``) and M-2, each slot a step."""
     slots = day_slots(day, TOKYO)
     blocks = []
-    for meter, skip in (("M-1", GAP), ("M-2", ())):
+    for meter, skip in (("M-1", gap), ("M-2", ())):
         register, readings = 5_000, []
         for index in range(49):
             if index not in skip:

@@ -9,14 +9,18 @@ from pathlib import Path
 
 from api_fleet import api_client
 from conftest import make_site
+from kenshin.config_alerts import AlertsConfig
 from kenshin.domain.alerts import Alert, AlertState, Severity
+from kenshin.domain.observations import ComponentDown, DiskSpace, Observations
 from kenshin.domain.operators import Role
 from kenshin.domain.slots import zone
+from kenshin.services.alerting import Alerting
 
 TOKYO = zone("Asia/Tokyo")
 SINCE = int(time.time()) - 600
 UNTIL = datetime.fromtimestamp(SINCE + 7 * 86_400, UTC).replace(microsecond=0)
 DISK = Alert("disk:/data", Severity.CRITICAL, "Disk low", "Only 1 GiB", None, SINCE, "UTC")
+LOW = DiskSpace("/data", 1 << 20, 100 << 30)
 SILENT = Alert("silent:C-001", Severity.WARNING, "Silent", "U-1", "C-001", SINCE, "Asia/Tokyo")
 
 
@@ -68,3 +72,26 @@ def test_open_alerts_are_acknowledged_and_silenced_by_an_operator_each_change_au
         ("ops", "alerts.acknowledge", "disk:/data"),
         ("ops", "alerts.silence", "down:ftps"),
     ]
+
+
+def test_an_alert_that_ended_is_in_the_history_newest_first(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    now = int(time.time())
+    down = ComponentDown("device endpoint", now - 120, "TLS files missing")
+    with api_client(site, Role.VIEWER) as (client, app):
+        watch = Alerting(app.store, [], AlertsConfig())
+        watch.tick(Observations(now - 60, down=[down], disks=[LOW]))
+        watch.tick(Observations(now - 30, disks=[LOW]))  # the endpoint runs again
+        seen = client.get("/api/v1/alerts").json()
+        later = client.get("/api/v1/alerts", params={"since": "2199-01-01T00:00:00Z"}).json()
+        bad = client.get("/api/v1/alerts", params={"since": "soon"})
+    assert [a["key"] for a in seen["open"]] == ["disk:/data"]
+    assert [(a["key"], a["severity"]) for a in seen["history"]] == [
+        ("down:device endpoint", "critical")
+    ]
+    ended = seen["history"][0]
+    assert datetime.fromisoformat(ended["resolved_at"]).timestamp() == now - 30
+    assert datetime.fromisoformat(ended["since"]).timestamp() == now - 120
+    assert "TLS files missing" in ended["text"]
+    assert later["history"] == []
+    assert bad.status_code == 422

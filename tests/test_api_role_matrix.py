@@ -60,6 +60,7 @@ ROWS = [
     Row("GET", "/api/v1/customers/C-001/files", Action.READ, 200),
     Row("GET", f"/api/v1/customers/C-001/files/C-001_{DAY:%Y%m%d}.csv", Action.READ, 200),
     Row("GET", "/api/v1/customers/C-001/revisions", Action.READ, 200, params={"date": _day()}),
+    Row("GET", "/api/v1/customers/C-001/changes", Action.READ, 200, params={"date": _day()}),
     Row("GET", "/api/v1/devices", Action.READ, 200),
     Row("GET", "/api/v1/meters", Action.READ, 200),
     Row("GET", "/api/v1/meters/M-1", Action.READ, 200),
@@ -100,6 +101,16 @@ ROWS = [
         },
         audited="devices.resend",
     ),
+    Row(
+        "POST",
+        "/api/v1/devices",
+        Action.CHANGE_FLEET,
+        201,
+        body=lambda role: {"id": f"U-{role.value}", "customer": "C-001"},
+        audited="devices.add",
+    ),
+    # Each role's own bundle of U-2 waits on the shelf (see ``site``).
+    Row("GET", "/api/v1/devices/U-2/bundle", Action.CHANGE_FLEET, 200, params={"ticket": "?"}),
     Row("POST", "/api/v1/devices/U-2/revoke", Action.CHANGE_FLEET, 200, audited="devices.revoke"),
     Row("GET", "/api/v1/audit", Action.READ_AUDIT, 200),
     Row("GET", "/api/v1/audit.csv", Action.READ_AUDIT, 200),
@@ -163,6 +174,7 @@ class Site:
     app: App
     client: TestClient
     token_id: str
+    tickets: dict[str, str]
 
 
 @pytest.fixture
@@ -175,9 +187,11 @@ def site(template: Path, tmp_path: Path) -> Iterator[Site]:
         _, token = make_token(
             keeping_of(app.store), CLI, name="old", role=Role.VIEWER, maker_role=Role.ADMIN, days=9
         )
-        api = make_api(ApiContext(app, secure_cookies=False))
-        with TestClient(api, base_url="http://127.0.0.1") as client:
-            yield Site(app, client, token.id)
+        context = ApiContext(app, secure_cookies=False)
+        now = int(time.time())
+        tickets = {r.value: context.bundles.put("U-2", r.value, b"PK", now=now)[0] for r in Role}
+        with TestClient(make_api(context), base_url="http://127.0.0.1") as client:
+            yield Site(app, client, token.id, tickets)
     finally:
         app.close()
 
@@ -198,7 +212,8 @@ def _call(site: Site, row: Row, role: Role) -> tuple[int, list[str]]:
     before = len(site.app.store.audit.entries(0, 100_000))
     path = row.path.replace("{token}", site.token_id)
     body = row.body(role) if row.body else None
-    answer = site.client.request(row.method, path, params=row.params or None, json=body)
+    params = {k: site.tickets[role.value] if v == "?" else v for k, v in row.params.items()}
+    answer = site.client.request(row.method, path, params=params or None, json=body)
     added = site.app.store.audit.entries(0, 100_000)[before:]
     return answer.status_code, [e.action for e in added]
 

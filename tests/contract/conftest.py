@@ -39,6 +39,7 @@ def composed(folder: Path) -> Store:
         unit_clocks=sqlite.unit_clocks,
         operators=sqlite.operators,
         audit=sqlite.audit,
+        alert_history=sqlite.alert_history,
         checks=(sqlite.check_writable,),
         closers=(sqlite.close, memory.close),
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from kenshin.domain.model import Watermark
 from kenshin.ports import (
+    AlertHistory,
     Alerts,
     AuditLog,
     Certificates,
@@ -44,6 +45,7 @@ class ComposedStore:
     unit_clocks: UnitClocks
     operators: Operators
     audit: AuditLog
+    alert_history: AlertHistory
     checks: Sequence[Callable[[float], None]] = field(default=())
     closers: Sequence[Callable[[], None]] = field(default=())
 

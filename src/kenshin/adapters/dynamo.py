@@ -13,6 +13,7 @@ the parts share only the tables, and find what another part keeps by its keys:
 
 from __future__ import annotations
 
+from kenshin.adapters.dynamo_alert_history import DynamoAlertHistory
 from kenshin.adapters.dynamo_alerts import DynamoAlerts
 from kenshin.adapters.dynamo_delivery import DynamoDeliveries
 from kenshin.adapters.dynamo_operators import DynamoAuditLog, DynamoOperators
@@ -40,6 +41,7 @@ class DynamoStore:
         self.revisions = DynamoRevisions(self.tables)
         self.deliveries = DynamoDeliveries(self.tables)
         self.alerts = DynamoAlerts(self.tables)
+        self.alert_history = DynamoAlertHistory(self.tables)
         self.unit_clocks = DynamoUnitClocks(self.tables)
         self.operators = DynamoOperators(self.tables)
         self.audit = DynamoAuditLog(self.tables)

@@ -69,7 +69,7 @@ class DynamoAlerts:
     def alert_states(self) -> dict[str, AlertState]:
         """The active alerts' stored states by key."""
         found = self._partition(STATE)
-        return {f["sk"]["S"]: AlertState(_alert(f), integer(f, "notified_at")) for f in found}
+        return {f["sk"]["S"]: AlertState(alert_of(f), integer(f, "notified_at")) for f in found}
 
     def alert_marks(self) -> dict[str, AlertMark]:
         """What operators said of alerts (acknowledged, silenced), by key."""
@@ -271,7 +271,7 @@ def _alert_values(alert: Alert) -> dict[str, str | int | None]:
     }
 
 
-def _alert(found: Item) -> Alert:
+def alert_of(found: Item) -> Alert:
     return Alert(
         text(found, "key"),
         Severity(text(found, "severity")),
@@ -298,7 +298,7 @@ def _queue_item(number: int, outgoing: tuple[str, Notification]) -> Item:
 
 
 def _queued(found: Item) -> Queued:
-    note = Notification(Event(text(found, "event")), _alert(found), integer(found, "at"))
+    note = Notification(Event(text(found, "event")), alert_of(found), integer(found, "at"))
     return Queued(
         int(found["sk"]["S"]),
         text(found, "channel"),

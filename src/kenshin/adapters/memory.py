@@ -6,7 +6,7 @@ this store may be composed with parts of another (see ``composed``).
 
 from __future__ import annotations
 
-from kenshin.adapters.memory_alerts import MemoryAlerts
+from kenshin.adapters.memory_alerts import MemoryAlertHistory, MemoryAlerts
 from kenshin.adapters.memory_delivery import MemoryDeliveries
 from kenshin.adapters.memory_operators import MemoryAuditLog, MemoryOperators
 from kenshin.adapters.memory_readings import MemoryDeadLetters, MemoryReadings, MemoryRevisions
@@ -29,6 +29,7 @@ class MemoryStore:
             lambda customer: self.registry.get_customer(customer) is not None
         )
         self.alerts = MemoryAlerts()
+        self.alert_history = MemoryAlertHistory()
         self.unit_clocks = MemoryUnitClocks()
         self.operators = MemoryOperators()
         self.audit = MemoryAuditLog()

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
-from kenshin.domain.alerts import AlertMark, AlertState, Notification, Queued
+from kenshin.domain.alerts import AlertMark, AlertState, Notification, Queued, ResolvedAlert
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import ExportFailure
 
@@ -99,3 +99,28 @@ class MemoryAlerts:
     def export_failures(self) -> list[ExportFailure]:
         """The customers whose last export failed, by customer."""
         return [self._export_failures[c] for c in sorted(self._export_failures)]
+
+
+class MemoryAlertHistory:
+    """The alerts that ended, in memory (the AlertHistory port)."""
+
+    def __init__(self) -> None:
+        self._ended: list[ResolvedAlert] = []
+
+    def add_resolved(self, ended: Sequence[ResolvedAlert]) -> None:
+        """Keep alerts that ended."""
+        self._ended.extend(ended)
+
+    def resolved(self, since: int, limit: int = 500) -> list[ResolvedAlert]:
+        """At most ``limit`` alerts that ended at or after ``since``, newest first."""
+        found = [(e.resolved_at, i, e) for i, e in enumerate(self._ended) if e.resolved_at >= since]
+        return [e for _, _, e in sorted(found, key=lambda f: (f[0], f[1]), reverse=True)][
+            : max(limit, 0)
+        ]
+
+    def prune_resolved(self, before: int) -> int:
+        """Forget the alerts that ended before ``before``; how many."""
+        kept = [e for e in self._ended if e.resolved_at >= before]
+        removed = len(self._ended) - len(kept)
+        self._ended = kept
+        return removed

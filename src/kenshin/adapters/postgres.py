@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from kenshin.adapters.postgres_alerts import PgAlerts
+from kenshin.adapters.postgres_alerts import PgAlertHistory, PgAlerts
 from kenshin.adapters.postgres_cluster import PgLeadership, PgMembers
 from kenshin.adapters.postgres_commands import PgCommands
 from kenshin.adapters.postgres_delivery import PgDeliveries
@@ -90,6 +90,7 @@ class PostgresStore:
         self.revisions = PgRevisions(pool)
         self.deliveries = PgDeliveries(pool, lambda c: self.registry.get_customer(c) is not None)
         self.alerts = PgAlerts(pool)
+        self.alert_history = PgAlertHistory(pool)
         self.unit_clocks = PgUnitClocks(pool)
         self.operators = PgOperators(pool)
         self.audit = PgAuditLog(pool)

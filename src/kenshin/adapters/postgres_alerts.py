@@ -8,10 +8,18 @@ from dataclasses import astuple
 
 from kenshin.adapters import store_rows
 from kenshin.adapters.postgres_part import PgPart
-from kenshin.domain.alerts import AlertMark, AlertState, Notification, Queued
+from kenshin.domain.alerts import AlertMark, AlertState, Notification, Queued, ResolvedAlert
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import ExportFailure
 
+# Alerts that ended, newest looked at first; pruned after 90 days.
+HISTORY_SCHEMA = """
+    CREATE TABLE alert_history (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, resolved_at BIGINT NOT NULL,
+        key TEXT NOT NULL, severity TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL,
+        customer TEXT, since BIGINT NOT NULL, zone TEXT NOT NULL);
+    CREATE INDEX alert_history_at ON alert_history (resolved_at, id);
+"""
 SCHEMA = """
     -- Alerts active at the last evaluation: their latest form and when last notified.
     CREATE TABLE alert_states (
@@ -179,3 +187,32 @@ class PgAlerts(PgPart):
         """The customers whose last export failed, by customer."""
         sql = "SELECT customer, day, reason, since FROM export_failures ORDER BY customer"
         return [ExportFailure(*row) for row in self._rows("reading failed exports", sql)]
+
+
+class PgAlertHistory(PgPart):
+    """The alerts that ended (the AlertHistory port)."""
+
+    def add_resolved(self, ended: Sequence[ResolvedAlert]) -> None:
+        """Keep alerts that ended."""
+        with self._using("keeping ended alerts") as db, db.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO alert_history (resolved_at, key, severity, title, text, customer,"
+                " since, zone) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                [(e.resolved_at, *astuple(e.alert)) for e in ended],
+            )
+
+    def resolved(self, since: int, limit: int = 500) -> list[ResolvedAlert]:
+        """At most ``limit`` alerts that ended at or after ``since``, newest first."""
+        rows = self._rows(
+            "reading ended alerts",
+            "SELECT resolved_at, key, severity, title, text, customer, since, zone"
+            " FROM alert_history WHERE resolved_at >= %s ORDER BY resolved_at DESC, id DESC"
+            " LIMIT %s",
+            (since, max(limit, 0)),
+        )
+        return [ResolvedAlert(store_rows.alert(row[1:]), row[0]) for row in rows]
+
+    def prune_resolved(self, before: int) -> int:
+        """Forget the alerts that ended before ``before``; how many."""
+        sql = "DELETE FROM alert_history WHERE resolved_at < %s"
+        return self._run("removing old ended alerts", sql, (before,))

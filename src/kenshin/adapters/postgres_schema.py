@@ -47,6 +47,8 @@ MIGRATIONS: tuple[str, ...] = (
     postgres_operators.SCHEMA,
     # 6: what operators said of alerts: acknowledged, silenced.
     postgres_alerts.MARKS_SCHEMA,
+    # 7: the alerts that ended, kept for operators to look back on.
+    postgres_alerts.HISTORY_SCHEMA,
 )
 _LOCK = 0x6B656E7368696E  # "kenshin": the advisory lock migrations take
 

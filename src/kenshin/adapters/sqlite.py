@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from kenshin.adapters.sqlite_alerts import SqliteAlerts
+from kenshin.adapters.sqlite_alerts import SqliteAlertHistory, SqliteAlerts
 from kenshin.adapters.sqlite_bulk import SqliteBulkReader
 from kenshin.adapters.sqlite_certificates import SqliteCertificates
 from kenshin.adapters.sqlite_commands import SqliteCommands
@@ -81,6 +81,7 @@ class SqliteStore:
         self.revisions = SqliteRevisions(db, lock)
         self.deliveries = SqliteDeliveries(db, lock)
         self.alerts = SqliteAlerts(db, lock)
+        self.alert_history = SqliteAlertHistory(db, lock)
         self.unit_clocks = SqliteUnitClocks(db, lock)
         self.operators = SqliteOperators(db, lock)
         self.audit = SqliteAuditLog(db, lock)

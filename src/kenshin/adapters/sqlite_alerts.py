@@ -11,7 +11,7 @@ from dataclasses import astuple
 
 from kenshin.adapters import store_rows
 from kenshin.adapters.sqlite_part import SqlitePart
-from kenshin.domain.alerts import AlertMark, AlertState, Notification, Queued
+from kenshin.domain.alerts import AlertMark, AlertState, Notification, Queued, ResolvedAlert
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import ExportFailure
 
@@ -46,6 +46,14 @@ MARKS_SCHEMA = """
     CREATE TABLE alert_marks (
         key TEXT PRIMARY KEY, acknowledged_by TEXT, acknowledged_at INTEGER,
         silenced_until INTEGER, silenced_by TEXT) WITHOUT ROWID;
+"""
+# Alerts that ended, newest looked at first; pruned after 90 days.
+HISTORY_SCHEMA = """
+    CREATE TABLE alert_history (
+        id INTEGER PRIMARY KEY, resolved_at INTEGER NOT NULL, key TEXT NOT NULL,
+        severity TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL, customer TEXT,
+        since INTEGER NOT NULL, zone TEXT NOT NULL);
+    CREATE INDEX alert_history_at ON alert_history (resolved_at, id);
 """
 _QUEUED = (
     "SELECT id, channel, attempts, last_error, event, at,"
@@ -167,3 +175,32 @@ class SqliteAlerts(SqlitePart):
         with self._using("reading failed exports") as db:
             rows = db.execute("SELECT * FROM export_failures ORDER BY customer").fetchall()
         return [ExportFailure(*row) for row in rows]
+
+
+class SqliteAlertHistory(SqlitePart):
+    """The alerts that ended, on the store's connection (the AlertHistory port)."""
+
+    def add_resolved(self, ended: Sequence[ResolvedAlert]) -> None:
+        """Keep alerts that ended."""
+        with self._writing("keeping ended alerts") as db:
+            db.executemany(
+                "INSERT INTO alert_history (resolved_at, key, severity, title, text, customer,"
+                " since, zone) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(e.resolved_at, *astuple(e.alert)) for e in ended],
+            )
+
+    def resolved(self, since: int, limit: int = 500) -> list[ResolvedAlert]:
+        """At most ``limit`` alerts that ended at or after ``since``, newest first."""
+        rows = self._rows(
+            "reading ended alerts",
+            "SELECT resolved_at, key, severity, title, text, customer, since, zone"
+            " FROM alert_history WHERE resolved_at >= ? ORDER BY resolved_at DESC, id DESC"
+            " LIMIT ?",
+            (since, max(limit, 0)),
+        )
+        return [ResolvedAlert(store_rows.alert(row[1:]), row[0]) for row in rows]
+
+    def prune_resolved(self, before: int) -> int:
+        """Forget the alerts that ended before ``before``; how many."""
+        with self._writing("removing old ended alerts") as db:
+            return db.execute("DELETE FROM alert_history WHERE resolved_at < ?", (before,)).rowcount

@@ -159,6 +159,7 @@ MIGRATIONS = (
     """,
     sqlite_operators.SCHEMA,
     sqlite_alerts.MARKS_SCHEMA,
+    sqlite_alerts.HISTORY_SCHEMA,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

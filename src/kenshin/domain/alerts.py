@@ -92,6 +92,14 @@ class AlertState:
 
 
 @dataclass(frozen=True, slots=True)
+class ResolvedAlert:
+    """An alert that ended: its last form (``since`` when it began) and when it ended."""
+
+    alert: Alert
+    resolved_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class Notification:
     """A message to send about an alert: firing, repeated while it lasts, or resolved at ``at``."""
 

@@ -6,7 +6,7 @@ storage backend passes the same contract tests (tests/contract). The value types
 ports carry live in ``kenshin.domain``.
 """
 
-from kenshin.ports.alerts import AlertChannel, Alerts, ChannelError
+from kenshin.ports.alerts import AlertChannel, AlertHistory, Alerts, ChannelError
 from kenshin.ports.delivery import Deliveries, Outbox
 from kenshin.ports.operators import AuditLog, Operators
 from kenshin.ports.pki import CertificateAuthority, CredentialsOut, IssuedCertificate
@@ -17,6 +17,7 @@ from kenshin.ports.units import TlsState, UnitClocks, UnitConnection, Units
 
 __all__ = [
     "AlertChannel",
+    "AlertHistory",
     "Alerts",
     "AuditLog",
     "CertificateAuthority",

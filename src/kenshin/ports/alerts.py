@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from kenshin.domain.alerts import AlertMark, AlertState, Notification, Queued
+from kenshin.domain.alerts import AlertMark, AlertState, Notification, Queued, ResolvedAlert
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import ExportFailure
 from kenshin.errors import KenshinError
@@ -64,6 +64,19 @@ class Alerts(Protocol):
 
     def export_failures(self) -> list[ExportFailure]:
         """The customers whose last export failed (by the server or by hand), by customer."""
+
+
+class AlertHistory(Protocol):
+    """The alerts that ended, kept for operators to look back on."""
+
+    def add_resolved(self, ended: Sequence[ResolvedAlert]) -> None:
+        """Keep alerts that ended."""
+
+    def resolved(self, since: int, limit: int = 500) -> list[ResolvedAlert]:
+        """At most ``limit`` alerts that ended at or after ``since``, newest first."""
+
+    def prune_resolved(self, before: int) -> int:
+        """Forget the alerts that ended before ``before``; how many."""
 
 
 class ChannelError(KenshinError):

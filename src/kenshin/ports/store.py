@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from kenshin.domain.model import Watermark
-from kenshin.ports.alerts import Alerts
+from kenshin.ports.alerts import AlertHistory, Alerts
 from kenshin.ports.delivery import Deliveries
 from kenshin.ports.operators import AuditLog, Operators
 from kenshin.ports.readings import DeadLetters, Readings, Revisions
@@ -53,6 +53,10 @@ class Store(Protocol):
     @property
     def alerts(self) -> Alerts:
         """Alert state, the notification queue and security events."""
+
+    @property
+    def alert_history(self) -> AlertHistory:
+        """The alerts that ended, kept for operators to look back on."""
 
     @property
     def unit_clocks(self) -> UnitClocks:

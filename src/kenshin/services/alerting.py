@@ -24,7 +24,15 @@ from typing import Protocol
 
 from kenshin.config_alerts import AlertsConfig, RouteConfig
 from kenshin.domain.alert_rules import active_alerts
-from kenshin.domain.alerts import AlertMark, Notification, Plan, plan_notifications, silenced
+from kenshin.domain.alerts import (
+    AlertMark,
+    AlertState,
+    Notification,
+    Plan,
+    ResolvedAlert,
+    plan_notifications,
+    silenced,
+)
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.observations import (
     CertificateExpiry,
@@ -34,7 +42,7 @@ from kenshin.domain.observations import (
     UncollectedFile,
 )
 from kenshin.errors import StoreError
-from kenshin.ports import AlertChannel, Alerts, Certificates, DeadLetters
+from kenshin.ports import AlertChannel, AlertHistory, Alerts, Certificates, DeadLetters
 from kenshin.services.alert_fallback import DirectDelivery
 from kenshin.services.alert_sending import NotificationSender
 from kenshin.services.receipts import ReceiptPorts, uncollected_files
@@ -42,6 +50,7 @@ from kenshin.services.receipts import ReceiptPorts, uncollected_files
 log = logging.getLogger(__name__)
 
 BUFFER_MAX = 100_000  # security events held while the store cannot take them
+HISTORY_DAYS = 90  # an alert that ended is kept this long
 
 
 def route(
@@ -57,10 +66,15 @@ def route(
 
 
 def evaluate(
-    alerts: Alerts, obs: Observations, settings: AlertsConfig, direct: DirectDelivery | None = None
+    alerts: Alerts,
+    obs: Observations,
+    settings: AlertsConfig,
+    direct: DirectDelivery | None = None,
+    history: AlertHistory | None = None,
 ) -> Plan:
     """Find the active alerts, plan the notifications against the stored state, and save
-    the new state with the notifications queued, in one transaction (an alert silenced
+    the new state with the notifications queued, in one transaction, then (``history``)
+    keep the alerts that ended (an alert silenced
     by an operator is not notified until its silence ends); with ``direct``,
     a round the store cannot save is delivered directly instead."""
     active = active_alerts(obs, settings.thresholds)
@@ -74,6 +88,8 @@ def evaluate(
         alerts.save_round(plan.states, plan.resolved, outgoing)
     else:
         direct.save(alerts, stored, plan, outgoing)
+    if history is not None:
+        keep_ended(history, states, plan.resolved, obs.now)
     for note in plan.notifications:
         log.warning(
             "alert %s %s (%s): %s",
@@ -88,6 +104,20 @@ def evaluate(
     if unrouted:
         log.warning("no channel takes the notifications of %s", ", ".join(sorted(set(unrouted))))
     return plan
+
+
+def keep_ended(
+    history: AlertHistory, states: Mapping[str, AlertState], resolved: Sequence[str], now: int
+) -> None:
+    """Keep the alerts of the ``resolved`` keys as ended ``now``, in their last form
+    (logged, not raised, if the store cannot take them: alerting goes on)."""
+    ended = [ResolvedAlert(states[k].alert, now) for k in resolved if k in states]
+    if not ended:
+        return
+    try:
+        history.add_resolved(ended)
+    except StoreError as exc:
+        log.error("the alerts that ended cannot be kept now: %s", exc)  # noqa: TRY400
 
 
 def _marks(alerts: Alerts) -> dict[str, AlertMark]:
@@ -114,6 +144,10 @@ class AlertingPorts(ReceiptPorts, Protocol):
     @property
     def alerts(self) -> Alerts:
         """Alert state, the notification queue and security events."""
+
+    @property
+    def alert_history(self) -> AlertHistory:
+        """The alerts that ended."""
 
 
 def observe(
@@ -258,10 +292,14 @@ class Alerting:
             self.collect_by_hours,
         )
         self.observed = obs
-        plan = evaluate(alerts, obs, self.settings, self.direct)
+        plan = evaluate(alerts, obs, self.settings, self.direct, self.store.alert_history)
         self.sender.deliver(now)
         try:
             alerts.prune_security_events(now - self.settings.security_retention_days * 86400)
         except StoreError as exc:
             log.error("old security events cannot be removed now: %s", exc)  # noqa: TRY400
+        try:
+            self.store.alert_history.prune_resolved(now - HISTORY_DAYS * 86400)
+        except StoreError as exc:
+            log.error("old ended alerts cannot be removed now: %s", exc)  # noqa: TRY400
         return plan

@@ -1,20 +1,22 @@
-"""The open alerts, with who acknowledged them and until when they are silenced;
-acknowledging one, and silencing an alert's notifications until a time."""
+"""The open alerts, with who acknowledged them and until when they are silenced, and
+those that ended; acknowledging one, and silencing an alert's notifications until a time."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import AwareDatetime, BaseModel
 
 from kenshin.bootstrap import App
-from kenshin.domain.alerts import AlertMark, AlertState
+from kenshin.domain.alerts import AlertMark, AlertState, ResolvedAlert
 from kenshin.domain.operators import Action
 from kenshin.entrypoints.api.answers import answers
 from kenshin.entrypoints.api.auth import Principal, allowed
 from kenshin.entrypoints.api.common import actor_of, app_of, iso, now_of
 from kenshin.services.alert_marks import BadSilence, UnknownAlert, acknowledge, silence
+from kenshin.services.alerting import HISTORY_DAYS  # kept so long; shown by default
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 # An alert's key ("down:device endpoint", "disk:/data"): printable, "/" included.
@@ -56,12 +58,36 @@ class SilenceOut(BaseModel):
     silenced_by: str | None
 
 
+class EndedOut(BaseModel):
+    """An alert that ended: what it was, when it began and when it ended (UTC ISO 8601)."""
+
+    key: str
+    severity: str
+    title: str
+    text: str
+    customer: str | None
+    since: str
+    resolved_at: str
+
+
 class AlertsOut(BaseModel):
-    """The open alerts (most severe first, then oldest), and the silences of alerts not
-    open now."""
+    """The open alerts (most severe first, then oldest), the silences of alerts not
+    open now, and the alerts that ended (newest first, at most 500)."""
 
     open: list[AlertOut]
     silenced: list[SilenceOut]
+    history: list[EndedOut]
+
+
+HISTORY_LIMIT = 500
+Since = Annotated[
+    str | None,
+    Query(
+        pattern=r"^\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:?\d{2})$",
+        description="The alerts that ended at or after this time (ISO 8601 with offset);"
+        " default: all those kept (90 days)",
+    ),
+]
 
 
 class SilenceAsked(BaseModel):
@@ -107,13 +133,39 @@ def _open(state: AlertState, mark: AlertMark) -> AlertOut:
     )
 
 
-@router.get("", response_model=AlertsOut, responses=answers())
+def _ended(ended: ResolvedAlert) -> EndedOut:
+    a = ended.alert
+    return EndedOut(
+        key=a.key,
+        severity=str(a.severity),
+        title=a.title,
+        text=a.text,
+        customer=a.customer,
+        since=iso(a.since) or "",
+        resolved_at=iso(ended.resolved_at) or "",
+    )
+
+
+def _since(since: str | None, now: int) -> int:
+    """The epoch of ``since`` (90 days back from ``now`` when None); 422 for no such time."""
+    if since is None:
+        return now - HISTORY_DAYS * 86400
+    try:
+        return int(datetime.fromisoformat(since).timestamp())
+    except ValueError as exc:
+        raise HTTPException(422, f"since: {since} is no time (ISO 8601 with offset)") from exc
+
+
+@router.get("", response_model=AlertsOut, responses=answers(422))
 def list_alerts(
     app: App = Depends(app_of),  # noqa: B008 - FastAPI's way
     now: int = Depends(now_of),
+    since: Since = None,
     _principal: Principal = Depends(allowed(Action.READ)),  # noqa: B008 - FastAPI's way
 ) -> AlertsOut:
-    """The open alerts and the silences running of alerts not open now."""
+    """The open alerts, the silences running of alerts not open now, and the alerts
+    that ended since ``since``, newest first (at most 500)."""
+    history = app.store.alert_history.resolved(_since(since, now), HISTORY_LIMIT)
     states = app.store.alerts.alert_states()
     marks = app.store.alerts.alert_marks()
     ordered = sorted(states.values(), key=lambda s: (_RANK.get(s.alert.severity, 3), s.alert.since))
@@ -126,6 +178,7 @@ def list_alerts(
             for m in sorted(marks.values(), key=lambda m: m.key)
             if m.key not in states and m.silenced(now)
         ],
+        history=[_ended(e) for e in history],
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from kenshin.bootstrap import App
+from kenshin.services.device_bundles import BundleShelf
 from kenshin.services.security import SecurityLog
 
 
@@ -17,7 +18,8 @@ from kenshin.services.security import SecurityLog
 class ApiContext:
     """The App, the security log (refusals become security events), the clock (UTC
     epoch s), whether cookies are marked Secure (served over TLS) and, where the server
-    has a device endpoint, the units connected now."""
+    has a device endpoint, the units connected now; the devices' credentials waiting to be
+    downloaded once (in this process's memory only)."""
 
     app: App
     security: SecurityLog | None = None
@@ -25,6 +27,7 @@ class ApiContext:
     secure_cookies: bool = True
     connected_units: Callable[[], frozenset[str]] | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    bundles: BundleShelf = field(default_factory=BundleShelf)
 
 
 def context_of(request: Request) -> ApiContext:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, BeforeValidator
 
 from kenshin.bootstrap import App
 from kenshin.domain.devices import DeviceCertificate
@@ -61,11 +61,22 @@ class Revocation(BaseModel):
     certificate: str
 
 
+def _text(value: object) -> object:
+    """A time as text only: a number is not taken for seconds since 1970."""
+    if not isinstance(value, str | datetime):
+        # pydantic makes a ValueError (not a TypeError) a 422 saying why
+        raise ValueError("a time as YYYY-MM-DDTHH:MM:SS with its UTC offset is expected")  # noqa: TRY004
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_text)]
+
+
 class ResendAsked(BaseModel):
     """The range a unit is to resend, with times and an offset."""
 
-    since: AwareDatetime
-    until: AwareDatetime
+    since: Moment
+    until: Moment
 
 
 class ResendQueued(BaseModel):

@@ -79,6 +79,6 @@ export async function render(main, { may }) {
           { label: t("alerts.subject"), value: what },
           { label: t("customer"), value: (a) => a.customer || "—" },
           { label: t("alerts.since"), value: (a) => fmtTime(a.since) },
-          { label: t("alerts.ended"), value: (a) => fmtTime(a.ended_at) },
+          { label: t("alerts.ended"), value: (a) => fmtTime(a.resolved_at) },
         ], history, (a) => `${a.key} ${a.since}`))));
 }
