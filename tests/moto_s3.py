@@ -8,6 +8,7 @@ tier. They are skipped where boto3 or moto is not installed (the extras 'aws' an
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -70,12 +71,27 @@ def moto_dynamodb(prefix: str | None = None) -> Iterator[Any]:
     boto3 = pytest.importorskip("boto3", reason="the DynamoDB store needs the 'aws' extra")
     moto = pytest.importorskip("moto", reason="the DynamoDB store is tested on moto ('dev')")
     with moto.mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
+        client = _one_call_at_a_time(boto3.client("dynamodb", region_name=REGION))
         if prefix is not None:
             from kenshin.adapters.dynamo_tables import DynamoTables
 
             DynamoTables.open(f"dynamodb://{prefix}", client).create()
         yield client
+
+
+def _one_call_at_a_time(client: Any) -> Any:
+    """``client``, its calls made one at a time: DynamoDB applies each request (a
+    conditional write, a transaction) atomically, and moto's backend does not when
+    threads call it at once (two conditional puts could both see no item)."""
+    atomic = threading.Lock()
+    call = client._make_api_call
+
+    def one_at_a_time(operation: str, params: dict[str, Any]) -> Any:
+        with atomic:
+            return call(operation, params)
+
+    client._make_api_call = one_at_a_time
+    return client
 
 
 @contextmanager
