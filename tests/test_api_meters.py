@@ -78,6 +78,13 @@ def test_meters_a_week_an_explained_slot_and_the_overview(tmp_path: Path) -> Non
         meter = client.get("/api/v1/meters/M-1").json()
         week = client.get(f"/api/v1/meters/M-2/week/{day}").json()
         explained = client.get("/api/v1/meters/M-1/explain", params={"slot": f"{day}T05:00"})
+        # The same slot named with its offset, as a page may send any slot.
+        with_offset = client.get(
+            "/api/v1/meters/M-1/explain", params={"slot": f"{day}T05:00+09:00"}
+        )
+        wrong_offset = client.get(
+            "/api/v1/meters/M-1/explain", params={"slot": f"{day}T05:00+01:00"}
+        )
         overview = client.get("/api/v1/overview").json()
         missing = [
             client.get("/api/v1/meters/M-9").status_code,
@@ -117,6 +124,8 @@ def test_meters_a_week_an_explained_slot_and_the_overview(tmp_path: Path) -> Non
     rows = explained.json()["rows"]
     assert [(r["direction"], r["kwh"], r["flag"]) for r in rows] == [("fwd", "0.467", "E")]
     assert explained.json()["revisions"][0]["revision"] == 1
+    assert with_offset.json() == explained.json()
+    assert wrong_offset.status_code == 422
     assert overview["units"] == {
         "total": 2,
         "online": 1,

@@ -89,6 +89,18 @@ def slot_labels(slots: DaySlots, tz: ZoneInfo) -> list[str]:
     return [f"{p}{_offset(s)}" if p in repeated else p for p, s in zip(plain, starts, strict=True)]
 
 
+def slot_index(slots: DaySlots, tz: ZoneInfo, label: str) -> int | None:
+    """The index of the slot starting at local ``label``: ``HH:MM`` as ``slot_labels``
+    names it, or ``HH:MM+HH:MM`` with its UTC offset (which any slot may be named by);
+    None for no slot of the day."""
+    labels = slot_labels(slots, tz)
+    if label in labels:
+        return labels.index(label)
+    starts = [datetime.fromtimestamp(t, tz) for t in slots.boundaries[:-1]]
+    offsets = [f"{s:%H:%M}{_offset(s)}" for s in starts]
+    return offsets.index(label) if label in offsets else None
+
+
 def slot_end_labels(slots: DaySlots, tz: ZoneInfo) -> list[str]:
     """Local end time of each slot as HH:MM, the day's end as 24:00; a time that repeats
     (DST) gets its UTC offset, so that no two slots share a label."""

@@ -11,7 +11,7 @@ from kenshin.domain.daytable import day_table
 from kenshin.domain.intervals import NO_VALUE
 from kenshin.domain.lifecycle import slots_in_service
 from kenshin.domain.model import Customer, Direction, FileRevision, Meter, Reading
-from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, slot_labels, zone
+from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, slot_index, slot_labels, zone
 from kenshin.errors import KenshinError
 from kenshin.ports import Revisions
 from kenshin.services.aggregate import (
@@ -90,13 +90,13 @@ def explain_slot(
         raise ExplainError(f"meter {meter_id} has no registered device, so no customer")
     tz = zone(customer.timezone)
     slots = day_slots(day, tz)
-    labels = slot_labels(slots, tz)
-    if label not in labels:
+    index = slot_index(slots, tz, label)
+    if index is None:
+        labels = slot_labels(slots, tz)
         raise ExplainError(
             f"no slot of {day} starts at {label} in {customer.timezone}: expected one of"
             f" {labels[0]}, {labels[1]}, ... {labels[-1]}"
         )
-    index = labels.index(label)
     start = slots.start + index * SLOT_SECONDS
     readings = next(
         iter(
