@@ -4,7 +4,8 @@ console: for looking at the pages (and photographing them, ``screens.py``).
     PYTHONPATH=src python -m tests.console.real_site [--dir DIR]
 
 Customer C-001 (Asia/Tokyo) with units U-101 to U-104 of five meters each (M-0101 ...
-M-0405) and U-105, registered and never heard. The units sent the readings of the day
+M-0405) and U-105, registered and never heard; each unit has its certificate (files in
+``units/``). The units sent the readings of the day
 before yesterday and of yesterday (each message received a minute after the day's end),
 and U-101 to U-103 those of today so far, received minutes ago: they are online; U-104
 stopped after the day before yesterday: silent. M-0102 missed three readings yesterday
@@ -44,7 +45,6 @@ from kenshin.entrypoints.cli import cli
 from kenshin.services.alerting import Alerting
 from kenshin.services.incoming import Incoming
 from kenshin.services.operators import add_operator, keeping_of
-from kenshin.services.security import SecurityLog
 
 TESTS = Path(__file__).resolve().parents[1]
 if str(TESTS) not in sys.path:  # run as a module: served_api sits in tests/
@@ -195,7 +195,8 @@ def build(folder: Path, now: int | None = None) -> Path:
     today = datetime.fromtimestamp(now, zone(TOKYO)).date()
     _kenshin(folder, "init", str(folder))
     _kenshin(folder, "customers", "add", CUSTOMER, "--name", "Minato Office Park")
-    _kenshin(folder, "devices", "add", *UNITS, NEVER_SEEN, "--customer", CUSTOMER)
+    units = [*UNITS, NEVER_SEEN, "--customer", CUSTOMER, "--out", str(folder / "units")]
+    _kenshin(folder, "devices", "add", *units)
     app = open_app(folder / "kenshin.toml")
     try:
         _readings(app, today, now)
@@ -233,21 +234,23 @@ def _refused_sign_in(base: str) -> None:
 
 
 @contextmanager
-def real_site(folder: Path) -> Iterator[str]:
-    """The site built in ``folder``, served (security events kept); its base URL."""
-    app = open_app(build(folder))
-    lock = threading.Lock()
-
-    def keep(event: object) -> None:
-        with lock:
-            app.store.alerts.add_security_events([event])  # type: ignore[list-item]
-
+def open_site(folder: Path, now: int | None = None) -> Iterator[tuple[App, str]]:
+    """The site built in ``folder`` (at ``now``), open and served (security events
+    kept in its store); the App and the base URL."""
+    app = open_app(build(folder, now))
     try:
-        with served(app, security=SecurityLog(keep)) as base:
+        with served(app) as base:
             _refused_sign_in(base)
-            yield base
+            yield app, base
     finally:
         app.close()
+
+
+@contextmanager
+def real_site(folder: Path) -> Iterator[str]:
+    """The site built in ``folder``, served; its base URL."""
+    with open_site(folder) as (_, base):
+        yield base
 
 
 def main() -> None:

@@ -130,6 +130,7 @@ const TABLE = {
   "device.revoke": ["Revoke", "失効"],
   "device.revoke_ask": ["Revoke {0}? Its certificate stops working and its meters go out of service; readings are kept.", "{0} を失効させますか？証明書が無効になり、メーターは使用停止になります（検針値は保持されます）。"],
   "device.revoked_done": ["{0} was revoked.", "{0} を失効させました。"],
+  "device.nothing_revoked": ["{0} has no certificate to revoke.", "{0} には失効させる証明書がありません。"],
   "users.add": ["Add a user", "ユーザーを追加"],
   "users.name": ["Name", "ユーザー名"],
   "users.role": ["Role", "ロール"],

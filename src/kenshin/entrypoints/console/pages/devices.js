@@ -38,8 +38,10 @@ function actions(refresh, report) {
     } }, t("device.resend")),
     h("button", { type: "button", class: "small danger", testid: "device-revoke", disabled: Boolean(d.revoked), onclick: async () => {
       if (await confirmDialog(t("device.revoke_ask", d.id))) {
-        const done = t("device.revoked_done", d.id);
-        if (await report(() => api.post(path`/api/v1/devices/${d.id}/revoke`), done)) refresh(done);
+        // What the server did: a unit with no certificate has nothing to revoke.
+        const said = (answer) => t(answer.revoked ? "device.revoked_done" : "device.nothing_revoked", d.id);
+        const done = await report(() => api.post(path`/api/v1/devices/${d.id}/revoke`), said);
+        if (done) refresh(done);
       }
     } }, t("device.revoke")));
 }
@@ -48,19 +50,21 @@ export async function render(main, { may }, notice = null) {
   main.replaceChildren(h("h1", {}, t("nav.devices")), h("p", { class: "loading" }, t("loading")));
   const devices = await api.get("/api/v1/devices");
   const note = h("p", { role: "status", class: "notice", testid: "devices-message", hidden: !notice }, notice);
+  // Make a request and say how it went: ``done`` is the message (or makes it from the
+  // answer). The message shown when it succeeded, or null.
   async function report(request, done) {
-    let ok = true;
+    let shown = null;
     try {
-      await request();
+      const answer = await request();
+      shown = typeof done === "function" ? done(answer) : done;
       note.className = "notice";
-      note.textContent = done;
+      note.textContent = shown;
     } catch (error) {
-      ok = false;
       note.className = "error";
       note.textContent = error.message;
     }
     note.hidden = false;
-    return ok;
+    return shown;
   }
   const columns = [
     { label: t("device.id"), value: (d) => h("code", {}, d.id) },
