@@ -5,7 +5,7 @@ TOTP, the overview with one silent unit, the heatmap of the day with the gap sho
 where the file has them and a slot explained, a meter's curves of the day and the week
 with the estimated slots hatched, a revoke by an operator (audited) and refused to a
 viewer (a security event), the Japanese labels. A screenshot of each page is kept in
-``KENSHIN_TEST_ARTIFACTS`` (default: the test's own folder)."""
+``CONSOLE_SCREENSHOTS`` (default: the test's own folder)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from .real_site import CUSTOMER, GAP_METER, PASSWORD, SILENT, TOKYO, code, open_
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = "KENSHIN_TEST_ARTIFACTS"
+ARTIFACTS = "CONSOLE_SCREENSHOTS"  # not KENSHIN_*: those are read as settings
 REVOKED = "U-103"  # the unit the operator revokes (and the viewer may not)
 
 
@@ -49,10 +49,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     day = datetime.fromtimestamp(now, zone(TOKYO)).date() - timedelta(days=1)
     shots = Path(os.environ.get(ARTIFACTS, root / "screenshots"))
     shots.mkdir(parents=True, exist_ok=True)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv(ARTIFACTS, raising=False)  # KENSHIN_* would be read as a setting
-        with open_site(root / "site", now) as (app, base):
-            yield Site(app, base, day, shots)
+    with open_site(root / "site", now) as (app, base):
+        yield Site(app, base, day, shots)
 
 
 @pytest.fixture(scope="module")
