@@ -8,6 +8,9 @@ unit tier, and skipped where boto3 or moto is not installed.
 
 from __future__ import annotations
 
+import csv
+import getpass
+import io
 import json
 import shutil
 import sys
@@ -166,6 +169,9 @@ def test_a_failure_on_iot_core_leaves_the_store_whole_and_sync_finishes(
             ("ACTIVE", [POLICY])
         ]
     assert sorted(aws.registered()) == ["ACTIVE", "ACTIVE"]  # the first one, finished
+    audited = list(csv.DictReader(io.StringIO(kenshin(aws.path, "audit", "--csv").output)))
+    synced_entries = [(e["key"], e["who"]) for e in audited if e["action"] == "devices.sync_iot"]
+    assert synced_entries == [(d, f"cli:{getpass.getuser()}") for d in ("U-1", "U-2")]
 
 
 def test_a_revocation_iot_core_missed_is_kept_in_the_store_and_synced_after(

@@ -1,13 +1,15 @@
-"""Adding a customer, at the command line or through the admin API; in the audit log."""
+"""Adding a customer and changing its file settings, at the command line or through the
+admin API; each change in the audit log."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from typing import Any
 
 from kenshin.domain.model import CUSTOMER_ID, Customer
 from kenshin.domain.operators import Actor
 from kenshin.domain.slots import zone
-from kenshin.errors import KenshinError
+from kenshin.errors import KenshinError, NotFoundError
 from kenshin.ports import Registry
 from kenshin.ports.operators import AuditLog
 from kenshin.services import audit
@@ -37,6 +39,43 @@ def add_customer(
         after=customer_record(customer),
         clock=lambda: now,
     )
+
+
+def change_customer(
+    registry: Registry,
+    log: AuditLog,
+    actor: Actor,
+    customer_id: str,
+    settings: dict[str, Any],
+    *,
+    now: int,
+) -> tuple[Customer, dict[str, Any]]:
+    """Give customer ``customer_id`` the ``settings`` (Customer fields) that differ from
+    its own (NotFoundError for an unknown customer, ValueError for an unknown zone): the
+    customer as it was, and the settings changed. One audit entry if any changed: the
+    settings changed, before and after."""
+    customer = registry.get_customer(customer_id)
+    if customer is None:
+        raise NotFoundError(f"no customer {customer_id!r}")
+    if "timezone" in settings:
+        zone(str(settings["timezone"]))  # ValueError for an unknown zone
+    changed = {k: v for k, v in settings.items() if getattr(customer, k) != v}
+    if not changed:
+        return customer, changed
+    updated = replace(customer, **changed)
+    registry.update_customer(updated)
+    was, now_is = customer_record(customer), customer_record(updated)
+    audit.record(
+        log,
+        actor,
+        action="customers.set",
+        kind="customer",
+        key=customer_id,
+        before={k: was[k] for k in changed},
+        after={k: now_is[k] for k in changed},
+        clock=lambda: now,
+    )
+    return customer, changed
 
 
 def customer_record(customer: Customer) -> dict[str, object]:

@@ -1,5 +1,6 @@
 """Changing devices by an operator, at the command line or through the admin API: revoke
-their certificates, ask a unit to resend its readings; each change in the audit log."""
+their certificates, ask a unit to resend its readings, give one to another customer;
+each change in the audit log."""
 
 from __future__ import annotations
 
@@ -112,6 +113,33 @@ def queue_resend(
         clock=lambda: now,
     )
     return command_id
+
+
+def move_device(
+    registry: Registry, by: tuple[AuditLog, Actor], device_id: str, customer: str, *, now: int
+) -> str:
+    """Give device ``device_id`` (and its meters) to ``customer`` (UnknownDevice, or
+    DeviceAdminError for an unknown customer); the customer it had. One audit entry if
+    it changed hands."""
+    device = registry.get_device(device_id)
+    if device is None:
+        raise UnknownDevice(f"no device {device_id!r}")
+    if registry.get_customer(customer) is None:
+        raise DeviceAdminError(f"no customer {customer!r}")
+    if device.customer != customer:
+        registry.move_device(device_id, customer)
+        log, actor = by
+        audit.record(
+            log,
+            actor,
+            action="devices.move",
+            kind="device",
+            key=device_id,
+            before={"customer": device.customer},
+            after={"customer": customer},
+            clock=lambda: now,
+        )
+    return device.customer
 
 
 def certificate_state(certificates: Sequence[DeviceCertificate], now: int) -> str:

@@ -13,8 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from kenshin.domain.operators import Actor
 from kenshin.ports import Certificates
+from kenshin.ports.operators import AuditLog
 from kenshin.ports.things import Things, ThingsError
+from kenshin.services import audit
 
 # A unit's certificate as handed out: its serial and PEM, or None if none is found.
 CertificateFile = Callable[[str], tuple[int, bytes] | None]
@@ -73,12 +76,14 @@ def sync(
     device_ids: Sequence[str],
     found: CertificateFile,
     *,
+    by: tuple[AuditLog, Actor],
     now: int,
 ) -> Synced:
     """Bring each device's certificates at the broker in step with the store, in order,
     until one fails: those not valid in the store (revoked or expired) are made inactive;
     a device with no valid certificate active there is enrolled with the one ``found``
-    for it, if the store holds that one valid."""
+    for it, if the store holds that one valid. Each device changed there is one entry in
+    the audit log (by the log and actor ``by``)."""
     synced = Synced()
     for device_id in device_ids:
         valid = {
@@ -87,17 +92,40 @@ def sync(
             if c.revoked_at is None and c.not_after >= now
         }
         try:
-            count = things.revoke(device_id, keep=valid)
-            if count:
-                synced.deactivated[device_id] = count
-            if valid and not valid & things.active_serials(device_id):
-                held = found(device_id)
-                if held is None or held[0] not in valid:
-                    synced.unfound.append(device_id)
-                    continue
-                things.enrol(device_id, held[1])
-                synced.enrolled.append(device_id)
+            count, enrolled = _sync_one(things, device_id, valid, found)
         except ThingsError as exc:
             synced.failed, synced.error = device_id, str(exc)
             break
+        if count:
+            synced.deactivated[device_id] = count
+        if enrolled is None:
+            synced.unfound.append(device_id)
+        elif enrolled:
+            synced.enrolled.append(device_id)
+        if count or enrolled:
+            log, actor = by
+            audit.record(
+                log,
+                actor,
+                action="devices.sync_iot",
+                kind="device",
+                key=device_id,
+                after={"where": things.where, "made_inactive": count, "enrolled": bool(enrolled)},
+                clock=lambda: now,
+            )
     return synced
+
+
+def _sync_one(
+    things: Things, device_id: str, valid: set[int], found: CertificateFile
+) -> tuple[int, bool | None]:
+    """Sync one device: how many certificates were made inactive, and whether it was
+    enrolled (None: it should have been, but no file of its valid certificate is found)."""
+    count = things.revoke(device_id, keep=valid)
+    if not valid or valid & things.active_serials(device_id):
+        return count, False
+    held = found(device_id)
+    if held is None or held[0] not in valid:
+        return count, None
+    things.enrol(device_id, held[1])
+    return count, True

@@ -5,19 +5,19 @@ from __future__ import annotations
 import ipaddress
 import sys
 import time
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
 import click
 
-from kenshin.domain.accounts import Account, Receipt
-from kenshin.entrypoints.cli.app import cli, opened, parse_day
+from kenshin.domain.accounts import Receipt
+from kenshin.entrypoints.cli.app import cli, cli_actor, opened, parse_day
 from kenshin.entrypoints.cli.listing import Record, json_option, moment, show, utc_option
 from kenshin.entrypoints.cli.registry import customers
 from kenshin.errors import NotFoundError
 from kenshin.services.accounts import check_networks, generate_password, hash_password
+from kenshin.services.delivery_admin import request_unlock, set_credentials
 from kenshin.services.receipts import Uncollected, missed_deadlines
 
 MIN_PASSWORD = 12
@@ -85,19 +85,20 @@ def customers_credentials(
     with opened(ctx) as app:
         if app.store.registry.get_customer(customer_id) is None:
             raise NotFoundError(f"customer {customer_id!r} does not exist")
-        account = app.store.deliveries.get_account(customer_id) or Account(customer_id)
         shown = None
-        if given is not None:
-            password = given
-            account = replace(account, password_hash=hash_password(password))
-        elif set_password:
-            password, shown = _ask_password()
-            account = replace(account, password_hash=hash_password(password))
-        kept = () if clear_keys else account.ssh_keys
-        account = replace(account, ssh_keys=tuple(dict.fromkeys([*kept, *keys])))
-        if networks or allow_any:
-            account = replace(account, allowed=allowed)
-        app.store.deliveries.save_account(account)
+        if set_password and given is None:
+            given, shown = _ask_password()
+        account = set_credentials(
+            app.store.registry,
+            app.store.deliveries,
+            (app.store.audit, cli_actor()),
+            customer_id,
+            password_hash=None if given is None else hash_password(given),
+            keys=keys,
+            clear_keys=clear_keys,
+            allowed=allowed if networks or allow_any else None,
+            now=int(time.time()),
+        )
     if shown is not None:
         click.echo(f"password of {customer_id} (shown only now): {shown}")
     where = ", ".join(account.allowed) if account.allowed else "any address"
@@ -126,10 +127,11 @@ def customers_unlock(ctx: click.Context, customer_id: str, address: str | None) 
                 f"{address!r} is not an IP address", param_hint="--address"
             ) from exc
     with opened(ctx) as app:
-        if app.store.registry.get_customer(customer_id) is None:
-            raise NotFoundError(f"customer {customer_id!r} does not exist")
         deliveries = app.store.deliveries
-        request_id = deliveries.request_unlock(customer_id, address, int(time.time()))
+        by = (app.store.audit, cli_actor())
+        request_id = request_unlock(
+            app.store.registry, deliveries, by, customer_id, address, now=int(time.time())
+        )
         deadline = time.monotonic() + UNLOCK_WAIT_S
         while (request := deliveries.get_unlock(request_id)) is not None and (
             request.done_at is None and time.monotonic() < deadline

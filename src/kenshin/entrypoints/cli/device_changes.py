@@ -13,6 +13,7 @@ from kenshin.entrypoints.cli.devices import deactivate_things, devices
 from kenshin.entrypoints.cli.listing import moment
 from kenshin.iot_setup import unit_things
 from kenshin.services import audit
+from kenshin.services.device_admin import move_device
 
 LIVE_S = 3600  # a unit heard this recently is taken to be in use
 
@@ -55,7 +56,8 @@ def devices_move(ctx: click.Context, device_id: str, customer: str, force: bool)
                 " Give --force to move it all the same (or add a new device for the new"
                 " customer)"
             )
-        app.store.registry.move_device(device_id, customer)
+        by = (app.store.audit, cli_actor())
+        move_device(app.store.registry, by, device_id, customer, now=int(time.time()))
     click.echo(
         f"moved {device_id} from {device.customer} to {customer} with {len(meters)} meter(s);"
         " files already published are not changed"

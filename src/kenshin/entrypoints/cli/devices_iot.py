@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from kenshin.entrypoints.cli.app import opened
+from kenshin.entrypoints.cli.app import cli_actor, opened
 from kenshin.entrypoints.cli.devices import devices
 from kenshin.iot_setup import certificate_files, unit_things
 from kenshin.services.things import Synced, sync
@@ -45,7 +45,8 @@ def devices_sync_iot(ctx: click.Context, device_ids: tuple[str, ...], folder: Pa
             )
         ids = list(dict.fromkeys(device_ids)) or known
         found = certificate_files(folder) if folder is not None else (lambda _device: None)
-        synced = sync(things, app.store.certificates, ids, found, now=int(time.time()))
+        by = (app.store.audit, cli_actor())
+        synced = sync(things, app.store.certificates, ids, found, by=by, now=int(time.time()))
     _show(synced, things.where, len(ids), folder)
 
 

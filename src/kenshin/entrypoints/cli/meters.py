@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
 from datetime import UTC, date, datetime
 
 import click
 
 from kenshin.domain.energy import UNIT_LABEL
-from kenshin.entrypoints.cli.app import cli, opened, parse_day
+from kenshin.entrypoints.cli.app import cli, cli_actor, opened, parse_day
 from kenshin.entrypoints.cli.listing import device_zones, json_option, moment, show, utc_option
+from kenshin.services.meter_admin import set_max_demand, set_service
 
 METER_COLUMNS = (
     "id",
@@ -82,7 +83,8 @@ def meters_set(ctx: click.Context, meter_id: str, max_demand_kw: int) -> None:
                 f"no meter {meter_id!r}; 'kenshin meters list' shows the known ones",
                 param_hint="METER_ID",
             )
-        app.store.registry.save_meters([replace(meter, max_demand_w=max_demand_kw * 1000)])
+        by = (app.store.audit, cli_actor())
+        set_max_demand(app.store.registry, by, meter_id, max_demand_kw * 1000, now=int(time.time()))
     click.echo(f"{meter_id}: maximum demand {max_demand_kw} kW")
 
 
@@ -118,8 +120,14 @@ def meters_service(
         if fitted is not None and taken is not None and taken <= fitted:
             raise click.BadParameter("must be after --installed", param_hint="--removed")
         # A removal given here is the operator's: later readings do not undo it.
-        app.store.registry.set_service(
-            [(meter_id, fitted, taken)], by_operator=removed is not None or None
+        set_service(
+            app.store.registry,
+            (app.store.audit, cli_actor()),
+            meter_id,
+            installed=fitted,
+            removed=taken,
+            removed_given=removed is not None,
+            now=int(time.time()),
         )
     shown = [f"installed {_utc(fitted) if fitted else 'unknown'}"]
     shown.append(f"removed {_utc(taken)}" if taken else "in service")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -28,7 +27,7 @@ from kenshin.entrypoints.cli.app import F, check_timezone, cli, cli_actor, endpo
 from kenshin.entrypoints.cli.listing import json_option, show
 from kenshin.entrypoints.cli.listing import table as table  # also for the other modules
 from kenshin.errors import ExportError
-from kenshin.services.customer_admin import add_customer
+from kenshin.services.customer_admin import add_customer, change_customer
 from kenshin.services.export import check_file_pattern
 
 
@@ -217,12 +216,16 @@ def customers_set(ctx: click.Context, /, customer_id: str, **options: str | None
             "--slot-labels or --flags"
         )
     with opened(ctx) as app:
-        customer = app.store.registry.get_customer(customer_id)
-        if customer is None:
+        if app.store.registry.get_customer(customer_id) is None:
             raise click.BadParameter(f"no customer {customer_id!r}", param_hint="CUSTOMER_ID")
-        changed = {k: v for k, v in given.items() if getattr(customer, k) != v}
-        if changed:
-            app.store.registry.update_customer(replace(customer, **changed))
+        customer, changed = change_customer(
+            app.store.registry,
+            app.store.audit,
+            cli_actor(),
+            customer_id,
+            given,
+            now=int(time.time()),
+        )
     if not changed:
         click.echo(f"customer {customer_id}: nothing changed")
         return
