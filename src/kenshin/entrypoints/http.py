@@ -148,6 +148,9 @@ class HttpServer:
             access_log=False,
             http="h11",
             timeout_graceful_shutdown=5,
+            # The client's address is the connection's: X-Forwarded-For from any client
+            # (all are 127.0.0.1 on the default address) would be believed otherwise.
+            proxy_headers=False,
             ssl_certfile=tls[0] if tls else None,
             ssl_keyfile=tls[1] if tls else None,
         )

@@ -197,7 +197,7 @@ def acknowledge_alert(
     return MarkedOut(key=key, mark=_mark(mark))
 
 
-@router.post("/{key:path}/silence", response_model=MarkedOut, responses=answers(422))
+@router.post("/{key:path}/silence", response_model=MarkedOut, responses=answers(404, 422))
 def silence_alert(
     key: AlertKey,
     asked: SilenceAsked,

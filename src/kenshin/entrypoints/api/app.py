@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 
 from kenshin import __version__
 from kenshin.entrypoints.api import (
@@ -26,6 +28,7 @@ from kenshin.entrypoints.api import (
 )
 from kenshin.entrypoints.api.console import add_console
 from kenshin.entrypoints.api.context import ApiContext
+from kenshin.entrypoints.api.guard import RequestGuard
 
 OPENAPI_URL = "/api/v1/openapi.json"
 
@@ -60,6 +63,7 @@ def make_api(context: ApiContext) -> FastAPI:
     for module in routers:
         api.include_router(module.router)
     api.add_exception_handler(HTTPException, _answer_error)  # type: ignore[arg-type]
+    api.add_middleware(RequestGuard)  # credentials, then a bounded body
     add_console(api)  # the page at /, its files at /assets/
     return api
 
@@ -77,8 +81,18 @@ def _methods(request: Request) -> set[str]:
     """The methods some route takes at the request's path."""
     scope = {**request.scope, "method": ""}
     found: set[str] = set()
-    for route in request.app.routes:
+    for route in _routes(request.app.routes):
         methods = getattr(route, "methods", None)
         if methods and route.matches(scope)[0] is not Match.NONE:
             found |= set(methods)
     return found
+
+
+def _routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route, those of included routers too (FastAPI keeps them nested)."""
+    for route in routes:
+        nested = getattr(getattr(route, "original_router", None), "routes", None)
+        if nested is not None:
+            yield from _routes(nested)
+        else:
+            yield route
