@@ -62,6 +62,11 @@ def fleet_site(tmp_path: Path, day: date, *, export: bool = True) -> Path:
     return site
 
 
+# The principal is given by the test (dependency_overrides); a request still carries
+# credentials, as the API refuses one without any before its routes.
+STAND_IN = {"Authorization": "Bearer ksn_stand-in"}
+
+
 def as_role(role: Role, name: str = "ops") -> Principal:
     return Principal(name, role, "session", "192.0.2.7")
 
@@ -73,7 +78,7 @@ def api_client(site: Path, role: Role = Role.VIEWER) -> Iterator[tuple[TestClien
     try:
         api = make_api(ApiContext(app))
         api.dependency_overrides[current_principal] = lambda: as_role(role)
-        with TestClient(api) as client:
+        with TestClient(api, headers=STAND_IN) as client:
             yield client, app
     finally:
         app.close()

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 
-from api_fleet import as_role, fleet_site, recent_day
+from api_fleet import STAND_IN, as_role, fleet_site, recent_day
 from kenshin.bootstrap import open_app
 from kenshin.domain.operators import Role
 from kenshin.entrypoints.api.app import make_api
@@ -30,7 +30,7 @@ def test_a_device_added_gets_its_credentials_once_and_they_verify(tmp_path: Path
     try:
         api = make_api(ApiContext(app, clock=lambda: clock[0]))
         api.dependency_overrides[current_principal] = lambda: as_role(Role.OPERATOR, who[0])
-        with TestClient(api) as client:
+        with TestClient(api, headers=STAND_IN) as client:
             added = client.post("/api/v1/devices", json={"id": "U-7", "customer": "C-001"})
             url = added.json()["bundle_url"]
             who[0] = "another"
@@ -78,7 +78,7 @@ def test_a_device_of_another_customer_is_refused(tmp_path: Path) -> None:
     try:
         api = make_api(ApiContext(app))
         api.dependency_overrides[current_principal] = lambda: as_role(Role.ADMIN)
-        with TestClient(api) as client:
+        with TestClient(api, headers=STAND_IN) as client:
             client.post("/api/v1/customers", json={"id": "C-002", "name": "B", "timezone": "UTC"})
             moved = client.post("/api/v1/devices", json={"id": "U-1", "customer": "C-002"})
             bad = client.post("/api/v1/devices", json={"id": "U 1", "customer": "C-001"})
