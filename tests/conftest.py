@@ -88,6 +88,7 @@ def _stores_closed() -> Iterator[None]:
 INTEGRATION_FIXTURES = {"mail_server", "http_sink", "fleet", "private_postgres"}
 CLUSTER_FOLDERS = {"workers", "cluster"}
 AWS_FOLDERS = {"aws"}  # the AWS build's synthesis: a Node.js process, mostly CPU
+CONSOLE_FOLDERS = {"console", "auth"}  # the console and admin API on a served HTTP side
 UNIT_TIER_ADVICE = (
     "a test of the unit tier uses no socket and no process: mark it (or its module)"
     " @pytest.mark.integration, or keep it off the network"
@@ -100,14 +101,17 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     they were written to (servers, the broker, timings), beside the unit tier spread
     over the workers; the cluster's tests (their own broker and PostgreSQL server on
     free ports) in a group of their own, the AWS build's (synthesized once, in the
-    worker that runs them) in another, and those on moto in a fourth, beside the rest
-    of the integration tier."""
+    worker that runs them) in another, those on moto in a fourth, the console's and the
+    admin API's (a browser, schemathesis) in a fifth, beside the rest of the integration
+    tier."""
     if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())) or _on_moto(item):
         item.add_marker(pytest.mark.integration)
     if item.get_closest_marker("integration") or item.get_closest_marker("slow"):
         folder = item.path.parent.name
         group = "cluster" if folder in CLUSTER_FOLDERS else "integration"
         group = "aws" if folder in AWS_FOLDERS else group
+        console = folder in CONSOLE_FOLDERS or item.path.name.startswith("test_api_")
+        group = "console" if console else group
         group = "moto" if _on_moto(item) else group
         item.add_marker(pytest.mark.xdist_group(group))
 

@@ -20,7 +20,7 @@ from kenshin.services.api_tokens import make_token
 from kenshin.services.operators import keeping_of
 from served_api import served
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+pytestmark = pytest.mark.integration
 
 EXAMPLES = 12  # requests an operation (the document has about 30)
 TOKEN: list[str] = []

@@ -25,7 +25,7 @@ from kenshin.domain.slots import zone
 
 from .real_site import CUSTOMER, GAP_METER, PASSWORD, SILENT, TOKYO, code, open_site
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = "CONSOLE_SCREENSHOTS"  # not KENSHIN_*: those are read as settings
 REVOKED = "U-103"  # the unit the operator revokes (and the viewer may not)
