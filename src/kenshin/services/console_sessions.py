@@ -2,9 +2,10 @@
 code; the session that follows, and TOTP enrolment.
 
 Every failure answers the same ``WRONG`` so that nothing tells a guesser which part was
-wrong, counts against the account (``MAX_FAILURES`` lock it for ``LOCK_S``) and is a
-security event. A TOTP code is good once: its step is recorded atomically, and a code
-of that step or an earlier one is refused. A role that needs TOTP and has none
+wrong, nor whether the name exists (a locked account answers it too), counts against
+the account (``MAX_FAILURES`` lock it for ``LOCK_S``) and is a security event. A TOTP
+code is good once: its step is recorded atomically, and a code of that step or an
+earlier one is refused. A role that needs TOTP and has none
 enrolled gets an *enrolling* session that can only confirm its first code; confirming
 gives a new session (a new id, as every sign-in does: a cookie planted before cannot
 be the one after). Signing in is not a change: it is not in the audit log.
@@ -72,11 +73,12 @@ class ConsoleSessions:
         """A new session for the operator; SignInRefused when refused."""
         operators, now = self.keeping.operators, int(self.keeping.clock())
         operator = operators.get_operator(name)
-        if operator is not None and operator.locked_until > now:
-            self._event(SecurityEventKind.CONSOLE_LOGIN_LOCKED, name, address, "account locked")
-            until = operator.locked_until - now
-            raise SignInRefused(f"the account is locked for another {until // 60 + 1} min")
         right = verify_password(operator.password_hash if operator else None, password)
+        if operator is not None and operator.locked_until > now:
+            # Answered as any failure (and after as long): nothing tells a guesser which
+            # names exist. The event says so; `kenshin users list` shows the lock.
+            self._event(SecurityEventKind.CONSOLE_LOGIN_LOCKED, name, address, "account locked")
+            raise SignInRefused(WRONG)
         if operator is None or not right:
             self._failed(operator, name, address, "wrong password" if operator else "no such name")
         enrolling = operator.role.needs_totp and not operator.totp_enrolled
