@@ -99,19 +99,36 @@ class ConsoleSessions:
         return self._start(operator.name, address, enrolling=False)
 
     def session_of(self, cookie: str, address: str) -> OperatorSession | None:
-        """The live session of the cookie's id; None (a security event) when there is none
-        or it has expired (it is then removed)."""
+        """The live session of the cookie's id; None (a security event) when there is none,
+        it has expired, or its account is no longer as it was signed in: removed, of
+        another role, or its TOTP reset (such a session is removed)."""
         id_hash, now = digest(cookie), int(self.keeping.clock())
         session = self.keeping.operators.get_session(id_hash)
-        if session is not None and now < min(session.expires_at, self._end_of(session)):
+        if session is None:
+            self._event(SecurityEventKind.CONSOLE_SESSION_REFUSED, None, address, "unknown session")
+            return None
+        why = self._refusal(session, now)
+        if why is None:
             touched = self._touched(session, now)
             if touched is not None:
                 return touched
-            session = None  # it ended meanwhile
-        elif session is not None:
+            why = "expired session"  # it ended meanwhile
+        else:
             self.keeping.operators.remove_sessions(id_hash=id_hash)
-        why = "expired session" if session else "unknown session"
-        self._event(SecurityEventKind.CONSOLE_SESSION_REFUSED, None, address, why)
+        self._event(SecurityEventKind.CONSOLE_SESSION_REFUSED, session.operator, address, why)
+        return None
+
+    def _refusal(self, session: OperatorSession, now: int) -> str | None:
+        """Why the session may not be used at ``now``; None when it may."""
+        if now >= min(session.expires_at, self._end_of(session)):
+            return "expired session"
+        operator = self.keeping.operators.get_operator(session.operator)
+        if operator is None:
+            return "session of a removed account"
+        if operator.role != session.role:
+            return f"session of a {session.role} whose role is now {operator.role}"
+        if operator.role.needs_totp and not session.enrolling and not operator.totp_enrolled:
+            return "session from before the account's TOTP was reset"
         return None
 
     def sign_out(self, session: OperatorSession) -> None:
