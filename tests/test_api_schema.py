@@ -29,7 +29,8 @@ TOKEN: list[str] = []
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesis.BaseSchema]:
     """The document as the server serves it, for a site with a fleet, its day exported
-    and an admin's API token (every operation is reached, not just refused)."""
+    and an admin's API token (every operation is reached, not just refused, but those of
+    users and tokens: a token may not manage them, and they answer 403 as declared)."""
     site = fleet_site(tmp_path_factory.mktemp("schema"), recent_day())
     app = open_app(Path(site) / "kenshin.toml")
     try:

@@ -90,5 +90,8 @@ def test_five_wrong_guesses_at_once_lock_the_account(console: Console) -> None:
     for guesser in guessers:
         guesser.join(timeout=30)
     assert refused == [WRONG] * 5
-    with pytest.raises(SignInRefused, match="locked"):
+    locked = console.store.operators.get_operator("alice")
+    assert locked is not None
+    assert locked.locked_until > console.now[0]
+    with pytest.raises(SignInRefused, match=WRONG):
         sessions.sign_in("alice", PASSWORD, console.code("alice"), "192.0.2.9")

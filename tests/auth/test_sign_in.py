@@ -68,11 +68,28 @@ def test_five_failures_lock_the_account_for_a_quarter_of_an_hour(console: Consol
         "/api/v1/session",
         json={"name": "alice", "password": PASSWORD, "code": console.code("alice")},
     )
-    assert locked.status_code == 401
-    assert "locked" in locked.json()["detail"]
+    assert (locked.status_code, locked.json()["detail"]) == (401, WRONG)
     assert console.kinds() == ["console_login_failed"] * 5 + ["console_login_locked"]
     console.now[0] += 15 * 60 + 31
     console.sign_in("alice")
+
+
+def test_a_locked_account_answers_as_an_unknown_name(console: Console) -> None:
+    console.add("alice", Role.ADMIN)
+    for _ in range(5):
+        console.client.post("/api/v1/session", json={"name": "alice", "password": "not it"})
+    locked = console.client.post(
+        "/api/v1/session",
+        json={"name": "alice", "password": PASSWORD, "code": console.code("alice")},
+    )
+    unknown = console.client.post(
+        "/api/v1/session", json={"name": "nobody", "password": PASSWORD, "code": "123456"}
+    )
+    assert (locked.status_code, locked.content) == (unknown.status_code, unknown.content)
+    assert console.kinds()[-2:] == ["console_login_locked", "console_login_failed"]
+    alice = console.store.operators.get_operator("alice")
+    assert alice is not None
+    assert alice.locked_until > console.now[0]
 
 
 def test_an_unknown_name_answers_as_a_wrong_password(console: Console) -> None:

@@ -38,6 +38,34 @@ def test_a_token_works_until_it_expires_and_is_refused_after(console: Console) -
     assert console.kinds() == ["console_forbidden", "console_token_refused"]
 
 
+def test_an_admin_token_may_not_manage_users_or_tokens(console: Console) -> None:
+    console.add("alice", Role.ADMIN)
+    console.sign_in("alice")
+    made = console.client.post("/api/v1/tokens", json={"name": "ci", "role": "admin", "days": 9})
+    assert made.status_code == 201, made.text
+    console.client.cookies.clear()
+    bearer = {"Authorization": f"Bearer {made.json()['token']}"}
+    new = {"name": "next", "role": "admin", "days": 365}
+    user = {"name": "mallory", "role": "admin", "password": "a long enough password"}
+    answers = [
+        console.client.post("/api/v1/tokens", json=new, headers=bearer),
+        console.client.get("/api/v1/tokens", headers=bearer),
+        console.client.delete(f"/api/v1/tokens/{made.json()['id']}", headers=bearer),
+        console.client.post("/api/v1/users", json=user, headers=bearer),
+        console.client.get("/api/v1/users", headers=bearer),
+        console.client.delete("/api/v1/users/alice", headers=bearer),
+        console.client.post("/api/v1/users/alice/reset-totp", headers=bearer),
+    ]
+    assert [a.status_code for a in answers] == [403] * 7
+    assert answers[0].json() == {
+        "detail": "users and tokens are managed by a person signed in, not by a token"
+    }
+    assert console.kinds() == ["console_forbidden"] * 7
+    assert [t.name for t in console.store.operators.list_tokens()] == ["ci"]
+    assert [o.name for o in console.store.operators.list_operators()] == ["alice"]
+    assert console.client.get("/api/v1/audit", headers=bearer).status_code == 200
+
+
 def test_a_token_is_at_most_its_makers_role_and_lasts_a_year_at_most(console: Console) -> None:
     console.add("alice", Role.ADMIN)
     console.sign_in("alice")

@@ -130,6 +130,20 @@ def test_the_audit_log_keeps_entries_in_order_and_gives_the_newest_oldest_first(
     assert log.entries(limit=0) == []
 
 
+def test_the_audit_log_pages_back_by_seq(store: Store) -> None:
+    log = store.audit
+    made = [entry(NOW + 10 * i, f"action.{i}") for i in range(5)]
+    kept = [replace(e, seq=log.append(e)) for e in made]
+    assert log.entries(before=kept[3].seq) == kept[:3]
+    assert log.entries(limit=2, before=kept[3].seq) == kept[1:3]
+    assert log.entries(limit=2, before=kept[1].seq) == kept[:1]
+    assert log.entries(before=kept[0].seq) == []
+    assert log.entries(since=NOW + 10, before=kept[4].seq) == kept[1:4]
+    assert log.entries(before=kept[4].seq + 1) == kept
+    assert log.entries(before=2**63) == kept
+    assert log.entries(before=-1) == []
+
+
 def test_failures_counted_at_once_lock_the_account_at_exactly_the_fifth(store: Store) -> None:
     ops = store.operators
     ops.save_operator(ADA)

@@ -38,6 +38,7 @@ SESSION = "operator_session"
 SCRIPT_KEY = "api_token"
 BY_DIGEST = "api_token_hash"
 AUDIT = "audit"
+LAST_SEQ = 10**12 - 1  # the largest seq ``padded`` sorts right: a ``before`` above, no bound
 
 
 class DynamoOperators:
@@ -276,16 +277,22 @@ class DynamoAuditLog:
         )
         return seq
 
-    def entries(self, since: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        """Entries made at or after ``since``, oldest first, the newest ``limit``."""
+    def entries(
+        self, since: int = 0, limit: int = 1000, before: int | None = None
+    ) -> list[AuditEntry]:
+        """Entries made at or after ``since`` (of ``seq`` below ``before``, if given),
+        oldest first, the newest ``limit``."""
         if limit <= 0:
             return []
+        below, values = "", {":pk": {"S": AUDIT}, ":since": {"N": str(since)}}
+        if before is not None and before <= LAST_SEQ:
+            below, values[":before"] = " AND sk < :before", {"S": padded(max(0, before))}
         newest = self._tables.query(
             self._table,
-            KeyConditionExpression="pk = :pk",
+            KeyConditionExpression=f"pk = :pk{below}",
             FilterExpression="#at >= :since",
             ExpressionAttributeNames={"#at": "at"},
-            ExpressionAttributeValues={":pk": {"S": AUDIT}, ":since": {"N": str(since)}},
+            ExpressionAttributeValues=values,
             ScanIndexForward=False,
         )
         found = list(islice(newest, limit))

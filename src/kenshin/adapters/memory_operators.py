@@ -141,7 +141,10 @@ class MemoryAuditLog:
             self._entries.append(replace(entry, seq=seq))
         return seq
 
-    def entries(self, since: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        """Entries made at or after ``since``, oldest first, the newest ``limit``."""
-        found = [e for e in self._entries if e.at >= since]
+    def entries(
+        self, since: int = 0, limit: int = 1000, before: int | None = None
+    ) -> list[AuditEntry]:
+        """Entries made at or after ``since`` (of ``seq`` below ``before``, if given),
+        oldest first, the newest ``limit``."""
+        found = [e for e in self._entries if e.at >= since and (before is None or e.seq < before)]
         return found[-limit:] if limit > 0 else []

@@ -60,9 +60,10 @@ _SESSION = (
 _SCRIPT_KEY = (
     "SELECT id, name, role, token_hash, created_by, created_at, expires_at FROM api_tokens"
 )
+_NO_END = 2**63 - 1  # a seq above any (a BIGINT's largest)
 _AUDIT = (
     'SELECT seq, at, who, role, action, kind, key, "before", "after", source FROM audit_log'
-    " WHERE at >= ? ORDER BY seq DESC LIMIT ?"
+    " WHERE at >= ? AND seq < ? ORDER BY seq DESC LIMIT ?"
 )
 
 
@@ -201,9 +202,13 @@ class SqliteAuditLog(SqlitePart):
             )
         return int(cursor.lastrowid or 0)
 
-    def entries(self, since: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        """Entries made at or after ``since``, oldest first, the newest ``limit``."""
+    def entries(
+        self, since: int = 0, limit: int = 1000, before: int | None = None
+    ) -> list[AuditEntry]:
+        """Entries made at or after ``since`` (of ``seq`` below ``before``, if given),
+        oldest first, the newest ``limit``."""
         if limit <= 0:
             return []
-        rows = self._rows("reading the audit log", _AUDIT, (since, limit))
+        below = _NO_END if before is None else min(before, _NO_END)
+        rows = self._rows("reading the audit log", _AUDIT, (since, below, limit))
         return [store_rows.audit_entry(row) for row in reversed(rows)]

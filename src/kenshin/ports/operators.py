@@ -76,6 +76,9 @@ class AuditLog(Protocol):
     def append(self, entry: AuditEntry) -> int:
         """Add ``entry``; its ``seq``."""
 
-    def entries(self, since: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        """Entries made at or after ``since`` (UTC epoch s), oldest first, at most
-        ``limit`` of them (the newest ``limit`` when there are more)."""
+    def entries(
+        self, since: int = 0, limit: int = 1000, before: int | None = None
+    ) -> list[AuditEntry]:
+        """Entries made at or after ``since`` (UTC epoch s) and, when ``before`` is given,
+        of a ``seq`` below it; oldest first, at most ``limit`` of them (the newest
+        ``limit`` when there are more). Paging back: ``before`` the oldest ``seq`` seen."""

@@ -1,4 +1,9 @@
-"""Recording changes in the audit log, and reading it back as CSV."""
+"""Recording changes in the audit log, and reading it back, the whole of it, as CSV.
+
+A CSV cell that a spreadsheet would take for a formula (one starting with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return) is written with a ``'`` before it, as OWASP
+advises against CSV injection: a key or name chosen by a client cannot run in the
+spreadsheet of whoever opens the export."""
 
 from __future__ import annotations
 
@@ -6,13 +11,15 @@ import csv
 import io
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 
 from kenshin.domain.operators import Actor, AuditEntry
 from kenshin.ports.operators import AuditLog
 
 Json = dict[str, object] | list[object] | str | int | None  # what before/after may be
 
+PAGE = 5000  # entries read at once for a whole log
+FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula
 CSV_COLUMNS = ("seq", "at", "who", "role", "action", "kind", "key", "before", "after", "source")
 
 
@@ -44,17 +51,43 @@ def record(  # noqa: PLR0913 - the audit log's fields, by keyword
     return log.append(entry)
 
 
-def as_csv(entries: Sequence[AuditEntry]) -> str:
-    """The entries as CSV with a header line, times as UTC ISO 8601."""
+def whole_log(log: AuditLog, since: int = 0, page: int = PAGE) -> Iterator[AuditEntry]:
+    """Every entry made at or after ``since``, oldest first, read ``page`` at a time:
+    a first pass walks back through the pages keeping only where each begins, the
+    second reads them oldest first (entries made meanwhile are left out)."""
+    newest = log.entries(since, 1)
+    if not newest:
+        return
+    bounds = [newest[-1].seq + 1]
+    while len(found := log.entries(since, page, bounds[-1])) == page:
+        bounds.append(found[0].seq)
+    for bound in reversed(bounds):
+        yield from log.entries(since, page, bound)
+
+
+def csv_lines(entries: Iterable[AuditEntry]) -> Iterator[str]:
+    """The entries as CSV lines after a header line, times as UTC ISO 8601, every cell
+    that could be read as a formula quoted (``'=...``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for e in entries:
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(e.at))
-        writer.writerow(
-            (e.seq, at, e.who, e.role, e.action, e.kind, e.key, e.before, e.after, e.source)
-        )
-    return out.getvalue()
+        cells = (e.who, e.role, e.action, e.kind, e.key, e.before, e.after, e.source)
+        writer.writerow((e.seq, at, *map(_cell, cells)))
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    yield out.getvalue()
+
+
+def as_csv(entries: Iterable[AuditEntry]) -> str:
+    """The entries as CSV text (see ``csv_lines``)."""
+    return "".join(csv_lines(entries))
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA) else text
 
 
 def _json(value: Json) -> str:

@@ -2,9 +2,10 @@
 code; the session that follows, and TOTP enrolment.
 
 Every failure answers the same ``WRONG`` so that nothing tells a guesser which part was
-wrong, counts against the account (``MAX_FAILURES`` lock it for ``LOCK_S``) and is a
-security event. A TOTP code is good once: its step is recorded atomically, and a code
-of that step or an earlier one is refused. A role that needs TOTP and has none
+wrong, nor whether the name exists (a locked account answers it too), counts against
+the account (``MAX_FAILURES`` lock it for ``LOCK_S``) and is a security event. A TOTP
+code is good once: its step is recorded atomically, and a code of that step or an
+earlier one is refused. A role that needs TOTP and has none
 enrolled gets an *enrolling* session that can only confirm its first code; confirming
 gives a new session (a new id, as every sign-in does: a cookie planted before cannot
 be the one after). Signing in is not a change: it is not in the audit log.
@@ -72,11 +73,12 @@ class ConsoleSessions:
         """A new session for the operator; SignInRefused when refused."""
         operators, now = self.keeping.operators, int(self.keeping.clock())
         operator = operators.get_operator(name)
-        if operator is not None and operator.locked_until > now:
-            self._event(SecurityEventKind.CONSOLE_LOGIN_LOCKED, name, address, "account locked")
-            until = operator.locked_until - now
-            raise SignInRefused(f"the account is locked for another {until // 60 + 1} min")
         right = verify_password(operator.password_hash if operator else None, password)
+        if operator is not None and operator.locked_until > now:
+            # Answered as any failure (and after as long): nothing tells a guesser which
+            # names exist. The event says so; `kenshin users list` shows the lock.
+            self._event(SecurityEventKind.CONSOLE_LOGIN_LOCKED, name, address, "account locked")
+            raise SignInRefused(WRONG)
         if operator is None or not right:
             self._failed(operator, name, address, "wrong password" if operator else "no such name")
         enrolling = operator.role.needs_totp and not operator.totp_enrolled
@@ -97,19 +99,36 @@ class ConsoleSessions:
         return self._start(operator.name, address, enrolling=False)
 
     def session_of(self, cookie: str, address: str) -> OperatorSession | None:
-        """The live session of the cookie's id; None (a security event) when there is none
-        or it has expired (it is then removed)."""
+        """The live session of the cookie's id; None (a security event) when there is none,
+        it has expired, or its account is no longer as it was signed in: removed, of
+        another role, or its TOTP reset (such a session is removed)."""
         id_hash, now = digest(cookie), int(self.keeping.clock())
         session = self.keeping.operators.get_session(id_hash)
-        if session is not None and now < min(session.expires_at, self._end_of(session)):
+        if session is None:
+            self._event(SecurityEventKind.CONSOLE_SESSION_REFUSED, None, address, "unknown session")
+            return None
+        why = self._refusal(session, now)
+        if why is None:
             touched = self._touched(session, now)
             if touched is not None:
                 return touched
-            session = None  # it ended meanwhile
-        elif session is not None:
+            why = "expired session"  # it ended meanwhile
+        else:
             self.keeping.operators.remove_sessions(id_hash=id_hash)
-        why = "expired session" if session else "unknown session"
-        self._event(SecurityEventKind.CONSOLE_SESSION_REFUSED, None, address, why)
+        self._event(SecurityEventKind.CONSOLE_SESSION_REFUSED, session.operator, address, why)
+        return None
+
+    def _refusal(self, session: OperatorSession, now: int) -> str | None:
+        """Why the session may not be used at ``now``; None when it may."""
+        if now >= min(session.expires_at, self._end_of(session)):
+            return "expired session"
+        operator = self.keeping.operators.get_operator(session.operator)
+        if operator is None:
+            return "session of a removed account"
+        if operator.role != session.role:
+            return f"session of a {session.role} whose role is now {operator.role}"
+        if operator.role.needs_totp and not session.enrolling and not operator.totp_enrolled:
+            return "session from before the account's TOTP was reset"
         return None
 
     def sign_out(self, session: OperatorSession) -> None:

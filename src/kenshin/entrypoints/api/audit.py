@@ -6,12 +6,13 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from kenshin.domain.operators import Action, AuditEntry
 from kenshin.entrypoints.api.answers import answers
 from kenshin.entrypoints.api.auth import Principal, allowed, keeping
-from kenshin.services.audit import as_csv
+from kenshin.services.audit import csv_lines, whole_log
 from kenshin.services.operators import Keeping
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
@@ -21,6 +22,10 @@ Kept = Annotated[Keeping, Depends(keeping)]
 Since = Annotated[
     str | None,
     Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="the first day (UTC) of entries shown"),
+]
+Before = Annotated[
+    int | None,
+    Query(ge=1, le=2**63 - 1, description="only entries of a seq below this (to page back)"),
 ]
 LIMIT = 1000
 CSV: dict[int | str, dict[str, Any]] = {
@@ -45,17 +50,21 @@ class AuditRecord(BaseModel):
 
 
 @router.get("/audit", responses=answers())
-def audit(principal: Reader, kept: Kept, since: Since = None) -> list[AuditRecord]:
-    """The newest 1000 changes since the day given (all by default), oldest first."""
-    return [_record(e) for e in kept.audit.entries(_epoch(since), LIMIT)]
+def audit(
+    principal: Reader, kept: Kept, since: Since = None, before: Before = None
+) -> list[AuditRecord]:
+    """The newest 1000 changes since the day given (all by default) and, with ``before``,
+    of a ``seq`` below it; oldest first. To page back, ask again with ``before`` the
+    ``seq`` of the oldest entry shown: fewer than 1000 means there are no more."""
+    return [_record(e) for e in kept.audit.entries(_epoch(since), LIMIT, before)]
 
 
 @router.get("/audit.csv", response_class=Response, responses={**answers(), **CSV})
 def audit_csv(principal: Reader, kept: Kept, since: Since = None) -> Response:
-    """The same as CSV (times in UTC ISO 8601)."""
-    text = as_csv(kept.audit.entries(_epoch(since), LIMIT))
-    return Response(
-        text,
+    """Every change since the day given (all by default), oldest first, as CSV (times in
+    UTC ISO 8601; a cell a spreadsheet would take for a formula begins with ``'``)."""
+    return StreamingResponse(
+        csv_lines(whole_log(kept.audit, _epoch(since))),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
     )

@@ -3,7 +3,9 @@
 ``current_principal`` finds the operator behind a request: a session cookie (with the
 CSRF token on every changing request) or an ``Authorization: Bearer`` API token; it
 answers 401 without either. ``allowed(action)`` is the dependency a route declares: the
-principal when the role allows ``action``, else 403. Refusals are security events.
+principal when the role allows ``action``, else 403. Users and tokens are managed by a
+person signed in (a session, which passed TOTP), never by an API token: a token that
+could make tokens would outlive its maker and renew itself. Refusals are security events.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from kenshin.services.operators import Keeping, keeping_of
 COOKIE = "kenshin_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BY_A_PERSON = "users and tokens are managed by a person signed in, not by a token"
 
 
 # What each route may answer besides its own success, for the OpenAPI document.
@@ -104,12 +107,15 @@ def allowed(action: Action) -> Callable[..., Principal]:
         request: Request,
         principal: Principal = Depends(current_principal),  # noqa: B008 - FastAPI's way
     ) -> Principal:
+        why = f"{request.method} {request.url.path} needs {action.value}"
         if not allows(principal.role, action):
-            why = f"{request.method} {request.url.path} needs {action.value}"
             _event(request, SecurityEventKind.CONSOLE_FORBIDDEN, principal.name, why)
             raise HTTPException(
                 status_code=403, detail=f"the {principal.role} role may not {action.value}"
             )
+        if action is Action.MANAGE_USERS and principal.via != "session":
+            _event(request, SecurityEventKind.CONSOLE_FORBIDDEN, principal.name, f"{why}: a token")
+            raise HTTPException(status_code=403, detail=BY_A_PERSON)
         return principal
 
     return check
