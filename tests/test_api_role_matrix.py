@@ -130,6 +130,7 @@ ROWS = [
         200,
         audited="users.reset_totp",
     ),
+    Row("POST", "/api/v1/users/spare/unlock", Action.MANAGE_USERS, 200, audited="users.unlock"),
     Row("DELETE", "/api/v1/users/spare", Action.MANAGE_USERS, 204, audited="users.remove"),
     Row("GET", "/api/v1/tokens", Action.MANAGE_USERS, 200),
     Row(

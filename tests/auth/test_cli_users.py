@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import kenshin
+from kenshin.bootstrap import open_app
 
 
 @pytest.fixture
@@ -43,3 +44,34 @@ def test_users_are_added_listed_reset_and_removed_and_audited(site: Path) -> Non
     ]
     assert all(f"cli:{getpass.getuser()},cli" in line for line in csv[1:])
     assert kenshin(site, "audit", "--since", "2999-01-01").output == ""
+
+
+def test_a_locked_operator_is_unlocked_from_the_command_line(site: Path) -> None:
+    (site / "pw").write_text("a long enough password\n")
+    assert (
+        kenshin(
+            site, "users", "add", "val", "--role", "viewer", "--password-file", str(site / "pw")
+        ).exit_code
+        == 0
+    )
+    app = open_app(site / "kenshin.toml")
+    try:
+        for _ in range(5):
+            app.store.operators.count_failure("val", 1_800_000_000, 5, 900)
+        locked = app.store.operators.get_operator("val")
+    finally:
+        app.close()
+    assert locked is not None
+    assert locked.locked_until > 1_800_000_000
+    done = kenshin(site, "users", "unlock", "val")
+    assert (done.exit_code, done.output) == (0, "val may sign in again\n")
+    app = open_app(site / "kenshin.toml")
+    try:
+        after = app.store.operators.get_operator("val")
+    finally:
+        app.close()
+    assert after is not None
+    assert (after.failures, after.locked_until, after.totp_secret) == (0, 0, locked.totp_secret)
+    lines = kenshin(site, "audit", "--csv").output.splitlines()
+    assert [line.split(",")[4] for line in lines[1:]] == ["users.add", "users.unlock"]
+    assert kenshin(site, "users", "unlock", "nobody").exit_code == 1

@@ -118,6 +118,15 @@ def reset_totp(keeping: Keeping, actor: Actor, name: str) -> Operator:
     return reset
 
 
+def unlock_operator(keeping: Keeping, actor: Actor, name: str) -> Operator:
+    """Lift the account's lock and forget its failed sign-ins (its TOTP stays)."""
+    operator = _existing(keeping, name)
+    keeping.operators.clear_failures(name)
+    unlocked = replace(operator, failures=0, locked_until=0)
+    _audit(keeping, actor, "users.unlock", name, described(operator), described(unlocked))
+    return unlocked
+
+
 def list_operators(keeping: Keeping) -> list[Operator]:
     """Every account, by name."""
     return keeping.operators.list_operators()

@@ -104,6 +104,13 @@ def reset_totp(name: str, principal: Admin, kept: Kept) -> User:
         return _user(operators.reset_totp(kept, actor_of(principal), name))
 
 
+@router.post("/users/{name}/unlock", responses=MISSING)
+def unlock_user(name: str, principal: Admin, kept: Kept) -> User:
+    """Lift the account's lock after too many failed sign-ins; nothing else changes."""
+    with _answering():
+        return _user(operators.unlock_operator(kept, actor_of(principal), name))
+
+
 @router.get("/tokens", responses=answers())
 def list_tokens(principal: Admin, kept: Kept) -> list[Token]:
     """Every API token, by when made."""

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import click
 
-from kenshin.domain.operators import Actor, Role
+from kenshin.domain.operators import Actor, AuditEntry, Role
 from kenshin.entrypoints.cli.app import cli, opened
 from kenshin.services import operators
 from kenshin.services.accounts import generate_password
-from kenshin.services.audit import as_csv
+from kenshin.services.audit import csv_lines, whole_log
 from kenshin.services.operators import keeping_of
 
 
@@ -72,6 +72,16 @@ def remove(ctx: click.Context, name: str) -> None:
     click.echo(f"removed {name}")
 
 
+@users.command("unlock")
+@click.argument("name")
+@click.pass_context
+def unlock(ctx: click.Context, name: str) -> None:
+    """Lift an operator's lock after too many failed sign-ins (nothing else changes)."""
+    with opened(ctx) as app:
+        operators.unlock_operator(keeping_of(app.store), _actor(), name)
+    click.echo(f"{name} may sign in again")
+
+
 @users.command("reset-totp")
 @click.argument("name")
 @click.pass_context
@@ -88,18 +98,24 @@ def reset_totp(ctx: click.Context, name: str) -> None:
 @click.option("--csv", "as_csv_", is_flag=True, help="Print CSV instead of JSON lines.")
 @click.pass_context
 def audit(ctx: click.Context, since: datetime | None, as_csv_: bool) -> None:
-    """Print the audit log of changes (the newest 1000), oldest first."""
+    """Print the audit log of changes, oldest first."""
     start = 0
     if since is not None:
         day = date(since.year, since.month, since.day)
         start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
     with opened(ctx) as app:
-        entries = keeping_of(app.store).audit.entries(start, 1000)
-    if as_csv_:
-        click.echo(as_csv(entries), nl=False)
-        return
-    for e in entries:
-        at = datetime.fromtimestamp(e.at, UTC).isoformat()
-        fields = {"seq": e.seq, "at": at, "who": e.who, "role": e.role, "action": e.action}
-        fields |= {"kind": e.kind, "key": e.key, "before": e.before, "after": e.after}
-        click.echo(json.dumps({**fields, "source": e.source}, ensure_ascii=False))
+        entries = whole_log(app.store.audit, start)
+        if as_csv_:
+            for line in csv_lines(entries):
+                click.echo(line, nl=False)
+            return
+        for e in entries:
+            _print(e)
+
+
+def _print(e: AuditEntry) -> None:
+    """One entry as a JSON line."""
+    at = datetime.fromtimestamp(e.at, UTC).isoformat()
+    fields = {"seq": e.seq, "at": at, "who": e.who, "role": e.role, "action": e.action}
+    fields |= {"kind": e.kind, "key": e.key, "before": e.before, "after": e.after}
+    click.echo(json.dumps({**fields, "source": e.source}, ensure_ascii=False))
