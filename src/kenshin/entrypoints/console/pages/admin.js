@@ -71,6 +71,8 @@ export async function users(main, ctx, notice = null) {
       { label: t("users.created"), value: (u) => fmtTime(u.created_at) },
       { label: t("status"), value: (u) => (u.locked_until * 1000 > Date.now() ? badge(t("users.locked", fmtTime(u.locked_until)), "bad", "user-locked") : badge(t("users.active"), "good")) },
       { label: t("actions"), value: (u) => h("div", { class: "row-actions" },
+        u.locked_until * 1000 > Date.now() ? h("button", { type: "button", class: "small secondary", testid: "user-unlock",
+          onclick: () => change(null, () => api.post(path`/api/v1/users/${u.name}/unlock`), () => redraw(t("users.unlocked", u.name))) }, t("users.unlock")) : null,
         h("button", { type: "button", class: "small secondary", testid: "user-reset-totp", disabled: u.role === "viewer",
           onclick: () => change(t("users.reset_ask", u.name), () => api.post(path`/api/v1/users/${u.name}/reset-totp`), () => redraw(t("users.reset_done", u.name))) }, t("users.reset_totp")),
         h("button", { type: "button", class: "small danger", testid: "user-delete", disabled: u.name === ctx.session.name,
@@ -136,6 +138,8 @@ function changeSummary(entry) {
   return keys.map((k) => `${k}: ${shown(before[k])} → ${shown(after[k])}`).join("; ") || "—";
 }
 
+const AUDIT_PAGE = 1000; // what GET /api/v1/audit answers at most
+
 export async function audit(main, { query, navigate }) {
   const since = query.get("since") || isoDay(-7);
   const form = h("form", { class: "toolbar", testid: "audit-form" },
@@ -143,8 +147,14 @@ export async function audit(main, { query, navigate }) {
     h("button", { type: "submit", testid: "audit-show" }, t("show")),
     h("a", { class: "button secondary", href: `/api/v1/audit.csv?since=${encodeURIComponent(since)}`, download: "audit.csv", testid: "audit-csv" }, t("audit.csv")));
   form.addEventListener("submit", (event) => { event.preventDefault(); navigate(`#/audit?since=${form.elements.since.value}`); });
-  // The newest first: the API lists them oldest first.
-  const rows = (await api.get(`/api/v1/audit?since=${encodeURIComponent(since)}`)).reverse();
+  // The newest first: the API lists them oldest first, at most PAGE at a time; "older"
+  // asks for the page before the oldest shown.
+  const before = query.get("before");
+  const asked = `/api/v1/audit?since=${encodeURIComponent(since)}${before ? `&before=${encodeURIComponent(before)}` : ""}`;
+  const rows = (await api.get(asked)).reverse();
+  const older = rows.length >= AUDIT_PAGE
+    ? h("a", { class: "button secondary", href: `#/audit?since=${encodeURIComponent(since)}&before=${rows[rows.length - 1].seq}`, testid: "audit-older" }, t("audit.older"))
+    : null;
   main.replaceChildren(h("h1", {}, t("nav.audit")), h("div", { class: "page", testid: "page-audit" }, form,
     h("section", { class: "panel" }, table("audit-table", [
       { label: t("time"), value: (e) => fmtTime(e.at) },
@@ -154,5 +164,5 @@ export async function audit(main, { query, navigate }) {
       { label: t("audit.object"), value: (e) => [e.kind, e.key].filter(Boolean).join(" ") },
       { label: t("audit.change"), value: (e) => h("span", { class: "change" }, changeSummary(e)) },
       { label: t("audit.source"), value: (e) => e.source },
-    ], rows, (e) => e.seq))));
+    ], rows, (e) => e.seq)), older));
 }
