@@ -109,6 +109,10 @@ def test_a_cookie_set_before_sign_in_is_not_the_one_after(console: Console) -> N
     assert console.client.cookies["kenshin_session"] != first
     console.client.cookies.set("kenshin_session", first, domain="127.0.0.1")
     assert console.client.get("/api/v1/session").status_code == 401
+    console.client.cookies.set("kenshin_session", "planted-by-an-attacker", domain="127.0.0.1")
+    assert console.client.get("/api/v1/session").status_code == 401
+    # Both refusals are security events: the session replaced, and the planted one.
+    assert console.kinds()[-2:] == ["console_session_refused", "console_session_refused"]
 
 
 def test_a_changing_request_without_the_csrf_token_is_refused(console: Console) -> None:
