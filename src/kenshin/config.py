@@ -259,6 +259,7 @@ connect_timeout_s = 10
 revocation_check_s = 2
 connecting_per_address = 100
 connecting_per_certificate = 4
+report_spread_s = 1800
 
 [schedule]
 export_minutes = 30

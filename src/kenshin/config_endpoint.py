@@ -35,3 +35,6 @@ class MqttConfig(_Section):
     connecting_per_certificate: int = Field(
         4, ge=1, le=1000, description="connections with one certificate still before CONNECT"
     )
+    report_spread_s: int = Field(
+        1800, ge=0, le=1800, description="window of units' reporting offsets (0: all at :00/:30)"
+    )

@@ -140,6 +140,7 @@ def _endpoint(app: App, commits: CommitQueue, security: SecurityLog) -> DeviceEn
         mqtt.revocation_check_s,
         mqtt.connecting_per_address,
         mqtt.connecting_per_certificate,
+        mqtt.report_spread_s,
     )
     return DeviceEndpoint(settings, app.endpoint_tls(), app.store, commits, security)
 

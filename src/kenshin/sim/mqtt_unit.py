@@ -7,10 +7,12 @@ SUBACK before it publishes, so that what the endpoint sends on subscribing (the 
 commands of ``kenshin serve``, a broker's retained command) is in before the PUBACKs of
 its messages; then it answers each command in order of arrival, and acknowledges it
 once every message of its answer is acknowledged. A command left unacknowledged (its
-answer was not) comes again at a later wake. Its TLS context is kept between wakes so that the unit
-resumes its last TLS session instead of making a full handshake. A unit's files are the
-ones ``kenshin devices add --out`` writes: ``<id>.pem``, ``<id>.key`` and ``ca.pem``.
-``PahoUnits`` are the units of such a folder, as the port ``kenshin.ports.Units``.
+answer was not) comes again at a later wake. The unit keeps the reporting offset its
+CONNACK gives (``offset_s``; kenshin.domain.spread). Its TLS context is kept between
+wakes so that the unit resumes its last TLS session instead of making a full handshake.
+A unit's files are the ones ``kenshin devices add --out`` writes: ``<id>.pem``,
+``<id>.key`` and ``ca.pem``. ``PahoUnits`` are the units of such a folder, as the port
+``kenshin.ports.Units``.
 
 Errors say what to do: UnitError when the unit cannot be used at all (files missing or
 unusable, an endpoint that its ``ca.pem`` does not trust), WakeFailed when one wake
@@ -32,6 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.reasoncodes import ReasonCode
 
 from kenshin.domain.commands import command_topic
+from kenshin.domain.spread import OFFSET_PROPERTY
 from kenshin.errors import UnitError, WakeFailed
 from kenshin.sim.memory import UnitMemory
 
@@ -91,6 +94,7 @@ class PahoUnit:
         self.published = 0
         self.connected = 0
         self._connack: ReasonCode | None = None
+        self.offset_s: int | None = None  # when to report in the half hour, as the CONNACK said
         self._suback: list[ReasonCode] | None = None
         self._acks: dict[int, bool] = {}  # packet id -> acknowledged as stored
         self._commands: list[mqtt.MQTTMessage] = []  # received, not answered yet
@@ -235,8 +239,11 @@ class PahoUnit:
         return True
 
     def _on_connect(self, *args: object) -> None:  # client, userdata, flags, reason, props
-        reason = args[3]
+        reason, props = args[3], args[4]
         self._connack = reason if isinstance(reason, ReasonCode) else None
+        said = dict(getattr(props, "UserProperty", ()))
+        if said.get(OFFSET_PROPERTY, "").isdigit():
+            self.offset_s = int(said[OFFSET_PROPERTY])
 
     def _on_publish(self, *args: object) -> None:  # client, userdata, mid, reason, props
         mid, reason = args[2], args[3]

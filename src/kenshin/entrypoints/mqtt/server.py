@@ -15,10 +15,11 @@ certificate (``admission``). Every ``revocation_check_s``
 the connected units are checked again and a revoked one is closed. A second
 connection with a unit's id takes over from the first. Commands queued in the
 store reach their units (``commands``): the endpoint looks for new ones every
-COMMAND_POLL_S. Units' status messages are kept, the latest of each unit, and
-stored in batches (``statuses``). ``stop`` stops accepting, closes the connections still in their
-handshake, lets every session acknowledge what it received once committed, and
-closes.
+COMMAND_POLL_S. An MQTT 5 unit's CONNACK tells it when to report within the half
+hour (``report_spread_s``; kenshin.domain.spread). Units' status messages are kept,
+the latest of each unit, and stored in batches (``statuses``). ``stop`` stops
+accepting, closes the connections still in their handshake, lets every session
+acknowledge what it received once committed, and closes.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kenshin.domain.security_kinds import SecurityEventKind
+from kenshin.domain.spread import FULL_SPREAD_S
 from kenshin.entrypoints.mqtt import commands
 from kenshin.entrypoints.mqtt.admission import Admission, Connecting, registration_refusal
 from kenshin.entrypoints.mqtt.commands import CommandQueue, SessionState
@@ -60,6 +62,7 @@ class EndpointSettings:
     revocation_check_s: float = 2.0
     connecting_per_address: int = 100  # connections still before CONNECT, from one address
     connecting_per_certificate: int = 4  # ... with one certificate
+    report_spread_s: int = FULL_SPREAD_S  # units' reporting offsets within it (CONNACK)
 
 
 class DeviceEndpoint:
@@ -102,6 +105,7 @@ class DeviceEndpoint:
             clock,
             self._commands,
             self._statuses.offer,
+            settings.report_spread_s,
         )
         self._watches: list[asyncio.Task[None]] = []
 

@@ -6,6 +6,7 @@ ECHONET frames go to the commit queue; a QoS 1 PUBLISH is acknowledged only when
 its batch is committed, and acknowledgements leave in the order the PUBLISHes
 came. Anything refused is a security event, and nothing of it is stored.
 Commands go the other way (``commands``): the unit's PUBACKs acknowledge them.
+An MQTT 5 unit's CONNACK carries its reporting offset in the half hour (``connack``).
 MQTT 5 units get the protocol's reason codes; MQTT 3.1.1 has none for most
 refusals, so the connection is closed instead.
 """
@@ -21,6 +22,7 @@ from kenshin.domain.devices import Command
 from kenshin.domain.payloads import CODECS
 from kenshin.domain.readings_json import MAX_PAYLOAD_BYTES
 from kenshin.domain.security_kinds import SecurityEventKind
+from kenshin.domain.spread import FULL_SPREAD_S
 from kenshin.entrypoints.mqtt.acks import Acknowledgements
 from kenshin.entrypoints.mqtt.codec import (
     CLIENT_IDENTIFIER_NOT_VALID,
@@ -46,6 +48,7 @@ from kenshin.entrypoints.mqtt.commands import (
     SessionState,
     session_expiry,
 )
+from kenshin.entrypoints.mqtt.connack import MAX_PACKET_BYTES, accepted_properties
 from kenshin.entrypoints.mqtt.reasons import (
     BAD_AUTHENTICATION_METHOD,
     KEEP_ALIVE_TIMEOUT,
@@ -68,9 +71,6 @@ log = logging.getLogger(__name__)
 
 STATUS_SUFFIX = "status"  # a unit's status: answered here, not a payload of readings
 
-MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 1024  # the payload limit plus room for topic and header
-RECEIVE_MAXIMUM = 100  # QoS 1 messages a unit may have unacknowledged at once
-
 
 @dataclass
 class Peer:
@@ -92,6 +92,7 @@ class Services:
     clock: Callable[[], float]
     commands: CommandQueue
     on_status: Callable[[str, int, int, bytes], None] = lambda *_: None  # device, serial, at
+    spread_s: int = FULL_SPREAD_S  # the window of units' reporting offsets (CONNACK)
 
 
 class Session:
@@ -116,6 +117,7 @@ class Session:
         self._connect_by = connect_by
         self._clock = services.clock
         self._on_status = services.on_status
+        self._spread_s = services.spread_s
         self._packets = PacketReader(MAX_PACKET_BYTES, server_side=True)
         self._acks = Acknowledgements(self._write, self._commit_failed)
         self._source = f"mqtt:{peer.device}"
@@ -228,14 +230,7 @@ class Session:
         self._commands.receive_maximum = connect.properties.receive_maximum or 65535
         properties = Properties()
         if self.level == MQTT5:
-            properties = Properties(
-                maximum_qos=1,
-                retain_available=False,
-                shared_subscription_available=False,
-                subscription_identifier_available=False,
-                maximum_packet_size=MAX_PACKET_BYTES,
-                receive_maximum=RECEIVE_MAXIMUM,
-            )
+            properties = accepted_properties(self.peer.device, self._spread_s)
         self._send(ConnAck(session_present=present, properties=properties))
         self.connected.set()
         log.info(
