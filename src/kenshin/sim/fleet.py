@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from kenshin.domain.model import DEFAULT_TIMEZONE, MeterSpec
 from kenshin.domain.slots import zone
+from kenshin.domain.spread import FULL_SPREAD_S
 from kenshin.sim.faults import (
     check_faults,
     drift_behind_s,
@@ -52,7 +53,9 @@ _BUSINESS_SPEC_WEIGHTS = (30, 10, 10, 30, 20)
 
 @dataclass(frozen=True, slots=True)
 class FleetSpec:
-    """What to simulate: ``devices`` units for ``days`` local days from ``start``."""
+    """What to simulate: ``devices`` units for ``days`` local days from ``start``. With
+    ``spread_s``, each unit is given its reporting offset in that window, as the endpoint's
+    CONNACK gives it (kenshin.domain.spread), and sends at it; None: at :00 and :30."""
 
     devices: int
     days: int
@@ -60,12 +63,15 @@ class FleetSpec:
     timezone: str = DEFAULT_TIMEZONE
     seed: int = 0
     faults: frozenset[str] = frozenset()
+    spread_s: int | None = None
 
     def __post_init__(self) -> None:
         if self.devices < 0:
             raise ValueError("devices must be 0 or more")
         if self.days < 1:
             raise ValueError("days must be 1 or more")
+        if self.spread_s is not None and not 0 <= self.spread_s <= FULL_SPREAD_S:
+            raise ValueError(f"the spread window is 0..{FULL_SPREAD_S} s")
         check_faults(self.faults)
         zone(self.timezone)
 

@@ -27,6 +27,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from kenshin.domain.spread import report_offset_s
 from kenshin.errors import KenshinError, UnitError, WakeFailed
 from kenshin.ports import Units
 from kenshin.sim.transmission import Message
@@ -63,7 +64,9 @@ class Replay:
     takes it), units waking every ``wake_minutes`` of simulated time, ``connections`` units
     connected at once. Only the wakes from ``since`` and before ``until`` (simulated UTC
     epoch s; None: no bound) publish: the others' messages never reach the endpoint. With
-    ``answer_commands`` the units answer their commands (kenshin.sim.memory)."""
+    ``answer_commands`` the units answer their commands (kenshin.sim.memory). With
+    ``spread_s`` each unit wakes at its reporting offset in that window (the one the
+    endpoint's CONNACK gives, kenshin.domain.spread) past the half hours."""
 
     speed: float = 0.0
     wake_minutes: int = 30
@@ -71,6 +74,7 @@ class Replay:
     since: int | None = None
     until: int | None = None
     answer_commands: bool = False
+    spread_s: int | None = None
 
     def publishes(self, at: int) -> bool:
         """Whether the wake at ``at`` publishes."""
@@ -121,9 +125,10 @@ def publish_fleet(
     try:
         for device in devices:
             units.check(device)
-        wakes = (
-            w for w in plan_wakes(messages, replay.wake_minutes * 60) if replay.publishes(w.at)
-        )
+        spread = replay.spread_s
+        offsets = None if spread is None else lambda device: report_offset_s(device, spread)
+        planned = plan_wakes(messages, replay.wake_minutes * 60, offsets)
+        wakes = (w for w in planned if replay.publishes(w.at))
         first = next(wakes, None)
         summary = PublishSummary()
         if first is None:

@@ -9,7 +9,8 @@ on boundaries), ``conflict`` (one message comes again an hour later, sent then, 
 forward registers 7 steps higher) and ``future`` (one reading is dated FUTURE_DAYS later
 than it was taken, so the server quarantines it and its boundary has no reading). A
 ``clock_drift`` unit reads, sends and is received late by its clock's lag.
-``fleet_faults`` lists where each fault of a run falls.
+``fleet_faults`` lists where each fault of a run falls. A unit given a reporting offset
+(``FleetSpec.spread_s``) sends each boundary's message at that offset past it.
 
 Arrival order is exact, and memory stays bounded: all devices advance together a block of
 boundaries at a time (``held`` messages in all), and a message is released once nothing
@@ -31,6 +32,7 @@ from typing import Any, TypeVar
 
 from kenshin.domain.energy import UNIT_LABEL
 from kenshin.domain.slots import SLOT_SECONDS
+from kenshin.domain.spread import report_offset_s
 from kenshin.sim.fleet import (
     FleetSpec,
     Registers,
@@ -63,6 +65,7 @@ class _Plan:
     seq: int
     conflict: int = -1  # the boundary whose message comes again, changed
     future: int = -1  # the boundary whose reading is dated in the future
+    offset_s: int | None = None  # when it sends, past each boundary (None: 2-30 s after)
 
 
 def fleet_messages(spec: FleetSpec, held: int = HELD_MESSAGES) -> Iterator[Message]:
@@ -170,7 +173,8 @@ def _plan(spec: FleetSpec, cal: FleetCalendar, device: SimDevice, rng: random.Ra
     ]
     conflict = own.choice(inner) if "conflict" in faults and inner else -1
     future = own.choice(inner) if "future" in faults and inner else -1
-    return replace(plan, conflict=conflict, future=future)
+    offset = None if spec.spread_s is None else report_offset_s(device.id, spec.spread_s)
+    return replace(plan, conflict=conflict, future=future, offset_s=offset)
 
 
 def _spells(
@@ -224,7 +228,7 @@ def _device_sends(
         if j in plan.silent:
             yield ()
             continue
-        delay = 2 + _jitter(key, j) % 29
+        delay = _delay(plan.offset_s, _jitter(key, j))
         message = {
             "v": 1,
             "device": plan.device.id,
@@ -244,6 +248,12 @@ def _device_sends(
             yield (arrival, message), (arrival + CONFLICT_DELAY_S, changed)
         else:
             yield ((arrival, message),)
+
+
+def _delay(offset_s: int | None, jitter: int) -> int:
+    """Seconds from a boundary to the unit's sending: at its offset if it was given one
+    (and 0-4 s of radio), else 2-30 s (all units just after :00 and :30)."""
+    return 2 + jitter % 29 if offset_s is None else offset_s + jitter % 5
 
 
 def _lagging(
@@ -295,7 +305,7 @@ def _header(meter: SimMeter) -> dict[str, Any]:
 
 def _sent_text(cal: FleetCalendar, j: int, delay: int, clock_s: int) -> str:
     """The unit's own time of sending, ``delay`` seconds after boundary ``j``, as it reads it."""
-    if clock_s:
+    if clock_s or delay >= 60:
         return datetime.fromtimestamp(cal.boundaries[j] + delay + clock_s, cal.tz).isoformat()
     # A boundary's local text ends in ":00+HH:MM"; under a minute later only the seconds change.
     text = cal.local_iso[j]

@@ -3,14 +3,15 @@
 A message is due at the time of its latest reading, and never before a message that came
 before it: messages come in order of arrival, so a held-back or backlog message is due
 when it arrives. A unit wakes every ``wake_s`` seconds, at a phase of its own so that
-units do not all wake at once, and takes every message due since its last wake.
+units do not all wake at once (its reporting offset, if it was given one), and takes
+every message due since its last wake.
 """
 
 from __future__ import annotations
 
 import heapq
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,14 +45,19 @@ def message_time(message: Message) -> int | None:
     return max(times) if times else sent
 
 
-def next_wake(device: str, t: int, wake_s: int) -> int:
-    """The first wake of ``device`` at or after ``t``: every ``wake_s`` at its own phase."""
-    phase = zlib.crc32(device.encode()) % wake_s
+def next_wake(device: str, t: int, wake_s: int, offset_s: int | None = None) -> int:
+    """The first wake of ``device`` at or after ``t``: every ``wake_s`` at its own phase,
+    ``offset_s`` past the epoch's half hours if given."""
+    own = zlib.crc32(device.encode()) if offset_s is None else offset_s
+    phase = own % wake_s
     return phase - ((phase - t) // wake_s) * wake_s
 
 
-def plan_wakes(messages: Iterable[Message], wake_s: int) -> Iterator[Wake]:
-    """The units' wakes in time order (ties by device), each with the messages due for it."""
+def plan_wakes(
+    messages: Iterable[Message], wake_s: int, offsets: Callable[[str], int] | None = None
+) -> Iterator[Wake]:
+    """The units' wakes in time order (ties by device), each with the messages due for it;
+    ``offsets`` gives units their reporting offsets (None: none)."""
     due: dict[str, list[Message]] = {}
     heap: list[tuple[int, str]] = []
     clock = -(2**62)
@@ -66,7 +72,8 @@ def plan_wakes(messages: Iterable[Message], wake_s: int) -> Iterator[Wake]:
             due[device].append(message)
         else:
             due[device] = [message]
-            heapq.heappush(heap, (next_wake(device, clock, wake_s), device))
+            offset = None if offsets is None else offsets(device)
+            heapq.heappush(heap, (next_wake(device, clock, wake_s, offset), device))
     while heap:
         at, device = heapq.heappop(heap)
         yield Wake(at, device, tuple(due.pop(device)))
