@@ -109,8 +109,22 @@ def test_the_report_arrives_at_eight_with_the_fleets_exact_counts(
     assert "(power, signal, or a certificate expired or revoked), most likely the weak signal" in (
         page
     )
-    [attachment] = mail.iter_attachments()
+    attachment, arrivals = mail.iter_attachments()
     assert isinstance(attachment, EmailMessage)
+    assert isinstance(arrivals, EmailMessage)
+    # The simulated units all send just after :00 and :30: the first minute holds them all.
+    assert arrivals.get_filename() == "kenshin-arrivals-2026-10-22.csv"
+    spread = arrivals.get_content()
+    assert isinstance(spread, str)
+    header, first, second, *_ = (line.split(",") for line in spread.splitlines())
+    assert (header, first[0], first[2], second) == (
+        ["minutes", "messages", "share_percent"],
+        "00-04",
+        "100.0",
+        ["05-09", "0", "0.0"],
+    )
+    spread_line = "Arrivals spread over the half hour: the busiest minute holds 100 % of"
+    assert [line for line in body if line.startswith(spread_line)]
     assert attachment.get_filename() == "kenshin-quality-2026-10-22.csv"
     assert attachment.get_content_type() == "text/csv"
     content = attachment.get_content()

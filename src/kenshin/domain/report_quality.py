@@ -18,6 +18,7 @@ import numpy.typing as npt
 from kenshin.domain.daytable import day_table
 from kenshin.domain.intervals import NO_REGISTER, NO_VALUE, Registers
 from kenshin.domain.model import Customer, DeadLetter, Meter, SecurityEvent
+from kenshin.domain.report_spread import ArrivalSpread
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots
 from kenshin.domain.vee import ESTIMATED, QUESTIONABLE, RULE_NAMES, Rule, VeeDay
 
@@ -140,6 +141,7 @@ class DailyReport:
     security: tuple[SecurityEvent, ...] | None = ()
     dead_letters: tuple[DeadLetters, ...] = ()
     dead_letter_total: int | None = None
+    arrivals: ArrivalSpread | None = None  # when the day's messages were sent
 
     def totals(self) -> Totals:
         """The headline counts."""

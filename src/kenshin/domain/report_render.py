@@ -25,6 +25,7 @@ from kenshin.domain.report import (
     plural,
     root_causes,
 )
+from kenshin.domain.report_spread import spread_lines
 from kenshin.domain.slots import iso_utc
 
 SHOWN_LETTER_GROUPS = 10  # dead-letter lines in the body; 'kenshin dead-letters' has all
@@ -48,7 +49,7 @@ _METER_HEADER = ("meter", "device", "missing", "estimated", "questionable", "rul
 
 
 def headline(report: DailyReport) -> list[str]:
-    """The counts an operator reads first, as two to three sentences."""
+    """The counts an operator reads first, in two to four sentences (last: the spread)."""
     t = report.totals()
     if t.meters_with_problems == 0 and t.silent_units == 0:
         first = f"Every slot of {plural(t.meters, 'meter')} was read and passed its checks."
@@ -68,12 +69,11 @@ def headline(report: DailyReport) -> list[str]:
         f"{plural(t.silent_units, 'silent unit')},"
         f" {plural(t.not_collected, 'file')} not collected{late}, {events}."
     )
-    if not (t.dead_letters or t.unknown_devices):
-        return [first, second]
-    third = (
+    letters = (
         f"{plural(t.dead_letters, 'dead letter')}, {plural(t.unknown_devices, 'unknown device')}."
     )
-    return [first, second, third]
+    third = [letters] if t.dead_letters or t.unknown_devices else []
+    return [first, second, *third, *spread_lines(report.arrivals)]
 
 
 def render_text(report: DailyReport, shown: int = SHOWN_METERS) -> str:

@@ -40,6 +40,7 @@ from kenshin.domain.report_quality import (
     silent_units,
 )
 from kenshin.domain.report_render import SHOWN_METERS, render_csv, render_html, render_text
+from kenshin.domain.report_spread import render_spread_csv
 from kenshin.domain.slots import DaySlots, day_slots, day_start, slot_labels, zone
 from kenshin.domain.vee import Rule, VeeDay, VeeSettings
 from kenshin.errors import KenshinError
@@ -57,6 +58,7 @@ from kenshin.services.aggregate import (
 )
 from kenshin.services.export import ExportSettings
 from kenshin.services.receipts import ReceiptPorts, missed_deadlines
+from kenshin.services.report_spread import day_arrivals
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +144,7 @@ def gather_report(  # noqa: PLR0913 - the report draws on every source there is
     tz = zone(settings.timezone)
     start, end = day_start(day, tz), day_start(day + timedelta(days=1), tz)
     late = _late_files(store, day, now, settings)
+    customers = _customers(store, customer_id)
     qualities = [
         replace(
             customer_quality(
@@ -149,8 +152,9 @@ def gather_report(  # noqa: PLR0913 - the report draws on every source there is
             ),
             not_collected=tuple(late.get(c.id, [])),
         )
-        for c in _customers(store, customer_id)
+        for c in customers
     ]
+    meters = [m.id for c in customers for m in store.registry.list_meters(c.id)]
     return DailyReport(
         day,
         now,
@@ -159,6 +163,7 @@ def gather_report(  # noqa: PLR0913 - the report draws on every source there is
         {u.device: u for u in units},
         day_events(events, start, end),
         *day_dead_letters(store, start, end),
+        day_arrivals(store.readings, meters, start, end),
     )
 
 
@@ -308,7 +313,8 @@ def report_subject(report: DailyReport) -> str:
 
 
 def report_email(report: DailyReport, settings: ReportSettings = _DEFAULT_SETTINGS) -> EmailMessage:
-    """The report as a mail: plain text with an HTML alternative, and the CSV attached."""
+    """The report as a mail: plain text with an HTML alternative, and the CSV attached (and
+    the arrival spread's, where known)."""
     message = EmailMessage()
     message["Subject"] = report_subject(report)
     message["From"] = settings.sender
@@ -324,6 +330,10 @@ def report_email(report: DailyReport, settings: ReportSettings = _DEFAULT_SETTIN
         subtype="csv",
         filename=f"kenshin-quality-{report.day}.csv",
     )
+    if report.arrivals is not None and report.arrivals.total:
+        spread = render_spread_csv(report.arrivals)
+        name = f"kenshin-arrivals-{report.day}.csv"
+        message.add_attachment(spread, maintype="text", subtype="csv", filename=name)
     return message
 
 
