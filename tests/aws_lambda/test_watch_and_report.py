@@ -86,7 +86,8 @@ def test_the_report_of_the_day_before_is_mailed_whole_through_ses(
     sent = message_from_string(mail.raw_data, policy=policy.default)
     assert sent["Subject"].startswith("kenshin data quality 2026-11-26:")
     assert [part.get_filename() for part in sent.iter_attachments()] == [
-        "kenshin-quality-2026-11-26.csv"
+        "kenshin-quality-2026-11-26.csv",
+        "kenshin-arrivals-2026-11-26.csv",  # how the day's messages spread over the half hour
     ]
     text = sent.get_body(("plain",))
     assert text is not None
