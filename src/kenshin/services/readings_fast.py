@@ -31,6 +31,7 @@ from kenshin.domain.model import (
 )
 from kenshin.domain.payload_codec import PayloadCodec, PayloadContext
 from kenshin.domain.readings_json import EARLIEST, LATEST, MAX_PAYLOAD_BYTES, decode_readings
+from kenshin.errors import KenshinError
 
 MAX_SEQ = 2**63 - 1
 _CACHED_TIMES = 4096  # distinct time texts remembered; a fleet's share a few boundaries
@@ -65,7 +66,7 @@ _times: dict[str, int] = {}
 _specs: dict[tuple[str, int, int], MeterSpec] = {}
 
 
-class _NotVouched(Exception):
+class _NotVouched(KenshinError):
     """The message is not one this decoder takes: the reference decodes it."""
 
 
