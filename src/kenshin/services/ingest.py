@@ -30,7 +30,6 @@ from kenshin.domain.model import (
     Reading,
 )
 from kenshin.domain.payload_codec import PayloadContext
-from kenshin.domain.payloads import CODECS
 from kenshin.domain.readings_json import LATEST
 from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.domain.slots import iso_utc
@@ -39,6 +38,7 @@ from kenshin.ports import Certificates, DeadLetters, Readings, Registry, UnitClo
 from kenshin.services.clock_book import ClockBook, Heard
 from kenshin.services.incoming import Incoming, IngestSummary, PayloadKind
 from kenshin.services.ingest_registry import RegistryCache, StagedMeters
+from kenshin.services.readings_fast import CODECS
 from kenshin.services.security import SecurityLog
 
 __all__ = [
