@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import kenshin
 from kenshin.domain.energy import UNIT_MWH
 from kenshin.domain.intervals import slot_values
 from kenshin.domain.model import MeterSpec
@@ -343,3 +344,21 @@ def test_truth_sums_to_the_register_span_of_every_meter(
 
 def _days(start: date, days: int) -> list[date]:
     return [date.fromordinal(start.toordinal() + d) for d in range(days)]
+
+
+def _sent_minutes(out: Path) -> set[int]:
+    """The minutes past the half hour at which the messages in ``out`` were sent."""
+    lines = out.read_text().splitlines()
+    sent = [json.loads(line)["sent"] for line in lines]
+    return {datetime.fromisoformat(s).minute % 30 for s in sent}
+
+
+def test_simulate_spread_sends_each_units_messages_at_its_offset(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    assert kenshin(site, "init", str(site)).exit_code == 0
+    for name, extra in (("together", ()), ("spread", ("--spread", "1800"))):
+        out = tmp_path / f"{name}.jsonl"
+        args = ("--devices", "60", "--start", "2026-12-01", "--out", str(out), *extra)
+        assert kenshin(site, "simulate", *args).exit_code == 0
+    assert _sent_minutes(tmp_path / "together.jsonl") == {0}  # seconds after :00 and :30
+    assert len(_sent_minutes(tmp_path / "spread.jsonl")) >= 20  # over the half hour

@@ -71,6 +71,14 @@ def _speed(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
     callback=check_timezone,
     help="Zone of the meters' local days.",
 )
+@click.option(
+    "--spread",
+    type=click.IntRange(0, 1800),
+    metavar="SECONDS",
+    help="Each unit sends its half hour's message at its own offset within this window,"
+    " as the endpoint's CONNACK tells it (1800: the whole half hour); default: at :00 and"
+    " :30, all at once.",
+)
 @click.option("--host", help="Also publish the messages live to the endpoint on this host.")
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=8883, show_default=True, help="Its port."
@@ -128,6 +136,7 @@ def simulate(
     seed: int,
     start: date | None,
     timezone: str,
+    spread: int | None,
     host: str | None,
     port: int,
     certs: Path | None,
@@ -151,7 +160,7 @@ def simulate(
     if start is None:
         start = datetime.now(zone(timezone)).date() - timedelta(days=days)
     since, until = _window(publish_from, publish_until, timezone)
-    spec = FleetSpec(devices, days, start, timezone, seed, faults)
+    spec = FleetSpec(devices, days, start, timezone, seed, faults, spread_s=spread)
     summary = run_simulation(spec, out)
     click.echo(
         f"{summary.messages} messages with {summary.readings} readings from "
@@ -161,7 +170,7 @@ def simulate(
         click.echo(f"wrote {path}")
     if host is not None and certs is not None:
         target = Target(host, port, certs)
-        replay = Replay(speed, wake_minutes, connections, since, until, answer_commands)
+        replay = Replay(speed, wake_minutes, connections, since, until, answer_commands, spread)
         published = publish_simulation(spec, summary, target, replay)
         click.echo(published_line(published, target))
         if published.failed:
