@@ -4,13 +4,13 @@ those that ended; acknowledging one, and silencing an alert's notifications unti
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import AwareDatetime, BaseModel
 
 from kenshin.bootstrap import App
-from kenshin.domain.alerts import AlertMark, AlertState, ResolvedAlert
+from kenshin.domain.alerts import Alert, AlertMark, AlertState, ResolvedAlert
 from kenshin.domain.operators import Action
 from kenshin.entrypoints.api.answers import answers
 from kenshin.entrypoints.api.auth import Principal, allowed
@@ -119,31 +119,26 @@ def _mark(mark: AlertMark, since: int = 0) -> MarkOut:
 
 
 def _open(state: AlertState, mark: AlertMark) -> AlertOut:
-    a = state.alert
-    shown = _mark(mark, a.since)
-    return AlertOut(
-        key=a.key,
-        severity=str(a.severity),
-        title=a.title,
-        text=a.text,
-        customer=a.customer,
-        since=iso(a.since) or "",
-        notified_at=iso(state.notified_at) or "",
-        **shown.model_dump(),
-    )
+    shown = _mark(mark, state.alert.since)
+    notified = iso(state.notified_at) or ""
+    return AlertOut(**_shown(state.alert), notified_at=notified, **shown.model_dump())
 
 
 def _ended(ended: ResolvedAlert) -> EndedOut:
-    a = ended.alert
-    return EndedOut(
-        key=a.key,
-        severity=str(a.severity),
-        title=a.title,
-        text=a.text,
-        customer=a.customer,
-        since=iso(a.since) or "",
-        resolved_at=iso(ended.resolved_at) or "",
-    )
+    return EndedOut(**_shown(ended.alert), resolved_at=iso(ended.resolved_at) or "")
+
+
+def _shown(a: Alert) -> dict[str, Any]:
+    """What an open alert and one that ended both show of it."""
+    since = iso(a.since) or ""
+    return {
+        "key": a.key,
+        "severity": str(a.severity),
+        "title": a.title,
+        "text": a.text,
+        "customer": a.customer,
+        "since": since,
+    }
 
 
 def _since(since: str | None, now: int) -> int:

@@ -82,15 +82,4 @@ def _epoch(since: str | None) -> int:
 
 
 def _record(entry: AuditEntry) -> AuditRecord:
-    return AuditRecord(
-        seq=entry.seq,
-        at=entry.at,
-        who=entry.who,
-        role=entry.role,
-        action=entry.action,
-        kind=entry.kind,
-        key=entry.key,
-        before=entry.before,
-        after=entry.after,
-        source=entry.source,
-    )
+    return AuditRecord.model_validate(entry, from_attributes=True)

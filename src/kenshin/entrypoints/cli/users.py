@@ -3,23 +3,18 @@ at the command line (changes audited as ``cli:<OS user>``)."""
 
 from __future__ import annotations
 
-import getpass
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
 
-from kenshin.domain.operators import Actor, AuditEntry, Role
-from kenshin.entrypoints.cli.app import cli, opened
+from kenshin.domain.operators import AuditEntry, Role
+from kenshin.entrypoints.cli.app import cli, cli_actor, opened
 from kenshin.services import operators
 from kenshin.services.accounts import generate_password
 from kenshin.services.audit import csv_lines, whole_log
 from kenshin.services.operators import keeping_of
-
-
-def _actor() -> Actor:
-    return Actor(f"cli:{getpass.getuser()}", "cli", "cli")
 
 
 @cli.group("users")
@@ -45,7 +40,7 @@ def add(ctx: click.Context, name: str, role: str, password_file: Path | None) ->
         else generate_password()
     )
     with opened(ctx) as app:
-        operators.add_operator(keeping_of(app.store), _actor(), name, Role(role), password)
+        operators.add_operator(keeping_of(app.store), cli_actor(), name, Role(role), password)
     click.echo(f"added {role} {name}")
     if password_file is None:
         click.echo(f"password (shown once): {password}")
@@ -68,7 +63,7 @@ def list_users(ctx: click.Context) -> None:
 def remove(ctx: click.Context, name: str) -> None:
     """Remove an operator with their sessions and the API tokens they made."""
     with opened(ctx) as app:
-        operators.remove_operator(keeping_of(app.store), _actor(), name)
+        operators.remove_operator(keeping_of(app.store), cli_actor(), name)
     click.echo(f"removed {name}")
 
 
@@ -78,7 +73,7 @@ def remove(ctx: click.Context, name: str) -> None:
 def unlock(ctx: click.Context, name: str) -> None:
     """Lift an operator's lock after too many failed sign-ins (nothing else changes)."""
     with opened(ctx) as app:
-        operators.unlock_operator(keeping_of(app.store), _actor(), name)
+        operators.unlock_operator(keeping_of(app.store), cli_actor(), name)
     click.echo(f"{name} may sign in again")
 
 
@@ -89,7 +84,7 @@ def reset_totp(ctx: click.Context, name: str) -> None:
     """Give an operator a new TOTP secret to enrol at the next sign-in (a lost phone);
     their sessions end and the account is unlocked."""
     with opened(ctx) as app:
-        operators.reset_totp(keeping_of(app.store), _actor(), name)
+        operators.reset_totp(keeping_of(app.store), cli_actor(), name)
     click.echo(f"{name} enrols a new TOTP secret at the next sign-in")
 
 
