@@ -61,27 +61,43 @@ def make_site(folder: Path, units: int) -> list[str]:
     return devices[:-1]
 
 
+def tree_of(pid: int) -> list[int]:
+    """``pid`` and its children (the server's endpoint processes)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        pids += [int(child) for child in children]
+    return pids
+
+
 def cpu_of(pid: int) -> Callable[[], float]:
-    """The CPU seconds process ``pid`` has used so far."""
+    """The CPU seconds process ``pid`` and its children running now have used so far."""
 
     def read() -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        total = 0.0
+        for member in tree_of(pid):
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+        return total
 
     return read
 
 
 def rss_of(pid: int) -> Callable[[], int]:
+    """The resident memory of process ``pid`` and its children, in bytes."""
+
     def read() -> int:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise RuntimeError("no VmRSS")
+        total = 0
+        for member in tree_of(pid):
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        return total
 
     return read
 
 
-def start_kenshin(folder: Path) -> tuple[subprocess.Popen[str], int]:
+def start_kenshin(folder: Path, processes: int = 0) -> tuple[subprocess.Popen[str], int]:
     env = {
         **os.environ,
         "KENSHIN_MQTT__PORT": "0",
@@ -90,6 +106,10 @@ def start_kenshin(folder: Path) -> tuple[subprocess.Popen[str], int]:
         # Every generated unit comes from 127.0.0.1, up to 200 connecting at once: as units
         # behind one carrier NAT would, which is what this setting is raised for.
         "KENSHIN_MQTT__CONNECTING_PER_ADDRESS": "1000",
+        "KENSHIN_MQTT__PROCESSES": str(processes),
+        # The file servers are not measured here: their ports stay free for other work.
+        "KENSHIN_FTPS__ENABLED": "false",
+        "KENSHIN_SFTP__ENABLED": "false",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "kenshin", "--config", str(folder / "kenshin.toml"), "serve"],
@@ -147,6 +167,12 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
+    parser.add_argument(
+        "--processes",
+        default="0",
+        help="kenshin's mqtt.processes, or several separated by commas to compare in one run"
+        " (0: one per core, 1: the endpoint in the server's process)",
+    )
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]},"
@@ -155,16 +181,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "site"
         devices = make_site(folder, args.units)
-        rate = measure_kenshin(args, folder, devices)
+        rates = {}
+        for processes in [int(n) for n in args.processes.split(",")]:
+            print(f"kenshin with mqtt.processes = {processes}:")
+            rates[processes] = measure_kenshin(args, folder, devices, processes)
         if shutil.which("mosquitto"):
             relay = measure_mosquitto(args, folder, devices)
-            print(f"ratio kenshin / mosquitto: {rate / relay:.2f}")
+            for processes, rate in rates.items():
+                named = f" (mqtt.processes = {processes})" if len(rates) > 1 else ""
+                print(f"ratio kenshin / mosquitto: {rate / relay:.2f}{named}")
 
 
-def measure_kenshin(args: argparse.Namespace, folder: Path, devices: list[str]) -> float:
+def measure_kenshin(
+    args: argparse.Namespace, folder: Path, devices: list[str], processes: int
+) -> float:
     """Memory, sustained rate and cycles of kenshin; the sustained rate."""
     n, seconds, certs = args.clients, args.seconds, folder / "certs"
-    server, port = start_kenshin(folder)
+    server, port = start_kenshin(folder, processes)
     try:
         rss = rss_of(server.pid)
         before = rss()

@@ -266,6 +266,11 @@ def open_app(
         raise ConfigError(
             f"data_dir: {data_dir} is not a folder; create it or fix data_dir in {config_path}"
         )
+    return open_site(settings, data_dir, create_store=create_store)
+
+
+def open_site(settings: Settings, data_dir: Path, *, create_store: bool = False) -> App:
+    """The app of ``settings`` on the data folder ``data_dir`` (read already)."""
     store = open_store(settings, data_dir, create=create_store)
     try:
         outbox = open_outbox(settings, data_dir)

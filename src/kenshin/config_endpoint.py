@@ -38,3 +38,6 @@ class MqttConfig(_Section):
     report_spread_s: int = Field(
         1800, ge=0, le=1800, description="window of units' reporting offsets (0: all at :00/:30)"
     )
+    processes: int = Field(
+        0, ge=0, le=64, description="endpoint processes (0: one per core; 1: in the server's)"
+    )

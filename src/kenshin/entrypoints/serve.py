@@ -34,7 +34,8 @@ from kenshin.entrypoints.http import (
 )
 from kenshin.entrypoints.http_tls import tls_files
 from kenshin.entrypoints.listeners import Listener, announce, on_signals
-from kenshin.entrypoints.mqtt.server import DeviceEndpoint, EndpointSettings
+from kenshin.entrypoints.mqtt.fronts import EndpointProcesses, endpoint_processes
+from kenshin.entrypoints.mqtt.server import DeviceEndpoint, endpoint_settings
 from kenshin.entrypoints.scheduled import EXPORT_RETRY_S, LastRun, commit_queue, export_job
 from kenshin.entrypoints.watching import Watching
 from kenshin.services.batching import CommitQueue
@@ -118,7 +119,9 @@ async def _serve(
         log.info("stopped: %d batches, %d messages committed", *_committed(commits))
 
 
-async def _start(files: FileServers, endpoint: DeviceEndpoint) -> list[Listener]:
+async def _start(
+    files: FileServers, endpoint: DeviceEndpoint | EndpointProcesses
+) -> list[Listener]:
     """Start the file servers, then the endpoint (the file servers stopped again if it
     cannot start): the file servers' listeners."""
     file_listeners = await files.start()
@@ -130,18 +133,15 @@ async def _start(files: FileServers, endpoint: DeviceEndpoint) -> list[Listener]
     return file_listeners
 
 
-def _endpoint(app: App, commits: CommitQueue, security: SecurityLog) -> DeviceEndpoint:
-    """The device endpoint of the settings; PkiError if its TLS files are not usable."""
-    mqtt = app.settings.mqtt
-    settings = EndpointSettings(
-        mqtt.host,
-        mqtt.port,
-        mqtt.connect_timeout_s,
-        mqtt.revocation_check_s,
-        mqtt.connecting_per_address,
-        mqtt.connecting_per_certificate,
-        mqtt.report_spread_s,
-    )
+def _endpoint(
+    app: App, commits: CommitQueue, security: SecurityLog
+) -> DeviceEndpoint | EndpointProcesses:
+    """The device endpoint of the settings, in this process or in endpoint processes
+    (``mqtt.processes``); PkiError if its TLS files are not usable."""
+    count = endpoint_processes(app)
+    if count > 1:
+        return EndpointProcesses(app, commits, security, count)
+    settings = endpoint_settings(app.settings.mqtt)
     return DeviceEndpoint(settings, app.endpoint_tls(), app.store, commits, security)
 
 
@@ -164,7 +164,7 @@ def _committed(commits: CommitQueue) -> tuple[int, int]:
 
 def _http_side(
     app: App,
-    endpoint: DeviceEndpoint,
+    endpoint: DeviceEndpoint | EndpointProcesses,
     commits: CommitQueue,
     security: SecurityLog,
     metrics: ServerMetrics,

@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from kenshin.errors import KenshinError
 from kenshin.services.ingest import Incoming, Ingest, IngestSummary
@@ -44,6 +45,20 @@ class CommitError(KenshinError):
 
 class CertificateRevoked(CommitError):
     """The payload's sender's certificate is revoked: it is not stored, nor acknowledged."""
+
+
+class Commits(Protocol):
+    """What a connection needs of the commit queue (``CommitQueue``, or in an endpoint
+    process the link to the server's)."""
+
+    def offer(self, item: Incoming, answer: Answer) -> None:
+        """Queue ``item``; ``answer`` is called once its batch is committed (or failed)."""
+
+    def full(self) -> bool:
+        """Whether senders should wait (``room``) before offering more."""
+
+    async def room(self) -> None:
+        """Wait until there is room again."""
 
 
 @dataclass(slots=True)

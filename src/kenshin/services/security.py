@@ -46,3 +46,9 @@ class SecurityLog:
         )
         if self._sink is not None:
             self._sink(SecurityEvent(kind, int(self._clock()), address, who, detail))
+
+    def forwarded(self, event: SecurityEvent) -> None:
+        """An event an endpoint process recorded and logged: counted, and kept here."""
+        self.counts[event.kind] += 1
+        if self._sink is not None:
+            self._sink(event)

@@ -76,6 +76,8 @@ class CommandQueue:
         self._last = 0  # the highest id read
         self._writes: set[asyncio.Future[None]] = set()
         self._last_write: asyncio.Future[None] | None = None  # the next write waits for it
+        # Told of each acknowledgement (device, command id): the other endpoint processes.
+        self.on_acknowledged: Callable[[str, int], None] = lambda *_: None
 
     async def poll(self) -> list[Command]:
         """Read the commands added since the last poll (the first: all pending); them."""
@@ -108,8 +110,14 @@ class CommandQueue:
 
     def acknowledged(self, command: Command) -> None:
         """The unit has ``command``: it is no longer pending."""
-        self._pending.get(command.device, {}).pop(command.id, None)
+        self.forget(command.device, command.id)
         self._write(self._store.commands.acknowledge_command, command.id)
+        self.on_acknowledged(command.device, command.id)
+
+    def forget(self, device: str, command_id: int) -> None:
+        """Command ``command_id`` is no longer pending (the unit acknowledged it here, or
+        through another endpoint process)."""
+        self._pending.get(device, {}).pop(command_id, None)
 
     async def drain(self) -> None:
         """Wait until the store has every sending and acknowledgement."""

@@ -21,14 +21,26 @@ ACCEPTS_PER_WAKE = 64  # connections accepted per readiness event
 BACKLOG = 4096  # connections the kernel holds before they are accepted (a fleet reconnecting)
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host`` and ``port`` (0: any free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=BACKLOG)
+
+
 class TlsListener:
-    """Listens on ``host`` and ``port`` (0: any free port) and hands over each connection."""
+    """Listens on ``host`` and ``port`` (0: any free port), or accepts on ``sock``
+    (listening already), and hands over each connection."""
 
     def __init__(
-        self, host: str, port: int, tls: ssl.SSLContext, on_stream: Callable[[TlsStream], None]
+        self,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext,
+        on_stream: Callable[[TlsStream], None],
+        *,
+        sock: socket.socket | None = None,
     ) -> None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._sock = socket.create_server((host, port), family=family, backlog=BACKLOG)
+        self._sock = sock or listening_socket(host, port)
         self._sock.setblocking(False)
         self._tls = tls
         self._on_stream = on_stream

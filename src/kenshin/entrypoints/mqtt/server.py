@@ -19,18 +19,22 @@ COMMAND_POLL_S. An MQTT 5 unit's CONNACK tells it when to report within the half
 hour (``report_spread_s``; kenshin.domain.spread). Units' status messages are kept,
 the latest of each unit, and stored in batches (``statuses``). ``stop`` stops
 accepting, closes the connections still in their handshake, lets every session
-acknowledge what it received once committed, and closes.
+acknowledge what it received once committed, and closes. Run in a process of its own
+(``front``), the endpoint accepts on the listening socket the server made, and tells
+the server through ``FrontHooks`` which units connect and what status they send.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kenshin.config_endpoint import MqttConfig
 from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.domain.spread import FULL_SPREAD_S
 from kenshin.entrypoints.mqtt import commands
@@ -46,7 +50,7 @@ from kenshin.entrypoints.mqtt.tls import TlsStream
 from kenshin.entrypoints.tls_policy import harden
 from kenshin.errors import StoreError
 from kenshin.ports import Store
-from kenshin.services.batching import CommitQueue
+from kenshin.services.batching import Commits
 from kenshin.services.security import SecurityLog
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,31 @@ class EndpointSettings:
     report_spread_s: int = FULL_SPREAD_S  # units' reporting offsets within it (CONNACK)
 
 
+def endpoint_settings(mqtt: MqttConfig) -> EndpointSettings:
+    """The endpoint's settings from the ``mqtt`` section."""
+    return EndpointSettings(
+        mqtt.host,
+        mqtt.port,
+        mqtt.connect_timeout_s,
+        mqtt.revocation_check_s,
+        mqtt.connecting_per_address,
+        mqtt.connecting_per_certificate,
+        mqtt.report_spread_s,
+    )
+
+
+@dataclass(frozen=True)
+class FrontHooks:
+    """An endpoint in a process of its own: the socket it accepts on (the server's), and
+    what it tells the server: a unit's status message, a unit connected (True) or gone,
+    a command acknowledged (device, command id)."""
+
+    listening: socket.socket
+    on_status: Callable[[str, int, int, bytes], None]
+    on_presence: Callable[[str, bool], None]
+    on_command_done: Callable[[str, int], None]
+
+
 class DeviceEndpoint:
     """Serves meter units until ``stop``."""
 
@@ -73,12 +102,14 @@ class DeviceEndpoint:
         settings: EndpointSettings,
         tls: ssl.SSLContext,
         store: Store,
-        commits: CommitQueue,
+        commits: Commits,
         security: SecurityLog,
         *,
         clock: Callable[[], float] = time.time,
+        hooks: FrontHooks | None = None,
     ) -> None:
         self._settings = settings
+        self._hooks = hooks
         self._tls = tls
         self._store = store
         self._commits = commits
@@ -98,13 +129,15 @@ class DeviceEndpoint:
             settings.connecting_per_address, settings.connecting_per_certificate
         )
         self._commands = CommandQueue(store, clock)
+        if hooks is not None:
+            self._commands.on_acknowledged = hooks.on_command_done
         self._services = Services(
             commits,
             security,
             settings.connect_timeout_s,
             clock,
             self._commands,
-            self._statuses.offer,
+            self._statuses.offer if hooks is None else hooks.on_status,
             settings.report_spread_s,
         )
         self._watches: list[asyncio.Task[None]] = []
@@ -127,10 +160,18 @@ class DeviceEndpoint:
         self._tls.num_tickets = 1
         harden(self._tls)  # TLS 1.2+, AEAD suites with forward secrecy only
         settings = self._settings
-        self._listener = TlsListener(settings.host, settings.port, self._tls, self._on_stream)
+        hooks = self._hooks
+        self._listener = TlsListener(
+            settings.host,
+            settings.port,
+            self._tls,
+            self._on_stream,
+            sock=None if hooks is None else hooks.listening,
+        )
         self._poller.poll()  # what is revoked already is refused at connect
         await self._commands.poll()  # every command pending: units get them on subscribing
-        self._statuses.start()
+        if hooks is None:  # an endpoint process hands statuses to the server
+            self._statuses.start()
         self._watches = [
             asyncio.create_task(self._watch_revocations()),
             asyncio.create_task(self._watch_commands()),
@@ -188,6 +229,8 @@ class DeviceEndpoint:
                 if self._sessions.get(peer.device) is session:
                     del self._sessions[peer.device]
                     log.info("unit %s disconnected", peer.device)
+                    if self._hooks is not None:
+                        self._hooks.on_presence(peer.device, False)
                     self._end_session(peer.device, session.expiry_s)
         finally:
             connecting.release()
@@ -285,11 +328,31 @@ class DeviceEndpoint:
             task = asyncio.ensure_future(earlier.stop(SESSION_TAKEN_OVER))
             task.add_done_callback(lambda _: None)
         self._sessions[device] = session
+        if self._hooks is not None:
+            self._hooks.on_presence(device, True)
         if clean_start:
             self._states.pop(device, None)
         state = self._states.get(device)
         self._states[device] = state or session.state
         return state
+
+    def command_done(self, device: str, command_id: int) -> None:
+        """The unit acknowledged command ``command_id`` through another endpoint process:
+        it is not sent again from this one."""
+        self._commands.forget(device, command_id)
+
+    def taken_over(self, device: str) -> None:
+        """The unit connected through another endpoint process: its connection here, if
+        any, is closed, and what its session kept here is forgotten."""
+        session = self._sessions.get(device)
+        if session is not None:
+            log.info("unit %s connected again elsewhere: this connection is closed", device)
+            task = asyncio.ensure_future(session.stop(SESSION_TAKEN_OVER))
+            task.add_done_callback(lambda _: None)
+        self._states.pop(device, None)
+        expiry = self._expiries.pop(device, None)
+        if expiry is not None:
+            expiry.cancel()
 
     async def _watch_commands(self) -> None:
         while True:

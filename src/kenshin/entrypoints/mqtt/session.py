@@ -63,7 +63,7 @@ from kenshin.entrypoints.mqtt.reasons import (
     Refused,
 )
 from kenshin.entrypoints.mqtt.tls import TlsStream
-from kenshin.services.batching import CertificateRevoked, CommitError, CommitQueue
+from kenshin.services.batching import CertificateRevoked, CommitError, Commits
 from kenshin.services.ingest import Incoming
 from kenshin.services.security import SecurityLog
 
@@ -86,7 +86,7 @@ class Peer:
 class Services:
     """What every session of an endpoint shares."""
 
-    commits: CommitQueue
+    commits: Commits
     security: SecurityLog
     connect_timeout_s: float
     clock: Callable[[], float]
