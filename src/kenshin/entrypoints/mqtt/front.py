@@ -27,7 +27,7 @@ from kenshin.config import Settings
 from kenshin.domain.model import SecurityEvent
 from kenshin.entrypoints import logs
 from kenshin.entrypoints.mqtt import link as frames
-from kenshin.entrypoints.mqtt.link import Frame, Link
+from kenshin.entrypoints.mqtt.link import SERIAL_BYTES, Frame, Link
 from kenshin.entrypoints.mqtt.server import DeviceEndpoint, FrontHooks, endpoint_settings
 from kenshin.entrypoints.mqtt.tickets import share_ticket_keys
 from kenshin.services.batching import Answer, CertificateRevoked, CommitError
@@ -45,29 +45,28 @@ class RemoteCommits:
         self._link = link
         self._limit = limit  # payloads unanswered before connections stop reading
         self._answers: dict[int, Answer] = {}
-        self._seq = 0
+        self._seq = 0  # of the last payload offered; the server answers by it
+        self._batch: list[list[object]] = []  # offered this loop turn, not sent yet
         self._room: asyncio.Future[None] | None = None
         self._gone = False
 
     def offer(self, item: Incoming, answer: Answer) -> None:
-        """Send ``item`` to be committed; ``answer`` once the server answers."""
+        """Send ``item`` to be committed (with what else this loop turn offers); ``answer``
+        once the server answers."""
         if self._gone:
             raise CommitError("the server is not reachable: nothing more is accepted")
-        self._seq += 1
-        seq = self._seq
-        self._link.send(
-            [
-                frames.COMMIT,
-                seq,
-                item.source,
-                item.payload,
-                item.received_at,
-                item.kind,
-                item.device,
-                None if item.serial is None else str(item.serial),  # 160 bits: no msgpack int
-            ]
+        serial = None if item.serial is None else item.serial.to_bytes(SERIAL_BYTES, "big")
+        self._batch.append(
+            [item.source, item.payload, item.received_at, item.kind, item.device, serial]
         )
-        self._answers[seq] = answer
+        self._seq += 1
+        self._answers[self._seq] = answer
+        if len(self._batch) == 1:
+            asyncio.get_running_loop().call_soon(self._send)
+
+    def _send(self) -> None:
+        batch, self._batch = self._batch, []
+        self._link.send([frames.COMMITS, self._seq - len(batch) + 1, batch])
 
     def full(self) -> bool:
         """Whether as many payloads as the limit wait for their answers."""
@@ -129,7 +128,10 @@ class Front:
 
     def _on_frame(self, frame: Frame) -> None:
         kind = frame[0]
-        if kind == frames.ANSWER:
+        if kind == frames.COMMITTED:
+            for seq in frame[1]:
+                self.commits.answered(seq, None, False)
+        elif kind == frames.ANSWER:
             self.commits.answered(frame[1], frame[2], frame[3])
         elif kind == frames.TAKEN_OVER:
             self.endpoint.taken_over(frame[1])
@@ -150,7 +152,7 @@ class Front:
         )
 
     def _status(self, device: str, serial: int, at: int, payload: bytes) -> None:
-        self.link.send([frames.STATUS, device, str(serial), at, payload])
+        self.link.send([frames.STATUS, device, serial.to_bytes(SERIAL_BYTES, "big"), at, payload])
 
     def _command_done(self, device: str, command_id: int) -> None:
         self.link.send([frames.COMMAND_DONE, device, command_id])

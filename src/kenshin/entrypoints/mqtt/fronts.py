@@ -26,6 +26,8 @@ import logging
 import os
 import socket
 import sys
+from functools import partial
+from typing import Any
 
 from kenshin.bootstrap import App
 from kenshin.domain.model import SecurityEvent
@@ -60,21 +62,14 @@ class _Process:
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.process: asyncio.subprocess.Process | None = None
         self.paused = False
+        self._committed: list[int] = []
 
     def _on_frame(self, frame: Frame) -> None:
         kind, owner = frame[0], self.owner
-        if kind == frames.COMMIT:
-            _, seq, source, payload, received_at, payload_kind, device, serial = frame
-            serial = None if serial is None else int(serial)  # sent as text: 160 bits
-            item = Incoming(source, payload, received_at, payload_kind, device, True, serial)
-            try:
-                owner.commits.offer(item, lambda error: self._answer(seq, error))
-            except CommitError as exc:
-                self._answer(seq, exc)
-            if owner.commits.full():
-                owner.wait_for_room(self)
+        if kind == frames.COMMITS:
+            self._offer(frame[1], frame[2])
         elif kind == frames.STATUS:
-            owner.status_keeper.offer(frame[1], int(frame[2]), frame[3], frame[4])
+            owner.status_keeper.offer(frame[1], int.from_bytes(frame[2], "big"), frame[3], frame[4])
         elif kind == frames.SECURITY:
             _, event_kind, who, address, detail, at = frame
             owner.security.forwarded(SecurityEvent(event_kind, at, address, who, detail))
@@ -87,12 +82,31 @@ class _Process:
         elif kind == frames.READY and not self.ready.done():
             self.ready.set_result(None)
 
+    def _offer(self, seq: int, batch: list[list[Any]]) -> None:
+        """Payloads ``seq``, ``seq`` + 1... to be committed."""
+        commits = self.owner.commits
+        for source, payload, received_at, kind, device, serial in batch:
+            item = Incoming(source, payload, received_at, kind, device, True, _serial(serial))
+            try:
+                commits.offer(item, partial(self._answer, seq))
+            except CommitError as exc:
+                self._answer(seq, exc)
+            seq += 1
+        if commits.full():
+            self.owner.wait_for_room(self)
+
     def _answer(self, seq: int, error: CommitError | None) -> None:
-        if error is None:
-            self.link.send([frames.ANSWER, seq, None, False])
-        else:
+        if error is not None:
             revoked = isinstance(error, CertificateRevoked)
             self.link.send([frames.ANSWER, seq, str(error), revoked])
+            return
+        self._committed.append(seq)  # answered together, once this loop turn is done
+        if len(self._committed) == 1:
+            asyncio.get_running_loop().call_soon(self._send_committed)
+
+    def _send_committed(self) -> None:
+        committed, self._committed = self._committed, []
+        self.link.send([frames.COMMITTED, committed])
 
     def _on_lost(self, exc: Exception | None) -> None:
         if not self.ready.done():
@@ -266,6 +280,10 @@ class EndpointProcesses:
         task: asyncio.Task[None] = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _serial(data: bytes | None) -> int | None:
+    return None if data is None else int.from_bytes(data, "big")
 
 
 def endpoint_processes(app: App) -> int:

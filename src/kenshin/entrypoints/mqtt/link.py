@@ -19,12 +19,13 @@ log = logging.getLogger(__name__)
 Frame = list[Any]
 
 _HEADER = 4
+SERIAL_BYTES = 20  # a certificate's serial number (RFC 5280: at most 20 octets), unsigned
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(list).decode
 
 # What an endpoint process tells the server.
-COMMIT = 0  # seq, source, payload, received_at, kind, device, serial (as text)
-STATUS = 1  # device, serial (as text), at, payload
+COMMITS = 0  # seq of the first, [[source, payload, received_at, kind, device, serial]...]
+STATUS = 1  # device, serial, at, payload
 SECURITY = 2  # kind, who, address, detail, at
 CONNECTED = 3  # device
 DISCONNECTED = 4  # device
@@ -32,7 +33,8 @@ READY = 5  # (listening)
 COMMAND_DONE = 6  # device, command id: acknowledged by the unit
 # What the server tells an endpoint process.
 SETTINGS = 10  # settings as JSON, data folder, commit limit, session-ticket key
-ANSWER = 11  # seq, error (None: committed), revoked
+ANSWER = 11  # seq, error, revoked: one payload not committed
+COMMITTED = 15  # [seq...]: payloads committed
 TAKEN_OVER = 12  # device: the unit connected through another process; its session here ends
 STOP = 13
 FORGET_COMMAND = 14  # device, command id: acknowledged through another endpoint process
