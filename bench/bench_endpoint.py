@@ -200,6 +200,7 @@ def measure_kenshin(
     server, port = start_kenshin(folder, processes)
     try:
         rss = rss_of(server.pid)
+        time.sleep(2)  # the server's processes settle after start (first polls of the store)
         before = rss()
         memory: list[int] = []
 

@@ -262,3 +262,16 @@ def test_a_command_acknowledged_through_one_process_is_not_sent_again_by_another
         )
         unit.close()
         assert unit.commands == []
+
+
+def test_endpoint_processes_stop_when_the_server_is_gone(
+    served: tuple[Path, subprocess.Popen[str], int],
+) -> None:
+    _, process, _ = served
+    endpoint_processes = children(process.pid)
+    process.kill()  # no time to tell them: their link breaks
+
+    def stopped() -> bool:
+        return not any(Path(f"/proc/{pid}").exists() for pid in endpoint_processes)
+
+    wait_for("the endpoint processes exited", stopped, 30)
