@@ -15,6 +15,10 @@ the machine's cores; each figure comes with the CPU time each side used.
   time, then resuming the unit's TLS session (a session ticket) as a unit can.
 
     python bench/bench_endpoint.py [--units 1000] [--seconds 20] [--window 4] [--clients 2]
+                                   [--event-loop asyncio|uvloop]
+
+``--event-loop uvloop`` runs the server on uvloop (``pip install uvloop``): measured
+2026-12-06, no gain (docs/benchmarks.md), so kenshin itself runs on asyncio's loop.
 """
 
 from __future__ import annotations
@@ -81,18 +85,25 @@ def rss_of(pid: int) -> Callable[[], int]:
     return read
 
 
-def start_kenshin(folder: Path) -> tuple[subprocess.Popen[str], int]:
+def start_kenshin(folder: Path, event_loop: str = "asyncio") -> tuple[subprocess.Popen[str], int]:
     env = {
         **os.environ,
         "KENSHIN_MQTT__PORT": "0",
         "KENSHIN_MQTT__HOST": "127.0.0.1",
         "KENSHIN_HTTP__PORT": "0",
+        "KENSHIN_FTPS__PORT": "0",  # the file servers too: another server may hold theirs
+        "KENSHIN_SFTP__PORT": "0",
         # Every generated unit comes from 127.0.0.1, up to 200 connecting at once: as units
         # behind one carrier NAT would, which is what this setting is raised for.
         "KENSHIN_MQTT__CONNECTING_PER_ADDRESS": "1000",
     }
+    # ``kenshin serve`` itself, its event loop from the policy that makes them.
+    run = "from kenshin.entrypoints.cli import main; main()"
+    if event_loop == "uvloop":
+        policy = "import asyncio, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())"
+        run = f"{policy}; {run}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "kenshin", "--config", str(folder / "kenshin.toml"), "serve"],
+        [sys.executable, "-c", run, "--config", str(folder / "kenshin.toml"), "serve"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -147,10 +158,14 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
+    parser.add_argument(
+        "--event-loop", choices=["asyncio", "uvloop"], default="asyncio", help="the server's"
+    )
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]},"
-        f" {args.clients} generator processes; server and generator share the cores"
+        f" {args.clients} generator processes; server and generator share the cores;"
+        f" the server on {args.event_loop}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "site"
@@ -164,7 +179,7 @@ def main() -> None:
 def measure_kenshin(args: argparse.Namespace, folder: Path, devices: list[str]) -> float:
     """Memory, sustained rate and cycles of kenshin; the sustained rate."""
     n, seconds, certs = args.clients, args.seconds, folder / "certs"
-    server, port = start_kenshin(folder)
+    server, port = start_kenshin(folder, args.event_loop)
     try:
         rss = rss_of(server.pid)
         before = rss()
