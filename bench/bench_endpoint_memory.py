@@ -31,6 +31,7 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import import_module
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
@@ -101,10 +102,9 @@ async def serve_idle_units(folder: Path, devices: list[str], trace: bool) -> Rea
 
 def new_loop(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
     """What makes the event loop called ``name``."""
-    if name == "uvloop":
-        import uvloop
-
-        return uvloop.new_event_loop
+    if name == "uvloop":  # not one of kenshin's dependencies: pip install uvloop
+        new: Callable[[], asyncio.AbstractEventLoop] = import_module("uvloop").new_event_loop
+        return new
     return asyncio.new_event_loop
 
 
