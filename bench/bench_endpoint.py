@@ -15,6 +15,10 @@ the machine's cores; each figure comes with the CPU time each side used.
   time, then resuming the unit's TLS session (a session ticket) as a unit can.
 
     python bench/bench_endpoint.py [--units 1000] [--seconds 20] [--window 4] [--clients 2]
+                                   [--event-loop asyncio|uvloop]
+
+``--event-loop uvloop`` runs the server on uvloop (``pip install uvloop``): measured
+2026-12-06, no gain (docs/benchmarks.md), so kenshin itself runs on asyncio's loop.
 """
 
 from __future__ import annotations
@@ -97,7 +101,9 @@ def rss_of(pid: int) -> Callable[[], int]:
     return read
 
 
-def start_kenshin(folder: Path, processes: int = 0) -> tuple[subprocess.Popen[str], int]:
+def start_kenshin(
+    folder: Path, processes: int = 0, event_loop: str = "asyncio"
+) -> tuple[subprocess.Popen[str], int]:
     env = {
         **os.environ,
         "KENSHIN_MQTT__PORT": "0",
@@ -111,8 +117,13 @@ def start_kenshin(folder: Path, processes: int = 0) -> tuple[subprocess.Popen[st
         "KENSHIN_FTPS__ENABLED": "false",
         "KENSHIN_SFTP__ENABLED": "false",
     }
+    # ``kenshin serve`` itself, its event loop from the policy that makes them.
+    run = "from kenshin.entrypoints.cli import main; main()"
+    if event_loop == "uvloop":
+        policy = "import asyncio, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())"
+        run = f"{policy}; {run}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "kenshin", "--config", str(folder / "kenshin.toml"), "serve"],
+        [sys.executable, "-c", run, "--config", str(folder / "kenshin.toml"), "serve"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -173,10 +184,14 @@ def main() -> None:
         help="kenshin's mqtt.processes, or several separated by commas to compare in one run"
         " (0: one per core, 1: the endpoint in the server's process)",
     )
+    parser.add_argument(
+        "--event-loop", choices=["asyncio", "uvloop"], default="asyncio", help="the server's"
+    )
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]},"
-        f" {args.clients} generator processes; server and generator share the cores"
+        f" {args.clients} generator processes; server and generator share the cores;"
+        f" the server on {args.event_loop}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "site"
@@ -197,7 +212,7 @@ def measure_kenshin(
 ) -> float:
     """Memory, sustained rate and cycles of kenshin; the sustained rate."""
     n, seconds, certs = args.clients, args.seconds, folder / "certs"
-    server, port = start_kenshin(folder, processes)
+    server, port = start_kenshin(folder, processes, args.event_loop)
     try:
         rss = rss_of(server.pid)
         time.sleep(2)  # the server's processes settle after start (first polls of the store)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from datetime import datetime, timedelta
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
+from kenshin.domain.spread import FULL_SPREAD_S, report_offset_s
 from kenshin.entrypoints.cli import cli
 
 pytestmark = pytest.mark.integration
@@ -57,6 +59,23 @@ def test_the_demo_serves_a_fleet_and_every_slot_equals_the_truth(tmp_path: Path)
     port = int(re.findall(r"serving: MQTT over TLS on 127\.0\.0\.1 port (\d+)", out)[0])
     with pytest.raises(ConnectionRefusedError):  # the server stopped with the demo
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    _units_sent_at_their_offsets(folder, out)
+
+
+def _units_sent_at_their_offsets(folder: Path, out: str) -> None:
+    """The demo's units are spread over the half hour as the server tells them: each sent
+    at the offset its CONNACK gave, and the demo checked every one."""
+    assert "each unit sends at its own offset within 1800 s of :00 and :30, as the" in out
+    assert "\n20 units sent at the reporting offsets the server's CONNACK told them\n" in out
+    lines = (folder / "fleet.jsonl").read_text().splitlines()
+    at_offset, minutes = 0, set()
+    for message in map(json.loads, lines):
+        past = int(datetime.fromisoformat(message["sent"]).timestamp()) % FULL_SPREAD_S
+        at_offset += 0 <= past - report_offset_s(message["device"]) < 5  # 0-4 s of jitter
+        minutes.add(past // 60)
+    # The others: faults (a unit's clock off, a message resent an hour later or held back).
+    assert at_offset >= 0.8 * len(lines)
+    assert len(minutes) >= 10  # over the half hour, not all at :00 and :30
 
 
 def test_the_demo_refuses_a_folder_used_before(tmp_path: Path) -> None:

@@ -113,6 +113,7 @@ class RecordingUnit:
     def __init__(self, device: str, wakes: list[list[int]]) -> None:
         self.device, self.tls, self.published, self.connected = device, None, 0, 1
         self.stalled, self.wakes = "", wakes
+        self.offset_s: int | None = None
 
     def probe(self) -> None:
         return None

@@ -126,6 +126,7 @@ class FlakyUnit:
     def __init__(self, device: str, tls: object) -> None:
         self.device, self.tls, self.published, self.connected = device, tls, 0, 0
         self.stalled = "no answer in 10 s"
+        self.offset_s: int | None = None
 
     def probe(self) -> None:
         return None

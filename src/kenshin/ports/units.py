@@ -49,12 +49,14 @@ class UnitConnection(Protocol[TlsState_co]):
     certificate, publishes at QoS 1, waits for every PUBACK and disconnects. UnitError
     when the unit cannot publish at all, WakeFailed when this wake failed (kenshin.errors).
     Then ``published`` counts the PUBLISHes sent, ``connected`` is 1 once the endpoint
-    accepted the connection, and ``stalled`` says why what was awaited did not come.
+    accepted the connection, ``stalled`` says why what was awaited did not come, and
+    ``offset_s`` is the reporting offset the endpoint's CONNACK gave (None: it gave none).
     """
 
     published: int
     connected: int
     stalled: str
+    offset_s: int | None
 
     @property
     def tls(self) -> TlsState_co | None:

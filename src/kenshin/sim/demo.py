@@ -3,6 +3,11 @@ and its units' certificates, the server on this machine, a simulated fleet with 
 fault publishing to it over MQTT/TLS as fast as it takes, the day files exported and
 every slot checked against the simulator's truth.
 
+The units are spread over the half hour as the server spreads them (``mqtt.report_spread_s``):
+each sends at the reporting offset the server's CONNACK tells it, and the demo checks that
+every unit was told the offset it sent at. Simulated time runs as fast as the server takes
+the messages, so the spread costs the demo no time.
+
 The one module of the simulator that builds and runs the server (kenshin.bootstrap,
 kenshin.entrypoints.serve): the demo is the whole of kenshin, end to end.
 """
@@ -24,6 +29,7 @@ from kenshin.bootstrap import App, init_project, open_app
 from kenshin.config import Settings
 from kenshin.domain.model import DEFAULT_TIMEZONE, Customer
 from kenshin.domain.slots import zone
+from kenshin.domain.spread import report_offset_s
 from kenshin.entrypoints.serve import Listener, serve
 from kenshin.errors import KenshinError
 from kenshin.services.enrolment import Issue, enrol
@@ -77,15 +83,19 @@ def run_demo(plan: DemoPlan, steps: DemoSteps) -> None:
     config = init_project(plan.directory)
     with closing(open_app(config)) as opened:
         opened.outbox_dir  # noqa: B018 - ConfigError for an S3 outbox, before anything is run
+        spread = opened.settings.mqtt.report_spread_s
     steps.say(f"data folder: {plan.directory}")
     first = datetime.now(zone(DEFAULT_TIMEZONE)).date() - timedelta(days=plan.days)
     faults = frozenset(FAULTS)
-    spec = FleetSpec(plan.devices, plan.days, first, DEFAULT_TIMEZONE, plan.seed, faults)
+    spec = FleetSpec(
+        plan.devices, plan.days, first, DEFAULT_TIMEZONE, plan.seed, faults, spread_s=spread
+    )
     simulation = steps.simulate(spec, plan.directory / "fleet.jsonl")
     steps.say(
         f"simulated {simulation.devices} units with faults {', '.join(FAULTS)}: "
         f"{simulation.messages} messages"
     )
+    steps.say(spread_line(spread))
     app = open_app(config)
     try:
         customer = Customer(DEMO_CUSTOMER, "Demo customer")
@@ -125,12 +135,37 @@ def _serve_fleet(
     steps.say(f"registered {simulation.devices} units of {DEMO_CUSTOMER}; certificates in {certs}")
 
     def publish(target: Target, stop: threading.Event) -> PublishSummary:
-        replay = Replay(0, plan.wake_minutes, plan.connections)  # as fast as the server takes
+        # As fast as the server takes it, each unit waking at its offset in the spread.
+        replay = Replay(0, plan.wake_minutes, plan.connections, spread_s=spec.spread_s)
         return steps.publish(spec, simulation, target, replay, stop)
 
     published, target = asyncio.run(serve_while(app, publish, certs, steps.say))
     steps.say(published_line(published, target))
+    steps.say(offsets_line(published, spec.spread_s or 0))
     return published
+
+
+def spread_line(spread_s: int) -> str:
+    """One line saying when the demo's units send in each half hour."""
+    if spread_s == 0:
+        return "every unit sends at :00 and :30, as the server's CONNACK tells it (0 s spread)"
+    return (
+        f"each unit sends at its own offset within {spread_s} s of :00 and :30, as the"
+        " server's CONNACK tells it (mqtt.report_spread_s)"
+    )
+
+
+def offsets_line(published: PublishSummary, spread_s: int) -> str:
+    """One line saying that the units sent at the offsets the server's CONNACK told them;
+    DemoError naming the units that did not."""
+    told = published.offsets
+    differ = sorted(d for d, offset in told.items() if offset != report_offset_s(d, spread_s))
+    if differ:
+        raise DemoError(
+            f"{len(differ)} units sent at another offset than their CONNACK told them:"
+            f" {', '.join(differ[:5])}"
+        )
+    return f"{len(told)} units sent at the reporting offsets the server's CONNACK told them"
 
 
 def _dead_letters(app: App, config: Path) -> str:

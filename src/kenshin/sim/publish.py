@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -85,7 +85,8 @@ class Replay:
 class PublishSummary:
     """What publishing did: messages planned, PUBLISHes sent (retries and answers too),
     messages acknowledged and never acknowledged, connections made, wakes that failed,
-    seconds; when the units answered commands, how many and with how many messages."""
+    seconds; when the units answered commands, how many and with how many messages; the
+    reporting offset each unit's CONNACK gave it, by unit (the last one, if it gave any)."""
 
     messages: int = 0
     published: int = 0
@@ -96,6 +97,7 @@ class PublishSummary:
     elapsed_s: float = 0.0
     commands_answered: int | None = None
     messages_resent: int = 0
+    offsets: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,8 @@ class _Fleet(Generic[_Tls]):
             self._summary.published += unit.published
             self._summary.connections += unit.connected
             self._summary.acknowledged += len(due) - len(left)
+            if unit.offset_s is not None:
+                self._summary.offsets[device] = unit.offset_s
             if not left:
                 self._failing = 0
                 self._last_success = time.monotonic()

@@ -34,12 +34,14 @@ class _Ack:
 class Acknowledgements:
     """The PUBACKs a session owes, sent in order through ``write``."""
 
+    __slots__ = ("_acks", "_due", "_on_failure", "_settled", "_write", "failed", "level")
+
     def __init__(
         self, write: Callable[[bytes], None], on_failure: Callable[[CommitError], None]
     ) -> None:
         self._write = write
         self._on_failure = on_failure
-        self._acks: deque[_Ack] = deque()
+        self._acks: deque[_Ack] | None = None  # while some are owed (an idle unit: none)
         self._due = False  # a send is scheduled for this loop turn
         self.failed = False
         self._settled: asyncio.Future[None] | None = None
@@ -47,21 +49,26 @@ class Acknowledgements:
 
     def answered(self, packet_id: int | None, code: int = NORMAL) -> None:
         """A PUBLISH that needs no commit: its PUBACK goes once those before it have."""
-        self._acks.append(_Ack(packet_id, code, ready=True))
+        self._owed().append(_Ack(packet_id, code, ready=True))
         self._schedule()
 
     def after_commit(self, packet_id: int | None) -> Answer:
         """A PUBLISH whose payload is being committed; what the commit queue calls."""
         ack = _Ack(packet_id, NORMAL, ready=False)
-        self._acks.append(ack)
+        self._owed().append(ack)
         return lambda error: self._committed(ack, error)
+
+    def _owed(self) -> deque[_Ack]:
+        if self._acks is None:
+            self._acks = deque()
+        return self._acks
 
     def fail(self, error: CommitError) -> None:
         """Acknowledge nothing more; tell the session once."""
         if self.failed:
             return
         self.failed = True
-        self._acks.clear()
+        self._acks = None
         self._settle()
         self._on_failure(error)
 
@@ -99,6 +106,7 @@ class Acknowledgements:
         if out:
             self._write(b"".join(out))
         if not acks:
+            self._acks = None
             self._settle()
 
     def _settle(self) -> None:

@@ -123,6 +123,15 @@ class PacketReader:
     server side, where CONNECT sets it.
     """
 
+    __slots__ = (
+        "_buffer",
+        "_error",
+        "_level",
+        "_max_connect_size",
+        "_max_packet_size",
+        "_server_side",
+    )
+
     def __init__(
         self,
         max_packet_size: int,

@@ -47,7 +47,7 @@ _NO_SUBSCRIPTION_EXISTED = 0x11
 _MAX_PACKET_ID = 65535
 
 
-@dataclass
+@dataclass(slots=True)
 class InFlight:
     """A command sent at QoS 1 and not acknowledged yet; when it went (loop time)."""
 
@@ -55,7 +55,7 @@ class InFlight:
     sent_at: float
 
 
-@dataclass
+@dataclass(slots=True)
 class SessionState:
     """What outlives one connection of a unit (while the server runs): its subscriptions
     with the QoS granted, and the commands sent it and not acknowledged, by packet id."""
@@ -155,6 +155,17 @@ class CommandSender:
     """One connection's part: the unit's subscriptions, the commands sent it, their
     PUBACKs. ``send`` writes a packet and says whether the connection took it."""
 
+    __slots__ = (
+        "_queue",
+        "_refused",
+        "_retries",
+        "_retrying",
+        "_send",
+        "device",
+        "receive_maximum",
+        "state",
+    )
+
     def __init__(
         self,
         device: str,
@@ -168,6 +179,8 @@ class CommandSender:
         self._queue = queue
         self._send = send
         self._refused = refused
+        self._retries = False  # MQTT 3.1.1: what is not acknowledged goes again (retry)
+        self._retrying: asyncio.Task[None] | None = None  # only while a PUBLISH is in flight
 
     def subscribe(self, packet: Subscribe) -> SubAck:
         """Keep the filters under the unit's own ``cmd/kenshin/{id}/``; the SUBACK."""
@@ -239,19 +252,36 @@ class CommandSender:
         self._queue.acknowledged(flight.command)
         self.send_pending()
 
-    async def retry(self) -> None:
-        """Send again, DUP set, each PUBLISH not acknowledged within RETRY_S (MQTT 3.1.1)."""
+    def retry(self) -> None:
+        """Send again, DUP set, each PUBLISH not acknowledged within RETRY_S, until
+        ``stop_retrying`` (MQTT 3.1.1): a task for it runs only while one is in flight."""
+        self._retries = True
+        if self.state.in_flight and self._retrying is None:
+            self._retrying = asyncio.create_task(self._retry())
+
+    def stop_retrying(self) -> None:
+        """The connection ends: send nothing again on it."""
+        self._retries = False
+        if self._retrying is not None:
+            self._retrying.cancel()
+            self._retrying = None
+
+    async def _retry(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            oldest = min((f.sent_at for f in self.state.in_flight.values()), default=loop.time())
-            await asyncio.sleep(max(oldest + RETRY_S - loop.time(), 0.0))
-            for packet_id, flight in list(self.state.in_flight.items()):
-                if loop.time() - flight.sent_at < RETRY_S:
-                    continue
-                if not self._queue.is_pending(flight.command):  # acknowledged on another session
-                    del self.state.in_flight[packet_id]
-                elif not self._publish(flight.command, 1, packet_id):
-                    return  # the connection is closing
+        try:
+            while self.state.in_flight:
+                oldest = min(f.sent_at for f in self.state.in_flight.values())
+                await asyncio.sleep(max(oldest + RETRY_S - loop.time(), 0.0))
+                for packet_id, flight in list(self.state.in_flight.items()):
+                    if loop.time() - flight.sent_at < RETRY_S:
+                        continue
+                    if not self._queue.is_pending(flight.command):  # acknowledged elsewhere
+                        del self.state.in_flight[packet_id]
+                    elif not self._publish(flight.command, 1, packet_id):
+                        return  # the connection is closing
+        finally:
+            if self._retrying is asyncio.current_task():
+                self._retrying = None
 
     def _publish(self, command: Command, qos: int, packet_id: int | None) -> bool:
         dup = qos == 1 and (command.sent_count > 0 or packet_id in self.state.in_flight)
@@ -262,6 +292,8 @@ class CommandSender:
         self._queue.sent(command)
         if packet_id is not None:
             self.state.in_flight[packet_id] = InFlight(command, _now())
+            if self._retries and self._retrying is None:
+                self._retrying = asyncio.create_task(self._retry())
         return True
 
     def _packet_id(self) -> int:

@@ -72,7 +72,7 @@ log = logging.getLogger(__name__)
 STATUS_SUFFIX = "status"  # a unit's status: answered here, not a payload of readings
 
 
-@dataclass
+@dataclass(slots=True)
 class Peer:
     """Who is on the other end, from the TLS handshake."""
 
@@ -125,11 +125,10 @@ class Session:
         self._disconnect_code: int | None = None  # DISCONNECT to send when closing (MQTT 5)
         self.level = 4
         self._commands = CommandSender(peer.device, services.commands, self._send, self._event)
-        self.connected = asyncio.Event()
+        self.connected = False  # CONNECT accepted
         self._closing = False
         self._revoked = False
-        self._reading: asyncio.Task[None] | None = None  # the task reading packets
-        self._retry: asyncio.Task[None] | None = None  # re-sends commands (MQTT 3.1.1)
+        self._reading: asyncio.Task[None] | None = None  # the task, while it reads packets
         # How long the unit's session outlives this connection: 0 it ends with it, None
         # never while the server runs (MQTT 5: the Session Expiry Interval; 3.1.1: the
         # clean session flag).
@@ -148,15 +147,17 @@ class Session:
     async def run(self, attach: Callable[[Session, bool], SessionState | None]) -> None:
         """Serve the connection. ``attach`` registers the session once CONNECT is accepted
         and gives the unit's state (None: keep none, a clean start)."""
-        self._reading = asyncio.create_task(self._converse(attach))
+        task = self._reading = asyncio.current_task()  # stop() cancels its reading
         try:
-            await self._reading
+            await self._converse(attach)
         except asyncio.CancelledError:
             if not self._closing:  # cancelled from outside, not stopped: pass it on
                 raise
+            if task is not None:
+                task.uncancel()  # this cancellation ended the reading, as it was meant to
         finally:
-            if self._retry is not None:
-                self._retry.cancel()
+            self._reading = None  # what follows is not cancelled by stop()
+            self._commands.stop_retrying()
             await self._acks.settled()  # acknowledge what was received, once committed
             await self._close()
 
@@ -166,7 +167,7 @@ class Session:
             connect = await self._first_packet()
             self._accept(connect, attach)
             if self.level < MQTT5:  # MQTT 5 sends a PUBLISH again only on a new connection
-                self._retry = asyncio.create_task(self._commands.retry())
+                self._commands.retry()
             await self._serve(connect.keep_alive)
         except Refused as exc:
             await self._refuse(exc)
@@ -232,7 +233,7 @@ class Session:
         if self.level == MQTT5:
             properties = accepted_properties(self.peer.device, self._spread_s)
         self._send(ConnAck(session_present=present, properties=properties))
-        self.connected.set()
+        self.connected = True
         log.info(
             "unit %s connected from %s (MQTT %s)", self.peer.device, self.peer.address, self.level
         )
@@ -252,9 +253,9 @@ class Session:
             if not data:
                 return
             for packet in self._packets.feed(data):
-                if self._closing:
-                    return
                 self._handle(packet)
+                if self._closing:  # a DISCONNECT, or a commit failed: read no more
+                    return
             if commits.full():  # the store is behind: read no more until it catches up
                 await commits.room()
             if stream.buffered():  # the unit reads slowly: wait for it before reading more
@@ -334,12 +335,11 @@ class Session:
         """The unit keeps what is not acknowledged and sends it again: close without."""
         log.warning("unit %s: %s; closing without acknowledging", self.peer.device, error)
         revoked = isinstance(error, CertificateRevoked) and self.revoked()
-        if revoked and self.level == MQTT5 and self.connected.is_set():
+        if revoked and self.level == MQTT5 and self.connected:
             self._send(Disconnect(NOT_AUTHORIZED))  # why, before closing
         self._closing = True
         self._stream.close()
-        if self._reading is not None:
-            self._reading.cancel()
+        self._stop_reading()
 
     def _write(self, data: bytes) -> None:
         if not self._stream.is_closing():
@@ -349,12 +349,18 @@ class Session:
     async def stop(self, code: int = SERVER_SHUTTING_DOWN) -> None:
         """Stop reading; acknowledge what was received once it is committed; then close."""
         self._closing = True
-        if self.level == MQTT5 and self.connected.is_set():
+        if self.level == MQTT5 and self.connected:
             self._disconnect_code = code
         # Read nothing more: what was received is still committed and acknowledged.
         self._stream.pause_reading()
-        if self._reading is not None:
-            self._reading.cancel()
+        self._stop_reading()
+
+    def _stop_reading(self) -> None:
+        """Cancel the reading of packets, once, if it goes on (the reading itself, when it
+        is what stops, sees ``_closing`` and ends)."""
+        reading, self._reading = self._reading, None
+        if reading is not None and reading is not asyncio.current_task():
+            reading.cancel()
 
     def revoked(self) -> bool:
         """Note that the unit's certificate is revoked (a security event): whether that is
@@ -373,7 +379,7 @@ class Session:
 
     async def _refuse(self, refusal: Refused) -> None:
         log.info("unit %s refused: %s", self.peer.device, refusal)
-        if self.level == MQTT5 and self.connected.is_set():
+        if self.level == MQTT5 and self.connected:
             self._send(Disconnect(refusal.code))
 
     async def _close(self) -> None:
