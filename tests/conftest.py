@@ -186,7 +186,10 @@ def serve_process(
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
-        env={**os.environ, "KENSHIN_HTTP__PORT": "0", **env},  # tests run side by side
+        # Tests run side by side: any free port. The endpoint in the server's process unless
+        # a test asks for endpoint processes (tests/endpoint/test_processes.py): starting
+        # them costs each test a second or two.
+        env={**os.environ, "KENSHIN_HTTP__PORT": "0", "KENSHIN_MQTT__PROCESSES": "1", **env},
     )
     assert process.stdout is not None
     ports: dict[str, int] = {}

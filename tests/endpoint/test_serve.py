@@ -25,9 +25,12 @@ from .test_publish import readings
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], int]]:
-    """A site with unit U-1 (certificates in site/certs) and `kenshin serve` running on it."""
+@pytest.fixture(params=["1", "2"], ids=["endpoint in the server", "2 endpoint processes"])
+def served(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Path, subprocess.Popen[str], int]]:
+    """A site with unit U-1 (certificates in site/certs) and `kenshin serve` running on it,
+    its endpoint in its own process or in two of their own."""
     site = make_site(tmp_path, "site")
     added = kenshin(
         site, "devices", "add", "U-1", "--customer", "C-001", "--out", str(site / "certs")
@@ -35,6 +38,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], int]]:
     assert added.exit_code == 0, added.output
     env = {"KENSHIN_MQTT__PORT": "0", "KENSHIN_MQTT__HOST": "127.0.0.1"}
     env |= {"KENSHIN_FTPS__ENABLED": "false", "KENSHIN_SFTP__ENABLED": "false"}
+    env |= {"KENSHIN_MQTT__PROCESSES": request.param}
     process, ports = serve_process(site, env)
     yield site, process, ports["MQTT over TLS"]
     if process.poll() is None:
