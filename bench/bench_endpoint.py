@@ -194,10 +194,12 @@ def main() -> None:
         f" the server on {args.event_loop}"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "site"
-        devices = make_site(folder, args.units)
         rates = {}
-        for processes in [int(n) for n in args.processes.split(",")]:
+        for run_number, processes in enumerate(int(n) for n in args.processes.split(",")):
+            # Each on a new site: a database that holds the last run's readings stores
+            # the next run's (the same units, the same times) as duplicates.
+            folder = Path(tmp) / f"site-{run_number}"
+            devices = make_site(folder, args.units)
             print(f"kenshin with mqtt.processes = {processes}:")
             rates[processes] = measure_kenshin(args, folder, devices, processes)
         if shutil.which("mosquitto"):

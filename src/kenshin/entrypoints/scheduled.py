@@ -19,14 +19,18 @@ log = logging.getLogger(__name__)
 EXPORT_RETRY_S = 120  # a run with failures comes again this soon, not a whole interval later
 
 
-def commit_queue(app: App, security: SecurityLog, metrics: ServerMetrics) -> CommitQueue:
-    """Received messages committed in batches, as the settings say."""
+def commit_queue(
+    app: App, security: SecurityLog, metrics: ServerMetrics, *, in_loop: bool = False
+) -> CommitQueue:
+    """Received messages committed in batches, as the settings say (``in_loop``: in the
+    event loop's thread, where endpoint processes serve the connections)."""
     return CommitQueue(
         app.ingest(security),
         max_messages=app.settings.ingest.batch_messages,
         window_s=app.settings.mqtt.batch_window_ms / 1000,
         on_commit=metrics.committed,
         on_latency=metrics.commit_took,
+        in_loop=in_loop,
     )
 
 

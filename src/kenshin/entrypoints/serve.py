@@ -79,8 +79,9 @@ async def _serve(
         tls_files(app.settings.http, app.data_dir)  # so does the console in the clear
     security = SecurityLog(watching.security_sink)
     metrics = ServerMetrics(app.store, app.data_dir, started_at=int(time.time()))
-    commits = commit_queue(app, security, metrics)
-    endpoint = _endpoint(app, commits, security)
+    processes = endpoint_processes(app)
+    commits = commit_queue(app, security, metrics, in_loop=processes > 1)
+    endpoint = _endpoint(app, commits, security, processes)
     # The file servers' libraries take a while to import: only the server needs them.
     from kenshin.entrypoints.file_servers import FileServers
 
@@ -134,13 +135,12 @@ async def _start(
 
 
 def _endpoint(
-    app: App, commits: CommitQueue, security: SecurityLog
+    app: App, commits: CommitQueue, security: SecurityLog, processes: int
 ) -> DeviceEndpoint | EndpointProcesses:
-    """The device endpoint of the settings, in this process or in endpoint processes
-    (``mqtt.processes``); PkiError if its TLS files are not usable."""
-    count = endpoint_processes(app)
-    if count > 1:
-        return EndpointProcesses(app, commits, security, count)
+    """The device endpoint of the settings, in this process or in ``processes`` endpoint
+    processes; PkiError if its TLS files are not usable."""
+    if processes > 1:
+        return EndpointProcesses(app, commits, security, processes)
     settings = endpoint_settings(app.settings.mqtt)
     return DeviceEndpoint(settings, app.endpoint_tls(), app.store, commits, security)
 

@@ -82,7 +82,12 @@ class CommitQueue:
         window_s: float,
         on_commit: Callable[[IngestSummary], None] | None = None,
         on_latency: Callable[[float], None] | None = None,
+        in_loop: bool = False,
     ) -> None:
+        """``in_loop``: commit in the event loop's thread, not a writer thread of its own:
+        where connections are served by other processes (``mqtt.processes``), the loop
+        only passes payloads on, and a second busy thread would make both wait for the
+        interpreter lock more than it saves."""
         self._ingest = ingest
         self._max = max_messages
         self._window = window_s
@@ -94,6 +99,7 @@ class CommitQueue:
         self._wakeup: asyncio.Future[None] | None = None  # the runner, waiting for work
         self._room: asyncio.Future[None] | None = None  # senders waiting for room
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kenshin-commit")
+        self._in_loop = in_loop
         self._closed = False
         self.stats = CommitStats()
 
@@ -165,7 +171,10 @@ class CommitQueue:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
-            summary, revoked = await loop.run_in_executor(self._writer, self._store, items)
+            if self._in_loop:
+                summary, revoked = self._store(items)
+            else:
+                summary, revoked = await loop.run_in_executor(self._writer, self._store, items)
         except Exception as exc:  # every failure must reach the senders
             self.stats.failed_batches += 1
             self._timed(started)
