@@ -1,0 +1,201 @@
+"""The mqtt phase of bench_million.py: a half hour's readings of every meter arriving over
+MQTT/TLS, one message per unit, at ``kenshin serve`` on the site.
+
+Issues each unit a certificate of the site's CA (timed), starts the server, waits
+for the export run it makes at start to end (so that ingest is measured alone),
+connects every unit (``million_load``), then times the units' one message each,
+from the first PUBLISH to the last PUBACK. Afterwards every reading is looked up
+in the database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from million_load import Units, run
+from million_plan import Plan, device_id, meter_id, registers
+
+from kenshin.adapters.pki import LocalCertificateAuthority
+from kenshin.adapters.pki_files import write_device_files
+from kenshin.adapters.sqlite import SqliteStore
+
+TICKS = os.sysconf("SC_CLK_TCK")
+START_EXPORT_WAIT_S = 1800.0
+
+
+def issue_certificates(site: Path, units: int) -> Path:
+    """A certificate of the site's CA for each unit, recorded in the store, written to
+    site/certs (once: a folder made by an earlier run is used again)."""
+    certs = site / "certs"
+    if (certs / "done").exists():
+        return certs
+    certs.mkdir(exist_ok=True)
+    authority = LocalCertificateAuthority.load(site / "pki")
+    authority.export_cert(certs)
+    store = SqliteStore(site / "kenshin.db")
+    issued = recorded = 0.0
+    try:
+        for n in range(units):
+            started = time.perf_counter()
+            credentials = authority.issue_device(device_id(n))
+            write_device_files(certs, device_id(n), credentials)
+            issued += time.perf_counter() - started
+            started = time.perf_counter()
+            store.certificates.add_certificate(
+                device_id(n), credentials.serial, credentials.not_after, int(time.time())
+            )
+            recorded += time.perf_counter() - started
+    finally:
+        store.close()
+    (certs / "done").touch()
+    print(
+        f"issued {units:,} unit certificates in {issued + recorded:.1f} s: issuing and writing"
+        f" the files {issued:.1f} s ({issued / units * 1000:.1f} ms each), recording them in"
+        f" the store {recorded:.1f} s (a commit each)"
+    )
+    return certs
+
+
+def proc_cpu(pid: int) -> float:
+    """The CPU seconds process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def proc_memory(pid: int, key: str) -> int:
+    """A memory figure of /proc/PID/status (VmRSS, VmHWM: the peak), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {key}")
+
+
+def start_server(site: Path) -> tuple[subprocess.Popen[str], int]:
+    """``kenshin serve`` on the site, its log in site/serve.log; it and its MQTT port."""
+    env = {
+        **os.environ,
+        "KENSHIN_MQTT__PORT": "0",
+        "KENSHIN_MQTT__HOST": "127.0.0.1",
+        "KENSHIN_HTTP__PORT": "0",
+        "KENSHIN_FTPS__PORT": "0",
+        "KENSHIN_SFTP__PORT": "0",
+        # Every unit comes from 127.0.0.1, two hundred connecting at once.
+        "KENSHIN_MQTT__CONNECTING_PER_ADDRESS": "1000",
+        "KENSHIN_LOGGING__LEVEL": "INFO",  # the end of its export run shows
+    }
+    command = [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml"), "serve"]
+    with (site / "serve.log").open("w") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        raise SystemExit(f"kenshin serve did not start:\n{(site / 'serve.log').read_text()}")
+    return process, int(line.rsplit(" ", 1)[1])
+
+
+def wait_for_log(site: Path, text: str, timeout_s: float) -> float:
+    """Seconds until ``text`` shows in the server's log."""
+    started = time.perf_counter()
+    while text not in (site / "serve.log").read_text():
+        if time.perf_counter() - started > timeout_s:
+            raise SystemExit(f"no {text!r} in the server's log within {timeout_s:.0f} s")
+        time.sleep(0.5)
+    return time.perf_counter() - started
+
+
+def peak_sampler(pid: int) -> tuple[Callable[[], None], Callable[[], int]]:
+    """Start and stop of a thread sampling the process's RSS every 0.1 s; the peak seen."""
+    peak, stop = [0], threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.1):
+            peak[0] = max(peak[0], proc_memory(pid, "VmRSS"))
+
+    thread = threading.Thread(target=sample, daemon=True)
+
+    def stopped() -> int:
+        stop.set()
+        thread.join()
+        return peak[0]
+
+    return thread.start, stopped
+
+
+def measure_mqtt(site: Path, plan: Plan, clients: int) -> None:
+    """Certificates, the server, the units' one message each; print the figures."""
+    certs = issue_certificates(site, plan.connections)
+    at = int(time.time()) // 1800 * 1800  # the last half hour
+    values = (registers(0, plan.total, 0)[:, -1] + 1000).tolist()
+    parts = units_of(plan, certs, values, at, clients)
+    server, port = start_server(site)
+    for part in parts:
+        part.port = port
+    try:
+        waited = wait_for_log(site, "export run:", START_EXPORT_WAIT_S)
+        print(
+            f"server up; its export run at start took {waited:.1f} s; RSS"
+            f" {proc_memory(server.pid, 'VmRSS') / 2**20:,.0f} MiB, peak so far"
+            f" {proc_memory(server.pid, 'VmHWM') / 2**20:,.0f} MiB"
+        )
+        rss_before = proc_memory(server.pid, "VmRSS")
+        start_sampling, peak_of = peak_sampler(server.pid)
+        load = os.getloadavg()[0]
+        reports, server_cpu = run(parts, lambda: proc_cpu(server.pid), start_sampling)
+        peak = peak_of()
+        window = max(r.last_puback for r in reports) - min(r.first_publish for r in reports)
+        acked = sum(r.acked for r in reports)
+        print(
+            f"connected {plan.connections:,} units in"
+            f" {max(r.connect_s for r in reports):.1f} s ({clients} generator processes);"
+            f" server RSS with them connected {rss_before / 2**20:,.0f} MiB"
+        )
+        print(
+            f"{acked:,} messages of {plan.per_unit} meters acknowledged, first PUBLISH to last"
+            f" PUBACK {window:.2f} s: {plan.total / window:,.0f} readings/s,"
+            f" {acked / window:,.0f} messages/s; server {server_cpu / window:.2f} cores,"
+            f" generator {sum(r.cpu_s for r in reports) / window:.2f} cores; server peak RSS"
+            f" during it {peak / 2**20:,.0f} MiB; load {load:.2f}"
+        )
+        if acked != plan.connections:
+            raise SystemExit(f"{acked} PUBACKs of {plan.connections}")
+    finally:
+        hwm = proc_memory(server.pid, "VmHWM")
+        server.send_signal(signal.SIGTERM)
+        server.wait(600)
+    print(f"server peak RSS over its life (VmHWM): {hwm / 2**20:,.0f} MiB")
+    check_stored(site, plan, values, at)
+
+
+def units_of(plan: Plan, certs: Path, values: list[int], at: int, clients: int) -> list[Units]:
+    """The units dealt into ``clients`` parts, each with its meters' registers at ``at``."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    parts = [Units(0, certs, [], [], [], stamp) for _ in range(clients)]
+    for n in range(plan.connections):
+        part, lo = parts[n % clients], n * plan.per_unit
+        part.devices.append(device_id(n))
+        part.meters.append([meter_id(m) for m in range(lo, lo + plan.per_unit)])
+        part.registers.append(values[lo : lo + plan.per_unit])
+    return parts
+
+
+def check_stored(site: Path, plan: Plan, values: list[int], at: int) -> None:
+    """Every meter's reading at ``at`` is in the database with the register sent."""
+    store = SqliteStore(site / "kenshin.db")
+    try:
+        ids = [meter_id(n) for n in range(plan.total)]
+        found = dict.fromkeys(ids, -1)
+        for meter, readings in store.readings.readings_between(ids, at, at):
+            found[meter] = readings[0].fwd if readings and readings[0].fwd is not None else -1
+    finally:
+        store.close()
+    wrong = sum(found[m] != v for m, v in zip(ids, values, strict=True))
+    print(f"stored: {plan.total - wrong:,} of {plan.total:,} readings with the register sent")
+    if wrong:
+        raise SystemExit(f"{wrong} readings missing or wrong after the PUBACKs")
