@@ -23,6 +23,7 @@ reported by concentrators (units) of CUSTOMERS x METERS / CONNECTIONS meters, an
 
     python bench/bench_million.py [--customers 100] [--meters 10000] [--connections 10000]
         [--batch 100000] [--clients 2] [--site DIR] [--phases store,export,disk,mqtt]
+        [--profile]
 
 With --site DIR the site is kept there (made by the store phase), so that later
 phases can run again on it alone: --site DIR --phases mqtt.
@@ -34,20 +35,22 @@ import argparse
 import json
 import os
 import platform
+import pstats
 import resource
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from million_mqtt import measure_mqtt
+from million_mqtt import measure_mqtt, proc_memory
 from million_plan import (
     SPEC,
     TOKYO,
@@ -153,29 +156,19 @@ def kenshin(site: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml"), *args]
 
 
-def phase_export(site: Path, plan: Plan) -> None:
-    """``kenshin export --all --date DAY`` in a process of its own, then every file checked."""
+def phase_export(site: Path, plan: Plan, profile: bool) -> None:
+    """``kenshin export --all --date DAY`` in a process of its own, then every file checked;
+    with ``profile``, once more under cProfile, summarised."""
     started = time.perf_counter()
     subprocess.run(kenshin(site, "--help"), check=True, stdout=subprocess.DEVNULL)
     print(f"kenshin --help (starting the command line): {time.perf_counter() - started:.2f} s")
-    log = site / "export.out"
+    forget_exports(site, plan)
     load = os.getloadavg()[0]
-    with log.open("w") as out:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            kenshin(site, "export", "--all", "--date", plan.day), stdout=out, stderr=out
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"kenshin export failed:\n{log.read_text()[-3000:]}")
-    lines = log.read_text().splitlines()
-    print(f"  {lines[0]}\n  ... ({len(lines)} lines)")
-    cpu = usage.ru_utime + usage.ru_stime
+    wall, cpu, peak = run_export(site, plan)
     print(
         f"kenshin export --all --date {plan.day}: {plan.customers} files of {plan.meters:,}"
         f" meters in {wall:.2f} s wall, CPU {cpu:.2f} s ({cpu / wall:.2f} cores),"
-        f" peak memory (max RSS) {usage.ru_maxrss / 1024:,.0f} MiB, load {load:.2f}"
+        f" peak memory (VmHWM) {peak / 2**20:,.0f} MiB, load {load:.2f}"
     )
     started = time.perf_counter()
     rows, wrong = check_files(site, plan)
@@ -185,6 +178,57 @@ def phase_export(site: Path, plan: Plan) -> None:
     )
     if wrong:
         raise SystemExit("the files do not show the readings stored")
+    if profile:
+        forget_exports(site, plan)
+        wall, cpu, _ = run_export(site, plan, "-m", "cProfile", "-o", str(site / "export.prof"))
+        print(f"the same under cProfile: {wall:.2f} s wall, CPU {cpu:.2f} s")
+        summarise(site / "export.prof")
+
+
+def forget_exports(site: Path, plan: Plan) -> None:
+    """Remove the day's files and revisions of an earlier run: each run makes revision 1."""
+    with closing_db(site / "kenshin.db") as db:
+        db.execute("DELETE FROM revisions WHERE day = ?", (plan.day,))
+    day = date.fromisoformat(plan.day)
+    for path in (site / "outbox").glob(f"C-*/C-*_{day:%Y%m%d}.csv*"):
+        path.unlink()
+
+
+def run_export(site: Path, plan: Plan, *python: str) -> tuple[float, float, int]:
+    """Run the export (``python`` options before the module); wall and CPU seconds, and
+    its peak resident memory (VmHWM, read every 20 ms: the process's own, which
+    ru_maxrss is not for a child started by vfork, as it counts the parent's)."""
+    log = site / "export.out"
+    command = kenshin(site, "export", "--all", "--date", plan.day)
+    command[1:1] = python
+    with log.open("w") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=out)
+        peak, stop = [0], threading.Event()
+
+        def watch() -> None:
+            while not stop.wait(0.02):
+                with suppress(OSError, RuntimeError):
+                    peak[0] = max(peak[0], proc_memory(process.pid, "VmHWM"))
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        stop.set()
+        watcher.join()
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"kenshin export failed:\n{log.read_text()[-3000:]}")
+    lines = log.read_text().splitlines()
+    print(f"  {lines[0]}\n  ... ({len(lines)} lines)")
+    return wall, usage.ru_utime + usage.ru_stime, peak[0]
+
+
+def summarise(path: Path) -> None:
+    """The functions that took the most time, own and with what they called."""
+    for order in ("tottime", "cumulative"):
+        print(f"--- cProfile, by {order}, main thread (the reads run in a thread of their own)")
+        pstats.Stats(str(path)).sort_stats(order).print_stats(18)
 
 
 def check_files(site: Path, plan: Plan) -> tuple[int, int]:
@@ -261,6 +305,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=10_000, help="units (concentrators)")
     parser.add_argument("--batch", type=int, default=100_000, help="readings per add_readings")
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
+    profile = "export again under cProfile, and run the server under it"
+    parser.add_argument("--profile", action="store_true", help=profile)
     parser.add_argument("--site", type=Path, help="keep the site in DIR (default: a temp dir)")
     parser.add_argument("--phases", default=",".join(PHASES), help="of " + ",".join(PHASES))
     args = parser.parse_args()
@@ -279,11 +325,11 @@ def main() -> None:
             phase_store(site, plan, args.batch)
         plan = Plan(**json.loads((site / "plan.json").read_text()))
         if "export" in phases:
-            phase_export(site, plan)
+            phase_export(site, plan, args.profile)
         if "disk" in phases:
             phase_disk(site, plan)
         if "mqtt" in phases:
-            measure_mqtt(site, plan, args.clients)
+            measure_mqtt(site, plan, args.clients, args.profile)
     print(f"done, {clock()}; load {os.getloadavg()}")
 
 

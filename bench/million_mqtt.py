@@ -10,8 +10,11 @@ in the database.
 
 from __future__ import annotations
 
+import json
 import os
+import pstats
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -77,8 +80,9 @@ def proc_memory(pid: int, key: str) -> int:
     raise RuntimeError(f"no {key}")
 
 
-def start_server(site: Path) -> tuple[subprocess.Popen[str], int]:
-    """``kenshin serve`` on the site, its log in site/serve.log; it and its MQTT port."""
+def start_server(site: Path, profile: bool) -> tuple[subprocess.Popen[str], int]:
+    """``kenshin serve`` on the site under ``thread_profile`` (its output site/serve-threads),
+    its log in site/serve.log; it and its MQTT port."""
     env = {
         **os.environ,
         "KENSHIN_MQTT__PORT": "0",
@@ -90,7 +94,15 @@ def start_server(site: Path) -> tuple[subprocess.Popen[str], int]:
         "KENSHIN_MQTT__CONNECTING_PER_ADDRESS": "1000",
         "KENSHIN_LOGGING__LEVEL": "INFO",  # the end of its export run shows
     }
-    command = [sys.executable, "-m", "kenshin", "--config", str(site / "kenshin.toml"), "serve"]
+    for path in site.glob("serve-threads.*"):
+        path.unlink()
+    command = [
+        sys.executable,
+        str(Path(__file__).with_name("thread_profile.py")),
+        str(site / "serve-threads"),
+        *(["--cprofile"] if profile else []),
+        *("-m", "kenshin", "--config", str(site / "kenshin.toml"), "serve"),
+    ]
     with (site / "serve.log").open("w") as log:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     assert process.stdout is not None
@@ -128,13 +140,15 @@ def peak_sampler(pid: int) -> tuple[Callable[[], None], Callable[[], int]]:
     return thread.start, stopped
 
 
-def measure_mqtt(site: Path, plan: Plan, clients: int) -> None:
-    """Certificates, the server, the units' one message each; print the figures."""
+def measure_mqtt(site: Path, plan: Plan, clients: int, profile: bool) -> None:
+    """Certificates, the server, the units' one message each; print the figures. The
+    server runs under ``thread_profile`` (its threads' CPU during the messages; with
+    ``profile``, every thread under cProfile too)."""
     certs = issue_certificates(site, plan.connections)
     at = int(time.time()) // 1800 * 1800  # the last half hour
     values = (registers(0, plan.total, 0)[:, -1] + 1000).tolist()
     parts = units_of(plan, certs, values, at, clients)
-    server, port = start_server(site)
+    server, port = start_server(site, profile)
     for part in parts:
         part.port = port
     try:
@@ -144,33 +158,56 @@ def measure_mqtt(site: Path, plan: Plan, clients: int) -> None:
             f" {proc_memory(server.pid, 'VmRSS') / 2**20:,.0f} MiB, peak so far"
             f" {proc_memory(server.pid, 'VmHWM') / 2**20:,.0f} MiB"
         )
-        rss_before = proc_memory(server.pid, "VmRSS")
-        start_sampling, peak_of = peak_sampler(server.pid)
-        load = os.getloadavg()[0]
-        reports, server_cpu = run(parts, lambda: proc_cpu(server.pid), start_sampling)
-        peak = peak_of()
-        window = max(r.last_puback for r in reports) - min(r.first_publish for r in reports)
-        acked = sum(r.acked for r in reports)
-        print(
-            f"connected {plan.connections:,} units in"
-            f" {max(r.connect_s for r in reports):.1f} s ({clients} generator processes);"
-            f" server RSS with them connected {rss_before / 2**20:,.0f} MiB"
-        )
-        print(
-            f"{acked:,} messages of {plan.per_unit} meters acknowledged, first PUBLISH to last"
-            f" PUBACK {window:.2f} s: {plan.total / window:,.0f} readings/s,"
-            f" {acked / window:,.0f} messages/s; server {server_cpu / window:.2f} cores,"
-            f" generator {sum(r.cpu_s for r in reports) / window:.2f} cores; server peak RSS"
-            f" during it {peak / 2**20:,.0f} MiB; load {load:.2f}"
-        )
-        if acked != plan.connections:
-            raise SystemExit(f"{acked} PUBACKs of {plan.connections}")
+        figures = publish(server.pid, parts, plan)
     finally:
         hwm = proc_memory(server.pid, "VmHWM")
         server.send_signal(signal.SIGTERM)
         server.wait(600)
-    print(f"server peak RSS over its life (VmHWM): {hwm / 2**20:,.0f} MiB")
+    print(f"{figures}\nserver peak RSS over its life (VmHWM): {hwm / 2**20:,.0f} MiB")
+    threads = json.loads((site / "serve-threads.json").read_text())
+    print("server threads' CPU seconds while the messages came:", threads)
+    if profile:
+        summarise_threads(site)
     check_stored(site, plan, values, at)
+
+
+def publish(pid: int, parts: list[Units], plan: Plan) -> str:
+    """The units connect, then publish their message each; what was measured."""
+    connected: list[int] = []
+    start_sampling, peak_of = peak_sampler(pid)
+
+    def on_start() -> None:
+        connected.append(proc_memory(pid, "VmRSS"))
+        os.kill(pid, signal.SIGUSR1)  # thread_profile: from now on
+        start_sampling()
+
+    load = os.getloadavg()[0]
+    reports, server_cpu = run(parts, lambda: proc_cpu(pid), on_start)
+    os.kill(pid, signal.SIGUSR2)
+    peak = peak_of()
+    window = max(r.last_puback for r in reports) - min(r.first_publish for r in reports)
+    acked = sum(r.acked for r in reports)
+    if acked != plan.connections:
+        raise SystemExit(f"{acked} PUBACKs of {plan.connections}")
+    return (
+        f"connected {plan.connections:,} units in {max(r.connect_s for r in reports):.1f} s"
+        f" ({len(parts)} generator processes); server RSS with them connected"
+        f" {connected[0] / 2**20:,.0f} MiB\n"
+        f"{acked:,} messages of {plan.per_unit} meters acknowledged, first PUBLISH to last"
+        f" PUBACK {window:.2f} s: {plan.total / window:,.0f} readings/s,"
+        f" {acked / window:,.0f} messages/s; server {server_cpu / window:.2f} cores,"
+        f" generator {sum(r.cpu_s for r in reports) / window:.2f} cores; server peak RSS"
+        f" during it {peak / 2**20:,.0f} MiB; load {load:.2f} at the start"
+    )
+
+
+def summarise_threads(site: Path) -> None:
+    """The busiest functions of each server thread that used over a second."""
+    for path in sorted(site.glob("serve-threads.*.prof")):
+        stats = pstats.Stats(str(path))
+        if stats.total_tt > 1:  # type: ignore[attr-defined]
+            print(f"--- cProfile of the server's thread {path.name}, by own time")
+            stats.sort_stats("tottime").print_stats(12)
 
 
 def units_of(plan: Plan, certs: Path, values: list[int], at: int, clients: int) -> list[Units]:
@@ -187,15 +224,14 @@ def units_of(plan: Plan, certs: Path, values: list[int], at: int, clients: int) 
 
 def check_stored(site: Path, plan: Plan, values: list[int], at: int) -> None:
     """Every meter's reading at ``at`` is in the database with the register sent."""
-    store = SqliteStore(site / "kenshin.db")
-    try:
-        ids = [meter_id(n) for n in range(plan.total)]
-        found = dict.fromkeys(ids, -1)
-        for meter, readings in store.readings.readings_between(ids, at, at):
-            found[meter] = readings[0].fwd if readings and readings[0].fwd is not None else -1
-    finally:
-        store.close()
-    wrong = sum(found[m] != v for m, v in zip(ids, values, strict=True))
+    with sqlite3.connect(f"{(site / 'kenshin.db').as_uri()}?mode=ro", uri=True) as db:
+        found = dict(
+            db.execute(
+                "SELECT m.id, r.fwd FROM readings r JOIN meters m ON m.key = r.meter WHERE r.t = ?",
+                (at,),
+            ).fetchall()
+        )
+    wrong = sum(found.get(meter_id(n)) != v for n, v in enumerate(values))
     print(f"stored: {plan.total - wrong:,} of {plan.total:,} readings with the register sent")
     if wrong:
         raise SystemExit(f"{wrong} readings missing or wrong after the PUBACKs")
