@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from million_load import Units, run
+from million_load import Round, Units, run
 from million_plan import Plan, device_id, meter_id, registers
 
 from kenshin.adapters.pki import LocalCertificateAuthority
@@ -145,9 +145,10 @@ def measure_mqtt(site: Path, plan: Plan, clients: int, profile: bool) -> None:
     server runs under ``thread_profile`` (its threads' CPU during the messages; with
     ``profile``, every thread under cProfile too)."""
     certs = issue_certificates(site, plan.connections)
-    at = int(time.time()) // 1800 * 1800  # the last half hour
-    values = (registers(0, plan.total, 0)[:, -1] + 1000).tolist()
-    parts = units_of(plan, certs, values, at, clients)
+    first, second = new_half_hours(site)
+    last = registers(0, plan.total, 0)[:, -1] + 1000
+    rounds = [(first, last.tolist()), (second, (last - 5).tolist())]
+    parts = units_of(plan, certs, rounds, clients)
     server, port = start_server(site, profile)
     for part in parts:
         part.port = port
@@ -168,37 +169,52 @@ def measure_mqtt(site: Path, plan: Plan, clients: int, profile: bool) -> None:
     print("server threads' CPU seconds while the messages came:", threads)
     if profile:
         summarise_threads(site)
-    check_stored(site, plan, values, at)
+    for at, values in rounds:
+        check_stored(site, plan, values, at)
+
+
+def new_half_hours(site: Path) -> tuple[int, int]:
+    """The last two half hours before now without readings (an earlier run stored some)."""
+    at = int(time.time()) // 1800 * 1800
+    with sqlite3.connect(f"{(site / 'kenshin.db').as_uri()}?mode=ro", uri=True) as db:
+        while db.execute("SELECT 1 FROM readings WHERE t IN (?, ?)", (at, at - 1800)).fetchone():
+            at -= 1800
+    return at, at - 1800
 
 
 def publish(pid: int, parts: list[Units], plan: Plan) -> str:
-    """The units connect, then publish their message each; what was measured."""
+    """The units connect, then publish their messages round by round; what was measured."""
     connected: list[int] = []
     start_sampling, peak_of = peak_sampler(pid)
 
-    def on_start() -> None:
-        connected.append(proc_memory(pid, "VmRSS"))
-        os.kill(pid, signal.SIGUSR1)  # thread_profile: from now on
-        start_sampling()
+    def on_start(number: int) -> None:
+        if number == 1:
+            connected.append(proc_memory(pid, "VmRSS"))
+            os.kill(pid, signal.SIGUSR1)  # thread_profile: from now on
+            start_sampling()
 
     load = os.getloadavg()[0]
-    reports, server_cpu = run(parts, lambda: proc_cpu(pid), on_start)
+    rounds, server_cpu = run(parts, lambda: proc_cpu(pid), on_start)
     os.kill(pid, signal.SIGUSR2)
     peak = peak_of()
-    window = max(r.last_puback for r in reports) - min(r.first_publish for r in reports)
-    acked = sum(r.acked for r in reports)
-    if acked != plan.connections:
-        raise SystemExit(f"{acked} PUBACKs of {plan.connections}")
-    return (
-        f"connected {plan.connections:,} units in {max(r.connect_s for r in reports):.1f} s"
+    lines = [
+        f"connected {plan.connections:,} units in {max(r.connect_s for r in rounds[0]):.1f} s"
         f" ({len(parts)} generator processes); server RSS with them connected"
-        f" {connected[0] / 2**20:,.0f} MiB\n"
-        f"{acked:,} messages of {plan.per_unit} meters acknowledged, first PUBLISH to last"
-        f" PUBACK {window:.2f} s: {plan.total / window:,.0f} readings/s,"
-        f" {acked / window:,.0f} messages/s; server {server_cpu / window:.2f} cores,"
-        f" generator {sum(r.cpu_s for r in reports) / window:.2f} cores; server peak RSS"
-        f" during it {peak / 2**20:,.0f} MiB; load {load:.2f} at the start"
-    )
+        f" {connected[0] / 2**20:,.0f} MiB; load {load:.2f}"
+    ]
+    for number, (reports, cpu) in enumerate(zip(rounds, server_cpu, strict=True), start=1):
+        window = max(r.last_puback for r in reports) - min(r.first_publish for r in reports)
+        acked = sum(r.acked for r in reports)
+        if acked != plan.connections:
+            raise SystemExit(f"round {number}: {acked} PUBACKs of {plan.connections}")
+        lines.append(
+            f"round {number}: {acked:,} messages of {plan.per_unit} meters acknowledged, first"
+            f" PUBLISH to last PUBACK {window:.2f} s: {plan.total / window:,.0f} readings/s,"
+            f" {acked / window:,.0f} messages/s; server {cpu / window:.2f} cores (CPU {cpu:.1f} s),"
+            f" generator {sum(r.cpu_s for r in reports) / window:.2f} cores"
+        )
+    lines.append(f"server peak RSS while the messages came {peak / 2**20:,.0f} MiB")
+    return "\n".join(lines)
 
 
 def summarise_threads(site: Path) -> None:
@@ -210,15 +226,21 @@ def summarise_threads(site: Path) -> None:
             stats.sort_stats("tottime").print_stats(12)
 
 
-def units_of(plan: Plan, certs: Path, values: list[int], at: int, clients: int) -> list[Units]:
-    """The units dealt into ``clients`` parts, each with its meters' registers at ``at``."""
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
-    parts = [Units(0, certs, [], [], [], stamp) for _ in range(clients)]
+def units_of(
+    plan: Plan, certs: Path, rounds: list[tuple[int, list[int]]], clients: int
+) -> list[Units]:
+    """The units dealt into ``clients`` parts, with their meters' registers at the time
+    of each round."""
+    parts = [Units(0, certs, [], [], []) for _ in range(clients)]
+    for part in parts:
+        for at, _ in rounds:
+            part.rounds.append(Round(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)), []))
     for n in range(plan.connections):
         part, lo = parts[n % clients], n * plan.per_unit
         part.devices.append(device_id(n))
         part.meters.append([meter_id(m) for m in range(lo, lo + plan.per_unit)])
-        part.registers.append(values[lo : lo + plan.per_unit])
+        for round_, (_, values) in zip(part.rounds, rounds, strict=True):
+            round_.registers.append(values[lo : lo + plan.per_unit])
     return parts
 
 
@@ -232,6 +254,8 @@ def check_stored(site: Path, plan: Plan, values: list[int], at: int) -> None:
             ).fetchall()
         )
     wrong = sum(found.get(meter_id(n)) != v for n, v in enumerate(values))
-    print(f"stored: {plan.total - wrong:,} of {plan.total:,} readings with the register sent")
+    print(
+        f"stored at {at}: {plan.total - wrong:,} of {plan.total:,} readings with the register sent"
+    )
     if wrong:
         raise SystemExit(f"{wrong} readings missing or wrong after the PUBACKs")
