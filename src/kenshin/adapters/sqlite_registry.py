@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, fields
-from functools import cache
+from functools import lru_cache
 
 from kenshin.adapters import store_rows
 from kenshin.adapters.sqlite_part import SqlitePart
@@ -102,6 +102,9 @@ def save_meters(db: sqlite3.Connection, meters: Iterable[Meter]) -> None:
 
 
 _ANY_KEY = 2**63 - 1
+# One object per distinct spec, not one per meter: a fleet has a few, made once (a cache
+# made at each call cost more than the query of one meter).
+_spec = lru_cache(maxsize=1024)(MeterSpec)
 
 
 def meters(
@@ -126,10 +129,9 @@ def meters(
         rows = db.execute(f"{_METERS} WHERE m.device IS NOT NULL")
     found = rows.fetchall()
     found.sort()  # by id, which is unique: faster here than SQLite's sort of a join
-    spec = cache(MeterSpec)  # one object per distinct spec, not one per meter
     last = _ANY_KEY if upto is None else upto
     return [
-        Meter(i, d, spec(u, c, g), x, bool(r), fitted, removed, bool(o))
+        Meter(i, d, _spec(u, c, g), x, bool(r), fitted, removed, bool(o))
         for i, d, u, c, g, x, r, fitted, removed, o, k in found
         if k <= last
     ]

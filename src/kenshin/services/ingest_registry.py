@@ -85,17 +85,22 @@ class RegistryCache:
             self._meters[meter_id] = meter
         return meter
 
+    def _list_meters(self, device_id: str) -> tuple[str, ...]:
+        """The device's registered meters, cached; their ids."""
+        found = self._registry.list_meters(device_id=device_id)
+        self._meters.update((m.id, m) for m in found)
+        stored = tuple(m.id for m in found)
+        if stored:
+            self._device_meters[device_id] = stored
+        return stored
+
     def meters_of(self, device_id: str, staged: StagedMeters) -> tuple[str, ...]:
         """Ids of the device's meters as the batch leaves them: a meter it staged to the
         device counts, one it moved to another device does not."""
         stored = self._device_meters.get(device_id)
         if stored is None:
-            found = self._registry.list_meters(device_id=device_id)
-            self._meters.update((m.id, m) for m in found)
-            stored = tuple(m.id for m in found)
-            if stored:
-                self._device_meters[device_id] = stored
-            else:
+            stored = self._list_meters(device_id)
+            if not stored:
                 staged.unmetered.add(device_id)
         if not staged.meters:
             return stored
@@ -121,6 +126,10 @@ class RegistryCache:
     def register_meters(self, decoded: DecodedMessage, staged: StagedMeters) -> str | None:
         """Resolve each meter's spec; stage new or re-homed meters. Returns a problem or None."""
         changes: list[Meter] = []
+        if decoded.device not in self._device_meters and any(
+            block.meter not in self._meters for block in decoded.meters
+        ):  # the unit's meters in one query, not one each (a concentrator has hundreds)
+            self._list_meters(decoded.device)
         for block in decoded.meters:
             known = staged.meters.get(block.meter) or self.meter(block.meter)
             spec = block.spec or (known.spec if known else None)
