@@ -10,6 +10,7 @@ in the database.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pstats
@@ -66,18 +67,33 @@ def issue_certificates(site: Path, units: int) -> Path:
     return certs
 
 
+def tree(pid: int) -> list[int]:
+    """``pid`` and its children (the server's endpoint processes, ``mqtt.processes``)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
 def proc_cpu(pid: int) -> float:
-    """The CPU seconds process ``pid`` has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    """The CPU seconds process ``pid`` and its children have used so far."""
+    total = 0.0
+    for member in tree(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
 
 
 def proc_memory(pid: int, key: str) -> int:
-    """A memory figure of /proc/PID/status (VmRSS, VmHWM: the peak), in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{key}:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no {key}")
+    """A memory figure of /proc/PID/status (VmRSS, VmHWM: the peak), in bytes, of the
+    process and its children together (their peaks may not have come at once)."""
+    total = 0
+    for member in tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith(f"{key}:"):
+                total += int(line.split()[1]) * 1024
+    return total
 
 
 def start_server(site: Path, profile: bool) -> tuple[subprocess.Popen[str], int]:
