@@ -40,6 +40,11 @@ settings.load_profile("kenshin")
 
 T = TypeVar("T")
 
+# The device endpoint in the server's process unless a test asks for endpoint processes
+# (tests/endpoint/test_processes.py, test_serve.py): starting them would cost every test
+# that runs a server a second or two.
+os.environ.setdefault("KENSHIN_MQTT__PROCESSES", "1")
+
 _ROOT = str(Path(__file__).resolve().parent.parent)
 
 # Each SqliteStore opened in this process since the last test ended, and where.
@@ -186,10 +191,7 @@ def serve_process(
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
-        # Tests run side by side: any free port. The endpoint in the server's process unless
-        # a test asks for endpoint processes (tests/endpoint/test_processes.py): starting
-        # them costs each test a second or two.
-        env={**os.environ, "KENSHIN_HTTP__PORT": "0", "KENSHIN_MQTT__PROCESSES": "1", **env},
+        env={**os.environ, "KENSHIN_HTTP__PORT": "0", **env},  # tests run side by side
     )
     assert process.stdout is not None
     ports: dict[str, int] = {}

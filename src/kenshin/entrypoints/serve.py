@@ -79,9 +79,7 @@ async def _serve(
         tls_files(app.settings.http, app.data_dir)  # so does the console in the clear
     security = SecurityLog(watching.security_sink)
     metrics = ServerMetrics(app.store, app.data_dir, started_at=int(time.time()))
-    processes = endpoint_processes(app)
-    commits = commit_queue(app, security, metrics, in_loop=processes > 1)
-    endpoint = _endpoint(app, commits, security, processes)
+    commits, endpoint = _endpoint(app, security, metrics)
     # The file servers' libraries take a while to import: only the server needs them.
     from kenshin.entrypoints.file_servers import FileServers
 
@@ -135,14 +133,17 @@ async def _start(
 
 
 def _endpoint(
-    app: App, commits: CommitQueue, security: SecurityLog, processes: int
-) -> DeviceEndpoint | EndpointProcesses:
-    """The device endpoint of the settings, in this process or in ``processes`` endpoint
-    processes; PkiError if its TLS files are not usable."""
+    app: App, security: SecurityLog, metrics: ServerMetrics
+) -> tuple[CommitQueue, DeviceEndpoint | EndpointProcesses]:
+    """The commit queue and the device endpoint of the settings, in this process or in
+    endpoint processes (``mqtt.processes``: the server then commits in its loop's
+    thread); PkiError if the endpoint's TLS files are not usable."""
+    processes = endpoint_processes(app)
+    commits = commit_queue(app, security, metrics, in_loop=processes > 1)
     if processes > 1:
-        return EndpointProcesses(app, commits, security, processes)
+        return commits, EndpointProcesses(app, commits, security, processes)
     settings = endpoint_settings(app.settings.mqtt)
-    return DeviceEndpoint(settings, app.endpoint_tls(), app.store, commits, security)
+    return commits, DeviceEndpoint(settings, app.endpoint_tls(), app.store, commits, security)
 
 
 def _running_checks(
