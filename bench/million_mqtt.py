@@ -192,7 +192,9 @@ def measure_mqtt(site: Path, plan: Plan, clients: int, profile: bool) -> None:
 def new_half_hours(site: Path) -> tuple[int, int]:
     """The last two half hours before now without readings (an earlier run stored some)."""
     at = int(time.time()) // 1800 * 1800
-    with sqlite3.connect(f"{(site / 'kenshin.db').as_uri()}?mode=ro", uri=True) as db:
+    with contextlib.closing(
+        sqlite3.connect(f"{(site / 'kenshin.db').as_uri()}?mode=ro", uri=True)
+    ) as db:
         while db.execute("SELECT 1 FROM readings WHERE t IN (?, ?)", (at, at - 1800)).fetchone():
             at -= 1800
     return at, at - 1800
@@ -262,7 +264,9 @@ def units_of(
 
 def check_stored(site: Path, plan: Plan, values: list[int], at: int) -> None:
     """Every meter's reading at ``at`` is in the database with the register sent."""
-    with sqlite3.connect(f"{(site / 'kenshin.db').as_uri()}?mode=ro", uri=True) as db:
+    with contextlib.closing(
+        sqlite3.connect(f"{(site / 'kenshin.db').as_uri()}?mode=ro", uri=True)
+    ) as db:
         found = dict(
             db.execute(
                 "SELECT m.id, r.fwd FROM readings r JOIN meters m ON m.key = r.meter WHERE r.t = ?",

@@ -107,8 +107,8 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     over the workers; the cluster's tests (their own broker and PostgreSQL server on
     free ports) in a group of their own, the AWS build's (synthesized once, in the
     worker that runs them) in another, those on moto in a fourth, the console's and the
-    admin API's (a browser, schemathesis) in a fifth, beside the rest of the integration
-    tier."""
+    admin API's (a browser, schemathesis) in a fifth, the endpoint processes' in a
+    sixth, beside the rest of the integration tier."""
     if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())) or _on_moto(item):
         item.add_marker(pytest.mark.integration)
     if item.get_closest_marker("integration") or item.get_closest_marker("slow"):
@@ -118,6 +118,8 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         console = folder in CONSOLE_FOLDERS or item.path.name.startswith("test_api_")
         group = "console" if console else group
         group = "moto" if _on_moto(item) else group
+        # A server with endpoint processes of its own in each: beside the integration tier.
+        group = "processes" if item.path.name == "test_processes.py" else group
         item.add_marker(pytest.mark.xdist_group(group))
 
 

@@ -39,10 +39,12 @@ def reading(device: str, slot: int) -> bytes:
     return json.dumps(message).encode()
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], int]]:
+Served = tuple[Path, subprocess.Popen[str], int]
+
+
+def start(root: Path) -> Iterator[Served]:
     """Units U-1 to U-4, and `kenshin serve` with two endpoint processes."""
-    site = make_site(tmp_path, "site")
+    site = make_site(root, "site")
     certs = str(site / "certs")
     added = kenshin(site, "devices", "add", *UNITS, "--customer", "C-001", "--out", certs)
     assert added.exit_code == 0, added.output
@@ -54,6 +56,19 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], int]]:
     if process.poll() is None:
         process.kill()
     process.communicate(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One server for the tests that leave it running (each with units of its own, or
+    with what it checks its own)."""
+    yield from start(tmp_path_factory.mktemp("processes"))
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[Served]:
+    """A server of the test's own, which it stops or breaks."""
+    yield from start(tmp_path)
 
 
 def children(pid: int) -> list[int]:
@@ -99,7 +114,7 @@ class Unit:
 
 
 def test_every_reading_is_stored_and_acknowledged_after_its_commit(
-    served: tuple[Path, subprocess.Popen[str], int],
+    served: Served,
 ) -> None:
     site, process, port = served
     assert len(children(process.pid)) == 2  # the endpoint processes
@@ -128,7 +143,7 @@ def test_every_reading_is_stored_and_acknowledged_after_its_commit(
 
 
 def test_a_unit_connecting_again_through_either_process_takes_over(
-    served: tuple[Path, subprocess.Popen[str], int],
+    served: Served,
 ) -> None:
     site, _, port = served
     earlier = Unit(site, "U-1", port)
@@ -143,7 +158,7 @@ def test_a_unit_connecting_again_through_either_process_takes_over(
 
 
 def test_a_unit_resumes_its_tls_session_whichever_process_it_reaches(
-    served: tuple[Path, subprocess.Popen[str], int],
+    served: Served,
 ) -> None:
     site, _, port = served
     context, session, resumed = tls(site, "U-1"), None, 0
@@ -203,9 +218,9 @@ def test_statuses_presence_and_security_events_reach_the_server(tmp_path: Path) 
 
 
 def test_an_endpoint_process_that_dies_is_started_again(
-    served: tuple[Path, subprocess.Popen[str], int],
+    own_server: Served,
 ) -> None:
-    site, process, port = served
+    site, process, port = own_server
     first = children(process.pid)
     os.kill(first[0], signal.SIGKILL)
     again = wait_for("a new endpoint process", lambda: set(children(process.pid)) - set(first))
@@ -241,7 +256,7 @@ class Subscriber(Unit):
 
 
 def test_a_command_acknowledged_through_one_process_is_not_sent_again_by_another(
-    served: tuple[Path, subprocess.Popen[str], int],
+    served: Served,
 ) -> None:
     site, _, port = served
     first = Subscriber(site, "U-1", port)
@@ -265,9 +280,9 @@ def test_a_command_acknowledged_through_one_process_is_not_sent_again_by_another
 
 
 def test_endpoint_processes_stop_when_the_server_is_gone(
-    served: tuple[Path, subprocess.Popen[str], int],
+    own_server: Served,
 ) -> None:
-    _, process, _ = served
+    _, process, _ = own_server
     endpoint_processes = children(process.pid)
     process.kill()  # no time to tell them: their link breaks
 

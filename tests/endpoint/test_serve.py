@@ -98,6 +98,7 @@ def test_serve_stores_exports_and_stops_on_sigterm_without_losing_an_ack(
     assert first.mid in acked
 
 
+@pytest.mark.parametrize("served", ["1"], indirect=True, ids=["endpoint in the server"])
 def test_a_second_serve_on_the_same_data_folder_exits_naming_the_first(
     served: tuple[Path, subprocess.Popen[str], int],
 ) -> None:
