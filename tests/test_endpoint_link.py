@@ -15,7 +15,7 @@ from kenshin.bootstrap import App
 from kenshin.config import Settings
 from kenshin.entrypoints.mqtt import link as frames
 from kenshin.entrypoints.mqtt.front import RemoteCommits
-from kenshin.entrypoints.mqtt.fronts import endpoint_processes
+from kenshin.entrypoints.mqtt.fronts import EndpointProcesses, _Process, endpoint_processes
 from kenshin.entrypoints.mqtt.link import Frame, Link, frame_bytes
 from kenshin.entrypoints.mqtt.tickets import (
     TICKET_KEYS_BYTES,
@@ -131,3 +131,23 @@ def test_one_endpoint_process_per_core_unless_told_and_none_with_the_memory_stor
     assert processes({}, processes=3) == 3
     assert processes({}, processes=1) == 1
     assert processes({"backend": "memory"}, processes=3) == 1  # the store is in the server
+
+
+def test_of_two_connections_told_in_either_order_the_older_is_closed() -> None:
+    async def main() -> list[list[Frame]]:
+        settings = Settings.model_validate({})
+        owner = EndpointProcesses(App(settings, Path(), None, None), None, None, 2)  # type: ignore[arg-type]
+        a, b = _Process(owner, 0), _Process(owner, 1)
+        sent: list[list[Frame]] = [[], []]
+        a.link.send, b.link.send = sent[0].append, sent[1].append  # type: ignore[method-assign,assignment]
+        owner.connected_through("U-1", a, 200)  # a's later connection is told first
+        owner.connected_through("U-1", b, 100)  # b's earlier one, told late
+        assert owner.connected == ["U-1"]
+        owner.disconnected_from("U-1", b)  # b closed it: a's stays
+        assert owner.connected == ["U-1"]
+        owner.connected_through("U-1", b, 300)  # later through b: a's is closed
+        return sent
+
+    to_a, to_b = asyncio.run(main())
+    assert to_b == [[frames.TAKEN_OVER, "U-1", 200]]
+    assert to_a == [[frames.TAKEN_OVER, "U-1", 300]]

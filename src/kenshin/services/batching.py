@@ -149,6 +149,8 @@ class CommitQueue:
                 if len(self._queue) < self._max and self._window > 0:
                     await asyncio.sleep(0)  # what this loop turn received joins the batch
                 await self._commit(self._take())
+                if self._in_loop:
+                    await asyncio.sleep(0)  # the answers leave, and the links are read
         finally:
             self._writer.shutdown(wait=True)
 

@@ -134,7 +134,7 @@ class Front:
         elif kind == frames.ANSWER:
             self.commits.answered(frame[1], frame[2], frame[3])
         elif kind == frames.TAKEN_OVER:
-            self.endpoint.taken_over(frame[1])
+            self.endpoint.taken_over(frame[1], frame[2])
         elif kind == frames.FORGET_COMMAND:
             self.endpoint.command_done(frame[1], frame[2])
         elif kind == frames.STOP:
@@ -157,8 +157,11 @@ class Front:
     def _command_done(self, device: str, command_id: int) -> None:
         self.link.send([frames.COMMAND_DONE, device, command_id])
 
-    def _presence(self, device: str, connected: bool) -> None:
-        self.link.send([frames.CONNECTED if connected else frames.DISCONNECTED, device])
+    def _presence(self, device: str, connected_ns: int | None) -> None:
+        if connected_ns is None:
+            self.link.send([frames.DISCONNECTED, device])
+        else:
+            self.link.send([frames.CONNECTED, device, connected_ns])
 
 
 @dataclass(frozen=True)

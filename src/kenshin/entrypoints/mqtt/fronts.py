@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 60.0  # for every endpoint process to listen
 STOP_TIMEOUT_S = 60.0  # for an endpoint process to answer what it received and exit
-RESTART_S = 1.0
+RESTART_S = 1.0  # before starting again an endpoint process that stopped
+RESTART_MAX_S = 60.0  # ... doubled after each start that failed, up to this
 
 
 class EndpointProcessError(KenshinError):
@@ -62,6 +63,7 @@ class _Process:
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.process: asyncio.subprocess.Process | None = None
         self.paused = False
+        self.started = False  # it listened (it is started again if it stops)
         self._committed: list[int] = []
 
     def _on_frame(self, frame: Frame) -> None:
@@ -74,12 +76,13 @@ class _Process:
             _, event_kind, who, address, detail, at = frame
             owner.security.forwarded(SecurityEvent(event_kind, at, address, who, detail))
         elif kind == frames.CONNECTED:
-            owner.connected_through(frame[1], self)
+            owner.connected_through(frame[1], self, frame[2])
         elif kind == frames.DISCONNECTED:
             owner.disconnected_from(frame[1], self)
         elif kind == frames.COMMAND_DONE:
             owner.command_done(frame[1], frame[2], self)
         elif kind == frames.READY and not self.ready.done():
+            self.started = True
             self.ready.set_result(None)
 
     def _offer(self, seq: int, batch: list[list[Any]]) -> None:
@@ -131,7 +134,8 @@ class EndpointProcesses:
         self.status_keeper = StatusKeeper(app.store)
         self.statuses = self.status_keeper.latest  # the latest status of each unit
         self._where: dict[str, _Process] = {}  # connected units, by the process they are in
-        self._last: dict[str, _Process] = {}  # each unit's last process: its session is there
+        # Each unit's last process (its session is there) and when it connected there.
+        self._last: dict[str, tuple[_Process, int]] = {}
         self._processes: list[_Process] = []
         self._sock: socket.socket | None = None
         self._stopping = False
@@ -164,31 +168,42 @@ class EndpointProcesses:
             ready = [process.ready for process in self._processes]
             await asyncio.wait_for(asyncio.gather(*ready), START_TIMEOUT_S)
         except BaseException:
-            await self.stop()
+            await self.stop(abandon=True)  # nothing they received is committed
             raise
         log.info("the device endpoint runs in %d processes", self._count)
 
-    async def stop(self) -> None:
-        """Each endpoint process stops accepting, answers what it received, and exits."""
+    async def stop(self, *, abandon: bool = False) -> None:
+        """Each endpoint process stops accepting, answers what it received, and exits
+        (``abandon``: its link is closed, and it acknowledges nothing more)."""
         self._stopping = True
+        tasks = list(self._tasks)  # restarts first: what they start is stopped below
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for process in self._processes:
-            process.link.send([frames.STOP])
-        for process in self._processes:
-            await self._exited(process)
+            if abandon:
+                process.link.close()
+            else:
+                process.link.send([frames.STOP])
+        await asyncio.gather(*(self._exited(process) for process in self._processes))
         if self._sock is not None:
             self._sock.close()
-        for task in list(self._tasks):
-            task.cancel()
         await self.status_keeper.stop()
 
-    def connected_through(self, device: str, process: _Process) -> None:
-        """``device`` connected through ``process``: the process it was in before closes
-        its connection there, if it is still open, and forgets its session."""
+    def connected_through(self, device: str, process: _Process, at_ns: int) -> None:
+        """``device`` connected through ``process`` at ``at_ns`` (the system's monotonic
+        clock): the process it was in before closes its connection there, if it is still
+        open, and forgets its session. Frames of two processes may come in either order:
+        a connection told of after a later one is the one closed."""
+        last = self._last.get(device)
+        if last is not None and last[1] > at_ns:
+            if last[0] is not process:
+                process.link.send([frames.TAKEN_OVER, device, last[1]])
+            return
         self._where[device] = process
-        earlier = self._last.get(device)
-        self._last[device] = process
-        if earlier is not None and earlier is not process:
-            earlier.link.send([frames.TAKEN_OVER, device])
+        self._last[device] = (process, at_ns)
+        if last is not None and last[0] is not process:
+            last[0].link.send([frames.TAKEN_OVER, device, at_ns])
 
     def command_done(self, device: str, command_id: int, process: _Process) -> None:
         """``device`` acknowledged a command through ``process``: no other sends it."""
@@ -212,10 +227,11 @@ class EndpointProcesses:
     def lost(self, process: _Process) -> None:
         """``process``'s link is gone: its units are not connected anymore; unless the
         server is stopping, the process is started again."""
-        for units in (self._where, self._last):
-            for device in [d for d, p in units.items() if p is process]:
-                del units[device]
-        if not self._stopping and process.ready.done():
+        for device in [d for d, p in self._where.items() if p is process]:
+            del self._where[device]
+        for device in [d for d, (p, _) in self._last.items() if p is process]:
+            del self._last[device]
+        if not self._stopping and process.started:
             self._keep(self._restart(process))
 
     async def _spawn(self, index: int) -> _Process:
@@ -232,11 +248,14 @@ class EndpointProcesses:
             process.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", module, *map(str, fds), pass_fds=fds
             )
+            ours.setblocking(False)
+            loop = asyncio.get_running_loop()
+            await loop.create_unix_connection(lambda: process.link, sock=ours)
+        except BaseException:
+            ours.close()  # a process started meanwhile sees its link gone, and exits
+            raise
         finally:
             theirs.close()
-        ours.setblocking(False)
-        loop = asyncio.get_running_loop()
-        await loop.create_unix_connection(lambda: process.link, sock=ours)
         return process
 
     async def _exited(self, process: _Process) -> None:
@@ -252,23 +271,28 @@ class EndpointProcesses:
         await child.wait()
 
     async def _restart(self, process: _Process) -> None:
+        """Start ``process`` again after RESTART_S, and again (waiting twice as long each
+        time) until one listens or the server stops."""
         await self._exited(process)
         code = process.process.returncode if process.process else None
-        log.error(
-            "endpoint process %d stopped unexpectedly (exit code %s): started again in %g s",
-            process.index,
-            code,
-            RESTART_S,
-        )
-        await asyncio.sleep(RESTART_S)
-        if self._stopping:
-            return
-        fresh = await self._spawn(process.index)
-        self._processes[process.index] = fresh
-        try:
-            await asyncio.wait_for(fresh.ready, START_TIMEOUT_S)
-        except (EndpointProcessError, TimeoutError):
-            log.exception("endpoint process %d could not start again", process.index)
+        log.error("endpoint process %d stopped unexpectedly (exit code %s)", process.index, code)
+        delay = RESTART_S
+        while not self._stopping:
+            log.info("endpoint process %d starts again in %g s", process.index, delay)
+            await asyncio.sleep(delay)
+            fresh: _Process | None = None
+            try:
+                fresh = await self._spawn(process.index)
+                self._processes[process.index] = fresh
+                await asyncio.wait_for(fresh.ready, START_TIMEOUT_S)
+            except Exception:  # whatever it was, the next try may do
+                log.exception("endpoint process %d could not start again", process.index)
+            else:
+                return
+            if fresh is not None:
+                fresh.link.close()
+                await self._exited(fresh)
+            delay = min(2 * delay, RESTART_MAX_S)
 
     async def _resume_when_room(self, process: _Process) -> None:
         await self.commits.room()

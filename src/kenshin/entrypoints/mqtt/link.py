@@ -27,7 +27,7 @@ _decode = msgspec.msgpack.Decoder(list).decode
 COMMITS = 0  # seq of the first, [[source, payload, received_at, kind, device, serial]...]
 STATUS = 1  # device, serial, at, payload
 SECURITY = 2  # kind, who, address, detail, at
-CONNECTED = 3  # device
+CONNECTED = 3  # device, when it connected (the system's monotonic clock, ns)
 DISCONNECTED = 4  # device
 READY = 5  # (listening)
 COMMAND_DONE = 6  # device, command id: acknowledged by the unit
@@ -35,7 +35,7 @@ COMMAND_DONE = 6  # device, command id: acknowledged by the unit
 SETTINGS = 10  # settings as JSON, data folder, commit limit, session-ticket key
 ANSWER = 11  # seq, error, revoked: one payload not committed
 COMMITTED = 15  # [seq...]: payloads committed
-TAKEN_OVER = 12  # device: the unit connected through another process; its session here ends
+TAKEN_OVER = 12  # device, ns: it connected through another process then; an older session ends
 STOP = 13
 FORGET_COMMAND = 14  # device, command id: acknowledged through another endpoint process
 
@@ -81,9 +81,12 @@ class Link(asyncio.Protocol):
                 end = at + _HEADER + length
                 if end > size:
                     break
-                frame = _decode(view[at + _HEADER : end])
+                frame = _decode(view[at + _HEADER : end])  # not a frame: the link closes
                 at = end
-                self._on_frame(frame)
+                try:
+                    self._on_frame(frame)
+                except Exception:  # one frame's failure must not cut every unit off
+                    log.exception("a frame from the other end of the link failed: %.60r", frame)
         finally:
             view.release()
             del received[:at]

@@ -85,12 +85,13 @@ def endpoint_settings(mqtt: MqttConfig) -> EndpointSettings:
 @dataclass(frozen=True)
 class FrontHooks:
     """An endpoint in a process of its own: the socket it accepts on (the server's), and
-    what it tells the server: a unit's status message, a unit connected (True) or gone,
-    a command acknowledged (device, command id)."""
+    what it tells the server: a unit's status message, a unit connected (when, on the
+    system's monotonic clock, in ns) or gone (None), a command acknowledged (device,
+    command id)."""
 
     listening: socket.socket
     on_status: Callable[[str, int, int, bytes], None]
-    on_presence: Callable[[str, bool], None]
+    on_presence: Callable[[str, int | None], None]
     on_command_done: Callable[[str, int], None]
 
 
@@ -118,6 +119,7 @@ class DeviceEndpoint:
         self._listener: TlsListener | None = None
         self._handshaking: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, Session] = {}  # connected, by device id
+        self._attached: dict[str, int] = {}  # when each connected (monotonic ns; processes)
         self._statuses = StatusKeeper(store, clock)
         # The latest status payload of each unit and when it came: for monitoring.
         self.statuses = self._statuses.latest
@@ -229,8 +231,9 @@ class DeviceEndpoint:
                 if self._sessions.get(peer.device) is session:
                     del self._sessions[peer.device]
                     log.info("unit %s disconnected", peer.device)
+                    self._attached.pop(peer.device, None)
                     if self._hooks is not None:
-                        self._hooks.on_presence(peer.device, False)
+                        self._hooks.on_presence(peer.device, None)
                     self._end_session(peer.device, session.expiry_s)
         finally:
             connecting.release()
@@ -329,7 +332,8 @@ class DeviceEndpoint:
             task.add_done_callback(lambda _: None)
         self._sessions[device] = session
         if self._hooks is not None:
-            self._hooks.on_presence(device, True)
+            self._attached[device] = now = time.monotonic_ns()
+            self._hooks.on_presence(device, now)
         if clean_start:
             self._states.pop(device, None)
         state = self._states.get(device)
@@ -341,11 +345,13 @@ class DeviceEndpoint:
         it is not sent again from this one."""
         self._commands.forget(device, command_id)
 
-    def taken_over(self, device: str) -> None:
-        """The unit connected through another endpoint process: its connection here, if
-        any, is closed, and what its session kept here is forgotten."""
+    def taken_over(self, device: str, before_ns: int) -> None:
+        """The unit connected through another endpoint process at ``before_ns``: its
+        connection here, if older, is closed, and what its session kept here forgotten."""
         session = self._sessions.get(device)
         if session is not None:
+            if self._attached.get(device, 0) >= before_ns:
+                return  # connected here since: this one stays
             log.info("unit %s connected again elsewhere: this connection is closed", device)
             task = asyncio.ensure_future(session.stop(SESSION_TAKEN_OVER))
             task.add_done_callback(lambda _: None)

@@ -8,19 +8,22 @@ a full handshake instead, costing the server about twice as much. So the server 
 one key at each start and every endpoint process seals and opens tickets with it, as
 nginx's workers do. Python's ``ssl`` has no call for this; OpenSSL's own
 (``SSL_CTX_ctrl`` with SSL_CTRL_SET_TLSEXT_TICKET_KEYS) is called on the context
-Python made. Where that cannot be done (OpenSSL not found as a shared library, or the
-context not where CPython keeps it), ``share_ticket_keys`` says so and changes
-nothing: units then resume only when they reach the process that sealed their ticket.
+Python made, through the OpenSSL that ``_ssl`` itself links. Where that cannot be done
+(not CPython, OpenSSL not reachable from ``_ssl`` or of another version, the context not
+where CPython keeps it), ``share_ticket_keys`` says so and changes nothing: units then
+resume only when they reach the process that sealed their ticket. The key lasts while the
+server runs (a restart makes a new one).
 """
 
 from __future__ import annotations
 
+import _ssl
 import ctypes
 import logging
 import os
 import ssl
+import sys
 from functools import cache
-from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +77,20 @@ def _ssl_ctx(context: ssl.SSLContext) -> int | None:
 
 @cache
 def _libssl() -> ctypes.CDLL | None:
-    """The OpenSSL library Python's ``ssl`` runs on (loaded already), or None."""
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
+    """OpenSSL as Python's ``ssl`` runs on it (its symbols looked up from ``_ssl``'s own
+    library, so the very OpenSSL it linked), or None: not CPython, or not that OpenSSL."""
+    if sys.implementation.name != "cpython" or not getattr(_ssl, "__file__", None):
         return None
-    paths = {line.split()[-1] for line in maps.splitlines() if "/libssl.so" in line}
-    if len(paths) != 1:
-        return None  # linked into Python, or two of them: not the one to call
-    lib = ctypes.CDLL(paths.pop())
-    lib.SSL_CTX_ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
-    lib.SSL_CTX_ctrl.restype = ctypes.c_long
-    lib.SSL_CTX_get_options.argtypes = [ctypes.c_void_p]
-    lib.SSL_CTX_get_options.restype = ctypes.c_uint64
+    lib = ctypes.CDLL(_ssl.__file__)
+    try:
+        version = lib.OpenSSL_version
+        lib.SSL_CTX_ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+        lib.SSL_CTX_ctrl.restype = ctypes.c_long
+        lib.SSL_CTX_get_options.argtypes = [ctypes.c_void_p]
+        lib.SSL_CTX_get_options.restype = ctypes.c_uint64
+    except AttributeError:  # OpenSSL inside _ssl, its symbols not exported
+        return None
+    version.argtypes, version.restype = [ctypes.c_int], ctypes.c_char_p
+    if version(0) != ssl.OPENSSL_VERSION.encode():
+        return None  # another OpenSSL than the one ssl was built with answers
     return lib
