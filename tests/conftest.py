@@ -119,7 +119,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         group = "console" if console else group
         group = "moto" if _on_moto(item) else group
         # A server with endpoint processes of its own in each: beside the integration tier.
-        group = "processes" if item.path.name == "test_processes.py" else group
+        group = "processes" if item.get_closest_marker("endpoint_processes") else group
         item.add_marker(pytest.mark.xdist_group(group))
 
 

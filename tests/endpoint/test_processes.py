@@ -24,7 +24,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from conftest import kenshin, make_site, serve_process, wait_for
 from kenshin.adapters.sqlite import SqliteStore
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.endpoint_processes]
 
 UNITS = ["U-1", "U-2", "U-3", "U-4"]
 SESSION_TAKEN_OVER = 0x8E

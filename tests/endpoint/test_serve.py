@@ -25,7 +25,12 @@ from .test_publish import readings
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["1", "2"], ids=["endpoint in the server", "2 endpoint processes"])
+@pytest.fixture(
+    params=[
+        pytest.param("1", id="endpoint in the server"),
+        pytest.param("2", id="2 endpoint processes", marks=pytest.mark.endpoint_processes),
+    ]
+)
 def served(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[tuple[Path, subprocess.Popen[str], int]]:
