@@ -35,7 +35,6 @@ class SecurityLog:
 
     def record(self, kind: SecurityEventKind, who: str | None, address: str, detail: str) -> None:
         """One event of ``kind`` by ``who`` (a device or account, if known) from ``address``."""
-        self.counts[kind] += 1
         log.warning(
             "security event %s: %s from %s: %s",
             kind,
@@ -44,11 +43,11 @@ class SecurityLog:
             detail,
             extra={"fields": {"event": kind, "who": who, "address": address, "detail": detail}},
         )
-        if self._sink is not None:
-            self._sink(SecurityEvent(kind, int(self._clock()), address, who, detail))
+        self.forwarded(SecurityEvent(kind, int(self._clock()), address, who, detail))
 
     def forwarded(self, event: SecurityEvent) -> None:
-        """An event an endpoint process recorded and logged: counted, and kept here."""
+        """An event counted and handed to the sink without a log line: an endpoint
+        process recorded and logged it (``record`` logs, then comes here)."""
         self.counts[event.kind] += 1
         if self._sink is not None:
             self._sink(event)
