@@ -42,6 +42,7 @@ from kenshin.config import (
 from kenshin.domain.cluster import Delivery
 from kenshin.domain.devices import SERVER_VALID_DAYS
 from kenshin.errors import ConfigError, StoreError
+from kenshin.export_processes import ExportProcesses, export_elsewhere
 from kenshin.ports import CertificateAuthority, CredentialsOut, Outbox, Store
 from kenshin.ports.broker import UnitMessages
 from kenshin.ports.cluster import Leadership, Members
@@ -100,6 +101,10 @@ class App:
             ),
         )
 
+    def export_elsewhere(self) -> ExportProcesses | None:
+        """Worker processes for the exports (``export.processes``), if not this one."""
+        return export_elsewhere(self.settings, self.data_dir, self.export_settings)
+
     @property
     def future_tolerance_s(self) -> int:
         """How far ahead of its receipt a reading may be dated before it is quarantined."""
@@ -125,6 +130,7 @@ class App:
             self.export_settings,
             self.settings.recovery,
             CollectionWatch(self.settings.deliveries.collect_by_hours),
+            elsewhere=self.export_elsewhere(),
         )
 
     @property

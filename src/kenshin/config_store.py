@@ -117,6 +117,9 @@ class ExportConfig(_Section):
         "outbox", description="folder of published files, relative to data_dir; or s3://BUCKET/"
     )
     outbox_kms_key: str = Field("", description="an S3 outbox's KMS key; empty: the bucket's")
+    processes: int = Field(
+        0, ge=0, le=64, description="processes making files (0: one per core; 1: in the caller's)"
+    )
 
     @field_validator("outbox")
     @classmethod

@@ -20,6 +20,7 @@ from kenshin.domain.observations import CertificateExpiry, Observations
 from kenshin.ports import Outbox, UnitClocks
 from kenshin.services.alerting import Alerting, AlertingPorts
 from kenshin.services.export import ExportSettings
+from kenshin.services.export_jobs import Exporter
 from kenshin.services.receipts import CollectionWatch
 from kenshin.services.recovery import RecoveryPorts, ask_for_gaps
 from kenshin.services.schedule import ExportRun, LateReadings, SchedulePorts, export_due
@@ -44,10 +45,18 @@ class ExportRound:
     recovery: RecoveryConfig
     collection: CollectionWatch
     late: LateReadings = field(default_factory=LateReadings)  # days found unchanged
+    elsewhere: Exporter | None = None  # processes that make the files, if not this one
 
     def export(self, now: int) -> ExportRun:
         """Export every customer's due days, restated ones included; remove what expired."""
-        return export_due(self.store, self.outbox, self.settings, now=now, late=self.late)
+        return export_due(
+            self.store,
+            self.outbox,
+            self.settings,
+            now=now,
+            late=self.late,
+            elsewhere=self.elsewhere,
+        )
 
     def follow_up(self, now: int) -> None:
         """Flag final files not collected in time; ask units to resend what is missing."""

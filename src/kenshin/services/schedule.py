@@ -32,11 +32,11 @@ from kenshin.services.export import (
     ExportPorts,
     ExportSettings,
     days_to_export,
-    export_day,
     oldest_kept_day,
     pack_closed_days,
     remove_expired,
 )
+from kenshin.services.export_jobs import Exporter, ExportJob, InThisProcess, JobDone, OnOutcome
 
 
 class SchedulePorts(ExportPorts, Protocol):
@@ -100,7 +100,7 @@ class ExportRun:
     skipped_before: dict[str, date] = field(default_factory=dict)  # customer -> oldest kept
 
 
-def export_due(
+def export_due(  # noqa: PLR0913 - the last four are keywords
     store: SchedulePorts,
     outbox: Outbox,
     settings: ExportSettings,
@@ -108,7 +108,8 @@ def export_due(
     now: int,
     request: ExportRequest = SCHEDULED,
     late: LateReadings | None = None,
-    on_outcome: Callable[[ExportOutcome], object] = lambda _: None,
+    on_outcome: OnOutcome = lambda _: None,
+    elsewhere: Exporter | None = None,
 ) -> ExportRun:
     """Pack closed days, export the customers' days ``request`` asks for (by default
     every customer's due days), remove expired files and readings: the one export use
@@ -118,30 +119,37 @@ def export_due(
     within the retention that got readings after their newest revision was made;
     ``late`` remembers across runs the days found unchanged all the same. A customer
     that fails is recorded (``note_export``) and the others go on; ``on_outcome`` sees
-    each day exported as it is done. NotFoundError, before anything is done, for a
-    customer asked for that does not exist.
+    each day exported as it is done. The files are made by ``elsewhere`` (other
+    processes) if it takes the run's jobs, else here. NotFoundError, before anything is
+    done, for a customer asked for that does not exist.
     """
-    customers = _customers(store, request.customers)
+    customers = {c.id: c for c in _customers(store, request.customers)}
     late = late or LateReadings()
     done = ExportRun(packed_days=pack_closed_days(store, now))
-    run = _Run(store, outbox, settings, now, request, late, on_outcome, done)
-    for customer in customers:
+    mark = store.watermark().batch  # what the exports below see at least
+    run = _Run(store, outbox, settings, now, request, late, done, mark)
+    jobs = []
+    for customer in customers.values():
         try:
-            run.export(customer)
-            if request.remove_expired:
-                done.removed += remove_expired(
-                    outbox, customer, now=now, retention_days=settings.retention_days
-                )
-        except KenshinError as exc:  # one customer's problem does not stop the others
-            done.failures[customer.id] = str(exc)
-            note_export(store, customer, now, str(exc), days=_failed(done, customer))
-        else:  # a run of the due days clears a failure; one of days asked, if it covered it
-            by_hand = None if request.days is None else _exported(done, customer)
-            note_export(store, customer, now, days=by_hand)
+            jobs.append(ExportJob(customer, tuple(run.days(customer))))
+        except KenshinError as exc:
+            _record_failure(store, done, customer, now, str(exc))
+    here = InThisProcess(store, outbox, settings)
+    far = elsewhere is not None and elsewhere.takes(jobs, store.registry.last_meter())
+    for job in (elsewhere if far and elsewhere else here).run(jobs, now, on_outcome):
+        run.record(customers[job.customer], job)
     if request.remove_expired:
         done.expired_readings = _expire_readings(store, now, settings.readings_retention_days)
     _log_run(done)
     return done
+
+
+def _record_failure(
+    store: SchedulePorts, done: ExportRun, customer: Customer, now: int, why: str
+) -> None:
+    """Note in the run and in the store that the customer's export failed."""
+    done.failures[customer.id] = why
+    note_export(store, customer, now, why, days=_failed(done, customer))
 
 
 def _log_run(done: ExportRun) -> None:
@@ -187,7 +195,8 @@ def _customers(store: SchedulePorts, ids: tuple[str, ...]) -> list[Customer]:
 
 @dataclass
 class _Run:
-    """One run of ``export_due`` under way; what it did goes into ``done``."""
+    """One run of ``export_due`` under way: which days of each customer it makes, and
+    what it did (into ``done``). ``mark``: the newest batch its exports see at least."""
 
     store: SchedulePorts
     outbox: Outbox
@@ -195,23 +204,30 @@ class _Run:
     now: int
     request: ExportRequest
     late: LateReadings
-    on_outcome: Callable[[ExportOutcome], object]
     done: ExportRun
+    mark: int
 
-    def export(self, customer: Customer) -> None:
-        """Export the customer's days asked for."""
-        mark = self.store.watermark().batch  # what the exports below see at least
-        for day in self.days(customer):
-            try:
-                outcome = export_day(
-                    self.store, self.outbox, customer, day, now=self.now, settings=self.settings
+    def record(self, customer: Customer, job: JobDone) -> None:
+        """Keep what the customer's job did; remove its expired files if it succeeded."""
+        done, now = self.done, self.now
+        done.outcomes += job.outcomes
+        for outcome in job.outcomes:
+            self.late.exported(customer.id, outcome.day, self.mark)
+        if job.failure is not None:
+            done.failed_days[customer.id] = job.failed_day or local_day(now, zone("UTC"))
+            _record_failure(self.store, done, customer, now, job.failure)
+            return
+        try:
+            if self.request.remove_expired:
+                retention = self.settings.retention_days
+                done.removed += remove_expired(
+                    self.outbox, customer, now=now, retention_days=retention
                 )
-            except KenshinError:
-                self.done.failed_days[customer.id] = day
-                raise
-            self.done.outcomes.append(outcome)
-            self.on_outcome(outcome)
-            self.late.exported(customer.id, day, mark)
+        except KenshinError as exc:  # one customer's problem does not stop the others
+            _record_failure(self.store, done, customer, now, str(exc))
+        else:  # a run of the due days clears a failure; one of days asked, if it covered it
+            by_hand = None if self.request.days is None else _exported(done, customer)
+            note_export(self.store, customer, now, days=by_hand)
 
     def days(self, customer: Customer) -> list[date]:
         """The customer's days the request asks for, in order."""

@@ -161,6 +161,7 @@ def export(
                 now=int(time.time()),
                 request=request,
                 on_outcome=lambda outcome: click.echo(_describe(app, outcome)),
+                elsewhere=app.export_elsewhere(),
             )
         except NotFoundError as exc:
             raise click.BadParameter(str(exc), param_hint="--customer") from exc
