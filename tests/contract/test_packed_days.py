@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from kenshin.adapters.memory import MemoryStore
 from kenshin.domain.model import Customer, Device, Meter, MeterSpec, Reading, Watermark
-from kenshin.ports import Compacting, Store
+from kenshin.ports import Compacting, ReadingDays, Store
 
 from .conftest import StoreFactory
 
@@ -22,6 +22,12 @@ METERS = ["M1", "M2", "M3"]
 # (start, slots): a Tokyo day over two UTC days, a UTC day, a day of a zone off the
 # UTC half hours (Kathmandu-like), and a span over every day with its edges.
 WINDOWS = [(T0, 48), (U0 + 86_400, 48), (T0 + 900, 47), (U0 - 1800, 150)]
+# Days read at once, as a day and its like days are: Tokyo and UTC days, out of order,
+# over the same UTC days and others, one without readings; and days off the half hours.
+DAY_SETS = [
+    ([T0, U0 + 86_400, U0 - 86_400, T0 + 2 * 86_400, T0 - 86_400], 48),
+    ([T0 + 900, T0 + 900 + 86_400], 47),
+]
 
 readings = st.builds(
     Reading,
@@ -53,6 +59,15 @@ def read_all(store: Store, as_of: Watermark | None = None) -> list[list[list[int
         fwd, rev = store.readings.boundary_registers([*METERS, "M-unknown"], start, count, as_of)
         assert fwd.dtype == rev.dtype == np.uint32
         found += [fwd.tolist(), rev.tolist()]
+    readings = store.readings
+    if isinstance(readings, ReadingDays):  # several days at once read as one after another
+        for starts, count in DAY_SETS:
+            ids = [*METERS, "M-unknown"]
+            together = readings.boundary_registers_of_days(ids, starts, count, as_of)
+            alone = [readings.boundary_registers(ids, start, count, as_of) for start in starts]
+            assert [(f.tolist(), r.tolist()) for f, r in together] == [
+                (f.tolist(), r.tolist()) for f, r in alone
+            ]
     return found
 
 

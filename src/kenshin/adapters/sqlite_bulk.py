@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from kenshin.adapters.day_blobs import decode
 from kenshin.adapters.sqlite_days import (
     DAY_SECONDS,
     DONE,
@@ -30,11 +31,10 @@ from kenshin.adapters.sqlite_days import (
     packed_readings,
     scatter,
 )
-from kenshin.domain.intervals import NO_REGISTER, Registers
+from kenshin.domain.intervals import Registers
 from kenshin.domain.slots import SLOT_SECONDS
 
 _WANTED = "json_each(?1) w CROSS JOIN meters m ON m.id = w.value"
-_NO_DAY = np.full(PER_DAY, NO_REGISTER, "<u4").tobytes()
 _ANY_BATCH = 2**63 - 1  # as of no batch in particular: every reading
 # Readings are keyed by (t, meter): for each half hour from ?2 to ?3, one sorted walk
 # through the meters listed in ?1 (a JSON array of meter keys).
@@ -94,9 +94,17 @@ class SqliteBulkReader:
     ) -> tuple[Registers, Registers]:
         """Registers at start + i * 1800 (i in 0..count): one grid row per listed meter;
         with ``as_of``, of the readings of that batch and earlier ones only."""
+        (grids,) = self.boundary_registers_of_days(meter_ids, [start], count, as_of)
+        return grids
+
+    def boundary_registers_of_days(
+        self, meter_ids: Sequence[str], starts: Sequence[int], count: int, as_of: int | None = None
+    ) -> list[tuple[Registers, Registers]]:
+        """``boundary_registers`` from each of ``starts``, in one read: the meters are
+        looked up once, and the packed rows of every day come in one query."""
         batch = _ANY_BATCH if as_of is None else as_of
         with self._connection() as db:
-            return _read(db, meter_ids, start, count, batch)
+            return _read(db, meter_ids, starts, count, batch)
 
     def close(self) -> None:
         """Close the idle read connections; one in use is closed when its read ends.
@@ -109,64 +117,84 @@ class SqliteBulkReader:
 
 
 def _read(
-    db: sqlite3.Connection, meter_ids: Sequence[str], start: int, count: int, batch: int
-) -> tuple[Registers, Registers]:
-    """``boundary_registers`` on ``db``, in one read transaction."""
+    db: sqlite3.Connection, meter_ids: Sequence[str], starts: Sequence[int], count: int, batch: int
+) -> list[tuple[Registers, Registers]]:
+    """``boundary_registers_of_days`` on ``db``, in one read transaction."""
     wanted = json.dumps(list(meter_ids))
-    end = start + count * SLOT_SECONDS
     db.execute("BEGIN")  # one snapshot for the packing state, packed days and readings
     try:
-        if start % SLOT_SECONDS:  # a zone off the UTC half hours: packed days do not fit
-            fwd, rev = (
-                empty_grid(len(meter_ids), count + 1),
-                empty_grid(len(meter_ids), count + 1),
-            )
-            _scatter_readings(db, wanted, start, end, fwd, rev, batch)
-            return fwd, rev
-        first, last = start // DAY_SECONDS, end // DAY_SECONDS
-        fwd, rev = _days(db, (meter_ids, wanted), first, last, batch)
-        offset = (start - first * DAY_SECONDS) // SLOT_SECONDS
-        return fwd[:, offset : offset + count + 1], rev[:, offset : offset + count + 1]
+        if any(start % SLOT_SECONDS for start in starts):  # a zone off the UTC half hours:
+            return [_off_half_hours(db, wanted, len(meter_ids), s, count, batch) for s in starts]
+        spans = [(s // DAY_SECONDS, (s + count * SLOT_SECONDS) // DAY_SECONDS) for s in starts]
+        days = sorted({day for first, last in spans for day in range(first, last + 1)})
+        fwd, rev = _days(db, (meter_ids, wanted), days, batch)
+        grids = []
+        for start, (first, _) in zip(starts, spans, strict=True):
+            column = days.index(first) * PER_DAY + (start - first * DAY_SECONDS) // SLOT_SECONDS
+            window = slice(column, column + count + 1)  # the days of a span are in a run
+            grids.append((fwd[:, window], rev[:, window]))
+        return grids
     finally:
         db.execute("ROLLBACK")
 
 
-def _days(
-    db: sqlite3.Connection,
-    meters: tuple[Sequence[str], str],
-    first: int,
-    last: int,
-    batch: int,
+def _off_half_hours(
+    db: sqlite3.Connection, wanted: str, meters: int, start: int, count: int, batch: int
 ) -> tuple[Registers, Registers]:
-    """Grids of the whole UTC days first..last of the meters (their ids, and the same as
-    a JSON array), as of ``batch``: a packed day row newer is read from the readings."""
+    """A span whose half hours are not UTC ones, read from the readings: packed days do
+    not fit it."""
+    fwd, rev = empty_grid(meters, count + 1), empty_grid(meters, count + 1)
+    _scatter_readings(db, wanted, start, start + count * SLOT_SECONDS, fwd, rev, batch)
+    return fwd, rev
+
+
+def _runs(days: list[int]) -> list[list[int]]:
+    """Sorted ``days`` in runs of consecutive ones."""
+    runs: list[list[int]] = []
+    for day in days:
+        if runs and runs[-1][-1] == day - 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
+
+
+def _days(
+    db: sqlite3.Connection, meters: tuple[Sequence[str], str], days: list[int], batch: int
+) -> tuple[Registers, Registers]:
+    """Grids of the whole UTC ``days`` (sorted) of the meters (their ids, and the same as
+    a JSON array), one after another, as of ``batch``: a packed day row newer is read
+    from the readings."""
     meter_ids, wanted = meters
-    width = (last - first + 1) * PER_DAY
+    width = len(days) * PER_DAY
     fwd, rev = empty_grid(len(meter_ids), width), empty_grid(len(meter_ids), width)
     packed = {
         day
         for (day,) in db.execute(
             "SELECT day FROM packed_days WHERE day BETWEEN ? AND ? AND upto >= ?",
-            (first, last, DONE),
+            (days[0], days[-1], DONE),
         ).fetchall()
-    }
+    } & set(days)
+    column = {day: i * PER_DAY for i, day in enumerate(days)}
+
+    def read_runs(of: list[int], ids: str, grids: tuple[Registers, Registers]) -> None:
+        """Put the readings of the runs of days ``of`` into the grids' rows of ``ids``."""
+        for run in _runs(of):
+            lo, hi = run[0] * DAY_SECONDS, (run[-1] + 1) * DAY_SECONDS - SLOT_SECONDS
+            part = slice(column[run[0]], column[run[-1]] + PER_DAY)
+            _scatter_readings(db, ids, lo, hi, grids[0][:, part], grids[1][:, part], batch)
+
     if packed:
-        days = sorted(packed)
-        rows = db.execute(_packed_days(days), (wanted,)).fetchall()
-        newer = _place(rows, days, fwd, rev, first, batch)
+        on = sorted(packed)
+        rows = db.execute(_packed_days(on), (wanted,)).fetchall()
+        newer = _place(rows, [column[day] for day in on], fwd, rev, batch)
         if newer:  # made again from their readings, every day at once
-            lo, hi = first * DAY_SECONDS, (last + 1) * DAY_SECONDS - SLOT_SECONDS
             redo = json.dumps([meter_ids[row] for row in newer])
             again = empty_grid(len(newer), width), empty_grid(len(newer), width)
-            _scatter_readings(db, redo, lo, hi, *again, batch)
+            read_runs(days, redo, again)
             fwd[newer], rev[newer] = again
-    unpacked = [day for day in range(first, last + 1) if day not in packed]
-    if unpacked:  # readings are the record: where both are read, they agree
-        lo, hi = unpacked[0] * DAY_SECONDS, (unpacked[-1] + 1) * DAY_SECONDS - SLOT_SECONDS
-        offset = (lo - first * DAY_SECONDS) // SLOT_SECONDS
-        columns = (hi - lo) // SLOT_SECONDS + 1
-        part = slice(offset, offset + columns)
-        _scatter_readings(db, wanted, lo, hi, fwd[:, part], rev[:, part], batch)
+    # Readings are the record: where both are read, they agree.
+    read_runs([day for day in days if day not in packed], wanted, (fwd, rev))
     return fwd, rev
 
 
@@ -199,22 +227,21 @@ def _scatter_readings(
 
 def _place(
     rows: list[tuple[Any, ...]],
-    days: list[int],
+    columns: list[int],
     fwd: Registers,
     rev: Registers,
-    first: int,
     batch: int,
 ) -> list[int]:
-    """Copy rows of ``_packed_days`` into their places in the grids; the grid rows with a
-    packed day newer than ``batch`` (to be read from the readings instead)."""
+    """Copy rows of ``_packed_days`` into the grids, each day's registers from its
+    column in ``columns``; the grid rows with a packed day newer than ``batch`` (to be
+    read from the readings instead)."""
     if not rows:
         return []
-    columns = list(zip(*rows, strict=True))
-    grid_rows = np.array(columns[0], np.int64)
-    newer: list[int] = grid_rows[np.array(columns[-1], np.int64) > batch].tolist()
-    for grid, blobs in ((fwd, columns[1 : 1 + len(days)]), (rev, columns[1 + len(days) : -1])):
-        by_day = grid.reshape(grid.shape[0], -1, PER_DAY)
-        for day, blob in zip(days, blobs, strict=True):
-            packed = b"".join([b or _NO_DAY for b in blob])
-            by_day[grid_rows, day - first] = np.frombuffer(packed, "<u4").reshape(-1, PER_DAY)
+    found = list(zip(*rows, strict=True))
+    grid_rows = np.array(found[0], np.int64)
+    newer: list[int] = grid_rows[np.array(found[-1], np.int64) > batch].tolist()
+    days = len(columns)
+    for grid, blobs in ((fwd, found[1 : 1 + days]), (rev, found[1 + days : -1])):
+        for column, blob in zip(columns, blobs, strict=True):
+            grid[grid_rows, column : column + PER_DAY] = decode(blob)
     return newer

@@ -3,7 +3,7 @@
 Readings are stored one row each, which is what ingest writes fastest; a day's
 export of 100,000 meters then reads about five million rows. Once a UTC day has
 closed, ``compact`` packs it: per meter, the 48 registers at the day's half hours
-(little-endian uint32, NO_REGISTER where none) in one ``day_registers`` row, so
+in one ``day_registers`` row (a first register and its steps: ``day_blobs``), so
 the export reads 48 times fewer rows. Readings stay the record: a packed day is
 rebuilt from them, in the same transaction, whenever a late reading changes one.
 
@@ -23,6 +23,7 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
+from kenshin.adapters.day_blobs import encode
 from kenshin.domain.intervals import NO_REGISTER, Registers
 from kenshin.domain.slots import SLOT_SECONDS
 
@@ -138,20 +139,22 @@ def _save(
 ) -> None:
     """Write the packed days of ``pairs`` (grid rows in order); drop those without readings.
     Each is as of the newest batch: it holds every reading of its meter and day up to it."""
-    found = set(np.unique(rows).tolist())
+    found = np.unique(rows)
     (batch,) = db.execute("SELECT ifnull(max(id), 0) FROM batches").fetchone()
+    reverse = found[(rev[found] != NO_REGISTER).any(axis=1)]  # the rows with one
+    reverse_blobs = dict(zip(reverse.tolist(), encode(rev[reverse]), strict=True))
     db.executemany(
         "INSERT OR REPLACE INTO day_registers VALUES (?, ?, ?, ?, ?)",
-        [(*pairs[i], fwd[i].astype("<u4").tobytes(), _reverse_blob(rev[i]), batch) for i in found],
+        [
+            (*pairs[i], blob, reverse_blobs.get(i), batch)
+            for i, blob in zip(found.tolist(), encode(fwd[found]), strict=True)
+        ],
     )
+    kept = set(found.tolist())
     db.executemany(
         "DELETE FROM day_registers WHERE meter = ? AND day = ?",
-        [pair for i, pair in enumerate(pairs) if i not in found],
+        [pair for i, pair in enumerate(pairs) if i not in kept],
     )
-
-
-def _reverse_blob(rev: Registers) -> bytes | None:
-    return None if bool((rev == NO_REGISTER).all()) else rev.astype("<u4").tobytes()
 
 
 def closed_days(db: sqlite3.Connection, before: int) -> list[int]:

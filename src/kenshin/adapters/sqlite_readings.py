@@ -231,7 +231,8 @@ def _settle(
 
 class SqliteReadings(SqlitePart):
     """The Readings port on the store's connection; boundary registers are read on
-    connections of their own (``sqlite_bulk``). Also Compacting: closed days packed."""
+    connections of their own (``sqlite_bulk``), several days at once (ReadingDays). Also
+    Compacting: closed days packed."""
 
     def __init__(
         self, db: sqlite3.Connection, lock: threading.RLock, reader: SqliteBulkReader
@@ -305,6 +306,18 @@ class SqliteReadings(SqlitePart):
         batch = None if as_of is None else as_of.batch
         with wrapped("reading boundary registers"):
             return self._reader.boundary_registers(meter_ids, start, count, batch)
+
+    def boundary_registers_of_days(
+        self,
+        meter_ids: Sequence[str],
+        starts: Sequence[int],
+        count: int,
+        as_of: Watermark | None = None,
+    ) -> list[tuple[Registers, Registers]]:
+        """``boundary_registers`` from each of ``starts``, in one read (ReadingDays)."""
+        batch = None if as_of is None else as_of.batch
+        with wrapped("reading boundary registers"):
+            return self._reader.boundary_registers_of_days(meter_ids, starts, count, batch)
 
     def last_batch(self) -> int:
         """The newest batch's number."""

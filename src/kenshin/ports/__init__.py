@@ -10,7 +10,14 @@ from kenshin.ports.alerts import AlertChannel, AlertHistory, Alerts, ChannelErro
 from kenshin.ports.delivery import Deliveries, Outbox
 from kenshin.ports.operators import AuditLog, Operators
 from kenshin.ports.pki import CertificateAuthority, CredentialsOut, IssuedCertificate
-from kenshin.ports.readings import Compacting, DeadLetters, Expiring, Readings, Revisions
+from kenshin.ports.readings import (
+    Compacting,
+    DeadLetters,
+    Expiring,
+    ReadingDays,
+    Readings,
+    Revisions,
+)
 from kenshin.ports.registry import Certificates, CommandQueue, Registry
 from kenshin.ports.store import Store
 from kenshin.ports.units import TlsState, UnitClocks, UnitConnection, Units
@@ -32,6 +39,7 @@ __all__ = [
     "IssuedCertificate",
     "Operators",
     "Outbox",
+    "ReadingDays",
     "Readings",
     "Registry",
     "Revisions",

@@ -76,6 +76,22 @@ class Compacting(Protocol):
 
 
 @runtime_checkable
+class ReadingDays(Protocol):
+    """An optional capability of a readings store that reads the boundary registers of
+    several days of the same meters faster at once than one after another: the export
+    reads a day and its like days so."""
+
+    def boundary_registers_of_days(
+        self,
+        meter_ids: Sequence[str],
+        starts: Sequence[int],
+        count: int,
+        as_of: Watermark | None = None,
+    ) -> list[tuple[Registers, Registers]]:
+        """``boundary_registers`` from each of ``starts`` (``count`` slots each), in order."""
+
+
+@runtime_checkable
 class Expiring(Protocol):
     """An optional capability of a readings store that can drop old readings in bulk
     (whole partitions): the schedule offers it the retention's cutoff, and a store

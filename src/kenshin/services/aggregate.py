@@ -37,7 +37,7 @@ from kenshin.domain.vee import (
     validate_day,
 )
 from kenshin.errors import ExportError
-from kenshin.ports import Readings, Registry, UnitClocks
+from kenshin.ports import ReadingDays, Readings, Registry, UnitClocks
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +90,7 @@ def aggregate_day(  # noqa: PLR0913 - the last three are keywords: when, as of, 
         drift = drift_spells(store.unit_clocks, slots, vee)
 
     def read(chunk: list[Meter]) -> tuple[Grids, Conflicts]:
-        ids = [m.id for m in chunk]
-        grids = [
-            store.readings.boundary_registers(ids, day.start, day.count, as_of) for day in days
-        ]
-        wanted = vee is not None and vee.enabled(Rule.CONFLICT)
-        found = (
-            store.readings.conflicts_between(ids, slots.start, slots.end, as_of) if wanted else []
-        )
-        return grids, found
+        return read_chunk(store, [m.id for m in chunk], days, vee, as_of)
 
     tables = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kenshin-read") as pool:
@@ -112,6 +104,27 @@ def aggregate_day(  # noqa: PLR0913 - the last three are keywords: when, as of, 
             marks = Marks(slots.start, conflicts, drift)
             tables.append(_table(chunk, grids, max_demand_w, vee, due, shown, marks))
     return concat(tables, slots.count)
+
+
+def read_chunk(
+    store: DayPorts,
+    ids: list[str],
+    days: list[DaySlots],
+    vee: VeeSettings | None,
+    as_of: Watermark | None,
+) -> tuple[Grids, Conflicts]:
+    """The registers of the meters ``ids`` on ``days`` (the day, then its like days, of
+    as many slots), and the day's conflicts if the conflict rule runs."""
+    readings, slots = store.readings, days[0]
+    if isinstance(readings, ReadingDays):  # one read of every day
+        grids = readings.boundary_registers_of_days(
+            ids, [d.start for d in days], slots.count, as_of
+        )
+    else:
+        grids = [readings.boundary_registers(ids, day.start, day.count, as_of) for day in days]
+    wanted = vee is not None and vee.enabled(Rule.CONFLICT)
+    found = readings.conflicts_between(ids, slots.start, slots.end, as_of) if wanted else []
+    return grids, found
 
 
 def serving(meters: Sequence[Meter], slots: DaySlots) -> list[Meter]:
