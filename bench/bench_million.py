@@ -196,9 +196,10 @@ def forget_exports(site: Path, plan: Plan) -> None:
 
 
 def run_export(site: Path, plan: Plan, *python: str) -> tuple[float, float, int]:
-    """Run the export (``python`` options before the module); wall and CPU seconds, and
-    its peak resident memory (VmHWM, read every 20 ms: the process's own, which
-    ru_maxrss is not for a child started by vfork, as it counts the parent's)."""
+    """Run the export (``python`` options before the module); wall and CPU seconds (its
+    worker processes' included), and its peak resident memory (VmHWM, read every 20 ms:
+    the sum of its own and its workers' peaks; ru_maxrss would not do for a child
+    started by vfork, as it counts the parent's)."""
     log = site / "export.out"
     command = kenshin(site, "export", "--all", "--date", plan.day)
     command[1:1] = python

@@ -3,6 +3,8 @@ and the Registry port that calls them, inside a transaction for writes."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -166,6 +168,7 @@ class SqliteRegistry(SqlitePart):
     def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
         super().__init__(db, lock)
         self._changing = threading.RLock()
+        self._seen: int | None = None  # data_version as this connection last let go
 
     def add_customer(self, customer: Customer) -> None:
         """Add a customer; AlreadyExistsError if the id is taken."""
@@ -229,10 +232,23 @@ class SqliteRegistry(SqlitePart):
 
     @contextmanager
     def changing_meters(self) -> Iterator[bool]:
-        """The lock of meters' changes, in this process: an SQLite site has one process
-        that ingests (its server, or one import at a time)."""
-        with self._changing:
-            yield False
+        """The lock of meters' changes: this connection's, and an exclusive ``flock`` on a
+        file beside the database that every process ingesting into it takes (a server,
+        an import and its worker processes). Yields whether another connection committed
+        anything since this one last held it: what was read before may be out of date."""
+        with self._changing, _file_lock(self._db_path()):
+            with self._lock:
+                version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            try:
+                yield version != self._seen
+            finally:
+                with self._lock:
+                    self._seen = self._db.execute("PRAGMA data_version").fetchone()[0]
+
+    def _db_path(self) -> str:
+        """The database's file; empty for one in memory."""
+        with self._lock:
+            return str(self._db.execute("PRAGMA database_list").fetchone()[2] or "")
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""
@@ -257,3 +273,18 @@ class SqliteRegistry(SqlitePart):
         sql = "SELECT ifnull(max(key), 0) FROM meters"
         found: int = self._rows("reading the newest meter", sql)[0][0]
         return found
+
+
+@contextmanager
+def _file_lock(db_path: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<database>-meters.lock`` while inside (nothing for a
+    database in memory); the kernel lets it go if the process dies."""
+    if not db_path:
+        yield
+        return
+    fd = os.open(f"{db_path}-meters.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing lets the lock go

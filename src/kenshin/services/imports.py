@@ -8,12 +8,19 @@ messages call ``import_lines``; they only open the stream and show progress.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from kenshin.domain.readings_json import MAX_PAYLOAD_BYTES
 from kenshin.services.incoming import Incoming, IngestSummary
 
 MAX_LINE_BYTES = MAX_PAYLOAD_BYTES + 1  # longer is refused whatever it holds
+
+
+class Lines(Protocol):
+    """What an import reads: a binary stream's lines (a file, a part of one, stdin)."""
+
+    def readline(self, size: int = -1, /) -> bytes:
+        """The next line with its end, at most ``size`` bytes of it; b"" at the end."""
 
 
 class Ingests(Protocol):
@@ -27,20 +34,22 @@ class Ingests(Protocol):
 
 def import_lines(
     ingest: Ingests,
-    stream: BinaryIO,
+    stream: Lines,
     name: str,
     *,
     batch_size: int,
     clock: Callable[[], float],
     progress: Callable[[int], None] = lambda _consumed: None,
+    first_line: int = 1,
 ) -> IngestSummary:
-    """Ingest every non-blank line of ``stream`` as a message named ``{name}:{line}``, in
-    batches of ``batch_size``, each received when ``clock`` says it was read; ``progress``
-    is told the bytes each line took. Lines that
-    cannot be used end as dead letters with their reasons; the rest are stored."""
+    """Ingest every non-blank line of ``stream`` as a message named ``{name}:{line}`` (the
+    stream's first line numbered ``first_line``: a part of a file), in batches of
+    ``batch_size``, each received when ``clock`` says it was read; ``progress`` is told
+    the bytes each line took. Lines that cannot be used end as dead letters with their
+    reasons; the rest are stored."""
     summary = IngestSummary()
     batch: list[Incoming] = []
-    for incoming, consumed in messages(stream, name, clock):
+    for incoming, consumed in messages(stream, name, clock, first_line):
         batch.append(incoming)
         progress(consumed)
         if len(batch) >= batch_size:
@@ -52,12 +61,12 @@ def import_lines(
 
 
 def messages(
-    stream: BinaryIO, name: str, clock: Callable[[], float]
+    stream: Lines, name: str, clock: Callable[[], float], first_line: int = 1
 ) -> Iterator[tuple[Incoming, int]]:
     """Each non-blank line as a message, with the bytes it took; a line longer than any
     message is cut (the decoder then refuses it for its size) and the rest of it skipped,
     so memory stays bounded."""
-    number = 0
+    number = first_line - 1
     while line := stream.readline(MAX_LINE_BYTES):
         number += 1
         consumed = len(line)

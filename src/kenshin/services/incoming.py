@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
 from kenshin.domain.model import StoreResult
@@ -53,3 +53,9 @@ class IngestSummary:
         self.stored += result.stored
         self.duplicates += result.duplicates
         self.conflicts += len(result.conflicts)
+
+    def add(self, other: IngestSummary) -> None:
+        """Count what another run did (a part of a file imported elsewhere) too."""
+        for name in fields(self):
+            mine, theirs = getattr(self, name.name), getattr(other, name.name)
+            setattr(self, name.name, mine | theirs if isinstance(mine, set) else mine + theirs)

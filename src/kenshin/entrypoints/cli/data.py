@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from kenshin.entrypoints.cli.listing import (
     utc_option,
 )
 from kenshin.errors import NotFoundError
+from kenshin.import_processes import import_file, import_processes
 from kenshin.services import fleet_lists
 from kenshin.services.export import ExportOutcome, remove_expired
 from kenshin.services.imports import import_lines
@@ -43,15 +45,24 @@ CONFLICT_KEYS = (
 
 @cli.command("import", short_help="Store the readings of a JSON-lines file.")
 @click.argument("source", type=click.Path(allow_dash=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--processes",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="Processes importing parts of the file (0: one per core; standard input: one).",
+)
 @click.pass_context
-def import_(ctx: click.Context, source: Path) -> None:
+def import_(ctx: click.Context, source: Path, processes: int) -> None:
     """Store the JSON v1 messages of SOURCE (JSON lines; '-' reads standard input).
 
     Every line that cannot be used is kept as a dead letter with its reason
-    ('kenshin dead-letters' lists them); the good lines are stored.
+    ('kenshin dead-letters' lists them); the good lines are stored. A large file
+    is cut into parts at line ends, imported by as many processes (at most one
+    per 8 MiB); each message is named by its file and line all the same.
     """
     with opened(ctx) as app:
-        summary = import_stream(app, source)
+        summary = import_stream(app, source, processes)
     click.echo(
         f"{summary.messages} messages, {summary.readings} readings: "
         f"{summary.stored} stored, {summary.duplicates} duplicates, "
@@ -73,18 +84,21 @@ def import_(ctx: click.Context, source: Path) -> None:
         click.echo("dead letters and their reasons: see 'kenshin dead-letters'")
 
 
-def import_stream(app: App, source: Path) -> IngestSummary:
-    """Ingest a JSON-lines file (or "-" for stdin) in batches, with progress shown on stderr."""
+def import_stream(app: App, source: Path, processes: int = 1) -> IngestSummary:
+    """Ingest a JSON-lines file (or "-" for stdin) in batches, with progress shown on
+    stderr; a file in up to ``processes`` processes (0: one per core)."""
     stdin = str(source) == "-"
     name = "stdin" if stdin else source.name
-    with (
-        _input(source) as stream,
-        _progress(name, None if stdin else source.stat().st_size) as step,
-    ):
-        batch_size = app.settings.ingest.batch_messages
-        return import_lines(
-            app.ingest(), stream, name, batch_size=batch_size, clock=time.time, progress=step
-        )
+    batch_size = app.settings.ingest.batch_messages
+    with _input(source) as stream:
+        size = None if stdin else os.fstat(stream.fileno()).st_size
+        workers = 1 if size is None else import_processes(app.settings, processes, size)
+        with _progress(name, size) as step:
+            if workers > 1:
+                return import_file(app, source, workers, batch_size=batch_size, progress=step)
+            return import_lines(
+                app.ingest(), stream, name, batch_size=batch_size, clock=time.time, progress=step
+            )
 
 
 @contextmanager
