@@ -1,6 +1,6 @@
 """Exports made in worker processes (``export.processes``): the same files, byte for byte,
-as made in one process; a worker that dies fails its customers alone, and the next run
-makes their files."""
+as made in one process; the customers a dead worker left are made in new workers, and
+fail alone if they are left again, the next run making their files."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from kenshin.domain.model import Customer, Device, Meter, MeterSpec, Reading
 from kenshin.domain.slots import day_slots, zone
 from kenshin.export_processes import ExportProcesses, cores
 from kenshin.services.export import ExportOutcome, ExportSettings
-from kenshin.services.export_jobs import ExportJob
-from kenshin.services.schedule import DayRange, ExportRequest, export_due
+from kenshin.services.export_jobs import ExportJob, OnOutcome
+from kenshin.services.schedule import DayRange, ExportRequest, ExportRun, export_due
 
 pytestmark = pytest.mark.integration
 
@@ -78,6 +78,21 @@ def workers(app: App) -> ExportProcesses:
     return ExportProcesses(app.settings, app.data_dir, app.export_settings, 2, min_meter_days=0)
 
 
+def export(
+    app: App, elsewhere: ExportProcesses | None, seen: OnOutcome = lambda _: None
+) -> ExportRun:
+    """The days asked for of every customer, made ``elsewhere`` or in this process."""
+    return export_due(
+        app.store,
+        app.outbox,
+        app.export_settings,
+        now=NOW,
+        request=ASKED,
+        on_outcome=seen,
+        elsewhere=elsewhere,
+    )
+
+
 def files(site: Path) -> dict[str, bytes]:
     outbox = site / "outbox"
     return {str(p.relative_to(outbox)): p.read_bytes() for p in outbox.rglob("*") if p.is_file()}
@@ -91,16 +106,7 @@ def test_files_made_in_worker_processes_are_those_made_in_one(
     for site, processes in ((here, False), (there, True)):
         app = open_app(site / "kenshin.toml")
         try:
-            elsewhere = workers(app) if processes else None
-            run = export_due(
-                app.store,
-                app.outbox,
-                app.export_settings,
-                now=NOW,
-                request=ASKED,
-                on_outcome=seen.append,
-                elsewhere=elsewhere,
-            )
+            run = export(app, workers(app) if processes else None, seen.append)
         finally:
             app.close()
         assert run.failures == {}
@@ -115,45 +121,58 @@ def test_files_made_in_worker_processes_are_those_made_in_one(
     assert sorted(seen[:18], key=repr) == sorted(seen[18:], key=repr)  # each day seen once
 
 
-def test_a_dead_worker_fails_its_customers_alone_and_the_next_run_makes_them(
+def killer(rounds: int) -> tuple[list[int], OnOutcome]:
+    """Who kills the running workers (SIGKILL) as a customer's day comes back, those of up
+    to ``rounds`` pools (new workers each); and the pids killed."""
+    killed: list[int] = []
+    pools = [0]
+
+    def kill(_: ExportOutcome) -> None:
+        workers = [w.pid for w in multiprocessing.active_children() if w.pid not in killed]
+        if workers and pools[0] < rounds:
+            pools[0] += 1
+            for pid in workers:
+                killed.append(pid or 0)
+                os.kill(pid or 0, signal.SIGKILL)
+
+    return killed, kill
+
+
+def test_the_customers_a_dead_worker_left_are_made_in_new_workers(
     sites: tuple[Path, Path],
 ) -> None:
     site, _ = sites
     app = open_app(site / "kenshin.toml")
     try:
-        killed: list[int] = []
-
-        def kill_the_workers(_: ExportOutcome) -> None:
-            if not killed:  # as the first customer's first day comes back
-                for worker in multiprocessing.active_children():
-                    killed.append(worker.pid or 0)
-                    os.kill(worker.pid or 0, signal.SIGKILL)
-
-        run = export_due(
-            app.store,
-            app.outbox,
-            app.export_settings,
-            now=NOW,
-            request=ASKED,
-            on_outcome=kill_the_workers,
-            elsewhere=workers(app),
-        )
+        killed, kill = killer(1)
+        run = export(app, workers(app), kill)
         assert len(killed) == 2
+        assert run.failures == {}
+        assert len(run.outcomes) == 18
+        assert app.store.alerts.export_failures() == []
+    finally:
+        app.close()
+    assert len(files(site)) == 2 * 18
+
+
+def test_workers_dead_again_fail_their_customers_alone_and_the_next_run_makes_them(
+    sites: tuple[Path, Path],
+) -> None:
+    site, _ = sites
+    app = open_app(site / "kenshin.toml")
+    try:
+        killed, kill = killer(2)
+        run = export(app, workers(app), kill)
+        assert len(killed) == 4  # two pools of two
         made = {o.customer for o in run.outcomes}
         assert made, "the customers done before are kept"
+        assert run.failures, "the customers left twice fail"
         assert set(run.failures) == set(CUSTOMERS) - made
         for why in run.failures.values():
             assert why.startswith("the export process failed: BrokenProcessPool")
         noted = {f.customer: f.day for f in app.store.alerts.export_failures()}
         assert noted == dict.fromkeys(run.failures, FIRST.isoformat())
-        again = export_due(
-            app.store,
-            app.outbox,
-            app.export_settings,
-            now=NOW,
-            request=ASKED,
-            elsewhere=workers(app),
-        )
+        again = export(app, workers(app))
         assert again.failures == {}
         assert app.store.alerts.export_failures() == []
     finally:

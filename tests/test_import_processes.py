@@ -124,6 +124,10 @@ def test_the_lock_of_meters_changes_spans_connections_and_says_when_others_wrote
             assert not entered.wait(0.3)  # the other would be in by now if the lock let it
         wait_for("the other connection to take the lock", entered.is_set)
         taker.join()
+        with one.registry.changing_meters(), one.registry.changing_meters() as again:
+            assert not again  # its holder takes it again at once
+        lock = tmp_path / "k.db-meters.lock"
+        assert lock.stat().st_mode & 0o777 == (tmp_path / "k.db").stat().st_mode & 0o777
     finally:
         one.close()
         two.close()

@@ -7,17 +7,20 @@ workers are started for a run and end with it, so that a server holds no memory 
 them between runs. They are spawned, not forked (the server that starts them runs
 threads), run at a lower priority than the process that started them, so that a
 server's endpoint answers its units first, and take one customer at a time, so that
-100 customers spread evenly over the cores. A worker that dies, or a job that raises,
-fails its customer's export, which the next run makes again; the other customers go
-on.
+100 customers spread evenly over the cores. A worker that dies breaks its pool: the
+customers it left are made once more in new workers, and fail if they are left again
+(the next run makes them). A job that raises fails its customer's export alone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -34,6 +37,13 @@ MIN_METER_DAYS = 100_000
 NICENESS = 5  # how much lower the workers' priority is
 
 log = logging.getLogger(__name__)
+
+
+def quiet_worker() -> None:
+    """A worker's start: a lower priority than the process that started it, and Ctrl-C
+    left to that process, which stops its workers."""
+    os.nice(NICENESS)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def cores() -> int:
@@ -78,33 +88,67 @@ class ExportProcesses:
         return meters * max(len(job.days) for job in busy) >= self._min_meter_days
 
     def run(self, jobs: Sequence[ExportJob], now: int, on_outcome: OnOutcome) -> Iterator[JobDone]:
-        """Make the jobs in the workers; each job's result as it ends."""
+        """Make the jobs in the workers; each job's result as it ends. The jobs a dead
+        worker left (a dead worker breaks its whole pool) are made once more in new
+        workers; those it leaves again fail."""
+        yield from (JobDone(job.customer.id, ()) for job in jobs if not job.days)
+        left = [job for job in jobs if job.days]
+        for last in (False, True):
+            broken: list[ExportJob] = []
+            for done in self._in_pool(left, now, None if last else broken):
+                for outcome in done.outcomes:
+                    on_outcome(outcome)
+                yield done
+            if not broken:
+                return
+            log.warning("an export process died: %d customers made again", len(broken))
+            left = broken
+
+    def _in_pool(
+        self, jobs: list[ExportJob], now: int, broken: list[ExportJob] | None
+    ) -> Iterator[JobDone]:
+        """The jobs' results from one pool of workers; the jobs its breaking left go into
+        ``broken`` if given, else fail."""
         workers = min(self._processes, len(jobs))
         log.info("exporting %d customers in %d processes", len(jobs), workers)
         pool = ProcessPoolExecutor(
             workers, mp_context=get_context("spawn"), initializer=_start, initargs=self._setup
         )
+        ended = False
         try:
-            sent: dict[Future[JobDone], ExportJob] = {
-                pool.submit(_run, job, now): job for job in jobs
-            }
+            sent = {pool.submit(_run, job, now): job for job in jobs}
             for future in as_completed(sent):
-                done = _result(future, sent[future])
-                for outcome in done.outcomes:
-                    on_outcome(outcome)
-                yield done
+                job = sent[future]
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    if broken is None:
+                        yield _failed(job)
+                    else:
+                        broken.append(job)
+                except Exception:  # a job that raised fails its customer only
+                    yield _failed(job)
+            ended = True
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            stop_pool(pool, ended=ended)
 
 
-def _result(future: Future[JobDone], job: ExportJob) -> JobDone:
-    """The job's result; a failure of its customer if the job raised or its worker died."""
-    try:
-        return future.result()
-    except Exception as exc:
-        log.exception("the export of %s failed in its process", job.customer.id)
-        first = job.days[0] if job.days else None
-        return JobDone(job.customer.id, (), f"the export process failed: {exc!r}", first)
+def stop_pool(pool: ProcessPoolExecutor, *, ended: bool) -> None:
+    """Shut the pool down; if its work did not end (an error, Ctrl-C), its workers are
+    stopped first instead of waited for."""
+    if not ended:  # the workers are known to the pool only until it is shut down
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _failed(job: ExportJob) -> JobDone:
+    """A failure of the job's customer, logged with what its process raised."""
+    log.exception("the export of %s failed in its process", job.customer.id)
+    why = sys.exc_info()[1]
+    return JobDone(job.customer.id, (), f"the export process failed: {why!r}", job.days[0])
 
 
 # The worker's own store and outbox, opened once when it starts.

@@ -7,27 +7,28 @@ number of its first line), and what the parts did adds up to one summary. Ingest
 one batch at a time whichever process it is in (the store's write lock), and new meters
 under the lock of meters' changes, which spans processes: a worker decodes and checks
 its next batch while another's is written. Workers are spawned (not forked) and end
-with the import; a worker that fails fails the import, and what was stored stays
-(importing the file again stores the rest: what is stored already counts as
+with the import; a worker that fails, or Ctrl-C, stops them all, and what was stored
+stays (importing the file again stores the rest: what is stored already counts as
 duplicates).
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import pairwise
 from multiprocessing import get_context
-from multiprocessing.queues import SimpleQueue
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import BinaryIO
 
 from kenshin.bootstrap import App, open_site
 from kenshin.config import Settings
-from kenshin.export_processes import NICENESS, cores
+from kenshin.entrypoints import logs
+from kenshin.export_processes import cores, quiet_worker, stop_pool
 from kenshin.services.imports import import_lines
 from kenshin.services.incoming import IngestSummary
 
@@ -60,13 +61,25 @@ def parts(path: Path, count: int) -> list[Part]:
     bounds, lines = [0], [1]
     with path.open("rb") as stream:
         for n in range(1, count):
-            stream.seek(max(size * n // count, bounds[-1] + 1) - 1)
-            stream.readline()  # to the start of the next line
-            bounds.append(min(stream.tell(), size))
+            bounds.append(_line_start(stream, max(size * n // count, bounds[-1]), size))
         bounds.append(size)
         for lo, hi in pairwise(bounds[:-1]):
             lines.append(lines[-1] + _newlines(stream, lo, hi))
     return [Part(lo, hi, first) for (lo, hi), first in zip(pairwise(bounds), lines, strict=True)]
+
+
+def _line_start(stream: BinaryIO, at: int, size: int) -> int:
+    """The start of the first line at or after ``at`` (``size`` if none), read in chunks:
+    a line may be longer than memory should hold."""
+    if at == 0:
+        return 0
+    stream.seek(at - 1)
+    while chunk := stream.read(_SCAN):
+        found = chunk.find(b"\n")
+        if found >= 0:
+            return at + found
+        at += len(chunk)
+    return size
 
 
 def _newlines(stream: BinaryIO, start: int, end: int) -> int:
@@ -90,24 +103,29 @@ def import_file(
     progress: Callable[[int], None],
 ) -> IngestSummary:
     """Import ``path`` in ``processes`` worker processes; ``progress`` is told the bytes
-    the parts took as the workers tell them."""
+    the parts took as the workers count them. The first error (or Ctrl-C) stops every
+    worker; what they stored stays."""
     context = get_context("spawn")
-    reports: SimpleQueue[int] = context.SimpleQueue()
-    setup = (app.settings.model_dump_json(), str(app.data_dir), reports)
-    summary = IngestSummary()
-    with ProcessPoolExecutor(
-        processes, mp_context=context, initializer=_start, initargs=setup
-    ) as pool:
+    consumed = context.Value("q", 0)  # bytes the workers took, all told
+    setup = (app.settings.model_dump_json(), str(app.data_dir), consumed)
+    summary, told = IngestSummary(), 0
+    pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_start, initargs=setup)
+    ended = False
+    try:
         pending: set[Future[IngestSummary]] = {
             pool.submit(_import_part, str(path), part, path.name, batch_size)
             for part in parts(path, processes)
         }
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
-            while not reports.empty():
-                progress(reports.get())
+            now = consumed.value
+            progress(now - told)
+            told = now
             for future in done:
                 summary.add(future.result())  # a worker's error ends the import here
+        ended = True
+    finally:
+        stop_pool(pool, ended=ended)
     return summary
 
 
@@ -125,28 +143,29 @@ class _Bounded:
         return line
 
 
-_worker: tuple[App, SimpleQueue[int]] | None = None
+_worker: tuple[App, Synchronized[int]] | None = None
 
 
-def _start(settings_json: str, data_dir: str, reports: SimpleQueue[int]) -> None:
+def _start(settings_json: str, data_dir: str, consumed: Synchronized[int]) -> None:
     """Open the site in this worker."""
     global _worker
-    os.nice(NICENESS)
-    _worker = (open_site(Settings.model_validate_json(settings_json), Path(data_dir)), reports)
+    quiet_worker()
+    settings = Settings.model_validate_json(settings_json)
+    logs.configure(logging.getLevelName(settings.logging.level))
+    _worker = (open_site(settings, Path(data_dir)), consumed)
 
 
 def _import_part(path: str, part: Part, name: str, batch_size: int) -> IngestSummary:
     """Import one part of the file in this worker."""
     if _worker is None:
         raise RuntimeError("the import worker did not open its site")
-    app, reports = _worker
-    told = [0]
+    app, consumed = _worker
+    held = [0]
 
-    def tell(consumed: int) -> None:
-        told[0] += consumed
-        if told[0] >= _REPORT_BYTES:
-            reports.put(told[0])
-            told[0] = 0
+    def tell(took: int) -> None:
+        held[0] += took
+        if held[0] >= _REPORT_BYTES:
+            _count(consumed, held)
 
     with Path(path).open("rb") as stream:
         stream.seek(part.start)
@@ -159,5 +178,11 @@ def _import_part(path: str, part: Part, name: str, batch_size: int) -> IngestSum
             progress=tell,
             first_line=part.first_line,
         )
-    reports.put(told[0])
+    _count(consumed, held)
     return summary
+
+
+def _count(consumed: Synchronized[int], held: list[int]) -> None:
+    with consumed.get_lock():
+        consumed.value += held[0]
+    held[0] = 0

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, fields
 from functools import lru_cache
+from pathlib import Path
 
 from kenshin.adapters import store_rows
 from kenshin.adapters.sqlite_part import SqlitePart
@@ -21,7 +22,7 @@ from kenshin.domain.model import (
     MeterSpec,
     Watermark,
 )
-from kenshin.errors import AlreadyExistsError, NotFoundError
+from kenshin.errors import AlreadyExistsError, NotFoundError, StoreError
 
 _CUSTOMER_COLUMNS = ", ".join(f.name for f in fields(Customer))
 _MARKS = ", ".join("?" * len(fields(Customer)))
@@ -169,6 +170,7 @@ class SqliteRegistry(SqlitePart):
         super().__init__(db, lock)
         self._changing = threading.RLock()
         self._seen: int | None = None  # data_version as this connection last let go
+        self._depth = 0  # how many times the holder took changing_meters
 
     def add_customer(self, customer: Customer) -> None:
         """Add a customer; AlreadyExistsError if the id is taken."""
@@ -235,15 +237,22 @@ class SqliteRegistry(SqlitePart):
         """The lock of meters' changes: this connection's, and an exclusive ``flock`` on a
         file beside the database that every process ingesting into it takes (a server,
         an import and its worker processes). Yields whether another connection committed
-        anything since this one last held it: what was read before may be out of date."""
-        with self._changing, _file_lock(self._db_path()):
-            with self._lock:
-                version = self._db.execute("PRAGMA data_version").fetchone()[0]
-            try:
-                yield version != self._seen
-            finally:
-                with self._lock:
-                    self._seen = self._db.execute("PRAGMA data_version").fetchone()[0]
+        anything since this one last held it: what was read before may be out of date.
+        Taken again by its holder, it is held."""
+        with self._changing:
+            if self._depth:
+                yield False
+                return
+            with _file_lock(self._db_path()):
+                self._depth += 1
+                try:
+                    with self._lock:
+                        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+                    yield version != self._seen
+                finally:
+                    self._depth -= 1
+                    with self._lock:
+                        self._seen = self._db.execute("PRAGMA data_version").fetchone()[0]
 
     def _db_path(self) -> str:
         """The database's file; empty for one in memory."""
@@ -278,13 +287,32 @@ class SqliteRegistry(SqlitePart):
 @contextmanager
 def _file_lock(db_path: str) -> Iterator[None]:
     """An exclusive ``flock`` on ``<database>-meters.lock`` while inside (nothing for a
-    database in memory); the kernel lets it go if the process dies."""
+    database in memory); the kernel lets it go if the process dies. The file is made
+    with the database's mode and owner, as SQLite makes its own beside it."""
     if not db_path:
         yield
         return
-    fd = os.open(f"{db_path}-meters.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    path = f"{db_path}-meters.lock"
+    try:
+        fd = _lock_file(path, Path(db_path).stat())
+    except OSError as exc:
+        raise StoreError(
+            f"SQLite store: cannot open the lock of meters' changes {path}: {exc}"
+        ) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # closing lets the lock go
+
+
+def _lock_file(path: str, database: os.stat_result) -> int:
+    """A descriptor of the lock file, made like the database if missing; read-only if
+    this process may not write it (a lock needs no more)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, database.st_mode & 0o666)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    if os.geteuid() == 0 and os.fstat(fd).st_uid != database.st_uid:
+        os.fchown(fd, database.st_uid, database.st_gid)
+    return fd

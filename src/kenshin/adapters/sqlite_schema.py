@@ -160,6 +160,11 @@ MIGRATIONS = (
     sqlite_operators.SCHEMA,
     sqlite_alerts.MARKS_SCHEMA,
     sqlite_alerts.HISTORY_SCHEMA,
+    """
+    -- Packed days are written as a first register and its steps (adapters/day_blobs.py),
+    -- which a kenshin before it would misread: the new version number keeps it away.
+    SELECT 1;
+    """,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

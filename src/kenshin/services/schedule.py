@@ -214,7 +214,8 @@ class _Run:
         for outcome in job.outcomes:
             self.late.exported(customer.id, outcome.day, self.mark)
         if job.failure is not None:
-            done.failed_days[customer.id] = job.failed_day or local_day(now, zone("UTC"))
+            if job.failed_day is not None:
+                done.failed_days[customer.id] = job.failed_day
             _record_failure(self.store, done, customer, now, job.failure)
             return
         try:
