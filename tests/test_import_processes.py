@@ -4,9 +4,13 @@ lock of meters' changes spans the processes that ingest into one database."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shutil
+import signal
 import sqlite3
 import threading
+from collections.abc import Callable
 from contextlib import closing
 from itertools import pairwise
 from pathlib import Path
@@ -18,7 +22,9 @@ from kenshin.adapters.sqlite import SqliteStore
 from kenshin.bootstrap import open_app
 from kenshin.domain.model import Customer
 from kenshin.entrypoints.cli.data import import_stream
+from kenshin.errors import KenshinError
 from kenshin.import_processes import import_file, import_processes, parts
+from kenshin.services.incoming import IngestSummary
 
 # What a store holds after an import, each in an order of its own.
 CONTENTS = {
@@ -53,8 +59,10 @@ def test_parts_end_at_line_ends_and_know_their_first_line(tmp_path: Path) -> Non
     assert parts(path, 2)[1].start == sum(map(len, lines[:51]))  # past the long line
 
 
-@pytest.mark.integration
-def test_a_file_is_imported_in_parts_as_one_process_imports_it(tmp_path: Path) -> None:
+@pytest.fixture
+def fleet(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Two copies of a site with a simulated fleet's devices, the fleet's file, and the
+    first site having imported it in one process."""
     site = make_site(tmp_path, "one")
     made = kenshin(
         site, "simulate", "--devices", "40", "--days", "2", "--start", "2026-11-01",
@@ -67,21 +75,51 @@ def test_a_file_is_imported_in_parts_as_one_process_imports_it(tmp_path: Path) -
     assert added.exit_code == 0, added.output
     other = tmp_path / "other"
     shutil.copytree(site, other)
-    fleet = tmp_path / "fleet.jsonl"
+    return site, other, tmp_path / "fleet.jsonl"
+
+
+def imported(site: Path, fleet: Path, processes: int, told: Callable[[int], None]) -> IngestSummary:
     app = open_app(site / "kenshin.toml")
     try:
-        alone = import_stream(app, fleet, 1)
+        if processes == 1:
+            return import_stream(app, fleet, 1)
+        return import_file(app, fleet, processes, batch_size=200, progress=told)
     finally:
         app.close()
-    app = open_app(other / "kenshin.toml")
+
+
+@pytest.mark.integration
+def test_a_file_is_imported_in_parts_as_one_process_imports_it(
+    fleet: tuple[Path, Path, Path],
+) -> None:
+    site, other, file = fleet
+    alone = imported(site, file, 1, print)
     told: list[int] = []
-    try:
-        together = import_file(app, fleet, 3, batch_size=200, progress=told.append)
-    finally:
-        app.close()
+    together = imported(other, file, 3, told.append)
     assert together == alone
     assert min(alone.dead_letters, alone.conflicts, alone.meters_discovered) > 0
-    assert sum(told) == fleet.stat().st_size  # every byte's progress told
+    assert sum(told) == file.stat().st_size  # every byte's progress told
+    assert contents(other) == contents(site)
+
+
+@pytest.mark.integration
+def test_an_import_whose_worker_dies_says_so_and_loses_nothing_imported_again(
+    fleet: tuple[Path, Path, Path],
+) -> None:
+    site, other, file = fleet
+    imported(site, file, 1, print)
+    killed: list[int] = []
+
+    def kill(_: int) -> None:
+        for worker in multiprocessing.active_children():
+            if worker.pid not in killed:
+                killed.append(worker.pid or 0)
+                os.kill(worker.pid or 0, signal.SIGKILL)
+
+    with pytest.raises(KenshinError, match="importing the file again stores the rest"):
+        imported(other, file, 2, kill)
+    assert killed
+    imported(other, file, 1, print)
     assert contents(other) == contents(site)
 
 

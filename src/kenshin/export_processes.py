@@ -158,7 +158,7 @@ _worker: tuple[Store, Outbox, ExportSettings] | None = None
 def _start(settings_json: str, data_dir: str, export: ExportSettings) -> None:
     """Open the store and the outbox of the settings in this worker."""
     global _worker
-    os.nice(NICENESS)
+    quiet_worker()
     settings = Settings.model_validate_json(settings_json)
     logs.configure(logging.getLevelName(settings.logging.level))
     store = open_store(settings, Path(data_dir), create=False)

@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import pairwise
 from multiprocessing import get_context
@@ -28,6 +29,7 @@ from typing import BinaryIO
 from kenshin.bootstrap import App, open_site
 from kenshin.config import Settings
 from kenshin.entrypoints import logs
+from kenshin.errors import KenshinError
 from kenshin.export_processes import cores, quiet_worker, stop_pool
 from kenshin.services.imports import import_lines
 from kenshin.services.incoming import IngestSummary
@@ -122,11 +124,23 @@ def import_file(
             progress(now - told)
             told = now
             for future in done:
-                summary.add(future.result())  # a worker's error ends the import here
+                summary.add(_result(future))  # a worker's error ends the import here
         ended = True
     finally:
         stop_pool(pool, ended=ended)
     return summary
+
+
+def _result(future: Future[IngestSummary]) -> IngestSummary:
+    """What a part did; a worker that died is a KenshinError saying what to do."""
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise KenshinError(
+            f"an import process stopped before its part was done ({exc}): what was stored"
+            " stays; importing the file again stores the rest (what is stored already"
+            " counts as duplicates)"
+        ) from exc
 
 
 class _Bounded:
