@@ -18,10 +18,11 @@ from kenshin.bootstrap import App, open_app
 from kenshin.config import Settings
 from kenshin.domain.model import Customer, Device, Meter, MeterSpec, Reading
 from kenshin.domain.slots import day_slots, zone
-from kenshin.export_processes import ExportProcesses, cores
+from kenshin.export_processes import ExportProcesses
 from kenshin.services.export import ExportOutcome, ExportSettings
 from kenshin.services.export_jobs import ExportJob, OnOutcome
 from kenshin.services.schedule import DayRange, ExportRequest, ExportRun, export_due
+from kenshin.worker_processes import cores
 
 pytestmark = pytest.mark.integration
 

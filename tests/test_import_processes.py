@@ -23,7 +23,7 @@ from kenshin.bootstrap import open_app
 from kenshin.domain.model import Customer
 from kenshin.entrypoints.cli.data import import_stream
 from kenshin.errors import KenshinError
-from kenshin.import_processes import import_file, import_processes, parts
+from kenshin.import_processes import import_file, parts, processes_for
 from kenshin.services.incoming import IngestSummary
 
 # What a store holds after an import, each in an order of its own.
@@ -127,14 +127,14 @@ def test_a_small_file_or_the_memory_store_is_imported_in_one_process(tmp_path: P
     site = make_site(tmp_path, "site")
     settings = open_app(site / "kenshin.toml")
     try:
-        assert import_processes(settings.settings, 4, 7 * 2**20) == 1
-        assert import_processes(settings.settings, 4, 17 * 2**20) == 2  # a part 8 MiB at least
-        assert import_processes(settings.settings, 2, 1_000 * 2**20) == 2
+        assert processes_for(settings.settings, 4, 7 * 2**20) == 1
+        assert processes_for(settings.settings, 4, 17 * 2**20) == 2  # a part 8 MiB at least
+        assert processes_for(settings.settings, 2, 1_000 * 2**20) == 2
     finally:
         settings.close()
     memory = open_app(site / "kenshin.toml", environ={"KENSHIN_STORE__BACKEND": "memory"})
     try:
-        assert import_processes(memory.settings, 4, 1_000 * 2**20) == 1
+        assert processes_for(memory.settings, 4, 1_000 * 2**20) == 1
     finally:
         memory.close()
 

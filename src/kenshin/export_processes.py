@@ -15,8 +15,6 @@ customers it left are made once more in new workers, and fail if they are left a
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -30,25 +28,13 @@ from kenshin.ports import Outbox, Store
 from kenshin.services.export import ExportSettings
 from kenshin.services.export_jobs import ExportJob, JobDone, OnOutcome, run_job
 from kenshin.store_setup import open_outbox, open_store
+from kenshin.worker_processes import cores, quiet_worker, stop_pool
 
 # Below this many meter-days a run is made in its own process: starting a worker (an
 # interpreter, numpy, the store) costs about what 20,000 meter-days of export do.
 MIN_METER_DAYS = 100_000
-NICENESS = 5  # how much lower the workers' priority is
 
 log = logging.getLogger(__name__)
-
-
-def quiet_worker() -> None:
-    """A worker's start: a lower priority than the process that started it, and Ctrl-C
-    left to that process, which stops its workers."""
-    os.nice(NICENESS)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
 def export_elsewhere(
@@ -131,17 +117,6 @@ class ExportProcesses:
             ended = True
         finally:
             stop_pool(pool, ended=ended)
-
-
-def stop_pool(pool: ProcessPoolExecutor, *, ended: bool) -> None:
-    """Shut the pool down; if its work did not end (an error, Ctrl-C), its workers are
-    stopped first instead of waited for."""
-    if not ended:  # the workers are known to the pool only until it is shut down
-        workers = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for worker in workers:
-            worker.terminate()
-    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _failed(job: ExportJob) -> JobDone:

@@ -30,9 +30,9 @@ from kenshin.bootstrap import App, open_site
 from kenshin.config import Settings
 from kenshin.entrypoints import logs
 from kenshin.errors import KenshinError
-from kenshin.export_processes import cores, quiet_worker, stop_pool
 from kenshin.services.imports import import_lines
 from kenshin.services.incoming import IngestSummary
+from kenshin.worker_processes import cores, quiet_worker, stop_pool
 
 MIN_PART_BYTES = 8 * 2**20  # smaller files are imported in one process: starting one costs more
 _REPORT_BYTES = 2**20  # a worker tells its progress every MiB
@@ -48,7 +48,7 @@ class Part:
     first_line: int
 
 
-def import_processes(settings: Settings, asked: int, size: int) -> int:
+def processes_for(settings: Settings, asked: int, size: int) -> int:
     """How many processes import a file of ``size`` bytes: ``asked`` (0: one per core),
     at most one per ``MIN_PART_BYTES``; one for the memory store, which is the process's
     own."""

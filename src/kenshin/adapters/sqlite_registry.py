@@ -171,6 +171,8 @@ class SqliteRegistry(SqlitePart):
         self._changing = threading.RLock()
         self._seen: int | None = None  # data_version as this connection last let go
         self._depth = 0  # how many times the holder took changing_meters
+        # The database's file, beside which the lock is; empty for one in memory.
+        self._path = str(db.execute("PRAGMA database_list").fetchone()[2] or "")
 
     def add_customer(self, customer: Customer) -> None:
         """Add a customer; AlreadyExistsError if the id is taken."""
@@ -243,7 +245,7 @@ class SqliteRegistry(SqlitePart):
             if self._depth:
                 yield False
                 return
-            with _file_lock(self._db_path()):
+            with _file_lock(self._path):
                 self._depth += 1
                 try:
                     with self._lock:
@@ -253,11 +255,6 @@ class SqliteRegistry(SqlitePart):
                     self._depth -= 1
                     with self._lock:
                         self._seen = self._db.execute("PRAGMA data_version").fetchone()[0]
-
-    def _db_path(self) -> str:
-        """The database's file; empty for one in memory."""
-        with self._lock:
-            return str(self._db.execute("PRAGMA database_list").fetchone()[2] or "")
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""

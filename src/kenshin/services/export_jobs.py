@@ -80,10 +80,6 @@ class InThisProcess:
     outbox: Outbox
     settings: ExportSettings
 
-    def takes(self, jobs: Sequence[ExportJob], meters: int) -> bool:
-        """Any jobs."""
-        return True
-
     def run(self, jobs: Sequence[ExportJob], now: int, on_outcome: OnOutcome) -> Iterator[JobDone]:
         """Each job in turn."""
         for job in jobs:

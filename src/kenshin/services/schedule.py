@@ -134,9 +134,10 @@ def export_due(  # noqa: PLR0913 - the last four are keywords
             jobs.append(ExportJob(customer, tuple(run.days(customer))))
         except KenshinError as exc:
             _record_failure(store, done, customer, now, str(exc))
-    here = InThisProcess(store, outbox, settings)
-    far = elsewhere is not None and elsewhere.takes(jobs, store.registry.last_meter())
-    for job in (elsewhere if far and elsewhere else here).run(jobs, now, on_outcome):
+    exporter: Exporter | InThisProcess = InThisProcess(store, outbox, settings)
+    if elsewhere is not None and elsewhere.takes(jobs, store.registry.last_meter()):
+        exporter = elsewhere
+    for job in exporter.run(jobs, now, on_outcome):
         run.record(customers[job.customer], job)
     if request.remove_expired:
         done.expired_readings = _expire_readings(store, now, settings.readings_retention_days)

@@ -24,7 +24,7 @@ from kenshin.entrypoints.cli.listing import (
     utc_option,
 )
 from kenshin.errors import NotFoundError
-from kenshin.import_processes import import_file, import_processes
+from kenshin.import_processes import import_file, processes_for
 from kenshin.services import fleet_lists
 from kenshin.services.export import ExportOutcome, remove_expired
 from kenshin.services.imports import import_lines
@@ -92,7 +92,7 @@ def import_stream(app: App, source: Path, processes: int = 1) -> IngestSummary:
     batch_size = app.settings.ingest.batch_messages
     with _input(source) as stream:
         size = None if stdin else os.fstat(stream.fileno()).st_size
-        workers = 1 if size is None else import_processes(app.settings, processes, size)
+        workers = 1 if size is None else processes_for(app.settings, processes, size)
         with _progress(name, size) as step:
             if workers > 1:
                 return import_file(app, source, workers, batch_size=batch_size, progress=step)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 import sys
 from functools import partial
@@ -40,6 +39,7 @@ from kenshin.errors import KenshinError
 from kenshin.services.batching import CertificateRevoked, CommitError, CommitQueue
 from kenshin.services.ingest import Incoming
 from kenshin.services.security import SecurityLog
+from kenshin.worker_processes import cores
 
 log = logging.getLogger(__name__)
 
@@ -317,5 +317,5 @@ def endpoint_processes(app: App) -> int:
     if app.settings.store.kind == "memory":
         return 1  # the memory store is the server's own: no other process reaches it
     if asked == 0:
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        return cores()
     return asked
