@@ -95,8 +95,19 @@ def export(
 
 
 def files(site: Path) -> dict[str, bytes]:
+    """The published files; not a temporary a killed worker may have left (a dot name, never
+    listed, cleared at the customer's next publish once stale)."""
     outbox = site / "outbox"
-    return {str(p.relative_to(outbox)): p.read_bytes() for p in outbox.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(outbox)): p.read_bytes()
+        for p in outbox.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def listed(app: App) -> int:
+    """How many files the customers' listings show (what FTPS and SFTP serve)."""
+    return sum(len(app.outbox.list_files(c)) for c in CUSTOMERS)
 
 
 def test_files_made_in_worker_processes_are_those_made_in_one(
@@ -151,6 +162,7 @@ def test_the_customers_a_dead_worker_left_are_made_in_new_workers(
         assert run.failures == {}
         assert len(run.outcomes) == 18
         assert app.store.alerts.export_failures() == []
+        assert listed(app) == 2 * 18
     finally:
         app.close()
     assert len(files(site)) == 2 * 18
@@ -176,6 +188,7 @@ def test_workers_dead_again_fail_their_customers_alone_and_the_next_run_makes_th
         again = export(app, workers(app))
         assert again.failures == {}
         assert app.store.alerts.export_failures() == []
+        assert listed(app) == 2 * 18
     finally:
         app.close()
     assert len(files(site)) == 2 * 18

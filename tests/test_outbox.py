@@ -44,10 +44,12 @@ def test_temporaries_are_never_listed_and_stale_ones_are_cleared(tmp_path: Path)
     folder = tmp_path / "C1"
     folder.mkdir()
     stale, fresh = folder / ".a.csv.dead01.tmp", folder / ".a.csv.live01.tmp"
-    stale.write_bytes(b"half")
-    fresh.write_bytes(b"half")
+    other = folder / ".b.csv.dead02.tmp"  # another file's, left by a killed writer
+    for path in (stale, fresh, other):
+        path.write_bytes(b"half")
     old = time.time() - STALE_TEMP_SECONDS - 60
-    os.utime(stale, (old, old))
+    for path in (stale, other):
+        os.utime(path, (old, old))
     outbox = LocalOutbox(tmp_path)
     assert outbox.list_files("C1") == []
     outbox.publish("C1", "a.csv", b"whole")

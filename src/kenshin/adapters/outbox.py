@@ -38,7 +38,7 @@ class LocalOutbox:
         target = folder / plain_name(name, "file name")
         try:
             self._make_folder(folder)
-            _discard_stale_temporaries(folder, name)
+            _discard_stale_temporaries(folder)
             temp = folder / f".{name}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
             try:
                 _write_durably(temp, content)
@@ -127,14 +127,15 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _discard_stale_temporaries(folder: Path, name: str) -> None:
-    prefix = f".{name}."
+def _discard_stale_temporaries(folder: Path) -> None:
+    """Remove the folder's temporaries left by writers that died (a killed export worker),
+    of any file: a customer's next publish clears them."""
     cutoff = time.time() - STALE_TEMP_SECONDS
     with os.scandir(folder) as entries:
         stale = [
             e.path
             for e in entries
-            if e.name.startswith(prefix)
+            if e.name.startswith(".")
             and e.name.endswith(TEMP_SUFFIX)
             and e.stat(follow_symlinks=False).st_mtime < cutoff
         ]
