@@ -38,7 +38,8 @@ from kenshin.domain.model import Customer, Device, Layout, Meter, MeterSpec, Rea
 from kenshin.domain.slots import day_slots, zone
 from kenshin.ports import Store
 from kenshin.services.aggregate import aggregate_day
-from kenshin.services.export import ExportSettings, export_day, pack_closed_days
+from kenshin.services.export import ExportSettings, export_day
+from kenshin.services.store_upkeep import pack_closed_days
 
 DAY = date(2026, 11, 26)
 SPEC = MeterSpec(100_000, 1, 6)

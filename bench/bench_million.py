@@ -6,7 +6,8 @@ reported by concentrators (units) of CUSTOMERS x METERS / CONNECTIONS meters, an
 - store: registers them, and stores one Tokyo day (the day before yesterday) and its
   three like days (the same weekday 1, 2 and 3 weeks before, which VEE reads) of
   half-hourly forward registers through ``Store.add_readings`` in time order, as a
-  live fleet delivers (batches of BATCH readings); then packs the closed UTC days as
+  live fleet delivers (batches of BATCH readings, each unit's sent at its own offset
+  in the half hour); then packs the closed UTC days as
   the export run does first (``pack_closed_days``; the server does it an hour after
   each day).
 - export: ``kenshin export --all --date DAY`` in a process of its own (VEE on, as
@@ -14,7 +15,12 @@ reported by concentrators (units) of CUSTOMERS x METERS / CONNECTIONS meters, an
   every slot of every file checked against the registers the bench made. The data
   are clean (no slot is zero, like days alike), so every slot must be ``A`` with
   its exact value.
-- disk: the database file with its WAL (after a checkpoint) per meter-day stored.
+- disk: the database file with its WAL (after a checkpoint) per meter-day stored, and
+  the pages in use (those freed by deletes are kept in the file for its next rows).
+- settle: every stored day settled as the export run does four days after a day (its
+  packed rows become the record and its readings are deleted), timed; then disk again.
+  Run the export phase after it (--phases settle,export) to check the files made from
+  settled days.
 - mqtt: ``kenshin serve`` on the site; CONNECTIONS units with certificates of the
   site's CA (issuing them is timed) connect, then each publishes one readings
   message of all its meters at the last half hour (QoS 1, PUBACK after commit):
@@ -23,7 +29,7 @@ reported by concentrators (units) of CUSTOMERS x METERS / CONNECTIONS meters, an
   registry cache warm. Every reading is then checked in the database.
 
     python bench/bench_million.py [--customers 100] [--meters 10000] [--connections 10000]
-        [--batch 100000] [--clients 2] [--site DIR] [--phases store,export,disk,mqtt]
+        [--batch 100000] [--clients 2] [--site DIR] [--phases store,export,disk,settle,mqtt]
         [--profile]
 
 With --site DIR the site is kept there (made by the store phase), so that later
@@ -68,10 +74,10 @@ from kenshin.adapters.sqlite import SqliteStore
 from kenshin.bootstrap import init_project
 from kenshin.domain.model import Customer, Device, Meter, Reading
 from kenshin.domain.slots import day_slots
-from kenshin.services.export import pack_closed_days
+from kenshin.services.store_upkeep import SETTLE_DELAY_S, pack_closed_days, settle_old_days
 
 STEP_KWH = ["", "0.100", "0.200", "0.300", "0.400", "0.500", "0.600", "0.700"]
-PHASES = ("store", "export", "disk", "mqtt")
+PHASES = ("store", "export", "disk", "settle", "mqtt")
 
 
 def register_site(store: SqliteStore, plan: Plan) -> None:
@@ -91,6 +97,8 @@ def register_site(store: SqliteStore, plan: Plan) -> None:
 def store_readings(store: SqliteStore, plan: Plan, batch: int) -> int:
     """Every meter's day and like days, oldest first, in time order; how many readings."""
     ids = [meter_id(n) for n in range(plan.total)]
+    # Each unit sends at its own offset in the half hour, a few seconds early or late.
+    offsets = [(n // plan.per_unit * 977) % 1800 for n in range(plan.total)]
     day = date.fromisoformat(plan.day)
     stored = 0
     for week in reversed(range(WEEKS)):
@@ -99,9 +107,10 @@ def store_readings(store: SqliteStore, plan: Plan, batch: int) -> int:
         for i, t in enumerate(times):
             column = grid[:, i].tolist()
             for lo in range(0, plan.total, batch):
+                part = slice(lo, lo + batch)
                 readings = [
-                    Reading(m, t, r, None, t + 5)
-                    for m, r in zip(ids[lo : lo + batch], column[lo : lo + batch], strict=True)
+                    Reading(m, t, r, None, t + offset + (i + offset) % 7)
+                    for m, r, offset in zip(ids[part], column[part], offsets[part], strict=True)
                 ]
                 result = store.readings.add_readings(readings, received_at=t + 10)
                 if result.stored != len(readings):
@@ -261,21 +270,46 @@ def check_files(site: Path, plan: Plan) -> tuple[int, int]:
 
 
 def phase_disk(site: Path, plan: Plan) -> None:
-    """The database with its WAL after a checkpoint, per meter-day stored."""
+    """The database with its WAL after a checkpoint, per meter-day stored; and the bytes
+    of the pages in use (a file keeps the pages its deletes freed for its next rows)."""
     db_path = site / "kenshin.db"
     with closing_db(db_path) as db:
         started = time.perf_counter()
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         print(f"checkpoint: {time.perf_counter() - started:.1f} s")
         tables = table_sizes(db)
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
     size = sum(p.stat().st_size for p in site.glob("kenshin.db*") if p.is_file())
     meter_days = plan.total * WEEKS
+    used = (pages - free) * page
     print(
         f"database with WAL: {size:,} bytes, {meter_days:,} meter-days stored:"
-        f" {size / meter_days:,.0f} bytes per meter-day"
+        f" {size / meter_days:,.0f} bytes per meter-day; pages in use {used:,} bytes:"
+        f" {used / meter_days:,.0f} bytes per meter-day ({free * page:,} bytes free)"
     )
-    for name, pages in tables:
-        print(f"  {name}: {pages:,} bytes ({pages / meter_days:,.0f} per meter-day)")
+    for name, table_bytes in tables:
+        print(f"  {name}: {table_bytes:,} bytes ({table_bytes / meter_days:,.0f} per meter-day)")
+
+
+def phase_settle(site: Path, plan: Plan) -> None:
+    """Settle every stored day as the export run four days after the day does (the
+    packed rows become the record, the readings go), then measure the disk again."""
+    now = int(day_slots(date.fromisoformat(plan.day), TOKYO).end) + SETTLE_DELAY_S + 3600
+    store = SqliteStore(site / "kenshin.db")
+    try:
+        started, cpu = time.perf_counter(), time.process_time()
+        pack_closed_days(store, now)
+        settled = settle_old_days(store, now)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        store.close()
+    print(
+        f"settled {settled} UTC days in {wall:,.1f} s (CPU {cpu:,.1f} s):"
+        f" {plan.total * settled / wall:,.0f} meter-days/s"
+    )
+    phase_disk(site, plan)
 
 
 @contextmanager
@@ -334,6 +368,8 @@ def main() -> None:
             phase_export(site, plan, args.profile)
         if "disk" in phases:
             phase_disk(site, plan)
+        if "settle" in phases:
+            phase_settle(site, plan)
         if "mqtt" in phases:
             measure_mqtt(site, plan, args.clients, args.profile)
     print(f"done, {clock()}; load {os.getloadavg()}")

@@ -1,7 +1,9 @@
-"""Packing days (``Store.readings.compact``) never changes what the registers read.
+"""Packing days (``Store.readings.compact``) and settling them (``settle``: the packed
+rows become the record) never change what is read.
 
-Every store must read the same boundary registers as the in-memory store given
-the same batches, whether days were packed before, between or after them.
+Every store must read the same boundary registers and readings as the in-memory store
+given the same batches, and tell each batch's readings alike, whether days were packed
+or settled before, between or after them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 
 from kenshin.adapters.memory import MemoryStore
 from kenshin.domain.model import Customer, Device, Meter, MeterSpec, Reading, Watermark
-from kenshin.ports import Compacting, ReadingDays, Store
+from kenshin.ports import Compacting, ReadingDays, Settling, Store
 
 from .conftest import StoreFactory
 
@@ -38,13 +40,14 @@ readings = st.builds(
     # unknown, or sent at one of a few times: a conflict sent earlier replaces a packed value
     sent=st.sampled_from([0, T0, T0 + 60, T0 + 120]),
 )
+# compact(before), and compact then settle: ("settle", before)
+packing = st.integers(0, 4).map(lambda days: U0 + days * 86_400)
+settling = st.tuples(st.just("settle"), packing)
 steps = st.lists(
-    st.one_of(
-        st.lists(readings, min_size=1, max_size=40),
-        st.integers(0, 4).map(lambda days: U0 + days * 86_400),  # compact(before)
-    ),
+    st.one_of(st.lists(readings, min_size=1, max_size=40), packing, settling),
     max_size=8,
 )
+Step = list[Reading] | int | tuple[str, int]
 
 
 def compact(store: Store, before: int) -> int:
@@ -53,8 +56,30 @@ def compact(store: Store, before: int) -> int:
     return readings.compact(before) if isinstance(readings, Compacting) else 0
 
 
-def read_all(store: Store, as_of: Watermark | None = None) -> list[list[list[int]]]:
-    found = []
+def settle(store: Store, before: int) -> int:
+    """Pack, then settle the days that ended before ``before`` where the store can."""
+    compact(store, before)
+    readings = store.readings
+    return readings.settle(before) if isinstance(readings, Settling) else 0
+
+
+def run(store: Store, step: Step) -> object:
+    """Store a batch, pack or settle; what storing told."""
+    if isinstance(step, int):
+        return compact(store, step)
+    if isinstance(step, tuple):
+        return settle(store, step[1])
+    return store.readings.add_readings(step, U0)
+
+
+def readings_now(store: Store) -> list[list[tuple[object, ...]]]:
+    """Every meter's readings as they are now (``readings_between``)."""
+    found = store.readings.readings_between([*METERS, "M-unknown"], 0, 2**40)
+    return [[(r.meter, r.t, r.fwd, r.rev) for r in meter_readings] for _, meter_readings in found]
+
+
+def read_all(store: Store, as_of: Watermark | None = None) -> list[object]:
+    found: list[object] = []
     for start, count in WINDOWS:
         fwd, rev = store.readings.boundary_registers([*METERS, "M-unknown"], start, count, as_of)
         assert fwd.dtype == rev.dtype == np.uint32
@@ -75,18 +100,21 @@ def read_all(store: Store, as_of: Watermark | None = None) -> list[list[list[int
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(steps)
-def test_packing_at_any_point_reads_as_if_nothing_was_packed(
-    new_store: StoreFactory, steps: list[list[Reading] | int]
+def test_packing_or_settling_at_any_point_reads_as_if_nothing_was_packed(
+    new_store: StoreFactory, steps: list[Step]
 ) -> None:
     store, twin = new_store(), MemoryStore()
     for step in steps:
-        if isinstance(step, int):
-            compact(store, step)
-        else:
-            assert store.readings.add_readings(step, U0) == twin.readings.add_readings(step, U0)
+        told = run(store, step)
+        if isinstance(step, list):
+            assert told == twin.readings.add_readings(step, U0)
     assert read_all(store) == read_all(twin)
-    compact(store, U0 + 4 * 86_400)
+    assert readings_now(store) == readings_now(twin)
+    settle(store, U0 + 4 * 86_400)
     assert read_all(store) == read_all(twin)
+    assert readings_now(store) == readings_now(twin)
+    conflicts = store.readings.conflicts_between(METERS, 0, 2**40)
+    assert conflicts == twin.readings.conflicts_between(METERS, 0, 2**40)
 
 
 def test_a_late_reading_in_a_packed_day_is_read(new_store: StoreFactory) -> None:
@@ -124,24 +152,22 @@ whole_readings = st.builds(  # both registers: a reading is never completed late
     st.lists(
         st.one_of(
             st.lists(whole_readings, min_size=1, max_size=30),
-            st.integers(0, 4).map(lambda days: U0 + days * 86_400),
+            packing,
+            settling,
         ),
         max_size=8,
     )
 )
 def test_a_read_as_of_a_watermark_sees_what_was_stored_then_whatever_came_later(
-    new_store: StoreFactory, steps: list[list[Reading] | int]
+    new_store: StoreFactory, steps: list[Step]
 ) -> None:
     store = new_store()
     seen = []
     for step in steps:
-        if isinstance(step, int):
-            compact(store, step)
-        else:
-            store.readings.add_readings(step, U0)
+        run(store, step)
         mark = store.watermark()
         seen.append((mark, read_all(store), store.readings.conflicts_between(METERS, 0, 2**40)))
-    compact(store, U0 + 4 * 86_400)
+    settle(store, U0 + 4 * 86_400)
     for mark, then, conflicts in seen:
         assert read_all(store, mark) == then
         assert store.readings.conflicts_between(METERS, 0, 2**40, mark) == conflicts

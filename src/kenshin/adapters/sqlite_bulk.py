@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from kenshin.adapters.day_blobs import decode
 from kenshin.adapters.sqlite_days import (
@@ -31,7 +32,8 @@ from kenshin.adapters.sqlite_days import (
     packed_readings,
     scatter,
 )
-from kenshin.domain.intervals import Registers
+from kenshin.adapters.sqlite_settled import settled_readings
+from kenshin.domain.intervals import NO_REGISTER, Registers
 from kenshin.domain.slots import SLOT_SECONDS
 
 _WANTED = "json_each(?1) w CROSS JOIN meters m ON m.id = w.value"
@@ -193,7 +195,7 @@ def _days(
             again = empty_grid(len(newer), width), empty_grid(len(newer), width)
             read_runs(days, redo, again)
             fwd[newer], rev[newer] = again
-    # Readings are the record: where both are read, they agree.
+    # Readings (and settled rows) are the record: where both are read, they agree.
     read_runs([day for day in days if day not in packed], wanted, (fwd, rev))
     return fwd, rev
 
@@ -221,8 +223,27 @@ def _scatter_readings(
         empty_grid(len(unique), fwd.shape[1]),
     )
     scatter(packed, found_fwd, found_rev, unique)
+    _scatter_settled(db, unique, start, end, (found_fwd, found_rev), batch)
     fwd[rows] = found_fwd[where]
     rev[rows] = found_rev[where]
+
+
+def _scatter_settled(
+    db: sqlite3.Connection,
+    keys: npt.NDArray[np.int64],
+    start: int,
+    end: int,
+    grids: tuple[Registers, Registers],
+    batch: int,
+) -> None:
+    """Put the readings that settled rows of the meters ``keys`` (sorted; a grid row
+    each) hold at start, start + 1800, ... end, of ``batch`` or earlier, into the grids."""
+    fwd, rev = grids
+    for key, t, f, r, of_batch, _ in settled_readings(db, keys.tolist(), start, end):
+        if of_batch <= batch and (t - start) % SLOT_SECONDS == 0:
+            row, column = int(np.searchsorted(keys, key)), (t - start) // SLOT_SECONDS
+            fwd[row, column] = NO_REGISTER if f is None else f
+            rev[row, column] = NO_REGISTER if r is None else r
 
 
 def _place(

@@ -141,13 +141,12 @@ def _save(
     Each is as of the newest batch: it holds every reading of its meter and day up to it."""
     found = np.unique(rows)
     (batch,) = db.execute("SELECT ifnull(max(id), 0) FROM batches").fetchone()
-    reverse = found[(rev[found] != NO_REGISTER).any(axis=1)]  # the rows with one
-    reverse_blobs = dict(zip(reverse.tolist(), encode(rev[reverse]), strict=True))
-    db.executemany(
-        "INSERT OR REPLACE INTO day_registers VALUES (?, ?, ?, ?, ?)",
+    fwd_blobs, rev_blobs = encode_grids(fwd[found], rev[found])
+    db.executemany(  # a settled row made again is the readings' again: settled is NULL
+        "INSERT OR REPLACE INTO day_registers (meter, day, fwd, rev, batch) VALUES (?, ?, ?, ?, ?)",
         [
-            (*pairs[i], blob, reverse_blobs.get(i), batch)
-            for i, blob in zip(found.tolist(), encode(fwd[found]), strict=True)
+            (*pairs[i], blob, reverse, batch)
+            for i, blob, reverse in zip(found.tolist(), fwd_blobs, rev_blobs, strict=True)
         ],
     )
     kept = set(found.tolist())
@@ -155,6 +154,16 @@ def _save(
         "DELETE FROM day_registers WHERE meter = ? AND day = ?",
         [pair for i, pair in enumerate(pairs) if i not in kept],
     )
+
+
+def encode_grids(fwd: Registers, rev: Registers) -> tuple[list[bytes], list[bytes | None]]:
+    """The packed forward and reverse registers of each row; None where a row has no
+    reverse register."""
+    reverse = np.flatnonzero((rev != NO_REGISTER).any(axis=1))
+    reverse_blobs: list[bytes | None] = [None] * len(rev)
+    for row, blob in zip(reverse.tolist(), encode(rev[reverse]), strict=True):
+        reverse_blobs[row] = blob
+    return encode(fwd), reverse_blobs
 
 
 def closed_days(db: sqlite3.Connection, before: int) -> list[int]:

@@ -14,7 +14,7 @@ from itertools import groupby, repeat
 from operator import attrgetter, itemgetter
 from typing import Any, cast
 
-from kenshin.adapters import sqlite_days
+from kenshin.adapters import sqlite_days, sqlite_settled
 from kenshin.adapters.sqlite_bulk import SqliteBulkReader
 from kenshin.adapters.sqlite_days import DAY_SECONDS
 from kenshin.adapters.sqlite_part import SqlitePart, wrapped
@@ -65,11 +65,13 @@ def readings_of(db: sqlite3.Connection, chunk: Sequence[str], start: int, end: i
         positions.setdefault(key, []).append(pos)
     if not positions:
         return []
+    keys = sorted(positions)
     rows = db.execute(
         "SELECT meter, t, fwd, rev FROM readings WHERE t BETWEEN ? AND ?"
         " AND meter IN (SELECT value FROM json_each(?))",
-        (start, end, json.dumps(sorted(positions))),
+        (start, end, json.dumps(keys)),
     ).fetchall()
+    rows += [row[:4] for row in sqlite_settled.settled_readings(db, keys, start, end)]
     found = [(pos, t, fwd, rev) for key, t, fwd, rev in rows for pos in positions[key]]
     found.sort(key=_POSITION_TIME)
     return found
@@ -170,11 +172,9 @@ def _mark_reverse(
     return new
 
 
-def repack_late(
-    db: sqlite3.Connection, readings: Sequence[Reading], meter_keys: Sequence[int]
-) -> None:
-    """Keep packed days true to readings that arrived after their day was packed."""
-    days = list(map(_DAY_OF, map(_T, readings)))
+def repack_late(db: sqlite3.Connection, meter_keys: Sequence[int], days: Sequence[int]) -> None:
+    """Keep packed days true to readings that arrived after their day was packed: those
+    of (``meter_keys[i]``, ``days[i]``)."""
     packed = sqlite_days.mark_reading_days(db, set(days))
     if packed:
         late = (
@@ -232,7 +232,7 @@ def _settle(
 class SqliteReadings(SqlitePart):
     """The Readings port on the store's connection; boundary registers are read on
     connections of their own (``sqlite_bulk``), several days at once (ReadingDays). Also
-    Compacting: closed days packed."""
+    Compacting (closed days packed) and Settling (old packed days become the record)."""
 
     def __init__(
         self, db: sqlite3.Connection, lock: threading.RLock, reader: SqliteBulkReader
@@ -254,10 +254,12 @@ class SqliteReadings(SqlitePart):
             with self._writing(f"storing {len(readings)} readings") as db:
                 batch = db.execute("INSERT INTO batches (received_at) VALUES (?)", (received_at,))
                 keys, new_keys = self._meter_keys(db, readings)
+                days = list(map(_DAY_OF, map(_T, readings)))
+                sqlite_settled.restore(db, keys, days)
                 result, reverse = store_batch(
                     db, readings, keys, batch.lastrowid or 0, received_at, self._reverse
                 )
-                repack_late(db, readings, keys)
+                repack_late(db, keys, days)
             # Only once committed: a key or a mark of a rolled-back batch does not exist.
             self._keys.update(new_keys)
             self._reverse.update(reverse)
@@ -342,6 +344,21 @@ class SqliteReadings(SqlitePart):
             while not done:
                 with self._writing(f"packing day {day * DAY_SECONDS}") as db:
                     done = sqlite_days.pack_chunk(db, day)
+        return len(days)
+
+    def settle(self, before: int) -> int:
+        """Settle every packed UTC day that ended at or before ``before``: its rows become
+        the record and its readings go (``sqlite_settled``); how many days.
+
+        A chunk of meters per transaction, so that writers wait a moment at most.
+        """
+        with self._lock, wrapped("listing days to settle"):
+            days = sqlite_settled.days_to_settle(self._db, before)
+        for day in days:
+            done = False
+            while not done:
+                with self._writing(f"settling day {day * DAY_SECONDS}") as db:
+                    done = sqlite_settled.settle_chunk(db, day)
         return len(days)
 
     def conflicts_between(

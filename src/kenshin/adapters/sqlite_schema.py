@@ -15,6 +15,7 @@ from kenshin.adapters import (
     sqlite_days,
     sqlite_delivery,
     sqlite_operators,
+    sqlite_settled,
     sqlite_units,
 )
 from kenshin.errors import StoreError
@@ -165,6 +166,7 @@ MIGRATIONS = (
     -- which a kenshin before it would misread: the new version number keeps it away.
     SELECT 1;
     """,
+    sqlite_settled.SCHEMA,
 )
 TEMP_TABLES = """
     CREATE TEMP TABLE offered (meter INTEGER, t INTEGER, PRIMARY KEY (t, meter)) WITHOUT ROWID;

@@ -17,6 +17,7 @@ from kenshin.ports.readings import (
     ReadingDays,
     Readings,
     Revisions,
+    Settling,
 )
 from kenshin.ports.registry import Certificates, CommandQueue, Registry
 from kenshin.ports.store import Store
@@ -43,6 +44,7 @@ __all__ = [
     "Readings",
     "Registry",
     "Revisions",
+    "Settling",
     "Store",
     "TlsState",
     "UnitClocks",

@@ -76,6 +76,19 @@ class Compacting(Protocol):
 
 
 @runtime_checkable
+class Settling(Protocol):
+    """An optional capability of a readings store that keeps old days in fewer bytes
+    (their packed days become the record): the schedule offers it the days old enough
+    that late readings are rare, and a store without it keeps them as they are."""
+
+    def settle(self, before: int) -> int:
+        """Keep the days that ended at or before ``before`` (UTC epoch s) in fewer bytes;
+        how many days that took. Nothing reads otherwise: a later reading of such a day
+        is told duplicate, completion or conflict as before, and reads as of a batch see
+        what they saw."""
+
+
+@runtime_checkable
 class ReadingDays(Protocol):
     """An optional capability of a readings store that reads the boundary registers of
     several days of the same meters faster at once than one after another: the export

@@ -50,7 +50,13 @@ from kenshin.domain.revisions import (
 from kenshin.domain.slots import DaySlots, local_day
 from kenshin.domain.vee import VeeSettings
 from kenshin.errors import ExportError
-from kenshin.ports import Compacting, Outbox, Readings, Registry, Revisions, UnitClocks
+from kenshin.ports import (
+    Outbox,
+    Readings,
+    Registry,
+    Revisions,
+    UnitClocks,
+)
 from kenshin.services.aggregate import aggregate_day, drift_spells
 from kenshin.services.retention import remove_expired
 
@@ -65,14 +71,10 @@ __all__ = [
     "export_day",
     "file_name",
     "oldest_kept_day",
-    "pack_closed_days",
     "remove_expired",
 ]
 
 log = logging.getLogger(__name__)
-
-# Readings of a packed day still count; packing an hour after the day keeps that rare.
-PACK_DELAY_S = 3600
 
 
 @dataclass(frozen=True)
@@ -263,13 +265,6 @@ def _revision(
         as_of_meter=build.mark.meter,
         made_with=build.made_with,
     )
-
-
-def pack_closed_days(store: ExportPorts, now: int) -> int:
-    """Pack the store's UTC days that ended ``PACK_DELAY_S`` or more before ``now``, so
-    that exporting them is fast, if it can (``Compacting``); how many days were packed."""
-    readings = store.readings
-    return readings.compact(now - PACK_DELAY_S) if isinstance(readings, Compacting) else 0
 
 
 def days_to_export(
