@@ -9,7 +9,8 @@ reported by concentrators (units) of CUSTOMERS x METERS / CONNECTIONS meters, an
   live fleet delivers (batches of BATCH readings, each unit's sent at its own offset
   in the half hour); then packs the closed UTC days as
   the export run does first (``pack_closed_days``; the server does it an hour after
-  each day).
+  each day), and settles the days old enough (the like days), as the runs since the
+  first of them would have (``settle_old_days``).
 - export: ``kenshin export --all --date DAY`` in a process of its own (VEE on, as
   configured by default): its wall time, CPU time and peak memory (max RSS), then
   every slot of every file checked against the registers the bench made. The data
@@ -153,6 +154,7 @@ def phase_store(site: Path, plan: Plan, batch: int) -> None:
             f"packed {packed} closed UTC days in {wall:,.1f} s (CPU {cpu:,.1f} s):"
             f" {plan.total * packed / wall:,.0f} meter-days/s"
         )
+        settle(store, plan, int(time.time()))  # the like days, as the runs since did
     finally:
         store.close()
     print(f"peak memory of the bench so far: {max_rss_mib(resource.RUSAGE_SELF):,.0f} MiB")
@@ -294,22 +296,28 @@ def phase_disk(site: Path, plan: Plan) -> None:
 
 
 def phase_settle(site: Path, plan: Plan) -> None:
-    """Settle every stored day as the export run four days after the day does (the
+    """Settle every stored day as the export run four days after the last one does (the
     packed rows become the record, the readings go), then measure the disk again."""
-    now = int(day_slots(date.fromisoformat(plan.day), TOKYO).end) + SETTLE_DELAY_S + 3600
+    end = day_slots(date.fromisoformat(plan.day), TOKYO).end
+    last_utc_day_end = -(-end // 86_400) * 86_400
     store = SqliteStore(site / "kenshin.db")
     try:
-        started, cpu = time.perf_counter(), time.process_time()
-        pack_closed_days(store, now)
-        settled = settle_old_days(store, now)
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        settle(store, plan, last_utc_day_end + SETTLE_DELAY_S + 3600)
     finally:
         store.close()
+    phase_disk(site, plan)
+
+
+def settle(store: SqliteStore, plan: Plan, now: int) -> None:
+    """Pack and settle the days an export run at ``now`` would, timed."""
+    started, cpu = time.perf_counter(), time.process_time()
+    pack_closed_days(store, now)
+    settled = settle_old_days(store, now)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(
         f"settled {settled} UTC days in {wall:,.1f} s (CPU {cpu:,.1f} s):"
-        f" {plan.total * settled / wall:,.0f} meter-days/s"
+        f" {plan.total * settled / max(wall, 1e-9):,.0f} meter-days/s"
     )
-    phase_disk(site, plan)
 
 
 @contextmanager

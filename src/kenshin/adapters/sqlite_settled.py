@@ -75,6 +75,8 @@ _READING = np.dtype(
 _TIME_METER = itemgetter(1, 0)  # the readings' primary key is (t, meter)
 # A reading as kept: meter key, t, forward, reverse, batch, send lag (None: not known).
 Row = tuple[int, int, int | None, int | None, int, int | None]
+# A settled row as read: meter key, day, forward and reverse blobs, newest batch, settled blob.
+SettledRow = tuple[int, int, bytes, bytes | None, int, bytes]
 
 
 def days_to_settle(db: sqlite3.Connection, before: int) -> list[int]:
@@ -153,7 +155,7 @@ def _write(
     present, batches, lags = kept
     fwd_blobs, rev_blobs = encode_grids(*grids)
     settled = settled_blobs.encode(present, batches, lags)
-    newest = np.where(present, batches, 0).max(axis=1).tolist()
+    newest = settled_blobs.newest_batches(present, batches).tolist()
     db.executemany(
         "INSERT OR REPLACE INTO day_registers (meter, day, fwd, rev, batch, settled)"
         " VALUES (?, ?, ?, ?, ?, ?)",
@@ -219,16 +221,14 @@ def restore(db: sqlite3.Connection, meter_keys: Sequence[int], days: Sequence[in
     )
 
 
-def _settled_rows(
-    db: sqlite3.Connection, pairs: Sequence[tuple[int, int]]
-) -> list[tuple[int, int, bytes, bytes | None, bytes]]:
-    """(key, day, fwd, rev, settled) of the settled rows among ``pairs``."""
+def _settled_rows(db: sqlite3.Connection, pairs: Sequence[tuple[int, int]]) -> list[SettledRow]:
+    """(key, day, fwd, rev, batch, settled) of the settled rows among ``pairs``."""
     db.executemany(
         "INSERT INTO temp.pairs VALUES (?, ?, ?)", [(i, *p) for i, p in enumerate(pairs)]
     )
     try:
         return db.execute(
-            "SELECT d.meter, d.day, d.fwd, d.rev, d.settled FROM temp.pairs p"
+            "SELECT d.meter, d.day, d.fwd, d.rev, d.batch, d.settled FROM temp.pairs p"
             " CROSS JOIN day_registers d ON d.meter = p.meter AND d.day = p.day"
             " WHERE d.settled IS NOT NULL"
         ).fetchall()
@@ -236,17 +236,17 @@ def _settled_rows(
         db.execute("DELETE FROM temp.pairs")
 
 
-def readings_of_rows(rows: Sequence[tuple[int, int, bytes, bytes | None, bytes]]) -> list[Row]:
-    """The readings settled rows (key, day, fwd, rev, settled) hold, in row order."""
+def readings_of_rows(rows: Sequence[SettledRow]) -> list[Row]:
+    """The readings settled rows (key, day, fwd, rev, batch, settled) hold, in row order."""
     if not rows:
         return []
     fwd = day_blobs.decode([r[2] for r in rows])
     rev = day_blobs.decode([r[3] for r in rows])
     present = (fwd != NO_REGISTER) | (rev != NO_REGISTER)
     found: list[Row] = []
-    for i, (key, day, _, _, blob) in enumerate(rows):
+    for i, (key, day, _, _, newest, blob) in enumerate(rows):
         slots = np.flatnonzero(present[i]).tolist()
-        batches, lags = settled_blobs.decode(blob, len(slots))
+        batches, lags = settled_blobs.decode(blob, len(slots), newest)
         for n, slot in enumerate(slots):
             f, r = int(fwd[i, slot]), int(rev[i, slot])
             found.append(
@@ -272,7 +272,7 @@ def settled_readings(
     ).fetchone():
         return []
     rows = db.execute(
-        "SELECT d.meter, d.day, d.fwd, d.rev, d.settled FROM json_each(?) w"
+        "SELECT d.meter, d.day, d.fwd, d.rev, d.batch, d.settled FROM json_each(?) w"
         " CROSS JOIN day_registers d ON d.meter = w.value AND d.day BETWEEN ? AND ?"
         " WHERE d.settled IS NOT NULL",
         (_json(keys), first, last),
