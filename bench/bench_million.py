@@ -325,7 +325,7 @@ def settle(store: SqliteStore, plan: Plan, now: int) -> None:
     """Pack and settle the days an export run at ``now`` would, timed."""
     started, cpu = time.perf_counter(), time.process_time()
     pack_closed_days(store, now)
-    settled = settle_old_days(store, now)
+    settled = settle_old_days(store, now, most=1_000)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(
         f"settled {settled} UTC days in {wall:,.1f} s (CPU {cpu:,.1f} s):"

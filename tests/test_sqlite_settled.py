@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kenshin.adapters import sqlite_days, sqlite_settled
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.adapters.sqlite import SqliteStore
@@ -23,14 +24,16 @@ METERS = [f"M{n:02}" for n in range(30)]
 AFTER = U0 + 2 * DAY  # both days ended
 
 
-def live(store: Store, *more: Store) -> list[Watermark]:
-    """Two UTC days of every meter, a batch each half hour as a fleet reports, sent a
+def live(store: Store, *more: Store, meters: list[str] = METERS) -> list[Watermark]:
+    """Two UTC days of the meters, a batch each half hour as a fleet reports, sent a
     few minutes after each reading's time; the watermark after each batch."""
     marks = []
     for i in range(96):
         t = U0 + 1800 * i
         batch = [
-            Reading(m, t, 10 * i + n, n % 3 or None, t + 300 + n) for n, m in enumerate(METERS)
+            Reading(m, t, 10 * i + n, n % 3 or None, t + 300 + n)
+            for n, m in enumerate(METERS)
+            if m in meters
         ]
         for each in (store, *more):
             each.readings.add_readings(batch, t + 600)
@@ -57,7 +60,7 @@ def rows(store_path: Path, sql: str) -> int:
 
 def settle(store: SqliteStore, before: int = AFTER) -> int:
     store.readings.compact(before)
-    return store.readings.settle(before)
+    return store.readings.settle(before, 100)
 
 
 @pytest.fixture
@@ -144,5 +147,36 @@ def test_an_export_run_settles_the_days_ended_four_days_before(tmp_path: Path) -
         assert (run.packed_days, run.settled_days) == (0, 1)
         assert rows(tmp_path / "kenshin.db", "SELECT count(*) FROM readings") == 0
         assert reads(store) == reads(twin)
+    finally:
+        store.close()
+
+
+def test_settling_goes_a_chunk_of_meters_at_a_time_and_comes_back_for_late_days(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Meters settled 7 at a time; three units offline then, whose days come late, and a
+    late reading of a meter in the middle: the next pass settles them all."""
+    monkeypatch.setattr(sqlite_settled, "CHUNK", 7)
+    monkeypatch.setattr(sqlite_days, "CHUNK", 7)
+    store, twin = SqliteStore(path), MemoryStore()
+    try:
+        first = [Reading(m, U0, n, n % 3 or None, U0 + 300 + n) for n, m in enumerate(METERS)]
+        for each in (store, twin):  # every meter known, and a first reading of each
+            each.readings.add_readings(first, U0)
+        live(store, twin, meters=METERS[:12] + METERS[15:])
+        assert settle(store) == 2
+        assert rows(path, "SELECT count(*) FROM readings") == 0
+        late = live(store, twin, meters=METERS[12:15])  # the offline units catch up
+        t = U0 + 1800 * 9
+        more = [Reading("M20", t, 90, 2, t + 300), Reading("M21", t, 1, None, t + 60)]
+        assert store.readings.add_readings(more, t) == twin.readings.add_readings(more, t)
+        assert rows(path, "SELECT count(*) FROM readings") == 3 * 96 + 2 * 48  # put back
+        assert reads(store) == reads(twin)
+        assert reads(store, late[10]) == reads(twin, late[10])
+        assert settle(store) == 2  # both days again, from their first late meter
+        assert rows(path, "SELECT count(*) FROM readings") == 0
+        assert reads(store) == reads(twin)
+        settled = "SELECT count(*) FROM day_registers WHERE settled IS NOT NULL"
+        assert rows(path, settled) == 2 * len(METERS)
     finally:
         store.close()

@@ -238,6 +238,8 @@ def _scatter_settled(
 ) -> None:
     """Put the readings that settled rows of the meters ``keys`` (sorted; a grid row
     each) hold at start, start + 1800, ... end, of ``batch`` or earlier, into the grids."""
+    if start % SLOT_SECONDS:
+        return  # settled rows hold readings on the UTC half hours only
     fwd, rev = grids
     for key, t, f, r, of_batch, _ in settled_readings(db, keys.tolist(), start, end):
         if of_batch <= batch and (t - start) % SLOT_SECONDS == 0:

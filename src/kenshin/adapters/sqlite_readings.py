@@ -346,14 +346,15 @@ class SqliteReadings(SqlitePart):
                     done = sqlite_days.pack_chunk(db, day)
         return len(days)
 
-    def settle(self, before: int) -> int:
-        """Settle every packed UTC day that ended at or before ``before``: its rows become
-        the record and its readings go (``sqlite_settled``); how many days.
+    def settle(self, before: int, most: int) -> int:
+        """Settle the packed UTC days that ended at or before ``before``, ``most`` at most
+        and the oldest first: their rows become the record and their readings go
+        (``sqlite_settled``); how many days.
 
         A chunk of meters per transaction, so that writers wait a moment at most.
         """
         with self._lock, wrapped("listing days to settle"):
-            days = sqlite_settled.days_to_settle(self._db, before)
+            days = sqlite_settled.days_to_settle(self._db, before)[:most]
         for day in days:
             done = False
             while not done:

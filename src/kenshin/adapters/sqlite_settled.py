@@ -18,7 +18,9 @@ Nothing reads otherwise for it:
 
 ``settled_days (day, upto)`` says how far settling has gone, as ``packed_days`` does for
 packing: the meters with a key below ``upto`` were settled, a chunk per transaction. A
-restored meter-day lowers ``upto`` to its meter, so that the next pass settles it again.
+batch with readings of a day being settled or settled lowers ``upto`` to its first meter
+of that day (a restored one, or one without readings then), so that the next pass
+settles them too.
 """
 
 from __future__ import annotations
@@ -201,6 +203,13 @@ def restore(db: sqlite3.Connection, meter_keys: Sequence[int], days: Sequence[in
     if not settling.intersection(days):
         return  # a live batch: its days are never settled
     wanted = sorted({(k, d) for k, d in zip(meter_keys, days, strict=True) if d in settling})
+    lowest: dict[int, int] = {}
+    for key, day in wanted:  # settled again from there, by the next pass
+        lowest[day] = min(key, lowest.get(day, key))
+    db.executemany(
+        "UPDATE settled_days SET upto = min(upto, ?) WHERE day = ?",
+        [(key, day) for day, key in lowest.items()],
+    )
     rows = _settled_rows(db, wanted)
     if not rows:
         return
@@ -211,13 +220,6 @@ def restore(db: sqlite3.Connection, meter_keys: Sequence[int], days: Sequence[in
     db.executemany(
         "UPDATE day_registers SET settled = NULL WHERE meter = ? AND day = ?",
         [(key, day) for key, day, *_ in rows],
-    )
-    lowest: dict[int, int] = {}
-    for key, day, *_ in rows:
-        lowest[day] = min(key, lowest.get(day, key))
-    db.executemany(
-        "UPDATE settled_days SET upto = min(upto, ?) WHERE day = ?",
-        [(key, day) for day, key in lowest.items()],
     )
 
 

@@ -81,11 +81,11 @@ class Settling(Protocol):
     (their packed days become the record): the schedule offers it the days old enough
     that late readings are rare, and a store without it keeps them as they are."""
 
-    def settle(self, before: int) -> int:
-        """Keep the days that ended at or before ``before`` (UTC epoch s) in fewer bytes;
-        how many days that took. Nothing reads otherwise: a later reading of such a day
-        is told duplicate, completion or conflict as before, and reads as of a batch see
-        what they saw."""
+    def settle(self, before: int, most: int) -> int:
+        """Keep the days that ended at or before ``before`` (UTC epoch s) in fewer bytes,
+        ``most`` days at most, the oldest first; how many days that took. Nothing reads
+        otherwise: a later reading of such a day is told duplicate, completion or
+        conflict as before, and reads as of a batch see what they saw."""
 
 
 @runtime_checkable

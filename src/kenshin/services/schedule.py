@@ -142,7 +142,8 @@ def export_due(  # noqa: PLR0913 - the last four are keywords
         run.record(customers[job.customer], job)
     if request.remove_expired:
         done.expired_readings = _expire_readings(store, now, settings.readings_retention_days)
-    done.settled_days = _settle(store, now)
+    if not request.customers:  # a run of the whole fleet: settling is the fleet's
+        done.settled_days = _settle(store, now)
     _log_run(done)
     return done
 
