@@ -17,9 +17,9 @@ the steps after it, in the fewest bytes that hold the row's largest step. The la
   little-endian; half bytes two to a byte, the first in the low half, the last byte
   padded with 0.
 
-A household's day of live readings is about 52 to 100 bytes (a reading every half
-hour, batches a few apart, sends a few seconds apart from one half hour to the next);
-half a day about half that.
+A household's day of live readings is about 52 to 150 bytes (a reading every half
+hour; batches up to 7, 127 or 32,767 apart; sends a few seconds apart from one half
+hour to the next); half a day about half that.
 """
 
 from __future__ import annotations

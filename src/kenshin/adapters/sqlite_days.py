@@ -18,7 +18,7 @@ packed a chunk of meters per transaction, so that ingest is never held up long.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -177,20 +177,35 @@ def closed_days(db: sqlite3.Connection, before: int) -> list[int]:
 
 def pack_chunk(db: sqlite3.Connection, day: int) -> bool:
     """Pack the next chunk of meters of ``day``; True once the whole day is packed."""
-    row = db.execute("SELECT upto FROM packed_days WHERE day = ?", (day,)).fetchone()
+    return next_chunk(db, "packed_days", day, CHUNK, lambda keys: _pack_meters(db, keys, day))
+
+
+def next_chunk(
+    db: sqlite3.Connection,
+    progress: str,
+    day: int,
+    size: int,
+    work: Callable[[list[int]], None],
+) -> bool:
+    """Do ``work`` on the next ``size`` meter keys of ``day`` after its mark in the table
+    ``progress`` (``packed_days``, ``settled_days``: day, upto) and move the mark past
+    them, to ``DONE`` after the last; True once every meter is done."""
+    mark = f"SELECT upto FROM {progress} WHERE day = ?"  # noqa: S608 - one of two tables
+    row = db.execute(mark, (day,)).fetchone()
     upto = 0 if row is None else int(row[0])
     if upto >= DONE:
         return True
     keys = [
         key
         for (key,) in db.execute(
-            "SELECT key FROM meters WHERE key >= ? ORDER BY key LIMIT ?", (upto, CHUNK)
+            "SELECT key FROM meters WHERE key >= ? ORDER BY key LIMIT ?", (upto, size)
         ).fetchall()
     ]
     if keys:
-        _pack_meters(db, keys, day)
-    done = len(keys) < CHUNK
+        work(keys)
+    done = len(keys) < size
     db.execute(
-        "INSERT OR REPLACE INTO packed_days VALUES (?, ?)", (day, DONE if done else keys[-1] + 1)
+        f"INSERT OR REPLACE INTO {progress} VALUES (?, ?)",  # noqa: S608 - one of two tables
+        (day, DONE if done else keys[-1] + 1),
     )
     return done

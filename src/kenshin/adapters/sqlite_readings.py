@@ -9,7 +9,7 @@ import json
 import sqlite3
 import threading
 from collections import ChainMap
-from collections.abc import Iterator, Sequence, Set
+from collections.abc import Callable, Iterator, Sequence, Set
 from itertools import groupby, repeat
 from operator import attrgetter, itemgetter
 from typing import Any, cast
@@ -339,12 +339,7 @@ class SqliteReadings(SqlitePart):
         """
         with self._lock, wrapped("listing days to pack"):
             days = sqlite_days.closed_days(self._db, before)
-        for day in days:
-            done = False
-            while not done:
-                with self._writing(f"packing day {day * DAY_SECONDS}") as db:
-                    done = sqlite_days.pack_chunk(db, day)
-        return len(days)
+        return self._chunk_by_chunk("packing", days, sqlite_days.pack_chunk)
 
     def settle(self, before: int, most: int) -> int:
         """Settle the packed UTC days that ended at or before ``before``, ``most`` at most
@@ -355,11 +350,18 @@ class SqliteReadings(SqlitePart):
         """
         with self._lock, wrapped("listing days to settle"):
             days = sqlite_settled.days_to_settle(self._db, before)[:most]
+        return self._chunk_by_chunk("settling", days, sqlite_settled.settle_chunk)
+
+    def _chunk_by_chunk(
+        self, what: str, days: list[int], chunk: Callable[[sqlite3.Connection, int], bool]
+    ) -> int:
+        """Run ``chunk`` on each day, a transaction each time, until it says the day is
+        done; how many days."""
         for day in days:
             done = False
             while not done:
-                with self._writing(f"settling day {day * DAY_SECONDS}") as db:
-                    done = sqlite_settled.settle_chunk(db, day)
+                with self._writing(f"{what} day {day * DAY_SECONDS}") as db:
+                    done = chunk(db, day)
         return len(days)
 
     def conflicts_between(

@@ -4,7 +4,7 @@ A reading row costs some 27 bytes on disk, a meter's UTC day of them about 1,300
 a packed day (``sqlite_days``) is old enough that readings for it rarely come, ``settle``
 makes each meter's row of it the record: the row keeps, beside its registers, each
 reading's batch and send lag (``settled_blobs``), and the meter's readings of that day
-are deleted. A settled meter-day is about 120 to 220 bytes.
+are deleted. A settled meter-day is about 130 to 230 bytes with its key.
 
 Nothing reads otherwise for it:
 
@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kenshin.adapters import day_blobs, settled_blobs
-from kenshin.adapters.sqlite_days import DAY_SECONDS, DONE, PER_DAY, encode_grids
+from kenshin.adapters.sqlite_days import DAY_SECONDS, DONE, PER_DAY, encode_grids, next_chunk
 from kenshin.domain.intervals import NO_REGISTER
 from kenshin.domain.slots import SLOT_SECONDS
 
@@ -92,23 +92,9 @@ def days_to_settle(db: sqlite3.Connection, before: int) -> list[int]:
 
 def settle_chunk(db: sqlite3.Connection, day: int) -> bool:
     """Settle the next chunk of meters of ``day``; True once the whole day is settled."""
-    row = db.execute("SELECT upto FROM settled_days WHERE day = ?", (day,)).fetchone()
-    upto = 0 if row is None else int(row[0])
-    if upto >= DONE:
-        return True
-    keys = [
-        key
-        for (key,) in db.execute(
-            "SELECT key FROM meters WHERE key >= ? ORDER BY key LIMIT ?", (upto, CHUNK)
-        ).fetchall()
-    ]
-    if keys:
-        _settle_meters(db, keys[0], keys[-1], day)
-    done = len(keys) < CHUNK
-    db.execute(
-        "INSERT OR REPLACE INTO settled_days VALUES (?, ?)", (day, DONE if done else keys[-1] + 1)
+    return next_chunk(
+        db, "settled_days", day, CHUNK, lambda keys: _settle_meters(db, keys[0], keys[-1], day)
     )
-    return done
 
 
 def _settle_meters(db: sqlite3.Connection, low: int, high: int, day: int) -> None:
