@@ -45,7 +45,7 @@ def test_batches_and_lags_come_back_exactly(
         assert back_lags == (None if lags is None else lags[row][kept].tolist())
 
 
-def test_a_live_day_takes_52_to_100_bytes_and_a_day_stored_at_once_27() -> None:
+def test_a_live_day_takes_a_byte_or_less_a_step_and_a_day_stored_at_once_26() -> None:
     """Readings of each half hour in a batch up to 127 after the one before (or up to 7),
     sent a few seconds apart from one half hour to the next; or the whole day in one
     batch, sent at unknown times."""

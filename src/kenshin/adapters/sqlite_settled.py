@@ -13,8 +13,9 @@ Nothing reads otherwise for it:
   conflicts are then told as for any stored reading, and the row is packed again;
 - reads of readings (``settled_readings``) and reads as of an earlier batch take the
   readings a settled row holds, with their batches;
-- a meter-day with a reading off the half hours (a zone like Kathmandu's), or with send
-  lags known for some readings only, is not settled: its readings stay.
+- a meter-day with a reading off the half hours (a zone like Kathmandu's), with send
+  lags known for some readings only, or with a lag beyond a signed 32-bit number, is not
+  settled: its readings stay.
 
 ``settled_days (day, upto)`` says how far settling has gone, as ``packed_days`` does for
 packing: the meters with a key below ``upto`` were settled, a chunk per transaction. A

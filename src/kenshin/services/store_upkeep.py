@@ -22,8 +22,9 @@ PACK_DELAY_S = 3600
 # then, and a reading that still comes for it is taken all the same, only slower.
 SETTLE_DELAY_S = 4 * 86_400
 # Days settled a run at most, the oldest first: a million meters' day takes about a
-# minute, and a store upgraded with months of days settles them over the next runs.
-SETTLE_DAYS_PER_RUN = 1
+# minute, and a store upgraded with months of days settles them over the next runs (one
+# day more a run than the days that come, even where runs are a day apart).
+SETTLE_DAYS_PER_RUN = 2
 
 
 class WithReadings(Protocol):
