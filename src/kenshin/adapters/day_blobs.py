@@ -73,16 +73,25 @@ def encode(grid: Registers) -> list[bytes]:
 
 
 def decode(blobs: Sequence[bytes | None]) -> Registers:
-    """The registers of each blob (None: a row without any), as a grid of n x 48."""
+    """The registers of each blob (None: a row without any), as a grid of n x 48.
+
+    The blobs are joined once and cut by numpy: rows of one layout and size go through
+    together, with no Python per row."""
     grid = np.full((len(blobs), PER_DAY), NO_REGISTER, np.uint32)
-    by_layout: dict[tuple[int, int], list[int]] = {}
-    for row, blob in enumerate(blobs):
-        if blob:
-            by_layout.setdefault((blob[0], len(blob)), []).append(row)
-    for (kind, size), rows in by_layout.items():
-        data = np.frombuffer(b"".join([blobs[row] or b"" for row in rows]), np.uint8)
-        data = data.reshape(len(rows), size)
-        grid[rows] = _decoded(data, kind, size)
+    parts = [blob or b"" for blob in blobs]
+    sizes = np.fromiter(map(len, parts), np.int64, len(parts))
+    rows = np.flatnonzero(sizes)
+    if not len(rows):
+        return grid
+    data = np.frombuffer(b"".join(parts), np.uint8)
+    starts = np.cumsum(sizes) - sizes
+    kinds = np.where(sizes[rows] == RAW_BYTES, 0, data[starts[rows]])  # raw: any first byte
+    layouts = kinds.astype(np.int64) << 16 | sizes[rows]
+    for layout in np.unique(layouts).tolist():
+        which = rows[layouts == layout]
+        size = layout & 0xFFFF
+        cut = data[starts[which][:, None] + np.arange(size)]
+        grid[which] = _decoded(cut, layout >> 16, size)
     return grid
 
 
