@@ -50,13 +50,7 @@ from kenshin.domain.revisions import (
 from kenshin.domain.slots import DaySlots, local_day
 from kenshin.domain.vee import VeeSettings
 from kenshin.errors import ExportError
-from kenshin.ports import (
-    Outbox,
-    Readings,
-    Registry,
-    Revisions,
-    UnitClocks,
-)
+from kenshin.ports import Outbox, Readings, Registry, Revisions, UnitClocks
 from kenshin.services.aggregate import aggregate_day, drift_spells
 from kenshin.services.retention import remove_expired
 
