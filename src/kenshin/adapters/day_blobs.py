@@ -23,11 +23,14 @@ no Python per row beyond its bytes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from kenshin.domain.intervals import NO_REGISTER, Registers
+
+_V = TypeVar("_V", bound=np.generic)
 
 PER_DAY = 48
 RAW_BYTES = 4 * PER_DAY
@@ -40,14 +43,8 @@ EVERY_HALF_HOUR = {_HEAD + (PER_DAY - 1) * width: width for width in WIDTHS}  # 
 def encode(grid: Registers) -> list[bytes]:
     """Each row of ``grid`` (n x 48 registers, ``NO_REGISTER`` where none) in its bytes."""
     present = grid != NO_REGISTER
-    columns = np.arange(PER_DAY)
-    known = np.maximum.accumulate(np.where(present, columns, -1), axis=1)
-    first = np.argmax(present, axis=1)  # 0 for a row without any: its bytes say none
-    known = np.where(known < 0, first[:, None], known)
-    filled = np.take_along_axis(grid, known, axis=1).astype(np.uint32)
-    filled[~present.any(axis=1)] = 0
-    steps = np.diff(filled, axis=1)  # uint32: modulo 2**32; 0 where no register
-    kept = present[:, 1:] & (columns[None, 1:] > first[:, None])  # a step to each but the first
+    kept, steps, firsts = steps_between(present, grid)  # uint32 steps: modulo 2**32
+    firsts[~present.any(axis=1)] = 0  # a row without any: its bytes say none
     largest = steps.max(axis=1, initial=0)
     widths = np.where(largest < 1 << 8, 1, np.where(largest < 1 << 16, 2, 4))
     bits = np.packbits(present, axis=1, bitorder="little")
@@ -55,7 +52,7 @@ def encode(grid: Registers) -> list[bytes]:
         [
             (widths | BETWEEN_READINGS).astype(np.uint8)[:, None],
             bits,
-            filled[:, :1].astype("<u4").view(np.uint8),
+            firsts[:, None].astype("<u4").view(np.uint8),
         ],
         axis=1,
     )
@@ -70,6 +67,21 @@ def encode(grid: Registers) -> list[bytes]:
         for row, start, end in zip(which.tolist(), [0, *ends[:-1]], ends, strict=True):
             out[row] = head[row].tobytes() + body[start:end]
     return out
+
+
+def steps_between(
+    present: npt.NDArray[np.bool_], values: npt.NDArray[_V]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[_V], npt.NDArray[_V]]:
+    """For rows of 48 half hours with values where ``present``: which steps are kept (from
+    each value to the next of its row: n - 1 of n), every step (0 where none is kept),
+    and each row's first value (the row's first column's where it has none)."""
+    columns = np.arange(PER_DAY)
+    known = np.maximum.accumulate(np.where(present, columns, -1), axis=1)
+    first = np.argmax(present, axis=1)
+    known = np.where(known < 0, first[:, None], known)
+    filled = np.take_along_axis(values, known, axis=1)
+    kept = present[:, 1:] & (columns[None, 1:] > first[:, None])
+    return kept, np.diff(filled, axis=1), filled[:, 0].copy()
 
 
 def decode(blobs: Sequence[bytes | None]) -> Registers:

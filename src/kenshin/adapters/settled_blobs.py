@@ -27,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-PER_DAY = 48
+from kenshin.adapters.day_blobs import steps_between
+
 LAG_MIN, LAG_MAX = -(2**31), 2**31 - 1  # the lags a row keeps
 NO_LAGS = 0
 HALF = 1
@@ -41,14 +42,14 @@ def encode(present: npt.NDArray[np.bool_], batches: Grid, lags: Grid | None) -> 
     """Each row's blob: ``present`` (n x 48) says which half hours have a reading,
     ``batches`` and ``lags`` (n x 48, read where present) their batch and lag; ``lags``
     None where no row has any known. Every row must have a reading."""
-    mask, batch_steps, firsts = _steps(present, batches)
+    mask, batch_steps, firsts = steps_between(present, batches)
     newest = newest_batches(present, batches)
     codes = _codes(batch_steps)
     if lags is None:
         lag_steps, lag_firsts = np.zeros_like(batch_steps), np.zeros(len(present), np.int64)
         lag_codes = np.zeros(len(present), np.int64)
     else:
-        _, lag_steps, lag_firsts = _steps(present, lags)
+        _, lag_steps, lag_firsts = steps_between(present, lags)
         lag_codes = _codes(lag_steps)
     counts = mask.sum(axis=1)
     out: list[bytes] = [b""] * len(present)
@@ -90,20 +91,6 @@ def decode(blob: bytes, count: int, newest: int) -> tuple[list[int], list[int] |
         return batches, None
     lag_steps, _ = _unpacked(blob, at, count - 1, lag_code)
     return batches, np.concatenate([[lag_first], lag_first + np.cumsum(lag_steps)]).tolist()
-
-
-def _steps(
-    present: npt.NDArray[np.bool_], values: Grid
-) -> tuple[npt.NDArray[np.bool_], Grid, Grid]:
-    """Which steps are kept (from each reading to the next of its row), every step, and
-    each row's first value."""
-    columns = np.arange(PER_DAY)
-    known = np.maximum.accumulate(np.where(present, columns, -1), axis=1)
-    first = np.argmax(present, axis=1)
-    known = np.where(known < 0, first[:, None], known)
-    filled = np.take_along_axis(values, known, axis=1)
-    mask = present[:, 1:] & (columns[None, 1:] > first[:, None])
-    return mask, np.diff(filled, axis=1), filled[:, 0]
 
 
 def _codes(steps: Grid) -> npt.NDArray[np.int64]:

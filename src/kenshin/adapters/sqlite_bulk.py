@@ -242,7 +242,7 @@ def _scatter_settled(
         return  # settled rows hold readings on the UTC half hours only
     fwd, rev = grids
     for key, t, f, r, of_batch, _ in settled_readings(db, keys.tolist(), start, end):
-        if of_batch <= batch and (t - start) % SLOT_SECONDS == 0:
+        if of_batch <= batch:
             row, column = int(np.searchsorted(keys, key)), (t - start) // SLOT_SECONDS
             fwd[row, column] = NO_REGISTER if f is None else f
             rev[row, column] = NO_REGISTER if r is None else r

@@ -26,6 +26,7 @@ settles them too.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from operator import itemgetter
@@ -264,10 +265,6 @@ def settled_readings(
         "SELECT d.meter, d.day, d.fwd, d.rev, d.batch, d.settled FROM json_each(?) w"
         " CROSS JOIN day_registers d ON d.meter = w.value AND d.day BETWEEN ? AND ?"
         " WHERE d.settled IS NOT NULL",
-        (_json(keys), first, last),
+        (json.dumps(list(keys)), first, last),
     ).fetchall()
     return [r for r in readings_of_rows(rows) if start <= r[1] <= end]
-
-
-def _json(keys: Sequence[int]) -> str:
-    return "[" + ",".join(map(str, keys)) + "]"
