@@ -69,3 +69,41 @@ def test_a_meter_fitted_earlier_moves_the_removal_of_the_one_it_replaced() -> No
     changes, exchange = spans_to_set(known, [Reported("NEW", T - 3600, T)], ["NEW"])
     assert changes == {"NEW": (T - 3600, None), "OLD": (T - 86_400, T - 3600)}
     assert exchange is None
+
+
+def test_a_meter_read_earlier_in_the_batch_is_not_new_in_the_exchange_message() -> None:
+    # The old meter first read at T - 3600 in the batch, then both at the exchange (T).
+    known = DeviceService(
+        {"OLD": (T - 3600, None), "NEW": (None, None)},
+        new=frozenset({"OLD", "NEW"}),
+        first_seen={"OLD": T - 3600, "NEW": T},
+        last_seen={"OLD": T, "NEW": T},
+    )
+    seen = [Reported("OLD", T, T), Reported("NEW", T, T)]
+    changes, exchange = spans_to_set(known, seen, ["OLD", "NEW"])
+    assert changes == {"NEW": (T, None)}
+    assert exchange == Exchange("OLD", "NEW", T)
+
+
+def test_an_exchange_message_seen_first_is_an_exchange_once_the_old_meter_proves_older() -> None:
+    # Both first seen in the exchange's message at T: a unit of two, until the old one's
+    # earlier readings come.
+    known = DeviceService({"OLD": (T, None), "NEW": (T, None)}, last_seen={"OLD": T - 1800})
+    changes, exchange = spans_to_set(known, [Reported("OLD", T - 3600, T - 1800)], ["OLD"])
+    assert changes == {"OLD": (T - 3600, None)}
+    assert exchange == Exchange("OLD", "NEW", T)
+    # Read after T in the batch: two meters after all.
+    later = DeviceService(known.spans, last_seen={"OLD": T + 1800})
+    assert spans_to_set(later, [Reported("OLD", T - 3600, T + 1800)], ["OLD"])[1] is None
+
+
+def test_a_new_meter_seen_late_first_is_an_exchange_once_its_first_reading_comes() -> None:
+    # The new meter first seen at T + 7200, the old one in service: its first reading at
+    # the exchange (T) comes later.
+    known = DeviceService({"OLD": (T - 86_400, None), "NEW": (T + 7200, None)})
+    changes, exchange = spans_to_set(known, [Reported("NEW", T, T)], ["OLD", "NEW"])
+    assert changes == {"NEW": (T, None)}
+    assert exchange == Exchange("OLD", "NEW", T)
+    # The other one fitted later than the new fitting: not the meter it replaced.
+    after = DeviceService({"A": (T + 3600, None), "B": (T + 7200, None)})
+    assert spans_to_set(after, [Reported("B", T, T)], ["B"])[1] is None

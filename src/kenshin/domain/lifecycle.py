@@ -107,9 +107,11 @@ def spans_to_set(
     reading in the batch (whether the store holds a later reading is for the caller to
     ask, before it sets ``exchange_spans``). A new meter is in service from its first
     reading; one fitted earlier than recorded takes the removal of the meter it replaced
-    with it."""
+    with it, and may show an exchange its unit's earlier messages could not (they came
+    out of order)."""
     spans = dict(known.spans)
     changes: dict[str, Span] = {}
+    out_of_order: Exchange | None = None
 
     def put(meter: str, span: Span) -> None:
         spans[meter] = changes[meter] = span
@@ -127,8 +129,13 @@ def spans_to_set(
             for other, (fitted, removed) in list(spans.items()):
                 if removed == span[0] and changed[0] is not None:
                     put(other, (fitted, changed[0]))
-    fresh = [seen.meter for seen in reported if seen.meter in known.new]
-    return changes, _exchange(known, spans, fresh, named)
+            out_of_order = out_of_order or _fitted_earlier(known, spans, seen.meter, span[0])
+    fresh = [  # new, and first seen in this message: a meter the batch read earlier is not
+        seen.meter
+        for seen in reported
+        if seen.meter in known.new and known.first_seen[seen.meter] >= seen.first
+    ]
+    return changes, _exchange(known, spans, fresh, named) or out_of_order
 
 
 def _exchange(
@@ -147,6 +154,30 @@ def _exchange(
     if known.last_seen.get(old, at) > at:
         return None  # both report at once: a unit of two meters
     return Exchange(old, new, at)
+
+
+def _fitted_earlier(
+    known: DeviceService, spans: Mapping[str, Span], meter: str, was: int
+) -> Exchange | None:
+    """The exchange ``meter`` shows when its fitting moves earlier than ``was``: the
+    unit's messages came in out of order (an import in parts, or a cluster's workers),
+    and what was first seen of the exchange did not show it. With the unit's only other
+    meter in service it is one if the other was fitted at ``was`` too (``meter`` is the
+    old one: both were first seen in the exchange's message), or before ``meter`` now
+    is (``meter`` is the new one); and if the old one was not read after the exchange
+    in the batch (whether the store holds a later reading is for the caller to ask)."""
+    now = spans[meter][0]
+    others = [m for m, (_, removed) in spans.items() if m != meter and removed is None]
+    if now is None or spans[meter][1] is not None or len(others) != 1:
+        return None
+    other, (other_fitted, _) = others[0], spans[others[0]]
+    if other_fitted == was:
+        old, new, at = meter, other, was
+    elif other_fitted is None or other_fitted < now:
+        old, new, at = other, meter, now
+    else:
+        return None
+    return None if known.last_seen.get(old, at) > at else Exchange(old, new, at)
 
 
 def exchange_spans(exchange: Exchange, spans: Mapping[str, Span]) -> dict[str, Span]:
