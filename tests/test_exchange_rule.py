@@ -68,6 +68,11 @@ def test_a_meter_fitted_earlier_moves_the_removal_of_the_one_it_replaced() -> No
     known = DeviceService({"OLD": (T - 86_400, T), "NEW": (T, None)})
     changes, exchange = spans_to_set(known, [Reported("NEW", T - 3600, T)], ["NEW"])
     assert changes == {"NEW": (T - 3600, None), "OLD": (T - 86_400, T - 3600)}
+    assert exchange == Exchange("OLD", "NEW", T - 3600, moved=True)  # the store is asked
+    # The old meter read after the new fitting in the batch: not taken out after all.
+    read = DeviceService(known.spans, last_seen={"OLD": T - 1800})
+    changes, exchange = spans_to_set(read, [Reported("NEW", T - 3600, T)], ["NEW"])
+    assert changes == {"NEW": (T - 3600, None), "OLD": (T - 86_400, None)}
     assert exchange is None
 
 

@@ -167,6 +167,18 @@ def test_a_reading_dated_in_the_future_is_quarantined_and_the_rest_stored(store:
     assert (summary.stored, summary.duplicates, summary.quarantined) == (1, 1, 0)
 
 
+def test_a_meter_read_only_ahead_of_time_is_not_registered_until_a_reading_in_time(
+    store: Store,
+) -> None:
+    ahead = Ingest(store).ingest([Incoming("mqtt", message(meter="M-7"), T0 - 3600)])
+    assert (ahead.quarantined, ahead.meters_discovered) == (1, 0)
+    assert store.registry.get_meter("M-7") is None
+    Ingest(store).ingest([incoming(message(meter="M-7"))])
+    meter = store.registry.get_meter("M-7")
+    assert meter is not None
+    assert meter.installed_at == T0  # in service from its first reading in time
+
+
 def test_unknown_device_is_a_dead_letter_that_says_how_to_register_it(store: Store) -> None:
     summary = Ingest(store).ingest([incoming(message(device="U-404"))])
     assert (summary.stored, summary.dead_letters) == (0, 1)

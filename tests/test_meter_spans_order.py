@@ -4,11 +4,13 @@ an exchange must be found all the same."""
 
 from __future__ import annotations
 
+import json
 import random
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
-from itertools import pairwise
+from itertools import pairwise, permutations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +24,7 @@ from kenshin.sim.fleet import FleetSpec
 from kenshin.sim.transmission import fleet_lines
 
 DEVICES = 16
+T, H = 1_795_663_800, 1800  # 2026-11-26T03:30Z; a half hour
 
 
 @cache
@@ -69,3 +72,56 @@ def test_spans_are_the_same_whatever_the_order_of_arrival(
             order.extend(queue[:batch])
             del queue[:batch]
     assert spans(lines, order, batch) == in_order
+
+
+def unit_message(meters: dict[str, list[int]]) -> bytes:
+    """A message of unit U-000001 with readings of ``meters`` at half hours from T."""
+    blocks = [
+        {
+            "meter": meter,
+            "unit": "0.1kWh",
+            "coefficient": 1,
+            "digits": 6,
+            "readings": [
+                {"t": datetime.fromtimestamp(T + k * H, UTC).isoformat(), "fwd": 100 + k, "rev": 0}
+                for k in slots
+            ],
+        }
+        for meter, slots in meters.items()
+    ]
+    sent = datetime.fromtimestamp(T + max(max(s) for s in meters.values()) * H + 4, UTC)
+    return json.dumps(
+        {"v": 1, "device": "U-000001", "seq": 1, "sent": sent.isoformat(), "meters": blocks}
+    ).encode()
+
+
+A, B, FUTURE = "M-A", "M-B", 20_000  # a slot over a year ahead of the receipt
+UNITS = {  # messages in time order, and the spans they leave in half hours from T
+    "exchange": ([{A: [0]}, {A: [1]}, {A: [2], B: [2]}, {B: [3]}], {A: (0, 2), B: (2, None)}),
+    "exchange in a backlog": (
+        [{A: [0]}, {A: [1, 2], B: [2, 3]}, {B: [4]}],
+        {A: (0, 2), B: (2, None)},
+    ),
+    "two meters": ([{A: [0, 1], B: [0, 1]}, {A: [2], B: [2]}], {A: (0, None), B: (0, None)}),
+    "a second meter fitted later": (
+        [{A: [0]}, {A: [1], B: [1]}, {A: [2], B: [2]}],
+        {A: (0, None), B: (1, None)},
+    ),
+    "a reading dated ahead after an exchange": (
+        [{A: [0]}, {A: [2], B: [2]}, {A: [FUTURE]}],
+        {A: (0, 2), B: (2, None)},
+    ),
+}
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_a_units_meters_are_the_same_in_every_order_and_batch(unit: str) -> None:
+    messages, expected = UNITS[unit]
+    lines = tuple(unit_message(m) for m in messages)
+    want = {
+        meter: (T + fitted * H, None if removed is None else T + removed * H)
+        for meter, (fitted, removed) in expected.items()
+    }
+    for order in permutations(range(len(lines))):
+        for batch in (1, 2, len(lines)):
+            assert spans(lines, list(order), batch) == want, (order, batch)

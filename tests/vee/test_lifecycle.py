@@ -112,7 +112,8 @@ def test_outside_its_time_in_service_a_meter_is_neither_missing_nor_estimated(
 def test_a_meter_that_reports_after_its_removal_was_not_removed(store: Store) -> None:
     exchanged(store)
     later = range(SWAP + 1800, SWAP + 4 * 1800, 1800)
-    Ingest(store).ingest([Incoming("c", message("M-1", later, 5_000 + 24 * 21 * 2 + 25), SWAP)])
+    again = message("M-1", later, 5_000 + 24 * 21 * 2 + 25)
+    Ingest(store).ingest([Incoming("c", again, later[-1] + 60)])  # not dated ahead: used
     old = store.registry.get_meter("M-1")
     assert old is not None
     assert old.removed_at is None  # a unit of two meters, not an exchange

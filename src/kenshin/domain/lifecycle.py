@@ -77,11 +77,14 @@ class Reported:
 
 @dataclass(frozen=True, slots=True)
 class Exchange:
-    """A unit's meter ``old`` exchanged for ``new`` at ``at`` (UTC epoch s)."""
+    """A unit's meter ``old`` exchanged for ``new`` at ``at`` (UTC epoch s); ``moved``:
+    an exchange known later, moved earlier to the new meter's first reading (if the old
+    meter was read after ``at`` after all, it was not taken out)."""
 
     old: str
     new: str
     at: int
+    moved: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,8 @@ def spans_to_set(
     out of order)."""
     spans = dict(known.spans)
     changes: dict[str, Span] = {}
-    out_of_order: Exchange | None = None
+    moved: dict[str, int] = {}  # meters fitted earlier than thought: the fitting before
+    retired: Exchange | None = None  # an exchange moved earlier
 
     def put(meter: str, span: Span) -> None:
         spans[meter] = changes[meter] = span
@@ -125,17 +129,25 @@ def spans_to_set(
         changed = widened(span, (seen.first, seen.last), removal_fixed=fixed)
         if changed != span:
             put(seen.meter, changed)
-        if span[0] is not None and changed[0] != span[0]:  # fitted earlier: the one before
-            for other, (fitted, removed) in list(spans.items()):
-                if removed == span[0] and changed[0] is not None:
-                    put(other, (fitted, changed[0]))
-            out_of_order = out_of_order or _fitted_earlier(known, spans, seen.meter, span[0])
+        if span[0] is not None and changed[0] is not None and changed[0] != span[0]:
+            for other, (fitted, removed) in list(spans.items()):  # fitted earlier: the one before
+                if removed == span[0]:
+                    at = changed[0]
+                    read_after = known.last_seen.get(other, at) > at  # not taken out
+                    put(other, (fitted, None if read_after else at))
+                    retired = retired or (
+                        None if read_after else Exchange(other, seen.meter, at, True)
+                    )
+            moved.setdefault(seen.meter, span[0])
     fresh = [  # new, and first seen in this message: a meter the batch read earlier is not
         seen.meter
         for seen in reported
         if seen.meter in known.new and known.first_seen[seen.meter] >= seen.first
     ]
-    return changes, _exchange(known, spans, fresh, named) or out_of_order
+    found = _exchange(known, spans, fresh, named) or retired
+    for meter, was in moved.items():
+        found = found or _fitted_earlier(known, spans, meter, was)
+    return changes, found
 
 
 def _exchange(
@@ -159,21 +171,25 @@ def _exchange(
 def _fitted_earlier(
     known: DeviceService, spans: Mapping[str, Span], meter: str, was: int
 ) -> Exchange | None:
-    """The exchange ``meter`` shows when its fitting moves earlier than ``was``: the
-    unit's messages came in out of order (an import in parts, or a cluster's workers),
-    and what was first seen of the exchange did not show it. With the unit's only other
-    meter in service it is one if the other was fitted at ``was`` too (``meter`` is the
-    old one: both were first seen in the exchange's message), or before ``meter`` now
-    is (``meter`` is the new one); and if the old one was not read after the exchange
-    in the batch (whether the store holds a later reading is for the caller to ask)."""
+    """The exchange ``meter`` shows, as the message leaves the unit's ``spans``, when its
+    fitting moved earlier than ``was``: the unit's messages came out of order (an import
+    in parts, a cluster's workers, a backlog sent late), and what was first seen of the
+    exchange did not show it. With the unit's only other meter in service it is one if
+    that meter was fitted at ``was`` or later (``meter`` is the old one, until then), or
+    before ``meter`` is now (``meter`` is the new one); and if the old one was not read
+    after the exchange in the batch (whether the store holds a later reading is for the
+    caller to ask)."""
     now = spans[meter][0]
     others = [m for m, (_, removed) in spans.items() if m != meter and removed is None]
     if now is None or spans[meter][1] is not None or len(others) != 1:
         return None
-    other, (other_fitted, _) = others[0], spans[others[0]]
-    if other_fitted == was:
-        old, new, at = meter, other, was
-    elif other_fitted is None or other_fitted < now:
+    other = others[0]
+    other_fitted = spans[other][0]
+    if other_fitted is None:  # not known: nothing to compare
+        return None
+    if other_fitted >= was:
+        old, new, at = meter, other, other_fitted
+    elif other_fitted < now:
         old, new, at = other, meter, now
     else:
         return None

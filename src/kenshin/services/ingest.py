@@ -33,7 +33,8 @@ from kenshin.domain.payload_codec import PayloadContext
 from kenshin.domain.readings_json import LATEST
 from kenshin.domain.security_kinds import SecurityEventKind
 from kenshin.domain.slots import iso_utc
-from kenshin.domain.vee import VeeSettings, split_future
+from kenshin.domain.vee import VeeSettings
+from kenshin.domain.vee.ingest import split_message
 from kenshin.ports import Certificates, DeadLetters, Readings, Registry, UnitClocks
 from kenshin.services.clock_book import ClockBook, Heard
 from kenshin.services.incoming import Incoming, IngestSummary, PayloadKind
@@ -186,6 +187,10 @@ class Ingest:
             if first is None:
                 first, alone = self._decode(item, staged)
             plan.decoded.append(first if alone else None)
+            kept: list[Reading] = []
+            future: list[Reading] = []
+            if not isinstance(first, DeadLetter):
+                first, kept, future = split_message(first, item.received_at, self._vee)
             outcome = self._accept(item, staged, first)
             if isinstance(outcome, DeadLetter):
                 plan.letters.append(outcome)
@@ -193,8 +198,6 @@ class Ingest:
             if item.live:
                 plan.heard.append((outcome.device, item.received_at, outcome.sent))
             self._note_service(outcome, staged)
-            found = [r for block in outcome.meters for r in block.readings]
-            kept, future = split_future(found, item.received_at, self._vee)
             plan.readings.extend(kept)
             if future:  # a unit's clock ahead: quarantined with the message, never used
                 plan.quarantined += len(future)
@@ -253,8 +256,12 @@ class Ingest:
         )
         changes, exchange = spans_to_set(known, look, [b.meter for b in decoded.meters])
         staged.service.update(changes)
-        if exchange is None or self._read_after(exchange.old, exchange.at):
-            return  # no exchange, or both report: a unit of two meters
+        if exchange is None:
+            return
+        if self._read_after(exchange.old, exchange.at):  # both report: a unit of two meters
+            if exchange.moved:  # the removal it moved earlier is undone by those readings
+                staged.service[exchange.old] = (staged.service[exchange.old][0], None)
+            return
         staged.service.update(exchange_spans(exchange, {**spans, **changes}))
         staged.exchanges.append((decoded.device, exchange.old, exchange.new, exchange.at))
 

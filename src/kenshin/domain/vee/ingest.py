@@ -8,11 +8,12 @@ tracked as their messages arrive too: see ``clock``.)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 
-from kenshin.domain.model import Reading
+from kenshin.domain.model import DecodedMessage, Reading
 from kenshin.domain.vee.settings import VeeSettings
 
 Ints = npt.NDArray[np.int64]
@@ -33,3 +34,21 @@ def split_future(
     if len(kept) == len(readings):
         return kept, []
     return kept, [r for r in readings if r.t > latest]
+
+
+def split_message(
+    decoded: DecodedMessage, received_at: int, settings: VeeSettings
+) -> tuple[DecodedMessage, list[Reading], list[Reading]]:
+    """``split_future`` of a message's readings, and the message without those dated in
+    the future nor the meters it read only then: quarantined, they register no meter and
+    move no meter's time in service."""
+    found = [r for block in decoded.meters for r in block.readings]
+    kept, future = split_future(found, received_at, settings)
+    if not future:
+        return decoded, kept, future
+    gone = {id(r) for r in future}
+    blocks = (
+        replace(b, readings=tuple(r for r in b.readings if id(r) not in gone))
+        for b in decoded.meters
+    )
+    return replace(decoded, meters=tuple(b for b in blocks if b.readings)), kept, future
