@@ -96,7 +96,10 @@ def unit_message(meters: dict[str, list[int]]) -> bytes:
 
 
 A, B, FUTURE = "M-A", "M-B", 20_000  # a slot over a year ahead of the receipt
-UNITS = {  # messages in time order, and the spans they leave in half hours from T
+Slots = tuple[int, int | None]
+UNITS: dict[
+    str, tuple[list[dict[str, list[int]]], dict[str, Slots]]
+] = {  # messages in time order, and the spans they leave in half hours from T
     "exchange": ([{A: [0]}, {A: [1]}, {A: [2], B: [2]}, {B: [3]}], {A: (0, 2), B: (2, None)}),
     "exchange in a backlog": (
         [{A: [0]}, {A: [1, 2], B: [2, 3]}, {B: [4]}],
