@@ -179,6 +179,18 @@ def test_a_meter_read_only_ahead_of_time_is_not_registered_until_a_reading_in_ti
     assert meter.installed_at == T0  # in service from its first reading in time
 
 
+def test_a_meter_of_another_customer_dated_ahead_still_refuses_the_message(store: Store) -> None:
+    Ingest(store).ingest([Incoming("a", message(device="U-9", meter="M-9"), T0 + 10)])
+    document = json.loads(message(meter="M-1"))
+    other = json.loads(message(device="U-9", meter="M-9"))["meters"][0]
+    other["readings"][0]["t"] = "2026-11-27T12:30:00+09:00"  # a day ahead
+    document["meters"].append(other)
+    summary = Ingest(store).ingest([Incoming("b", json.dumps(document).encode(), T0 + 10)])
+    assert (summary.stored, summary.dead_letters, summary.quarantined) == (0, 1, 0)
+    assert "meter 'M-9' belongs to device 'U-9' of customer 'C-2'" in reasons(store)[-1]
+    assert store.registry.get_meter("M-1") is None  # the message is used whole or not at all
+
+
 def test_unknown_device_is_a_dead_letter_that_says_how_to_register_it(store: Store) -> None:
     summary = Ingest(store).ingest([incoming(message(device="U-404"))])
     assert (summary.stored, summary.dead_letters) == (0, 1)

@@ -105,6 +105,10 @@ UNITS: dict[
         [{A: [0]}, {A: [1, 2], B: [2, 3]}, {B: [4]}],
         {A: (0, 2), B: (2, None)},
     ),
+    "an exchange seen in no message of both": (
+        [{A: [0]}, {A: [1]}, {B: [2]}, {B: [3]}],
+        {A: (0, 2), B: (2, None)},
+    ),
     "two meters": ([{A: [0, 1], B: [0, 1]}, {A: [2], B: [2]}], {A: (0, None), B: (0, None)}),
     "a second meter fitted later": (
         [{A: [0]}, {A: [1], B: [1]}, {A: [2], B: [2]}],
@@ -128,3 +132,19 @@ def test_a_units_meters_are_the_same_in_every_order_and_batch(unit: str) -> None
     for order in permutations(range(len(lines))):
         for batch in (1, 2, len(lines)):
             assert spans(lines, list(order), batch) == want, (order, batch)
+
+
+def test_a_removal_an_operator_set_is_not_moved_by_an_exchange_found_later() -> None:
+    lines = tuple(unit_message(m) for m in [{A: [0, 1, 2]}, {B: [3]}, {B: [1]}])
+    store = MemoryStore()
+    store.registry.add_customer(Customer("C-1", "one"))
+    store.registry.add_device(Device("U-000001", "C-1"))
+    ingest = Ingest(store)
+    ingest.ingest(
+        [Incoming("f:1", lines[0], 1_800_000_000), Incoming("f:2", lines[1], 1_800_000_000)]
+    )
+    store.registry.set_service([(A, T, T + 3 * H)], by_operator=True)  # as found
+    Ingest(store).ingest([Incoming("f:3", lines[2], 1_800_000_000)])  # B read earlier, late
+    old = store.registry.get_meter(A)
+    assert old is not None
+    assert (old.installed_at, old.removed_at, old.removal_by_operator) == (T, T + 3 * H, True)

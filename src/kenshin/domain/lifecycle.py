@@ -131,7 +131,7 @@ def spans_to_set(
             put(seen.meter, changed)
         if span[0] is not None and changed[0] is not None and changed[0] != span[0]:
             for other, (fitted, removed) in list(spans.items()):  # fitted earlier: the one before
-                if removed == span[0]:
+                if removed == span[0] and other not in known.fixed:  # an operator's stands
                     at = changed[0]
                     read_after = known.last_seen.get(other, at) > at  # not taken out
                     put(other, (fitted, None if read_after else at))
@@ -163,6 +163,9 @@ def _exchange(
     old = others[0] if len(others) == 1 else None
     if old is None or (len(set(named)) == 2 and old not in named):
         return None
+    fitted = spans[old][0]
+    if fitted is not None and fitted > at:  # the other came after: it replaced this one
+        return None if known.last_seen.get(new, at) > fitted else Exchange(new, old, fitted)
     if known.last_seen.get(old, at) > at:
         return None  # both report at once: a unit of two meters
     return Exchange(old, new, at)

@@ -18,7 +18,6 @@ from typing import Protocol
 from kenshin.domain.lifecycle import (
     DeviceService,
     Reported,
-    Span,
     exchange_spans,
     spans_to_set,
     widened,
@@ -26,7 +25,6 @@ from kenshin.domain.lifecycle import (
 from kenshin.domain.model import (
     DeadLetter,
     DecodedMessage,
-    MeterBlock,
     Reading,
 )
 from kenshin.domain.payload_codec import PayloadContext
@@ -38,7 +36,12 @@ from kenshin.domain.vee.ingest import split_message
 from kenshin.ports import Certificates, DeadLetters, Readings, Registry, UnitClocks
 from kenshin.services.clock_book import ClockBook, Heard
 from kenshin.services.incoming import Incoming, IngestSummary, PayloadKind
-from kenshin.services.ingest_registry import RegistryCache, StagedMeters
+from kenshin.services.ingest_registry import (
+    RegistryCache,
+    StagedMeters,
+    operator_removals,
+    removals_fixed,
+)
 from kenshin.services.readings_fast import CODECS
 from kenshin.services.security import SecurityLog
 
@@ -187,17 +190,17 @@ class Ingest:
             if first is None:
                 first, alone = self._decode(item, staged)
             plan.decoded.append(first if alone else None)
-            kept: list[Reading] = []
-            future: list[Reading] = []
-            if not isinstance(first, DeadLetter):
-                first, kept, future = split_message(first, item.received_at, self._vee)
-            outcome = self._accept(item, staged, first)
+            if isinstance(first, DeadLetter):
+                plan.letters.append(first)
+                continue
+            in_time, kept, future = split_message(first, item.received_at, self._vee)
+            outcome = self._accept(item, staged, first, in_time)
             if isinstance(outcome, DeadLetter):
                 plan.letters.append(outcome)
                 continue
             if item.live:
                 plan.heard.append((outcome.device, item.received_at, outcome.sent))
-            self._note_service(outcome, staged)
+            self._note_service(in_time, staged)
             plan.readings.extend(kept)
             if future:  # a unit's clock ahead: quarantined with the message, never used
                 plan.quarantined += len(future)
@@ -247,10 +250,12 @@ class Ingest:
         # since this process cached the meter).
         ids = {*self._cache.meters_of(decoded.device, staged), *(seen.meter for seen in look)}
         spans = {m: self._span_of(m, staged, fresh=True) for m in ids}
+        looked = {seen.meter for seen in look}
         known = DeviceService(
             spans,
             frozenset(staged.new),
-            self._removals_fixed(decoded, {seen.meter for seen in look}, spans, staged),
+            removals_fixed(self._store.registry, decoded, looked, spans, staged)
+            | operator_removals(self._store.registry, ids - looked, spans),
             staged.first_t,
             staged.last_t,
         )
@@ -264,33 +269,6 @@ class Ingest:
             return
         staged.service.update(exchange_spans(exchange, {**spans, **changes}))
         staged.exchanges.append((decoded.device, exchange.old, exchange.new, exchange.at))
-
-    def _removals_fixed(
-        self,
-        decoded: DecodedMessage,
-        looked: set[str],
-        spans: dict[str, Span],
-        staged: StagedMeters,
-    ) -> frozenset[str]:
-        """The meters looked at whose removal an operator set."""
-        return frozenset(
-            block.meter
-            for block in decoded.meters
-            if block.meter in looked
-            and block.readings
-            and self._removal_fixed(block, spans[block.meter][1], staged)
-        )
-
-    def _removal_fixed(self, block: MeterBlock, removed: int | None, staged: StagedMeters) -> bool:
-        """Whether an operator set the meter's removal (at ``removed``): if so, its readings
-        after it are noted as outside its service, for the batch's warning."""
-        meter = self._store.registry.get_meter(block.meter)
-        if removed is None or meter is None or not meter.removal_by_operator:
-            return False
-        after = sum(1 for r in block.readings if r.t > removed)
-        if after:
-            staged.outside[block.meter] = staged.outside.get(block.meter, 0) + after
-        return True
 
     def _note_outside(self, outside: dict[str, int], summary: IngestSummary) -> None:
         count = sum(outside.values())
@@ -348,13 +326,14 @@ class Ingest:
             log.debug("dead letter from %s: %s", letter.source, letter.reason)
 
     def _accept(
-        self, item: Incoming, staged: StagedMeters, decoded: DecodedMessage | DeadLetter
+        self, item: Incoming, staged: StagedMeters, decoded: DecodedMessage, in_time: DecodedMessage
     ) -> DecodedMessage | DeadLetter:
-        if isinstance(decoded, DeadLetter):
-            return decoded
+        """The message checked whole, or the dead letter saying why it cannot be used; the
+        meters it reads ``in_time`` (not only dated ahead) staged."""
         problem = self._check_device(item, decoded, quiet=staged.again)
         if problem is None:
-            problem = self._cache.register_meters(decoded, staged)
+            read = {block.meter for block in in_time.meters}
+            problem = self._cache.register_meters(decoded, staged, read)
         if problem is not None:
             return DeadLetter(item.source, problem, item.payload, item.received_at, decoded.device)
         return decoded

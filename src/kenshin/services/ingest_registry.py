@@ -3,7 +3,7 @@ batch registers or moves, saved with its readings."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 
 from kenshin.domain.lifecycle import Span
@@ -123,8 +123,11 @@ class RegistryCache:
                 self._device_meters[meter.device] = tuple(sorted((*ids, meter.id)))
             self._meters[meter.id] = meter
 
-    def register_meters(self, decoded: DecodedMessage, staged: StagedMeters) -> str | None:
-        """Resolve each meter's spec; stage new or re-homed meters. Returns a problem or None."""
+    def register_meters(
+        self, decoded: DecodedMessage, staged: StagedMeters, read: Collection[str]
+    ) -> str | None:
+        """Resolve each meter's spec; stage new or re-homed meters among those ``read`` (a
+        meter read only ahead of time is checked, never staged). Returns a problem or None."""
         changes: list[Meter] = []
         if decoded.device not in self._device_meters and any(
             block.meter not in self._meters for block in decoded.meters
@@ -147,6 +150,8 @@ class RegistryCache:
                 return problem
             # A reverse register, once reported, is remembered by the registry (sticky).
             reverse = any(r.rev is not None for r in block.readings)
+            if block.meter not in read:
+                continue
             if known is None or known.device != decoded.device or reverse > known.reverse:
                 max_demand = known.max_demand_w if known else None
                 changes.append(Meter(block.meter, decoded.device, spec, max_demand, reverse))
@@ -166,3 +171,36 @@ class RegistryCache:
                 f"device {new.id!r} of customer {new.customer!r} cannot report it"
             )
         return None
+
+
+def removals_fixed(
+    registry: Registry,
+    decoded: DecodedMessage,
+    looked: set[str],
+    spans: Mapping[str, Span],
+    staged: StagedMeters,
+) -> frozenset[str]:
+    """The meters of ``decoded`` looked at whose removal an operator set; their readings
+    after it are noted as outside their service, for the batch's warning."""
+    fixed = set()
+    for block in decoded.meters:
+        removed = spans[block.meter][1] if block.meter in looked and block.readings else None
+        meter = None if removed is None else registry.get_meter(block.meter)
+        if removed is None or meter is None or not meter.removal_by_operator:
+            continue
+        fixed.add(block.meter)
+        after = sum(1 for r in block.readings if r.t > removed)
+        if after:
+            staged.outside[block.meter] = staged.outside.get(block.meter, 0) + after
+    return frozenset(fixed)
+
+
+def operator_removals(
+    registry: Registry, ids: set[str], spans: Mapping[str, Span]
+) -> frozenset[str]:
+    """The meters among ``ids`` (a unit's others) whose removal an operator set: an
+    exchange found later does not move it."""
+    removed = [m for m in ids if spans[m][1] is not None]
+    return frozenset(
+        m for m in removed if (meter := registry.get_meter(m)) and meter.removal_by_operator
+    )

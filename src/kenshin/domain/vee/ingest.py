@@ -47,8 +47,9 @@ def split_message(
     if not future:
         return decoded, kept, future
     gone = {id(r) for r in future}
-    blocks = (
-        replace(b, readings=tuple(r for r in b.readings if id(r) not in gone))
-        for b in decoded.meters
-    )
-    return replace(decoded, meters=tuple(b for b in blocks if b.readings)), kept, future
+    blocks = []
+    for block in decoded.meters:
+        readings = tuple(r for r in block.readings if id(r) not in gone)
+        if readings or not block.readings:
+            blocks.append(replace(block, readings=readings))
+    return replace(decoded, meters=tuple(blocks)), kept, future
