@@ -103,9 +103,9 @@ class DeviceService:
 
 def spans_to_set(
     known: DeviceService, reported: Sequence[Reported], named: Sequence[str]
-) -> tuple[dict[str, Span], Exchange | None]:
+) -> tuple[dict[str, Span], list[Exchange]]:
     """The spans a message changes (``reported``: its meters with readings to look at;
-    ``named``: every meter it names), and the exchange it shows, if any: a new meter
+    ``named``: every meter it names), and the exchanges it shows: a new meter
     whose unit had one other meter in service, not read after the new one's first
     reading in the batch (whether the store holds a later reading is for the caller to
     ask, before it sets ``exchange_spans``). A new meter is in service from its first
@@ -115,7 +115,7 @@ def spans_to_set(
     spans = dict(known.spans)
     changes: dict[str, Span] = {}
     moved: dict[str, int] = {}  # meters fitted earlier than thought: the fitting before
-    retired: Exchange | None = None  # an exchange moved earlier
+    retired: list[Exchange] = []  # exchanges moved earlier
 
     def put(meter: str, span: Span) -> None:
         spans[meter] = changes[meter] = span
@@ -135,18 +135,18 @@ def spans_to_set(
                     at = changed[0]
                     read_after = known.last_seen.get(other, at) > at  # not taken out
                     put(other, (fitted, None if read_after else at))
-                    retired = retired or (
-                        None if read_after else Exchange(other, seen.meter, at, True)
-                    )
+                    if not read_after:
+                        retired.append(Exchange(other, seen.meter, at, moved=True))
             moved.setdefault(seen.meter, span[0])
     fresh = [  # new, and first seen in this message: a meter the batch read earlier is not
         seen.meter
         for seen in reported
         if seen.meter in known.new and known.first_seen[seen.meter] >= seen.first
     ]
-    found = _exchange(known, spans, fresh, named) or retired
+    found = [e for e in (_exchange(known, spans, fresh, named), *retired) if e is not None]
     for meter, was in moved.items():
-        found = found or _fitted_earlier(known, spans, meter, was)
+        late = None if found else _fitted_earlier(known, spans, meter, was)
+        found += [late] if late else []
     return changes, found
 
 

@@ -259,16 +259,15 @@ class Ingest:
             staged.first_t,
             staged.last_t,
         )
-        changes, exchange = spans_to_set(known, look, [b.meter for b in decoded.meters])
+        changes, exchanges = spans_to_set(known, look, [b.meter for b in decoded.meters])
         staged.service.update(changes)
-        if exchange is None:
-            return
-        if self._read_after(exchange.old, exchange.at):  # both report: a unit of two meters
-            if exchange.moved:  # the removal it moved earlier is undone by those readings
-                staged.service[exchange.old] = (staged.service[exchange.old][0], None)
-            return
-        staged.service.update(exchange_spans(exchange, {**spans, **changes}))
-        staged.exchanges.append((decoded.device, exchange.old, exchange.new, exchange.at))
+        for exchange in exchanges:
+            if self._read_after(exchange.old, exchange.at):  # both report: a unit of two
+                if exchange.moved:  # the removal it moved earlier is undone by those readings
+                    staged.service[exchange.old] = (staged.service[exchange.old][0], None)
+                continue
+            staged.service.update(exchange_spans(exchange, {**spans, **staged.service}))
+            staged.exchanges.append((decoded.device, exchange.old, exchange.new, exchange.at))
 
     def _note_outside(self, outside: dict[str, int], summary: IngestSummary) -> None:
         count = sum(outside.values())
