@@ -19,8 +19,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kenshin.bootstrap import App
-from kenshin.entrypoints.api.app import make_api
-from kenshin.entrypoints.api.context import ApiContext
 from kenshin.entrypoints.http import (
     Check,
     HealthApp,
@@ -188,7 +186,9 @@ def _http_side(
     settings = app.settings.http
     tls = tls_files(settings, app.data_dir)
     api = None
-    if settings.console:
+    if settings.console:  # the admin API's framework is loaded only to serve it
+        from kenshin.entrypoints.api.app import make_api
+        from kenshin.entrypoints.api.context import ApiContext
 
         def connected() -> frozenset[str]:
             return frozenset(endpoint.connected)

@@ -28,8 +28,6 @@ from dataclasses import dataclass, replace
 
 from kenshin.bootstrap import App
 from kenshin.domain.cluster import MISSED_BEATS, Member, cluster_state
-from kenshin.entrypoints.api.app import make_api
-from kenshin.entrypoints.api.context import ApiContext
 from kenshin.entrypoints.http import (
     Check,
     HealthApp,
@@ -209,7 +207,10 @@ def _http_side(app: App, parts: _Parts, tasks: dict[str, asyncio.Task[None]]) ->
     settings = app.settings.http
     tls = tls_files(settings, app.data_dir)
     api = None
-    if settings.console:
+    if settings.console:  # the admin API's framework is loaded only to serve it
+        from kenshin.entrypoints.api.app import make_api
+        from kenshin.entrypoints.api.context import ApiContext
+
         api = make_api(ApiContext(app, parts.security, secure_cookies=tls is not None))
     health = HealthApp(lambda: parts.metrics.page(live()), checks, api)
     return HttpServer(HttpSettings(settings.host, settings.port, tls), health)
