@@ -5,6 +5,7 @@ an exchange must be found all the same."""
 from __future__ import annotations
 
 import json
+import logging
 import random
 from datetime import UTC, date, datetime
 from functools import cache
@@ -148,3 +149,15 @@ def test_a_removal_an_operator_set_is_not_moved_by_an_exchange_found_later() -> 
     old = store.registry.get_meter(A)
     assert old is not None
     assert (old.installed_at, old.removed_at, old.removal_by_operator) == (T, T + 3 * H, True)
+
+
+def test_an_exchange_moved_earlier_is_logged_as_such(caplog: pytest.LogCaptureFixture) -> None:
+    lines = tuple(unit_message(m) for m in [{A: [0, 1]}, {B: [3]}, {B: [2]}])
+    with caplog.at_level(logging.INFO, logger="kenshin.services.ingest"):
+        assert spans(lines, [0, 1, 2], 1) == {A: (T, T + 2 * H), B: (T + 2 * H, None)}
+    logged = [r.getMessage() for r in caplog.records if "exchanged" in r.getMessage()]
+    assert logged == [
+        "meter M-A of unit U-000001 exchanged for M-B at 2026-11-26T05:00:00Z",
+        "meter M-A of unit U-000001 exchanged for M-B at 2026-11-26T04:30:00Z (earlier than"
+        " found before: the new meter's first reading came late)",
+    ]

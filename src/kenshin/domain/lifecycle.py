@@ -6,7 +6,9 @@ none later than the new meter's first), the meter was exchanged at the first rea
 the new one. Readings move the span, never the other way round: a meter that reports after
 it was taken out was not (the unit has two meters), and one that reports before it was
 fitted was fitted earlier. A removal set by an operator is the exception: it stands, and
-later readings are kept outside the span. Outside its span a meter's slots are not
+later readings are kept outside the span. The order a unit's messages arrive in does not
+change the outcome: an exchange the first messages could not show is found when the
+readings that came late show it. Outside its span a meter's slots are not
 missing, nothing is estimated there, and a day wholly outside it has no row in the
 customer's file.
 """

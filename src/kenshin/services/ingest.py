@@ -223,8 +223,17 @@ class Ingest:
             self._cache.remember(staged)
             summary.meters_discovered += len(staged.meters)
         self._save_service(staged)
-        for device, old, new, at in staged.exchanges:
-            log.info("meter %s of unit %s exchanged for %s at %s", old, device, new, iso_utc(at))
+        for device, exchange in staged.exchanges:
+            log.info(
+                "meter %s of unit %s exchanged for %s at %s%s",
+                exchange.old,
+                device,
+                exchange.new,
+                iso_utc(exchange.at),
+                " (earlier than found before: the new meter's first reading came late)"
+                if exchange.moved
+                else "",
+            )
 
     def _note_service(self, decoded: DecodedMessage, staged: StagedMeters) -> None:
         """Keep each meter's time in service true to what the message shows: the rule is
@@ -267,7 +276,7 @@ class Ingest:
                     staged.service[exchange.old] = (staged.service[exchange.old][0], None)
                 continue
             staged.service.update(exchange_spans(exchange, {**spans, **staged.service}))
-            staged.exchanges.append((decoded.device, exchange.old, exchange.new, exchange.at))
+            staged.exchanges.append((decoded.device, exchange))
 
     def _note_outside(self, outside: dict[str, int], summary: IngestSummary) -> None:
         count = sum(outside.values())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 
-from kenshin.domain.lifecycle import Span
+from kenshin.domain.lifecycle import Exchange, Span
 from kenshin.domain.meter_checks import register_overflow, spec_change
 from kenshin.domain.model import DecodedMessage, Device, Meter
 from kenshin.ports import Registry
@@ -24,7 +24,7 @@ class StagedMeters:
     last_t: dict[str, int] = field(default_factory=dict)  # each meter's last of the batch
     service: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
     outside: dict[str, int] = field(default_factory=dict)  # readings after a fixed removal
-    exchanges: list[tuple[str, str, str, int]] = field(default_factory=list)  # unit, old, new, at
+    exchanges: list[tuple[str, Exchange]] = field(default_factory=list)  # unit, exchange
     again: bool = False  # planned a second time, under the lock of meters' changes
 
     @property
