@@ -40,7 +40,6 @@ from kenshin.services.ingest_registry import (
     RegistryCache,
     StagedMeters,
     operator_removals,
-    removals_fixed,
 )
 from kenshin.services.readings_fast import CODECS
 from kenshin.services.security import SecurityLog
@@ -259,12 +258,10 @@ class Ingest:
         # since this process cached the meter).
         ids = {*self._cache.meters_of(decoded.device, staged), *(seen.meter for seen in look)}
         spans = {m: self._span_of(m, staged, fresh=True) for m in ids}
-        looked = {seen.meter for seen in look}
         known = DeviceService(
             spans,
             frozenset(staged.new),
-            removals_fixed(self._store.registry, decoded, looked, spans, staged)
-            | operator_removals(self._store.registry, ids - looked, spans),
+            operator_removals(self._store.registry, decoded, ids, spans, staged),
             staged.first_t,
             staged.last_t,
         )

@@ -173,34 +173,26 @@ class RegistryCache:
         return None
 
 
-def removals_fixed(
+def operator_removals(
     registry: Registry,
     decoded: DecodedMessage,
-    looked: set[str],
+    ids: set[str],
     spans: Mapping[str, Span],
     staged: StagedMeters,
 ) -> frozenset[str]:
-    """The meters of ``decoded`` looked at whose removal an operator set; their readings
-    after it are noted as outside their service, for the batch's warning."""
-    fixed = set()
+    """The unit's meters (``ids``, as ``spans`` has them) whose removal an operator set:
+    it stands. An exchange found later does not move it, and the message's readings after
+    it are noted as outside their meter's service, for the batch's warning."""
+    fixed = frozenset(
+        m
+        for m in ids
+        if spans[m][1] is not None
+        and (meter := registry.get_meter(m)) is not None
+        and meter.removal_by_operator
+    )
     for block in decoded.meters:
-        removed = spans[block.meter][1] if block.meter in looked and block.readings else None
-        meter = None if removed is None else registry.get_meter(block.meter)
-        if removed is None or meter is None or not meter.removal_by_operator:
-            continue
-        fixed.add(block.meter)
-        after = sum(1 for r in block.readings if r.t > removed)
+        removed = spans[block.meter][1] if block.meter in fixed else None
+        after = 0 if removed is None else sum(1 for r in block.readings if r.t > removed)
         if after:
             staged.outside[block.meter] = staged.outside.get(block.meter, 0) + after
-    return frozenset(fixed)
-
-
-def operator_removals(
-    registry: Registry, ids: set[str], spans: Mapping[str, Span]
-) -> frozenset[str]:
-    """The meters among ``ids`` (a unit's others) whose removal an operator set: an
-    exchange found later does not move it."""
-    removed = [m for m in ids if spans[m][1] is not None]
-    return frozenset(
-        m for m in removed if (meter := registry.get_meter(m)) and meter.removal_by_operator
-    )
+    return fixed
