@@ -75,8 +75,8 @@ def test_spans_are_the_same_whatever_the_order_of_arrival(
     assert spans(lines, order, batch) == in_order
 
 
-def unit_message(meters: dict[str, list[int]]) -> bytes:
-    """A message of unit U-000001 with readings of ``meters`` at half hours from T."""
+def unit_message(meters: dict[str, list[int]], unit: str = "U-000001") -> bytes:
+    """A message of ``unit`` with readings of ``meters`` at half hours from T."""
     blocks = [
         {
             "meter": meter,
@@ -92,7 +92,7 @@ def unit_message(meters: dict[str, list[int]]) -> bytes:
     ]
     sent = datetime.fromtimestamp(T + max(max(s) for s in meters.values()) * H + 4, UTC)
     return json.dumps(
-        {"v": 1, "device": "U-000001", "seq": 1, "sent": sent.isoformat(), "meters": blocks}
+        {"v": 1, "device": unit, "seq": 1, "sent": sent.isoformat(), "meters": blocks}
     ).encode()
 
 
@@ -161,3 +161,72 @@ def test_an_exchange_moved_earlier_is_logged_as_such(caplog: pytest.LogCaptureFi
         "meter M-A of unit U-000001 exchanged for M-B at 2026-11-26T04:30:00Z (earlier than"
         " found before: the new meter's first reading came late)",
     ]
+
+
+U1, U2, M, N, X = "U-000001", "U-000002", "M-M", "M-N", "M-X"
+Placed = dict[str, tuple[str, int, int | None]]  # meter: unit, fitted, removed (half hours)
+MOVES: dict[str, tuple[list[tuple[str, dict[str, list[int]]]], Placed]] = {
+    # messages in time order, and the meters they leave: a meter moved to another unit
+    # belongs to the unit of its newest reading, and stays in service
+    "moved": ([(U1, {M: [0]}), (U1, {M: [1]}), (U2, {M: [3]}), (U2, {M: [4]})], {M: (U2, 0, None)}),
+    "moved from a unit of two": (
+        [(U1, {M: [0], X: [0]}), (U1, {M: [1], X: [1]}), (U1, {X: [3]}), (U2, {M: [3]})],
+        {M: (U2, 0, None), X: (U1, 0, None)},
+    ),
+    "moved, and replaced on its unit": (
+        [
+            (U1, {M: [0]}),
+            (U1, {M: [1]}),
+            (U2, {X: [0, 1]}),
+            (U1, {N: [3]}),
+            (U2, {M: [3], X: [3]}),
+            (U1, {N: [4]}),
+            (U2, {M: [4], X: [4]}),
+        ],
+        {M: (U2, 0, None), N: (U1, 3, None), X: (U2, 0, None)},
+    ),
+}
+
+
+def placed(lines: tuple[bytes, ...], order: list[int], batch: int) -> Placed:
+    store = MemoryStore()
+    store.registry.add_customer(Customer("C-1", "one"))
+    for unit in (U1, U2):
+        store.registry.add_device(Device(unit, "C-1"))
+    ingest = Ingest(store)
+    for start in range(0, len(order), batch):
+        ingest.ingest(
+            Incoming(f"f:{i}", lines[i], 1_800_000_000, live=False)
+            for i in order[start : start + batch]
+        )
+    return {
+        m.id: (m.device, (m.installed_at - T) // H, m.removed_at and (m.removed_at - T) // H)
+        for m in store.registry.list_meters()
+        if m.installed_at is not None
+    }
+
+
+@pytest.mark.parametrize("case", MOVES)
+def test_a_meter_moved_to_another_unit_is_placed_the_same_in_every_order(case: str) -> None:
+    messages, expected = MOVES[case]
+    lines = tuple(unit_message(meters, unit) for unit, meters in messages)
+    orders = list(permutations(range(len(lines))))
+    if len(orders) > 400:  # a sample of the 5,040 orders of seven messages
+        orders = [orders[0], *random.Random(7).sample(orders, 400)]
+    for order in orders:
+        for batch in (1, 2, len(lines)):
+            assert placed(lines, list(order), batch) == expected, (order, batch)
+
+
+def test_a_meter_moved_keeps_the_removal_an_operator_set() -> None:
+    lines = (unit_message({M: [0, 1]}, U1), unit_message({M: [3]}, U2))
+    store = MemoryStore()
+    store.registry.add_customer(Customer("C-1", "one"))
+    for unit in (U1, U2):
+        store.registry.add_device(Device(unit, "C-1"))
+    Ingest(store).ingest([Incoming("f:1", lines[0], 1_800_000_000)])
+    store.registry.set_service([(M, T, T + 2 * H)], by_operator=True)
+    Ingest(store).ingest([Incoming("f:2", lines[1], 1_800_000_000)])
+    meter = store.registry.get_meter(M)
+    assert meter is not None
+    assert (meter.device, meter.removed_at, meter.removal_by_operator) == (U2, T + 2 * H, True)

@@ -252,6 +252,7 @@ class Ingest:
                 widened(span := self._span_of(seen.meter, staged), (seen.first, seen.last)) != span
             ):
                 look.append(seen)
+        look = [s for s in look if not self._cache.moved_on(s, decoded.device, staged)]
         if not look:
             return
         # A change to write: from what the store holds now (an operator may have set it
@@ -338,7 +339,12 @@ class Ingest:
         problem = self._check_device(item, decoded, quiet=staged.again)
         if problem is None:
             read = {block.meter for block in in_time.meters}
-            problem = self._cache.register_meters(decoded, staged, read)
+            problem = self._cache.register_meters(
+                decoded,
+                staged,
+                read,
+                lambda meter, t: staged.last_t.get(meter, t) > t or self._read_after(meter, t),
+            )
         if problem is not None:
             return DeadLetter(item.source, problem, item.payload, item.received_at, decoded.device)
         return decoded

@@ -3,12 +3,12 @@ batch registers or moves, saved with its readings."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 
-from kenshin.domain.lifecycle import Exchange, Span
+from kenshin.domain.lifecycle import Exchange, Reported, Span, widened
 from kenshin.domain.meter_checks import register_overflow, spec_change
-from kenshin.domain.model import DecodedMessage, Device, Meter
+from kenshin.domain.model import DecodedMessage, Device, Meter, MeterBlock
 from kenshin.ports import Registry
 
 
@@ -124,11 +124,18 @@ class RegistryCache:
             self._meters[meter.id] = meter
 
     def register_meters(
-        self, decoded: DecodedMessage, staged: StagedMeters, read: Collection[str]
+        self,
+        decoded: DecodedMessage,
+        staged: StagedMeters,
+        read: Collection[str],
+        read_later: Callable[[str, int], bool],
     ) -> str | None:
         """Resolve each meter's spec; stage new or re-homed meters among those ``read`` (a
-        meter read only ahead of time is checked, never staged). Returns a problem or None."""
-        changes: list[Meter] = []
+        meter read only ahead of time is checked, never staged). A meter belongs to the
+        unit of its newest reading: one reported by another unit moves to it unless
+        ``read_later`` (meter, t) knows a reading after this one's last. Returns a problem
+        or None."""
+        changes: list[tuple[Meter, str]] = []
         if decoded.device not in self._device_meters and any(
             block.meter not in self._meters for block in decoded.meters
         ):  # the unit's meters in one query, not one each (a concentrator has hundreds)
@@ -148,18 +155,52 @@ class RegistryCache:
             )
             if problem is not None:
                 return problem
-            # A reverse register, once reported, is remembered by the registry (sticky).
-            reverse = any(r.rev is not None for r in block.readings)
-            if block.meter not in read:
-                continue
-            if known is None or known.device != decoded.device or reverse > known.reverse:
-                max_demand = known.max_demand_w if known else None
-                changes.append(Meter(block.meter, decoded.device, spec, max_demand, reverse))
-            if known is None:
-                staged.new.add(block.meter)
-        for meter in changes:
+            if block.meter in read:
+                change = _change(Meter(block.meter, decoded.device, spec), block, known, read_later)
+                changes += [change] if change else []
+        for meter, how in changes:  # the message is used: what it changes is staged
+            if how == _NEW:
+                staged.new.add(meter.id)
+            elif how == _MOVED:
+                self._reopen(meter.id, staged)
             staged.add(meter)
         return None
+
+    def moved_on(self, seen: Reported, device_id: str, staged: StagedMeters) -> bool:
+        """Whether ``seen`` is of a meter now on another unit than ``device_id`` (readings
+        from its former unit came late): they widen its span, and show no exchange of
+        either unit; a meter of its new unit whose removal was taken for its fitting there
+        was not exchanged for it, and is in service again."""
+        meter = staged.meters.get(seen.meter) or self.cached_meter(seen.meter)
+        if meter is None or meter.device == device_id:
+            return False
+        span, fixed = self._stored_span(seen.meter, staged)
+        changed = widened(span, (seen.first, seen.last), removal_fixed=fixed)
+        if changed == span:
+            return True
+        staged.service[seen.meter] = changed
+        if span[0] is not None and changed[0] != span[0]:
+            for other in self.meters_of(meter.device, staged):
+                (fitted, removed), fixed = self._stored_span(other, staged)
+                if other != seen.meter and removed == span[0] and not fixed:
+                    staged.service[other] = (fitted, None)
+        return True
+
+    def _stored_span(self, meter_id: str, staged: StagedMeters) -> tuple[Span, bool]:
+        """The meter's span as the batch leaves it, else as stored; whether an operator set
+        its removal."""
+        stored = self._registry.get_meter(meter_id)  # an operator may have set it since
+        fixed = stored is not None and stored.removal_by_operator and stored.removed_at is not None
+        if meter_id in staged.service:
+            return staged.service[meter_id], fixed
+        return (None, None) if stored is None else (stored.installed_at, stored.removed_at), fixed
+
+    def _reopen(self, meter_id: str, staged: StagedMeters) -> None:
+        """A meter moved to another unit was not taken out of service: an exchange its
+        earlier unit showed was its move (a removal an operator set stands)."""
+        (fitted, removed), fixed = self._stored_span(meter_id, staged)
+        if removed is not None and not fixed:
+            staged.service[meter_id] = (fitted, None)
 
     def _check_owner(self, meter: str, known: Meter | None, device_id: str) -> str | None:
         if known is None or known.device == device_id:
@@ -171,6 +212,32 @@ class RegistryCache:
                 f"device {new.id!r} of customer {new.customer!r} cannot report it"
             )
         return None
+
+
+_NEW, _MOVED, _CHANGED = "new", "moved", "changed"
+
+
+def _change(
+    reported: Meter, block: MeterBlock, known: Meter | None, read_later: Callable[[str, int], bool]
+) -> tuple[Meter, str] | None:
+    """What a message's ``block`` of a meter, ``reported`` by its unit, stages: the meter
+    new, moved to that unit (the unit of its newest reading), or with a reverse register
+    now (once reported, remembered); None if nothing."""
+    # A reverse register, once reported, is remembered by the registry (sticky).
+    reverse = any(r.rev is not None for r in block.readings)
+    if known is None:
+        return replace(reported, reverse=reverse), _NEW
+    moved = (
+        known.device != reported.device
+        and bool(block.readings)
+        and not read_later(block.meter, block.readings[-1].t)
+    )
+    if not moved and reverse <= known.reverse:
+        return None
+    # Its time in service and maximum demand go with it.
+    device = reported.device if moved else known.device
+    changed = replace(known, device=device, reverse=known.reverse or reverse)
+    return changed, _MOVED if moved else _CHANGED
 
 
 def operator_removals(
