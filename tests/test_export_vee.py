@@ -10,12 +10,23 @@ import pytest
 
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.config import load_settings
-from kenshin.domain.model import Customer, Layout, Reading
+from kenshin.domain.model import Customer, Layout, Meter, Reading
 from kenshin.domain.slots import day_slots, zone
 from kenshin.domain.vee import VeeSettings
 from kenshin.errors import ConfigError
+from kenshin.services import aggregate
 from kenshin.services.export import ExportSettings, export_day
-from test_export import ACME, DAY, FINAL_AT, NAME, SLOTS, boundary_readings, make_store, manifest_of
+from test_export import (
+    ACME,
+    DAY,
+    FINAL_AT,
+    NAME,
+    SLOTS,
+    SPEC,
+    boundary_readings,
+    make_store,
+    manifest_of,
+)
 
 STEP = 12  # register steps of 0.1 kWh a slot: 1.2 kWh
 
@@ -223,3 +234,29 @@ def test_each_layout_gets_a_change_record_of_exactly_the_changed_slots(
         for s in (19, 20, 29, 30)
     ]
     assert manifest["changed_slots"] == 4
+
+
+def test_meters_computed_a_part_at_a_time_make_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meters = [Meter(f"M-{n}", "U-1", SPEC) for n in range(1, 6)]
+    store = make_store(meters=meters)
+    store.readings.add_readings(
+        boundary_readings("M-1")
+        + boundary_readings("M-2", skip=[20])  # a gap: estimated
+        + boundary_readings("M-3")
+        + boundary_readings("M-4", skip=range(30, 49))  # silent: no value
+        + boundary_readings("M-5"),
+        0,
+    )
+    store.readings.add_readings([Reading("M-3", SLOTS.start + 10 * 1800, 1, None)], 1)  # Q
+    whole, parts = LocalOutbox(tmp_path / "whole"), LocalOutbox(tmp_path / "parts")
+    export_day(store, whole, ACME, DAY, now=FINAL_AT)
+    monkeypatch.setattr(aggregate, "COMPUTE_CHUNK", 2)  # parts of 2, 2 and 1 meters
+    export_day(store, parts, ACME, DAY, now=FINAL_AT)
+    assert parts.read("C1", NAME) == whole.read("C1", NAME)
+    flags = {meter: row[-1] for meter, row in file_rows(parts).items()}
+    assert flags["M-2"][19:21] == "EE"
+    assert flags["M-3"][9:11] == "QQ"
+    assert flags["M-4"] == "A" * 29 + "N" * 19
+    assert flags["M-1"] == flags["M-5"] == "A" * 48
