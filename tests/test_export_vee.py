@@ -10,7 +10,7 @@ import pytest
 
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.config import load_settings
-from kenshin.domain.model import Customer, Layout, Meter, Reading
+from kenshin.domain.model import Customer, Layout, Meter, MeterSpec, Reading
 from kenshin.domain.slots import day_slots, zone
 from kenshin.domain.vee import VeeSettings
 from kenshin.errors import ConfigError
@@ -260,3 +260,20 @@ def test_meters_computed_a_part_at_a_time_make_the_same_file(
     assert flags["M-3"][9:11] == "QQ"
     assert flags["M-4"] == "A" * 29 + "N" * 19
     assert flags["M-1"] == flags["M-5"] == "A" * 48
+
+
+def test_a_meter_that_could_overflow_leaves_its_whole_chunk_without_vee_in_parts_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = MeterSpec(unit_mwh=10**12, coefficient=1, digits=6)  # could overflow int64 a day
+    meters = [Meter("M-1", "U-1", big), Meter("M-2", "U-1", SPEC), Meter("M-3", "U-1", SPEC)]
+    store = make_store(meters=meters)
+    store.readings.add_readings(
+        boundary_readings("M-1") + boundary_readings("M-2") + boundary_readings("M-3", skip=[20]),
+        0,
+    )
+    monkeypatch.setattr(aggregate, "COMPUTE_CHUNK", 1)  # M-3 in a part of its own
+    outcome = export_day(store, LocalOutbox(tmp_path), ACME, DAY, now=FINAL_AT)
+    # As the daily report shows it: no meter of the chunk estimated, wherever parts are cut.
+    assert file_rows(LocalOutbox(tmp_path))["M-3"][-1][19:21] == "NN"
+    assert outcome.estimated_slots == 0

@@ -181,31 +181,27 @@ def _table(
     marks: Marks,
 ) -> DayTable:
     (fwd, rev), *_ = grids
-    if len(chunk) > COMPUTE_CHUNK:  # a part at a time: the same rows, in the same order
-        parts = range(0, len(chunk), COMPUTE_CHUNK)
-        return concat(
-            [
-                _table(
-                    chunk[lo : lo + COMPUTE_CHUNK],
-                    [(f[lo : lo + COMPUTE_CHUNK], r[lo : lo + COMPUTE_CHUNK]) for f, r in grids],
-                    max_demand_w,
-                    vee,
-                    due,
-                    shown_mwh,
-                    marks,
-                )
-                for lo in parts
-            ],
-            fwd.shape[1] - 1,
-        )
     if vee is None:
         return day_table(chunk, fwd, rev, max_demand_w)
-    try:
-        day = validated(chunk, grids, max_demand_w, vee, due, shown_mwh, marks)
+    try:  # a part at a time: the same rows, in the same order
+        parts = [
+            validated(
+                chunk[lo : lo + COMPUTE_CHUNK],
+                [(f[lo : lo + COMPUTE_CHUNK], r[lo : lo + COMPUTE_CHUNK]) for f, r in grids],
+                max_demand_w,
+                vee,
+                due,
+                shown_mwh,
+                marks,
+            )
+            for lo in range(0, len(chunk), COMPUTE_CHUNK)
+        ]
     except ValueError as exc:  # a meter whose registers could overflow int64 over a day
+        # The whole chunk, as the daily report falls back: which meters go without VEE
+        # does not depend on where the parts are cut.
         log.warning("no VEE for %d meters from %s: %s", len(chunk), chunk[0].id, exc)
         return day_table(chunk, fwd, rev, max_demand_w)
-    return day.for_customer(vee)
+    return concat([part.for_customer(vee) for part in parts], fwd.shape[1] - 1)
 
 
 def validated(
