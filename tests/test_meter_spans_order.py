@@ -7,17 +7,22 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import cache
 from itertools import pairwise, permutations
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kenshin.adapters.memory import MemoryStore
+from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.lifecycle import Span
-from kenshin.domain.model import Customer, Device
+from kenshin.domain.model import Customer, Device, Reading, StoreResult
 from kenshin.services.incoming import Incoming
 from kenshin.services.ingest import Ingest
 from kenshin.sim.faults import FAULTS
@@ -173,6 +178,10 @@ MOVES: dict[str, tuple[list[tuple[str, dict[str, list[int]]]], Placed]] = {
         [(U1, {M: [0], X: [0]}), (U1, {M: [1], X: [1]}), (U1, {X: [3]}), (U2, {M: [3]})],
         {M: (U2, 0, None), X: (U1, 0, None)},
     ),
+    "moved, its former unit's late message holding a reading dated ahead": (
+        [(U1, {M: [0]}), (U1, {M: [1, FUTURE]}), (U2, {M: [3]}), (U2, {M: [4]})],
+        {M: (U2, 0, None)},
+    ),
     "moved, and replaced on its unit": (
         [
             (U1, {M: [0]}),
@@ -230,3 +239,56 @@ def test_a_meter_moved_keeps_the_removal_an_operator_set() -> None:
     meter = store.registry.get_meter(M)
     assert meter is not None
     assert (meter.device, meter.removed_at, meter.removal_by_operator) == (U2, T + 2 * H, True)
+
+
+def test_a_meter_stays_with_its_newest_reading_when_two_workers_race(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker one registers M from U2's newer reading; worker two, with U1's older ones,
+    asks for the lock of meters' changes while worker one stores that reading."""
+    first, second = SqliteStore(tmp_path / "k.db"), SqliteStore(tmp_path / "k.db")
+    first.registry.add_customer(Customer("C-1", "one"))
+    for unit in (U1, U2):
+        first.registry.add_device(Device(unit, "C-1"))
+    asking = threading.Event()
+    changing = second.registry.changing_meters
+
+    @contextmanager
+    def asked() -> Iterator[bool]:
+        asking.set()
+        with changing() as shared:
+            yield shared
+
+    monkeypatch.setattr(second.registry, "changing_meters", asked)
+    older = Incoming("f:2", unit_message({M: [0, 1]}, U1), 1_800_000_000, live=False)
+    other = threading.Thread(target=lambda: Ingest(second).ingest([older]))
+    add_readings = first.readings.add_readings
+
+    def adding(readings: Sequence[Reading], received_at: int) -> StoreResult:
+        if not other.is_alive():
+            other.start()
+            assert asking.wait(10)
+        return add_readings(readings, received_at)
+
+    monkeypatch.setattr(first.readings, "add_readings", adding)
+    Ingest(first).ingest([Incoming("f:1", unit_message({M: [3]}, U2), 1_800_000_000, live=False)])
+    other.join(10)
+    meter = first.registry.get_meter(M)
+    first.close()
+    second.close()
+    assert meter is not None
+    assert (meter.device, meter.installed_at, meter.removed_at) == (U2, T, None)
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_a_meter_moved_in_late_does_not_undo_its_new_units_own_exchange(batch: int) -> None:
+    """X is exchanged for Z on U2 at slot 2, when M, later moved to U2, was first read on
+    U1; M's earliest reading, from U1, comes last."""
+    messages = [(U1, {M: [0]}), (U2, {X: [0, 1]}), (U1, {M: [2]}), (U2, {N: [2]})]
+    messages.append((U2, {M: [5], N: [5]}))
+    lines = tuple(unit_message(meters, unit) for unit, meters in messages)
+    assert placed(lines, [2, 1, 3, 4, 0], batch) == {
+        M: (U2, 0, None),
+        N: (U2, 2, None),
+        X: (U2, 0, 2),
+    }

@@ -152,26 +152,34 @@ class Ingest:
         among the workers)."""
         summary = summary if summary is not None else IngestSummary()
         items = list(batch)
-        plan = self._plan(items, StagedMeters())
+        plan, stored = self._plan(items, StagedMeters()), False
         if plan.staged.changes:
             with self._store.registry.changing_meters() as shared:
                 if shared:  # another process may have changed them: look again
                     self._cache.forget_changed(plan.staged)
                     plan = self._plan(items, StagedMeters(again=True), plan.decoded)
                 self._save_meters(plan.staged, summary)
+                # A meter registered or moved goes with its newest reading: the readings
+                # are stored before another process asks whether there is a newer one.
+                stored = bool(plan.staged.meters) and self._add_readings(plan, summary)
         summary.messages += len(items)
         summary.quarantined += plan.quarantined
         if plan.staged.outside:
             self._note_outside(plan.staged.outside, summary)
-        readings, letters, heard, received_at = plan.readings, plan.letters, plan.heard, plan.at
-        if readings:
-            summary.readings += len(readings)
-            summary.add_store_result(self._store.readings.add_readings(readings, received_at))
+        if not stored:
+            self._add_readings(plan, summary)
+        letters, heard = plan.letters, plan.heard
         if heard:
             self._clock_book.track(heard)
         if letters:
             self._keep_dead_letters(letters, summary)
         return summary
+
+    def _add_readings(self, plan: _Plan, summary: IngestSummary) -> bool:
+        if plan.readings:
+            summary.readings += len(plan.readings)
+            summary.add_store_result(self._store.readings.add_readings(plan.readings, plan.at))
+        return True
 
     def _plan(
         self,
@@ -338,7 +346,7 @@ class Ingest:
         meters it reads ``in_time`` (not only dated ahead) staged."""
         problem = self._check_device(item, decoded, quiet=staged.again)
         if problem is None:
-            read = {block.meter for block in in_time.meters}
+            read = {b.meter: b.readings[-1].t if b.readings else None for b in in_time.meters}
             problem = self._cache.register_meters(
                 decoded,
                 staged,

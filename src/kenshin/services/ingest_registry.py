@@ -3,12 +3,12 @@ batch registers or moves, saved with its readings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from kenshin.domain.lifecycle import Exchange, Reported, Span, widened
 from kenshin.domain.meter_checks import register_overflow, spec_change
-from kenshin.domain.model import DecodedMessage, Device, Meter, MeterBlock
+from kenshin.domain.model import DecodedMessage, Device, Meter, MeterBlock, MeterSpec
 from kenshin.ports import Registry
 
 
@@ -127,14 +127,14 @@ class RegistryCache:
         self,
         decoded: DecodedMessage,
         staged: StagedMeters,
-        read: Collection[str],
+        read: Mapping[str, int | None],
         read_later: Callable[[str, int], bool],
     ) -> str | None:
-        """Resolve each meter's spec; stage new or re-homed meters among those ``read`` (a
-        meter read only ahead of time is checked, never staged). A meter belongs to the
-        unit of its newest reading: one reported by another unit moves to it unless
-        ``read_later`` (meter, t) knows a reading after this one's last. Returns a problem
-        or None."""
+        """Resolve each meter's spec; stage new or re-homed meters among those ``read``
+        (each with its last reading in time: a meter read only ahead of time is checked,
+        never staged). A meter belongs to the unit of its newest reading: one reported by
+        another unit moves to it unless ``read_later`` (meter, t) knows a reading after
+        this one's last. Returns a problem or None."""
         changes: list[tuple[Meter, str]] = []
         if decoded.device not in self._device_meters and any(
             block.meter not in self._meters for block in decoded.meters
@@ -156,7 +156,8 @@ class RegistryCache:
             if problem is not None:
                 return problem
             if block.meter in read:
-                change = _change(Meter(block.meter, decoded.device, spec), block, known, read_later)
+                last = read[block.meter]
+                change = _change(block, known, (decoded.device, spec, last), read_later)
                 changes += [change] if change else []
         for meter, how in changes:  # the message is used: what it changes is staged
             if how == _NEW:
@@ -180,11 +181,25 @@ class RegistryCache:
             return True
         staged.service[seen.meter] = changed
         if span[0] is not None and changed[0] != span[0]:
-            for other in self.meters_of(meter.device, staged):
-                (fitted, removed), fixed = self._stored_span(other, staged)
-                if other != seen.meter and removed == span[0] and not fixed:
-                    staged.service[other] = (fitted, None)
+            self._reopen_replaced(meter.device, seen.meter, span[0], staged)
         return True
+
+    def _reopen_replaced(self, device_id: str, moved: str, at: int, staged: StagedMeters) -> None:
+        """A meter of ``device_id`` taken out at ``at``, when ``moved`` (fitted earlier on
+        another unit, it is now found) was first seen there, was not exchanged for it: in
+        service again; unless another meter of the unit was fitted then (the exchange was
+        for that one)."""
+        spans: dict[str, Span] = {}
+        for other in self.meters_of(device_id, staged):
+            cached = staged.meters.get(other) or self.meter(other)
+            if other != moved and cached is not None:
+                spans[other] = staged.service.get(other, (cached.installed_at, cached.removed_at))
+        if any(fitted == at for fitted, _ in spans.values()):
+            return
+        for other in [m for m, (_, removed) in spans.items() if removed == at]:
+            (fitted, removed), fixed = self._stored_span(other, staged)  # as stored now
+            if removed == at and not fixed:
+                staged.service[other] = (fitted, None)
 
     def _stored_span(self, meter_id: str, staged: StagedMeters) -> tuple[Span, bool]:
         """The meter's span as the batch leaves it, else as stored; whether an operator set
@@ -218,25 +233,26 @@ _NEW, _MOVED, _CHANGED = "new", "moved", "changed"
 
 
 def _change(
-    reported: Meter, block: MeterBlock, known: Meter | None, read_later: Callable[[str, int], bool]
+    block: MeterBlock,
+    known: Meter | None,
+    reported: tuple[str, MeterSpec, int | None],
+    read_later: Callable[[str, int], bool],
 ) -> tuple[Meter, str] | None:
-    """What a message's ``block`` of a meter, ``reported`` by its unit, stages: the meter
-    new, moved to that unit (the unit of its newest reading), or with a reverse register
-    now (once reported, remembered); None if nothing."""
+    """What a message's ``block`` of a meter stages, ``reported`` by its unit (the unit,
+    the meter's spec, and its last reading in time): the meter new, moved to that unit
+    (the unit of its newest reading), or with a reverse register now; None if nothing."""
+    device, spec, last = reported
     # A reverse register, once reported, is remembered by the registry (sticky).
     reverse = any(r.rev is not None for r in block.readings)
     if known is None:
-        return replace(reported, reverse=reverse), _NEW
-    moved = (
-        known.device != reported.device
-        and bool(block.readings)
-        and not read_later(block.meter, block.readings[-1].t)
-    )
+        return Meter(block.meter, device, spec, reverse=reverse), _NEW
+    moved = known.device != device and last is not None and not read_later(block.meter, last)
     if not moved and reverse <= known.reverse:
         return None
     # Its time in service and maximum demand go with it.
-    device = reported.device if moved else known.device
-    changed = replace(known, device=device, reverse=known.reverse or reverse)
+    changed = replace(
+        known, device=device if moved else known.device, reverse=known.reverse or reverse
+    )
     return changed, _MOVED if moved else _CHANGED
 
 
