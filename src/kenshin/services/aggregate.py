@@ -193,7 +193,7 @@ def _table(
                 due,
                 shown_mwh,
                 marks,
-            )
+            ).for_customer(vee)
             for lo in range(0, len(chunk), COMPUTE_CHUNK)
         ]
     except ValueError as exc:  # a meter whose registers could overflow int64 over a day
@@ -201,7 +201,7 @@ def _table(
         # does not depend on where the parts are cut.
         log.warning("no VEE for %d meters from %s: %s", len(chunk), chunk[0].id, exc)
         return day_table(chunk, fwd, rev, max_demand_w)
-    return concat([part.for_customer(vee) for part in parts], fwd.shape[1] - 1)
+    return concat(parts, fwd.shape[1] - 1)
 
 
 def validated(
