@@ -139,6 +139,25 @@ def test_a_small_file_or_the_memory_store_is_imported_in_one_process(tmp_path: P
         memory.close()
 
 
+def test_a_change_written_while_the_lock_is_held_shows_the_next_time(tmp_path: Path) -> None:
+    """An operator's command takes no lock of meters' changes: what it commits while an
+    ingest holds the lock is seen by that ingest's next batch."""
+    one, two = SqliteStore(tmp_path / "k.db"), SqliteStore(tmp_path / "k.db")
+    try:
+        with one.registry.changing_meters():
+            pass
+        with one.registry.changing_meters():
+            one.registry.add_customer(Customer("C-1", "one"))  # its own: not news to it
+            two.registry.add_customer(Customer("C-2", "two"))  # another's, meanwhile
+        with one.registry.changing_meters() as shared:
+            assert shared
+        with one.registry.changing_meters() as shared:
+            assert not shared
+    finally:
+        one.close()
+        two.close()
+
+
 def test_the_lock_of_meters_changes_spans_connections_and_says_when_others_wrote(
     tmp_path: Path,
 ) -> None:

@@ -225,11 +225,15 @@ def test_a_meter_of_one_customer_cannot_be_reported_by_another_customers_device(
 
 def test_a_meter_moved_to_another_device_of_the_same_customer_follows_it(store: Store) -> None:
     ingest = Ingest(store)
-    ingest.ingest([incoming(message())])
-    ingest.ingest([incoming(message(device="U-2"), 2)])
+    first = json.loads(message(fwd=90, sent="2026-11-26T12:00:04+09:00"))
+    first["meters"][0]["readings"][0]["t"] = "2026-11-26T12:00:00+09:00"
+    ingest.ingest([incoming(json.dumps(first).encode())])
+    ingest.ingest([incoming(message(device="U-2"), 2)])  # read later there
     meter = store.registry.get_meter("M-1")
     assert meter is not None
     assert meter.device == "U-2"
+    ingest.ingest([incoming(json.dumps(first).encode(), 3)])  # the first unit's, again: older
+    assert store.registry.get_meter("M-1") == meter
 
 
 def test_transport_identity_must_match_the_message(store: Store) -> None:

@@ -182,6 +182,10 @@ MOVES: dict[str, tuple[list[tuple[str, dict[str, list[int]]]], Placed]] = {
         [(U1, {M: [0]}), (U1, {M: [1, FUTURE]}), (U2, {M: [3]}), (U2, {M: [4]})],
         {M: (U2, 0, None)},
     ),
+    "read by both units at the same time: the unit of the lower id": (
+        [(U1, {M: [0, 1]}), (U2, {M: [1]})],
+        {M: (U1, 0, None)},
+    ),
     "moved, and replaced on its unit": (
         [
             (U1, {M: [0]}),
@@ -292,3 +296,19 @@ def test_a_meter_moved_in_late_does_not_undo_its_new_units_own_exchange(batch: i
         N: (U2, 2, None),
         X: (U2, 0, 2),
     }
+
+
+@pytest.mark.parametrize("order", [[0, 1], [1, 0]])
+def test_readings_after_an_operators_removal_are_counted_from_either_unit(
+    order: list[int],
+) -> None:
+    lines = (unit_message({M: [3]}, U1), unit_message({M: [5]}, U2))
+    store = MemoryStore()
+    store.registry.add_customer(Customer("C-1", "one"))
+    for unit in (U1, U2):
+        store.registry.add_device(Device(unit, "C-1"))
+    Ingest(store).ingest([Incoming("f:0", unit_message({M: [0, 1]}, U1), 1_800_000_000)])
+    store.registry.set_service([(M, T, T + 2 * H)], by_operator=True)
+    ingest = Ingest(store)
+    summaries = [ingest.ingest([Incoming(f"f:{i}", lines[i], 1_800_000_000)]) for i in order]
+    assert sum(s.outside_service for s in summaries) == 2

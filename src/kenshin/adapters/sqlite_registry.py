@@ -250,11 +250,12 @@ class SqliteRegistry(SqlitePart):
                 try:
                     with self._lock:
                         version = self._db.execute("PRAGMA data_version").fetchone()[0]
-                    yield version != self._seen
+                    # This connection's own commits leave it as it is: another's while this
+                    # one holds the lock (an operator's, who takes no lock) shows next time.
+                    shared, self._seen = version != self._seen, version
+                    yield shared
                 finally:
                     self._depth -= 1
-                    with self._lock:
-                        self._seen = self._db.execute("PRAGMA data_version").fetchone()[0]
 
     def get_meter(self, meter_id: str) -> Meter | None:
         """The meter, or None."""

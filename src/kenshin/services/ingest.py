@@ -260,7 +260,7 @@ class Ingest:
                 widened(span := self._span_of(seen.meter, staged), (seen.first, seen.last)) != span
             ):
                 look.append(seen)
-        look = [s for s in look if not self._cache.moved_on(s, decoded.device, staged)]
+        look = [s for s in look if not self._cache.moved_on(s, decoded, staged)]
         if not look:
             return
         # A change to write: from what the store holds now (an operator may have set it

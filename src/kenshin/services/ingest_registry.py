@@ -167,15 +167,20 @@ class RegistryCache:
             staged.add(meter)
         return None
 
-    def moved_on(self, seen: Reported, device_id: str, staged: StagedMeters) -> bool:
-        """Whether ``seen`` is of a meter now on another unit than ``device_id`` (readings
+    def moved_on(self, seen: Reported, decoded: DecodedMessage, staged: StagedMeters) -> bool:
+        """Whether ``seen`` is of a meter now on another unit than the message's (readings
         from its former unit came late): they widen its span, and show no exchange of
         either unit; a meter of its new unit whose removal was taken for its fitting there
-        was not exchanged for it, and is in service again."""
+        was not exchanged for it, and is in service again. Readings after a removal an
+        operator set are noted as outside the meter's service, as on its own unit."""
         meter = staged.meters.get(seen.meter) or self.cached_meter(seen.meter)
-        if meter is None or meter.device == device_id:
+        if meter is None or meter.device == decoded.device:
             return False
         span, fixed = self._stored_span(seen.meter, staged)
+        if fixed and span[1] is not None:
+            block = next(b for b in decoded.meters if b.meter == seen.meter)
+            if after := sum(1 for r in block.readings if r.t > span[1]):
+                staged.outside[seen.meter] = staged.outside.get(seen.meter, 0) + after
         changed = widened(span, (seen.first, seen.last), removal_fixed=fixed)
         if changed == span:
             return True
@@ -246,7 +251,14 @@ def _change(
     reverse = any(r.rev is not None for r in block.readings)
     if known is None:
         return Meter(block.meter, device, spec, reverse=reverse), _NEW
-    moved = known.device != device and last is not None and not read_later(block.meter, last)
+    # On a tie (both units read it at that time) the unit of the lower id: the same
+    # whichever message came first.
+    moved = (
+        known.device != device
+        and last is not None
+        and not read_later(block.meter, last)
+        and (device < known.device or not read_later(block.meter, last - 1))
+    )
     if not moved and reverse <= known.reverse:
         return None
     # Its time in service and maximum demand go with it.
