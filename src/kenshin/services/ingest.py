@@ -161,7 +161,9 @@ class Ingest:
                 self._save_meters(plan.staged, summary)
                 # A meter registered or moved goes with its newest reading: the readings
                 # are stored before another process asks whether there is a newer one.
-                stored = bool(plan.staged.meters) and self._add_readings(plan, summary)
+                stored = bool(plan.staged.meters)
+                if stored:
+                    self._add_readings(plan, summary)
         summary.messages += len(items)
         summary.quarantined += plan.quarantined
         if plan.staged.outside:
@@ -175,11 +177,10 @@ class Ingest:
             self._keep_dead_letters(letters, summary)
         return summary
 
-    def _add_readings(self, plan: _Plan, summary: IngestSummary) -> bool:
+    def _add_readings(self, plan: _Plan, summary: IngestSummary) -> None:
         if plan.readings:
             summary.readings += len(plan.readings)
             summary.add_store_result(self._store.readings.add_readings(plan.readings, plan.at))
-        return True
 
     def _plan(
         self,

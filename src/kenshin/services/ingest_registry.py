@@ -178,9 +178,7 @@ class RegistryCache:
             return False
         span, fixed = self._stored_span(seen.meter, staged)
         if fixed and span[1] is not None:
-            block = next(b for b in decoded.meters if b.meter == seen.meter)
-            if after := sum(1 for r in block.readings if r.t > span[1]):
-                staged.outside[seen.meter] = staged.outside.get(seen.meter, 0) + after
+            _note_outside(next(b for b in decoded.meters if b.meter == seen.meter), span[1], staged)
         changed = widened(span, (seen.first, seen.last), removal_fixed=fixed)
         if changed == span:
             return True
@@ -287,7 +285,12 @@ def operator_removals(
     )
     for block in decoded.meters:
         removed = spans[block.meter][1] if block.meter in fixed else None
-        after = 0 if removed is None else sum(1 for r in block.readings if r.t > removed)
-        if after:
-            staged.outside[block.meter] = staged.outside.get(block.meter, 0) + after
+        if removed is not None:
+            _note_outside(block, removed, staged)
     return fixed
+
+
+def _note_outside(block: MeterBlock, removed: int, staged: StagedMeters) -> None:
+    """Note the block's readings after a removal an operator set, for the batch's warning."""
+    if after := sum(1 for r in block.readings if r.t > removed):
+        staged.outside[block.meter] = staged.outside.get(block.meter, 0) + after
