@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+import threading
 from collections.abc import Iterable
+from contextlib import closing
+from functools import partial
+from pathlib import Path
 
 import pytest
 
 from kenshin.adapters.memory import MemoryStore
+from kenshin.adapters.sqlite import SqliteStore
 from kenshin.domain.model import Customer, Device
+from kenshin.entrypoints.scheduled import writable_now
 from kenshin.services.batching import CommitError, CommitQueue
 from kenshin.services.ingest import Incoming, Ingest, IngestSummary
 
@@ -131,3 +138,52 @@ def test_what_was_queued_before_close_is_still_committed() -> None:
     asyncio.run(scenario())
     readings = dict(store.readings.readings_between(["M-1"], T, T + 86_400))["M-1"]
     assert [r.fwd for r in readings] == [100, 101, 102, 103]
+
+
+def test_a_batch_that_would_wait_for_another_writer_leaves_the_loop_free(
+    tmp_path: Path,
+) -> None:
+    """Committing in the loop's thread (endpoint processes) while another process holds
+    the database's write lock: the batch waits in the writer thread, and the loop goes on
+    answering meanwhile; with the lock free, the next batch is committed in the loop."""
+    store = SqliteStore(tmp_path / "kenshin.db")
+    store.registry.add_customer(Customer("C-1", "Acme"))
+    store.registry.add_device(Device("U-1", "C-1"))
+    threads: list[str] = []
+
+    class Ingesting(Ingest):
+        def ingest(
+            self, batch: Iterable[Incoming], summary: IngestSummary | None = None
+        ) -> IngestSummary:
+            threads.append(threading.current_thread().name)
+            return super().ingest(batch, summary)
+
+    async def scenario(other: sqlite3.Connection) -> None:
+        queue = CommitQueue(
+            Ingesting(store), max_messages=10, window_s=0.01, in_loop=partial(writable_now, store)
+        )
+        runner = asyncio.create_task(queue.run())
+        other.execute("BEGIN IMMEDIATE")  # another process writing
+        sent = asyncio.create_task(queue.submit(incoming(1)))
+        turns = 0
+        async with asyncio.timeout(5):
+            while turns < 20:  # the loop turns while the batch waits for the lock
+                await asyncio.sleep(0.01)
+                turns += 1
+        assert not sent.done()
+        other.execute("COMMIT")
+        async with asyncio.timeout(10):
+            await sent
+            await queue.submit(incoming(2))
+        await queue.close()
+        await runner
+
+    try:
+        with closing(sqlite3.connect(tmp_path / "kenshin.db", isolation_level=None)) as other:
+            asyncio.run(scenario(other))
+        stored = dict(store.readings.readings_between(["M-1"], T, T + 86_400))["M-1"]
+        assert [r.fwd for r in stored] == [101, 102]
+        assert threads[0].startswith("kenshin-commit")
+        assert threads[1] == threading.main_thread().name
+    finally:
+        store.close()

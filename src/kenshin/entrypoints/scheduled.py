@@ -7,9 +7,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from kenshin.bootstrap import App
 from kenshin.entrypoints.watching import Watching
+from kenshin.errors import StoreError
+from kenshin.ports.store import Store
 from kenshin.services.batching import CommitQueue
 from kenshin.services.metrics import ServerMetrics
 from kenshin.services.security import SecurityLog
@@ -23,15 +26,25 @@ def commit_queue(
     app: App, security: SecurityLog, metrics: ServerMetrics, *, in_loop: bool = False
 ) -> CommitQueue:
     """Received messages committed in batches, as the settings say (``in_loop``: in the
-    event loop's thread, where endpoint processes serve the connections)."""
+    event loop's thread, where endpoint processes serve the connections, when the store
+    can be written at once)."""
     return CommitQueue(
         app.ingest(security),
         max_messages=app.settings.ingest.batch_messages,
         window_s=app.settings.mqtt.batch_window_ms / 1000,
         on_commit=metrics.committed,
         on_latency=metrics.commit_took,
-        in_loop=in_loop,
+        in_loop=partial(writable_now, app.store) if in_loop else None,
     )
+
+
+def writable_now(store: Store) -> bool:
+    """Whether a write to ``store`` can begin without waiting for another writer."""
+    try:
+        store.check_writable(0)
+    except StoreError:
+        return False
+    return True
 
 
 @dataclass

@@ -82,12 +82,14 @@ class CommitQueue:
         window_s: float,
         on_commit: Callable[[IngestSummary], None] | None = None,
         on_latency: Callable[[float], None] | None = None,
-        in_loop: bool = False,
+        in_loop: Callable[[], bool] | None = None,
     ) -> None:
-        """``in_loop``: commit in the event loop's thread, not a writer thread of its own:
-        where connections are served by other processes (``mqtt.processes``), the loop
-        only passes payloads on, and a second busy thread would make both wait for the
-        interpreter lock more than it saves."""
+        """``in_loop``: commit in the event loop's thread, not a writer thread of its own,
+        whenever ``in_loop()`` says the store can be written at once: where connections
+        are served by other processes (``mqtt.processes``), the loop only passes payloads
+        on, and a second busy thread would make both wait for the interpreter lock more
+        than it saves. A batch that would wait for the store (another writer holds it)
+        goes to the writer thread, so that the loop still answers meanwhile."""
         self._ingest = ingest
         self._max = max_messages
         self._window = window_s
@@ -149,7 +151,7 @@ class CommitQueue:
                 if len(self._queue) < self._max and self._window > 0:
                     await asyncio.sleep(0)  # what this loop turn received joins the batch
                 await self._commit(self._take())
-                if self._in_loop:
+                if self._in_loop is not None:
                     await asyncio.sleep(0)  # the answers leave, and the links are read
         finally:
             self._writer.shutdown(wait=True)
@@ -173,7 +175,7 @@ class CommitQueue:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
-            if self._in_loop:
+            if self._in_loop is not None and self._in_loop():
                 summary, revoked = self._store(items)
             else:
                 summary, revoked = await loop.run_in_executor(self._writer, self._store, items)
