@@ -426,6 +426,26 @@ def test_revisions_list_oldest_first_and_the_newest_can_change_status(store: Sto
     assert store.revisions.list_revisions("C2", "2026-11-26") == []
 
 
+def test_one_export_of_a_customer_s_files_at_a_time(store: Store) -> None:
+    """A second export of C1 waits for the first; an export of C2 does not."""
+    entered: list[str] = []
+
+    def export(customer: str) -> None:
+        with store.revisions.exporting(customer):
+            entered.append(customer)
+
+    with store.revisions.exporting("C1"):
+        export("C2")  # would wait forever if it waited for C1
+        second = threading.Thread(target=export, args=("C1",))
+        second.start()
+        second.join(0.3)
+        assert second.is_alive()  # waiting its turn
+        entered.append("first C1")
+    second.join(20)
+    assert entered == ["C2", "first C1", "C1"]
+    export("C1")  # let go once done
+
+
 # the property: any sequence of batches
 REGISTER = st.none() | st.integers(0, 2)
 OFFERED = st.builds(

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import astuple, fields
 from itertools import islice
 from typing import Any
 
+from kenshin.adapters.dynamo_lock import LeaseLock
 from kenshin.adapters.dynamo_tables import DynamoTables, Item, is_condition_failure
 from kenshin.domain.model import DeadLetter, FileRevision
 
@@ -196,6 +198,12 @@ class DynamoRevisions:
 
     def __init__(self, tables: DynamoTables) -> None:
         self._tables = tables
+
+    @contextmanager
+    def exporting(self, customer_id: str) -> Iterator[None]:
+        """A lease of the customer's exports in the records table (``LeaseLock``)."""
+        with LeaseLock(self._tables, f"export#{customer_id}").held():
+            yield
 
     def latest_revision(self, customer_id: str, day: str) -> FileRevision | None:
         """The newest revision of a customer's day file, or None."""

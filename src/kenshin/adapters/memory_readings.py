@@ -8,6 +8,7 @@ from datetime import date
 
 import numpy as np
 
+from kenshin.adapters.export_locks import ProcessExportLocks
 from kenshin.domain.intervals import NO_REGISTER, Registers, registers_at
 from kenshin.domain.model import Conflict, DeadLetter, FileRevision, Reading, StoreResult, Watermark
 from kenshin.domain.readings import check_registers, settle_one
@@ -151,6 +152,7 @@ class MemoryRevisions:
 
     def __init__(self) -> None:
         self._revisions: dict[tuple[str, str], list[FileRevision]] = {}
+        self.exporting = ProcessExportLocks().exporting
 
     def latest_revision(self, customer_id: str, day: str) -> FileRevision | None:
         """The newest revision of a customer's day file, or None."""

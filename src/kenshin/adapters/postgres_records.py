@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import astuple, fields
+from typing import Any
 
-from kenshin.adapters.postgres_part import PgPart
+import psycopg
+
+from kenshin.adapters.postgres_part import PgPart, connection, wrapped
 from kenshin.domain.model import DeadLetter, FileRevision
 
 SCHEMA = """
@@ -28,6 +33,8 @@ CREATE TABLE revisions (
     PRIMARY KEY (customer, day, revision));
 """
 
+log = logging.getLogger(__name__)
+
 _COLUMNS = [f'"{f.name}"' for f in fields(FileRevision)]
 _KEY = {'"customer"', '"day"', '"revision"'}
 _ADD_REVISION = (
@@ -35,6 +42,9 @@ _ADD_REVISION = (
     " ON CONFLICT (customer, day, revision) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in _KEY)
 )
+# A key of its own per schema and customer (hashtext gives 32 bits; the store's other
+# advisory locks use keys beyond them).
+_EXPORT_LOCK = "SELECT pg_advisory_{}(hashtext(current_schema() || ' export ' || %s))"
 _REVISIONS = (
     f"SELECT {', '.join(_COLUMNS)} FROM revisions WHERE customer = %s AND day = %s"  # noqa: S608 - our own names
     " ORDER BY revision"
@@ -70,8 +80,31 @@ class PgDeadLetters(PgPart):
         return int(self._rows("counting dead letters", query, (since or 0,))[0][0])
 
 
+def _let_go(db: psycopg.Connection[Any], customer_id: str) -> None:
+    """Let the export lock go; if that fails, end the session, which lets it go too."""
+    try:
+        db.execute(_EXPORT_LOCK.format("unlock"), (customer_id,))
+        db.commit()
+    except psycopg.Error as exc:
+        log.warning("the export lock of %s goes with its connection: %s", customer_id, exc)
+        db.close()
+
+
 class PgRevisions(PgPart):
     """The revisions of customers' day files."""
+
+    @contextmanager
+    def exporting(self, customer_id: str) -> Iterator[None]:
+        """A session-level advisory lock of the schema and customer, on a connection of
+        the pool kept meanwhile; the server lets it go if that connection ends."""
+        what = f"taking the export lock of {customer_id}"
+        with wrapped(what, self._where), connection(self._pool, what) as db:
+            db.execute(_EXPORT_LOCK.format("lock"), (customer_id,))
+            db.commit()  # the lock is the session's: the connection waits idle meanwhile
+            try:
+                yield
+            finally:
+                _let_go(db, customer_id)
 
     def latest_revision(self, customer_id: str, day: str) -> FileRevision | None:
         """The newest revision of a customer's day file, or None."""

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kenshin.adapters.export_locks import FileExportLocks, ProcessExportLocks
 from kenshin.adapters.sqlite_alerts import SqliteAlertHistory, SqliteAlerts
 from kenshin.adapters.sqlite_bulk import SqliteBulkReader
 from kenshin.adapters.sqlite_certificates import SqliteCertificates
@@ -78,7 +79,8 @@ class SqliteStore:
         self.commands = SqliteCommands(db, lock)
         self.readings = SqliteReadings(db, lock, self._reader)
         self.dead_letters = SqliteDeadLetters(db, lock)
-        self.revisions = SqliteRevisions(db, lock)
+        exports = ProcessExportLocks() if uri else FileExportLocks(_exports_folder(Path(path)))
+        self.revisions = SqliteRevisions(db, lock, exports)
         self.deliveries = SqliteDeliveries(db, lock)
         self.alerts = SqliteAlerts(db, lock)
         self.alert_history = SqliteAlertHistory(db, lock)
@@ -165,6 +167,12 @@ def _owner_only(path: Path) -> None:
             continue
         except PermissionError as exc:  # not ours to change: say so, and go on
             log.warning("%s is readable by others and cannot be changed: %s", file, exc)
+
+
+def _exports_folder(path: Path) -> Path:
+    """The folder of the customers' export locks: beside the database, named after it."""
+    path = path.resolve()
+    return path.with_name(path.name + "-exports")
 
 
 @contextmanager

@@ -3,9 +3,12 @@ on the store's connection."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Sequence
 from dataclasses import astuple
 
+from kenshin.adapters.export_locks import ExportLocks
 from kenshin.adapters.sqlite_part import SqlitePart
 from kenshin.domain.model import DeadLetter, FileRevision
 
@@ -39,7 +42,11 @@ class SqliteDeadLetters(SqlitePart):
 
 
 class SqliteRevisions(SqlitePart):
-    """The revisions of customers' day files."""
+    """The revisions of customers' day files; ``exports``, the customers' export locks."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock, exports: ExportLocks) -> None:
+        super().__init__(db, lock)
+        self.exporting = exports.exporting
 
     def latest_revision(self, customer_id: str, day: str) -> FileRevision | None:
         """The newest revision of a customer's day file, or None."""

@@ -5,8 +5,9 @@ PostgreSQL advisory lock); the one holding it runs the export schedule (exports,
 retention, collection, gap recovery), the alerts and the daily report, and sends the
 units' commands through the broker. When it stops or dies, its lock goes with its
 connection and another worker takes the lead at its next try: the schedule starts again
-there at once. Revision numbers stay continuous: the store refuses a revision made
-twice.
+there at once. Revision numbers stay continuous: exports of one customer's files take
+turns (``Revisions.exporting``), even two leaders' for the moments until a leader whose
+connection was cut learns it.
 
 The commands go out every ``COMMAND_POLL_S`` through the broker
 (``kenshin.services.command_sending``): retained, each counted acknowledged once the

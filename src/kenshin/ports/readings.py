@@ -4,6 +4,7 @@ that could not be used, and the revisions of customers' files."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 from kenshin.domain.intervals import Registers
@@ -141,3 +142,9 @@ class Revisions(Protocol):
 
     def list_revisions(self, customer_id: str, day: str) -> list[FileRevision]:
         """Every revision of a customer's day file, oldest first."""
+
+    def exporting(self, customer_id: str) -> AbstractContextManager[None]:
+        """Held by one export of the customer's files, from reading the newest revision to
+        recording its own: another export of them, in this process or another using the
+        store, waits its turn (two at once would publish different files under one
+        revision number)."""

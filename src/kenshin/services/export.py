@@ -155,38 +155,40 @@ def export_day(
     now: int,
     settings: ExportSettings = _DEFAULT_SETTINGS,
 ) -> ExportOutcome:
-    """Build the customer's file of local ``day`` and publish it if it is new or changed.
+    """Build the customer's file of local ``day`` and publish it if it is new or changed,
+    as the one export of the customer's files under way (another waits its turn).
 
     A day older than the retention is refused: its file would only be removed again.
     """
     _check_kept(customer, day, now=now, retention_days=settings.retention_days)
-    latest = store.revisions.latest_revision(customer.id, day.isoformat())
-    customer = settings_of_day(customer, latest)
-    customer_zone(customer)  # an unknown zone is an ExportError naming the customer
-    cut = cut_of_day(customer, latest)
-    name = file_name(customer, day)
-    build = _build(store, customer, file_slots(customer, day, cut), cut, settings, now)
-    status = status_at(now, build.slots.end, settings.grace_hours)
-    decision = next_revision(latest, build.rendered.content_key, name, status)
-    if isinstance(decision, Unchanged):
-        return _keep(store.revisions, outbox, build, decision)
-    previous = _previous(outbox, customer, latest)  # read before the new file replaces it
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kenshin-publish") as pool:
-        # The file is written (and synced) while its changes are worked out; the change
-        # record and the manifest still come after it.
-        published = pool.submit(outbox.publish, customer.id, name, build.rendered.content)
-        changes = _changes(build, latest, previous)
-        revision = _revision(build, day, name, decision, changes, now)
-        published.result()
-    if changes and changes.changes:
-        text = change_record_text(changes, slot_starts(build.slots, customer_zone(customer)))
-        outbox.publish(customer.id, change_record_name(name, decision.number), text.encode())
-    _publish_manifest(store.revisions, outbox, customer, revision, settings)
-    store.revisions.add_revision(revision)
-    log.info(
-        "published %s/%s revision %d (%s)", customer.id, name, decision.number, decision.status
-    )
-    return _outcome(revision, changed=True)
+    with store.revisions.exporting(customer.id):
+        latest = store.revisions.latest_revision(customer.id, day.isoformat())
+        customer = settings_of_day(customer, latest)
+        customer_zone(customer)  # an unknown zone is an ExportError naming the customer
+        cut = cut_of_day(customer, latest)
+        name = file_name(customer, day)
+        build = _build(store, customer, file_slots(customer, day, cut), cut, settings, now)
+        status = status_at(now, build.slots.end, settings.grace_hours)
+        decision = next_revision(latest, build.rendered.content_key, name, status)
+        if isinstance(decision, Unchanged):
+            return _keep(store.revisions, outbox, build, decision)
+        previous = _previous(outbox, customer, latest)  # read before the new file replaces it
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kenshin-publish") as pool:
+            # The file is written (and synced) while its changes are worked out; the change
+            # record and the manifest still come after it.
+            published = pool.submit(outbox.publish, customer.id, name, build.rendered.content)
+            changes = _changes(build, latest, previous)
+            revision = _revision(build, day, name, decision, changes, now)
+            published.result()
+        if changes and changes.changes:
+            text = change_record_text(changes, slot_starts(build.slots, customer_zone(customer)))
+            outbox.publish(customer.id, change_record_name(name, decision.number), text.encode())
+        _publish_manifest(store.revisions, outbox, customer, revision, settings)
+        store.revisions.add_revision(revision)
+        log.info(
+            "published %s/%s revision %d (%s)", customer.id, name, decision.number, decision.status
+        )
+        return _outcome(revision, changed=True)
 
 
 def _check_kept(customer: Customer, day: date, *, now: int, retention_days: int) -> None:
