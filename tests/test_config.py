@@ -8,6 +8,7 @@ from typing import get_args
 import pytest
 from pydantic import BaseModel
 
+from conftest import kenshin, make_site
 from kenshin.config import DEFAULT_CONFIG_TEXT, Settings, load_settings
 from kenshin.config_alerts import ChannelConfig, EmailChannelConfig, WebhookChannelConfig
 from kenshin.errors import ConfigError
@@ -176,3 +177,32 @@ def test_each_channel_type_has_its_own_model(tmp_path: Path) -> None:
 def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="kenshin init"):
         load_settings(tmp_path / "nope.toml", environ={})
+
+
+@pytest.mark.parametrize(
+    ("outbox", "holds"),
+    [
+        ("", "the data folder"),
+        (".", "the data folder"),
+        ("..", "the data folder"),
+        ("pki", "the units' certificate authority"),
+        ("ssh", "sftp.host_key"),
+    ],
+)
+def test_an_outbox_holding_the_data_folder_or_a_secret_stops_every_command(
+    tmp_path: Path, outbox: str, holds: str
+) -> None:
+    """Each folder of the outbox is a customer's, served to it: with the outbox on the data
+    folder, a customer named 'pki' would collect the units' certificate authority."""
+    site = make_site(tmp_path, "site")
+    config = site / "kenshin.toml"
+    text = config.read_text()
+    assert 'outbox = "outbox"\n' in text
+    config.write_text(text.replace('outbox = "outbox"\n', f'outbox = "{outbox}"\n'))
+    refused = kenshin(site, "customers", "add", "pki", "--name", "Intruder")
+    assert refused.exit_code != 0
+    assert f"export.outbox: '{outbox}'" in refused.output
+    assert f"holds {holds}" in refused.output
+    assert "give the outbox a folder of its own, such as 'outbox'" in refused.output
+    config.write_text(text.replace('outbox = "outbox"\n', 'outbox = "files"\n'))
+    assert kenshin(site, "customers", "add", "pki", "--name", "A customer").exit_code == 0

@@ -15,6 +15,7 @@ from types import ModuleType
 
 from kenshin.adapters.memory import MemoryStore
 from kenshin.adapters.outbox import LocalOutbox
+from kenshin.adapters.pki import PKI_FOLDER
 from kenshin.adapters.s3_outbox import S3Outbox
 from kenshin.adapters.sqlite import SqliteStore
 from kenshin.config import Settings, StoreBackend, load_settings
@@ -44,8 +45,31 @@ def open_outbox(settings: Settings, data_dir: Path) -> Outbox:
     export = settings.export
     where = export.s3_outbox
     if where is None:
+        _check_apart(settings, data_dir)
         return LocalOutbox(data_dir / export.outbox)
     return S3Outbox(where.bucket, where.prefix, kms_key_id=export.outbox_kms_key or None)
+
+
+def _check_apart(settings: Settings, data_dir: Path) -> None:
+    """ConfigError if the outbox folder is, or holds, the data folder or a secret: each of
+    its folders is a customer's, served to it, and a customer named like one of them
+    (``pki``) would collect the units' certificate authority."""
+    outbox = (data_dir / settings.export.outbox).resolve()
+    secrets = {
+        "the data folder": data_dir,
+        "the units' certificate authority": data_dir / PKI_FOLDER,
+        "the database": data_dir / settings.store.path,
+        "sftp.host_key": data_dir / settings.sftp.host_key,
+        "ftps.key": data_dir / settings.ftps.key if settings.ftps.key else data_dir,
+    }
+    for what, path in secrets.items():
+        path = path.resolve()
+        if path == outbox or outbox in path.parents:
+            raise ConfigError(
+                f"export.outbox: {settings.export.outbox!r} ({outbox}) holds {what} ({path}),"
+                " which customers could then collect: give the outbox a folder of its own,"
+                " such as 'outbox' (the default)"
+            )
 
 
 def postgres_adapter() -> ModuleType:
