@@ -61,3 +61,21 @@ def test_a_slot_that_does_not_start_on_the_half_hour_is_refused(tmp_path: Path) 
     assert "expected the slot's local start as 'YYYY-MM-DD HH:MM'" in refused.output
     refused = kenshin(site, "explain", "M-9", "--slot", "2026-11-26 10:00")
     assert "no meter 'M-9'" in refused.output
+
+
+def test_a_meter_too_large_for_vee_is_explained_as_read(tmp_path: Path) -> None:
+    """0.1 kWh x 8,000 on 8 digits (a high-voltage meter): a register turn too large for
+    VEE's 64-bit sums, so its gap is not estimated, and explain says why."""
+    site = make_site(tmp_path, "site")
+    assert kenshin(site, "devices", "add", "U-1", "--customer", "C-001").exit_code == 0
+    document = message(["09:00", "09:30", "11:00", "11:30"], 1_000)
+    meters: list[dict[str, object]] = document["meters"]  # type: ignore[assignment]
+    meters[0] |= {"coefficient": 8000, "digits": 8}
+    path = tmp_path / "m.jsonl"
+    path.write_text(json.dumps(document) + "\n")
+    assert kenshin(site, "import", str(path)).exit_code == 0
+    shown = kenshin(site, "explain", "M-1", "--slot", "2026-11-26 10:00")
+    assert shown.exit_code == 0, shown.output
+    assert "  fwd: no value, flag N (not validated: the meter's register turn is too large for" in (
+        shown.output
+    )

@@ -262,18 +262,28 @@ def test_meters_computed_a_part_at_a_time_make_the_same_file(
     assert flags["M-1"] == flags["M-5"] == "A" * 48
 
 
-def test_a_meter_that_could_overflow_leaves_its_whole_chunk_without_vee_in_parts_too(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("part", [1, 2, aggregate.COMPUTE_CHUNK])
+def test_a_meter_too_large_for_vee_goes_without_it_alone_wherever_parts_are_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part: int
 ) -> None:
-    big = MeterSpec(unit_mwh=10**12, coefficient=1, digits=6)  # could overflow int64 a day
-    meters = [Meter("M-1", "U-1", big), Meter("M-2", "U-1", SPEC), Meter("M-3", "U-1", SPEC)]
+    """A high-voltage meter's register turn could overflow int64 over a day: its own
+    slots are read as stored, gaps and all; the customer's other meters are validated."""
+    big = MeterSpec(unit_mwh=10**12, coefficient=1, digits=6)
+    meters = [Meter("M-1", "U-1", SPEC), Meter("M-2", "U-1", big), Meter("M-3", "U-1", SPEC)]
     store = make_store(meters=meters)
     store.readings.add_readings(
-        boundary_readings("M-1") + boundary_readings("M-2") + boundary_readings("M-3", skip=[20]),
+        boundary_readings("M-1", skip=[10])
+        + boundary_readings("M-2", skip=[30])
+        + boundary_readings("M-3", skip=[20]),
         0,
     )
-    monkeypatch.setattr(aggregate, "COMPUTE_CHUNK", 1)  # M-3 in a part of its own
-    outcome = export_day(store, LocalOutbox(tmp_path), ACME, DAY, now=FINAL_AT)
-    # As the daily report shows it: no meter of the chunk estimated, wherever parts are cut.
-    assert file_rows(LocalOutbox(tmp_path))["M-3"][-1][19:21] == "NN"
-    assert outcome.estimated_slots == 0
+    monkeypatch.setattr(aggregate, "COMPUTE_CHUNK", part)
+    outbox = LocalOutbox(tmp_path)
+    outcome = export_day(store, outbox, ACME, DAY, now=FINAL_AT)
+    rows = file_rows(outbox)
+    assert rows["M-1"][-1] == "A" * 9 + "EE" + "A" * 37
+    assert rows["M-2"][-1] == "A" * 29 + "NN" + "A" * 17
+    assert rows["M-3"][-1] == "A" * 19 + "EE" + "A" * 27
+    assert rows["M-1"][3 + 9 : 3 + 11] == rows["M-3"][3 + 19 : 3 + 21] == ["1.200", "1.200"]
+    assert rows["M-2"][3 + 29 : 3 + 31] == ["", ""]
+    assert outcome.estimated_slots == 4

@@ -73,6 +73,25 @@ def test_a_meter_too_large_for_vee_still_shows_its_gaps() -> None:
     assert quality.silent == {}
 
 
+def test_beside_a_meter_too_large_for_vee_the_others_are_still_estimated() -> None:
+    """As the customer's file shows them: the large meter's gap missing, not estimated,
+    and the other meter's gap estimated."""
+    store = MemoryStore()
+    customer = Customer("C-1", "One")
+    store.registry.add_customer(customer)
+    store.registry.add_device(Device("U-1", "C-1"))
+    small, large = MeterSpec(100_000, 1, 6), MeterSpec(100_000, 1_000_000, 8)
+    store.registry.save_meters([Meter("M-1", "U-1", small), Meter("M-2", "U-1", large)])
+    start = day_start(date(2026, 11, 26), TZ)
+    read = [j for j in range(49) if j not in {20, 21}]
+    store.readings.add_readings(
+        [Reading(m, start + 1800 * j, j, None) for m in ("M-1", "M-2") for j in read], start
+    )
+    quality = customer_quality(store, customer, date(2026, 11, 26), now=start + 2 * 86400)
+    found = {m.meter: (m.missing, m.estimated) for m in quality.problems}
+    assert found == {"M-1": (3, 3), "M-2": (3, 0)}
+
+
 def reading_message(device: str, seq: int) -> bytes:
     """A unit's message of one reading of meter M-<device> at 12:30 on 2026-11-26 (Tokyo)."""
     document = {

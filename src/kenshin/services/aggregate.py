@@ -11,7 +11,7 @@ Q or N.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -32,6 +32,7 @@ from kenshin.domain.vee import (
     Rule,
     VeeDay,
     VeeSettings,
+    beyond_vee,
     drifting_slots,
     grid_of,
     like_days_of,
@@ -183,25 +184,49 @@ def _table(
     (fwd, rev), *_ = grids
     if vee is None:
         return day_table(chunk, fwd, rev, max_demand_w)
-    try:  # a part at a time: the same rows, in the same order
-        parts = [
-            validated(
-                chunk[lo : lo + COMPUTE_CHUNK],
-                [(f[lo : lo + COMPUTE_CHUNK], r[lo : lo + COMPUTE_CHUNK]) for f, r in grids],
-                max_demand_w,
-                vee,
-                due,
-                shown_mwh,
-                marks,
-            ).for_customer(vee)
-            for lo in range(0, len(chunk), COMPUTE_CHUNK)
-        ]
-    except ValueError as exc:  # a meter whose registers could overflow int64 over a day
-        # The whole chunk, as the daily report falls back: which meters go without VEE
-        # does not depend on where the parts are cut.
-        log.warning("no VEE for %d meters from %s: %s", len(chunk), chunk[0].id, exc)
-        return day_table(chunk, fwd, rev, max_demand_w)
+    large = too_large(chunk)
+    if large:
+        shown = ", ".join(chunk[i].id for i in large[:5]) + (", ..." if len(large) > 5 else "")
+        log.warning("no VEE for %d meters (%s): a day could overflow int64", len(large), shown)
+    parts, alone = [], set(large)
+    for lo, hi in _parts(len(chunk), large):  # the same rows, in the same order
+        if lo in alone:
+            parts.append(day_table(chunk[lo:hi], fwd[lo:hi], rev[lo:hi], max_demand_w))
+            continue
+        part = [(f[lo:hi], r[lo:hi]) for f, r in grids]
+        day = validated(chunk[lo:hi], part, max_demand_w, vee, due, shown_mwh, marks)
+        parts.append(day.for_customer(vee))
     return concat(parts, fwd.shape[1] - 1)
+
+
+def too_large(meters: Sequence[Meter]) -> list[int]:
+    """The positions of the meters whose register turn is too large for VEE."""
+    known: dict[int, bool] = {}  # by spec: most meters share one
+    found = []
+    for i, meter in enumerate(meters):
+        key = id(meter.spec)
+        if key not in known:
+            known[key] = beyond_vee(meter)
+        if known[key]:
+            found.append(i)
+    return found
+
+
+def _parts(count: int, large: list[int]) -> Iterator[tuple[int, int]]:
+    """``count`` meters cut into parts of at most COMPUTE_CHUNK (whose arrays stay in the
+    processor's cache), each meter too large for VEE a part of its own. Each row is
+    validated on its own: where the parts are cut changes no byte."""
+    lo = 0
+    for i in large:
+        yield from _cut(lo, i)
+        yield i, i + 1
+        lo = i + 1
+    yield from _cut(lo, count)
+
+
+def _cut(lo: int, hi: int) -> Iterator[tuple[int, int]]:
+    for start in range(lo, hi, COMPUTE_CHUNK):
+        yield start, min(start + COMPUTE_CHUNK, hi)
 
 
 def validated(

@@ -12,6 +12,7 @@ from kenshin.domain.intervals import NO_VALUE
 from kenshin.domain.lifecycle import slots_in_service
 from kenshin.domain.model import Customer, Direction, FileRevision, Meter, Reading
 from kenshin.domain.slots import SLOT_SECONDS, DaySlots, day_slots, slot_index, slot_labels, zone
+from kenshin.domain.vee import beyond_vee
 from kenshin.errors import KenshinError
 from kenshin.ports import Revisions
 from kenshin.services.aggregate import (
@@ -26,6 +27,10 @@ from kenshin.services.aggregate import (
 from kenshin.services.export import ExportSettings
 
 CONTEXT_S = 3600  # raw readings shown before and after the slot
+TOO_LARGE = (
+    "not validated: the meter's register turn is too large for 64-bit sums over a day;"
+    " its slots are as read, gaps and all"
+)
 
 
 class ExplainError(KenshinError):
@@ -134,9 +139,10 @@ def _rows(
     vee = settings.vee_for(customer.id)
     days = [slots] if vee is None else [slots, *like_days(customer, slots, vee.like_day_weeks)]
     grids = [store.readings.boundary_registers([meter.id], d.start, d.count) for d in days]
-    if vee is None:
+    if vee is None or beyond_vee(meter):
         table = day_table([meter], *grids[0], settings.max_demand_w)
-        why: list[list[str]] = [[] for _ in table.directions]
+        said = [] if vee is None else [TOO_LARGE]
+        why: list[list[str]] = [said for _ in table.directions]
     else:
         due, shown = due_slots(slots, now), shown_mwh(customer)
         marks = Marks(

@@ -11,7 +11,7 @@ dead letters are read from the store, grouped by sender.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
@@ -54,6 +54,7 @@ from kenshin.services.aggregate import (
     serves_day,
     service_of,
     shown_mwh,
+    too_large,
     validated,
 )
 from kenshin.services.export import ExportSettings
@@ -232,8 +233,7 @@ def customer_quality(
     heard: dict[str, int | None] = {
         d.id: None for d in store.registry.list_devices(customer.id) if d.id not in idle
     }
-    for lo in range(0, len(meters), AGGREGATE_CHUNK):
-        chunk = meters[lo : lo + AGGREGATE_CHUNK]
+    for chunk in _chunks(meters):
         found, last = _chunk_quality(store.readings, checked, chunk)
         problems += found
         heard = heard_later(heard, chunk, last)
@@ -256,6 +256,16 @@ class _Day:
     @property
     def vee(self) -> VeeSettings:
         return self.configured or _GAPS_ONLY
+
+
+def _chunks(meters: list[Meter]) -> Iterator[list[Meter]]:
+    """The meters a chunk at a time, those too large for VEE (gaps only) apart, as the
+    files leave them out of VEE alone."""
+    for lo in range(0, len(meters), AGGREGATE_CHUNK):
+        chunk = meters[lo : lo + AGGREGATE_CHUNK]
+        large = set(too_large(chunk))
+        parts = [[m for i, m in enumerate(chunk) if i not in large], [chunk[i] for i in large]]
+        yield from (part for part in parts if part)
 
 
 def _chunk_quality(

@@ -18,7 +18,7 @@ from kenshin.domain.vee.clock import (
 )
 from kenshin.domain.vee.day import ESTIMATED, QUESTIONABLE, VeeDay, validate_day
 from kenshin.domain.vee.estimate import METHOD_NAMES, Method
-from kenshin.domain.vee.grid import DayGrid, LikeDays, grid_of, like_days_of
+from kenshin.domain.vee.grid import DayGrid, LikeDays, beyond_vee, grid_of, like_days_of
 from kenshin.domain.vee.ingest import future_dated, split_future
 from kenshin.domain.vee.settings import ALL_RULES, RULE_NAMES, Rule, VeeSettings, rule_names
 
@@ -37,6 +37,7 @@ __all__ = [
     "UnitClock",
     "VeeDay",
     "VeeSettings",
+    "beyond_vee",
     "drifting_slots",
     "future_dated",
     "grid_of",

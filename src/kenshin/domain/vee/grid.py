@@ -176,6 +176,14 @@ def grid_of(
     )
 
 
+def beyond_vee(meter: Meter) -> bool:
+    """Whether the meter's register turn is too large for VEE (``DayGrid``'s check: its
+    slots could overflow int64 summed over a day). Its day is read as stored, gaps
+    and all; the customer's other meters are validated as ever."""
+    spec = meter.spec
+    return float(spec.resolution_mwh) * float(spec.modulus) >= _INT64_SAFE
+
+
 def _meter_columns(meters: Sequence[Meter], max_demand_w: int) -> list[tuple[int, int, int]]:
     """Each meter's resolution, modulus and demand limit, worked out once for each spec
     and maximum of its own: most meters share one spec object."""
