@@ -59,6 +59,37 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("recipients", "hours"),
+    [
+        ("ops@example.com, oncall@example.com", '{ "C-001" = 4 }'),
+        ('["ops@example.com", "oncall@example.com"]', '{"C-001": 4}'),
+    ],
+)
+def test_any_setting_can_be_given_in_the_environment(
+    tmp_path: Path, recipients: str, hours: str
+) -> None:
+    """Each variable is text: a setting that is not takes it as TOML or JSON (a list of
+    text also as items separated by commas); a text setting keeps it as it is."""
+    path = tmp_path / "kenshin.toml"
+    path.write_text(DEFAULT_CONFIG_TEXT)
+    environ = {
+        "KENSHIN_VEE__DEFAULTS__WRITE_ESTIMATES": "false",
+        "KENSHIN_VEE__DEFAULTS__INTERPOLATION_MAX_SLOTS": "2",
+        "KENSHIN_VEE__CUSTOMERS": '{ "C-001" = { like_day_weeks = 5 } }',
+        "KENSHIN_REPORT__RECIPIENTS": recipients,
+        "KENSHIN_ALERTS__SILENT_HOURS_BY_CUSTOMER": hours,
+        "KENSHIN_EXPORT__OUTBOX": "2026",  # text, though it reads as a number
+    }
+    settings = load_settings(path, environ=environ)
+    defaults = settings.vee.settings_for("")
+    assert (defaults.write_estimates, defaults.interpolation_max_slots) == (False, 2)
+    assert settings.vee.settings_for("C-001").like_day_weeks == 5
+    assert settings.report.recipients == ["ops@example.com", "oncall@example.com"]
+    assert settings.alerts.silent_hours_by_customer == {"C-001": 4}
+    assert settings.export.outbox == "2026"
+
+
+@pytest.mark.parametrize(
     ("text", "environ", "expected"),
     [
         (

@@ -19,6 +19,9 @@ from kenshin.config_alerts import CHANNEL_TYPES, AlertsConfig, ReportConfig, che
 from kenshin.config_cluster import BrokerConfig, ClusterConfig
 from kenshin.config_delivery import DeliveriesConfig, FtpsConfig, SftpConfig
 from kenshin.config_endpoint import IngestConfig, MqttConfig
+from kenshin.config_environment import AWS_PREFIX as AWS_PREFIX  # re-exported
+from kenshin.config_environment import CONFIG_VARIABLE as CONFIG_VARIABLE  # re-exported
+from kenshin.config_environment import ENV_PREFIX, apply_environment
 from kenshin.config_iot import IotCoreConfig
 from kenshin.config_store import ExportConfig, StoreConfig
 from kenshin.config_store import S3Location as S3Location  # re-exported
@@ -27,10 +30,6 @@ from kenshin.domain.vee.settings import SETTING_NAMES, VeeSettings
 from kenshin.errors import ConfigError
 
 CONFIG_NAME = "kenshin.toml"
-ENV_PREFIX = "KENSHIN_"
-# Variables of kenshin's that are no setting: the file's path, and those the AWS build's
-# functions read besides their settings (the stage's name, the files' bucket...).
-CONFIG_VARIABLE, AWS_PREFIX = "KENSHIN_CONFIG", "KENSHIN_AWS_"
 
 
 class _Section(BaseModel):
@@ -177,28 +176,11 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
         raise ConfigError(f"no config file at {path}: create one with 'kenshin init DIR'") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    _apply_environment(data, os.environ if environ is None else environ)
+    apply_environment(data, os.environ if environ is None else environ, Settings)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_explain(path, exc)) from exc
-
-
-def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None:
-    for name, value in environ.items():
-        if (
-            not name.startswith(ENV_PREFIX)
-            or name == CONFIG_VARIABLE
-            or name.startswith(AWS_PREFIX)
-        ):
-            continue
-        keys = name[len(ENV_PREFIX) :].lower().split("__")
-        target = data
-        for key in keys[:-1]:
-            target = target.setdefault(key, {})
-            if not isinstance(target, dict):
-                raise ConfigError(f"{name}: {key} is not a section")
-        target[keys[-1]] = value
 
 
 def _explain(path: Path, error: ValidationError) -> str:
