@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 
 from api_fleet import api_client, fleet_site, reading_messages, recent_day
-from conftest import kenshin
-from kenshin.domain.model import SecurityEvent
+from conftest import kenshin, make_site
+from kenshin.domain.model import DeadLetter, SecurityEvent
 from kenshin.domain.operators import Role
 
 
@@ -66,3 +67,34 @@ def test_dead_letters_conflicts_security_events_and_the_report_as_a_viewer_reads
     assert any(c["kind"] in {"missing", "silent"} for c in found["causes"])
     assert unknown.status_code == 404
     assert refused == [422, 422, 422, 422]
+
+
+def test_a_flood_of_refusals_does_not_push_the_newest_events_off_the_list(
+    tmp_path: Path,
+) -> None:
+    site = make_site(tmp_path, "site")
+    with api_client(site, Role.VIEWER) as (client, app):
+        now = int(time.time())
+        flood = [
+            SecurityEvent("console_session_refused", now - 3600 + n, "203.0.113.5:1", None, "")
+            for n in range(1_000)
+        ]
+        attack = SecurityEvent("certificate_refused", now - 60, "198.51.100.4:5555", "U-9", "")
+        app.store.alerts.add_security_events([*flood, attack])
+        app.store.dead_letters.add_dead_letters(
+            [DeadLetter("mqtt", f"bad {n}", b"x", now - 600 + n, None) for n in range(3)]
+        )
+        events = client.get("/api/v1/security-events")
+        fewer = client.get("/api/v1/security-events", params={"limit": 1_001})
+        letters = client.get("/api/v1/dead-letters", params={"limit": 2})
+        all_letters = client.get("/api/v1/dead-letters", params={"limit": 3})
+    listed = events.json()
+    assert len(listed) == 1_000
+    assert (listed[0]["kind"], listed[0]["who"]) == ("certificate_refused", "U-9")
+    assert [e["at"] for e in listed] == sorted((e["at"] for e in listed), reverse=True)
+    assert events.headers["X-Truncated"] == "true"  # older ones were left out
+    assert fewer.headers["X-Truncated"] == "false"
+    assert [d["reason"] for d in letters.json()] == ["bad 2", "bad 1"]
+    assert letters.headers["X-Truncated"] == "true"
+    assert [d["reason"] for d in all_letters.json()] == ["bad 2", "bad 1", "bad 0"]
+    assert all_letters.headers["X-Truncated"] == "false"

@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from kenshin.bootstrap import App
+from kenshin.domain.model import SecurityEvent
 from kenshin.domain.slots import zone
 
 from .real_site import CUSTOMER, GAP_METER, PASSWORD, SILENT, TOKYO, code, open_site
@@ -243,3 +244,23 @@ def test_a_viewer_may_not_revoke_and_the_refusal_is_kept(browser: Browser, site:
         page.screenshot(path=site.shots / "overview-ja.png", full_page=True)
     finally:
         context.close()
+
+
+def test_the_security_events_page_shows_the_newest_and_says_older_are_left_out(
+    operator: Page, site: Site
+) -> None:
+    now = int(time.time())
+    flood = [
+        SecurityEvent("console_session_refused", now - 3600 + n, "203.0.113.5:1", None, "")
+        for n in range(1_000)
+    ]
+    attack = SecurityEvent("certificate_refused", now - 30, "198.51.100.4:5555", "U-9", "")
+    site.app.store.alerts.add_security_events([*flood, attack])
+    page = operator
+    _open(page, site, "security")
+    kinds = page.locator("[data-testid=security-table] tbody tr td:nth-child(3)")
+    listed = kinds.all_inner_texts()
+    assert len(listed) == 1_000
+    assert listed.index("certificate_refused") < listed.index("console_session_refused")
+    count = page.get_by_test_id("security-count").inner_text()
+    assert count == "the newest 1000 of the last day; older ones are not shown"

@@ -91,6 +91,8 @@ def test_security_events_are_kept_read_by_time_and_pruned(store: Store) -> None:
     assert alerts.security_events(NOW - 100) == [events[0], events[2]]
     assert alerts.security_events(0) == [events[1], events[0], events[2]]
     assert alerts.security_events(0, limit=1) == [events[1]]
+    assert alerts.security_events(0, limit=2, newest=True) == [events[2], events[0]]
+    assert alerts.security_events(NOW - 100, newest=True) == [events[2], events[0]]
     assert alerts.prune_security_events(NOW - 100) == 1
     assert alerts.security_events(0) == [events[0], events[2]]
 

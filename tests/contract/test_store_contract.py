@@ -407,6 +407,15 @@ def test_dead_letters_keep_their_bytes_exactly(store: Store) -> None:
     assert store.dead_letters.list_dead_letters()[:3] == letters
 
 
+def test_the_newest_dead_letters_are_listed_newest_first(store: Store) -> None:
+    letters = [DeadLetter("mqtt", f"bad {n}", b"x", T0 + n, "U-1") for n in range(5)]
+    store.dead_letters.add_dead_letters([letters[4], *letters[:4]])  # kept out of time order
+    newest = store.dead_letters.list_dead_letters(limit=2, newest=True)
+    assert newest == [letters[4], letters[3]]
+    assert store.dead_letters.list_dead_letters(3, since=T0 + 2, newest=True) == letters[:1:-1]
+    assert store.dead_letters.list_dead_letters(9, since=T0 + 5, newest=True) == []
+
+
 # file revisions
 def revision(number: int, status: str = "final", day: str = "2026-11-26") -> FileRevision:
     """Revision ``number`` of C1's file of ``day``."""

@@ -186,14 +186,18 @@ class DynamoAlerts:
         ]
         self._tables.write_many(self._table, puts)
 
-    def security_events(self, since: int, limit: int = 10_000) -> list[SecurityEvent]:
-        """At most ``limit`` security events at or after ``since``, oldest first."""
+    def security_events(
+        self, since: int, limit: int = 10_000, *, newest: bool = False
+    ) -> list[SecurityEvent]:
+        """At most ``limit`` security events at or after ``since``, oldest first; with
+        ``newest``, the newest ``limit`` of them, newest first."""
         if limit <= 0:
             return []
         found = self._tables.query(
             self._table,
             KeyConditionExpression="pk = :pk AND sk >= :since",
             ExpressionAttributeValues={":pk": {"S": EVENT}, ":since": {"S": padded(since)}},
+            ScanIndexForward=not newest,
             Limit=min(limit, 1000),
         )
         return [_security_event(f) for f in islice(found, limit)]

@@ -118,11 +118,16 @@ class DynamoDeadLetters:
         """Keep messages that could not be used, with their reasons; each one once."""
         self._log.add([(_letter_marker(d), _letter_item(d)) for d in letters], _by_time)
 
-    def list_dead_letters(self, limit: int = 1000, since: int | None = None) -> list[DeadLetter]:
-        """Dead letters, oldest first; with ``since``, those received then or later."""
-        if since is None:
+    def list_dead_letters(
+        self, limit: int = 1000, since: int | None = None, *, newest: bool = False
+    ) -> list[DeadLetter]:
+        """At most ``limit`` dead letters in the order kept; with ``since``, those received
+        then or later, by when received; with ``newest``, the ``limit`` received last,
+        newest first."""
+        if since is None and not newest:
             return [_letter(item) for item in islice(self._log.read(), max(limit, 0))]
-        found = islice(self._tables.query(self._tables.records, **_since(since)), max(limit, 0))
+        request = {**_since(since or 0), "ScanIndexForward": not newest}
+        found = islice(self._tables.query(self._tables.records, **request), max(limit, 0))
         numbers = [int(item["n"]["N"]) for item in found]
         keys = [{"pk": {"S": LETTERS}, "sk": {"S": number_key(n)}} for n in numbers]
         letters = {

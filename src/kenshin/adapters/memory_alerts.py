@@ -73,10 +73,15 @@ class MemoryAlerts:
         """Keep security events."""
         self._events.extend(events)
 
-    def security_events(self, since: int, limit: int = 10_000) -> list[SecurityEvent]:
-        """At most ``limit`` security events at or after ``since``, oldest first."""
+    def security_events(
+        self, since: int, limit: int = 10_000, *, newest: bool = False
+    ) -> list[SecurityEvent]:
+        """At most ``limit`` security events at or after ``since``, oldest first; with
+        ``newest``, the newest ``limit`` of them, newest first."""
         found = sorted((e for e in self._events if e.at >= since), key=lambda e: e.at)
-        return found[:limit]
+        if newest:
+            found.reverse()
+        return found[: max(limit, 0)]
 
     def prune_security_events(self, before: int) -> int:
         """Remove the security events before ``before``; how many."""

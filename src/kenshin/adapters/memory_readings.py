@@ -138,9 +138,15 @@ class MemoryDeadLetters:
             if _letter_key(letter) not in map(_letter_key, self._dead):
                 self._dead.append(letter)
 
-    def list_dead_letters(self, limit: int = 1000, since: int | None = None) -> list[DeadLetter]:
-        """Dead letters, oldest first; with ``since``, those received then or later."""
-        return [d for d in self._dead if d.received_at >= (since or 0)][:limit]
+    def list_dead_letters(
+        self, limit: int = 1000, since: int | None = None, *, newest: bool = False
+    ) -> list[DeadLetter]:
+        """At most ``limit`` dead letters in the order kept; with ``since``, those received
+        then or later; with ``newest``, the ``limit`` received last, newest first."""
+        found = [d for d in self._dead if d.received_at >= (since or 0)]
+        if newest:
+            found = sorted(reversed(found), key=lambda d: d.received_at, reverse=True)
+        return found[: max(limit, 0)]
 
     def count_dead_letters(self, since: int | None = None) -> int:
         """How many dead letters are kept; with ``since``, those received then or later."""

@@ -59,6 +59,15 @@ MARKS_SCHEMA = """
 """
 
 
+# The security events at or after a time: oldest first, or (True) newest first.
+_EVENTS = {
+    False: "SELECT kind, at, address, who, detail FROM security_events WHERE at >= %s"
+    " ORDER BY at, id LIMIT %s",
+    True: "SELECT kind, at, address, who, detail FROM security_events WHERE at >= %s"
+    " ORDER BY at DESC, id DESC LIMIT %s",
+}
+
+
 class PgAlerts(PgPart):
     """Alerts on the store's pool."""
 
@@ -153,14 +162,12 @@ class PgAlerts(PgPart):
                 [astuple(e) for e in events],
             )
 
-    def security_events(self, since: int, limit: int = 10_000) -> list[SecurityEvent]:
-        """At most ``limit`` security events at or after ``since``, oldest first."""
-        rows = self._rows(
-            "reading security events",
-            "SELECT kind, at, address, who, detail FROM security_events WHERE at >= %s"
-            " ORDER BY at, id LIMIT %s",
-            (since, limit),
-        )
+    def security_events(
+        self, since: int, limit: int = 10_000, *, newest: bool = False
+    ) -> list[SecurityEvent]:
+        """At most ``limit`` security events at or after ``since``, oldest first; with
+        ``newest``, the newest ``limit`` of them, newest first."""
+        rows = self._rows("reading security events", _EVENTS[newest], (since, limit))
         return [SecurityEvent(*row) for row in rows]
 
     def prune_security_events(self, before: int) -> int:

@@ -51,6 +51,15 @@ _REVISIONS = (
 )
 
 
+# The dead letters received at or after a time: in the order kept, or (True) newest first.
+_LETTERS = {
+    False: "SELECT source, reason, payload, received_at, device FROM dead_letters"
+    " WHERE received_at >= %s ORDER BY id LIMIT %s",
+    True: "SELECT source, reason, payload, received_at, device FROM dead_letters"
+    " WHERE received_at >= %s ORDER BY received_at DESC, id DESC LIMIT %s",
+}
+
+
 class PgDeadLetters(PgPart):
     """Messages that could not be used, each kept once."""
 
@@ -65,13 +74,12 @@ class PgDeadLetters(PgPart):
                 [astuple(d) for d in letters],
             )
 
-    def list_dead_letters(self, limit: int = 1000, since: int | None = None) -> list[DeadLetter]:
-        """Dead letters, oldest first; with ``since``, those received then or later."""
-        query = (
-            "SELECT source, reason, payload, received_at, device FROM dead_letters"
-            " WHERE received_at >= %s ORDER BY id LIMIT %s"
-        )
-        rows = self._rows("listing dead letters", query, (since or 0, limit))
+    def list_dead_letters(
+        self, limit: int = 1000, since: int | None = None, *, newest: bool = False
+    ) -> list[DeadLetter]:
+        """At most ``limit`` dead letters in the order kept; with ``since``, those received
+        then or later; with ``newest``, the ``limit`` received last, newest first."""
+        rows = self._rows("listing dead letters", _LETTERS[newest], (since or 0, limit))
         return [DeadLetter(s, r, bytes(p), at, d) for s, r, p, at, d in rows]
 
     def count_dead_letters(self, since: int | None = None) -> int:

@@ -60,6 +60,14 @@ _QUEUED = (
     " key, severity, title, text, customer, since, zone FROM alert_queue"
 )
 
+# The security events at or after a time: oldest first, or (True) newest first.
+_EVENTS = {
+    False: "SELECT kind, at, address, who, detail FROM security_events WHERE at >= ?"
+    " ORDER BY at, id LIMIT ?",
+    True: "SELECT kind, at, address, who, detail FROM security_events WHERE at >= ?"
+    " ORDER BY at DESC, id DESC LIMIT ?",
+}
+
 
 class SqliteAlerts(SqlitePart):
     """Alerts on the store's connection; ``lock`` is the store's."""
@@ -140,14 +148,13 @@ class SqliteAlerts(SqlitePart):
                 [astuple(e) for e in events],
             )
 
-    def security_events(self, since: int, limit: int = 10_000) -> list[SecurityEvent]:
-        """At most ``limit`` security events at or after ``since``, oldest first."""
+    def security_events(
+        self, since: int, limit: int = 10_000, *, newest: bool = False
+    ) -> list[SecurityEvent]:
+        """At most ``limit`` security events at or after ``since``, oldest first; with
+        ``newest``, the newest ``limit`` of them, newest first."""
         with self._using("reading security events") as db:
-            rows = db.execute(
-                "SELECT kind, at, address, who, detail FROM security_events WHERE at >= ?"
-                " ORDER BY at, id LIMIT ?",
-                (since, limit),
-            ).fetchall()
+            rows = db.execute(_EVENTS[newest], (since, limit)).fetchall()
         return [SecurityEvent(*row) for row in rows]
 
     def prune_security_events(self, before: int) -> int:

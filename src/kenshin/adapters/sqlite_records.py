@@ -14,6 +14,14 @@ from kenshin.domain.model import DeadLetter, FileRevision
 
 _INSERT_REVISION = "INSERT OR REPLACE INTO revisions VALUES (" + ", ".join("?" * 16) + ")"  # noqa: S608 - placeholders only
 
+# The dead letters received at or after a time: in the order kept, or (True) newest first.
+_LETTERS = {
+    False: "SELECT source, reason, payload, received_at, device FROM dead_letters"
+    " WHERE received_at >= ? ORDER BY id LIMIT ?",
+    True: "SELECT source, reason, payload, received_at, device FROM dead_letters"
+    " WHERE received_at >= ? ORDER BY received_at DESC, id DESC LIMIT ?",
+}
+
 
 class SqliteDeadLetters(SqlitePart):
     """Messages that could not be used, each kept once."""
@@ -27,11 +35,12 @@ class SqliteDeadLetters(SqlitePart):
                 [astuple(d) for d in letters],
             )
 
-    def list_dead_letters(self, limit: int = 1000, since: int | None = None) -> list[DeadLetter]:
-        """Dead letters, oldest first; with ``since``, those received then or later."""
-        sql = "SELECT source, reason, payload, received_at, device FROM dead_letters"
-        sql += " WHERE received_at >= ? ORDER BY id LIMIT ?"
-        rows = self._rows("listing dead letters", sql, (since or 0, limit))
+    def list_dead_letters(
+        self, limit: int = 1000, since: int | None = None, *, newest: bool = False
+    ) -> list[DeadLetter]:
+        """At most ``limit`` dead letters in the order kept; with ``since``, those received
+        then or later; with ``newest``, the ``limit`` received last, newest first."""
+        rows = self._rows("listing dead letters", _LETTERS[newest], (since or 0, limit))
         return [DeadLetter(*r) for r in rows]
 
     def count_dead_letters(self, since: int | None = None) -> int:

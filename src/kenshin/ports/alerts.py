@@ -49,8 +49,11 @@ class Alerts(Protocol):
     def add_security_events(self, events: Sequence[SecurityEvent]) -> None:
         """Keep security events."""
 
-    def security_events(self, since: int, limit: int = 10_000) -> list[SecurityEvent]:
-        """At most ``limit`` security events at or after ``since``, oldest first."""
+    def security_events(
+        self, since: int, limit: int = 10_000, *, newest: bool = False
+    ) -> list[SecurityEvent]:
+        """At most ``limit`` security events at or after ``since``, oldest first; with
+        ``newest``, the newest ``limit`` of them, newest first."""
 
     def prune_security_events(self, before: int) -> int:
         """Remove the security events before ``before``; how many."""

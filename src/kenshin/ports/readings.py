@@ -124,8 +124,12 @@ class DeadLetters(Protocol):
     def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Keep messages that could not be used, with their reasons."""
 
-    def list_dead_letters(self, limit: int = 1000, since: int | None = None) -> list[DeadLetter]:
-        """Dead letters, oldest first; with ``since``, those received then or later."""
+    def list_dead_letters(
+        self, limit: int = 1000, since: int | None = None, *, newest: bool = False
+    ) -> list[DeadLetter]:
+        """At most ``limit`` dead letters in the order kept; with ``since``, those received
+        then or later, by when received; with ``newest``, the ``limit`` received last,
+        newest first."""
 
     def count_dead_letters(self, since: int | None = None) -> int:
         """How many dead letters are kept; with ``since``, those received then or later."""

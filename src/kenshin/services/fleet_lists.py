@@ -46,11 +46,14 @@ def device_zones(store: Store) -> dict[str, str]:
     return {d.id: zones[d.customer] for d in store.registry.list_devices() if d.customer in zones}
 
 
-def dead_letters(store: Store, limit: int, since: int | None = None) -> list[ZonedLetter]:
+def dead_letters(
+    store: Store, limit: int, since: int | None = None, *, newest: bool = False
+) -> list[ZonedLetter]:
     """At most ``limit`` dead letters (received at or after ``since``), as the store
-    lists them, each with its customer's zone."""
+    lists them (with ``newest``, the last received, newest first), each with its
+    customer's zone."""
     zones = device_zones(store)
-    found = store.dead_letters.list_dead_letters(limit, since=since)
+    found = store.dead_letters.list_dead_letters(limit, since=since, newest=newest)
     return [ZonedLetter(d, zones.get(d.device or "")) for d in found]
 
 
@@ -73,5 +76,6 @@ def severity_of(kind: str) -> Severity:
 
 
 def security_events(store: Store, since: int, limit: int) -> list[RatedEvent]:
-    """At most ``limit`` security events at or after ``since``, oldest first, rated."""
-    return [RatedEvent(e, severity_of(e.kind)) for e in store.alerts.security_events(since, limit)]
+    """The newest ``limit`` security events at or after ``since``, newest first, rated."""
+    found = store.alerts.security_events(since, limit, newest=True)
+    return [RatedEvent(e, severity_of(e.kind)) for e in found]

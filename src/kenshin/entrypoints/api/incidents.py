@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel
 
 from kenshin.bootstrap import App
@@ -19,8 +19,11 @@ from kenshin.services import fleet_lists
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 READ = Depends(allowed(Action.READ))
+T = TypeVar("T")
 DAY_S = 86_400
 TEXT_CHARS = 2_000  # the most of a payload shown as text
+# Said ("true") on a list cut at its limit: older ones than those listed were left out.
+TRUNCATED = "X-Truncated"
 Limit = Annotated[int, Query(ge=1, le=10_000, description="The most to list")]
 Since = Annotated[
     str | None,
@@ -81,6 +84,12 @@ def _since(since: str | None, now: int) -> int:
         raise HTTPException(422, f"since: {since} is no time (ISO 8601 with offset)") from exc
 
 
+def _cut(found: list[T], limit: int, response: Response) -> list[T]:
+    """The first ``limit`` of ``found`` (read with one more), saying so when there were more."""
+    response.headers[TRUNCATED] = "true" if len(found) > limit else "false"
+    return found[:limit]
+
+
 def _letter(z: fleet_lists.ZonedLetter) -> DeadLetterOut:
     d = z.letter
     try:
@@ -102,14 +111,18 @@ def _letter(z: fleet_lists.ZonedLetter) -> DeadLetterOut:
 
 @router.get("/dead-letters", response_model=list[DeadLetterOut], responses=answers(422))
 def list_dead_letters(
+    response: Response,
     app: App = Depends(app_of),  # noqa: B008 - FastAPI's way
     now: int = Depends(now_of),
     since: Since = None,
     limit: Limit = 100,
     _principal: Principal = READ,
 ) -> list[DeadLetterOut]:
-    """Messages that could not be used, since ``since`` (default: the last day)."""
-    return [_letter(z) for z in fleet_lists.dead_letters(app.store, limit, _since(since, now))]
+    """Messages that could not be used, since ``since`` (default: the last day): the
+    ``limit`` received last, newest first; ``X-Truncated: true`` when older ones were
+    left out."""
+    found = fleet_lists.dead_letters(app.store, limit + 1, _since(since, now), newest=True)
+    return [_letter(z) for z in _cut(found, limit, response)]
 
 
 @router.get("/conflicts", response_model=list[ConflictOut], responses=answers(422))
@@ -137,13 +150,16 @@ def list_conflicts(
 
 @router.get("/security-events", response_model=list[SecurityEventOut], responses=answers(422))
 def list_security_events(
+    response: Response,
     app: App = Depends(app_of),  # noqa: B008 - FastAPI's way
     now: int = Depends(now_of),
     since: Since = None,
     limit: Limit = 1000,
     _principal: Principal = READ,
 ) -> list[SecurityEventOut]:
-    """Security events since ``since`` (default: the last day), oldest first."""
+    """Security events since ``since`` (default: the last day): the newest ``limit``,
+    newest first; ``X-Truncated: true`` when older ones were left out."""
+    found = fleet_lists.security_events(app.store, _since(since, now), limit + 1)
     return [
         SecurityEventOut(
             at=iso(r.event.at) or "",
@@ -153,5 +169,5 @@ def list_security_events(
             address=r.event.address,
             detail=r.event.detail,
         )
-        for r in fleet_lists.security_events(app.store, _since(since, now), limit)
+        for r in _cut(found, limit, response)
     ]

@@ -22,7 +22,7 @@ export function whenUnauthorised(handler) {
   onUnauthorised = handler;
 }
 
-async function request(method, path, body) {
+async function send(method, path, body) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = csrf;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -48,13 +48,22 @@ async function request(method, path, body) {
     if (response.status === 401 && !path.startsWith("/api/v1/session")) onUnauthorised();
     throw error;
   }
-  return data;
+  return { data, response };
+}
+
+async function request(method, path, body) {
+  return (await send(method, path, body)).data;
 }
 
 export const api = {
   get: (path) => request("GET", path),
   post: (path, body = {}) => request("POST", path, body),
   del: (path) => request("DELETE", path),
+  /** A list and whether it was cut at its limit (X-Truncated: older ones left out). */
+  list: async (path) => {
+    const { data, response } = await send("GET", path);
+    return { rows: data, truncated: response.headers.get("X-Truncated") === "true" };
+  },
 };
 
 /** The path with each part of parts URL-encoded: path`/api/v1/meters/${id}`. */

@@ -162,6 +162,7 @@ const TABLE = {
   "audit.change": ["Change", "変更内容"],
   "audit.source": ["From", "経路"],
   rows_last_day: ["{0} in the last day", "直近 1 日 {0} 件"],
+  rows_newest: ["the newest {0} of the last day; older ones are not shown", "直近 1 日の新しい {0} 件（それより古いものは表示していません）"],
   "severity.critical": ["Critical", "重大"],
   "severity.warning": ["Warning", "警告"],
   "severity.info": ["Info", "情報"],

@@ -17,9 +17,9 @@ function payload(r) {
 
 async function page(main, { title, testid, route, columns }) {
   main.replaceChildren(h("h1", {}, title), h("p", { class: "loading" }, t("loading")));
-  const rows = await api.get(route);
-  rows.reverse(); // the API lists them oldest first
-  main.replaceChildren(h("div", { class: "page-head" }, h("h1", {}, title), h("span", { class: "muted" }, t("rows_last_day", rows.length))),
+  const { rows, truncated } = await api.list(route); // newest first
+  const count = truncated ? t("rows_newest", rows.length) : t("rows_last_day", rows.length);
+  main.replaceChildren(h("div", { class: "page-head" }, h("h1", {}, title), h("span", { class: "muted", testid: `${testid}-count` }, count)),
     h("div", { class: "page", testid: `page-${testid}` },
       h("section", { class: "panel" }, table(`${testid}-table`, columns, rows))));
 }
