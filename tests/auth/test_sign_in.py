@@ -40,6 +40,31 @@ def test_enrolment_shows_a_qr_code_and_its_first_code_gives_a_new_session(
     assert operator.totp_enrolled
 
 
+def test_wrong_enrolment_codes_lock_the_account_and_the_right_one_is_refused_while_locked(
+    console: Console,
+) -> None:
+    console.add("bob", Role.OPERATOR, enrolled=False)
+    console.sign_in("bob")
+    wrong = str((int(console.code("bob")) + 1) % 1_000_000).zfill(6)
+    for _ in range(8):
+        answer = console.client.post("/api/v1/session/totp", json={"code": wrong})
+        assert (answer.status_code, answer.json()["detail"]) == (401, WRONG)
+    right = console.client.post("/api/v1/session/totp", json={"code": console.code("bob")})
+    assert (right.status_code, right.json()["detail"]) == (401, WRONG)
+    assert console.kinds()[-1] == "console_login_locked"
+    bob = console.store.operators.get_operator("bob")
+    assert bob is not None
+    assert not bob.totp_enrolled
+    assert bob.locked_until > console.now[0]  # the lock stands
+    console.client.headers["X-CSRF-Token"] = "none"
+    assert console.client.get("/api/v1/audit").status_code == 401  # no full session
+    console.now[0] += 15 * 60 + 31
+    console.client.cookies.clear()
+    console.sign_in("bob")
+    enrolled = console.client.post("/api/v1/session/totp", json={"code": console.code("bob")})
+    assert enrolled.status_code == 200, enrolled.text
+
+
 def test_wrong_and_replayed_codes_are_refused_alike_and_recorded(console: Console) -> None:
     console.add("alice", Role.ADMIN)
     wrong = str((int(console.code("alice")) + 1) % 1_000_000).zfill(6)

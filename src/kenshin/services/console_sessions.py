@@ -71,14 +71,12 @@ class ConsoleSessions:
 
     def sign_in(self, name: str, password: str, code: str | None, address: str) -> SignedIn:
         """A new session for the operator; SignInRefused when refused."""
-        operators, now = self.keeping.operators, int(self.keeping.clock())
-        operator = operators.get_operator(name)
+        operator = self.keeping.operators.get_operator(name)
         right = verify_password(operator.password_hash if operator else None, password)
-        if operator is not None and operator.locked_until > now:
+        if operator is not None:
             # Answered as any failure (and after as long): nothing tells a guesser which
             # names exist. The event says so; `kenshin users list` shows the lock.
-            self._event(SecurityEventKind.CONSOLE_LOGIN_LOCKED, name, address, "account locked")
-            raise SignInRefused(WRONG)
+            self._refuse_locked(operator, address)
         if operator is None or not right:
             self._failed(operator, name, address, "wrong password" if operator else "no such name")
         enrolling = operator.role.needs_totp and not operator.totp_enrolled
@@ -88,10 +86,12 @@ class ConsoleSessions:
 
     def confirm_enrolment(self, session: OperatorSession, code: str, address: str) -> SignedIn:
         """Take the enrolling session's first TOTP code: the operator is enrolled and has
-        a new, full session in place of ``session``; SignInRefused when the code is wrong."""
+        a new, full session in place of ``session``; SignInRefused when the code is wrong
+        or the account is locked (wrong codes count against it as at sign-in)."""
         operator = self.keeping.operators.get_operator(session.operator)
         if operator is None or not session.enrolling:
             raise SignInRefused("no TOTP enrolment is waiting: sign in again")
+        self._refuse_locked(operator, address)
         self._check_code(operator, code, address)
         current = self.keeping.operators.get_operator(operator.name) or operator
         self.keeping.operators.save_operator(replace(current, totp_enrolled=True))
@@ -148,6 +148,15 @@ class ConsoleSessions:
         if not self.keeping.operators.touch_session(session.id_hash, until):
             return None
         return replace(session, expires_at=until)
+
+    def _refuse_locked(self, operator: Operator, address: str) -> None:
+        """SignInRefused (as any failure: nothing tells a guesser why) while the account
+        is locked; the event says so."""
+        if operator.locked_until > int(self.keeping.clock()):
+            self._event(
+                SecurityEventKind.CONSOLE_LOGIN_LOCKED, operator.name, address, "account locked"
+            )
+            raise SignInRefused(WRONG)
 
     def _check_code(self, operator: Operator, code: str, address: str) -> None:
         secret = operator.totp_secret
