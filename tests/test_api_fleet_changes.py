@@ -51,6 +51,26 @@ def test_devices_are_listed_revoked_and_asked_to_resend_with_an_audit_entry_each
     assert f'"command": {queued.json()["command"]}' in entries[-1].after
 
 
+def test_a_resend_from_before_what_a_unit_holds_is_refused_with_the_limit(tmp_path: Path) -> None:
+    day = recent_day()
+    site = fleet_site(tmp_path, day, export=False)
+    until = f"{day}T00:00:00+09:00"
+    with api_client(site, Role.OPERATOR) as (client, app):
+        answers = [
+            client.post("/api/v1/devices/U-2/resend", json={"since": since, "until": until})
+            for since in (
+                "0001-01-01T00:00:00+14:00",
+                "0001-01-01T00:00:00Z",
+                f"{day - timedelta(days=101)}T00:00:00+09:00",
+            )
+        ]
+        pending = app.store.commands.pending_commands("U-2")
+    for answer in answers:
+        assert answer.status_code == 422, answer.text
+        assert "a unit holds its readings of the last 100 days at most" in answer.json()["detail"]
+    assert pending == []
+
+
 def test_customers_are_added_by_an_operator_only_and_files_download_byte_for_byte(
     tmp_path: Path,
 ) -> None:

@@ -9,6 +9,8 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -53,11 +55,24 @@ TOPIC = "cmd/kenshin/U-1/resend"
 WAIT_S = 10.0  # how long a test waits for what must come: only a failing test waits it out
 
 
-def resend_json(command_id: int) -> bytes:
-    return (
-        b'{"v":1,"command":"resend","id":%d,"from":"2026-11-26T00:00:00Z",'
-        b'"to":"2026-11-26T06:00:00Z"}' % command_id
+# The day `kenshin devices resend` asks for: a recent one, as a unit holds its readings
+# of the last 100 days only.
+DAY = datetime.now(UTC).date() - timedelta(days=3)
+
+
+def resend_json(command_id: int, day: date = date(2026, 11, 26)) -> bytes:
+    """The payload of a resend of ``day`` 00:00 to 06:00 UTC."""
+    return b'{"v":1,"command":"resend","id":%d,"from":"%sT00:00:00Z","to":"%sT06:00:00Z"}' % (
+        command_id,
+        day.isoformat().encode(),
+        day.isoformat().encode(),
     )
+
+
+def _in(zone: str, hour: int) -> str:
+    """``DAY`` at ``hour`` UTC, as the local time of ``zone`` (YYYY-MM-DDTHH:MM)."""
+    moment = datetime(DAY.year, DAY.month, DAY.day, hour, tzinfo=UTC)
+    return f"{moment.astimezone(ZoneInfo(zone)):%Y-%m-%dT%H:%M}"
 
 
 @pytest.fixture(autouse=True)
@@ -514,23 +529,23 @@ def test_devices_resend_queues_a_command_the_connected_unit_receives(site: Site)
     unit.subscribe("cmd/kenshin/U-1/#")
     assert unit.receive(1) == [SubAck(1, (1,))]
     # C-1's time zone is Asia/Tokyo: 09:00 there is 00:00 UTC.
-    args = ["devices", "resend", "U-1", "--from", "2026-11-26T09:00", "--to", "2026-11-26T15:00"]
+    args = ["devices", "resend", "U-1", "--from", f"{DAY}T09:00", "--to", f"{DAY}T15:00"]
     done = kenshin(site.folder, *args)
     assert done.exit_code == 0, done.output
     assert done.output == (
-        "queued command 1: U-1 is to resend its readings from 2026-11-26T09:00+09:00 to"
-        " 2026-11-26T15:00+09:00\n"
+        f"queued command 1: U-1 is to resend its readings from {DAY}T09:00+09:00 to"
+        f" {DAY}T15:00+09:00\n"
         "it goes out on cmd/kenshin/U-1/resend when the unit is connected and subscribed\n"
     )
-    assert unit.receive(1) == [Publish(TOPIC, resend_json(1), 1, packet_id=1)]
+    assert unit.receive(1) == [Publish(TOPIC, resend_json(1, DAY), 1, packet_id=1)]
 
 
 @pytest.mark.parametrize(
     ("start", "end", "timezone"),
     [
-        ("2026-11-26T00:00", "2026-11-26T06:00", "UTC"),
-        ("2026-11-26T00:00Z", "2026-11-26T06:00+00:00", None),  # offsets are taken as given
-        ("2026-11-25T19:00", "2026-11-26T01:00", "America/New_York"),
+        (f"{DAY}T00:00", f"{DAY}T06:00", "UTC"),
+        (f"{DAY}T00:00Z", f"{DAY}T06:00+00:00", None),  # offsets are taken as given
+        (_in("America/New_York", 0), _in("America/New_York", 6), "America/New_York"),
     ],
 )
 def test_devices_resend_reads_times_in_the_zone_given(
@@ -541,17 +556,20 @@ def test_devices_resend_reads_times_in_the_zone_given(
     done = kenshin(site.folder, "devices", "resend", "U-1", "--from", start, "--to", end, *zone)
     assert done.exit_code == 0, done.output
     [command] = site.store.commands.pending_commands("U-1")
-    assert (command.name, command.payload) == ("resend", resend_json(command.id))
+    assert (command.name, command.payload) == ("resend", resend_json(command.id, DAY))
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["U-9", "--from", "2026-11-26T09:00", "--to", "2026-11-26T10:00"], "no device 'U-9'"),
-        (["U-1", "--from", "2026-11-26T10:00", "--to", "2026-11-26T10:00"], "--from must be"),
-        (["U-1", "--from", "yesterday", "--to", "2026-11-26T10:00"], "'yesterday': expected"),
-        (["U-1", "--from", "2026-11-26T09:00", "--to", "2999-01-01T00:00"], "in the future"),
-        (["U-1", "--from", "2026-11-26", "--to", "2026-11-27", "--timezone", "Mars/Base"], "Mars"),
+        (["U-9", "--from", f"{DAY}T09:00", "--to", f"{DAY}T10:00"], "no device 'U-9'"),
+        (["U-1", "--from", f"{DAY}T10:00", "--to", f"{DAY}T10:00"], "--from must be"),
+        (["U-1", "--from", "yesterday", "--to", f"{DAY}T10:00"], "'yesterday': expected"),
+        (["U-1", "--from", f"{DAY}T09:00", "--to", "2999-01-01T00:00"], "in the future"),
+        (["U-1", "--from", f"{DAY}", "--to", f"{DAY}T01:00", "--timezone", "Mars/Base"], "Mars"),
+        (["U-1", "--from", "0001-01-01T00:00+14:00", "--to", f"{DAY}T10:00"], "last 100 days"),
+        (["U-1", "--from", "0001-01-01T00:00Z", "--to", f"{DAY}T10:00"], "last 100 days"),
+        (["U-1", "--from", f"{DAY - timedelta(days=101)}T00:00", "--to", f"{DAY}T10:00"], "100"),
     ],
 )
 def test_devices_resend_refuses_what_a_unit_cannot_answer(

@@ -116,5 +116,5 @@ def _offset(moment: datetime) -> str:
 
 
 def iso_utc(t: int) -> str:
-    """UTC instant as ISO 8601 with a Z."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC instant as ISO 8601 with a Z (the year in four digits)."""
+    return datetime.fromtimestamp(t, UTC).replace(tzinfo=None).isoformat("T", "seconds") + "Z"

@@ -18,6 +18,10 @@ from kenshin.ports.operators import AuditLog
 from kenshin.services import audit
 
 FUTURE_SLACK_S = 300  # a resend may end this far ahead of the clock
+# A resend may start this many days back at most: a meter keeps its 30-minute history
+# of today and the 99 days before (ECHONET Lite E2/E4), so a unit holds no older reading.
+RESEND_DAYS = 100
+DAY_S = 86_400
 
 
 class DeviceAdminError(KenshinError):
@@ -93,13 +97,10 @@ def queue_resend(
 ) -> int:
     """Queue the command asking ``device_id`` to resend its readings from ``first`` to
     ``last`` (UTC epoch s); the command's id. DeviceAdminError for an unknown device, an
-    empty range or one that ends in the future."""
+    empty range, one that ends in the future or starts more than ``RESEND_DAYS`` ago."""
     if store.registry.get_device(device_id) is None:
         raise UnknownDevice(f"no device {device_id!r}")
-    if first >= last:
-        raise DeviceAdminError("the range is empty: its start must be before its end")
-    if last > now + FUTURE_SLACK_S:
-        raise DeviceAdminError("the range ends in the future: a unit has no readings of it yet")
+    check_resend_range(first, last, now=now)
     command_id = store.commands.add_command(
         device_id, RESEND, lambda i: resend_payload(i, first, last), now
     )
@@ -113,6 +114,21 @@ def queue_resend(
         clock=lambda: now,
     )
     return command_id
+
+
+def check_resend_range(first: int, last: int, *, now: int) -> None:
+    """DeviceAdminError, saying why, unless a unit may be asked to resend its readings
+    from ``first`` to ``last`` (UTC epoch s) at ``now``."""
+    if first >= last:
+        raise DeviceAdminError("the range is empty: its start must be before its end")
+    if last > now + FUTURE_SLACK_S:
+        raise DeviceAdminError("the range ends in the future: a unit has no readings of it yet")
+    earliest = now - RESEND_DAYS * DAY_S
+    if first < earliest:
+        raise DeviceAdminError(
+            f"the range starts before {_iso(earliest)}: a unit holds its readings of the last"
+            f" {RESEND_DAYS} days at most"
+        )
 
 
 def move_device(

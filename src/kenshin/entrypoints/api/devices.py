@@ -157,7 +157,8 @@ def resend(
     now: int = Depends(now_of),
     principal: Principal = CHANGE,
 ) -> ResendQueued:
-    """Ask the unit to send again its readings from ``since`` to ``until``."""
+    """Ask the unit to send again its readings from ``since`` to ``until`` (starting 100
+    days back at most: a unit holds no older readings)."""
     first, last = _epoch(asked.since), _epoch(asked.until)
     try:
         command = queue_resend(
