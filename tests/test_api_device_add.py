@@ -16,10 +16,14 @@ from fastapi.testclient import TestClient
 
 from api_fleet import STAND_IN, as_role, fleet_site, recent_day
 from kenshin.bootstrap import open_app
-from kenshin.domain.operators import Role
+from kenshin.domain.operators import Actor, Role
 from kenshin.entrypoints.api.app import make_api
 from kenshin.entrypoints.api.auth import current_principal
 from kenshin.entrypoints.api.context import ApiContext
+from kenshin.services.api_tokens import make_token, revoke_token
+from kenshin.services.operators import keeping_of
+
+CLI = Actor("cli:test", "cli", "cli")
 
 
 def test_a_device_added_gets_its_credentials_once_and_they_verify(tmp_path: Path) -> None:
@@ -87,3 +91,31 @@ def test_a_device_of_another_customer_is_refused(tmp_path: Path) -> None:
     assert moved.status_code == 409, moved.text
     assert "another customer" in moved.json()["detail"]
     assert bad.status_code == 422
+
+
+def test_a_bundle_is_for_the_token_that_added_the_device_not_another_of_its_name(
+    tmp_path: Path,
+) -> None:
+    site = fleet_site(tmp_path, recent_day(), export=False)
+    app = open_app(site / "kenshin.toml")
+    kept = keeping_of(app.store)
+
+    def token() -> tuple[dict[str, str], str]:
+        secret, made = make_token(
+            kept, CLI, name="ci", role=Role.OPERATOR, maker_role=Role.ADMIN, days=9
+        )
+        return {"Authorization": f"Bearer {secret}"}, made.id
+
+    try:
+        with TestClient(make_api(ApiContext(app))) as client:
+            first, first_id = token()
+            added = client.post(
+                "/api/v1/devices", json={"id": "U-7", "customer": "C-001"}, headers=first
+            )
+            revoke_token(kept, CLI, first_id)
+            second, _ = token()
+            taken = client.get(added.json()["bundle_url"], headers=second)
+    finally:
+        app.close()
+    assert added.status_code == 201, added.text
+    assert taken.status_code == 404  # another token, though of the same name

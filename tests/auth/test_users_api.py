@@ -99,3 +99,25 @@ def test_every_change_is_in_the_audit_log_once(console: Console) -> None:
     csv = client.get("/api/v1/audit.csv")
     assert csv.headers["content-type"].startswith("text/csv")
     assert csv.text.count("\r\n") == 7
+
+
+def _token(console: Console, name: str, role: str = "operator") -> tuple[int, dict[str, str]]:
+    made = console.client.post("/api/v1/tokens", json={"name": name, "role": role, "days": 9})
+    return made.status_code, made.json()
+
+
+def test_a_live_tokens_name_is_not_given_to_another(console: Console) -> None:
+    console.add("alice", Role.ADMIN)
+    console.sign_in("alice")
+    first_status, first = _token(console, "ci")
+    again_status, again = _token(console, "ci", "viewer")
+    assert (first_status, again_status) == (201, 409)
+    assert again["detail"] == (
+        "an API token named 'ci' exists already: revoke it first, or give another name"
+    )
+    assert [t.name for t in console.store.operators.list_tokens()] == ["ci"]
+    assert console.client.delete(f"/api/v1/tokens/{first['id']}").status_code == 204
+    assert _token(console, "ci")[0] == 201  # the name is free once its token is revoked
+    console.now[0] += 10 * 86_400
+    console.sign_in("alice")
+    assert _token(console, "ci")[0] == 201  # and once it has expired

@@ -9,7 +9,7 @@ import secrets
 
 from kenshin.domain.operators import ALLOWED, Actor, ApiToken, Role
 from kenshin.domain.security_kinds import SecurityEventKind
-from kenshin.errors import NotFoundError
+from kenshin.errors import AlreadyExistsError, NotFoundError
 from kenshin.services.audit import record
 from kenshin.services.console_sessions import digest
 from kenshin.services.operators import Keeping, OperatorInputError, check_name
@@ -37,14 +37,19 @@ def make_token(
 ) -> tuple[str, ApiToken]:
     """A new token (the secret, shown once, and what is kept) named ``name`` with
     ``role``, valid ``days`` days; OperatorInputError for a role above ``maker_role`` or
-    a lifetime out of range."""
+    a lifetime out of range, AlreadyExistsError while a live token has that name (the
+    audit log names a token's requests by it)."""
     check_name(name, "a token's name")
     if not ALLOWED[role] <= ALLOWED[maker_role]:
         raise OperatorInputError(f"a token's role is at most its maker's ({maker_role.value})")
     if not 1 <= days <= MAX_DAYS:
         raise OperatorInputError(f"a token lasts 1 to {MAX_DAYS} days, not {days}")
-    secret = PREFIX + secrets.token_urlsafe(32)
     now = int(keeping.clock())
+    if any(t.name == name and t.expires_at > now for t in keeping.operators.list_tokens()):
+        raise AlreadyExistsError(
+            f"an API token named {name!r} exists already: revoke it first, or give another name"
+        )
+    secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         id=secrets.token_hex(8),
         name=name,

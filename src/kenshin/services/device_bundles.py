@@ -140,19 +140,21 @@ class Added:
 @dataclass(frozen=True)
 class Adding:
     """What adding a device through the API uses: the store, the audit log, who asks,
-    the units' authority and the shelf its bundle waits on."""
+    the units' authority, the shelf its bundle waits on and whom it waits for (``owner``:
+    unique to who asks, an operator's name or a token's id)."""
 
     store: EnrolmentPorts
     log: AuditLog
     actor: Actor
     authority: CertificateAuthority
     shelf: BundleShelf
+    owner: str
 
 
 def add_device(adding: Adding, customer: str, device_id: str, *, now: int) -> Added:
     """Add ``device_id`` to ``customer`` (one it has already gets a new certificate, as
     ``kenshin devices add --out`` does) and issue its certificate; the bundle waits on the
-    shelf for the actor. EnrolmentError, before anything changes, as ``enrol`` says."""
+    shelf for its owner. EnrolmentError, before anything changes, as ``enrol`` says."""
     out = ZipCredentials()
     enrolment = enrol(
         adding.store,
@@ -162,5 +164,5 @@ def add_device(adding: Adding, customer: str, device_id: str, *, now: int) -> Ad
         issue=Issue(adding.authority, out),
         by=(adding.log, adding.actor),
     )
-    ticket, until = adding.shelf.put(device_id, adding.actor.who, out.archive(), now=now)
+    ticket, until = adding.shelf.put(device_id, adding.owner, out.archive(), now=now)
     return Added(enrolment, ticket, until)

@@ -33,12 +33,20 @@ BY_A_PERSON = "users and tokens are managed by a person signed in, not by a toke
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who made a request: an operator's ``name`` (``token:NAME`` for an API token),
-    their ``role``, ``via`` ``session`` or ``token``, and the client's ``address``."""
+    their ``role``, ``via`` ``session`` or ``token``, the client's ``address``, and the
+    token's id (for a token)."""
 
     name: str
     role: Role
     via: str
     address: str
+    token_id: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """Who this is, unique to them (what a device's bundle is kept for): the
+        operator's name, or ``token#ID`` (no operator's name has a ``#``)."""
+        return self.name if self.token_id is None else f"token#{self.token_id}"
 
 
 def keeping(context: ApiContext = Depends(context_of)) -> Keeping:  # noqa: B008 - FastAPI's way
@@ -93,7 +101,7 @@ def current_principal(
         token = token_of(console.keeping, context.security, credential.strip(), address)
         if token is None:
             raise HTTPException(status_code=401, detail="the token is unknown, revoked or expired")
-        return Principal(f"token:{token.name}", token.role, "token", address)
+        return Principal(f"token:{token.name}", token.role, "token", address, token.id)
     session = cookie_session(request, console)
     if session.enrolling:
         raise HTTPException(status_code=401, detail="confirm a TOTP code first")

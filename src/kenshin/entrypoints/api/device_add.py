@@ -88,7 +88,9 @@ def add(
         authority = app.certificate_authority()
     except KenshinError as exc:
         raise HTTPException(503, str(exc)) from exc
-    adding = Adding(app.store, app.store.audit, actor_of(principal), authority, context.bundles)
+    adding = Adding(
+        app.store, app.store.audit, actor_of(principal), authority, context.bundles, principal.owner
+    )
     try:
         added = add_device(adding, asked.customer, asked.id, now=now)
     except UnknownCustomer as exc:
@@ -141,7 +143,7 @@ def bundle(
     certificate (``ID.pem``), its private key (``ID.key``) and the authority's certificate
     (``ca.pem``), the files ``kenshin devices add --out`` writes. 410 after."""
     try:
-        data = context.bundles.take(device_id, principal.name, ticket, now=now)
+        data = context.bundles.take(device_id, principal.owner, ticket, now=now)
     except UnknownBundle as exc:
         raise HTTPException(404, str(exc)) from exc
     except BundleGone as exc:
