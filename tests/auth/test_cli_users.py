@@ -46,6 +46,17 @@ def test_users_are_added_listed_reset_and_removed_and_audited(site: Path) -> Non
     assert kenshin(site, "audit", "--since", "2999-01-01").output == ""
 
 
+def test_the_only_admin_is_not_removed_from_the_command_line(site: Path) -> None:
+    assert kenshin(site, "users", "add", "alice", "--role", "admin").exit_code == 0
+    refused = kenshin(site, "users", "remove", "alice")
+    assert refused.exit_code == 1
+    assert "alice is the only admin: add another admin first" in refused.output
+    assert kenshin(site, "users", "list").output == "alice\tadmin\tenrol\n"
+    assert kenshin(site, "users", "add", "root", "--role", "admin").exit_code == 0
+    assert kenshin(site, "users", "remove", "alice").exit_code == 0
+    assert kenshin(site, "users", "list").output == "root\tadmin\tenrol\n"
+
+
 def test_a_locked_operator_is_unlocked_from_the_command_line(site: Path) -> None:
     (site / "pw").write_text("a long enough password\n")
     assert (

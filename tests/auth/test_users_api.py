@@ -121,3 +121,17 @@ def test_a_live_tokens_name_is_not_given_to_another(console: Console) -> None:
     console.now[0] += 10 * 86_400
     console.sign_in("alice")
     assert _token(console, "ci")[0] == 201  # and once it has expired
+
+
+def test_the_only_admin_cannot_be_removed_until_there_is_another(console: Console) -> None:
+    console.add("alice", Role.ADMIN)
+    console.sign_in("alice")
+    refused = console.client.delete("/api/v1/users/alice")
+    assert refused.status_code == 409
+    assert refused.json()["detail"].startswith("alice is the only admin: add another admin first")
+    assert [o.name for o in console.store.operators.list_operators()] == ["alice"]
+    assert console.client.get("/api/v1/users").status_code == 200  # still signed in
+    body = {"name": "root", "role": "admin", "password": "a long enough password"}
+    assert console.client.post("/api/v1/users", json=body).status_code == 201
+    assert console.client.delete("/api/v1/users/alice").status_code == 204
+    assert [o.name for o in console.store.operators.list_operators()] == ["root"]

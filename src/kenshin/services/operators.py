@@ -28,6 +28,10 @@ class OperatorInputError(KenshinError, ValueError):
     """A name, password, role or lifetime that cannot be taken, saying why."""
 
 
+class LastAdminError(KenshinError):
+    """The change would leave no admin: nobody could manage users and tokens."""
+
+
 @dataclass(frozen=True)
 class Keeping:
     """Where operators are kept and their changes logged, and the clock (UTC epoch s)."""
@@ -83,8 +87,16 @@ def add_operator(keeping: Keeping, actor: Actor, name: str, role: Role, password
 
 
 def remove_operator(keeping: Keeping, actor: Actor, name: str) -> None:
-    """Remove an account with its sessions and the API tokens it made."""
+    """Remove an account with its sessions and the API tokens it made; LastAdminError
+    for the only admin's."""
     operator = _existing(keeping, name)
+    if operator.role is Role.ADMIN and not any(
+        o.role is Role.ADMIN and o.name != name for o in keeping.operators.list_operators()
+    ):
+        raise LastAdminError(
+            f"{name} is the only admin: add another admin first"
+            " ('kenshin users add NAME --role admin'), so that someone can manage users"
+        )
     for token in keeping.operators.list_tokens():
         if token.created_by == name and keeping.operators.remove_token(token.id):
             before: dict[str, object] = {

@@ -89,9 +89,13 @@ def add_user(body: NewUser, principal: Admin, kept: Kept) -> User:
         )
 
 
-@router.delete("/users/{name}", status_code=204, responses=MISSING)
+@router.delete(
+    "/users/{name}",
+    status_code=204,
+    responses=answers(404, 409, said={404: "No such user", 409: "The only admin"}),
+)
 def remove_user(name: str, principal: Admin, kept: Kept) -> Response:
-    """Remove an account, its sessions and the tokens it made."""
+    """Remove an account, its sessions and the tokens it made; never the only admin's."""
     with _answering():
         operators.remove_operator(kept, actor_of(principal), name)
     return Response(status_code=204)
@@ -151,7 +155,7 @@ def _answering() -> Iterator[None]:
         yield
     except NotFoundError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
-    except AlreadyExistsError as exc:
+    except (AlreadyExistsError, operators.LastAdminError) as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from exc
     except OperatorInputError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc

@@ -61,7 +61,8 @@ def list_users(ctx: click.Context) -> None:
 @click.argument("name")
 @click.pass_context
 def remove(ctx: click.Context, name: str) -> None:
-    """Remove an operator with their sessions and the API tokens they made."""
+    """Remove an operator with their sessions and the API tokens they made. The only
+    admin is not removed: add another admin first."""
     with opened(ctx) as app:
         operators.remove_operator(keeping_of(app.store), cli_actor(), name)
     click.echo(f"removed {name}")
