@@ -109,3 +109,16 @@ def test_a_conflicting_reading_is_listed_with_its_device_as_the_report_says(
     assert report[cause + 1].endswith(
         "next: 'kenshin conflicts' lists them, the value kept and the other"
     )
+
+
+def test_a_unit_never_heard_from_is_not_reported_silent(tmp_path: Path) -> None:
+    site = site_with_gaps(tmp_path)
+    assert kenshin(site, "devices", "add", "U-3", "--customer", "C-001").exit_code == 0
+    shown = kenshin(site, "report", "--date", "2026-11-26")
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[4] == "1 silent unit, 0 files not collected, 0 security events."
+    assert "no reading all day" not in shown.output
+    before = kenshin(site, "report", "--date", "2020-01-01")
+    assert before.exit_code == 0, before.output
+    assert before.output.splitlines()[4].startswith("0 silent units,")

@@ -225,13 +225,13 @@ def customer_quality(
     slots = day_slots(day, tz)
     checked = _Day(customer, slots, export.vee_for(customer.id), export.max_demand_w, now)
     # Only the meters in service this day: a meter's time outside it is no gap, and a
-    # unit none of whose meters was in service (not fitted yet, taken out) is not silent.
-    listed = store.registry.list_meters(customer.id)
-    meters = [m for m in listed if serves_day(m, slots)]
-    idle = {m.device for m in listed} - {m.device for m in meters}
+    # unit none of whose meters was in service (not fitted yet, taken out), or that has
+    # none (never heard from: not installed yet, as the alerts take it), is not silent.
+    meters = [m for m in store.registry.list_meters(customer.id) if serves_day(m, slots)]
+    serving = {m.device for m in meters}
     problems: list[MeterQuality] = []
     heard: dict[str, int | None] = {
-        d.id: None for d in store.registry.list_devices(customer.id) if d.id not in idle
+        d.id: None for d in store.registry.list_devices(customer.id) if d.id in serving
     }
     for chunk in _chunks(meters):
         found, last = _chunk_quality(store.readings, checked, chunk)
