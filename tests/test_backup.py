@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from paho.mqtt.client import MQTTMessageInfo
 
-from conftest import kenshin, wait_for
+from conftest import kenshin, make_site, wait_for
 from endpoint.test_serve import served, unit
 
 __all__ = ["served"]  # the fixture, used by name
@@ -137,3 +138,50 @@ def test_a_backup_taken_while_serve_ingests_restores_the_same_site(
     refused = kenshin(site, "backup", str(dest))
     assert refused.exit_code == 2
     assert "is not empty" in refused.output
+
+
+def test_a_site_with_its_database_and_outbox_elsewhere_restores_into_its_own_folder(
+    tmp_path: Path,
+) -> None:
+    site = make_site(tmp_path, "site")
+    elsewhere = tmp_path / "elsewhere"
+    config = (site / "kenshin.toml").read_text()
+    config = config.replace('path = "kenshin.db"', f'path = "{elsewhere / "live.db"}"')
+    config = config.replace('outbox = "outbox"', f'outbox = "{elsewhere / "files"}"')
+    elsewhere.mkdir()
+    (site / "kenshin.db").rename(elsewhere / "live.db")
+    (site / "kenshin.toml").write_text(config)
+    exported = kenshin(site, "export", "--customer", "C-001", "--date", "2026-11-01")
+    assert exported.exit_code == 0, exported.output
+    dest = tmp_path / "backup"
+    done = kenshin(site, "backup", str(dest))
+    assert done.exit_code == 0, done.output
+    assert f"database: {dest / 'kenshin.db'} (" in done.output
+    assert "(store.path, export.outbox set to the copies)" in done.output
+    day_file = Path("C-001") / "C-001_20261101.csv"
+    published = (elsewhere / "files" / day_file).read_bytes()
+    assert (dest / "outbox" / day_file).read_bytes() == published
+    restored = tmp_path / "restored"
+    shutil.copytree(dest, restored)
+    text = (restored / "kenshin.toml").read_text()
+    assert 'path = "kenshin.db"' in text
+    assert 'outbox = "outbox"' in text
+    assert str(elsewhere) not in text
+    added = kenshin(restored, "customers", "add", "C-002", "--name", "Restored")
+    assert added.exit_code == 0, added.output
+    assert [c["id"] for c in listed(restored, "customers", "list")] == ["C-001", "C-002"]
+    assert [c["id"] for c in listed(site, "customers", "list")] == ["C-001"]
+
+
+def test_a_file_that_cannot_be_copied_is_named_and_no_partial_backup_is_left(
+    tmp_path: Path,
+) -> None:
+    site = make_site(tmp_path, "site")
+    (site / "outbox" / "C-001").mkdir(parents=True, exist_ok=True)
+    os.mkfifo(site / "outbox" / "C-001" / "pipe")
+    dest = tmp_path / "backup"
+    done = kenshin(site, "backup", str(dest))
+    assert done.exit_code == 1
+    pipe = site / "outbox" / "C-001" / "pipe"
+    assert done.output.splitlines()[-1] == f"Error: cannot copy {pipe}: `{pipe}` is a named pipe"
+    assert not dest.exists()

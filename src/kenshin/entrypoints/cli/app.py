@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -35,10 +36,30 @@ class KenshinGroup(click.Group):
             raise click.ClickException(str(exc)) from exc
         except BrokenPipeError:  # the reader went away ('... | head'): main() ends quietly
             raise
+        except shutil.Error as exc:  # a copy of a folder (its files that failed to copy)
+            raise click.ClickException(_copy_failures(exc)) from exc
         except OSError as exc:  # a folder that cannot be made, a file that cannot be read
-            raise click.ClickException(f"{exc.filename or ''}: {exc.strerror or exc}") from exc
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
         except UnicodeDecodeError as exc:
             raise click.ClickException(f"a file is not UTF-8 text: {exc.reason}") from exc
+
+
+def _copy_failures(error: shutil.Error) -> str:
+    """The files a folder's copy failed on, as shutil.copytree lists them (source,
+    copy, why), the first of them named."""
+    failures = error.args[0] if error.args else None
+    if isinstance(failures, list) and failures and all(isinstance(f, str) for f in failures):
+        return f"a copy failed: {''.join(failures)}"  # a message spread into characters
+    if (
+        not isinstance(failures, list)
+        or not failures
+        or not all(isinstance(f, tuple) and len(f) == 3 for f in failures)
+    ):
+        return f"a copy failed: {error}"
+    source, _copy, why = failures[0]
+    more = f" (and {len(failures) - 1} more files)" if len(failures) > 1 else ""
+    return f"cannot copy {source}: {why}{more}"
 
 
 @click.group(cls=KenshinGroup, context_settings={"help_option_names": ["-h", "--help"]})
