@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -122,3 +123,22 @@ def test_a_unit_never_heard_from_is_not_reported_silent(tmp_path: Path) -> None:
     before = kenshin(site, "report", "--date", "2020-01-01")
     assert before.exit_code == 0, before.output
     assert before.output.splitlines()[4].startswith("0 silent units,")
+
+
+def test_report_csv_cells_a_spreadsheet_would_run_open_as_text(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    assert kenshin(site, "devices", "add", "U-1", "--customer", "C-001").exit_code == 0
+    meters = ['=HYPERLINK("x")', "@SUM(A1)", "+cmd", "-"]
+    lines = [message("U-1", meter, ["00:00", "06:00"], 1_000) for meter in meters]
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps(m) + "\n" for m in lines))
+    assert kenshin(site, "import", str(path)).exit_code == 0
+    csv_path = tmp_path / "detail.csv"
+    shown = kenshin(site, "report", "--date", "2026-11-26", "--csv", str(csv_path))
+    assert shown.exit_code == 0, shown.output
+    assert [row[2] for row in csv.reader(csv_path.read_text().splitlines()[1:])] == [
+        "'+cmd",
+        "'-",
+        """'=HYPERLINK("x")""",
+        "'@SUM(A1)",
+    ]

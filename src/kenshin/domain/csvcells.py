@@ -14,17 +14,22 @@ from kenshin.domain.energy import KwhFormatter
 from kenshin.errors import ExportError
 
 CRLF = "\r\n"
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula
 _QUOTED_CHARS = frozenset(',"\r\n')
 # A cell that starts like a formula, or holds a character that needs quoting.
 _NEEDS_CARE = re.compile(r'(?:^|\n)[=+\-@\t\r]|[,"\r]')
 _CACHE_LIMIT = 200_000
 
 
+def defused(value: str) -> str:
+    """``value`` as a spreadsheet reads it as text: ``'`` before a formula start (OWASP's
+    advice against CSV injection), else as it is."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def text_cell(value: str) -> str:
     """A text cell as written: formula starts defused with ``'``, then minimal CSV quoting."""
-    if value.startswith(_FORMULA_STARTS):
-        value = "'" + value
+    value = defused(value)
     if _QUOTED_CHARS.isdisjoint(value):
         return value
     return '"' + value.replace('"', '""') + '"'

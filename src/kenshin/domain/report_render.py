@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from kenshin.domain.csvcells import defused
 from kenshin.domain.model import SecurityEvent
 from kenshin.domain.report import (
     CustomerQuality,
@@ -165,7 +166,8 @@ def _counters(report: DailyReport) -> str:
 
 
 def render_csv(report: DailyReport) -> bytes:
-    """Every meter with a problem, one row each, as UTF-8 CSV (columns: ``CSV_COLUMNS``)."""
+    """Every meter with a problem, one row each, as UTF-8 CSV (columns: ``CSV_COLUMNS``),
+    a text cell a spreadsheet would take for a formula begun with ``'``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -175,16 +177,16 @@ def render_csv(report: DailyReport) -> bytes:
             seen = None if unit is None else unit.last_seen
             writer.writerow(
                 (
-                    cq.customer.id,
-                    m.device,
-                    m.meter,
+                    defused(cq.customer.id),  # ids and firmware chosen by units and people
+                    defused(m.device),
+                    defused(m.meter),
                     m.missing,
                     m.estimated,
                     m.questionable,
                     _rules(m.rules),
                     _local(m.last_reading, cq.zone),
                     "" if seen is None else iso_utc(seen),
-                    "" if unit is None or unit.firmware is None else unit.firmware,
+                    "" if unit is None or unit.firmware is None else defused(unit.firmware),
                     "" if unit is None or unit.rsrp_dbm is None else f"{unit.rsrp_dbm:g}",
                 )
             )

@@ -13,13 +13,13 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 
+from kenshin.domain.csvcells import defused
 from kenshin.domain.operators import Actor, AuditEntry
 from kenshin.ports.operators import AuditLog
 
 Json = dict[str, object] | list[object] | str | int | None  # what before/after may be
 
 PAGE = 5000  # entries read at once for a whole log
-FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula
 CSV_COLUMNS = ("seq", "at", "who", "role", "action", "kind", "key", "before", "after", "source")
 
 
@@ -74,7 +74,7 @@ def csv_lines(entries: Iterable[AuditEntry]) -> Iterator[str]:
     for e in entries:
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(e.at))
         cells = (e.who, e.role, e.action, e.kind, e.key, e.before, e.after, e.source)
-        writer.writerow((e.seq, at, *map(_cell, cells)))
+        writer.writerow((e.seq, at, *map(defused, cells)))
         yield out.getvalue()
         out.seek(0)
         out.truncate()
@@ -84,10 +84,6 @@ def csv_lines(entries: Iterable[AuditEntry]) -> Iterator[str]:
 def as_csv(entries: Iterable[AuditEntry]) -> str:
     """The entries as CSV text (see ``csv_lines``)."""
     return "".join(csv_lines(entries))
-
-
-def _cell(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA) else text
 
 
 def _json(value: Json) -> str:
