@@ -254,6 +254,23 @@ def test_days_older_than_the_retention_are_skipped_or_refused(tmp_path: Path) ->
     assert "older than the 45-day retention" in refused.output
 
 
+def test_a_day_after_today_is_refused_and_no_file_is_published(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    today = datetime.now(TOKYO).date()
+    tomorrow = today + timedelta(days=1)
+    for args in (["--date", str(tomorrow)], ["--from", str(today), "--to", str(tomorrow)]):
+        refused = kenshin(site, "export", "--customer", "C-001", *args)
+        assert refused.exit_code == 2
+        option = args[-2]
+        assert refused.output.splitlines()[-1] == (
+            f"Error: Invalid value for {option}: {tomorrow} is after today ({today} in"
+            " Asia/Tokyo, the time zone of customer 'C-001'): give a day up to today"
+        )
+    assert list((site / "outbox").rglob("*.csv")) == []
+    done = kenshin(site, "export", "--customer", "C-001", "--date", str(today))
+    assert done.exit_code == 0, done.output
+
+
 @pytest.mark.integration
 def test_console_script_runs_outside_the_test_process() -> None:
     done = subprocess.run(

@@ -299,6 +299,13 @@ def test_retention_removes_exactly_the_days_older_than_45() -> None:
     assert remove_expired(outbox, ACME, now=NOON, retention_days=45) == []
 
 
+def test_a_day_after_today_is_not_exported() -> None:
+    store, outbox = make_store(), _MemoryOutbox()
+    with pytest.raises(ExportError, match=r"2026-11-27 is after today \(2026-11-26 in Asia/Tokyo"):
+        export_day(store, outbox, ACME, DAY + timedelta(days=1), now=NOON)
+    assert outbox.list_files("C1") == []
+
+
 def test_a_day_older_than_the_retention_is_not_exported() -> None:
     store, outbox = make_store(), _MemoryOutbox()
     with pytest.raises(ExportError, match=r"2026-10-11 is older than the 45-day retention"):

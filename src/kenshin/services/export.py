@@ -192,7 +192,16 @@ def export_day(
 
 
 def _check_kept(customer: Customer, day: date, *, now: int, retention_days: int) -> None:
+    """Refuse a day whose file would not be kept (older than the retention), and a day
+    after today in the customer's zone: its file would hold no readings, only gaps."""
     oldest = oldest_kept_day(customer, now=now, retention_days=retention_days)
+    today = oldest + timedelta(days=retention_days)
+    if day > today:
+        raise ExportError(
+            f"{day} is after today ({today} in {customer.timezone}, the time zone of"
+            f" customer {customer.id!r}): a day's file is made from the day on; give a"
+            " day up to today"
+        )
     if day < oldest:
         raise ExportError(
             f"{day} is older than the {retention_days}-day retention of files "

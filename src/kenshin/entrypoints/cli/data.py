@@ -14,6 +14,8 @@ from typing import BinaryIO
 import click
 
 from kenshin.bootstrap import App
+from kenshin.domain.file_names import customer_zone
+from kenshin.domain.slots import local_day
 from kenshin.entrypoints.cli.app import cli, opened, parse_day
 from kenshin.entrypoints.cli.listing import (
     json_option,
@@ -23,7 +25,7 @@ from kenshin.entrypoints.cli.listing import (
     text_cell,
     utc_option,
 )
-from kenshin.errors import NotFoundError
+from kenshin.errors import KenshinError, NotFoundError
 from kenshin.import_processes import import_file, processes_for
 from kenshin.services import fleet_lists
 from kenshin.services.export import ExportOutcome, remove_expired
@@ -167,6 +169,7 @@ def export(
     asked = DayRange(first, last) if first is not None and last is not None else day
     request = ExportRequest(customer_ids, asked, restated=False, remove_expired=False)
     with opened(ctx) as app:
+        _check_not_after_today(app, customer_ids, last or day, "--to" if last else "--date")
         try:
             run = export_due(
                 app.store,
@@ -191,6 +194,28 @@ def export(
     if run.failures:
         failed = list(run.failures)
         raise click.ClickException(f"export failed for {len(failed)} customer(s): {failed}")
+
+
+def _check_not_after_today(
+    app: App, customer_ids: tuple[str, ...], last: date | None, option: str
+) -> None:
+    """Refuse a day after today in a customer's time zone before anything is made: its
+    file would hold no readings, only gaps (the export itself refuses it too)."""
+    if last is None:
+        return
+    registry, now = app.store.registry, int(time.time())
+    found = [registry.get_customer(c) for c in customer_ids]
+    for customer in [c for c in found if c] if customer_ids else registry.list_customers():
+        try:
+            today = local_day(now, customer_zone(customer))
+        except KenshinError:
+            continue  # the export names the customer's unknown zone
+        if last > today:
+            raise click.BadParameter(
+                f"{last} is after today ({today} in {customer.timezone}, the time zone of"
+                f" customer {customer.id!r}): give a day up to today",
+                param_hint=option,
+            )
 
 
 def _describe(app: App, outcome: ExportOutcome) -> str:
