@@ -79,9 +79,31 @@ def test_serve_says_which_server_cannot_listen_and_how_to_fix_it(tmp_path: Path)
     assert "Traceback" not in done.stderr
 
 
-def serve_briefly(config: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+@pytest.mark.integration
+def test_a_host_key_that_is_no_ssh_key_is_named_with_the_fix(tmp_path: Path) -> None:
+    config = init_project(tmp_path / "site")
+    done = serve_briefly(
+        config, {"KENSHIN_FTPS__PORT": "0", "KENSHIN_SFTP__HOST_KEY": "pki/ca.pem"}
+    )
+    assert done.returncode == 1
+    assert (
+        f"Error: sftp.host_key (KENSHIN_SFTP__HOST_KEY): {tmp_path / 'site' / 'pki' / 'ca.pem'}"
+        " is not an SSH private key ("
+    ) in done.stderr
+    assert "point sftp.host_key at the server's host key" in done.stderr
+    assert "Traceback" not in done.stderr
+    (tmp_path / "site" / "ssh" / "host_key").write_text("garbage\n")
+    done = serve_briefly(config, {"KENSHIN_FTPS__PORT": "0"}, "files")
+    assert done.returncode == 1
+    assert "Error: sftp.host_key (KENSHIN_SFTP__HOST_KEY): " in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def serve_briefly(
+    config: Path, env: dict[str, str], command: str = "serve"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kenshin", "--config", str(config), "serve"],
+        [sys.executable, "-m", "kenshin", "--config", str(config), command],
         capture_output=True,
         text=True,
         timeout=30,

@@ -113,7 +113,7 @@ class FileServers:
                 await self._sftp.start()
             except OSError as exc:
                 raise _cannot_listen("sftp", sftp.host, sftp.port, exc) from exc
-            log.info("SFTP host key %s", app.host_key_fingerprint())
+            log.info("SFTP host key %s", self._sftp.fingerprint)
             listeners.append(Listener("SFTP", sftp.host, self._sftp.port))
         return listeners
 

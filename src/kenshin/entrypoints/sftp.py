@@ -28,6 +28,7 @@ import asyncssh
 
 from kenshin.entrypoints.address_rate import AddressRate
 from kenshin.entrypoints.sftp_files import JailSFTPServer
+from kenshin.errors import ConfigError
 from kenshin.ports import Deliveries
 from kenshin.services.accounts import PASSWORD_CHECKS, Logins
 
@@ -174,6 +175,20 @@ def throttled(rate: AddressRate, factory: Callable[[], CustomerSSHServer]) -> Ca
     return make
 
 
+def host_key(path: Path) -> asyncssh.SSHKey:
+    """The server's host key read from ``path``; ConfigError naming ``sftp.host_key``."""
+    try:
+        return asyncssh.read_private_key(path)
+    except (asyncssh.KeyImportError, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            f"sftp.host_key (KENSHIN_SFTP__HOST_KEY): {path} is not an SSH private key"
+            f" ({reason}): point sftp.host_key at the server's host key, an unencrypted"
+            " private key in OpenSSH or PEM format (kenshin init makes ssh/host_key); a new"
+            " key means customers must accept it again"
+        ) from exc
+
+
 class SftpServer:
     """The SFTP listener on the running event loop."""
 
@@ -187,14 +202,17 @@ class SftpServer:
         self._connections: set[CustomerSSHServer] = set()
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self.port = 0
+        self.fingerprint = ""  # the host key's, as OpenSSH prints it, once started
 
     async def start(self) -> None:
-        """Listen."""
+        """Listen; ConfigError naming ``sftp.host_key`` if its file is no host key."""
         settings = self._settings
+        key = host_key(settings.host_key)
+        self.fingerprint = key.get_fingerprint("sha256")
         self._acceptor = await asyncssh.listen(
             settings.host,
             settings.port,
-            server_host_keys=[str(settings.host_key)],
+            server_host_keys=[key],
             server_factory=throttled(
                 AddressRate(settings.max_new_connections_per_minute),
                 partial(
