@@ -80,6 +80,36 @@ def test_serve_says_which_server_cannot_listen_and_how_to_fix_it(tmp_path: Path)
 
 
 @pytest.mark.integration
+def test_each_listener_names_the_setting_that_fits_why_it_cannot_listen(tmp_path: Path) -> None:
+    config = init_project(tmp_path / "site")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = serve_briefly(config, {"KENSHIN_MQTT__PORT": str(port)})
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"Error: mqtt: cannot listen on 127.0.0.1 port {port} (Address already in use):"
+        " set mqtt.port to a free port"
+    )
+    done = serve_briefly(config, {"KENSHIN_MQTT__HOST": "999.0.0.1"})
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "Error: mqtt: cannot listen on 999.0.0.1 port 0 (Name or service not known):"
+        " set mqtt.host to an address of this machine (0.0.0.0: all of them)"
+    )
+    for section in ("ftps", "sftp"):
+        env = {"KENSHIN_FTPS__PORT": "0", f"KENSHIN_{section.upper()}__HOST": "nohost.invalid"}
+        done = serve_briefly(config, env)
+        assert done.returncode == 1
+        assert done.stderr.splitlines()[-1] == (
+            f"Error: {section}: cannot listen on nohost.invalid port 0 (Name or service not"
+            f" known): set {section}.host to an address of this machine (0.0.0.0: all of"
+            f" them), or {section}.enabled = false"
+        )
+
+
+@pytest.mark.integration
 def test_a_host_key_that_is_no_ssh_key_is_named_with_the_fix(tmp_path: Path) -> None:
     config = init_project(tmp_path / "site")
     done = serve_briefly(

@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import re
 
 from kenshin.bootstrap import App
 from kenshin.entrypoints.ftps import FtpsServer, FtpsSettings
-from kenshin.entrypoints.listeners import Listener
+from kenshin.entrypoints.listeners import Listener, cannot_listen
 from kenshin.entrypoints.sftp import SftpServer, SftpSettings
 from kenshin.errors import ConfigError, StoreError
 from kenshin.services.accounts import Logins
@@ -91,7 +89,7 @@ class FileServers:
                     app.outbox_dir,
                 )
             except OSError as exc:
-                raise _cannot_listen("ftps", ftps.host, ftps.port, exc) from exc
+                raise cannot_listen("ftps", ftps.host, ftps.port, exc) from exc
             self._ftps.start()
             protocol = "FTP (TLS optional)" if ftps.allow_plain else "FTPS"
             listeners.append(Listener(protocol, ftps.host, self._ftps.port))
@@ -112,7 +110,7 @@ class FileServers:
             try:
                 await self._sftp.start()
             except OSError as exc:
-                raise _cannot_listen("sftp", sftp.host, sftp.port, exc) from exc
+                raise cannot_listen("sftp", sftp.host, sftp.port, exc) from exc
             log.info("SFTP host key %s", self._sftp.fingerprint)
             listeners.append(Listener("SFTP", sftp.host, self._sftp.port))
         return listeners
@@ -152,12 +150,3 @@ def _check_outbox(app: App) -> None:
             f" and export.outbox is an S3 bucket ({where}): set both to false (customers"
             " collect their files from the bucket, docs/aws.md)"
         )
-
-
-def _cannot_listen(section: str, host: str, port: int, exc: OSError) -> ConfigError:
-    # pyftpdlib raises its own OSError, the errno only in the text.
-    reason = os.strerror(exc.errno) if exc.errno else re.sub(r"^\[Errno \d+\] ", "", str(exc))
-    return ConfigError(
-        f"{section}: cannot listen on {host} port {port} ({reason}):"
-        f" set {section}.port to a free port, or {section}.enabled = false"
-    )

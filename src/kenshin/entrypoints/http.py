@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -26,8 +25,8 @@ from typing import Any
 
 import uvicorn
 
-from kenshin.entrypoints.listeners import Listener
-from kenshin.errors import ConfigError, StoreError
+from kenshin.entrypoints.listeners import Listener, cannot_listen
+from kenshin.errors import StoreError
 from kenshin.ports import Store
 from kenshin.services.metrics import CONTENT_TYPE
 
@@ -135,11 +134,7 @@ class HttpServer:
         try:
             self._socket = socket.create_server((host, port), family=family)
         except OSError as exc:
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise ConfigError(
-                f"http: cannot listen on {host} port {port} ({reason}):"
-                " set http.port to a free port, or http.enabled = false"
-            ) from exc
+            raise cannot_listen("http", host, port, exc) from exc
         tls = self._settings.tls
         config = uvicorn.Config(
             self._app,

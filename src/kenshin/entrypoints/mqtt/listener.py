@@ -13,6 +13,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
+from kenshin.entrypoints.listeners import cannot_listen
 from kenshin.entrypoints.mqtt.tls import TlsStream
 
 log = logging.getLogger(__name__)
@@ -22,9 +23,13 @@ BACKLOG = 4096  # connections the kernel holds before they are accepted (a fleet
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket listening on ``host`` and ``port`` (0: any free port)."""
+    """A socket listening on ``host`` and ``port`` (0: any free port); ConfigError
+    naming ``mqtt.host`` or ``mqtt.port`` if it cannot be had."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=BACKLOG)
+    try:
+        return socket.create_server((host, port), family=family, backlog=BACKLOG)
+    except OSError as exc:
+        raise cannot_listen("mqtt", host, port, exc, can_disable=False) from exc
 
 
 class TlsListener:
