@@ -137,6 +137,14 @@ def test_any_setting_can_be_given_in_the_environment(
             " with 1024 <= FIRST <= LAST <= 65535",
         ),
         (
+            "[ftps]\nannounce_address = 'not-an-ip'\n",
+            {},
+            "ftps.announce_address (KENSHIN_FTPS__ANNOUNCE_ADDRESS): Value error, expected an"
+            " IPv4 address such as 203.0.113.10 (PASV replies carry one), got 'not-an-ip';"
+            " empty: the address the client connected to",
+        ),
+        ("", {"KENSHIN_FTPS__ANNOUNCE_ADDRESS": "2001:db8::1"}, "got '2001:db8::1'"),
+        (
             MAIL + "port = 0\n",
             {},
             "alerts.channels.ops-mail.port (KENSHIN_ALERTS__CHANNELS__OPS-MAIL__PORT):"

@@ -7,6 +7,8 @@ docs/delivery.md describe every key.
 
 from __future__ import annotations
 
+import ipaddress
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -26,7 +28,8 @@ class FtpsConfig(_Section):
         description="range of passive data ports, FIRST-LAST; open them in the firewall",
     )
     announce_address: str = Field(
-        "", description="address announced in PASV replies (behind NAT); empty: the server's own"
+        "",
+        description="IPv4 address announced in PASV replies (behind NAT); empty: the server's own",
     )
     active_mode: bool = Field(
         False,
@@ -57,6 +60,19 @@ class FtpsConfig(_Section):
         first, last = (int(p) for p in value.split("-"))
         if not 1024 <= first <= last <= 65535:
             raise ValueError("expected FIRST-LAST with 1024 <= FIRST <= LAST <= 65535")
+        return value
+
+    @field_validator("announce_address")
+    @classmethod
+    def _ipv4_address(cls, value: str) -> str:
+        if value:
+            try:
+                ipaddress.IPv4Address(value)
+            except ValueError:
+                raise ValueError(
+                    f"expected an IPv4 address such as 203.0.113.10 (PASV replies carry one),"
+                    f" got {value!r}; empty: the address the client connected to"
+                ) from None
         return value
 
     @property
