@@ -287,6 +287,33 @@ def test_a_file_pattern_must_name_each_day_differently(tmp_path: Path) -> None:
         assert "same name to different days" in result.output
 
 
+def test_a_file_pattern_takes_only_the_documented_fields_plain(tmp_path: Path) -> None:
+    site = make_site(tmp_path, "site")
+    advice = (
+        "use only {customer} (the customer id) and {date:...} (the local day, with strftime"
+        " codes), e.g. '{customer}_{date:%Y%m%d}.csv'"
+    )
+    for pattern, wrong in [
+        ("{customer}_{foo}.csv", "unknown field {foo}"),
+        ("{customer.__class__}_{date:%Y%m%d}.csv", "unknown field {customer.__class__}"),
+        ("{customer!r}_{date:%Y%m%d}.csv", "conversion !r of {customer}"),
+        ("{customer[0]}_{date:%Y%m%d}.csv", "unknown field {customer[0]}"),
+        ("{customer}_{date:{customer}}.csv", "format '{customer}' of {date}"),
+    ]:
+        added = kenshin(site, "customers", "add", "C-P2", "--name", "p", "--file-pattern", pattern)
+        assert added.exit_code == 2
+        assert " ".join(added.output.split()).endswith(
+            f"Error: Invalid value for --file-pattern: file pattern {pattern!r} of customer"
+            f" 'C-P2' is invalid ({wrong}): {advice}"
+        )
+    assert [c["id"] for c in json.loads(kenshin(site, "customers", "list", "--json").output)] == [
+        "C-001"
+    ]
+    pattern = "kenshin-{customer}-{date:%Y-%m-%d}.csv"
+    added = kenshin(site, "customers", "add", "C-P2", "--name", "p", "--file-pattern", pattern)
+    assert added.exit_code == 0, added.output
+
+
 def test_a_line_longer_than_any_message_is_a_dead_letter_and_the_next_line_is_read(
     tmp_path: Path,
 ) -> None:

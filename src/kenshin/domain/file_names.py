@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,16 +11,27 @@ from kenshin.domain.model import Customer
 from kenshin.domain.slots import local_day, zone
 from kenshin.errors import ExportError
 
+FIELDS_ADVICE = (
+    "use only {customer} (the customer id) and {date:...} (the local day, with strftime"
+    " codes), e.g. '{customer}_{date:%Y%m%d}.csv'"
+)
+_FORMATTER = string.Formatter()
+
 
 def file_name(customer: Customer, day: date) -> str:
     """The name of the customer's file of ``day``, from its file pattern."""
-    try:
-        name = customer.file_pattern.format(customer=customer.id, date=day)
-    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+    pattern = customer.file_pattern
+    wrong = _pattern_problem(pattern)
+    if wrong is None:
+        try:
+            name = pattern.format(customer=customer.id, date=day)
+        except ValueError as exc:  # a format spec the day does not take
+            wrong = str(exc)
+    if wrong is not None:
         raise ExportError(
-            f"file pattern {customer.file_pattern!r} of customer {customer.id!r} is invalid: "
-            "use {customer} and {date}, e.g. '{customer}_{date:%Y%m%d}.csv'"
-        ) from exc
+            f"file pattern {pattern!r} of customer {customer.id!r} is invalid ({wrong}): "
+            + FIELDS_ADVICE
+        )
     if (
         not name
         or name.startswith(".")
@@ -27,24 +39,44 @@ def file_name(customer: Customer, day: date) -> str:
         or any(c in name for c in "/\\\x00")
     ):
         raise ExportError(
-            f"file pattern {customer.file_pattern!r} of customer {customer.id!r} gives "
+            f"file pattern {pattern!r} of customer {customer.id!r} gives "
             f"{name!r}: a file name must not be empty, start with '.', hold a path "
             f"separator or end with {MANIFEST_SUFFIX!r}"
         )
     return name
 
 
+def _pattern_problem(pattern: str) -> str | None:
+    """What is wrong with the fields of ``pattern``, or None: each must be ``{customer}``
+    or ``{date}``, plain (no attribute, index or conversion), the date's format spec
+    without fields of its own, the customer's none."""
+    try:
+        fields = [(f, c, spec) for _, f, spec, c in _FORMATTER.parse(pattern) if f is not None]
+    except ValueError as exc:  # an unmatched brace
+        return str(exc)
+    for field, conversion, spec in fields:
+        if field not in ("customer", "date"):
+            return f"unknown field {{{field}}}"
+        if conversion is not None:
+            return f"conversion !{conversion} of {{{field}}}"
+        if spec and (field == "customer" or "{" in spec):
+            return f"format {spec!r} of {{{field}}}"
+    return None
+
+
 # Days that differ in year, month or day only: a valid pattern names each differently.
 _PATTERN_PROBES = (date(2026, 1, 31), date(2026, 2, 1), date(2027, 1, 31), date(2026, 1, 30))
 
 
-def check_file_pattern(pattern: str) -> None:
-    """Raise ExportError unless ``pattern`` gives a valid, different file name for every day."""
-    probe = Customer("C-1", "probe", file_pattern=pattern)
+def check_file_pattern(pattern: str, customer_id: str) -> None:
+    """Raise ExportError unless ``pattern`` gives customer ``customer_id`` a valid,
+    different file name for every day."""
+    probe = Customer(customer_id, "probe", file_pattern=pattern)
     names = {file_name(probe, day) for day in _PATTERN_PROBES}
     if len(names) < len(_PATTERN_PROBES):
         raise ExportError(
-            f"file pattern {pattern!r} gives the same name to different days: it needs the "
+            f"file pattern {pattern!r} of customer {customer_id!r} gives the same name to"
+            " different days: it needs the "
             "whole date, e.g. '{customer}_{date:%Y%m%d}.csv'"
         )
 

@@ -73,12 +73,11 @@ def _check_id(pattern: re.Pattern[str], value: str, what: str) -> str:
     return value
 
 
-def _check_pattern(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+def _check_pattern(pattern: str, customer_id: str) -> None:
     try:
-        check_file_pattern(value)
+        check_file_pattern(pattern, customer_id)
     except ExportError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    return value
+        raise click.BadParameter(str(exc), param_hint="--file-pattern") from exc
 
 
 # The settings of a customer's files: option, choices, default, help.
@@ -141,7 +140,6 @@ def file_options(*, defaults: bool) -> Callable[[F], F]:
     "--file-pattern",
     default=DEFAULT_FILE_PATTERN,
     show_default=True,
-    callback=_check_pattern,
     help="File name, with {customer} and {date:%Y%m%d}.",
 )
 @click.pass_context
@@ -160,6 +158,7 @@ def customers_add(
 ) -> None:
     """Add customer CUSTOMER_ID."""
     _check_id(CUSTOMER_ID, customer_id, "customer")
+    _check_pattern(file_pattern, customer_id)
     customer = Customer(
         customer_id,
         name,
