@@ -120,6 +120,7 @@ class App:
             future_tolerance_s=vee.future_tolerance_s,
             drift_limit_s=vee.drift_limit_s,
             drift_min_samples=vee.drift_min_samples,
+            shared=bool(self.settings.store.url),  # PostgreSQL, DynamoDB
         )
 
     def export_round(self) -> ExportRound:

@@ -69,6 +69,42 @@ def message(device: str, seq: int, sent: int) -> bytes:
     ).encode()
 
 
+def test_workers_sharing_a_unit_s_messages_judge_its_clock_as_one(opener: Opener) -> None:
+    """A cluster's workers each get a share of every unit's messages: each batch starts
+    from the clock as stored, so the window counts them all (with its own copy, each
+    worker counted 3 of the 6 messages, under the 5 a judgement needs)."""
+    store = opener()
+    store.registry.add_customer(Customer("C1", "First"))
+    store.registry.add_device(Device("U-1", "C1"))
+    workers = [Ingest(opener(), shared=True), Ingest(opener(), shared=True)]
+    for k in range(8):  # a window of 6 messages, 10 minutes behind, then 2 in the next
+        sent = T0 + 1800 * k + 5
+        workers[k % 2].ingest([Incoming(f"a:{k}", message("U-1", k, sent), sent + 600)])
+    assert opener().unit_clocks.drift_spells(T0, T0 + 86_400) == [DriftSpell("U-1", T0, None, 600)]
+    assert opener().unit_clocks.clocks(["U-1"])["U-1"].window_count == 2
+
+
+def test_messages_that_waited_at_the_broker_for_a_worker_say_nothing_of_the_clock(
+    opener: Opener,
+) -> None:
+    """A worker down from a window's start, back at 2 h 55 min: the broker hands it the
+    window's six messages at once, late by up to the whole wait. Their receipt is not
+    the unit's clock being behind; the messages sent once it is back are."""
+    store = opener()
+    store.registry.add_customer(Customer("C1", "First"))
+    store.registry.add_device(Device("U-1", "C1"))
+    ingest = Ingest(store, shared=True)
+    back = T0 + 2 * 3600 + 55 * 60
+    for k in range(14):  # the unit's clock right: 4 s of network
+        sent = T0 + 1800 * k + 5
+        received = max(back, sent + 4)
+        item = Incoming(f"a:{k}", message("U-1", k, sent), received, connected_at=back)
+        ingest.ingest([item])
+    assert store.unit_clocks.drift_spells(T0, T0 + 86_400) == []
+    assert store.unit_clocks.clocks(["U-1"])["U-1"].offset_s == 4
+    assert store.unit_clocks.last_seen() == {"U-1": T0 + 1800 * 13 + 9}
+
+
 def test_ingest_keeps_last_seen_and_a_slow_clock_and_a_restart_goes_on(opener: Opener) -> None:
     store = opener()
     store.registry.add_customer(Customer("C1", "First"))

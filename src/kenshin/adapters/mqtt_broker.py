@@ -76,6 +76,7 @@ class BrokerLink:
         self._on_delivery = on_delivery
         self._lock = threading.Lock()
         self._generation = 0  # the connection's number; 0 while none is up
+        self._connected_at = 0  # when the connection was made (epoch s)
         self.connections = 0  # made so far
         self._refused: str | None = None
         self._subscribed = False
@@ -219,6 +220,7 @@ class BrokerLink:
         with self._lock:
             self.connections += 1
             self._generation = self.connections
+            self._connected_at = int(time.time())
         share = self._settings.share
         filters = [f"$share/{share}/{topic}" for topic in UNIT_TOPICS]
         if self._retiring:  # no more of the units' messages; what the session holds comes
@@ -258,11 +260,14 @@ class BrokerLink:
                 self.held = int(message.payload)
             return
         with self._lock:
-            generation = self._generation
+            generation, connected_at = self._generation, self._connected_at
         if message.qos == 0:  # nothing to acknowledge
             generation = 0
         ticket = (generation, message.mid)
-        self._on_delivery(Delivery(message.topic, bytes(message.payload), int(time.time()), ticket))
+        received = int(time.time())
+        self._on_delivery(
+            Delivery(message.topic, bytes(message.payload), received, ticket, connected_at)
+        )
 
 
 def _tls(settings: BrokerSettings) -> ssl.SSLContext:

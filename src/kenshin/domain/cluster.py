@@ -17,12 +17,14 @@ UNIT_TOPIC_PREFIX = "dt/kenshin/"
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One message from a unit through the broker: its topic and payload, when it came,
-    and the ticket to acknowledge it with (the connection's number and packet id)."""
+    the ticket to acknowledge it with (the connection's number and packet id), and when
+    the connection it came on was made."""
 
     topic: str
     payload: bytes
     received_at: int
     ticket: tuple[int, int]
+    connected_at: int | None = None
 
 
 def unit_topic(topic: str) -> tuple[str, str] | None:

@@ -112,7 +112,14 @@ class Inbox:
             self._statuses[device] = (delivery.received_at, delivery.payload)
             self._status_pending.append(pending)
             return
-        item = Incoming(f"mqtt:{device}", delivery.payload, delivery.received_at, suffix, device)
+        item = Incoming(
+            f"mqtt:{device}",
+            delivery.payload,
+            delivery.received_at,
+            suffix,
+            device,
+            connected_at=delivery.connected_at,
+        )
         try:
             self._commits.offer(item, lambda error: self._answered(pending, error))
         except CommitError:  # shutting down: not acknowledged, sent again later

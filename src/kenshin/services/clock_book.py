@@ -15,15 +15,21 @@ Heard = tuple[str, int, int | None]  # (device, received at, sent at by the unit
 
 
 class ClockBook:
-    """Every unit heard since start, as saved in ``unit_clocks``."""
+    """Every unit heard since start, as saved in ``unit_clocks``. ``shared``: other
+    processes hear the same units (a cluster's workers, each given a share of every
+    unit's messages): each batch starts from the clocks as stored, not as this process
+    last saw them, so that a unit's window counts every process's messages."""
 
-    def __init__(self, unit_clocks: UnitClocks, vee: VeeSettings) -> None:
+    def __init__(self, unit_clocks: UnitClocks, vee: VeeSettings, *, shared: bool = False) -> None:
         self._store = unit_clocks
         self._vee = vee
+        self._shared = shared
         self._clocks: dict[str, UnitClock] = {}
 
     def track(self, heard: list[Heard]) -> None:
         """Update the clocks of the units heard, in order of arrival, and save them once."""
+        if self._shared:
+            self._clocks = {}
         clocks = self._clocks
         unknown = {device for device, _, _ in heard if device not in clocks}
         if unknown:

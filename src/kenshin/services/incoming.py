@@ -21,7 +21,9 @@ class Incoming:
     """One received payload; ``device`` is the sender's identity when the transport knows it.
     ``live`` is False for a message read from a file long after it was sent: its receipt
     says nothing of the unit's clock, nor of when the unit was last heard. A payload sent
-    with a certificate (``serial``) revoked by the time it is committed is not stored."""
+    with a certificate (``serial``) revoked by the time it is committed is not stored.
+    ``connected_at``: when the receiver's link to a broker was made, for a message that
+    may have waited there (a cluster worker's); None where units send to us directly."""
 
     source: str
     payload: bytes
@@ -30,6 +32,17 @@ class Incoming:
     device: str | None = None
     live: bool = True
     serial: int | None = None  # of the sender's certificate, when the transport knows it
+    connected_at: int | None = None
+
+
+def sent_live(item: Incoming, sent: int | None) -> int | None:
+    """The ``sent`` time of ``item`` where its receipt tells of the unit's clock, else None.
+    A message sent before the receiver's link to the broker was made waited there for it
+    (a worker restarted, its session's messages handed over at once): its receipt is
+    late by the wait, which would read as the unit's clock being behind."""
+    if sent is not None and item.connected_at is not None and sent < item.connected_at:
+        return None
+    return sent
 
 
 @dataclass(slots=True)

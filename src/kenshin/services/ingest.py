@@ -35,7 +35,7 @@ from kenshin.domain.vee import VeeSettings
 from kenshin.domain.vee.ingest import split_message
 from kenshin.ports import Certificates, DeadLetters, Readings, Registry, UnitClocks
 from kenshin.services.clock_book import ClockBook, Heard
-from kenshin.services.incoming import Incoming, IngestSummary, PayloadKind
+from kenshin.services.incoming import Incoming, IngestSummary, PayloadKind, sent_live
 from kenshin.services.ingest_registry import (
     RegistryCache,
     StagedMeters,
@@ -112,7 +112,9 @@ class Ingest:
         drift_limit_s: int = DRIFT_LIMIT_S,
         drift_min_samples: int = DRIFT_MIN_SAMPLES,
         clock: Callable[[], float] = time.time,
+        shared: bool = False,
     ) -> None:
+        """``shared``: other processes ingest into the store too (``ClockBook``)."""
         self._store = store
         # What split_future and the clocks need.
         self._vee = VeeSettings(
@@ -120,7 +122,7 @@ class Ingest:
             drift_limit_s=drift_limit_s,
             drift_min_samples=drift_min_samples,
         )
-        self._clock_book = ClockBook(store.unit_clocks, self._vee)
+        self._clock_book = ClockBook(store.unit_clocks, self._vee, shared=shared)
         self._security = security or SecurityLog()
         self._cache = RegistryCache(store.registry)
         self._clock = clock
@@ -207,7 +209,7 @@ class Ingest:
                 plan.letters.append(outcome)
                 continue
             if item.live:
-                plan.heard.append((outcome.device, item.received_at, outcome.sent))
+                plan.heard.append((outcome.device, item.received_at, sent_live(item, outcome.sent)))
             self._note_service(in_time, staged)
             plan.readings.extend(kept)
             if future:  # a unit's clock ahead: quarantined with the message, never used
