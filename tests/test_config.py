@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import get_args
 
@@ -49,6 +50,24 @@ def test_default_file_is_the_defaults(tmp_path: Path) -> None:
     path = tmp_path / "kenshin.toml"
     path.write_text(DEFAULT_CONFIG_TEXT)
     assert load_settings(path, environ={}) == Settings()
+
+
+def test_the_default_file_names_every_key() -> None:
+    """What ``kenshin init`` writes: every key at its default, but the alert channels and
+    routes, which are the site's own (an example of each is in a comment)."""
+    written = tomllib.loads(DEFAULT_CONFIG_TEXT)
+
+    def missing(model: type[BaseModel], found: dict[str, object], where: str) -> list[str]:
+        keys = []
+        for name, field in model.model_fields.items():
+            kind = field.annotation
+            if isinstance(kind, type) and issubclass(kind, BaseModel) and name in found:
+                keys += missing(kind, found[name], f"{where}{name}.")  # type: ignore[arg-type]
+            elif name not in found:
+                keys.append(where + name)
+        return keys
+
+    assert missing(Settings, written, "") == ["alerts.channels", "alerts.routes"]
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:

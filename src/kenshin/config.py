@@ -226,6 +226,7 @@ grace_hours = 6
 retention_days = 45
 outbox = "outbox"
 outbox_kms_key = ""
+processes = 0
 
 [meters]
 max_demand_kw = 100
@@ -242,6 +243,7 @@ revocation_check_s = 2
 connecting_per_address = 100
 connecting_per_certificate = 4
 report_spread_s = 1800
+processes = 0
 
 [schedule]
 export_minutes = 30
@@ -275,6 +277,8 @@ port = 8080
 console = true
 tls_certificate = ""
 tls_key = ""
+session_hours = 12
+session_idle_minutes = 30
 
 [deliveries]
 max_failed_logins = 5
@@ -323,6 +327,7 @@ digest_max = 100
 retry_first_seconds = 30
 retry_max_seconds = 900
 channel_down_minutes = 5
+silent_hours_by_customer = {}
 
 # The daily data-quality report (docs/report.md); sent through an email channel.
 [report]
@@ -330,6 +335,7 @@ enabled = true
 time = "08:00"
 timezone = "Asia/Tokyo"
 channel = ""
+recipients = []
 silent_hours = 6
 shown_meters = 20
 
@@ -347,6 +353,14 @@ receive_maximum = 2000
 workers = 0
 heartbeat_s = 5
 leader_check_s = 5
+
+# Units on AWS IoT Core instead of kenshin's own endpoint (docs/aws.md).
+[iot_core]
+enabled = false
+region = ""
+policy = ""
+endpoint = ""
+data_endpoint = ""
 
 [logging]
 level = "WARNING"
