@@ -202,3 +202,14 @@ def test_list_tables_show_times_in_the_customers_zone_or_in_utc(tmp_path: Path) 
     revision = kenshin(site, "revisions", "--customer", "C-001", "--date", "2026-11-26")
     created = datetime.fromisoformat(revision.output.splitlines()[1].split()[5])
     assert created.utcoffset() == timedelta(hours=9)
+
+
+@pytest.mark.parametrize("command", [["meters", "list"], ["devices", "list"], ["deliveries"]])
+def test_a_list_of_an_unknown_customer_is_refused_not_empty(
+    tmp_path: Path, command: list[str]
+) -> None:
+    site = make_site(tmp_path, "site")
+    refused = kenshin(site, *command, "--customer", "C-NOPE")
+    assert refused.exit_code == 2
+    assert "no customer 'C-NOPE'; 'kenshin customers list' shows them" in refused.output
+    assert kenshin(site, *command, "--customer", "C-001").exit_code == 0

@@ -91,6 +91,15 @@ def opened(ctx: click.Context) -> Iterator[App]:
         app.close()
 
 
+def known_customer(app: App, customer_id: str | None, hint: str = "--customer") -> None:
+    """A usage error if ``customer_id`` is given and names no customer: a typo would
+    otherwise list nothing, as a customer with nothing to list does."""
+    if customer_id is not None and app.store.registry.get_customer(customer_id) is None:
+        raise click.BadParameter(
+            f"no customer {customer_id!r}; 'kenshin customers list' shows them", param_hint=hint
+        )
+
+
 def cli_actor() -> Actor:
     """Who makes a change at the command line, as the audit log names them."""
     return Actor(f"cli:{getpass.getuser()}", "cli", "cli")

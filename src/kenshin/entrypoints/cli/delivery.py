@@ -12,7 +12,7 @@ from typing import TextIO
 import click
 
 from kenshin.domain.accounts import Receipt
-from kenshin.entrypoints.cli.app import cli, cli_actor, opened, parse_day
+from kenshin.entrypoints.cli.app import cli, cli_actor, known_customer, opened, parse_day
 from kenshin.entrypoints.cli.listing import Record, json_option, moment, show, utc_option
 from kenshin.entrypoints.cli.registry import customers
 from kenshin.errors import NotFoundError
@@ -227,6 +227,7 @@ def deliveries(
 ) -> None:
     """List completed downloads (receipts) of customers' files, oldest first."""
     with opened(ctx) as app:
+        known_customer(app, customer_id)
         zones = {} if utc else {c.id: c.timezone for c in app.store.registry.list_customers()}
         if uncollected:
             hours = app.settings.deliveries.collect_by_hours

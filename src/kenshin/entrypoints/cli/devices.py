@@ -15,7 +15,14 @@ from kenshin.domain.commands import RESEND, command_topic
 from kenshin.domain.devices import DEVICE_VALID_DAYS, DeviceCertificate
 from kenshin.domain.model import DEVICE_ID
 from kenshin.domain.slots import zone
-from kenshin.entrypoints.cli.app import check_timezone, cli, cli_actor, opened, parse_moment
+from kenshin.entrypoints.cli.app import (
+    check_timezone,
+    cli,
+    cli_actor,
+    known_customer,
+    opened,
+    parse_moment,
+)
 from kenshin.entrypoints.cli.listing import json_option, moment, show, utc_option
 from kenshin.entrypoints.cli.registry import _check_id, ids_from_file
 from kenshin.iot_setup import unit_things
@@ -233,6 +240,7 @@ def devices_list(ctx: click.Context, customer: str | None, utc: bool, as_json: b
     or expired DATE (dates in UTC)."""
     now = int(time.time())
     with opened(ctx) as app:
+        known_customer(app, customer)
         held: dict[str, list[DeviceCertificate]] = {}
         for certificate in app.store.certificates.list_certificates():
             held.setdefault(certificate.device, []).append(certificate)

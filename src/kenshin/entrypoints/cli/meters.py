@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import click
 
 from kenshin.domain.energy import UNIT_LABEL
-from kenshin.entrypoints.cli.app import cli, cli_actor, opened, parse_day
+from kenshin.entrypoints.cli.app import cli, cli_actor, known_customer, opened, parse_day
 from kenshin.entrypoints.cli.listing import device_zones, json_option, moment, show, utc_option
 from kenshin.services.meter_admin import set_max_demand, set_service
 
@@ -43,6 +43,7 @@ def meters_list(
     """List meters with their unit, coefficient, digits, maximum demand (the meter's own,
     or the configured default) and time in service."""
     with opened(ctx) as app:
+        known_customer(app, customer)
         found = app.store.registry.list_meters(customer, device_id=device)
         default_w = app.settings.meters.max_demand_kw * 1000
         zones = {} if utc else device_zones(app.store)

@@ -11,6 +11,7 @@ import click
 
 from kenshin.domain.operators import AuditEntry, Role
 from kenshin.entrypoints.cli.app import cli, cli_actor, opened
+from kenshin.entrypoints.cli.listing import json_option, show
 from kenshin.services import operators
 from kenshin.services.accounts import generate_password
 from kenshin.services.audit import csv_lines, whole_log
@@ -47,14 +48,22 @@ def add(ctx: click.Context, name: str, role: str, password_file: Path | None) ->
 
 
 @users.command("list")
+@json_option
 @click.pass_context
-def list_users(ctx: click.Context) -> None:
-    """List the operators: name, role, whether TOTP is enrolled."""
+def list_users(ctx: click.Context, as_json: bool) -> None:
+    """List the operators: name, role, and TOTP: enrolled, to enrol at the next sign-in,
+    or - (a viewer signs in with a password alone)."""
     with opened(ctx) as app:
         found = operators.list_operators(keeping_of(app.store))
-    for o in found:
-        enrolled = "totp" if o.totp_enrolled else ("enrol" if o.role.needs_totp else "-")
-        click.echo(f"{o.name}\t{o.role.value}\t{enrolled}")
+    records = [
+        {
+            "name": o.name,
+            "role": o.role.value,
+            "totp": "enrolled" if o.totp_enrolled else ("to enrol" if o.role.needs_totp else "-"),
+        }
+        for o in found
+    ]
+    show(("name", "role", "totp"), records, as_json)
 
 
 @users.command("remove")
