@@ -79,3 +79,17 @@ def test_a_meter_too_large_for_vee_is_explained_as_read(tmp_path: Path) -> None:
     assert "  fwd: no value, flag N (not validated: the meter's register turn is too large for" in (
         shown.output
     )
+
+
+def test_an_hour_that_comes_twice_asks_for_its_offset(tmp_path: Path) -> None:
+    site = site_with_a_gap(tmp_path)
+    assert kenshin(site, "customers", "set", "C-001", "--timezone", "Europe/Berlin").exit_code == 0
+    refused = kenshin(site, "explain", "M-1", "--slot", "2026-10-25 02:00")
+    assert refused.exit_code != 0
+    assert (
+        "02:00 comes twice on 2026-10-25 in Europe/Berlin (the clocks go back):"
+        " give 02:00+02:00 or 02:00+01:00"
+    ) in refused.output
+    shown = kenshin(site, "explain", "M-1", "--slot", "2026-10-25 02:00+01:00")
+    assert shown.exit_code == 0, shown.output
+    assert "slot 2026-10-25 02:00+01:00-02:30 Europe/Berlin (2026-10-25T01:00:00Z" in shown.output

@@ -98,6 +98,12 @@ def explain_slot(
     index = slot_index(slots, tz, label)
     if index is None:
         labels = slot_labels(slots, tz)
+        twice = [found for found in labels if found[:5] == label and len(found) > 5]
+        if twice:  # the clocks went back: the hour comes twice, each with its offset
+            raise ExplainError(
+                f"{label} comes twice on {day} in {customer.timezone} (the clocks go back):"
+                f" give {' or '.join(twice)}"
+            )
         raise ExplainError(
             f"no slot of {day} starts at {label} in {customer.timezone}: expected one of"
             f" {labels[0]}, {labels[1]}, ... {labels[-1]}"

@@ -35,7 +35,8 @@ def parse_slot(_ctx: click.Context, _param: click.Parameter, value: str) -> tupl
     "slot",
     required=True,
     callback=parse_slot,
-    help="The slot's local start, 'YYYY-MM-DD HH:MM', in the customer's time zone.",
+    help="The slot's local start, 'YYYY-MM-DD HH:MM', in the customer's time zone (a time"
+    " that comes twice as the clocks go back takes its offset: '2026-10-25 02:00+02:00').",
 )
 @click.pass_context
 def explain(ctx: click.Context, meter_id: str, slot: tuple[date, str]) -> None:
