@@ -3,6 +3,7 @@ readings come, per-customer settings, provisional days, NEM12 quality, the confi
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -205,6 +206,12 @@ def test_a_late_backlog_restates_a_final_day_in_exactly_its_slots(tmp_path: Path
         f"M-2,fwd,2026-11-26T{h:02d}:{m:02d}:00+09:00,,N,1.200,A,late reading filled the gap"
         for h, m in ((slot // 2, slot % 2 * 30) for slot in range(10, 20))
     ] + [""]
+    # The outbox made anew (a disk lost): every file of the day comes back, byte for byte.
+    published = {name: outbox.read("C1", name) for name in outbox.list_files("C1")}
+    shutil.rmtree(tmp_path / "C1")
+    again = export_day(store, outbox, ACME, DAY, now=FINAL_AT + 2 * 86_400)
+    assert (again.revision, again.changed) == (2, True)
+    assert {name: outbox.read("C1", name) for name in outbox.list_files("C1")} == published
 
 
 @pytest.mark.parametrize("layout", list(Layout))

@@ -24,7 +24,6 @@ from kenshin.domain.changes import (
     ChangeRecord,
     change_record_name,
     change_record_text,
-    compare_files,
     slot_starts,
 )
 from kenshin.domain.csvfiles import DayFile, file_slots, render_day
@@ -42,7 +41,6 @@ from kenshin.domain.revisions import (
     cut_of_day,
     manifest_of,
     next_revision,
-    reported_slots,
     restated,
     settings_of_day,
     status_at,
@@ -52,6 +50,11 @@ from kenshin.domain.vee import VeeSettings
 from kenshin.errors import ExportError
 from kenshin.ports import Outbox, Readings, Registry, Revisions, UnitClocks
 from kenshin.services.aggregate import aggregate_day, drift_spells
+from kenshin.services.change_records import (
+    changes_between,
+    previous_text,
+    publish_change_record_again,
+)
 from kenshin.services.retention import remove_expired
 
 __all__ = [
@@ -171,8 +174,8 @@ def export_day(
         status = status_at(now, build.slots.end, settings.grace_hours)
         decision = next_revision(latest, build.rendered.content_key, name, status)
         if isinstance(decision, Unchanged):
-            return _keep(store.revisions, outbox, build, decision)
-        previous = _previous(outbox, customer, latest)  # read before the new file replaces it
+            return _keep(store, outbox, build, decision)
+        previous = previous_text(outbox, customer, latest)  # read before the new file replaces it
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kenshin-publish") as pool:
             # The file is written (and synced) while its changes are worked out; the change
             # record and the manifest still come after it.
@@ -296,17 +299,21 @@ def days_to_export(
     return [*pending, today]
 
 
-def _keep(
-    revisions: Revisions, outbox: Outbox, build: _Build, decision: Unchanged
-) -> ExportOutcome:
+def _keep(store: ExportPorts, outbox: Outbox, build: _Build, decision: Unchanged) -> ExportOutcome:
     """Same content as the newest revision: finalise it, or republish what went missing."""
-    customer, revision = build.customer, decision.revision
+    customer, revision, revisions = build.customer, decision.revision, store.revisions
     published = set(outbox.list_files(customer.id))
     file_missing = revision.file_name not in published
-    if file_missing:
-        # The revision's own time, so that a NEM12 file comes back byte for byte.
+    record = change_record_name(revision.file_name, revision.revision)
+    record_missing = revision.changed_slots > 0 and record not in published
+    if file_missing or record_missing:  # at the revision's own time: NEM12 byte for byte
         again = render_day(customer, build.slots, build.days, created_at=revision.created_at)
-        outbox.publish(customer.id, revision.file_name, again.content)
+        if file_missing:
+            outbox.publish(customer.id, revision.file_name, again.content)
+        if record_missing:
+            publish_change_record_again(
+                store, outbox, customer, build.slots, revision, again.content
+            )
     changed = file_missing or decision.finalised
     if changed or manifest_name(revision.file_name) not in published:
         _publish_manifest(revisions, outbox, customer, revision, build.settings)
@@ -339,37 +346,13 @@ def _publish_manifest(
     outbox.publish(customer.id, manifest_name(revision.file_name), manifest_bytes(manifest))
 
 
-def _previous(outbox: Outbox, customer: Customer, latest: FileRevision | None) -> str | None:
-    """The text of the newest revision's file, if there is one and it is still there."""
-    if latest is None:
-        return None
-    before = outbox.read(customer.id, latest.file_name)
-    if before is None:
-        log.warning(
-            "%s/%s: revision %d is gone from the outbox; the next one has no change record",
-            customer.id,
-            latest.file_name,
-            latest.revision,
-        )
-        return None
-    return before.decode(customer.encoding)
-
-
 def _changes(
     build: _Build, latest: FileRevision | None, previous: str | None
 ) -> ChangeRecord | None:
     """What the new file changes in the newest revision's (``previous``)."""
     if latest is None or previous is None:
         return None
-    customer, slots = build.customer, build.slots
-    return compare_files(
-        customer.layout,
-        previous,
-        build.rendered.content.decode(customer.encoding),
-        starts=slot_starts(slots, customer_zone(customer)),
-        reported=reported_slots(latest, slots),
-        flags=customer.flags,
-    )
+    return changes_between(build.customer, build.slots, latest, previous, build.rendered.content)
 
 
 def _outcome(revision: FileRevision, *, changed: bool) -> ExportOutcome:
