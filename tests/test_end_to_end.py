@@ -291,7 +291,8 @@ def test_a_file_pattern_takes_only_the_documented_fields_plain(tmp_path: Path) -
     site = make_site(tmp_path, "site")
     advice = (
         "use only {customer} (the customer id) and {date:...} (the local day, with strftime"
-        " codes), e.g. '{customer}_{date:%Y%m%d}.csv'"
+        " codes) or {date.year}, {date.month} and {date.day}, e.g."
+        " '{customer}_{date:%Y%m%d}.csv'"
     )
     for pattern, wrong in [
         ("{customer}_{foo}.csv", "unknown field {foo}"),
@@ -309,9 +310,18 @@ def test_a_file_pattern_takes_only_the_documented_fields_plain(tmp_path: Path) -
     assert [c["id"] for c in json.loads(kenshin(site, "customers", "list", "--json").output)] == [
         "C-001"
     ]
-    pattern = "kenshin-{customer}-{date:%Y-%m-%d}.csv"
-    added = kenshin(site, "customers", "add", "C-P2", "--name", "p", "--file-pattern", pattern)
-    assert added.exit_code == 0, added.output
+    for number, pattern in enumerate(  # what a pattern could always say
+        [
+            "kenshin-{customer}-{date:%Y-%m-%d}.csv",
+            "{customer}_{date.year}-{date.month:02d}-{date.day:02d}.csv",
+            "{customer!s}_{customer:.8}_{date:%Y%m%d}.csv",
+        ]
+    ):
+        customer = f"C-P{number + 3}"
+        added = kenshin(
+            site, "customers", "add", customer, "--name", "p", "--file-pattern", pattern
+        )
+        assert added.exit_code == 0, added.output
 
 
 def test_a_line_longer_than_any_message_is_a_dead_letter_and_the_next_line_is_read(

@@ -13,7 +13,7 @@ from kenshin.errors import ExportError
 
 FIELDS_ADVICE = (
     "use only {customer} (the customer id) and {date:...} (the local day, with strftime"
-    " codes), e.g. '{customer}_{date:%Y%m%d}.csv'"
+    " codes) or {date.year}, {date.month} and {date.day}, e.g. '{customer}_{date:%Y%m%d}.csv'"
 )
 _FORMATTER = string.Formatter()
 
@@ -46,20 +46,24 @@ def file_name(customer: Customer, day: date) -> str:
     return name
 
 
+# What a field may name: the customer's id, the day, and the day's year, month and day.
+_FIELDS = ("customer", "date", "date.year", "date.month", "date.day")
+
+
 def _pattern_problem(pattern: str) -> str | None:
-    """What is wrong with the fields of ``pattern``, or None: each must be ``{customer}``
-    or ``{date}``, plain (no attribute, index or conversion), the date's format spec
-    without fields of its own, the customer's none."""
+    """What is wrong with the fields of ``pattern``, or None: each names one of _FIELDS
+    (no other attribute, no index), with no conversion but ``!s`` and a format spec
+    without fields of its own."""
     try:
         fields = [(f, c, spec) for _, f, spec, c in _FORMATTER.parse(pattern) if f is not None]
     except ValueError as exc:  # an unmatched brace
         return str(exc)
     for field, conversion, spec in fields:
-        if field not in ("customer", "date"):
+        if field not in _FIELDS:
             return f"unknown field {{{field}}}"
-        if conversion is not None:
+        if conversion not in (None, "s"):
             return f"conversion !{conversion} of {{{field}}}"
-        if spec and (field == "customer" or "{" in spec):
+        if spec and "{" in spec:
             return f"format {spec!r} of {{{field}}}"
     return None
 
