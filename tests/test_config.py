@@ -98,8 +98,19 @@ def test_any_setting_can_be_given_in_the_environment(
         "KENSHIN_REPORT__RECIPIENTS": recipients,
         "KENSHIN_ALERTS__SILENT_HOURS_BY_CUSTOMER": hours,
         "KENSHIN_EXPORT__OUTBOX": "2026",  # text, though it reads as a number
+        # A channel's settings, by the kind of channel: text stays text, a list is read.
+        "KENSHIN_ALERTS__CHANNELS__OPS__TYPE": "email",
+        "KENSHIN_ALERTS__CHANNELS__OPS__HOST": "mail.example.com",
+        "KENSHIN_ALERTS__CHANNELS__OPS__SENDER": "kenshin@example.com",
+        "KENSHIN_ALERTS__CHANNELS__OPS__RECIPIENTS": recipients,
+        "KENSHIN_ALERTS__CHANNELS__OPS__USERNAME": "100234",
+        "KENSHIN_ALERTS__CHANNELS__OPS__PASSWORD_FILE": "true",
     }
     settings = load_settings(path, environ=environ)
+    ops = settings.alerts.channels["ops"]
+    assert isinstance(ops, EmailChannelConfig)
+    assert (ops.username, ops.password_file) == ("100234", "true")
+    assert ops.recipients == ["ops@example.com", "oncall@example.com"]
     defaults = settings.vee.settings_for("")
     assert (defaults.write_estimates, defaults.interpolation_max_slots) == (False, 2)
     assert settings.vee.settings_for("C-001").like_day_weeks == 5

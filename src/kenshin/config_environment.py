@@ -47,25 +47,46 @@ def apply_environment(
         target[keys[-1]] = typed(value, annotation(model, keys))
 
 
-def annotation(model: type[BaseModel], keys: list[str]) -> object:
-    """The type of the setting at ``keys``; None past a table of free keys, or unknown."""
-    found: Any = model
+def annotation(model: type[BaseModel], keys: list[str]) -> list[object]:
+    """The types the setting at ``keys`` may have: one, or one per kind of a table that
+    has kinds (an alert channel's type); ``Any`` where the table's keys are free (VEE
+    settings, checked by their own rules); none if no setting is there."""
+    found: list[object] = [model]
     for key in keys:
-        if not (isinstance(found, type) and issubclass(found, BaseModel)):
-            return None
-        field = found.model_fields.get(key)
-        if field is None:
-            return None
-        found = field.annotation
+        found = [kind for parent in found for kind in _member(parent, key)]
     return found
 
 
-def typed(text: str, kind: object) -> object:
-    """``text`` as a setting of type ``kind`` (None: unknown) takes it."""
-    if _is_text(kind):
+def _member(kind: object, key: str) -> list[object]:
+    """The types of ``key`` in a value of type ``kind``."""
+    kinds = _alternatives(kind)
+    if len(kinds) > 1:
+        return [member for k in kinds for member in _member(k, key)]
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        field = kind.model_fields.get(key)
+        return [] if field is None else [field.annotation]
+    if typing.get_origin(kind) is dict:
+        return [typing.get_args(kind)[1]]
+    return [Any] if kind is Any else []
+
+
+def _alternatives(kind: object) -> list[object]:
+    """The types ``kind`` stands for: the members of a union, what is annotated."""
+    origin = typing.get_origin(kind)
+    if origin is typing.Annotated:
+        return _alternatives(typing.get_args(kind)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [k for member in typing.get_args(kind) for k in _alternatives(member)]
+    return [kind]
+
+
+def typed(text: str, kinds: list[object]) -> object:
+    """``text`` as a setting of one of ``kinds`` takes it: as it is if any is text, or
+    none is known; else read as a value."""
+    if not kinds or any(_is_text(k) for k in kinds):
         return text
     value = _literal(text)
-    if isinstance(value, str) and typing.get_origin(kind) is list:
+    if isinstance(value, str) and any(typing.get_origin(k) in (list, tuple) for k in kinds):
         return [item.strip() for item in text.split(",") if item.strip()]
     return value
 
