@@ -105,6 +105,24 @@ def test_messages_that_waited_at_the_broker_for_a_worker_say_nothing_of_the_cloc
     assert store.unit_clocks.last_seen() == {"U-1": T0 + 1800 * 13 + 9}
 
 
+def test_a_clock_a_day_behind_is_judged_by_a_worker_that_connected_since(
+    opener: Opener,
+) -> None:
+    """Every message of a unit a day slow seems sent before the worker's link was made
+    an hour ago; those that came after the session's handing over still count."""
+    store = opener()
+    store.registry.add_customer(Customer("C1", "First"))
+    store.registry.add_device(Device("U-1", "C1"))
+    ingest = Ingest(store, shared=True)
+    for k in range(8):
+        sent = T0 + 1800 * k + 5 - 86_400
+        item = Incoming(
+            f"a:{k}", message("U-1", k, sent), sent + 86_400 + 4, connected_at=T0 - 3600
+        )
+        ingest.ingest([item])
+    assert store.unit_clocks.drift_spells(T0, T0 + 86_400) == [DriftSpell("U-1", T0, None, 86_404)]
+
+
 def test_ingest_keeps_last_seen_and_a_slow_clock_and_a_restart_goes_on(opener: Opener) -> None:
     store = opener()
     store.registry.add_customer(Customer("C1", "First"))

@@ -28,6 +28,7 @@ from kenshin.adapters.dynamo_lock import LeaseLock
 from kenshin.adapters.dynamo_tables import DynamoTables, Item, is_condition_failure
 from kenshin.domain.model import DeadLetter, FileRevision
 
+EXPORT_WAIT_S = 900.0  # another export of the customer's files, waited for this long
 LETTERS = "dead-letter"  # the log of dead letters, and its counter
 _LETTER_ONCE = "dead-letter-once"
 _LETTER_AT = "dead-letter-at"
@@ -206,8 +207,9 @@ class DynamoRevisions:
 
     @contextmanager
     def exporting(self, customer_id: str) -> Iterator[None]:
-        """A lease of the customer's exports in the records table (``LeaseLock``)."""
-        with LeaseLock(self._tables, f"export#{customer_id}").held():
+        """A lease of the customer's exports in the records table (``LeaseLock``), waited
+        for as long as a customer's largest export may take."""
+        with LeaseLock(self._tables, f"export#{customer_id}", wait_s=EXPORT_WAIT_S).held():
             yield
 
     def latest_revision(self, customer_id: str, day: str) -> FileRevision | None:

@@ -34,8 +34,17 @@ def commit_queue(
         window_s=app.settings.mqtt.batch_window_ms / 1000,
         on_commit=metrics.committed,
         on_latency=metrics.commit_took,
-        in_loop=partial(writable_now, app.store) if in_loop else None,
+        in_loop=_writable(app) if in_loop else None,
     )
+
+
+def _writable(app: App) -> Callable[[], bool]:
+    """Whether a batch may be committed in the loop: for SQLite, when no other writer
+    holds the database (a cheap local check); a store on a server is always asked, and
+    answers, over the network, which the check would only add to."""
+    if app.settings.store.url:
+        return lambda: True
+    return partial(writable_now, app.store)
 
 
 def writable_now(store: Store) -> bool:

@@ -35,12 +35,19 @@ class Incoming:
     connected_at: int | None = None
 
 
+# A broker hands a session's waiting messages over within this long of the connection.
+HANDED_OVER_S = 300
+
+
 def sent_live(item: Incoming, sent: int | None) -> int | None:
     """The ``sent`` time of ``item`` where its receipt tells of the unit's clock, else None.
-    A message sent before the receiver's link to the broker was made waited there for it
-    (a worker restarted, its session's messages handed over at once): its receipt is
-    late by the wait, which would read as the unit's clock being behind."""
-    if sent is not None and item.connected_at is not None and sent < item.connected_at:
+    A message handed over as the receiver's link to the broker was made, and sent before
+    it, waited there (a worker restarted): its receipt is late by the wait, which would
+    read as the unit's clock being behind. Later messages always count, so that a clock
+    far behind, whose messages all seem sent before the link, is still judged."""
+    if sent is None or item.connected_at is None:
+        return sent
+    if item.received_at - item.connected_at <= HANDED_OVER_S and sent < item.connected_at:
         return None
     return sent
 
