@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -118,3 +119,26 @@ def test_customers_set_refuses_what_it_cannot_do(tmp_path: Path) -> None:
         "customer C-001: layout wide -> nem12",
         "customer C-001: timezone Asia/Tokyo -> Europe/Berlin",
     ]
+
+
+def test_a_new_time_zone_says_which_hours_fall_between_the_days(tmp_path: Path) -> None:
+    """The day with a file keeps its zone; the next is the first in the new one: from
+    Tokyo to Berlin, the 8 hours between are in no day file; from Berlin to Tokyo, in
+    two."""
+    site = make_site(tmp_path, "site")
+    assert kenshin(site, "export", "--customer", "C-001").exit_code == 0  # today's file
+    moved = kenshin(site, "customers", "set", "C-001", "--timezone", "Europe/Berlin")
+    assert moved.exit_code == 0, moved.output
+    assert "keeps its file in Asia/Tokyo, which ends " in moved.output
+    assert "is the first in Europe/Berlin, beginning" in moved.output
+    assert re.search(r"the [78] hours between are in no day file", moved.output)  # DST: 7
+    back = kenshin(site, "customers", "set", "C-001", "--timezone", "Asia/Seoul")  # +09:00
+    assert back.exit_code == 0
+    assert "between" not in back.output  # today's file is Tokyo's, as the next day will be
+    berlin = make_site(tmp_path, "berlin")
+    assert (
+        kenshin(berlin, "customers", "set", "C-001", "--timezone", "Europe/Berlin").exit_code == 0
+    )
+    assert kenshin(berlin, "export", "--customer", "C-001").exit_code == 0
+    east = kenshin(berlin, "customers", "set", "C-001", "--timezone", "Asia/Tokyo")
+    assert re.search(r"the [78] hours between are in two day files", east.output)

@@ -4,13 +4,15 @@ admin API; each change in the audit log."""
 from __future__ import annotations
 
 from dataclasses import asdict, replace
+from datetime import timedelta
 from typing import Any
 
 from kenshin.domain.model import CUSTOMER_ID, Customer
 from kenshin.domain.operators import Actor
-from kenshin.domain.slots import zone
+from kenshin.domain.revisions import settings_of_day
+from kenshin.domain.slots import day_start, iso_utc, local_day, zone
 from kenshin.errors import KenshinError, NotFoundError
-from kenshin.ports import Registry
+from kenshin.ports import Registry, Revisions
 from kenshin.ports.operators import AuditLog
 from kenshin.services import audit
 
@@ -81,3 +83,31 @@ def change_customer(
 def customer_record(customer: Customer) -> dict[str, object]:
     """The customer as the audit log and the API show it."""
     return {k: str(v) if not isinstance(v, int) else v for k, v in asdict(customer).items()}
+
+
+def zone_change_note(
+    revisions: Revisions, customer: Customer, timezone: str, *, now: int
+) -> str | None:
+    """What a change of ``customer``'s zone to ``timezone`` does at the seam between the
+    last day with a file (kept in its zone) and the first new one, if the seam is not
+    one instant: the hours in no day file, or in two. None if it is, or no day has a
+    file yet."""
+    today = local_day(now, zone(customer.timezone))
+    days = (today + timedelta(days=back) for back in range(1, -8, -1))
+    found = ((day, revisions.latest_revision(customer.id, day.isoformat())) for day in days)
+    written, latest = next(((d, r) for d, r in found if r is not None), (None, None))
+    if written is None:
+        return None
+    kept = settings_of_day(customer, latest).timezone  # the zone its file was made in
+    old, new = zone(kept), zone(timezone)
+    after = written + timedelta(days=1)
+    end, start = day_start(after, old), day_start(after, new)
+    if end == start:
+        return None
+    hours = abs(start - end) / 3600
+    where = "in no day file" if start > end else "in two day files"
+    return (
+        f"{written} keeps its file in {kept}, which ends {iso_utc(end)};"
+        f" {after} is the first in {timezone}, beginning"
+        f" {iso_utc(start)}: the {hours:g} hours between are {where}"
+    )

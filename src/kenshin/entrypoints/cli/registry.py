@@ -27,7 +27,7 @@ from kenshin.entrypoints.cli.app import F, check_timezone, cli, cli_actor, endpo
 from kenshin.entrypoints.cli.listing import json_option, show
 from kenshin.entrypoints.cli.listing import table as table  # also for the other modules
 from kenshin.errors import ExportError
-from kenshin.services.customer_admin import add_customer, change_customer
+from kenshin.services.customer_admin import add_customer, change_customer, zone_change_note
 from kenshin.services.export import check_file_pattern
 
 
@@ -215,8 +215,15 @@ def customers_set(ctx: click.Context, /, customer_id: str, **options: str | None
             "--slot-labels or --flags"
         )
     with opened(ctx) as app:
-        if app.store.registry.get_customer(customer_id) is None:
+        before = app.store.registry.get_customer(customer_id)
+        if before is None:
             raise click.BadParameter(f"no customer {customer_id!r}", param_hint="CUSTOMER_ID")
+        zone_to = given.get("timezone")
+        note = (
+            None
+            if zone_to is None
+            else zone_change_note(app.store.revisions, before, str(zone_to), now=int(time.time()))
+        )
         customer, changed = change_customer(
             app.store.registry,
             app.store.audit,
@@ -234,6 +241,8 @@ def customers_set(ctx: click.Context, /, customer_id: str, **options: str | None
         "applies to new files only: a day that already has a file keeps the settings "
         "it was written with"
     )
+    if note is not None and "timezone" in changed:
+        click.echo(f"warning: {note}", err=True)
 
 
 @customers.command("list")
