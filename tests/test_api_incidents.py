@@ -14,7 +14,7 @@ from kenshin.domain.model import DeadLetter, SecurityEvent
 from kenshin.domain.operators import Role
 
 
-def test_dead_letters_conflicts_security_events_and_the_report_as_a_viewer_reads_them(
+def test_dead_letters_conflicts_and_the_report_as_a_viewer_reads_them_not_security_events(
     tmp_path: Path,
 ) -> None:
     day = recent_day()
@@ -33,7 +33,7 @@ def test_dead_letters_conflicts_security_events_and_the_report_as_a_viewer_reads
         letters = client.get("/api/v1/dead-letters").json()
         later = client.get("/api/v1/dead-letters", params={"since": "2199-01-01T00:00:00Z"})
         conflicts = client.get("/api/v1/conflicts").json()
-        events = client.get("/api/v1/security-events").json()
+        hidden = client.get("/api/v1/security-events")  # what clients tried: not a viewer's
         report = client.get("/api/v1/report", params={"date": day.isoformat()})
         unknown = client.get("/api/v1/report", params={"date": str(day), "customer": "C-404"})
         refused = [
@@ -54,6 +54,9 @@ def test_dead_letters_conflicts_security_events_and_the_report_as_a_viewer_reads
         ("M-2", "U-1", slot, 1)
     ]
     assert conflicts[0]["t"].endswith("+09:00")  # in the customer's zone
+    assert hidden.status_code == 403
+    with api_client(site, Role.OPERATOR) as (client, app):
+        events = client.get("/api/v1/security-events").json()
     assert [(e["kind"], e["severity"], e["who"], e["address"]) for e in events] == [
         ("certificate_refused", "critical", "U-9", "198.51.100.4:5555")
     ]
@@ -73,7 +76,7 @@ def test_a_flood_of_refusals_does_not_push_the_newest_events_off_the_list(
     tmp_path: Path,
 ) -> None:
     site = make_site(tmp_path, "site")
-    with api_client(site, Role.VIEWER) as (client, app):
+    with api_client(site, Role.OPERATOR) as (client, app):
         now = int(time.time())
         flood = [
             SecurityEvent("console_session_refused", now - 3600 + n, "203.0.113.5:1", None, "")

@@ -70,7 +70,7 @@ ROWS = [
     Row("GET", "/api/v1/alerts", Action.READ, 200),
     Row("GET", "/api/v1/dead-letters", Action.READ, 200),
     Row("GET", "/api/v1/conflicts", Action.READ, 200),
-    Row("GET", "/api/v1/security-events", Action.READ, 200),
+    Row("GET", "/api/v1/security-events", Action.READ_AUDIT, 200),
     Row("GET", "/api/v1/report", Action.READ, 200, params={"date": _day()}),
     # No alert is open on the site: the operator's acknowledgement finds none (404).
     Row("POST", "/api/v1/alerts/silent:U-2/acknowledge", Action.CHANGE_FLEET, 404),

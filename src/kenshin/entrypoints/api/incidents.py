@@ -19,6 +19,7 @@ from kenshin.services import fleet_lists
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 READ = Depends(allowed(Action.READ))
+AUDIT = Depends(allowed(Action.READ_AUDIT))
 T = TypeVar("T")
 DAY_S = 86_400
 TEXT_CHARS = 2_000  # the most of a payload shown as text
@@ -155,10 +156,12 @@ def list_security_events(
     now: int = Depends(now_of),
     since: Since = None,
     limit: Limit = 1000,
-    _principal: Principal = READ,
+    _principal: Principal = AUDIT,
 ) -> list[SecurityEventOut]:
     """Security events since ``since`` (default: the last day): the newest ``limit``,
-    newest first; ``X-Truncated: true`` when older ones were left out."""
+    newest first; ``X-Truncated: true`` when older ones were left out. For operators and
+    admins, as the audit log: the events name what clients tried (a name typed at
+    sign-in, which may be a password) and tell a wrong code from a wrong password."""
     found = fleet_lists.security_events(app.store, _since(since, now), limit + 1)
     return [
         SecurityEventOut(

@@ -29,7 +29,7 @@ const PAGES = [
   { route: "devices", page: devices.render, roles: READ },
   { route: "alerts", page: alerts.render, roles: READ },
   { route: "dead-letters", page: records.deadLetters, roles: READ },
-  { route: "security", page: records.securityEvents, roles: READ },
+  { route: "security", page: records.securityEvents, roles: AUDIT },
   { route: "audit", page: admin.audit, roles: AUDIT },
   { route: "users", page: admin.users, roles: ADMIN },
   { route: "tokens", page: admin.tokens, roles: ADMIN },
