@@ -221,7 +221,12 @@ def test_bad_lines_become_dead_letters_and_good_lines_are_stored(tmp_path: Path)
         "unknown device 'U-404'",
     ):
         assert reason in listed
-    assert "8 dead letters in all" in listed
+    assert listed.splitlines()[-1] == "8 dead letters in all"
+    newest = kenshin(site, "dead-letters", "--limit", "3").output.splitlines()
+    assert newest == [
+        *listed.splitlines()[5:8],
+        "8 dead letters in all, the 5 older not listed (--limit)",
+    ]
 
 
 def test_errors_say_what_was_expected(tmp_path: Path) -> None:

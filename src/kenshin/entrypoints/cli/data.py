@@ -268,11 +268,12 @@ def _sizes(app: App, customer_id: str) -> dict[str, int]:
 @json_option
 @click.pass_context
 def dead_letters(ctx: click.Context, limit: int, utc: bool, as_json: bool) -> None:
-    """List messages that could not be used, with the reason for each (times in the zone
-    of the device's customer where it is known, else UTC)."""
+    """List the newest messages that could not be used, oldest of them first, with the
+    reason for each (times in the zone of the device's customer where it is known, else
+    UTC)."""
     with opened(ctx) as app:
         total = app.store.dead_letters.count_dead_letters()
-        found = fleet_lists.dead_letters(app.store, limit)
+        found = fleet_lists.dead_letters(app.store, limit, newest=True)[::-1]
     records = [
         {
             "received_at": moment(d.letter.received_at, None if utc else d.zone),
@@ -289,7 +290,10 @@ def dead_letters(ctx: click.Context, limit: int, utc: bool, as_json: bool) -> No
         click.echo(
             "  ".join(text_cell(r[c]) for c in ("received_at", "source", "device", "reason"))
         )
-    click.echo(f"{total} dead letters in all")
+    older = (
+        f", the {total - len(records)} older not listed (--limit)" if total > len(records) else ""
+    )
+    click.echo(f"{total} dead letters in all{older}")
 
 
 @cli.command(short_help="List readings that came again with another value.")
