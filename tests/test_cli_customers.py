@@ -142,3 +142,15 @@ def test_a_new_time_zone_says_which_hours_fall_between_the_days(tmp_path: Path) 
     assert kenshin(berlin, "export", "--customer", "C-001").exit_code == 0
     east = kenshin(berlin, "customers", "set", "C-001", "--timezone", "Asia/Tokyo")
     assert re.search(r"the [78] hours between are in two day files", east.output)
+
+
+def test_a_nem12_day_keeps_its_standard_time_cut_at_the_seam(tmp_path: Path) -> None:
+    """NEM12 days are 48 half hours of standard time: Sydney's (+10:00) end where
+    Brisbane's (+10:00, no DST) begin, whatever Sydney's clocks say."""
+    site = make_site(tmp_path, "site")
+    to = ["--timezone", "Australia/Sydney", "--layout", "nem12"]
+    assert kenshin(site, "customers", "set", "C-001", *to).exit_code == 0
+    assert kenshin(site, "export", "--customer", "C-001").exit_code == 0
+    moved = kenshin(site, "customers", "set", "C-001", "--timezone", "Australia/Brisbane")
+    assert moved.exit_code == 0, moved.output
+    assert "between" not in moved.output

@@ -328,6 +328,11 @@ def test_a_file_pattern_takes_only_the_documented_fields_plain(tmp_path: Path) -
         )
         assert added.exit_code == 0, added.output
 
+    clash = "{customer}_{date.year}{date.month}{date.day}.csv"  # 2026-1-11 and 2026-11-1
+    added = kenshin(site, "customers", "add", "C-P9", "--name", "p", "--file-pattern", clash)
+    assert added.exit_code == 2
+    assert "gives the same name to different days" in added.output
+
 
 def test_a_line_longer_than_any_message_is_a_dead_letter_and_the_next_line_is_read(
     tmp_path: Path,

@@ -4,6 +4,7 @@ readings come, per-customer settings, provisional days, NEM12 quality, the confi
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,12 +12,13 @@ import pytest
 
 from kenshin.adapters.outbox import LocalOutbox
 from kenshin.config import load_settings
-from kenshin.domain.model import Customer, Layout, Meter, MeterSpec, Reading
+from kenshin.domain.model import Customer, FileRevision, Layout, Meter, MeterSpec, Reading
 from kenshin.domain.slots import day_slots, zone
 from kenshin.domain.vee import VeeSettings
 from kenshin.errors import ConfigError
-from kenshin.services import aggregate
+from kenshin.services import aggregate, change_records
 from kenshin.services.export import ExportSettings, export_day
+from kenshin.services.replay import Replayed, replay
 from test_export import (
     ACME,
     DAY,
@@ -212,6 +214,31 @@ def test_a_late_backlog_restates_a_final_day_in_exactly_its_slots(tmp_path: Path
     again = export_day(store, outbox, ACME, DAY, now=FINAL_AT + 2 * 86_400)
     assert (again.revision, again.changed) == (2, True)
     assert {name: outbox.read("C1", name) for name in outbox.list_files("C1")} == published
+
+
+def test_a_change_record_that_cannot_be_made_again_is_tried_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store()
+    store.readings.add_readings(boundary_readings("M-1") + boundary_readings("M-2", skip=[5]), 0)
+    outbox = LocalOutbox(tmp_path)
+    export_day(store, outbox, ACME, DAY, now=FINAL_AT)
+    store.readings.add_readings(boundary_readings("M-2")[5:6], FINAL_AT + 60)
+    assert export_day(store, outbox, ACME, DAY, now=FINAL_AT + 3600).revision == 2
+    (tmp_path / "C1" / (NAME + ".rev2.changes.csv")).unlink()
+    replays: list[int] = []
+    made_again = replay
+
+    def unlike(store: object, revision: FileRevision) -> Replayed:  # rules changed since
+        replays.append(revision.revision)
+        return replace(made_again(store, revision), content=b"made otherwise")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(change_records, "replay", unlike)
+    monkeypatch.setattr(change_records, "_UNMADE", set())  # this process's, this test's
+    for run in range(3):
+        export_day(store, outbox, ACME, DAY, now=FINAL_AT + 7200 + run)
+    assert replays == [1]
+    assert NAME + ".rev2.changes.csv" not in outbox.list_files("C1")
 
 
 @pytest.mark.parametrize("layout", list(Layout))

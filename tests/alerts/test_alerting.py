@@ -228,7 +228,8 @@ def test_every_security_event_kind_reaches_the_webhook(site: Store, http_sink: H
         note = found[f"security:{kind}:U-1"]
         assert note["customer"] == "C1"
         assert f"[{kind}] device U-1 of customer C1 from 203.0.113.9" in note["text"]
-        assert note["text"].split("\n")[0].endswith(f"(03:59 UTC): a {kind}.")
+        detail = "console: a wrong name, password or code" if kind == "console_login_failed" else ""
+        assert note["text"].split("\n")[0].endswith(f"(03:59 UTC): {detail or f'a {kind}'}.")
         assert "What to do: " in note["text"]
 
 

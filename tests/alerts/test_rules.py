@@ -162,10 +162,13 @@ def test_each_security_event_kind_produces_its_alert(kind: SecurityEventKind) ->
     assert alert.severity == kind.severity
     assert alert.customer == "C1"
     assert alert.since == NOW - 600
+    detail = (
+        "console: a wrong name, password or code" if kind == "console_login_failed" else "second"
+    )
     assert alert.text == (
         f"{kind.what[:1].upper()}{kind.what[1:]} [{kind}] device U-1 of customer C1"
         " from 203.0.113.9: 2 in the last 60 min,"
-        f" the last at 2026-11-27 12:59 JST (03:59 UTC): second.\nWhat to do: {kind.advice}"
+        f" the last at 2026-11-27 12:59 JST (03:59 UTC): {detail}.\nWhat to do: {kind.advice}"
     )
 
 
@@ -200,8 +203,17 @@ def test_names_a_client_made_up_make_one_alert_of_its_address() -> None:
     [alert] = active_alerts(obs(security_events=events), LIMITS)
     assert alert.key == "security:login_failed:203.0.113.50"
     assert alert.customer is None
-    assert "from 203.0.113.50 (2000 unknown names given: use…)" in alert.text
+    assert "from 203.0.113.50 (2000 names given: use…)" in alert.text
     assert ": 2000 in the last 60 min" in alert.text
+
+
+def test_a_console_sign_in_alert_does_not_tell_a_wrong_code_from_a_wrong_password() -> None:
+    """Whoever reads alerts (a viewer, a chat) must not learn that a password was right."""
+    for why in ("wrong password", "wrong TOTP code"):
+        event = SecurityEvent("console_login_failed", NOW - 10, "203.0.113.9:1", "admin", why)
+        [alert] = active_alerts(obs(security_events=[event]), LIMITS)
+        assert "console: a wrong name, password or code." in alert.text
+        assert why not in alert.text
 
 
 ALERT = Alert(

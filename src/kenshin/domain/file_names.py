@@ -68,8 +68,16 @@ def _pattern_problem(pattern: str) -> str | None:
     return None
 
 
-# Days that differ in year, month or day only: a valid pattern names each differently.
-_PATTERN_PROBES = (date(2026, 1, 31), date(2026, 2, 1), date(2027, 1, 31), date(2026, 1, 30))
+# Days that differ in year, month or day only, and 11 January and 1 November (the same
+# digits unpadded): a valid pattern names each differently.
+_PATTERN_PROBES = (
+    date(2026, 1, 31),
+    date(2026, 2, 1),
+    date(2027, 1, 31),
+    date(2026, 1, 30),
+    date(2026, 1, 11),
+    date(2026, 11, 1),
+)
 
 
 def check_file_pattern(pattern: str, customer_id: str) -> None:

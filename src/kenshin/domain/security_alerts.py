@@ -62,7 +62,7 @@ def security_events(obs: Observations, limits: Thresholds) -> list[Alert]:
         text = (
             f"{what[:1].upper()}{what[1:]} [{name}] {where}: {len(events)} in the last"
             f" {limits.security_window_minutes} min, the last at {shown_time(events[-1].at, tz)}:"
-            f" {events[-1].detail or 'no detail'}.\n"
+            f" {_detail(events[-1])}.\n"
             f"What to do: {advice}"
         )
         title = f"Security: {what}; {where}"
@@ -73,8 +73,17 @@ def security_events(obs: Observations, limits: Thresholds) -> list[Alert]:
 
 
 def _names(tried: set[str]) -> str:
-    """The names a client gave that are no one's, to their first characters: a password
-    typed where the name goes must not reach a chat or a mail (the security events keep
-    them whole, for operators)."""
+    """The names a client gave that are no device's or customer's, to their first
+    characters: a password typed where the name goes must not reach a chat or a mail (the
+    security events keep them whole, for operators)."""
     shown = sorted({name[:3] + ("…" if len(name) > 3 else "") for name in tried})
-    return f"{len(tried)} unknown name{'s' if len(tried) > 1 else ''} given: {listed(shown)}"
+    return f"{len(tried)} name{'s' if len(tried) > 1 else ''} given: {listed(shown)}"
+
+
+def _detail(event: SecurityEvent) -> str:
+    """The event's detail as an alert shows it: a console sign-in's does not say whether
+    the password or the code was wrong (that would tell whoever reads the alert that the
+    password was right; the security events, for operators, say which)."""
+    if event.kind == SecurityEventKind.CONSOLE_LOGIN_FAILED:
+        return "console: a wrong name, password or code"
+    return event.detail or "no detail"

@@ -23,6 +23,10 @@ from kenshin.services.replay import ReplayError, ReplayPorts, replay
 
 log = logging.getLogger(__name__)
 
+# The change records this process found it cannot make again (customer, file, revision):
+# tried once, not at every export run.
+_UNMADE: set[tuple[str, str, int]] = set()
+
 
 def previous_text(outbox: Outbox, customer: Customer, latest: FileRevision | None) -> str | None:
     """The text of the newest revision's file, if there is one and it is still there."""
@@ -65,6 +69,10 @@ def publish_change_record_again(
     """Publish ``revision``'s change record again (``content``: the revision's file);
     False, saying why in the log, where the revision before cannot be made again byte
     for byte (the manifest then names a record that is not there)."""
+    key = (customer.id, revision.file_name, revision.revision)
+    if key in _UNMADE:
+        return False
+    _UNMADE.add(key)  # until it is made
     earlier = store.revisions.list_revisions(customer.id, revision.day)
     before = next((r for r in earlier if r.revision == revision.revision - 1), None)
     name = change_record_name(revision.file_name, revision.revision)
@@ -80,5 +88,11 @@ def publish_change_record_again(
     changes = changes_between(customer, slots, made.revision, text, content)
     starts = slot_starts(slots, customer_zone(customer))
     outbox.publish(customer.id, name, change_record_text(changes, starts).encode())
+    _UNMADE.discard(key)
     log.info("%s/%s published again", customer.id, name)
     return True
+
+
+def could_make_again(customer: Customer, revision: FileRevision) -> bool:
+    """Whether ``revision``'s change record is still to be tried in this process."""
+    return (customer.id, revision.file_name, revision.revision) not in _UNMADE

@@ -7,10 +7,11 @@ from dataclasses import asdict, replace
 from datetime import timedelta
 from typing import Any
 
+from kenshin.domain.csvfiles import file_slots
 from kenshin.domain.model import CUSTOMER_ID, Customer
 from kenshin.domain.operators import Actor
-from kenshin.domain.revisions import settings_of_day
-from kenshin.domain.slots import day_start, iso_utc, local_day, zone
+from kenshin.domain.revisions import cut_of_day, settings_of_day
+from kenshin.domain.slots import iso_utc, local_day, zone
 from kenshin.errors import KenshinError, NotFoundError
 from kenshin.ports import Registry, Revisions
 from kenshin.ports.operators import AuditLog
@@ -98,10 +99,10 @@ def zone_change_note(
     written, latest = next(((d, r) for d, r in found if r is not None), (None, None))
     if written is None:
         return None
-    kept = settings_of_day(customer, latest).timezone  # the zone its file was made in
-    old, new = zone(kept), zone(timezone)
-    after = written + timedelta(days=1)
-    end, start = day_start(after, old), day_start(after, new)
+    made = settings_of_day(customer, latest)  # as its file was made: zone, layout
+    kept, after = made.timezone, written + timedelta(days=1)
+    end = file_slots(made, written, cut_of_day(made, latest)).end
+    start = file_slots(replace(customer, timezone=timezone), after).start
     if end == start:
         return None
     hours = abs(start - end) / 3600

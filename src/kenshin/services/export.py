@@ -52,6 +52,7 @@ from kenshin.ports import Outbox, Readings, Registry, Revisions, UnitClocks
 from kenshin.services.aggregate import aggregate_day, drift_spells
 from kenshin.services.change_records import (
     changes_between,
+    could_make_again,
     previous_text,
     publish_change_record_again,
 )
@@ -305,7 +306,11 @@ def _keep(store: ExportPorts, outbox: Outbox, build: _Build, decision: Unchanged
     published = set(outbox.list_files(customer.id))
     file_missing = revision.file_name not in published
     record = change_record_name(revision.file_name, revision.revision)
-    record_missing = revision.changed_slots > 0 and record not in published
+    record_missing = (
+        revision.changed_slots > 0
+        and record not in published
+        and could_make_again(customer, revision)
+    )
     if file_missing or record_missing:  # at the revision's own time: NEM12 byte for byte
         again = render_day(customer, build.slots, build.days, created_at=revision.created_at)
         if file_missing:
