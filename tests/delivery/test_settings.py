@@ -6,6 +6,8 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,13 +59,19 @@ def test_a_user_name_cannot_forge_a_log_line() -> None:
     assert security.counts == {"login_failed": 1}
 
 
-@pytest.mark.integration
-def test_serve_says_which_server_cannot_listen_and_how_to_fix_it(tmp_path: Path) -> None:
-    config = init_project(tmp_path / "site")
+@contextmanager
+def taken_port() -> Iterator[int]:
+    """A port of 127.0.0.1 another socket listens on meanwhile."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        port = taken.getsockname()[1]
+        yield taken.getsockname()[1]
+
+
+@pytest.mark.integration
+def test_serve_says_which_server_cannot_listen_and_how_to_fix_it(tmp_path: Path) -> None:
+    config = init_project(tmp_path / "site")
+    with taken_port() as port:
         env = {"KENSHIN_FTPS__HOST": "127.0.0.1", "KENSHIN_FTPS__PORT": str(port)}
         done = serve_briefly(config, env)
     assert done.returncode == 1
@@ -82,10 +90,7 @@ def test_serve_says_which_server_cannot_listen_and_how_to_fix_it(tmp_path: Path)
 @pytest.mark.integration
 def test_each_listener_names_the_setting_that_fits_why_it_cannot_listen(tmp_path: Path) -> None:
     config = init_project(tmp_path / "site")
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         done = serve_briefly(config, {"KENSHIN_MQTT__PORT": str(port)})
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == (
