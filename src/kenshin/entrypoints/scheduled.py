@@ -26,8 +26,8 @@ def commit_queue(
     app: App, security: SecurityLog, metrics: ServerMetrics, *, in_loop: bool = False
 ) -> CommitQueue:
     """Received messages committed in batches, as the settings say (``in_loop``: in the
-    event loop's thread, where endpoint processes serve the connections, when the store
-    can be written at once)."""
+    event loop's thread, where endpoint processes serve the connections, when a SQLite
+    store can be written at once)."""
     return CommitQueue(
         app.ingest(security),
         max_messages=app.settings.ingest.batch_messages,
@@ -38,12 +38,13 @@ def commit_queue(
     )
 
 
-def _writable(app: App) -> Callable[[], bool]:
-    """Whether a batch may be committed in the loop: for SQLite, when no other writer
-    holds the database (a cheap local check); a store on a server is always asked, and
-    answers, over the network, which the check would only add to."""
+def _writable(app: App) -> Callable[[], bool] | None:
+    """When a batch may be committed in the loop: for SQLite, when no other writer holds
+    the database (a cheap local check). A store on a server never: its commit waits on
+    the network (a failover, a row lock), and the writer thread waits for it without
+    holding the interpreter."""
     if app.settings.store.url:
-        return lambda: True
+        return None
     return partial(writable_now, app.store)
 
 
