@@ -8,7 +8,7 @@ import click
 
 from kenshin.bootstrap import App
 from kenshin.domain.model import Device
-from kenshin.entrypoints.cli.app import cli_actor, opened
+from kenshin.entrypoints.cli.app import cli_actor, known_customer, opened
 from kenshin.entrypoints.cli.devices import deactivate_things, devices
 from kenshin.entrypoints.cli.listing import moment
 from kenshin.iot_setup import unit_things
@@ -43,11 +43,7 @@ def devices_move(ctx: click.Context, device_id: str, customer: str, force: bool)
         if device.customer == customer:
             click.echo(f"{device_id} belongs to {customer} already; nothing to do")
             return
-        if app.store.registry.get_customer(customer) is None:
-            raise click.BadParameter(
-                f"no customer {customer!r}; 'kenshin customers list' shows them",
-                param_hint="--customer",
-            )
+        known_customer(app, customer)
         meters = app.store.registry.list_meters(device_id=device_id)
         if meters and not force:
             raise click.UsageError(
